@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Writes a real-size, random-weight CLIP ViT-B/32 in the immich layout, for benchmarks only.
+
+Encoder throughput depends on the architecture, not on the weights, so a random ViT-B/32
+(vision 768 wide x 12 layers, patch 32, text 512 x 12, projection 512) measures what the real
+OpenAI model would cost. About 600 MB, so it is generated (into a folder you name, e.g.
+target/bench-models/vitb32-random) rather than committed:
+
+    /work/pyenv/bin/python models/test/make_vitb32.py target/bench-models/vitb32-random
+
+Needs torch + transformers + onnx (versions: models/test/requirements.txt). Takes ~1 minute.
+"""
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from transformers import CLIPConfig, CLIPModel
+
+HERE = Path(__file__).resolve().parent
+MEAN = [0.48145466, 0.4578275, 0.40821073]
+STD = [0.26862954, 0.26130258, 0.27577711]
+
+
+class Visual(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, image):
+        return self.m.get_image_features(pixel_values=image)
+
+
+class Textual(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, text):
+        ids = text.long()
+        return self.m.get_text_features(input_ids=ids)
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench-models/vitb32-random")
+    torch.manual_seed(0)
+    cfg = CLIPConfig(
+        text_config=dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12,
+                         num_attention_heads=8, max_position_embeddings=77, vocab_size=49408,
+                         eos_token_id=49407, bos_token_id=49406, pad_token_id=0),
+        vision_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                           num_attention_heads=12, image_size=224, patch_size=32),
+        projection_dim=512,
+    )
+    model = CLIPModel(cfg).eval()
+    (out / "visual").mkdir(parents=True, exist_ok=True)
+    (out / "textual").mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(Visual(model), (torch.zeros(2, 3, 224, 224),), out / "visual/model.onnx",
+                          input_names=["image"], output_names=["embedding"],
+                          dynamic_axes={"image": {0: "batch"}, "embedding": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+        torch.onnx.export(Textual(model), (torch.zeros(2, 77, dtype=torch.int32),),
+                          out / "textual/model.onnx", input_names=["text"],
+                          output_names=["embedding"],
+                          dynamic_axes={"text": {0: "batch"}, "embedding": {0: "batch"}},
+                          opset_version=17, dynamo=False)
+    (out / "visual/preprocess_cfg.json").write_text(json.dumps(
+        {"size": [224, 224], "mode": "RGB", "mean": MEAN, "std": STD,
+         "interpolation": "bicubic", "resize_mode": "shortest", "fill_color": 0}))
+    shutil.copy(HERE / "tokenizer.json", out / "textual/tokenizer.json")
+    (out / "config.json").write_text(json.dumps(
+        {"embed_dim": 512, "vision_cfg": {"image_size": 224, "layers": 12, "width": 768,
+                                           "patch_size": 32},
+         "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 512, "heads": 8,
+                      "layers": 12}}))
+    print(f"wrote random ViT-B/32 to {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,415 @@
+//! Photo file → upright 8-bit RGB pixels, as the reference sees them.
+//!
+//! The reference (`PIL.Image.open` → `ImageOps.exif_transpose` → transformers' `convert_to_rgb`)
+//! fixes what "the pixels of a photo" means: the EXIF orientation applied, the first frame of an
+//! animation, 16-bit samples reduced to their high byte (how Pillow loads them), grey replicated
+//! and alpha composited onto white with Pillow's integer formula. Large JPEGs are decoded with
+//! DCT scaling straight to the size CLIP needs, since decoding 12 MP at full size is the main
+//! cost of indexing.
+
+use image::{DynamicImage, ImageFormat, RgbImage};
+use std::io::Cursor;
+use std::path::Path;
+
+/// Refuse pictures above this many pixels before decoding them (decompression bombs).
+pub const MAX_PIXELS: u64 = 250_000_000;
+/// Refuse files above this size before reading them.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Why a file did not yield pixels; the message is what a user sees next to the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The file could not be read.
+    #[error("cannot read file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file is empty.
+    #[error("empty file (0 bytes)")]
+    Empty,
+    /// The bytes are not a picture format we know.
+    #[error("not an image (unrecognised file content)")]
+    NotAnImage,
+    /// A known picture format that this build cannot decode.
+    #[error("unsupported image format: {0}")]
+    Unsupported(String),
+    /// The file ends before the picture does.
+    #[error("truncated image: {0}")]
+    Truncated(String),
+    /// The picture is damaged or not what its header says.
+    #[error("corrupt image: {0}")]
+    Corrupt(String),
+    /// The picture is larger than we are willing to allocate.
+    #[error("image too large: {width}x{height} pixels exceeds the limit of {limit} pixels")]
+    TooLarge {
+        /// Declared width.
+        width: u64,
+        /// Declared height.
+        height: u64,
+        /// The limit in pixels.
+        limit: u64,
+    },
+    /// The file is larger than we are willing to read.
+    #[error("file too large: {bytes} bytes exceeds the limit of {limit} bytes")]
+    FileTooLarge {
+        /// Size of the file.
+        bytes: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+}
+
+/// A decoded picture and what is known about how it was obtained.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// Upright RGB pixels (possibly DCT-downscaled).
+    pub image: RgbImage,
+    /// Width of the upright picture at full resolution.
+    pub width: u32,
+    /// Height of the upright picture at full resolution.
+    pub height: u32,
+    /// The container format that was detected from the file's content.
+    pub format: ImageFormat,
+    /// The DCT scale denominator used for JPEGs (1 = full decode).
+    pub dct_scale: u32,
+}
+
+/// How to decode: whether and how far JPEGs may be downscaled while decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Shortest side the consumer needs; `None` decodes at full resolution.
+    pub min_short_side: Option<u32>,
+}
+
+impl DecodeOptions {
+    /// Full-resolution decode, for thumbnails of originals or checks against the reference.
+    pub fn full() -> Self {
+        DecodeOptions {
+            min_short_side: None,
+        }
+    }
+
+    /// Decode for a model whose input is `size` pixels: JPEGs whose short side is more than
+    /// twice that are DCT-scaled down, never below `size` on the short side.
+    pub fn for_model(size: u32) -> Self {
+        DecodeOptions {
+            min_short_side: Some(size),
+        }
+    }
+}
+
+/// Reads and decodes one photo file.
+pub fn decode_file(path: &Path, opts: DecodeOptions) -> Result<Decoded, DecodeError> {
+    let len = std::fs::metadata(path)?.len();
+    if len > MAX_FILE_BYTES {
+        return Err(DecodeError::FileTooLarge {
+            bytes: len,
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path)?;
+    decode_bytes(&bytes, opts)
+}
+
+/// Decodes one photo from memory (a dropped image, a test fixture).
+pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
+    // A decoder bug must cost one photo, never the process.
+    let result = std::panic::catch_unwind(|| decode_inner(bytes, format, opts));
+    match result {
+        Ok(r) => r,
+        Err(_) => Err(DecodeError::Corrupt("the decoder failed on this file".into())),
+    }
+}
+
+fn decode_inner(
+    bytes: &[u8],
+    format: ImageFormat,
+    opts: DecodeOptions,
+) -> Result<Decoded, DecodeError> {
+    let orientation = exif_orientation(bytes);
+    let (mut rgb, full_w, full_h, dct_scale) = if format == ImageFormat::Jpeg {
+        match decode_jpeg_turbo(bytes, opts) {
+            Ok(v) => v,
+            Err(JpegFailure::Fatal(e)) => return Err(e),
+            Err(JpegFailure::Fallback(reason)) => {
+                tracing::debug!(%reason, "libjpeg-turbo refused the file; trying the pure-Rust decoder");
+                let img = decode_generic(bytes, format)?;
+                let (w, h) = (img.width(), img.height());
+                (to_rgb(img), w, h, 1)
+            }
+        }
+    } else {
+        let img = decode_generic(bytes, format)?;
+        let (w, h) = (img.width(), img.height());
+        (to_rgb(img), w, h, 1)
+    };
+    let (mut width, mut height) = (full_w, full_h);
+    if let Some(o) = orientation {
+        let mut dynimg = DynamicImage::ImageRgb8(rgb);
+        dynimg.apply_orientation(o);
+        rgb = match dynimg {
+            DynamicImage::ImageRgb8(i) => i,
+            other => other.to_rgb8(),
+        };
+        if matches!(
+            o,
+            image::metadata::Orientation::Rotate90
+                | image::metadata::Orientation::Rotate270
+                | image::metadata::Orientation::Rotate90FlipH
+                | image::metadata::Orientation::Rotate270FlipH
+        ) {
+            std::mem::swap(&mut width, &mut height);
+        }
+    }
+    Ok(Decoded {
+        image: rgb,
+        width,
+        height,
+        format,
+        dct_scale,
+    })
+}
+
+/// The EXIF orientation of a file, if it has a valid one other than "normal".
+fn exif_orientation(bytes: &[u8]) -> Option<image::metadata::Orientation> {
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()?;
+    let field = exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?;
+    let value = field.value.get_uint(0)?;
+    let o = image::metadata::Orientation::from_exif(u8::try_from(value).ok()?)?;
+    (o != image::metadata::Orientation::NoTransforms).then_some(o)
+}
+
+fn check_pixels(width: u64, height: u64) -> Result<(), DecodeError> {
+    if width.saturating_mul(height) > MAX_PIXELS {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            limit: MAX_PIXELS,
+        });
+    }
+    Ok(())
+}
+
+enum JpegFailure {
+    Fatal(DecodeError),
+    Fallback(String),
+}
+
+/// The most aggressive DCT scale (1/8 .. 1/1) that keeps the short side at least `min_short`.
+/// Only used when the short side is more than twice `min_short`, so modest pictures take the
+/// exact full decode.
+pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
+    let short = width.min(height);
+    if short <= min_short.saturating_mul(2) {
+        return 1;
+    }
+    for denom in [8u32, 4, 2] {
+        // libjpeg-turbo rounds scaled sizes up.
+        if short.div_ceil(denom) >= min_short {
+            return denom;
+        }
+    }
+    1
+}
+
+fn decode_jpeg_turbo(
+    bytes: &[u8],
+    opts: DecodeOptions,
+) -> Result<(RgbImage, u32, u32, u32), JpegFailure> {
+    let mut dec = turbojpeg::Decompressor::new()
+        .map_err(|e| JpegFailure::Fallback(format!("libjpeg-turbo init: {e}")))?;
+    let header = dec
+        .read_header(bytes)
+        .map_err(|e| JpegFailure::Fatal(DecodeError::Corrupt(format!("JPEG header: {e}"))))?;
+    let (w, h) = (header.width as u64, header.height as u64);
+    check_pixels(w, h).map_err(JpegFailure::Fatal)?;
+    if header.colorspace == turbojpeg::Colorspace::CMYK
+        || header.colorspace == turbojpeg::Colorspace::YCCK
+    {
+        return Err(JpegFailure::Fallback("CMYK JPEG".into()));
+    }
+    let denom = match opts.min_short_side {
+        Some(min) => dct_scale_for(w as u32, h as u32, min),
+        None => 1,
+    };
+    let factor = turbojpeg::ScalingFactor::new(1, denom as usize);
+    dec.set_scaling_factor(factor)
+        .map_err(|e| JpegFailure::Fallback(format!("scaling: {e}")))?;
+    let scaled = header.scaled(factor);
+    let mut pixels = vec![0u8; 3 * scaled.width * scaled.height];
+    let image = turbojpeg::Image {
+        pixels: pixels.as_mut_slice(),
+        width: scaled.width,
+        pitch: 3 * scaled.width,
+        height: scaled.height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    if let Err(e) = dec.decompress(bytes, image) {
+        let msg = e.to_string();
+        if msg.contains("Premature end") || msg.contains("premature end") {
+            return Err(JpegFailure::Fatal(DecodeError::Truncated(msg)));
+        }
+        return Err(JpegFailure::Fallback(msg));
+    }
+    let img = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels).ok_or_else(
+        || JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into())),
+    )?;
+    Ok((img, w as u32, h as u32, denom))
+}
+
+fn decode_generic(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, DecodeError> {
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 8);
+    reader.limits(limits);
+    let (w, h) = match image::ImageReader::with_format(Cursor::new(bytes), format).into_dimensions()
+    {
+        Ok(d) => d,
+        Err(e) => return Err(map_image_error(e)),
+    };
+    check_pixels(w as u64, h as u64)?;
+    reader.decode().map_err(map_image_error)
+}
+
+fn map_image_error(e: image::ImageError) -> DecodeError {
+    use image::ImageError as E;
+    match e {
+        E::Unsupported(u) => DecodeError::Unsupported(u.to_string()),
+        E::Limits(l) => DecodeError::Corrupt(format!("exceeds decoding limits: {l}")),
+        E::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            DecodeError::Truncated(io.to_string())
+        }
+        E::IoError(io) => DecodeError::Corrupt(io.to_string()),
+        E::Decoding(d) => {
+            let msg = d.to_string();
+            let lower = msg.to_ascii_lowercase();
+            if lower.contains("eof") || lower.contains("end of") || lower.contains("truncat") {
+                DecodeError::Truncated(msg)
+            } else {
+                DecodeError::Corrupt(msg)
+            }
+        }
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+/// Pillow's `Image.alpha_composite(white, rgba)` for one channel, integer for integer
+/// (AlphaComposite.c with an opaque white destination).
+#[inline]
+fn over_white(c: u8, a: u8) -> u8 {
+    const PRECISION_BITS: u32 = 7;
+    if a == 0 {
+        return 255;
+    }
+    let a = a as u32;
+    let outa255 = a * 255 + 255 * (255 - a);
+    let coef1 = a * 255 * 255 * (1 << PRECISION_BITS) / outa255;
+    let coef2 = 255 * (1 << PRECISION_BITS) - coef1;
+    let tmp = c as u32 * coef1 + 255 * coef2 + (0x80 << PRECISION_BITS);
+    ((((tmp >> 8) + tmp) >> 8) >> PRECISION_BITS) as u8
+}
+
+/// Reduces any decoded layout to 8-bit RGB the way the reference does.
+fn to_rgb(img: DynamicImage) -> RgbImage {
+    let (w, h) = (img.width(), img.height());
+    let from_fn = |f: &dyn Fn(u32, u32) -> [u8; 3]| RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
+    match img {
+        DynamicImage::ImageRgb8(i) => i,
+        DynamicImage::ImageRgba8(i) => from_fn(&|x, y| {
+            let p = i.get_pixel(x, y).0;
+            [
+                over_white(p[0], p[3]),
+                over_white(p[1], p[3]),
+                over_white(p[2], p[3]),
+            ]
+        }),
+        DynamicImage::ImageLuma8(i) => from_fn(&|x, y| {
+            let v = i.get_pixel(x, y).0[0];
+            [v, v, v]
+        }),
+        DynamicImage::ImageLumaA8(i) => from_fn(&|x, y| {
+            let [v, a] = i.get_pixel(x, y).0;
+            let o = over_white(v, a);
+            [o, o, o]
+        }),
+        // Pillow loads 16-bit PNG/TIFF samples by keeping the high byte.
+        DynamicImage::ImageRgb16(i) => from_fn(&|x, y| {
+            let p = i.get_pixel(x, y).0;
+            [(p[0] >> 8) as u8, (p[1] >> 8) as u8, (p[2] >> 8) as u8]
+        }),
+        DynamicImage::ImageRgba16(i) => from_fn(&|x, y| {
+            let p = i.get_pixel(x, y).0;
+            let a = (p[3] >> 8) as u8;
+            [
+                over_white((p[0] >> 8) as u8, a),
+                over_white((p[1] >> 8) as u8, a),
+                over_white((p[2] >> 8) as u8, a),
+            ]
+        }),
+        DynamicImage::ImageLuma16(i) => from_fn(&|x, y| {
+            let v = (i.get_pixel(x, y).0[0] >> 8) as u8;
+            [v, v, v]
+        }),
+        DynamicImage::ImageLumaA16(i) => from_fn(&|x, y| {
+            let [v, a] = i.get_pixel(x, y).0;
+            let o = over_white((v >> 8) as u8, (a >> 8) as u8);
+            [o, o, o]
+        }),
+        other => {
+            // Float and other layouts: composite after converting to 8-bit RGBA.
+            let rgba = other.to_rgba8();
+            RgbImage::from_fn(w, h, |x, y| {
+                let p = rgba.get_pixel(x, y).0;
+                image::Rgb([
+                    over_white(p[0], p[3]),
+                    over_white(p[1], p[3]),
+                    over_white(p[2], p[3]),
+                ])
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpha_over_white_matches_pillow_endpoints() {
+        assert_eq!(over_white(0, 255), 0);
+        assert_eq!(over_white(200, 255), 200);
+        assert_eq!(over_white(0, 0), 255);
+        // Half-transparent black over white is mid-grey.
+        let half = over_white(0, 128);
+        assert!((126..=128).contains(&half), "{half}");
+    }
+
+    #[test]
+    fn dct_scale_keeps_the_short_side_above_the_model_size() {
+        assert_eq!(dct_scale_for(640, 480, 224), 1);
+        assert_eq!(dct_scale_for(4000, 3000, 224), 8); // 375 px short side
+        assert_eq!(dct_scale_for(2400, 1800, 224), 8); // 225 px
+        assert_eq!(dct_scale_for(1600, 1200, 224), 4); // 300 px
+        assert_eq!(dct_scale_for(1000, 449, 224), 2); // 225 px
+        for (w, h) in [(4000u32, 3000u32), (1001, 900), (5000, 460)] {
+            let d = dct_scale_for(w, h, 224);
+            assert!(w.min(h).div_ceil(d) >= 224);
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_an_image_and_empty_is_empty() {
+        assert!(matches!(
+            decode_bytes(b"hello, I am text", DecodeOptions::full()),
+            Err(DecodeError::NotAnImage)
+        ));
+        assert!(matches!(
+            decode_bytes(b"", DecodeOptions::full()),
+            Err(DecodeError::Empty)
+        ));
+    }
+}

@@ -1,0 +1,240 @@
+//! Execution providers: which hardware runs the encoders, and never a silent downgrade.
+//!
+//! The user asks for a device (`auto`, `cpu`, `cuda`, `coreml`, `directml`); the session is
+//! opened on the first provider that actually works and the one in use is reported. A GPU
+//! provider that is missing from the ONNX Runtime build, fails to register or fails to open the
+//! model falls back to CPU with a warning that says why.
+
+use ort::ep::{self, ExecutionProvider};
+use ort::session::Session;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+/// What the user asked for (`--device`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Device {
+    /// The best provider that works on this machine, else CPU.
+    #[default]
+    Auto,
+    /// ONNX Runtime's CPU provider.
+    Cpu,
+    /// NVIDIA CUDA (needs the onnxruntime-gpu build of the library).
+    Cuda,
+    /// Apple Core ML (macOS builds).
+    CoreMl,
+    /// DirectML (Windows builds).
+    DirectMl,
+}
+
+impl FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Device::Auto),
+            "cpu" => Ok(Device::Cpu),
+            "cuda" | "gpu" => Ok(Device::Cuda),
+            "coreml" => Ok(Device::CoreMl),
+            "directml" | "dml" => Ok(Device::DirectMl),
+            other => Err(format!(
+                "unknown device {other:?}: expected auto, cpu, cuda, coreml or directml"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Device::Auto => "auto",
+            Device::Cpu => "cpu",
+            Device::Cuda => "cuda",
+            Device::CoreMl => "coreml",
+            Device::DirectMl => "directml",
+        })
+    }
+}
+
+/// The provider a session really runs on, so it can be shown to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// CPU execution provider.
+    Cpu,
+    /// CUDA execution provider.
+    Cuda,
+    /// Core ML execution provider.
+    CoreMl,
+    /// DirectML execution provider.
+    DirectMl,
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Provider::Cpu => "CPU",
+            Provider::Cuda => "CUDA",
+            Provider::CoreMl => "CoreML",
+            Provider::DirectMl => "DirectML",
+        })
+    }
+}
+
+/// How a session came to run where it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// The provider in use.
+    pub provider: Provider,
+    /// Why a requested or preferred GPU provider was not used, to show as a warning.
+    pub fallback: Option<String>,
+}
+
+/// Why no session could be opened at all (not even on CPU).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open model {path} on {provider}: {message}")]
+pub struct SessionError {
+    /// The model file.
+    pub path: String,
+    /// The provider that was tried last.
+    pub provider: Provider,
+    /// ONNX Runtime's message.
+    pub message: String,
+}
+
+/// GPU providers tried, in order, for `Device::Auto` on this platform.
+fn auto_candidates() -> Vec<Provider> {
+    let mut v = Vec::new();
+    if cfg!(any(target_os = "linux", target_os = "windows")) {
+        v.push(Provider::Cuda);
+    }
+    if cfg!(target_os = "windows") {
+        v.push(Provider::DirectMl);
+    }
+    if cfg!(target_os = "macos") {
+        v.push(Provider::CoreMl);
+    }
+    v
+}
+
+/// Whether the loaded ONNX Runtime library was built with this provider.
+pub fn is_compiled_in(p: Provider) -> bool {
+    let r = match p {
+        Provider::Cpu => return true,
+        Provider::Cuda => ep::CUDA::is_available(),
+        Provider::CoreMl => ep::CoreML::is_available(),
+        Provider::DirectMl => ep::DirectML::is_available(),
+    };
+    r.unwrap_or(false)
+}
+
+/// Providers the loaded library offers, for `glimpse runtime` and the settings screen.
+pub fn available_providers() -> Vec<Provider> {
+    [
+        Provider::Cuda,
+        Provider::CoreMl,
+        Provider::DirectMl,
+        Provider::Cpu,
+    ]
+    .into_iter()
+    .filter(|p| is_compiled_in(*p))
+    .collect()
+}
+
+fn dispatch(p: Provider) -> Option<ep::ExecutionProviderDispatch> {
+    match p {
+        Provider::Cpu => None,
+        Provider::Cuda => Some(ep::CUDA::default().build().error_on_failure()),
+        Provider::CoreMl => Some(ep::CoreML::default().build().error_on_failure()),
+        Provider::DirectMl => Some(ep::DirectML::default().build().error_on_failure()),
+    }
+}
+
+fn open_on(
+    env: &ort::environment::Environment,
+    path: &Path,
+    provider: Provider,
+) -> Result<Session, String> {
+    let builder = Session::builder(env).map_err(|e| e.to_string())?;
+    let mut builder = match dispatch(provider) {
+        Some(d) => builder
+            .with_execution_providers([d])
+            .map_err(|e| e.to_string())?,
+        None => builder,
+    };
+    builder.commit_from_file(path).map_err(|e| e.to_string())
+}
+
+/// Opens `path` on the device the user asked for, falling back to CPU visibly.
+pub fn open_session(
+    env: &ort::environment::Environment,
+    path: &Path,
+    device: Device,
+) -> Result<(Session, Selection), SessionError> {
+    let (candidates, explicit) = match device {
+        Device::Auto => (auto_candidates(), false),
+        Device::Cpu => (Vec::new(), true),
+        Device::Cuda => (vec![Provider::Cuda], true),
+        Device::CoreMl => (vec![Provider::CoreMl], true),
+        Device::DirectMl => (vec![Provider::DirectMl], true),
+    };
+    let mut reasons = Vec::new();
+    for p in candidates {
+        if !is_compiled_in(p) {
+            if explicit {
+                reasons.push(format!(
+                    "{p} was requested but the loaded ONNX Runtime library has no {p} provider \
+                     (CUDA needs the onnxruntime-gpu build; set ORT_DYLIB_PATH to it)"
+                ));
+            }
+            continue;
+        }
+        match open_on(env, path, p) {
+            Ok(s) => {
+                return Ok((
+                    s,
+                    Selection {
+                        provider: p,
+                        fallback: None,
+                    },
+                ))
+            }
+            Err(e) => reasons.push(format!("{p} failed to start: {e}")),
+        }
+    }
+    let session = open_on(env, path, Provider::Cpu).map_err(|message| SessionError {
+        path: path.display().to_string(),
+        provider: Provider::Cpu,
+        message,
+    })?;
+    let fallback = (!reasons.is_empty()).then(|| format!("{}; using CPU", reasons.join("; ")));
+    if let Some(w) = &fallback {
+        tracing::info!("{w}");
+    }
+    Ok((
+        session,
+        Selection {
+            provider: Provider::Cpu,
+            fallback,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse_and_round_trip() {
+        for d in [
+            Device::Auto,
+            Device::Cpu,
+            Device::Cuda,
+            Device::CoreMl,
+            Device::DirectMl,
+        ] {
+            assert_eq!(d.to_string().parse::<Device>(), Ok(d));
+        }
+        assert_eq!("GPU".parse::<Device>(), Ok(Device::Cuda));
+        assert!("tpu".parse::<Device>().unwrap_err().contains("expected auto"));
+    }
+}

@@ -1,0 +1,900 @@
+//! Verified HTTP downloads: models and the ONNX Runtime library are large files fetched over
+//! networks that fail, so every download streams into a temporary file next to its destination,
+//! is hashed while it is written, checked against the expected size and sha256, synced to disk
+//! and only then renamed into place. A failed download never leaves anything at the destination
+//! and never replaces a good file that was already there.
+
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Longest wait for a TCP/TLS connection, so an unreachable host fails fast.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest silence on an open connection before the download is abandoned.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(45);
+
+/// What a download must turn out to be; unknown fields are not checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// The file's sha256, when it is pinned.
+    pub sha256: Option<[u8; 32]>,
+    /// The file's size in bytes, when it is pinned.
+    pub size: Option<u64>,
+}
+
+impl Expected {
+    /// Nothing pinned: the body is still checked against the server's Content-Length.
+    pub fn unknown() -> Self {
+        Self::default()
+    }
+
+    /// Builds the expectation from the hex form that manifests and pin tables use.
+    pub fn from_hex(sha256_hex: Option<&str>, size: Option<u64>) -> Result<Self, DownloadError> {
+        let sha256 = match sha256_hex {
+            Some(h) => Some(parse_sha256(h)?),
+            None => None,
+        };
+        Ok(Self { sha256, size })
+    }
+}
+
+/// Parses a 64-digit hex sha256, so that pins are validated where they are read.
+pub fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], DownloadError> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_digest.trim(), &mut out).map_err(|_| DownloadError::BadPin {
+        value: hex_digest.to_string(),
+    })?;
+    Ok(out)
+}
+
+/// How far a download has come, for progress bars and events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes received so far.
+    pub done: u64,
+    /// Bytes expected in all, when the pin or the server says.
+    pub total: Option<u64>,
+}
+
+/// What landed at the destination, so callers can record the hash they did not know in advance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// The destination path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256.
+    pub sha256: [u8; 32],
+}
+
+impl Downloaded {
+    /// The sha256 in hex, the form manifests and lock files store.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+}
+
+/// Why a download failed; every variant names the URL and what was expected against what came.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The server answered with a non-success status.
+    #[error("GET {url} failed: HTTP {status}")]
+    Status {
+        /// The URL requested.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// No usable connection: refused, DNS failure, TLS failure or timeout.
+    #[error("GET {url} failed: {source}")]
+    Transport {
+        /// The URL requested.
+        url: String,
+        /// What the HTTP client reported.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The connection broke or closed before the whole body arrived.
+    #[error(
+        "download of {url} was cut short: got {got} of {} bytes{}",
+        expected.map_or_else(|| "the".to_string(), |n| n.to_string()),
+        cause.as_ref().map_or_else(String::new, |c| format!(" ({c})"))
+    )]
+    Truncated {
+        /// The URL requested.
+        url: String,
+        /// Bytes announced by Content-Length or the pin, when known.
+        expected: Option<u64>,
+        /// Bytes received.
+        got: u64,
+        /// The I/O error that ended the body, if any.
+        cause: Option<String>,
+    },
+    /// The body is complete but not the pinned size.
+    #[error("download of {url} has the wrong size: expected {expected} bytes, got {got}")]
+    Size {
+        /// The URL requested.
+        url: String,
+        /// The pinned size.
+        expected: u64,
+        /// The size received.
+        got: u64,
+    },
+    /// The body is complete but its sha256 is not the pinned one.
+    #[error("download of {url} is corrupt: expected sha256 {expected}, got {got}")]
+    Hash {
+        /// The URL requested.
+        url: String,
+        /// The pinned sha256 (hex).
+        expected: String,
+        /// The sha256 of what arrived (hex).
+        got: String,
+    },
+    /// A local file operation failed (disk full, permissions, ...).
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder concerned.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pinned sha256 is not 64 hex digits.
+    #[error("invalid sha256 pin {value:?}: expected 64 hex digits")]
+    BadPin {
+        /// The offending value.
+        value: String,
+    },
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> DownloadError + 'a {
+    move |source| DownloadError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The HTTP agent used for all downloads: bounded connect and per-read timeouts, no total
+/// timeout (a 600 MB model on a slow line is fine as long as bytes keep coming), no
+/// content-encoding (sizes must be comparable with Content-Length), proxies from the environment,
+/// and the operating system's certificate store (so corporate / antivirus TLS interception with a
+/// locally trusted CA works as it does in the browser).
+fn agent() -> ureq::Agent {
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+        .build();
+    let config = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_connect(Some(CONNECT_TIMEOUT))
+        .timeout_recv_response(Some(READ_TIMEOUT))
+        .timeout_per_read(Some(READ_TIMEOUT))
+        .http_status_as_error(false)
+        .accept_encoding("identity")
+        .user_agent(concat!("glimpse/", env!("CARGO_PKG_VERSION")))
+        .max_redirects(10)
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// Downloads `url` to `dest` so that `dest` either does not change or ends up holding exactly the
+/// expected bytes; it exists because every fetch in Glimpse (models, ONNX Runtime) needs that
+/// guarantee and the same error messages.
+pub fn download_verified(
+    url: &str,
+    dest: &Path,
+    expected: Expected,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Downloaded, DownloadError> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(io_err("cannot create folder", &dir))?;
+    let file_name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "download".into());
+
+    tracing::info!(%url, dest = %dest.display(), "downloading");
+    let response = agent()
+        .get(url)
+        .call()
+        .map_err(|source| DownloadError::Transport {
+            url: url.to_string(),
+            source,
+        })?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(DownloadError::Status {
+            url: url.to_string(),
+            status,
+        });
+    }
+    let headers = response.headers();
+    let encoded = headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| !v.eq_ignore_ascii_case("identity"));
+    let content_length = if encoded {
+        None
+    } else {
+        headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    if let (Some(pinned), Some(announced)) = (expected.size, content_length) {
+        if pinned != announced {
+            return Err(DownloadError::Size {
+                url: url.to_string(),
+                expected: pinned,
+                got: announced,
+            });
+        }
+    }
+    let total = expected.size.or(content_length);
+
+    // The temporary file deletes itself when dropped, so every early return below cleans up.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(io_err("cannot create a temporary file in", &dir))?;
+    let tmp_path = tmp.path().to_path_buf();
+
+    let mut reader = response.into_body().into_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut done: u64 = 0;
+    progress(Progress { done, total });
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(DownloadError::Truncated {
+                    url: url.to_string(),
+                    expected: total,
+                    got: done,
+                    cause: Some(e.to_string()),
+                })
+            }
+        };
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        tmp.write_all(chunk)
+            .map_err(io_err("cannot write", &tmp_path))?;
+        done += n as u64;
+        if let Some(limit) = expected.size {
+            if done > limit {
+                return Err(DownloadError::Size {
+                    url: url.to_string(),
+                    expected: limit,
+                    got: done,
+                });
+            }
+        }
+        progress(Progress { done, total });
+    }
+
+    if let Some(announced) = content_length {
+        if done < announced {
+            return Err(DownloadError::Truncated {
+                url: url.to_string(),
+                expected: Some(announced),
+                got: done,
+                cause: None,
+            });
+        }
+    }
+    if let Some(pinned) = expected.size {
+        if done != pinned {
+            return Err(DownloadError::Size {
+                url: url.to_string(),
+                expected: pinned,
+                got: done,
+            });
+        }
+    }
+    let digest: [u8; 32] = hasher.finalize().into();
+    if let Some(pinned) = expected.sha256 {
+        if pinned != digest {
+            return Err(DownloadError::Hash {
+                url: url.to_string(),
+                expected: hex::encode(pinned),
+                got: hex::encode(digest),
+            });
+        }
+    }
+
+    tmp.as_file_mut()
+        .sync_all()
+        .map_err(io_err("cannot sync", &tmp_path))?;
+    tmp.persist(dest).map_err(|e| DownloadError::Io {
+        action: "cannot move the download into place at",
+        path: dest.to_path_buf(),
+        source: e.error,
+    })?;
+    sync_dir(&dir);
+    tracing::info!(%url, dest = %dest.display(), bytes = done, "download verified");
+    Ok(Downloaded {
+        path: dest.to_path_buf(),
+        size: done,
+        sha256: digest,
+    })
+}
+
+/// Makes a rename durable (best effort: not every platform or file system can sync a folder).
+pub fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(f) = std::fs::File::open(dir) {
+        if let Err(e) = f.sync_all() {
+            tracing::debug!(dir = %dir.display(), error = %e, "folder sync failed");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Hashes a file on disk, so that files placed by hand or found in a cache can be checked the
+/// same way downloads are.
+pub fn sha256_file(path: &Path) -> Result<([u8; 32], u64), DownloadError> {
+    let mut f = std::fs::File::open(path).map_err(io_err("cannot open", path))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("cannot read", path)(e)),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hasher.finalize().into(), size))
+}
+
+/// Ends the bar when the callback is dropped, so an abandoned download does not leave a
+/// half-drawn bar on the terminal.
+struct BarGuard(indicatif::ProgressBar);
+
+impl Drop for BarGuard {
+    fn drop(&mut self) {
+        if !self.0.is_finished() {
+            self.0.abandon();
+        }
+    }
+}
+
+fn new_bar(label: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let target = if std::io::stderr().is_terminal() {
+        indicatif::ProgressDrawTarget::stderr()
+    } else {
+        indicatif::ProgressDrawTarget::hidden()
+    };
+    let bar = indicatif::ProgressBar::with_draw_target(None, target);
+    bar.set_message(label.to_string());
+    bar
+}
+
+fn update_bar(bar: &indicatif::ProgressBar, p: Progress, styled_for: &mut Option<bool>) {
+    let known = p.total.is_some();
+    if *styled_for != Some(known) {
+        let template = if known {
+            "{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+        } else {
+            "{msg} {spinner} {bytes} {bytes_per_sec}"
+        };
+        let style = indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        *styled_for = Some(known);
+    }
+    match p.total {
+        Some(t) => bar.set_length(t),
+        None => bar.unset_length(),
+    }
+    bar.set_position(p.done);
+    if p.total.is_some_and(|t| p.done >= t) {
+        bar.finish();
+    }
+}
+
+/// A progress callback for [`download_verified`] that draws an indicatif bar on stderr (hidden
+/// when stderr is not a terminal), so the CLI shows downloads without writing its own drawing.
+pub fn progress_bar(label: impl Into<String>) -> impl FnMut(Progress) {
+    let label = label.into();
+    let guard = BarGuard(new_bar(&label));
+    let mut styled_for = None;
+    move |p: Progress| update_bar(&guard.0, p, &mut styled_for)
+}
+
+/// A progress callback for multi-file downloads that starts a fresh bar (labelled
+/// `<prefix> <file>`) whenever the file changes, so model downloads show one bar per file.
+pub fn progress_bars(prefix: impl Into<String>) -> impl FnMut(&str, Progress) {
+    let prefix = prefix.into();
+    let mut current: Option<(String, BarGuard, Option<bool>)> = None;
+    move |file: &str, p: Progress| {
+        if current.as_ref().is_none_or(|(f, _, _)| f != file) {
+            let label = format!("{prefix} {file}");
+            current = Some((file.to_string(), BarGuard(new_bar(&label)), None));
+        }
+        if let Some((_, guard, styled_for)) = current.as_mut() {
+            update_bar(&guard.0, p, styled_for);
+        }
+    }
+}
+
+/// A minimal threaded HTTP/1.1 server with canned replies, shared by the download, runtime and
+/// manifest tests so that failure modes (404, truncation, dead port) are reproducible offline.
+#[cfg(test)]
+pub(crate) mod testserver {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// One canned answer.
+    #[derive(Clone, Debug)]
+    pub(crate) enum Reply {
+        /// 200 with this body and a correct Content-Length.
+        Ok(Vec<u8>),
+        /// 200 with this body, no Content-Length, connection closed at the end.
+        NoLength(Vec<u8>),
+        /// This status with a short text body.
+        Status(u16),
+        /// 200 claiming `claimed` bytes but sending only `body`, then closing.
+        Truncated { body: Vec<u8>, claimed: u64 },
+        /// 302 to another path on the same server.
+        Redirect(String),
+    }
+
+    type Routes = Arc<Mutex<HashMap<String, Reply>>>;
+
+    /// A running server; it stops when dropped.
+    pub(crate) struct TestServer {
+        addr: std::net::SocketAddr,
+        routes: Routes,
+        hits: Arc<Mutex<Vec<String>>>,
+        stop: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl TestServer {
+        /// Starts a server on 127.0.0.1 with a free port; unknown paths get 404.
+        pub(crate) fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+            let addr = listener.local_addr().expect("local addr");
+            let routes: Routes = Arc::default();
+            let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            let (r, h, s) = (routes.clone(), hits.clone(), stop.clone());
+            let thread = std::thread::spawn(move || {
+                for conn in listener.incoming() {
+                    if s.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let (r, h) = (r.clone(), h.clone());
+                    std::thread::spawn(move || serve(conn, &r, &h));
+                }
+            });
+            TestServer {
+                addr,
+                routes,
+                hits,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        /// Sets the reply for `path` (which starts with `/`).
+        pub(crate) fn route(&self, path: &str, reply: Reply) {
+            self.routes.lock().unwrap().insert(path.to_string(), reply);
+        }
+
+        /// `http://127.0.0.1:<port>`, without a trailing slash.
+        pub(crate) fn base(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+
+        /// The full URL of `path`.
+        pub(crate) fn url(&self, path: &str) -> String {
+            format!("{}{}", self.base(), path)
+        }
+
+        /// The paths requested so far, in order.
+        pub(crate) fn hits(&self) -> Vec<String> {
+            self.hits.lock().unwrap().clone()
+        }
+    }
+
+    impl Drop for TestServer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect(self.addr);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    fn serve(conn: TcpStream, routes: &Routes, hits: &Arc<Mutex<Vec<String>>>) {
+        let mut reader = BufReader::new(conn.try_clone().expect("clone stream"));
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).is_err() {
+            return;
+        }
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) if line == "\r\n" || line == "\n" => break,
+                Ok(_) => {}
+            }
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_string();
+        hits.lock().unwrap().push(path.clone());
+        let reply = routes
+            .lock()
+            .unwrap()
+            .get(&path)
+            .cloned()
+            .unwrap_or(Reply::Status(404));
+        let mut out = conn;
+        let _ = match reply {
+            Reply::Ok(body) => write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+                body.len()
+            )
+            .and_then(|_| out.write_all(&body)),
+            Reply::NoLength(body) => {
+                write!(out, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                    .and_then(|_| out.write_all(&body))
+            }
+            Reply::Status(code) => write!(
+                out,
+                "HTTP/1.1 {code} Canned\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot here\n"
+            ),
+            Reply::Truncated { body, claimed } => write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Length: {claimed}\r\nConnection: close\r\n\r\n"
+            )
+            .and_then(|_| out.write_all(&body)),
+            Reply::Redirect(to) => write!(
+                out,
+                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            ),
+        };
+        let _ = out.flush();
+        let _ = out.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// A URL on a port where nothing listens (bound, then released).
+    pub(crate) fn dead_url(path: &str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        format!("http://{addr}{path}")
+    }
+
+    /// The names in `dir`, sorted, so tests can assert no temporary file was left behind.
+    pub(crate) fn listing(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    }
+
+    /// Deterministic pseudo-random bytes for test bodies.
+    pub(crate) fn bytes(n: usize, seed: u8) -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u32).wrapping_mul(2654435761).to_le_bytes()[1] ^ seed)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testserver::{bytes, dead_url, listing, Reply, TestServer};
+    use super::*;
+
+    fn sha(data: &[u8]) -> [u8; 32] {
+        Sha256::digest(data).into()
+    }
+
+    fn pinned(data: &[u8]) -> Expected {
+        Expected {
+            sha256: Some(sha(data)),
+            size: Some(data.len() as u64),
+        }
+    }
+
+    fn nop() -> impl FnMut(Progress) {
+        |_| {}
+    }
+
+    #[test]
+    fn good_file_lands_verified_with_progress() {
+        let body = bytes(700_000, 1);
+        let server = TestServer::start();
+        server.route("/f.bin", Reply::Ok(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("sub/f.bin");
+        let mut seen = Vec::new();
+        let got = download_verified(&server.url("/f.bin"), &dest, pinned(&body), &mut |p| {
+            seen.push(p)
+        })
+        .unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), body);
+        assert_eq!(got.size, body.len() as u64);
+        assert_eq!(got.sha256, sha(&body));
+        assert_eq!(listing(&dir.path().join("sub")), vec!["f.bin"]);
+        assert_eq!(seen.first().unwrap().done, 0);
+        let last = seen.last().unwrap();
+        assert_eq!(last.done, body.len() as u64);
+        assert_eq!(last.total, Some(body.len() as u64));
+    }
+
+    #[test]
+    fn unpinned_download_reports_hash_and_uses_content_length() {
+        let body = bytes(1000, 2);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(body.clone()));
+        server.route("/nolen", Reply::NoLength(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let mut totals = Vec::new();
+        let got = download_verified(
+            &server.url("/f"),
+            &dir.path().join("a"),
+            Expected::unknown(),
+            &mut |p| totals.push(p.total),
+        )
+        .unwrap();
+        assert_eq!(got.sha256_hex(), hex::encode(sha(&body)));
+        assert!(totals.iter().all(|t| *t == Some(1000)));
+        let got = download_verified(
+            &server.url("/nolen"),
+            &dir.path().join("b"),
+            Expected::unknown(),
+            &mut nop(),
+        )
+        .unwrap();
+        assert_eq!(got.size, 1000);
+        assert_eq!(listing(dir.path()), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn redirect_is_followed() {
+        let body = bytes(500, 3);
+        let server = TestServer::start();
+        server.route("/old", Reply::Redirect("/new".into()));
+        server.route("/new", Reply::Ok(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        download_verified(&server.url("/old"), &dest, pinned(&body), &mut nop()).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), body);
+    }
+
+    #[test]
+    fn wrong_hash_leaves_nothing() {
+        let body = bytes(5000, 4);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let mut exp = pinned(&body);
+        exp.sha256 = Some([7u8; 32]);
+        let err = download_verified(&server.url("/f"), &dest, exp, &mut nop()).unwrap_err();
+        match &err {
+            DownloadError::Hash { expected, got, .. } => {
+                assert_eq!(expected, &hex::encode([7u8; 32]));
+                assert_eq!(got, &hex::encode(sha(&body)));
+            }
+            other => panic!("expected Hash, got {other:?}"),
+        }
+        assert!(err.to_string().contains("expected sha256"));
+        assert!(!dest.exists());
+        assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn wrong_size_leaves_nothing() {
+        let body = bytes(5000, 5);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(body.clone()));
+        server.route("/nolen", Reply::NoLength(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        for path in ["/f", "/nolen"] {
+            for size in [4999, 5001] {
+                let exp = Expected {
+                    sha256: None,
+                    size: Some(size),
+                };
+                let err = download_verified(&server.url(path), &dest, exp, &mut nop()).unwrap_err();
+                assert!(
+                    matches!(err, DownloadError::Size { expected, .. } if expected == size),
+                    "{path} {size}: {err:?}"
+                );
+                assert!(!dest.exists());
+                assert!(listing(dir.path()).is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_body_leaves_nothing() {
+        let body = bytes(100_000, 6);
+        let server = TestServer::start();
+        server.route(
+            "/f",
+            Reply::Truncated {
+                body: body[..40_000].to_vec(),
+                claimed: 100_000,
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        // Unpinned: only Content-Length tells that the body is short.
+        let err = download_verified(&server.url("/f"), &dest, Expected::unknown(), &mut nop())
+            .unwrap_err();
+        match &err {
+            DownloadError::Truncated { expected, got, .. } => {
+                assert_eq!(*expected, Some(100_000));
+                assert!(*got <= 40_000);
+            }
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+        assert!(err.to_string().contains("100000"), "{err}");
+        assert!(!dest.exists());
+        assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn http_404_leaves_nothing() {
+        let server = TestServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let url = server.url("/missing");
+        let err = download_verified(&url, &dest, Expected::unknown(), &mut nop()).unwrap_err();
+        assert!(
+            matches!(err, DownloadError::Status { status: 404, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&url));
+        assert!(err.to_string().contains("404"));
+        assert!(!dest.exists());
+        assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn server_down_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let url = dead_url("/f");
+        let err = download_verified(&url, &dest, Expected::unknown(), &mut nop()).unwrap_err();
+        assert!(matches!(err, DownloadError::Transport { .. }), "{err:?}");
+        assert!(err.to_string().contains(&url));
+        assert!(!dest.exists());
+        assert!(listing(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_download_keeps_existing_good_file() {
+        let good = bytes(3000, 7);
+        let bad = bytes(3000, 8);
+        let server = TestServer::start();
+        server.route("/bad", Reply::Ok(bad.clone()));
+        server.route(
+            "/cut",
+            Reply::Truncated {
+                body: bad[..100].to_vec(),
+                claimed: 3000,
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, &good).unwrap();
+        let exp = pinned(&good);
+        for url in [
+            server.url("/bad"),
+            server.url("/cut"),
+            server.url("/404"),
+            dead_url("/x"),
+        ] {
+            assert!(download_verified(&url, &dest, exp, &mut nop()).is_err());
+            assert_eq!(std::fs::read(&dest).unwrap(), good, "{url}");
+            assert_eq!(listing(dir.path()), vec!["f"], "{url}");
+        }
+    }
+
+    #[test]
+    fn successful_download_replaces_existing_file() {
+        let new = bytes(3000, 9);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(new.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        std::fs::write(&dest, b"old").unwrap();
+        download_verified(&server.url("/f"), &dest, pinned(&new), &mut nop()).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), new);
+        assert_eq!(listing(dir.path()), vec!["f"]);
+    }
+
+    #[test]
+    fn hex_pins_are_validated() {
+        let h = hex::encode([0xabu8; 32]);
+        let e = Expected::from_hex(Some(&h), Some(3)).unwrap();
+        assert_eq!(e.sha256, Some([0xab; 32]));
+        assert!(matches!(
+            Expected::from_hex(Some("abc"), None),
+            Err(DownloadError::BadPin { .. })
+        ));
+        assert_eq!(Expected::from_hex(None, None).unwrap(), Expected::unknown());
+    }
+
+    #[test]
+    fn sha256_file_matches_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        let data = bytes(300_000, 10);
+        std::fs::write(&p, &data).unwrap();
+        assert_eq!(sha256_file(&p).unwrap(), (sha(&data), data.len() as u64));
+    }
+
+    #[test]
+    fn progress_helpers_accept_updates_without_a_terminal() {
+        let mut bar = progress_bar("test");
+        bar(Progress {
+            done: 0,
+            total: None,
+        });
+        bar(Progress {
+            done: 5,
+            total: Some(10),
+        });
+        bar(Progress {
+            done: 10,
+            total: Some(10),
+        });
+        let mut bars = progress_bars("model");
+        bars(
+            "a",
+            Progress {
+                done: 1,
+                total: None,
+            },
+        );
+        bars(
+            "b",
+            Progress {
+                done: 1,
+                total: Some(2),
+            },
+        );
+    }
+}

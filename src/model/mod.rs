@@ -1,0 +1,177 @@
+//! Model folders: which layout a folder uses and where its parts are, so that the immich CLIP
+//! zoo and Hugging Face / transformers.js exports both work without conversion.
+
+pub mod manifest;
+
+use crate::preprocess::{ConfigError, PreprocessConfig};
+use std::path::{Path, PathBuf};
+
+/// Why a folder is not a usable CLIP model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The folder does not exist.
+    #[error("model folder {0} does not exist")]
+    Missing(String),
+    /// The folder matches no known layout.
+    #[error(
+        "{dir} is not a CLIP model folder: expected the immich layout (visual/model.onnx, \
+         textual/model.onnx, textual/tokenizer.json, visual/preprocess_cfg.json) or the Hugging \
+         Face layout (onnx/vision_model.onnx, onnx/text_model.onnx, tokenizer.json, \
+         preprocessor_config.json){detail}"
+    )]
+    UnknownLayout {
+        /// The folder.
+        dir: String,
+        /// Which expected files are absent.
+        detail: String,
+    },
+    /// The preprocessing config is unreadable.
+    #[error(transparent)]
+    Preprocess(#[from] ConfigError),
+    /// `config.json` or a tokenizer config is unreadable.
+    #[error("invalid {path}: {message}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The two folder layouts we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// immich CLIP zoo (`immich-app/<name>` on Hugging Face), exported from open_clip.
+    Immich,
+    /// Hugging Face / transformers.js ONNX export (`onnx/vision_model.onnx`, ...).
+    HuggingFace,
+}
+
+/// Where the parts of one model are, and what its text side expects.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    /// The model folder.
+    pub dir: PathBuf,
+    /// Its layout.
+    pub layout: Layout,
+    /// Image tower graph.
+    pub visual: PathBuf,
+    /// Text tower graph.
+    pub textual: PathBuf,
+    /// `tokenizer.json` for the text tower.
+    pub tokenizer: PathBuf,
+    /// How pictures are turned into the image tower's input.
+    pub preprocess: PreprocessConfig,
+    /// Token sequence length of the text tower.
+    pub context_length: usize,
+    /// Token name used for padding when the folder names one (else id 0, as open_clip pads).
+    pub pad_token: Option<String>,
+    /// A short name for messages and storage keys (the folder name).
+    pub name: String,
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ModelError::Config {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| ModelError::Config {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn optional_json(path: &Path) -> Result<Option<serde_json::Value>, ModelError> {
+    if path.is_file() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+fn pad_token_of(cfg: Option<serde_json::Value>) -> Option<String> {
+    let v = cfg?.get("pad_token")?.clone();
+    match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Object(o) => o.get("content")?.as_str().map(str::to_owned),
+        _ => None,
+    }
+}
+
+impl ModelFiles {
+    /// Detects the layout of `dir` and reads its configuration.
+    pub fn open(dir: &Path) -> Result<Self, ModelError> {
+        if !dir.is_dir() {
+            return Err(ModelError::Missing(dir.display().to_string()));
+        }
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let immich = [
+            "visual/model.onnx",
+            "textual/model.onnx",
+            "textual/tokenizer.json",
+            "visual/preprocess_cfg.json",
+        ];
+        let hf = [
+            "onnx/vision_model.onnx",
+            "onnx/text_model.onnx",
+            "tokenizer.json",
+            "preprocessor_config.json",
+        ];
+        let missing = |files: &[&str]| -> Vec<String> {
+            files
+                .iter()
+                .filter(|f| !dir.join(f).is_file())
+                .map(|f| f.to_string())
+                .collect()
+        };
+        let (miss_immich, miss_hf) = (missing(&immich), missing(&hf));
+        if miss_immich.is_empty() {
+            let context_length = optional_json(&dir.join("config.json"))?
+                .and_then(|c| c.pointer("/text_cfg/context_length")?.as_u64())
+                .unwrap_or(77) as usize;
+            let pad_token = pad_token_of(optional_json(&dir.join("textual/tokenizer_config.json"))?);
+            return Ok(ModelFiles {
+                layout: Layout::Immich,
+                visual: dir.join(immich[0]),
+                textual: dir.join(immich[1]),
+                tokenizer: dir.join(immich[2]),
+                preprocess: PreprocessConfig::from_immich(&dir.join(immich[3]))?,
+                context_length,
+                pad_token,
+                name,
+                dir: dir.to_path_buf(),
+            });
+        }
+        if miss_hf.is_empty() {
+            let context_length = optional_json(&dir.join("config.json"))?
+                .and_then(|c| c.pointer("/text_config/max_position_embeddings")?.as_u64())
+                .unwrap_or(77) as usize;
+            let pad_token = pad_token_of(optional_json(&dir.join("tokenizer_config.json"))?);
+            return Ok(ModelFiles {
+                layout: Layout::HuggingFace,
+                visual: dir.join(hf[0]),
+                textual: dir.join(hf[1]),
+                tokenizer: dir.join(hf[2]),
+                preprocess: PreprocessConfig::from_hf(&dir.join(hf[3]))?,
+                context_length,
+                pad_token,
+                name,
+                dir: dir.to_path_buf(),
+            });
+        }
+        // Report against the layout the folder resembles more.
+        let detail = if miss_immich.len() <= miss_hf.len() {
+            format!("; missing {}", miss_immich.join(", "))
+        } else {
+            format!("; missing {}", miss_hf.join(", "))
+        };
+        Err(ModelError::UnknownLayout {
+            dir: dir.display().to_string(),
+            detail,
+        })
+    }
+}

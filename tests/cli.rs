@@ -1,0 +1,125 @@
+//! The `glimpse embed` command line as outside scripts use it: JSON lines, exit codes, errors,
+//! device fallback.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn glimpse(args: &[&str]) -> Output {
+    // The library path comes from the test environment; never let a test download anything.
+    let lib = std::env::var("ORT_DYLIB_PATH")
+        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
+    Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(args)
+        .env("ORT_DYLIB_PATH", lib)
+        .env("GLIMPSE_OFFLINE", "1")
+        .output()
+        .expect("run glimpse")
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect()
+}
+
+fn model() -> String {
+    common::immich_model().to_string_lossy().into_owned()
+}
+
+#[test]
+fn embed_image_prints_one_normalised_512d_vector_per_path_in_order() {
+    let a = common::fixture("images/jpeg_baseline.jpg");
+    let b = common::fixture("images/rgba.png");
+    let out = glimpse(&[
+        "embed",
+        "image",
+        "--model",
+        &model(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let l = lines(&out);
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0]["path"], a.to_str().unwrap());
+    assert_eq!(l[1]["path"], b.to_str().unwrap());
+    for obj in &l {
+        let v = common::floats(&obj["embedding"]);
+        assert_eq!(v.len(), 512);
+        let norm: f64 = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("running on CPU"), "provider not reported: {stderr}");
+}
+
+#[test]
+fn broken_files_give_error_lines_and_exit_1_without_panicking() {
+    let good = common::fixture("images/jpeg_baseline.jpg");
+    let broken = [
+        ("broken/truncated.jpg", "truncated"),
+        ("broken/truncated.png", ""),
+        ("broken/zero_bytes.png", "empty"),
+        ("broken/text_named.png", "not an image"),
+    ];
+    let missing = common::fixture("broken/does_not_exist.jpg");
+    let mut args: Vec<String> = vec!["embed".into(), "image".into(), "--model".into(), model()];
+    args.push(good.to_string_lossy().into_owned());
+    for (rel, _) in &broken {
+        args.push(common::fixture(rel).to_string_lossy().into_owned());
+    }
+    args.push(missing.to_string_lossy().into_owned());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = glimpse(&refs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let l = lines(&out);
+    assert_eq!(l.len(), 2 + broken.len());
+    assert!(l[0].get("embedding").is_some());
+    for (obj, (rel, word)) in l[1..].iter().zip(&broken) {
+        let err = obj["error"].as_str().unwrap_or_else(|| panic!("{rel}: no error: {obj}"));
+        assert!(obj.get("embedding").is_none());
+        assert!(err.to_lowercase().contains(word), "{rel}: {err:?} should mention {word:?}");
+    }
+    let last = l.last().unwrap()["error"].as_str().unwrap().to_lowercase();
+    assert!(last.contains("no such file") || last.contains("cannot read"), "{last}");
+}
+
+#[test]
+fn embed_text_prints_one_line_per_caption() {
+    let out = glimpse(&["embed", "text", "--model", &model(), "a red circle", "two dogs"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let l = lines(&out);
+    assert_eq!(l.len(), 2);
+    assert_eq!(l[0]["text"], "a red circle");
+    assert_eq!(common::floats(&l[1]["embedding"]).len(), 512);
+}
+
+#[test]
+fn requesting_cuda_without_it_falls_back_to_cpu_with_a_warning() {
+    let out = glimpse(&["embed", "text", "--device", "cuda", "--model", &model(), "a cat"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning") && stderr.contains("CUDA"), "{stderr}");
+    assert!(stderr.contains("running on CPU"), "{stderr}");
+    assert_eq!(lines(&out).len(), 1);
+}
+
+#[test]
+fn a_folder_that_is_not_a_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = glimpse(&["embed", "text", "--model", dir.path().to_str().unwrap(), "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a CLIP model folder"), "{stderr}");
+}
+
+#[test]
+fn unknown_device_is_rejected_by_the_parser() {
+    let out = glimpse(&["embed", "text", "--device", "tpu", "--model", &model(), "x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected auto"));
+}

@@ -1,0 +1,67 @@
+//! Shared helpers for the integration tests: fixtures, the ONNX Runtime, small maths.
+#![allow(dead_code)]
+
+use glimpse::runtime::{Runtime, RuntimeOptions};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/fixtures/...`
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// The test models made by `models/test/make_test_models.py`.
+pub fn immich_model() -> PathBuf {
+    root().join("models/test/tiny-clip")
+}
+
+/// The same weights in the Hugging Face layout (fixed batch 1 vision graph).
+pub fn hf_model() -> PathBuf {
+    root().join("models/test/tiny-clip-hf")
+}
+
+/// The ONNX Runtime for this test process. Never downloads: the test environment provides the
+/// library through ORT_DYLIB_PATH (`.ci/run` does), and a missing one fails loudly.
+pub fn runtime() -> &'static Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let opts = RuntimeOptions {
+            allow_download: false,
+            ..RuntimeOptions::default()
+        };
+        match glimpse::runtime::load(&opts) {
+            Ok(rt) => rt,
+            Err(e) => panic!(
+                "ONNX Runtime could not be loaded ({e}); set ORT_DYLIB_PATH to \
+                 libonnxruntime.so.1.31.1 (bash .ci/run does this)"
+            ),
+        }
+    })
+}
+
+/// Dot product of two L2-normalised vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "vector lengths differ");
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+/// Reads a JSON fixture.
+pub fn json(rel: &str) -> serde_json::Value {
+    let p = fixture(rel);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A JSON array of numbers as f32.
+pub fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number") as f32)
+        .collect()
+}

@@ -1,0 +1,246 @@
+//! The engine against the Python reference on the same ONNX model: image embeddings (cosine ≥
+//! 0.999), text embeddings (≥ 0.9999), preprocessing tensors and tokenizer ids. The fixtures
+//! are made by `tests/fixtures/make_fixtures.py` (transformers' CLIPImageProcessor and
+//! `open_clip.tokenize`; versions recorded in the JSON files).
+
+mod common;
+
+use glimpse::decode::{decode_file, DecodeOptions};
+use glimpse::device::Device;
+use glimpse::encode::{BatchAxis, ImageEncoder, TextEncoder};
+use glimpse::model::{Layout, ModelFiles};
+use glimpse::tokenize::Tokenizer;
+
+fn images() -> Vec<serde_json::Value> {
+    common::json("reference/images.json")["images"]
+        .as_array()
+        .expect("images")
+        .clone()
+}
+
+fn read_f32(rel: &str) -> Vec<f32> {
+    let bytes = std::fs::read(common::fixture(rel)).expect("pixel fixture");
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+#[test]
+fn fixture_set_covers_every_format_and_oddity() {
+    let names: Vec<String> = images()
+        .iter()
+        .map(|e| e["file"].as_str().unwrap().to_owned())
+        .collect();
+    for needle in [
+        "exif_orientation_3",
+        "exif_orientation_6",
+        "exif_orientation_8",
+        "rgba.png",
+        "grey_alpha.png",
+        "palette",
+        "rgb16.png",
+        "grey16.png",
+        ".webp",
+        ".bmp",
+        ".tiff",
+        ".gif",
+        "tiny_50x50",
+        "panorama_1000x200",
+        "progressive",
+    ] {
+        assert!(names.iter().any(|n| n.contains(needle)), "no fixture for {needle}");
+    }
+    assert!(common::json("reference/texts.json")["texts"].as_array().unwrap().len() >= 40);
+    assert!(common::json("reference/tokens.json")["tokens"].as_array().unwrap().len() >= 200);
+}
+
+/// Full-resolution decode + preprocessing against transformers' pixel tensors. Lossless formats
+/// must match exactly; JPEG and lossy WebP may differ by the decoder's rounding only.
+#[test]
+fn preprocessing_matches_transformers_pixel_for_pixel() {
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for e in images() {
+        let name = e["file"].as_str().unwrap();
+        let want = read_f32(&format!("reference/{}", e["pixels_file"].as_str().unwrap()));
+        let d = decode_file(&common::fixture(&format!("images/{name}")), DecodeOptions::full())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(
+            (d.width as u64, d.height as u64),
+            (
+                e["display_width"].as_u64().unwrap(),
+                e["display_height"].as_u64().unwrap()
+            ),
+            "{name}: upright size"
+        );
+        let got = files.preprocess.apply(&d.image);
+        assert_eq!(got.len(), want.len());
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        let differing = got.iter().zip(&want).filter(|(a, b)| a != b).count();
+        report.push(format!("{name}: max |diff| {max:.5}, {differing} values differ"));
+        let lossy = e["lossy_codec"].as_bool().unwrap();
+        // One 8-bit level is 1/255/std ≈ 0.0146; lossless formats must be bit-exact.
+        let limit = if lossy { 0.1 } else { 0.0 };
+        if max > limit {
+            failures.push(format!("{name}: max |diff| {max} > {limit}"));
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn check_image_layout(dir: std::path::PathBuf, layout: Layout, batch: BatchAxis) {
+    let rt = common::runtime();
+    let files = ModelFiles::open(&dir).unwrap();
+    assert_eq!(files.layout, layout);
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(enc.batch_axis(), batch);
+    let entries = images();
+    let paths: Vec<_> = entries
+        .iter()
+        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
+        .collect();
+    let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+    enc.embed_files(&paths, 2, |i, r| {
+        got[i] = Some(r.unwrap_or_else(|e| panic!("{}: {e}", paths[i].display())))
+    });
+    let mut worst = (1.0f64, String::new());
+    for (e, g) in entries.iter().zip(got) {
+        let name = e["file"].as_str().unwrap();
+        let c = common::cosine(&g.expect("result"), &common::floats(&e["embedding"]));
+        println!("{layout:?} {name}: cosine {c:.6}");
+        if c < worst.0 {
+            worst = (c, name.to_owned());
+        }
+    }
+    assert!(worst.0 >= 0.999, "{layout:?}: {} has cosine {}", worst.1, worst.0);
+}
+
+#[test]
+fn image_embeddings_match_reference_immich_layout_batched() {
+    check_image_layout(common::immich_model(), Layout::Immich, BatchAxis::Dynamic);
+}
+
+#[test]
+fn image_embeddings_match_reference_hf_layout_fixed_batch_1() {
+    check_image_layout(common::hf_model(), Layout::HuggingFace, BatchAxis::Fixed(1));
+}
+
+/// A missing rotation must be caught by the 0.999 threshold, or the test above proves nothing.
+#[test]
+fn ignoring_exif_orientation_would_fail_the_threshold() {
+    let rt = common::runtime();
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    for e in images() {
+        let name = e["file"].as_str().unwrap();
+        if !name.starts_with("exif_orientation_") {
+            continue;
+        }
+        // Decode the raw pixels without applying the tag, through the same preprocessing.
+        let bytes = std::fs::read(common::fixture(&format!("images/{name}"))).unwrap();
+        let raw = image::load_from_memory(&bytes).unwrap().to_rgb8();
+        let t = files.preprocess.apply(&raw);
+        let v = enc.encode(&t, 1).unwrap().remove(0);
+        let c = common::cosine(&v, &common::floats(&e["embedding"]));
+        assert!(c < 0.999, "{name}: unrotated cosine {c} would pass");
+    }
+}
+
+#[test]
+fn dct_scaled_decode_stays_within_0_999_of_full_decode() {
+    let rt = common::runtime();
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    let path = common::fixture("images/large_2400x1800.jpg");
+    let full = decode_file(&path, DecodeOptions::full()).unwrap();
+    let scaled = decode_file(&path, DecodeOptions::for_model(224)).unwrap();
+    assert_eq!(full.dct_scale, 1);
+    assert!(scaled.dct_scale >= 4, "expected DCT scaling, got 1/{}", scaled.dct_scale);
+    assert!(scaled.image.width().min(scaled.image.height()) >= 224);
+    let a = enc.encode(&files.preprocess.apply(&full.image), 1).unwrap();
+    let b = enc.encode(&files.preprocess.apply(&scaled.image), 1).unwrap();
+    let c = common::cosine(&a[0], &b[0]);
+    println!("1/{} DCT-scaled vs full decode: cosine {c:.6}", scaled.dct_scale);
+    assert!(c >= 0.999, "cosine {c}");
+}
+
+fn check_text_layout(dir: std::path::PathBuf) {
+    let rt = common::runtime();
+    let files = ModelFiles::open(&dir).unwrap();
+    let enc = TextEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    let doc = common::json("reference/texts.json");
+    let entries = doc["texts"].as_array().unwrap();
+    let texts: Vec<&str> = entries.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    let got = enc.embed(&texts).unwrap();
+    let mut worst = (1.0f64, String::new());
+    for (e, g) in entries.iter().zip(&got) {
+        let c = common::cosine(g, &common::floats(&e["embedding"]));
+        if c < worst.0 {
+            worst = (c, e["text"].as_str().unwrap().to_owned());
+        }
+    }
+    println!("{}: worst text cosine {:.7} ({:?})", dir.display(), worst.0, worst.1);
+    assert!(worst.0 >= 0.9999, "{:?} has cosine {}", worst.1, worst.0);
+}
+
+#[test]
+fn text_embeddings_match_reference_immich_layout() {
+    check_text_layout(common::immich_model());
+}
+
+#[test]
+fn text_embeddings_match_reference_hf_layout() {
+    check_text_layout(common::hf_model());
+}
+
+fn assert_ids_match(doc: &serde_json::Value, key: &str) -> usize {
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let tok = Tokenizer::from_file(&files.tokenizer, 77, files.pad_token.as_deref()).unwrap();
+    let entries = doc[key].as_array().unwrap();
+    let mut mismatches = Vec::new();
+    for e in entries {
+        let text = e["text"].as_str().unwrap();
+        let want: Vec<u32> = e["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        let got = tok.encode(text).unwrap().ids;
+        if got != want {
+            mismatches.push(format!(
+                "{text:?}\n   cleaned (python) {:?}\n   cleaned (rust)   {:?}\n   want {:?}\n   got  {:?}",
+                e["cleaned"].as_str().unwrap_or(""),
+                glimpse::tokenize::clean_caption(text),
+                &want[..want.iter().position(|&x| x == 49407).map_or(77, |p| p + 1)],
+                &got[..got.iter().position(|&x| x == 49407).map_or(77, |p| p + 1)],
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} differ from open_clip:\n{}",
+        mismatches.len(),
+        entries.len(),
+        mismatches.join("\n")
+    );
+    entries.len()
+}
+
+#[test]
+fn tokenizer_ids_equal_open_clip_tokenize() {
+    let n = assert_ids_match(&common::json("reference/tokens.json"), "tokens");
+    assert!(n >= 200);
+}
+
+#[test]
+fn caption_fixture_ids_equal_open_clip_tokenize() {
+    assert_ids_match(&common::json("reference/texts.json"), "texts");
+}
