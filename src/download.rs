@@ -414,11 +414,16 @@ fn update_bar(bar: &indicatif::ProgressBar, p: Progress, styled_for: &mut Option
 
 /// A progress callback for [`download_verified`] that draws an indicatif bar on stderr (hidden
 /// when stderr is not a terminal), so the CLI shows downloads without writing its own drawing.
+///
+/// The bar is created on the first update, so a caller that ends up downloading nothing (the
+/// file was cached) prints nothing.
 pub fn progress_bar(label: impl Into<String>) -> impl FnMut(Progress) {
     let label = label.into();
-    let guard = BarGuard(new_bar(&label));
-    let mut styled_for = None;
-    move |p: Progress| update_bar(&guard.0, p, &mut styled_for)
+    let mut state: Option<(BarGuard, Option<bool>)> = None;
+    move |p: Progress| {
+        let (guard, styled_for) = state.get_or_insert_with(|| (BarGuard(new_bar(&label)), None));
+        update_bar(&guard.0, p, styled_for);
+    }
 }
 
 /// A progress callback for multi-file downloads that starts a fresh bar (labelled

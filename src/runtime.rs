@@ -166,6 +166,13 @@ impl RuntimeOptions {
         }
     }
 
+    /// The same options with downloads allowed or not (for `--offline`), chainable after
+    /// `default()`.
+    pub fn with_download(mut self, allow: bool) -> Self {
+        self.allow_download = allow;
+        self
+    }
+
     /// The folder the library of `platform` is cached in.
     pub fn platform_dir(&self, platform: &str) -> PathBuf {
         self.cache_dir
@@ -1044,6 +1051,7 @@ mod tests {
     fn options_default_and_mirror() {
         let o = RuntimeOptions::new("/tmp/c");
         assert!(o.allow_download);
+        assert!(!o.clone().with_download(false).allow_download);
         assert!(!o.wheel_index.is_empty());
         assert!(o
             .cached_library_path()
