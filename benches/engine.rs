@@ -97,10 +97,16 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/jpeg-12mp");
     std::fs::create_dir_all(&dir).expect("bench data dir");
     println!("# glimpse engine benchmark");
-    println!("machine: {cores} cores; {n} JPEGs of 4000x3000 (12 MP, q90, 4:2:0) in {}", dir.display());
+    println!(
+        "machine: {cores} cores; {n} JPEGs of 4000x3000 (12 MP, q90, 4:2:0) in {}",
+        dir.display()
+    );
     let t = Instant::now();
     let paths = make_jpegs(&dir, n);
-    println!("(generated/reused test photos in {:.1} s)", t.elapsed().as_secs_f64());
+    println!(
+        "(generated/reused test photos in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
 
     println!("\n## decode + preprocess (224 px CLIP tensor)");
     println!("{:<28} {:>8} {:>14}", "mode", "threads", "images/s");
@@ -108,13 +114,18 @@ fn main() {
         let full = decode_rate(&paths, DecodeOptions::full(), threads);
         println!("{:<28} {:>8} {:>14.1}", "full-size decode", threads, full);
         let dct = decode_rate(&paths, DecodeOptions::for_model(224), threads);
-        println!("{:<28} {:>8} {:>14.1}", "DCT-scaled decode (1/8)", threads, dct);
+        println!(
+            "{:<28} {:>8} {:>14.1}",
+            "DCT-scaled decode (1/8)", threads, dct
+        );
         println!("{:<28} {:>8} {:>13.1}x", "speed-up", threads, dct / full);
     }
 
     let model = std::env::var("GLIMPSE_BENCH_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/test/tiny-clip"));
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/test/tiny-clip")
+        });
     println!("\n## image encoder ({})", model.display());
     let rt = match glimpse::runtime::load(&RuntimeOptions {
         allow_download: false,
@@ -128,7 +139,11 @@ fn main() {
     };
     let files = ModelFiles::open(&model).expect("model folder");
     let mut enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).expect("image encoder");
-    println!("provider: {}; graph batch axis: {:?}", enc.selection.provider, enc.batch_axis());
+    println!(
+        "provider: {}; graph batch axis: {:?}",
+        enc.selection.provider,
+        enc.batch_axis()
+    );
     let per = files.preprocess.tensor_len();
     println!("{:<10} {:>14} {:>14}", "batch", "images/s", "ms/batch");
     let batches: &[usize] = match enc.batch_axis() {
@@ -137,7 +152,9 @@ fn main() {
     };
     for &b in batches {
         enc.set_batch(b);
-        let data: Vec<f32> = (0..b * per).map(|i| ((i % 251) as f32 / 125.0) - 1.0).collect();
+        let data: Vec<f32> = (0..b * per)
+            .map(|i| ((i % 251) as f32 / 125.0) - 1.0)
+            .collect();
         enc.encode(&data, b).expect("warm-up");
         let reps = (64 / b).max(3);
         let t = Instant::now();

@@ -119,7 +119,9 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
     let result = std::panic::catch_unwind(|| decode_inner(bytes, format, opts));
     match result {
         Ok(r) => r,
-        Err(_) => Err(DecodeError::Corrupt("the decoder failed on this file".into())),
+        Err(_) => Err(DecodeError::Corrupt(
+            "the decoder failed on this file".into(),
+        )),
     }
 }
 
@@ -255,9 +257,10 @@ fn decode_jpeg_turbo(
         }
         return Err(JpegFailure::Fallback(msg));
     }
-    let img = RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels).ok_or_else(
-        || JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into())),
-    )?;
+    let img =
+        RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels).ok_or_else(|| {
+            JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into()))
+        })?;
     Ok((img, w as u32, h as u32, denom))
 }
 
@@ -316,7 +319,8 @@ fn over_white(c: u8, a: u8) -> u8 {
 /// Reduces any decoded layout to 8-bit RGB the way the reference does.
 fn to_rgb(img: DynamicImage) -> RgbImage {
     let (w, h) = (img.width(), img.height());
-    let from_fn = |f: &dyn Fn(u32, u32) -> [u8; 3]| RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
+    let from_fn =
+        |f: &dyn Fn(u32, u32) -> [u8; 3]| RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)));
     match img {
         DynamicImage::ImageRgb8(i) => i,
         DynamicImage::ImageRgba8(i) => from_fn(&|x, y| {
@@ -390,7 +394,9 @@ mod tests {
 
     #[test]
     fn dct_scale_keeps_the_short_side_above_the_model_size() {
-        assert_eq!(dct_scale_for(640, 480, 224), 1);
+        assert_eq!(dct_scale_for(400, 300, 224), 1); // not more than twice 224
+        assert_eq!(dct_scale_for(640, 448, 224), 1);
+        assert_eq!(dct_scale_for(640, 480, 224), 2); // 240 px
         assert_eq!(dct_scale_for(4000, 3000, 224), 8); // 375 px short side
         assert_eq!(dct_scale_for(2400, 1800, 224), 8); // 225 px
         assert_eq!(dct_scale_for(1600, 1200, 224), 4); // 300 px

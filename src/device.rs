@@ -235,6 +235,9 @@ mod tests {
             assert_eq!(d.to_string().parse::<Device>(), Ok(d));
         }
         assert_eq!("GPU".parse::<Device>(), Ok(Device::Cuda));
-        assert!("tpu".parse::<Device>().unwrap_err().contains("expected auto"));
+        assert!("tpu"
+            .parse::<Device>()
+            .unwrap_err()
+            .contains("expected auto"));
     }
 }

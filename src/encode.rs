@@ -76,7 +76,10 @@ fn graph_err(path: &Path, message: impl Into<String>) -> EncodeError {
 }
 
 fn shape_of(t: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
-    Some((t.tensor_type()?, t.tensor_shape()?.iter().copied().collect()))
+    Some((
+        t.tensor_type()?,
+        t.tensor_shape()?.iter().copied().collect(),
+    ))
 }
 
 fn batch_axis(shape: &[i64]) -> BatchAxis {
@@ -87,7 +90,11 @@ fn batch_axis(shape: &[i64]) -> BatchAxis {
 }
 
 /// Picks the embedding output: a preferred name if present, else the only rank-2 output.
-fn pick_output(session: &Session, path: &Path, preferred: &[&str]) -> Result<(String, usize), EncodeError> {
+fn pick_output(
+    session: &Session,
+    path: &Path,
+    preferred: &[&str],
+) -> Result<(String, usize), EncodeError> {
     let outs: Vec<(String, Vec<i64>)> = session
         .outputs()
         .iter()
@@ -103,7 +110,11 @@ fn pick_output(session: &Session, path: &Path, preferred: &[&str]) -> Result<(St
 }
 
 fn normalize(mut v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
-    let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt();
     if !norm.is_finite() || norm == 0.0 {
         return Err(EncodeError::Degenerate);
     }
@@ -115,7 +126,10 @@ fn normalize(mut v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
 
 fn split_rows(data: &[f32], rows: usize, path: &Path) -> Result<Vec<Vec<f32>>, EncodeError> {
     if rows == 0 || data.len() % rows != 0 {
-        return Err(graph_err(path, format!("output of {} values for {rows} rows", data.len())));
+        return Err(graph_err(
+            path,
+            format!("output of {} values for {rows} rows", data.len()),
+        ));
     }
     let dim = data.len() / rows;
     data.chunks(dim).map(|c| normalize(c.to_vec())).collect()
@@ -157,7 +171,10 @@ impl ImageEncoder {
             .cloned()
             .ok_or_else(|| graph_err(&path, "no rank-4 image input"))?;
         if ty != TensorElementType::Float32 {
-            return Err(graph_err(&path, format!("image input {input} is {ty:?}, expected float32")));
+            return Err(graph_err(
+                &path,
+                format!("image input {input} is {ty:?}, expected float32"),
+            ));
         }
         let (c, h, w) = (shape[1], shape[2], shape[3]);
         let (cw, ch) = files.preprocess.crop;
@@ -222,11 +239,11 @@ impl ImageEncoder {
             data.resize(run_rows * per, 0.0);
             let (cw, ch) = self.preprocess.crop;
             let shape = [run_rows as i64, 3, ch as i64, cw as i64];
-            let tensor = Tensor::from_array((shape, data)).map_err(|e| EncodeError::Run(e.to_string()))?;
-            let mut session = self
-                .session
-                .lock()
-                .map_err(|_| EncodeError::Run("image session poisoned by an earlier panic".into()))?;
+            let tensor =
+                Tensor::from_array((shape, data)).map_err(|e| EncodeError::Run(e.to_string()))?;
+            let mut session = self.session.lock().map_err(|_| {
+                EncodeError::Run("image session poisoned by an earlier panic".into())
+            })?;
             let outputs = session
                 .run(ort::inputs![self.input.as_str() => tensor])
                 .map_err(|e| EncodeError::Run(e.to_string()))?;
@@ -265,7 +282,8 @@ impl ImageEncoder {
                 scope.spawn(move || loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
-                    let r = decode::decode_file(path, opts).map(|d| self.preprocess.apply(&d.image));
+                    let r =
+                        decode::decode_file(path, opts).map(|d| self.preprocess.apply(&d.image));
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -274,26 +292,29 @@ impl ImageEncoder {
             drop(tx);
             let mut pending: Vec<usize> = Vec::with_capacity(batch);
             let mut data: Vec<f32> = Vec::with_capacity(batch * per);
-            let flush = |pending: &mut Vec<usize>, data: &mut Vec<f32>, on_result: &mut dyn FnMut(usize, Result<Vec<f32>, EmbedError>)| {
-                if pending.is_empty() {
-                    return;
-                }
-                match self.encode(data, pending.len()) {
-                    Ok(vs) => {
-                        for (i, v) in pending.iter().zip(vs) {
-                            on_result(*i, Ok(v));
+            let flush =
+                |pending: &mut Vec<usize>,
+                 data: &mut Vec<f32>,
+                 on_result: &mut dyn FnMut(usize, Result<Vec<f32>, EmbedError>)| {
+                    if pending.is_empty() {
+                        return;
+                    }
+                    match self.encode(data, pending.len()) {
+                        Ok(vs) => {
+                            for (i, v) in pending.iter().zip(vs) {
+                                on_result(*i, Ok(v));
+                            }
+                        }
+                        Err(e) => {
+                            let msg = e.to_string();
+                            for i in pending.iter() {
+                                on_result(*i, Err(EncodeError::Run(msg.clone()).into()));
+                            }
                         }
                     }
-                    Err(e) => {
-                        let msg = e.to_string();
-                        for i in pending.iter() {
-                            on_result(*i, Err(EncodeError::Run(msg.clone()).into()));
-                        }
-                    }
-                }
-                pending.clear();
-                data.clear();
-            };
+                    pending.clear();
+                    data.clear();
+                };
             for (i, r) in rx {
                 match r {
                     Ok(t) => {
@@ -334,8 +355,11 @@ impl TextEncoder {
         device: Device,
     ) -> Result<Self, EncodeError> {
         let path = files.textual.clone();
-        let tokenizer =
-            Tokenizer::from_file(&files.tokenizer, files.context_length, files.pad_token.as_deref())?;
+        let tokenizer = Tokenizer::from_file(
+            &files.tokenizer,
+            files.context_length,
+            files.pad_token.as_deref(),
+        )?;
         let (session, selection) = device::open_session(env, &path, device)?;
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
             .inputs()
@@ -348,14 +372,23 @@ impl TextEncoder {
             .or_else(|| inputs.iter().find(|(n, _, _)| n != "attention_mask"))
             .cloned()
             .ok_or_else(|| graph_err(&path, "no token id input"))?;
-        if !matches!(ids_type, TensorElementType::Int32 | TensorElementType::Int64) {
-            return Err(graph_err(&path, format!("token input {ids_input} is {ids_type:?}, expected int32 or int64")));
+        if !matches!(
+            ids_type,
+            TensorElementType::Int32 | TensorElementType::Int64
+        ) {
+            return Err(graph_err(
+                &path,
+                format!("token input {ids_input} is {ids_type:?}, expected int32 or int64"),
+            ));
         }
         if let Some(&len) = shape.get(1) {
             if len > 0 && len as usize != files.context_length {
                 return Err(graph_err(
                     &path,
-                    format!("token input has length {len}, config says {}", files.context_length),
+                    format!(
+                        "token input has length {len}, config says {}",
+                        files.context_length
+                    ),
                 ));
             }
         }
@@ -415,11 +448,13 @@ impl TextEncoder {
             mask.resize(rows * ctx, 0);
             let shape = [rows as i64, ctx as i64];
             let run = |e: ort::Error| EncodeError::Run(e.to_string());
-            let mut session = self
-                .session
-                .lock()
-                .map_err(|_| EncodeError::Run("text session poisoned by an earlier panic".into()))?;
-            let mut inputs: Vec<(std::borrow::Cow<'_, str>, ort::session::SessionInputValue<'_>)> = Vec::new();
+            let mut session = self.session.lock().map_err(|_| {
+                EncodeError::Run("text session poisoned by an earlier panic".into())
+            })?;
+            let mut inputs: Vec<(
+                std::borrow::Cow<'_, str>,
+                ort::session::SessionInputValue<'_>,
+            )> = Vec::new();
             let ids_value: ort::session::SessionInputValue<'_> = match self.ids_type {
                 TensorElementType::Int32 => {
                     let v: Vec<i32> = ids.iter().map(|&i| i as i32).collect();

@@ -118,8 +118,7 @@ fn main() -> ExitCode {
 }
 
 fn load_runtime(cli: &Cli) -> Result<Runtime> {
-    let mut opts = RuntimeOptions::default();
-    opts.allow_download = !cli.offline;
+    let opts = RuntimeOptions::default().with_download(!cli.offline);
     runtime::load(&opts).context("ONNX Runtime is not available")
 }
 
@@ -151,9 +150,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let rt = load_runtime(&cli)?;
                 let enc = ImageEncoder::open(&rt.env, &files, device.device)?;
                 report_provider(&cli, "image", &enc.selection);
-                let threads = threads.unwrap_or_else(|| {
-                    std::thread::available_parallelism().map_or(2, |n| n.get())
-                });
+                let threads = threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
                 let mut failed = 0usize;
@@ -227,14 +225,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if *json {
                 println!("{info}");
             } else {
-                println!("ONNX Runtime library: {} ({:?})", rt.library.display(), rt.source);
+                println!(
+                    "ONNX Runtime library: {} ({:?})",
+                    rt.library.display(),
+                    rt.source
+                );
                 println!("execution providers: {}", providers.join(", "));
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { fetch, json } => {
             if let Some(name) = fetch {
-                let dir = glimpse::model::manifest::ensure_model_cli(name, !cli.offline, cli.quiet)?;
+                let dir =
+                    glimpse::model::manifest::ensure_model_cli(name, !cli.offline, cli.quiet)?;
                 println!("{}", dir.display());
                 return Ok(ExitCode::SUCCESS);
             }

@@ -103,6 +103,8 @@ pub struct PreprocessConfig {
 /// OpenAI CLIP's normalisation constants, the default when a config omits them.
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// OpenAI CLIP's normalisation constants, the default when a config omits them.
+// Written as OpenAI publishes them; numpy rounds them to f32 the same way Rust does.
+#[allow(clippy::excessive_precision)]
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 impl Default for PreprocessConfig {
@@ -194,7 +196,12 @@ impl PreprocessConfig {
         let filter = match cfg.interpolation.as_deref().unwrap_or("bicubic") {
             "bicubic" => Filter::Bicubic,
             "bilinear" => Filter::Bilinear,
-            other => return Err(invalid(path, format!("unsupported interpolation {other:?}"))),
+            other => {
+                return Err(invalid(
+                    path,
+                    format!("unsupported interpolation {other:?}"),
+                ))
+            }
         };
         let mode = match cfg.resize_mode.as_deref().unwrap_or("shortest") {
             "shortest" => ResizeMode::Shortest,
@@ -468,7 +475,10 @@ mod tests {
                     .iter()
                     .map(|&w| w as i64)
                     .sum();
-                assert!((s - (1 << PRECISION_BITS)).abs() <= n as i64, "{i}->{o} at {xx}: {s}");
+                assert!(
+                    (s - (1 << PRECISION_BITS)).abs() <= n as i64,
+                    "{i}->{o} at {xx}: {s}"
+                );
             }
         }
     }

@@ -40,7 +40,11 @@ fn embed_image_prints_one_normalised_512d_vector_per_path_in_order() {
         a.to_str().unwrap(),
         b.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let l = lines(&out);
     assert_eq!(l.len(), 2);
     assert_eq!(l[0]["path"], a.to_str().unwrap());
@@ -52,7 +56,10 @@ fn embed_image_prints_one_normalised_512d_vector_per_path_in_order() {
         assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("running on CPU"), "provider not reported: {stderr}");
+    assert!(
+        stderr.contains("running on CPU"),
+        "provider not reported: {stderr}"
+    );
 }
 
 #[test]
@@ -80,18 +87,37 @@ fn broken_files_give_error_lines_and_exit_1_without_panicking() {
     assert_eq!(l.len(), 2 + broken.len());
     assert!(l[0].get("embedding").is_some());
     for (obj, (rel, word)) in l[1..].iter().zip(&broken) {
-        let err = obj["error"].as_str().unwrap_or_else(|| panic!("{rel}: no error: {obj}"));
+        let err = obj["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{rel}: no error: {obj}"));
         assert!(obj.get("embedding").is_none());
-        assert!(err.to_lowercase().contains(word), "{rel}: {err:?} should mention {word:?}");
+        assert!(
+            err.to_lowercase().contains(word),
+            "{rel}: {err:?} should mention {word:?}"
+        );
     }
     let last = l.last().unwrap()["error"].as_str().unwrap().to_lowercase();
-    assert!(last.contains("no such file") || last.contains("cannot read"), "{last}");
+    assert!(
+        last.contains("no such file") || last.contains("cannot read"),
+        "{last}"
+    );
 }
 
 #[test]
 fn embed_text_prints_one_line_per_caption() {
-    let out = glimpse(&["embed", "text", "--model", &model(), "a red circle", "two dogs"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = glimpse(&[
+        "embed",
+        "text",
+        "--model",
+        &model(),
+        "a red circle",
+        "two dogs",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let l = lines(&out);
     assert_eq!(l.len(), 2);
     assert_eq!(l[0]["text"], "a red circle");
@@ -100,10 +126,25 @@ fn embed_text_prints_one_line_per_caption() {
 
 #[test]
 fn requesting_cuda_without_it_falls_back_to_cpu_with_a_warning() {
-    let out = glimpse(&["embed", "text", "--device", "cuda", "--model", &model(), "a cat"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = glimpse(&[
+        "embed",
+        "text",
+        "--device",
+        "cuda",
+        "--model",
+        &model(),
+        "a cat",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning") && stderr.contains("CUDA"), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("CUDA"),
+        "{stderr}"
+    );
     assert!(stderr.contains("running on CPU"), "{stderr}");
     assert_eq!(lines(&out).len(), 1);
 }
@@ -111,7 +152,13 @@ fn requesting_cuda_without_it_falls_back_to_cpu_with_a_warning() {
 #[test]
 fn a_folder_that_is_not_a_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = glimpse(&["embed", "text", "--model", dir.path().to_str().unwrap(), "x"]);
+    let out = glimpse(&[
+        "embed",
+        "text",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "x",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a CLIP model folder"), "{stderr}");

@@ -67,10 +67,25 @@ fn fixture_set_covers_every_format_and_oddity() {
         "panorama_1000x200",
         "progressive",
     ] {
-        assert!(names.iter().any(|n| n.contains(needle)), "no fixture for {needle}");
+        assert!(
+            names.iter().any(|n| n.contains(needle)),
+            "no fixture for {needle}"
+        );
     }
-    assert!(common::json("reference/texts.json")["texts"].as_array().unwrap().len() >= 40);
-    assert!(common::json("reference/tokens.json")["tokens"].as_array().unwrap().len() >= 200);
+    assert!(
+        common::json("reference/texts.json")["texts"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 40
+    );
+    assert!(
+        common::json("reference/tokens.json")["tokens"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 200
+    );
 }
 
 /// Full-resolution decode + preprocessing against transformers' pixel tensors. Lossless formats
@@ -83,8 +98,11 @@ fn preprocessing_matches_transformers_pixel_for_pixel() {
     for e in images() {
         let name = e["file"].as_str().unwrap();
         let want = read_f32(&format!("reference/{}", e["pixels_file"].as_str().unwrap()));
-        let d = decode_file(&common::fixture(&format!("images/{name}")), DecodeOptions::full())
-            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        let d = decode_file(
+            &common::fixture(&format!("images/{name}")),
+            DecodeOptions::full(),
+        )
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
         assert_eq!(
             (d.width as u64, d.height as u64),
             (
@@ -97,9 +115,13 @@ fn preprocessing_matches_transformers_pixel_for_pixel() {
         assert_eq!(got.len(), want.len());
         if let Some(v) = e.pointer("/variants/high_byte_grey") {
             let ok = sha256_f32(&got) == v["pixels_sha256"].as_str().unwrap();
-            report.push(format!("{name}: high-byte variant tensor sha256 equal: {ok}"));
+            report.push(format!(
+                "{name}: high-byte variant tensor sha256 equal: {ok}"
+            ));
             if !ok {
-                failures.push(format!("{name}: tensor differs from the high-byte reference"));
+                failures.push(format!(
+                    "{name}: tensor differs from the high-byte reference"
+                ));
             }
             continue;
         }
@@ -109,7 +131,9 @@ fn preprocessing_matches_transformers_pixel_for_pixel() {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
         let differing = got.iter().zip(&want).filter(|(a, b)| a != b).count();
-        report.push(format!("{name}: max |diff| {max:.5}, {differing} values differ"));
+        report.push(format!(
+            "{name}: max |diff| {max:.5}, {differing} values differ"
+        ));
         let lossy = e["lossy_codec"].as_bool().unwrap();
         // One 8-bit level is 1/255/std ≈ 0.0146; lossless formats must be bit-exact.
         let limit = if lossy { 0.1 } else { 0.0 };
@@ -139,13 +163,21 @@ fn check_image_layout(dir: std::path::PathBuf, layout: Layout, batch: BatchAxis)
     let mut worst = (1.0f64, String::new());
     for (e, g) in entries.iter().zip(got) {
         let name = e["file"].as_str().unwrap();
-        let c = common::cosine(&g.expect("result"), &common::floats(&expected(e)["embedding"]));
+        let c = common::cosine(
+            &g.expect("result"),
+            &common::floats(&expected(e)["embedding"]),
+        );
         println!("{layout:?} {name}: cosine {c:.6}");
         if c < worst.0 {
             worst = (c, name.to_owned());
         }
     }
-    assert!(worst.0 >= 0.999, "{layout:?}: {} has cosine {}", worst.1, worst.0);
+    assert!(
+        worst.0 >= 0.999,
+        "{layout:?}: {} has cosine {}",
+        worst.1,
+        worst.0
+    );
 }
 
 #[test]
@@ -188,12 +220,21 @@ fn dct_scaled_decode_stays_within_0_999_of_full_decode() {
     let full = decode_file(&path, DecodeOptions::full()).unwrap();
     let scaled = decode_file(&path, DecodeOptions::for_model(224)).unwrap();
     assert_eq!(full.dct_scale, 1);
-    assert!(scaled.dct_scale >= 4, "expected DCT scaling, got 1/{}", scaled.dct_scale);
+    assert!(
+        scaled.dct_scale >= 4,
+        "expected DCT scaling, got 1/{}",
+        scaled.dct_scale
+    );
     assert!(scaled.image.width().min(scaled.image.height()) >= 224);
     let a = enc.encode(&files.preprocess.apply(&full.image), 1).unwrap();
-    let b = enc.encode(&files.preprocess.apply(&scaled.image), 1).unwrap();
+    let b = enc
+        .encode(&files.preprocess.apply(&scaled.image), 1)
+        .unwrap();
     let c = common::cosine(&a[0], &b[0]);
-    println!("1/{} DCT-scaled vs full decode: cosine {c:.6}", scaled.dct_scale);
+    println!(
+        "1/{} DCT-scaled vs full decode: cosine {c:.6}",
+        scaled.dct_scale
+    );
     assert!(c >= 0.999, "cosine {c}");
 }
 
@@ -203,7 +244,10 @@ fn check_text_layout(dir: std::path::PathBuf) {
     let enc = TextEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
     let doc = common::json("reference/texts.json");
     let entries = doc["texts"].as_array().unwrap();
-    let texts: Vec<&str> = entries.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = entries
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
     let got = enc.embed(&texts).unwrap();
     let mut worst = (1.0f64, String::new());
     for (e, g) in entries.iter().zip(&got) {
@@ -212,7 +256,12 @@ fn check_text_layout(dir: std::path::PathBuf) {
             worst = (c, e["text"].as_str().unwrap().to_owned());
         }
     }
-    println!("{}: worst text cosine {:.7} ({:?})", dir.display(), worst.0, worst.1);
+    println!(
+        "{}: worst text cosine {:.7} ({:?})",
+        dir.display(),
+        worst.0,
+        worst.1
+    );
     assert!(worst.0 >= 0.9999, "{:?} has cosine {}", worst.1, worst.0);
 }
 

@@ -133,7 +133,8 @@ impl ModelFiles {
             let context_length = optional_json(&dir.join("config.json"))?
                 .and_then(|c| c.pointer("/text_cfg/context_length")?.as_u64())
                 .unwrap_or(77) as usize;
-            let pad_token = pad_token_of(optional_json(&dir.join("textual/tokenizer_config.json"))?);
+            let pad_token =
+                pad_token_of(optional_json(&dir.join("textual/tokenizer_config.json"))?);
             return Ok(ModelFiles {
                 layout: Layout::Immich,
                 visual: dir.join(immich[0]),

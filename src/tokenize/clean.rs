@@ -810,17 +810,6 @@ mod tests {
         assert_eq!(clean_caption(&case.input), case.expected);
     }
 
-    /// Large differential runs: `GLIMPSE_CLEAN_CASES=/path/cases.json cargo test -- --ignored`
-    /// with a file from `make_clean_cases.py --out ... --seed ... --fuzz-scale ...`.
-    #[test]
-    #[ignore = "needs GLIMPSE_CLEAN_CASES pointing at a generated cases.json"]
-    fn external_cases_match_open_clip() {
-        let path = std::env::var("GLIMPSE_CLEAN_CASES").expect("GLIMPSE_CLEAN_CASES is set");
-        let json = std::fs::read_to_string(&path).expect("GLIMPSE_CLEAN_CASES is readable");
-        let f: Fixture = serde_json::from_str(&json).expect("cases file parses");
-        assert_eq!(check_cases(&f.cases), 0, "mismatches (see stderr)");
-    }
-
     #[test]
     fn big_cases_match_open_clip() {
         for case in fixture().big_cases {

@@ -77,13 +77,16 @@ impl Tokenizer {
             path: path.display().to_string(),
             message,
         };
-        let mut inner = tokenizers::Tokenizer::from_file(path).map_err(|e| load_err(e.to_string()))?;
+        let mut inner =
+            tokenizers::Tokenizer::from_file(path).map_err(|e| load_err(e.to_string()))?;
         inner.with_padding(None);
         inner
             .with_truncation(None)
             .map_err(|e| load_err(e.to_string()))?;
         if context_length < 2 {
-            return Err(load_err(format!("context length {context_length} is too short")));
+            return Err(load_err(format!(
+                "context length {context_length} is too short"
+            )));
         }
         let clip = inner.token_to_id(SOT).is_some() && inner.token_to_id(EOT).is_some();
         let pad_id = match pad_token {
@@ -112,13 +115,13 @@ impl Tokenizer {
         } else {
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         };
-        let enc = self
-            .inner
-            .encode(prepared.as_str(), true)
-            .map_err(|e| TokenizeError::Encode {
-                text: text.chars().take(80).collect(),
-                message: e.to_string(),
-            })?;
+        let enc =
+            self.inner
+                .encode(prepared.as_str(), true)
+                .map_err(|e| TokenizeError::Encode {
+                    text: text.chars().take(80).collect(),
+                    message: e.to_string(),
+                })?;
         let mut ids = enc.get_ids().to_vec();
         if ids.len() > self.context_length {
             // Keep the start and the end token, as open_clip does (`tokens[-1] = eot`).
