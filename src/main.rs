@@ -218,6 +218,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .collect();
             let info = serde_json::json!({
                 "library": rt.library.to_string_lossy(),
+                "version": rt.version,
                 "source": format!("{:?}", rt.source),
                 "providers": providers,
                 "requested_device": device.device.to_string(),
@@ -226,7 +227,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{info}");
             } else {
                 println!(
-                    "ONNX Runtime library: {} ({:?})",
+                    "ONNX Runtime {}: {} ({:?})",
+                    rt.version.as_deref().unwrap_or("(version unknown)"),
                     rt.library.display(),
                     rt.source
                 );
