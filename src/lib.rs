@@ -12,7 +12,9 @@ pub mod encode;
 pub mod model;
 pub mod preprocess;
 pub mod runtime;
+pub mod thumbs;
 pub mod tokenize;
+pub mod watch;
 
 /// The engine's version, shown by the CLI and the app.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,101 @@
+//! Small previews for the UI, made from the pixels the encoder already decoded, keyed by content
+//! hash so that moved and copied photos share one file and no photo is decoded twice.
+
+use image::RgbImage;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Longest side of a preview, in pixels.
+pub const THUMB_SIZE: u32 = 256;
+
+/// Why a preview could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ThumbError {
+    /// The cache folder or file could not be written.
+    #[error("cannot write thumbnail {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// JPEG encoding failed.
+    #[error("cannot encode thumbnail: {0}")]
+    Encode(String),
+}
+
+/// The preview cache folder (`<library>/thumbs`).
+#[derive(Debug, Clone)]
+pub struct Thumbs {
+    dir: PathBuf,
+}
+
+impl Thumbs {
+    /// Uses `dir` as the cache (created on first write).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Thumbs { dir: dir.into() }
+    }
+
+    /// Where the preview of a photo with this content hash lives (`ab/abcdef….jpg`).
+    pub fn path_for(&self, content_hash_hex: &str) -> PathBuf {
+        let shard = content_hash_hex.get(..2).unwrap_or("00");
+        self.dir.join(shard).join(format!("{content_hash_hex}.jpg"))
+    }
+
+    /// Whether a preview for this hash exists already.
+    pub fn exists(&self, content_hash_hex: &str) -> bool {
+        self.path_for(content_hash_hex).is_file()
+    }
+
+    /// Writes the preview of `img` (atomically: temp file + rename), unless it exists.
+    pub fn write(&self, content_hash_hex: &str, img: &RgbImage) -> Result<PathBuf, ThumbError> {
+        let path = self.path_for(content_hash_hex);
+        if path.is_file() {
+            return Ok(path);
+        }
+        let io = |p: &Path, source| ThumbError::Io {
+            path: p.display().to_string(),
+            source,
+        };
+        let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
+        let (w, h) = img.dimensions();
+        let scale = THUMB_SIZE as f64 / w.max(h).max(1) as f64;
+        let small = if scale < 1.0 {
+            let tw = ((w as f64 * scale).round() as u32).max(1);
+            let th = ((h as f64 * scale).round() as u32).max(1);
+            image::imageops::thumbnail(img, tw, th)
+        } else {
+            img.clone()
+        };
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
+            .encode_image(&small)
+            .map_err(|e| ThumbError::Encode(e.to_string()))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(|e| io(&parent, e))?;
+        tmp.write_all(&bytes).map_err(|e| io(&path, e))?;
+        tmp.persist(&path).map_err(|e| io(&path, e.error))?;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_is_small_sharded_and_written_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Thumbs::new(dir.path());
+        let img = RgbImage::from_pixel(1000, 500, image::Rgb([10, 20, 30]));
+        let p = t.write("abcdef", &img).unwrap();
+        assert!(p.ends_with("ab/abcdef.jpg"));
+        let back = image::open(&p).unwrap();
+        assert_eq!((back.width(), back.height()), (256, 128));
+        let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
+        t.write("abcdef", &img).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
+        assert!(t.exists("abcdef"));
+        assert!(!t.exists("ffffff"));
+    }
+}

@@ -1,0 +1,235 @@
+//! File-system watching with debouncing: changes under the roots are gathered into batches, so a
+//! storm of 10,000 new files becomes one indexing pass rather than 10,000, and the library
+//! reflects creations, edits, deletions and renames within seconds.
+
+use notify::{RecursiveMode, Watcher as _};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Why watching could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The OS watcher could not be created or a root could not be watched.
+    #[error("cannot watch {path}: {message}")]
+    Watch {
+        /// The root (or "*" for the watcher itself).
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// Paths that changed during one burst of activity.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ChangeBatch {
+    /// Every path an event named (files and folders; created, modified, removed or renamed).
+    pub paths: BTreeSet<PathBuf>,
+    /// How many raw events were merged into this batch.
+    pub events: usize,
+    /// The OS dropped events (queue overflow): the caller should rescan everything.
+    pub rescan: bool,
+}
+
+/// How long to wait for quiet before handing a batch over, and the longest a batch may grow.
+#[derive(Debug, Clone, Copy)]
+pub struct Debounce {
+    /// A batch is complete after this long without events.
+    pub quiet: Duration,
+    /// A batch is handed over after this long even if events keep coming (a storm must not
+    /// postpone indexing forever).
+    pub max_wait: Duration,
+}
+
+impl Default for Debounce {
+    fn default() -> Self {
+        Debounce {
+            quiet: Duration::from_millis(750),
+            max_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A recursive watch on the library's roots.
+pub struct Watcher {
+    _inner: notify::RecommendedWatcher,
+    rx: Receiver<notify::Result<notify::Event>>,
+    watched: Vec<PathBuf>,
+}
+
+impl Watcher {
+    /// Starts watching every root that exists; missing roots are skipped and returned so the
+    /// caller can mark them offline.
+    pub fn new(roots: &[PathBuf]) -> Result<(Self, Vec<PathBuf>), WatchError> {
+        let (tx, rx) = mpsc::channel();
+        let mut inner = notify::recommended_watcher(move |ev| {
+            // The receiver is gone only when the watcher is being dropped.
+            let _ = tx.send(ev);
+        })
+        .map_err(|e| WatchError::Watch {
+            path: "*".into(),
+            message: e.to_string(),
+        })?;
+        let mut watched = Vec::new();
+        let mut missing = Vec::new();
+        for root in roots {
+            if !root.is_dir() {
+                missing.push(root.clone());
+                continue;
+            }
+            inner
+                .watch(root, RecursiveMode::Recursive)
+                .map_err(|e| WatchError::Watch {
+                    path: root.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            watched.push(root.clone());
+        }
+        Ok((
+            Watcher {
+                _inner: inner,
+                rx,
+                watched,
+            },
+            missing,
+        ))
+    }
+
+    /// The roots being watched.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.watched
+    }
+
+    /// Waits for the next burst of changes; `None` when `stop` was set (checked every 200 ms)
+    /// or the watcher died.
+    pub fn next_batch(&self, debounce: Debounce, stop: &AtomicBool) -> Option<ChangeBatch> {
+        let mut batch = ChangeBatch::default();
+        // Wait for the first event.
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(ev) => {
+                    absorb(&mut batch, ev);
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        let started = Instant::now();
+        loop {
+            let left = debounce.max_wait.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match self.rx.recv_timeout(debounce.quiet.min(left)) {
+                Ok(ev) => absorb(&mut batch, ev),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Some(batch)
+    }
+}
+
+fn absorb(batch: &mut ChangeBatch, ev: notify::Result<notify::Event>) {
+    batch.events += 1;
+    match ev {
+        Ok(ev) => {
+            if ev.need_rescan() {
+                batch.rescan = true;
+            }
+            batch.paths.extend(ev.paths);
+        }
+        Err(e) => {
+            tracing::warn!("file watcher error: {e}; will rescan");
+            batch.rescan = true;
+        }
+    }
+}
+
+/// The roots a batch touches, so only those are rescanned.
+pub fn roots_touched(batch: &ChangeBatch, roots: &[PathBuf]) -> Vec<PathBuf> {
+    if batch.rescan {
+        return roots.to_vec();
+    }
+    roots
+        .iter()
+        .filter(|r| {
+            batch
+                .paths
+                .iter()
+                .any(|p| p.starts_with(r) || r.starts_with(p))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Whether `path` lies under one of `roots` (helper for callers filtering events).
+pub fn under_any(path: &Path, roots: &[PathBuf]) -> bool {
+    roots.iter().any(|r| path.starts_with(r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_files_arrives_as_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (w, missing) = Watcher::new(std::slice::from_ref(&root)).unwrap();
+        assert!(missing.is_empty());
+        for i in 0..200 {
+            std::fs::write(root.join(format!("f{i}.jpg")), b"x").unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        let batch = w
+            .next_batch(
+                Debounce {
+                    quiet: Duration::from_millis(300),
+                    max_wait: Duration::from_secs(5),
+                },
+                &stop,
+            )
+            .unwrap();
+        assert!(batch.events >= 200, "{} events", batch.events);
+        assert!(
+            batch
+                .paths
+                .iter()
+                .filter(|p| p.extension().is_some())
+                .count()
+                >= 200
+        );
+        assert_eq!(roots_touched(&batch, &[root.clone()]), vec![root]);
+    }
+
+    #[test]
+    fn stop_ends_the_wait_and_missing_roots_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("unplugged");
+        let (w, missing) = Watcher::new(&[dir.path().to_path_buf(), gone.clone()]).unwrap();
+        assert_eq!(missing, vec![gone]);
+        let stop = AtomicBool::new(true);
+        assert!(w.next_batch(Debounce::default(), &stop).is_none());
+    }
+
+    #[test]
+    fn only_touched_roots_are_rescanned() {
+        let a = PathBuf::from("/photos/a");
+        let b = PathBuf::from("/photos/b");
+        let mut batch = ChangeBatch::default();
+        batch.paths.insert(PathBuf::from("/photos/b/x/y.jpg"));
+        assert_eq!(
+            roots_touched(&batch, &[a.clone(), b.clone()]),
+            vec![b.clone()]
+        );
+        batch.rescan = true;
+        assert_eq!(roots_touched(&batch, &[a.clone(), b.clone()]), vec![a, b]);
+    }
+}
