@@ -10,6 +10,8 @@ pub mod device;
 pub mod download;
 pub mod encode;
 pub mod model;
+pub mod pipeline;
+pub mod prepare;
 pub mod preprocess;
 pub mod runtime;
 pub mod thumbs;

@@ -206,7 +206,10 @@ mod tests {
                 .count()
                 >= 200
         );
-        assert_eq!(roots_touched(&batch, std::slice::from_ref(&root)), vec![root]);
+        assert_eq!(
+            roots_touched(&batch, std::slice::from_ref(&root)),
+            vec![root]
+        );
     }
 
     #[test]

@@ -1,0 +1,292 @@
+//! The indexing pipeline between the scan and the catalog: a decode pool on all cores feeds a
+//! bounded queue, the encoder takes full batches from it while decoding goes on, and every batch
+//! is handed to a commit callback (one catalog transaction per batch). Pause, resume and cancel
+//! act between files; progress is reported as it happens.
+
+use crate::encode::ImageEncoder;
+use crate::prepare::{self, ContentHash, PrepareError, Prepared};
+use crate::thumbs::Thumbs;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Shared switches for a running job, so a UI or a signal handler can steer it.
+#[derive(Debug, Default)]
+pub struct Control {
+    paused: AtomicBool,
+    cancelled: AtomicBool,
+}
+
+impl Control {
+    /// Stops taking new files until `resume`.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+    /// Continues after `pause`.
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
+    }
+    /// Ends the job after the batch in flight is committed.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+    /// Whether the job is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+    /// Blocks while paused; returns false if cancelled.
+    fn wait_if_paused(&self) -> bool {
+        while self.is_paused() && !self.is_cancelled() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        !self.is_cancelled()
+    }
+}
+
+/// One file to (re)index.
+#[derive(Debug, Clone)]
+pub struct WorkItem {
+    /// Its catalog row.
+    pub photo_id: i64,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+/// The result for one file, as committed to the catalog.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Encoded now.
+    Encoded {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash of the bytes that were encoded.
+        hash: ContentHash,
+        /// The L2-normalised embedding.
+        vector: Vec<f32>,
+        /// Upright width.
+        width: u32,
+        /// Upright height.
+        height: u32,
+        /// Detected format.
+        format: String,
+    },
+    /// Identical bytes to an already-encoded photo: its vector is reused.
+    Reused {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash.
+        hash: ContentHash,
+        /// The photo whose vector is copied.
+        same_as: i64,
+    },
+    /// Could not be indexed.
+    Failed {
+        /// The catalog row.
+        photo_id: i64,
+        /// Why, for `status`.
+        reason: String,
+        /// The file is gone (the catalog marks it missing rather than failed).
+        vanished: bool,
+    },
+}
+
+/// Where a job stands, for progress bars and the app.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Progress {
+    /// Files finished (encoded, reused or failed).
+    pub done: usize,
+    /// Files in this job.
+    pub total: usize,
+    /// Files that failed so far.
+    pub failed: usize,
+    /// Files encoded (not reused) so far.
+    pub encoded: usize,
+    /// Files finished per second since the start.
+    pub rate: f64,
+    /// Estimated seconds left.
+    pub eta_secs: Option<f64>,
+    /// The file most recently finished.
+    pub current: Option<PathBuf>,
+}
+
+/// Time split of a finished job, for the benchmark and the summary line.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timing {
+    /// Wall seconds of the whole job.
+    pub wall: f64,
+    /// Seconds the encoder spent running batches.
+    pub encode: f64,
+    /// Seconds spent in the commit callback.
+    pub commit: f64,
+    /// Summed seconds of decode-pool work (all threads).
+    pub decode_cpu: f64,
+}
+
+/// Runs `work` through decode → encode → `commit`, returning the final progress and timing.
+/// `commit` receives outcomes in batches; an error from it stops the job and is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn run<E>(
+    work: &[WorkItem],
+    encoder: &ImageEncoder,
+    known: &HashMap<ContentHash, i64>,
+    thumbs: Option<&Thumbs>,
+    threads: usize,
+    control: &Control,
+    commit: &mut dyn FnMut(Vec<Outcome>) -> Result<(), E>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Progress, Timing), E> {
+    let start = Instant::now();
+    let cfg = &encoder.preprocess;
+    let batch = encoder.max_batch();
+    let next = AtomicUsize::new(0);
+    let decode_nanos = AtomicUsize::new(0);
+    let mut state = Progress {
+        total: work.len(),
+        ..Progress::default()
+    };
+    let mut timing = Timing::default();
+    type Msg = (usize, Result<Prepared, PrepareError>);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(batch * 2);
+    let result = std::thread::scope(|scope| -> Result<(), E> {
+        // Owned here so that leaving this closure (done, cancelled or a commit error) drops the
+        // receiver and unblocks decoders waiting on a full queue before the scope joins them.
+        let rx = rx;
+        for _ in 0..threads.max(1) {
+            let tx = tx.clone();
+            let (next, decode_nanos) = (&next, &decode_nanos);
+            scope.spawn(move || loop {
+                if !control.wait_if_paused() {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = work.get(i) else { break };
+                let t = Instant::now();
+                let r = prepare::prepare(&item.path, cfg, known, thumbs);
+                decode_nanos.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                if tx.send((i, r)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: Vec<Outcome> = Vec::new();
+        let mut tensors: Vec<f32> = Vec::with_capacity(batch * cfg.tensor_len());
+        // (work index, hash, width, height, format) of each tensor in `tensors`.
+        let mut meta: Vec<(usize, ContentHash, u32, u32, String)> = Vec::with_capacity(batch);
+        let mut flush = |pending: &mut Vec<Outcome>,
+                         tensors: &mut Vec<f32>,
+                         meta: &mut Vec<(usize, ContentHash, u32, u32, String)>,
+                         state: &mut Progress,
+                         timing: &mut Timing|
+         -> Result<(), E> {
+            if !meta.is_empty() {
+                let t = Instant::now();
+                let result = encoder.encode(tensors, meta.len());
+                timing.encode += t.elapsed().as_secs_f64();
+                match result {
+                    Ok(vectors) => {
+                        for ((i, hash, width, height, format), vector) in
+                            meta.drain(..).zip(vectors)
+                        {
+                            state.encoded += 1;
+                            pending.push(Outcome::Encoded {
+                                photo_id: work[i].photo_id,
+                                hash,
+                                vector,
+                                width,
+                                height,
+                                format,
+                            });
+                        }
+                    }
+                    Err(e) => {
+                        for (i, ..) in meta.drain(..) {
+                            state.failed += 1;
+                            pending.push(Outcome::Failed {
+                                photo_id: work[i].photo_id,
+                                reason: format!("encoder failed: {e}"),
+                                vanished: false,
+                            });
+                        }
+                    }
+                }
+                tensors.clear();
+            }
+            if !pending.is_empty() {
+                let n = pending.len();
+                let t = Instant::now();
+                commit(std::mem::take(pending))?;
+                timing.commit += t.elapsed().as_secs_f64();
+                state.done += n;
+                let secs = start.elapsed().as_secs_f64().max(1e-9);
+                state.rate = state.done as f64 / secs;
+                state.eta_secs = (state.rate > 0.0)
+                    .then(|| (state.total - state.done.min(state.total)) as f64 / state.rate);
+                progress(state);
+            }
+            Ok(())
+        };
+        for (i, r) in rx.iter() {
+            if control.is_cancelled() {
+                break;
+            }
+            state.current = Some(work[i].path.clone());
+            match r {
+                Ok(Prepared::Tensor {
+                    hash,
+                    tensor,
+                    width,
+                    height,
+                    format,
+                }) => {
+                    tensors.extend_from_slice(&tensor);
+                    meta.push((i, hash, width, height, format));
+                }
+                Ok(Prepared::Known { hash, same_as }) => pending.push(Outcome::Reused {
+                    photo_id: work[i].photo_id,
+                    hash,
+                    same_as,
+                }),
+                Err(e) => {
+                    state.failed += 1;
+                    pending.push(Outcome::Failed {
+                        photo_id: work[i].photo_id,
+                        vanished: matches!(e, PrepareError::Vanished),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            if meta.len() >= batch || pending.len() >= 4 * batch {
+                flush(
+                    &mut pending,
+                    &mut tensors,
+                    &mut meta,
+                    &mut state,
+                    &mut timing,
+                )?;
+            }
+        }
+        drop(rx);
+        if control.is_cancelled() {
+            // Commit what was already encoded; drop the decoded-but-unencoded rest.
+            meta.clear();
+            tensors.clear();
+        }
+        flush(
+            &mut pending,
+            &mut tensors,
+            &mut meta,
+            &mut state,
+            &mut timing,
+        )
+    });
+    timing.wall = start.elapsed().as_secs_f64();
+    timing.decode_cpu = decode_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+    result.map(|()| (state, timing))
+}

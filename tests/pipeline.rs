@@ -1,0 +1,156 @@
+//! The decode → encode → commit pipeline on real files, without storage: every file gets
+//! exactly one outcome, identical bytes are reused instead of re-encoded, broken files fail
+//! with a reason, and cancel/pause behave.
+
+mod common;
+
+use glimpse::device::Device;
+use glimpse::encode::ImageEncoder;
+use glimpse::model::ModelFiles;
+use glimpse::pipeline::{self, Control, Outcome, WorkItem};
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+fn encoder() -> ImageEncoder {
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap()
+}
+
+fn work() -> Vec<WorkItem> {
+    let mut paths: Vec<_> = std::fs::read_dir(common::fixture("images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    paths.extend(
+        [
+            "broken/truncated.jpg",
+            "broken/zero_bytes.png",
+            "broken/text_named.png",
+        ]
+        .iter()
+        .map(|r| common::fixture(r)),
+    );
+    paths.push(common::fixture("images/does-not-exist.jpg"));
+    paths
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| WorkItem {
+            photo_id: i as i64 + 1,
+            path,
+        })
+        .collect()
+}
+
+#[test]
+fn every_file_gets_one_outcome_and_known_content_is_reused() {
+    let enc = encoder();
+    let work = work();
+    let mut outcomes = Vec::new();
+    let mut batches = 0;
+    let (progress, timing) = pipeline::run(
+        &work,
+        &enc,
+        &HashMap::new(),
+        None,
+        2,
+        &Control::default(),
+        &mut |b: Vec<Outcome>| -> Result<(), Infallible> {
+            batches += 1;
+            outcomes.extend(b);
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(outcomes.len(), work.len());
+    assert_eq!(progress.done, work.len());
+    assert_eq!(progress.failed, 4);
+    assert!(batches >= 2, "batches {batches}");
+    assert!(timing.encode > 0.0 && timing.decode_cpu > 0.0);
+    let mut ids: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Encoded { photo_id, .. }
+            | Outcome::Reused { photo_id, .. }
+            | Outcome::Failed { photo_id, .. } => *photo_id,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), work.len(), "each file exactly once");
+    let vanished = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Failed { vanished: true, .. }))
+        .count();
+    assert_eq!(vanished, 1);
+
+    // Second pass with every hash known: nothing is encoded, everything is reused.
+    let known: HashMap<_, _> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Encoded { photo_id, hash, .. } => Some((*hash, *photo_id)),
+            _ => None,
+        })
+        .collect();
+    let mut second = Vec::new();
+    let (p2, _) = pipeline::run(
+        &work,
+        &enc,
+        &known,
+        None,
+        2,
+        &Control::default(),
+        &mut |b: Vec<Outcome>| -> Result<(), Infallible> {
+            second.extend(b);
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(p2.encoded, 0);
+    assert_eq!(
+        second
+            .iter()
+            .filter(|o| matches!(o, Outcome::Reused { .. }))
+            .count(),
+        known.len()
+    );
+}
+
+#[test]
+fn cancel_stops_the_job_and_a_commit_error_is_returned() {
+    let enc = encoder();
+    let work = work();
+    let control = Control::default();
+    control.cancel();
+    let mut n = 0;
+    let (p, _) = pipeline::run(
+        &work,
+        &enc,
+        &HashMap::new(),
+        None,
+        2,
+        &control,
+        &mut |b: Vec<Outcome>| -> Result<(), Infallible> {
+            n += b.len();
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(n, p.done);
+    assert!(p.done < work.len(), "cancelled job finished everything");
+
+    let r = pipeline::run(
+        &work,
+        &enc,
+        &HashMap::new(),
+        None,
+        2,
+        &Control::default(),
+        &mut |_b: Vec<Outcome>| -> Result<(), String> { Err("disk full".into()) },
+        &mut |_| {},
+    );
+    assert_eq!(r.unwrap_err(), "disk full");
+}
