@@ -5,10 +5,12 @@
 //! manifest) → `decode` (file → upright RGB pixels) → `preprocess` (CLIP tensor, bit-exact with the
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
 
+pub mod catalog;
 pub mod decode;
 pub mod device;
 pub mod download;
 pub mod encode;
+pub mod library;
 pub mod model;
 pub mod pipeline;
 pub mod prepare;
@@ -16,6 +18,7 @@ pub mod preprocess;
 pub mod runtime;
 pub mod thumbs;
 pub mod tokenize;
+pub mod vectors;
 pub mod watch;
 
 /// The engine's version, shown by the CLI and the app.

@@ -5,7 +5,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use glimpse::device::Device;
 use glimpse::encode::{EmbedError, ImageEncoder, TextEncoder};
+use glimpse::library::Library;
 use glimpse::model::ModelFiles;
+use glimpse::pipeline::Control;
 use glimpse::runtime::{self, Runtime, RuntimeOptions};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,6 +25,9 @@ struct Cli {
     /// Less output on stderr (no provider line, no progress bars).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Library folder (catalog, vector index, thumbnails); default: the platform data folder.
+    #[arg(long, global = true, env = "GLIMPSE_HOME")]
+    library: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,11 +47,72 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add photo folders to the library and index them (new and changed files only).
+    Index {
+        #[command(flatten)]
+        model: ModelArg,
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Decoding threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Photo folders (added to the library's roots).
+        roots: Vec<PathBuf>,
+    },
+    /// Index the library's roots, then keep it in step with changes on disk until stopped.
+    Watch {
+        #[command(flatten)]
+        model: ModelArg,
+        #[command(flatten)]
+        device: DeviceArg,
+        /// Decoding threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Manage the library's photo folders.
+    Roots {
+        #[command(subcommand)]
+        action: RootsAction,
+    },
+    /// What the library holds: roots, photos, indexed, failed (with reasons), vectors.
+    Status {
+        /// The model whose vectors to report (default: the one the library was indexed with).
+        #[arg(long, env = "GLIMPSE_MODEL")]
+        model: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Print every stored embedding as a JSON line `{"path", "embedding"}` instead.
+        #[arg(long)]
+        dump_embeddings: bool,
+    },
     /// List the downloadable models, or fetch one.
     Models {
         /// Download this model now (a name from the list).
         #[arg(long)]
         fetch: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RootsAction {
+    /// Add folders (indexed by the next `index` or `watch`).
+    Add {
+        /// Folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Remove folders and their photos from the library (files on disk are untouched).
+    Remove {
+        /// Folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// List the folders.
+    List {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -137,8 +203,285 @@ fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
     }
 }
 
+fn library_dir(cli: &Cli) -> PathBuf {
+    cli.library
+        .clone()
+        .unwrap_or_else(glimpse::library::default_dir)
+}
+
+fn threads_or_all(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
+/// Opens the model's image encoder and the library for it.
+fn open_for_indexing(cli: &Cli, model: &str, device: Device) -> Result<(ImageEncoder, Library)> {
+    let files = resolve_model(cli, model)?;
+    let rt = load_runtime(cli)?;
+    let enc = ImageEncoder::open(&rt.env, &files, device)?;
+    report_provider(cli, "image", &enc.selection);
+    if enc.dim() == 0 {
+        anyhow::bail!("the model's image graph does not declare its embedding width");
+    }
+    let dir = library_dir(cli);
+    let lib = Library::open(&dir, &files.name, enc.dim())
+        .with_context(|| format!("cannot open library {}", dir.display()))?;
+    lib.catalog
+        .set_setting("provider", &enc.selection.provider.to_string())?;
+    Ok((enc, lib))
+}
+
+fn progress_bar(cli: &Cli) -> indicatif::ProgressBar {
+    if cli.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(0);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {per_sec} ETA {eta} {wide_msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+fn run_index(
+    cli: &Cli,
+    lib: &mut Library,
+    enc: &ImageEncoder,
+    roots: &[PathBuf],
+    threads: usize,
+) -> Result<glimpse::library::Summary> {
+    let pb = progress_bar(cli);
+    let summary = lib.index(roots, enc, threads, &Control::default(), &mut |p| {
+        pb.set_length(p.total as u64);
+        pb.set_position(p.done as u64);
+        if let Some(c) = &p.current {
+            pb.set_message(c.to_string_lossy().into_owned());
+        }
+    })?;
+    pb.finish_and_clear();
+    if !cli.quiet {
+        let p = &summary.progress;
+        eprintln!(
+            "glimpse: {} photos scanned: {} unchanged, {} queued ({} encoded, {} failed), {} unsupported, {} removed; {:.1} photos/s",
+            summary.scanned,
+            summary.unchanged,
+            summary.queued,
+            p.encoded,
+            p.failed,
+            summary.unsupported,
+            summary.removed,
+            p.rate
+        );
+        for r in &summary.offline_roots {
+            eprintln!(
+                "glimpse: warning: {} is offline (kept, not purged)",
+                r.display()
+            );
+        }
+    }
+    Ok(summary)
+}
+
+fn status_model(
+    cli: &Cli,
+    model: Option<&str>,
+    catalog: &glimpse::catalog::Catalog,
+) -> Result<Option<(String, usize)>> {
+    let known = catalog.models()?;
+    let Some(m) = model else {
+        return Ok(known.last().cloned());
+    };
+    let _ = cli;
+    let name = std::path::Path::new(m)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| m.to_string());
+    Ok(known.into_iter().find(|(n, _)| *n == name))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::Index {
+            model,
+            device,
+            threads,
+            roots,
+        } => {
+            let (enc, mut lib) = open_for_indexing(&cli, &model.model, device.device)?;
+            let roots: Vec<PathBuf> = if roots.is_empty() {
+                lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
+            } else {
+                roots.clone()
+            };
+            if roots.is_empty() {
+                anyhow::bail!("no photo folders: give some, e.g. `glimpse index ~/Pictures`");
+            }
+            run_index(&cli, &mut lib, &enc, &roots, threads_or_all(*threads))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Watch {
+            model,
+            device,
+            threads,
+        } => {
+            let (enc, mut lib) = open_for_indexing(&cli, &model.model, device.device)?;
+            let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
+            if roots.is_empty() {
+                anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
+            }
+            let threads = threads_or_all(*threads);
+            run_index(&cli, &mut lib, &enc, &roots, threads)?;
+            let (watcher, offline) = glimpse::watch::Watcher::new(&roots)?;
+            for r in offline {
+                eprintln!(
+                    "glimpse: warning: {} is offline (kept, not purged)",
+                    r.display()
+                );
+            }
+            if !cli.quiet {
+                eprintln!(
+                    "glimpse: watching {} folder(s); stop with Ctrl-C",
+                    watcher.roots().len()
+                );
+            }
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            while let Some(batch) = watcher.next_batch(glimpse::watch::Debounce::default(), &stop) {
+                let touched = glimpse::watch::roots_touched(&batch, &roots);
+                if !touched.is_empty() {
+                    run_index(&cli, &mut lib, &enc, &touched, threads)?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Roots { action } => {
+            let catalog = glimpse::catalog::Catalog::open(&library_dir(&cli))?;
+            match action {
+                RootsAction::Add { paths } => {
+                    for p in paths {
+                        let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+                        catalog.add_root(&p)?;
+                        println!("{}", p.display());
+                    }
+                }
+                RootsAction::Remove { paths } => {
+                    let models = catalog.models()?;
+                    drop(catalog);
+                    for p in paths {
+                        let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+                        match models.last() {
+                            Some((name, dim)) => {
+                                let mut lib = Library::open(&library_dir(&cli), name, *dim)?;
+                                let n = lib.remove_root(&p)?;
+                                println!("{} ({n} photos removed from the library)", p.display());
+                            }
+                            None => {
+                                glimpse::catalog::Catalog::open(&library_dir(&cli))?
+                                    .remove_root(&p)?;
+                                println!("{}", p.display());
+                            }
+                        }
+                    }
+                }
+                RootsAction::List { json } => {
+                    for r in catalog.roots()? {
+                        if *json {
+                            println!("{}", serde_json::to_string(&r)?);
+                        } else {
+                            let state = if r.online { "" } else { " (offline)" };
+                            println!("{}{state}", r.path.display());
+                        }
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status {
+            model,
+            json,
+            dump_embeddings,
+        } => {
+            let dir = library_dir(&cli);
+            let catalog = glimpse::catalog::Catalog::open(&dir)?;
+            let integrity = catalog.integrity_check()?;
+            let roots = catalog.roots()?;
+            let provider = catalog.setting("provider")?;
+            let chosen = status_model(&cli, model.as_deref(), &catalog)?;
+            drop(catalog);
+            let (stats, vectors, origin, model_name) = match &chosen {
+                Some((name, dim)) => {
+                    let lib = Library::open(&dir, name, *dim)?;
+                    if *dump_embeddings {
+                        let stdout = std::io::stdout();
+                        let mut out = stdout.lock();
+                        for (p, v) in lib.embeddings_with_paths()? {
+                            writeln!(
+                                out,
+                                "{}",
+                                serde_json::json!({"path": p.to_string_lossy(), "embedding": v})
+                            )?;
+                        }
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    (
+                        lib.stats()?,
+                        lib.vector_count(),
+                        lib.vectors_origin.clone(),
+                        Some(name.clone()),
+                    )
+                }
+                None => (Default::default(), 0, "none".to_string(), None),
+            };
+            let stats: glimpse::catalog::Stats = stats;
+            let failures: Vec<serde_json::Value> = stats
+                .failures
+                .iter()
+                .map(|(r, n)| serde_json::json!({"reason": r, "count": n}))
+                .collect();
+            let info = serde_json::json!({
+                "library": dir.to_string_lossy(),
+                "integrity": integrity,
+                "model": model_name,
+                "provider": provider,
+                "roots": roots,
+                "photos": stats.photos,
+                "indexed": stats.indexed,
+                "failed": stats.failed,
+                "failures": failures,
+                "pending": stats.pending,
+                "missing": stats.missing,
+                "unsupported": stats.unsupported,
+                "embeddings": stats.embeddings,
+                "vectors": vectors,
+                "vectors_origin": origin,
+                "max_encodes_per_photo": stats.max_encodes_per_photo,
+            });
+            if *json {
+                println!("{info}");
+            } else {
+                println!("library: {} (integrity {integrity})", dir.display());
+                println!(
+                    "model: {} on {}",
+                    model_name.as_deref().unwrap_or("(none yet)"),
+                    provider.as_deref().unwrap_or("-")
+                );
+                for r in &roots {
+                    println!(
+                        "root: {}{}",
+                        r.path.display(),
+                        if r.online { "" } else { " (offline)" }
+                    );
+                }
+                println!(
+                    "photos: {}  indexed: {}  failed: {}  pending: {}  missing: {}  unsupported: {}  vectors: {}",
+                    stats.photos, stats.indexed, stats.failed, stats.pending, stats.missing, stats.unsupported, vectors
+                );
+                for (r, n) in &stats.failures {
+                    println!("  {n:>6}  {r}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Embed { what } => match what {
             EmbedWhat::Image {
                 model,

@@ -1,0 +1,727 @@
+//! The catalog (`catalog.sqlite`): the library's source of truth. Roots, photos (path bytes,
+//! size, mtime, content hash, status and failure reason), every embedding, and what the derived
+//! vector index file holds. Each indexing batch is one transaction, so a crash loses at most
+//! the batch in flight and never needs a re-encode of anything committed.
+
+use crate::pipeline::Outcome;
+use crate::prepare::ContentHash;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Why the catalog could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// SQLite failed.
+    #[error("catalog {context}: {source}")]
+    Sql {
+        /// What we were doing.
+        context: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database file is damaged.
+    #[error("catalog integrity check failed: {0}")]
+    Corrupt(String),
+    /// The library folder could not be created.
+    #[error("cannot create library folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+trait Ctx<T> {
+    fn ctx(self, context: &'static str) -> Result<T, CatalogError>;
+}
+
+impl<T> Ctx<T> for Result<T, rusqlite::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, CatalogError> {
+        self.map_err(|source| CatalogError::Sql { context, source })
+    }
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL,
+    online INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash BLOB,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    taken_at INTEGER,
+    gps_lat REAL,
+    gps_lon REAL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'indexed', 'failed', 'missing', 'unsupported')),
+    error TEXT,
+    encodes INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX photos_by_hash ON photos(content_hash);
+CREATE INDEX photos_by_root ON photos(root_id);
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    dim INTEGER NOT NULL
+);
+CREATE TABLE embeddings (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (photo_id, model_id)
+) WITHOUT ROWID;
+CREATE TABLE index_state (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    vector_count INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    saved_at INTEGER NOT NULL
+);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    builtin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tags (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (photo_id, label_id)
+);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#];
+
+/// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
+pub fn path_bytes(p: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+/// The inverse of [`path_bytes`].
+pub fn bytes_path(b: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(b))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// A stored vector with the pixel size and format of its photo, for reuse by a copy.
+type StoredVector = (Vec<u8>, Option<u32>, Option<u32>, Option<String>);
+
+/// A photo root folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Root {
+    /// Row id.
+    pub id: i64,
+    /// The folder.
+    pub path: PathBuf,
+    /// False while the folder is unreachable (unplugged drive); its photos are kept.
+    pub online: bool,
+}
+
+/// What the catalog knows about one file, for change detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// Row id.
+    pub id: i64,
+    /// Size at the last scan.
+    pub size: i64,
+    /// Modification time at the last scan.
+    pub mtime_ns: i64,
+    /// Status at the last scan.
+    pub status: String,
+    /// Whether it has an embedding for the current model.
+    pub has_vector: bool,
+}
+
+/// Counts for `glimpse status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Photo rows.
+    pub photos: u64,
+    /// Photos with an embedding for the model.
+    pub indexed: u64,
+    /// Photos that failed.
+    pub failed: u64,
+    /// Photos waiting to be indexed.
+    pub pending: u64,
+    /// Photos whose file is gone from an online root... or whose root is offline.
+    pub missing: u64,
+    /// Files in formats this build cannot decode.
+    pub unsupported: u64,
+    /// Embedding rows for the model.
+    pub embeddings: u64,
+    /// The highest number of committed encodes of one photo's current content (1 = never
+    /// encoded twice).
+    pub max_encodes_per_photo: u64,
+    /// Failure reasons with their counts, most common first.
+    pub failures: Vec<(String, u64)>,
+}
+
+/// An open catalog.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    /// Opens (creating and migrating) `<dir>/catalog.sqlite`.
+    pub fn open(dir: &Path) -> Result<Self, CatalogError> {
+        std::fs::create_dir_all(dir).map_err(|source| CatalogError::Folder {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let conn = Connection::open(dir.join("catalog.sqlite")).ctx("open")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .ctx("busy timeout")?;
+        // WAL + synchronous=FULL: a committed batch survives a process kill and a power cut.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .ctx("pragmas")?;
+        let mut me = Catalog { conn };
+        me.migrate()?;
+        Ok(me)
+    }
+
+    fn migrate(&mut self) -> Result<(), CatalogError> {
+        let version: usize = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .ctx("read schema version")? as usize;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction().ctx("begin migration")?;
+            tx.execute_batch(sql).ctx("migrate")?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .ctx("set schema version")?;
+            tx.commit().ctx("commit migration")?;
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems found.
+    pub fn integrity_check(&self) -> Result<String, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .ctx("integrity check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .ctx("integrity check")?
+            .collect::<Result<_, _>>()
+            .ctx("integrity check")?;
+        Ok(rows.join("; "))
+    }
+
+    /// The row id of a model, created on first use.
+    pub fn model_id(&self, name: &str, dim: usize) -> Result<i64, CatalogError> {
+        self.conn
+            .execute(
+                "INSERT INTO models(name, dim) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, dim as i64],
+            )
+            .ctx("add model")?;
+        self.conn
+            .query_row("SELECT id FROM models WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .ctx("model id")
+    }
+
+    /// Adds a root (idempotent) and returns it.
+    pub fn add_root(&self, path: &Path) -> Result<Root, CatalogError> {
+        let b = path_bytes(path);
+        self.conn
+            .execute(
+                "INSERT INTO roots(path, added_at) VALUES (?1, ?2) ON CONFLICT(path) DO NOTHING",
+                params![b, now()],
+            )
+            .ctx("add root")?;
+        let (id, online): (i64, bool) = self
+            .conn
+            .query_row("SELECT id, online FROM roots WHERE path = ?1", [&b], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ctx("root id")?;
+        Ok(Root {
+            id,
+            path: path.to_path_buf(),
+            online,
+        })
+    }
+
+    /// Removes a root and everything under it from the library (not from the disk).
+    pub fn remove_root(&self, path: &Path) -> Result<Vec<i64>, CatalogError> {
+        let b = path_bytes(path);
+        let ids = self.ids_where(
+            "SELECT p.id FROM photos p JOIN roots r ON p.root_id = r.id WHERE r.path = ?1",
+            &b,
+        )?;
+        self.conn
+            .execute("DELETE FROM roots WHERE path = ?1", [&b])
+            .ctx("remove root")?;
+        Ok(ids)
+    }
+
+    fn ids_where(&self, sql: &str, arg: &[u8]) -> Result<Vec<i64>, CatalogError> {
+        let mut stmt = self.conn.prepare(sql).ctx("select ids")?;
+        let ids = stmt
+            .query_map([arg], |r| r.get(0))
+            .ctx("select ids")?
+            .collect::<Result<Vec<i64>, _>>()
+            .ctx("select ids")?;
+        Ok(ids)
+    }
+
+    /// All roots.
+    pub fn roots(&self) -> Result<Vec<Root>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path, online FROM roots ORDER BY id")
+            .ctx("list roots")?;
+        let roots = stmt
+            .query_map([], |r| {
+                Ok(Root {
+                    id: r.get(0)?,
+                    path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+                    online: r.get(2)?,
+                })
+            })
+            .ctx("list roots")?
+            .collect::<Result<_, _>>()
+            .ctx("list roots")?;
+        Ok(roots)
+    }
+
+    /// Marks a root reachable or not (unplugged drives are kept, not purged).
+    pub fn set_root_online(&self, id: i64, online: bool) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE roots SET online = ?2 WHERE id = ?1",
+                params![id, online],
+            )
+            .ctx("set root online")?;
+        Ok(())
+    }
+
+    /// Everything known under a root, keyed by path bytes, for change detection.
+    pub fn known_files(
+        &self,
+        root_id: i64,
+        model_id: i64,
+    ) -> Result<HashMap<Vec<u8>, Known>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.id, p.path, p.size, p.mtime_ns, p.status,
+                        EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?2)
+                 FROM photos p WHERE p.root_id = ?1",
+            )
+            .ctx("known files")?;
+        let rows = stmt
+            .query_map(params![root_id, model_id], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(1)?,
+                    Known {
+                        id: r.get(0)?,
+                        size: r.get(2)?,
+                        mtime_ns: r.get(3)?,
+                        status: r.get(4)?,
+                        has_vector: r.get(5)?,
+                    },
+                ))
+            })
+            .ctx("known files")?
+            .collect::<Result<_, _>>()
+            .ctx("known files")?;
+        Ok(rows)
+    }
+
+    /// Records scanned files in one transaction: new ones are inserted as pending, changed ones
+    /// (size or mtime) reset to pending with their old vector dropped. Returns their ids in
+    /// input order.
+    pub fn upsert_files(
+        &mut self,
+        root_id: i64,
+        files: &[(PathBuf, i64, i64, Option<String>)],
+    ) -> Result<Vec<i64>, CatalogError> {
+        let tx = self.conn.transaction().ctx("begin upsert")?;
+        let mut ids = Vec::with_capacity(files.len());
+        {
+            let mut up = tx
+                .prepare(
+                    "INSERT INTO photos(root_id, path, size, mtime_ns, status, error, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(path) DO UPDATE SET
+                        root_id = excluded.root_id, size = excluded.size,
+                        mtime_ns = excluded.mtime_ns, status = excluded.status,
+                        error = excluded.error, content_hash = NULL, encodes = 0,
+                        updated_at = excluded.updated_at
+                     RETURNING id",
+                )
+                .ctx("upsert file")?;
+            let mut drop_vec = tx
+                .prepare("DELETE FROM embeddings WHERE photo_id = ?1")
+                .ctx("drop stale vector")?;
+            for (path, size, mtime, unsupported) in files {
+                let (status, error) = match unsupported {
+                    Some(fmt) => ("unsupported", Some(format!("unsupported format: {fmt}"))),
+                    None => ("pending", None),
+                };
+                let id: i64 = up
+                    .query_row(
+                        params![root_id, path_bytes(path), size, mtime, status, error, now()],
+                        |r| r.get(0),
+                    )
+                    .ctx("upsert file")?;
+                drop_vec.execute([id]).ctx("drop stale vector")?;
+                ids.push(id);
+            }
+        }
+        tx.commit().ctx("commit upsert")?;
+        Ok(ids)
+    }
+
+    /// Content hashes that already have a vector for the model, to reuse them for moved and
+    /// copied files.
+    pub fn hashes_with_vector(
+        &self,
+        model_id: i64,
+    ) -> Result<HashMap<ContentHash, i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.content_hash, p.id FROM photos p JOIN embeddings e
+                 ON e.photo_id = p.id AND e.model_id = ?1 WHERE p.content_hash IS NOT NULL",
+            )
+            .ctx("hashes")?;
+        let mut map = HashMap::new();
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .ctx("hashes")?;
+        for row in rows {
+            let (h, id) = row.ctx("hashes")?;
+            if let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) {
+                map.insert(h, id);
+            }
+        }
+        Ok(map)
+    }
+
+    /// Commits one pipeline batch in ONE transaction; returns the vectors to add to the index.
+    pub fn commit_batch(
+        &mut self,
+        model_id: i64,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
+        let tx = self.conn.transaction().ctx("begin batch")?;
+        let mut added = Vec::new();
+        {
+            let mut put = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO embeddings(photo_id, model_id, vector) VALUES (?1, ?2, ?3)",
+                )
+                .ctx("store vector")?;
+            let mut ok = tx
+                .prepare(
+                    "UPDATE photos SET status = 'indexed', error = NULL, content_hash = ?2,
+                     width = COALESCE(?3, width), height = COALESCE(?4, height),
+                     format = COALESCE(?5, format), encodes = encodes + ?6, updated_at = ?7
+                     WHERE id = ?1",
+                )
+                .ctx("mark indexed")?;
+            let mut fail = tx
+                .prepare("UPDATE photos SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1")
+                .ctx("mark failed")?;
+            let mut get = tx
+                .prepare(
+                    "SELECT e.vector, p.width, p.height, p.format FROM embeddings e
+                     JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
+                )
+                .ctx("reuse vector")?;
+            for o in outcomes {
+                match o {
+                    Outcome::Encoded {
+                        photo_id,
+                        hash,
+                        vector,
+                        width,
+                        height,
+                        format,
+                    } => {
+                        put.execute(params![photo_id, model_id, vector_blob(vector)])
+                            .ctx("store vector")?;
+                        ok.execute(params![
+                            photo_id,
+                            hash.as_slice(),
+                            width,
+                            height,
+                            format,
+                            1,
+                            now()
+                        ])
+                        .ctx("mark indexed")?;
+                        added.push((*photo_id, vector.clone()));
+                    }
+                    Outcome::Reused {
+                        photo_id,
+                        hash,
+                        same_as,
+                    } => {
+                        let found: Option<StoredVector> =
+                            get.query_row(params![same_as, model_id], |r| {
+                                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                            })
+                            .optional()
+                            .ctx("reuse vector")?;
+                        match found {
+                            Some((blob, w, h, f)) => {
+                                put.execute(params![photo_id, model_id, &blob])
+                                    .ctx("store vector")?;
+                                ok.execute(params![photo_id, hash.as_slice(), w, h, f, 0, now()])
+                                    .ctx("mark indexed")?;
+                                added.push((*photo_id, blob_vector(&blob)));
+                            }
+                            None => {
+                                // The source vanished meanwhile: leave pending for the next run.
+                                fail.execute(params![
+                                    photo_id,
+                                    "pending",
+                                    Option::<String>::None,
+                                    now()
+                                ])
+                                .ctx("mark pending")?;
+                            }
+                        }
+                    }
+                    Outcome::Failed {
+                        photo_id,
+                        reason,
+                        vanished,
+                    } => {
+                        let status = if *vanished { "missing" } else { "failed" };
+                        fail.execute(params![photo_id, status, reason, now()])
+                            .ctx("mark failed")?;
+                    }
+                }
+            }
+        }
+        tx.commit().ctx("commit batch")?;
+        Ok(added)
+    }
+
+    /// Deletes photo rows (files gone from an online root); their vectors go with them.
+    pub fn delete_photos(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin delete")?;
+        {
+            let mut del = tx
+                .prepare("DELETE FROM photos WHERE id = ?1")
+                .ctx("delete photo")?;
+            for id in ids {
+                del.execute([id]).ctx("delete photo")?;
+            }
+        }
+        tx.commit().ctx("commit delete")
+    }
+
+    /// Every embedding of a model, to rebuild the vector index.
+    pub fn embeddings(&self, model_id: i64) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT photo_id, vector FROM embeddings WHERE model_id = ?1 ORDER BY photo_id",
+            )
+            .ctx("read embeddings")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((r.get(0)?, blob_vector(&r.get::<_, Vec<u8>>(1)?)))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// Every embedding with its photo's path, for `status --dump-embeddings`.
+    pub fn embeddings_with_paths(
+        &self,
+        model_id: i64,
+    ) -> Result<Vec<(PathBuf, Vec<f32>)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.path, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                 WHERE e.model_id = ?1 ORDER BY p.path",
+            )
+            .ctx("read embeddings")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((
+                    bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                    blob_vector(&r.get::<_, Vec<u8>>(1)?),
+                ))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// What the saved vector index file holds, as recorded at its last save.
+    pub fn index_state(
+        &self,
+        model_id: i64,
+    ) -> Result<Option<crate::vectors::Saved>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector_count, checksum FROM index_state WHERE model_id = ?1",
+                [model_id],
+                |r| {
+                    Ok(crate::vectors::Saved {
+                        count: r.get::<_, i64>(0)? as u64,
+                        checksum: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .ctx("read index state")
+    }
+
+    /// Records a saved vector index file.
+    pub fn set_index_state(
+        &self,
+        model_id: i64,
+        saved: &crate::vectors::Saved,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO index_state(model_id, vector_count, checksum, saved_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![model_id, saved.count as i64, saved.checksum, now()],
+            )
+            .ctx("record index state")?;
+        Ok(())
+    }
+
+    /// Models that have rows here, with their vector width.
+    pub fn models(&self) -> Result<Vec<(String, usize)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, dim FROM models ORDER BY id")
+            .ctx("list models")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))
+            .ctx("list models")?
+            .collect::<Result<_, _>>()
+            .ctx("list models")?;
+        Ok(rows)
+    }
+
+    /// Stores a small setting (e.g. the provider the last job ran on).
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .ctx("write setting")?;
+        Ok(())
+    }
+
+    /// Reads a setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, CatalogError> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ctx("read setting")
+    }
+
+    /// Counts for `status`.
+    pub fn stats(&self, model_id: i64) -> Result<Stats, CatalogError> {
+        let count = |sql: &str| -> Result<u64, CatalogError> {
+            self.conn
+                .query_row(sql, [model_id], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .ctx("count")
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT error, COUNT(*) FROM photos WHERE status = 'failed' OR status = 'unsupported'
+                 GROUP BY error ORDER BY COUNT(*) DESC, error",
+            )
+            .ctx("failure reasons")?;
+        let failures = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    r.get::<_, i64>(1)? as u64,
+                ))
+            })
+            .ctx("failure reasons")?
+            .collect::<Result<_, _>>()
+            .ctx("failure reasons")?;
+        Ok(Stats {
+            photos: count("SELECT COUNT(*) FROM photos WHERE ?1 = ?1")?,
+            indexed: count(
+                "SELECT COUNT(*) FROM photos p WHERE p.status = 'indexed' AND EXISTS
+                 (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?1)",
+            )?,
+            failed: count("SELECT COUNT(*) FROM photos WHERE status = 'failed' AND ?1 = ?1")?,
+            pending: count("SELECT COUNT(*) FROM photos WHERE status = 'pending' AND ?1 = ?1")?,
+            missing: count("SELECT COUNT(*) FROM photos WHERE status = 'missing' AND ?1 = ?1")?,
+            unsupported: count(
+                "SELECT COUNT(*) FROM photos WHERE status = 'unsupported' AND ?1 = ?1",
+            )?,
+            embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
+            max_encodes_per_photo: count(
+                "SELECT COALESCE(MAX(encodes), 0) FROM photos WHERE ?1 = ?1",
+            )?,
+            failures,
+        })
+    }
+}

@@ -1,0 +1,340 @@
+//! A library folder: the catalog, the derived vector index of one model and the thumbnail
+//! cache, plus the indexing job that keeps them in step with the photo roots on disk.
+
+use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
+use crate::encode::ImageEncoder;
+use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
+use crate::thumbs::Thumbs;
+use crate::vectors::{Staleness, VectorError, VectorIndex};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+/// How often the vector index is saved while a job runs (it is always saved at the end).
+pub const SAVE_EVERY: Duration = Duration::from_secs(10);
+
+/// File extensions the decoder handles.
+pub const PHOTO_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff",
+];
+/// Photo formats people have that this build cannot decode yet (reported, not failed).
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
+    "heic", "heif", "avif", "jxl", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
+];
+/// Folder names never descended into: system, trash and thumbnail caches.
+pub const SKIPPED_DIRS: &[&str] = &[
+    "$RECYCLE.BIN",
+    "System Volume Information",
+    "@eaDir",
+    "#recycle",
+    "lost+found",
+    "node_modules",
+    "__MACOSX",
+];
+
+/// Why a library operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The vector index failed.
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+    /// The catalog file is damaged.
+    #[error("catalog integrity check failed: {0}")]
+    Corrupt(String),
+}
+
+/// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
+pub fn default_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("GLIMPSE_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    dirs::data_dir()
+        .map(|d| d.join("glimpse"))
+        .unwrap_or_else(|| PathBuf::from(".glimpse"))
+}
+
+/// What an indexing job did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    /// Photo files seen by the scan.
+    pub scanned: usize,
+    /// Unchanged since the last run (nothing to do).
+    pub unchanged: usize,
+    /// New or changed files sent through the pipeline.
+    pub queued: usize,
+    /// Files gone from online roots, removed from the library.
+    pub removed: usize,
+    /// Files in formats this build cannot decode.
+    pub unsupported: usize,
+    /// Roots that are offline (kept, not purged).
+    pub offline_roots: Vec<PathBuf>,
+    /// The pipeline's final progress.
+    pub progress: Progress,
+    /// The pipeline's time split.
+    pub timing: Timing,
+}
+
+/// An open library for one model.
+pub struct Library {
+    dir: PathBuf,
+    /// The source of truth.
+    pub catalog: Catalog,
+    /// The preview cache.
+    pub thumbs: Thumbs,
+    model: String,
+    model_id: i64,
+    vectors: VectorIndex,
+    /// How the vector index was obtained at open ("loaded" or why it was rebuilt).
+    pub vectors_origin: String,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+fn ext_of(p: &Path) -> Option<String> {
+    p.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+}
+
+impl Library {
+    /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors; a stale, torn or
+    /// missing vector index is rebuilt from the catalog without re-encoding anything.
+    pub fn open(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        let catalog = Catalog::open(dir)?;
+        if cfg!(debug_assertions) {
+            let check = catalog.integrity_check()?;
+            if check != "ok" {
+                return Err(LibraryError::Corrupt(check));
+            }
+        }
+        let model_id = catalog.model_id(model, dim)?;
+        let path = dir.join(format!("vectors-{}.usearch", sanitize(model)));
+        let recorded = catalog.index_state(model_id)?;
+        let stored = catalog.embeddings(model_id)?;
+        let (vectors, origin) = match VectorIndex::open(&path, dim, recorded.as_ref()) {
+            Ok(v) if v.len() == stored.len() && stored.iter().all(|(id, _)| v.contains(*id)) => {
+                (v, "loaded".to_string())
+            }
+            other => {
+                let why = match other {
+                    Ok(_) => "behind the catalog".to_string(),
+                    Err(Staleness::Missing) => "missing".to_string(),
+                    Err(Staleness::Mismatch) => "stale".to_string(),
+                    Err(Staleness::Corrupt(e)) => format!("corrupt ({e})"),
+                };
+                tracing::info!(
+                    "vector index {why}; rebuilding from {} embeddings",
+                    stored.len()
+                );
+                let v = VectorIndex::rebuild(dim, stored)?;
+                let saved = v.save(&path)?;
+                catalog.set_index_state(model_id, &saved)?;
+                (v, format!("rebuilt ({why})"))
+            }
+        };
+        Ok(Library {
+            dir: dir.to_path_buf(),
+            thumbs: Thumbs::new(dir.join("thumbs")),
+            catalog,
+            model: model.to_string(),
+            model_id,
+            vectors,
+            vectors_origin: origin,
+        })
+    }
+
+    /// The library folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The model these vectors belong to.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Vectors in the index.
+    pub fn vector_count(&self) -> usize {
+        self.vectors.len()
+    }
+
+    /// Counts for `status`.
+    pub fn stats(&self) -> Result<Stats, LibraryError> {
+        Ok(self.catalog.stats(self.model_id)?)
+    }
+
+    /// Every stored embedding with its path (for checks and exports).
+    pub fn embeddings_with_paths(&self) -> Result<Vec<(PathBuf, Vec<f32>)>, LibraryError> {
+        Ok(self.catalog.embeddings_with_paths(self.model_id)?)
+    }
+
+    fn vectors_path(&self) -> PathBuf {
+        self.dir
+            .join(format!("vectors-{}.usearch", sanitize(&self.model)))
+    }
+
+    fn save_vectors(&self) -> Result<(), LibraryError> {
+        let saved = self.vectors.save(&self.vectors_path())?;
+        self.catalog.set_index_state(self.model_id, &saved)?;
+        Ok(())
+    }
+
+    /// Removes a root and its photos from the library (never from the disk).
+    pub fn remove_root(&mut self, root: &Path) -> Result<usize, LibraryError> {
+        let ids = self.catalog.remove_root(root)?;
+        for id in &ids {
+            self.vectors.remove(*id)?;
+        }
+        self.save_vectors()?;
+        Ok(ids.len())
+    }
+
+    /// Brings the library in step with `roots`: adds them, scans, removes what vanished from
+    /// online roots, and indexes what is new or changed.
+    pub fn index(
+        &mut self,
+        roots: &[PathBuf],
+        encoder: &ImageEncoder,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Summary, LibraryError> {
+        let mut summary = Summary::default();
+        let mut work = Vec::new();
+        // Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
+        // moved or renamed file can still reuse their vectors.
+        let mut gone: Vec<i64> = Vec::new();
+        for root in roots {
+            let root = root.canonicalize().unwrap_or_else(|_| root.clone());
+            let r = self.catalog.add_root(&root)?;
+            if !root.is_dir() {
+                self.catalog.set_root_online(r.id, false)?;
+                summary.offline_roots.push(root);
+                continue;
+            }
+            self.catalog.set_root_online(r.id, true)?;
+            let mut known = self.catalog.known_files(r.id, self.model_id)?;
+            let mut changed: Vec<(PathBuf, i64, i64, Option<String>)> = Vec::new();
+            walk(&root, &mut |path, meta| {
+                let Some(ext) = ext_of(path) else { return };
+                let supported = PHOTO_EXTENSIONS.contains(&ext.as_str());
+                if !supported && !UNSUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
+                    return;
+                }
+                summary.scanned += 1;
+                let (size, mtime) = (meta.len() as i64, mtime_ns(meta));
+                if let Some(k) = known.remove(&path_bytes(path)) {
+                    let settled = k.has_vector
+                        || k.status == "failed"
+                        || (k.status == "unsupported" && !supported);
+                    if k.size == size && k.mtime_ns == mtime && settled {
+                        summary.unchanged += 1;
+                        return;
+                    }
+                }
+                changed.push((
+                    path.to_path_buf(),
+                    size,
+                    mtime,
+                    (!supported).then(|| ext.clone()),
+                ));
+            });
+            // Whatever the catalog knows under an online root that the scan did not see is gone.
+            gone.extend(known.values().map(|k| k.id));
+            let ids = self.catalog.upsert_files(r.id, &changed)?;
+            for ((path, _, _, unsupported), id) in changed.into_iter().zip(ids) {
+                self.vectors.remove(id)?;
+                if unsupported.is_some() {
+                    summary.unsupported += 1;
+                } else {
+                    work.push(WorkItem { photo_id: id, path });
+                }
+            }
+        }
+        summary.queued = work.len();
+        let known = self.catalog.hashes_with_vector(self.model_id)?;
+        let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
+        let vectors_path = self
+            .dir
+            .join(format!("vectors-{}.usearch", sanitize(&self.model)));
+        let mut last_save = Instant::now();
+        let mut commit = |batch: Vec<Outcome>| -> Result<(), LibraryError> {
+            let added = catalog.commit_batch(model_id, &batch)?;
+            for (id, v) in added {
+                vectors.add(id, &v)?;
+            }
+            if last_save.elapsed() >= SAVE_EVERY {
+                let saved = vectors.save(&vectors_path)?;
+                catalog.set_index_state(model_id, &saved)?;
+                last_save = Instant::now();
+            }
+            Ok(())
+        };
+        let (p, t) = pipeline::run(
+            &work,
+            encoder,
+            &known,
+            Some(&self.thumbs),
+            threads,
+            control,
+            &mut commit,
+            progress,
+        )?;
+        summary.progress = p;
+        summary.timing = t;
+        if !gone.is_empty() && !control.is_cancelled() {
+            self.catalog.delete_photos(&gone)?;
+            for id in &gone {
+                self.vectors.remove(*id)?;
+            }
+            summary.removed = gone.len();
+        }
+        self.save_vectors()?;
+        Ok(summary)
+    }
+}
+
+fn sanitize(model: &str) -> String {
+    model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Walks a root without following symlinks (no loops, no double counting), pruning hidden and
+/// system folders; unreadable entries are logged and skipped.
+fn walk(root: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+    let it = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            let name = e.file_name().to_string_lossy();
+            !(name.starts_with('.')
+                || (e.file_type().is_dir() && SKIPPED_DIRS.contains(&name.as_ref())))
+        });
+    for entry in it {
+        match entry {
+            Ok(e) if e.file_type().is_file() => match e.metadata() {
+                Ok(m) => f(e.path(), &m),
+                Err(err) => tracing::warn!(path = %e.path().display(), "cannot stat: {err}"),
+            },
+            Ok(_) => {}
+            Err(err) => tracing::warn!("scan: {err}"),
+        }
+    }
+}

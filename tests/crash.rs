@@ -1,0 +1,178 @@
+//! Crash safety: `glimpse index` killed with SIGKILL at random instants, over and over, must
+//! leave a library that opens cleanly (integrity_check ok), whose vector index holds exactly the
+//! committed embeddings, where no committed photo was ever encoded twice, and which ends up
+//! equal to a library indexed without interruption.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn glimpse(library: &Path) -> Command {
+    let lib = std::env::var("ORT_DYLIB_PATH")
+        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+    c.env("ORT_DYLIB_PATH", lib)
+        .env("GLIMPSE_OFFLINE", "1")
+        .arg("--quiet")
+        .arg("--library")
+        .arg(library);
+    c
+}
+
+fn status(library: &Path) -> serde_json::Value {
+    let out = glimpse(library)
+        .args(["status", "--json"])
+        .output()
+        .expect("run status");
+    assert!(
+        out.status.success(),
+        "status failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("status JSON")
+}
+
+/// A few hundred small, distinct photos in nested folders.
+fn make_photos(root: &Path, n: usize) {
+    for i in 0..n {
+        let dir = root
+            .join(format!("album{}", i % 7))
+            .join(format!("day{}", i % 3));
+        std::fs::create_dir_all(&dir).unwrap();
+        let img = image::RgbImage::from_fn(96 + (i % 5) as u32 * 8, 80, |x, y| {
+            image::Rgb([
+                ((x * 3 + i as u32 * 7) % 256) as u8,
+                ((y * 5 + i as u32 * 13) % 256) as u8,
+                (((x ^ y) + i as u32 * 29) % 256) as u8,
+            ])
+        });
+        let ext = if i % 2 == 0 { "png" } else { "jpg" };
+        img.save(dir.join(format!("p{i:04}.{ext}"))).unwrap();
+    }
+}
+
+fn index(library: &Path, root: &Path) -> std::process::Output {
+    glimpse(library)
+        .args(["index", "--model"])
+        .arg(common::immich_model())
+        .arg(root)
+        .output()
+        .expect("run index")
+}
+
+fn embeddings(library: &Path) -> Vec<(String, Vec<f32>)> {
+    let out = glimpse(library)
+        .args(["status", "--dump-embeddings"])
+        .output()
+        .expect("dump");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut v: Vec<(String, Vec<f32>)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let j: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                j["path"].as_str().unwrap().to_owned(),
+                common::floats(&j["embedding"]),
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn check_invariants(s: &serde_json::Value, round: usize) {
+    assert_eq!(s["integrity"], "ok", "round {round}: {s}");
+    assert_eq!(
+        s["vectors"], s["embeddings"],
+        "round {round}: index and catalog disagree: {s}"
+    );
+    assert!(
+        s["max_encodes_per_photo"].as_u64().unwrap_or(0) <= 1,
+        "round {round}: a committed photo was encoded twice: {s}"
+    );
+}
+
+#[test]
+fn kill_9_at_random_instants_never_corrupts_or_re_encodes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let photos = tmp.path().join("photos");
+    make_photos(&photos, 240);
+
+    // The reference: one uninterrupted run.
+    let clean_lib = tmp.path().join("clean");
+    let out = index(&clean_lib, &photos);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let clean = status(&clean_lib);
+    assert_eq!(clean["indexed"], 240, "{clean}");
+
+    // The crash loop: a deterministic pseudo-random schedule of kill instants.
+    let lib: PathBuf = tmp.path().join("crashy");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut kills = 0;
+    let mut mid_job_kills = 0;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut round = 0;
+    while kills < 20 && Instant::now() < deadline {
+        round += 1;
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let wait = Duration::from_millis(30 + seed % 900);
+        let mut child = glimpse(&lib)
+            .args(["index", "--model"])
+            .arg(common::immich_model())
+            .arg(&photos)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn index");
+        std::thread::sleep(wait);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix
+            kills += 1;
+        }
+        child.wait().unwrap();
+        let s = status(&lib);
+        check_invariants(&s, round);
+        let indexed = s["indexed"].as_u64().unwrap_or(0);
+        println!("round {round}: killed after {wait:?}, {indexed} indexed");
+        if indexed > 0 && indexed < 240 {
+            mid_job_kills += 1;
+        }
+    }
+    assert!(kills >= 20, "only {kills} kills landed before the deadline");
+    // The schedule must hit the job while it is committing, or this proves nothing.
+    assert!(
+        mid_job_kills >= 5,
+        "only {mid_job_kills} kills landed mid-job"
+    );
+
+    // Finish the job and compare with the uninterrupted library.
+    let out = index(&lib, &photos);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = status(&lib);
+    check_invariants(&s, round + 1);
+    assert_eq!(s["indexed"], clean["indexed"]);
+    assert_eq!(s["failed"], clean["failed"]);
+    let (a, b) = (embeddings(&lib), embeddings(&clean_lib));
+    assert_eq!(a.len(), b.len());
+    for ((pa, va), (pb, vb)) in a.iter().zip(&b) {
+        assert_eq!(pa, pb);
+        // Batches differ between the two histories; CPU kernels may round differently.
+        assert!(common::cosine(va, vb) > 0.99999, "{pa}");
+    }
+}
