@@ -510,8 +510,8 @@ impl Catalog {
                         hash,
                         same_as,
                     } => {
-                        let found: Option<StoredVector> =
-                            get.query_row(params![same_as, model_id], |r| {
+                        let found: Option<StoredVector> = get
+                            .query_row(params![same_as, model_id], |r| {
                                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                             })
                             .optional()

@@ -189,13 +189,16 @@ pub fn run<E>(
                 let t = Instant::now();
                 let result = encoder.encode(tensors, meta.len());
                 timing.encode += t.elapsed().as_secs_f64();
+                // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
+                // vectors within the same transaction.
+                let mut fresh = Vec::with_capacity(meta.len() + pending.len());
                 match result {
                     Ok(vectors) => {
                         for ((i, hash, width, height, format), vector) in
                             meta.drain(..).zip(vectors)
                         {
                             state.encoded += 1;
-                            pending.push(Outcome::Encoded {
+                            fresh.push(Outcome::Encoded {
                                 photo_id: work[i].photo_id,
                                 hash,
                                 vector,
@@ -208,7 +211,7 @@ pub fn run<E>(
                     Err(e) => {
                         for (i, ..) in meta.drain(..) {
                             state.failed += 1;
-                            pending.push(Outcome::Failed {
+                            fresh.push(Outcome::Failed {
                                 photo_id: work[i].photo_id,
                                 reason: format!("encoder failed: {e}"),
                                 vanished: false,
@@ -216,6 +219,8 @@ pub fn run<E>(
                         }
                     }
                 }
+                fresh.append(pending);
+                *pending = fresh;
                 tensors.clear();
             }
             if !pending.is_empty() {
@@ -232,12 +237,21 @@ pub fn run<E>(
             }
             Ok(())
         };
+        let mut seen: HashMap<ContentHash, i64> = HashMap::new();
         for (i, r) in rx.iter() {
             if control.is_cancelled() {
                 break;
             }
             state.current = Some(work[i].path.clone());
             match r {
+                Ok(Prepared::Tensor { hash, .. }) if seen.contains_key(&hash) => {
+                    // A copy of a file met earlier in this job: encode the content once.
+                    pending.push(Outcome::Reused {
+                        photo_id: work[i].photo_id,
+                        hash,
+                        same_as: seen[&hash],
+                    })
+                }
                 Ok(Prepared::Tensor {
                     hash,
                     tensor,
@@ -245,6 +259,7 @@ pub fn run<E>(
                     height,
                     format,
                 }) => {
+                    seen.insert(hash, work[i].photo_id);
                     tensors.extend_from_slice(&tensor);
                     meta.push((i, hash, width, height, format));
                 }

@@ -1,0 +1,368 @@
+//! Indexing a real folder tree into a library: counts, reuse of vectors for duplicates and moved
+//! files, incremental runs, hostile files, vanished roots and live watching.
+
+mod common;
+
+use glimpse::device::Device;
+use glimpse::encode::ImageEncoder;
+use glimpse::library::{Library, Summary};
+use glimpse::model::ModelFiles;
+use glimpse::pipeline::Control;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn encoder() -> ImageEncoder {
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap()
+}
+
+fn photo(path: &Path, seed: u32) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(120, 90, |x, y| {
+        image::Rgb([
+            ((x * 2 + seed * 37) % 256) as u8,
+            ((y * 3 + seed * 11) % 256) as u8,
+            ((x + y + seed * 5) % 256) as u8,
+        ])
+    })
+    .save(path)
+    .unwrap();
+}
+
+/// A PNG whose header claims 60000 x 60000 pixels: must be refused before any allocation.
+fn bomb(path: &Path) {
+    let mut png = Vec::new();
+    png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&60000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    png.extend_from_slice(&(ihdr.len() as u32).to_be_bytes());
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend_from_slice(&ihdr);
+    let crc = crc32(&chunk);
+    png.extend_from_slice(&chunk);
+    png.extend_from_slice(&crc.to_be_bytes());
+    // A real (tiny) IDAT: a zlib stream with one stored block of five zero bytes.
+    let data = [0u8; 5];
+    let mut z = vec![0x78, 0x01, 0x01, 5, 0, !5u8, 0xff];
+    z.extend_from_slice(&data);
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in &data {
+        a = (a + x as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    png.extend_from_slice(&(z.len() as u32).to_be_bytes());
+    let mut idat = b"IDAT".to_vec();
+    idat.extend_from_slice(&z);
+    png.extend_from_slice(&idat);
+    png.extend_from_slice(&crc32(&idat).to_be_bytes());
+    png.extend_from_slice(&[0, 0, 0, 0]);
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    std::fs::write(path, png).unwrap();
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+struct Tree {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    lib: PathBuf,
+}
+
+/// 12 distinct photos in nested folders, 2 byte-identical copies, a non-UTF-8 name, 4 broken
+/// files, a decompression bomb, an unsupported HEIC, a hidden folder, a symlink loop, non-photos.
+fn tree() -> Tree {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("Pictures");
+    for i in 0..12 {
+        let ext = ["png", "jpg", "JPG"][i % 3];
+        photo(
+            &root.join(format!("y{}/m{}/img{i}.{ext}", 2020 + i % 2, i % 4)),
+            i as u32,
+        );
+    }
+    std::fs::copy(
+        root.join("y2020/m0/img0.png"),
+        root.join("copy-of-img0.png"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("y2021/m1/img1.jpg"),
+        root.join("y2020/img1-again.jpg"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"caf\xe9-latin1.png");
+        photo(&root.join(name), 99);
+        std::os::unix::fs::symlink(&root, root.join("y2020/loop")).unwrap();
+    }
+    let broken = root.join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::copy(
+        common::fixture("broken/truncated.jpg"),
+        broken.join("truncated.jpg"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::fixture("broken/truncated.png"),
+        broken.join("truncated.png"),
+    )
+    .unwrap();
+    std::fs::write(broken.join("empty.jpg"), b"").unwrap();
+    std::fs::write(
+        broken.join("notes.png"),
+        b"these are my notes, not a picture",
+    )
+    .unwrap();
+    bomb(&broken.join("bomb.png"));
+    std::fs::write(root.join("phone.heic"), b"not really heic").unwrap();
+    photo(&root.join(".hidden/secret.png"), 200);
+    photo(&root.join("@eaDir/thumb.png"), 201);
+    std::fs::write(root.join("readme.txt"), b"hello").unwrap();
+    let lib = tmp.path().join("library");
+    Tree {
+        _tmp: tmp,
+        root,
+        lib,
+    }
+}
+
+fn index(lib: &mut Library, enc: &ImageEncoder, roots: &[PathBuf]) -> Summary {
+    lib.index(roots, enc, 2, &Control::default(), &mut |_| {})
+        .unwrap()
+}
+
+#[test]
+fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let unique = 12 + usize::from(cfg!(unix));
+    let photos = unique + 2;
+    assert_eq!(s.scanned, photos + 5 + 1, "{s:?}");
+    assert_eq!(s.unsupported, 1);
+    assert_eq!(s.progress.failed, 5, "{s:?}");
+    assert_eq!(
+        s.progress.encoded, unique,
+        "copies must reuse vectors: {s:?}"
+    );
+    let st = lib.stats().unwrap();
+    assert_eq!(st.indexed as usize, photos);
+    assert_eq!(st.failed, 5);
+    assert_eq!(st.unsupported, 1);
+    assert_eq!(lib.vector_count(), photos);
+    assert_eq!(st.max_encodes_per_photo, 1);
+    // One recorded reason per bad file.
+    let reasons: Vec<&str> = st.failures.iter().map(|(r, _)| r.as_str()).collect();
+    for needle in [
+        "truncated",
+        "empty file",
+        "not an image",
+        "too large",
+        "unsupported format",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(needle)),
+            "{needle}: {reasons:?}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let paths = lib.embeddings_with_paths().unwrap();
+        assert!(paths
+            .iter()
+            .any(|(p, _)| p.as_os_str().as_bytes().ends_with(b"caf\xe9-latin1.png")));
+        assert!(!paths
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().contains("hidden")));
+    }
+
+    let again = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(again.queued, 0, "{again:?}");
+    assert_eq!(again.progress.encoded, 0);
+    assert_eq!(again.unchanged, again.scanned);
+
+    // Reopening trusts the saved index (count and checksum match the catalog).
+    drop(lib);
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vector_count(), photos);
+}
+
+#[test]
+fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let before = lib.vector_count();
+    std::fs::create_dir_all(t.root.join("sorted")).unwrap();
+    std::fs::rename(
+        t.root.join("y2020/m0/img0.png"),
+        t.root.join("sorted/beach.png"),
+    )
+    .unwrap();
+    std::fs::rename(
+        t.root.join("y2021/m3/img3.png"),
+        t.root.join("y2021/m3/renamed.png"),
+    )
+    .unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(s.queued, 2);
+    assert_eq!(s.progress.encoded, 0, "moved files were re-encoded: {s:?}");
+    assert_eq!(s.removed, 2);
+    assert_eq!(lib.vector_count(), before);
+
+    std::fs::remove_file(t.root.join("sorted/beach.png")).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(s.removed, 1);
+    assert_eq!(lib.vector_count(), before - 1);
+
+    // An edited file is re-encoded.
+    photo(&t.root.join("y2021/m3/renamed.png"), 4242);
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(s.progress.encoded, 1);
+}
+
+#[test]
+fn a_vanished_root_is_marked_offline_and_its_photos_are_kept() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let root = t.root.canonicalize().unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&root));
+    let n = lib.vector_count();
+    let unplugged = root.with_file_name("Pictures-unplugged");
+    std::fs::rename(&root, &unplugged).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&root));
+    assert_eq!(s.offline_roots, vec![root.clone()]);
+    assert_eq!(s.removed, 0);
+    assert_eq!(lib.vector_count(), n);
+    assert!(!lib.catalog.roots().unwrap()[0].online);
+    std::fs::rename(&unplugged, &root).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&root));
+    assert_eq!((s.queued, s.removed), (0, 0));
+    assert!(lib.catalog.roots().unwrap()[0].online);
+}
+
+#[test]
+fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let n = lib.vector_count();
+    drop(lib);
+    let file = t.lib.join("vectors-tiny-clip.usearch");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    assert!(
+        lib.vectors_origin.starts_with("rebuilt"),
+        "{}",
+        lib.vectors_origin
+    );
+    assert_eq!(lib.vector_count(), n);
+    std::fs::remove_file(&file).unwrap();
+    drop(lib);
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    assert_eq!(lib.vectors_origin, "rebuilt (missing)");
+    assert_eq!(lib.vector_count(), n);
+}
+
+fn status(lib: &Path) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["--quiet", "--library"])
+        .arg(lib)
+        .args(["status", "--json"])
+        .env("ORT_DYLIB_PATH", std::env::var("ORT_DYLIB_PATH").unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_for(lib: &Path, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+    let t = Instant::now();
+    loop {
+        let s = status(lib);
+        if ok(&s) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn watch_reflects_new_and_deleted_files_within_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("photos");
+    let lib = tmp.path().join("lib");
+    for i in 0..3 {
+        photo(&root.join(format!("a{i}.png")), i);
+    }
+    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
+    let run = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        c.args(["--quiet", "--library"])
+            .arg(&lib)
+            .args(args)
+            .env("ORT_DYLIB_PATH", &ort)
+            .env("GLIMPSE_OFFLINE", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let added = run(&["roots", "add"]).arg(&root).status().unwrap();
+    assert!(added.success());
+    let model = common::immich_model();
+    let mut child = run(&["watch", "--model", model.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        wait_for(&lib, "initial index", |s| s["indexed"] == 3);
+        // A burst of new files, one deletion, one rename.
+        for i in 0..20 {
+            photo(&root.join(format!("burst/b{i}.png")), 100 + i);
+        }
+        std::fs::remove_file(root.join("a0.png")).unwrap();
+        std::fs::rename(root.join("a1.png"), root.join("renamed.png")).unwrap();
+        wait_for(&lib, "burst, deletion and rename", |s| {
+            s["indexed"] == 22 && s["vectors"] == 22 && s["photos"] == 22
+        });
+    });
+    child.kill().ok();
+    child.wait().ok();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+}
