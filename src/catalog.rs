@@ -68,7 +68,6 @@ CREATE TABLE photos (
     status TEXT NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'indexed', 'failed', 'missing', 'unsupported')),
     error TEXT,
-    encodes INTEGER NOT NULL DEFAULT 0,
     updated_at INTEGER NOT NULL
 );
 CREATE INDEX photos_by_hash ON photos(content_hash);
@@ -82,6 +81,8 @@ CREATE TABLE embeddings (
     photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
     model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
     vector BLOB NOT NULL,
+    -- committed encodes of this content with this model (1 unless something re-encoded it)
+    encodes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (photo_id, model_id)
 ) WITHOUT ROWID;
 CREATE TABLE index_state (
@@ -395,7 +396,7 @@ impl Catalog {
                      ON CONFLICT(path) DO UPDATE SET
                         root_id = excluded.root_id, size = excluded.size,
                         mtime_ns = excluded.mtime_ns, status = excluded.status,
-                        error = excluded.error, content_hash = NULL, encodes = 0,
+                        error = excluded.error, content_hash = NULL,
                         updated_at = excluded.updated_at
                      RETURNING id",
                 )
@@ -461,14 +462,16 @@ impl Catalog {
         {
             let mut put = tx
                 .prepare(
-                    "INSERT OR REPLACE INTO embeddings(photo_id, model_id, vector) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO embeddings(photo_id, model_id, vector, encodes) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(photo_id, model_id) DO UPDATE SET
+                        vector = excluded.vector, encodes = encodes + excluded.encodes",
                 )
                 .ctx("store vector")?;
             let mut ok = tx
                 .prepare(
                     "UPDATE photos SET status = 'indexed', error = NULL, content_hash = ?2,
                      width = COALESCE(?3, width), height = COALESCE(?4, height),
-                     format = COALESCE(?5, format), encodes = encodes + ?6, updated_at = ?7
+                     format = COALESCE(?5, format), updated_at = ?6
                      WHERE id = ?1",
                 )
                 .ctx("mark indexed")?;
@@ -491,7 +494,7 @@ impl Catalog {
                         height,
                         format,
                     } => {
-                        put.execute(params![photo_id, model_id, vector_blob(vector)])
+                        put.execute(params![photo_id, model_id, vector_blob(vector), 1])
                             .ctx("store vector")?;
                         ok.execute(params![
                             photo_id,
@@ -499,7 +502,6 @@ impl Catalog {
                             width,
                             height,
                             format,
-                            1,
                             now()
                         ])
                         .ctx("mark indexed")?;
@@ -518,9 +520,9 @@ impl Catalog {
                             .ctx("reuse vector")?;
                         match found {
                             Some((blob, w, h, f)) => {
-                                put.execute(params![photo_id, model_id, &blob])
+                                put.execute(params![photo_id, model_id, &blob, 0])
                                     .ctx("store vector")?;
-                                ok.execute(params![photo_id, hash.as_slice(), w, h, f, 0, now()])
+                                ok.execute(params![photo_id, hash.as_slice(), w, h, f, now()])
                                     .ctx("mark indexed")?;
                                 added.push((*photo_id, blob_vector(&blob)));
                             }
@@ -582,6 +584,20 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .ctx("read embeddings")?;
         Ok(rows)
+    }
+
+    /// Ids of the photos with an embedding for the model, to check the index file cheaply.
+    pub fn embedding_ids(&self, model_id: i64) -> Result<Vec<i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT photo_id FROM embeddings WHERE model_id = ?1")
+            .ctx("read embedding ids")?;
+        let ids = stmt
+            .query_map([model_id], |r| r.get(0))
+            .ctx("read embedding ids")?
+            .collect::<Result<_, _>>()
+            .ctx("read embedding ids")?;
+        Ok(ids)
     }
 
     /// Every embedding with its photo's path, for `status --dump-embeddings`.
@@ -719,7 +735,7 @@ impl Catalog {
             )?,
             embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
             max_encodes_per_photo: count(
-                "SELECT COALESCE(MAX(encodes), 0) FROM photos WHERE ?1 = ?1",
+                "SELECT COALESCE(MAX(encodes), 0) FROM embeddings WHERE model_id = ?1",
             )?,
             failures,
         })

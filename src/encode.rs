@@ -105,6 +105,15 @@ fn pick_output(
         .find_map(|p| outs.iter().find(|(n, _)| n == p))
         .or_else(|| outs.iter().find(|(_, s)| s.len() == 2))
         .ok_or_else(|| graph_err(path, "no rank-2 embedding output"))?;
+    if chosen.1.len() != 2 {
+        return Err(graph_err(
+            path,
+            format!(
+                "output {} has shape {:?}; an embedding output is [batch, width]",
+                chosen.0, chosen.1
+            ),
+        ));
+    }
     let dim = chosen.1.get(1).copied().unwrap_or(-1);
     Ok((chosen.0.clone(), if dim > 0 { dim as usize } else { 0 }))
 }

@@ -4,6 +4,7 @@
 //! `runtime` (find/fetch ONNX Runtime) → `device` (execution providers) → `model` (model folders,
 //! manifest) → `decode` (file → upright RGB pixels) → `preprocess` (CLIP tensor, bit-exact with the
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
+//! Indexing starts at `scan` (photo roots → candidate files, hidden/system folders pruned).
 
 pub mod catalog;
 pub mod decode;
@@ -16,6 +17,7 @@ pub mod pipeline;
 pub mod prepare;
 pub mod preprocess;
 pub mod runtime;
+pub mod scan;
 pub mod thumbs;
 pub mod tokenize;
 pub mod vectors;

@@ -4,32 +4,14 @@
 use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
 use crate::encode::ImageEncoder;
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
+use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Staleness, VectorError, VectorIndex};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How often the vector index is saved while a job runs (it is always saved at the end).
 pub const SAVE_EVERY: Duration = Duration::from_secs(10);
-
-/// File extensions the decoder handles.
-pub const PHOTO_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff",
-];
-/// Photo formats people have that this build cannot decode yet (reported, not failed).
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
-    "heic", "heif", "avif", "jxl", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
-];
-/// Folder names never descended into: system, trash and thumbnail caches.
-pub const SKIPPED_DIRS: &[&str] = &[
-    "$RECYCLE.BIN",
-    "System Volume Information",
-    "@eaDir",
-    "#recycle",
-    "lost+found",
-    "node_modules",
-    "__MACOSX",
-];
 
 /// Why a library operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -90,18 +72,6 @@ pub struct Library {
     pub vectors_origin: String,
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
-fn ext_of(p: &Path) -> Option<String> {
-    p.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-}
-
 impl Library {
     /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors; a stale, torn or
     /// missing vector index is rebuilt from the catalog without re-encoding anything.
@@ -116,9 +86,9 @@ impl Library {
         let model_id = catalog.model_id(model, dim)?;
         let path = dir.join(format!("vectors-{}.usearch", sanitize(model)));
         let recorded = catalog.index_state(model_id)?;
-        let stored = catalog.embeddings(model_id)?;
+        let ids = catalog.embedding_ids(model_id)?;
         let (vectors, origin) = match VectorIndex::open(&path, dim, recorded.as_ref()) {
-            Ok(v) if v.len() == stored.len() && stored.iter().all(|(id, _)| v.contains(*id)) => {
+            Ok(v) if v.len() == ids.len() && ids.iter().all(|id| v.contains(*id)) => {
                 (v, "loaded".to_string())
             }
             other => {
@@ -130,9 +100,9 @@ impl Library {
                 };
                 tracing::info!(
                     "vector index {why}; rebuilding from {} embeddings",
-                    stored.len()
+                    ids.len()
                 );
-                let v = VectorIndex::rebuild(dim, stored)?;
+                let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
                 let saved = v.save(&path)?;
                 catalog.set_index_state(model_id, &saved)?;
                 (v, format!("rebuilt ({why})"))
@@ -221,32 +191,77 @@ impl Library {
             self.catalog.set_root_online(r.id, true)?;
             let mut known = self.catalog.known_files(r.id, self.model_id)?;
             let mut changed: Vec<(PathBuf, i64, i64, Option<String>)> = Vec::new();
-            walk(&root, &mut |path, meta| {
-                let Some(ext) = ext_of(path) else { return };
-                let supported = PHOTO_EXTENSIONS.contains(&ext.as_str());
-                if !supported && !UNSUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
-                    return;
-                }
+            let mut requeue: Vec<WorkItem> = Vec::new();
+            // Folders the scan could not list: what the catalog knows under them is kept.
+            let mut unlisted: Vec<PathBuf> = Vec::new();
+            let mut see = |path: &Path, size: i64, mtime: i64, unsupported: Option<&str>| {
                 summary.scanned += 1;
-                let (size, mtime) = (meta.len() as i64, mtime_ns(meta));
                 if let Some(k) = known.remove(&path_bytes(path)) {
-                    let settled = k.has_vector
-                        || k.status == "failed"
-                        || (k.status == "unsupported" && !supported);
-                    if k.size == size && k.mtime_ns == mtime && settled {
-                        summary.unchanged += 1;
-                        return;
+                    if k.size == size && k.mtime_ns == mtime {
+                        let settled = k.has_vector
+                            || k.status == "failed"
+                            || (k.status == "unsupported" && unsupported.is_some());
+                        if settled {
+                            summary.unchanged += 1;
+                            return;
+                        }
+                        if unsupported.is_none() {
+                            // Same file, no vector for this model yet (another model's vectors
+                            // stay), or pending after an interrupted run: encode, keep the row.
+                            requeue.push(WorkItem {
+                                photo_id: k.id,
+                                path: path.to_path_buf(),
+                            });
+                            return;
+                        }
                     }
                 }
                 changed.push((
                     path.to_path_buf(),
                     size,
                     mtime,
-                    (!supported).then(|| ext.clone()),
+                    unsupported.map(str::to_owned),
                 ));
+            };
+            let scanned = scan::scan_root(&root, &ScanOptions::default(), &mut |item| match item {
+                ScanItem::File(f) => see(&f.path, f.size as i64, f.mtime_ns, None),
+                ScanItem::Unsupported {
+                    path,
+                    size,
+                    mtime_ns,
+                    format,
+                } => see(&path, size as i64, mtime_ns, Some(format)),
+                ScanItem::Skipped {
+                    path,
+                    is_dir,
+                    reason,
+                } => {
+                    if is_dir {
+                        tracing::warn!(path = %path.display(), "not scanned: {reason}");
+                        unlisted.push(path);
+                    } else {
+                        // A photo we may not read or that is too large: indexing records why.
+                        see(&path, 0, 0, None);
+                    }
+                }
+            });
+            match scanned {
+                Ok(_) => {}
+                Err(ScanError::RootOffline { .. }) => {
+                    // Unplugged mid-scan: nothing can be inferred from what was not seen.
+                    self.catalog.set_root_online(r.id, false)?;
+                    summary.offline_roots.push(root);
+                    continue;
+                }
+                Err(ScanError::Cancelled) => return Ok(summary),
+            }
+            known.retain(|p, _| {
+                let p = crate::catalog::bytes_path(p);
+                !unlisted.iter().any(|d| p.starts_with(d))
             });
             // Whatever the catalog knows under an online root that the scan did not see is gone.
             gone.extend(known.values().map(|k| k.id));
+            work.append(&mut requeue);
             let ids = self.catalog.upsert_files(r.id, &changed)?;
             for ((path, _, _, unsupported), id) in changed.into_iter().zip(ids) {
                 self.vectors.remove(id)?;
@@ -311,30 +326,4 @@ fn sanitize(model: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Walks a root without following symlinks (no loops, no double counting), pruning hidden and
-/// system folders; unreadable entries are logged and skipped.
-fn walk(root: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
-    let it = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
-        .filter_entry(|e| {
-            if e.depth() == 0 {
-                return true;
-            }
-            let name = e.file_name().to_string_lossy();
-            !(name.starts_with('.')
-                || (e.file_type().is_dir() && SKIPPED_DIRS.contains(&name.as_ref())))
-        });
-    for entry in it {
-        match entry {
-            Ok(e) if e.file_type().is_file() => match e.metadata() {
-                Ok(m) => f(e.path(), &m),
-                Err(err) => tracing::warn!(path = %e.path().display(), "cannot stat: {err}"),
-            },
-            Ok(_) => {}
-            Err(err) => tracing::warn!("scan: {err}"),
-        }
-    }
 }

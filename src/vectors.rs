@@ -75,15 +75,6 @@ fn options(dim: usize) -> IndexOptions {
     }
 }
 
-fn sha256_file(path: &Path) -> Result<String, VectorError> {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|source| VectorError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
-}
-
 impl VectorIndex {
     /// An empty index for `dim`-wide vectors.
     pub fn new(dim: usize) -> Result<Self, VectorError> {
@@ -100,13 +91,15 @@ impl VectorIndex {
         let Some(rec) = recorded else {
             return Err(Staleness::Mismatch);
         };
-        match sha256_file(path) {
-            Ok(sum) if sum == rec.checksum => {}
-            Ok(_) => return Err(Staleness::Mismatch),
-            Err(e) => return Err(Staleness::Corrupt(e.to_string())),
+        // Hash and load the same bytes: USearch does not validate the graph, so a file that
+        // changed after it was recorded must never reach the loader.
+        let bytes = std::fs::read(path).map_err(|e| Staleness::Corrupt(e.to_string()))?;
+        use sha2::Digest;
+        if hex::encode(sha2::Sha256::digest(&bytes)) != rec.checksum {
+            return Err(Staleness::Mismatch);
         }
-        let meta = Index::metadata(&path.to_string_lossy())
-            .map_err(|e| Staleness::Corrupt(e.to_string()))?;
+        let meta =
+            Index::metadata_from_buffer(&bytes).map_err(|e| Staleness::Corrupt(e.to_string()))?;
         if meta.dimensions as usize != dim {
             return Err(Staleness::Corrupt(format!(
                 "file has {} dimensions, model has {dim}",
@@ -115,7 +108,7 @@ impl VectorIndex {
         }
         let me = Self::new(dim).map_err(|e| Staleness::Corrupt(e.to_string()))?;
         me.index
-            .load(&path.to_string_lossy())
+            .load_from_buffer(&bytes)
             .map_err(|e| Staleness::Corrupt(e.to_string()))?;
         if me.index.size() as u64 != rec.count {
             return Err(Staleness::Mismatch);

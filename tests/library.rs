@@ -366,3 +366,89 @@ fn watch_reflects_new_and_deleted_files_within_seconds() {
         std::panic::resume_unwind(p);
     }
 }
+
+/// Files that look like photos but are hostile: every one gets exactly one recorded reason and
+/// nothing panics.
+#[test]
+fn a_hostile_corpus_gives_one_reason_per_file_and_no_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("hostile");
+    std::fs::create_dir_all(&root).unwrap();
+    let good = std::fs::read(common::fixture("images/jpeg_baseline.jpg")).unwrap();
+    let png = std::fs::read(common::fixture("images/rgba.png")).unwrap();
+    let gif = std::fs::read(common::fixture("images/animated.gif")).unwrap();
+    let webp = std::fs::read(common::fixture("images/lossy.webp")).unwrap();
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        ("jpeg-header-only.jpg".into(), good[..200].to_vec()),
+        ("jpeg-garbage-body.jpg".into(), {
+            let mut v = good[..600].to_vec();
+            v.extend((0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+            v
+        }),
+        ("png-bad-crc.png".into(), {
+            let mut v = png.clone();
+            v[30] ^= 0xff;
+            v
+        }),
+        ("png-cut.png".into(), png[..png.len() / 3].to_vec()),
+        ("gif-cut.gif".into(), gif[..gif.len() / 2].to_vec()),
+        ("webp-cut.webp".into(), webp[..webp.len() / 2].to_vec()),
+        (
+            "random.bmp".into(),
+            (0..3000u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
+        ("bmp-header-huge.bmp".into(), {
+            let mut v = b"BM".to_vec();
+            v.extend_from_slice(&[0u8; 12]);
+            v.extend_from_slice(&40u32.to_le_bytes());
+            v.extend_from_slice(&2_000_000i32.to_le_bytes());
+            v.extend_from_slice(&2_000_000i32.to_le_bytes());
+            v.extend_from_slice(&1u16.to_le_bytes());
+            v.extend_from_slice(&24u16.to_le_bytes());
+            v.extend_from_slice(&[0u8; 24]);
+            v
+        }),
+        ("tiff-magic-only.tif".into(), b"II*\0\x08\0\0\0".to_vec()),
+    ];
+    for i in 0..5 {
+        files.push((format!("zeros{i}.jpg"), vec![0u8; 10 * (i + 1)]));
+    }
+    for (name, bytes) in &files {
+        std::fs::write(root.join(name), bytes).unwrap();
+    }
+    let enc = encoder();
+    let mut lib = Library::open(&tmp.path().join("lib"), "tiny-clip", 512).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&root));
+    assert_eq!(s.scanned, files.len());
+    let st = lib.stats().unwrap();
+    // Some damaged files still decode (a decoder may fill a cut-off tail); each file is either
+    // indexed or failed with a reason, never lost and never a panic.
+    assert_eq!((st.indexed + st.failed) as usize, files.len(), "{st:?}");
+    assert!(st.failed as usize >= files.len() - 3, "{st:?}");
+    let reasons: u64 = st.failures.iter().map(|(_, n)| n).sum();
+    assert_eq!(reasons, st.failed);
+    assert!(st
+        .failures
+        .iter()
+        .all(|(r, _)| !r.is_empty() && !r.contains("panick")));
+}
+
+/// A second model's vectors are added beside the first's; the first model's vectors survive.
+#[test]
+fn a_second_model_is_indexed_beside_the_first() {
+    let t = tree();
+    let enc = encoder();
+    let mut a = Library::open(&t.lib, "model-a", 512).unwrap();
+    index(&mut a, &enc, std::slice::from_ref(&t.root));
+    let n = a.vector_count();
+    drop(a);
+    let mut b = Library::open(&t.lib, "model-b", 512).unwrap();
+    let s = index(&mut b, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(b.vector_count(), n, "{s:?}");
+    assert!(s.progress.encoded > 0);
+    drop(b);
+    let a = Library::open(&t.lib, "model-a", 512).unwrap();
+    assert_eq!(a.vector_count(), n);
+    assert_eq!(a.vectors_origin, "loaded");
+    assert_eq!(a.stats().unwrap().max_encodes_per_photo, 1);
+}

@@ -154,3 +154,41 @@ fn cancel_stops_the_job_and_a_commit_error_is_returned() {
     );
     assert_eq!(r.unwrap_err(), "disk full");
 }
+
+#[test]
+fn pause_holds_the_job_and_resume_finishes_it() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let enc = encoder();
+    let work = work();
+    let control = Control::default();
+    control.pause();
+    let committed = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let job = s.spawn(|| {
+            pipeline::run(
+                &work,
+                &enc,
+                &HashMap::new(),
+                None,
+                2,
+                &control,
+                &mut |b: Vec<Outcome>| -> Result<(), Infallible> {
+                    committed.fetch_add(b.len(), Ordering::SeqCst);
+                    Ok(())
+                },
+                &mut |_| {},
+            )
+        });
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_eq!(
+            committed.load(Ordering::SeqCst),
+            0,
+            "work done while paused"
+        );
+        assert!(!job.is_finished());
+        control.resume();
+        let (p, _) = job.join().unwrap().unwrap();
+        assert_eq!(p.done, work.len());
+    });
+    assert_eq!(committed.load(Ordering::SeqCst), work.len());
+}

@@ -29,7 +29,8 @@ class Visual(torch.nn.Module):
         self.m = m
 
     def forward(self, image):
-        return self.m.get_image_features(pixel_values=image)
+        pooled = self.m.vision_model(pixel_values=image).pooler_output
+        return self.m.visual_projection(pooled)
 
 
 class Textual(torch.nn.Module):
@@ -38,8 +39,8 @@ class Textual(torch.nn.Module):
         self.m = m
 
     def forward(self, text):
-        ids = text.long()
-        return self.m.get_text_features(input_ids=ids)
+        pooled = self.m.text_model(input_ids=text.long()).pooler_output
+        return self.m.text_projection(pooled)
 
 
 def main() -> None:
