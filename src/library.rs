@@ -246,6 +246,13 @@ impl Library {
                 }
             });
             match scanned {
+                Ok(counts) if counts.files + counts.unsupported == 0 && !known.is_empty() => {
+                    // An unplugged drive can leave its mount point behind as an empty folder:
+                    // a root that had photos and now has none is treated as offline, not purged.
+                    self.catalog.set_root_online(r.id, false)?;
+                    summary.offline_roots.push(root);
+                    continue;
+                }
                 Ok(_) => {}
                 Err(ScanError::RootOffline { .. }) => {
                     // Unplugged mid-scan: nothing can be inferred from what was not seen.

@@ -452,3 +452,23 @@ fn a_second_model_is_indexed_beside_the_first() {
     assert_eq!(a.vectors_origin, "loaded");
     assert_eq!(a.stats().unwrap().max_encodes_per_photo, 1);
 }
+
+/// An unplugged drive can leave an empty mount point: its photos must not be purged.
+#[test]
+fn a_root_that_suddenly_looks_empty_is_offline_not_purged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("mnt");
+    for i in 0..3 {
+        photo(&root.join(format!("p{i}.png")), i);
+    }
+    let enc = encoder();
+    let mut lib = Library::open(&tmp.path().join("lib"), "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&root));
+    for i in 0..3 {
+        std::fs::remove_file(root.join(format!("p{i}.png"))).unwrap();
+    }
+    let s = index(&mut lib, &enc, std::slice::from_ref(&root));
+    assert_eq!(s.removed, 0);
+    assert_eq!(s.offline_roots.len(), 1);
+    assert_eq!(lib.vector_count(), 3);
+}
