@@ -334,3 +334,75 @@ fn sanitize(model: &str) -> String {
         })
         .collect()
 }
+
+/// What a background indexing job reports, in order, ending with `Finished`.
+#[derive(Debug, Clone)]
+pub enum JobEvent {
+    /// Files done so far, rate, ETA and the current file.
+    Progress(Progress),
+    /// The job ended (the summary, or the error that stopped it).
+    Finished(Result<Summary, String>),
+}
+
+/// An indexing job running on its own thread, steerable while it runs: the CLI draws its
+/// events as a progress bar; the app forwards them to the window.
+pub struct Job {
+    control: std::sync::Arc<Control>,
+    events: std::sync::mpsc::Receiver<JobEvent>,
+    handle: std::thread::JoinHandle<Library>,
+}
+
+impl Job {
+    /// Starts indexing `roots` into `library` in the background.
+    pub fn spawn(
+        mut library: Library,
+        encoder: std::sync::Arc<ImageEncoder>,
+        roots: Vec<PathBuf>,
+        threads: usize,
+    ) -> Job {
+        let control = std::sync::Arc::new(Control::default());
+        let (tx, events) = std::sync::mpsc::channel();
+        let ctl = control.clone();
+        let handle = std::thread::spawn(move || {
+            let progress_tx = tx.clone();
+            let result = library.index(&roots, &encoder, threads, &ctl, &mut |p| {
+                // A dropped receiver only means nobody is watching.
+                let _ = progress_tx.send(JobEvent::Progress(p.clone()));
+            });
+            let _ = tx.send(JobEvent::Finished(result.map_err(|e| e.to_string())));
+            library
+        });
+        Job {
+            control,
+            events,
+            handle,
+        }
+    }
+
+    /// Holds the job between files.
+    pub fn pause(&self) {
+        self.control.pause();
+    }
+
+    /// Continues a paused job.
+    pub fn resume(&self) {
+        self.control.resume();
+    }
+
+    /// Stops the job after the batch in flight is committed.
+    pub fn cancel(&self) {
+        self.control.cancel();
+    }
+
+    /// The job's events; iterate until `Finished`.
+    pub fn events(&self) -> &std::sync::mpsc::Receiver<JobEvent> {
+        &self.events
+    }
+
+    /// Waits for the job and gives the library back.
+    pub fn join(self) -> Result<Library, LibraryError> {
+        self.handle
+            .join()
+            .map_err(|_| LibraryError::Corrupt("the indexing thread panicked".into()))
+    }
+}

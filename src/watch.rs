@@ -105,10 +105,22 @@ impl Watcher {
     /// Waits for the next burst of changes; `None` when `stop` was set (checked every 200 ms)
     /// or the watcher died.
     pub fn next_batch(&self, debounce: Debounce, stop: &AtomicBool) -> Option<ChangeBatch> {
+        self.next_batch_within(debounce, stop, None)
+    }
+
+    /// [`next_batch`](Self::next_batch) that also gives up (`None`) after `idle` without any
+    /// event, for callers that poll.
+    pub fn next_batch_within(
+        &self,
+        debounce: Debounce,
+        stop: &AtomicBool,
+        idle: Option<Duration>,
+    ) -> Option<ChangeBatch> {
         let mut batch = ChangeBatch::default();
+        let waiting = Instant::now();
         // Wait for the first event.
         loop {
-            if stop.load(Ordering::Relaxed) {
+            if stop.load(Ordering::Relaxed) || idle.is_some_and(|d| waiting.elapsed() >= d) {
                 return None;
             }
             match self.rx.recv_timeout(Duration::from_millis(200)) {
@@ -210,6 +222,40 @@ mod tests {
             roots_touched(&batch, std::slice::from_ref(&root)),
             vec![root]
         );
+    }
+
+    #[test]
+    fn a_storm_of_ten_thousand_files_is_a_handful_of_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let (w, _) = Watcher::new(std::slice::from_ref(&root)).unwrap();
+        for i in 0..10_000 {
+            let sub = root.join(format!("d{}", i % 50));
+            if i < 50 {
+                std::fs::create_dir(&sub).unwrap();
+            }
+            std::fs::write(sub.join(format!("f{i}.jpg")), b"x").unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        let debounce = Debounce {
+            quiet: Duration::from_millis(500),
+            max_wait: Duration::from_secs(5),
+        };
+        let mut batches = 0;
+        let mut events = 0;
+        let mut covered = false;
+        // Drain until quiet: every burst arrives as a few batches, each of which names the
+        // files or asks for a rescan (the OS queue may overflow on a storm).
+        while let Some(b) = w.next_batch_within(debounce, &stop, Some(Duration::from_secs(3))) {
+            batches += 1;
+            events += b.events;
+            covered |= b.rescan || b.paths.len() >= 10_000;
+        }
+        assert!(
+            (1..=5).contains(&batches),
+            "{batches} batches for {events} events"
+        );
+        assert!(events >= 10_000 || covered, "{events} events");
     }
 
     #[test]

@@ -472,3 +472,30 @@ fn a_root_that_suddenly_looks_empty_is_offline_not_purged() {
     assert_eq!(s.offline_roots.len(), 1);
     assert_eq!(lib.vector_count(), 3);
 }
+
+/// The background job streams progress, pauses, resumes and hands the library back.
+#[test]
+fn a_background_job_streams_progress_and_can_be_paused() {
+    use glimpse::library::{Job, JobEvent};
+    let t = tree();
+    let enc = std::sync::Arc::new(encoder());
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let job = Job::spawn(lib, enc, vec![t.root.clone()], 2);
+    job.pause();
+    std::thread::sleep(Duration::from_millis(300));
+    job.resume();
+    let mut progress = 0;
+    let summary = loop {
+        match job.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+            JobEvent::Progress(p) => {
+                assert!(p.done <= p.total);
+                progress += 1;
+            }
+            JobEvent::Finished(r) => break r.unwrap(),
+        }
+    };
+    assert!(progress >= 1);
+    assert_eq!(summary.progress.done, summary.queued);
+    let lib = job.join().unwrap();
+    assert_eq!(lib.vector_count() as u64, lib.stats().unwrap().indexed);
+}
