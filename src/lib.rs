@@ -4,7 +4,12 @@
 //! `runtime` (find/fetch ONNX Runtime) → `device` (execution providers) → `model` (model folders,
 //! manifest) → `decode` (file → upright RGB pixels) → `preprocess` (CLIP tensor, bit-exact with the
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
-//! Indexing starts at `scan` (photo roots → candidate files, hidden/system folders pruned).
+//!
+//! Indexing a library follows the data flow of one photo folder: `scan` (roots → candidate
+//! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode, thumbnail via
+//! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
+//! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
+//! and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
 
 pub mod catalog;
 pub mod decode;
