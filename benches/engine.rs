@@ -12,64 +12,11 @@ use glimpse::encode::ImageEncoder;
 use glimpse::model::ModelFiles;
 use glimpse::preprocess::PreprocessConfig;
 use glimpse::runtime::RuntimeOptions;
-use image::{Rgb, RgbImage};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-
-/// A photo-like 12 MP picture: smooth gradients, shapes and sensor-like noise, so the JPEG has
-/// realistic entropy (a flat picture would decode unrealistically fast).
-fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let mut rnd = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state
-    };
-    let circles: Vec<(f32, f32, f32, [u8; 3])> = (0..12)
-        .map(|_| {
-            (
-                (rnd() % w) as f32,
-                (rnd() % h) as f32,
-                (rnd() % (h / 4) + 20) as f32,
-                [rnd() as u8, rnd() as u8, rnd() as u8],
-            )
-        })
-        .collect();
-    let mut img = RgbImage::new(w, h);
-    for (x, y, p) in img.enumerate_pixels_mut() {
-        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
-        let mut c = [
-            (255.0 * fx) as u8,
-            (255.0 * fy) as u8,
-            (128.0 + 100.0 * (fx * 9.0 + fy * 5.0 + seed as f32).sin()) as u8,
-        ];
-        for (cx, cy, r, col) in &circles {
-            if (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2) < r * r {
-                c = *col;
-            }
-        }
-        let n = (rnd() % 25) as i16 - 12;
-        *p = Rgb(c.map(|v| (v as i16 + n).clamp(0, 255) as u8));
-    }
-    img
-}
-
-fn make_jpegs(dir: &Path, n: usize) -> Vec<PathBuf> {
-    (0..n)
-        .map(|i| {
-            let p = dir.join(format!("photo_{i:03}.jpg"));
-            if !p.exists() {
-                let img = photo(4000, 3000, i as u32 + 1);
-                let data = turbojpeg::compress_image(&img, 90, turbojpeg::Subsamp::Sub2x2)
-                    .expect("JPEG encode");
-                std::fs::write(&p, &data).expect("write JPEG");
-            }
-            p
-        })
-        .collect()
-}
 
 fn decode_rate(paths: &[PathBuf], opts: DecodeOptions, threads: usize) -> f64 {
     let cfg = PreprocessConfig::default();
@@ -95,14 +42,13 @@ fn main() {
         .unwrap_or(24);
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data/jpeg-12mp");
-    std::fs::create_dir_all(&dir).expect("bench data dir");
     println!("# glimpse engine benchmark");
     println!(
         "machine: {cores} cores; {n} JPEGs of 4000x3000 (12 MP, q90, 4:2:0) in {}",
         dir.display()
     );
     let t = Instant::now();
-    let paths = make_jpegs(&dir, n);
+    let paths = common::jpeg_folder(&dir, n, 4000, 3000);
     println!(
         "(generated/reused test photos in {:.1} s)",
         t.elapsed().as_secs_f64()

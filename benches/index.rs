@@ -14,60 +14,10 @@ use glimpse::library::Library;
 use glimpse::model::ModelFiles;
 use glimpse::pipeline::Control;
 use glimpse::runtime::RuntimeOptions;
-use image::{Rgb, RgbImage};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn photo(w: u32, h: u32, seed: u32) -> RgbImage {
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    let mut rnd = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state
-    };
-    let blobs: Vec<(f32, f32, f32, [u8; 3])> = (0..10)
-        .map(|_| {
-            (
-                (rnd() % w) as f32,
-                (rnd() % h) as f32,
-                (rnd() % (h / 4) + 8) as f32,
-                [rnd() as u8, rnd() as u8, rnd() as u8],
-            )
-        })
-        .collect();
-    RgbImage::from_fn(w, h, |x, y| {
-        let (fx, fy) = (x as f32 / w as f32, y as f32 / h as f32);
-        let mut c = [
-            (255.0 * fx) as u8,
-            (255.0 * fy) as u8,
-            (128.0 + 100.0 * (fx * 9.0 + fy * 5.0 + seed as f32).sin()) as u8,
-        ];
-        for (cx, cy, r, col) in &blobs {
-            if (x as f32 - cx).powi(2) + (y as f32 - cy).powi(2) < r * r {
-                c = *col;
-            }
-        }
-        let n = ((x.wrapping_mul(7919) ^ y.wrapping_mul(104_729) ^ seed) % 21) as i16 - 10;
-        Rgb(c.map(|v| (v as i16 + n).clamp(0, 255) as u8))
-    })
-}
-
-fn folder(dir: &Path, n: usize, w: u32, h: u32) {
-    std::fs::create_dir_all(dir).expect("bench folder");
-    for i in 0..n {
-        let p = dir.join(format!("photo_{i:04}.jpg"));
-        if !p.exists() {
-            let data = turbojpeg::compress_image(
-                &photo(w, h, i as u32 + 1),
-                90,
-                turbojpeg::Subsamp::Sub2x2,
-            )
-            .expect("encode JPEG");
-            std::fs::write(&p, data).expect("write JPEG");
-        }
-    }
-}
 
 fn count(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -95,7 +45,7 @@ fn main() {
         ),
     ];
     for (_, dir, n, w, h) in &sets {
-        folder(dir, *n, *w, *h);
+        common::jpeg_folder(dir, *n, *w, *h);
     }
     let model = std::env::var("GLIMPSE_BENCH_MODEL")
         .map(PathBuf::from)

@@ -50,24 +50,14 @@ enum Command {
     /// Add photo folders to the library and index them (new and changed files only).
     Index {
         #[command(flatten)]
-        model: ModelArg,
-        #[command(flatten)]
-        device: DeviceArg,
-        /// Decoding threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        encoder: EncoderArgs,
         /// Photo folders (added to the library's roots).
         roots: Vec<PathBuf>,
     },
     /// Index the library's roots, then keep it in step with changes on disk until stopped.
     Watch {
         #[command(flatten)]
-        model: ModelArg,
-        #[command(flatten)]
-        device: DeviceArg,
-        /// Decoding threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        encoder: EncoderArgs,
     },
     /// Manage the library's photo folders.
     Roots {
@@ -119,6 +109,18 @@ enum RootsAction {
     },
 }
 
+/// What every image-encoding command takes: the model, where it runs, how many decoders.
+#[derive(Args, Clone)]
+struct EncoderArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    #[command(flatten)]
+    device: DeviceArg,
+    /// Decoding threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
 #[derive(Args, Clone)]
 struct DeviceArg {
     /// Where the encoders run: auto, cpu, cuda, coreml or directml.
@@ -138,12 +140,7 @@ enum EmbedWhat {
     /// Embed image files: `{"path": ..., "embedding": [...]}` or `{"path": ..., "error": ...}`.
     Image {
         #[command(flatten)]
-        model: ModelArg,
-        #[command(flatten)]
-        device: DeviceArg,
-        /// Decoding threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
+        encoder: EncoderArgs,
         /// Image files.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -302,13 +299,9 @@ fn status_model(
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Index {
-            model,
-            device,
-            threads,
-            roots,
-        } => {
-            let (enc, mut lib) = open_for_indexing(&cli, &model.model, device.device)?;
+        Command::Index { encoder, roots } => {
+            let (enc, mut lib) =
+                open_for_indexing(&cli, &encoder.model.model, encoder.device.device)?;
             let roots: Vec<PathBuf> = if roots.is_empty() {
                 lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
             } else {
@@ -317,20 +310,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if roots.is_empty() {
                 anyhow::bail!("no photo folders: give some, e.g. `glimpse index ~/Pictures`");
             }
-            run_index(&cli, &mut lib, &enc, &roots, threads_or_all(*threads))?;
+            run_index(
+                &cli,
+                &mut lib,
+                &enc,
+                &roots,
+                threads_or_all(encoder.threads),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Watch {
-            model,
-            device,
-            threads,
-        } => {
-            let (enc, mut lib) = open_for_indexing(&cli, &model.model, device.device)?;
+        Command::Watch { encoder } => {
+            let (enc, mut lib) =
+                open_for_indexing(&cli, &encoder.model.model, encoder.device.device)?;
             let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
             if roots.is_empty() {
                 anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
             }
-            let threads = threads_or_all(*threads);
+            let threads = threads_or_all(encoder.threads);
             run_index(&cli, &mut lib, &enc, &roots, threads)?;
             let (watcher, offline) = glimpse::watch::Watcher::new(&roots)?;
             for r in offline {
@@ -483,18 +479,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Embed { what } => match what {
-            EmbedWhat::Image {
-                model,
-                device,
-                threads,
-                paths,
-            } => {
-                let files = resolve_model(&cli, &model.model)?;
+            EmbedWhat::Image { encoder, paths } => {
+                let files = resolve_model(&cli, &encoder.model.model)?;
                 let rt = load_runtime(&cli)?;
-                let enc = ImageEncoder::open(&rt.env, &files, device.device)?;
+                let enc = ImageEncoder::open(&rt.env, &files, encoder.device.device)?;
                 report_provider(&cli, "image", &enc.selection);
-                let threads = threads
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+                let threads = threads_or_all(encoder.threads);
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
                 let mut failed = 0usize;
