@@ -103,6 +103,16 @@ CREATE TABLE tags (
     PRIMARY KEY (photo_id, label_id)
 );
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#, r#"
+CREATE TABLE label_vectors (
+    label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    -- the prompt templates the vector averages (a different set invalidates it)
+    prompts TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (label_id, model_id)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_label ON tags(label_id);
 "#];
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
@@ -739,5 +749,361 @@ impl Catalog {
             )?,
             failures,
         })
+    }
+}
+
+/// What a search may be restricted to; every field narrows the set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhotoFilter {
+    /// Only photos under this folder (the folder itself or any subfolder).
+    pub folder: Option<PathBuf>,
+    /// Only photos dated at or after this instant (Unix seconds; date taken, else file time).
+    pub after: Option<i64>,
+    /// Only photos dated before this instant (Unix seconds).
+    pub before: Option<i64>,
+    /// Only these formats ("jpeg", "png", ...); empty means any.
+    pub formats: Vec<String>,
+    /// Only photos carrying this tag.
+    pub tag: Option<String>,
+}
+
+impl PhotoFilter {
+    /// Whether nothing is restricted (a plain search needs no id set).
+    pub fn is_empty(&self) -> bool {
+        *self == PhotoFilter::default()
+    }
+}
+
+/// What a result shows about a photo.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PhotoInfo {
+    /// Row id (the vector key).
+    pub id: i64,
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes on disk.
+    pub size: i64,
+    /// Date taken if known, else the file's modification time (Unix seconds).
+    pub date: i64,
+    /// Pixel width, when decoded.
+    pub width: Option<u32>,
+    /// Pixel height, when decoded.
+    pub height: Option<u32>,
+    /// Detected format.
+    pub format: Option<String>,
+    /// BLAKE3 of the content, hex (the thumbnail key).
+    pub content_hash: Option<String>,
+}
+
+/// The date of a photo in SQL: when it was taken if known, else its file time.
+const DATE_SQL: &str = "COALESCE(p.taken_at, p.mtime_ns / 1000000000)";
+const INFO_COLUMNS: &str =
+    "p.id, p.path, p.size, COALESCE(p.taken_at, p.mtime_ns / 1000000000), p.width, p.height, p.format, p.content_hash";
+
+fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
+    Ok(PhotoInfo {
+        id: r.get(0)?,
+        path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+        size: r.get(2)?,
+        date: r.get(3)?,
+        width: r.get::<_, Option<i64>>(4)?.map(|v| v as u32),
+        height: r.get::<_, Option<i64>>(5)?.map(|v| v as u32),
+        format: r.get(6)?,
+        content_hash: r.get::<_, Option<Vec<u8>>>(7)?.map(hex::encode),
+    })
+}
+
+/// The byte range of paths strictly inside `folder`: `folder/` up to (not including) `folder0`
+/// ('0' is the byte after '/'), so a BLOB comparison selects the subtree and not `folder2`.
+fn subtree_range(folder: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let mut base = path_bytes(folder);
+    while base.len() > 1 && base.last() == Some(&b'/') {
+        base.pop();
+    }
+    let mut lo = base.clone();
+    let mut hi = base.clone();
+    if lo.last() != Some(&b'/') {
+        lo.push(b'/');
+        hi.push(b'0');
+    } else {
+        // The root folder "/": everything.
+        hi = vec![0xff];
+    }
+    (base, lo, hi)
+}
+
+impl Catalog {
+    /// The query selecting `columns` of indexed photos with a vector for the model that pass
+    /// `filter` (the embedding is `e`, the photo `p`), with its arguments.
+    fn filtered_sql(
+        model_id: i64,
+        filter: &PhotoFilter,
+        columns: &str,
+    ) -> (String, Vec<rusqlite::types::Value>) {
+        let mut sql = format!(
+            "SELECT {columns} FROM photos p JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ?1
+             WHERE p.status = 'indexed'"
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![model_id.into()];
+        let mut arg = |sql: &mut String, text: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&text.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(folder) = &filter.folder {
+            let (base, lo, hi) = subtree_range(folder);
+            arg(&mut sql, " AND (p.path = ?", base.into());
+            arg(&mut sql, " OR (p.path >= ?", lo.into());
+            arg(&mut sql, " AND p.path < ?))", hi.into());
+        }
+        if let Some(after) = filter.after {
+            arg(&mut sql, &format!(" AND {DATE_SQL} >= ?"), after.into());
+        }
+        if let Some(before) = filter.before {
+            arg(&mut sql, &format!(" AND {DATE_SQL} < ?"), before.into());
+        }
+        if !filter.formats.is_empty() {
+            sql.push_str(" AND p.format IN (");
+            for (i, f) in filter.formats.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                arg(&mut sql, "?", f.to_lowercase().into());
+            }
+            sql.push(')');
+        }
+        if let Some(tag) = &filter.tag {
+            arg(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM tags t JOIN labels l ON l.id = t.label_id
+                   WHERE t.photo_id = p.id AND l.name = ?)",
+                tag.trim().to_lowercase().into(),
+            );
+        }
+        (sql, args)
+    }
+
+    /// Ids of the photos with a vector for the model that pass `filter`, for filtered search.
+    pub fn filter_ids(&self, model_id: i64, filter: &PhotoFilter) -> Result<Vec<i64>, CatalogError> {
+        let (sql, args) = Self::filtered_sql(model_id, filter, "p.id");
+        let mut stmt = self.conn.prepare(&sql).ctx("filter photos")?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+            .ctx("filter photos")?
+            .collect::<Result<_, _>>()
+            .ctx("filter photos")?;
+        Ok(ids)
+    }
+
+    /// What results show about these photos, by id (missing ids are simply absent).
+    pub fn photo_infos(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, PhotoInfo>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM photos p WHERE p.id = ?1"))
+            .ctx("read photo")?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(info) = stmt.query_row([id], info_row).optional().ctx("read photo")? {
+                out.insert(*id, info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A photo of the library by its path, if it is one.
+    pub fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, CatalogError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {INFO_COLUMNS} FROM photos p WHERE p.path = ?1"),
+                [path_bytes(path)],
+                info_row,
+            )
+            .optional()
+            .ctx("find photo")
+    }
+
+    /// A photo with this content and a vector for the model (to reuse its vector for a file
+    /// outside the library).
+    pub fn photo_with_hash(
+        &self,
+        model_id: i64,
+        hash: &[u8],
+    ) -> Result<Option<i64>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id
+                 WHERE p.content_hash = ?1 AND e.model_id = ?2 ORDER BY p.id LIMIT 1",
+                params![hash, model_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("find content")
+    }
+
+    /// A photo's stored embedding for the model.
+    pub fn embedding(&self, model_id: i64, photo_id: i64) -> Result<Option<Vec<f32>>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector FROM embeddings WHERE photo_id = ?1 AND model_id = ?2",
+                params![photo_id, model_id],
+                |r| Ok(blob_vector(&r.get::<_, Vec<u8>>(0)?)),
+            )
+            .optional()
+            .ctx("read embedding")
+    }
+
+    /// Every stored embedding (with what results show) of the photos passing `filter`, by
+    /// path, for tagging and duplicate detection from stored vectors.
+    pub fn embeddings_where(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+    ) -> Result<Vec<(PhotoInfo, Vec<f32>)>, CatalogError> {
+        let (mut sql, args) =
+            Self::filtered_sql(model_id, filter, &format!("{INFO_COLUMNS}, e.vector"));
+        sql.push_str(" ORDER BY p.path");
+        let mut stmt = self.conn.prepare(&sql).ctx("read embeddings")?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((info_row(r)?, blob_vector(&r.get::<_, Vec<u8>>(8)?)))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// The row id of a label, created on first use (names are stored lower-case).
+    pub fn label_id(&self, name: &str, builtin: bool) -> Result<i64, CatalogError> {
+        let name = name.trim().to_lowercase();
+        self.conn
+            .execute(
+                "INSERT INTO labels(name, builtin) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, builtin],
+            )
+            .ctx("add label")?;
+        self.conn
+            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| r.get(0))
+            .ctx("label id")
+    }
+
+    /// Labels the user added (not the built-in vocabulary), in the order they were added.
+    pub fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM labels WHERE builtin = 0 ORDER BY id")
+            .ctx("list labels")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .ctx("list labels")?
+            .collect::<Result<_, _>>()
+            .ctx("list labels")?;
+        Ok(rows)
+    }
+
+    /// A label's cached text vector for the model, if it was made from the same prompts.
+    pub fn label_vector(
+        &self,
+        label_id: i64,
+        model_id: i64,
+        prompts: &str,
+    ) -> Result<Option<Vec<f32>>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector FROM label_vectors WHERE label_id = ?1 AND model_id = ?2 AND prompts = ?3",
+                params![label_id, model_id, prompts],
+                |r| Ok(blob_vector(&r.get::<_, Vec<u8>>(0)?)),
+            )
+            .optional()
+            .ctx("read label vector")
+    }
+
+    /// Caches a label's text vector for the model.
+    pub fn set_label_vector(
+        &self,
+        label_id: i64,
+        model_id: i64,
+        prompts: &str,
+        vector: &[f32],
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO label_vectors(label_id, model_id, prompts, vector)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![label_id, model_id, prompts, vector_blob(vector)],
+            )
+            .ctx("cache label vector")?;
+        Ok(())
+    }
+
+    /// Replaces the tags of `photos` with `tags` (photo id, label id, score) in one transaction,
+    /// so a re-tag never leaves a folder half old, half new.
+    pub fn replace_tags(
+        &mut self,
+        photos: &[i64],
+        tags: &[(i64, i64, f32)],
+    ) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin tagging")?;
+        {
+            let mut clear = tx
+                .prepare("DELETE FROM tags WHERE photo_id = ?1")
+                .ctx("clear tags")?;
+            for id in photos {
+                clear.execute([id]).ctx("clear tags")?;
+            }
+            let mut put = tx
+                .prepare("INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)")
+                .ctx("store tag")?;
+            for (photo, label, score) in tags {
+                put.execute(params![photo, label, f64::from(*score)])
+                    .ctx("store tag")?;
+            }
+        }
+        tx.commit().ctx("commit tagging")
+    }
+
+    /// Tags of each photo, best first (label name, score).
+    pub fn tags_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<(String, f32)>>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT l.name, t.score FROM tags t JOIN labels l ON l.id = t.label_id
+                 WHERE t.photo_id = ?1 ORDER BY t.score DESC, l.name",
+            )
+            .ctx("read tags")?;
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let rows: Vec<(String, f32)> = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get::<_, f64>(1)? as f32)))
+                .ctx("read tags")?
+                .collect::<Result<_, _>>()
+                .ctx("read tags")?;
+            if !rows.is_empty() {
+                out.insert(*id, rows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every tag in use with how many photos carry it, most used first.
+    pub fn tag_counts(&self) -> Result<Vec<(String, u64)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.name, COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
+                 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
+            )
+            .ctx("count tags")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .ctx("count tags")?
+            .collect::<Result<_, _>>()
+            .ctx("count tags")?;
+        Ok(rows)
     }
 }

@@ -10,11 +10,17 @@
 //! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
 //! and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
+//!
+//! Answering follows the data flow of one query: `search` (query text and minus terms or an
+//! example photo → one vector → exact or graph nearest neighbours → filtered, paged results
+//! joined with the catalog), `tags` (labels → prompt-ensembled text vectors → per-photo softmax
+//! over stored vectors) and `dupes` (CLIP candidates confirmed on pixels → groups of copies).
 
 pub mod catalog;
 pub mod decode;
 pub mod device;
 pub mod download;
+pub mod dupes;
 pub mod encode;
 pub mod library;
 pub mod model;
@@ -23,6 +29,8 @@ pub mod prepare;
 pub mod preprocess;
 pub mod runtime;
 pub mod scan;
+pub mod search;
+pub mod tags;
 pub mod thumbs;
 pub mod tokenize;
 pub mod vectors;

@@ -129,6 +129,16 @@ impl Library {
         &self.model
     }
 
+    /// The catalog row id of the model (the key of its embeddings, labels and index state).
+    pub fn model_id(&self) -> i64 {
+        self.model_id
+    }
+
+    /// The vector index, for search.
+    pub fn vectors(&self) -> &VectorIndex {
+        &self.vectors
+    }
+
     /// Vectors in the index.
     pub fn vector_count(&self) -> usize {
         self.vectors.len()

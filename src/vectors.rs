@@ -177,18 +177,65 @@ impl VectorIndex {
 
     /// The `k` nearest photos with cosine similarity, best first.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
+        self.check(query)?;
+        let m = self.index.search(query, k).map_err(ix)?;
+        Ok(hits(&m.keys, &m.distances))
+    }
+
+    /// The `k` nearest photos by brute force: exact, and faster than the graph while the
+    /// library is small.
+    pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
+        self.check(query)?;
+        let m = self.index.exact_search(query, k).map_err(ix)?;
+        Ok(hits(&m.keys, &m.distances))
+    }
+
+    /// The `k` nearest photos that `keep` accepts (graph search; it may find fewer than `k`
+    /// when the filter is very selective, which the caller must check).
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: impl Fn(i64) -> bool,
+    ) -> Result<Vec<(i64, f32)>, VectorError> {
+        self.check(query)?;
+        let m = self
+            .index
+            .filtered_search(query, k, |key| keep(key as i64))
+            .map_err(ix)?;
+        Ok(hits(&m.keys, &m.distances))
+    }
+
+    /// A photo's stored vector (as held: f16-rounded), to search by example without re-encoding.
+    pub fn get(&self, id: i64) -> Option<Vec<f32>> {
+        if !self.index.contains(id as u64) {
+            return None;
+        }
+        let mut v = vec![0f32; self.dim];
+        match self.index.get(id as u64, &mut v) {
+            Ok(n) if n >= 1 => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Sets how many candidates a graph search explores (recall against latency).
+    pub fn set_expansion_search(&self, n: usize) {
+        self.index.change_expansion_search(n);
+    }
+
+    /// Bytes of memory the index holds (for status and benchmarks).
+    pub fn memory_usage(&self) -> usize {
+        self.index.memory_usage()
+    }
+
+    fn check(&self, query: &[f32]) -> Result<(), VectorError> {
         if query.len() != self.dim {
             return Err(VectorError::Dimensions {
                 want: self.dim,
                 got: query.len(),
             });
         }
-        let m = self.index.search(query, k).map_err(ix)?;
-        Ok(m.keys
-            .iter()
-            .zip(&m.distances)
-            .map(|(k, d)| (*k as i64, 1.0 - d))
-            .collect())
+        Ok(())
     }
 
     /// Saves to `path` atomically (temp file, fsync, rename, fsync folder) and returns what the
@@ -218,6 +265,14 @@ impl VectorIndex {
             checksum: hex::encode(sha2::Sha256::digest(&buf)),
         })
     }
+}
+
+/// USearch's cosine distances as (photo id, cosine similarity), best first.
+fn hits(keys: &[u64], distances: &[f32]) -> Vec<(i64, f32)> {
+    keys.iter()
+        .zip(distances)
+        .map(|(k, d)| (*k as i64, 1.0 - d))
+        .collect()
 }
 
 #[cfg(test)]

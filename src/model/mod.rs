@@ -69,6 +69,54 @@ pub struct ModelFiles {
     pub pad_token: Option<String>,
     /// A short name for messages and storage keys (the folder name).
     pub name: String,
+    /// Score thresholds measured for this model (`calibration.json`), else OpenAI CLIP's.
+    pub calibration: Calibration,
+}
+
+/// Score thresholds that depend on the model: cosines are not comparable across models, so the
+/// cut-offs for "a match" and "a copy" are measured per model and shipped beside it.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Calibration {
+    /// Text-to-image cosine below which a photo is a weak match (hidden behind "show weaker").
+    pub relevance_floor: f32,
+    /// Image-to-image cosine at or above which two photos are candidate copies.
+    pub duplicate_cosine: f32,
+}
+
+impl Default for Calibration {
+    /// OpenAI CLIP ViT-B (the default models): matching captions score about 0.25-0.35 against
+    /// their photos and unrelated ones 0.10-0.20; re-saved or resized copies of a photo score
+    /// above 0.95 against it.
+    fn default() -> Self {
+        Calibration {
+            relevance_floor: 0.2,
+            duplicate_cosine: 0.95,
+        }
+    }
+}
+
+impl Calibration {
+    /// Reads `<dir>/calibration.json` when the model ships one.
+    fn read(dir: &Path) -> Result<Self, ModelError> {
+        let path = dir.join("calibration.json");
+        let Some(v) = optional_json(&path)? else {
+            return Ok(Calibration::default());
+        };
+        let field = |name: &str| -> Result<f32, ModelError> {
+            v.get(name)
+                .and_then(serde_json::Value::as_f64)
+                .filter(|x| x.is_finite() && (-1.0..=1.0).contains(x))
+                .map(|x| x as f32)
+                .ok_or_else(|| ModelError::Config {
+                    path: path.display().to_string(),
+                    message: format!("{name} must be a cosine between -1 and 1"),
+                })
+        };
+        Ok(Calibration {
+            relevance_floor: field("relevance_floor")?,
+            duplicate_cosine: field("duplicate_cosine")?,
+        })
+    }
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, ModelError> {
@@ -144,6 +192,7 @@ impl ModelFiles {
                 context_length,
                 pad_token,
                 name,
+                calibration: Calibration::read(dir)?,
                 dir: dir.to_path_buf(),
             });
         }
@@ -161,6 +210,7 @@ impl ModelFiles {
                 context_length,
                 pad_token,
                 name,
+                calibration: Calibration::read(dir)?,
                 dir: dir.to_path_buf(),
             });
         }

@@ -14,17 +14,19 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod find;
+
 /// Find photos on your own computer by describing them. Everything runs locally.
 #[derive(Parser)]
 #[command(name = "glimpse", version, about, propagate_version = true)]
-struct Cli {
+pub(crate) struct Cli {
     /// Never download anything (ONNX Runtime, models); fail with instructions instead.
     #[arg(long, global = true, env = "GLIMPSE_OFFLINE", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new())]
     offline: bool,
     /// Less output on stderr (no provider line, no progress bars).
     #[arg(long, short, global = true)]
-    quiet: bool,
+    pub(crate) quiet: bool,
     /// Library folder (catalog, vector index, thumbnails); default: the platform data folder.
     #[arg(long, global = true, env = "GLIMPSE_HOME")]
     library: Option<PathBuf>,
@@ -76,6 +78,20 @@ enum Command {
         #[arg(long)]
         dump_embeddings: bool,
     },
+    /// Find photos by describing them: `glimpse search "dog on a red sofa -cat"`.
+    Search(find::SearchCmd),
+    /// Photos like a given one (a library photo or any picture file).
+    Similar(find::SimilarCmd),
+    /// Auto-tag a folder's photos with labels you name (no training, no re-encoding).
+    Tag(find::TagCmd),
+    /// The tags in use, with how many photos carry each.
+    Tags {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Groups of copies (resized, re-compressed, slightly cropped), with a suggested keeper.
+    Dupes(find::DupesCmd),
     /// List the downloadable models, or fetch one.
     Models {
         /// Download this model now (a name from the list).
@@ -122,17 +138,17 @@ struct EncoderArgs {
 }
 
 #[derive(Args, Clone)]
-struct DeviceArg {
+pub(crate) struct DeviceArg {
     /// Where the encoders run: auto, cpu, cuda, coreml or directml.
     #[arg(long, default_value = "auto", value_parser = parse_device)]
-    device: Device,
+    pub(crate) device: Device,
 }
 
 #[derive(Args, Clone)]
-struct ModelArg {
+pub(crate) struct ModelArg {
     /// Model folder (immich or Hugging Face layout) or a model name from `glimpse models`.
     #[arg(long, env = "GLIMPSE_MODEL", default_value = glimpse::model::manifest::DEFAULT_MODEL)]
-    model: String,
+    pub(crate) model: String,
 }
 
 #[derive(Subcommand)]
@@ -180,18 +196,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_runtime(cli: &Cli) -> Result<Runtime> {
+pub(crate) fn load_runtime(cli: &Cli) -> Result<Runtime> {
     let opts = RuntimeOptions::default().with_download(!cli.offline);
     runtime::load(&opts).context("ONNX Runtime is not available")
 }
 
-fn resolve_model(cli: &Cli, model: &str) -> Result<ModelFiles> {
+pub(crate) fn resolve_model(cli: &Cli, model: &str) -> Result<ModelFiles> {
     let dir = glimpse::model::manifest::ensure_model_cli(model, !cli.offline, cli.quiet)
         .with_context(|| format!("model {model:?} is not available"))?;
     ModelFiles::open(&dir).with_context(|| format!("cannot use model folder {}", dir.display()))
 }
 
-fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
+pub(crate) fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
     if let Some(w) = &sel.fallback {
         eprintln!("glimpse: warning: {w}");
     }
@@ -200,7 +216,7 @@ fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
     }
 }
 
-fn library_dir(cli: &Cli) -> PathBuf {
+pub(crate) fn library_dir(cli: &Cli) -> PathBuf {
     cli.library
         .clone()
         .unwrap_or_else(glimpse::library::default_dir)
@@ -569,6 +585,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Search(cmd) => find::search(&cli, cmd),
+        Command::Similar(cmd) => find::similar(&cli, cmd),
+        Command::Tag(cmd) => find::tag(&cli, cmd),
+        Command::Tags { json } => find::tags(&cli, *json),
+        Command::Dupes(cmd) => find::dupes(&cli, cmd),
         Command::Models { fetch, json } => {
             if let Some(name) = fetch {
                 let dir =

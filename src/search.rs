@@ -1,0 +1,507 @@
+//! Search: a query (words, an example photo, minus terms) becomes one vector; the vector index's
+//! nearest photos become ranked, filtered, paged results joined with what the catalog knows.
+//!
+//! Small libraries and selective filters are searched exactly (every candidate scored): exact
+//! and fast beats approximate. Large unfiltered libraries use the HNSW graph; a filtered graph
+//! search that finds fewer matches than exist falls back to scoring the filtered set, so a
+//! selective filter never silently returns fewer results.
+
+use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo};
+use crate::decode::{self, DecodeOptions};
+use crate::encode::{ImageEncoder, TextEncoder};
+use crate::library::Library;
+use crate::vectors::VectorError;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Why a search could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The catalog could not be read.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The vector index refused the query.
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+    /// Nothing to look for (only minus terms, or blank).
+    #[error("the query is empty: describe what to find (minus terms alone select nothing)")]
+    EmptyQuery,
+    /// The example picture could not be read or decoded.
+    #[error("cannot use {path} as an example: {reason}")]
+    Example {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The example is new to the library and must be encoded, but no image encoder was given.
+    #[error("{0} is not in the library: the image encoder is needed to embed it")]
+    NeedsEncoder(String),
+    /// A tower failed to embed the query.
+    #[error("embedding the query failed: {0}")]
+    Encode(String),
+}
+
+/// How much a minus term pushes away: the query is `plus - NEGATIVE_WEIGHT * minus` (both unit
+/// vectors), re-normalised. At 0.5 the minus term demotes its matches without turning the
+/// query into its opposite.
+pub const NEGATIVE_WEIGHT: f32 = 0.5;
+
+/// Up to this many candidates, every vector is scored (exact): at 512-d f16 that is a 20 MB
+/// scan, about as fast as a graph search and never misses.
+pub const EXACT_MAX: usize = 20_000;
+
+/// At most this many matches are ranked when results are sorted by date.
+pub const DATE_SORT_MAX: usize = 10_000;
+
+/// A typed query split into what to find and what to avoid: `beach -people -"red car"`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedQuery {
+    /// The description to find (minus terms removed, quotes dropped).
+    pub text: String,
+    /// Words or quoted phrases to push away.
+    pub minus: Vec<String>,
+}
+
+/// Splits a typed query into its description and its minus terms (`-word`, `-"a phrase"`);
+/// a hyphen inside a word (`t-shirt`) or standing alone is part of the description.
+pub fn parse(query: &str) -> ParsedQuery {
+    let mut out = ParsedQuery::default();
+    let mut words: Vec<String> = Vec::new();
+    let mut chars = query.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let Some(&first) = chars.peek() else { break };
+        let minus = first == '-';
+        if minus {
+            chars.next();
+            if chars.peek().is_none_or(|c| c.is_whitespace()) {
+                words.push("-".into());
+                continue;
+            }
+        }
+        let mut term = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c == '"' {
+                    break;
+                }
+                term.push(c);
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c.is_whitespace() {
+                    break;
+                }
+                term.push(c);
+                chars.next();
+            }
+        }
+        let term = term.trim().to_string();
+        if term.is_empty() {
+            continue;
+        }
+        if minus {
+            out.minus.push(term);
+        } else {
+            words.push(term);
+        }
+    }
+    out.text = words.join(" ");
+    out
+}
+
+/// One query vector from unit vectors to find (`plus`, averaged) and to avoid (`minus`,
+/// averaged, subtracted with `minus_weight`); `None` when there is nothing to find.
+pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Option<Vec<f32>> {
+    let mean = |vs: &[Vec<f32>]| -> Option<Vec<f32>> {
+        let first = vs.first()?;
+        let mut acc = vec![0f32; first.len()];
+        for v in vs {
+            if v.len() != acc.len() {
+                return None;
+            }
+            for (a, x) in acc.iter_mut().zip(unit(v.clone())) {
+                *a += x;
+            }
+        }
+        Some(unit(acc))
+    };
+    let mut q = mean(plus)?;
+    if let Some(m) = mean(minus) {
+        if m.len() != q.len() {
+            return None;
+        }
+        for (a, x) in q.iter_mut().zip(m) {
+            *a -= minus_weight * x;
+        }
+    }
+    let n = q.iter().map(|x| x * x).sum::<f32>();
+    (n > 1e-12).then(|| unit(q))
+}
+
+/// Embeds a parsed query (and optional example-photo vectors) into one search vector.
+pub fn query_vector(
+    text: &TextEncoder,
+    query: &ParsedQuery,
+    examples: &[Vec<f32>],
+) -> Result<Vec<f32>, SearchError> {
+    let mut texts: Vec<&str> = Vec::new();
+    if !query.text.is_empty() {
+        texts.push(&query.text);
+    }
+    texts.extend(query.minus.iter().map(String::as_str));
+    let vecs = if texts.is_empty() {
+        Vec::new()
+    } else {
+        text.embed(&texts)
+            .map_err(|e| SearchError::Encode(e.to_string()))?
+    };
+    let (plus_text, minus) = vecs.split_at(usize::from(!query.text.is_empty()));
+    let mut plus: Vec<Vec<f32>> = plus_text.to_vec();
+    plus.extend(examples.iter().cloned());
+    compose(&plus, minus, NEGATIVE_WEIGHT).ok_or(SearchError::EmptyQuery)
+}
+
+/// An example picture as a vector, and which library photo it is.
+#[derive(Debug, Clone)]
+pub struct Example {
+    /// Its embedding (stored, reused or freshly encoded).
+    pub vector: Vec<f32>,
+    /// The library photo at this path, excluded from its own results.
+    pub photo_id: Option<i64>,
+    /// A library photo with the same bytes, whose vector was reused.
+    pub same_content: Option<i64>,
+    /// Whether the image encoder ran (false when a stored vector served).
+    pub encoded: bool,
+}
+
+/// The vector of any picture file: a library photo's stored vector, else the stored vector of
+/// a photo with the same bytes, else a fresh encode (which needs `encoder`).
+pub fn example(
+    lib: &Library,
+    encoder: Option<&ImageEncoder>,
+    path: &Path,
+) -> Result<Example, SearchError> {
+    let bad = |reason: String| SearchError::Example {
+        path: path.display().to_string(),
+        reason,
+    };
+    let canonical = path.canonicalize().map_err(|e| bad(e.to_string()))?;
+    if let Some(info) = lib.catalog.photo_by_path(&canonical)? {
+        let stored = match lib.vectors().get(info.id) {
+            Some(v) => Some(v),
+            None => lib.catalog.embedding(lib.model_id(), info.id)?,
+        };
+        if let Some(vector) = stored {
+            return Ok(Example {
+                vector,
+                photo_id: Some(info.id),
+                same_content: None,
+                encoded: false,
+            });
+        }
+    }
+    let len = std::fs::metadata(&canonical)
+        .map_err(|e| bad(e.to_string()))?
+        .len();
+    if len > decode::MAX_FILE_BYTES {
+        return Err(bad(format!(
+            "file is {len} bytes, more than the {} byte limit",
+            decode::MAX_FILE_BYTES
+        )));
+    }
+    let bytes = std::fs::read(&canonical).map_err(|e| bad(e.to_string()))?;
+    let hash = crate::prepare::content_hash(&bytes);
+    if let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &hash)? {
+        if let Some(vector) = lib.catalog.embedding(lib.model_id(), id)? {
+            return Ok(Example {
+                vector,
+                photo_id: None,
+                same_content: Some(id),
+                encoded: false,
+            });
+        }
+    }
+    let Some(encoder) = encoder else {
+        return Err(SearchError::NeedsEncoder(path.display().to_string()));
+    };
+    let cfg = &encoder.preprocess;
+    let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))
+        .map_err(|e| bad(e.to_string()))?;
+    let tensor = cfg.apply(&d.image);
+    let mut out = encoder
+        .encode(&tensor, 1)
+        .map_err(|e| SearchError::Encode(e.to_string()))?;
+    let vector = out.pop().ok_or_else(|| bad("the encoder returned nothing".into()))?;
+    Ok(Example {
+        vector,
+        photo_id: None,
+        same_content: None,
+        encoded: true,
+    })
+}
+
+/// How results are ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    /// Best match first.
+    #[default]
+    Score,
+    /// Newest first (date taken, else file time), among the matches above the floor.
+    Newest,
+    /// Oldest first.
+    Oldest,
+}
+
+/// One page of one search.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Results per page.
+    pub limit: usize,
+    /// Results to skip (page × limit).
+    pub offset: usize,
+    /// What the results are restricted to.
+    pub filter: PhotoFilter,
+    /// Result order.
+    pub sort: Sort,
+    /// Score below which a result is a weak match; `None` keeps every result.
+    pub floor: Option<f32>,
+    /// Show the weak matches too ("show weaker matches").
+    pub include_weak: bool,
+    /// Photos never returned (the example photo itself).
+    pub exclude: Vec<i64>,
+}
+
+impl Request {
+    /// The first `limit` results, best first, no filter, no floor.
+    pub fn new(limit: usize) -> Self {
+        Request {
+            limit,
+            offset: 0,
+            filter: PhotoFilter::default(),
+            sort: Sort::Score,
+            floor: None,
+            include_weak: false,
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// A result: the photo, how well it matches, and what to show for it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    /// The photo.
+    #[serde(flatten)]
+    pub photo: PhotoInfo,
+    /// Cosine similarity to the query.
+    pub score: f32,
+    /// The cached preview, when there is one.
+    pub thumbnail: Option<PathBuf>,
+    /// Its tags, best first.
+    pub tags: Vec<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The results.
+    pub hits: Vec<Hit>,
+    /// A next page exists.
+    pub has_more: bool,
+    /// Weaker matches exist beyond the floor and were left out (offer "show weaker matches").
+    pub weaker_hidden: bool,
+    /// Every candidate was scored (no approximation).
+    pub exact: bool,
+}
+
+/// Candidates (photo id, score), best first, at most `need` of them, among `filter`.
+fn candidates(
+    lib: &Library,
+    q: &[f32],
+    need: usize,
+    filter: &PhotoFilter,
+) -> Result<(Vec<(i64, f32)>, bool), SearchError> {
+    let v = lib.vectors();
+    if filter.is_empty() {
+        return Ok(if v.len() <= EXACT_MAX {
+            (v.search_exact(q, need)?, true)
+        } else {
+            (v.search(q, need)?, false)
+        });
+    }
+    let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
+    if allowed.len() > EXACT_MAX && allowed.len() > need {
+        let set: HashSet<i64> = allowed.iter().copied().collect();
+        let found = v.search_filtered(q, need, |id| set.contains(&id))?;
+        if found.len() >= need {
+            return Ok((found, false));
+        }
+        tracing::debug!(
+            found = found.len(),
+            need,
+            "filtered graph search came up short; scoring the filtered set"
+        );
+    }
+    Ok((score_exact(lib, q, &allowed, need)?, true))
+}
+
+/// Scores `ids` against `q` one by one and keeps the best `need`.
+fn score_exact(
+    lib: &Library,
+    q: &[f32],
+    ids: &[i64],
+    need: usize,
+) -> Result<Vec<(i64, f32)>, SearchError> {
+    let v = lib.vectors();
+    let mut scored: Vec<(i64, f32)> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let vec = match v.get(id) {
+            Some(x) => x,
+            None => match lib.catalog.embedding(lib.model_id(), id)? {
+                Some(x) => x,
+                None => continue,
+            },
+        };
+        scored.push((id, dot(q, &vec)));
+    }
+    rank(&mut scored);
+    scored.truncate(need);
+    Ok(scored)
+}
+
+/// Best first; ties by id so that results are deterministic.
+fn rank(scored: &mut [(i64, f32)]) {
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+/// `v` scaled to length 1 (a zero vector stays zero).
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
+/// Cosine of two unit vectors.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The page of photos nearest to `query` (a unit vector) that `req` asks for.
+pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, SearchError> {
+    let limit = req.limit.max(1);
+    let need = match req.sort {
+        Sort::Score => req.offset + limit + 1 + req.exclude.len(),
+        Sort::Newest | Sort::Oldest => DATE_SORT_MAX + req.exclude.len(),
+    };
+    let (mut found, exact) = candidates(lib, query, need, &req.filter)?;
+    rank(&mut found);
+    found.retain(|(id, _)| !req.exclude.contains(id));
+    let floor = req.floor.unwrap_or(f32::NEG_INFINITY);
+    let weak = found.iter().any(|(_, s)| *s < floor);
+    if !req.include_weak {
+        found.retain(|(_, s)| *s >= floor);
+    }
+    let mut infos;
+    if req.sort == Sort::Score {
+        let has_more = found.len() > req.offset + limit;
+        let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
+        let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
+        infos = lib.catalog.photo_infos(&ids)?;
+        return join(lib, page, &mut infos, has_more, weak && !req.include_weak, exact);
+    }
+    let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
+    infos = lib.catalog.photo_infos(&ids)?;
+    found.retain(|(id, _)| infos.contains_key(id));
+    let date = |id: &i64| infos.get(id).map_or(0, |i| i.date);
+    found.sort_by(|a, b| {
+        let (da, db) = (date(&a.0), date(&b.0));
+        let by_date = if req.sort == Sort::Newest {
+            db.cmp(&da)
+        } else {
+            da.cmp(&db)
+        };
+        by_date.then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0))
+    });
+    let has_more = found.len() > req.offset + limit;
+    let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
+    join(lib, page, &mut infos, has_more, weak && !req.include_weak, exact)
+}
+
+fn join(
+    lib: &Library,
+    page: Vec<(i64, f32)>,
+    infos: &mut std::collections::HashMap<i64, PhotoInfo>,
+    has_more: bool,
+    weaker_hidden: bool,
+    exact: bool,
+) -> Result<Page, SearchError> {
+    let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
+    let mut tags = lib.catalog.tags_of(&ids)?;
+    let hits = page
+        .into_iter()
+        .filter_map(|(id, score)| {
+            let photo = infos.remove(&id)?;
+            let thumbnail = photo
+                .content_hash
+                .as_deref()
+                .filter(|h| lib.thumbs.exists(h))
+                .map(|h| lib.thumbs.path_for(h));
+            let tags = tags
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| t.0)
+                .collect();
+            Some(Hit {
+                photo,
+                score,
+                thumbnail,
+                tags,
+            })
+        })
+        .collect();
+    Ok(Page {
+        hits,
+        has_more,
+        weaker_hidden,
+        exact,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minus_terms_and_phrases_are_split_from_the_description() {
+        let p = parse(r#"beach -people at  dusk -"red car" t-shirt - x"#);
+        assert_eq!(p.text, "beach at dusk t-shirt - x");
+        assert_eq!(p.minus, vec!["people".to_string(), "red car".to_string()]);
+        assert_eq!(parse("  ").text, "");
+        let only = parse("-cat");
+        assert_eq!((only.text.as_str(), only.minus.len()), ("", 1));
+        assert_eq!(parse(r#""a quoted phrase""#).text, "a quoted phrase");
+    }
+
+    #[test]
+    fn compose_subtracts_the_weighted_minus_vector() {
+        let plus = vec![vec![1.0, 0.0, 0.0]];
+        let minus = vec![vec![0.0, 2.0, 0.0]];
+        let q = compose(&plus, &minus, 0.5).unwrap();
+        let n = (1.0f32 + 0.25).sqrt();
+        assert!((q[0] - 1.0 / n).abs() < 1e-6 && (q[1] + 0.5 / n).abs() < 1e-6);
+        // Two plus vectors average after normalising each (scale does not weigh).
+        let q = compose(&[vec![3.0, 0.0], vec![0.0, 1.0]], &[], 0.5).unwrap();
+        assert!((q[0] - q[1]).abs() < 1e-6);
+        assert!(compose(&[], &minus, 0.5).is_none());
+        assert!(compose(&[vec![1.0, 0.0]], &[vec![1.0, 0.0]], 1.0).is_none());
+        assert!(compose(&[vec![1.0, 0.0]], &[vec![1.0, 0.0, 0.0]], 0.5).is_none());
+    }
+}
