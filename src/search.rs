@@ -143,9 +143,10 @@ pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Opti
     (n > 1e-12).then(|| unit(q))
 }
 
-/// Embeds a parsed query (and optional example-photo vectors) into one search vector.
+/// Embeds a parsed query (and optional example-photo vectors) into one search vector;
+/// `embed` is the text tower (one call for the description and every minus term).
 pub fn query_vector(
-    text: &TextEncoder,
+    embed: &mut dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String>,
     query: &ParsedQuery,
     examples: &[Vec<f32>],
 ) -> Result<Vec<f32>, SearchError> {
@@ -157,13 +158,32 @@ pub fn query_vector(
     let vecs = if texts.is_empty() {
         Vec::new()
     } else {
-        text.embed(&texts)
-            .map_err(|e| SearchError::Encode(e.to_string()))?
+        embed(&texts).map_err(SearchError::Encode)?
     };
+    if vecs.len() != texts.len() {
+        return Err(SearchError::Encode(format!(
+            "{} vectors for {} texts",
+            vecs.len(),
+            texts.len()
+        )));
+    }
     let (plus_text, minus) = vecs.split_at(usize::from(!query.text.is_empty()));
     let mut plus: Vec<Vec<f32>> = plus_text.to_vec();
     plus.extend(examples.iter().cloned());
     compose(&plus, minus, NEGATIVE_WEIGHT).ok_or(SearchError::EmptyQuery)
+}
+
+/// [`query_vector`] with a text encoder.
+pub fn text_query_vector(
+    text: &TextEncoder,
+    query: &ParsedQuery,
+    examples: &[Vec<f32>],
+) -> Result<Vec<f32>, SearchError> {
+    query_vector(
+        &mut |t: &[&str]| text.embed(t).map_err(|e| e.to_string()),
+        query,
+        examples,
+    )
 }
 
 /// An example picture as a vector, and which library photo it is.
@@ -275,6 +295,8 @@ pub struct Request {
     pub include_weak: bool,
     /// Photos never returned (the example photo itself).
     pub exclude: Vec<i64>,
+    /// Up to this many candidates every vector is scored instead of walking the graph.
+    pub exact_max: usize,
 }
 
 impl Request {
@@ -288,6 +310,7 @@ impl Request {
             floor: None,
             include_weak: false,
             exclude: Vec::new(),
+            exact_max: EXACT_MAX,
         }
     }
 }
@@ -325,17 +348,18 @@ fn candidates(
     q: &[f32],
     need: usize,
     filter: &PhotoFilter,
+    exact_max: usize,
 ) -> Result<(Vec<(i64, f32)>, bool), SearchError> {
     let v = lib.vectors();
     if filter.is_empty() {
-        return Ok(if v.len() <= EXACT_MAX {
+        return Ok(if v.len() <= exact_max {
             (v.search_exact(q, need)?, true)
         } else {
             (v.search(q, need)?, false)
         });
     }
     let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
-    if allowed.len() > EXACT_MAX && allowed.len() > need {
+    if allowed.len() > exact_max && allowed.len() > need {
         let set: HashSet<i64> = allowed.iter().copied().collect();
         let found = v.search_filtered(q, need, |id| set.contains(&id))?;
         if found.len() >= need {
@@ -400,7 +424,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         Sort::Score => req.offset + limit + 1 + req.exclude.len(),
         Sort::Newest | Sort::Oldest => DATE_SORT_MAX + req.exclude.len(),
     };
-    let (mut found, exact) = candidates(lib, query, need, &req.filter)?;
+    let (mut found, exact) = candidates(lib, query, need, &req.filter, req.exact_max)?;
     rank(&mut found);
     found.retain(|(id, _)| !req.exclude.contains(id));
     let floor = req.floor.unwrap_or(f32::NEG_INFINITY);

@@ -96,6 +96,17 @@ pub const BUILTIN_LABELS: &[&str] = &[
 /// A photo gets a tag when the label's share of the softmax is at least this.
 pub const DEFAULT_THRESHOLD: f32 = 0.25;
 
+/// When a label becomes a tag.
+#[derive(Debug, Clone, Copy)]
+pub struct TagOptions {
+    /// Smallest share of the softmax over the label set.
+    pub threshold: f32,
+    /// Smallest cosine between the photo and the label: the softmax only compares the labels,
+    /// so a photo that matches none of them would otherwise get them all. The model's
+    /// relevance floor is the natural value.
+    pub min_cosine: f32,
+}
+
 /// CLIP's learned logit scale (100 for the OpenAI models).
 pub const LOGIT_SCALE: f32 = 100.0;
 
@@ -203,13 +214,13 @@ pub struct TagReport {
 }
 
 /// Tags every indexed photo under `folder` from its stored vector: each label whose
-/// probability among `labels` reaches `threshold` becomes a tag; the folder's previous tags are
-/// replaced in one transaction.
+/// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
+/// tags are replaced in one transaction.
 pub fn tag_folder(
     lib: &mut Library,
     folder: &Path,
     labels: &[String],
-    threshold: f32,
+    opts: &TagOptions,
     embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String>,
 ) -> Result<TagReport, TagError> {
     let labels = clean_labels(labels);
@@ -239,7 +250,7 @@ pub fn tag_folder(
         let mut mine: Vec<(usize, f32)> = probs
             .iter()
             .enumerate()
-            .filter(|(_, p)| **p >= threshold)
+            .filter(|(i, p)| **p >= opts.threshold && dot(&v, &label_vecs[*i]) >= opts.min_cosine)
             .map(|(i, p)| (i, *p))
             .collect();
         mine.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -348,7 +348,7 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
         req.exclude.extend(ex.photo_id);
         examples.push(ex.vector);
     }
-    let q = search::query_vector(&text, &parsed, &examples)?;
+    let q = search::text_query_vector(&text, &parsed, &examples)?;
     req.floor = Some(files.calibration.relevance_floor);
     req.include_weak = cmd.weak;
     let page = search::nearest(&lib, &q, &req)?;
@@ -390,8 +390,11 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         enc.embed(&refs).map_err(|e| e.to_string())
     };
-    let report =
-        glimpse::tags::tag_folder(&mut lib, &cmd.folder, &labels, cmd.threshold, &mut embed)?;
+    let opts = glimpse::tags::TagOptions {
+        threshold: cmd.threshold,
+        min_cosine: files.calibration.relevance_floor,
+    };
+    let report = glimpse::tags::tag_folder(&mut lib, &cmd.folder, &labels, &opts, &mut embed)?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     if cmd.json {
