@@ -67,7 +67,8 @@ pub struct Member {
 /// Photos that are copies of one another.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Group {
-    /// The suggested keeper: most pixels, then largest file, then first path.
+    /// The suggested keeper: most pixels, then lossless over lossy, then largest file, then
+    /// first path.
     pub keeper: PathBuf,
     /// Every member, the keeper first.
     pub photos: Vec<Member>,
@@ -121,12 +122,29 @@ fn find_root(parent: &mut [usize], mut i: usize) -> usize {
     i
 }
 
-/// Groups of copies among the indexed photos passing `filter`, largest group first.
-pub fn find(
+/// A candidate pair and how it was judged.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pair {
+    /// One photo.
+    pub a: PathBuf,
+    /// The other.
+    pub b: PathBuf,
+    /// CLIP cosine (at or above the candidate threshold).
+    pub cosine: f32,
+    /// Correlation of the grey signatures (`None` when the aspect ratios differ too much or a
+    /// picture could not be read).
+    pub pixels: Option<f32>,
+    /// Whether the pair counts as copies.
+    pub copies: bool,
+}
+
+/// The photos passing `filter` with their vectors, and every candidate pair (indices into
+/// them) judged against `opts`.
+fn judge(
     lib: &Library,
     filter: &PhotoFilter,
     opts: &DupeOptions,
-) -> Result<Vec<Group>, DupeError> {
+) -> Result<(Vec<(PhotoInfo, Vec<f32>)>, Vec<(usize, usize, f32, Option<f32>, bool)>), DupeError> {
     let rows = lib.catalog.embeddings_where(lib.model_id(), filter)?;
     let index_of: HashMap<i64, usize> = rows
         .iter()
@@ -163,31 +181,63 @@ pub fn find(
         }
     }
     let mut sigs: HashMap<usize, Option<Vec<f32>>> = HashMap::new();
-    let mut parent: Vec<usize> = (0..rows.len()).collect();
-    for (i, j, _) in &pairs {
-        let (a, b) = (&rows[*i].0, &rows[*j].0);
+    let mut judged = Vec::with_capacity(pairs.len());
+    for (i, j, cos) in pairs {
+        let (a, b) = (&rows[i].0, &rows[j].0);
         if let (Some(x), Some(y)) = (aspect(a), aspect(b)) {
             if (x - y).abs() > opts.aspect {
+                judged.push((i, j, cos, None, false));
                 continue;
             }
         }
-        for k in [*i, *j] {
-            sigs.entry(k)
-                .or_insert_with(|| signature(lib, &rows[k].0));
+        for k in [i, j] {
+            sigs.entry(k).or_insert_with(|| signature(lib, &rows[k].0));
         }
-        let same = match (&sigs[i], &sigs[j]) {
+        let (pixels, same) = match (&sigs[&i], &sigs[&j]) {
             (Some(x), Some(y)) => {
                 let flat = |v: &[f32]| v.iter().all(|e| *e == 0.0);
                 if flat(x) || flat(y) {
-                    flat(x) && flat(y)
+                    let both = flat(x) && flat(y);
+                    (Some(if both { 1.0 } else { 0.0 }), both)
                 } else {
-                    dot(x, y) >= opts.pixels
+                    let c = dot(x, y);
+                    (Some(c), c >= opts.pixels)
                 }
             }
-            _ => false,
+            _ => (None, false),
         };
+        judged.push((i, j, cos, pixels, same));
+    }
+    Ok((rows, judged))
+}
+
+/// Every candidate pair among the photos passing `filter` with both scores, to see how far
+/// copies and look-alikes lie from the thresholds.
+pub fn pairs(lib: &Library, filter: &PhotoFilter, opts: &DupeOptions) -> Result<Vec<Pair>, DupeError> {
+    let (rows, judged) = judge(lib, filter, opts)?;
+    Ok(judged
+        .into_iter()
+        .map(|(i, j, cosine, pixels, copies)| Pair {
+            a: rows[i].0.path.clone(),
+            b: rows[j].0.path.clone(),
+            cosine,
+            pixels,
+            copies,
+        })
+        .collect())
+}
+
+/// Groups of copies among the indexed photos passing `filter`, largest group first.
+pub fn find(
+    lib: &Library,
+    filter: &PhotoFilter,
+    opts: &DupeOptions,
+) -> Result<Vec<Group>, DupeError> {
+    let (rows, judged) = judge(lib, filter, opts)?;
+    let mut parent: Vec<usize> = (0..rows.len()).collect();
+    for (i, j, _, _, same) in judged {
         if same {
-            let (ri, rj) = (find_root(&mut parent, *i), find_root(&mut parent, *j));
+            let (ri, rj) = (find_root(&mut parent, i), find_root(&mut parent, j));
             if ri != rj {
                 parent[ri.max(rj)] = ri.min(rj);
             }
@@ -202,10 +252,14 @@ pub fn find(
         .into_values()
         .filter(|g| g.len() > 1)
         .map(|mut g| {
+            // Most pixels; among equals a lossless file (a re-saved JPEG lost detail), then
+            // the larger file.
             let key = |i: &usize| {
                 let p = &rows[*i].0;
+                let lossless = matches!(p.format.as_deref(), Some("png" | "tiff" | "bmp"));
                 (
                     u64::from(p.width.unwrap_or(0)) * u64::from(p.height.unwrap_or(0)),
+                    lossless,
                     p.size,
                 )
             };

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: fixtures, the ONNX Runtime, small maths.
 #![allow(dead_code)]
 
+pub mod shapes;
+
 use glimpse::runtime::{Runtime, RuntimeOptions};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -18,6 +20,12 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// The test models made by `models/test/make_test_models.py`.
 pub fn immich_model() -> PathBuf {
     root().join("models/test/tiny-clip")
+}
+
+/// The small CLIP trained on shape pictures by `models/test/make_shape_clip.py`: a model whose
+/// search results mean something.
+pub fn shape_model() -> PathBuf {
+    root().join("models/test/shape-clip")
 }
 
 /// The same weights in the Hugging Face layout (fixed batch 1 vision graph).
