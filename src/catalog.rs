@@ -45,7 +45,8 @@ impl<T> Ctx<T> for Result<T, rusqlite::Error> {
 }
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE roots (
     id INTEGER PRIMARY KEY,
     path BLOB NOT NULL UNIQUE,
@@ -103,7 +104,8 @@ CREATE TABLE tags (
     PRIMARY KEY (photo_id, label_id)
 );
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#, r#"
+"#,
+    r#"
 CREATE TABLE label_vectors (
     label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
     model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
@@ -113,7 +115,21 @@ CREATE TABLE label_vectors (
     PRIMARY KEY (label_id, model_id)
 ) WITHOUT ROWID;
 CREATE INDEX tags_by_label ON tags(label_id);
-"#];
+-- Every change to a model's embeddings bumps its generation; the vector index file records the
+-- generation it was saved at, so opening a large library needs no id-by-id comparison.
+ALTER TABLE models ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE index_state ADD COLUMN generation INTEGER NOT NULL DEFAULT -1;
+CREATE TRIGGER embeddings_added AFTER INSERT ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER embeddings_changed AFTER UPDATE OF vector ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER embeddings_removed AFTER DELETE ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
+END;
+"#,
+];
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
 pub fn path_bytes(p: &Path) -> Vec<u8> {
@@ -663,12 +679,27 @@ impl Catalog {
     ) -> Result<(), CatalogError> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO index_state(model_id, vector_count, checksum, saved_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO index_state(model_id, vector_count, checksum, saved_at, generation)
+                 VALUES (?1, ?2, ?3, ?4, (SELECT generation FROM models WHERE id = ?1))",
                 params![model_id, saved.count as i64, saved.checksum, now()],
             )
             .ctx("record index state")?;
         Ok(())
+    }
+
+    /// Whether no embedding of the model changed since the vector index was last recorded
+    /// (then a file matching the record holds exactly the catalog's vectors).
+    pub fn index_is_current(&self, model_id: i64) -> Result<bool, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT s.generation = m.generation FROM index_state s JOIN models m
+                 ON m.id = s.model_id WHERE s.model_id = ?1",
+                [model_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .ctx("read index generation")
     }
 
     /// Models that have rows here, with their vector width.
@@ -883,7 +914,11 @@ impl Catalog {
     }
 
     /// Ids of the photos with a vector for the model that pass `filter`, for filtered search.
-    pub fn filter_ids(&self, model_id: i64, filter: &PhotoFilter) -> Result<Vec<i64>, CatalogError> {
+    pub fn filter_ids(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+    ) -> Result<Vec<i64>, CatalogError> {
         let (sql, args) = Self::filtered_sql(model_id, filter, "p.id");
         let mut stmt = self.conn.prepare(&sql).ctx("filter photos")?;
         let ids = stmt
@@ -901,11 +936,17 @@ impl Catalog {
     ) -> Result<std::collections::HashMap<i64, PhotoInfo>, CatalogError> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT {INFO_COLUMNS} FROM photos p WHERE p.id = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {INFO_COLUMNS} FROM photos p WHERE p.id = ?1"
+            ))
             .ctx("read photo")?;
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         for id in ids {
-            if let Some(info) = stmt.query_row([id], info_row).optional().ctx("read photo")? {
+            if let Some(info) = stmt
+                .query_row([id], info_row)
+                .optional()
+                .ctx("read photo")?
+            {
                 out.insert(*id, info);
             }
         }
@@ -926,11 +967,7 @@ impl Catalog {
 
     /// A photo with this content and a vector for the model (to reuse its vector for a file
     /// outside the library).
-    pub fn photo_with_hash(
-        &self,
-        model_id: i64,
-        hash: &[u8],
-    ) -> Result<Option<i64>, CatalogError> {
+    pub fn photo_with_hash(&self, model_id: i64, hash: &[u8]) -> Result<Option<i64>, CatalogError> {
         self.conn
             .query_row(
                 "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id
@@ -943,7 +980,11 @@ impl Catalog {
     }
 
     /// A photo's stored embedding for the model.
-    pub fn embedding(&self, model_id: i64, photo_id: i64) -> Result<Option<Vec<f32>>, CatalogError> {
+    pub fn embedding(
+        &self,
+        model_id: i64,
+        photo_id: i64,
+    ) -> Result<Option<Vec<f32>>, CatalogError> {
         self.conn
             .query_row(
                 "SELECT vector FROM embeddings WHERE photo_id = ?1 AND model_id = ?2",
@@ -985,7 +1026,9 @@ impl Catalog {
             )
             .ctx("add label")?;
         self.conn
-            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| r.get(0))
+            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| {
+                r.get(0)
+            })
             .ctx("label id")
     }
 
@@ -1054,7 +1097,9 @@ impl Catalog {
                 clear.execute([id]).ctx("clear tags")?;
             }
             let mut put = tx
-                .prepare("INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)")
+                .prepare(
+                    "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
+                )
                 .ctx("store tag")?;
             for (photo, label, score) in tags {
                 put.execute(params![photo, label, f64::from(*score)])

@@ -144,13 +144,15 @@ fn judge(
     lib: &Library,
     filter: &PhotoFilter,
     opts: &DupeOptions,
-) -> Result<(Vec<(PhotoInfo, Vec<f32>)>, Vec<(usize, usize, f32, Option<f32>, bool)>), DupeError> {
+) -> Result<
+    (
+        Vec<(PhotoInfo, Vec<f32>)>,
+        Vec<(usize, usize, f32, Option<f32>, bool)>,
+    ),
+    DupeError,
+> {
     let rows = lib.catalog.embeddings_where(lib.model_id(), filter)?;
-    let index_of: HashMap<i64, usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.0.id, i))
-        .collect();
+    let index_of: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
     let mut pairs: Vec<(usize, usize, f32)> = Vec::new();
     let small = rows.len() <= 2_000;
     for (i, (_, v)) in rows.iter().enumerate() {
@@ -213,7 +215,11 @@ fn judge(
 
 /// Every candidate pair among the photos passing `filter` with both scores, to see how far
 /// copies and look-alikes lie from the thresholds.
-pub fn pairs(lib: &Library, filter: &PhotoFilter, opts: &DupeOptions) -> Result<Vec<Pair>, DupeError> {
+pub fn pairs(
+    lib: &Library,
+    filter: &PhotoFilter,
+    opts: &DupeOptions,
+) -> Result<Vec<Pair>, DupeError> {
     let (rows, judged) = judge(lib, filter, opts)?;
     Ok(judged
         .into_iter()

@@ -86,11 +86,23 @@ impl Library {
         let model_id = catalog.model_id(model, dim)?;
         let path = dir.join(format!("vectors-{}.usearch", sanitize(model)));
         let recorded = catalog.index_state(model_id)?;
-        let ids = catalog.embedding_ids(model_id)?;
-        let (vectors, origin) = match VectorIndex::open(&path, dim, recorded.as_ref()) {
-            Ok(v) if v.len() == ids.len() && ids.iter().all(|id| v.contains(*id)) => {
-                (v, "loaded".to_string())
+        let current = catalog.index_is_current(model_id)?;
+        let opened = VectorIndex::open(&path, dim, recorded.as_ref());
+        // The generation check makes a large library open in O(1) catalog work; a file from
+        // before it existed is compared id by id.
+        let matches = |v: &VectorIndex| -> Result<bool, LibraryError> {
+            if current {
+                return Ok(true);
             }
+            let ids = catalog.embedding_ids(model_id)?;
+            Ok(v.len() == ids.len() && ids.iter().all(|id| v.contains(*id)))
+        };
+        let trusted = match &opened {
+            Ok(v) => matches(v)?,
+            Err(_) => false,
+        };
+        let (vectors, origin) = match opened {
+            Ok(v) if trusted => (v, "loaded".to_string()),
             other => {
                 let why = match other {
                     Ok(_) => "behind the catalog".to_string(),
@@ -98,10 +110,7 @@ impl Library {
                     Err(Staleness::Mismatch) => "stale".to_string(),
                     Err(Staleness::Corrupt(e)) => format!("corrupt ({e})"),
                 };
-                tracing::info!(
-                    "vector index {why}; rebuilding from {} embeddings",
-                    ids.len()
-                );
+                tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
                 let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
                 let saved = v.save(&path)?;
                 catalog.set_index_state(model_id, &saved)?;

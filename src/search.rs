@@ -256,7 +256,9 @@ pub fn example(
     let mut out = encoder
         .encode(&tensor, 1)
         .map_err(|e| SearchError::Encode(e.to_string()))?;
-    let vector = out.pop().ok_or_else(|| bad("the encoder returned nothing".into()))?;
+    let vector = out
+        .pop()
+        .ok_or_else(|| bad("the encoder returned nothing".into()))?;
     Ok(Example {
         vector,
         photo_id: None,
@@ -438,7 +440,14 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
         let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
         infos = lib.catalog.photo_infos(&ids)?;
-        return join(lib, page, &mut infos, has_more, weak && !req.include_weak, exact);
+        return join(
+            lib,
+            page,
+            &mut infos,
+            has_more,
+            weak && !req.include_weak,
+            exact,
+        );
     }
     let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
     infos = lib.catalog.photo_infos(&ids)?;
@@ -455,7 +464,14 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     });
     let has_more = found.len() > req.offset + limit;
     let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
-    join(lib, page, &mut infos, has_more, weak && !req.include_weak, exact)
+    join(
+        lib,
+        page,
+        &mut infos,
+        has_more,
+        weak && !req.include_weak,
+        exact,
+    )
 }
 
 fn join(

@@ -21,7 +21,9 @@ pub enum TagError {
     #[error("embedding the labels failed: {0}")]
     Encode(String),
     /// The text tower returned vectors of the wrong number or width.
-    #[error("the text encoder returned {got} vectors of width {width}, expected {want} of width {dim}")]
+    #[error(
+        "the text encoder returned {got} vectors of width {width}, expected {want} of width {dim}"
+    )]
     Shape {
         /// Vectors expected.
         want: usize,
@@ -188,10 +190,7 @@ pub fn label_vectors(
 
 /// Each label's probability for one photo: softmax over the set of `LOGIT_SCALE` × cosine.
 pub fn classify(photo: &[f32], labels: &[Vec<f32>]) -> Vec<f32> {
-    let logits: Vec<f32> = labels
-        .iter()
-        .map(|l| LOGIT_SCALE * dot(photo, l))
-        .collect();
+    let logits: Vec<f32> = labels.iter().map(|l| LOGIT_SCALE * dot(photo, l)).collect();
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|z| (z - max).exp()).collect();
     let sum: f32 = exps.iter().sum();

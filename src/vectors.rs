@@ -91,43 +91,103 @@ impl VectorIndex {
         let Some(rec) = recorded else {
             return Err(Staleness::Mismatch);
         };
-        // Hash and load the same bytes: USearch does not validate the graph, so a file that
-        // changed after it was recorded must never reach the loader.
-        let bytes = std::fs::read(path).map_err(|e| Staleness::Corrupt(e.to_string()))?;
-        use sha2::Digest;
-        if hex::encode(sha2::Sha256::digest(&bytes)) != rec.checksum {
+        // USearch does not validate the graph, so a file that differs from what was recorded
+        // (a torn write, a flipped byte) must never reach the loader. The file is hashed as a
+        // stream and then loaded from the path, so memory holds one copy of the index, not two;
+        // saves replace the file by rename, so the path always names a complete file.
+        let corrupt = |e: &dyn std::fmt::Display| Staleness::Corrupt(e.to_string());
+        if file_checksum(path).map_err(|e| corrupt(&e))? != rec.checksum {
             return Err(Staleness::Mismatch);
         }
-        let meta =
-            Index::metadata_from_buffer(&bytes).map_err(|e| Staleness::Corrupt(e.to_string()))?;
-        if meta.dimensions as usize != dim {
-            return Err(Staleness::Corrupt(format!(
-                "file has {} dimensions, model has {dim}",
-                meta.dimensions
-            )));
+        let me = Self::new(dim).map_err(|e| corrupt(&e))?;
+        match path.to_str() {
+            Some(p) => {
+                let meta = Index::metadata(p).map_err(|e| corrupt(&e))?;
+                if meta.dimensions as usize != dim {
+                    return Err(Staleness::Corrupt(format!(
+                        "file has {} dimensions, model has {dim}",
+                        meta.dimensions
+                    )));
+                }
+                me.index.load(p).map_err(|e| corrupt(&e))?;
+            }
+            None => {
+                // A library folder whose name is not UTF-8: USearch takes &str paths.
+                let bytes = std::fs::read(path).map_err(|e| corrupt(&e))?;
+                if file_checksum_of(&bytes) != rec.checksum {
+                    return Err(Staleness::Mismatch);
+                }
+                let meta = Index::metadata_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
+                if meta.dimensions as usize != dim {
+                    return Err(Staleness::Corrupt(format!(
+                        "file has {} dimensions, model has {dim}",
+                        meta.dimensions
+                    )));
+                }
+                me.index.load_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
+            }
         }
-        let me = Self::new(dim).map_err(|e| Staleness::Corrupt(e.to_string()))?;
-        me.index
-            .load_from_buffer(&bytes)
-            .map_err(|e| Staleness::Corrupt(e.to_string()))?;
         if me.index.size() as u64 != rec.count {
             return Err(Staleness::Mismatch);
         }
         // Loading replaces the reservation; reserve again before any add.
         me.index
             .reserve(me.index.size() + 1024)
-            .map_err(|e| Staleness::Corrupt(e.to_string()))?;
+            .map_err(|e| corrupt(&e))?;
         Ok(me)
     }
 
-    /// Builds an index from the catalog's embeddings (at open, when the file is not trusted).
+    /// Builds an index from the catalog's embeddings (at open, when the file is not trusted),
+    /// inserting on every core: a million photos are minutes of graph building.
     pub fn rebuild<I: IntoIterator<Item = (i64, Vec<f32>)>>(
         dim: usize,
         vectors: I,
     ) -> Result<Self, VectorError> {
-        let mut me = Self::new(dim)?;
-        for (id, v) in vectors {
-            me.add(id, &v)?;
+        let items: Vec<(i64, Vec<f32>)> = vectors.into_iter().collect();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::build_parallel(dim, &items, threads)
+    }
+
+    /// Builds an index from `items` on `threads` threads (USearch inserts concurrently once
+    /// capacity and thread slots are reserved).
+    pub fn build_parallel(
+        dim: usize,
+        items: &[(i64, Vec<f32>)],
+        threads: usize,
+    ) -> Result<Self, VectorError> {
+        if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != dim) {
+            return Err(VectorError::Dimensions {
+                want: dim,
+                got: v.len(),
+            });
+        }
+        let me = Self::new(dim)?;
+        let threads = threads.clamp(1, 64);
+        me.index
+            .reserve_capacity_and_threads(items.len() + 1024, threads)
+            .map_err(ix)?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: std::sync::Mutex<Option<VectorError>> = std::sync::Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((id, v)) = items.get(i) else { break };
+                    // Duplicate ids would be two nodes with one key: keep the last vector.
+                    if self_contains(&me.index, *id) {
+                        let _ = me.index.remove(*id as u64);
+                    }
+                    if let Err(e) = me.index.add(*id as u64, v) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(ix(e));
+                        }
+                        break;
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().ok().flatten() {
+            return Err(e);
         }
         Ok(me)
     }
@@ -249,22 +309,55 @@ impl VectorIndex {
             path: p.display().to_string(),
             source,
         };
-        let len = self.index.serialized_length();
-        let mut buf = vec![0u8; len];
-        self.index.save_to_buffer(&mut buf).map_err(ix)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io(&dir, e))?;
-        tmp.write_all(&buf).map_err(|e| io(path, e))?;
-        tmp.as_file().sync_all().map_err(|e| io(path, e))?;
+        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| io(&dir, e))?;
+        match tmp.path().to_str() {
+            // Written by USearch straight to the file: no second copy of the index in memory.
+            Some(p) => self.index.save(p).map_err(ix)?,
+            None => {
+                let mut buf = vec![0u8; self.index.serialized_length()];
+                self.index.save_to_buffer(&mut buf).map_err(ix)?;
+                let mut f = tmp.as_file();
+                f.write_all(&buf).map_err(|e| io(path, e))?;
+            }
+        }
+        // USearch wrote through its own handle; sync through ours before the rename.
+        std::fs::File::open(tmp.path())
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io(path, e))?;
+        let checksum = file_checksum(tmp.path()).map_err(|e| io(path, e))?;
         tmp.persist(path).map_err(|e| io(path, e.error))?;
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
-        use sha2::Digest;
         Ok(Saved {
             count: self.len() as u64,
-            checksum: hex::encode(sha2::Sha256::digest(&buf)),
+            checksum,
         })
     }
+}
+
+/// BLAKE3 of a file as recorded in the catalog ("blake3:<hex>"), read as a stream.
+fn file_checksum(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("blake3:{}", h.finalize().to_hex()))
+}
+
+/// The checksum of bytes already in memory, in the same format.
+fn file_checksum_of(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
+}
+
+fn self_contains(index: &Index, id: i64) -> bool {
+    index.contains(id as u64)
 }
 
 /// USearch's cosine distances as (photo id, cosine similarity), best first.

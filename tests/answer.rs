@@ -52,10 +52,14 @@ impl Synthetic {
 /// hand-made vector (as the indexer would), and opens the library (which builds the index).
 fn build(specs: Vec<Spec>) -> Synthetic {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("photos").canonicalize().unwrap_or_else(|_| {
-        std::fs::create_dir_all(dir.path().join("photos")).unwrap();
-        dir.path().join("photos").canonicalize().unwrap()
-    });
+    let root = dir
+        .path()
+        .join("photos")
+        .canonicalize()
+        .unwrap_or_else(|_| {
+            std::fs::create_dir_all(dir.path().join("photos")).unwrap();
+            dir.path().join("photos").canonicalize().unwrap()
+        });
     let libdir = dir.path().join("library");
     let mut ids = HashMap::new();
     {
@@ -304,7 +308,10 @@ fn a_selective_filter_still_returns_every_match_on_the_graph_path() {
     };
     let p = search::nearest(&s.lib, &e(0), &req).unwrap();
     // Scores against e0: 0, -0.049, -0.092, -0.127, -0.154.
-    assert_eq!(s.names(&p), vec!["n599", "n1199", "n1799", "n2399", "n2999"]);
+    assert_eq!(
+        s.names(&p),
+        vec!["n599", "n1199", "n1799", "n2399", "n2999"]
+    );
     let p = search::nearest(
         &s.lib,
         &unit(vec![0., 0., 0., 0., 0., 0., 1., 1.]),
@@ -361,7 +368,10 @@ fn minus_terms_demote_what_they_name() {
     let run = |embed: &mut dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String>, q: &str| {
         let v = search::query_vector(embed, &search::parse(q), &[]).unwrap();
         let p = search::nearest(&s.lib, &v, &Request::new(4)).unwrap();
-        (s.names(&p), p.hits.iter().map(|h| h.score).collect::<Vec<_>>())
+        (
+            s.names(&p),
+            p.hits.iter().map(|h| h.score).collect::<Vec<_>>(),
+        )
     };
     // cos(beach, beach_people) = 1/sqrt(1.25) = 0.894 > cos(beach, beach) = 1/sqrt(1.36) = 0.857.
     let (names, _) = run(&mut *embed, "beach");
@@ -454,7 +464,12 @@ fn an_example_photo_uses_its_stored_vector_and_is_left_out() {
 #[test]
 fn tagging_uses_stored_vectors_and_cached_label_vectors() {
     let mut s = beach_library();
-    let words = [("beach", e(0)), ("people", e(1)), ("forest", e(3)), ("sea", e(2))];
+    let words = [
+        ("beach", e(0)),
+        ("people", e(1)),
+        ("forest", e(3)),
+        ("sea", e(2)),
+    ];
     let mut calls: Vec<usize> = Vec::new();
     let mut dict = dictionary(&words);
     let mut embed = |t: &[String]| {

@@ -43,7 +43,13 @@ fn index(photos: &Path, library: &Path) -> Library {
     let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
     let mut lib = Library::open(library, &files.name, enc.dim()).unwrap();
     let summary = lib
-        .index(&[photos.to_path_buf()], &enc, 2, &Control::default(), &mut |_| {})
+        .index(
+            &[photos.to_path_buf()],
+            &enc,
+            2,
+            &Control::default(),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(summary.progress.failed, 0, "{summary:?}");
     lib
@@ -143,7 +149,13 @@ fn similar_photos_share_colour_and_shape_first() {
             let ex_path = f
                 .drawn
                 .iter()
-                .find(|d| d.path.file_name().unwrap().to_string_lossy().starts_with(&format!("{cname}-{sname}-")))
+                .find(|d| {
+                    d.path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with(&format!("{cname}-{sname}-"))
+                })
                 .map(|d| d.path.clone())
                 .unwrap();
             let ex = search::example(&lib, None, &ex_path).unwrap();
@@ -153,7 +165,10 @@ fn similar_photos_share_colour_and_shape_first() {
                 ..Request::new(5)
             };
             let page = search::nearest(&lib, &search::unit(ex.vector), &req).unwrap();
-            assert!(page.hits.iter().all(|h| h.photo.path != ex_path), "the example itself is left out");
+            assert!(
+                page.hits.iter().all(|h| h.photo.path != ex_path),
+                "the example itself is left out"
+            );
             for (k, h) in page.hits.iter().enumerate() {
                 let sc = scenes[&h.photo.path];
                 if sc.shapes.len() == 1 && sc.contains(c, s) {
@@ -164,7 +179,10 @@ fn similar_photos_share_colour_and_shape_first() {
         }
     }
     eprintln!("similar: same colour+shape at ranks 1..5: {same_at:?} of {queries}");
-    assert_eq!(same_at[0], queries, "the nearest photo is always the same colour and shape");
+    assert_eq!(
+        same_at[0], queries,
+        "the nearest photo is always the same colour and shape"
+    );
     let top5: usize = same_at.iter().sum();
     assert!(
         top5 as f32 >= 0.9 * (5 * queries) as f32,
@@ -199,7 +217,10 @@ fn an_outside_picture_is_encoded_on_the_fly_and_a_copy_reuses_its_vector() {
         .iter()
         .filter(|h| scenes[&h.photo.path].contains(purple, star))
         .count();
-    assert!(hits >= 4, "{hits} of 5 neighbours of a new purple star are purple stars");
+    assert!(
+        hits >= 4,
+        "{hits} of 5 neighbours of a new purple star are purple stars"
+    );
     // A byte copy of a library photo: its stored vector, not a new encode.
     let src = &f.drawn[7].path;
     let copy = outside.path().join("copy.png");
@@ -256,13 +277,21 @@ fn tagging_names_the_shape_and_retagging_encodes_nothing() {
     assert!(acc >= 0.9, "shape tagging accuracy {acc}");
     // New labels: colours. Only the 8 labels are embedded; no photo is encoded again.
     let colours: Vec<&str> = COLOURS.iter().map(|c| c.0).collect();
-    let (acc, embedded) =
-        tag_accuracy(&mut lib, &f.photos, &colours, |s| s.shapes[0].colour, &scenes);
+    let (acc, embedded) = tag_accuracy(
+        &mut lib,
+        &f.photos,
+        &colours,
+        |s| s.shapes[0].colour,
+        &scenes,
+    );
     eprintln!("colour tagging accuracy {acc:.3} ({embedded} labels embedded)");
     assert_eq!(embedded, 8);
     let after = lib.stats().unwrap();
     assert_eq!(after.embeddings, before.embeddings);
-    assert_eq!(after.max_encodes_per_photo, 1, "re-tagging encoded no photo");
+    assert_eq!(
+        after.max_encodes_per_photo, 1,
+        "re-tagging encoded no photo"
+    );
     // Back to shapes: every label vector is cached now.
     let (_, embedded) = tag_accuracy(&mut lib, &f.photos, &SHAPES, |s| s.shapes[0].shape, &scenes);
     assert_eq!(embedded, 0);
@@ -298,7 +327,10 @@ fn the_cli_searches_tags_filters_and_pipes() {
     let _serial = f.tagging.lock().unwrap_or_else(|e| e.into_inner());
     let scenes = scene_of(f);
     // search --json: objects with path and score, best first, all red hearts.
-    let out = glimpse(&f.library, &["search", "red heart", "--limit", "5", "--json"]);
+    let out = glimpse(
+        &f.library,
+        &["search", "red heart", "--limit", "5", "--json"],
+    );
     let rows = json_lines(&out);
     assert_eq!(rows.len(), 5);
     let (red, heart) = (0, 4);
@@ -325,22 +357,48 @@ fn the_cli_searches_tags_filters_and_pipes() {
     // Page 2 continues where page 1 stopped.
     let p2 = json_lines(&glimpse(
         &f.library,
-        &["search", "red heart", "--limit", "5", "--page", "2", "--json"],
+        &[
+            "search",
+            "red heart",
+            "--limit",
+            "5",
+            "--page",
+            "2",
+            "--json",
+        ],
     ));
-    let p12 = json_lines(&glimpse(&f.library, &["search", "red heart", "--limit", "10", "--json"]));
+    let p12 = json_lines(&glimpse(
+        &f.library,
+        &["search", "red heart", "--limit", "10", "--json"],
+    ));
     let both: Vec<&serde_json::Value> = rows.iter().chain(p2.iter()).map(|r| &r["path"]).collect();
     let ten: Vec<&serde_json::Value> = p12.iter().map(|r| &r["path"]).collect();
     assert_eq!(both, ten);
     // --type keeps only JPEGs.
     let jpegs = json_lines(&glimpse(
         &f.library,
-        &["search", "red heart", "--type", "jpg", "--limit", "50", "--weak", "--json"],
+        &[
+            "search",
+            "red heart",
+            "--type",
+            "jpg",
+            "--limit",
+            "50",
+            "--weak",
+            "--json",
+        ],
     ));
     assert!(!jpegs.is_empty() && jpegs.iter().all(|r| r["format"] == "jpeg"));
     // tag, then tags, then search filtered by a tag.
     let tagged = json_lines(&glimpse(
         &f.library,
-        &["tag", f.photos.to_str().unwrap(), "--labels", "circle,square,triangle,star,heart", "--json"],
+        &[
+            "tag",
+            f.photos.to_str().unwrap(),
+            "--labels",
+            "circle,square,triangle,star,heart",
+            "--json",
+        ],
     ));
     assert_eq!(tagged.len(), 40 * PER_CLASS + PAIRS);
     let counts = json_lines(&glimpse(&f.library, &["tags", "--json"]));
@@ -356,11 +414,17 @@ fn the_cli_searches_tags_filters_and_pipes() {
     ));
     assert_eq!(starred.len(), 10);
     for r in &starred {
-        assert!(r["tags"].as_array().unwrap().iter().any(|t| t == "star"), "{r}");
+        assert!(
+            r["tags"].as_array().unwrap().iter().any(|t| t == "star"),
+            "{r}"
+        );
     }
     // similar PATH: the example itself is not in its results.
     let ex = f.drawn[0].path.to_str().unwrap();
-    let sim = json_lines(&glimpse(&f.library, &["similar", ex, "--limit", "3", "--json"]));
+    let sim = json_lines(&glimpse(
+        &f.library,
+        &["similar", ex, "--limit", "3", "--json"],
+    ));
     assert_eq!(sim.len(), 3);
     assert!(sim.iter().all(|r| r["path"] != ex));
 }
@@ -415,7 +479,10 @@ fn copies_group_and_different_shots_do_not() {
             }
             s.cx = s.cx.clamp(s.r, 1.0 - s.r);
             s.cy = s.cy.clamp(s.r, 1.0 - s.r);
-            shapes::save(&shapes::render(&moved), &name(&format!("shot{shot}"), "png"));
+            shapes::save(
+                &shapes::render(&moved),
+                &name(&format!("shot{shot}"), "png"),
+            );
         }
     }
     let library = dir.path().join("library");
@@ -450,7 +517,14 @@ fn copies_group_and_different_shots_do_not() {
             let mut names: Vec<String> = g
                 .photos
                 .iter()
-                .map(|m| m.photo.path.file_name().unwrap().to_string_lossy().into_owned())
+                .map(|m| {
+                    m.photo
+                        .path
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned()
+                })
                 .collect();
             names.sort();
             names
@@ -460,7 +534,11 @@ fn copies_group_and_different_shots_do_not() {
     assert_eq!(got, expected, "groups of copies");
     for g in &groups {
         // Original and q60 have the most pixels; the lossless original wins the tie.
-        assert!(g.keeper.to_string_lossy().ends_with("-original.png"), "{:?}", g.keeper);
+        assert!(
+            g.keeper.to_string_lossy().ends_with("-original.png"),
+            "{:?}",
+            g.keeper
+        );
         let best = &g.photos[0].photo;
         assert!(g.photos.iter().all(|m| {
             let px = |p: &glimpse::catalog::PhotoInfo| p.width.unwrap_or(0) * p.height.unwrap_or(0);

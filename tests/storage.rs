@@ -517,9 +517,9 @@ fn saved_library(dir: &Path, n: usize, dim: usize) -> (Catalog, i64, PathBuf, Sa
     (cat, model, path, saved)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
+/// The checksum format the catalog records for index files.
+fn blake3_record(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
 }
 
 #[test]
@@ -527,7 +527,10 @@ fn save_then_open_round_trips_with_the_recorded_checksum() {
     let dir = tempfile::tempdir().unwrap();
     let (cat, model, path, saved) = saved_library(dir.path(), 300, 64);
     assert_eq!(saved.count, 300);
-    assert_eq!(saved.checksum, sha256_hex(&std::fs::read(&path).unwrap()));
+    assert_eq!(
+        saved.checksum,
+        blake3_record(&std::fs::read(&path).unwrap())
+    );
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -666,11 +669,39 @@ fn a_damaged_file_is_refused_even_when_its_checksum_was_recorded() {
         std::fs::write(&path, bytes).unwrap();
         let record = Saved {
             count: saved.count,
-            checksum: sha256_hex(bytes),
+            checksum: blake3_record(bytes),
         };
         assert!(
             VectorIndex::open(&path, 48, Some(&record)).is_err(),
             "{what} with a matching checksum must be refused"
         );
     }
+}
+
+#[test]
+fn every_embedding_change_makes_the_recorded_index_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cat, model, _path, saved) = saved_library(dir.path(), 20, 16);
+    assert!(cat.index_is_current(model).unwrap(), "just saved");
+    let ids = cat.embedding_ids(model).unwrap();
+    // A re-encoded photo (vector replaced).
+    let mut rng = Rng(99);
+    cat.commit_batch(model, &[encoded(ids[0], 7, random_unit(&mut rng, 16))])
+        .unwrap();
+    assert!(
+        !cat.index_is_current(model).unwrap(),
+        "after a vector changed"
+    );
+    cat.set_index_state(model, &saved).unwrap();
+    assert!(cat.index_is_current(model).unwrap());
+    // A deleted photo takes its embedding with it (foreign-key cascade fires the trigger).
+    cat.delete_photos(&ids[1..2]).unwrap();
+    assert!(!cat.index_is_current(model).unwrap(), "after a deletion");
+    cat.set_index_state(model, &saved).unwrap();
+    // Another model's changes do not touch this one.
+    let other = cat.model_id("other", 16).unwrap();
+    cat.commit_batch(other, &[encoded(ids[2], 3, random_unit(&mut rng, 16))])
+        .unwrap();
+    assert!(cat.index_is_current(model).unwrap());
+    assert!(!cat.index_is_current(other).unwrap(), "never recorded");
 }

@@ -114,13 +114,16 @@ fn grey_for(rng: &mut Rng, colour: usize) -> u8 {
 }
 
 /// A random scene: one shape (or two, of different kinds and colours) on a random background.
-pub fn random_scene(rng: &mut Rng, colour: usize, shape: usize, second: Option<(usize, usize)>) -> Scene {
+pub fn random_scene(
+    rng: &mut Rng,
+    colour: usize,
+    shape: usize,
+    second: Option<(usize, usize)>,
+) -> Scene {
     let width = rng.range(170.0, 330.0) as u32;
     let height = rng.range(170.0, 330.0) as u32;
     let mut shapes = Vec::new();
-    let colours_present: Vec<usize> = std::iter::once(colour)
-        .chain(second.map(|s| s.0))
-        .collect();
+    let colours_present: Vec<usize> = std::iter::once(colour).chain(second.map(|s| s.0)).collect();
     // A grey that suits every colour present.
     let grey = loop {
         let pick = colours_present[rng.below(colours_present.len())];

@@ -175,12 +175,8 @@ pub struct DupesCmd {
 fn parse_day(s: &str) -> Result<i64, String> {
     let bad = || format!("{s:?} is not a date like 2024-06-30");
     let mut it = s.trim().splitn(3, '-');
-    let mut num = || -> Result<i64, String> {
-        it.next()
-            .ok_or_else(bad)?
-            .parse::<i64>()
-            .map_err(|_| bad())
-    };
+    let mut num =
+        || -> Result<i64, String> { it.next().ok_or_else(bad)?.parse::<i64>().map_err(|_| bad()) };
     let (y, m, d) = (num()?, num()?, num()?);
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
