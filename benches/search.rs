@@ -301,7 +301,11 @@ fn main() {
             let parsed = search::parse(captions[i % captions.len()]);
             let _ = search::text_query_vector(&text, &parsed, &[]).expect("encode");
             let enc_ms = t.elapsed().as_secs_f64() * 1e3;
-            let page = search::nearest(&lib, &q, &Request::new(10)).expect("search");
+            let req = Request {
+                breadth: search::TEXT_BREADTH,
+                ..Request::new(10)
+            };
+            let page = search::nearest(&lib, &q, &req).expect("search");
             end_to_end.ms.push(t.elapsed().as_secs_f64() * 1e3);
             encode_only.ms.push(enc_ms);
             let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
@@ -322,8 +326,28 @@ fn main() {
         encode_only.recall.push(f64::NAN);
         end_to_end.line("text query (tokenize+encode+search+join)");
         encode_only.line("  of which tokenize+encode");
-        graph.line("  HNSW search alone (ef 64)");
+        graph.line(&format!(
+            "  HNSW search alone (ef {})",
+            glimpse::vectors::EXPANSION_SEARCH
+        ));
         exact.line("  exact search alone");
+        // How recall of text-like queries grows with the graph search's breadth.
+        for ef in [64, 128, 256, 512] {
+            lib.vectors().set_expansion_search(ef);
+            let mut s = Stats::new();
+            for i in 0..queries.min(100) {
+                let q = space.text_query(i * 7919, i as u64 + 11);
+                let truth = exact_top10(&lib, &q);
+                let t = Instant::now();
+                let g = lib.vectors().search(&q, 10).expect("graph");
+                s.ms.push(t.elapsed().as_secs_f64() * 1e3);
+                s.recall
+                    .push(recall(&g.iter().map(|h| h.0).collect::<Vec<_>>(), &truth));
+            }
+            s.line(&format!("  HNSW text-like query at ef {ef}"));
+        }
+        lib.vectors()
+            .set_expansion_search(glimpse::vectors::EXPANSION_SEARCH);
         // Similar photos: a stored vector (no encode) + search + join, the photo left out.
         let mut similar = Stats::new();
         let mut rng = Rng(77);

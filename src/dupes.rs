@@ -138,19 +138,15 @@ pub struct Pair {
     pub copies: bool,
 }
 
+/// A candidate pair by index: (a, b, cosine, pixel correlation, copies).
+type JudgedPair = (usize, usize, f32, Option<f32>, bool);
+
+/// The photos with their vectors, and the judged candidate pairs among them.
+type Judged = (Vec<(PhotoInfo, Vec<f32>)>, Vec<JudgedPair>);
+
 /// The photos passing `filter` with their vectors, and every candidate pair (indices into
 /// them) judged against `opts`.
-fn judge(
-    lib: &Library,
-    filter: &PhotoFilter,
-    opts: &DupeOptions,
-) -> Result<
-    (
-        Vec<(PhotoInfo, Vec<f32>)>,
-        Vec<(usize, usize, f32, Option<f32>, bool)>,
-    ),
-    DupeError,
-> {
+fn judge(lib: &Library, filter: &PhotoFilter, opts: &DupeOptions) -> Result<Judged, DupeError> {
     let rows = lib.catalog.embeddings_where(lib.model_id(), filter)?;
     let index_of: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
     let mut pairs: Vec<(usize, usize, f32)> = Vec::new();

@@ -51,6 +51,13 @@ pub const NEGATIVE_WEIGHT: f32 = 0.5;
 /// scan, about as fast as a graph search and never misses.
 pub const EXACT_MAX: usize = 20_000;
 
+/// Candidates a graph search of a text query gathers before the best are kept. Text queries
+/// sit across CLIP's modality gap, far from every photo, where the graph's default breadth
+/// misses neighbours: on 100k clustered vectors recall@10 is 0.79 at 64 candidates, 0.95 at
+/// 256 and 0.99 at 512, for 1 / 3 / 7 ms (`cargo bench --bench search`). Photo-to-photo
+/// queries need no more than the default.
+pub const TEXT_BREADTH: usize = 512;
+
 /// At most this many matches are ranked when results are sorted by date.
 pub const DATE_SORT_MAX: usize = 10_000;
 
@@ -143,10 +150,13 @@ pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Opti
     (n > 1e-12).then(|| unit(q))
 }
 
+/// A text tower: captions in, one vector per caption out (an error as text).
+pub type EmbedTexts<'a> = dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
 /// Embeds a parsed query (and optional example-photo vectors) into one search vector;
 /// `embed` is the text tower (one call for the description and every minus term).
 pub fn query_vector(
-    embed: &mut dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String>,
+    embed: &mut EmbedTexts<'_>,
     query: &ParsedQuery,
     examples: &[Vec<f32>],
 ) -> Result<Vec<f32>, SearchError> {
@@ -299,6 +309,9 @@ pub struct Request {
     pub exclude: Vec<i64>,
     /// Up to this many candidates every vector is scored instead of walking the graph.
     pub exact_max: usize,
+    /// Candidates a graph search gathers at least (see [`TEXT_BREADTH`]); 0 for the index's
+    /// default.
+    pub breadth: usize,
 }
 
 impl Request {
@@ -313,6 +326,7 @@ impl Request {
             include_weak: false,
             exclude: Vec::new(),
             exact_max: EXACT_MAX,
+            breadth: 0,
         }
     }
 }
@@ -344,11 +358,13 @@ pub struct Page {
     pub exact: bool,
 }
 
-/// Candidates (photo id, score), best first, at most `need` of them, among `filter`.
+/// Candidates (photo id, score), best first, at least `need` of them where that many exist,
+/// among `filter`; a graph search gathers `breadth` (>= `need`) to find them.
 fn candidates(
     lib: &Library,
     q: &[f32],
     need: usize,
+    breadth: usize,
     filter: &PhotoFilter,
     exact_max: usize,
 ) -> Result<(Vec<(i64, f32)>, bool), SearchError> {
@@ -357,13 +373,13 @@ fn candidates(
         return Ok(if v.len() <= exact_max {
             (v.search_exact(q, need)?, true)
         } else {
-            (v.search(q, need)?, false)
+            (v.search(q, breadth)?, false)
         });
     }
     let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
     if allowed.len() > exact_max && allowed.len() > need {
         let set: HashSet<i64> = allowed.iter().copied().collect();
-        let found = v.search_filtered(q, need, |id| set.contains(&id))?;
+        let found = v.search_filtered(q, breadth, |id| set.contains(&id))?;
         if found.len() >= need {
             return Ok((found, false));
         }
@@ -426,7 +442,15 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         Sort::Score => req.offset + limit + 1 + req.exclude.len(),
         Sort::Newest | Sort::Oldest => DATE_SORT_MAX + req.exclude.len(),
     };
-    let (mut found, exact) = candidates(lib, query, need, &req.filter, req.exact_max)?;
+    let (mut found, exact) = candidates(
+        lib,
+        query,
+        need,
+        need.max(req.breadth),
+        &req.filter,
+        req.exact_max,
+    )?;
+    found.truncate(need);
     rank(&mut found);
     found.retain(|(id, _)| !req.exclude.contains(id));
     let floor = req.floor.unwrap_or(f32::NEG_INFINITY);

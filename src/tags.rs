@@ -136,14 +136,20 @@ pub fn default_labels(lib: &Library) -> Result<Vec<String>, TagError> {
     Ok(clean_labels(&all))
 }
 
+/// A text tower over owned strings (label prompts), one vector per prompt.
+pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
+/// (label id, unit vector) per label.
+pub type LabelVectors = Vec<(i64, Vec<f32>)>;
+
 /// Label text vectors for the library's model (cached; the rest embedded with `embed`, one call
 /// for all templates of all new labels). Returns (label id, unit vector) in `labels`' order and
 /// how many labels had to be embedded.
 pub fn label_vectors(
     lib: &Library,
     labels: &[String],
-    embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String>,
-) -> Result<(Vec<(i64, Vec<f32>)>, usize), TagError> {
+    embed: &mut EmbedLabels<'_>,
+) -> Result<(LabelVectors, usize), TagError> {
     let key = prompts_key();
     let model = lib.model_id();
     let mut out: Vec<(i64, Option<Vec<f32>>)> = Vec::with_capacity(labels.len());
@@ -220,7 +226,7 @@ pub fn tag_folder(
     folder: &Path,
     labels: &[String],
     opts: &TagOptions,
-    embed: &mut dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String>,
+    embed: &mut EmbedLabels<'_>,
 ) -> Result<TagReport, TagError> {
     let labels = clean_labels(labels);
     if labels.is_empty() {

@@ -62,6 +62,10 @@ pub struct VectorIndex {
     dim: usize,
 }
 
+/// Candidates a graph search explores by default: enough for photo-to-photo queries (recall@10
+/// 1.0 on 100k clustered vectors); text queries ask for more (`search::TEXT_BREADTH`).
+pub const EXPANSION_SEARCH: usize = 64;
+
 fn options(dim: usize) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
@@ -70,7 +74,7 @@ fn options(dim: usize) -> IndexOptions {
         quantization: ScalarKind::F16,
         connectivity: 16,
         expansion_add: 128,
-        expansion_search: 64,
+        expansion_search: EXPANSION_SEARCH,
         multi: false,
     }
 }

@@ -365,7 +365,7 @@ fn minus_terms_demote_what_they_name() {
     let s = beach_library();
     let words = [("beach", e(0)), ("people", e(1))];
     let mut embed = dictionary(&words);
-    let run = |embed: &mut dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String>, q: &str| {
+    let run = |embed: &mut search::EmbedTexts<'_>, q: &str| {
         let v = search::query_vector(embed, &search::parse(q), &[]).unwrap();
         let p = search::nearest(&s.lib, &v, &Request::new(4)).unwrap();
         (

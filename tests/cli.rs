@@ -170,3 +170,88 @@ fn unknown_device_is_rejected_by_the_parser() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected auto"));
 }
+
+#[test]
+fn answering_commands_explain_what_is_missing_instead_of_failing_obscurely() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().to_str().unwrap();
+    // Nothing indexed with this model yet.
+    let out = glimpse(&["--library", lib, "search", "a dog", "--model", &model()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no photos are indexed with model tiny-clip"),
+        "{err}"
+    );
+    assert!(err.contains("glimpse index"), "{err}");
+    // Index two pictures, then: minus terms alone are not a query; a bad date is refused by
+    // the parser; a missing example file names itself.
+    let pics = common::fixture("images");
+    let out = glimpse(&[
+        "--library",
+        lib,
+        "-q",
+        "index",
+        "--model",
+        &model(),
+        pics.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = glimpse(&["--library", lib, "search", "-dog", "--model", &model()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the query is empty"));
+    let out = glimpse(&[
+        "--library",
+        lib,
+        "search",
+        "dog",
+        "--after",
+        "last week",
+        "--model",
+        &model(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a date like 2024-06-30"));
+    let out = glimpse(&[
+        "--library",
+        lib,
+        "similar",
+        "/no/such.jpg",
+        "--model",
+        &model(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot use /no/such.jpg as an example"));
+    // The random test model scores nothing above OpenAI CLIP's floor: results are hidden and
+    // stderr says how to see them; --weak shows them.
+    let out = glimpse(&[
+        "--library",
+        lib,
+        "search",
+        "a dog",
+        "--model",
+        &model(),
+        "--limit",
+        "3",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("weaker matches hidden: add --weak"));
+    let out = glimpse(&[
+        "--library",
+        lib,
+        "search",
+        "a dog",
+        "--model",
+        &model(),
+        "--limit",
+        "3",
+        "--weak",
+        "--paths",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}

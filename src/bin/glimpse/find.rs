@@ -105,6 +105,7 @@ pub struct SearchCmd {
     #[command(flatten)]
     device: DeviceArg,
     /// What to find, e.g. "dog asleep on a red sofa"; `-word` or `-"a phrase"` pushes away.
+    #[arg(allow_hyphen_values = true)]
     query: String,
     /// Combine with an example picture ("this photo + at night").
     #[arg(long)]
@@ -347,6 +348,9 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     let q = search::text_query_vector(&text, &parsed, &examples)?;
     req.floor = Some(files.calibration.relevance_floor);
     req.include_weak = cmd.weak;
+    if !parsed.text.is_empty() || !parsed.minus.is_empty() {
+        req.breadth = search::TEXT_BREADTH;
+    }
     let page = search::nearest(&lib, &q, &req)?;
     print_page(cli, &page, &cmd.paging, &cmd.out)?;
     Ok(ExitCode::SUCCESS)
