@@ -864,8 +864,9 @@ fn subtree_range(folder: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 }
 
 impl Catalog {
-    /// The query selecting `columns` of indexed photos with a vector for the model that pass
-    /// `filter` (the embedding is `e`, the photo `p`), with its arguments.
+    /// The query selecting `columns` of the photos with a vector for the model that pass
+    /// `filter` (the embedding is `e`, the photo `p`), with its arguments. Photos on an offline
+    /// drive keep their vectors and stay findable, as in an unfiltered search.
     fn filtered_sql(
         model_id: i64,
         filter: &PhotoFilter,
@@ -873,7 +874,7 @@ impl Catalog {
     ) -> (String, Vec<rusqlite::types::Value>) {
         let mut sql = format!(
             "SELECT {columns} FROM photos p JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ?1
-             WHERE p.status = 'indexed'"
+             WHERE 1 = 1"
         );
         let mut args: Vec<rusqlite::types::Value> = vec![model_id.into()];
         let mut arg = |sql: &mut String, text: &str, v: rusqlite::types::Value| {
