@@ -172,26 +172,29 @@ pub fn random_scene(
             }
         }
     }
-    // Place the shapes inside the frame (two shapes side by side, never overlapping).
+    // Place the shapes inside the centre square (what CLIP's centre crop sees; two shapes side
+    // by side, never overlapping), expressed as fractions of the whole frame.
     let (w, h) = (width as f32, height as f32);
     let short = w.min(h);
+    let (x0, y0) = ((w - short) / 2.0, (h - short) / 2.0);
     let n = shapes.len();
     for (i, s) in shapes.iter_mut().enumerate() {
-        let rx = s.r * short / w * 1.25;
-        let ry = s.r * short / h * 1.25;
+        let m = s.r * 1.25;
         let (lo, hi) = if n == 1 {
-            (rx, 1.0 - rx)
+            (m, 1.0 - m)
         } else if i == 0 {
-            (rx, 0.5 - rx)
+            (m, 0.5 - m)
         } else {
-            (0.5 + rx, 1.0 - rx)
+            (0.5 + m, 1.0 - m)
         };
-        s.cx = if hi > lo { rng.range(lo, hi) } else { 0.5 };
-        s.cy = if 1.0 - 2.0 * ry > 0.0 {
-            rng.range(ry, 1.0 - ry)
+        let u = if hi > lo { rng.range(lo, hi) } else { 0.5 };
+        let v = if 1.0 - 2.0 * m > 0.0 {
+            rng.range(m, 1.0 - m)
         } else {
             0.5
         };
+        s.cx = (x0 + u * short) / w;
+        s.cy = (y0 + v * short) / h;
     }
     Scene {
         width,
