@@ -421,6 +421,32 @@ fn the_cli_searches_tags_filters_and_pipes() {
             "{r}"
         );
     }
+    // --labels-file: one label per line, blank lines and # comments ignored.
+    let labels = f.library.with_file_name("labels.txt");
+    std::fs::write(
+        &labels,
+        "circle\n\n# the pointy ones\nstar  # five points\ntriangle\n",
+    )
+    .unwrap();
+    let tagged = json_lines(&glimpse(
+        &f.library,
+        &[
+            "tag",
+            f.photos.to_str().unwrap(),
+            "--labels-file",
+            labels.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let used: std::collections::BTreeSet<String> = tagged
+        .iter()
+        .flat_map(|r| r["tags"].as_array().unwrap().clone())
+        .map(|t| t["label"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        used.into_iter().collect::<Vec<_>>(),
+        vec!["circle", "star", "triangle"]
+    );
     // similar PATH: the example itself is not in its results.
     let ex = f.drawn[0].path.to_str().unwrap();
     let sim = json_lines(&glimpse(
