@@ -333,19 +333,39 @@ fn main() {
             glimpse::vectors::EXPANSION_SEARCH
         ));
         exact.line("  exact search alone");
-        // How recall of text-like queries grows with the graph search's breadth.
-        for ef in [64, 128, 256, 512] {
+        // How recall of text-like queries grows with the graph search's breadth, and how many
+        // results (found / exact) come from the query's own cluster.
+        let clusters = space.centres.len();
+        let own = |ids: &[i64], i: usize| {
+            ids.iter()
+                .filter(|id| (**id as usize - 1) % clusters == (i * 7919) % clusters)
+                .count()
+        };
+        let truth_own: usize = truths
+            .iter()
+            .take(100)
+            .enumerate()
+            .map(|(i, t)| own(t, i))
+            .sum();
+        for ef in [64, 128, 256, 512, 1024] {
             lib.vectors().set_expansion_search(ef);
             let mut s = Stats::new();
+            let mut found_own = 0usize;
             for (i, truth) in truths.iter().enumerate().take(100) {
                 let q = space.text_query(i * 7919, i as u64 + 11);
                 let t = Instant::now();
                 let g = lib.vectors().search(&q, 10).expect("graph");
                 s.ms.push(t.elapsed().as_secs_f64() * 1e3);
-                s.recall
-                    .push(recall(&g.iter().map(|h| h.0).collect::<Vec<_>>(), truth));
+                let ids: Vec<i64> = g.iter().map(|h| h.0).collect();
+                found_own += own(&ids, i);
+                s.recall.push(recall(&ids, truth));
             }
-            s.line(&format!("  HNSW text-like query at ef {ef}"));
+            let n = (10 * truths.len().min(100)) as f64;
+            s.line(&format!(
+                "  HNSW text-like query at ef {ef} (own cluster {:.2} / exact {:.2})",
+                found_own as f64 / n,
+                truth_own as f64 / n
+            ));
         }
         lib.vectors()
             .set_expansion_search(glimpse::vectors::EXPANSION_SEARCH);

@@ -1,6 +1,7 @@
 //! The HNSW vector index (USearch) for one model: derived from the catalog's embeddings, saved
 //! atomically, and checked against the count and checksum the catalog recorded so that a stale
-//! or torn file is rebuilt instead of trusted.
+//! or torn file is rebuilt instead of trusted. An opened file is memory-mapped (searchable at
+//! once) and loaded for writing only when the first vector is added or removed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,9 @@ pub struct VectorIndex {
     // Boxed so it never moves after `reserve` (USearch keeps internal pointers).
     index: Box<Index>,
     dim: usize,
+    /// Set while the index is a read-only memory map of this verified file (what searching
+    /// needs, and instant to open); the first change loads it for writing.
+    viewed: Option<(PathBuf, Saved)>,
 }
 
 /// Candidates a graph search explores by default: enough for photo-to-photo queries (recall@10
@@ -84,7 +88,11 @@ impl VectorIndex {
     pub fn new(dim: usize) -> Result<Self, VectorError> {
         let index = Box::new(Index::new(&options(dim)).map_err(ix)?);
         index.reserve(1024).map_err(ix)?;
-        Ok(VectorIndex { index, dim })
+        Ok(VectorIndex {
+            index,
+            dim,
+            viewed: None,
+        })
     }
 
     /// Loads `path` if it is exactly what the catalog recorded; otherwise says why not.
@@ -100,10 +108,12 @@ impl VectorIndex {
         // stream and then loaded from the path, so memory holds one copy of the index, not two;
         // saves replace the file by rename, so the path always names a complete file.
         let corrupt = |e: &dyn std::fmt::Display| Staleness::Corrupt(e.to_string());
+        let started = std::time::Instant::now();
         if file_checksum(path).map_err(|e| corrupt(&e))? != rec.checksum {
             return Err(Staleness::Mismatch);
         }
-        let me = Self::new(dim).map_err(|e| corrupt(&e))?;
+        let hashed = started.elapsed();
+        let mut me = Self::new(dim).map_err(|e| corrupt(&e))?;
         match path.to_str() {
             Some(p) => {
                 let meta = Index::metadata(p).map_err(|e| corrupt(&e))?;
@@ -113,7 +123,10 @@ impl VectorIndex {
                         meta.dimensions
                     )));
                 }
-                me.index.load(p).map_err(|e| corrupt(&e))?;
+                // Mapped, not copied: a million vectors are searchable at once; loading them
+                // into memory (a second or more) waits for the first change.
+                me.index.view(p).map_err(|e| corrupt(&e))?;
+                me.viewed = Some((path.to_path_buf(), rec.clone()));
             }
             None => {
                 // A library folder whose name is not UTF-8: USearch takes &str paths.
@@ -131,14 +144,63 @@ impl VectorIndex {
                 me.index.load_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
             }
         }
+        tracing::debug!(
+            vectors = me.index.size(),
+            checksum_ms = hashed.as_millis() as u64,
+            load_ms = (started.elapsed() - hashed).as_millis() as u64,
+            "vector index opened"
+        );
         if me.index.size() as u64 != rec.count {
             return Err(Staleness::Mismatch);
         }
-        // Loading replaces the reservation; reserve again before any add.
+        if me.viewed.is_none() {
+            // Loading replaces the reservation; reserve again before any add.
+            me.index
+                .reserve(me.index.size() + 1024)
+                .map_err(|e| corrupt(&e))?;
+        }
+        Ok(me)
+    }
+
+    /// Turns a memory-mapped (read-only) index into a loaded one before a change. The file is
+    /// verified again, since it may have been replaced since it was mapped; if it no longer
+    /// matches, the change fails and the caller rebuilds from the catalog.
+    fn writable(&mut self) -> Result<(), VectorError> {
+        let Some((path, rec)) = self.viewed.take() else {
+            return Ok(());
+        };
+        let fresh = Self::open_loaded(&path, self.dim, &rec).map_err(|e| {
+            VectorError::Index(format!(
+                "the index file changed while it was open ({e:?}); rebuild it"
+            ))
+        })?;
+        *self = fresh;
+        Ok(())
+    }
+
+    /// Loads (not maps) a verified file, for writing.
+    fn open_loaded(path: &Path, dim: usize, rec: &Saved) -> Result<Self, Staleness> {
+        let corrupt = |e: &dyn std::fmt::Display| Staleness::Corrupt(e.to_string());
+        if file_checksum(path).map_err(|e| corrupt(&e))? != rec.checksum {
+            return Err(Staleness::Mismatch);
+        }
+        let me = Self::new(dim).map_err(|e| corrupt(&e))?;
+        let p = path
+            .to_str()
+            .ok_or_else(|| Staleness::Corrupt("path is not UTF-8".into()))?;
+        me.index.load(p).map_err(|e| corrupt(&e))?;
+        if me.index.size() as u64 != rec.count {
+            return Err(Staleness::Mismatch);
+        }
         me.index
             .reserve(me.index.size() + 1024)
             .map_err(|e| corrupt(&e))?;
         Ok(me)
+    }
+
+    /// Whether the index is still a read-only map of its file (no change made yet).
+    pub fn is_mapped(&self) -> bool {
+        self.viewed.is_some()
     }
 
     /// Builds an index from the catalog's embeddings (at open, when the file is not trusted),
@@ -224,6 +286,7 @@ impl VectorIndex {
                 got: v.len(),
             });
         }
+        self.writable()?;
         if self.index.contains(id as u64) {
             self.index.remove(id as u64).map_err(ix)?;
         }
@@ -236,6 +299,10 @@ impl VectorIndex {
 
     /// Removes a photo's vector (no error if absent).
     pub fn remove(&mut self, id: i64) -> Result<(), VectorError> {
+        if !self.index.contains(id as u64) {
+            return Ok(());
+        }
+        self.writable()?;
         self.index.remove(id as u64).map(|_| ()).map_err(ix)
     }
 
@@ -305,6 +372,12 @@ impl VectorIndex {
     /// Saves to `path` atomically (temp file, fsync, rename, fsync folder) and returns what the
     /// catalog must record.
     pub fn save(&self, path: &Path) -> Result<Saved, VectorError> {
+        if let Some((mapped, rec)) = &self.viewed {
+            // Unchanged since it was mapped: the file already is this index.
+            if mapped == path {
+                return Ok(rec.clone());
+            }
+        }
         let dir = path
             .parent()
             .map(Path::to_path_buf)

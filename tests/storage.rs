@@ -705,3 +705,29 @@ fn every_embedding_change_makes_the_recorded_index_stale() {
     assert!(cat.index_is_current(model).unwrap());
     assert!(!cat.index_is_current(other).unwrap(), "never recorded");
 }
+
+#[test]
+fn an_opened_index_is_mapped_until_its_first_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cat, model, path, saved) = saved_library(dir.path(), 40, 16);
+    let recorded = cat.index_state(model).unwrap();
+    let mut ix = VectorIndex::open(&path, 16, recorded.as_ref()).unwrap();
+    assert!(ix.is_mapped(), "searching needs no copy of the file");
+    let (id, v) = cat.embeddings(model).unwrap().remove(3);
+    assert_eq!(ix.search(&v, 1).unwrap()[0].0, id);
+    // Saving an unchanged map is a no-op that reports what the file already holds.
+    assert_eq!(ix.save(&path).unwrap(), saved);
+    // The first change loads the file for writing; the change is then saved as usual.
+    let mut rng = Rng(5);
+    ix.add(10_000, &random_unit(&mut rng, 16)).unwrap();
+    assert!(!ix.is_mapped());
+    assert_eq!(ix.len(), 41);
+    let again = ix.save(&path).unwrap();
+    assert_eq!(again.count, 41);
+    // A mapped file replaced behind the index's back is not loaded for writing.
+    let mut ix = VectorIndex::open(&path, 16, Some(&again)).unwrap();
+    let mut other = VectorIndex::open(&path, 16, Some(&again)).unwrap();
+    other.add(20_000, &random_unit(&mut rng, 16)).unwrap();
+    other.save(&path).unwrap();
+    assert!(matches!(ix.remove(10_000), Err(VectorError::Index(_))));
+}
