@@ -458,36 +458,29 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     if !req.include_weak {
         found.retain(|(_, s)| *s >= floor);
     }
-    let mut infos;
-    if req.sort == Sort::Score {
-        let has_more = found.len() > req.offset + limit;
-        let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
-        let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
+    // Sorting by date needs every match's date; sorting by score only the page's.
+    let mut infos = std::collections::HashMap::new();
+    if req.sort != Sort::Score {
+        let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
         infos = lib.catalog.photo_infos(&ids)?;
-        return join(
-            lib,
-            page,
-            &mut infos,
-            has_more,
-            weak && !req.include_weak,
-            exact,
-        );
+        found.retain(|(id, _)| infos.contains_key(id));
+        let date = |id: &i64| infos.get(id).map_or(0, |i| i.date);
+        found.sort_by(|a, b| {
+            let (da, db) = (date(&a.0), date(&b.0));
+            let by_date = if req.sort == Sort::Newest {
+                db.cmp(&da)
+            } else {
+                da.cmp(&db)
+            };
+            by_date.then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0))
+        });
     }
-    let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
-    infos = lib.catalog.photo_infos(&ids)?;
-    found.retain(|(id, _)| infos.contains_key(id));
-    let date = |id: &i64| infos.get(id).map_or(0, |i| i.date);
-    found.sort_by(|a, b| {
-        let (da, db) = (date(&a.0), date(&b.0));
-        let by_date = if req.sort == Sort::Newest {
-            db.cmp(&da)
-        } else {
-            da.cmp(&db)
-        };
-        by_date.then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0))
-    });
     let has_more = found.len() > req.offset + limit;
     let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
+    if req.sort == Sort::Score {
+        let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
+        infos = lib.catalog.photo_infos(&ids)?;
+    }
     join(
         lib,
         page,

@@ -97,13 +97,24 @@ pub struct PageArgs {
     sort: SortArg,
 }
 
-/// `glimpse search`.
+/// What `search` and `similar` share: the model, where it runs, paging, filters, output.
 #[derive(Args)]
-pub struct SearchCmd {
+pub struct QueryArgs {
     #[command(flatten)]
     model: ModelArg,
     #[command(flatten)]
     device: DeviceArg,
+    #[command(flatten)]
+    paging: PageArgs,
+    #[command(flatten)]
+    filters: FilterArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+/// `glimpse search`.
+#[derive(Args)]
+pub struct SearchCmd {
     /// What to find, e.g. "dog asleep on a red sofa"; `-word` or `-"a phrase"` pushes away.
     #[arg(allow_hyphen_values = true)]
     query: String,
@@ -114,28 +125,16 @@ pub struct SearchCmd {
     #[arg(long)]
     weak: bool,
     #[command(flatten)]
-    paging: PageArgs,
-    #[command(flatten)]
-    filters: FilterArgs,
-    #[command(flatten)]
-    out: OutputArgs,
+    common: QueryArgs,
 }
 
 /// `glimpse similar`.
 #[derive(Args)]
 pub struct SimilarCmd {
-    #[command(flatten)]
-    model: ModelArg,
-    #[command(flatten)]
-    device: DeviceArg,
     /// A photo of the library, or any picture file.
     path: PathBuf,
     #[command(flatten)]
-    paging: PageArgs,
-    #[command(flatten)]
-    filters: FilterArgs,
-    #[command(flatten)]
-    out: OutputArgs,
+    common: QueryArgs,
 }
 
 /// `glimpse tag`.
@@ -334,14 +333,15 @@ fn write_path(w: &mut impl Write, p: &Path) -> std::io::Result<()> {
 }
 
 pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
-    let files = resolve_model(cli, &cmd.model.model)?;
+    let c = &cmd.common;
+    let files = resolve_model(cli, &c.model.model)?;
     let lib = open_library(cli, &files)?;
-    let text = open_text(cli, &files, &cmd.device)?;
+    let text = open_text(cli, &files, &c.device)?;
     let parsed = search::parse(&cmd.query);
-    let mut req = request(&cmd.paging, &cmd.filters);
+    let mut req = request(&c.paging, &c.filters);
     let mut examples = Vec::new();
     if let Some(p) = &cmd.like {
-        let ex = example_of(cli, &files, &cmd.device, &lib, p)?;
+        let ex = example_of(cli, &files, &c.device, &lib, p)?;
         req.exclude.extend(ex.photo_id);
         examples.push(ex.vector);
     }
@@ -352,18 +352,19 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
         req.breadth = search::TEXT_BREADTH;
     }
     let page = search::nearest(&lib, &q, &req)?;
-    print_page(cli, &page, &cmd.paging, &cmd.out)?;
+    print_page(cli, &page, &c.paging, &c.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
-    let files = resolve_model(cli, &cmd.model.model)?;
+    let c = &cmd.common;
+    let files = resolve_model(cli, &c.model.model)?;
     let lib = open_library(cli, &files)?;
-    let ex = example_of(cli, &files, &cmd.device, &lib, &cmd.path)?;
-    let mut req = request(&cmd.paging, &cmd.filters);
+    let ex = example_of(cli, &files, &c.device, &lib, &cmd.path)?;
+    let mut req = request(&c.paging, &c.filters);
     req.exclude.extend(ex.photo_id);
     let page = search::nearest(&lib, &search::unit(ex.vector), &req)?;
-    print_page(cli, &page, &cmd.paging, &cmd.out)?;
+    print_page(cli, &page, &c.paging, &c.out)?;
     Ok(ExitCode::SUCCESS)
 }
 
