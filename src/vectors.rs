@@ -166,10 +166,12 @@ impl VectorIndex {
     /// verified again, since it may have been replaced since it was mapped; if it no longer
     /// matches, the change fails and the caller rebuilds from the catalog.
     fn writable(&mut self) -> Result<(), VectorError> {
-        let Some((path, rec)) = self.viewed.take() else {
+        let Some((path, rec)) = &self.viewed else {
             return Ok(());
         };
-        let fresh = Self::open_loaded(&path, self.dim, &rec).map_err(|e| {
+        // On failure the index stays a (read-only) map, so every later change fails the same
+        // clear way instead of reaching USearch's immutable view.
+        let fresh = Self::open_loaded(path, self.dim, rec).map_err(|e| {
             VectorError::Index(format!(
                 "the index file changed while it was open ({e:?}); rebuild it"
             ))

@@ -730,4 +730,9 @@ fn an_opened_index_is_mapped_until_its_first_change() {
     other.add(20_000, &random_unit(&mut rng, 16)).unwrap();
     other.save(&path).unwrap();
     assert!(matches!(ix.remove(10_000), Err(VectorError::Index(_))));
+    assert!(ix.is_mapped());
+    assert!(matches!(
+        ix.add(30_000, &random_unit(&mut rng, 16)),
+        Err(VectorError::Index(_))
+    ));
 }
