@@ -212,7 +212,13 @@ impl VectorIndex {
         vectors: I,
     ) -> Result<Self, VectorError> {
         let items: Vec<(i64, Vec<f32>)> = vectors.into_iter().collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Concurrent insertion makes the graph depend on thread timing; below this size one
+        // thread takes seconds at most and the rebuilt index is the same on every run.
+        let threads = if items.len() < 20_000 {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
         Self::build_parallel(dim, &items, threads)
     }
 
@@ -475,6 +481,25 @@ mod tests {
         ));
         ix.remove(42).unwrap();
         assert_ne!(ix.search(&unit(42, 64), 1).unwrap()[0].0, 42);
+    }
+
+    #[test]
+    fn a_parallel_build_keeps_every_vector_under_its_own_key() {
+        let items: Vec<(i64, Vec<f32>)> = (1..=3000).map(|i| (i, unit(i as u64, 48))).collect();
+        let ix = VectorIndex::build_parallel(48, &items, 4).unwrap();
+        assert_eq!(ix.len(), 3000);
+        for (id, v) in &items {
+            let got = ix.get(*id).unwrap();
+            let cos: f32 = got.iter().zip(v).map(|(a, b)| a * b).sum();
+            assert!(cos > 0.999, "key {id} holds another vector (cos {cos})");
+            // Exact search is independent of the graph: the vector's own key comes first.
+            assert_eq!(ix.search_exact(v, 1).unwrap()[0].0, *id);
+        }
+        let wrong = [(1, vec![0.0; 3])];
+        assert!(matches!(
+            VectorIndex::build_parallel(48, &wrong, 2),
+            Err(VectorError::Dimensions { .. })
+        ));
     }
 
     #[test]
