@@ -87,6 +87,69 @@ pub struct Selection {
     pub provider: Provider,
     /// Why a requested or preferred GPU provider was not used, to show as a warning.
     pub fallback: Option<String>,
+    /// Whether the graph in use is the fp16 copy (GPU only).
+    pub fp16: bool,
+}
+
+/// How cuDNN picks convolution kernels: the first batch pays for an exhaustive search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvSearch {
+    /// Benchmark every algorithm once (ONNX Runtime's default; best steady-state speed).
+    #[default]
+    Exhaustive,
+    /// cuDNN's heuristic choice (no benchmarking, less workspace memory).
+    Heuristic,
+    /// The implicit-GEMM default (least memory).
+    Default,
+}
+
+impl FromStr for ConvSearch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "exhaustive" => Ok(ConvSearch::Exhaustive),
+            "heuristic" => Ok(ConvSearch::Heuristic),
+            "default" => Ok(ConvSearch::Default),
+            other => Err(format!(
+                "unknown cuDNN search {other:?}: expected exhaustive, heuristic or default"
+            )),
+        }
+    }
+}
+
+/// Where and how to run the encoders: the device plus the GPU settings that depend on the
+/// card and on what else shares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// The device asked for.
+    pub device: Device,
+    /// Which GPU (CUDA ordinal).
+    pub gpu_id: i32,
+    /// Cap on the GPU memory arena, in bytes (None: ONNX Runtime's default, all it needs).
+    pub gpu_memory_limit: Option<usize>,
+    /// cuDNN convolution algorithm search.
+    pub conv_search: ConvSearch,
+    /// Run a half-precision copy of the graph on GPUs (tensor cores; checked against fp32).
+    pub fp16: bool,
+}
+
+impl DeviceOptions {
+    /// Defaults for `device`: GPU 0, no memory cap, exhaustive search, fp16 on GPUs.
+    pub fn new(device: Device) -> Self {
+        DeviceOptions {
+            device,
+            gpu_id: 0,
+            gpu_memory_limit: None,
+            conv_search: ConvSearch::default(),
+            fp16: true,
+        }
+    }
+}
+
+impl From<Device> for DeviceOptions {
+    fn from(d: Device) -> Self {
+        DeviceOptions::new(d)
+    }
 }
 
 /// Why no session could be opened at all (not even on CPU).
@@ -140,10 +203,25 @@ pub fn available_providers() -> Vec<Provider> {
     .collect()
 }
 
-fn dispatch(p: Provider) -> Option<ep::ExecutionProviderDispatch> {
+/// The CUDA provider configured from the user's options.
+pub fn cuda_provider(opts: &DeviceOptions) -> ep::CUDA {
+    let mut cuda = ep::CUDA::default()
+        .with_device_id(opts.gpu_id)
+        .with_conv_algorithm_search(match opts.conv_search {
+            ConvSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,
+            ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
+            ConvSearch::Default => ep::cuda::ConvAlgorithmSearch::Default,
+        });
+    if let Some(limit) = opts.gpu_memory_limit {
+        cuda = cuda.with_memory_limit(limit);
+    }
+    cuda
+}
+
+fn dispatch(p: Provider, opts: &DeviceOptions) -> Option<ep::ExecutionProviderDispatch> {
     match p {
         Provider::Cpu => None,
-        Provider::Cuda => Some(ep::CUDA::default().build().error_on_failure()),
+        Provider::Cuda => Some(cuda_provider(opts).build().error_on_failure()),
         Provider::CoreMl => Some(ep::CoreML::default().build().error_on_failure()),
         Provider::DirectMl => Some(ep::DirectML::default().build().error_on_failure()),
     }
@@ -153,6 +231,7 @@ fn open_on(
     env: &ort::environment::Environment,
     path: &Path,
     provider: Provider,
+    opts: &DeviceOptions,
 ) -> Result<Session, String> {
     // No busy-waiting between runs: the decode pool needs those cores while the encoder waits
     // for the next batch (spinning threads halved indexing throughput on a 2-core machine).
@@ -160,7 +239,7 @@ fn open_on(
         .map_err(|e| e.to_string())?
         .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
-    let mut builder = match dispatch(provider) {
+    let mut builder = match dispatch(provider, opts) {
         Some(d) => builder
             .with_execution_providers([d])
             .map_err(|e| e.to_string())?,
@@ -175,7 +254,22 @@ pub fn open_session(
     path: &Path,
     device: Device,
 ) -> Result<(Session, Selection), SessionError> {
-    let (candidates, explicit) = match device {
+    let opts = DeviceOptions {
+        fp16: false,
+        ..DeviceOptions::new(device)
+    };
+    open_session_with(env, path, None, &opts)
+}
+
+/// Opens a graph on the device in `opts`: on a GPU the fp16 copy `half` first (when given and
+/// wanted), then the fp32 graph; then CPU with the fp32 graph. Every step down is reported.
+pub fn open_session_with(
+    env: &ort::environment::Environment,
+    path: &Path,
+    half: Option<&Path>,
+    opts: &DeviceOptions,
+) -> Result<(Session, Selection), SessionError> {
+    let (candidates, explicit) = match opts.device {
         Device::Auto => (auto_candidates(), false),
         Device::Cpu => (Vec::new(), true),
         Device::Cuda => (vec![Provider::Cuda], true),
@@ -193,20 +287,42 @@ pub fn open_session(
             }
             continue;
         }
-        match open_on(env, path, p) {
+        if let Some(h) = half.filter(|_| opts.fp16) {
+            match open_on(env, h, p, opts) {
+                Ok(s) => {
+                    let fallback = (!reasons.is_empty()).then(|| reasons.join("; "));
+                    return Ok((
+                        s,
+                        Selection {
+                            provider: p,
+                            fallback,
+                            fp16: true,
+                        },
+                    ));
+                }
+                Err(e) => reasons.push(format!("the fp16 graph failed on {p}: {e}")),
+            }
+        }
+        match open_on(env, path, p, opts) {
             Ok(s) => {
+                let fallback =
+                    (!reasons.is_empty()).then(|| format!("{}; using fp32", reasons.join("; ")));
+                if let Some(w) = &fallback {
+                    tracing::warn!("{w}");
+                }
                 return Ok((
                     s,
                     Selection {
                         provider: p,
-                        fallback: None,
+                        fallback,
+                        fp16: false,
                     },
-                ))
+                ));
             }
             Err(e) => reasons.push(format!("{p} failed to start: {e}")),
         }
     }
-    let session = open_on(env, path, Provider::Cpu).map_err(|message| SessionError {
+    let session = open_on(env, path, Provider::Cpu, opts).map_err(|message| SessionError {
         path: path.display().to_string(),
         provider: Provider::Cpu,
         message,
@@ -220,6 +336,7 @@ pub fn open_session(
         Selection {
             provider: Provider::Cpu,
             fallback,
+            fp16: false,
         },
     ))
 }

@@ -7,12 +7,12 @@
 //! exports return raw projections.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
-use crate::device::{self, Device, Selection, SessionError};
+use crate::device::{self, Device, DeviceOptions, Provider, Selection, SessionError};
 use crate::model::ModelFiles;
 use crate::preprocess::PreprocessConfig;
 use crate::tokenize::{TokenizeError, Tokenizer};
 use ort::session::Session;
-use ort::value::{Tensor, TensorElementType, ValueType};
+use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Mutex};
@@ -21,6 +21,13 @@ use std::sync::{mpsc, Mutex};
 pub const DEFAULT_IMAGE_BATCH: usize = 16;
 /// Largest batch sent to a dynamic-batch text graph at once.
 pub const DEFAULT_TEXT_BATCH: usize = 64;
+/// Batch for dynamic-batch image graphs on a GPU: ViT-B/32 fp16 reaches ~95% of its peak
+/// throughput at 256 on an H200 (27,200 img/s vs 29,100 at 1024) while a batch in flight stays
+/// ~150 MB of input.
+pub const GPU_IMAGE_BATCH: usize = 256;
+/// Cosine between an fp16 copy's embeddings and the fp32 graph's below which the copy is not
+/// used.
+pub const FP16_MIN_COSINE: f32 = 0.999;
 
 /// Why an embedding could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -160,14 +167,42 @@ pub struct ImageEncoder {
 }
 
 impl ImageEncoder {
-    /// Opens the image tower of `files` on `device`.
+    /// Opens the image tower of `files` on `device` with default GPU settings.
     pub fn open(
         env: &ort::environment::Environment,
         files: &ModelFiles,
         device: Device,
     ) -> Result<Self, EncodeError> {
+        Self::open_with(env, files, &DeviceOptions::new(device))
+    }
+
+    /// Opens the image tower of `files` as `opts` say; on a GPU the fp16 copy is made, checked
+    /// against fp32 and used when it agrees, and the batch grows to [`GPU_IMAGE_BATCH`].
+    pub fn open_with(
+        env: &ort::environment::Environment,
+        files: &ModelFiles,
+        opts: &DeviceOptions,
+    ) -> Result<Self, EncodeError> {
         let path = files.visual.clone();
-        let (session, selection) = device::open_session(env, &path, device)?;
+        let (session, selection) = open_checked(env, &path, opts, &|s: &mut Session| {
+            let per = files.preprocess.tensor_len();
+            let (cw, ch) = files.preprocess.crop;
+            let data = probe_pixels(per * PROBE_ROWS);
+            let tensor = Tensor::from_array(([PROBE_ROWS as i64, 3, ch as i64, cw as i64], data))
+                .map_err(|e| e.to_string())?;
+            let name = s
+                .inputs()
+                .first()
+                .map(|i| i.name().to_owned())
+                .unwrap_or_default();
+            let outputs = s
+                .run(ort::inputs![name.as_str() => tensor])
+                .map_err(|e| e.to_string())?;
+            let (_, flat) = outputs[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.to_string())?;
+            Ok(flat.to_vec())
+        })?;
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
             .inputs()
             .iter()
@@ -194,9 +229,14 @@ impl ImageEncoder {
             ));
         }
         let (output, dim) = pick_output(&session, &path, &["embedding", "image_embeds"])?;
+        let on_gpu = selection.provider != Provider::Cpu;
         Ok(ImageEncoder {
             batch: batch_axis(&shape),
-            dynamic_batch: DEFAULT_IMAGE_BATCH,
+            dynamic_batch: if on_gpu {
+                GPU_IMAGE_BATCH
+            } else {
+                DEFAULT_IMAGE_BATCH
+            },
             session: Mutex::new(session),
             path,
             input,
@@ -244,12 +284,21 @@ impl ImageEncoder {
                 BatchAxis::Fixed(k) => k,
                 BatchAxis::Dynamic => rows,
             };
-            let mut data = chunk.to_vec();
-            data.resize(run_rows * per, 0.0);
             let (cw, ch) = self.preprocess.crop;
             let shape = [run_rows as i64, 3, ch as i64, cw as i64];
-            let tensor =
-                Tensor::from_array((shape, data)).map_err(|e| EncodeError::Run(e.to_string()))?;
+            // The batch is handed to ONNX Runtime in place (one copy fewer per batch); only a
+            // short last batch for a fixed-batch graph is padded in a copy.
+            let padded: Vec<f32>;
+            let data: &[f32] = if rows == run_rows {
+                chunk
+            } else {
+                let mut v = chunk.to_vec();
+                v.resize(run_rows * per, 0.0);
+                padded = v;
+                &padded
+            };
+            let tensor = TensorRef::from_array_view((shape, data))
+                .map_err(|e| EncodeError::Run(e.to_string()))?;
             let mut session = self.session.lock().map_err(|_| {
                 EncodeError::Run("image session poisoned by an earlier panic".into())
             })?;
@@ -357,11 +406,20 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Opens the text tower and tokenizer of `files` on `device`.
+    /// Opens the text tower and tokenizer of `files` on `device` with default GPU settings.
     pub fn open(
         env: &ort::environment::Environment,
         files: &ModelFiles,
         device: Device,
+    ) -> Result<Self, EncodeError> {
+        Self::open_with(env, files, &DeviceOptions::new(device))
+    }
+
+    /// Opens the text tower as `opts` say (fp16 copy on GPUs when it agrees with fp32).
+    pub fn open_with(
+        env: &ort::environment::Environment,
+        files: &ModelFiles,
+        opts: &DeviceOptions,
     ) -> Result<Self, EncodeError> {
         let path = files.textual.clone();
         let tokenizer = Tokenizer::from_file(
@@ -369,7 +427,49 @@ impl TextEncoder {
             files.context_length,
             files.pad_token.as_deref(),
         )?;
-        let (session, selection) = device::open_session(env, &path, device)?;
+        let probe: Vec<(Vec<i64>, usize)> = PROBE_CAPTIONS
+            .iter()
+            .map(|c| {
+                tokenizer
+                    .encode(c)
+                    .map(|t| (t.ids.iter().map(|&i| i as i64).collect(), t.len))
+            })
+            .collect::<Result<_, _>>()?;
+        let ctx = files.context_length;
+        let (session, selection) = open_checked(env, &path, opts, &|s: &mut Session| {
+            let shape = [probe.len() as i64, ctx as i64];
+            let mut feeds: Vec<(String, ort::session::SessionInputValue<'_>)> = Vec::new();
+            for input in s.inputs() {
+                let name = input.name().to_owned();
+                let is_mask = name == "attention_mask";
+                let vals: Vec<i64> = probe
+                    .iter()
+                    .flat_map(|(ids, len)| {
+                        (0..ctx).map(move |j| match is_mask {
+                            true => i64::from(j < *len),
+                            false => ids.get(j).copied().unwrap_or(0),
+                        })
+                    })
+                    .collect();
+                let value: ort::session::SessionInputValue<'_> =
+                    if input.dtype().tensor_type() == Some(TensorElementType::Int32) {
+                        let v: Vec<i32> = vals.iter().map(|&x| x as i32).collect();
+                        Tensor::from_array((shape, v))
+                            .map_err(|e| e.to_string())?
+                            .into()
+                    } else {
+                        Tensor::from_array((shape, vals))
+                            .map_err(|e| e.to_string())?
+                            .into()
+                    };
+                feeds.push((name, value));
+            }
+            let outputs = s.run(feeds).map_err(|e| e.to_string())?;
+            let (_, flat) = outputs[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.to_string())?;
+            Ok(flat.to_vec())
+        })?;
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
             .inputs()
             .iter()
@@ -493,6 +593,135 @@ impl TextEncoder {
         }
         Ok(out)
     }
+}
+
+/// Rows in the fp16-versus-fp32 check.
+const PROBE_ROWS: usize = 4;
+/// Captions for the text tower's fp16 check.
+const PROBE_CAPTIONS: [&str; 4] = [
+    "a dog asleep on a red sofa",
+    "snowy mountains at sunrise",
+    "two children playing football on a beach",
+    "a plate of pasta with tomato sauce",
+];
+
+/// Deterministic picture-like input for the fp16 check: smooth gradients plus a little noise,
+/// in the range a normalised photo has.
+fn probe_pixels(n: usize) -> Vec<f32> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let noise = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+            let smooth = ((i % 224) as f32 / 37.0).sin() + ((i / 224 % 224) as f32 / 53.0).cos();
+            smooth + 0.5 * noise
+        })
+        .collect()
+}
+
+/// Smallest row-wise cosine between two batches of embeddings laid end to end.
+pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
+    if rows == 0 || a.len() != b.len() || a.len() % rows != 0 {
+        return f32::NAN;
+    }
+    let dim = a.len() / rows;
+    a.chunks(dim)
+        .zip(b.chunks(dim))
+        .map(|(x, y)| {
+            let dot: f64 = x.iter().zip(y).map(|(p, q)| *p as f64 * *q as f64).sum();
+            let nx: f64 = x.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
+            let ny: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum::<f64>().sqrt();
+            (dot / (nx * ny)) as f32
+        })
+        .fold(f32::INFINITY, f32::min)
+}
+
+type Probe<'a> = dyn Fn(&mut Session) -> Result<Vec<f32>, String> + 'a;
+
+/// Opens `path` per `opts`; when that lands on the fp16 copy, runs `probe` through both graphs
+/// and keeps fp16 only if every row agrees to [`FP16_MIN_COSINE`]. A passed check is recorded
+/// beside the copy (`.checked`), so it runs once per model and provider.
+fn open_checked(
+    env: &ort::environment::Environment,
+    path: &Path,
+    opts: &DeviceOptions,
+    probe: &Probe<'_>,
+) -> Result<(Session, Selection), EncodeError> {
+    let wants_half = opts.fp16
+        && opts.device != Device::Cpu
+        && device::available_providers()
+            .iter()
+            .any(|p| *p != Provider::Cpu);
+    let mut note = None;
+    let half = if wants_half {
+        match crate::model::fp16::ensure_variant(path) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                note = Some(format!("no fp16 copy of {}: {e}", path.display()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (session, mut selection) = device::open_session_with(env, path, half.as_deref(), opts)?;
+    if let (true, Some(h)) = (selection.fp16, half.as_deref()) {
+        let marker = h.with_extension(format!("onnx.checked-{}", selection.provider));
+        let checked = match (std::fs::metadata(&marker), std::fs::metadata(h)) {
+            (Ok(m), Ok(v)) => m.modified().ok() >= v.modified().ok(),
+            _ => false,
+        };
+        if !checked {
+            let mut session = session;
+            let fp32_opts = DeviceOptions {
+                fp16: false,
+                ..opts.clone()
+            };
+            let verdict = (|| -> Result<f32, String> {
+                let (mut full, _) = device::open_session_with(env, path, None, &fp32_opts)
+                    .map_err(|e| e.to_string())?;
+                let a = probe(&mut session)?;
+                let b = probe(&mut full)?;
+                Ok(min_row_cosine(&a, &b, PROBE_ROWS))
+            })();
+            match verdict {
+                Ok(c) if c >= FP16_MIN_COSINE => {
+                    tracing::info!(graph = %path.display(), cosine = c, "fp16 copy agrees with fp32");
+                    if let Err(e) = std::fs::write(&marker, format!("{c}\n")) {
+                        tracing::warn!("cannot record the fp16 check: {e}");
+                    }
+                    return Ok((session, selection));
+                }
+                other => {
+                    let why = match other {
+                        Ok(c) => format!(
+                            "fp16 copy differs from fp32 (cosine {c:.5} < {FP16_MIN_COSINE})"
+                        ),
+                        Err(e) => format!("fp16 check failed: {e}"),
+                    };
+                    drop(session);
+                    let (s, mut sel) = device::open_session_with(env, path, None, &fp32_opts)?;
+                    sel.fallback = Some(match sel.fallback {
+                        Some(f) => format!("{why}; {f}"),
+                        None => format!("{why}; using fp32"),
+                    });
+                    tracing::warn!("{}", sel.fallback.as_deref().unwrap_or_default());
+                    return Ok((s, sel));
+                }
+            }
+        }
+        return Ok((session, selection));
+    }
+    if let Some(n) = note {
+        tracing::warn!("{n}");
+        selection.fallback = Some(match selection.fallback {
+            Some(f) => format!("{n}; {f}"),
+            None => n,
+        });
+    }
+    Ok((session, selection))
 }
 
 /// Cosine of two L2-normalised vectors (their dot product).

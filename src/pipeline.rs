@@ -128,6 +128,131 @@ pub struct Timing {
     pub decode_cpu: f64,
 }
 
+/// Outcomes of one encoder batch (plus the copies, reuses and failures met meanwhile), in the
+/// order they must be committed.
+struct Finished {
+    outcomes: Vec<Outcome>,
+    current: Option<PathBuf>,
+}
+
+/// The encoder thread: gathers decoded pictures into full batches, encodes them and hands each
+/// batch's outcomes to the committing thread. Returns the seconds spent encoding.
+fn encode_stage(
+    work: &[WorkItem],
+    encoder: &ImageEncoder,
+    rx: mpsc::Receiver<(usize, Result<Prepared, PrepareError>)>,
+    done: mpsc::SyncSender<Finished>,
+    control: &Control,
+) -> f64 {
+    let batch = encoder.max_batch();
+    let per = encoder.preprocess.tensor_len();
+    let mut encode_secs = 0.0;
+    let mut pending: Vec<Outcome> = Vec::new();
+    let mut tensors: Vec<f32> = Vec::with_capacity(batch * per);
+    // (work index, hash, width, height, format) of each tensor in `tensors`.
+    let mut meta: Vec<(usize, ContentHash, u32, u32, String)> = Vec::with_capacity(batch);
+    let mut current: Option<PathBuf> = None;
+    let mut seen: HashMap<ContentHash, i64> = HashMap::new();
+    // Sends what is gathered; false once the committing side has gone (error or done).
+    let mut flush = |pending: &mut Vec<Outcome>,
+                     tensors: &mut Vec<f32>,
+                     meta: &mut Vec<(usize, ContentHash, u32, u32, String)>,
+                     current: &Option<PathBuf>|
+     -> bool {
+        let mut fresh = Vec::with_capacity(meta.len() + pending.len());
+        if !meta.is_empty() {
+            let t = Instant::now();
+            let result = encoder.encode(tensors, meta.len());
+            encode_secs += t.elapsed().as_secs_f64();
+            // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
+            // vectors within the same transaction.
+            match result {
+                Ok(vectors) => {
+                    for ((i, hash, width, height, format), vector) in meta.drain(..).zip(vectors) {
+                        fresh.push(Outcome::Encoded {
+                            photo_id: work[i].photo_id,
+                            hash,
+                            vector,
+                            width,
+                            height,
+                            format,
+                        });
+                    }
+                }
+                Err(e) => {
+                    for (i, ..) in meta.drain(..) {
+                        fresh.push(Outcome::Failed {
+                            photo_id: work[i].photo_id,
+                            reason: format!("encoder failed: {e}"),
+                            vanished: false,
+                        });
+                    }
+                }
+            }
+            tensors.clear();
+        }
+        fresh.append(pending);
+        if fresh.is_empty() {
+            return true;
+        }
+        done.send(Finished {
+            outcomes: fresh,
+            current: current.clone(),
+        })
+        .is_ok()
+    };
+    for (i, r) in rx.iter() {
+        if control.is_cancelled() {
+            break;
+        }
+        current = Some(work[i].path.clone());
+        match r {
+            Ok(Prepared::Tensor { hash, .. }) if seen.contains_key(&hash) => {
+                // A copy of a file met earlier in this job: encode the content once.
+                pending.push(Outcome::Reused {
+                    photo_id: work[i].photo_id,
+                    hash,
+                    same_as: seen[&hash],
+                })
+            }
+            Ok(Prepared::Tensor {
+                hash,
+                tensor,
+                width,
+                height,
+                format,
+            }) => {
+                seen.insert(hash, work[i].photo_id);
+                tensors.extend_from_slice(&tensor);
+                meta.push((i, hash, width, height, format));
+            }
+            Ok(Prepared::Known { hash, same_as }) => pending.push(Outcome::Reused {
+                photo_id: work[i].photo_id,
+                hash,
+                same_as,
+            }),
+            Err(e) => pending.push(Outcome::Failed {
+                photo_id: work[i].photo_id,
+                vanished: matches!(e, PrepareError::Vanished),
+                reason: e.to_string(),
+            }),
+        }
+        if (meta.len() >= batch || pending.len() >= 4 * batch)
+            && !flush(&mut pending, &mut tensors, &mut meta, &current)
+        {
+            return encode_secs;
+        }
+    }
+    drop(rx);
+    if control.is_cancelled() {
+        // Commit what was already encoded; drop the decoded-but-unencoded rest.
+        meta.clear();
+        tensors.clear();
+    }
+    flush(&mut pending, &mut tensors, &mut meta, &current);
+    encode_secs
+}
+
 /// Runs `work` through decode → encode → `commit`, returning the final progress and timing.
 /// `commit` receives outcomes in batches; an error from it stops the job and is returned.
 #[allow(clippy::too_many_arguments)]
@@ -153,10 +278,10 @@ pub fn run<E>(
     let mut timing = Timing::default();
     type Msg = (usize, Result<Prepared, PrepareError>);
     let (tx, rx) = mpsc::sync_channel::<Msg>(batch * 2);
+    // Encoded batches wait here for the catalog: the encoder runs the next batch while this
+    // thread commits the last one (on a GPU, commit time would otherwise idle the device).
+    let (done_tx, done_rx) = mpsc::sync_channel::<Finished>(2);
     let result = std::thread::scope(|scope| -> Result<(), E> {
-        // Owned here so that leaving this closure (done, cancelled or a commit error) drops the
-        // receiver and unblocks decoders waiting on a full queue before the scope joins them.
-        let rx = rx;
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
             let (next, decode_nanos) = (&next, &decode_nanos);
@@ -175,131 +300,32 @@ pub fn run<E>(
             });
         }
         drop(tx);
-        let mut pending: Vec<Outcome> = Vec::new();
-        let mut tensors: Vec<f32> = Vec::with_capacity(batch * cfg.tensor_len());
-        // (work index, hash, width, height, format) of each tensor in `tensors`.
-        let mut meta: Vec<(usize, ContentHash, u32, u32, String)> = Vec::with_capacity(batch);
-        let mut flush = |pending: &mut Vec<Outcome>,
-                         tensors: &mut Vec<f32>,
-                         meta: &mut Vec<(usize, ContentHash, u32, u32, String)>,
-                         state: &mut Progress,
-                         timing: &mut Timing|
-         -> Result<(), E> {
-            if !meta.is_empty() {
-                let t = Instant::now();
-                let result = encoder.encode(tensors, meta.len());
-                timing.encode += t.elapsed().as_secs_f64();
-                // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
-                // vectors within the same transaction.
-                let mut fresh = Vec::with_capacity(meta.len() + pending.len());
-                match result {
-                    Ok(vectors) => {
-                        for ((i, hash, width, height, format), vector) in
-                            meta.drain(..).zip(vectors)
-                        {
-                            state.encoded += 1;
-                            fresh.push(Outcome::Encoded {
-                                photo_id: work[i].photo_id,
-                                hash,
-                                vector,
-                                width,
-                                height,
-                                format,
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        for (i, ..) in meta.drain(..) {
-                            state.failed += 1;
-                            fresh.push(Outcome::Failed {
-                                photo_id: work[i].photo_id,
-                                reason: format!("encoder failed: {e}"),
-                                vanished: false,
-                            });
-                        }
-                    }
-                }
-                fresh.append(pending);
-                *pending = fresh;
-                tensors.clear();
-            }
-            if !pending.is_empty() {
-                let n = pending.len();
-                let t = Instant::now();
-                commit(std::mem::take(pending))?;
-                timing.commit += t.elapsed().as_secs_f64();
-                state.done += n;
-                let secs = start.elapsed().as_secs_f64().max(1e-9);
-                state.rate = state.done as f64 / secs;
-                state.eta_secs = (state.rate > 0.0)
-                    .then(|| (state.total - state.done.min(state.total)) as f64 / state.rate);
-                progress(state);
-            }
-            Ok(())
-        };
-        let mut seen: HashMap<ContentHash, i64> = HashMap::new();
-        for (i, r) in rx.iter() {
-            if control.is_cancelled() {
-                break;
-            }
-            state.current = Some(work[i].path.clone());
-            match r {
-                Ok(Prepared::Tensor { hash, .. }) if seen.contains_key(&hash) => {
-                    // A copy of a file met earlier in this job: encode the content once.
-                    pending.push(Outcome::Reused {
-                        photo_id: work[i].photo_id,
-                        hash,
-                        same_as: seen[&hash],
-                    })
-                }
-                Ok(Prepared::Tensor {
-                    hash,
-                    tensor,
-                    width,
-                    height,
-                    format,
-                }) => {
-                    seen.insert(hash, work[i].photo_id);
-                    tensors.extend_from_slice(&tensor);
-                    meta.push((i, hash, width, height, format));
-                }
-                Ok(Prepared::Known { hash, same_as }) => pending.push(Outcome::Reused {
-                    photo_id: work[i].photo_id,
-                    hash,
-                    same_as,
-                }),
-                Err(e) => {
-                    state.failed += 1;
-                    pending.push(Outcome::Failed {
-                        photo_id: work[i].photo_id,
-                        vanished: matches!(e, PrepareError::Vanished),
-                        reason: e.to_string(),
-                    });
+        let encoder_thread = scope.spawn(move || encode_stage(work, encoder, rx, done_tx, control));
+        // Owned here so that leaving this closure (done or a commit error) drops the receiver
+        // and unblocks the encoder, which in turn unblocks the decoders, before the scope joins.
+        let done_rx = done_rx;
+        for finished in done_rx.iter() {
+            let n = finished.outcomes.len();
+            for o in &finished.outcomes {
+                match o {
+                    Outcome::Encoded { .. } => state.encoded += 1,
+                    Outcome::Failed { .. } => state.failed += 1,
+                    Outcome::Reused { .. } => {}
                 }
             }
-            if meta.len() >= batch || pending.len() >= 4 * batch {
-                flush(
-                    &mut pending,
-                    &mut tensors,
-                    &mut meta,
-                    &mut state,
-                    &mut timing,
-                )?;
-            }
+            let t = Instant::now();
+            commit(finished.outcomes)?;
+            timing.commit += t.elapsed().as_secs_f64();
+            state.done += n;
+            state.current = finished.current;
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            state.rate = state.done as f64 / secs;
+            state.eta_secs = (state.rate > 0.0)
+                .then(|| (state.total - state.done.min(state.total)) as f64 / state.rate);
+            progress(&state);
         }
-        drop(rx);
-        if control.is_cancelled() {
-            // Commit what was already encoded; drop the decoded-but-unencoded rest.
-            meta.clear();
-            tensors.clear();
-        }
-        flush(
-            &mut pending,
-            &mut tensors,
-            &mut meta,
-            &mut state,
-            &mut timing,
-        )
+        timing.encode = encoder_thread.join().unwrap_or(0.0);
+        Ok(())
     });
     timing.wall = start.elapsed().as_secs_f64();
     timing.decode_cpu = decode_nanos.load(Ordering::Relaxed) as f64 / 1e9;

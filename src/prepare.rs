@@ -82,13 +82,19 @@ pub fn prepare(
     }
     let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))?;
     drop(bytes);
-    if let Some(t) = thumbs {
-        if let Err(e) = t.write(&hex::encode(hash), &d.image) {
-            // A missing preview must not cost the photo its vector.
-            tracing::warn!(path = %path.display(), "thumbnail: {e}");
+    let tensor = match thumbs {
+        Some(t) => {
+            // The preview is the picture as resized for the model (before the crop): no second
+            // resize on the decode pool, whose speed is the indexing speed on a GPU.
+            let (tensor, resized) = cfg.apply_with_resized(&d.image);
+            if let Err(e) = t.write(&hex::encode(hash), &resized) {
+                // A missing preview must not cost the photo its vector.
+                tracing::warn!(path = %path.display(), "thumbnail: {e}");
+            }
+            tensor
         }
-    }
-    let tensor = cfg.apply(&d.image);
+        None => cfg.apply(&d.image),
+    };
     Ok(Prepared::Tensor {
         hash,
         tensor,

@@ -282,6 +282,22 @@ impl PreprocessConfig {
     pub fn apply_into(&self, img: &RgbImage, out: &mut [f32]) {
         let (tw, th) = self.resize_target(img.width(), img.height());
         let resized = pil_resize(img, tw, th, self.filter);
+        self.crop_normalise(&resized, out);
+    }
+
+    /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
+    /// indexer's preview, which then costs no second resize.
+    pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, RgbImage) {
+        let (tw, th) = self.resize_target(img.width(), img.height());
+        let resized = pil_resize(img, tw, th, self.filter);
+        let mut out = vec![0f32; self.tensor_len()];
+        self.crop_normalise(&resized, &mut out);
+        (out, resized)
+    }
+
+    /// Centre crop + rescale + normalise of an already resized picture.
+    fn crop_normalise(&self, resized: &RgbImage, out: &mut [f32]) {
+        let (tw, th) = resized.dimensions();
         let (cw, ch) = self.crop;
         // transformers' center_crop: offsets floored; the resize guarantees no padding is needed
         // for Shortest mode, but guard anyway by clamping to the image.
@@ -412,18 +428,23 @@ pub fn pil_resize(img: &RgbImage, width: u32, height: u32, filter: Filter) -> Rg
         for r in 0..rows {
             let in_row = &src[(r + first) * in_stride..(r + first + 1) * in_stride];
             let out_row = &mut tmp[r * out_stride..(r + 1) * out_stride];
-            for (xx, &(xmin, n)) in horiz.bounds.iter().enumerate() {
+            for (xx, (&(xmin, n), out_px)) in horiz
+                .bounds
+                .iter()
+                .zip(out_row.chunks_exact_mut(3))
+                .enumerate()
+            {
                 let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + n];
                 let mut s = [1i32 << (PRECISION_BITS - 1); 3];
                 let base = &in_row[xmin * 3..(xmin + n) * 3];
-                for (x, &w) in k.iter().enumerate() {
-                    s[0] += base[x * 3] as i32 * w;
-                    s[1] += base[x * 3 + 1] as i32 * w;
-                    s[2] += base[x * 3 + 2] as i32 * w;
+                for (px, &w) in base.chunks_exact(3).zip(k) {
+                    s[0] += px[0] as i32 * w;
+                    s[1] += px[1] as i32 * w;
+                    s[2] += px[2] as i32 * w;
                 }
-                out_row[xx * 3] = clip8(s[0]);
-                out_row[xx * 3 + 1] = clip8(s[1]);
-                out_row[xx * 3 + 2] = clip8(s[2]);
+                out_px[0] = clip8(s[0]);
+                out_px[1] = clip8(s[1]);
+                out_px[2] = clip8(s[2]);
             }
         }
         (tmp, width, first)
@@ -436,16 +457,22 @@ pub fn pil_resize(img: &RgbImage, width: u32, height: u32, filter: Filter) -> Rg
     }
     let stride = tmp_w as usize * 3;
     let mut out = vec![0u8; height as usize * stride];
+    // Row at a time (integer sums, so the order of the terms does not change the result): the
+    // inner loop runs over contiguous bytes and vectorises.
+    let mut acc = vec![0i32; stride];
     for (yy, &(ymin, n)) in vert.bounds.iter().enumerate() {
         let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + n];
         let ymin = ymin - row_offset;
-        let out_row = &mut out[yy * stride..(yy + 1) * stride];
-        for (i, slot) in out_row.iter_mut().enumerate() {
-            let mut s = 1i32 << (PRECISION_BITS - 1);
-            for (y, &w) in k.iter().enumerate() {
-                s += tmp[(ymin + y) * stride + i] as i32 * w;
+        acc.fill(1i32 << (PRECISION_BITS - 1));
+        for (y, &w) in k.iter().enumerate() {
+            let row = &tmp[(ymin + y) * stride..(ymin + y + 1) * stride];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * w;
             }
-            *slot = clip8(s);
+        }
+        let out_row = &mut out[yy * stride..(yy + 1) * stride];
+        for (slot, &a) in out_row.iter_mut().zip(&acc) {
+            *slot = clip8(a);
         }
     }
     RgbImage::from_raw(tmp_w, height, out).unwrap_or_else(|| RgbImage::new(tmp_w, height))

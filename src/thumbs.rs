@@ -1,12 +1,14 @@
-//! Small previews for the UI, made from the pixels the encoder already decoded, keyed by content
+//! Small previews for the UI, made from the pixels the encoder already decoded and resized (the
+//! model's input before its centre crop: 224 px on the short side for CLIP), keyed by content
 //! hash so that moved and copied photos share one file and no photo is decoded twice.
 
 use image::RgbImage;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Longest side of a preview, in pixels.
-pub const THUMB_SIZE: u32 = 256;
+/// Longest side of a preview, in pixels: pictures handed in larger (panoramas, or callers that
+/// pass a full image) are shrunk to it.
+pub const THUMB_SIZE: u32 = 512;
 
 /// Why a preview could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -68,9 +70,9 @@ impl Thumbs {
         } else {
             img.clone()
         };
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
-            .encode_image(&small)
+        // libjpeg-turbo: a fifth of the pure-Rust encoder's time, and previews are written on
+        // the decode pool, whose speed is the indexing speed on a GPU.
+        let bytes = turbojpeg::compress_image(&small, 85, turbojpeg::Subsamp::Sub2x2)
             .map_err(|e| ThumbError::Encode(e.to_string()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(|e| io(&parent, e))?;
         tmp.write_all(&bytes).map_err(|e| io(&path, e))?;
@@ -91,7 +93,11 @@ mod tests {
         let p = t.write("abcdef", &img).unwrap();
         assert!(p.ends_with("ab/abcdef.jpg"));
         let back = image::open(&p).unwrap();
-        assert_eq!((back.width(), back.height()), (256, 128));
+        assert_eq!((back.width(), back.height()), (512, 256));
+        let small = RgbImage::from_pixel(298, 224, image::Rgb([10, 20, 30]));
+        let q = t.write("012345", &small).unwrap();
+        let back = image::open(&q).unwrap();
+        assert_eq!((back.width(), back.height()), (298, 224), "kept as resized");
         let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
         t.write("abcdef", &img).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);

@@ -70,6 +70,9 @@ pub struct VectorIndex {
 /// 1.0 on 100k clustered vectors); text queries ask for more (`search::TEXT_BREADTH`).
 pub const EXPANSION_SEARCH: usize = 64;
 
+/// Batches smaller than this are inserted on one thread by [`VectorIndex::add_many`].
+pub const PARALLEL_ADD_MIN: usize = 1024;
+
 fn options(dim: usize) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
@@ -303,6 +306,66 @@ impl VectorIndex {
             self.index.reserve(cap).map_err(ix)?;
         }
         self.index.add(id as u64, v).map_err(ix)
+    }
+
+    /// Adds many vectors on `threads` threads: at GPU indexing rates graph insertion, not the
+    /// encoder, is the wall, and USearch inserts concurrently once capacity and thread slots are
+    /// reserved. Below [`PARALLEL_ADD_MIN`] items one thread is used (same graph every run).
+    pub fn add_many(&mut self, items: &[(i64, Vec<f32>)], threads: usize) -> Result<(), VectorError> {
+        if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != self.dim) {
+            return Err(VectorError::Dimensions {
+                want: self.dim,
+                got: v.len(),
+            });
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        if let Some((id, _)) = items.iter().find(|(id, _)| !seen.insert(*id)) {
+            return Err(VectorError::Index(format!("photo {id} given twice in one batch")));
+        }
+        self.writable()?;
+        for (id, _) in items {
+            if self.index.contains(*id as u64) {
+                self.index.remove(*id as u64).map_err(ix)?;
+            }
+        }
+        let threads = if items.len() < PARALLEL_ADD_MIN {
+            1
+        } else {
+            threads.clamp(1, 64)
+        };
+        let need = self.index.size() + items.len();
+        let capacity = if need > self.index.capacity() {
+            need.max(self.index.capacity() * 2).max(1024)
+        } else {
+            self.index.capacity()
+        };
+        self.index
+            .reserve_capacity_and_threads(capacity, threads)
+            .map_err(ix)?;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let failed: std::sync::Mutex<Option<VectorError>> = std::sync::Mutex::new(None);
+        let index = &self.index;
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((id, v)) = items.get(i) else { break };
+                    if let Err(e) = index.add(*id as u64, v) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(ix(e));
+                        }
+                        break;
+                    }
+                });
+            }
+        });
+        match failed.into_inner().ok().flatten() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Removes a photo's vector (no error if absent).

@@ -1,7 +1,9 @@
 //! Model folders: which layout a folder uses and where its parts are, so that the immich CLIP
 //! zoo and Hugging Face / transformers.js exports both work without conversion.
 
+pub mod fp16;
 pub mod manifest;
+pub mod proto;
 
 use crate::preprocess::{ConfigError, PreprocessConfig};
 use std::path::{Path, PathBuf};

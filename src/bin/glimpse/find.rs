@@ -233,14 +233,14 @@ fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
 
 fn open_text(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<TextEncoder> {
     let rt = load_runtime(cli)?;
-    let enc = TextEncoder::open(&rt.env, files, device.device)?;
+    let enc = TextEncoder::open_with(&rt.env, files, &device.options())?;
     report_provider(cli, "text", &enc.selection);
     Ok(enc)
 }
 
 fn open_image(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<ImageEncoder> {
     let rt = load_runtime(cli)?;
-    let enc = ImageEncoder::open(&rt.env, files, device.device)?;
+    let enc = ImageEncoder::open_with(&rt.env, files, &device.options())?;
     report_provider(cli, "image", &enc.selection);
     Ok(enc)
 }

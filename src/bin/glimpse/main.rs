@@ -135,6 +135,9 @@ struct EncoderArgs {
     /// Decoding threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Pictures per encoder run for dynamic-batch graphs (default: 16 on CPU, 256 on a GPU).
+    #[arg(long)]
+    batch: Option<usize>,
 }
 
 #[derive(Args, Clone)]
@@ -142,6 +145,35 @@ pub(crate) struct DeviceArg {
     /// Where the encoders run: auto, cpu, cuda, coreml or directml.
     #[arg(long, default_value = "auto", value_parser = parse_device)]
     pub(crate) device: Device,
+    /// Which GPU to use (CUDA device number).
+    #[arg(long, default_value_t = 0, env = "GLIMPSE_GPU_ID")]
+    gpu_id: i32,
+    /// Cap on GPU memory for the encoders, in MiB (default: what they need).
+    #[arg(long, env = "GLIMPSE_GPU_MEMORY_MB")]
+    gpu_memory_mb: Option<usize>,
+    /// cuDNN convolution search: exhaustive, heuristic or default.
+    #[arg(long, default_value = "exhaustive", value_parser = parse_conv_search)]
+    cudnn_search: glimpse::device::ConvSearch,
+    /// Run the full-precision graphs on the GPU too (default: an fp16 copy, checked against
+    /// fp32 before use).
+    #[arg(long)]
+    fp32: bool,
+}
+
+impl DeviceArg {
+    pub(crate) fn options(&self) -> glimpse::device::DeviceOptions {
+        glimpse::device::DeviceOptions {
+            device: self.device,
+            gpu_id: self.gpu_id,
+            gpu_memory_limit: self.gpu_memory_mb.map(|mb| mb << 20),
+            conv_search: self.cudnn_search,
+            fp16: !self.fp32,
+        }
+    }
+}
+
+fn parse_conv_search(s: &str) -> Result<glimpse::device::ConvSearch, String> {
+    s.parse()
 }
 
 #[derive(Args, Clone)]
@@ -212,7 +244,8 @@ pub(crate) fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Sele
         eprintln!("glimpse: warning: {w}");
     }
     if !cli.quiet {
-        eprintln!("glimpse: {what} encoder running on {}", sel.provider);
+        let precision = if sel.fp16 { " (fp16)" } else { "" };
+        eprintln!("glimpse: {what} encoder running on {}{precision}", sel.provider);
     }
 }
 
@@ -227,10 +260,13 @@ fn threads_or_all(threads: Option<usize>) -> usize {
 }
 
 /// Opens the model's image encoder and the library for it.
-fn open_for_indexing(cli: &Cli, model: &str, device: Device) -> Result<(ImageEncoder, Library)> {
-    let files = resolve_model(cli, model)?;
+fn open_for_indexing(cli: &Cli, encoder: &EncoderArgs) -> Result<(ImageEncoder, Library)> {
+    let files = resolve_model(cli, &encoder.model.model)?;
     let rt = load_runtime(cli)?;
-    let enc = ImageEncoder::open(&rt.env, &files, device)?;
+    let mut enc = ImageEncoder::open_with(&rt.env, &files, &encoder.device.options())?;
+    if let Some(b) = encoder.batch {
+        enc.set_batch(b);
+    }
     report_provider(cli, "image", &enc.selection);
     if enc.dim() == 0 {
         anyhow::bail!("the model's image graph does not declare its embedding width");
@@ -239,7 +275,14 @@ fn open_for_indexing(cli: &Cli, model: &str, device: Device) -> Result<(ImageEnc
     let lib = Library::open(&dir, &files.name, enc.dim())
         .with_context(|| format!("cannot open library {}", dir.display()))?;
     lib.catalog
-        .set_setting("provider", &enc.selection.provider.to_string())?;
+        .set_setting(
+            "provider",
+            &format!(
+                "{}{}",
+                enc.selection.provider,
+                if enc.selection.fp16 { " (fp16)" } else { "" }
+            ),
+        )?;
     Ok((enc, lib))
 }
 
@@ -286,6 +329,14 @@ fn run_index(
             summary.removed,
             p.rate
         );
+        let t = &summary.timing;
+        if p.encoded > 0 {
+            eprintln!(
+                "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s, catalog and graph {:.1} s, \
+                 decoding {:.1} CPU-s on {threads} threads",
+                t.wall, t.encode, t.commit, t.decode_cpu
+            );
+        }
         for r in &summary.offline_roots {
             eprintln!(
                 "glimpse: warning: {} is offline (kept, not purged)",
@@ -317,7 +368,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Index { encoder, roots } => {
             let (enc, mut lib) =
-                open_for_indexing(&cli, &encoder.model.model, encoder.device.device)?;
+                open_for_indexing(&cli, &encoder)?;
             let roots: Vec<PathBuf> = if roots.is_empty() {
                 lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
             } else {
@@ -337,7 +388,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Watch { encoder } => {
             let (enc, mut lib) =
-                open_for_indexing(&cli, &encoder.model.model, encoder.device.device)?;
+                open_for_indexing(&cli, &encoder)?;
             let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
             if roots.is_empty() {
                 anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
@@ -498,7 +549,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             EmbedWhat::Image { encoder, paths } => {
                 let files = resolve_model(&cli, &encoder.model.model)?;
                 let rt = load_runtime(&cli)?;
-                let enc = ImageEncoder::open(&rt.env, &files, encoder.device.device)?;
+                let mut enc = ImageEncoder::open_with(&rt.env, &files, &encoder.device.options())?;
+                if let Some(b) = encoder.batch {
+                    enc.set_batch(b);
+                }
                 report_provider(&cli, "image", &enc.selection);
                 let threads = threads_or_all(encoder.threads);
                 let stdout = std::io::stdout();
@@ -547,7 +601,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } => {
                 let files = resolve_model(&cli, &model.model)?;
                 let rt = load_runtime(&cli)?;
-                let enc = TextEncoder::open(&rt.env, &files, device.device)?;
+                let enc = TextEncoder::open_with(&rt.env, &files, &device.options())?;
                 report_provider(&cli, "text", &enc.selection);
                 let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                 let vecs = enc.embed(&refs)?;

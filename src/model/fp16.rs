@@ -1,0 +1,445 @@
+//! Half-precision copies of a model's graphs for GPUs: an fp32 CLIP tower runs ~6x slower than
+//! fp16 on tensor cores, and the zoo ships fp32 only. The copy keeps float32 inputs and outputs
+//! (a Cast at each end), so the encoders feed and read it exactly like the original.
+//!
+//! Only graphs made of operators known to accept float16 are converted; anything else is
+//! refused with the operator's name and the caller keeps the fp32 graph. Values beyond fp16's
+//! range are clamped (attention masks use float32's lowest value, which would become -inf and
+//! turn `0 * mask` into NaN).
+
+use super::proto::{Message, ProtoError, Value};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Why a graph has no fp16 copy.
+#[derive(Debug, thiserror::Error)]
+pub enum Fp16Error {
+    /// The file is not an ONNX model we can parse.
+    #[error("{0}")]
+    Proto(#[from] ProtoError),
+    /// The graph uses something the conversion does not handle.
+    #[error("cannot convert to fp16: {0}")]
+    Unsupported(String),
+    /// Reading the source or writing the copy failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+// ONNX field numbers (onnx.proto).
+const MODEL_GRAPH: u32 = 7;
+const MODEL_METADATA: u32 = 14;
+const MODEL_FUNCTIONS: u32 = 25;
+const GRAPH_NODE: u32 = 1;
+const GRAPH_INITIALIZER: u32 = 5;
+const GRAPH_INPUT: u32 = 11;
+const GRAPH_OUTPUT: u32 = 12;
+const GRAPH_VALUE_INFO: u32 = 13;
+const GRAPH_SPARSE_INITIALIZER: u32 = 15;
+const NODE_INPUT: u32 = 1;
+const NODE_OUTPUT: u32 = 2;
+const NODE_NAME: u32 = 3;
+const NODE_OP: u32 = 4;
+const NODE_ATTRIBUTE: u32 = 5;
+const NODE_DOMAIN: u32 = 7;
+const ATTR_NAME: u32 = 1;
+const ATTR_I: u32 = 3;
+const ATTR_T: u32 = 5;
+const ATTR_G: u32 = 6;
+const ATTR_TENSORS: u32 = 10;
+const ATTR_GRAPHS: u32 = 11;
+const ATTR_TYPE: u32 = 20;
+const ATTR_TYPE_INT: u64 = 2;
+const TENSOR_DATA_TYPE: u32 = 2;
+const TENSOR_FLOAT_DATA: u32 = 4;
+const TENSOR_RAW_DATA: u32 = 9;
+const TENSOR_EXTERNAL_DATA: u32 = 13;
+const TENSOR_DATA_LOCATION: u32 = 14;
+const VALUE_INFO_NAME: u32 = 1;
+const VALUE_INFO_TYPE: u32 = 2;
+const TYPE_TENSOR: u32 = 1;
+const TYPE_TENSOR_ELEM: u32 = 1;
+const ENTRY_KEY: u32 = 1;
+const ENTRY_VALUE: u32 = 2;
+const FLOAT: u64 = 1;
+const FLOAT16: u64 = 10;
+
+/// Operators whose float inputs may all be float16 (ONNX Runtime has fp16 kernels for them on
+/// CUDA, and inserts casts for the few it lacks on CPU). CLIP towers from open_clip and
+/// transformers use a subset of these.
+#[rustfmt::skip]
+const FP16_OPS: &[&str] = &[
+    "Abs", "Add", "And", "ArgMax", "ArgMin", "AveragePool", "BatchNormalization", "Cast", "Ceil",
+    "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "Div", "Einsum", "Equal", "Erf",
+    "Exp", "Expand", "Flatten", "Floor", "Gather", "GatherElements", "Gelu", "Gemm",
+    "GlobalAveragePool", "Greater", "GreaterOrEqual", "Identity", "LayerNormalization",
+    "LeakyRelu", "Less", "LessOrEqual", "Log", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg",
+    "Not", "Or", "Pow", "Range", "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceSum",
+    "Relu", "Reshape", "Shape", "Sigmoid", "Sign", "Slice", "Softmax", "Softplus", "Split", "Sqrt",
+    "Squeeze", "Sub", "Tanh", "Tile", "Transpose", "Trilu", "Unsqueeze", "Where",
+];
+
+/// What a conversion did, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Float tensors (initializers and constants) now stored as fp16.
+    pub tensors: usize,
+    /// Values outside fp16's range that were clamped to ±65504.
+    pub clamped: usize,
+    /// Graph inputs and outputs given a Cast to keep them float32.
+    pub casts: usize,
+}
+
+/// float32 → float16 bits, clamping finite values to fp16's range.
+fn to_half(x: f32, clamped: &mut usize) -> u16 {
+    const MAX: f32 = 65504.0;
+    let x = if x.is_finite() && x.abs() > MAX {
+        *clamped += 1;
+        MAX.copysign(x)
+    } else {
+        x
+    };
+    half::f16::from_f32(x).to_bits()
+}
+
+/// Rewrites one TensorProto to fp16 if it is float32; returns whether it changed.
+fn convert_tensor(bytes: &[u8], report: &mut Report) -> Result<Option<Vec<u8>>, Fp16Error> {
+    let mut t = Message::parse(bytes)?;
+    if t.varint(TENSOR_DATA_TYPE) != Some(FLOAT) {
+        return Ok(None);
+    }
+    if t.varint(TENSOR_DATA_LOCATION) == Some(1) || t.has(TENSOR_EXTERNAL_DATA) {
+        return Err(Fp16Error::Unsupported(
+            "weights stored in external data files".into(),
+        ));
+    }
+    let mut floats: Vec<f32> = Vec::new();
+    if let Some(raw) = t.bytes(TENSOR_RAW_DATA) {
+        if raw.len() % 4 != 0 {
+            return Err(ProtoError("raw float data not a multiple of 4 bytes").into());
+        }
+        floats.extend(
+            raw.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+    } else {
+        for f in &t.fields {
+            match (&f.value, f.num) {
+                (Value::Bytes(b), TENSOR_FLOAT_DATA) => {
+                    if b.len() % 4 != 0 {
+                        return Err(ProtoError("packed floats not a multiple of 4 bytes").into());
+                    }
+                    floats.extend(
+                        b.chunks_exact(4)
+                            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+                    );
+                }
+                (Value::Fixed32(b), TENSOR_FLOAT_DATA) => floats.push(f32::from_le_bytes(*b)),
+                _ => {}
+            }
+        }
+    }
+    let mut raw = Vec::with_capacity(floats.len() * 2);
+    for x in floats {
+        raw.extend_from_slice(&to_half(x, &mut report.clamped).to_le_bytes());
+    }
+    t.remove(TENSOR_FLOAT_DATA);
+    t.remove(TENSOR_RAW_DATA);
+    t.set_varint(TENSOR_DATA_TYPE, FLOAT16);
+    t.push_bytes(TENSOR_RAW_DATA, raw);
+    report.tensors += 1;
+    Ok(Some(t.encode()))
+}
+
+/// The element type of a ValueInfoProto's tensor type, if it has one.
+fn elem_type(value_info: &[u8]) -> Result<(String, Option<u64>), Fp16Error> {
+    let vi = Message::parse(value_info)?;
+    let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
+    let elem = match vi.bytes(VALUE_INFO_TYPE) {
+        Some(tp) => match Message::parse(tp)?.bytes(TYPE_TENSOR) {
+            Some(tt) => Message::parse(tt)?.varint(TYPE_TENSOR_ELEM),
+            None => None,
+        },
+        None => None,
+    };
+    Ok((name, elem))
+}
+
+fn cast_node(from: &str, to: &str, elem: u64) -> Vec<u8> {
+    let mut attr = Message::default();
+    attr.push_bytes(ATTR_NAME, b"to".to_vec());
+    attr.set_varint(ATTR_I, elem);
+    attr.set_varint(ATTR_TYPE, ATTR_TYPE_INT);
+    let mut node = Message::default();
+    node.push_bytes(NODE_INPUT, from.as_bytes().to_vec());
+    node.push_bytes(NODE_OUTPUT, to.as_bytes().to_vec());
+    node.push_bytes(NODE_NAME, format!("glimpse_cast_{to}").into_bytes());
+    node.push_bytes(NODE_OP, b"Cast".to_vec());
+    node.push_bytes(NODE_ATTRIBUTE, attr.encode());
+    node.encode()
+}
+
+/// Rewrites one NodeProto: its float tensors, `Cast(to=float)`, and renamed graph edges.
+fn convert_node(
+    bytes: &[u8],
+    renamed: &HashMap<String, String>,
+    report: &mut Report,
+) -> Result<Vec<u8>, Fp16Error> {
+    let mut node = Message::parse(bytes)?;
+    let op = node.string(NODE_OP).unwrap_or_default();
+    let domain = node.string(NODE_DOMAIN).unwrap_or_default();
+    if !(domain.is_empty() || domain == "ai.onnx") || !FP16_OPS.contains(&op.as_str()) {
+        let shown = if domain.is_empty() {
+            op
+        } else {
+            format!("{domain}.{op}")
+        };
+        return Err(Fp16Error::Unsupported(format!(
+            "operator {shown} is not known to run in fp16"
+        )));
+    }
+    for f in &mut node.fields {
+        match f.num {
+            NODE_INPUT | NODE_OUTPUT => {
+                if let Value::Bytes(b) = &f.value {
+                    let name = String::from_utf8_lossy(b);
+                    if let Some(new) = renamed.get(name.as_ref()) {
+                        f.value = Value::Bytes(Cow::Owned(new.as_bytes().to_vec()));
+                    }
+                }
+            }
+            NODE_ATTRIBUTE => {
+                let Value::Bytes(b) = &f.value else { continue };
+                let mut attr = Message::parse(b)?;
+                if attr.has(ATTR_G) || attr.has(ATTR_GRAPHS) {
+                    return Err(Fp16Error::Unsupported(format!(
+                        "operator {op} has a subgraph"
+                    )));
+                }
+                if attr.has(ATTR_TENSORS) {
+                    return Err(Fp16Error::Unsupported(format!(
+                        "operator {op} has a list of tensors"
+                    )));
+                }
+                let name = attr.string(ATTR_NAME).unwrap_or_default();
+                let mut changed = false;
+                if op == "Constant" && name != "value" && name.starts_with("value_float") {
+                    return Err(Fp16Error::Unsupported(
+                        "Constant with a value_float(s) attribute".into(),
+                    ));
+                }
+                if let Some(t) = attr.bytes(ATTR_T) {
+                    if let Some(new) = convert_tensor(t, report)? {
+                        attr.remove(ATTR_T);
+                        attr.push_bytes(ATTR_T, new);
+                        changed = true;
+                    }
+                }
+                if op == "Cast" && name == "to" && attr.varint(ATTR_I) == Some(FLOAT) {
+                    attr.set_varint(ATTR_I, FLOAT16);
+                    changed = true;
+                }
+                if changed {
+                    f.value = Value::Bytes(Cow::Owned(attr.encode()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(node.encode())
+}
+
+/// Converts an ONNX model's bytes to an fp16 graph with float32 inputs and outputs.
+pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
+    let mut report = Report::default();
+    let mut m = Message::parse(model)?;
+    if m.has(MODEL_FUNCTIONS) {
+        return Err(Fp16Error::Unsupported("model-local functions".into()));
+    }
+    let graph_bytes = m
+        .bytes(MODEL_GRAPH)
+        .ok_or(ProtoError("model has no graph"))?;
+    let graph = Message::parse(graph_bytes)?;
+    if graph.has(GRAPH_SPARSE_INITIALIZER) {
+        return Err(Fp16Error::Unsupported("sparse initializers".into()));
+    }
+    let initializers: HashSet<String> = graph
+        .all_bytes(GRAPH_INITIALIZER)
+        .map(|t| Message::parse(t).map(|t| t.string(8).unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    // Float graph inputs get a Cast to fp16 at the start; float outputs are produced in fp16
+    // under a new name and cast back at the end.
+    let mut renamed: HashMap<String, String> = HashMap::new();
+    for vi in graph.all_bytes(GRAPH_INPUT) {
+        if initializers.contains(&elem_type(vi)?.0) {
+            return Err(Fp16Error::Unsupported(
+                "initializers listed as graph inputs (ONNX IR < 4)".into(),
+            ));
+        }
+    }
+    let mut head: Vec<Vec<u8>> = Vec::new();
+    let mut tail: Vec<Vec<u8>> = Vec::new();
+    for vi in graph.all_bytes(GRAPH_INPUT) {
+        let (name, elem) = elem_type(vi)?;
+        if elem == Some(FLOAT) {
+            let inner = format!("{name}__glimpse_fp16");
+            head.push(cast_node(&name, &inner, FLOAT16));
+            renamed.insert(name, inner);
+        }
+    }
+    for vi in graph.all_bytes(GRAPH_OUTPUT) {
+        let (name, elem) = elem_type(vi)?;
+        if elem == Some(FLOAT) {
+            if renamed.contains_key(&name) {
+                return Err(Fp16Error::Unsupported(format!(
+                    "{name} is both a graph input and output"
+                )));
+            }
+            let inner = format!("{name}__glimpse_fp16");
+            tail.push(cast_node(&inner, &name, FLOAT));
+            renamed.insert(name, inner);
+        }
+    }
+    report.casts = head.len() + tail.len();
+    let mut out = Message::default();
+    let mut head = Some(head);
+    for f in graph.fields {
+        match (f.num, &f.value) {
+            (GRAPH_NODE, Value::Bytes(b)) => {
+                if let Some(h) = head.take() {
+                    for n in h {
+                        out.push_bytes(GRAPH_NODE, n);
+                    }
+                }
+                out.push_bytes(GRAPH_NODE, convert_node(b, &renamed, &mut report)?);
+            }
+            (GRAPH_INITIALIZER, Value::Bytes(b)) => match convert_tensor(b, &mut report)? {
+                Some(t) => out.push_bytes(GRAPH_INITIALIZER, t),
+                None => out.fields.push(f),
+            },
+            // Intermediate type annotations would now be wrong; ONNX Runtime infers them.
+            (GRAPH_VALUE_INFO, _) => {}
+            _ => out.fields.push(f),
+        }
+    }
+    for n in tail {
+        out.push_bytes(GRAPH_NODE, n);
+    }
+    let graph = out.encode();
+    m.remove(MODEL_GRAPH);
+    m.push_bytes(MODEL_GRAPH, graph);
+    let mut entry = Message::default();
+    entry.push_bytes(ENTRY_KEY, b"glimpse.precision".to_vec());
+    entry.push_bytes(ENTRY_VALUE, b"fp16".to_vec());
+    m.push_bytes(MODEL_METADATA, entry.encode());
+    Ok((m.encode(), report))
+}
+
+/// Where the fp16 copy of `graph` lives: beside it, as `<stem>.fp16.onnx`.
+pub fn variant_path(graph: &Path) -> PathBuf {
+    let stem = graph
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    graph.with_file_name(format!("{stem}.fp16.onnx"))
+}
+
+/// Returns the fp16 copy of `graph`, writing it first (atomically) when it is missing or older
+/// than the graph.
+pub fn ensure_variant(graph: &Path) -> Result<PathBuf, Fp16Error> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Fp16Error::Io { path, source }
+    };
+    let target = variant_path(graph);
+    let src_meta = std::fs::metadata(graph).map_err(io(graph))?;
+    if let Ok(meta) = std::fs::metadata(&target) {
+        if let (Ok(a), Ok(b)) = (meta.modified(), src_meta.modified()) {
+            if a >= b && meta.len() > 0 {
+                return Ok(target);
+            }
+        }
+    }
+    let bytes = std::fs::read(graph).map_err(io(graph))?;
+    let (converted, report) = convert(&bytes)?;
+    drop(bytes);
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, &converted).map_err(io(&target))?;
+    tmp.as_file().sync_all().map_err(io(&target))?;
+    tmp.persist(&target).map_err(|e| Fp16Error::Io {
+        path: target.display().to_string(),
+        source: e.error,
+    })?;
+    tracing::info!(
+        graph = %graph.display(),
+        tensors = report.tensors,
+        clamped = report.clamped,
+        "wrote fp16 copy"
+    );
+    Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENSOR_DIMS: u32 = 1;
+
+    fn tensor(name: &str, dims: &[u64], data: &[f32]) -> Vec<u8> {
+        let mut t = Message::default();
+        for d in dims {
+            t.fields.push(super::super::proto::Field {
+                num: TENSOR_DIMS,
+                value: Value::Varint(*d),
+            });
+        }
+        t.set_varint(TENSOR_DATA_TYPE, FLOAT);
+        t.push_bytes(8, name.as_bytes().to_vec());
+        t.push_bytes(
+            TENSOR_RAW_DATA,
+            data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        );
+        t.encode()
+    }
+
+    #[test]
+    fn float_tensors_become_half_with_clamping() {
+        let mut r = Report::default();
+        let t = tensor("w", &[3], &[1.5, -3.4e38, 70000.0]);
+        let out = convert_tensor(&t, &mut r).unwrap().unwrap();
+        let m = Message::parse(&out).unwrap();
+        assert_eq!(m.varint(TENSOR_DATA_TYPE), Some(FLOAT16));
+        let raw = m.bytes(TENSOR_RAW_DATA).unwrap();
+        let halves: Vec<f32> = raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32())
+            .collect();
+        assert_eq!(halves, vec![1.5, -65504.0, 65504.0]);
+        assert_eq!((r.tensors, r.clamped), (1, 2));
+        assert_eq!(m.string(8).as_deref(), Some("w"));
+    }
+
+    #[test]
+    fn unknown_operators_are_refused_by_name() {
+        let mut node = Message::default();
+        node.push_bytes(NODE_OP, b"NonMaxSuppression".to_vec());
+        let err = convert_node(&node.encode(), &HashMap::new(), &mut Report::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NonMaxSuppression"), "{err}");
+    }
+
+    #[test]
+    fn variant_sits_beside_the_graph() {
+        assert_eq!(
+            variant_path(Path::new("/m/visual/model.onnx")),
+            PathBuf::from("/m/visual/model.fp16.onnx")
+        );
+    }
+}

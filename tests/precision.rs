@@ -1,0 +1,221 @@
+//! Half precision and device choice: the fp16 copies the GPU path runs must give the same
+//! embeddings as the fp32 graphs (cosine ≥ 0.999, measured here on CPU, where ONNX Runtime runs
+//! the fp16 graph with fp32 arithmetic for the kernels it lacks, so this checks the conversion
+//! and the rounding of the weights; the GPU run in bench/gpu.sh checks fp16 arithmetic), and a
+//! machine without a GPU never makes or uses one.
+
+mod common;
+
+use common::{fixture, runtime};
+use glimpse::device::{Device, DeviceOptions, Provider};
+use glimpse::encode::{ImageEncoder, TextEncoder};
+use glimpse::model::{fp16, ModelFiles};
+use std::path::{Path, PathBuf};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// A private copy of a test model (the fp16 copies are written beside its graphs).
+fn model_copy(src: &Path) -> (tempfile::TempDir, ModelFiles) {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join(src.file_name().unwrap());
+    copy_dir(src, &m);
+    let files = ModelFiles::open(&m).unwrap();
+    (dir, files)
+}
+
+fn photos() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixture("images"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("jpg" | "png" | "webp")
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn embed_all(enc: &ImageEncoder, paths: &[PathBuf]) -> Vec<Option<Vec<f32>>> {
+    let mut out = vec![None; paths.len()];
+    enc.embed_files(paths, 2, |i, r| out[i] = r.ok());
+    out
+}
+
+const CAPTIONS: [&str; 5] = [
+    "a photo of a dog",
+    "red sofa in a living room",
+    "a blue square",
+    "sunset over the sea with boats",
+    "",
+];
+
+fn check_model(src: &Path) {
+    let rt = runtime();
+    let (_dir, files) = model_copy(src);
+    let visual16 = fp16::ensure_variant(&files.visual).unwrap();
+    let textual16 = fp16::ensure_variant(&files.textual).unwrap();
+    let (full, half) = (
+        std::fs::metadata(&files.visual).unwrap().len(),
+        std::fs::metadata(&visual16).unwrap().len(),
+    );
+    assert!(
+        (half as f64) < 0.6 * full as f64,
+        "{}: fp16 image graph is {half} bytes, fp32 {full}: weights not halved",
+        src.display()
+    );
+    let mut files16 = files.clone();
+    files16.visual = visual16;
+    files16.textual = textual16;
+
+    let paths = photos();
+    let a = embed_all(
+        &ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap(),
+        &paths,
+    );
+    let b = embed_all(
+        &ImageEncoder::open(&rt.env, &files16, Device::Cpu).unwrap(),
+        &paths,
+    );
+    let mut worst = 1.0f64;
+    let mut compared = 0;
+    for (x, y) in a.iter().zip(&b) {
+        match (x, y) {
+            (Some(x), Some(y)) => {
+                worst = worst.min(common::cosine(x, y));
+                compared += 1;
+            }
+            (None, None) => {}
+            _ => panic!("one graph embedded a photo the other did not"),
+        }
+    }
+    assert!(compared >= 15, "only {compared} photos compared");
+    assert!(
+        worst >= 0.999,
+        "{}: image cosine fp16 vs fp32 down to {worst:.6}",
+        src.display()
+    );
+
+    let ta = TextEncoder::open(&rt.env, &files, Device::Cpu)
+        .unwrap()
+        .embed(&CAPTIONS)
+        .unwrap();
+    let tb = TextEncoder::open(&rt.env, &files16, Device::Cpu)
+        .unwrap()
+        .embed(&CAPTIONS)
+        .unwrap();
+    let tworst = ta
+        .iter()
+        .zip(&tb)
+        .map(|(x, y)| common::cosine(x, y))
+        .fold(1.0f64, f64::min);
+    assert!(
+        tworst >= 0.999,
+        "{}: text cosine fp16 vs fp32 down to {tworst:.6}",
+        src.display()
+    );
+    eprintln!(
+        "{}: fp16/fp32 image min cosine {worst:.6} over {compared} photos, text {tworst:.6}; \
+         image graph {full} -> {half} bytes",
+        src.file_name().unwrap().to_string_lossy()
+    );
+}
+
+#[test]
+fn fp16_copy_of_the_immich_layout_model_matches_fp32() {
+    check_model(&common::immich_model());
+}
+
+#[test]
+fn fp16_copy_of_the_hugging_face_layout_model_matches_fp32() {
+    check_model(&common::hf_model());
+}
+
+#[test]
+fn fp16_copy_of_the_trained_shape_model_matches_fp32() {
+    check_model(&common::shape_model());
+}
+
+#[test]
+fn conversion_is_reused_and_redone_when_the_graph_changes() {
+    let (_dir, files) = model_copy(&common::immich_model());
+    let first = fp16::ensure_variant(&files.visual).unwrap();
+    let stamp = std::fs::metadata(&first).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(fp16::ensure_variant(&files.visual).unwrap(), first);
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().modified().unwrap(),
+        stamp,
+        "an up-to-date copy was rewritten"
+    );
+    // A newer graph (a model update) makes the copy stale.
+    let bytes = std::fs::read(&files.visual).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&files.visual, bytes).unwrap();
+    fp16::ensure_variant(&files.visual).unwrap();
+    assert!(std::fs::metadata(&first).unwrap().modified().unwrap() > stamp);
+}
+
+#[test]
+fn a_file_that_is_not_onnx_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("model.onnx");
+    std::fs::write(&p, b"\xff\xff\xff\xff not a model").unwrap();
+    let err = fp16::ensure_variant(&p).unwrap_err().to_string();
+    assert!(err.contains("protobuf"), "{err}");
+    assert!(!fp16::variant_path(&p).exists());
+}
+
+#[test]
+fn without_a_gpu_provider_no_fp16_copy_is_made_or_used() {
+    let rt = runtime();
+    assert!(
+        !glimpse::device::available_providers().contains(&Provider::Cuda),
+        "this test expects the CPU build of ONNX Runtime"
+    );
+    let (_dir, files) = model_copy(&common::immich_model());
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Auto).unwrap();
+    assert_eq!(enc.selection.provider, Provider::Cpu);
+    assert!(!enc.selection.fp16);
+    assert_eq!(
+        enc.selection.fallback, None,
+        "auto on a CPU machine is no downgrade"
+    );
+    assert_eq!(enc.max_batch(), glimpse::encode::DEFAULT_IMAGE_BATCH);
+    assert!(!fp16::variant_path(&files.visual).exists());
+}
+
+#[test]
+fn asking_for_cuda_on_a_cpu_build_falls_back_and_says_why() {
+    let rt = runtime();
+    let (_dir, files) = model_copy(&common::immich_model());
+    let opts = DeviceOptions {
+        gpu_id: 1,
+        gpu_memory_limit: Some(1 << 30),
+        ..DeviceOptions::new(Device::Cuda)
+    };
+    let enc = ImageEncoder::open_with(&rt.env, &files, &opts).unwrap();
+    assert_eq!(enc.selection.provider, Provider::Cpu);
+    assert!(!enc.selection.fp16);
+    let why = enc.selection.fallback.clone().unwrap_or_default();
+    assert!(
+        why.contains("CUDA was requested") && why.contains("using CPU"),
+        "{why}"
+    );
+    let text = TextEncoder::open_with(&rt.env, &files, &opts).unwrap();
+    assert_eq!(text.selection.provider, Provider::Cpu);
+    assert!(text.selection.fallback.is_some());
+}
