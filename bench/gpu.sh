@@ -147,8 +147,12 @@ run() {
     n12=${GLIMPSE_GPU_12MP:-6} n03=${GLIMPSE_GPU_03MP:-300} ninsert=${GLIMPSE_GPU_INSERT:-3000}
     GLIMPSE=$ROOT/target/release/glimpse
     BENCH=$(ls -t "$ROOT"/target/release/deps/gpu-* | grep -v '\.d$' | head -1)
-    MODEL=${GLIMPSE_BENCH_MODEL:-$ROOT/models/test/tiny-clip}
     WORK=${GLIMPSE_GPU_WORK:-$ROOT/target/gpu-dry-run}
+    # A private copy: the fp16 copies are written beside the graphs.
+    rm -rf "$WORK/model"
+    mkdir -p "$WORK"
+    cp -r "${GLIMPSE_BENCH_MODEL:-$ROOT/models/test/tiny-clip}" "$WORK/model"
+    MODEL=$WORK/model
     export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-$ROOT/.cache/onnxruntime/$ORT_VERSION/libonnxruntime.so.$ORT_VERSION}
     DEVICE=cpu
   else

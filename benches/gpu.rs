@@ -262,13 +262,19 @@ fn parity(args: &[String]) {
         "children on a beach",
         "",
     ];
-    let (xa, xb) = (ta.embed(&caps).expect("text"), tb.embed(&caps).expect("text"));
+    let (xa, xb) = (
+        ta.embed(&caps).expect("text"),
+        tb.embed(&caps).expect("text"),
+    );
     let tmin = xa
         .iter()
         .zip(&xb)
         .map(|(x, y)| common_cos(x, y))
         .fold(f64::INFINITY, f64::min);
-    println!("fp16 vs fp32 text embeddings: min cosine {tmin:.6} over {} captions", caps.len());
+    println!(
+        "fp16 vs fp32 text embeddings: min cosine {tmin:.6} over {} captions",
+        caps.len()
+    );
 }
 
 fn common_cos(a: &[f32], b: &[f32]) -> f64 {
@@ -285,9 +291,7 @@ fn insert(args: &[String]) {
         state ^= state << 17;
         (state >> 11) as f32 / (1u64 << 53) as f32 - 0.5
     };
-    let centres: Vec<Vec<f32>> = (0..64)
-        .map(|_| (0..dim).map(|_| rnd()).collect())
-        .collect();
+    let centres: Vec<Vec<f32>> = (0..64).map(|_| (0..dim).map(|_| rnd()).collect()).collect();
     let unit = |mut v: Vec<f32>| {
         let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
         v.iter_mut().for_each(|x| *x /= n);
@@ -296,10 +300,7 @@ fn insert(args: &[String]) {
     let items: Vec<(i64, Vec<f32>)> = (0..n)
         .map(|i| {
             let c = &centres[i % 64];
-            (
-                i as i64,
-                unit(c.iter().map(|x| x + 0.6 * rnd()).collect()),
-            )
+            (i as i64, unit(c.iter().map(|x| x + 0.6 * rnd()).collect()))
         })
         .collect();
     for threads in [1, cores()] {
@@ -315,7 +316,10 @@ fn insert(args: &[String]) {
         for q in items.iter().take(queries) {
             let got = idx.search(&q.1, 10).expect("search");
             let want = idx.search_exact(&q.1, 10).expect("exact");
-            hits += got.iter().filter(|g| want.iter().any(|w| w.0 == g.0)).count();
+            hits += got
+                .iter()
+                .filter(|g| want.iter().any(|w| w.0 == g.0))
+                .count();
         }
         println!(
             "graph insertion: {take} vectors on {threads} thread(s): {:.0} vectors/s, \
@@ -334,11 +338,7 @@ const RAW: u32 = 9;
 const DOC: u32 = 12;
 const MARK: &str = "glimpse-skeleton";
 
-fn rewrite_initializers(
-    input: &str,
-    output: &str,
-    f: impl Fn(&mut Message<'_>) -> bool,
-) -> usize {
+fn rewrite_initializers(input: &str, output: &str, f: impl Fn(&mut Message<'_>) -> bool) -> usize {
     let bytes = std::fs::read(input).expect("read model");
     let mut m = Message::parse(&bytes).expect("ONNX protobuf");
     let gbytes = m.bytes(GRAPH).expect("graph").to_vec();
@@ -348,7 +348,9 @@ fn rewrite_initializers(
         if field.num != INITIALIZER {
             continue;
         }
-        let Value::Bytes(b) = &field.value else { continue };
+        let Value::Bytes(b) = &field.value else {
+            continue;
+        };
         let mut t = Message::parse(b).expect("tensor");
         if f(&mut t) {
             field.value = Value::Bytes(Cow::Owned(t.encode()));
@@ -363,7 +365,9 @@ fn rewrite_initializers(
 
 fn strip(args: &[String]) {
     let n = rewrite_initializers(&arg::<String>(args, 2), &arg::<String>(args, 3), |t| {
-        let Some(raw) = t.bytes(RAW) else { return false };
+        let Some(raw) = t.bytes(RAW) else {
+            return false;
+        };
         if t.varint(DATA_TYPE) != Some(1) || raw.len() < 65_536 {
             return false;
         }

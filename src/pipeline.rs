@@ -201,7 +201,23 @@ fn encode_stage(
         })
         .is_ok()
     };
-    for (i, r) in rx.iter() {
+    // When decoding is the slower side (a GPU), waiting for a full batch only delays the
+    // pictures already decoded: a part batch is sent as soon as the queue runs dry.
+    let eager = (batch / 8).max(1);
+    loop {
+        let (i, r) = match rx.try_recv() {
+            Ok(m) => m,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) => {
+                if meta.len() >= eager && !flush(&mut pending, &mut tensors, &mut meta, &current) {
+                    return encode_secs;
+                }
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
+            }
+        };
         if control.is_cancelled() {
             break;
         }

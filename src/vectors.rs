@@ -311,7 +311,11 @@ impl VectorIndex {
     /// Adds many vectors on `threads` threads: at GPU indexing rates graph insertion, not the
     /// encoder, is the wall, and USearch inserts concurrently once capacity and thread slots are
     /// reserved. Below [`PARALLEL_ADD_MIN`] items one thread is used (same graph every run).
-    pub fn add_many(&mut self, items: &[(i64, Vec<f32>)], threads: usize) -> Result<(), VectorError> {
+    pub fn add_many(
+        &mut self,
+        items: &[(i64, Vec<f32>)],
+        threads: usize,
+    ) -> Result<(), VectorError> {
         if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != self.dim) {
             return Err(VectorError::Dimensions {
                 want: self.dim,
@@ -323,7 +327,9 @@ impl VectorIndex {
         }
         let mut seen = std::collections::HashSet::with_capacity(items.len());
         if let Some((id, _)) = items.iter().find(|(id, _)| !seen.insert(*id)) {
-            return Err(VectorError::Index(format!("photo {id} given twice in one batch")));
+            return Err(VectorError::Index(format!(
+                "photo {id} given twice in one batch"
+            )));
         }
         self.writable()?;
         for (id, _) in items {

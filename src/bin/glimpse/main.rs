@@ -245,7 +245,10 @@ pub(crate) fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Sele
     }
     if !cli.quiet {
         let precision = if sel.fp16 { " (fp16)" } else { "" };
-        eprintln!("glimpse: {what} encoder running on {}{precision}", sel.provider);
+        eprintln!(
+            "glimpse: {what} encoder running on {}{precision}",
+            sel.provider
+        );
     }
 }
 
@@ -274,15 +277,14 @@ fn open_for_indexing(cli: &Cli, encoder: &EncoderArgs) -> Result<(ImageEncoder, 
     let dir = library_dir(cli);
     let lib = Library::open(&dir, &files.name, enc.dim())
         .with_context(|| format!("cannot open library {}", dir.display()))?;
-    lib.catalog
-        .set_setting(
-            "provider",
-            &format!(
-                "{}{}",
-                enc.selection.provider,
-                if enc.selection.fp16 { " (fp16)" } else { "" }
-            ),
-        )?;
+    lib.catalog.set_setting(
+        "provider",
+        &format!(
+            "{}{}",
+            enc.selection.provider,
+            if enc.selection.fp16 { " (fp16)" } else { "" }
+        ),
+    )?;
     Ok((enc, lib))
 }
 
@@ -367,8 +369,7 @@ fn status_model(
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Index { encoder, roots } => {
-            let (enc, mut lib) =
-                open_for_indexing(&cli, &encoder)?;
+            let (enc, mut lib) = open_for_indexing(&cli, encoder)?;
             let roots: Vec<PathBuf> = if roots.is_empty() {
                 lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
             } else {
@@ -387,8 +388,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { encoder } => {
-            let (enc, mut lib) =
-                open_for_indexing(&cli, &encoder)?;
+            let (enc, mut lib) = open_for_indexing(&cli, encoder)?;
             let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
             if roots.is_empty() {
                 anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
