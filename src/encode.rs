@@ -230,6 +230,16 @@ impl ImageEncoder {
         }
         let (output, dim) = pick_output(&session, &path, &["embedding", "image_embeds"])?;
         let on_gpu = selection.provider != Provider::Cpu;
+        if on_gpu && batch_axis(&shape) == BatchAxis::Fixed(1) {
+            // Relabelling the input axis is not enough: such exports bake the batch into
+            // Reshape/Concat constants (checked on the Hugging Face test export), so only a
+            // re-export from the original weights gives a batched graph.
+            tracing::warn!(
+                graph = %path.display(),
+                "this image graph takes one picture per run; on a GPU a dynamic-batch export \
+                 is many times faster"
+            );
+        }
         Ok(ImageEncoder {
             batch: batch_axis(&shape),
             dynamic_batch: if on_gpu {
