@@ -160,13 +160,114 @@ pub struct ImageEncoder {
     batch: BatchAxis,
     dynamic_batch: usize,
     dim: usize,
+    gpu_id: i32,
     /// Which provider runs it and why.
     pub selection: Selection,
     /// How pictures are prepared for it.
     pub preprocess: PreprocessConfig,
 }
 
+/// A batch being gathered for [`ImageEncoder::encode`]. On CUDA it lives in page-locked host
+/// memory, so the batch reaches the GPU in one DMA instead of a copy into the driver's staging
+/// buffer first (a 256-picture batch is 154 MB); elsewhere it is plain memory.
+pub struct Staging {
+    // Declared before the allocator that owns its memory, so it is dropped first.
+    pinned: Option<Tensor<f32>>,
+    _allocator: Option<ort::memory::Allocator>,
+    host: Vec<f32>,
+    per: usize,
+    rows: usize,
+    capacity: usize,
+}
+
+impl Staging {
+    /// Appends one picture's tensor; false when the batch is full or the tensor has the wrong
+    /// length (nothing is written then).
+    pub fn push(&mut self, tensor: &[f32]) -> bool {
+        if tensor.len() != self.per || self.rows >= self.capacity {
+            return false;
+        }
+        let at = self.rows * self.per;
+        match self.pinned.as_mut() {
+            Some(t) => match t.try_extract_tensor_mut() {
+                Ok((_, data)) => data[at..at + self.per].copy_from_slice(tensor),
+                Err(_) => return false,
+            },
+            None => self.host.extend_from_slice(tensor),
+        }
+        self.rows += 1;
+        true
+    }
+
+    /// The pictures gathered so far, end to end.
+    pub fn data(&self) -> &[f32] {
+        match self.pinned.as_ref() {
+            Some(t) => match t.try_extract_tensor() {
+                Ok((_, data)) => &data[..self.rows * self.per],
+                Err(_) => &[],
+            },
+            None => &self.host,
+        }
+    }
+
+    /// Pictures gathered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Empties the batch (the memory is kept for the next one).
+    pub fn clear(&mut self) {
+        self.rows = 0;
+        self.host.clear();
+    }
+
+    /// Whether the batch is in page-locked memory.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned.is_some()
+    }
+}
+
 impl ImageEncoder {
+    /// A reusable batch buffer sized for this encoder (pinned memory on CUDA when available).
+    pub fn staging(&self) -> Staging {
+        let per = self.preprocess.tensor_len();
+        let capacity = self.max_batch();
+        let mut staging = Staging {
+            pinned: None,
+            _allocator: None,
+            host: Vec::new(),
+            per,
+            rows: 0,
+            capacity,
+        };
+        if self.selection.provider == Provider::Cuda {
+            use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, MemoryType};
+            let pinned = self.session.lock().ok().and_then(|session| {
+                let info = MemoryInfo::new(
+                    AllocationDevice::CUDA_PINNED,
+                    self.gpu_id,
+                    AllocatorType::Device,
+                    MemoryType::CPUInput,
+                )
+                .ok()?;
+                let allocator = Allocator::new(&session, info).ok()?;
+                let tensor = Tensor::<f32>::new(&allocator, [capacity * per]).ok()?;
+                Some((tensor, allocator))
+            });
+            match pinned {
+                Some((t, a)) => {
+                    staging.pinned = Some(t);
+                    staging._allocator = Some(a);
+                }
+                None => tracing::debug!("no pinned host memory; batches use pageable memory"),
+            }
+        }
+        if staging.pinned.is_none() {
+            staging.host.reserve_exact(capacity * per);
+        }
+        staging
+    }
+
     /// Opens the image tower of `files` on `device` with default GPU settings.
     pub fn open(
         env: &ort::environment::Environment,
@@ -252,6 +353,7 @@ impl ImageEncoder {
             input,
             output,
             dim,
+            gpu_id: opts.gpu_id,
             selection,
             preprocess: files.preprocess.clone(),
         })

@@ -128,6 +128,31 @@ pub struct Timing {
     pub decode_cpu: f64,
 }
 
+/// Tensor buffers the encoder hands back for the decoders to refill, so a job allocates a few
+/// hundred 600 kB tensors in all rather than one per photo.
+struct Pool {
+    free: std::sync::Mutex<Vec<Vec<f32>>>,
+    max: usize,
+}
+
+impl Pool {
+    fn take(&self) -> Vec<f32> {
+        self.free
+            .lock()
+            .ok()
+            .and_then(|mut f| f.pop())
+            .unwrap_or_default()
+    }
+
+    fn give(&self, v: Vec<f32>) {
+        if let Ok(mut f) = self.free.lock() {
+            if f.len() < self.max {
+                f.push(v);
+            }
+        }
+    }
+}
+
 /// Outcomes of one encoder batch (plus the copies, reuses and failures met meanwhile), in the
 /// order they must be committed.
 struct Finished {
@@ -143,26 +168,26 @@ fn encode_stage(
     rx: mpsc::Receiver<(usize, Result<Prepared, PrepareError>)>,
     done: mpsc::SyncSender<Finished>,
     control: &Control,
+    pool: &Pool,
 ) -> f64 {
     let batch = encoder.max_batch();
-    let per = encoder.preprocess.tensor_len();
     let mut encode_secs = 0.0;
     let mut pending: Vec<Outcome> = Vec::new();
-    let mut tensors: Vec<f32> = Vec::with_capacity(batch * per);
+    let mut tensors = encoder.staging();
     // (work index, hash, width, height, format) of each tensor in `tensors`.
     let mut meta: Vec<(usize, ContentHash, u32, u32, String)> = Vec::with_capacity(batch);
     let mut current: Option<PathBuf> = None;
     let mut seen: HashMap<ContentHash, i64> = HashMap::new();
     // Sends what is gathered; false once the committing side has gone (error or done).
     let mut flush = |pending: &mut Vec<Outcome>,
-                     tensors: &mut Vec<f32>,
+                     tensors: &mut crate::encode::Staging,
                      meta: &mut Vec<(usize, ContentHash, u32, u32, String)>,
                      current: &Option<PathBuf>|
      -> bool {
         let mut fresh = Vec::with_capacity(meta.len() + pending.len());
         if !meta.is_empty() {
             let t = Instant::now();
-            let result = encoder.encode(tensors, meta.len());
+            let result = encoder.encode(tensors.data(), meta.len());
             encode_secs += t.elapsed().as_secs_f64();
             // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
             // vectors within the same transaction.
@@ -223,8 +248,9 @@ fn encode_stage(
         }
         current = Some(work[i].path.clone());
         match r {
-            Ok(Prepared::Tensor { hash, .. }) if seen.contains_key(&hash) => {
+            Ok(Prepared::Tensor { hash, tensor, .. }) if seen.contains_key(&hash) => {
                 // A copy of a file met earlier in this job: encode the content once.
+                pool.give(tensor);
                 pending.push(Outcome::Reused {
                     photo_id: work[i].photo_id,
                     hash,
@@ -239,8 +265,16 @@ fn encode_stage(
                 format,
             }) => {
                 seen.insert(hash, work[i].photo_id);
-                tensors.extend_from_slice(&tensor);
-                meta.push((i, hash, width, height, format));
+                if tensors.push(&tensor) {
+                    meta.push((i, hash, width, height, format));
+                } else {
+                    pending.push(Outcome::Failed {
+                        photo_id: work[i].photo_id,
+                        reason: "preprocessed tensor has the wrong size for the model".into(),
+                        vanished: false,
+                    });
+                }
+                pool.give(tensor);
             }
             Ok(Prepared::Known { hash, same_as }) => pending.push(Outcome::Reused {
                 photo_id: work[i].photo_id,
@@ -297,6 +331,12 @@ pub fn run<E>(
     // Encoded batches wait here for the catalog: the encoder runs the next batch while this
     // thread commits the last one (on a GPU, commit time would otherwise idle the device).
     let (done_tx, done_rx) = mpsc::sync_channel::<Finished>(2);
+    // Enough buffers for everything that can be in flight: the queue, one per decoder.
+    let pool = Pool {
+        free: std::sync::Mutex::new(Vec::new()),
+        max: batch * 2 + threads.max(1) + 1,
+    };
+    let pool = &pool;
     let result = std::thread::scope(|scope| -> Result<(), E> {
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
@@ -308,7 +348,7 @@ pub fn run<E>(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = work.get(i) else { break };
                 let t = Instant::now();
-                let r = prepare::prepare(&item.path, cfg, known, thumbs);
+                let r = prepare::prepare_into(&item.path, cfg, known, thumbs, pool.take());
                 decode_nanos.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
                 if tx.send((i, r)).is_err() {
                     break;
@@ -316,7 +356,8 @@ pub fn run<E>(
             });
         }
         drop(tx);
-        let encoder_thread = scope.spawn(move || encode_stage(work, encoder, rx, done_tx, control));
+        let encoder_thread =
+            scope.spawn(move || encode_stage(work, encoder, rx, done_tx, control, pool));
         // Owned here so that leaving this closure (done or a commit error) drops the receiver
         // and unblocks the encoder, which in turn unblocks the decoders, before the scope joins.
         let done_rx = done_rx;

@@ -59,6 +59,18 @@ pub fn prepare(
     known: &HashMap<ContentHash, i64>,
     thumbs: Option<&Thumbs>,
 ) -> Result<Prepared, PrepareError> {
+    prepare_into(path, cfg, known, thumbs, Vec::new())
+}
+
+/// [`prepare`] writing the tensor into `buffer` (reused from an earlier photo, so the decode
+/// pool does not allocate and fault in a fresh 600 kB tensor per photo).
+pub fn prepare_into(
+    path: &Path,
+    cfg: &PreprocessConfig,
+    known: &HashMap<ContentHash, i64>,
+    thumbs: Option<&Thumbs>,
+    buffer: Vec<f32>,
+) -> Result<Prepared, PrepareError> {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PrepareError::Vanished),
@@ -82,19 +94,21 @@ pub fn prepare(
     }
     let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))?;
     drop(bytes);
-    let tensor = match thumbs {
+    let mut tensor = buffer;
+    tensor.clear();
+    tensor.resize(cfg.tensor_len(), 0.0);
+    match thumbs {
         Some(t) => {
             // The preview is the picture as resized for the model (before the crop): no second
             // resize on the decode pool, whose speed is the indexing speed on a GPU.
-            let (tensor, resized) = cfg.apply_with_resized(&d.image);
+            let resized = cfg.apply_into_keep_resized(&d.image, &mut tensor);
             if let Err(e) = t.write(&hex::encode(hash), &resized) {
                 // A missing preview must not cost the photo its vector.
                 tracing::warn!(path = %path.display(), "thumbnail: {e}");
             }
-            tensor
         }
-        None => cfg.apply(&d.image),
-    };
+        None => cfg.apply_into(&d.image, &mut tensor),
+    }
     Ok(Prepared::Tensor {
         hash,
         tensor,

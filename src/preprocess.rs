@@ -288,11 +288,17 @@ impl PreprocessConfig {
     /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
     /// indexer's preview, which then costs no second resize.
     pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, RgbImage) {
+        let mut out = vec![0f32; self.tensor_len()];
+        let resized = self.apply_into_keep_resized(img, &mut out);
+        (out, resized)
+    }
+
+    /// [`apply_into`](Self::apply_into) that also returns the resized, uncropped picture.
+    pub fn apply_into_keep_resized(&self, img: &RgbImage, out: &mut [f32]) -> RgbImage {
         let (tw, th) = self.resize_target(img.width(), img.height());
         let resized = pil_resize(img, tw, th, self.filter);
-        let mut out = vec![0f32; self.tensor_len()];
-        self.crop_normalise(&resized, &mut out);
-        (out, resized)
+        self.crop_normalise(&resized, out);
+        resized
     }
 
     /// Centre crop + rescale + normalise of an already resized picture.

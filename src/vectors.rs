@@ -519,6 +519,35 @@ fn hits(keys: &[u64], distances: &[f32]) -> Vec<(i64, f32)> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn add_many_on_many_threads_finds_every_vector_and_replaces_old_ones() {
+        let dim = 32;
+        let mut idx = VectorIndex::new(dim).unwrap();
+        idx.add(5, &unit(999, dim)).unwrap();
+        let items: Vec<(i64, Vec<f32>)> = (0..3000).map(|i| (i, unit(i as u64, dim))).collect();
+        idx.add_many(&items, 4).unwrap();
+        assert_eq!(idx.len(), 3000, "id 5 was replaced, not added twice");
+        for (id, v) in items.iter().step_by(97) {
+            let hit = idx.search_exact(v, 1).unwrap();
+            assert_eq!(hit[0].0, *id);
+        }
+        assert!(idx
+            .get(5)
+            .is_some_and(|v| (dot(&v, &unit(5, dim)) - 1.0).abs() < 1e-2));
+        let twice = vec![(1, unit(1, dim)), (1, unit(2, dim))];
+        assert!(idx.add_many(&twice, 2).is_err(), "one id twice in a batch");
+        let short = vec![(9000, vec![0.5; dim - 1])];
+        assert!(matches!(
+            idx.add_many(&short, 2),
+            Err(VectorError::Dimensions { .. })
+        ));
+        assert_eq!(idx.len(), 3000, "refused batches change nothing");
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
     fn unit(seed: u64, dim: usize) -> Vec<f32> {
         let mut s = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
         let mut v: Vec<f32> = (0..dim)

@@ -219,3 +219,29 @@ fn asking_for_cuda_on_a_cpu_build_falls_back_and_says_why() {
     assert_eq!(text.selection.provider, Provider::Cpu);
     assert!(text.selection.fallback.is_some());
 }
+
+#[test]
+fn a_staging_batch_holds_exactly_one_batch_of_the_right_tensors() {
+    let rt = runtime();
+    let (_dir, files) = model_copy(&common::immich_model());
+    let mut enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    enc.set_batch(3);
+    let mut staging = enc.staging();
+    assert!(
+        !staging.is_pinned(),
+        "pinned memory is for CUDA sessions only"
+    );
+    let per = enc.preprocess.tensor_len();
+    assert!(!staging.push(&vec![0.0; per - 1]), "wrong length refused");
+    for k in 0..3 {
+        assert!(staging.push(&vec![k as f32; per]));
+    }
+    assert!(!staging.push(&vec![9.0; per]), "a full batch refuses more");
+    assert_eq!(staging.rows(), 3);
+    let data = staging.data();
+    assert_eq!(data.len(), 3 * per);
+    assert_eq!((data[0], data[per], data[2 * per]), (0.0, 1.0, 2.0));
+    assert_eq!(enc.encode(data, 3).unwrap().len(), 3);
+    staging.clear();
+    assert_eq!((staging.rows(), staging.data().len()), (0, 0));
+}
