@@ -124,7 +124,8 @@ index_run() {
   fi
   local t0 t1
   t0=$(now)
-  "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$photos" \
+  GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info} \
+    "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$photos" \
     2> "$WORK/index-$label.log" || { cat "$WORK/index-$label.log"; exit 1; }
   t1=$(now)
   if [ -n "$sampler" ]; then

@@ -256,10 +256,11 @@ impl ImageEncoder {
             });
             match pinned {
                 Some((t, a)) => {
+                    tracing::info!("image batches gathered in pinned host memory");
                     staging.pinned = Some(t);
                     staging._allocator = Some(a);
                 }
-                None => tracing::debug!("no pinned host memory; batches use pageable memory"),
+                None => tracing::info!("no pinned host memory; batches use pageable memory"),
             }
         }
         if staging.pinned.is_none() {
