@@ -165,6 +165,42 @@ fn a_folder_that_is_not_a_model_is_a_clear_error() {
 }
 
 #[test]
+fn gpu_settings_are_accepted_and_a_bad_cudnn_search_is_refused() {
+    let ok = glimpse(&[
+        "embed",
+        "text",
+        "--device",
+        "cuda",
+        "--gpu-id",
+        "1",
+        "--gpu-memory-mb",
+        "2048",
+        "--cudnn-search",
+        "heuristic",
+        "--fp32",
+        "--model",
+        &model(),
+        "x",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = glimpse(&[
+        "embed",
+        "text",
+        "--cudnn-search",
+        "fastest",
+        "--model",
+        &model(),
+        "x",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected exhaustive"));
+}
+
+#[test]
 fn unknown_device_is_rejected_by_the_parser() {
     let out = glimpse(&["embed", "text", "--device", "tpu", "--model", &model(), "x"]);
     assert!(!out.status.success());

@@ -165,7 +165,7 @@ impl DeviceArg {
         glimpse::device::DeviceOptions {
             device: self.device,
             gpu_id: self.gpu_id,
-            gpu_memory_limit: self.gpu_memory_mb.map(|mb| mb << 20),
+            gpu_memory_limit: self.gpu_memory_mb.map(|mb| mb.saturating_mul(1 << 20)),
             conv_search: self.cudnn_search,
             fp16: !self.fp32,
         }
