@@ -381,7 +381,11 @@ pub fn run<E>(
                 .then(|| (state.total - state.done.min(state.total)) as f64 / state.rate);
             progress(&state);
         }
-        timing.encode = encoder_thread.join().unwrap_or(0.0);
+        // A panic in the encoder is a bug: surface it rather than end the job quietly early.
+        timing.encode = match encoder_thread.join() {
+            Ok(secs) => secs,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         Ok(())
     });
     timing.wall = start.elapsed().as_secs_f64();
