@@ -187,6 +187,21 @@ pub struct Root {
     pub online: bool,
 }
 
+/// A root with its photo counts, for the app's folder panel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RootCounts {
+    /// The root.
+    pub root: Root,
+    /// Photo rows under it.
+    pub photos: u64,
+    /// Photos with a vector for the model.
+    pub indexed: u64,
+    /// Photos waiting for the indexer.
+    pub pending: u64,
+    /// Photos that failed or are in a format this build cannot read.
+    pub failed: u64,
+}
+
 /// What the catalog knows about one file, for change detection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Known {
@@ -358,6 +373,68 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .ctx("list roots")?;
         Ok(roots)
+    }
+
+    /// Per-root counts for the app's folder panel: photos, indexed for `model_id`, pending,
+    /// failed (unsupported files count as failed: the user sees why either way).
+    pub fn root_counts(&self, model_id: i64) -> Result<Vec<RootCounts>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.path, r.online,
+                    COUNT(p.id),
+                    COALESCE(SUM(p.status = 'indexed' AND EXISTS (SELECT 1 FROM embeddings e
+                        WHERE e.photo_id = p.id AND e.model_id = ?1)), 0),
+                    COALESCE(SUM(p.status = 'pending'
+                        OR (p.status = 'indexed' AND NOT EXISTS (SELECT 1 FROM embeddings e
+                        WHERE e.photo_id = p.id AND e.model_id = ?1))), 0),
+                    COALESCE(SUM(p.status IN ('failed', 'unsupported')), 0)
+                 FROM roots r LEFT JOIN photos p ON p.root_id = r.id
+                 GROUP BY r.id ORDER BY r.id",
+            )
+            .ctx("root counts")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok(RootCounts {
+                    root: Root {
+                        id: r.get(0)?,
+                        path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+                        online: r.get(2)?,
+                    },
+                    photos: r.get::<_, i64>(3)? as u64,
+                    indexed: r.get::<_, i64>(4)? as u64,
+                    pending: r.get::<_, i64>(5)? as u64,
+                    failed: r.get::<_, i64>(6)? as u64,
+                })
+            })
+            .ctx("root counts")?
+            .collect::<Result<_, _>>()
+            .ctx("root counts")?;
+        Ok(rows)
+    }
+
+    /// Up to `limit` failed or unsupported files under a root with their reasons, by path.
+    pub fn root_failures(
+        &self,
+        root_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, COALESCE(error, status) FROM photos
+                 WHERE root_id = ?1 AND status IN ('failed', 'unsupported')
+                 ORDER BY path LIMIT ?2",
+            )
+            .ctx("root failures")?;
+        let rows = stmt
+            .query_map(params![root_id, limit as i64], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("root failures")?
+            .collect::<Result<_, _>>()
+            .ctx("root failures")?;
+        Ok(rows)
     }
 
     /// Marks a root reachable or not (unplugged drives are kept, not purged).

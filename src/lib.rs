@@ -15,6 +15,10 @@
 //! example photo → one vector → exact or graph nearest neighbours → filtered, paged results
 //! joined with the catalog), `tags` (labels → prompt-ensembled text vectors → per-photo softmax
 //! over stored vectors) and `dupes` (CLIP candidates confirmed on pixels → groups of copies).
+//!
+//! The desktop app holds the engine open through `session` (a background indexer beside a
+//! reading handle that answers while it works) and loads files only through `serve` (the
+//! gate that keeps the web view inside the photo roots and the thumbnail cache).
 
 pub mod catalog;
 pub mod decode;
@@ -30,6 +34,8 @@ pub mod preprocess;
 pub mod runtime;
 pub mod scan;
 pub mod search;
+pub mod serve;
+pub mod session;
 pub mod tags;
 pub mod thumbs;
 pub mod tokenize;

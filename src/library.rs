@@ -6,7 +6,7 @@ use crate::encode::ImageEncoder;
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
-use crate::vectors::{Staleness, VectorError, VectorIndex};
+use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,8 @@ pub struct Library {
     vectors: VectorIndex,
     /// How the vector index was obtained at open ("loaded" or why it was rebuilt).
     pub vectors_origin: String,
+    /// The saved index state these vectors correspond to (what a reader compares against).
+    seen: Option<Saved>,
 }
 
 impl Library {
@@ -103,8 +105,8 @@ impl Library {
             Ok(v) => matches(v)?,
             Err(_) => false,
         };
-        let (vectors, origin) = match opened {
-            Ok(v) if trusted => (v, "loaded".to_string()),
+        let (vectors, origin, seen) = match opened {
+            Ok(v) if trusted => (v, "loaded".to_string(), recorded),
             other => {
                 let why = match other {
                     Ok(_) => "behind the catalog".to_string(),
@@ -116,7 +118,7 @@ impl Library {
                 let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
                 let saved = v.save(&path)?;
                 catalog.set_index_state(model_id, &saved)?;
-                (v, format!("rebuilt ({why})"))
+                (v, format!("rebuilt ({why})"), Some(saved))
             }
         };
         Ok(Library {
@@ -127,7 +129,70 @@ impl Library {
             model_id,
             vectors,
             vectors_origin: origin,
+            seen,
         })
+    }
+
+    /// Opens `dir` to answer searches while another handle indexes it: the last saved vector
+    /// index is used as it is (photos committed since then appear after the indexer's next
+    /// save, see [`Library::refresh`]) and nothing is written but the model's row.
+    pub fn open_reader(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        let catalog = Catalog::open(dir)?;
+        let model_id = catalog.model_id(model, dim)?;
+        let mut lib = Library {
+            dir: dir.to_path_buf(),
+            thumbs: Thumbs::new(dir.join("thumbs")),
+            catalog,
+            model: model.to_string(),
+            model_id,
+            vectors: VectorIndex::new(dim)?,
+            vectors_origin: String::new(),
+            seen: None,
+        };
+        lib.vectors_origin = match lib.reload_vectors()? {
+            true => "loaded".into(),
+            false => "rebuilt in memory".into(),
+        };
+        Ok(lib)
+    }
+
+    /// Picks up the vector index the indexer saved since this handle last looked; returns
+    /// whether anything changed. Cheap when nothing did (one catalog row).
+    pub fn refresh(&mut self) -> Result<bool, LibraryError> {
+        let recorded = self.catalog.index_state(self.model_id)?;
+        if recorded == self.seen {
+            return Ok(false);
+        }
+        self.reload_vectors()?;
+        Ok(true)
+    }
+
+    /// Loads the saved index if it is what the catalog recorded, else builds one in memory
+    /// from the stored embeddings (never saved: the indexer owns the file). Returns whether
+    /// the saved file was used.
+    fn reload_vectors(&mut self) -> Result<bool, LibraryError> {
+        let dim = self.vectors.dim();
+        let mut why = Staleness::Missing;
+        // The indexer may replace the file between reading its record and opening it: one
+        // more look settles that race before falling back to a rebuild.
+        for _ in 0..2 {
+            let recorded = self.catalog.index_state(self.model_id)?;
+            match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref()) {
+                Ok(v) => {
+                    self.vectors = v;
+                    self.seen = recorded;
+                    return Ok(true);
+                }
+                Err(e) => why = e,
+            }
+        }
+        tracing::debug!(
+            ?why,
+            "reader: saved vector index unusable; building in memory"
+        );
+        self.seen = self.catalog.index_state(self.model_id)?;
+        self.vectors = VectorIndex::rebuild(dim, self.catalog.embeddings(self.model_id)?)?;
+        Ok(false)
     }
 
     /// The library folder.
@@ -170,9 +235,10 @@ impl Library {
             .join(format!("vectors-{}.usearch", sanitize(&self.model)))
     }
 
-    fn save_vectors(&self) -> Result<(), LibraryError> {
+    fn save_vectors(&mut self) -> Result<(), LibraryError> {
         let saved = self.vectors.save(&self.vectors_path())?;
         self.catalog.set_index_state(self.model_id, &saved)?;
+        self.seen = Some(saved);
         Ok(())
     }
 

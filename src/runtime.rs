@@ -368,6 +368,8 @@ fn bundle_dirs(exe_dir: &Path) -> Vec<PathBuf> {
         exe_dir.to_path_buf(),
         exe_dir.join("lib"),
         exe_dir.join("..").join("lib"),
+        // Linux packages: /usr/bin/glimpse-app beside /usr/lib/glimpse/.
+        exe_dir.join("..").join("lib").join("glimpse"),
         exe_dir.join("..").join("Frameworks"),
         exe_dir.join("..").join("Resources"),
     ]

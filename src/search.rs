@@ -421,6 +421,24 @@ fn rank(scored: &mut [(i64, f32)]) {
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
+/// `YYYY-MM-DD` as Unix seconds at 00:00 UTC (the date filters' unit).
+pub fn parse_day(s: &str) -> Option<i64> {
+    let mut it = s.trim().split('-');
+    let mut num = || -> Option<i64> { it.next()?.parse::<i64>().ok() };
+    let (y, m, d) = (num()?, num()?, num()?);
+    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), proleptic Gregorian.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
 /// `v` scaled to length 1 (a zero vector stays zero).
 pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();

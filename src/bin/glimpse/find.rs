@@ -173,26 +173,7 @@ pub struct DupesCmd {
 }
 
 fn parse_day(s: &str) -> Result<i64, String> {
-    let bad = || format!("{s:?} is not a date like 2024-06-30");
-    let mut it = s.trim().splitn(3, '-');
-    let mut num =
-        || -> Result<i64, String> { it.next().ok_or_else(bad)?.parse::<i64>().map_err(|_| bad()) };
-    let (y, m, d) = (num()?, num()?, num()?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    Ok(days_from_civil(y, m, d) * 86_400)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    search::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
 }
 
 /// `YYYY-MM-DD` (UTC) of Unix seconds.

@@ -1,0 +1,1211 @@
+//! The engine held open for an interactive app: one model, one library, a background indexer
+//! that owns the writing handle, and a reading handle that keeps answering searches while the
+//! indexer works. The desktop shell is a thin layer of commands over this type, so everything
+//! the window can do is testable here without a window.
+
+use crate::catalog::{PhotoFilter, PhotoInfo};
+use crate::decode::{self, DecodeOptions};
+use crate::device::DeviceOptions;
+use crate::encode::{ImageEncoder, TextEncoder};
+use crate::library::{Library, LibraryError, Summary};
+use crate::model::manifest;
+use crate::model::ModelFiles;
+use crate::pipeline::{Control, Progress};
+use crate::runtime::{self, RuntimeOptions};
+use crate::search::{self, Request, Sort};
+use crate::serve::Scope;
+use crate::tags::{self, TagOptions};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+/// Failures the window shows in its error banner: each says what went wrong and with what.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No usable model yet (the first-run screen fetches or explains it).
+    #[error("the model is not ready: {0}")]
+    ModelNotReady(String),
+    /// ONNX Runtime could not be loaded.
+    #[error("ONNX Runtime is not available: {0}")]
+    Runtime(String),
+    /// The model could not be opened.
+    #[error("cannot open the model: {0}")]
+    Model(String),
+    /// The library failed.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+    /// A search failed.
+    #[error(transparent)]
+    Search(#[from] search::SearchError),
+    /// Tagging failed.
+    #[error(transparent)]
+    Tags(#[from] tags::TagError),
+    /// A folder the user named cannot be used.
+    #[error("{path}: {reason}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// Why not.
+        reason: String,
+    },
+    /// No photo with this id.
+    #[error("no photo with id {0}")]
+    NoPhoto(i64),
+    /// A date filter is not `YYYY-MM-DD`.
+    #[error("not a date (YYYY-MM-DD): {0}")]
+    BadDate(String),
+    /// The background indexer is gone.
+    #[error("the indexer stopped: {0}")]
+    Indexer(String),
+}
+
+/// Where the session keeps things and how it runs the model.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The library folder (catalog, vectors, thumbnails).
+    pub library_dir: PathBuf,
+    /// A model name from the manifest or a model folder.
+    pub model: String,
+    /// Where named models are downloaded to.
+    pub models_dir: PathBuf,
+    /// Overrides the model download server (tests use a local one).
+    pub model_base_url: Option<String>,
+    /// Where ONNX Runtime is looked for (and fetched to, if allowed).
+    pub runtime: RuntimeOptions,
+    /// Execution provider settings.
+    pub device: DeviceOptions,
+    /// Decoder threads for indexing.
+    pub threads: usize,
+}
+
+impl SessionConfig {
+    /// The platform defaults: the default library, model and device.
+    pub fn new(library_dir: PathBuf) -> Self {
+        SessionConfig {
+            library_dir,
+            model: manifest::DEFAULT_MODEL.to_string(),
+            models_dir: manifest::default_models_dir(),
+            model_base_url: None,
+            runtime: RuntimeOptions::default(),
+            device: DeviceOptions::new(crate::device::Device::Auto),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Files done, rate and ETA of the job in flight.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressView {
+    /// Files finished.
+    pub done: usize,
+    /// Files in the job.
+    pub total: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Files encoded.
+    pub encoded: usize,
+    /// Files per second.
+    pub rate: f64,
+    /// Seconds left.
+    pub eta_secs: Option<f64>,
+    /// The file most recently finished.
+    pub current: Option<String>,
+}
+
+impl From<&Progress> for ProgressView {
+    fn from(p: &Progress) -> Self {
+        ProgressView {
+            done: p.done,
+            total: p.total,
+            failed: p.failed,
+            encoded: p.encoded,
+            rate: p.rate,
+            eta_secs: p.eta_secs,
+            current: p.current.as_ref().map(|c| c.display().to_string()),
+        }
+    }
+}
+
+/// What the background indexer is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexState {
+    /// A job is running (possibly paused).
+    pub running: bool,
+    /// Jobs are held between files.
+    pub paused: bool,
+    /// The running job's progress.
+    pub progress: Option<ProgressView>,
+    /// The last job's error.
+    pub error: Option<String>,
+}
+
+/// The end of a job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexFinished {
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Photos encoded.
+    pub encoded: usize,
+    /// Photos that failed.
+    pub failed: usize,
+    /// Photos removed because their files are gone.
+    pub removed: usize,
+}
+
+/// Model download progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelProgress {
+    /// The file in the model folder.
+    pub file: String,
+    /// Bytes so far.
+    pub done: u64,
+    /// Bytes in all, when known.
+    pub total: Option<u64>,
+}
+
+/// What the session tells the window without being asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Indexing progress (at most a few per second).
+    IndexProgress(ProgressView),
+    /// The indexer started, paused, resumed or stopped.
+    IndexState(IndexState),
+    /// A job ended; the library changed.
+    IndexFinished(IndexFinished),
+    /// The model download advanced.
+    ModelProgress(ModelProgress),
+}
+
+impl Event {
+    /// The event's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::IndexProgress(_) => "index-progress",
+            Event::IndexState(_) => "index-state",
+            Event::IndexFinished(_) => "index-finished",
+            Event::ModelProgress(_) => "model-progress",
+        }
+    }
+
+    /// The payload as JSON.
+    pub fn payload(&self) -> serde_json::Value {
+        let v = match self {
+            Event::IndexProgress(p) => serde_json::to_value(p),
+            Event::IndexState(s) => serde_json::to_value(s),
+            Event::IndexFinished(f) => serde_json::to_value(f),
+            Event::ModelProgress(m) => serde_json::to_value(m),
+        };
+        v.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Receives the session's events (the shell forwards them to the window).
+pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Whether the model is in place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelState {
+    /// The model's name.
+    pub name: String,
+    /// Complete and usable.
+    pub ready: bool,
+    /// Where it is or would be stored.
+    pub dir: String,
+    /// Why it is not ready.
+    pub problem: Option<String>,
+}
+
+/// The status bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    /// Glimpse's version.
+    pub version: String,
+    /// The model.
+    pub model: ModelState,
+    /// The execution provider in use ("CPU", "CUDA (fp16)", ...).
+    pub provider: Option<String>,
+    /// The library folder.
+    pub library: String,
+    /// Photos known.
+    pub photos: u64,
+    /// Photos searchable.
+    pub indexed: u64,
+    /// Photos that failed.
+    pub failed: u64,
+    /// Photos waiting.
+    pub pending: u64,
+    /// The indexer.
+    pub indexing: IndexState,
+}
+
+/// One failed photo and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The file.
+    pub path: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// A photo folder with its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootInfo {
+    /// The folder.
+    pub path: String,
+    /// Reachable now.
+    pub online: bool,
+    /// Photos under it.
+    pub photos: u64,
+    /// Searchable.
+    pub indexed: u64,
+    /// Waiting.
+    pub pending: u64,
+    /// Failed or unsupported.
+    pub failed: u64,
+    /// Up to [`FAILURES_SHOWN`] failures.
+    pub failures: Vec<Failure>,
+}
+
+/// Failures listed per root.
+pub const FAILURES_SHOWN: usize = 50;
+
+/// What a search is restricted to (dates `YYYY-MM-DD`, UTC; after inclusive, before exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FilterSpec {
+    /// Only under this folder.
+    pub folder: Option<String>,
+    /// On or after this day.
+    pub after: Option<String>,
+    /// Before this day.
+    pub before: Option<String>,
+    /// Only with this tag.
+    pub tag: Option<String>,
+    /// Only these formats.
+    pub types: Vec<String>,
+}
+
+/// One page of a search: by text, by any image file, or by a library photo.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchQuery {
+    /// A description.
+    pub text: Option<String>,
+    /// Any image file (dropped onto the window).
+    pub example_path: Option<String>,
+    /// A library photo ("more like this").
+    pub example_photo_id: Option<i64>,
+    /// Results per page.
+    pub limit: usize,
+    /// Results to skip.
+    pub offset: usize,
+    /// Show matches below the relevance floor.
+    pub include_weak: bool,
+    /// "score", "newest" or "oldest".
+    pub sort: String,
+    /// Restrictions.
+    pub filter: FilterSpec,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            text: None,
+            example_path: None,
+            example_photo_id: None,
+            limit: 100,
+            offset: 0,
+            include_weak: false,
+            sort: "score".into(),
+            filter: FilterSpec::default(),
+        }
+    }
+}
+
+/// Most results one call returns.
+pub const MAX_PAGE: usize = 1000;
+
+/// A result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HitView {
+    /// Photo id.
+    pub id: i64,
+    /// The file.
+    pub path: String,
+    /// Cosine to the query.
+    pub score: f32,
+    /// Date taken, else file time (Unix seconds).
+    pub date: i64,
+    /// Bytes.
+    pub size: i64,
+    /// Pixels.
+    pub width: Option<u32>,
+    /// Pixels.
+    pub height: Option<u32>,
+    /// Format.
+    pub format: Option<String>,
+    /// The cached preview.
+    pub thumbnail: Option<String>,
+    /// Tags, best first.
+    pub tags: Vec<String>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    /// The results.
+    pub hits: Vec<HitView>,
+    /// More pages exist.
+    pub has_more: bool,
+    /// Weaker matches were left out.
+    pub weaker_hidden: bool,
+    /// A small JPEG data URL of a dropped query picture.
+    pub query_preview: Option<String>,
+}
+
+/// The lightbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoDetail {
+    /// Photo id.
+    pub id: i64,
+    /// The file.
+    pub path: String,
+    /// Date taken, else file time.
+    pub date: i64,
+    /// Bytes.
+    pub size: i64,
+    /// Pixels.
+    pub width: Option<u32>,
+    /// Pixels.
+    pub height: Option<u32>,
+    /// Format.
+    pub format: Option<String>,
+    /// The cached preview.
+    pub thumbnail: Option<String>,
+    /// Tags, best first.
+    pub tags: Vec<String>,
+}
+
+/// A tag and how many photos carry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagCount {
+    /// The tag.
+    pub name: String,
+    /// Photos with it.
+    pub count: u64,
+}
+
+/// What auto-tagging a folder did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagReportView {
+    /// The folder.
+    pub folder: String,
+    /// Photos looked at.
+    pub photos: usize,
+    /// Photos that got a tag.
+    pub tagged: usize,
+    /// Photos per label.
+    pub labels: Vec<TagCount>,
+}
+
+/// The loaded model and the two library handles.
+struct Engine {
+    files: ModelFiles,
+    text: TextEncoder,
+    image: Arc<ImageEncoder>,
+    reader: Mutex<Library>,
+    provider: String,
+    indexer: Indexer,
+}
+
+/// The engine for one window.
+pub struct Session {
+    cfg: SessionConfig,
+    sink: Sink,
+    engine: RwLock<Option<Arc<Engine>>>,
+    scope: RwLock<Scope>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another command must not take every later command down with it.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Session {
+    /// A session that has loaded nothing yet (see [`Session::start`]).
+    pub fn new(cfg: SessionConfig, sink: Sink) -> Self {
+        Session {
+            cfg,
+            sink,
+            engine: RwLock::new(None),
+            scope: RwLock::new(Scope::default()),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    fn engine(&self) -> Result<Arc<Engine>, SessionError> {
+        self.engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| SessionError::ModelNotReady("the model is not loaded yet".into()))
+    }
+
+    /// Whether the model folder is complete, without downloading anything.
+    pub fn model_state(&self) -> ModelState {
+        let dir = if Path::new(&self.cfg.model).is_dir() {
+            PathBuf::from(&self.cfg.model)
+        } else {
+            self.cfg.models_dir.join(&self.cfg.model)
+        };
+        let checked = manifest::ensure_model(
+            &self.cfg.model,
+            &self.cfg.models_dir,
+            false,
+            self.cfg.model_base_url.as_deref(),
+            &mut |_, _| {},
+        );
+        let (ready, problem) = match checked {
+            Ok(d) => match ModelFiles::open(&d) {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            },
+            Err(e) => (false, Some(e.to_string())),
+        };
+        ModelState {
+            name: self.cfg.model.clone(),
+            ready,
+            dir: dir.display().to_string(),
+            problem,
+        }
+    }
+
+    /// Loads ONNX Runtime, the model and the library, starts the indexer and catches up with
+    /// changes made while the app was closed. Does nothing when already started.
+    pub fn start(&self) -> Result<(), SessionError> {
+        let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Ok(());
+        }
+        let dir = manifest::ensure_model(
+            &self.cfg.model,
+            &self.cfg.models_dir,
+            false,
+            self.cfg.model_base_url.as_deref(),
+            &mut |_, _| {},
+        )
+        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(e.to_string()))?;
+        let rt =
+            runtime::load(&self.cfg.runtime).map_err(|e| SessionError::Runtime(e.to_string()))?;
+        let image = ImageEncoder::open_with(&rt.env, &files, &self.cfg.device)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        let text = TextEncoder::open_with(&rt.env, &files, &self.cfg.device)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        if let Some(w) = &image.selection.fallback {
+            tracing::warn!("{w}");
+        }
+        let provider = format!(
+            "{}{}",
+            image.selection.provider,
+            if image.selection.fp16 { " (fp16)" } else { "" }
+        );
+        let dim = image.dim();
+        // The writer opens first: it repairs a stale index file before the reader loads it.
+        let writer = Library::open(&self.cfg.library_dir, &files.name, dim)?;
+        writer.catalog.set_setting("provider", &provider)?;
+        let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
+        let image = Arc::new(image);
+        let indexer = Indexer::spawn(writer, image.clone(), self.cfg.threads, self.sink.clone());
+        let engine = Engine {
+            files,
+            text,
+            image,
+            reader: Mutex::new(reader),
+            provider,
+            indexer,
+        };
+        *slot = Some(Arc::new(engine));
+        drop(slot);
+        self.rebuild_scope()?;
+        self.engine()?.indexer.send(Cmd::Index)?;
+        Ok(())
+    }
+
+    /// Downloads the model (progress as [`Event::ModelProgress`]) and starts the session.
+    pub fn fetch_model(&self) -> Result<ModelState, SessionError> {
+        let sink = self.sink.clone();
+        let mut last = Instant::now() - Duration::from_secs(1);
+        manifest::ensure_model(
+            &self.cfg.model,
+            &self.cfg.models_dir,
+            true,
+            self.cfg.model_base_url.as_deref(),
+            &mut |file, p| {
+                let end = p.total.is_some_and(|t| p.done >= t);
+                if end || last.elapsed() >= Duration::from_millis(100) {
+                    last = Instant::now();
+                    sink(Event::ModelProgress(ModelProgress {
+                        file: file.to_string(),
+                        done: p.done,
+                        total: p.total,
+                    }));
+                }
+            },
+        )
+        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        self.start()?;
+        Ok(self.model_state())
+    }
+
+    /// The status bar's figures.
+    pub fn status(&self) -> Result<AppStatus, SessionError> {
+        let model = self.model_state();
+        let mut st = AppStatus {
+            version: crate::VERSION.to_string(),
+            model,
+            provider: None,
+            library: self.cfg.library_dir.display().to_string(),
+            photos: 0,
+            indexed: 0,
+            failed: 0,
+            pending: 0,
+            indexing: IndexState::default(),
+        };
+        if let Ok(eng) = self.engine() {
+            let stats = lock(&eng.reader).stats()?;
+            st.provider = Some(eng.provider.clone());
+            st.photos = stats.photos;
+            st.indexed = stats.indexed;
+            st.failed = stats.failed + stats.unsupported;
+            st.pending = stats.pending;
+            st.indexing = eng.indexer.state();
+        }
+        Ok(st)
+    }
+
+    /// The photo folders with their counts and failures.
+    pub fn roots(&self) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let mut out = Vec::new();
+        for rc in reader.catalog.root_counts(reader.model_id())? {
+            let failures = reader
+                .catalog
+                .root_failures(rc.root.id, FAILURES_SHOWN)?
+                .into_iter()
+                .map(|(p, reason)| Failure {
+                    path: p.display().to_string(),
+                    reason,
+                })
+                .collect();
+            out.push(RootInfo {
+                path: rc.root.path.display().to_string(),
+                online: rc.root.online,
+                photos: rc.photos,
+                indexed: rc.indexed,
+                pending: rc.pending,
+                failed: rc.failed,
+                failures,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Adds a photo folder and indexes it in the background.
+    pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let bad = |reason: &str| SessionError::Folder {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        };
+        let real = path
+            .canonicalize()
+            .map_err(|e| bad(&format!("cannot open it ({e})")))?;
+        if !real.is_dir() {
+            return Err(bad("not a folder"));
+        }
+        let library = self
+            .cfg
+            .library_dir
+            .canonicalize()
+            .unwrap_or_else(|_| self.cfg.library_dir.clone());
+        if library.starts_with(&real) {
+            return Err(bad("it contains Glimpse's own library folder"));
+        }
+        lock(&eng.reader).catalog.add_root(&real)?;
+        self.rebuild_scope()?;
+        eng.indexer.send(Cmd::Index)?;
+        self.roots()
+    }
+
+    /// Removes a folder's photos from the library (never from the disk).
+    pub fn remove_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let (tx, rx) = mpsc::channel();
+        eng.indexer.cancel_job();
+        eng.indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
+        rx.recv()
+            .map_err(|_| SessionError::Indexer("no answer".into()))?
+            .map_err(SessionError::Indexer)?;
+        self.rebuild_scope()?;
+        // Whatever the cancelled job had left to do for the other folders.
+        eng.indexer.send(Cmd::Index)?;
+        self.roots()
+    }
+
+    /// Re-scans every folder (the shell calls it on start and on request).
+    pub fn reindex(&self) -> Result<(), SessionError> {
+        self.engine()?.indexer.send(Cmd::Index)
+    }
+
+    /// Holds indexing between files (also jobs started later).
+    pub fn pause(&self) -> Result<IndexState, SessionError> {
+        let eng = self.engine()?;
+        eng.indexer.set_paused(true);
+        Ok(eng.indexer.state())
+    }
+
+    /// Continues indexing.
+    pub fn resume(&self) -> Result<IndexState, SessionError> {
+        let eng = self.engine()?;
+        eng.indexer.set_paused(false);
+        Ok(eng.indexer.state())
+    }
+
+    /// Blocks until the indexer has nothing queued or running, or `timeout` passes; returns
+    /// whether it is idle (tests and the CLI-like callers wait on it).
+    pub fn wait_idle(&self, timeout: Duration) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if eng.indexer.idle() {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(eng.indexer.idle())
+    }
+
+    /// One page of results for `q`.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, SessionError> {
+        let eng = self.engine()?;
+        let mut reader = lock(&eng.reader);
+        reader.refresh()?;
+        let mut req = Request::new(q.limit.clamp(1, MAX_PAGE));
+        req.offset = q.offset;
+        req.filter = self.filter(&q.filter)?;
+        req.sort = match q.sort.as_str() {
+            "newest" => Sort::Newest,
+            "oldest" => Sort::Oldest,
+            _ => Sort::Score,
+        };
+        req.include_weak = q.include_weak;
+        let mut preview = None;
+        let vector = if let Some(id) = q.example_photo_id {
+            let v = match reader.vectors().get(id) {
+                Some(v) => v,
+                None => reader
+                    .catalog
+                    .embedding(reader.model_id(), id)?
+                    .ok_or(SessionError::NoPhoto(id))?,
+            };
+            req.exclude.push(id);
+            search::unit(v)
+        } else if let Some(p) = q.example_path.as_deref().filter(|p| !p.is_empty()) {
+            let ex = search::example(&reader, Some(&eng.image), Path::new(p))?;
+            req.exclude.extend(ex.photo_id);
+            preview = query_preview(Path::new(p));
+            search::unit(ex.vector)
+        } else {
+            let text = q.text.as_deref().unwrap_or("").trim();
+            let parsed = search::parse(text);
+            if parsed.text.is_empty() && parsed.minus.is_empty() {
+                return Ok(SearchPage::default());
+            }
+            req.floor = Some(eng.files.calibration.relevance_floor);
+            req.breadth = search::TEXT_BREADTH;
+            search::text_query_vector(&eng.text, &parsed, &[])?
+        };
+        let page = search::nearest(&reader, &vector, &req)?;
+        Ok(SearchPage {
+            hits: page.hits.into_iter().map(hit_view).collect(),
+            has_more: page.has_more,
+            weaker_hidden: page.weaker_hidden,
+            query_preview: preview,
+        })
+    }
+
+    fn filter(&self, f: &FilterSpec) -> Result<PhotoFilter, SessionError> {
+        let day = |d: &Option<String>| -> Result<Option<i64>, SessionError> {
+            match d.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                None => Ok(None),
+                Some(d) => search::parse_day(d)
+                    .map(Some)
+                    .ok_or_else(|| SessionError::BadDate(d.to_string())),
+            }
+        };
+        Ok(PhotoFilter {
+            folder: f.folder.as_deref().filter(|s| !s.is_empty()).map(|s| {
+                Path::new(s)
+                    .canonicalize()
+                    .unwrap_or_else(|_| PathBuf::from(s))
+            }),
+            after: day(&f.after)?,
+            before: day(&f.before)?,
+            formats: f
+                .types
+                .iter()
+                .map(|t| match t.to_lowercase().as_str() {
+                    "jpg" => "jpeg".to_string(),
+                    "tif" => "tiff".to_string(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            tag: f.tag.clone().filter(|t| !t.is_empty()),
+        })
+    }
+
+    /// What the lightbox shows about one photo.
+    pub fn photo(&self, id: i64) -> Result<PhotoDetail, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let info = reader
+            .catalog
+            .photo_infos(&[id])?
+            .remove(&id)
+            .ok_or(SessionError::NoPhoto(id))?;
+        let tags = reader
+            .catalog
+            .tags_of(&[id])?
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        let thumbnail = thumbnail_of(&reader, &info);
+        Ok(PhotoDetail {
+            id,
+            path: info.path.display().to_string(),
+            date: info.date,
+            size: info.size,
+            width: info.width,
+            height: info.height,
+            format: info.format,
+            thumbnail,
+            tags,
+        })
+    }
+
+    /// The file of a library photo (for "open" and "reveal"; nothing else is ever opened).
+    pub fn photo_path(&self, id: i64) -> Result<PathBuf, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let info = reader
+            .catalog
+            .photo_infos(&[id])?
+            .remove(&id)
+            .ok_or(SessionError::NoPhoto(id))?;
+        Ok(info.path)
+    }
+
+    /// Tags in use with their photo counts, most used first.
+    pub fn tags(&self) -> Result<Vec<TagCount>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        Ok(reader
+            .catalog
+            .tag_counts()?
+            .into_iter()
+            .map(|(name, count)| TagCount { name, count })
+            .collect())
+    }
+
+    /// The label list "Auto-tag this folder" starts from.
+    pub fn default_labels(&self) -> Result<Vec<String>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        Ok(tags::default_labels(&reader)?)
+    }
+
+    /// Tags every indexed photo under `folder` with the best of `labels` (replacing the
+    /// folder's previous tags).
+    pub fn tag_folder(
+        &self,
+        folder: &Path,
+        labels: &[String],
+    ) -> Result<TagReportView, SessionError> {
+        let eng = self.engine()?;
+        let mut reader = lock(&eng.reader);
+        reader.refresh()?;
+        let opts = TagOptions {
+            threshold: tags::DEFAULT_THRESHOLD,
+            min_cosine: eng.files.calibration.relevance_floor,
+        };
+        let text = &eng.text;
+        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, String> {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            text.embed(&refs).map_err(|e| e.to_string())
+        };
+        let report = tags::tag_folder(&mut reader, folder, labels, &opts, &mut embed)?;
+        Ok(TagReportView {
+            folder: folder.display().to_string(),
+            photos: report.photos,
+            tagged: report.tagged,
+            labels: report
+                .counts
+                .into_iter()
+                .map(|(name, n)| TagCount {
+                    name,
+                    count: n as u64,
+                })
+                .collect(),
+        })
+    }
+
+    /// The folders the web view may load files from: the photo roots and the thumbnail cache.
+    pub fn scope(&self) -> Scope {
+        self.scope.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn rebuild_scope(&self) -> Result<(), SessionError> {
+        let eng = self.engine()?;
+        let mut folders: Vec<PathBuf> = lock(&eng.reader)
+            .catalog
+            .roots()?
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        let thumbs = self.cfg.library_dir.join("thumbs");
+        // The cache folder must exist to be resolved; the indexer fills it later.
+        if std::fs::create_dir_all(&thumbs).is_ok() {
+            folders.push(thumbs);
+        }
+        *self.scope.write().unwrap_or_else(|p| p.into_inner()) = Scope::new(folders);
+        Ok(())
+    }
+
+    /// Stops the indexer after the batch in flight (the app is closing).
+    pub fn shutdown(&self) {
+        if let Ok(eng) = self.engine() {
+            eng.indexer.cancel_job();
+            let _ = eng.indexer.send(Cmd::Stop);
+        }
+    }
+}
+
+fn hit_view(h: search::Hit) -> HitView {
+    HitView {
+        id: h.photo.id,
+        path: h.photo.path.display().to_string(),
+        score: h.score,
+        date: h.photo.date,
+        size: h.photo.size,
+        width: h.photo.width,
+        height: h.photo.height,
+        format: h.photo.format,
+        thumbnail: h.thumbnail.map(|t| t.display().to_string()),
+        tags: h.tags,
+    }
+}
+
+fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
+    let hash = info.content_hash.as_deref()?;
+    lib.thumbs
+        .exists(hash)
+        .then(|| lib.thumbs.path_for(hash).display().to_string())
+}
+
+/// Longest side of the dropped-picture preview.
+const PREVIEW_SIZE: u32 = 256;
+
+/// A small JPEG data URL of any picture (a dropped file is outside the served folders).
+fn query_preview(path: &Path) -> Option<String> {
+    let d = decode::decode_file(path, DecodeOptions::for_model(PREVIEW_SIZE)).ok()?;
+    let (w, h) = d.image.dimensions();
+    let scale = PREVIEW_SIZE as f64 / w.max(h).max(1) as f64;
+    let small = if scale < 1.0 {
+        let tw = ((w as f64 * scale).round() as u32).max(1);
+        let th = ((h as f64 * scale).round() as u32).max(1);
+        image::imageops::thumbnail(&d.image, tw, th)
+    } else {
+        d.image
+    };
+    let jpeg = turbojpeg::compress_image(&small, 85, turbojpeg::Subsamp::Sub2x2).ok()?;
+    Some(format!("data:image/jpeg;base64,{}", base64(&jpeg)))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// What the indexer thread is asked to do.
+enum Cmd {
+    /// Bring every root up to date.
+    Index,
+    /// Remove a root, answering when done.
+    Remove(PathBuf, Sender<Result<usize, String>>),
+    /// End the thread.
+    Stop,
+}
+
+/// What the indexer shares with the session.
+struct Shared {
+    state: Mutex<IndexState>,
+    control: Mutex<Option<Arc<Control>>>,
+    paused: std::sync::atomic::AtomicBool,
+    /// Commands sent and not yet finished.
+    busy: std::sync::atomic::AtomicUsize,
+}
+
+/// The background worker that owns the writing library handle.
+struct Indexer {
+    tx: Mutex<Sender<Cmd>>,
+    shared: Arc<Shared>,
+}
+
+impl Indexer {
+    fn spawn(lib: Library, image: Arc<ImageEncoder>, threads: usize, sink: Sink) -> Indexer {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(IndexState::default()),
+            control: Mutex::new(None),
+            paused: std::sync::atomic::AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name("glimpse-indexer".into())
+            .spawn(move || indexer_loop(lib, &image, threads, &rx, &sh, &sink))
+            .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
+            .ok();
+        Indexer {
+            tx: Mutex::new(tx),
+            shared,
+        }
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<(), SessionError> {
+        use std::sync::atomic::Ordering;
+        self.shared.busy.fetch_add(1, Ordering::SeqCst);
+        lock(&self.tx).send(cmd).map_err(|_| {
+            self.shared.busy.fetch_sub(1, Ordering::SeqCst);
+            SessionError::Indexer("the indexer thread is gone".into())
+        })
+    }
+
+    fn idle(&self) -> bool {
+        self.shared.busy.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+
+    fn state(&self) -> IndexState {
+        let mut s = lock(&self.shared.state).clone();
+        s.paused = self.shared.paused.load(std::sync::atomic::Ordering::SeqCst);
+        s
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.shared
+            .paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+        if let Some(c) = lock(&self.shared.control).as_ref() {
+            if paused {
+                c.pause();
+            } else {
+                c.resume();
+            }
+        }
+    }
+
+    fn cancel_job(&self) {
+        if let Some(c) = lock(&self.shared.control).as_ref() {
+            c.cancel();
+        }
+    }
+}
+
+/// How often progress reaches the window.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+fn indexer_loop(
+    mut lib: Library,
+    image: &ImageEncoder,
+    threads: usize,
+    rx: &Receiver<Cmd>,
+    shared: &Shared,
+    sink: &Sink,
+) {
+    use std::sync::atomic::Ordering;
+    let done = |n: usize| {
+        shared.busy.fetch_sub(n, Ordering::SeqCst);
+    };
+    let publish = |running: bool, progress: Option<ProgressView>, error: Option<String>| {
+        let st = IndexState {
+            running,
+            paused: shared.paused.load(Ordering::SeqCst),
+            progress,
+            error,
+        };
+        *lock(&shared.state) = st.clone();
+        sink(Event::IndexState(st));
+    };
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            Cmd::Stop => {
+                done(1);
+                break;
+            }
+            Cmd::Remove(path, reply) => {
+                let real = path.canonicalize().unwrap_or(path);
+                let r = lib.remove_root(&real).map_err(|e| e.to_string());
+                let _ = reply.send(r);
+                done(1);
+            }
+            Cmd::Index => {
+                // Requests that piled up while a job ran are one job.
+                let mut merged = 1;
+                let mut later = Vec::new();
+                while let Ok(c) = rx.try_recv() {
+                    match c {
+                        Cmd::Index => merged += 1,
+                        other => later.push(other),
+                    }
+                }
+                let roots: Vec<PathBuf> = match lib.catalog.roots() {
+                    Ok(r) => r.into_iter().map(|r| r.path).collect(),
+                    Err(e) => {
+                        publish(false, None, Some(e.to_string()));
+                        done(merged);
+                        continue;
+                    }
+                };
+                let control = Arc::new(Control::default());
+                if shared.paused.load(Ordering::SeqCst) {
+                    control.pause();
+                }
+                *lock(&shared.control) = Some(control.clone());
+                publish(true, None, None);
+                let mut last = Instant::now() - PROGRESS_EVERY;
+                let result = lib.index(&roots, image, threads, &control, &mut |p| {
+                    let end = p.done == p.total;
+                    if end || last.elapsed() >= PROGRESS_EVERY {
+                        last = Instant::now();
+                        let view = ProgressView::from(p);
+                        lock(&shared.state).progress = Some(view.clone());
+                        sink(Event::IndexProgress(view));
+                    }
+                });
+                *lock(&shared.control) = None;
+                let finished = finished_event(&result);
+                publish(false, None, finished.error.clone());
+                sink(Event::IndexFinished(finished));
+                done(merged);
+                // Anything else that arrived meanwhile runs next, in order; the thread's own
+                // channel keeps them (resent to the back of the queue would reorder them).
+                for c in later {
+                    match c {
+                        Cmd::Remove(path, reply) => {
+                            let real = path.canonicalize().unwrap_or(path);
+                            let r = lib.remove_root(&real).map_err(|e| e.to_string());
+                            let _ = reply.send(r);
+                            done(1);
+                        }
+                        Cmd::Stop => {
+                            done(1);
+                            return;
+                        }
+                        Cmd::Index => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn finished_event(result: &Result<Summary, LibraryError>) -> IndexFinished {
+    match result {
+        Ok(s) => IndexFinished {
+            error: None,
+            encoded: s.progress.encoded,
+            failed: s.progress.failed,
+            removed: s.removed,
+        },
+        Err(e) => IndexFinished {
+            error: Some(e.to_string()),
+            ..IndexFinished::default()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), enc);
+        }
+    }
+
+    #[test]
+    fn queries_deserialise_from_the_window() {
+        let q: SearchQuery = serde_json::from_str(
+            r#"{"text":"dog","limit":50,"offset":100,"includeWeak":true,"sort":"newest",
+                "filter":{"after":"2024-01-01","types":["jpg"]}}"#,
+        )
+        .expect("query");
+        assert_eq!(q.text.as_deref(), Some("dog"));
+        assert_eq!((q.limit, q.offset, q.include_weak), (50, 100, true));
+        assert_eq!(q.filter.types, vec!["jpg".to_string()]);
+        assert_eq!(q.example_photo_id, None);
+    }
+}

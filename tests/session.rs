@@ -1,0 +1,414 @@
+//! The engine as the desktop app holds it (`glimpse::session`): folders added and indexed in the
+//! background with progress events, searches answered while the indexer works, search by text,
+//! by a dropped file and by a library photo, auto-tagging and tag filters, removal, and the
+//! scope that decides which files the web view may load. No window is involved.
+
+mod common;
+
+use common::shapes::{self, Rng, COLOURS, SHAPES};
+use glimpse::device::{Device, DeviceOptions};
+use glimpse::runtime::RuntimeOptions;
+use glimpse::serve::ServeError;
+use glimpse::session::{Event, FilterSpec, SearchQuery, Session, SessionConfig, SessionError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const IDLE: Duration = Duration::from_secs(300);
+
+struct Setup {
+    dir: tempfile::TempDir,
+    session: Session,
+    events: Arc<Mutex<Vec<Event>>>,
+}
+
+fn config(library: &Path, model: &Path) -> SessionConfig {
+    let mut cfg = SessionConfig::new(library.to_path_buf());
+    cfg.model = model.display().to_string();
+    cfg.runtime = RuntimeOptions {
+        allow_download: false,
+        ..RuntimeOptions::default()
+    };
+    cfg.device = DeviceOptions::new(Device::Cpu);
+    cfg.threads = 2;
+    cfg
+}
+
+fn setup() -> Setup {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink_events = events.clone();
+    let session = Session::new(
+        config(&dir.path().join("library"), &common::shape_model()),
+        Arc::new(move |e| sink_events.lock().unwrap().push(e)),
+    );
+    session.start().unwrap();
+    Setup {
+        dir,
+        session,
+        events,
+    }
+}
+
+/// Draws `per_class` pictures of each listed colour x shape into `dir`.
+fn draw(dir: &Path, classes: &[(usize, usize)], per_class: usize, seed: u64) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    for &(c, s) in classes {
+        for k in 0..per_class {
+            let scene = shapes::random_scene(&mut rng, c, s, None);
+            let p = dir.join(format!("{}-{}-{k}.png", COLOURS[c].0, SHAPES[s]));
+            shapes::save(&shapes::render(&scene), &p);
+            out.push(p.canonicalize().unwrap());
+        }
+    }
+    out
+}
+
+fn text(q: &str) -> SearchQuery {
+    SearchQuery {
+        text: Some(q.into()),
+        limit: 20,
+        ..SearchQuery::default()
+    }
+}
+
+// Colours and shapes by index: red 0, green 1, blue 2, yellow 3; circle 0, square 1, star 3.
+const RED: usize = 0;
+const BLUE: usize = 2;
+const YELLOW: usize = 3;
+const CIRCLE: usize = 0;
+const SQUARE: usize = 1;
+const STAR: usize = 3;
+
+#[test]
+fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(
+        &photos,
+        &[(RED, CIRCLE), (BLUE, SQUARE), (YELLOW, STAR)],
+        6,
+        7,
+    );
+    std::fs::write(photos.join("broken.jpg"), b"\xff\xd8\xff\xe0 not really").unwrap();
+
+    let roots = s.session.add_root(&photos).unwrap();
+    assert_eq!(roots.len(), 1);
+    assert!(s.session.wait_idle(IDLE).unwrap());
+
+    let roots = s.session.roots().unwrap();
+    let r = &roots[0];
+    assert_eq!((r.photos, r.indexed, r.pending, r.failed), (19, 18, 0, 1));
+    assert!(r.online);
+    assert_eq!(r.failures.len(), 1);
+    assert!(r.failures[0].path.ends_with("broken.jpg"));
+    assert!(!r.failures[0].reason.is_empty());
+
+    let status = s.session.status().unwrap();
+    assert_eq!((status.photos, status.indexed, status.failed), (19, 18, 1));
+    assert_eq!(status.provider.as_deref(), Some("CPU"));
+    assert!(status.model.ready);
+    assert!(!status.indexing.running);
+
+    // The window heard the job: progress, then the end with the counts.
+    let events = s.events.lock().unwrap().clone();
+    assert!(events.iter().any(|e| matches!(e, Event::IndexProgress(_))));
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::IndexFinished(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(finished
+        .iter()
+        .any(|f| f.encoded == 18 && f.failed == 1 && f.error.is_none()));
+    assert_eq!(events.last().map(Event::name), Some("index-finished"));
+
+    // Text: the best answer to "red circle" is a red circle; thumbnails are in the cache.
+    let page = s.session.search(&text("red circle")).unwrap();
+    assert!(!page.hits.is_empty());
+    assert!(
+        page.hits[0].path.contains("red-circle"),
+        "{:?}",
+        page.hits[0]
+    );
+    let thumb = page.hits[0].thumbnail.clone().expect("thumbnail");
+    assert!(s.session.scope().resolve(Path::new(&thumb)).is_ok());
+    // Scores are best first.
+    assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));
+
+    // A dropped file outside the library: similar photos first, and a preview of the query.
+    let outside = s.dir.path().join("dropped");
+    let dropped = draw(&outside, &[(BLUE, SQUARE)], 1, 99);
+    let page = s
+        .session
+        .search(&SearchQuery {
+            example_path: Some(dropped[0].display().to_string()),
+            limit: 6,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert_eq!(page.hits.len(), 6);
+    assert!(
+        page.hits.iter().all(|h| h.path.contains("blue-square")),
+        "{:?}",
+        page.hits.iter().map(|h| &h.path).collect::<Vec<_>>()
+    );
+    let preview = page.query_preview.expect("preview");
+    assert!(
+        preview.starts_with("data:image/jpeg;base64,/9j/"),
+        "{preview:.40}"
+    );
+
+    // "More like this" on a library photo leaves the photo itself out.
+    let star = s.session.search(&text("yellow star")).unwrap().hits[0].clone();
+    let page = s
+        .session
+        .search(&SearchQuery {
+            example_photo_id: Some(star.id),
+            limit: 5,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert!(page.hits.iter().all(|h| h.id != star.id));
+    assert!(page.hits.iter().all(|h| h.path.contains("yellow-star")));
+    let detail = s.session.photo(star.id).unwrap();
+    assert_eq!(detail.path, star.path);
+    assert_eq!(
+        s.session.photo_path(star.id).unwrap(),
+        Path::new(&star.path)
+    );
+
+    // An empty query is no search, not an error.
+    assert!(s.session.search(&text("   ")).unwrap().hits.is_empty());
+    // A date filter that is not a date is refused with the value.
+    let bad = s.session.search(&SearchQuery {
+        filter: FilterSpec {
+            after: Some("last week".into()),
+            ..FilterSpec::default()
+        },
+        ..text("red")
+    });
+    assert!(matches!(bad, Err(SessionError::BadDate(d)) if d == "last week"));
+}
+
+#[test]
+fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 6, 11);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+
+    let labels: Vec<String> = ["circle", "square", "triangle"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let report = s.session.tag_folder(&photos, &labels).unwrap();
+    assert_eq!(report.photos, 12);
+    assert!(report.tagged >= 10, "{report:?}");
+    let tags = s.session.tags().unwrap();
+    let circles = tags
+        .iter()
+        .find(|t| t.name == "circle")
+        .expect("circle tag");
+    assert!(circles.count >= 5, "{tags:?}");
+    assert!(!tags.iter().any(|t| t.name == "triangle" && t.count > 2));
+
+    // Filtering by a tag returns only photos carrying it, and includes weak matches on ask.
+    let page = s
+        .session
+        .search(&SearchQuery {
+            filter: FilterSpec {
+                tag: Some("circle".into()),
+                ..FilterSpec::default()
+            },
+            include_weak: true,
+            limit: 50,
+            ..text("a shape")
+        })
+        .unwrap();
+    assert_eq!(page.hits.len() as u64, circles.count);
+    assert!(page.hits.iter().all(|h| h.tags.contains(&"circle".into())));
+    assert!(page.hits.iter().all(|h| h.path.contains("circle")));
+
+    // Removing the folder forgets its photos (the files stay) and narrows what is served.
+    let inside = page.hits[0].path.clone();
+    assert!(s.session.scope().resolve(Path::new(&inside)).is_ok());
+    let roots = s.session.remove_root(&photos).unwrap();
+    assert!(roots.is_empty());
+    assert!(Path::new(&inside).is_file());
+    assert_eq!(
+        s.session.scope().resolve(Path::new(&inside)),
+        Err(ServeError::Outside(inside.clone()))
+    );
+    let page = s
+        .session
+        .search(&SearchQuery {
+            include_weak: true,
+            ..text("red circle")
+        })
+        .unwrap();
+    assert!(page.hits.is_empty(), "{:?}", page.hits);
+}
+
+#[test]
+fn searches_answer_while_the_indexer_is_held_and_see_new_photos_after() {
+    let s = setup();
+    let first = s.dir.path().join("first");
+    draw(&first, &[(RED, CIRCLE)], 5, 3);
+    s.session.add_root(&first).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+
+    // Held before the next job starts: the job waits, searches go on.
+    let state = s.session.pause().unwrap();
+    assert!(state.paused);
+    let second = s.dir.path().join("second");
+    draw(&second, &[(BLUE, SQUARE)], 5, 4);
+    s.session.add_root(&second).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!s.session.wait_idle(Duration::from_millis(200)).unwrap());
+    let st = s.session.status().unwrap();
+    assert!(st.indexing.running && st.indexing.paused, "{st:?}");
+    let page = s
+        .session
+        .search(&SearchQuery {
+            include_weak: true,
+            ..text("blue square")
+        })
+        .unwrap();
+    assert_eq!(
+        page.hits.len(),
+        5,
+        "only the first folder is searchable yet"
+    );
+    assert!(page.hits.iter().all(|h| h.path.contains("red-circle")));
+    let pending = s.session.roots().unwrap();
+    assert_eq!(pending[1].indexed, 0);
+
+    s.session.resume().unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let page = s.session.search(&text("blue square")).unwrap();
+    assert!(page.hits[0].path.contains("blue-square"), "{:?}", page.hits);
+    let roots = s.session.roots().unwrap();
+    assert_eq!(roots[1].indexed, 5);
+}
+
+#[test]
+fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let drawn = draw(&photos, &[(RED, CIRCLE)], 2, 5);
+    let secret = s.dir.path().join("secret.txt");
+    std::fs::write(&secret, "not a photo").unwrap();
+    std::os::unix::fs::symlink(&secret, photos.join("link-out.jpg")).unwrap();
+    std::os::unix::fs::symlink(&drawn[0], photos.join("link-in.png")).unwrap();
+    std::fs::create_dir(photos.join("sub")).unwrap();
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let scope = s.session.scope();
+
+    assert_eq!(scope.resolve(&drawn[0]).unwrap(), drawn[0]);
+    assert_eq!(
+        scope.resolve(&photos.join("link-in.png")).unwrap(),
+        drawn[0]
+    );
+    let shown = |p: &Path| p.display().to_string();
+    assert_eq!(
+        scope.resolve(&secret),
+        Err(ServeError::Outside(shown(&secret)))
+    );
+    let traversal = photos.join("..").join("secret.txt");
+    assert_eq!(
+        scope.resolve(&traversal),
+        Err(ServeError::Outside(shown(&traversal)))
+    );
+    let climb_back = photos
+        .join("sub")
+        .join("..")
+        .join(drawn[0].file_name().unwrap());
+    assert!(matches!(
+        scope.resolve(&climb_back),
+        Err(ServeError::Outside(_))
+    ));
+    let link_out = photos.join("link-out.jpg");
+    assert_eq!(
+        scope.resolve(&link_out),
+        Err(ServeError::Outside(shown(&link_out)))
+    );
+    assert_eq!(
+        scope.resolve(Path::new("/etc/passwd")),
+        Err(ServeError::Outside("/etc/passwd".into()))
+    );
+    assert_eq!(
+        scope.resolve(&photos.join("sub")),
+        Err(ServeError::NotFile(shown(&photos.join("sub"))))
+    );
+    assert!(matches!(
+        scope.resolve(&photos.join("nope.jpg")),
+        Err(ServeError::Missing(_))
+    ));
+    assert!(matches!(
+        scope.resolve(Path::new("relative.jpg")),
+        Err(ServeError::NotAbsolute(_))
+    ));
+    // The library's own catalog sits beside the thumbnails and is not served.
+    let catalog = s.dir.path().join("library").join("catalog.sqlite");
+    if catalog.exists() {
+        assert!(matches!(
+            scope.resolve(&catalog),
+            Err(ServeError::Outside(_))
+        ));
+    }
+}
+
+#[test]
+fn a_missing_model_is_reported_for_the_first_run_screen() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir.path().join("library"), Path::new("ViT-B-32__openai"));
+    cfg.model = glimpse::model::manifest::DEFAULT_MODEL.to_string();
+    cfg.models_dir = dir.path().join("models");
+    let session = Session::new(cfg, Arc::new(|_| {}));
+    let state = session.model_state();
+    assert!(!state.ready);
+    assert!(state.problem.is_some());
+    assert!(state
+        .dir
+        .starts_with(&dir.path().join("models").display().to_string()));
+    assert!(matches!(
+        session.start(),
+        Err(SessionError::ModelNotReady(_))
+    ));
+    assert!(matches!(
+        session.search(&text("dog")),
+        Err(SessionError::ModelNotReady(_))
+    ));
+    let status = session.status().unwrap();
+    assert!(!status.model.ready && status.provider.is_none());
+    // Adding a folder that is not one is refused with its path.
+    let e = session.add_root(Path::new("/no/such/folder"));
+    assert!(e.is_err());
+}
+
+#[test]
+fn folders_that_cannot_be_used_are_refused_with_the_reason() {
+    let s = setup();
+    let file = s.dir.path().join("a-file.png");
+    std::fs::write(&file, b"x").unwrap();
+    for (p, why) in [
+        (PathBuf::from("/no/such/folder"), "cannot open it"),
+        (file.clone(), "not a folder"),
+        (s.dir.path().to_path_buf(), "contains Glimpse's own library"),
+    ] {
+        match s.session.add_root(&p) {
+            Err(SessionError::Folder { reason, .. }) => assert!(reason.contains(why), "{reason}"),
+            other => panic!("{} accepted: {other:?}", p.display()),
+        }
+    }
+    assert!(s.session.roots().unwrap().is_empty());
+}
