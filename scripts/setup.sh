@@ -3,9 +3,15 @@
 #   - apt: cmake + nasm (turbojpeg builds a vendored libjpeg-turbo), pkg-config, python3-pip
 #   - the ONNX Runtime shared library, from PyPI's pinned onnxruntime wheel (sha256-checked),
 #     unpacked into .cache/onnxruntime/ (the engine can fetch it by itself too; CI pins it here)
+#   - with --app: what the desktop app builds and is tested with: WebKitGTK and GTK headers
+#     (Tauri 2), Node's npm packages of ui/, Xvfb, WebKitWebDriver, xdotool, ImageMagick, GTK
+#     for Python (the drag source) and tauri-driver (cargo install, pinned).
 # Prints nothing on stdout but the library path, so callers can `export ORT_DYLIB_PATH=$(...)`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+APP=0
+[[ ${1:-} == --app ]] && APP=1
+TAURI_DRIVER_VERSION=2.1.0
 
 ORT_VERSION=1.31.1
 # sha256 of libonnxruntime.so.1.31.1 inside the Linux x86_64 wheels (identical across cp3xx tags).
@@ -19,6 +25,20 @@ command -v nasm >/dev/null || need_apt+=(nasm)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+if ((APP)); then
+  for pkg in build-essential pkg-config file libwebkit2gtk-4.1-dev libsoup-3.0-dev \
+    libjavascriptcoregtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev \
+    libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth imagemagick \
+    dbus-x11 at-spi2-core xdotool python3-gi gir1.2-gtk-3.0 nodejs npm; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+  done
+  # Node and npm may come from elsewhere than Debian (the CI image has them).
+  if command -v node >/dev/null && command -v npm >/dev/null; then
+    filtered=()
+    for p in "${need_apt[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
+    need_apt=("${filtered[@]}")
+  fi
+fi
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -51,5 +71,15 @@ with open(out + ".tmp", "wb") as f:
 os.replace(out + ".tmp", out)
 print(f"setup: {os.path.basename(wheels[0])} -> {out} sha256 {hashlib.sha256(data).hexdigest()}")
 PY
+fi
+if ((APP)); then
+  if ! tauri-driver --help >/dev/null 2>&1 && ! "$HOME/.cargo/bin/tauri-driver" --help >/dev/null 2>&1; then
+    echo "setup: installing tauri-driver $TAURI_DRIVER_VERSION" >&2
+    cargo install --quiet --locked --version "$TAURI_DRIVER_VERSION" tauri-driver >&2
+  fi
+  if [[ ! -d ui/node_modules ]] || [[ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]]; then
+    echo "setup: npm ci in ui/" >&2
+    npm --prefix ui ci --no-audit --no-fund --loglevel=error >&2
+  fi
 fi
 realpath "$LIB"

@@ -326,6 +326,11 @@ impl Library {
                     if is_dir {
                         tracing::warn!(path = %path.display(), "not scanned: {reason}");
                         unlisted.push(path);
+                    } else if matches!(reason, scan::SkipReason::Symlink) {
+                        // Never followed, so never read either: a link may lead out of the
+                        // root (and the app serves nothing outside it), or to a photo that
+                        // is already indexed under its own name.
+                        tracing::debug!(path = %path.display(), "symbolic link not indexed");
                     } else {
                         // A photo we may not read or that is too large: indexing records why.
                         see(&path, 0, 0, None);

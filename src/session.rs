@@ -15,8 +15,10 @@ use crate::runtime::{self, RuntimeOptions};
 use crate::search::{self, Request, Sort};
 use crate::serve::Scope;
 use crate::tags::{self, TagOptions};
+use crate::watch;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
@@ -440,6 +442,12 @@ pub struct Session {
     sink: Sink,
     engine: RwLock<Option<Arc<Engine>>>,
     scope: RwLock<Scope>,
+    /// Why the last start failed (shown on the first-run screen).
+    start_error: Mutex<Option<String>>,
+    /// Bumped whenever the set of roots changes, so the watcher re-arms.
+    roots_generation: Arc<AtomicU64>,
+    /// Ends the watcher thread.
+    stop: Arc<AtomicBool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -455,6 +463,9 @@ impl Session {
             sink,
             engine: RwLock::new(None),
             scope: RwLock::new(Scope::default()),
+            start_error: Mutex::new(None),
+            roots_generation: Arc::new(AtomicU64::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -485,13 +496,16 @@ impl Session {
             self.cfg.model_base_url.as_deref(),
             &mut |_, _| {},
         );
-        let (ready, problem) = match checked {
+        let (mut ready, mut problem) = match checked {
             Ok(d) => match ModelFiles::open(&d) {
                 Ok(_) => (true, None),
                 Err(e) => (false, Some(e.to_string())),
             },
             Err(e) => (false, Some(e.to_string())),
         };
+        if let Some(e) = lock(&self.start_error).clone() {
+            (ready, problem) = (false, Some(e));
+        }
         ModelState {
             name: self.cfg.model.clone(),
             ready,
@@ -503,6 +517,12 @@ impl Session {
     /// Loads ONNX Runtime, the model and the library, starts the indexer and catches up with
     /// changes made while the app was closed. Does nothing when already started.
     pub fn start(&self) -> Result<(), SessionError> {
+        let started = self.start_inner();
+        *lock(&self.start_error) = started.as_ref().err().map(|e| e.to_string());
+        started
+    }
+
+    fn start_inner(&self) -> Result<(), SessionError> {
         let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Ok(());
@@ -545,10 +565,20 @@ impl Session {
             provider,
             indexer,
         };
-        *slot = Some(Arc::new(engine));
+        let engine = Arc::new(engine);
+        *slot = Some(engine.clone());
         drop(slot);
         self.rebuild_scope()?;
-        self.engine()?.indexer.send(Cmd::Index)?;
+        engine.indexer.send(Cmd::Index)?;
+        let (dir, generation, stop) = (
+            self.cfg.library_dir.clone(),
+            self.roots_generation.clone(),
+            self.stop.clone(),
+        );
+        std::thread::Builder::new()
+            .name("glimpse-watch".into())
+            .spawn(move || watch_roots(&dir, &engine, &generation, &stop))
+            .map_err(|e| SessionError::Indexer(format!("cannot start the watcher: {e}")))?;
         Ok(())
     }
 
@@ -902,15 +932,72 @@ impl Session {
             folders.push(thumbs);
         }
         *self.scope.write().unwrap_or_else(|p| p.into_inner()) = Scope::new(folders);
+        self.roots_generation.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
     /// Stops the indexer after the batch in flight (the app is closing).
     pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
         if let Ok(eng) = self.engine() {
             eng.indexer.cancel_job();
             let _ = eng.indexer.send(Cmd::Stop);
         }
+    }
+}
+
+/// How long the watcher waits for quiet before re-indexing (a camera import writes many files).
+const WATCH_DEBOUNCE: watch::Debounce = watch::Debounce {
+    quiet: Duration::from_millis(750),
+    max_wait: Duration::from_secs(5),
+};
+
+/// Follows the roots on disk and asks the indexer to catch up after each burst of changes;
+/// re-arms whenever roots are added or removed.
+fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &AtomicBool) {
+    let catalog = match crate::catalog::Catalog::open(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("not watching folders: {e}");
+            return;
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let seen = generation.load(Ordering::SeqCst);
+        let roots: Vec<PathBuf> = match catalog.roots() {
+            Ok(r) => r.into_iter().map(|r| r.path).collect(),
+            Err(e) => {
+                tracing::warn!("not watching folders: {e}");
+                return;
+            }
+        };
+        let watcher = match watch::Watcher::new(&roots) {
+            Ok((w, _offline)) => w,
+            Err(e) => {
+                tracing::warn!("not watching folders: {e}");
+                std::thread::sleep(Duration::from_secs(5));
+                continue;
+            }
+        };
+        while !stop.load(Ordering::SeqCst) && generation.load(Ordering::SeqCst) == seen {
+            let Some(batch) =
+                watcher.next_batch_within(WATCH_DEBOUNCE, stop, Some(Duration::from_secs(1)))
+            else {
+                continue;
+            };
+            if !watch::roots_touched(&batch, watcher.roots()).is_empty() {
+                tracing::info!(events = batch.events, "folders changed; indexing");
+                if engine.indexer.send(Cmd::Index).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 

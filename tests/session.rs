@@ -299,6 +299,30 @@ fn searches_answer_while_the_indexer_is_held_and_see_new_photos_after() {
 }
 
 #[test]
+fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE)], 3, 21);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    // The watcher re-arms on the new root a moment after it is added.
+    std::thread::sleep(Duration::from_millis(1500));
+    let staging = s.dir.path().join("staging");
+    let added = draw(&staging, &[(YELLOW, STAR)], 2, 22);
+    for p in &added {
+        std::fs::rename(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    let found = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        s.session.roots().unwrap()[0].indexed == 5
+    });
+    assert!(found, "{:?}", s.session.roots().unwrap());
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let page = s.session.search(&text("yellow star")).unwrap();
+    assert!(page.hits[0].path.contains("yellow-star"), "{:?}", page.hits);
+}
+
+#[test]
 fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
     let s = setup();
     let photos = s.dir.path().join("photos");
@@ -311,6 +335,9 @@ fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
     let scope = s.session.scope();
+    // Links are never followed by the indexer either: only the two drawn files are photos.
+    let root = &s.session.roots().unwrap()[0];
+    assert_eq!((root.photos, root.indexed), (2, 2), "{root:?}");
 
     assert_eq!(scope.resolve(&drawn[0]).unwrap(), drawn[0]);
     assert_eq!(

@@ -1,11 +1,88 @@
-//! Placeholder for the Glimpse desktop shell (Tauri 2). The shell arrives with the desktop-app
-//! issue; it stays a thin layer over the `glimpse` engine, so this crate only proves the
-//! workspace wiring and that the engine builds without any GUI dependency.
+//! Glimpse's desktop window (Tauri 2). Everything it can do lives in the engine
+//! (`glimpse::session`); this crate wires the engine to the window: commands in, events out,
+//! and the scoped `glimpse:` protocol through which the page loads pictures.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-fn main() -> std::process::ExitCode {
-    eprintln!(
-        "glimpse-app {}: the desktop app is not built yet; use the `glimpse` command line",
-        glimpse::VERSION
-    );
-    std::process::ExitCode::from(2)
+mod commands;
+mod protocol;
+
+use glimpse::session::{Session, SessionConfig};
+use std::sync::Arc;
+use tauri::{Emitter, Manager};
+
+/// The engine, shared by every command and the protocol handler.
+pub struct AppState {
+    /// The open session.
+    pub session: Arc<Session>,
+}
+
+fn config() -> SessionConfig {
+    let mut cfg = SessionConfig::new(glimpse::library::default_dir());
+    // The model: a manifest name or a folder (tests point it at the repository's test models).
+    if let Some(m) = std::env::var_os("GLIMPSE_MODEL").filter(|m| !m.is_empty()) {
+        cfg.model = m.to_string_lossy().into_owned();
+    }
+    if let Ok(url) = std::env::var("GLIMPSE_MODEL_BASE_URL") {
+        cfg.model_base_url = Some(url);
+    }
+    cfg
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, protocol::handle)
+        .setup(|app| {
+            let handle = app.handle().clone();
+            let session = Arc::new(Session::new(
+                config(),
+                Arc::new(move |event| {
+                    // A window that is gone only means nobody is listening.
+                    let _ = handle.emit(event.name(), event.payload());
+                }),
+            ));
+            if session.model_state().ready {
+                // Loading the model takes a moment; the page's first call waits for it.
+                let s = session.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = s.start() {
+                        tracing::error!("cannot start: {e}");
+                    }
+                });
+            }
+            app.manage(AppState { session });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::roots,
+            commands::pick_folder,
+            commands::add_root,
+            commands::remove_root,
+            commands::pause_indexing,
+            commands::resume_indexing,
+            commands::search,
+            commands::photo,
+            commands::tags,
+            commands::default_labels,
+            commands::tag_folder,
+            commands::reveal,
+            commands::open_photo,
+            commands::fetch_model,
+        ])
+        .build(tauri::generate_context!())?
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                app.state::<AppState>().session.shutdown();
+            }
+        });
+    Ok(())
 }

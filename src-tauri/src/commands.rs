@@ -1,0 +1,148 @@
+//! The commands the page calls (see `ui/src/lib/api.ts` for the other side). Each one runs the
+//! engine off the main thread, so a long search or a folder removal never freezes the window,
+//! and turns errors into the message the page shows.
+
+use crate::AppState;
+use glimpse::session::{
+    AppStatus, IndexState, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, Session,
+    SessionError, TagCount, TagReportView,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tauri::State;
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
+
+/// Runs `f` on the blocking pool with the session; errors become the page's message.
+async fn run<T, F>(state: State<'_, AppState>, f: F) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(&Session) -> Result<T, SessionError> + Send + 'static,
+{
+    let session: Arc<Session> = state.session.clone();
+    tauri::async_runtime::spawn_blocking(move || f(&session))
+        .await
+        .map_err(|e| format!("internal error: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
+/// Model, provider, counts and the indexer's state.
+#[tauri::command]
+pub async fn status(state: State<'_, AppState>) -> Result<AppStatus, String> {
+    run(state, |s| s.status()).await
+}
+
+/// The photo folders.
+#[tauri::command]
+pub async fn roots(state: State<'_, AppState>) -> Result<Vec<RootInfo>, String> {
+    run(state, |s| s.roots()).await
+}
+
+/// The native folder dialog; `None` when cancelled.
+#[tauri::command]
+pub async fn pick_folder(app: tauri::AppHandle) -> Result<Option<String>, String> {
+    let picked = app
+        .dialog()
+        .file()
+        .set_title("Add a folder of photos")
+        .blocking_pick_folder();
+    Ok(picked
+        .and_then(|p| p.into_path().ok())
+        .map(|p| p.display().to_string()))
+}
+
+/// Adds a folder and starts indexing it.
+#[tauri::command]
+pub async fn add_root(state: State<'_, AppState>, path: String) -> Result<Vec<RootInfo>, String> {
+    run(state, move |s| s.add_root(&PathBuf::from(path))).await
+}
+
+/// Forgets a folder's photos (the files stay).
+#[tauri::command]
+pub async fn remove_root(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<Vec<RootInfo>, String> {
+    run(state, move |s| s.remove_root(&PathBuf::from(path))).await
+}
+
+/// Holds indexing.
+#[tauri::command]
+pub async fn pause_indexing(state: State<'_, AppState>) -> Result<IndexState, String> {
+    run(state, |s| s.pause()).await
+}
+
+/// Continues indexing.
+#[tauri::command]
+pub async fn resume_indexing(state: State<'_, AppState>) -> Result<IndexState, String> {
+    run(state, |s| s.resume()).await
+}
+
+/// One page of results.
+#[tauri::command]
+pub async fn search(state: State<'_, AppState>, query: SearchQuery) -> Result<SearchPage, String> {
+    run(state, move |s| s.search(&query)).await
+}
+
+/// The lightbox's details.
+#[tauri::command]
+pub async fn photo(state: State<'_, AppState>, id: i64) -> Result<PhotoDetail, String> {
+    run(state, move |s| s.photo(id)).await
+}
+
+/// Tags in use.
+#[tauri::command]
+pub async fn tags(state: State<'_, AppState>) -> Result<Vec<TagCount>, String> {
+    run(state, |s| s.tags()).await
+}
+
+/// The labels "Auto-tag this folder" starts from.
+#[tauri::command]
+pub async fn default_labels(state: State<'_, AppState>) -> Result<Vec<String>, String> {
+    run(state, |s| s.default_labels()).await
+}
+
+/// Auto-tags a folder.
+#[tauri::command]
+pub async fn tag_folder(
+    state: State<'_, AppState>,
+    folder: String,
+    labels: Vec<String>,
+) -> Result<TagReportView, String> {
+    run(state, move |s| {
+        s.tag_folder(&PathBuf::from(folder), &labels)
+    })
+    .await
+}
+
+/// Shows a library photo in the file manager.
+#[tauri::command]
+pub async fn reveal(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+) -> Result<(), String> {
+    let path = run(state, move |s| s.photo_path(id)).await?;
+    app.opener()
+        .reveal_item_in_dir(&path)
+        .map_err(|e| format!("cannot show {} in the file manager: {e}", path.display()))
+}
+
+/// Opens a library photo in the default viewer.
+#[tauri::command]
+pub async fn open_photo(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+) -> Result<(), String> {
+    let path = run(state, move |s| s.photo_path(id)).await?;
+    app.opener()
+        .open_path(path.display().to_string(), None::<&str>)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+/// Downloads the default model (first run) and starts the engine.
+#[tauri::command]
+pub async fn fetch_model(state: State<'_, AppState>) -> Result<ModelState, String> {
+    run(state, |s| s.fetch_model()).await
+}

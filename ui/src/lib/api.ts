@@ -1,0 +1,199 @@
+// The contract between the window and the Tauri shell (src-tauri/src/commands.rs): every
+// command, event and payload the UI uses, typed once. Field names are camelCase on both sides
+// (the Rust types derive `serde(rename_all = "camelCase")`).
+import { invoke, convertFileSrc } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+/** Files done, rate and ETA of the indexing job in flight. */
+export interface Progress {
+  done: number;
+  total: number;
+  failed: number;
+  encoded: number;
+  /** Files per second since the job started. */
+  rate: number;
+  etaSecs: number | null;
+  current: string | null;
+}
+
+/** What the background indexer is doing. */
+export interface IndexState {
+  running: boolean;
+  paused: boolean;
+  progress: Progress | null;
+  /** The last job's error, if it failed. */
+  error: string | null;
+}
+
+/** Whether a usable model is in place (false shows the first-run screen). */
+export interface ModelState {
+  name: string;
+  ready: boolean;
+  /** Where the model is (or would be) stored, for the offline explanation. */
+  dir: string;
+  /** Why it is not ready, when it is not. */
+  problem: string | null;
+}
+
+/** The status bar / settings view. */
+export interface AppStatus {
+  version: string;
+  model: ModelState;
+  /** "CPU", "CUDA (fp16)", "CoreML", "DirectML"; null until the model is loaded. */
+  provider: string | null;
+  library: string;
+  photos: number;
+  indexed: number;
+  failed: number;
+  pending: number;
+  indexing: IndexState;
+}
+
+/** One failed photo and why. */
+export interface Failure {
+  path: string;
+  reason: string;
+}
+
+/** A photo folder in the folder panel. */
+export interface RootInfo {
+  path: string;
+  online: boolean;
+  photos: number;
+  indexed: number;
+  pending: number;
+  failed: number;
+  /** Up to 50 failures, for the "failed" details. */
+  failures: Failure[];
+}
+
+/** What a search is restricted to. Dates are `YYYY-MM-DD` (after inclusive, before exclusive). */
+export interface Filter {
+  folder?: string | null;
+  after?: string | null;
+  before?: string | null;
+  tag?: string | null;
+  /** Formats: "jpeg", "png", "webp", "gif", "bmp", "tiff". Empty = any. */
+  types?: string[];
+}
+
+export type Sort = "score" | "newest" | "oldest";
+
+/** One page of a search. Exactly one of `text`, `examplePath`, `examplePhotoId` is set. */
+export interface SearchQuery {
+  text?: string | null;
+  /** Any image file (dropped onto the window). */
+  examplePath?: string | null;
+  /** A library photo ("more like this"); it is left out of its own results. */
+  examplePhotoId?: number | null;
+  limit: number;
+  offset: number;
+  includeWeak: boolean;
+  sort: Sort;
+  filter: Filter;
+}
+
+/** A result. */
+export interface Hit {
+  id: number;
+  path: string;
+  score: number;
+  /** Date taken, else file time (Unix seconds). */
+  date: number;
+  size: number;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  /** Thumbnail file in the library's cache (serve through `fileUrl`). */
+  thumbnail: string | null;
+  tags: string[];
+}
+
+export interface SearchPage {
+  hits: Hit[];
+  hasMore: boolean;
+  /** Weaker matches exist and were left out (offer "show more"). */
+  weakerHidden: boolean;
+  /** For an example search: a small JPEG data URL of the query picture. */
+  queryPreview: string | null;
+}
+
+/** The lightbox. */
+export interface PhotoDetail {
+  id: number;
+  path: string;
+  date: number;
+  size: number;
+  width: number | null;
+  height: number | null;
+  format: string | null;
+  thumbnail: string | null;
+  tags: string[];
+}
+
+export interface TagCount {
+  name: string;
+  count: number;
+}
+
+export interface TagReport {
+  folder: string;
+  photos: number;
+  tagged: number;
+  labels: TagCount[];
+}
+
+/** Model download progress (first run). */
+export interface ModelProgress {
+  file: string;
+  done: number;
+  total: number | null;
+}
+
+/** The end of an indexing job. */
+export interface IndexFinished {
+  error: string | null;
+  encoded: number;
+  failed: number;
+  removed: number;
+}
+
+export const api = {
+  status: () => invoke<AppStatus>("status"),
+  roots: () => invoke<RootInfo[]>("roots"),
+  /** Opens the native folder dialog; null when cancelled. */
+  pickFolder: () => invoke<string | null>("pick_folder"),
+  /** Adds a folder and starts indexing it. */
+  addRoot: (path: string) => invoke<RootInfo[]>("add_root", { path }),
+  /** Removes a folder's photos from the library (never from the disk). */
+  removeRoot: (path: string) => invoke<RootInfo[]>("remove_root", { path }),
+  pauseIndexing: () => invoke<IndexState>("pause_indexing"),
+  resumeIndexing: () => invoke<IndexState>("resume_indexing"),
+  search: (query: SearchQuery) => invoke<SearchPage>("search", { query }),
+  photo: (id: number) => invoke<PhotoDetail>("photo", { id }),
+  tags: () => invoke<TagCount[]>("tags"),
+  defaultLabels: () => invoke<string[]>("default_labels"),
+  tagFolder: (folder: string, labels: string[]) =>
+    invoke<TagReport>("tag_folder", { folder, labels }),
+  reveal: (id: number) => invoke<void>("reveal", { id }),
+  open: (id: number) => invoke<void>("open_photo", { id }),
+  /** Fetches the default model (progress on `model-progress`). */
+  fetchModel: () => invoke<ModelState>("fetch_model"),
+};
+
+/** Events the shell emits. */
+export const events = {
+  indexProgress: (f: (p: Progress) => void): Promise<UnlistenFn> =>
+    listen<Progress>("index-progress", (e) => f(e.payload)),
+  indexState: (f: (s: IndexState) => void): Promise<UnlistenFn> =>
+    listen<IndexState>("index-state", (e) => f(e.payload)),
+  indexFinished: (f: (r: IndexFinished) => void): Promise<UnlistenFn> =>
+    listen<IndexFinished>("index-finished", (e) => f(e.payload)),
+  modelProgress: (f: (p: ModelProgress) => void): Promise<UnlistenFn> =>
+    listen<ModelProgress>("model-progress", (e) => f(e.payload)),
+};
+
+/** The URL the web view loads a library file from (the scoped `glimpse:` protocol). */
+export function fileUrl(path: string): string {
+  return convertFileSrc(path, "glimpse");
+}

@@ -1,0 +1,111 @@
+// How numbers reach people: ETAs ("2 min 5 s"), indexing rates, file sizes, dates and counts.
+// Kept apart from the components so every wording is unit-tested in one place.
+import type { Progress, RootInfo } from "./api";
+
+/** "45 s", "2 min 5 s", "1 h 5 min", "2 d 3 h"; "" when unknown. */
+export function formatEta(secs: number | null | undefined): string {
+  if (secs == null || !Number.isFinite(secs) || secs < 0) return "";
+  const s = Math.round(secs);
+  if (s < 1) return "less than a second";
+  if (s < 60) return `${s} s`;
+  if (s < 3600) {
+    const m = Math.floor(s / 60);
+    const rest = s % 60;
+    return rest ? `${m} min ${rest} s` : `${m} min`;
+  }
+  if (s < 86400) {
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return m ? `${h} h ${m} min` : `${h} h`;
+  }
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  return h ? `${d} d ${h} h` : `${d} d`;
+}
+
+/** "42 photos/s", "3.4 photos/s", "0.25 photos/s". */
+export function formatRate(rate: number | null | undefined): string {
+  if (rate == null || !Number.isFinite(rate) || rate <= 0) return "";
+  let n: string;
+  if (rate >= 10) n = formatCount(Math.round(rate));
+  else if (rate >= 1) n = rate.toFixed(1);
+  else n = rate.toFixed(2);
+  return `${n} photos/s`;
+}
+
+/** Binary units, the way most file managers show photo sizes: "812 B", "1.5 KB", "12 MB". */
+export function formatBytes(bytes: number | null | undefined): string {
+  if (bytes == null || !Number.isFinite(bytes) || bytes < 0) return "";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  if (u === 0) return `${Math.round(v)} B`;
+  // 1023.96 KB must read "1 MB", not "1024 KB".
+  if (v < 10 && Number(v.toFixed(1)) < 10) return `${trimZero(v.toFixed(1))} ${units[u]}`;
+  if (Math.round(v) >= 1024 && u < units.length - 1) return `1 ${units[u + 1]}`;
+  return `${Math.round(v)} ${units[u]}`;
+}
+
+function trimZero(s: string): string {
+  return s.endsWith(".0") ? s.slice(0, -2) : s;
+}
+
+/** A photo's date (Unix seconds) in the viewer's locale and time zone, e.g. "5 Mar 2024, 14:07". */
+export function formatDate(unixSecs: number | null | undefined, locale?: string, timeZone?: string): string {
+  if (unixSecs == null || !Number.isFinite(unixSecs)) return "";
+  const d = new Date(unixSecs * 1000);
+  return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(d);
+}
+
+/** "1,234" in the viewer's locale. */
+export function formatCount(n: number, locale?: string): string {
+  return new Intl.NumberFormat(locale).format(n);
+}
+
+/** "4032 × 3024 (12.2 MP)"; "" when unknown. */
+export function formatPixels(width: number | null | undefined, height: number | null | undefined): string {
+  if (!width || !height) return "";
+  const mp = (width * height) / 1e6;
+  const mpText = mp >= 0.1 ? ` (${mp >= 10 ? Math.round(mp) : mp.toFixed(1)} MP)` : "";
+  return `${width} × ${height}${mpText}`;
+}
+
+/** A similarity score as shown on the badge: two decimals. */
+export function formatScore(score: number): string {
+  return Number.isFinite(score) ? score.toFixed(2) : "";
+}
+
+/** "jpeg" → "JPEG". */
+export function formatKind(format: string | null | undefined): string {
+  return format ? format.toUpperCase() : "";
+}
+
+/** 0..100, for a progress bar; null when the total is unknown. */
+export function percent(done: number, total: number | null | undefined): number | null {
+  if (!total || total <= 0) return null;
+  return Math.max(0, Math.min(100, (done / total) * 100));
+}
+
+/** The progress line: "1,234 of 5,000 photos · 42 photos/s · about 1 min 27 s left". */
+export function formatProgress(p: Progress, locale?: string): string {
+  const parts = [`${formatCount(p.done, locale)} of ${formatCount(p.total, locale)} photos`];
+  const rate = formatRate(p.rate);
+  parts.push(rate || "starting…");
+  if (p.etaSecs != null) {
+    const eta = formatEta(p.etaSecs);
+    if (eta) parts.push(`about ${eta} left`);
+  } else {
+    parts.push("estimating time left…");
+  }
+  if (p.failed > 0) parts.push(`${formatCount(p.failed, locale)} failed`);
+  return parts.join(" · ");
+}
+
+/** A folder row's status: "12 indexed · 0 pending · 1 failed" (plain digits, easy to read back). */
+export function rootStatusText(r: Pick<RootInfo, "indexed" | "pending" | "failed">): string {
+  return `${r.indexed} indexed · ${r.pending} pending · ${r.failed} failed`;
+}

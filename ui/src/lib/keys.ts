@@ -1,0 +1,110 @@
+// Window-wide keyboard shortcuts, decided in one pure function so the rules are tested:
+// Ctrl/Cmd+F focuses the search box; arrows move the grid selection (never while typing in a
+// field); Enter opens the lightbox; in the lightbox Left/Right step and Esc closes; Esc
+// otherwise leaves an example search, then clears the search box.
+import { isMoveKey, type MoveKey } from "./grid";
+
+export interface KeyInput {
+  key: string;
+  ctrlKey?: boolean;
+  metaKey?: boolean;
+  altKey?: boolean;
+  shiftKey?: boolean;
+  /** Focus is in a text field, select or other editable element. */
+  inField?: boolean;
+  /** Focus is in the search box itself. */
+  inSearch?: boolean;
+  /** Focus is on a button, link or checkbox (Enter and arrows belong to it). */
+  inControl?: boolean;
+}
+
+export interface KeyContext {
+  lightboxOpen: boolean;
+  /** A dialog (label editor) is open: it handles its own keys. */
+  dialogOpen: boolean;
+  hasExample: boolean;
+  hasText: boolean;
+  hasSelection: boolean;
+  resultCount: number;
+}
+
+export type KeyAction =
+  | { type: "none" }
+  | { type: "focusSearch" }
+  | { type: "move"; key: MoveKey }
+  | { type: "open" }
+  | { type: "lightboxStep"; delta: -1 | 1 }
+  | { type: "closeLightbox" }
+  | { type: "clearExample" }
+  | { type: "clearText" }
+  | { type: "enterGrid" };
+
+const NONE: KeyAction = { type: "none" };
+
+export function keyAction(e: KeyInput, ctx: KeyContext): KeyAction {
+  const mod = Boolean(e.ctrlKey || e.metaKey);
+  if (mod && !e.altKey && (e.key === "f" || e.key === "F")) {
+    return ctx.dialogOpen ? NONE : { type: "focusSearch" };
+  }
+  if (ctx.dialogOpen || mod || e.altKey) return NONE;
+
+  if (ctx.lightboxOpen) {
+    if (e.key === "Escape") return { type: "closeLightbox" };
+    if (e.key === "ArrowLeft" || e.key === "ArrowUp") return { type: "lightboxStep", delta: -1 };
+    if (e.key === "ArrowRight" || e.key === "ArrowDown") return { type: "lightboxStep", delta: 1 };
+    return NONE;
+  }
+
+  if (e.key === "Escape") {
+    if (ctx.hasExample) return { type: "clearExample" };
+    if (e.inSearch && ctx.hasText) return { type: "clearText" };
+    return NONE;
+  }
+
+  if (e.inField) {
+    // From the search box, Down steps into the results.
+    if (e.inSearch && e.key === "ArrowDown" && ctx.resultCount > 0) return { type: "enterGrid" };
+    return NONE;
+  }
+
+  if (e.inControl) return NONE;
+  if (isMoveKey(e.key)) return ctx.resultCount > 0 ? { type: "move", key: e.key } : NONE;
+  if (e.key === "Enter" && ctx.hasSelection) return { type: "open" };
+  return NONE;
+}
+
+/** Whether an event target is a button-like control that handles Enter itself. */
+export function isControl(target: EventTarget | null): boolean {
+  if (!target || typeof (target as HTMLElement).tagName !== "string") return false;
+  const el = target as HTMLElement;
+  const tag = el.tagName.toLowerCase();
+  if (tag === "button" || tag === "a" || tag === "summary") return true;
+  if (tag === "input") return ["button", "checkbox", "radio", "submit", "reset", "range", "color", "file"].includes(((el as HTMLInputElement).type || "").toLowerCase());
+  return false;
+}
+
+/** Whether an event target is somewhere people type (so arrows and Enter belong to it). */
+export function isEditable(target: EventTarget | null): boolean {
+  if (!target || typeof (target as HTMLElement).tagName !== "string") return false;
+  const el = target as HTMLElement;
+  const tag = el.tagName.toLowerCase();
+  if (tag === "textarea" || tag === "select") return true;
+  if (tag === "input") {
+    const type = ((el as HTMLInputElement).type || "text").toLowerCase();
+    return !["button", "checkbox", "radio", "submit", "reset", "range", "color", "file"].includes(type);
+  }
+  return el.isContentEditable === true;
+}
+
+/**
+ * Whether a key event means "Enter". Automation and some keyboards deliver a line feed rather
+ * than the Enter key (WebDriver text "\n" on WebKitGTK), so both count.
+ */
+export function isEnterKey(e: { key?: string; keyCode?: number }): boolean {
+  return e.key === "Enter" || e.key === "\n" || e.key === "\r" || e.key === "Linefeed" || e.keyCode === 13 || e.keyCode === 10;
+}
+
+/** Whether a `beforeinput` event is inserting a line break (the same Enter, seen as text). */
+export function isLineBreakInput(e: { inputType?: string; data?: string | null }): boolean {
+  return e.inputType === "insertLineBreak" || e.inputType === "insertParagraph" || /[\r\n]/.test(e.data ?? "");
+}

@@ -1,0 +1,214 @@
+// The library as the sidebar and status bar see it: app status, photo folders, tags and the
+// indexing job. It listens to the shell's indexing events (progress, state, finished), refreshes
+// folder counts every few seconds while a job runs and once when it ends, and turns command
+// failures into banner messages. The shell's `api`/`events` are injected so it is unit-tested.
+import { writable, get, type Readable } from "svelte/store";
+import type { AppStatus, IndexFinished, IndexState, Progress, RootInfo, TagCount, api as realApi, events as realEvents } from "./api";
+
+export type LibraryApi = Pick<
+  typeof realApi,
+  "status" | "roots" | "tags" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "pickFolder"
+>;
+export type LibraryEvents = Pick<typeof realEvents, "indexProgress" | "indexState" | "indexFinished">;
+
+export interface LibraryState {
+  /** The last `status` answer (null until the first one). */
+  status: AppStatus | null;
+  roots: RootInfo[];
+  tags: TagCount[];
+  indexing: IndexState;
+  /** Whether the roots list has been loaded once (so "no folders" is not shown too early). */
+  rootsLoaded: boolean;
+}
+
+export interface LibraryOptions {
+  onError?: (e: unknown, context: string) => void;
+  onFinished?: (r: IndexFinished) => void;
+  /** How often folder counts are refreshed while a job runs. */
+  refreshEveryMs?: number;
+  now?: () => number;
+}
+
+/** For this long after an indexing event, the events (not status answers) say what the job does. */
+const EVENTS_WIN_MS = 5000;
+
+const IDLE: IndexState = { running: false, paused: false, progress: null, error: null };
+
+export class Library implements Readable<LibraryState> {
+  private readonly state = writable<LibraryState>({
+    status: null,
+    roots: [],
+    tags: [],
+    indexing: IDLE,
+    rootsLoaded: false,
+  });
+  private lastRefresh = -Infinity;
+  /** When the last indexing event came; events are fresher than a status answer. */
+  private lastEvent = -Infinity;
+  private refreshing = false;
+  private readonly refreshEveryMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly api: LibraryApi,
+    private readonly events: LibraryEvents,
+    private readonly opts: LibraryOptions = {},
+  ) {
+    this.refreshEveryMs = opts.refreshEveryMs ?? 2000;
+    this.now = opts.now ?? (() => Date.now());
+  }
+
+  subscribe(run: (value: LibraryState) => void, invalidate?: () => void) {
+    return this.state.subscribe(run, invalidate);
+  }
+
+  get value(): LibraryState {
+    return get(this.state);
+  }
+
+  private fail(e: unknown, context: string): void {
+    this.opts.onError?.(e, context);
+  }
+
+  /** Asks for the status (the first-run check); throws when the shell does not answer. */
+  async loadStatus(): Promise<AppStatus> {
+    const asked = this.now();
+    const status = await this.api.status();
+    // A status answer may predate an event that came while it was on its way: then the
+    // events' view of the job wins.
+    const fresh = status.indexing && this.lastEvent < asked - EVENTS_WIN_MS;
+    this.state.update((s) => ({ ...s, status, indexing: fresh ? status.indexing : s.indexing }));
+    return status;
+  }
+
+  async loadRoots(): Promise<void> {
+    try {
+      const roots = await this.api.roots();
+      this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
+    } catch (e) {
+      this.state.update((s) => ({ ...s, rootsLoaded: true }));
+      this.fail(e, "Could not list your folders");
+    }
+  }
+
+  async loadTags(): Promise<void> {
+    try {
+      const tags = await this.api.tags();
+      this.state.update((s) => ({ ...s, tags }));
+    } catch (e) {
+      this.fail(e, "Could not list tags");
+    }
+  }
+
+  /** Status, folders and tags again. */
+  async refresh(): Promise<void> {
+    this.lastRefresh = this.now();
+    await Promise.all([
+      this.loadStatus().catch((e) => this.fail(e, "Could not read the library status")),
+      this.loadRoots(),
+      this.loadTags(),
+    ]);
+  }
+
+  /** Listens to the indexing events; resolves to a function that stops listening. */
+  async listen(): Promise<() => void> {
+    const offs = await Promise.all([
+      this.events.indexProgress((p) => this.onProgress(p)),
+      this.events.indexState((st) => this.onState(st)),
+      this.events.indexFinished((r) => this.onFinished(r)),
+    ]);
+    return () => offs.forEach((off) => off());
+  }
+
+  onProgress(p: Progress): void {
+    this.lastEvent = this.now();
+    this.state.update((s) => ({ ...s, indexing: { ...s.indexing, running: true, progress: p } }));
+    this.maybeRefreshCounts();
+  }
+
+  onState(st: IndexState): void {
+    this.lastEvent = this.now();
+    this.state.update((s) => ({
+      ...s,
+      // A state without progress keeps the last known numbers on screen.
+      indexing: { ...st, progress: st.progress ?? (st.running || st.paused ? s.indexing.progress : null) },
+    }));
+  }
+
+  onFinished(r: IndexFinished): void {
+    this.lastEvent = this.now();
+    this.state.update((s) => ({
+      ...s,
+      indexing: { ...s.indexing, running: false, error: r.error },
+    }));
+    if (r.error) this.fail(r.error, "Indexing stopped");
+    void this.refresh().then(() => this.opts.onFinished?.(r));
+  }
+
+  /** Folder counts move while a job runs; fetch them at most every `refreshEveryMs`. */
+  private maybeRefreshCounts(): void {
+    if (this.refreshing || this.now() - this.lastRefresh < this.refreshEveryMs) return;
+    this.lastRefresh = this.now();
+    this.refreshing = true;
+    Promise.all([this.loadRoots(), this.loadStatus().catch(() => undefined)]).finally(() => {
+      this.refreshing = false;
+    });
+  }
+
+  async addRoot(path: string): Promise<boolean> {
+    const p = path.trim();
+    if (!p) return false;
+    try {
+      const roots = await this.api.addRoot(p);
+      this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
+      void this.loadStatus().catch(() => undefined);
+      return true;
+    } catch (e) {
+      this.fail(e, `Could not add “${p}”`);
+      return false;
+    }
+  }
+
+  /** The native folder dialog, then add. False when cancelled or failed. */
+  async pickAndAdd(): Promise<boolean> {
+    let path: string | null;
+    try {
+      path = await this.api.pickFolder();
+    } catch (e) {
+      this.fail(e, "Could not open the folder dialog");
+      return false;
+    }
+    return path ? this.addRoot(path) : false;
+  }
+
+  async removeRoot(path: string): Promise<boolean> {
+    try {
+      const roots = await this.api.removeRoot(path);
+      this.state.update((s) => ({ ...s, roots }));
+      void this.loadStatus().catch(() => undefined);
+      void this.loadTags();
+      return true;
+    } catch (e) {
+      this.fail(e, `Could not remove “${path}”`);
+      return false;
+    }
+  }
+
+  async pause(): Promise<void> {
+    try {
+      const indexing = await this.api.pauseIndexing();
+      this.onState(indexing);
+    } catch (e) {
+      this.fail(e, "Could not pause indexing");
+    }
+  }
+
+  async resume(): Promise<void> {
+    try {
+      const indexing = await this.api.resumeIndexing();
+      this.onState(indexing);
+    } catch (e) {
+      this.fail(e, "Could not resume indexing");
+    }
+  }
+}

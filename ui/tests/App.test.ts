@@ -1,0 +1,328 @@
+// The whole window against a fake shell: start-up, typing, results, drop, keyboard, lightbox,
+// folders, tags, first run. Real timers; `waitFor` rides out the 250 ms debounce.
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { fireEvent, render, waitFor, within } from "@testing-library/svelte";
+import type { AppStatus, RootInfo, SearchQuery } from "../src/lib/api";
+import App from "../src/App.svelte";
+import { shell } from "./tauri";
+import { hits, page } from "./helpers";
+
+vi.mock("@tauri-apps/api/core", async () => (await import("./tauri")).coreMock);
+vi.mock("@tauri-apps/api/event", async () => (await import("./tauri")).eventMock);
+vi.mock("@tauri-apps/api/webview", async () => (await import("./tauri")).webviewMock);
+
+function status(extra: Partial<AppStatus> = {}): AppStatus {
+  return {
+    version: "0.3.0",
+    model: { name: "ViT-B-32__openai", ready: true, dir: "/data/models/ViT-B-32__openai", problem: null },
+    provider: "CUDA (fp16)",
+    library: "/data/library",
+    photos: 30,
+    indexed: 29,
+    failed: 1,
+    pending: 0,
+    indexing: { running: false, paused: false, progress: null, error: null },
+    ...extra,
+  };
+}
+
+const ROOT: RootInfo = {
+  path: "/home/me/Pictures",
+  online: true,
+  photos: 30,
+  indexed: 29,
+  pending: 0,
+  failed: 1,
+  failures: [{ path: "/home/me/Pictures/broken.jpg", reason: "truncated image" }],
+};
+
+function standardShell(st = status()) {
+  shell.commands = {
+    status: () => st,
+    roots: () => [ROOT],
+    tags: () => [
+      { name: "dog", count: 4 },
+      { name: "beach", count: 2 },
+    ],
+    search: (a) => {
+      const q = a.query as SearchQuery;
+      if (q.examplePath) return page(hits(3), false, { queryPreview: "data:image/jpeg;base64,QUJD" });
+      if (q.text === "nothing") return page([], false, { weakerHidden: true });
+      return page(hits(5), false);
+    },
+    photo: (a) => ({ ...hits(10)[(a.id as number) - 1], tags: ["dog"] }),
+    default_labels: () => ["people", "dog", "beach"],
+    tag_folder: (a) => ({
+      folder: a.folder,
+      photos: 29,
+      tagged: 20,
+      labels: (a.labels as string[]).map((name) => ({ name, count: 10 })),
+    }),
+    add_root: (a) => [ROOT, { ...ROOT, path: a.path as string, indexed: 0, photos: 0, failed: 0, failures: [] }],
+    remove_root: () => [],
+    pause_indexing: () => ({ running: true, paused: true, progress: null, error: null }),
+    resume_indexing: () => ({ running: true, paused: false, progress: null, error: null }),
+    reveal: () => null,
+    open_photo: () => null,
+  };
+}
+
+async function started() {
+  const r = render(App);
+  await waitFor(() => expect(document.body.dataset.ready).toBe("1"));
+  return r;
+}
+
+function lastSearch() {
+  const all = shell.calls("search");
+  return all[all.length - 1];
+}
+
+async function typeSearch(r: Awaited<ReturnType<typeof started>>, text: string) {
+  const input = r.getByTestId("search-input") as HTMLInputElement;
+  await fireEvent.input(input, { target: { value: text } });
+  await waitFor(() => expect(r.getByTestId("results").hasAttribute("data-loading")).toBe(false));
+}
+
+describe("App", () => {
+  beforeEach(() => {
+    shell.reset();
+    standardShell();
+    delete document.body.dataset.ready;
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("starts: ready flag, empty state, folders, tags, provider", async () => {
+    const r = await started();
+    expect(r.getByTestId("empty-state").textContent).toMatch(/Describe the photo/);
+    expect(r.getByTestId("provider").textContent).toBe("CUDA (fp16)");
+    expect(r.getByTestId("status-bar").textContent).toContain("0.3.0");
+    const root = r.getByTestId("root");
+    expect(root.dataset.path).toBe("/home/me/Pictures");
+    expect(within(root).getByTestId("root-status").textContent).toBe("29 indexed · 0 pending · 1 failed");
+    expect(within(root).getByTestId("root-failures").textContent).toContain("truncated image");
+    expect(r.getAllByTestId("tag-filter").map((t) => t.dataset.tag)).toEqual(["dog", "beach"]);
+    expect(r.getByTestId("progress").textContent).toContain("Up to date");
+    expect(shell.calls("search")).toHaveLength(0);
+  });
+
+  it("no folders yet: says to add one", async () => {
+    shell.commands.roots = () => [];
+    const r = await started();
+    expect(r.getByTestId("empty-state").textContent).toMatch(/Add a folder of photos to start/);
+  });
+
+  it("answers typing with results in rank order, once per pause", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    const cells = r.getAllByTestId("result");
+    expect(cells.map((c) => c.dataset.path)).toEqual(hits(5).map((h) => h.path));
+    expect(cells[0].dataset.score).toBe(String(hits(1)[0].score));
+    expect(shell.calls("search")).toHaveLength(1);
+    expect(shell.calls("search")[0].query).toMatchObject({ text: "dog", offset: 0, includeWeak: false });
+  });
+
+  it("no results: says so and offers weaker matches", async () => {
+    const r = await started();
+    await typeSearch(r, "nothing");
+    expect(r.getByTestId("no-results").textContent).toMatch(/Try other words/);
+    await fireEvent.click(r.getByTestId("show-more"));
+    await waitFor(() => expect(shell.calls("search")).toHaveLength(2));
+    expect(shell.calls("search")[1].query).toMatchObject({ text: "nothing", includeWeak: true });
+  });
+
+  it("a dropped picture becomes the query; × goes back", async () => {
+    const r = await started();
+    shell.drop!({ payload: { type: "enter", paths: ["/tmp/cat.png"], position: { x: 1, y: 1 } } });
+    await waitFor(() => expect(r.getByTestId("drop-overlay")).toBeTruthy());
+    shell.drop!({ payload: { type: "drop", paths: ["/tmp/notes.txt", "/tmp/cat.png"], position: { x: 1, y: 1 } } });
+    await waitFor(() => expect(r.queryByTestId("drop-overlay")).toBeNull());
+    await waitFor(() => expect(r.getByTestId("query-image").getAttribute("src")).toBe("data:image/jpeg;base64,QUJD"));
+    expect(shell.calls("search")[0].query).toMatchObject({ examplePath: "/tmp/cat.png" });
+    expect(r.getAllByTestId("result")).toHaveLength(3);
+    await fireEvent.click(r.getByTestId("query-clear"));
+    await waitFor(() => expect(r.queryByTestId("query-card")).toBeNull());
+    expect(r.getByTestId("empty-state")).toBeTruthy();
+  });
+
+  it("a drop without a picture says what to drop", async () => {
+    const r = await started();
+    shell.drop!({ payload: { type: "drop", paths: ["/tmp/report.pdf"], position: { x: 1, y: 1 } } });
+    await waitFor(() => expect(r.getByTestId("error").textContent).toMatch(/“report\.pdf” is not a picture/));
+    expect(shell.calls("search")).toHaveLength(0);
+    await fireEvent.click(r.getByTestId("error-dismiss"));
+    expect(r.queryByTestId("error")).toBeNull();
+  });
+
+  it("keyboard: Ctrl+F, arrows, Enter opens the lightbox, arrows step, Esc closes", async () => {
+    const r = await started();
+    const input = r.getByTestId("search-input");
+    await fireEvent.keyDown(window, { key: "f", ctrlKey: true });
+    expect(document.activeElement).toBe(input);
+    await typeSearch(r, "dog");
+    await fireEvent.keyDown(input, { key: "ArrowDown" });
+    expect(r.getAllByTestId("result")[0].getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement).toBe(r.getByTestId("results"));
+    await fireEvent.keyDown(r.getByTestId("results"), { key: "ArrowRight" });
+    expect(r.getAllByTestId("result")[1].getAttribute("aria-selected")).toBe("true");
+    await fireEvent.keyDown(r.getByTestId("results"), { key: "Enter" });
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p1.jpg"));
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p2.jpg"));
+    await fireEvent.keyDown(window, { key: "ArrowLeft" });
+    await fireEvent.keyDown(window, { key: "ArrowLeft" });
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p0.jpg"));
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+  });
+
+  it("lightbox: details, reveal, more like this", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("result")[2]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    expect(within(lb).getByTestId("lightbox-size").textContent).toBe("1002 B");
+    await waitFor(() => expect(within(lb).getAllByTestId("lightbox-tag").map((t) => t.textContent)).toEqual(["dog"]));
+    await fireEvent.click(within(lb).getByTestId("reveal"));
+    expect(shell.calls("reveal")[0]).toEqual({ id: 3 });
+    await fireEvent.click(within(lb).getByTestId("more-like-this"));
+    await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+    const card = await waitFor(() => r.getByTestId("query-card"));
+    expect(within(card).getByTestId("query-image").getAttribute("src")).toBe(
+      `glimpse://localhost/${encodeURIComponent("/lib/thumbs/2.jpg")}`,
+    );
+    expect(lastSearch().query).toMatchObject({ examplePhotoId: 3 });
+  });
+
+  it("tags filter and unfilter; filters re-run the query", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("tag-filter")[1]);
+    await waitFor(() => expect(r.getByTestId("active-tag").textContent).toContain("beach"));
+    expect(lastSearch().query).toMatchObject({ text: "dog", filter: { tag: "beach" } });
+    await fireEvent.click(r.getAllByTestId("tag-filter")[1]);
+    await waitFor(() => expect(r.queryByTestId("active-tag")).toBeNull());
+    const png = r.getAllByTestId("filter-type").find((c) => c.dataset.type === "png")!;
+    await fireEvent.click(png);
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { types: ["png"], tag: null } }));
+    await fireEvent.change(r.getByTestId("sort"), { target: { value: "newest" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
+  });
+
+  it("auto-tag: edit labels, run, report", async () => {
+    const r = await started();
+    await fireEvent.click(r.getByTestId("autotag"));
+    await waitFor(() => expect(r.getAllByTestId("label-chip")).toHaveLength(3));
+    const input = r.getByTestId("label-input") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "Dog, red bike," } });
+    expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["people", "dog", "beach", "red bike"]);
+    await fireEvent.click(r.getAllByTestId("label-remove")[0]);
+    expect(r.getAllByTestId("label-chip")).toHaveLength(3);
+    await fireEvent.click(r.getByTestId("label-clear-all"));
+    expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
+    await fireEvent.input(input, { target: { value: "whiteboard" } });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["whiteboard"]);
+    await fireEvent.click(r.getByTestId("autotag-run"));
+    const report = await waitFor(() => r.getByTestId("autotag-report"));
+    expect(report.textContent).toContain("Tagged 20 of 29 photos");
+    expect(shell.calls("tag_folder")[0]).toEqual({ folder: "/home/me/Pictures", labels: ["whiteboard"] });
+  });
+
+  it("auto-tag: Clear all before the suggestions arrive keeps the list empty; a line feed adds", async () => {
+    let give!: (labels: string[]) => void;
+    shell.commands.default_labels = () => new Promise((resolve) => (give = resolve));
+    const r = await started();
+    await fireEvent.click(r.getByTestId("autotag"));
+    await fireEvent.click(r.getByTestId("label-clear-all"));
+    give(["people", "dog"]);
+    await new Promise((res) => setTimeout(res, 20));
+    expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
+    const input = r.getByTestId("label-input") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "circle" } });
+    await fireEvent.keyDown(input, { key: "Unidentified", keyCode: 13 });
+    await fireEvent.input(input, { target: { value: "star" } });
+    const ev = new InputEvent("beforeinput", { data: "\n", inputType: "insertText", cancelable: true, bubbles: true });
+    input.dispatchEvent(ev);
+    await waitFor(() => expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["circle", "star"]));
+    expect(ev.defaultPrevented).toBe(true);
+    // The panel is not modal: the tag list stays usable while it is open.
+    expect(document.querySelector("[aria-modal=true]")).toBeNull();
+    await fireEvent.click(r.getAllByTestId("tag-filter")[0]);
+    await waitFor(() => expect(r.getByTestId("active-tag").textContent).toContain("dog"));
+    expect(r.getByTestId("label-editor")).toBeTruthy();
+  });
+
+  it("folders: add by path, remove after confirming, pause/resume, progress with rate and ETA", async () => {
+    const r = await started();
+    await fireEvent.input(r.getByTestId("folder-path-input"), { target: { value: " /mnt/photos " } });
+    await fireEvent.click(r.getByTestId("folder-path-add"));
+    await waitFor(() => expect(r.getAllByTestId("root")).toHaveLength(2));
+    expect(shell.calls("add_root")[0]).toEqual({ path: "/mnt/photos" });
+    await fireEvent.click(within(r.getAllByTestId("root")[0]).getByTestId("root-remove"));
+    expect(shell.calls("remove_root")).toHaveLength(0);
+    await fireEvent.click(r.getByTestId("root-remove-confirm"));
+    await waitFor(() => expect(r.queryAllByTestId("root")).toHaveLength(0));
+    expect(shell.calls("remove_root")[0]).toEqual({ path: "/home/me/Pictures" });
+
+    shell.emit("index-progress", { done: 250, total: 1000, failed: 0, encoded: 250, rate: 50, etaSecs: 125, current: "/x/a.jpg" });
+    await waitFor(() => expect(r.getByTestId("progress").textContent).toContain("50 photos/s"));
+    expect(r.getByTestId("progress").textContent).toContain("about 2 min 5 s left");
+    await fireEvent.click(r.getByTestId("pause"));
+    await waitFor(() => expect(r.getByTestId("resume")).toBeTruthy());
+    await fireEvent.click(r.getByTestId("resume"));
+    await waitFor(() => expect(r.getByTestId("pause")).toBeTruthy());
+  });
+
+  it("command errors show in a dismissible banner", async () => {
+    shell.commands.search = () => {
+      throw "the model is not loaded";
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    expect(r.getByTestId("error").textContent).toContain("the model is not loaded");
+    expect(r.getByTestId("search-error")).toBeTruthy();
+  });
+
+  it("first run: explains, downloads with progress, then opens the app", async () => {
+    let ready = false;
+    shell.commands.status = () =>
+      status({
+        provider: null,
+        model: { name: "ViT-B-32__openai", ready, dir: "/data/models/ViT-B-32__openai", problem: ready ? null : "model.onnx is missing" },
+      });
+    let finish!: () => void;
+    shell.commands.fetch_model = () =>
+      new Promise((resolve) => {
+        finish = () => {
+          ready = true;
+          resolve({ name: "ViT-B-32__openai", ready: true, dir: "/data/models/ViT-B-32__openai", problem: null });
+        };
+      });
+    const r = await started();
+    const fr = r.getByTestId("first-run");
+    expect(fr.textContent).toContain("600 MB");
+    expect(within(fr).getByTestId("model-dir").textContent).toBe("/data/models/ViT-B-32__openai");
+    expect(within(fr).getByTestId("model-problem").textContent).toBe("model.onnx is missing");
+    expect(r.getByTestId("provider").textContent).toBe("No model");
+    await fireEvent.click(r.getByTestId("fetch-model"));
+    shell.emit("model-progress", { file: "visual/model.onnx", done: 1024 * 1024 * 50, total: 1024 * 1024 * 200 });
+    await waitFor(() => expect(r.getByTestId("model-progress").textContent).toContain("50 MB of 200 MB (25%)"));
+    finish();
+    await waitFor(() => expect(r.queryByTestId("first-run")).toBeNull());
+    expect(r.getByTestId("search-input")).toBeTruthy();
+  });
+
+  it("first run: a failed download explains the manual route", async () => {
+    shell.commands.status = () => status({ model: { name: "m", ready: false, dir: "/models/m", problem: null } });
+    shell.commands.fetch_model = () => {
+      throw "network unreachable";
+    };
+    const r = await started();
+    await fireEvent.click(r.getByTestId("fetch-model"));
+    await waitFor(() => expect(r.getByTestId("fetch-model-error").textContent).toContain("network unreachable"));
+    expect((r.getByTestId("first-run").querySelector("details") as HTMLDetailsElement).open).toBe(true);
+  });
+});

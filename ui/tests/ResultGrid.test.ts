@@ -1,0 +1,101 @@
+import { describe, expect, it, vi } from "vitest";
+import { fireEvent, render } from "@testing-library/svelte";
+import ResultGrid from "../src/components/ResultGrid.svelte";
+import { hits } from "./helpers";
+
+vi.mock("@tauri-apps/api/core", async () => (await import("./tauri")).coreMock);
+
+function props(n: number, extra: Record<string, unknown> = {}) {
+  return {
+    hits: hits(n),
+    selected: -1,
+    busy: false,
+    hasMore: false,
+    answer: 1,
+    activeTag: null,
+    onselect: vi.fn(),
+    onopen: vi.fn(),
+    onmorelike: vi.fn(),
+    ontag: vi.fn(),
+    onloadmore: vi.fn(),
+    ...extra,
+  };
+}
+
+// Without layout (jsdom) the grid assumes a 1024 × 768 viewport: 5 columns of 184 px cells,
+// 4 rows in view + 2 overscan = 6 rows = 30 cells.
+describe("ResultGrid", () => {
+  it("renders only a window of 100k hits, in rank order", () => {
+    const { getByTestId, getAllByTestId } = render(ResultGrid, props(100_000));
+    const cells = getAllByTestId("result");
+    expect(cells).toHaveLength(30);
+    expect(cells[0].dataset.path).toBe("/photos/p0.jpg");
+    expect(cells[0].dataset.score).toBe("0.9");
+    expect(cells.map((c) => Number(c.dataset.index))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    const img = cells[0].querySelector("img")!;
+    expect(img.getAttribute("src")).toBe(`glimpse://localhost/${encodeURIComponent("/lib/thumbs/0.jpg")}`);
+    expect(img.getAttribute("loading")).toBe("lazy");
+    // The spacer is as tall as all 20,000 rows.
+    const spacer = getByTestId("results").firstElementChild as HTMLElement;
+    expect(spacer.style.height).toBe(`${20_000 * 194 - 10 + 32}px`);
+  });
+
+  it("moves the window when scrolled", async () => {
+    const { getByTestId, getAllByTestId } = render(ResultGrid, props(100_000));
+    const el = getByTestId("results");
+    Object.defineProperty(el, "scrollTop", { configurable: true, writable: true, value: 16 + 10_000 * 194 });
+    await fireEvent.scroll(el);
+    const cells = getAllByTestId("result");
+    expect(cells).toHaveLength(40); // 2 overscan + 4 in view + 2 overscan rows
+    expect(cells[0].dataset.index).toBe(String(9_998 * 5));
+    expect(cells[0].dataset.path).toBe(`/photos/p${9_998 * 5}.jpg`);
+  });
+
+  it("asks for more near the end only while hasMore and not busy", async () => {
+    const p = props(20, { hasMore: true });
+    const { rerender } = render(ResultGrid, p);
+    expect(p.onloadmore).toHaveBeenCalledTimes(1);
+    const q = props(20, { hasMore: false });
+    render(ResultGrid, q);
+    expect(q.onloadmore).not.toHaveBeenCalled();
+    const r = props(20, { hasMore: true, busy: true });
+    render(ResultGrid, r);
+    expect(r.onloadmore).not.toHaveBeenCalled();
+    const far = props(100_000, { hasMore: true });
+    render(ResultGrid, far);
+    expect(far.onloadmore).not.toHaveBeenCalled();
+    await rerender({ ...p, busy: true });
+  });
+
+  it("marks loading on the container and shows the empty snippet without hits", async () => {
+    const { getByTestId, rerender } = render(ResultGrid, props(0, { busy: true }));
+    expect(getByTestId("results").dataset.loading).toBe("1");
+    await rerender(props(3, { busy: false }));
+    expect(getByTestId("results").hasAttribute("data-loading")).toBe(false);
+  });
+
+  it("click opens, the hover button asks for similar photos, a tag chip filters", async () => {
+    const p = props(3);
+    p.hits[1].tags = ["dog", "beach"];
+    const { getAllByTestId } = render(ResultGrid, p);
+    await fireEvent.click(getAllByTestId("result")[2]);
+    expect(p.onselect).toHaveBeenCalledWith(2);
+    expect(p.onopen).toHaveBeenCalledWith(2);
+    await fireEvent.click(getAllByTestId("result-more-like-this")[1]);
+    expect(p.onmorelike).toHaveBeenCalledWith(p.hits[1]);
+    const chips = getAllByTestId("tag-chip");
+    expect(chips.map((c) => c.textContent)).toEqual(["dog", "beach"]);
+    await fireEvent.click(chips[1]);
+    expect(p.ontag).toHaveBeenCalledWith("beach");
+    expect(p.onopen).toHaveBeenCalledTimes(1);
+  });
+
+  it("scrolls a selected item into view", async () => {
+    const { getByTestId, rerender } = render(ResultGrid, props(100_000));
+    const el = getByTestId("results");
+    await rerender(props(100_000, { selected: 5 * 100 })); // row 100
+    expect(el.scrollTop).toBe(16 + 100 * 194 + 184 + 16 - 768);
+    const cells = Array.from(el.querySelectorAll<HTMLElement>("[data-testid=result]"));
+    expect(cells.some((c) => c.dataset.index === "500" && c.getAttribute("aria-selected") === "true")).toBe(true);
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { baseName, extensionOf, isImagePath, notAnImageMessage, pickImagePath } from "../src/lib/drop";
+
+describe("drop", () => {
+  it("reads names and extensions on every platform", () => {
+    expect(baseName("/home/a/Pictures/IMG_1.JPG")).toBe("IMG_1.JPG");
+    expect(baseName("C:\\Users\\a\\Photos\\x.png")).toBe("x.png");
+    expect(baseName("/home/a/folder/")).toBe("folder");
+    expect(extensionOf("/a/b/Photo.JPEG")).toBe("jpeg");
+    expect(extensionOf("C:\\a.b\\noext")).toBe("");
+    expect(extensionOf("/a/.jpg")).toBe("");
+    expect(extensionOf("/a/archive.tar.gz")).toBe("gz");
+  });
+  it("accepts the image extensions only", () => {
+    for (const e of ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif"]) {
+      expect(isImagePath(`/x/p.${e.toUpperCase()}`)).toBe(true);
+    }
+    expect(isImagePath("/x/p.pdf")).toBe(false);
+    expect(isImagePath("/x/jpg")).toBe(false);
+    expect(isImagePath("/x/p.jpg.txt")).toBe(false);
+  });
+  it("picks the first picture", () => {
+    expect(pickImagePath(["/a/notes.txt", "/a/b.heic", "/a/c.jpg"])).toBe("/a/b.heic");
+    expect(pickImagePath(["/a/notes.txt", "/a/folder"])).toBeNull();
+    expect(pickImagePath([])).toBeNull();
+    expect(pickImagePath(undefined)).toBeNull();
+  });
+  it("says what went wrong", () => {
+    expect(notAnImageMessage(["/a/notes.pdf"])).toMatch(/“notes\.pdf” is not a picture/);
+    expect(notAnImageMessage(["/a/x.pdf", "/a/y.doc"])).toMatch(/None of the 2 dropped items/);
+    expect(notAnImageMessage([])).toMatch(/Drop a picture/);
+  });
+});

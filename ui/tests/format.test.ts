@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import {
+  formatBytes,
+  formatCount,
+  formatDate,
+  formatEta,
+  formatKind,
+  formatPixels,
+  formatProgress,
+  formatRate,
+  formatScore,
+  percent,
+  rootStatusText,
+} from "../src/lib/format";
+
+describe("formatEta", () => {
+  it("writes seconds, minutes, hours and days", () => {
+    expect(formatEta(0.2)).toBe("less than a second");
+    expect(formatEta(45)).toBe("45 s");
+    expect(formatEta(59.6)).toBe("1 min");
+    expect(formatEta(125)).toBe("2 min 5 s");
+    expect(formatEta(120)).toBe("2 min");
+    expect(formatEta(3599)).toBe("59 min 59 s");
+    expect(formatEta(3600)).toBe("1 h");
+    expect(formatEta(3900)).toBe("1 h 5 min");
+    expect(formatEta(86400 * 2 + 3 * 3600 + 59)).toBe("2 d 3 h");
+  });
+  it("is empty when unknown", () => {
+    expect(formatEta(null)).toBe("");
+    expect(formatEta(undefined)).toBe("");
+    expect(formatEta(Number.NaN)).toBe("");
+    expect(formatEta(Number.POSITIVE_INFINITY)).toBe("");
+    expect(formatEta(-3)).toBe("");
+  });
+});
+
+describe("formatRate", () => {
+  it("rounds by magnitude", () => {
+    expect(formatRate(42.4)).toBe("42 photos/s");
+    expect(formatRate(3.44)).toBe("3.4 photos/s");
+    expect(formatRate(0.254)).toBe("0.25 photos/s");
+    expect(formatRate(2500.2)).toBe(`${formatCount(2500)} photos/s`);
+  });
+  it("is empty for no rate", () => {
+    expect(formatRate(0)).toBe("");
+    expect(formatRate(null)).toBe("");
+  });
+});
+
+describe("formatBytes", () => {
+  it("uses binary units with one decimal under 10", () => {
+    expect(formatBytes(0)).toBe("0 B");
+    expect(formatBytes(812)).toBe("812 B");
+    expect(formatBytes(1024)).toBe("1 KB");
+    expect(formatBytes(1536)).toBe("1.5 KB");
+    expect(formatBytes(512 * 1024)).toBe("512 KB");
+    expect(formatBytes(3.25 * 1024 * 1024)).toBe("3.3 MB");
+    expect(formatBytes(12 * 1024 * 1024)).toBe("12 MB");
+    expect(formatBytes(2 * 1024 ** 3)).toBe("2 GB");
+  });
+  it("never shows 1024 of a unit", () => {
+    expect(formatBytes(1024 * 1024 - 10)).toBe("1 MB");
+    expect(formatBytes(9.99 * 1024)).toBe("10 KB");
+  });
+});
+
+describe("formatDate", () => {
+  it("formats Unix seconds in the given locale and zone", () => {
+    // 2024-03-05T14:07:00Z
+    const s = Date.UTC(2024, 2, 5, 14, 7) / 1000;
+    const text = formatDate(s, "en-GB", "UTC");
+    expect(text).toContain("2024");
+    expect(text).toContain("Mar");
+    expect(text).toContain("14:07");
+    expect(formatDate(s, "en-GB", "Asia/Tokyo")).toContain("23:07");
+  });
+  it("is empty for no date", () => {
+    expect(formatDate(null)).toBe("");
+  });
+});
+
+describe("small formats", () => {
+  it("pixels, score, kind, percent", () => {
+    expect(formatPixels(4032, 3024)).toBe("4032 × 3024 (12 MP)");
+    expect(formatPixels(1920, 1080)).toBe("1920 × 1080 (2.1 MP)");
+    expect(formatPixels(null, 10)).toBe("");
+    expect(formatScore(0.31234)).toBe("0.31");
+    expect(formatScore(0.305)).toMatch(/^0\.3[01]$/);
+    expect(formatKind("jpeg")).toBe("JPEG");
+    expect(formatKind(null)).toBe("");
+    expect(percent(5, 20)).toBe(25);
+    expect(percent(30, 20)).toBe(100);
+    expect(percent(5, 0)).toBeNull();
+    expect(percent(5, null)).toBeNull();
+  });
+  it("progress line with rate and ETA", () => {
+    const line = formatProgress(
+      { done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null },
+      "en-US",
+    );
+    expect(line).toBe("1,234 of 5,000 photos · 42 photos/s · about 1 min 27 s left · 2 failed");
+    const early = formatProgress({ done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
+    expect(early).toBe("0 of 10 photos · starting… · estimating time left…");
+  });
+  it("root status text", () => {
+    expect(rootStatusText({ indexed: 12, pending: 0, failed: 1 })).toBe("12 indexed · 0 pending · 1 failed");
+    expect(rootStatusText({ indexed: 12345, pending: 7, failed: 0 })).toBe("12345 indexed · 7 pending · 0 failed");
+  });
+});

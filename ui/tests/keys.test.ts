@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { isControl, isEditable, keyAction, type KeyContext } from "../src/lib/keys";
+
+const ctx: KeyContext = {
+  lightboxOpen: false,
+  dialogOpen: false,
+  hasExample: false,
+  hasText: false,
+  hasSelection: false,
+  resultCount: 10,
+};
+
+describe("keyAction", () => {
+  it("Ctrl+F and Cmd+F focus the search box, even from a field", () => {
+    expect(keyAction({ key: "f", ctrlKey: true }, ctx)).toEqual({ type: "focusSearch" });
+    expect(keyAction({ key: "f", metaKey: true, inField: true }, ctx)).toEqual({ type: "focusSearch" });
+    expect(keyAction({ key: "F", ctrlKey: true }, ctx)).toEqual({ type: "focusSearch" });
+    expect(keyAction({ key: "f" }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "f", ctrlKey: true }, { ...ctx, dialogOpen: true })).toEqual({ type: "none" });
+  });
+  it("arrows move the grid selection, but not while typing or on a button", () => {
+    expect(keyAction({ key: "ArrowDown" }, ctx)).toEqual({ type: "move", key: "ArrowDown" });
+    expect(keyAction({ key: "ArrowLeft", inField: true }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "ArrowLeft", inControl: true }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "ArrowDown" }, { ...ctx, resultCount: 0 })).toEqual({ type: "none" });
+    expect(keyAction({ key: "ArrowDown", ctrlKey: true }, ctx)).toEqual({ type: "none" });
+  });
+  it("Down in the search box steps into the results", () => {
+    expect(keyAction({ key: "ArrowDown", inField: true, inSearch: true }, ctx)).toEqual({ type: "enterGrid" });
+    expect(keyAction({ key: "ArrowDown", inField: true, inSearch: true }, { ...ctx, resultCount: 0 })).toEqual({ type: "none" });
+  });
+  it("Enter opens the selected result", () => {
+    expect(keyAction({ key: "Enter" }, { ...ctx, hasSelection: true })).toEqual({ type: "open" });
+    expect(keyAction({ key: "Enter" }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "Enter", inField: true }, { ...ctx, hasSelection: true })).toEqual({ type: "none" });
+    expect(keyAction({ key: "Enter", inControl: true }, { ...ctx, hasSelection: true })).toEqual({ type: "none" });
+  });
+  it("the lightbox takes arrows and Esc", () => {
+    const lb = { ...ctx, lightboxOpen: true, hasExample: true };
+    expect(keyAction({ key: "Escape" }, lb)).toEqual({ type: "closeLightbox" });
+    expect(keyAction({ key: "ArrowLeft" }, lb)).toEqual({ type: "lightboxStep", delta: -1 });
+    expect(keyAction({ key: "ArrowRight", inControl: true }, lb)).toEqual({ type: "lightboxStep", delta: 1 });
+    expect(keyAction({ key: "Enter" }, lb)).toEqual({ type: "none" });
+  });
+  it("Esc leaves an example search first, then clears the box", () => {
+    expect(keyAction({ key: "Escape" }, { ...ctx, hasExample: true, hasText: true })).toEqual({ type: "clearExample" });
+    expect(keyAction({ key: "Escape", inSearch: true, inField: true }, { ...ctx, hasText: true })).toEqual({ type: "clearText" });
+    expect(keyAction({ key: "Escape" }, { ...ctx, hasText: true })).toEqual({ type: "none" });
+    expect(keyAction({ key: "Escape" }, { ...ctx, dialogOpen: true, hasExample: true })).toEqual({ type: "none" });
+  });
+});
+
+describe("element kinds", () => {
+  it("tells fields from controls", () => {
+    const text = document.createElement("input");
+    const check = document.createElement("input");
+    check.type = "checkbox";
+    const button = document.createElement("button");
+    const div = document.createElement("div");
+    expect(isEditable(text)).toBe(true);
+    expect(isEditable(document.createElement("select"))).toBe(true);
+    expect(isEditable(check)).toBe(false);
+    expect(isEditable(button)).toBe(false);
+    expect(isEditable(div)).toBe(false);
+    expect(isEditable(null)).toBe(false);
+    expect(isControl(button)).toBe(true);
+    expect(isControl(check)).toBe(true);
+    expect(isControl(text)).toBe(false);
+    expect(isControl(div)).toBe(false);
+  });
+});

@@ -1,0 +1,147 @@
+import { describe, expect, it, vi } from "vitest";
+import type { AppStatus, IndexFinished, IndexState, Progress, RootInfo } from "../src/lib/api";
+import { Library, type LibraryApi, type LibraryEvents } from "../src/lib/library";
+import { flush } from "./helpers";
+
+function status(extra: Partial<AppStatus> = {}): AppStatus {
+  return {
+    version: "0.1.0",
+    model: { name: "clip", ready: true, dir: "/m", problem: null },
+    provider: "CPU",
+    library: "/lib",
+    photos: 10,
+    indexed: 5,
+    failed: 0,
+    pending: 5,
+    indexing: { running: true, paused: false, progress: null, error: null },
+    ...extra,
+  };
+}
+
+function root(path: string, extra: Partial<RootInfo> = {}): RootInfo {
+  return { path, online: true, photos: 1, indexed: 1, pending: 0, failed: 0, failures: [], ...extra };
+}
+
+function setup() {
+  const handlers: {
+    progress?: (p: Progress) => void;
+    state?: (s: IndexState) => void;
+    finished?: (r: IndexFinished) => void;
+  } = {};
+  const off = vi.fn();
+  const api = {
+    status: vi.fn(async () => status()),
+    roots: vi.fn(async () => [root("/a")]),
+    tags: vi.fn(async () => [{ name: "dog", count: 2 }]),
+    addRoot: vi.fn(async (p: string) => [root("/a"), root(p)]),
+    removeRoot: vi.fn(async () => [] as RootInfo[]),
+    pauseIndexing: vi.fn(async () => ({ running: true, paused: true, progress: null, error: null })),
+    resumeIndexing: vi.fn(async () => ({ running: true, paused: false, progress: null, error: null })),
+    pickFolder: vi.fn(async () => "/picked" as string | null),
+  } satisfies LibraryApi;
+  const events: LibraryEvents = {
+    indexProgress: async (f) => ((handlers.progress = f), off),
+    indexState: async (f) => ((handlers.state = f), off),
+    indexFinished: async (f) => ((handlers.finished = f), off),
+  };
+  let now = 0;
+  const onError = vi.fn();
+  const onFinished = vi.fn();
+  const lib = new Library(api, events, { onError, onFinished, refreshEveryMs: 2000, now: () => now });
+  return { lib, api, handlers, off, onError, onFinished, tick: (ms: number) => (now += ms) };
+}
+
+const prog = (done: number): Progress => ({ done, total: 100, failed: 0, encoded: done, rate: 10, etaSecs: 9, current: "/a/x.jpg" });
+
+describe("Library", () => {
+  it("follows progress events and refreshes folder counts at most every 2 s", async () => {
+    const t = setup();
+    const stop = await t.lib.listen();
+    t.handlers.progress!(prog(1));
+    expect(t.lib.value.indexing.progress?.done).toBe(1);
+    expect(t.lib.value.indexing.running).toBe(true);
+    expect(t.api.roots).toHaveBeenCalledTimes(1);
+    await flush();
+    t.tick(500);
+    t.handlers.progress!(prog(2));
+    await flush();
+    expect(t.api.roots).toHaveBeenCalledTimes(1);
+    t.tick(2000);
+    t.handlers.progress!(prog(3));
+    await flush();
+    expect(t.api.roots).toHaveBeenCalledTimes(2);
+    stop();
+    expect(t.off).toHaveBeenCalledTimes(3);
+  });
+
+  it("keeps the last progress when a state event carries none while running", async () => {
+    const t = setup();
+    await t.lib.listen();
+    t.handlers.progress!(prog(40));
+    t.handlers.state!({ running: true, paused: true, progress: null, error: null });
+    expect(t.lib.value.indexing).toMatchObject({ paused: true, progress: { done: 40 } });
+    t.handlers.state!({ running: false, paused: false, progress: null, error: null });
+    expect(t.lib.value.indexing.progress).toBeNull();
+  });
+
+  it("refreshes everything when a job finishes, and reports its error", async () => {
+    const t = setup();
+    await t.lib.listen();
+    t.handlers.finished!({ error: "disk full", encoded: 3, failed: 0, removed: 0 });
+    expect(t.lib.value.indexing.running).toBe(false);
+    expect(t.onError).toHaveBeenCalledWith("disk full", "Indexing stopped");
+    await flush();
+    await flush();
+    expect(t.api.status).toHaveBeenCalled();
+    expect(t.api.roots).toHaveBeenCalled();
+    expect(t.api.tags).toHaveBeenCalled();
+    expect(t.onFinished).toHaveBeenCalledTimes(1);
+    expect(t.lib.value.tags).toEqual([{ name: "dog", count: 2 }]);
+  });
+
+  it("adds a typed path (trimmed), a picked folder, and nothing when cancelled", async () => {
+    const t = setup();
+    expect(await t.lib.addRoot("  /photos  ")).toBe(true);
+    expect(t.api.addRoot).toHaveBeenCalledWith("/photos");
+    expect(t.lib.value.roots.map((r) => r.path)).toEqual(["/a", "/photos"]);
+    expect(await t.lib.addRoot("   ")).toBe(false);
+    expect(t.api.addRoot).toHaveBeenCalledTimes(1);
+    expect(await t.lib.pickAndAdd()).toBe(true);
+    expect(t.api.addRoot).toHaveBeenLastCalledWith("/picked");
+    t.api.pickFolder.mockResolvedValueOnce(null);
+    expect(await t.lib.pickAndAdd()).toBe(false);
+    expect(t.api.addRoot).toHaveBeenCalledTimes(2);
+  });
+
+  it("turns command failures into messages", async () => {
+    const t = setup();
+    t.api.addRoot.mockRejectedValueOnce("not a folder: /nope");
+    expect(await t.lib.addRoot("/nope")).toBe(false);
+    expect(t.onError).toHaveBeenCalledWith("not a folder: /nope", "Could not add “/nope”");
+    t.api.pauseIndexing.mockRejectedValueOnce(new Error("x"));
+    await t.lib.pause();
+    expect(t.onError).toHaveBeenCalledTimes(2);
+  });
+
+  it("a status answer does not overrule a fresher indexing event", async () => {
+    const t = setup();
+    t.api.status.mockResolvedValue(status({ indexing: { running: false, paused: false, progress: null, error: null } }));
+    await t.lib.listen();
+    t.tick(10_000);
+    t.handlers.progress!(prog(10));
+    await t.lib.loadStatus();
+    expect(t.lib.value.indexing.running).toBe(true);
+    expect(t.lib.value.status?.indexed).toBe(5);
+    t.tick(6000);
+    await t.lib.loadStatus();
+    expect(t.lib.value.indexing.running).toBe(false);
+  });
+
+  it("pause and resume show the shell's answer", async () => {
+    const t = setup();
+    await t.lib.pause();
+    expect(t.lib.value.indexing.paused).toBe(true);
+    await t.lib.resume();
+    expect(t.lib.value.indexing.paused).toBe(false);
+  });
+});

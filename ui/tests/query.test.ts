@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { buildQuery, dateRangeProblem, defaultFilters, isFiltered, toFilter, toggleType } from "../src/lib/query";
+
+describe("filters → Filter", () => {
+  it("turns empty inputs into nulls and keeps types canonical", () => {
+    expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [] });
+    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", before: "bad", types: ["tiff", "jpeg", "nope"], tag: "dog" };
+    expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"] });
+  });
+  it("toggles types in canonical order", () => {
+    expect(toggleType([], "png")).toEqual(["png"]);
+    expect(toggleType(["png"], "jpeg")).toEqual(["jpeg", "png"]);
+    expect(toggleType(["jpeg", "png"], "jpeg")).toEqual(["png"]);
+  });
+  it("flags an empty date range", () => {
+    expect(dateRangeProblem("2024-05-01", "2024-05-01")).not.toBeNull();
+    expect(dateRangeProblem("2024-05-02", "2024-05-01")).not.toBeNull();
+    expect(dateRangeProblem("2024-05-01", "2024-05-02")).toBeNull();
+    expect(dateRangeProblem("", "2024-05-02")).toBeNull();
+  });
+  it("knows when results are narrowed", () => {
+    expect(isFiltered(defaultFilters())).toBe(false);
+    expect(isFiltered({ ...defaultFilters(), sort: "newest" })).toBe(false);
+    expect(isFiltered({ ...defaultFilters(), types: ["gif"] })).toBe(true);
+  });
+});
+
+describe("buildQuery", () => {
+  const f = { ...defaultFilters(), sort: "newest" as const, folder: "/photos" };
+  it("sets exactly one of text / examplePath / examplePhotoId", () => {
+    const t = buildQuery({ kind: "text", text: "dog" }, f, { offset: 200, limit: 200, includeWeak: false });
+    expect(t).toEqual({
+      text: "dog",
+      limit: 200,
+      offset: 200,
+      includeWeak: false,
+      sort: "newest",
+      filter: { folder: "/photos", after: null, before: null, tag: null, types: [] },
+    });
+    const p = buildQuery({ kind: "file", path: "/tmp/x.jpg" }, f, { offset: 0, limit: 50, includeWeak: true });
+    expect(p.examplePath).toBe("/tmp/x.jpg");
+    expect("text" in p || "examplePhotoId" in p).toBe(false);
+    expect(p.includeWeak).toBe(true);
+    const id = buildQuery({ kind: "photo", id: 7 }, f, { offset: 0, limit: 50, includeWeak: false });
+    expect(id.examplePhotoId).toBe(7);
+    expect("text" in id || "examplePath" in id).toBe(false);
+  });
+  it("a tag browse keeps weak matches", () => {
+    const q = buildQuery({ kind: "text", text: "beach", tagBrowse: true }, { ...f, tag: "beach" }, { offset: 0, limit: 10, includeWeak: false });
+    expect(q.includeWeak).toBe(true);
+    expect(q.filter.tag).toBe("beach");
+    expect(q.text).toBe("beach");
+  });
+});
