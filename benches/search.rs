@@ -163,6 +163,7 @@ fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
                         width: 4000,
                         height: 3000,
                         format: "jpeg".into(),
+                        metadata: Default::default(),
                     }
                 })
                 .collect();

@@ -3,6 +3,7 @@
 //! vector index file holds. Each indexing batch is one transaction, so a crash loses at most
 //! the batch in flight and never needs a re-encode of anything committed.
 
+use crate::metadata::Metadata;
 use crate::pipeline::Outcome;
 use crate::prepare::ContentHash;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -129,6 +130,13 @@ CREATE TRIGGER embeddings_removed AFTER DELETE ON embeddings BEGIN
     UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
 END;
 "#,
+    r#"
+-- What the file says about itself (EXIF), read once at indexing: the camera's offset from UTC
+-- for taken_at, and the camera. taken_at, gps_lat and gps_lon exist since the first version.
+ALTER TABLE photos ADD COLUMN taken_offset_min INTEGER;
+ALTER TABLE photos ADD COLUMN camera_make TEXT;
+ALTER TABLE photos ADD COLUMN camera_model TEXT;
+"#,
 ];
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
@@ -173,8 +181,14 @@ fn blob_vector(b: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// A stored vector with the pixel size and format of its photo, for reuse by a copy.
-type StoredVector = (Vec<u8>, Option<u32>, Option<u32>, Option<String>);
+/// A stored vector with the pixel size, format and metadata of its photo, for reuse by a copy.
+struct StoredVector {
+    blob: Vec<u8>,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: Option<String>,
+    metadata: Metadata,
+}
 
 /// A photo root folder.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -574,7 +588,9 @@ impl Catalog {
                 .prepare(
                     "UPDATE photos SET status = 'indexed', error = NULL, content_hash = ?2,
                      width = COALESCE(?3, width), height = COALESCE(?4, height),
-                     format = COALESCE(?5, format), updated_at = ?6
+                     format = COALESCE(?5, format), updated_at = ?6,
+                     taken_at = ?7, taken_offset_min = ?8, camera_make = ?9, camera_model = ?10,
+                     gps_lat = ?11, gps_lon = ?12
                      WHERE id = ?1",
                 )
                 .ctx("mark indexed")?;
@@ -583,7 +599,8 @@ impl Catalog {
                 .ctx("mark failed")?;
             let mut get = tx
                 .prepare(
-                    "SELECT e.vector, p.width, p.height, p.format FROM embeddings e
+                    "SELECT e.vector, p.width, p.height, p.format, p.taken_at, p.taken_offset_min,
+                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon FROM embeddings e
                      JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
                 )
                 .ctx("reuse vector")?;
@@ -596,6 +613,7 @@ impl Catalog {
                         width,
                         height,
                         format,
+                        metadata: m,
                     } => {
                         put.execute(params![photo_id, model_id, vector_blob(vector), 1])
                             .ctx("store vector")?;
@@ -605,7 +623,13 @@ impl Catalog {
                             width,
                             height,
                             format,
-                            now()
+                            now(),
+                            m.taken_at,
+                            m.offset_minutes,
+                            m.camera_make,
+                            m.camera_model,
+                            m.latitude,
+                            m.longitude,
                         ])
                         .ctx("mark indexed")?;
                         added.push((*photo_id, vector.clone()));
@@ -615,18 +639,51 @@ impl Catalog {
                         hash,
                         same_as,
                     } => {
+                        // Same bytes, same pixels and metadata: copy them with the vector.
                         let found: Option<StoredVector> = get
                             .query_row(params![same_as, model_id], |r| {
-                                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                                Ok(StoredVector {
+                                    blob: r.get(0)?,
+                                    width: r.get(1)?,
+                                    height: r.get(2)?,
+                                    format: r.get(3)?,
+                                    metadata: Metadata {
+                                        taken_at: r.get(4)?,
+                                        offset_minutes: r.get(5)?,
+                                        camera_make: r.get(6)?,
+                                        camera_model: r.get(7)?,
+                                        latitude: r.get(8)?,
+                                        longitude: r.get(9)?,
+                                    },
+                                })
                             })
                             .optional()
                             .ctx("reuse vector")?;
                         match found {
-                            Some((blob, w, h, f)) => {
+                            Some(StoredVector {
+                                blob,
+                                width: w,
+                                height: h,
+                                format: f,
+                                metadata: m,
+                            }) => {
                                 put.execute(params![photo_id, model_id, &blob, 0])
                                     .ctx("store vector")?;
-                                ok.execute(params![photo_id, hash.as_slice(), w, h, f, now()])
-                                    .ctx("mark indexed")?;
+                                ok.execute(params![
+                                    photo_id,
+                                    hash.as_slice(),
+                                    w,
+                                    h,
+                                    f,
+                                    now(),
+                                    m.taken_at,
+                                    m.offset_minutes,
+                                    m.camera_make,
+                                    m.camera_model,
+                                    m.latitude,
+                                    m.longitude,
+                                ])
+                                .ctx("mark indexed")?;
                                 added.push((*photo_id, blob_vector(&blob)));
                             }
                             None => {
@@ -873,6 +930,8 @@ pub struct PhotoFilter {
     pub formats: Vec<String>,
     /// Only photos carrying this tag.
     pub tag: Option<String>,
+    /// Only photos with (true) or without (false) a GPS position.
+    pub has_location: Option<bool>,
 }
 
 impl PhotoFilter {
@@ -901,12 +960,25 @@ pub struct PhotoInfo {
     pub format: Option<String>,
     /// BLAKE3 of the content, hex (the thumbnail key).
     pub content_hash: Option<String>,
+    /// Whether `date` is when the photo was taken (EXIF) rather than its file time.
+    pub date_taken: bool,
+    /// The camera's offset from UTC in minutes when the photo records it.
+    pub offset_minutes: Option<i32>,
+    /// The camera ("Canon EOS R5"), when the photo names it.
+    pub camera: Option<String>,
+    /// Latitude in degrees (north positive), when the photo has a position.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees (east positive).
+    pub longitude: Option<f64>,
 }
 
 /// The date of a photo in SQL: when it was taken if known, else its file time.
 const DATE_SQL: &str = "COALESCE(p.taken_at, p.mtime_ns / 1000000000)";
+/// Columns [`INFO_COLUMNS`] selects ([`info_row`] reads them; extra columns come after).
+const INFO_WIDTH: usize = 14;
 const INFO_COLUMNS: &str =
-    "p.id, p.path, p.size, COALESCE(p.taken_at, p.mtime_ns / 1000000000), p.width, p.height, p.format, p.content_hash";
+    "p.id, p.path, p.size, COALESCE(p.taken_at, p.mtime_ns / 1000000000), p.width, p.height, p.format, p.content_hash,
+     p.taken_at IS NOT NULL, p.taken_offset_min, p.camera_make, p.camera_model, p.gps_lat, p.gps_lon";
 
 fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
     Ok(PhotoInfo {
@@ -918,6 +990,16 @@ fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
         height: r.get::<_, Option<i64>>(5)?.map(|v| v as u32),
         format: r.get(6)?,
         content_hash: r.get::<_, Option<Vec<u8>>>(7)?.map(hex::encode),
+        date_taken: r.get(8)?,
+        offset_minutes: r.get(9)?,
+        camera: Metadata {
+            camera_make: r.get(10)?,
+            camera_model: r.get(11)?,
+            ..Metadata::default()
+        }
+        .camera(),
+        latitude: r.get(12)?,
+        longitude: r.get(13)?,
     })
 }
 
@@ -987,6 +1069,11 @@ impl Catalog {
                    WHERE t.photo_id = p.id AND l.name = ?)",
                 tag.trim().to_lowercase().into(),
             );
+        }
+        match filter.has_location {
+            Some(true) => sql.push_str(" AND p.gps_lat IS NOT NULL AND p.gps_lon IS NOT NULL"),
+            Some(false) => sql.push_str(" AND (p.gps_lat IS NULL OR p.gps_lon IS NULL)"),
+            None => {}
         }
         (sql, args)
     }
@@ -1086,7 +1173,7 @@ impl Catalog {
         let mut stmt = self.conn.prepare(&sql).ctx("read embeddings")?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok((info_row(r)?, blob_vector(&r.get::<_, Vec<u8>>(8)?)))
+                Ok((info_row(r)?, blob_vector(&r.get::<_, Vec<u8>>(INFO_WIDTH)?)))
             })
             .ctx("read embeddings")?
             .collect::<Result<_, _>>()

@@ -2,7 +2,7 @@
 //!
 //! The module tree follows the data flow of one embedding:
 //! `runtime` (find/fetch ONNX Runtime) → `device` (execution providers) → `model` (model folders,
-//! manifest) → `decode` (file → upright RGB pixels) → `preprocess` (CLIP tensor, bit-exact with the
+//! manifest) → `decode` (file → upright RGB pixels; `metadata`: date taken, camera, place) → `preprocess` (CLIP tensor, bit-exact with the
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
 //!
 //! Indexing a library follows the data flow of one photo folder: `scan` (roots → candidate
@@ -27,6 +27,7 @@ pub mod download;
 pub mod dupes;
 pub mod encode;
 pub mod library;
+pub mod metadata;
 pub mod model;
 pub mod pipeline;
 pub mod prepare;

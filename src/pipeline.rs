@@ -4,6 +4,7 @@
 //! act between files; progress is reported as it happens.
 
 use crate::encode::ImageEncoder;
+use crate::metadata::Metadata;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
 use crate::thumbs::Thumbs;
 use std::collections::HashMap;
@@ -75,6 +76,8 @@ pub enum Outcome {
         height: u32,
         /// Detected format.
         format: String,
+        /// Date taken, camera, position.
+        metadata: Metadata,
     },
     /// Identical bytes to an already-encoded photo: its vector is reused.
     Reused {
@@ -175,13 +178,13 @@ fn encode_stage(
     let mut pending: Vec<Outcome> = Vec::new();
     let mut tensors = encoder.staging();
     // (work index, hash, width, height, format) of each tensor in `tensors`.
-    let mut meta: Vec<(usize, ContentHash, u32, u32, String)> = Vec::with_capacity(batch);
+    let mut meta: Vec<(usize, ContentHash, u32, u32, String, Metadata)> = Vec::with_capacity(batch);
     let mut current: Option<PathBuf> = None;
     let mut seen: HashMap<ContentHash, i64> = HashMap::new();
     // Sends what is gathered; false once the committing side has gone (error or done).
     let mut flush = |pending: &mut Vec<Outcome>,
                      tensors: &mut crate::encode::Staging,
-                     meta: &mut Vec<(usize, ContentHash, u32, u32, String)>,
+                     meta: &mut Vec<(usize, ContentHash, u32, u32, String, Metadata)>,
                      current: &Option<PathBuf>|
      -> bool {
         let mut fresh = Vec::with_capacity(meta.len() + pending.len());
@@ -193,7 +196,9 @@ fn encode_stage(
             // vectors within the same transaction.
             match result {
                 Ok(vectors) => {
-                    for ((i, hash, width, height, format), vector) in meta.drain(..).zip(vectors) {
+                    for ((i, hash, width, height, format, metadata), vector) in
+                        meta.drain(..).zip(vectors)
+                    {
                         fresh.push(Outcome::Encoded {
                             photo_id: work[i].photo_id,
                             hash,
@@ -201,6 +206,7 @@ fn encode_stage(
                             width,
                             height,
                             format,
+                            metadata,
                         });
                     }
                 }
@@ -263,10 +269,11 @@ fn encode_stage(
                 width,
                 height,
                 format,
+                metadata,
             }) => {
                 seen.insert(hash, work[i].photo_id);
                 if tensors.push(&tensor) {
-                    meta.push((i, hash, width, height, format));
+                    meta.push((i, hash, width, height, format, metadata));
                 } else {
                     pending.push(Outcome::Failed {
                         photo_id: work[i].photo_id,

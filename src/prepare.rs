@@ -3,6 +3,7 @@
 //! in pixels and a thumbnail written from the same decode. Runs on the decode pool.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
+use crate::metadata::Metadata;
 use crate::preprocess::PreprocessConfig;
 use crate::thumbs::Thumbs;
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub enum Prepared {
         height: u32,
         /// The detected container format (lower-case name).
         format: String,
+        /// What the file says about itself (date taken, camera, position).
+        metadata: Metadata,
     },
 }
 
@@ -93,6 +96,7 @@ pub fn prepare_into(
         return Ok(Prepared::Known { hash, same_as });
     }
     let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))?;
+    let metadata = crate::metadata::read(&bytes);
     drop(bytes);
     let mut tensor = buffer;
     tensor.clear();
@@ -115,6 +119,7 @@ pub fn prepare_into(
         width: d.width,
         height: d.height,
         format: format!("{:?}", d.format).to_lowercase(),
+        metadata,
     })
 }
 
@@ -138,6 +143,7 @@ mod tests {
             width,
             height,
             format,
+            ..
         } = first
         else {
             panic!("expected a tensor")

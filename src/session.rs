@@ -297,6 +297,8 @@ pub struct FilterSpec {
     pub tag: Option<String>,
     /// Only these formats.
     pub types: Vec<String>,
+    /// Only photos with (true) or without (false) a GPS position.
+    pub has_location: Option<bool>,
 }
 
 /// One page of a search: by text, by any image file, or by a library photo.
@@ -401,6 +403,14 @@ pub struct PhotoDetail {
     pub thumbnail: Option<String>,
     /// Tags, best first.
     pub tags: Vec<String>,
+    /// Whether `date` is when it was taken (else the file time).
+    pub date_taken: bool,
+    /// The camera.
+    pub camera: Option<String>,
+    /// Latitude in degrees, when the photo has a position.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees.
+    pub longitude: Option<f64>,
 }
 
 /// A tag and how many photos carry it.
@@ -813,6 +823,7 @@ impl Session {
                 })
                 .collect(),
             tag: f.tag.clone().filter(|t| !t.is_empty()),
+            has_location: f.has_location,
         })
     }
 
@@ -844,6 +855,10 @@ impl Session {
             format: info.format,
             thumbnail,
             tags,
+            date_taken: info.date_taken,
+            camera: info.camera,
+            latitude: info.latitude,
+            longitude: info.longitude,
         })
     }
 

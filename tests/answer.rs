@@ -89,6 +89,7 @@ fn build(specs: Vec<Spec>) -> Synthetic {
                 width: 640,
                 height: 480,
                 format: s.format.to_string(),
+                metadata: Default::default(),
             })
             .collect();
         cat.commit_batch(model, &outcomes).unwrap();

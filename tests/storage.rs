@@ -64,6 +64,7 @@ fn encoded(photo_id: i64, seed: u8, vector: Vec<f32>) -> Outcome {
         width: 640,
         height: 480,
         format: "jpeg".into(),
+        metadata: Default::default(),
     }
 }
 

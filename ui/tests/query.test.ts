@@ -3,9 +3,10 @@ import { buildQuery, dateRangeProblem, defaultFilters, isFiltered, toFilter, tog
 
 describe("filters → Filter", () => {
   it("turns empty inputs into nulls and keeps types canonical", () => {
-    expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [] });
+    expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [], hasLocation: null });
     const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", before: "bad", types: ["tiff", "jpeg", "nope"], tag: "dog" };
-    expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"] });
+    expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"], hasLocation: null });
+    expect(toFilter({ ...defaultFilters(), located: true }).hasLocation).toBe(true);
   });
   it("toggles types in canonical order", () => {
     expect(toggleType([], "png")).toEqual(["png"]);
@@ -22,6 +23,7 @@ describe("filters → Filter", () => {
     expect(isFiltered(defaultFilters())).toBe(false);
     expect(isFiltered({ ...defaultFilters(), sort: "newest" })).toBe(false);
     expect(isFiltered({ ...defaultFilters(), types: ["gif"] })).toBe(true);
+    expect(isFiltered({ ...defaultFilters(), located: true })).toBe(true);
   });
 });
 
@@ -35,7 +37,7 @@ describe("buildQuery", () => {
       offset: 200,
       includeWeak: false,
       sort: "newest",
-      filter: { folder: "/photos", after: null, before: null, tag: null, types: [] },
+      filter: { folder: "/photos", after: null, before: null, tag: null, types: [], hasLocation: null },
     });
     const p = buildQuery({ kind: "file", path: "/tmp/x.jpg" }, f, { offset: 0, limit: 50, includeWeak: true });
     expect(p.examplePath).toBe("/tmp/x.jpg");

@@ -32,6 +32,12 @@ pub struct FilterArgs {
     /// Only these file types, comma-separated (jpeg, png, webp, gif, bmp, tiff).
     #[arg(long = "type", value_delimiter = ',')]
     types: Vec<String>,
+    /// Only photos with a GPS position.
+    #[arg(long, conflicts_with = "no_location")]
+    has_location: bool,
+    /// Only photos without a GPS position.
+    #[arg(long)]
+    no_location: bool,
 }
 
 impl FilterArgs {
@@ -53,6 +59,11 @@ impl FilterArgs {
                 })
                 .collect(),
             tag: self.tag.clone(),
+            has_location: match (self.has_location, self.no_location) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
         }
     }
 }

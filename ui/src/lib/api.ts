@@ -75,6 +75,8 @@ export interface Filter {
   tag?: string | null;
   /** Formats: "jpeg", "png", "webp", "gif", "bmp", "tiff". Empty = any. */
   types?: string[];
+  /** Only photos with (true) or without (false) a GPS position; null = either. */
+  hasLocation?: boolean | null;
 }
 
 export type Sort = "score" | "newest" | "oldest";
@@ -129,6 +131,13 @@ export interface PhotoDetail {
   format: string | null;
   thumbnail: string | null;
   tags: string[];
+  /** Whether `date` is when it was taken (EXIF) rather than the file time. */
+  dateTaken: boolean;
+  /** The camera, e.g. "Canon EOS R5". */
+  camera: string | null;
+  /** GPS position in degrees, when the photo has one. */
+  latitude: number | null;
+  longitude: number | null;
 }
 
 export interface TagCount {

@@ -25,11 +25,13 @@ export interface FilterState {
   before: string;
   types: string[];
   tag: string | null;
+  /** Only photos with a GPS position. */
+  located: boolean;
   sort: Sort;
 }
 
 export function defaultFilters(): FilterState {
-  return { folder: null, after: "", before: "", types: [], tag: null, sort: "score" };
+  return { folder: null, after: "", before: "", types: [], tag: null, located: false, sort: "score" };
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -42,6 +44,7 @@ export function toFilter(f: FilterState): Filter {
     before: DATE.test(f.before) ? f.before : null,
     tag: f.tag || null,
     types: PHOTO_TYPES.map((t) => t.id).filter((id) => f.types.includes(id)),
+    hasLocation: f.located ? true : null,
   };
 }
 
@@ -64,7 +67,7 @@ export function dateRangeProblem(after: string, before: string): string | null {
 /** Whether any filter (other than sort) narrows the results. */
 export function isFiltered(f: FilterState): boolean {
   const q = toFilter(f);
-  return Boolean(q.folder || q.after || q.before || q.tag || (q.types && q.types.length));
+  return Boolean(q.folder || q.after || q.before || q.tag || q.hasLocation || (q.types && q.types.length));
 }
 
 /**

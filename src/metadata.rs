@@ -1,0 +1,217 @@
+//! What a photo file says about itself, read once at indexing from the bytes already in memory:
+//! when it was taken (with the camera's time-zone offset where the file records one), with
+//! which camera, and where (GPS). Dates and places are what people search photos by; a file
+//! without them falls back to its modification time, and results say which one they show.
+
+use exif::{Exif, In, Tag, Value};
+use std::io::Cursor;
+
+/// The facts a photo's EXIF block gives, each absent when the file does not say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Metadata {
+    /// When the picture was taken, Unix seconds: the exact instant when the offset is known,
+    /// else the camera's wall-clock time read as if it were UTC.
+    pub taken_at: Option<i64>,
+    /// The camera's offset from UTC in minutes (EXIF `OffsetTimeOriginal`), when recorded.
+    pub offset_minutes: Option<i32>,
+    /// Camera maker (`Make`), trimmed.
+    pub camera_make: Option<String>,
+    /// Camera model (`Model`), trimmed.
+    pub camera_model: Option<String>,
+    /// Latitude in degrees, north positive.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees, east positive.
+    pub longitude: Option<f64>,
+}
+
+impl Metadata {
+    /// The camera as people name it: "Canon EOS R5", without the maker twice when the model
+    /// already starts with it ("NIKON CORPORATION" + "NIKON D850" → "NIKON D850").
+    pub fn camera(&self) -> Option<String> {
+        match (&self.camera_make, &self.camera_model) {
+            (Some(make), Some(model)) => {
+                let first = make.split_whitespace().next().unwrap_or(make);
+                if model.to_lowercase().starts_with(&first.to_lowercase()) {
+                    Some(model.clone())
+                } else {
+                    Some(format!("{make} {model}"))
+                }
+            }
+            (None, Some(m)) | (Some(m), None) => Some(m.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// Reads the metadata of a file's bytes (JPEG, TIFF, PNG, WebP, HEIF containers); a file
+/// without EXIF, or with a damaged block, gives an empty [`Metadata`], never an error.
+pub fn read(bytes: &[u8]) -> Metadata {
+    match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
+        Ok(exif) => from_exif(&exif),
+        Err(_) => Metadata::default(),
+    }
+}
+
+/// The metadata in a parsed EXIF block.
+pub fn from_exif(exif: &Exif) -> Metadata {
+    let text = |tag: Tag| -> Option<String> {
+        let f = exif.get_field(tag, In::PRIMARY)?;
+        match &f.value {
+            Value::Ascii(parts) => {
+                let s: String = parts
+                    .iter()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let s = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                (!s.is_empty()).then(|| s.to_string())
+            }
+            _ => None,
+        }
+    };
+    // The moment the shutter fired, else when it was digitised, else the file's own date tag.
+    let dates = [
+        (Tag::DateTimeOriginal, Tag::OffsetTimeOriginal),
+        (Tag::DateTimeDigitized, Tag::OffsetTimeDigitized),
+        (Tag::DateTime, Tag::OffsetTime),
+    ];
+    let (mut taken_at, mut offset_minutes) = (None, None);
+    for (date_tag, offset_tag) in dates {
+        if let Some(local) = text(date_tag).as_deref().and_then(parse_exif_datetime) {
+            offset_minutes = text(offset_tag).as_deref().and_then(parse_offset);
+            taken_at = Some(local - i64::from(offset_minutes.unwrap_or(0)) * 60);
+            break;
+        }
+    }
+    let coordinate = |value: Tag, reference: Tag, negative: &str| -> Option<f64> {
+        let f = exif.get_field(value, In::PRIMARY)?;
+        let Value::Rational(parts) = &f.value else {
+            return None;
+        };
+        let mut deg = 0.0;
+        for (i, r) in parts.iter().take(3).enumerate() {
+            if r.denom == 0 {
+                return None;
+            }
+            deg += r.to_f64() / [1.0, 60.0, 3600.0][i];
+        }
+        let sign = match text(reference) {
+            Some(r) if r.eq_ignore_ascii_case(negative) => -1.0,
+            _ => 1.0,
+        };
+        Some(sign * deg)
+    };
+    let latitude = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, "S");
+    let longitude = coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, "W");
+    // A position is both numbers, in range; (0, 0) is what broken GPS units write.
+    let (latitude, longitude) = match (latitude, longitude) {
+        (Some(la), Some(lo))
+            if (-90.0..=90.0).contains(&la)
+                && (-180.0..=180.0).contains(&lo)
+                && (la, lo) != (0.0, 0.0) =>
+        {
+            (Some(la), Some(lo))
+        }
+        _ => (None, None),
+    };
+    Metadata {
+        taken_at,
+        offset_minutes,
+        camera_make: text(Tag::Make),
+        camera_model: text(Tag::Model),
+        latitude,
+        longitude,
+    }
+}
+
+/// `YYYY:MM:DD HH:MM:SS` (also with `-` in the date) as seconds since 1970 on the same clock;
+/// the blank or zero dates some cameras write are no date.
+pub fn parse_exif_datetime(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = s.split_once([' ', 'T'])?;
+    let mut d = date.split([':', '-']);
+    let num = |it: &mut dyn Iterator<Item = &str>| -> Option<i64> {
+        it.next()?.trim().parse::<i64>().ok()
+    };
+    let (y, mo, day) = (num(&mut d)?, num(&mut d)?, num(&mut d)?);
+    let mut t = time.split(':');
+    let (h, mi) = (num(&mut t)?, num(&mut t)?);
+    let sec = t
+        .next()
+        .and_then(|x| x.get(..2).unwrap_or(x).parse::<i64>().ok())
+        .unwrap_or(0);
+    if y < 1800 || !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..61).contains(&sec) {
+        return None;
+    }
+    let midnight = crate::search::parse_day(&format!("{y:04}-{mo:02}-{day:02}"))?;
+    Some(midnight + h * 3600 + mi * 60 + sec)
+}
+
+/// `+09:00`, `-05:30`, `Z` as minutes east of UTC.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") {
+        return Some(0);
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = s[1..].split_once(':').unwrap_or((&s[1..], "0"));
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return None;
+    }
+    Some(sign * (h * 60 + m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exif_dates_and_offsets_parse() {
+        assert_eq!(parse_exif_datetime("1970:01:01 00:00:00"), Some(0));
+        assert_eq!(
+            parse_exif_datetime("2024:06:01 08:30:15"),
+            Some(1_717_230_615)
+        );
+        assert_eq!(
+            parse_exif_datetime("2024-06-01T08:30:15.250"),
+            Some(1_717_230_615)
+        );
+        assert_eq!(parse_exif_datetime("0000:00:00 00:00:00"), None);
+        assert_eq!(parse_exif_datetime("    :  :     :  :  "), None);
+        assert_eq!(parse_exif_datetime("2024:13:01 00:00:00"), None);
+        assert_eq!(parse_offset("+09:00"), Some(540));
+        assert_eq!(parse_offset("-05:30"), Some(-330));
+        assert_eq!(parse_offset("Z"), Some(0));
+        assert_eq!(parse_offset("09:00"), None);
+        assert_eq!(parse_offset("+25:00"), None);
+    }
+
+    #[test]
+    fn cameras_are_named_once() {
+        let m = |make: &str, model: &str| Metadata {
+            camera_make: Some(make.into()),
+            camera_model: Some(model.into()),
+            ..Metadata::default()
+        };
+        assert_eq!(
+            m("NIKON CORPORATION", "NIKON D850").camera().as_deref(),
+            Some("NIKON D850")
+        );
+        assert_eq!(
+            m("Canon", "EOS R5").camera().as_deref(),
+            Some("Canon EOS R5")
+        );
+        assert_eq!(Metadata::default().camera(), None);
+    }
+
+    #[test]
+    fn no_exif_is_no_metadata() {
+        assert_eq!(read(b"not an image"), Metadata::default());
+        assert_eq!(read(&[]), Metadata::default());
+    }
+}

@@ -1,0 +1,278 @@
+//! What photos say about themselves, read at indexing and stored in the catalog: date taken
+//! (with and without a time-zone offset, falling back to the file time), camera and GPS
+//! position; and the date, location and sort options that use them, with exact expected sets.
+//! Fixtures: tests/fixtures/exif/, written by tests/fixtures/make_exif_fixtures.py.
+
+mod common;
+
+use glimpse::catalog::{PhotoFilter, PhotoInfo};
+use glimpse::device::Device;
+use glimpse::encode::ImageEncoder;
+use glimpse::library::Library;
+use glimpse::model::ModelFiles;
+use glimpse::pipeline::Control;
+use glimpse::search::{self, parse_day, Request, Sort};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
+
+const FILES: [&str; 5] = [
+    "tokyo_offset.jpg",
+    "rio_no_offset.jpg",
+    "new_york_negative_offset.jpg",
+    "digitized_only.jpg",
+    "no_exif.jpg",
+];
+
+fn day(d: &str) -> i64 {
+    parse_day(d).unwrap()
+}
+
+/// The fixtures copied into a folder (the file time of the one without EXIF set to
+/// 2019-05-05) and indexed into a fresh library.
+fn indexed() -> (tempfile::TempDir, PathBuf, Library) {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in FILES {
+        std::fs::copy(common::fixture("exif").join(f), photos.join(f)).unwrap();
+    }
+    let file = std::fs::File::options()
+        .write(true)
+        .open(photos.join("no_exif.jpg"))
+        .unwrap();
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(day("2019-05-05") as u64))
+        .unwrap();
+    drop(file);
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let library = dir.path().join("library");
+    let mut lib = Library::open(&library, &files.name, enc.dim()).unwrap();
+    let s = lib
+        .index(
+            std::slice::from_ref(&photos),
+            &enc,
+            2,
+            &Control::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(s.progress.encoded, 5, "{s:?}");
+    (dir, library, lib)
+}
+
+fn infos(lib: &Library) -> Vec<PhotoInfo> {
+    let ids = lib
+        .catalog
+        .filter_ids(lib.model_id(), &PhotoFilter::default())
+        .unwrap();
+    let mut all: Vec<PhotoInfo> = lib
+        .catalog
+        .photo_infos(&ids)
+        .unwrap()
+        .into_values()
+        .collect();
+    all.sort_by_key(|i| i.path.clone());
+    all
+}
+
+fn name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn info<'a>(all: &'a [PhotoInfo], file: &str) -> &'a PhotoInfo {
+    all.iter().find(|i| name(&i.path) == file).unwrap()
+}
+
+/// Every photo passing `filter`, in `sort` order.
+fn found(lib: &Library, filter: PhotoFilter, sort: Sort) -> Vec<String> {
+    let any = lib.catalog.embeddings(lib.model_id()).unwrap()[0].1.clone();
+    let mut req = Request::new(100);
+    req.filter = filter;
+    req.sort = sort;
+    search::nearest(lib, &any, &req)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| name(&h.photo.path))
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn dates_cameras_and_places_are_read_once_at_indexing() {
+    let (_dir, _library, lib) = indexed();
+    let all = infos(&lib);
+
+    let tokyo = info(&all, "tokyo_offset.jpg");
+    // 08:30 at +09:00 is 23:30 UTC the day before.
+    assert_eq!(tokyo.date, day("2024-05-31") + 23 * 3600 + 30 * 60);
+    assert!(tokyo.date_taken);
+    assert_eq!(tokyo.offset_minutes, Some(540));
+    assert_eq!(tokyo.camera.as_deref(), Some("Canon EOS R5"));
+    let (lat, lon) = (tokyo.latitude.unwrap(), tokyo.longitude.unwrap());
+    assert!(
+        (lat - (35.0 + 39.0 / 60.0 + 29.16 / 3600.0)).abs() < 1e-9,
+        "{lat}"
+    );
+    assert!(
+        (lon - (139.0 + 44.0 / 60.0 + 28.8 / 3600.0)).abs() < 1e-9,
+        "{lon}"
+    );
+    assert_eq!((tokyo.width, tokyo.height), (Some(96), Some(64)));
+
+    let rio = info(&all, "rio_no_offset.jpg");
+    // No offset recorded: the camera's clock, read as UTC.
+    assert_eq!(rio.date, day("2023-12-31") + 86_399);
+    assert_eq!(rio.offset_minutes, None);
+    assert_eq!(rio.camera.as_deref(), Some("NIKON D850"));
+    assert!((rio.latitude.unwrap() + 22.9).abs() < 1e-9);
+    assert!((rio.longitude.unwrap() + 43.2).abs() < 1e-9);
+
+    let ny = info(&all, "new_york_negative_offset.jpg");
+    assert_eq!(ny.date, day("2024-01-01") + 5 * 3600 + 30 * 60);
+    assert_eq!(ny.offset_minutes, Some(-300));
+    assert_eq!(ny.camera.as_deref(), Some("Apple iPhone 15"));
+    assert_eq!((ny.latitude, ny.longitude), (None, None));
+
+    let digitized = info(&all, "digitized_only.jpg");
+    assert_eq!(digitized.date, day("2020-02-29") + 12 * 3600);
+    assert!(digitized.date_taken);
+    assert_eq!(digitized.camera, None);
+
+    let plain = info(&all, "no_exif.jpg");
+    assert_eq!(plain.date, day("2019-05-05"), "the file time");
+    assert!(!plain.date_taken);
+    assert_eq!((plain.camera.as_ref(), plain.latitude), (None, None));
+}
+
+#[test]
+fn date_and_location_filters_return_exactly_the_expected_photos() {
+    let (_dir, _library, lib) = indexed();
+    let f = |after: Option<&str>, before: Option<&str>, loc: Option<bool>| PhotoFilter {
+        after: after.map(day),
+        before: before.map(day),
+        has_location: loc,
+        ..PhotoFilter::default()
+    };
+    let got = |filter| {
+        found(&lib, filter, Sort::Score)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        got(f(Some("2024-01-01"), None, None)),
+        set(&["tokyo_offset.jpg", "new_york_negative_offset.jpg"])
+    );
+    assert_eq!(
+        got(f(None, Some("2024-01-01"), None)),
+        set(&["rio_no_offset.jpg", "digitized_only.jpg", "no_exif.jpg"])
+    );
+    // One second before midnight is still the 31st.
+    assert_eq!(
+        got(f(Some("2023-12-31"), Some("2024-01-01"), None)),
+        set(&["rio_no_offset.jpg"])
+    );
+    assert_eq!(
+        got(f(Some("2024-06-01"), None, None)),
+        set(&[]),
+        "Tokyo's 1 June morning is 31 May in UTC"
+    );
+    assert_eq!(
+        got(f(None, None, Some(true))),
+        set(&["tokyo_offset.jpg", "rio_no_offset.jpg"])
+    );
+    assert_eq!(
+        got(f(None, None, Some(false))),
+        set(&[
+            "new_york_negative_offset.jpg",
+            "digitized_only.jpg",
+            "no_exif.jpg"
+        ])
+    );
+    assert_eq!(
+        got(f(Some("2024-01-01"), None, Some(true))),
+        set(&["tokyo_offset.jpg"])
+    );
+    // Sorted by date taken (file time where there is none).
+    assert_eq!(
+        found(&lib, PhotoFilter::default(), Sort::Newest),
+        [
+            "tokyo_offset.jpg",
+            "new_york_negative_offset.jpg",
+            "rio_no_offset.jpg",
+            "digitized_only.jpg",
+            "no_exif.jpg"
+        ]
+    );
+    assert_eq!(
+        found(&lib, PhotoFilter::default(), Sort::Oldest)[0],
+        "no_exif.jpg"
+    );
+}
+
+#[test]
+fn a_copy_keeps_the_metadata_of_the_photo_whose_vector_it_reuses() {
+    let (dir, library, lib) = indexed();
+    drop(lib);
+    let photos = dir.path().join("photos");
+    std::fs::copy(
+        photos.join("tokyo_offset.jpg"),
+        photos.join("tokyo_copy.jpg"),
+    )
+    .unwrap();
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let mut lib = Library::open(&library, &files.name, enc.dim()).unwrap();
+    let s = lib
+        .index(&[photos], &enc, 2, &Control::default(), &mut |_| {})
+        .unwrap();
+    assert_eq!(s.progress.encoded, 0, "{s:?}");
+    let all = infos(&lib);
+    let (a, b) = (info(&all, "tokyo_offset.jpg"), info(&all, "tokyo_copy.jpg"));
+    assert_eq!(
+        (b.date, b.offset_minutes, &b.camera, b.latitude, b.longitude),
+        (a.date, a.offset_minutes, &a.camera, a.latitude, a.longitude)
+    );
+}
+
+#[test]
+fn the_cli_filters_by_location_and_prints_the_camera() {
+    let (dir, library, lib) = indexed();
+    drop(lib);
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .args(["--quiet", "--offline", "--library"])
+        .arg(&library)
+        .args(["similar", "--model"])
+        .arg(common::immich_model())
+        .args(["--device", "cpu", "--has-location", "--json"])
+        .arg(dir.path().join("photos/digitized_only.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: BTreeSet<String> = lines
+        .iter()
+        .map(|l| name(Path::new(l["path"].as_str().unwrap())))
+        .collect();
+    assert_eq!(names, set(&["tokyo_offset.jpg", "rio_no_offset.jpg"]));
+    let tokyo = lines
+        .iter()
+        .find(|l| l["path"].as_str().unwrap().ends_with("tokyo_offset.jpg"))
+        .unwrap();
+    assert_eq!(tokyo["camera"], "Canon EOS R5");
+    assert_eq!(tokyo["date_taken"], true);
+    assert_eq!(tokyo["offset_minutes"], 540);
+}
