@@ -341,30 +341,14 @@ impl Default for SearchQuery {
 /// Most results one call returns.
 pub const MAX_PAGE: usize = 1000;
 
-/// A result.
+/// A result: the photo and how well it matches.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct HitView {
-    /// Photo id.
-    pub id: i64,
-    /// The file.
-    pub path: String,
+    /// The photo.
+    #[serde(flatten)]
+    pub photo: PhotoDetail,
     /// Cosine to the query.
     pub score: f32,
-    /// Date taken, else file time (Unix seconds).
-    pub date: i64,
-    /// Bytes.
-    pub size: i64,
-    /// Pixels.
-    pub width: Option<u32>,
-    /// Pixels.
-    pub height: Option<u32>,
-    /// Format.
-    pub format: Option<String>,
-    /// The cached preview.
-    pub thumbnail: Option<String>,
-    /// Tags, best first.
-    pub tags: Vec<String>,
 }
 
 /// A page of results.
@@ -381,7 +365,7 @@ pub struct SearchPage {
     pub query_preview: Option<String>,
 }
 
-/// The lightbox.
+/// What the window shows about a photo (the lightbox; each result carries it too).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhotoDetail {
@@ -389,7 +373,7 @@ pub struct PhotoDetail {
     pub id: i64,
     /// The file.
     pub path: String,
-    /// Date taken, else file time.
+    /// Date taken, else file time (Unix seconds).
     pub date: i64,
     /// Bytes.
     pub size: i64,
@@ -411,6 +395,26 @@ pub struct PhotoDetail {
     pub latitude: Option<f64>,
     /// Longitude in degrees.
     pub longitude: Option<f64>,
+}
+
+impl PhotoDetail {
+    fn new(info: PhotoInfo, thumbnail: Option<String>, tags: Vec<String>) -> Self {
+        PhotoDetail {
+            id: info.id,
+            path: info.path.display().to_string(),
+            date: info.date,
+            size: info.size,
+            width: info.width,
+            height: info.height,
+            format: info.format,
+            thumbnail,
+            tags,
+            date_taken: info.date_taken,
+            camera: info.camera,
+            latitude: info.latitude,
+            longitude: info.longitude,
+        }
+    }
 }
 
 /// A tag and how many photos carry it.
@@ -485,11 +489,18 @@ impl Session {
     }
 
     fn engine(&self) -> Result<Arc<Engine>, SessionError> {
-        self.engine
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or_else(|| SessionError::ModelNotReady("the model is not loaded yet".into()))
+        let loaded = || {
+            self.engine
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        if let Some(e) = loaded() {
+            return Ok(e);
+        }
+        // The model may have been put in place by hand since the window opened.
+        self.start()?;
+        loaded().ok_or_else(|| SessionError::ModelNotReady("the model is not loaded yet".into()))
     }
 
     /// Whether the model folder is complete, without downloading anything.
@@ -845,21 +856,7 @@ impl Session {
             .map(|t| t.0)
             .collect();
         let thumbnail = thumbnail_of(&reader, &info);
-        Ok(PhotoDetail {
-            id,
-            path: info.path.display().to_string(),
-            date: info.date,
-            size: info.size,
-            width: info.width,
-            height: info.height,
-            format: info.format,
-            thumbnail,
-            tags,
-            date_taken: info.date_taken,
-            camera: info.camera,
-            latitude: info.latitude,
-            longitude: info.longitude,
-        })
+        Ok(PhotoDetail::new(info, thumbnail, tags))
     }
 
     /// The file of a library photo (for "open" and "reveal"; nothing else is ever opened).
@@ -1017,17 +1014,10 @@ impl Drop for Session {
 }
 
 fn hit_view(h: search::Hit) -> HitView {
+    let thumbnail = h.thumbnail.map(|t| t.display().to_string());
     HitView {
-        id: h.photo.id,
-        path: h.photo.path.display().to_string(),
+        photo: PhotoDetail::new(h.photo, thumbnail, h.tags),
         score: h.score,
-        date: h.photo.date,
-        size: h.photo.size,
-        width: h.photo.width,
-        height: h.photo.height,
-        format: h.photo.format,
-        thumbnail: h.thumbnail.map(|t| t.display().to_string()),
-        tags: h.tags,
     }
 }
 

@@ -132,11 +132,11 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
     let page = s.session.search(&text("red circle")).unwrap();
     assert!(!page.hits.is_empty());
     assert!(
-        page.hits[0].path.contains("red-circle"),
+        page.hits[0].photo.path.contains("red-circle"),
         "{:?}",
         page.hits[0]
     );
-    let thumb = page.hits[0].thumbnail.clone().expect("thumbnail");
+    let thumb = page.hits[0].photo.thumbnail.clone().expect("thumbnail");
     assert!(s.session.scope().resolve(Path::new(&thumb)).is_ok());
     // Scores are best first.
     assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));
@@ -154,9 +154,11 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         .unwrap();
     assert_eq!(page.hits.len(), 6);
     assert!(
-        page.hits.iter().all(|h| h.path.contains("blue-square")),
+        page.hits
+            .iter()
+            .all(|h| h.photo.path.contains("blue-square")),
         "{:?}",
-        page.hits.iter().map(|h| &h.path).collect::<Vec<_>>()
+        page.hits.iter().map(|h| &h.photo.path).collect::<Vec<_>>()
     );
     let preview = page.query_preview.expect("preview");
     assert!(
@@ -169,18 +171,21 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
     let page = s
         .session
         .search(&SearchQuery {
-            example_photo_id: Some(star.id),
+            example_photo_id: Some(star.photo.id),
             limit: 5,
             ..SearchQuery::default()
         })
         .unwrap();
-    assert!(page.hits.iter().all(|h| h.id != star.id));
-    assert!(page.hits.iter().all(|h| h.path.contains("yellow-star")));
-    let detail = s.session.photo(star.id).unwrap();
-    assert_eq!(detail.path, star.path);
+    assert!(page.hits.iter().all(|h| h.photo.id != star.photo.id));
+    assert!(page
+        .hits
+        .iter()
+        .all(|h| h.photo.path.contains("yellow-star")));
+    let detail = s.session.photo(star.photo.id).unwrap();
+    assert_eq!(detail.path, star.photo.path);
     assert_eq!(
-        s.session.photo_path(star.id).unwrap(),
-        Path::new(&star.path)
+        s.session.photo_path(star.photo.id).unwrap(),
+        Path::new(&star.photo.path)
     );
 
     // An empty query is no search, not an error.
@@ -233,11 +238,14 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
         })
         .unwrap();
     assert_eq!(page.hits.len() as u64, circles.count);
-    assert!(page.hits.iter().all(|h| h.tags.contains(&"circle".into())));
-    assert!(page.hits.iter().all(|h| h.path.contains("circle")));
+    assert!(page
+        .hits
+        .iter()
+        .all(|h| h.photo.tags.contains(&"circle".into())));
+    assert!(page.hits.iter().all(|h| h.photo.path.contains("circle")));
 
     // Removing the folder forgets its photos (the files stay) and narrows what is served.
-    let inside = page.hits[0].path.clone();
+    let inside = page.hits[0].photo.path.clone();
     assert!(s.session.scope().resolve(Path::new(&inside)).is_ok());
     let roots = s.session.remove_root(&photos).unwrap();
     assert!(roots.is_empty());
@@ -286,14 +294,21 @@ fn searches_answer_while_the_indexer_is_held_and_see_new_photos_after() {
         5,
         "only the first folder is searchable yet"
     );
-    assert!(page.hits.iter().all(|h| h.path.contains("red-circle")));
+    assert!(page
+        .hits
+        .iter()
+        .all(|h| h.photo.path.contains("red-circle")));
     let pending = s.session.roots().unwrap();
     assert_eq!(pending[1].indexed, 0);
 
     s.session.resume().unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
     let page = s.session.search(&text("blue square")).unwrap();
-    assert!(page.hits[0].path.contains("blue-square"), "{:?}", page.hits);
+    assert!(
+        page.hits[0].photo.path.contains("blue-square"),
+        "{:?}",
+        page.hits
+    );
     let roots = s.session.roots().unwrap();
     assert_eq!(roots[1].indexed, 5);
 }
@@ -319,7 +334,11 @@ fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
     assert!(found, "{:?}", s.session.roots().unwrap());
     assert!(s.session.wait_idle(IDLE).unwrap());
     let page = s.session.search(&text("yellow star")).unwrap();
-    assert!(page.hits[0].path.contains("yellow-star"), "{:?}", page.hits);
+    assert!(
+        page.hits[0].photo.path.contains("yellow-star"),
+        "{:?}",
+        page.hits
+    );
 }
 
 #[test]
@@ -438,4 +457,35 @@ fn folders_that_cannot_be_used_are_refused_with_the_reason() {
         }
     }
     assert!(s.session.roots().unwrap().is_empty());
+}
+
+#[test]
+fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("models").join("placed-by-hand");
+    let session = Session::new(
+        config(&dir.path().join("library"), &model),
+        Arc::new(|_| {}),
+    );
+    assert!(!session.model_state().ready);
+    assert!(matches!(
+        session.roots(),
+        Err(SessionError::ModelNotReady(_))
+    ));
+    // The user copies the model folder where the first-run screen said, then checks again.
+    let src = common::shape_model();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.unwrap();
+        let to = model.join(entry.path().strip_prefix(&src).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    assert!(session.roots().unwrap().is_empty());
+    let status = session.status().unwrap();
+    assert!(status.model.ready, "{status:?}");
+    assert_eq!(status.provider.as_deref(), Some("CPU"));
 }
