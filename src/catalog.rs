@@ -201,6 +201,33 @@ pub struct Root {
     pub online: bool,
 }
 
+/// Photos of one format by state, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FormatCount {
+    /// The format ("jpeg", "png", ..., "heic", "cr2"; "other" for names without a photo
+    /// extension).
+    pub format: String,
+    /// Searchable (for any model).
+    pub indexed: u64,
+    /// Could not be read or decoded.
+    pub failed: u64,
+    /// In a format this build cannot decode.
+    pub unsupported: u64,
+    /// Waiting for the indexer (or gone from an offline root).
+    pub pending: u64,
+}
+
+/// The format a file's name says, in the spelling decoded photos are stored with.
+fn format_by_name(path: &Path) -> String {
+    match crate::scan::format_of(path).map(|f| f.name()) {
+        Some("jpg" | "jpe" | "jfif") => "jpeg".into(),
+        Some("tif") => "tiff".into(),
+        Some("heif") => "heic".into(),
+        Some(other) => other.into(),
+        None => "other".into(),
+    }
+}
+
 /// A root with its photo counts, for the app's folder panel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RootCounts {
@@ -448,6 +475,85 @@ impl Catalog {
             .ctx("root failures")?
             .collect::<Result<_, _>>()
             .ctx("root failures")?;
+        Ok(rows)
+    }
+
+    /// Photos per format and state, most photos first. Decoded photos count under the format
+    /// their bytes are in; the rest (failed, unsupported, pending) under their extension.
+    pub fn format_counts(&self) -> Result<Vec<FormatCount>, CatalogError> {
+        let mut by: std::collections::BTreeMap<String, FormatCount> = Default::default();
+        let mut add = |format: String, status: &str, n: u64| {
+            let c = by.entry(format.clone()).or_insert_with(|| FormatCount {
+                format,
+                ..FormatCount::default()
+            });
+            match status {
+                "indexed" => c.indexed += n,
+                "failed" => c.failed += n,
+                "unsupported" => c.unsupported += n,
+                _ => c.pending += n,
+            }
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT format, status, COUNT(*) FROM photos WHERE format IS NOT NULL
+                 GROUP BY format, status",
+            )
+            .ctx("format counts")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .ctx("format counts")?;
+        for row in rows {
+            let (f, status, n) = row.ctx("format counts")?;
+            add(f, &status, n as u64);
+        }
+        // Rows never decoded are few (failed, unsupported, pending): named by extension.
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, status FROM photos WHERE format IS NULL")
+            .ctx("format counts")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .ctx("format counts")?;
+        for row in rows {
+            let (path, status) = row.ctx("format counts")?;
+            add(format_by_name(&bytes_path(&path)), &status, 1);
+        }
+        let mut out: Vec<FormatCount> = by.into_values().collect();
+        out.sort_by_key(|c| {
+            (
+                std::cmp::Reverse(c.indexed + c.failed + c.unsupported + c.pending),
+                c.format.clone(),
+            )
+        });
+        Ok(out)
+    }
+
+    /// Every failed or unsupported file with its reason, by path (`status --files`).
+    pub fn failed_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, COALESCE(error, status) FROM photos
+                 WHERE status IN ('failed', 'unsupported') ORDER BY path",
+            )
+            .ctx("failed files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("failed files")?
+            .collect::<Result<_, _>>()
+            .ctx("failed files")?;
         Ok(rows)
     }
 

@@ -172,6 +172,28 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     assert_eq!(st.unsupported, 1);
     assert_eq!(lib.vector_count(), photos);
     assert_eq!(st.max_encodes_per_photo, 1);
+    // Per format: decoded photos by their bytes, the rest by their names.
+    let formats = lib.catalog.format_counts().unwrap();
+    let of = |f: &str| {
+        formats
+            .iter()
+            .find(|c| c.format == f)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        formats.iter().map(|c| c.indexed).sum::<u64>() as usize,
+        photos
+    );
+    assert_eq!((of("jpeg").failed, of("png").failed), (2, 3), "{formats:?}");
+    assert_eq!((of("heic").unsupported, of("heic").indexed), (1, 0));
+    assert!(formats.iter().all(|c| c.pending == 0), "{formats:?}");
+    let bad = lib.catalog.failed_files().unwrap();
+    assert_eq!(bad.len(), 6, "{bad:?}");
+    assert!(bad.iter().all(|(_, why)| !why.is_empty()));
+    assert!(bad
+        .iter()
+        .any(|(p, why)| p.ends_with("phone.heic") && why == "unsupported format: heic"));
     // One recorded reason per bad file.
     let reasons: Vec<&str> = st.failures.iter().map(|(r, _)| r.as_str()).collect();
     for needle in [

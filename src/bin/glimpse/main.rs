@@ -77,6 +77,9 @@ enum Command {
         /// Print every stored embedding as a JSON line `{"path", "embedding"}` instead.
         #[arg(long)]
         dump_embeddings: bool,
+        /// Also list every failed or unsupported file with its reason.
+        #[arg(long)]
+        files: bool,
     },
     /// Find photos by describing them: `glimpse search "dog on a red sofa -cat"`.
     Search(find::SearchCmd),
@@ -463,11 +466,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             model,
             json,
             dump_embeddings,
+            files,
         } => {
             let dir = library_dir(&cli);
             let catalog = glimpse::catalog::Catalog::open(&dir)?;
             let integrity = catalog.integrity_check()?;
             let roots = catalog.roots()?;
+            let formats = catalog.format_counts()?;
+            let failed_files = if *files {
+                catalog.failed_files()?
+            } else {
+                Vec::new()
+            };
             let provider = catalog.setting("provider")?;
             let chosen = status_model(&cli, model.as_deref(), &catalog)?;
             drop(catalog);
@@ -518,9 +528,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "vectors": vectors,
                 "vectors_origin": origin,
                 "max_encodes_per_photo": stats.max_encodes_per_photo,
+                "formats": formats,
             });
             if *json {
                 println!("{info}");
+                for (p, reason) in &failed_files {
+                    println!(
+                        "{}",
+                        serde_json::json!({"path": p.to_string_lossy(), "reason": reason})
+                    );
+                }
             } else {
                 println!("library: {} (integrity {integrity})", dir.display());
                 println!(
@@ -541,6 +558,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
                 for (r, n) in &stats.failures {
                     println!("  {n:>6}  {r}");
+                }
+                if !formats.is_empty() {
+                    println!("formats:");
+                }
+                for f in &formats {
+                    let mut parts = vec![format!("{} indexed", f.indexed)];
+                    for (n, what) in [
+                        (f.failed, "failed"),
+                        (f.unsupported, "unsupported by this build"),
+                        (f.pending, "pending"),
+                    ] {
+                        if n > 0 {
+                            parts.push(format!("{n} {what}"));
+                        }
+                    }
+                    println!("  {:<6} {}", f.format, parts.join(", "));
+                }
+                for (p, reason) in &failed_files {
+                    println!("{}: {reason}", p.display());
                 }
             }
             Ok(ExitCode::SUCCESS)
