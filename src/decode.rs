@@ -67,7 +67,7 @@ pub struct Decoded {
     /// Height of the upright picture at full resolution.
     pub height: u32,
     /// The container format that was detected from the file's content.
-    pub format: ImageFormat,
+    pub format: &'static str,
     /// The DCT scale denominator used for JPEGs (1 = full decode).
     pub dct_scale: u32,
 }
@@ -114,8 +114,16 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
     // A decoder bug must cost one photo, never the process.
+    #[cfg(feature = "jxl")]
+    if is_jxl(bytes) {
+        return std::panic::catch_unwind(|| decode_jxl(bytes)).unwrap_or_else(|_| {
+            Err(DecodeError::Corrupt(
+                "the JPEG XL decoder failed on this file".into(),
+            ))
+        });
+    }
+    let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
     let result = std::panic::catch_unwind(|| decode_inner(bytes, format, opts));
     match result {
         Ok(r) => r,
@@ -169,7 +177,7 @@ fn decode_inner(
         image: rgb,
         width,
         height,
-        format,
+        format: format_name(format),
         dct_scale,
     })
 }
@@ -183,6 +191,80 @@ fn exif_orientation(bytes: &[u8]) -> Option<image::metadata::Orientation> {
     let value = field.value.get_uint(0)?;
     let o = image::metadata::Orientation::from_exif(u8::try_from(value).ok()?)?;
     (o != image::metadata::Orientation::NoTransforms).then_some(o)
+}
+
+/// The name a decoded format is stored under ("jpeg", "png", ...).
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "jpeg",
+        ImageFormat::Png => "png",
+        ImageFormat::WebP => "webp",
+        ImageFormat::Gif => "gif",
+        ImageFormat::Bmp => "bmp",
+        ImageFormat::Tiff => "tiff",
+        other => other.extensions_str().first().copied().unwrap_or("other"),
+    }
+}
+
+/// A JPEG XL codestream (`FF 0A`) or ISO-BMFF container (`JXL ` signature box).
+#[cfg(feature = "jxl")]
+fn is_jxl(bytes: &[u8]) -> bool {
+    const CONTAINER: [u8; 12] = [
+        0, 0, 0, 0x0C, b'J', b'X', b'L', b' ', 0x0D, 0x0A, 0x87, 0x0A,
+    ];
+    bytes.starts_with(&[0xFF, 0x0A]) || bytes.starts_with(&CONTAINER)
+}
+
+/// Decodes a JPEG XL picture, upright (the decoder applies the codestream's orientation), with
+/// the same pixel limit as every other format, checked from the header before any pixel is
+/// decoded. A file cut short is refused, not shown half-loaded (JPEG XL renders progressively).
+#[cfg(feature = "jxl")]
+fn decode_jxl(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    use jxl_oxide::{JxlImage, PixelFormat};
+    let image = JxlImage::builder()
+        .read(Cursor::new(bytes))
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let (width, height) = (image.width(), image.height());
+    check_pixels(u64::from(width), u64::from(height))?;
+    if !image.is_loading_done() {
+        return Err(DecodeError::Truncated(
+            "the JPEG XL file ends before its last frame".into(),
+        ));
+    }
+    let render = image
+        .render_frame(0)
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let mut stream = render.stream();
+    let (w, h, channels) = (stream.width(), stream.height(), stream.channels());
+    let mut buf = vec![0u8; w as usize * h as usize * channels as usize];
+    stream.write_to_buffer(&mut buf);
+    let wrong = || DecodeError::Corrupt("the JPEG XL decoder returned a short image".into());
+    let img = match (image.pixel_format(), channels) {
+        (PixelFormat::Gray, 1) => {
+            DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, buf).ok_or_else(wrong)?)
+        }
+        (PixelFormat::Graya, 2) => {
+            DynamicImage::ImageLumaA8(image::GrayAlphaImage::from_raw(w, h, buf).ok_or_else(wrong)?)
+        }
+        (PixelFormat::Rgb, 3) => {
+            DynamicImage::ImageRgb8(RgbImage::from_raw(w, h, buf).ok_or_else(wrong)?)
+        }
+        (PixelFormat::Rgba, 4) => {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_raw(w, h, buf).ok_or_else(wrong)?)
+        }
+        (other, _) => {
+            return Err(DecodeError::Unsupported(format!(
+                "JPEG XL with {other:?} pixels"
+            )))
+        }
+    };
+    Ok(Decoded {
+        image: to_rgb(img),
+        width: w,
+        height: h,
+        format: "jxl",
+        dct_scale: 1,
+    })
 }
 
 fn check_pixels(width: u64, height: u64) -> Result<(), DecodeError> {

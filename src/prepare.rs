@@ -118,7 +118,7 @@ pub fn prepare_into(
         tensor,
         width: d.width,
         height: d.height,
-        format: format!("{:?}", d.format).to_lowercase(),
+        format: d.format.to_string(),
         metadata,
     })
 }

@@ -40,12 +40,26 @@ use std::time::UNIX_EPOCH;
 
 /// Extensions (lower-case, matched case-insensitively) of formats `decode` can read: these files
 /// are indexed.
+#[cfg(feature = "jxl")]
+pub const PHOTO_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff", "jxl",
+];
+/// Extensions (lower-case, matched case-insensitively) of formats `decode` can read: these files
+/// are indexed.
+#[cfg(not(feature = "jxl"))]
 pub const PHOTO_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff",
 ];
 
 /// Extensions (lower-case, matched case-insensitively) of photo formats people have that this
 /// build cannot decode: reported as unsupported rather than ignored, so `status` can list them.
+#[cfg(feature = "jxl")]
+pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
+    "heic", "heif", "avif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
+];
+/// Extensions (lower-case, matched case-insensitively) of photo formats people have that this
+/// build cannot decode: reported as unsupported rather than ignored, so `status` can list them.
+#[cfg(not(feature = "jxl"))]
 pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "heic", "heif", "avif", "jxl", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
 ];

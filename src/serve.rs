@@ -89,6 +89,7 @@ pub fn mime_type(path: &Path) -> &'static str {
         "tif" | "tiff" => "image/tiff",
         "avif" => "image/avif",
         "heic" | "heif" => "image/heif",
+        "jxl" => "image/jxl",
         _ => "application/octet-stream",
     }
 }

@@ -14,6 +14,7 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   "heic",
   "heif",
   "avif",
+  "jxl",
 ];
 
 /** The last part of a path, for `/` and `\` separators alike. */

@@ -1,0 +1,95 @@
+//! Formats decoded beyond the `image` crate's own: each must give the same picture as the PNG
+//! it was made from (tests/fixtures/make_format_fixtures.sh), pixel for pixel when lossless and
+//! to embedding cosine >= 0.999 when lossy; a damaged file is a recorded failure, and a folder of
+//! them indexes with the format named in `status`.
+
+mod common;
+
+use glimpse::decode::{self, DecodeError, DecodeOptions};
+use glimpse::device::Device;
+use glimpse::encode::ImageEncoder;
+use glimpse::library::Library;
+use glimpse::model::ModelFiles;
+use glimpse::pipeline::Control;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    common::fixture("formats").join(name)
+}
+
+fn embed(enc: &ImageEncoder, name: &str) -> Vec<f32> {
+    let mut out = None;
+    enc.embed_files(&[fixture(name)], 1, |_, r| out = Some(r));
+    match out {
+        Some(Ok(v)) => v,
+        Some(Err(e)) => panic!("{name}: {e}"),
+        None => panic!("{name}: no result"),
+    }
+}
+
+#[cfg(feature = "jxl")]
+#[test]
+fn jpeg_xl_decodes_to_the_same_picture_as_the_png() {
+    let png = decode::decode_file(&fixture("photo.png"), DecodeOptions::full()).unwrap();
+    let lossless =
+        decode::decode_file(&fixture("photo_lossless.jxl"), DecodeOptions::full()).unwrap();
+    assert_eq!(lossless.format, "jxl");
+    assert_eq!((lossless.width, lossless.height), (301, 225));
+    assert!(
+        lossless.image == png.image,
+        "lossless JPEG XL must give the PNG's pixels"
+    );
+
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let reference = embed(&enc, "photo.png");
+    for name in ["photo_lossless.jxl", "photo_lossy.jxl"] {
+        let c = common::cosine(&reference, &embed(&enc, name));
+        eprintln!("{name}: cosine {c:.6} to the PNG");
+        assert!(c >= 0.999, "{name}: cosine {c}");
+    }
+}
+
+#[cfg(feature = "jxl")]
+#[test]
+fn a_truncated_jpeg_xl_is_a_clear_error() {
+    match decode::decode_file(&fixture("truncated.jxl"), DecodeOptions::full()) {
+        Err(DecodeError::Truncated(_) | DecodeError::Corrupt(_)) => {}
+        other => panic!("expected a truncated/corrupt error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_folder_of_formats_indexes_and_status_names_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in std::fs::read_dir(common::fixture("formats")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, photos.join(f.file_name().unwrap())).unwrap();
+    }
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let mut lib = Library::open(&dir.path().join("library"), &files.name, enc.dim()).unwrap();
+    lib.index(
+        std::slice::from_ref(&photos),
+        &enc,
+        2,
+        &Control::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let formats = lib.catalog.format_counts().unwrap();
+    let of = |f: &str| {
+        formats
+            .iter()
+            .find(|c| c.format == f)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(of("png").indexed, 1, "{formats:?}");
+    if cfg!(feature = "jxl") {
+        assert_eq!((of("jxl").indexed, of("jxl").failed), (2, 1), "{formats:?}");
+    } else {
+        assert_eq!(of("jxl").unsupported, 3, "{formats:?}");
+    }
+}
