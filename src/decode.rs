@@ -31,6 +31,9 @@ pub enum DecodeError {
     /// A known picture format that this build cannot decode.
     #[error("unsupported image format: {0}")]
     Unsupported(String),
+    /// A camera RAW file without a usable embedded preview.
+    #[error("RAW file: {0}")]
+    RawPreview(String),
     /// The file ends before the picture does.
     #[error("truncated image: {0}")]
     Truncated(String),
@@ -123,8 +126,24 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
             ))
         });
     }
+    #[cfg(feature = "raw")]
+    if let Some(kind) = crate::raw::kind(bytes) {
+        return std::panic::catch_unwind(|| decode_raw(bytes, kind, opts)).unwrap_or_else(|_| {
+            Err(DecodeError::Corrupt(
+                "the decoder failed on this RAW file's preview".into(),
+            ))
+        });
+    }
     let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
-    let result = std::panic::catch_unwind(|| decode_inner(bytes, format, opts));
+    let result = std::panic::catch_unwind(|| {
+        decode_inner(
+            bytes,
+            format,
+            opts,
+            exif_orientation(bytes),
+            format_name(format),
+        )
+    });
     match result {
         Ok(r) => r,
         Err(_) => Err(DecodeError::Corrupt(
@@ -133,12 +152,27 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
     }
 }
 
+/// A camera RAW file through its largest embedded JPEG preview, turned upright by the RAW's
+/// own orientation tag (previews rarely carry one), else the preview's.
+#[cfg(feature = "raw")]
+fn decode_raw(
+    bytes: &[u8],
+    kind: &'static str,
+    opts: DecodeOptions,
+) -> Result<Decoded, DecodeError> {
+    let preview = crate::raw::best_preview(bytes).map_err(DecodeError::RawPreview)?;
+    let jpeg = preview.bytes(bytes);
+    let orientation = exif_orientation(bytes).or_else(|| exif_orientation(jpeg));
+    decode_inner(jpeg, ImageFormat::Jpeg, opts, orientation, kind)
+}
+
 fn decode_inner(
     bytes: &[u8],
     format: ImageFormat,
     opts: DecodeOptions,
+    orientation: Option<image::metadata::Orientation>,
+    name: &'static str,
 ) -> Result<Decoded, DecodeError> {
-    let orientation = exif_orientation(bytes);
     let (mut rgb, full_w, full_h, dct_scale) = if format == ImageFormat::Jpeg {
         match decode_jpeg_turbo(bytes, opts) {
             Ok(v) => v,
@@ -177,7 +211,7 @@ fn decode_inner(
         image: rgb,
         width,
         height,
-        format: format_name(format),
+        format: name,
         dct_scale,
     })
 }

@@ -32,6 +32,7 @@ pub mod model;
 pub mod pipeline;
 pub mod prepare;
 pub mod preprocess;
+pub mod raw;
 pub mod runtime;
 pub mod scan;
 pub mod search;

@@ -46,10 +46,19 @@ impl Metadata {
 /// Reads the metadata of a file's bytes (JPEG, TIFF, PNG, WebP, HEIF containers); a file
 /// without EXIF, or with a damaged block, gives an empty [`Metadata`], never an error.
 pub fn read(bytes: &[u8]) -> Metadata {
-    match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
+    let found = match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
         Ok(exif) => from_exif(&exif),
         Err(_) => Metadata::default(),
+    };
+    // RAW containers the EXIF reader does not parse (CR3, RAF, ORF, RW2) carry the same block
+    // in their embedded preview.
+    #[cfg(feature = "raw")]
+    if found == Metadata::default() && crate::raw::kind(bytes).is_some() {
+        if let Some(p) = crate::raw::previews(bytes).first() {
+            return read(p.bytes(bytes));
+        }
     }
+    found
 }
 
 /// The metadata in a parsed EXIF block.

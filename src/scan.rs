@@ -39,29 +39,62 @@ use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 /// Extensions (lower-case, matched case-insensitively) of formats `decode` can read: these files
-/// are indexed.
-#[cfg(feature = "jxl")]
+/// are indexed. JPEG XL and RAW depend on their cargo features (`jxl`, `raw`; both on by default).
 pub const PHOTO_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff", "jxl",
-];
-/// Extensions (lower-case, matched case-insensitively) of formats `decode` can read: these files
-/// are indexed.
-#[cfg(not(feature = "jxl"))]
-pub const PHOTO_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "jfif", "png", "gif", "webp", "bmp", "tif", "tiff",
+    "jpg",
+    "jpeg",
+    "jpe",
+    "jfif",
+    "png",
+    "gif",
+    "webp",
+    "bmp",
+    "tif",
+    "tiff",
+    #[cfg(feature = "jxl")]
+    "jxl",
+    #[cfg(feature = "raw")]
+    "cr2",
+    #[cfg(feature = "raw")]
+    "cr3",
+    #[cfg(feature = "raw")]
+    "nef",
+    #[cfg(feature = "raw")]
+    "arw",
+    #[cfg(feature = "raw")]
+    "dng",
+    #[cfg(feature = "raw")]
+    "raf",
+    #[cfg(feature = "raw")]
+    "orf",
+    #[cfg(feature = "raw")]
+    "rw2",
 ];
 
 /// Extensions (lower-case, matched case-insensitively) of photo formats people have that this
 /// build cannot decode: reported as unsupported rather than ignored, so `status` can list them.
-#[cfg(feature = "jxl")]
 pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
-    "heic", "heif", "avif", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
-];
-/// Extensions (lower-case, matched case-insensitively) of photo formats people have that this
-/// build cannot decode: reported as unsupported rather than ignored, so `status` can list them.
-#[cfg(not(feature = "jxl"))]
-pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
-    "heic", "heif", "avif", "jxl", "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2",
+    "heic",
+    "heif",
+    "avif",
+    #[cfg(not(feature = "jxl"))]
+    "jxl",
+    #[cfg(not(feature = "raw"))]
+    "cr2",
+    #[cfg(not(feature = "raw"))]
+    "cr3",
+    #[cfg(not(feature = "raw"))]
+    "nef",
+    #[cfg(not(feature = "raw"))]
+    "arw",
+    #[cfg(not(feature = "raw"))]
+    "dng",
+    #[cfg(not(feature = "raw"))]
+    "raf",
+    #[cfg(not(feature = "raw"))]
+    "orf",
+    #[cfg(not(feature = "raw"))]
+    "rw2",
 ];
 
 /// Names (matched ASCII-case-insensitively) that are never descended into or reported, hidden

@@ -2,6 +2,7 @@
 //! it was made from (tests/fixtures/make_format_fixtures.sh), pixel for pixel when lossless and
 //! to embedding cosine >= 0.999 when lossy; a damaged file is a recorded failure, and a folder of
 //! them indexes with the format named in `status`.
+#![cfg_attr(not(feature = "jxl"), allow(unused))]
 
 mod common;
 
