@@ -88,21 +88,31 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
     write(&r.join("album.jpg/inside.png"), b"p");
 
     let items = scan_ok(r);
-    assert_eq!(
-        files(&items),
-        sorted(vec![
-            r.join("top.PNG"),
-            r.join("a/x.JpEg"),
-            r.join("a/b/c/deep.jpg"),
-            r.join("a/b/c/d/e/f/g/deeper.TIFF"),
-            r.join("a/anim.gif"),
-            r.join("a/w.webp"),
-            r.join("a/old.bmp"),
-            r.join("a/scan.jfif"),
-            r.join("a/cam.JPE"),
-            r.join("album.jpg/inside.png"),
-        ])
-    );
+    let mut expected = vec![
+        r.join("top.PNG"),
+        r.join("a/x.JpEg"),
+        r.join("a/b/c/deep.jpg"),
+        r.join("a/b/c/d/e/f/g/deeper.TIFF"),
+        r.join("a/anim.gif"),
+        r.join("a/w.webp"),
+        r.join("a/old.bmp"),
+        r.join("a/scan.jfif"),
+        r.join("a/cam.JPE"),
+        r.join("album.jpg/inside.png"),
+    ];
+    // RAW files are read through their previews (feature `raw`, on by default); HEIC/AVIF are
+    // reported as unsupported.
+    let mut expected_unsupported = vec![
+        (r.join("a/b/phone.heic"), "heic"),
+        (r.join("a/b/new.AVIF"), "avif"),
+    ];
+    if cfg!(feature = "raw") {
+        expected.push(r.join("a/b/raw.CR2"));
+    } else {
+        expected_unsupported.push((r.join("a/b/raw.CR2"), "cr2"));
+    }
+    expected_unsupported.sort();
+    assert_eq!(files(&items), sorted(expected));
     let mut unsupported: Vec<(PathBuf, &str)> = items
         .iter()
         .filter_map(|i| match i {
@@ -111,14 +121,7 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
         })
         .collect();
     unsupported.sort();
-    assert_eq!(
-        unsupported,
-        vec![
-            (r.join("a/b/new.AVIF"), "avif"),
-            (r.join("a/b/phone.heic"), "heic"),
-            (r.join("a/b/raw.CR2"), "cr2"),
-        ]
-    );
+    assert_eq!(unsupported, expected_unsupported);
     assert!(skipped(&items).is_empty(), "{items:?}");
     // Size and mtime are the file's own.
     for i in &items {
@@ -298,7 +301,9 @@ fn photo_name_helpers() {
         Some(PhotoFormat::Supported("tif"))
     );
     let f = format_of(Path::new("a.NEF")).unwrap();
-    assert_eq!((f.name(), f.is_supported()), ("nef", false));
+    assert_eq!((f.name(), f.is_supported()), ("nef", cfg!(feature = "raw")));
+    let f = format_of(Path::new("a.HEIC")).unwrap();
+    assert_eq!((f.name(), f.is_supported()), ("heic", false));
     assert_eq!(SkipReason::Vanished.code(), "vanished");
     assert_eq!(
         SkipReason::TooLarge { bytes: 5, limit: 4 }.to_string(),
@@ -478,7 +483,7 @@ mod unix {
         let r = t.path();
         let dir = r.join(OsStr::from_bytes(b"d\xff\xfe"));
         let file = dir.join(OsStr::from_bytes(b"caf\xe9.jpg"));
-        let raw = r.join(OsStr::from_bytes(b"\x80raw.NEF"));
+        let raw = r.join(OsStr::from_bytes(b"\x80phone.HEIC"));
         let hidden = r.join(OsStr::from_bytes(b".\xe9.jpg"));
         write(&file, b"x");
         write(&raw, b"x");
@@ -501,7 +506,7 @@ mod unix {
         assert!(fs::metadata(&f.path).is_ok(), "the path opens the file");
         assert!(items.iter().any(|i| matches!(
             i,
-            ScanItem::Unsupported { path, format: "nef", .. } if *path == raw
+            ScanItem::Unsupported { path, format: "heic", .. } if *path == raw
         )));
         assert_eq!(items.len(), 2, "{items:?}");
     }

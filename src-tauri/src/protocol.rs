@@ -18,7 +18,11 @@ pub fn handle(
 ) {
     let app = ctx.app_handle().clone();
     std::thread::spawn(move || {
-        let scope = app.state::<AppState>().session.scope();
+        // The page loads before the setup hook has run only in theory; serve nothing then.
+        let scope = match app.try_state::<AppState>() {
+            Some(state) => state.session.scope(),
+            None => serve::Scope::default(),
+        };
         responder.respond(answer(&scope, request.uri().path()));
     });
 }
