@@ -124,6 +124,7 @@ impl Watcher {
                 return None;
             }
             match self.rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(ev) if !is_change(&ev) => continue,
                 Ok(ev) => {
                     absorb(&mut batch, ev);
                     break;
@@ -139,12 +140,28 @@ impl Watcher {
                 break;
             }
             match self.rx.recv_timeout(debounce.quiet.min(left)) {
+                Ok(ev) if !is_change(&ev) => continue,
                 Ok(ev) => absorb(&mut batch, ev),
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         Some(batch)
+    }
+}
+
+/// Whether an event can mean new or changed content. Opening, reading and closing a file
+/// unchanged are not changes: counting them made every scan (which opens folders) and every
+/// picture the app shows start another scan, forever.
+fn is_change(ev: &notify::Result<notify::Event>) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match ev {
+        Ok(e) => match e.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => e.need_rescan(),
+            _ => true,
+        },
+        Err(_) => true,
     }
 }
 
@@ -221,6 +238,38 @@ mod tests {
         assert_eq!(
             roots_touched(&batch, std::slice::from_ref(&root)),
             vec![root]
+        );
+    }
+
+    #[test]
+    fn reading_files_and_listing_folders_is_not_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.jpg"), b"x").unwrap();
+        let (w, _) = Watcher::new(std::slice::from_ref(&root)).unwrap();
+        let quick = Debounce {
+            quiet: Duration::from_millis(200),
+            max_wait: Duration::from_secs(2),
+        };
+        let stop = AtomicBool::new(false);
+        for _ in 0..3 {
+            let _ = std::fs::read(root.join("sub/a.jpg")).unwrap();
+            let _ = std::fs::read_dir(root.join("sub")).unwrap().count();
+            let _ = std::fs::read_dir(&root).unwrap().count();
+        }
+        assert_eq!(
+            w.next_batch_within(quick, &stop, Some(Duration::from_secs(1))),
+            None,
+            "reads are not changes"
+        );
+        std::fs::write(root.join("sub/b.jpg"), b"y").unwrap();
+        let batch = w
+            .next_batch_within(quick, &stop, Some(Duration::from_secs(5)))
+            .expect("a new file is a change");
+        assert!(
+            batch.paths.iter().any(|p| p.ends_with("b.jpg")),
+            "{batch:?}"
         );
     }
 

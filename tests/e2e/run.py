@@ -18,6 +18,7 @@ Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
 Exit status 0 when every check passed; a failed check prints what was seen.
 """
 import argparse
+import http.client
 import json
 import os
 import re
@@ -238,13 +239,19 @@ def run(args, work, procs):
            "GDK_BACKEND": "x11", "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
            "NO_AT_BRIDGE": "1", "RUST_LOG": "info"}
     log = open(work / "app-driver.log", "w")
+    # A session bus of the run's own: without one, GTK/WebKit autolaunch a bus tied to the X
+    # display, which can outlive or vanish under a later run on the same display number.
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, stderr=log, text=True)
+    procs.append(bus)
+    env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
     procs.append(subprocess.Popen(
         ["Xvfb", DISPLAY, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
         stdout=log, stderr=log))
     time.sleep(1)
     procs.append(subprocess.Popen(
         ["tauri-driver", "--port", str(DRIVER_PORT), "--native-port", str(NATIVE_PORT),
-         "--native-driver", shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
+         "--native-driver", os.environ.get("GLIMPSE_E2E_NATIVE_DRIVER") or shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
         env=env, stdout=log, stderr=log))
     wait_port(DRIVER_PORT)
     d = Driver(DRIVER_PORT)
@@ -369,21 +376,46 @@ def run(args, work, procs):
     print("all end-to-end checks passed", flush=True)
 
 
+class DriverLost(Exception):
+    """The WebDriver connection broke (not a failed check): the run may be retried."""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--app", default=str(ROOT / "target/debug/glimpse-app"))
     ap.add_argument("--screenshots")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--attempts", type=int, default=3,
+                    help="runs to try when the WebDriver connection (not a check) breaks")
     args = ap.parse_args()
+    for attempt in range(1, args.attempts + 1):
+        try:
+            sys.exit(attempt_run(args))
+        except DriverLost as e:
+            print(f"attempt {attempt}: the WebDriver connection broke ({e}); "
+                  f"{'retrying from the start' if attempt < args.attempts else 'giving up'}",
+                  file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def attempt_run(args):
     work = Path(tempfile.mkdtemp(prefix="glimpse-e2e-"))
     procs = []
     ok = False
+    lost = None
     try:
         run(args, work, procs)
         ok = True
     except Failure as e:
         print(f"FAILED: {e}", file=sys.stderr, flush=True)
+    except (ConnectionError, http.client.HTTPException, urllib.error.URLError) as e:
+        lost = e
     finally:
+        if not ok:
+            for p in procs:
+                if isinstance(p, subprocess.Popen):
+                    state = "running" if p.poll() is None else f"exited with {p.returncode}"
+                    print(f"  process {p.args[0]}: {state}", file=sys.stderr, flush=True)
         for p in reversed(procs):
             if isinstance(p, Driver):
                 p.quit()
@@ -402,7 +434,9 @@ def main():
             print(f"work folder kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if ok else 1)
+    if lost is not None:
+        raise DriverLost(lost)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
