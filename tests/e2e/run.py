@@ -101,13 +101,23 @@ class Driver:
 
     def call(self, method, path, body=None, timeout=60):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return json.loads(r.read() or b"{}").get("value")
-        except urllib.error.HTTPError as e:
-            raise Failure(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}") from e
+        for attempt in range(4):
+            req = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout) as r:
+                    return json.loads(r.read() or b"{}").get("value")
+            except urllib.error.HTTPError as e:
+                raise Failure(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}") from e
+            except (http.client.RemoteDisconnected, ConnectionResetError) as e:
+                # tauri-driver answers a request it could not pass on (a kept-alive
+                # connection to WebKitWebDriver that had just been closed) by dropping ours
+                # before sending anything: the command never ran, so it is sent again.
+                if attempt == 3:
+                    raise
+                print(f"  (driver dropped {method} {path}: {e}; sending it again)",
+                      file=sys.stderr, flush=True)
+                time.sleep(0.3)
 
     def start(self, app, env_note):
         caps = {"capabilities": {"alwaysMatch": {
