@@ -5,7 +5,8 @@
 #     unpacked into .cache/onnxruntime/ (the engine can fetch it by itself too; CI pins it here)
 #   - with --app: what the desktop app builds and is tested with: WebKitGTK and GTK headers
 #     (Tauri 2), Node's npm packages of ui/, Xvfb, WebKitWebDriver, xdotool, ImageMagick, GTK
-#     for Python (the drag source) and tauri-driver (cargo install, pinned).
+#     for Python (the drag source), libheif1 (HEIC/AVIF, loaded at run time) and tauri-driver
+#     (cargo install, pinned).
 # Prints nothing on stdout but the library path, so callers can `export ORT_DYLIB_PATH=$(...)`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ if ((APP)); then
   for pkg in build-essential pkg-config file libwebkit2gtk-4.1-dev libsoup-3.0-dev \
     libjavascriptcoregtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev \
     libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth imagemagick \
-    dbus-x11 at-spi2-core xdotool python3-gi gir1.2-gtk-3.0 nodejs npm; do
+    dbus-x11 at-spi2-core xdotool python3-gi gir1.2-gtk-3.0 libheif1 nodejs npm; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
   done
   # Node and npm may come from elsewhere than Debian (the CI image has them).

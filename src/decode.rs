@@ -126,6 +126,14 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
             ))
         });
     }
+    #[cfg(feature = "heif")]
+    if crate::heif::is_heif(bytes) {
+        return std::panic::catch_unwind(|| decode_heif(bytes)).unwrap_or_else(|_| {
+            Err(DecodeError::Corrupt(
+                "the HEIF decoder failed on this file".into(),
+            ))
+        });
+    }
     #[cfg(feature = "raw")]
     if let Some(kind) = crate::raw::kind(bytes) {
         return std::panic::catch_unwind(|| decode_raw(bytes, kind, opts)).unwrap_or_else(|_| {
@@ -150,6 +158,35 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
             "the decoder failed on this file".into(),
         )),
     }
+}
+
+/// A HEIC/HEIF or AVIF picture through libheif, which applies the file's rotation and mirror
+/// boxes (the HEIF rule: its EXIF orientation is not applied again).
+#[cfg(feature = "heif")]
+fn decode_heif(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    use crate::heif::HeifError;
+    let name = if bytes.get(8..12) == Some(b"avif") || bytes.get(8..12) == Some(b"avis") {
+        "avif"
+    } else {
+        "heic"
+    };
+    let image = crate::heif::decode(bytes, MAX_PIXELS).map_err(|e| match e {
+        HeifError::Missing(_) => DecodeError::Unsupported(e.to_string()),
+        HeifError::TooLarge { width, height } => DecodeError::TooLarge {
+            width: u64::from(width),
+            height: u64::from(height),
+            limit: MAX_PIXELS,
+        },
+        HeifError::Decode(m) => DecodeError::Corrupt(m),
+    })?;
+    let (width, height) = image.dimensions();
+    Ok(Decoded {
+        image,
+        width,
+        height,
+        format: name,
+        dct_scale: 1,
+    })
 }
 
 /// A camera RAW file through its largest embedded JPEG preview, turned upright by the RAW's

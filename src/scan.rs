@@ -77,6 +77,8 @@ pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     "heic",
     "heif",
     "avif",
+    // Sigma's Foveon RAW: no decoder here and no reliable preview layout.
+    "x3f",
     #[cfg(not(feature = "jxl"))]
     "jxl",
     #[cfg(not(feature = "raw"))]
@@ -96,6 +98,10 @@ pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
     #[cfg(not(feature = "raw"))]
     "rw2",
 ];
+
+/// Extensions of the formats libheif decodes (feature `heif`): supported on machines where the
+/// library loads, unsupported (and listed by `status`) elsewhere.
+pub const HEIF_EXTENSIONS: &[&str] = &["heic", "heif", "avif"];
 
 /// Names (matched ASCII-case-insensitively) that are never descended into or reported, hidden
 /// or not: operating-system, trash, NAS thumbnail and archive-metadata folders whose pictures
@@ -338,9 +344,16 @@ pub fn format_of(path: &Path) -> Option<PhotoFormat> {
             .copied()
             .find(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
     };
-    find(PHOTO_EXTENSIONS)
-        .map(PhotoFormat::Supported)
-        .or_else(|| find(UNSUPPORTED_EXTENSIONS).map(PhotoFormat::Unsupported))
+    if let Some(e) = find(PHOTO_EXTENSIONS) {
+        return Some(PhotoFormat::Supported(e));
+    }
+    let e = find(UNSUPPORTED_EXTENSIONS)?;
+    // HEIC/HEIF/AVIF are decoded by the system's libheif when it can be loaded.
+    #[cfg(feature = "heif")]
+    if HEIF_EXTENSIONS.contains(&e) && crate::heif::available() {
+        return Some(PhotoFormat::Supported(e));
+    }
+    Some(PhotoFormat::Unsupported(e))
 }
 
 /// Whether a path names a photo the scan reports (decodable or unsupported), so the watcher
@@ -590,10 +603,12 @@ mod tests {
             format_of(Path::new("a/B.JPG")),
             Some(PhotoFormat::Supported("jpg"))
         );
-        assert_eq!(
-            format_of(Path::new("x.HeIc")),
-            Some(PhotoFormat::Unsupported("heic"))
-        );
+        let heic = format_of(Path::new("x.HeIc"));
+        if cfg!(feature = "heif") && crate::heif::available() {
+            assert_eq!(heic, Some(PhotoFormat::Supported("heic")));
+        } else {
+            assert_eq!(heic, Some(PhotoFormat::Unsupported("heic")));
+        }
         assert_eq!(format_of(Path::new("notes.txt")), None);
         assert_eq!(
             format_of(Path::new(".jpg")),

@@ -2,7 +2,7 @@
 //! it was made from (tests/fixtures/make_format_fixtures.sh), pixel for pixel when lossless and
 //! to embedding cosine >= 0.999 when lossy; a damaged file is a recorded failure, and a folder of
 //! them indexes with the format named in `status`.
-#![cfg_attr(not(feature = "jxl"), allow(unused))]
+#![cfg_attr(not(all(feature = "jxl", feature = "heif")), allow(unused))]
 
 mod common;
 
@@ -59,6 +59,30 @@ fn a_truncated_jpeg_xl_is_a_clear_error() {
     }
 }
 
+#[cfg(feature = "heif")]
+#[test]
+fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
+    assert!(
+        glimpse::heif::available(),
+        "libheif could not be loaded: install libheif1 (bash scripts/setup.sh --app does)"
+    );
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let reference = embed(&enc, "photo.png");
+    for (name, format) in [("photo.heic", "heic"), ("photo.avif", "avif")] {
+        let d = decode::decode_file(&fixture(name), DecodeOptions::full()).unwrap();
+        assert_eq!(d.format, format);
+        assert_eq!((d.width, d.height), (301, 225));
+        let c = common::cosine(&reference, &embed(&enc, name));
+        eprintln!("{name}: cosine {c:.6} to the PNG");
+        assert!(c >= 0.999, "{name}: cosine {c}");
+    }
+    match decode::decode_file(&fixture("truncated.heic"), DecodeOptions::full()) {
+        Err(DecodeError::Corrupt(m) | DecodeError::Truncated(m)) => assert!(!m.is_empty()),
+        other => panic!("expected an error, got {:?}", other.map(|d| d.format)),
+    }
+}
+
 #[test]
 fn a_folder_of_formats_indexes_and_status_names_each_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -92,5 +116,15 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
         assert_eq!((of("jxl").indexed, of("jxl").failed), (2, 1), "{formats:?}");
     } else {
         assert_eq!(of("jxl").unsupported, 3, "{formats:?}");
+    }
+    if cfg!(feature = "heif") && glimpse::heif::available() {
+        assert_eq!(
+            (of("heic").indexed, of("heic").failed),
+            (1, 1),
+            "{formats:?}"
+        );
+        assert_eq!(of("avif").indexed, 1, "{formats:?}");
+    } else {
+        assert_eq!((of("heic").unsupported, of("avif").unsupported), (2, 1));
     }
 }

@@ -87,7 +87,8 @@ struct Tree {
 }
 
 /// 12 distinct photos in nested folders, 2 byte-identical copies, a non-UTF-8 name, 4 broken
-/// files, a decompression bomb, an unsupported HEIC, a hidden folder, a symlink loop, non-photos.
+/// files, a decompression bomb, an unsupported Sigma RAW, a hidden folder, a symlink loop,
+/// non-photos.
 fn tree() -> Tree {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("Pictures");
@@ -134,7 +135,7 @@ fn tree() -> Tree {
     )
     .unwrap();
     bomb(&broken.join("bomb.png"));
-    std::fs::write(root.join("phone.heic"), b"not really heic").unwrap();
+    std::fs::write(root.join("camera.x3f"), b"a Foveon RAW").unwrap();
     photo(&root.join(".hidden/secret.png"), 200);
     photo(&root.join("@eaDir/thumb.png"), 201);
     std::fs::write(root.join("readme.txt"), b"hello").unwrap();
@@ -186,14 +187,14 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
         photos
     );
     assert_eq!((of("jpeg").failed, of("png").failed), (2, 3), "{formats:?}");
-    assert_eq!((of("heic").unsupported, of("heic").indexed), (1, 0));
+    assert_eq!((of("x3f").unsupported, of("x3f").indexed), (1, 0));
     assert!(formats.iter().all(|c| c.pending == 0), "{formats:?}");
     let bad = lib.catalog.failed_files().unwrap();
     assert_eq!(bad.len(), 6, "{bad:?}");
     assert!(bad.iter().all(|(_, why)| !why.is_empty()));
     assert!(bad
         .iter()
-        .any(|(p, why)| p.ends_with("phone.heic") && why == "unsupported format: heic"));
+        .any(|(p, why)| p.ends_with("camera.x3f") && why == "unsupported format: x3f"));
     // One recorded reason per bad file.
     let reasons: Vec<&str> = st.failures.iter().map(|(r, _)| r.as_str()).collect();
     for needle in [

@@ -84,6 +84,7 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
     write(&r.join("a/b/raw.CR2"), b"raw");
     write(&r.join("a/b/phone.heic"), b"heic");
     write(&r.join("a/b/new.AVIF"), b"avif");
+    write(&r.join("a/b/sigma.X3F"), b"x3f");
     // A directory whose name looks like a photo is descended into, not reported.
     write(&r.join("album.jpg/inside.png"), b"p");
 
@@ -100,16 +101,21 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
         r.join("a/cam.JPE"),
         r.join("album.jpg/inside.png"),
     ];
-    // RAW files are read through their previews (feature `raw`, on by default); HEIC/AVIF are
-    // reported as unsupported.
-    let mut expected_unsupported = vec![
-        (r.join("a/b/phone.heic"), "heic"),
-        (r.join("a/b/new.AVIF"), "avif"),
-    ];
+    // RAW files are read through their previews (feature `raw`), HEIC/AVIF through libheif
+    // where it loads (feature `heif`); the rest of the time they are reported as unsupported.
+    let mut expected_unsupported = vec![(r.join("a/b/sigma.X3F"), "x3f")];
     if cfg!(feature = "raw") {
         expected.push(r.join("a/b/raw.CR2"));
     } else {
         expected_unsupported.push((r.join("a/b/raw.CR2"), "cr2"));
+    }
+    if cfg!(feature = "heif") && glimpse::heif::available() {
+        expected.extend([r.join("a/b/phone.heic"), r.join("a/b/new.AVIF")]);
+    } else {
+        expected_unsupported.extend([
+            (r.join("a/b/phone.heic"), "heic"),
+            (r.join("a/b/new.AVIF"), "avif"),
+        ]);
     }
     expected_unsupported.sort();
     assert_eq!(files(&items), sorted(expected));
@@ -302,8 +308,8 @@ fn photo_name_helpers() {
     );
     let f = format_of(Path::new("a.NEF")).unwrap();
     assert_eq!((f.name(), f.is_supported()), ("nef", cfg!(feature = "raw")));
-    let f = format_of(Path::new("a.HEIC")).unwrap();
-    assert_eq!((f.name(), f.is_supported()), ("heic", false));
+    let f = format_of(Path::new("a.X3F")).unwrap();
+    assert_eq!((f.name(), f.is_supported()), ("x3f", false));
     assert_eq!(SkipReason::Vanished.code(), "vanished");
     assert_eq!(
         SkipReason::TooLarge { bytes: 5, limit: 4 }.to_string(),
@@ -317,7 +323,7 @@ fn too_large_photos_are_reported_not_indexed() {
     let r = t.path();
     write(&r.join("big.jpg"), &[0u8; 11]);
     write(&r.join("fits.jpg"), &[0u8; 10]);
-    write(&r.join("big.heic"), &[0u8; 11]);
+    write(&r.join("big.x3f"), &[0u8; 11]);
     write(&r.join("big.txt"), &[0u8; 100]);
     let opts = ScanOptions {
         max_file_bytes: 10,
@@ -483,7 +489,7 @@ mod unix {
         let r = t.path();
         let dir = r.join(OsStr::from_bytes(b"d\xff\xfe"));
         let file = dir.join(OsStr::from_bytes(b"caf\xe9.jpg"));
-        let raw = r.join(OsStr::from_bytes(b"\x80phone.HEIC"));
+        let raw = r.join(OsStr::from_bytes(b"\x80raw.X3F"));
         let hidden = r.join(OsStr::from_bytes(b".\xe9.jpg"));
         write(&file, b"x");
         write(&raw, b"x");
@@ -506,7 +512,7 @@ mod unix {
         assert!(fs::metadata(&f.path).is_ok(), "the path opens the file");
         assert!(items.iter().any(|i| matches!(
             i,
-            ScanItem::Unsupported { path, format: "heic", .. } if *path == raw
+            ScanItem::Unsupported { path, format: "x3f", .. } if *path == raw
         )));
         assert_eq!(items.len(), 2, "{items:?}");
     }

@@ -4,7 +4,8 @@ through tauri-driver + WebKitWebDriver (W3C WebDriver, spoken here with the stan
 
 What it checks, in order, on pictures drawn at test time with ImageMagick and the repository's
 shape model (models/test/shape-clip):
-  1. a folder added from the folder panel is indexed (per-root status reaches N indexed);
+  1. a folder added from the folder panel is indexed (per-root status reaches N indexed),
+     a HEIC among its pictures (libheif decoding inside the app's process);
   2. typing "red circle" shows a red circle first;
   3. dropping an image file onto the window (a real X11 drag from a GTK source, by xdotool)
      shows the dropped picture as the query and similar photos first;
@@ -239,6 +240,8 @@ def run(args, work, procs):
     library = work / "library"
     outside = work / "outside"
     draw_folder(photos, [("red", "circle"), ("blue", "square"), ("yellow", "star")], 5)
+    # A phone's HEIC (one more yellow star): decoded by libheif, loaded into the app's process.
+    draw(photos / "yellow-star-phone.heic", "yellow", "star", 5)
     outside.mkdir()
     draw(outside / "query-blue-square.png", "blue", "square", 7)
     shutil.copy(photos / "red-circle-0.png", outside / "copy.png")
@@ -288,10 +291,11 @@ def run(args, work, procs):
     def settled():
         t = d.text(d.find("root-status"))
         m = re.search(r"(\d+) indexed", t)
-        return t if m and int(m.group(1)) == 15 and "0 pending" in t else None
+        return t if m and int(m.group(1)) == 16 and "0 pending" in t else None
 
-    # 15 pictures; the symlink out is never followed, so never indexed.
-    status = wait_for("15 photos indexed", settled, timeout=180)
+    # 15 PNGs and the HEIC; the symlink out is never followed, so never indexed.
+    status = wait_for("16 photos indexed", settled, timeout=180)
+    check("0 failed" in status, f"nothing failed ({status})")
     check(True, f"folder status: {status}")
 
     print("2. searching by text", flush=True)
