@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Glimpse needs on a fresh Debian machine, idempotently:
-#   - apt: cmake + nasm (turbojpeg builds a vendored libjpeg-turbo), pkg-config, python3-pip
+#   - apt: cmake + nasm (turbojpeg builds a vendored libjpeg-turbo), pkg-config, python3-pip,
+#     and the codec libraries Glimpse loads at run time: libheif (HEIC/AVIF) and LibRaw (RAWs
+#     without a usable preview)
 #   - the ONNX Runtime shared library, from PyPI's pinned onnxruntime wheel (sha256-checked),
 #     unpacked into .cache/onnxruntime/ (the engine can fetch it by itself too; CI pins it here)
 #   - with --app: what the desktop app builds and is tested with: WebKitGTK and GTK headers
 #     (Tauri 2), Node's npm packages of ui/, Xvfb, WebKitWebDriver, xdotool, ImageMagick, GTK
-#     for Python (the drag source), libheif1 (HEIC/AVIF, loaded at run time) and tauri-driver
-#     (cargo install, pinned).
+#     for Python (the drag source) and tauri-driver (cargo install, pinned).
 # Prints nothing on stdout but the library path, so callers can `export ORT_DYLIB_PATH=$(...)`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +27,30 @@ command -v nasm >/dev/null || need_apt+=(nasm)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+apt_updated=0
+apt_update() {
+  ((apt_updated)) && return
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  apt_updated=1
+}
+# Run-time codec libraries, by the package name of this Debian release (12: libraw20).
+for choices in "libheif1" "libraw23 libraw20"; do
+  for pkg in $choices; do
+    if installed "$pkg"; then continue 2; fi
+  done
+  apt_update
+  for pkg in $choices; do
+    if apt-cache show "$pkg" >/dev/null 2>&1; then need_apt+=("$pkg"); continue 2; fi
+  done
+  echo "setup: none of $choices is known to apt" >&2
+done
 if ((APP)); then
   for pkg in build-essential pkg-config file libwebkit2gtk-4.1-dev libsoup-3.0-dev \
     libjavascriptcoregtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev \
     libayatana-appindicator3-dev librsvg2-dev webkit2gtk-driver xvfb xauth imagemagick \
-    dbus-x11 at-spi2-core xdotool python3-gi gir1.2-gtk-3.0 libheif1 nodejs npm; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need_apt+=("$pkg")
+    dbus-x11 at-spi2-core xdotool python3-gi gir1.2-gtk-3.0 nodejs npm; do
+    installed "$pkg" || need_apt+=("$pkg")
   done
   # Node and npm may come from elsewhere than Debian (the CI image has them).
   if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -43,7 +62,7 @@ fi
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  apt_update
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
 

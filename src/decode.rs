@@ -31,9 +31,10 @@ pub enum DecodeError {
     /// A known picture format that this build cannot decode.
     #[error("unsupported image format: {0}")]
     Unsupported(String),
-    /// A camera RAW file without a usable embedded preview.
+    /// A camera RAW file whose embedded preview is too small and whose sensor data could not
+    /// be developed.
     #[error("RAW file: {0}")]
-    RawPreview(String),
+    Raw(String),
     /// The file ends before the picture does.
     #[error("truncated image: {0}")]
     Truncated(String),
@@ -160,6 +161,27 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
     }
 }
 
+/// The decoders this build has on this machine (its version, its format features and the codec
+/// libraries that load), e.g. "0.1.0 jxl raw libraw heif". A library records it per folder, and
+/// files that failed under another set are tried again: a newer Glimpse, or a codec library
+/// installed since, may read them.
+pub fn decoder_set() -> String {
+    let mut set = vec![env!("CARGO_PKG_VERSION")];
+    if cfg!(feature = "jxl") {
+        set.push("jxl");
+    }
+    if cfg!(feature = "raw") {
+        set.push("raw");
+        if crate::develop::available() {
+            set.push("libraw");
+        }
+    }
+    if cfg!(feature = "heif") && crate::heif::available() {
+        set.push("heif");
+    }
+    set.join(" ")
+}
+
 /// A HEIC/HEIF or AVIF picture through libheif, which applies the file's rotation and mirror
 /// boxes (the HEIF rule: its EXIF orientation is not applied again).
 #[cfg(feature = "heif")]
@@ -197,10 +219,40 @@ fn decode_raw(
     kind: &'static str,
     opts: DecodeOptions,
 ) -> Result<Decoded, DecodeError> {
-    let preview = crate::raw::best_preview(bytes).map_err(DecodeError::RawPreview)?;
+    let preview = match crate::raw::best_preview(bytes) {
+        Ok(p) => p,
+        Err(why) => return develop_raw(bytes, kind, why),
+    };
     let jpeg = preview.bytes(bytes);
     let orientation = exif_orientation(bytes).or_else(|| exif_orientation(jpeg));
     decode_inner(jpeg, ImageFormat::Jpeg, opts, orientation, kind)
+}
+
+/// A camera RAW file without a usable preview: its sensor data developed by LibRaw, which turns
+/// it upright. `no_preview` says why the preview was not used, for the error when LibRaw fails.
+#[cfg(feature = "raw")]
+fn develop_raw(
+    bytes: &[u8],
+    kind: &'static str,
+    no_preview: String,
+) -> Result<Decoded, DecodeError> {
+    use crate::develop::DevelopError;
+    let image = crate::develop::develop(bytes, MAX_PIXELS).map_err(|e| match e {
+        DevelopError::TooLarge { width, height } => DecodeError::TooLarge {
+            width: u64::from(width),
+            height: u64::from(height),
+            limit: MAX_PIXELS,
+        },
+        other => DecodeError::Raw(format!("{no_preview}; {other}")),
+    })?;
+    let (width, height) = image.dimensions();
+    Ok(Decoded {
+        image,
+        width,
+        height,
+        format: kind,
+        dct_scale: 1,
+    })
 }
 
 fn decode_inner(

@@ -22,6 +22,7 @@
 
 pub mod catalog;
 pub mod decode;
+pub mod develop;
 pub mod device;
 pub mod download;
 pub mod dupes;

@@ -2,6 +2,7 @@
 //! cache, plus the indexing job that keeps them in step with the photo roots on disk.
 
 use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
+use crate::decode;
 use crate::encode::ImageEncoder;
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
@@ -267,6 +268,9 @@ impl Library {
         // Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
         // moved or renamed file can still reuse their vectors.
         let mut gone: Vec<i64> = Vec::new();
+        let decoders = decode::decoder_set();
+        // Folders whose failed files are tried again (see `decoders_key`).
+        let mut retried: Vec<String> = Vec::new();
         for root in roots {
             let root = root.canonicalize().unwrap_or_else(|_| root.clone());
             let r = self.catalog.add_root(&root)?;
@@ -277,6 +281,11 @@ impl Library {
             }
             self.catalog.set_root_online(r.id, true)?;
             let mut known = self.catalog.known_files(r.id, self.model_id)?;
+            let key = decoders_key(r.id);
+            let retry_failed = self.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
+            if retry_failed {
+                retried.push(key);
+            }
             let mut changed: Vec<(PathBuf, i64, i64, Option<String>)> = Vec::new();
             let mut requeue: Vec<WorkItem> = Vec::new();
             // Folders the scan could not list: what the catalog knows under them is kept.
@@ -286,7 +295,7 @@ impl Library {
                 if let Some(k) = known.remove(&path_bytes(path)) {
                     if k.size == size && k.mtime_ns == mtime {
                         let settled = k.has_vector
-                            || k.status == "failed"
+                            || (k.status == "failed" && !retry_failed)
                             || (k.status == "unsupported" && unsupported.is_some());
                         if settled {
                             summary.unchanged += 1;
@@ -421,8 +430,20 @@ impl Library {
             summary.removed = gone.len();
         }
         self.save_vectors()?;
+        if !control.is_cancelled() {
+            for key in &retried {
+                self.catalog.set_setting(key, &decoders)?;
+            }
+        }
         Ok(summary)
     }
+}
+
+/// The setting that records which decoders last read a folder's files
+/// ([`decode::decoder_set`]): when the current set differs, the folder's failed files are tried
+/// again on the next run, once.
+pub fn decoders_key(root_id: i64) -> String {
+    format!("decoders.root.{root_id}")
 }
 
 fn sanitize(model: &str) -> String {

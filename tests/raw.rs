@@ -1,7 +1,8 @@
 //! Camera RAW files index through their embedded JPEG previews: the largest preview is used,
 //! turned upright by the RAW's orientation, with the metadata of the RAW (or of its preview
-//! where the container has none the EXIF reader parses); a file whose only preview is too small
-//! is a failure with that reason. Fixtures: tests/fixtures/make_raw_fixtures.py.
+//! where the container has none the EXIF reader parses). A file whose previews are too small is
+//! developed from its sensor data by LibRaw; one with nothing to develop either is a failure
+//! with both reasons. Fixtures: tests/fixtures/make_raw_fixtures.py.
 #![cfg(feature = "raw")]
 
 mod common;
@@ -51,11 +52,31 @@ fn previews_decode_upright_to_the_picture_they_show() {
 }
 
 #[test]
-fn a_raw_whose_preview_is_too_small_fails_with_the_reason() {
+fn a_raw_whose_preview_is_too_small_is_developed_from_its_sensor_data() {
+    assert!(
+        glimpse::develop::available(),
+        "LibRaw could not be loaded: install libraw20 (bash scripts/setup.sh does)"
+    );
+    let d = decode::decode_file(&fixture("sensor.dng"), DecodeOptions::full()).unwrap();
+    assert_eq!(d.format, "dng");
+    // Stored sideways with Orientation 6: developed upright.
+    assert_eq!((d.width, d.height), (516, 388));
+    let enc = encoder();
+    let c = common::cosine(
+        &embed(&enc, "sensor_reference.png"),
+        &embed(&enc, "sensor.dng"),
+    );
+    eprintln!("sensor.dng: cosine {c:.6} to sensor_reference.png");
+    assert!(c >= 0.999, "sensor.dng: cosine {c}");
+}
+
+#[test]
+fn a_raw_with_a_small_preview_and_no_sensor_data_fails_with_the_reasons() {
     match decode::decode_file(&fixture("small_preview.nef"), DecodeOptions::full()) {
-        Err(e @ DecodeError::RawPreview(_)) => {
+        Err(e @ DecodeError::Raw(_)) => {
             let why = e.to_string();
             assert!(why.contains("160x120") && why.contains("256"), "{why}");
+            assert!(why.contains("LibRaw"), "{why}");
         }
         other => panic!(
             "expected a RAW preview error, got {:?}",
@@ -73,6 +94,7 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
         "dng_preview.dng",
         "fuji.raf",
         "canon.cr3",
+        "sensor.dng",
         "small_preview.nef",
     ] {
         std::fs::copy(fixture(f), photos.join(f)).unwrap();
@@ -88,7 +110,7 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
             &mut |_| {},
         )
         .unwrap();
-    assert_eq!((s.progress.encoded, s.progress.failed), (3, 1), "{s:?}");
+    assert_eq!((s.progress.encoded, s.progress.failed), (4, 1), "{s:?}");
     let formats = lib.catalog.format_counts().unwrap();
     let of = |f: &str| {
         formats
@@ -97,7 +119,8 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
             .cloned()
             .unwrap_or_default()
     };
-    for f in ["dng", "raf", "cr3"] {
+    assert_eq!(of("dng").indexed, 2, "{formats:?}");
+    for f in ["raf", "cr3"] {
         assert_eq!(of(f).indexed, 1, "{f}: {formats:?}");
     }
     assert_eq!(of("nef").failed, 1, "{formats:?}");
@@ -119,6 +142,9 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     };
     let dng = by_name("dng_preview.dng");
     assert_eq!(dng.camera.as_deref(), Some("Glimpse Test DNG"));
+    let developed = by_name("sensor.dng");
+    assert_eq!(developed.camera.as_deref(), Some("Glimpse Sensor DNG"));
+    assert_eq!((developed.width, developed.height), (Some(516), Some(388)));
     assert_eq!(
         dng.date,
         glimpse::search::parse_day("2021-03-04").unwrap() + 5 * 3600 + 6 * 60 + 7
@@ -131,4 +157,44 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
         glimpse::search::parse_day("2022-08-14").unwrap() + 17 * 3600 + 45 * 60
     );
     assert!(raf.date_taken);
+}
+
+#[test]
+fn failed_files_are_tried_again_once_when_the_decoders_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in ["fuji.raf", "small_preview.nef"] {
+        std::fs::copy(fixture(f), photos.join(f)).unwrap();
+    }
+    let enc = encoder();
+    let mut lib = Library::open(&dir.path().join("library"), "tiny-clip", enc.dim()).unwrap();
+    let run = |lib: &mut Library| {
+        let s = lib
+            .index(
+                std::slice::from_ref(&photos),
+                &enc,
+                2,
+                &Control::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+        (s.queued, s.progress.encoded, s.progress.failed)
+    };
+    assert_eq!(run(&mut lib), (2, 1, 1));
+    // Same decoders, same files: the failure is not read again.
+    assert_eq!(run(&mut lib), (0, 0, 0));
+    // As if the folder had last been read by an older Glimpse, or before LibRaw was installed.
+    let key = glimpse::library::decoders_key(lib.catalog.roots().unwrap()[0].id);
+    lib.catalog.set_setting(&key, "0.0.1 raw").unwrap();
+    assert_eq!(
+        run(&mut lib),
+        (1, 0, 1),
+        "only the failed file is tried again"
+    );
+    assert_eq!(
+        lib.catalog.setting(&key).unwrap(),
+        Some(glimpse::decode::decoder_set())
+    );
+    assert_eq!(run(&mut lib), (0, 0, 0), "and only once");
 }
