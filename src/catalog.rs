@@ -137,6 +137,14 @@ ALTER TABLE photos ADD COLUMN taken_offset_min INTEGER;
 ALTER TABLE photos ADD COLUMN camera_make TEXT;
 ALTER TABLE photos ADD COLUMN camera_model TEXT;
 "#,
+    r#"
+-- Whether the photo's own metadata is in its row. Photos indexed before version 3 read none:
+-- the next index run reads it from their files, without decoding or encoding them again. Rows
+-- that already show some were read since; the rest are read once more, which is harmless.
+ALTER TABLE photos ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+UPDATE photos SET metadata_read = 1
+ WHERE taken_offset_min IS NOT NULL OR camera_make IS NOT NULL OR camera_model IS NOT NULL;
+"#,
 ];
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
@@ -188,6 +196,7 @@ struct StoredVector {
     height: Option<u32>,
     format: Option<String>,
     metadata: Metadata,
+    metadata_read: bool,
 }
 
 /// A photo root folder.
@@ -696,7 +705,7 @@ impl Catalog {
                      width = COALESCE(?3, width), height = COALESCE(?4, height),
                      format = COALESCE(?5, format), updated_at = ?6,
                      taken_at = ?7, taken_offset_min = ?8, camera_make = ?9, camera_model = ?10,
-                     gps_lat = ?11, gps_lon = ?12
+                     gps_lat = ?11, gps_lon = ?12, metadata_read = ?13
                      WHERE id = ?1",
                 )
                 .ctx("mark indexed")?;
@@ -706,7 +715,8 @@ impl Catalog {
             let mut get = tx
                 .prepare(
                     "SELECT e.vector, p.width, p.height, p.format, p.taken_at, p.taken_offset_min,
-                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon FROM embeddings e
+                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon, p.metadata_read
+                     FROM embeddings e
                      JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
                 )
                 .ctx("reuse vector")?;
@@ -736,6 +746,7 @@ impl Catalog {
                             m.camera_model,
                             m.latitude,
                             m.longitude,
+                            true,
                         ])
                         .ctx("mark indexed")?;
                         added.push((*photo_id, vector.clone()));
@@ -761,6 +772,7 @@ impl Catalog {
                                         latitude: r.get(8)?,
                                         longitude: r.get(9)?,
                                     },
+                                    metadata_read: r.get(10)?,
                                 })
                             })
                             .optional()
@@ -772,6 +784,7 @@ impl Catalog {
                                 height: h,
                                 format: f,
                                 metadata: m,
+                                metadata_read,
                             }) => {
                                 put.execute(params![photo_id, model_id, &blob, 0])
                                     .ctx("store vector")?;
@@ -788,6 +801,7 @@ impl Catalog {
                                     m.camera_model,
                                     m.latitude,
                                     m.longitude,
+                                    metadata_read,
                                 ])
                                 .ctx("mark indexed")?;
                                 added.push((*photo_id, blob_vector(&blob)));
@@ -954,6 +968,58 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .ctx("list models")?;
         Ok(rows)
+    }
+
+    /// Indexed photos whose metadata was never read (indexed before Glimpse read any), by id
+    /// after `after_id`, at most `limit`: the index run reads it from their files.
+    pub fn metadata_unread(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PathBuf)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path FROM photos WHERE status = 'indexed' AND metadata_read = 0
+                 AND id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .ctx("photos without metadata")?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, bytes_path(&r.get::<_, Vec<u8>>(1)?)))
+            })
+            .ctx("photos without metadata")?
+            .collect::<Result<_, _>>()
+            .ctx("photos without metadata")?;
+        Ok(rows)
+    }
+
+    /// Stores metadata read after the photos were indexed, in one transaction; a photo
+    /// recorded here is not read again.
+    pub fn set_metadata(&mut self, read: &[(i64, Metadata)]) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin metadata")?;
+        {
+            let mut put = tx
+                .prepare(
+                    "UPDATE photos SET taken_at = ?2, taken_offset_min = ?3, camera_make = ?4,
+                     camera_model = ?5, gps_lat = ?6, gps_lon = ?7, metadata_read = 1
+                     WHERE id = ?1",
+                )
+                .ctx("store metadata")?;
+            for (id, m) in read {
+                put.execute(params![
+                    id,
+                    m.taken_at,
+                    m.offset_minutes,
+                    m.camera_make,
+                    m.camera_model,
+                    m.latitude,
+                    m.longitude,
+                ])
+                .ctx("store metadata")?;
+            }
+        }
+        tx.commit().ctx("commit metadata")
     }
 
     /// Stores a small setting (e.g. the provider the last job ran on).

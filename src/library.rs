@@ -53,6 +53,8 @@ pub struct Summary {
     pub removed: usize,
     /// Files in formats this build cannot decode.
     pub unsupported: usize,
+    /// Photos indexed before Glimpse read metadata whose metadata was read now.
+    pub metadata_read: usize,
     /// Roots that are offline (kept, not purged).
     pub offline_roots: Vec<PathBuf>,
     /// The pipeline's final progress.
@@ -431,11 +433,42 @@ impl Library {
         }
         self.save_vectors()?;
         if !control.is_cancelled() {
+            summary.metadata_read = self.read_missing_metadata(control)?;
             for key in &retried {
                 self.catalog.set_setting(key, &decoders)?;
             }
         }
         Ok(summary)
+    }
+
+    /// Reads the metadata of photos indexed before Glimpse read any (their rows have no date
+    /// taken, camera or place), from the files' first bytes, without decoding or encoding them
+    /// again. A file that cannot be read now is tried on the next run.
+    fn read_missing_metadata(&mut self, control: &Control) -> Result<usize, LibraryError> {
+        const CHUNK: usize = 500;
+        let (mut after, mut done) = (0, 0);
+        loop {
+            let rows = self.catalog.metadata_unread(after, CHUNK)?;
+            let Some(&(last, _)) = rows.last() else {
+                return Ok(done);
+            };
+            after = last;
+            let read: Vec<_> = rows
+                .into_iter()
+                .filter_map(|(id, path)| match crate::metadata::read_file(&path) {
+                    Ok(m) => Some((id, m)),
+                    Err(e) => {
+                        tracing::debug!(path = %path.display(), "metadata not read: {e}");
+                        None
+                    }
+                })
+                .collect();
+            self.catalog.set_metadata(&read)?;
+            done += read.len();
+            if control.is_cancelled() {
+                return Ok(done);
+            }
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! without them falls back to its modification time, and results say which one they show.
 
 use exif::{Exif, In, Tag, Value};
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// The facts a photo's EXIF block gives, each absent when the file does not say.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,6 +60,25 @@ pub fn read(bytes: &[u8]) -> Metadata {
         }
     }
     found
+}
+
+/// Reads the metadata of a photo file without loading all of it where the EXIF block sits near
+/// the start (JPEG puts it there): the first 256 KiB, then, if they say nothing, the whole file
+/// up to the decoder's size limit. For photos indexed before Glimpse read metadata.
+pub fn read_file(path: &Path) -> std::io::Result<Metadata> {
+    const HEAD: u64 = 256 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(HEAD.min(len) as usize);
+    (&mut file).take(HEAD).read_to_end(&mut head)?;
+    let found = read(&head);
+    if found != Metadata::default() || len <= HEAD || len > crate::decode::MAX_FILE_BYTES {
+        return Ok(found);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut all = Vec::with_capacity(len as usize);
+    file.read_to_end(&mut all)?;
+    Ok(read(&all))
 }
 
 /// The metadata in a parsed EXIF block.

@@ -276,3 +276,65 @@ fn the_cli_filters_by_location_and_prints_the_camera() {
     assert_eq!(tokyo["date_taken"], true);
     assert_eq!(tokyo["offset_minutes"], 540);
 }
+
+#[test]
+fn a_library_indexed_before_metadata_existed_reads_it_without_encoding_again() {
+    let (dir, library, lib) = indexed();
+    let facts = |lib: &Library| {
+        let mut v: Vec<_> = infos(lib)
+            .into_iter()
+            .map(|i| {
+                (
+                    name(&i.path),
+                    i.date,
+                    i.date_taken,
+                    i.offset_minutes,
+                    i.camera,
+                    i.latitude,
+                    i.longitude,
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let expected = facts(&lib);
+    drop(lib);
+    // Turn the catalog back into what version 2 wrote: no metadata columns beyond taken_at and
+    // the GPS pair, and those empty (Glimpse did not read EXIF then).
+    let db = rusqlite::Connection::open(library.join("catalog.sqlite")).unwrap();
+    db.execute_batch(
+        "ALTER TABLE photos DROP COLUMN metadata_read;
+         ALTER TABLE photos DROP COLUMN taken_offset_min;
+         ALTER TABLE photos DROP COLUMN camera_make;
+         ALTER TABLE photos DROP COLUMN camera_model;
+         UPDATE photos SET taken_at = NULL, gps_lat = NULL, gps_lon = NULL;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(db);
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
+    let mut lib = Library::open(&library, &files.name, enc.dim()).unwrap();
+    let stale = facts(&lib);
+    assert!(
+        stale.iter().all(|f| !f.2 && f.4.is_none() && f.5.is_none()),
+        "the old catalog has no metadata: {stale:?}"
+    );
+    let photos = dir.path().join("photos");
+    let run = |lib: &mut Library| {
+        let s = lib
+            .index(
+                std::slice::from_ref(&photos),
+                &enc,
+                2,
+                &Control::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+        (s.queued, s.progress.encoded, s.metadata_read)
+    };
+    assert_eq!(run(&mut lib), (0, 0, 5), "read, not encoded");
+    assert_eq!(facts(&lib), expected);
+    assert_eq!(run(&mut lib), (0, 0, 0), "read once");
+}

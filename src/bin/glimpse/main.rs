@@ -342,6 +342,13 @@ fn run_index(
                 t.wall, t.encode, t.commit, t.decode_cpu
             );
         }
+        if summary.metadata_read > 0 {
+            eprintln!(
+                "glimpse: read the dates, cameras and places of {} photos indexed before \
+                 Glimpse read them",
+                summary.metadata_read
+            );
+        }
         for r in &summary.offline_roots {
             eprintln!(
                 "glimpse: warning: {} is offline (kept, not purged)",
