@@ -194,21 +194,33 @@ fn decode_heif(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     };
     let image = crate::heif::decode(bytes, MAX_PIXELS).map_err(|e| match e {
         HeifError::Missing(_) => DecodeError::Unsupported(e.to_string()),
-        HeifError::TooLarge { width, height } => DecodeError::TooLarge {
-            width: u64::from(width),
-            height: u64::from(height),
-            limit: MAX_PIXELS,
-        },
+        HeifError::TooLarge { width, height } => too_large(width, height),
         HeifError::Decode(m) => DecodeError::Corrupt(m),
     })?;
+    Ok(full_size(image, name))
+}
+
+/// A picture a codec library decoded at full size and upright.
+#[cfg(any(feature = "heif", feature = "raw"))]
+fn full_size(image: RgbImage, format: &'static str) -> Decoded {
     let (width, height) = image.dimensions();
-    Ok(Decoded {
+    Decoded {
         image,
         width,
         height,
-        format: name,
+        format,
         dct_scale: 1,
-    })
+    }
+}
+
+/// The pixel-limit error for a codec library's header size.
+#[cfg(any(feature = "heif", feature = "raw"))]
+fn too_large(width: u32, height: u32) -> DecodeError {
+    DecodeError::TooLarge {
+        width: u64::from(width),
+        height: u64::from(height),
+        limit: MAX_PIXELS,
+    }
 }
 
 /// A camera RAW file through its largest embedded JPEG preview, turned upright by the RAW's
@@ -238,21 +250,10 @@ fn develop_raw(
 ) -> Result<Decoded, DecodeError> {
     use crate::develop::DevelopError;
     let image = crate::develop::develop(bytes, MAX_PIXELS).map_err(|e| match e {
-        DevelopError::TooLarge { width, height } => DecodeError::TooLarge {
-            width: u64::from(width),
-            height: u64::from(height),
-            limit: MAX_PIXELS,
-        },
+        DevelopError::TooLarge { width, height } => too_large(width, height),
         other => DecodeError::Raw(format!("{no_preview}; {other}")),
     })?;
-    let (width, height) = image.dimensions();
-    Ok(Decoded {
-        image,
-        width,
-        height,
-        format: kind,
-        dct_scale: 1,
-    })
+    Ok(full_size(image, kind))
 }
 
 fn decode_inner(

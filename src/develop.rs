@@ -85,11 +85,6 @@ const LIBRARY_NAMES: &[&str] = &[
     "libraw.dll",
 ];
 
-fn load() -> Result<Api, String> {
-    let (lib, name) = crate::dylib::open_first(LIBRARY_NAMES)?;
-    bind(lib).map_err(|e| format!("{name}: {e}"))
-}
-
 fn bind(lib: libloading::Library) -> Result<Api, libloading::Error> {
     // SAFETY: the signatures are LibRaw's public C API (libraw.h).
     unsafe {
@@ -115,9 +110,8 @@ fn bind(lib: libloading::Library) -> Result<Api, libloading::Error> {
 
 fn api() -> Result<&'static Api, DevelopError> {
     static API: OnceLock<Result<Api, String>> = OnceLock::new();
-    API.get_or_init(load)
-        .as_ref()
-        .map_err(|e| DevelopError::Missing(e.clone()))
+    crate::dylib::load_once(&API, LIBRARY_NAMES, bind)
+        .map_err(|e| DevelopError::Missing(e.to_owned()))
 }
 
 /// Whether LibRaw can be loaded on this machine (RAWs whose previews are too small then fail

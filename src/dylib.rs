@@ -2,6 +2,8 @@
 //! builds and runs Glimpse and reports the formats they decode as unsupported, and an older
 //! library in a distribution does not block the build.
 
+use std::sync::OnceLock;
+
 /// Opens the first of `names` that loads, so one list covers every platform's and version's
 /// file name; the error says why each name failed.
 pub fn open_first(names: &[&'static str]) -> Result<(libloading::Library, &'static str), String> {
@@ -15,4 +17,19 @@ pub fn open_first(names: &[&'static str]) -> Result<(libloading::Library, &'stat
         }
     }
     Err(tried.join("; "))
+}
+
+/// Loads a library once per process and binds its functions with `bind`: later calls get the
+/// same functions, or the same reason why the library is missing.
+pub fn load_once<T>(
+    cell: &'static OnceLock<Result<T, String>>,
+    names: &[&'static str],
+    bind: fn(libloading::Library) -> Result<T, libloading::Error>,
+) -> Result<&'static T, &'static str> {
+    cell.get_or_init(|| {
+        let (lib, name) = open_first(names)?;
+        bind(lib).map_err(|e| format!("{name}: {e}"))
+    })
+    .as_ref()
+    .map_err(String::as_str)
 }

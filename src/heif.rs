@@ -75,11 +75,6 @@ const LIBRARY_NAMES: &[&str] = &[
     "libheif.dll",
 ];
 
-fn load() -> Result<Api, String> {
-    let (lib, name) = crate::dylib::open_first(LIBRARY_NAMES)?;
-    bind(lib).map_err(|e| format!("{name}: {e}"))
-}
-
 fn bind(lib: libloading::Library) -> Result<Api, libloading::Error> {
     // SAFETY: the signatures are libheif's public C API (heif.h, stable since 1.x).
     unsafe {
@@ -103,9 +98,7 @@ fn bind(lib: libloading::Library) -> Result<Api, libloading::Error> {
 
 fn api() -> Result<&'static Api, HeifError> {
     static API: OnceLock<Result<Api, String>> = OnceLock::new();
-    API.get_or_init(load)
-        .as_ref()
-        .map_err(|e| HeifError::Missing(e.clone()))
+    crate::dylib::load_once(&API, LIBRARY_NAMES, bind).map_err(|e| HeifError::Missing(e.to_owned()))
 }
 
 /// Whether libheif can be loaded on this machine (the scan reports HEIC/AVIF as unsupported

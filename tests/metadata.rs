@@ -49,15 +49,7 @@ fn indexed() -> (tempfile::TempDir, PathBuf, Library) {
     let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
     let library = dir.path().join("library");
     let mut lib = Library::open(&library, &files.name, enc.dim()).unwrap();
-    let s = lib
-        .index(
-            std::slice::from_ref(&photos),
-            &enc,
-            2,
-            &Control::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let s = common::index_folder(&mut lib, &enc, &photos);
     assert_eq!(s.progress.encoded, 5, "{s:?}");
     (dir, library, lib)
 }
@@ -323,15 +315,7 @@ fn a_library_indexed_before_metadata_existed_reads_it_without_encoding_again() {
     );
     let photos = dir.path().join("photos");
     let run = |lib: &mut Library| {
-        let s = lib
-            .index(
-                std::slice::from_ref(&photos),
-                &enc,
-                2,
-                &Control::default(),
-                &mut |_| {},
-            )
-            .unwrap();
+        let s = common::index_folder(lib, &enc, &photos);
         (s.queued, s.progress.encoded, s.metadata_read)
     };
     assert_eq!(run(&mut lib), (0, 0, 5), "read, not encoded");

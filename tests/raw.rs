@@ -12,7 +12,6 @@ use glimpse::device::Device;
 use glimpse::encode::ImageEncoder;
 use glimpse::library::Library;
 use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -101,15 +100,7 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     }
     let enc = encoder();
     let mut lib = Library::open(&dir.path().join("library"), "tiny-clip", enc.dim()).unwrap();
-    let s = lib
-        .index(
-            std::slice::from_ref(&photos),
-            &enc,
-            2,
-            &Control::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+    let s = common::index_folder(&mut lib, &enc, &photos);
     assert_eq!((s.progress.encoded, s.progress.failed), (4, 1), "{s:?}");
     let formats = lib.catalog.format_counts().unwrap();
     let of = |f: &str| {
@@ -170,15 +161,7 @@ fn failed_files_are_tried_again_once_when_the_decoders_change() {
     let enc = encoder();
     let mut lib = Library::open(&dir.path().join("library"), "tiny-clip", enc.dim()).unwrap();
     let run = |lib: &mut Library| {
-        let s = lib
-            .index(
-                std::slice::from_ref(&photos),
-                &enc,
-                2,
-                &Control::default(),
-                &mut |_| {},
-            )
-            .unwrap();
+        let s = common::index_folder(lib, &enc, &photos);
         (s.queued, s.progress.encoded, s.progress.failed)
     };
     assert_eq!(run(&mut lib), (2, 1, 1));

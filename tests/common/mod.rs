@@ -73,3 +73,19 @@ pub fn floats(v: &serde_json::Value) -> Vec<f32> {
         .map(|x| x.as_f64().expect("number") as f32)
         .collect()
 }
+
+/// Indexes one folder into `lib` on 2 threads, uncancelled: what most tests need.
+pub fn index_folder(
+    lib: &mut glimpse::library::Library,
+    enc: &glimpse::encode::ImageEncoder,
+    folder: &std::path::Path,
+) -> glimpse::library::Summary {
+    lib.index(
+        &[folder.to_path_buf()],
+        enc,
+        2,
+        &glimpse::pipeline::Control::default(),
+        &mut |_| {},
+    )
+    .unwrap()
+}
