@@ -1,5 +1,6 @@
 //! Formats decoded beyond the `image` crate's own: each must give the same picture as the PNG
-//! it was made from (tests/fixtures/make_format_fixtures.sh), pixel for pixel when lossless and
+//! it was made from (tests/fixtures/make_format_fixtures.sh; the sideways phone HEIC with EXIF
+//! from make_heif_fixtures.py), pixel for pixel when lossless and
 //! to embedding cosine >= 0.999 when lossy; a damaged file is a recorded failure, and a folder of
 //! them indexes with the format named in `status`.
 #![cfg_attr(not(all(feature = "jxl", feature = "heif")), allow(unused))]
@@ -69,7 +70,12 @@ fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
     let files = ModelFiles::open(&common::immich_model()).unwrap();
     let enc = ImageEncoder::open(&common::runtime().env, &files, Device::Cpu).unwrap();
     let reference = embed(&enc, "photo.png");
-    for (name, format) in [("photo.heic", "heic"), ("photo.avif", "avif")] {
+    // phone_rotated.heic is stored sideways with a rotation box (make_heif_fixtures.py).
+    for (name, format) in [
+        ("photo.heic", "heic"),
+        ("phone_rotated.heic", "heic"),
+        ("photo.avif", "avif"),
+    ] {
         let d = decode::decode_file(&fixture(name), DecodeOptions::full()).unwrap();
         assert_eq!(d.format, format);
         assert_eq!((d.width, d.height), (301, 225));
@@ -81,6 +87,29 @@ fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
         Err(DecodeError::Corrupt(m) | DecodeError::Truncated(m)) => assert!(!m.is_empty()),
         other => panic!("expected an error, got {:?}", other.map(|d| d.format)),
     }
+}
+
+#[test]
+fn a_heic_gives_its_date_camera_and_place_like_a_jpeg() {
+    let bytes = std::fs::read(fixture("phone_rotated.heic")).unwrap();
+    let m = glimpse::metadata::read(&bytes);
+    // 18:05:09 at +02:00.
+    let utc = glimpse::search::parse_day("2024-07-14").unwrap() + 16 * 3600 + 5 * 60 + 9;
+    assert_eq!(m.taken_at, Some(utc));
+    assert_eq!(m.offset_minutes, Some(120));
+    assert_eq!(
+        (m.camera_make.as_deref(), m.camera_model.as_deref()),
+        (Some("Apple"), Some("iPhone 15"))
+    );
+    let (lat, lon) = (m.latitude.unwrap(), m.longitude.unwrap());
+    assert!(
+        (lat - (48.0 + 51.0 / 60.0 + 29.6 / 3600.0)).abs() < 1e-6,
+        "{lat}"
+    );
+    assert!(
+        (lon - (2.0 + 17.0 / 60.0 + 40.2 / 3600.0)).abs() < 1e-6,
+        "{lon}"
+    );
 }
 
 #[test]
@@ -120,11 +149,11 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
     if cfg!(feature = "heif") && glimpse::heif::available() {
         assert_eq!(
             (of("heic").indexed, of("heic").failed),
-            (1, 1),
+            (2, 1),
             "{formats:?}"
         );
         assert_eq!(of("avif").indexed, 1, "{formats:?}");
     } else {
-        assert_eq!((of("heic").unsupported, of("avif").unsupported), (2, 1));
+        assert_eq!((of("heic").unsupported, of("avif").unsupported), (3, 1));
     }
 }
