@@ -123,9 +123,11 @@ fn check(e: RawError) -> Result<(), HeifError> {
         format!("libheif error {}/{}", e.code, e.subcode)
     } else {
         // SAFETY: libheif's messages are static NUL-terminated strings.
+        // libheif ends some messages with a newline.
         unsafe { CStr::from_ptr(e.message) }
             .to_string_lossy()
-            .into_owned()
+            .trim_end()
+            .to_owned()
     };
     Err(HeifError::Decode(msg))
 }

@@ -98,18 +98,15 @@ pub fn previews(bytes: &[u8]) -> Vec<Preview> {
 }
 
 /// The preview to index a RAW file by: the largest embedded JPEG, if its short side is at
-/// least [`MIN_PREVIEW_SHORT_SIDE`]; otherwise why not.
+/// least [`MIN_PREVIEW_SHORT_SIDE`]; otherwise why not (the sensor data is developed instead).
 pub fn best_preview(bytes: &[u8]) -> Result<Preview, String> {
     match previews(bytes).first() {
         Some(p) if p.width.min(p.height) >= MIN_PREVIEW_SHORT_SIDE => Ok(*p),
         Some(p) => Err(format!(
-            "the largest embedded preview is {}x{}, smaller than {} px on its short side, \
-             and decoding RAW sensor data is not supported",
+            "the largest embedded preview is {}x{}, smaller than {} px on its short side",
             p.width, p.height, MIN_PREVIEW_SHORT_SIDE
         )),
-        None => {
-            Err("no embedded JPEG preview, and decoding RAW sensor data is not supported".into())
-        }
+        None => Err("no embedded JPEG preview".into()),
     }
 }
 
