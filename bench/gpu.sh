@@ -194,6 +194,7 @@ run() {
   echo "== decode-only ceiling (all cores, no encoder)"
   "$BENCH" decode "$WORK/p12" | sed 's/^/  12 MP /'
   "$BENCH" decode "$WORK/p03" | sed 's/^/  0.3 MP /'
+  "$BENCH" split "$WORK/p03" 500 | sed 's/^/  0.3 MP /'
 
   echo "== first use: fp16 copy of the model, checked against fp32 on the device"
   local t0

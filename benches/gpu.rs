@@ -5,6 +5,7 @@
 //! - `decode DIR`: the decode ceiling: read + DCT-scaled decode + CLIP preprocessing on every
 //!   core, no encoder (what indexing can reach at best); then the same plus the content hash and
 //!   the thumbnail (everything the indexer does on the CPU per photo).
+//! - `split DIR [COUNT]`: one core, the same work stage by stage (ms per photo).
 //! - `text MODEL DEVICE [QUERIES]`: one-caption query latency, p50/p99, after warm-up.
 //! - `parity MODEL DIR DEVICE`: fp16 copy vs fp32 graph on the same device, min/mean cosine over
 //!   the photos in DIR (up to 512) and a set of captions.
@@ -31,7 +32,7 @@ use std::time::Instant;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gpu photos DIR COUNT W H | decode DIR | text MODEL DEVICE [N] | \
+        "usage: gpu photos DIR COUNT W H | decode DIR | split DIR [COUNT] | text MODEL DEVICE [N] | \
          parity MODEL DIR DEVICE | insert COUNT | strip IN OUT | inflate IN OUT"
     );
     std::process::exit(2)
@@ -49,15 +50,23 @@ fn cores() -> usize {
 
 /// Runs `f(i)` for i in 0..n on every core.
 fn par_for(n: usize, f: impl Fn(usize) + Sync) {
+    par_for_with(n, || (), |_, i| f(i));
+}
+
+/// [`par_for`] with per-thread state made by `init` (reused buffers, as the decode pool has).
+fn par_for_with<S>(n: usize, init: impl Fn() -> S + Sync, f: impl Fn(&mut S, usize) + Sync) {
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..cores() {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
-                    break;
+            s.spawn(|| {
+                let mut state = init();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    f(&mut state, i);
                 }
-                f(i);
             });
         }
     });
@@ -116,14 +125,22 @@ fn decode(args: &[String]) {
     let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
     let failed = AtomicUsize::new(0);
     // Warm the page cache the way the indexer will find it (files were just written).
+    // Each thread reuses its buffers from photo to photo, as the indexer's decode pool does.
+    type Buffers = (Vec<u8>, Vec<f32>, glimpse::preprocess::Scratch);
+    let buffers = || -> Buffers { (Vec::new(), vec![0f32; cfg.tensor_len()], Default::default()) };
     let t = Instant::now();
-    par_for(files.len(), |i| {
+    par_for_with(files.len(), buffers, |(pixels, tensor, scratch), i| {
         let r = std::fs::read(&files[i])
             .map_err(glimpse::decode::DecodeError::from)
-            .and_then(|b| glimpse::decode::decode_bytes(&b, opts))
-            .map(|d| cfg.apply(&d.image));
-        if r.is_err() {
-            failed.fetch_add(1, Ordering::Relaxed);
+            .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)));
+        match r {
+            Ok(d) => {
+                cfg.apply_reusing(&d.image, tensor, scratch);
+                *pixels = d.image.into_raw();
+            }
+            Err(_) => {
+                failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
     });
     let secs = t.elapsed().as_secs_f64();
@@ -136,34 +153,49 @@ fn decode(args: &[String]) {
         failed.load(Ordering::Relaxed)
     );
     let t = Instant::now();
-    par_for(files.len(), |i| {
-        let _ = std::fs::read(&files[i])
+    par_for_with(files.len(), Vec::new, |pixels, i| {
+        if let Ok(d) = std::fs::read(&files[i])
             .map_err(glimpse::decode::DecodeError::from)
-            .and_then(|b| glimpse::decode::decode_bytes(&b, opts));
+            .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)))
+        {
+            *pixels = d.image.into_raw();
+        }
     });
     println!(
         "  of which read + decode: {:.0} img/s",
         files.len() as f64 / t.elapsed().as_secs_f64()
     );
-    let t = Instant::now();
-    par_for(files.len(), |i| {
-        let _ = glimpse::prepare::prepare(&files[i], &cfg, &std::collections::HashMap::new(), None);
-    });
+    let known = std::collections::HashMap::new();
+    let prepare = |thumbs: Option<&glimpse::thumbs::Thumbs>| {
+        let t = Instant::now();
+        par_for_with(
+            files.len(),
+            || {
+                (
+                    vec![0f32; cfg.tensor_len()],
+                    glimpse::prepare::Scratch::default(),
+                )
+            },
+            |(tensor, scratch), i| {
+                let buffer = std::mem::take(tensor);
+                if let Ok(glimpse::prepare::Prepared::Tensor { tensor: t, .. }) =
+                    glimpse::prepare::prepare_into(&files[i], &cfg, &known, thumbs, buffer, scratch)
+                {
+                    *tensor = t;
+                }
+            },
+        );
+        files.len() as f64 / t.elapsed().as_secs_f64()
+    };
     println!(
         "  decode ceiling + content hash, no thumbnail: {:.0} img/s",
-        files.len() as f64 / t.elapsed().as_secs_f64()
+        prepare(None)
     );
     let thumbs_dir = tempfile::tempdir().expect("temp dir");
     let thumbs = glimpse::thumbs::Thumbs::new(thumbs_dir.path());
-    let known = std::collections::HashMap::new();
-    let t = Instant::now();
-    par_for(files.len(), |i| {
-        let _ = glimpse::prepare::prepare(&files[i], &cfg, &known, Some(&thumbs));
-    });
-    let secs = t.elapsed().as_secs_f64();
     println!(
         "prepare ceiling: {:.0} img/s (decode ceiling + BLAKE3 content hash + thumbnail)",
-        files.len() as f64 / secs
+        prepare(Some(&thumbs))
     );
 }
 
@@ -282,16 +314,111 @@ fn parity(args: &[String]) {
 fn resize() {
     let img = common::photo(320, 240, 7);
     let n = 2000;
+    let filter = glimpse::preprocess::Filter::Bicubic;
     let t = Instant::now();
     let mut check = 0u64;
     for _ in 0..n {
-        let r =
-            glimpse::preprocess::pil_resize(&img, 299, 224, glimpse::preprocess::Filter::Bicubic);
+        let r = glimpse::preprocess::pil_resize(&img, 299, 224, filter);
         check += r.as_raw()[1000] as u64;
     }
+    let fresh = t.elapsed().as_secs_f64() * 1e3 / n as f64;
+    let mut scratch = glimpse::preprocess::Scratch::default();
+    let mut pixels = Vec::new();
+    let t = Instant::now();
+    for _ in 0..n {
+        let r = glimpse::preprocess::pil_resize_into(&img, 299, 224, filter, &mut scratch, pixels);
+        check += r.as_raw()[1000] as u64;
+        pixels = r.into_raw();
+    }
+    let reused = t.elapsed().as_secs_f64() * 1e3 / n as f64;
     println!(
-        "resize 320x240 -> 299x224: {:.3} ms each on one core (checksum {check})",
-        t.elapsed().as_secs_f64() * 1e3 / n as f64
+        "resize 320x240 -> 299x224 on one core: {reused:.3} ms each with reused buffers, \
+         {fresh:.3} ms with fresh ones (checksum {check})"
+    );
+}
+
+/// One core: where a photo's CPU time goes on the decode pool, stage by stage (ms per photo,
+/// mean over the first COUNT JPEGs in DIR, default 500), so each stage is measured on its own.
+fn split(args: &[String]) {
+    let count: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(500);
+    let files: Vec<PathBuf> = jpegs(&PathBuf::from(arg::<String>(args, 2)))
+        .into_iter()
+        .take(count)
+        .collect();
+    let cfg = glimpse::preprocess::PreprocessConfig::default();
+    let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
+    let thumbs_dir = tempfile::tempdir().expect("temp dir");
+    let thumbs = glimpse::thumbs::Thumbs::new(thumbs_dir.path());
+    let names = [
+        "read",
+        "hash",
+        "decode",
+        "metadata",
+        "resize",
+        "crop+normalise",
+        "preview encode",
+        "preview encode+file",
+    ];
+    let mut secs = [0f64; 8];
+    let mut tensor = vec![0f32; cfg.tensor_len()];
+    let (mut pixels, mut scratch) = (Vec::new(), glimpse::preprocess::Scratch::default());
+    let mut resized_pixels = Vec::new();
+    fn lap(secs: &mut [f64], stage: usize, t: &mut Instant) {
+        secs[stage] += t.elapsed().as_secs_f64();
+        *t = Instant::now();
+    }
+    for f in &files {
+        let mut t = Instant::now();
+        let bytes = std::fs::read(f).expect("read");
+        lap(&mut secs, 0, &mut t);
+        let hash = glimpse::prepare::content_hash(&bytes);
+        lap(&mut secs, 1, &mut t);
+        let d = glimpse::decode::decode_bytes_reusing(&bytes, opts, std::mem::take(&mut pixels))
+            .expect("decode");
+        lap(&mut secs, 2, &mut t);
+        let _ = glimpse::metadata::read(&bytes);
+        lap(&mut secs, 3, &mut t);
+        let (tw, th) = cfg.resize_target(d.image.width(), d.image.height());
+        let resized = glimpse::preprocess::pil_resize_into(
+            &d.image,
+            tw,
+            th,
+            cfg.filter,
+            &mut scratch,
+            std::mem::take(&mut resized_pixels),
+        );
+        let resize_secs = t.elapsed().as_secs_f64();
+        lap(&mut secs, 4, &mut t);
+        let again = cfg.apply_reusing(&d.image, &mut tensor, &mut scratch);
+        // The whole of preprocessing minus the resize just timed on its own.
+        secs[5] += (t.elapsed().as_secs_f64() - resize_secs).max(0.0);
+        assert_eq!(again.as_raw(), resized.as_raw());
+        t = Instant::now();
+        let jpeg = turbojpeg::compress_image(&resized, 85, turbojpeg::Subsamp::Sub2x2)
+            .expect("thumbnail encode");
+        std::hint::black_box(jpeg);
+        lap(&mut secs, 6, &mut t);
+        thumbs
+            .write(&hex::encode(hash), &resized)
+            .expect("thumbnail");
+        lap(&mut secs, 7, &mut t);
+        resized_pixels = resized.into_raw();
+        pixels = d.image.into_raw();
+    }
+    let n = files.len().max(1) as f64;
+    // The preview is encoded twice (once timed alone, once inside the write): count it once.
+    let total: f64 = (secs.iter().sum::<f64>() - secs[6]) / n * 1e3;
+    println!(
+        "per-photo CPU time on one core over {} photos:",
+        files.len()
+    );
+    for (name, s) in names.iter().zip(secs) {
+        println!("  {name:<15} {:.3} ms", s / n * 1e3);
+    }
+    println!(
+        "  {:<15} {total:.3} ms = {:.0} img/s per core",
+        "total",
+        1e3 / total
     );
 }
 
@@ -472,6 +599,7 @@ fn main() {
         Some("parity") => parity(&args),
         Some("insert") => insert(&args),
         Some("resize") => resize(),
+        Some("split") => split(&args),
         Some("strip") => strip(&args),
         Some("inflate") => inflate(&args),
         _ => usage(),

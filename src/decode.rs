@@ -115,6 +115,16 @@ pub fn decode_file(path: &Path, opts: DecodeOptions) -> Result<Decoded, DecodeEr
 
 /// Decodes one photo from memory (a dropped image, a test fixture).
 pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, DecodeError> {
+    decode_bytes_reusing(bytes, opts, Vec::new())
+}
+
+/// [`decode_bytes`] that decodes JPEGs into `pixels` (an earlier picture's, from
+/// `image.into_raw()`), so a decode thread does not fault in a fresh buffer per photo.
+pub fn decode_bytes_reusing(
+    bytes: &[u8],
+    opts: DecodeOptions,
+    pixels: Vec<u8>,
+) -> Result<Decoded, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -144,13 +154,14 @@ pub fn decode_bytes(bytes: &[u8], opts: DecodeOptions) -> Result<Decoded, Decode
         });
     }
     let format = image::guess_format(bytes).map_err(|_| DecodeError::NotAnImage)?;
-    let result = std::panic::catch_unwind(|| {
+    let result = std::panic::catch_unwind(move || {
         decode_inner(
             bytes,
             format,
             opts,
             exif_orientation(bytes),
             format_name(format),
+            pixels,
         )
     });
     match result {
@@ -237,7 +248,7 @@ fn decode_raw(
     };
     let jpeg = preview.bytes(bytes);
     let orientation = exif_orientation(bytes).or_else(|| exif_orientation(jpeg));
-    decode_inner(jpeg, ImageFormat::Jpeg, opts, orientation, kind)
+    decode_inner(jpeg, ImageFormat::Jpeg, opts, orientation, kind, Vec::new())
 }
 
 /// A camera RAW file without a usable preview: its sensor data developed by LibRaw, which turns
@@ -262,9 +273,10 @@ fn decode_inner(
     opts: DecodeOptions,
     orientation: Option<image::metadata::Orientation>,
     name: &'static str,
+    pixels: Vec<u8>,
 ) -> Result<Decoded, DecodeError> {
     let (mut rgb, full_w, full_h, dct_scale) = if format == ImageFormat::Jpeg {
-        match decode_jpeg_turbo(bytes, opts) {
+        match decode_jpeg_turbo(bytes, opts, pixels) {
             Ok(v) => v,
             Err(JpegFailure::Fatal(e)) => return Err(e),
             Err(JpegFailure::Fallback(reason)) => {
@@ -427,6 +439,7 @@ pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
 fn decode_jpeg_turbo(
     bytes: &[u8],
     opts: DecodeOptions,
+    mut pixels: Vec<u8>,
 ) -> Result<(RgbImage, u32, u32, u32), JpegFailure> {
     let mut dec = turbojpeg::Decompressor::new()
         .map_err(|e| JpegFailure::Fallback(format!("libjpeg-turbo init: {e}")))?;
@@ -448,7 +461,8 @@ fn decode_jpeg_turbo(
     dec.set_scaling_factor(factor)
         .map_err(|e| JpegFailure::Fallback(format!("scaling: {e}")))?;
     let scaled = header.scaled(factor);
-    let mut pixels = vec![0u8; 3 * scaled.width * scaled.height];
+    // Not cleared first: the decoder writes every byte.
+    pixels.resize(3 * scaled.width * scaled.height, 0);
     let image = turbojpeg::Image {
         pixels: pixels.as_mut_slice(),
         width: scaled.width,

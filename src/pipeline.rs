@@ -348,17 +348,27 @@ pub fn run<E>(
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
             let (next, decode_nanos) = (&next, &decode_nanos);
-            scope.spawn(move || loop {
-                if !control.wait_if_paused() {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = work.get(i) else { break };
-                let t = Instant::now();
-                let r = prepare::prepare_into(&item.path, cfg, known, thumbs, pool.take());
-                decode_nanos.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
-                if tx.send((i, r)).is_err() {
-                    break;
+            scope.spawn(move || {
+                let mut scratch = prepare::Scratch::default();
+                loop {
+                    if !control.wait_if_paused() {
+                        break;
+                    }
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = work.get(i) else { break };
+                    let t = Instant::now();
+                    let r = prepare::prepare_into(
+                        &item.path,
+                        cfg,
+                        known,
+                        thumbs,
+                        pool.take(),
+                        &mut scratch,
+                    );
+                    decode_nanos.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                    if tx.send((i, r)).is_err() {
+                        break;
+                    }
                 }
             });
         }

@@ -280,25 +280,31 @@ impl PreprocessConfig {
 
     /// Resizes, crops and normalises one upright RGB picture into `out` (CHW, `tensor_len` long).
     pub fn apply_into(&self, img: &RgbImage, out: &mut [f32]) {
-        let (tw, th) = self.resize_target(img.width(), img.height());
-        let resized = pil_resize(img, tw, th, self.filter);
-        self.crop_normalise(&resized, out);
+        self.apply_reusing(img, out, &mut Scratch::default());
     }
 
     /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
     /// indexer's preview, which then costs no second resize.
     pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, RgbImage) {
         let mut out = vec![0f32; self.tensor_len()];
-        let resized = self.apply_into_keep_resized(img, &mut out);
-        (out, resized)
+        let mut scratch = Scratch::default();
+        self.apply_reusing(img, &mut out, &mut scratch);
+        (out, scratch.resized)
     }
 
-    /// [`apply_into`](Self::apply_into) that also returns the resized, uncropped picture.
-    pub fn apply_into_keep_resized(&self, img: &RgbImage, out: &mut [f32]) -> RgbImage {
+    /// [`apply_into`](Self::apply_into) with buffers kept in `scratch` between pictures; returns
+    /// the resized, uncropped picture (the preview), which lives in `scratch` until the next call.
+    pub fn apply_reusing<'s>(
+        &self,
+        img: &RgbImage,
+        out: &mut [f32],
+        scratch: &'s mut Scratch,
+    ) -> &'s RgbImage {
         let (tw, th) = self.resize_target(img.width(), img.height());
-        let resized = pil_resize(img, tw, th, self.filter);
-        self.crop_normalise(&resized, out);
-        resized
+        let pixels = std::mem::take(&mut scratch.resized).into_raw();
+        scratch.resized = pil_resize_into(img, tw, th, self.filter, scratch, pixels);
+        self.crop_normalise(&scratch.resized, out);
+        &scratch.resized
     }
 
     /// Centre crop + rescale + normalise of an already resized picture.
@@ -320,24 +326,38 @@ impl PreprocessConfig {
         }
         let raw = resized.as_raw();
         let stride = tw as usize * 3;
-        for y in 0..ch {
+        let (cw, ch, top, left) = (cw as usize, ch as usize, top as usize, left as usize);
+        let (r_plane, rest) = out.split_at_mut(plane);
+        let (g_plane, b_plane) = rest.split_at_mut(plane);
+        let rows = r_plane
+            .chunks_exact_mut(cw)
+            .zip(g_plane.chunks_exact_mut(cw))
+            .zip(b_plane.chunks_exact_mut(cw));
+        for (y, ((r_row, g_row), b_row)) in rows.enumerate().take(ch) {
             let sy = y + top;
-            for x in 0..cw {
-                let sx = x + left;
-                let i = y as usize * cw as usize + x as usize;
-                if sy >= th || sx >= tw {
-                    // Outside the picture (only for inputs smaller than the crop): zero padding,
-                    // as transformers pads with zeros before normalising.
-                    for c in 0..3 {
-                        out[c * plane + i] = lut[c][0];
-                    }
-                    continue;
-                }
-                let p = sy as usize * stride + sx as usize * 3;
-                for c in 0..3 {
-                    out[c * plane + i] = lut[c][raw[p + c] as usize];
-                }
+            // Pixels of this row inside the picture; the rest (only for inputs smaller than
+            // the crop) is zero padding, as transformers pads with zeros before normalising.
+            let inside = if sy < th as usize {
+                (tw as usize - left).min(cw)
+            } else {
+                0
+            };
+            let start = sy * stride + left * 3;
+            let src = raw.get(start..start + inside * 3).unwrap_or(&[]);
+            for (((px, r), g), b) in src
+                .chunks_exact(3)
+                .zip(r_row.iter_mut())
+                .zip(g_row.iter_mut())
+                .zip(b_row.iter_mut())
+            {
+                *r = lut[0][px[0] as usize];
+                *g = lut[1][px[1] as usize];
+                *b = lut[2][px[2] as usize];
             }
+            let done = src.len() / 3;
+            r_row[done..].fill(lut[0][0]);
+            g_row[done..].fill(lut[1][0]);
+            b_row[done..].fill(lut[2][0]);
         }
     }
 
@@ -400,7 +420,7 @@ fn coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
     }
 }
 
-/// `acc[i] += row[i] * w`: the inner loop of both resize passes. Baseline x86-64 (SSE2) has no
+/// `acc[i] += row[i] * w`: the inner loop of the vertical pass. Baseline x86-64 (SSE2) has no
 /// 32-bit vector multiply, so where the CPU has AVX2 (checked at run time) the same loop is
 /// compiled with it: 8 lanes with a native multiply instead of an emulated one.
 #[inline]
@@ -434,101 +454,262 @@ fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
+/// Buffers one thread keeps from picture to picture, so that resizing a stream of photos
+/// allocates (and faults in fresh pages for) nothing once it is warm.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Rows after the horizontal pass (only those the vertical pass reads).
+    tmp: Vec<u8>,
+    /// One input row plus padding, so every tap can load four bytes.
+    row: Vec<u8>,
+    /// Vertical-pass accumulators, one per byte of an output row.
+    acc: Vec<i32>,
+    /// The last resized picture, lent out by [`PreprocessConfig::apply_reusing`].
+    resized: RgbImage,
+}
+
 /// Resizes an RGB picture exactly as Pillow's `Image.resize(size, BICUBIC|BILINEAR)` does for
 /// mode "RGB" with no box and no reducing gap, including its skipped passes and intermediate
 /// 8-bit rounding.
 pub fn pil_resize(img: &RgbImage, width: u32, height: u32, filter: Filter) -> RgbImage {
+    pil_resize_into(
+        img,
+        width,
+        height,
+        filter,
+        &mut Scratch::default(),
+        Vec::new(),
+    )
+}
+
+/// [`pil_resize`] with reused buffers: `out` becomes the returned picture's pixels (get it back
+/// with `into_raw` for the next one).
+pub fn pil_resize_into(
+    img: &RgbImage,
+    width: u32,
+    height: u32,
+    filter: Filter,
+    scratch: &mut Scratch,
+    mut out: Vec<u8>,
+) -> RgbImage {
     let (iw, ih) = img.dimensions();
-    if (iw, ih) == (width, height) || iw == 0 || ih == 0 || width == 0 || height == 0 {
-        return if (iw, ih) == (width, height) {
-            img.clone()
-        } else {
-            RgbImage::new(width, height)
-        };
+    let out_len = width as usize * height as usize * 3;
+    if (iw, ih) == (width, height) {
+        out.clear();
+        out.extend_from_slice(img.as_raw());
+    } else if iw == 0 || ih == 0 || out_len == 0 {
+        out.clear();
+        out.resize(out_len, 0);
+    } else {
+        // Not cleared first: the passes write every byte, so a reused buffer of the same size
+        // costs no zeroing.
+        out.resize(out_len, 0);
+        resample(img, width, height, filter, scratch, &mut out);
     }
+    RgbImage::from_raw(width, height, out).unwrap_or_else(|| RgbImage::new(width, height))
+}
+
+/// Pillow's two passes (horizontal over the rows the vertical pass needs, then vertical) into
+/// `out`, which is `width * height * 3` bytes.
+fn resample(
+    img: &RgbImage,
+    width: u32,
+    height: u32,
+    filter: Filter,
+    scratch: &mut Scratch,
+    out: &mut [u8],
+) {
+    let (iw, ih) = img.dimensions();
     let need_h = width != iw;
     let need_v = height != ih;
-    let horiz = coeffs(iw, width, filter);
     let vert = coeffs(ih, height, filter);
-    let first = vert.bounds[0].0;
-    let last = vert.bounds[height as usize - 1].0 + vert.bounds[height as usize - 1].1;
-
+    let (first, last) = if need_v {
+        let (lo, n) = vert.bounds[height as usize - 1];
+        (vert.bounds[0].0, lo + n)
+    } else {
+        (0, ih as usize)
+    };
     let src = img.as_raw();
     let in_stride = iw as usize * 3;
-    // Horizontal pass over only the rows the vertical pass will read. It runs on the transposed
-    // picture (input columns as contiguous runs), so its inner loop is the same contiguous
-    // multiply-add as the vertical pass and vectorises; the sums are integers, so the result is
-    // bit-for-bit the direct form's.
-    let (tmp, tmp_w, row_offset) = if need_h {
-        let rows = last - first;
-        let col = rows * 3;
-        let mut columns = vec![0u8; iw as usize * col];
-        for r in 0..rows {
-            let in_row = &src[(r + first) * in_stride..(r + first + 1) * in_stride];
-            for (x, px) in in_row.chunks_exact(3).enumerate() {
-                let at = x * col + r * 3;
-                columns[at..at + 3].copy_from_slice(px);
+    let out_stride = width as usize * 3;
+    let Scratch { tmp, row, acc, .. } = scratch;
+    // Where the vertical pass reads: the horizontal pass's rows, or the picture itself.
+    let (rows, row_offset): (&[u8], usize) = if need_h {
+        let horiz = coeffs(iw, width, filter);
+        let target: &mut [u8] = if need_v {
+            tmp.resize((last - first) * out_stride, 0);
+            tmp
+        } else {
+            &mut *out
+        };
+        // Two input rows, each copied with zero padding: a tap reads four bytes, one past the
+        // last pixel. Rows go in pairs (same weights) where the CPU has AVX2.
+        let padded = in_stride + 4;
+        // The padding's value does not matter: it lands in a lane that is dropped.
+        row.resize(2 * padded, 0);
+        let (row_a, row_b) = row.split_at_mut(padded);
+        let mut out_rows = target.chunks_exact_mut(out_stride);
+        let mut r = first;
+        while r < last {
+            row_a[..in_stride].copy_from_slice(&src[r * in_stride..(r + 1) * in_stride]);
+            let Some(out_a) = out_rows.next() else { break };
+            if r + 1 < last {
+                row_b[..in_stride].copy_from_slice(&src[(r + 1) * in_stride..(r + 2) * in_stride]);
+                if let Some(out_b) = out_rows.next() {
+                    horizontal_rows(row_a, row_b, out_a, out_b, &horiz);
+                }
+                r += 2;
+            } else {
+                horizontal_row(row_a, out_a, &horiz);
+                r += 1;
             }
         }
-        let mut acc = vec![0i32; col];
-        let mut out_columns = vec![0u8; width as usize * col];
-        for (xx, (&(xmin, n), out_col)) in horiz
-            .bounds
-            .iter()
-            .zip(out_columns.chunks_exact_mut(col))
-            .enumerate()
-        {
-            let k = &horiz.weights[xx * horiz.ksize..xx * horiz.ksize + n];
-            acc.fill(1i32 << (PRECISION_BITS - 1));
-            for (t, &w) in k.iter().enumerate() {
-                mac_row(
-                    &mut acc,
-                    &columns[(xmin + t) * col..(xmin + t + 1) * col],
-                    w,
-                );
-            }
-            for (o, &a) in out_col.iter_mut().zip(&acc) {
-                *o = clip8(a);
-            }
+        if !need_v {
+            return;
         }
-        let out_stride = width as usize * 3;
-        let mut tmp = vec![0u8; rows * out_stride];
-        for (xx, out_col) in out_columns.chunks_exact(col).enumerate() {
-            for (r, px) in out_col.chunks_exact(3).enumerate() {
-                let at = r * out_stride + xx * 3;
-                tmp[at..at + 3].copy_from_slice(px);
-            }
-        }
-        (tmp, width, first)
+        (tmp.as_slice(), first)
     } else {
-        (src.to_vec(), iw, 0)
+        (src.as_slice(), 0)
     };
-    if !need_v {
-        // Only reachable when need_h: the horizontal pass covered every row.
-        return RgbImage::from_raw(tmp_w, ih, tmp).unwrap_or_else(|| RgbImage::new(tmp_w, ih));
-    }
-    let stride = tmp_w as usize * 3;
-    let mut out = vec![0u8; height as usize * stride];
     // Row at a time (integer sums, so the order of the terms does not change the result): the
     // inner loop runs over contiguous bytes and vectorises.
-    let mut acc = vec![0i32; stride];
-    for (yy, &(ymin, n)) in vert.bounds.iter().enumerate() {
-        let k = &vert.weights[yy * vert.ksize..yy * vert.ksize + n];
+    acc.clear();
+    acc.resize(out_stride, 0);
+    for ((&(ymin, n), k), out_row) in vert
+        .bounds
+        .iter()
+        .zip(vert.weights.chunks_exact(vert.ksize))
+        .zip(out.chunks_exact_mut(out_stride))
+    {
         let ymin = ymin - row_offset;
         acc.fill(1i32 << (PRECISION_BITS - 1));
-        for (y, &w) in k.iter().enumerate() {
+        for (y, &w) in k[..n].iter().enumerate() {
             mac_row(
-                &mut acc,
-                &tmp[(ymin + y) * stride..(ymin + y + 1) * stride],
+                acc,
+                &rows[(ymin + y) * out_stride..(ymin + y + 1) * out_stride],
                 w,
             );
         }
-        let out_row = &mut out[yy * stride..(yy + 1) * stride];
-        for (slot, &a) in out_row.iter_mut().zip(&acc) {
+        for (slot, &a) in out_row.iter_mut().zip(acc.iter()) {
             *slot = clip8(a);
         }
     }
-    RgbImage::from_raw(tmp_w, height, out).unwrap_or_else(|| RgbImage::new(tmp_w, height))
+}
+
+/// One row of the horizontal pass. `row` is the input row followed by at least one spare byte.
+#[inline]
+fn horizontal_row(row: &[u8], out: &mut [u8], c: &Coeffs) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("sse4.1") {
+            // SAFETY: the CPU supports SSE4.1 (checked just above).
+            unsafe { horizontal_row_sse41(row, out, c) };
+            return;
+        }
+    }
+    horizontal_row_portable(row, out, c);
+}
+
+/// Two rows of the horizontal pass, which share their weights.
+#[inline]
+fn horizontal_rows(row_a: &[u8], row_b: &[u8], out_a: &mut [u8], out_b: &mut [u8], c: &Coeffs) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { horizontal_rows_avx2(row_a, row_b, out_a, out_b, c) };
+            return;
+        }
+    }
+    horizontal_row(row_a, out_a, c);
+    horizontal_row(row_b, out_b, c);
+}
+
+/// [`horizontal_row_sse41`] for two rows at once: the same output pixel of both rows in one
+/// 8-lane vector, so each tap is one multiply for two pixels.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn horizontal_rows_avx2(
+    row_a: &[u8],
+    row_b: &[u8],
+    out_a: &mut [u8],
+    out_b: &mut [u8],
+    c: &Coeffs,
+) {
+    use std::arch::x86_64::*;
+    let half = _mm256_set1_epi32(1i32 << (PRECISION_BITS - 1));
+    for (((&(xmin, n), k), pa), pb) in c
+        .bounds
+        .iter()
+        .zip(c.weights.chunks_exact(c.ksize))
+        .zip(out_a.chunks_exact_mut(3))
+        .zip(out_b.chunks_exact_mut(3))
+    {
+        let mut acc = half;
+        let (lo, hi) = (xmin * 3, (xmin + n) * 3 + 1);
+        let (wa, wb) = (&row_a[lo..hi], &row_b[lo..hi]);
+        for (t, &w) in k[..n].iter().enumerate() {
+            let (a, b) = (&wa[t * 3..t * 3 + 4], &wb[t * 3..t * 3 + 4]);
+            let both = u64::from_le_bytes([a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]);
+            let p = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(both as i64));
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(p, _mm256_set1_epi32(w)));
+        }
+        let s = _mm256_srai_epi32::<{ PRECISION_BITS as i32 }>(acc);
+        let words = _mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+        let bytes = (_mm_cvtsi128_si64(_mm_packus_epi16(words, words)) as u64).to_le_bytes();
+        pa.copy_from_slice(&bytes[..3]);
+        pb.copy_from_slice(&bytes[4..7]);
+    }
+}
+
+/// Pillow's direct form: each output channel is a dot product of its input window.
+fn horizontal_row_portable(row: &[u8], out: &mut [u8], c: &Coeffs) {
+    for ((&(xmin, n), k), px) in c
+        .bounds
+        .iter()
+        .zip(c.weights.chunks_exact(c.ksize))
+        .zip(out.chunks_exact_mut(3))
+    {
+        let mut sum = [1i32 << (PRECISION_BITS - 1); 3];
+        for (t, &w) in k[..n].iter().enumerate() {
+            let at = (xmin + t) * 3;
+            for ch in 0..3 {
+                sum[ch] += row[at + ch] as i32 * w;
+            }
+        }
+        for ch in 0..3 {
+            px[ch] = clip8(sum[ch]);
+        }
+    }
+}
+
+/// The direct form with one output pixel's three channels (and one spare lane) in a vector: a
+/// tap is one 4-byte load, a widening, a 32-bit multiply (SSE4.1) and an add. The shift and the
+/// two saturating packs clamp exactly as [`clip8`] does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse4.1")]
+unsafe fn horizontal_row_sse41(row: &[u8], out: &mut [u8], c: &Coeffs) {
+    use std::arch::x86_64::*;
+    let half = _mm_set1_epi32(1i32 << (PRECISION_BITS - 1));
+    for ((&(xmin, n), k), px) in c
+        .bounds
+        .iter()
+        .zip(c.weights.chunks_exact(c.ksize))
+        .zip(out.chunks_exact_mut(3))
+    {
+        let mut acc = half;
+        let window = &row[xmin * 3..(xmin + n) * 3 + 1];
+        for (t, &w) in k[..n].iter().enumerate() {
+            let b = &window[t * 3..t * 3 + 4];
+            let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            let p = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(v));
+            acc = _mm_add_epi32(acc, _mm_mullo_epi32(p, _mm_set1_epi32(w)));
+        }
+        let s = _mm_srai_epi32::<{ PRECISION_BITS as i32 }>(acc);
+        let words = _mm_packs_epi32(s, s);
+        let bytes = _mm_cvtsi128_si32(_mm_packus_epi16(words, words)).to_le_bytes();
+        px.copy_from_slice(&bytes[..3]);
+    }
 }
 
 #[cfg(test)]
@@ -544,6 +725,125 @@ mod tests {
             mac_row(&mut fast, &row, w);
             mac_row_portable(&mut plain, &row, w);
             assert_eq!(fast, plain, "weight {w}");
+        }
+    }
+
+    /// Pillow's resampler in its plain form (Resample.c: a horizontal pass over the rows the
+    /// vertical pass reads, then a vertical pass, 8-bit rounding in between), the oracle for
+    /// the vectorised passes.
+    fn direct_resize(img: &RgbImage, width: u32, height: u32, filter: Filter) -> RgbImage {
+        let (iw, ih) = img.dimensions();
+        let (horiz, vert) = (coeffs(iw, width, filter), coeffs(ih, height, filter));
+        let (first, last) = if height != ih {
+            let (lo, n) = vert.bounds[height as usize - 1];
+            (vert.bounds[0].0, lo + n)
+        } else {
+            (0, ih as usize)
+        };
+        let dot = |k: &[i32], px: &mut dyn FnMut(usize) -> u8| {
+            let s = k
+                .iter()
+                .enumerate()
+                .fold(1i32 << (PRECISION_BITS - 1), |s, (t, &w)| {
+                    s + px(t) as i32 * w
+                });
+            clip8(s)
+        };
+        let mut tmp = RgbImage::new(width, (last - first) as u32);
+        if width != iw {
+            for y in first..last {
+                for x in 0..width as usize {
+                    let (xmin, n) = horiz.bounds[x];
+                    let k = &horiz.weights[x * horiz.ksize..x * horiz.ksize + n];
+                    for c in 0..3 {
+                        let v = dot(k, &mut |t| img.get_pixel((xmin + t) as u32, y as u32)[c]);
+                        tmp.get_pixel_mut(x as u32, (y - first) as u32)[c] = v;
+                    }
+                }
+            }
+        } else {
+            tmp = image::imageops::crop_imm(img, 0, first as u32, iw, (last - first) as u32)
+                .to_image();
+        }
+        if height == ih {
+            return tmp;
+        }
+        let mut out = RgbImage::new(width, height);
+        for y in 0..height as usize {
+            let (ymin, n) = vert.bounds[y];
+            let k = &vert.weights[y * vert.ksize..y * vert.ksize + n];
+            for x in 0..width {
+                for c in 0..3 {
+                    let v = dot(k, &mut |t| tmp.get_pixel(x, (ymin + t - first) as u32)[c]);
+                    out.get_pixel_mut(x, y as u32)[c] = v;
+                }
+            }
+        }
+        out
+    }
+
+    fn noise(width: u32, height: u32, seed: u32) -> RgbImage {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        RgbImage::from_fn(width, height, |_, _| {
+            let mut byte = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 24) as u8
+            };
+            image::Rgb([byte(), byte(), byte()])
+        })
+    }
+
+    #[test]
+    fn every_resize_path_equals_pillows_direct_form() {
+        // Downscales as after DCT-scaled decoding, upscales, one side only, odd row counts (the
+        // paired-row path has a single row left over), huge ratios and one-pixel pictures.
+        let cases = [
+            (320, 240, 299, 224, Filter::Bicubic),
+            (240, 320, 224, 298, Filter::Bicubic),
+            (301, 225, 299, 224, Filter::Bicubic),
+            (7, 5, 224, 224, Filter::Bicubic),
+            (1, 1, 3, 2, Filter::Bicubic),
+            (64, 65, 31, 65, Filter::Bicubic),
+            (64, 64, 64, 33, Filter::Bicubic),
+            (4000, 31, 224, 2, Filter::Bicubic),
+            (500, 375, 298, 224, Filter::Bilinear),
+        ];
+        // One scratch through every case: buffers left by a larger picture must not leak into
+        // a smaller one.
+        let mut scratch = Scratch::default();
+        let mut pixels = Vec::new();
+        for (i, &(iw, ih, ow, oh, filter)) in cases.iter().enumerate() {
+            let img = noise(iw, ih, i as u32 + 1);
+            let want = direct_resize(&img, ow, oh, filter);
+            let got = pil_resize_into(&img, ow, oh, filter, &mut scratch, pixels);
+            assert_eq!(got, want, "{iw}x{ih} -> {ow}x{oh}");
+            assert_eq!(pil_resize(&img, ow, oh, filter), want, "fresh buffers");
+            pixels = got.into_raw();
+        }
+    }
+
+    #[test]
+    fn vectorised_horizontal_rows_equal_the_portable_one() {
+        for (iw, ow) in [(320u32, 299u32), (9, 224), (1000, 17), (2, 1)] {
+            let c = coeffs(iw, ow, Filter::Bicubic);
+            let img = noise(iw, 2, iw);
+            let padded = |y: usize| {
+                let mut r = img.as_raw()[y * iw as usize * 3..(y + 1) * iw as usize * 3].to_vec();
+                r.extend_from_slice(&[0; 4]);
+                r
+            };
+            let (a, b) = (padded(0), padded(1));
+            let n = ow as usize * 3;
+            let (mut want_a, mut want_b) = (vec![0u8; n], vec![0u8; n]);
+            horizontal_row_portable(&a, &mut want_a, &c);
+            horizontal_row_portable(&b, &mut want_b, &c);
+            let (mut got_a, mut got_b) = (vec![0u8; n], vec![0u8; n]);
+            horizontal_row(&a, &mut got_a, &c);
+            assert_eq!(got_a, want_a, "one row, {iw} -> {ow}");
+            horizontal_rows(&a, &b, &mut got_a, &mut got_b, &c);
+            assert_eq!((got_a, got_b), (want_a, want_b), "two rows, {iw} -> {ow}");
         }
     }
 
@@ -582,6 +882,32 @@ mod tests {
         assert!(r.pixels().all(|p| p.0 == [12, 200, 77]));
         let same = pil_resize(&img, 317, 211, Filter::Bicubic);
         assert_eq!(same, img);
+    }
+
+    #[test]
+    fn a_picture_smaller_than_the_crop_is_padded_right_and_below() {
+        let cfg = PreprocessConfig {
+            crop: (4, 3),
+            ..PreprocessConfig::default()
+        };
+        let img = RgbImage::from_fn(3, 2, |x, y| image::Rgb([(10 * x + y) as u8, 100, 200]));
+        let mut out = vec![f32::NAN; cfg.tensor_len()];
+        cfg.crop_normalise(&img, &mut out);
+        let norm = |c: usize, v: u8| ((v as f64 * cfg.rescale) as f32 - cfg.mean[c]) / cfg.std[c];
+        for y in 0..3u32 {
+            for x in 0..4u32 {
+                let i = (y * 4 + x) as usize;
+                let inside = x < 3 && y < 2;
+                let px = if inside {
+                    img.get_pixel(x, y).0
+                } else {
+                    [0, 0, 0]
+                };
+                for c in 0..3 {
+                    assert_eq!(out[c * 12 + i], norm(c, px[c]), "({x}, {y}) channel {c}");
+                }
+            }
+        }
     }
 
     #[test]
