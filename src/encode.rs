@@ -181,21 +181,45 @@ pub struct Staging {
 }
 
 impl Staging {
-    /// Appends one picture's tensor; false when the batch is full or the tensor has the wrong
-    /// length (nothing is written then).
-    pub fn push(&mut self, tensor: &[f32]) -> bool {
-        if tensor.len() != self.per || self.rows >= self.capacity {
+    /// Replaces the batch with `rows`, copied on up to `threads` threads; false (and an empty
+    /// batch) if there are more rows than fit or one has the wrong length. The encoder thread
+    /// is the one serial stage of indexing: a 256-picture batch is 154 MB, ~21 ms to copy on
+    /// one core of the development VM, beside ~38 ms for an H200 to encode it.
+    pub fn fill(&mut self, rows: &[Vec<f32>], threads: usize) -> bool {
+        self.clear();
+        if rows.len() > self.capacity || rows.iter().any(|r| r.len() != self.per) {
             return false;
         }
-        let at = self.rows * self.per;
-        match self.pinned.as_mut() {
+        let per = self.per;
+        let len = rows.len() * per;
+        let dest: &mut [f32] = match self.pinned.as_mut() {
             Some(t) => match t.try_extract_tensor_mut() {
-                Ok((_, data)) => data[at..at + self.per].copy_from_slice(tensor),
+                Ok((_, data)) => &mut data[..len],
                 Err(_) => return false,
             },
-            None => self.host.extend_from_slice(tensor),
-        }
-        self.rows += 1;
+            None => {
+                self.host.resize(len, 0.0);
+                &mut self.host
+            }
+        };
+        let threads = threads.clamp(1, rows.len().max(1));
+        let rows_each = rows.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let parts = dest.chunks_mut(rows_each * per).zip(rows.chunks(rows_each));
+            for (part, src) in parts {
+                let mut copy = move || {
+                    for (to, from) in part.chunks_exact_mut(per).zip(src) {
+                        to.copy_from_slice(from);
+                    }
+                };
+                if threads == 1 {
+                    copy();
+                } else {
+                    scope.spawn(copy);
+                }
+            }
+        });
+        self.rows = rows.len();
         true
     }
 

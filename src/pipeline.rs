@@ -125,6 +125,8 @@ pub struct Timing {
     pub wall: f64,
     /// Seconds the encoder spent running batches.
     pub encode: f64,
+    /// Seconds the encoder thread spent copying gathered pictures into the batch.
+    pub stage: f64,
     /// Seconds spent in the commit callback.
     pub commit: f64,
     /// Summed seconds of decode-pool work (all threads).
@@ -164,7 +166,7 @@ struct Finished {
 }
 
 /// The encoder thread: gathers decoded pictures into full batches, encodes them and hands each
-/// batch's outcomes to the committing thread. Returns the seconds spent encoding.
+/// batch's outcomes to the committing thread. Returns the seconds spent encoding and staging.
 fn encode_stage(
     work: &[WorkItem],
     encoder: &ImageEncoder,
@@ -172,25 +174,46 @@ fn encode_stage(
     done: mpsc::SyncSender<Finished>,
     control: &Control,
     pool: &Pool,
-) -> f64 {
+) -> (f64, f64) {
     let batch = encoder.max_batch();
     let mut encode_secs = 0.0;
+    let mut stage_secs = 0.0;
     let mut pending: Vec<Outcome> = Vec::new();
     let mut tensors = encoder.staging();
-    // (work index, hash, width, height, format) of each tensor in `tensors`.
+    // The batch being gathered: each picture's tensor, and its (work index, hash, width,
+    // height, format, metadata). Tensors are copied into `tensors` all at once when the batch
+    // is sent, on several threads: this thread is the pipeline's one serial stage.
+    let mut held: Vec<Vec<f32>> = Vec::with_capacity(batch);
     let mut meta: Vec<(usize, ContentHash, u32, u32, String, Metadata)> = Vec::with_capacity(batch);
+    let per = encoder.preprocess.tensor_len();
+    let copy_threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get() / 4)
+        .clamp(1, 8);
     let mut current: Option<PathBuf> = None;
     let mut seen: HashMap<ContentHash, i64> = HashMap::new();
     // Sends what is gathered; false once the committing side has gone (error or done).
     let mut flush = |pending: &mut Vec<Outcome>,
                      tensors: &mut crate::encode::Staging,
+                     held: &mut Vec<Vec<f32>>,
                      meta: &mut Vec<(usize, ContentHash, u32, u32, String, Metadata)>,
                      current: &Option<PathBuf>|
      -> bool {
         let mut fresh = Vec::with_capacity(meta.len() + pending.len());
         if !meta.is_empty() {
             let t = Instant::now();
-            let result = encoder.encode(tensors.data(), meta.len());
+            let staged = tensors.fill(held, copy_threads);
+            stage_secs += t.elapsed().as_secs_f64();
+            for t in held.drain(..) {
+                pool.give(t);
+            }
+            let t = Instant::now();
+            let result = if staged {
+                encoder.encode(tensors.data(), meta.len())
+            } else {
+                Err(crate::encode::EncodeError::Run(
+                    "the batch could not be staged for the encoder".into(),
+                ))
+            };
             encode_secs += t.elapsed().as_secs_f64();
             // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
             // vectors within the same transaction.
@@ -240,8 +263,10 @@ fn encode_stage(
             Ok(m) => m,
             Err(mpsc::TryRecvError::Disconnected) => break,
             Err(mpsc::TryRecvError::Empty) => {
-                if meta.len() >= eager && !flush(&mut pending, &mut tensors, &mut meta, &current) {
-                    return encode_secs;
+                if meta.len() >= eager
+                    && !flush(&mut pending, &mut tensors, &mut held, &mut meta, &current)
+                {
+                    return (encode_secs, stage_secs);
                 }
                 match rx.recv() {
                     Ok(m) => m,
@@ -272,7 +297,8 @@ fn encode_stage(
                 metadata,
             }) => {
                 seen.insert(hash, work[i].photo_id);
-                if tensors.push(&tensor) {
+                if tensor.len() == per {
+                    held.push(tensor);
                     meta.push((i, hash, width, height, format, metadata));
                 } else {
                     pending.push(Outcome::Failed {
@@ -280,8 +306,8 @@ fn encode_stage(
                         reason: "preprocessed tensor has the wrong size for the model".into(),
                         vanished: false,
                     });
+                    pool.give(tensor);
                 }
-                pool.give(tensor);
             }
             Ok(Prepared::Known { hash, same_as }) => pending.push(Outcome::Reused {
                 photo_id: work[i].photo_id,
@@ -295,19 +321,19 @@ fn encode_stage(
             }),
         }
         if (meta.len() >= batch || pending.len() >= 4 * batch)
-            && !flush(&mut pending, &mut tensors, &mut meta, &current)
+            && !flush(&mut pending, &mut tensors, &mut held, &mut meta, &current)
         {
-            return encode_secs;
+            return (encode_secs, stage_secs);
         }
     }
     drop(rx);
     if control.is_cancelled() {
         // Commit what was already encoded; drop the decoded-but-unencoded rest.
         meta.clear();
-        tensors.clear();
+        held.clear();
     }
-    flush(&mut pending, &mut tensors, &mut meta, &current);
-    encode_secs
+    flush(&mut pending, &mut tensors, &mut held, &mut meta, &current);
+    (encode_secs, stage_secs)
 }
 
 /// Runs `work` through decode → encode → `commit`, returning the final progress and timing.
@@ -338,10 +364,11 @@ pub fn run<E>(
     // Encoded batches wait here for the catalog: the encoder runs the next batch while this
     // thread commits the last one (on a GPU, commit time would otherwise idle the device).
     let (done_tx, done_rx) = mpsc::sync_channel::<Finished>(2);
-    // Enough buffers for everything that can be in flight: the queue, one per decoder.
+    // Enough buffers for everything that can be in flight: the queue, the batch being
+    // gathered, one per decoder.
     let pool = Pool {
         free: std::sync::Mutex::new(Vec::new()),
-        max: batch * 2 + threads.max(1) + 1,
+        max: batch * 3 + threads.max(1) + 1,
     };
     let pool = &pool;
     let result = std::thread::scope(|scope| -> Result<(), E> {
@@ -399,7 +426,7 @@ pub fn run<E>(
             progress(&state);
         }
         // A panic in the encoder is a bug: surface it rather than end the job quietly early.
-        timing.encode = match encoder_thread.join() {
+        (timing.encode, timing.stage) = match encoder_thread.join() {
             Ok(secs) => secs,
             Err(panic) => std::panic::resume_unwind(panic),
         };

@@ -232,16 +232,29 @@ fn a_staging_batch_holds_exactly_one_batch_of_the_right_tensors() {
         "pinned memory is for CUDA sessions only"
     );
     let per = enc.preprocess.tensor_len();
-    assert!(!staging.push(&vec![0.0; per - 1]), "wrong length refused");
-    for k in 0..3 {
-        assert!(staging.push(&vec![k as f32; per]));
+    let rows = |n: usize| -> Vec<Vec<f32>> {
+        (0..n)
+            .map(|k| (0..per).map(|j| (k * per + j) as f32).collect())
+            .collect()
+    };
+    let mut short = rows(2);
+    short[1].pop();
+    assert!(!staging.fill(&short, 2), "wrong length refused");
+    assert_eq!(staging.rows(), 0);
+    assert!(!staging.fill(&rows(4), 2), "more than one batch refused");
+    // Every thread count copies every row, in order, to its place.
+    for threads in [1, 2, 3, 8] {
+        assert!(staging.fill(&rows(3), threads), "{threads} threads");
+        assert_eq!(staging.rows(), 3);
+        let want: Vec<f32> = (0..3 * per).map(|v| v as f32).collect();
+        assert!(staging.data() == want.as_slice(), "{threads} threads");
     }
-    assert!(!staging.push(&vec![9.0; per]), "a full batch refuses more");
-    assert_eq!(staging.rows(), 3);
-    let data = staging.data();
-    assert_eq!(data.len(), 3 * per);
-    assert_eq!((data[0], data[per], data[2 * per]), (0.0, 1.0, 2.0));
-    assert_eq!(enc.encode(data, 3).unwrap().len(), 3);
+    assert_eq!(enc.encode(staging.data(), 3).unwrap().len(), 3);
+    assert!(
+        staging.fill(&rows(1), 2),
+        "a smaller batch after a larger one"
+    );
+    assert_eq!(staging.data().len(), per);
     staging.clear();
     assert_eq!((staging.rows(), staging.data().len()), (0, 0));
 }

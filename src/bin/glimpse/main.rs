@@ -337,9 +337,9 @@ fn run_index(
         let t = &summary.timing;
         if p.encoded > 0 {
             eprintln!(
-                "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s, catalog and graph {:.1} s, \
-                 decoding {:.1} CPU-s on {threads} threads",
-                t.wall, t.encode, t.commit, t.decode_cpu
+                "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s (+ {:.1} s gathering \
+                 batches), catalog and graph {:.1} s, decoding {:.1} CPU-s on {threads} threads",
+                t.wall, t.encode, t.stage, t.commit, t.decode_cpu
             );
         }
         if summary.metadata_read > 0 {
