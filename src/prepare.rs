@@ -60,8 +60,9 @@ pub enum PrepareError {
 const KEEP_PIXELS_MAX: usize = 16 << 20;
 
 /// Buffers one decode thread keeps from photo to photo (decoded pixels, the resize passes, the
-/// preview), so that a stream of photos allocates nothing per photo once warm: freed and
-/// re-faulted pages were a fifth of the decode pool's time on small photos.
+/// preview), so that a stream of photos allocates nothing per photo once warm, whatever the
+/// allocator does with freed memory (returned and re-faulted pages cost a single-threaded loop
+/// a fifth of its time on small photos).
 #[derive(Debug, Default)]
 pub struct Scratch {
     pixels: Vec<u8>,
