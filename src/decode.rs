@@ -74,6 +74,10 @@ pub struct Decoded {
     pub format: &'static str,
     /// The DCT scale denominator used for JPEGs (1 = full decode).
     pub dct_scale: u32,
+    /// Whether the EXIF orientation tag turned or flipped the decoded pixels, so that a viewer
+    /// ignoring it would show the file sideways (codecs that orient pictures themselves, HEIF,
+    /// RAW and JPEG XL, say `false`).
+    pub reoriented: bool,
 }
 
 /// How to decode: whether and how far JPEGs may be downscaled while decoding.
@@ -221,6 +225,7 @@ fn full_size(image: RgbImage, format: &'static str) -> Decoded {
         height,
         format,
         dct_scale: 1,
+        reoriented: false,
     }
 }
 
@@ -315,6 +320,7 @@ fn decode_inner(
         height,
         format: name,
         dct_scale,
+        reoriented: orientation.is_some(),
     })
 }
 
@@ -400,6 +406,7 @@ fn decode_jxl(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         height: h,
         format: "jxl",
         dct_scale: 1,
+        reoriented: false,
     })
 }
 

@@ -1,11 +1,12 @@
 //! One photo file → everything the indexer needs from it, in one read: its content hash (to
 //! recognise moved and copied files and reuse their vectors), its preprocessed tensor, its size
-//! in pixels and a thumbnail written from the same decode. Runs on the decode pool.
+//! in pixels and a thumbnail written from the same decode (unless the file can serve as its own
+//! preview). Runs on the decode pool.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::metadata::Metadata;
 use crate::preprocess::{self, PreprocessConfig};
-use crate::thumbs::Thumbs;
+use crate::thumbs::{self, Thumbs};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -128,7 +129,9 @@ pub fn prepare_into(
     // The preview is the picture as resized for the model (before the crop): no second resize
     // on the decode pool, whose speed is the indexing speed on a GPU.
     let resized = cfg.apply_reusing(&d.image, &mut tensor, &mut scratch.resize);
-    if let Some(t) = thumbs {
+    let own_preview =
+        thumbs::original_is_preview(d.format, d.width, d.height, meta.len(), d.reoriented);
+    if let Some(t) = thumbs.filter(|_| !own_preview) {
         if let Err(e) = t.write(&hex::encode(hash), resized) {
             // A missing preview must not cost the photo its vector.
             tracing::warn!(path = %path.display(), "thumbnail: {e}");
@@ -194,7 +197,8 @@ mod tests {
     fn known_content_is_not_decoded_and_unknown_is() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.png");
-        image::RgbImage::from_pixel(300, 200, image::Rgb([1, 2, 3]))
+        // Over a megapixel: it gets a preview file.
+        image::RgbImage::from_pixel(1500, 1000, image::Rgb([1, 2, 3]))
             .save(&p)
             .unwrap();
         let cfg = PreprocessConfig::default();
@@ -211,7 +215,7 @@ mod tests {
         else {
             panic!("expected a tensor")
         };
-        assert_eq!((width, height, format.as_str()), (300, 200, "png"));
+        assert_eq!((width, height, format.as_str()), (1500, 1000, "png"));
         assert_eq!(tensor.len(), cfg.tensor_len());
         assert!(thumbs.exists(&hex::encode(hash)));
         let known = HashMap::from([(hash, 7)]);
@@ -224,5 +228,28 @@ mod tests {
             prepare(&p, &cfg, &known, None),
             Err(PrepareError::Vanished)
         ));
+    }
+
+    #[test]
+    fn preview_files_are_written_only_where_the_original_cannot_serve() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+        let dir = tempfile::tempdir().unwrap();
+        let thumbs = Thumbs::new(dir.path());
+        let cfg = PreprocessConfig::default();
+        for (name, preview_file) in [
+            ("jpeg_baseline.jpg", false),
+            ("odd_301x225.png", false),
+            // Sideways as stored, over a megapixel, not shown by every web view.
+            ("exif_orientation_6.jpg", true),
+            ("large_2400x1800.jpg", true),
+            ("lossy.webp", true),
+        ] {
+            let Prepared::Tensor { hash, .. } =
+                prepare(&fixtures.join(name), &cfg, &HashMap::new(), Some(&thumbs)).unwrap()
+            else {
+                panic!("expected a tensor for {name}")
+            };
+            assert_eq!(thumbs.exists(&hex::encode(hash)), preview_file, "{name}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Small previews for the UI, made from the pixels the encoder already decoded and resized (the
 //! model's input before its centre crop: 224 px on the short side for CLIP), keyed by content
-//! hash so that moved and copied photos share one file and no photo is decoded twice.
+//! hash so that moved and copied photos share one file and no photo is decoded twice. A photo
+//! that is already preview-sized and in a format the web view shows gets none: the app shows
+//! the file itself (see [`original_is_preview`]).
 
 use image::RgbImage;
 use std::io::Write;
@@ -9,6 +11,33 @@ use std::path::{Path, PathBuf};
 /// Longest side of a preview, in pixels: pictures handed in larger (panoramas, or callers that
 /// pass a full image) are shrunk to it.
 pub const THUMB_SIZE: u32 = 512;
+
+/// Most pixels a photo may have for the app to show the file itself instead of a preview: a
+/// grid cell is 184 CSS px (368 device px on a 2x screen), so up to about 1 MP the original
+/// looks better than the 224-px preview and is cheap for the web view to decode.
+pub const ORIGINAL_AS_PREVIEW_MAX_PIXELS: u64 = 1 << 20;
+
+/// Largest file the app may load in place of a preview: a grid page of such photos stays a few
+/// megabytes to read.
+pub const ORIGINAL_AS_PREVIEW_MAX_BYTES: u64 = 512 << 10;
+
+/// Whether a photo needs no preview file because the app can show the file itself: a JPEG or
+/// PNG (what every web view decodes), upright as stored, of at most
+/// [`ORIGINAL_AS_PREVIEW_MAX_PIXELS`] and [`ORIGINAL_AS_PREVIEW_MAX_BYTES`]. Writing previews of
+/// such photos would cost indexing a seventh of its CPU time per photo at 0.3 MP (JPEG encode
+/// plus a file created and renamed) for a picture no better than the original.
+pub fn original_is_preview(
+    format: &str,
+    width: u32,
+    height: u32,
+    file_bytes: u64,
+    reoriented: bool,
+) -> bool {
+    matches!(format, "jpeg" | "png")
+        && !reoriented
+        && u64::from(width) * u64::from(height) <= ORIGINAL_AS_PREVIEW_MAX_PIXELS
+        && file_bytes <= ORIGINAL_AS_PREVIEW_MAX_BYTES
+}
 
 /// Why a preview could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -103,5 +132,26 @@ mod tests {
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
         assert!(t.exists("abcdef"));
         assert!(!t.exists("ffffff"));
+    }
+
+    #[test]
+    fn only_small_upright_jpegs_and_pngs_are_their_own_preview() {
+        let kb = 1024;
+        assert!(original_is_preview("jpeg", 640, 480, 100 * kb, false));
+        assert!(original_is_preview("png", 1024, 1024, 512 * kb, false));
+        assert!(original_is_preview("jpeg", 1, 1, 0, false));
+        // Too many pixels, too many bytes, a format the web view may not show, sideways.
+        assert!(!original_is_preview("jpeg", 1025, 1024, 100 * kb, false));
+        assert!(!original_is_preview("jpeg", 4000, 3000, 100 * kb, false));
+        assert!(!original_is_preview("png", 640, 480, 512 * kb + 1, false));
+        for format in [
+            "heic", "avif", "jxl", "tiff", "webp", "gif", "bmp", "nef", "dng",
+        ] {
+            assert!(
+                !original_is_preview(format, 640, 480, 100 * kb, false),
+                "{format}"
+            );
+        }
+        assert!(!original_is_preview("jpeg", 640, 480, 100 * kb, true));
     }
 }

@@ -128,7 +128,8 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         .any(|f| f.encoded == 18 && f.failed == 1 && f.error.is_none()));
     assert_eq!(events.last().map(Event::name), Some("index-finished"));
 
-    // Text: the best answer to "red circle" is a red circle; thumbnails are in the cache.
+    // Text: the best answer to "red circle" is a red circle. The drawn pictures are small
+    // PNGs, so the page shows the files themselves: no preview, and the gate lets them through.
     let page = s.session.search(&text("red circle")).unwrap();
     assert!(!page.hits.is_empty());
     assert!(
@@ -136,8 +137,12 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         "{:?}",
         page.hits[0]
     );
-    let thumb = page.hits[0].photo.thumbnail.clone().expect("thumbnail");
-    assert!(s.session.scope().resolve(Path::new(&thumb)).is_ok());
+    assert_eq!(page.hits[0].photo.thumbnail, None);
+    assert!(s
+        .session
+        .scope()
+        .resolve(Path::new(&page.hits[0].photo.path))
+        .is_ok());
     // Scores are best first.
     assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));
 
@@ -351,12 +356,25 @@ fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
     std::os::unix::fs::symlink(&secret, photos.join("link-out.jpg")).unwrap();
     std::os::unix::fs::symlink(&drawn[0], photos.join("link-in.png")).unwrap();
     std::fs::create_dir(photos.join("sub")).unwrap();
+    // Over a megapixel: this one gets a preview in the cache.
+    let large = photos.join("sub").join("large.png");
+    image::RgbImage::from_pixel(1600, 1200, image::Rgb([200, 30, 30]))
+        .save(&large)
+        .unwrap();
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
     let scope = s.session.scope();
-    // Links are never followed by the indexer either: only the two drawn files are photos.
+    // Links are never followed by the indexer either: only the three drawn files are photos.
     let root = &s.session.roots().unwrap()[0];
-    assert_eq!((root.photos, root.indexed), (2, 2), "{root:?}");
+    assert_eq!((root.photos, root.indexed), (3, 3), "{root:?}");
+    let page = s.session.search(&text("red")).unwrap();
+    let large_hit = page
+        .hits
+        .iter()
+        .find(|h| h.photo.path.ends_with("large.png"))
+        .expect("the large photo is found");
+    let thumb = large_hit.photo.thumbnail.clone().expect("a preview");
+    assert!(scope.resolve(Path::new(&thumb)).is_ok(), "{thumb}");
 
     assert_eq!(scope.resolve(&drawn[0]).unwrap(), drawn[0]);
     assert_eq!(
