@@ -61,6 +61,11 @@ pub struct Summary {
     pub progress: Progress,
     /// The pipeline's time split.
     pub timing: Timing,
+    /// Seconds spent inserting new vectors into the graph, on `graph_threads` threads (most of
+    /// it inside `timing.commit`): the share of the machine a GPU-fed job gives the graph.
+    pub graph: f64,
+    /// Threads the graph insertion used.
+    pub graph_threads: usize,
 }
 
 /// An open library for one model.
@@ -395,11 +400,14 @@ impl Library {
         // are always inserted before the index is saved, so a saved index never claims to be
         // current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
+        let mut graph = Duration::ZERO;
         let mut commit = |batch: Vec<Outcome>| -> Result<(), LibraryError> {
             fresh.extend(catalog.commit_batch(model_id, &batch)?);
             let save = last_save.elapsed() >= SAVE_EVERY;
             if fresh.len() >= INSERT_CHUNK || save {
+                let t = Instant::now();
                 vectors.add_many(&fresh, cores)?;
+                graph += t.elapsed();
                 fresh.clear();
             }
             if save {
@@ -420,10 +428,14 @@ impl Library {
             progress,
         );
         // Whatever was committed to the catalog goes into the graph, also when the job failed.
+        let t = Instant::now();
         self.vectors.add_many(&fresh, cores)?;
+        graph += t.elapsed();
         let (p, t) = run?;
         summary.progress = p;
         summary.timing = t;
+        summary.graph = graph.as_secs_f64();
+        summary.graph_threads = cores;
         if !gone.is_empty() && !control.is_cancelled() {
             self.catalog.delete_photos(&gone)?;
             for id in &gone {

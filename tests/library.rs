@@ -173,6 +173,8 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     assert_eq!(st.unsupported, 1);
     assert_eq!(lib.vector_count(), photos);
     assert_eq!(st.max_encodes_per_photo, 1);
+    // The time the graph insertion took is reported with its thread count.
+    assert!(s.graph > 0.0 && s.graph_threads >= 1, "{s:?}");
     // Per format: decoded photos by their bytes, the rest by their names.
     let formats = lib.catalog.format_counts().unwrap();
     let of = |f: &str| {

@@ -338,8 +338,15 @@ fn run_index(
         if p.encoded > 0 {
             eprintln!(
                 "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s (+ {:.1} s gathering \
-                 batches), catalog and graph {:.1} s, decoding {:.1} CPU-s on {threads} threads",
-                t.wall, t.encode, t.stage, t.commit, t.decode_cpu
+                 batches), catalog and graph {:.1} s (graph {:.1} s on {} threads), decoding \
+                 {:.1} CPU-s on {threads} threads",
+                t.wall,
+                t.encode,
+                t.stage,
+                t.commit,
+                summary.graph,
+                summary.graph_threads,
+                t.decode_cpu
             );
         }
         if summary.metadata_read > 0 {
