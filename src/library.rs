@@ -9,6 +9,7 @@ use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often the vector index is saved while a job runs (it is always saved at the end).
@@ -61,8 +62,8 @@ pub struct Summary {
     pub progress: Progress,
     /// The pipeline's time split.
     pub timing: Timing,
-    /// Seconds spent inserting new vectors into the graph, on `graph_threads` threads (most of
-    /// it inside `timing.commit`): the share of the machine a GPU-fed job gives the graph.
+    /// Seconds the graph thread spent inserting new vectors, on `graph_threads` threads beside
+    /// the commits: the share of the machine a GPU-fed job gives the graph.
     pub graph: f64,
     /// Threads the graph insertion used.
     pub graph_threads: usize,
@@ -75,6 +76,9 @@ pub struct Library {
     pub catalog: Catalog,
     /// The preview cache.
     pub thumbs: Thumbs,
+    /// How often a running job saves the vector index ([`SAVE_EVERY`] unless changed): what a
+    /// crash can cost in graph rebuilding against the time spent writing the index.
+    pub save_every: Duration,
     model: String,
     model_id: i64,
     vectors: VectorIndex,
@@ -132,6 +136,7 @@ impl Library {
         Ok(Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
+            save_every: SAVE_EVERY,
             catalog,
             model: model.to_string(),
             model_id,
@@ -150,6 +155,7 @@ impl Library {
         let mut lib = Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
+            save_every: SAVE_EVERY,
             catalog,
             model: model.to_string(),
             model_id,
@@ -393,49 +399,73 @@ impl Library {
         let vectors_path = self
             .dir
             .join(format!("vectors-{}.usearch", sanitize(&self.model)));
-        let mut last_save = Instant::now();
+        let (mut last_save, save_every) = (Instant::now(), self.save_every);
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // New vectors are inserted into the graph in chunks on every core: one at a time the
-        // graph caps indexing near 500 photos/s, far below what a GPU encodes. Pending vectors
-        // are always inserted before the index is saved, so a saved index never claims to be
-        // current while missing some.
+        let graph_threads = graph_threads(cores);
+        // New vectors go into the graph in chunks, on their own thread beside the catalog
+        // commits: one at a time the graph caps indexing near 500 photos/s, and inserting on the
+        // committing thread would make that thread (SQLite plus graph) the serial limit at GPU
+        // rates. Jobs reach the graph thread in commit order and pending vectors are inserted
+        // before a save, so a saved index never claims to be current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
-        let mut graph = Duration::ZERO;
-        let mut commit = |batch: Vec<Outcome>| -> Result<(), LibraryError> {
-            fresh.extend(catalog.commit_batch(model_id, &batch)?);
-            let save = last_save.elapsed() >= SAVE_EVERY;
-            if fresh.len() >= INSERT_CHUNK || save {
-                let t = Instant::now();
-                vectors.add_many(&fresh, cores)?;
-                graph += t.elapsed();
-                fresh.clear();
-            }
-            if save {
-                let saved = vectors.save(&vectors_path)?;
-                catalog.set_index_state(model_id, &saved)?;
-                last_save = Instant::now();
-            }
-            Ok(())
-        };
-        let run = pipeline::run(
-            &work,
-            encoder,
-            &known,
-            Some(&self.thumbs),
-            threads,
-            control,
-            &mut commit,
-            progress,
-        );
-        // Whatever was committed to the catalog goes into the graph, also when the job failed.
-        let t = Instant::now();
-        self.vectors.add_many(&fresh, cores)?;
-        graph += t.elapsed();
+        let graph_ok = AtomicBool::new(true);
+        let (run, graph) = std::thread::scope(|scope| {
+            let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);
+            let worker = scope
+                .spawn(|| graph_worker(vectors, &vectors_path, graph_threads, inbox, &graph_ok));
+            let send = |job| jobs.send(job).map_err(|_| graph_failed());
+            let mut commit = |batch: Vec<Outcome>| -> Result<(), LibraryError> {
+                if !graph_ok.load(Ordering::Relaxed) {
+                    // Stop early; the graph thread's own error is returned below.
+                    return Err(graph_failed());
+                }
+                fresh.extend(catalog.commit_batch(model_id, &batch)?);
+                let save = last_save.elapsed() >= save_every;
+                if fresh.len() >= INSERT_CHUNK || (save && !fresh.is_empty()) {
+                    send(GraphJob::Insert(std::mem::take(&mut fresh)))?;
+                }
+                if save {
+                    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                    send(GraphJob::Save(reply))?;
+                    let saved = answer.recv().map_err(|_| graph_failed())??;
+                    catalog.set_index_state(model_id, &saved)?;
+                    last_save = Instant::now();
+                }
+                Ok(())
+            };
+            let run = pipeline::run(
+                &work,
+                encoder,
+                &known,
+                Some(&self.thumbs),
+                threads,
+                control,
+                &mut commit,
+                progress,
+            );
+            // Whatever was committed to the catalog goes into the graph, also when the job
+            // failed. A send fails only when the graph thread is gone, which `join` reports.
+            let _ = send(GraphJob::Insert(std::mem::take(&mut fresh)));
+            drop(jobs);
+            let graph = worker.join().unwrap_or_else(|_| {
+                (
+                    Duration::ZERO,
+                    Some(VectorError::Index("the graph thread panicked".into())),
+                )
+            });
+            (run, graph)
+        });
+        let (graph_busy, graph_error) = graph;
+        // The graph thread's error is the cause when both failed (the commits then stop with
+        // a placeholder).
+        if let Some(e) = graph_error {
+            return Err(e.into());
+        }
         let (p, t) = run?;
         summary.progress = p;
         summary.timing = t;
-        summary.graph = graph.as_secs_f64();
-        summary.graph_threads = cores;
+        summary.graph = graph_busy.as_secs_f64();
+        summary.graph_threads = graph_threads;
         if !gone.is_empty() && !control.is_cancelled() {
             self.catalog.delete_photos(&gone)?;
             for id in &gone {
@@ -489,6 +519,69 @@ impl Library {
 /// again on the next run, once.
 pub fn decoders_key(root_id: i64) -> String {
     format!("decoders.root.{root_id}")
+}
+
+/// Threads that insert into the graph during a job: a quarter of the cores, 2 to 8. USearch's
+/// cost per vector grows with its thread count (on an H200 host 0.25 thread-ms on one thread,
+/// 0.53 on 16), and during indexing every cycle it takes comes out of the decoders; four threads
+/// still insert several times faster than 16 cores decode 0.3 MP photos.
+pub fn graph_threads(cores: usize) -> usize {
+    (cores / 4).clamp(2, 8).min(cores.max(1))
+}
+
+/// Work for the graph thread of an indexing job, in commit order.
+enum GraphJob {
+    /// Vectors committed to the catalog, to insert.
+    Insert(Vec<(i64, Vec<f32>)>),
+    /// Insert everything sent before, save the index, answer with what the catalog records.
+    Save(std::sync::mpsc::SyncSender<Result<Saved, VectorError>>),
+}
+
+/// The graph thread: inserts and saves in the order the jobs come. After a failure it keeps
+/// draining (so the committing side never blocks on it), clears `ok` so commits stop, refuses to
+/// save, and returns the error with the time it spent inserting.
+fn graph_worker(
+    vectors: &mut VectorIndex,
+    path: &Path,
+    threads: usize,
+    inbox: std::sync::mpsc::Receiver<GraphJob>,
+    ok: &AtomicBool,
+) -> (Duration, Option<VectorError>) {
+    let mut busy = Duration::ZERO;
+    let mut failed: Option<VectorError> = None;
+    for job in inbox {
+        match job {
+            GraphJob::Insert(items) => {
+                if failed.is_some() {
+                    continue;
+                }
+                let t = Instant::now();
+                if let Err(e) = vectors.add_many(&items, threads) {
+                    ok.store(false, Ordering::Relaxed);
+                    failed = Some(e);
+                }
+                busy += t.elapsed();
+            }
+            GraphJob::Save(reply) => {
+                let saved = match &failed {
+                    Some(e) => Err(VectorError::Index(format!(
+                        "not saved after a failed insertion: {e}"
+                    ))),
+                    None => vectors.save(path),
+                };
+                // The committing side waits for this answer; gone only if it stopped.
+                let _ = reply.send(saved);
+            }
+        }
+    }
+    (busy, failed)
+}
+
+/// The error a commit returns when the graph thread has stopped or failed.
+fn graph_failed() -> LibraryError {
+    LibraryError::Vectors(VectorError::Index(
+        "graph insertion stopped during the job".into(),
+    ))
 }
 
 fn sanitize(model: &str) -> String {
@@ -573,5 +666,98 @@ impl Job {
         self.handle
             .join()
             .map_err(|_| LibraryError::Corrupt("the indexing thread panicked".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    /// A unit vector with all components positive, different for every seed.
+    fn unit(seed: usize) -> Vec<f32> {
+        let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<f32> = (0..8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 + 1.0
+            })
+            .collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn the_graph_thread_inserts_in_order_and_saves_what_came_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.usearch");
+        let mut vectors = VectorIndex::new(8).unwrap();
+        let ok = AtomicBool::new(true);
+        let (jobs, inbox) = sync_channel(2);
+        let (reply, answer) = sync_channel(1);
+        let (busy, failed) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| graph_worker(&mut vectors, &path, 2, inbox, &ok));
+            jobs.send(GraphJob::Insert(
+                (0..3000).map(|i| (i, unit(i as usize))).collect(),
+            ))
+            .unwrap();
+            jobs.send(GraphJob::Save(reply)).unwrap();
+            let saved = answer.recv().unwrap().unwrap();
+            assert_eq!(
+                saved.count, 3000,
+                "the save waited for the insertion before it"
+            );
+            // Photo 5's vector is replaced (by one unlike every other), not added twice.
+            let odd: Vec<f32> = unit(5).iter().map(|x| -x).collect();
+            jobs.send(GraphJob::Insert(vec![(5, odd), (3000, unit(3000))]))
+                .unwrap();
+            drop(jobs);
+            worker.join().unwrap()
+        });
+        assert!(failed.is_none() && ok.load(Ordering::Relaxed));
+        assert!(busy > Duration::ZERO);
+        assert_eq!(vectors.len(), 3001);
+        let odd: Vec<f32> = unit(5).iter().map(|x| -x).collect();
+        assert_eq!(vectors.search_exact(&odd, 1).unwrap()[0].0, 5);
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn a_failed_insertion_stops_commits_and_refuses_to_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.usearch");
+        let mut vectors = VectorIndex::new(8).unwrap();
+        let ok = AtomicBool::new(true);
+        let (jobs, inbox) = sync_channel(2);
+        let (reply, answer) = sync_channel(1);
+        let (_, failed) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| graph_worker(&mut vectors, &path, 2, inbox, &ok));
+            // A vector of the wrong length: refused before it reaches USearch.
+            jobs.send(GraphJob::Insert(vec![(1, vec![0.5; 3])]))
+                .unwrap();
+            jobs.send(GraphJob::Insert(vec![(2, unit(2))])).unwrap();
+            jobs.send(GraphJob::Save(reply)).unwrap();
+            let saved = answer.recv().unwrap();
+            assert!(saved.is_err(), "{saved:?}");
+            drop(jobs);
+            worker.join().unwrap()
+        });
+        assert!(matches!(
+            failed,
+            Some(VectorError::Dimensions { want: 8, got: 3 })
+        ));
+        assert!(!ok.load(Ordering::Relaxed), "commits are told to stop");
+        assert_eq!(vectors.len(), 0, "nothing after the failure was inserted");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn graph_threads_are_a_quarter_of_the_cores_within_bounds() {
+        assert_eq!(graph_threads(1), 1);
+        assert_eq!(graph_threads(2), 2);
+        assert_eq!(graph_threads(16), 4);
+        assert_eq!(graph_threads(64), 8);
     }
 }

@@ -236,6 +236,35 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
 }
 
 #[test]
+fn saves_during_a_job_record_an_index_that_reopens_as_current() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    // Save after every batch: the graph thread must insert what came before each save.
+    lib.save_every = std::time::Duration::ZERO;
+    let file = t.lib.join("vectors-tiny-clip.usearch");
+    let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
+    let empty = size();
+    let mut saved_during_job = false;
+    let s = lib
+        .index(
+            std::slice::from_ref(&t.root),
+            &enc,
+            2,
+            &Control::default(),
+            &mut |p| saved_during_job |= p.done > 0 && p.done < p.total && size() > empty,
+        )
+        .unwrap();
+    assert!(saved_during_job, "no save before the job ended");
+    let unique = 12 + usize::from(cfg!(unix));
+    assert_eq!(s.progress.encoded, unique, "{s:?}");
+    drop(lib);
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vector_count(), unique + 2);
+}
+
+#[test]
 fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     let t = tree();
     let enc = encoder();

@@ -338,7 +338,7 @@ fn run_index(
         if p.encoded > 0 {
             eprintln!(
                 "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s (+ {:.1} s gathering \
-                 batches), catalog and graph {:.1} s (graph {:.1} s on {} threads), decoding \
+                 batches), catalog {:.1} s, graph {:.1} s on {} threads beside it, decoding \
                  {:.1} CPU-s on {threads} threads",
                 t.wall,
                 t.encode,
