@@ -672,7 +672,7 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::mpsc::sync_channel;
+    use std::sync::mpsc::{sync_channel, SyncSender};
 
     /// A unit vector with all components positive, different for every seed.
     fn unit(seed: usize) -> Vec<f32> {
@@ -689,68 +689,81 @@ mod tests {
         v.into_iter().map(|x| x / n).collect()
     }
 
-    #[test]
-    fn the_graph_thread_inserts_in_order_and_saves_what_came_before() {
+    /// What a graph thread left once `jobs` had sent it work and closed the channel.
+    struct Ran {
+        vectors: VectorIndex,
+        busy: Duration,
+        failed: Option<VectorError>,
+        ok: bool,
+        file_written: bool,
+    }
+
+    fn graph_thread(jobs: impl FnOnce(&SyncSender<GraphJob>)) -> Ran {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v.usearch");
         let mut vectors = VectorIndex::new(8).unwrap();
         let ok = AtomicBool::new(true);
-        let (jobs, inbox) = sync_channel(2);
-        let (reply, answer) = sync_channel(1);
+        let (tx, inbox) = sync_channel(2);
         let (busy, failed) = std::thread::scope(|scope| {
             let worker = scope.spawn(|| graph_worker(&mut vectors, &path, 2, inbox, &ok));
-            jobs.send(GraphJob::Insert(
-                (0..3000).map(|i| (i, unit(i as usize))).collect(),
-            ))
-            .unwrap();
-            jobs.send(GraphJob::Save(reply)).unwrap();
-            let saved = answer.recv().unwrap().unwrap();
-            assert_eq!(
-                saved.count, 3000,
-                "the save waited for the insertion before it"
-            );
-            // Photo 5's vector is replaced (by one unlike every other), not added twice.
-            let odd: Vec<f32> = unit(5).iter().map(|x| -x).collect();
-            jobs.send(GraphJob::Insert(vec![(5, odd), (3000, unit(3000))]))
-                .unwrap();
-            drop(jobs);
+            jobs(&tx);
+            drop(tx);
             worker.join().unwrap()
         });
-        assert!(failed.is_none() && ok.load(Ordering::Relaxed));
-        assert!(busy > Duration::ZERO);
-        assert_eq!(vectors.len(), 3001);
+        Ran {
+            vectors,
+            busy,
+            failed,
+            ok: ok.into_inner(),
+            file_written: path.is_file(),
+        }
+    }
+
+    fn save(jobs: &SyncSender<GraphJob>) -> Result<Saved, VectorError> {
+        let (reply, answer) = sync_channel(1);
+        jobs.send(GraphJob::Save(reply)).unwrap();
+        answer.recv().unwrap()
+    }
+
+    #[test]
+    fn the_graph_thread_inserts_in_order_and_saves_what_came_before() {
+        // Photo 5's vector is replaced later by one unlike every other.
         let odd: Vec<f32> = unit(5).iter().map(|x| -x).collect();
-        assert_eq!(vectors.search_exact(&odd, 1).unwrap()[0].0, 5);
-        assert!(path.is_file());
+        let ran = graph_thread(|jobs| {
+            let first = (0..3000).map(|i| (i, unit(i as usize))).collect();
+            jobs.send(GraphJob::Insert(first)).unwrap();
+            let saved = save(jobs).unwrap();
+            assert_eq!(saved.count, 3000, "the save waited for the insertion");
+            let again = vec![(5, odd.clone()), (3000, unit(3000))];
+            jobs.send(GraphJob::Insert(again)).unwrap();
+        });
+        assert!(ran.failed.is_none() && ran.ok);
+        assert!(ran.busy > Duration::ZERO && ran.file_written);
+        assert_eq!(ran.vectors.len(), 3001, "replaced, not added twice");
+        assert_eq!(ran.vectors.search_exact(&odd, 1).unwrap()[0].0, 5);
     }
 
     #[test]
     fn a_failed_insertion_stops_commits_and_refuses_to_save() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v.usearch");
-        let mut vectors = VectorIndex::new(8).unwrap();
-        let ok = AtomicBool::new(true);
-        let (jobs, inbox) = sync_channel(2);
-        let (reply, answer) = sync_channel(1);
-        let (_, failed) = std::thread::scope(|scope| {
-            let worker = scope.spawn(|| graph_worker(&mut vectors, &path, 2, inbox, &ok));
+        let ran = graph_thread(|jobs| {
             // A vector of the wrong length: refused before it reaches USearch.
             jobs.send(GraphJob::Insert(vec![(1, vec![0.5; 3])]))
                 .unwrap();
             jobs.send(GraphJob::Insert(vec![(2, unit(2))])).unwrap();
-            jobs.send(GraphJob::Save(reply)).unwrap();
-            let saved = answer.recv().unwrap();
+            let saved = save(jobs);
             assert!(saved.is_err(), "{saved:?}");
-            drop(jobs);
-            worker.join().unwrap()
         });
         assert!(matches!(
-            failed,
+            ran.failed,
             Some(VectorError::Dimensions { want: 8, got: 3 })
         ));
-        assert!(!ok.load(Ordering::Relaxed), "commits are told to stop");
-        assert_eq!(vectors.len(), 0, "nothing after the failure was inserted");
-        assert!(!path.exists());
+        assert!(!ran.ok, "commits are told to stop");
+        assert_eq!(
+            ran.vectors.len(),
+            0,
+            "nothing after the failure was inserted"
+        );
+        assert!(!ran.file_written);
     }
 
     #[test]
