@@ -407,8 +407,13 @@ fn split(args: &[String]) {
         let preview_secs = t.elapsed().as_secs_f64();
         lap(&mut secs, 7, &mut t);
         let (w, h) = (d.width, d.height);
-        let own =
-            glimpse::thumbs::original_is_preview(d.format, w, h, bytes.len() as u64, d.reoriented);
+        let own = glimpse::thumbs::original_is_preview(
+            d.format,
+            w,
+            h,
+            bytes.len() as u64,
+            d.viewers_see_it_as_decoded(),
+        );
         if !own {
             paid_preview += preview_secs;
             with_preview += 1;

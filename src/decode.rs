@@ -78,6 +78,17 @@ pub struct Decoded {
     /// ignoring it would show the file sideways (codecs that orient pictures themselves, HEIF,
     /// RAW and JPEG XL, say `false`).
     pub reoriented: bool,
+    /// Whether libjpeg-turbo refused this JPEG (CMYK, or damage it will not pass over) and the
+    /// more tolerant pure-Rust decoder read it: a web view, libjpeg-turbo too, may not show it.
+    pub fallback: bool,
+}
+
+impl Decoded {
+    /// Whether an ordinary viewer of the file as stored (a web view: libjpeg-turbo, EXIF
+    /// orientation not applied) shows the picture decoded here, so the file can stand in for it.
+    pub fn viewers_see_it_as_decoded(&self) -> bool {
+        !self.reoriented && !self.fallback
+    }
 }
 
 /// How to decode: whether and how far JPEGs may be downscaled while decoding.
@@ -226,6 +237,7 @@ fn full_size(image: RgbImage, format: &'static str) -> Decoded {
         format,
         dct_scale: 1,
         reoriented: false,
+        fallback: false,
     }
 }
 
@@ -280,12 +292,14 @@ fn decode_inner(
     name: &'static str,
     pixels: Vec<u8>,
 ) -> Result<Decoded, DecodeError> {
+    let mut fallback = false;
     let (mut rgb, full_w, full_h, dct_scale) = if format == ImageFormat::Jpeg {
         match decode_jpeg_turbo(bytes, opts, pixels) {
             Ok(v) => v,
             Err(JpegFailure::Fatal(e)) => return Err(e),
             Err(JpegFailure::Fallback(reason)) => {
                 tracing::debug!(%reason, "libjpeg-turbo refused the file; trying the pure-Rust decoder");
+                fallback = true;
                 let img = decode_generic(bytes, format)?;
                 let (w, h) = (img.width(), img.height());
                 (to_rgb(img), w, h, 1)
@@ -321,6 +335,7 @@ fn decode_inner(
         format: name,
         dct_scale,
         reoriented: orientation.is_some(),
+        fallback,
     })
 }
 
@@ -407,6 +422,7 @@ fn decode_jxl(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         format: "jxl",
         dct_scale: 1,
         reoriented: false,
+        fallback: false,
     })
 }
 
@@ -605,9 +621,62 @@ fn to_rgb(img: DynamicImage) -> RgbImage {
     }
 }
 
+/// A CMYK JPEG (stored as YCCK, as print workflows write them) of flat paper-white with a
+/// black square, for tests of the path libjpeg-turbo refuses.
+#[cfg(test)]
+pub(crate) fn cmyk_jpeg(width: usize, height: usize) -> Vec<u8> {
+    // Adobe's inverted convention, which readers assume for 4-channel JPEGs: 255 = no ink.
+    let mut pixels = vec![255u8; width * height * 4];
+    for (i, px) in pixels.chunks_exact_mut(4).enumerate() {
+        let (x, y) = (i % width, i / width);
+        if x < width / 2 && y < height / 2 {
+            // Full black ink.
+            px[3] = 0;
+        }
+    }
+    let mut c = turbojpeg::Compressor::new().expect("compressor");
+    c.set_quality(95).expect("quality");
+    c.set_subsamp(turbojpeg::Subsamp::None)
+        .expect("subsampling");
+    c.compress_to_vec(turbojpeg::Image {
+        pixels: pixels.as_slice(),
+        width,
+        pitch: width * 4,
+        height,
+        format: turbojpeg::PixelFormat::CMYK,
+    })
+    .expect("CMYK JPEG")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jpeg_libjpeg_turbo_refuses_is_read_by_the_fallback_and_says_so() {
+        let bytes = cmyk_jpeg(64, 48);
+        let d = decode_bytes(&bytes, DecodeOptions::for_model(16)).unwrap();
+        assert_eq!((d.format, d.width, d.height), ("jpeg", 64, 48));
+        assert_eq!(
+            d.image.dimensions(),
+            (64, 48),
+            "the fallback does not DCT-scale"
+        );
+        assert!(d.fallback && !d.reoriented);
+        assert!(!d.viewers_see_it_as_decoded());
+        // The pixels are what the file holds, not garbage: a dark corner on a light page.
+        let dark = d.image.get_pixel(8, 8);
+        let light = d.image.get_pixel(56, 40);
+        assert!(dark.0.iter().all(|&c| c < 64), "{dark:?}");
+        assert!(light.0.iter().all(|&c| c > 192), "{light:?}");
+
+        let plain = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images/jpeg_baseline.jpg"),
+        )
+        .unwrap();
+        let d = decode_bytes(&plain, DecodeOptions::for_model(224)).unwrap();
+        assert!(!d.fallback && d.viewers_see_it_as_decoded());
+    }
 
     #[test]
     fn alpha_over_white_matches_pillow_endpoints() {

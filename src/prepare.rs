@@ -129,8 +129,13 @@ pub fn prepare_into(
     // The preview is the picture as resized for the model (before the crop): no second resize
     // on the decode pool, whose speed is the indexing speed on a GPU.
     let resized = cfg.apply_reusing(&d.image, &mut tensor, &mut scratch.resize);
-    let own_preview =
-        thumbs::original_is_preview(d.format, d.width, d.height, meta.len(), d.reoriented);
+    let own_preview = thumbs::original_is_preview(
+        d.format,
+        d.width,
+        d.height,
+        meta.len(),
+        d.viewers_see_it_as_decoded(),
+    );
     if let Some(t) = thumbs.filter(|_| !own_preview) {
         if let Err(e) = t.write(&hex::encode(hash), resized) {
             // A missing preview must not cost the photo its vector.
@@ -236,8 +241,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let thumbs = Thumbs::new(dir.path());
         let cfg = PreprocessConfig::default();
+        let cmyk = dir.path().join("cmyk.jpg");
+        std::fs::write(&cmyk, crate::decode::cmyk_jpeg(320, 240)).unwrap();
         for (name, preview_file) in [
             ("jpeg_baseline.jpg", false),
+            // Small and upright, but only the tolerant decoder reads it.
+            (cmyk.to_str().unwrap(), true),
             ("odd_301x225.png", false),
             // Sideways as stored, over a megapixel, not shown by every web view.
             ("exif_orientation_6.jpg", true),

@@ -22,7 +22,8 @@ pub const ORIGINAL_AS_PREVIEW_MAX_PIXELS: u64 = 1 << 20;
 pub const ORIGINAL_AS_PREVIEW_MAX_BYTES: u64 = 512 << 10;
 
 /// Whether a photo needs no preview file because the app can show the file itself: a JPEG or
-/// PNG (what every web view decodes), upright as stored, of at most
+/// PNG (what every web view decodes) that a viewer shows as it was decoded for the model
+/// (`as_decoded`: upright as stored, read by the usual decoder), of at most
 /// [`ORIGINAL_AS_PREVIEW_MAX_PIXELS`] and [`ORIGINAL_AS_PREVIEW_MAX_BYTES`]. Writing previews of
 /// such photos would cost indexing a seventh of its CPU time per photo at 0.3 MP (JPEG encode
 /// plus a file created and renamed) for a picture no better than the original.
@@ -31,10 +32,10 @@ pub fn original_is_preview(
     width: u32,
     height: u32,
     file_bytes: u64,
-    reoriented: bool,
+    as_decoded: bool,
 ) -> bool {
     matches!(format, "jpeg" | "png")
-        && !reoriented
+        && as_decoded
         && u64::from(width) * u64::from(height) <= ORIGINAL_AS_PREVIEW_MAX_PIXELS
         && file_bytes <= ORIGINAL_AS_PREVIEW_MAX_BYTES
 }
@@ -137,21 +138,22 @@ mod tests {
     #[test]
     fn only_small_upright_jpegs_and_pngs_are_their_own_preview() {
         let kb = 1024;
-        assert!(original_is_preview("jpeg", 640, 480, 100 * kb, false));
-        assert!(original_is_preview("png", 1024, 1024, 512 * kb, false));
-        assert!(original_is_preview("jpeg", 1, 1, 0, false));
-        // Too many pixels, too many bytes, a format the web view may not show, sideways.
-        assert!(!original_is_preview("jpeg", 1025, 1024, 100 * kb, false));
-        assert!(!original_is_preview("jpeg", 4000, 3000, 100 * kb, false));
-        assert!(!original_is_preview("png", 640, 480, 512 * kb + 1, false));
+        assert!(original_is_preview("jpeg", 640, 480, 100 * kb, true));
+        assert!(original_is_preview("png", 1024, 1024, 512 * kb, true));
+        assert!(original_is_preview("jpeg", 1, 1, 0, true));
+        // Too many pixels, too many bytes, a format the web view may not show, sideways or
+        // decoded only by the tolerant fallback.
+        assert!(!original_is_preview("jpeg", 1025, 1024, 100 * kb, true));
+        assert!(!original_is_preview("jpeg", 4000, 3000, 100 * kb, true));
+        assert!(!original_is_preview("png", 640, 480, 512 * kb + 1, true));
         for format in [
             "heic", "avif", "jxl", "tiff", "webp", "gif", "bmp", "nef", "dng",
         ] {
             assert!(
-                !original_is_preview(format, 640, 480, 100 * kb, false),
+                !original_is_preview(format, 640, 480, 100 * kb, true),
                 "{format}"
             );
         }
-        assert!(!original_is_preview("jpeg", 640, 480, 100 * kb, true));
+        assert!(!original_is_preview("jpeg", 640, 480, 100 * kb, false));
     }
 }
