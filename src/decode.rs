@@ -341,9 +341,7 @@ fn decode_inner(
 
 /// The EXIF orientation of a file, if it has a valid one other than "normal".
 fn exif_orientation(bytes: &[u8]) -> Option<image::metadata::Orientation> {
-    let exif = exif::Reader::new()
-        .read_from_container(&mut Cursor::new(bytes))
-        .ok()?;
+    let exif = crate::metadata::exif(bytes)?;
     let field = exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)?;
     let value = field.value.get_uint(0)?;
     let o = image::metadata::Orientation::from_exif(u8::try_from(value).ok()?)?;

@@ -47,9 +47,9 @@ impl Metadata {
 /// Reads the metadata of a file's bytes (JPEG, TIFF, PNG, WebP, HEIF containers); a file
 /// without EXIF, or with a damaged block, gives an empty [`Metadata`], never an error.
 pub fn read(bytes: &[u8]) -> Metadata {
-    let found = match exif::Reader::new().read_from_container(&mut Cursor::new(bytes)) {
-        Ok(exif) => from_exif(&exif),
-        Err(_) => Metadata::default(),
+    let found = match exif(bytes) {
+        Some(exif) => from_exif(&exif),
+        None => Metadata::default(),
     };
     // RAW containers the EXIF reader does not parse (CR3, RAF, ORF, RW2) carry the same block
     // in their embedded preview.
@@ -60,6 +60,78 @@ pub fn read(bytes: &[u8]) -> Metadata {
         }
     }
     found
+}
+
+/// A file's EXIF block, parsed; `None` when it has none or it is damaged. A JPEG is read only
+/// up to its first scan, where EXIF must be: the EXIF reader alone searches every 0xFF byte of
+/// the compressed data of a JPEG without EXIF, which cost indexing two such passes per photo.
+pub fn exif(bytes: &[u8]) -> Option<Exif> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        match jpeg_exif_segment(bytes) {
+            JpegExif::Found(tiff) => return exif::Reader::new().read_raw(tiff.to_vec()).ok(),
+            JpegExif::None => return None,
+            // Markers out of order or cut short: let the reader search the way it does.
+            JpegExif::Unclear => {}
+        }
+    }
+    exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()
+}
+
+/// What a JPEG's marker segments before its first scan say about EXIF.
+#[derive(Debug, PartialEq)]
+enum JpegExif<'a> {
+    /// The TIFF structure inside the `Exif\0\0` APP1 segment.
+    Found(&'a [u8]),
+    /// The first scan (or the end) came without one.
+    None,
+    /// The segments are not laid out as JPEG requires.
+    Unclear,
+}
+
+/// Walks a JPEG's segments from SOI to the first SOS looking for the EXIF APP1 segment.
+fn jpeg_exif_segment(bytes: &[u8]) -> JpegExif<'_> {
+    const SOS: u8 = 0xDA;
+    const EOI: u8 = 0xD9;
+    const APP1: u8 = 0xE1;
+    let mut at = 2;
+    loop {
+        if bytes.get(at) != Some(&0xFF) {
+            return JpegExif::Unclear;
+        }
+        // Any number of 0xFF fill bytes may precede a marker code.
+        while bytes.get(at) == Some(&0xFF) {
+            at += 1;
+        }
+        let Some(&code) = bytes.get(at) else {
+            return JpegExif::Unclear;
+        };
+        at += 1;
+        match code {
+            SOS | EOI => return JpegExif::None,
+            // Stand-alone markers carry no length.
+            0x01 | 0xD0..=0xD7 => continue,
+            0x00 | 0xD8 => return JpegExif::Unclear,
+            _ => {}
+        }
+        let Some(&[hi, lo]) = bytes.get(at..at + 2) else {
+            return JpegExif::Unclear;
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let Some(segment) = len
+            .checked_sub(2)
+            .and_then(|n| bytes.get(at + 2..at + 2 + n))
+        else {
+            return JpegExif::Unclear;
+        };
+        if code == APP1 {
+            if let Some(tiff) = segment.strip_prefix(b"Exif\0\0") {
+                return JpegExif::Found(tiff);
+            }
+        }
+        at += len;
+    }
 }
 
 /// Reads the metadata of a photo file without loading all of it where the EXIF block sits near
@@ -198,6 +270,87 @@ pub fn parse_offset(s: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every field of an EXIF block, as text, to compare two parses.
+    fn fields(exif: &Exif) -> Vec<String> {
+        exif.fields()
+            .map(|f| format!("{} {} {}", f.tag, f.ifd_num, f.display_value()))
+            .collect()
+    }
+
+    #[test]
+    fn the_exif_of_a_jpeg_is_found_before_its_first_scan_as_the_reader_finds_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let (mut with, mut without) = (0, 0);
+        for dir in ["exif", "images", "raw", "formats", "broken"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                let slow = exif::Reader::new()
+                    .read_from_container(&mut Cursor::new(&bytes))
+                    .ok();
+                let fast = exif(&bytes);
+                assert_eq!(
+                    fast.as_ref().map(fields),
+                    slow.as_ref().map(fields),
+                    "{}",
+                    path.display()
+                );
+                if bytes.starts_with(&[0xFF, 0xD8]) {
+                    match jpeg_exif_segment(&bytes) {
+                        JpegExif::Found(_) => with += 1,
+                        JpegExif::None => without += 1,
+                        JpegExif::Unclear => panic!("{}: segments unclear", path.display()),
+                    }
+                }
+            }
+        }
+        // Both kinds were seen, so the fast path answered (not the reader's search).
+        assert!(
+            with >= 8 && without >= 5,
+            "{with} with EXIF, {without} without"
+        );
+    }
+
+    #[test]
+    fn jpeg_segments_are_walked_past_fill_bytes_and_other_segments() {
+        let tiff = b"MM\0*\0\0\0\x08\0\0";
+        let app1 = |payload: &[u8]| {
+            let mut s = vec![0xFF, 0xE1];
+            s.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+            s.extend_from_slice(payload);
+            s
+        };
+        let mut exif_payload = b"Exif\0\0".to_vec();
+        exif_payload.extend_from_slice(tiff);
+        let jfif = [0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46];
+        let sos = [0xFF, 0xDA, 0x00, 0x02];
+
+        // SOI, APP0, fill bytes, an XMP APP1 (not EXIF), then the EXIF APP1.
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend_from_slice(&jfif);
+        jpeg.extend_from_slice(&[0xFF, 0xFF]);
+        jpeg.extend_from_slice(&app1(b"http://ns.adobe.com/xap/1.0/\0<x/>"));
+        jpeg.extend_from_slice(&app1(&exif_payload));
+        jpeg.extend_from_slice(&sos);
+        assert_eq!(jpeg_exif_segment(&jpeg), JpegExif::Found(&tiff[..]));
+
+        // An EXIF block after the first scan is not looked for.
+        let mut late = vec![0xFF, 0xD8];
+        late.extend_from_slice(&jfif);
+        late.extend_from_slice(&sos);
+        late.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34]);
+        late.extend_from_slice(&app1(&exif_payload));
+        assert_eq!(jpeg_exif_segment(&late), JpegExif::None);
+
+        // Cut short inside a segment, a length below 2, a byte where a marker must be.
+        assert_eq!(jpeg_exif_segment(&jpeg[..10]), JpegExif::Unclear);
+        assert_eq!(
+            jpeg_exif_segment(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x01]),
+            JpegExif::Unclear
+        );
+        assert_eq!(jpeg_exif_segment(&[0xFF, 0xD8, 0x00]), JpegExif::Unclear);
+    }
 
     #[test]
     fn exif_dates_and_offsets_parse() {
