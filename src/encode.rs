@@ -198,8 +198,12 @@ impl Staging {
                 Err(_) => return false,
             },
             None => {
-                self.host.resize(len, 0.0);
-                &mut self.host
+                // Grown once, never cleared: every row is overwritten below, and zeroing the
+                // buffer per batch was a memset of the whole batch on the encoder thread.
+                if self.host.len() < len {
+                    self.host.resize(len, 0.0);
+                }
+                &mut self.host[..len]
             }
         };
         let threads = threads.clamp(1, rows.len().max(1));
@@ -230,7 +234,7 @@ impl Staging {
                 Ok((_, data)) => &data[..self.rows * self.per],
                 Err(_) => &[],
             },
-            None => &self.host,
+            None => &self.host[..self.rows * self.per],
         }
     }
 
@@ -242,7 +246,6 @@ impl Staging {
     /// Empties the batch (the memory is kept for the next one).
     pub fn clear(&mut self) {
         self.rows = 0;
-        self.host.clear();
     }
 
     /// Whether the batch is in page-locked memory.
