@@ -373,6 +373,7 @@ impl PreprocessConfig {
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
 /// One output pixel's input window and integer weights.
+#[derive(Debug, Default)]
 struct Coeffs {
     ksize: usize,
     bounds: Vec<(usize, usize)>,
@@ -417,6 +418,25 @@ fn coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
         ksize,
         bounds,
         weights,
+    }
+}
+
+/// The coefficients of the last resize along one axis: a folder of photos of one size (what
+/// cameras and exports make) computes them once per thread instead of once per photo.
+#[derive(Debug, Default)]
+struct CoeffCache {
+    key: Option<(u32, u32, Filter)>,
+    coeffs: Coeffs,
+}
+
+impl CoeffCache {
+    fn get(&mut self, in_size: u32, out_size: u32, filter: Filter) -> &Coeffs {
+        let key = Some((in_size, out_size, filter));
+        if self.key != key {
+            self.coeffs = coeffs(in_size, out_size, filter);
+            self.key = key;
+        }
+        &self.coeffs
     }
 }
 
@@ -466,6 +486,10 @@ pub struct Scratch {
     acc: Vec<i32>,
     /// The last resized picture, lent out by [`PreprocessConfig::apply_reusing`].
     resized: RgbImage,
+    /// Horizontal-pass coefficients of the last picture.
+    horiz: CoeffCache,
+    /// Vertical-pass coefficients of the last picture.
+    vert: CoeffCache,
 }
 
 /// Resizes an RGB picture exactly as Pillow's `Image.resize(size, BICUBIC|BILINEAR)` does for
@@ -522,7 +546,15 @@ fn resample(
     let (iw, ih) = img.dimensions();
     let need_h = width != iw;
     let need_v = height != ih;
-    let vert = coeffs(ih, height, filter);
+    let Scratch {
+        tmp,
+        row,
+        acc,
+        horiz,
+        vert,
+        ..
+    } = scratch;
+    let vert = vert.get(ih, height, filter);
     let (first, last) = if need_v {
         let (lo, n) = vert.bounds[height as usize - 1];
         (vert.bounds[0].0, lo + n)
@@ -532,10 +564,9 @@ fn resample(
     let src = img.as_raw();
     let in_stride = iw as usize * 3;
     let out_stride = width as usize * 3;
-    let Scratch { tmp, row, acc, .. } = scratch;
     // Where the vertical pass reads: the horizontal pass's rows, or the picture itself.
     let (rows, row_offset): (&[u8], usize) = if need_h {
-        let horiz = coeffs(iw, width, filter);
+        let horiz = horiz.get(iw, width, filter);
         let target: &mut [u8] = if need_v {
             tmp.resize((last - first) * out_stride, 0);
             tmp
@@ -556,11 +587,11 @@ fn resample(
             if r + 1 < last {
                 row_b[..in_stride].copy_from_slice(&src[(r + 1) * in_stride..(r + 2) * in_stride]);
                 if let Some(out_b) = out_rows.next() {
-                    horizontal_rows(row_a, row_b, out_a, out_b, &horiz);
+                    horizontal_rows(row_a, row_b, out_a, out_b, horiz);
                 }
                 r += 2;
             } else {
-                horizontal_row(row_a, out_a, &horiz);
+                horizontal_row(row_a, out_a, horiz);
                 r += 1;
             }
         }
@@ -801,6 +832,7 @@ mod tests {
         // paired-row path has a single row left over), huge ratios and one-pixel pictures.
         let cases = [
             (320, 240, 299, 224, Filter::Bicubic),
+            (320, 240, 299, 224, Filter::Bicubic), // coefficients from the last picture
             (240, 320, 224, 298, Filter::Bicubic),
             (301, 225, 299, 224, Filter::Bicubic),
             (7, 5, 224, 224, Filter::Bicubic),
@@ -808,10 +840,11 @@ mod tests {
             (64, 65, 31, 65, Filter::Bicubic),
             (64, 64, 64, 33, Filter::Bicubic),
             (4000, 31, 224, 2, Filter::Bicubic),
-            (500, 375, 298, 224, Filter::Bilinear),
+            (500, 375, 298, 224, Filter::Bicubic),
+            (500, 375, 298, 224, Filter::Bilinear), // same sizes, other weights
         ];
-        // One scratch through every case: buffers left by a larger picture must not leak into
-        // a smaller one.
+        // One scratch through every case: buffers and coefficients left by another picture
+        // must not leak into the next.
         let mut scratch = Scratch::default();
         let mut pixels = Vec::new();
         for (i, &(iw, ih, ow, oh, filter)) in cases.iter().enumerate() {
