@@ -24,6 +24,7 @@ use glimpse::device::{Device, DeviceOptions};
 use glimpse::encode::{ImageEncoder, TextEncoder};
 use glimpse::model::proto::{Field, Message, Value};
 use glimpse::model::{fp16, ModelFiles};
+use glimpse::preprocess::Pixels;
 use glimpse::runtime::RuntimeOptions;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ use std::time::Instant;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gpu photos DIR COUNT W H | decode DIR | split DIR [COUNT] | text MODEL DEVICE [N] | \
+        "usage: gpu photos DIR COUNT W H | decode DIR [floats|bytes] | split DIR [COUNT] | text MODEL DEVICE [N] | \
          parity MODEL DIR DEVICE | insert COUNT | strip IN OUT | inflate IN OUT"
     );
     std::process::exit(2)
@@ -118,16 +119,34 @@ fn photos(args: &[String]) {
     );
 }
 
+/// The picture form a decode ceiling prepares, as the encoder on that device takes it:
+/// `floats` (CPU graphs) or `bytes` (the GPU copy normalises inside).
+fn form(args: &[String], i: usize) -> Pixels {
+    match args.get(i).map(String::as_str) {
+        None | Some("floats") => Pixels::Floats(Vec::new()),
+        Some("bytes") => Pixels::Bytes(Vec::new()),
+        Some(_) => usage(),
+    }
+}
+
+fn form_name(p: &Pixels) -> &'static str {
+    match p {
+        Pixels::Floats(_) => "normalised floats",
+        Pixels::Bytes(_) => "crop bytes",
+    }
+}
+
 fn decode(args: &[String]) {
     let dir = PathBuf::from(arg::<String>(args, 2));
+    let empty = form(args, 3);
     let files = jpegs(&dir);
     let cfg = glimpse::preprocess::PreprocessConfig::default();
     let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
     let failed = AtomicUsize::new(0);
     // Warm the page cache the way the indexer will find it (files were just written).
     // Each thread reuses its buffers from photo to photo, as the indexer's decode pool does.
-    type Buffers = (Vec<u8>, Vec<f32>, glimpse::preprocess::Scratch);
-    let buffers = || -> Buffers { (Vec::new(), vec![0f32; cfg.tensor_len()], Default::default()) };
+    type Buffers = (Vec<u8>, Pixels, glimpse::preprocess::Scratch);
+    let buffers = || -> Buffers { (Vec::new(), empty.clone(), Default::default()) };
     let t = Instant::now();
     par_for_with(files.len(), buffers, |(pixels, tensor, scratch), i| {
         let r = std::fs::read(&files[i])
@@ -135,7 +154,7 @@ fn decode(args: &[String]) {
             .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)));
         match r {
             Ok(d) => {
-                cfg.apply_reusing(&d.image, tensor, scratch);
+                cfg.apply_pixels_reusing(&d.image, tensor, scratch);
                 *pixels = d.image.into_raw();
             }
             Err(_) => {
@@ -146,10 +165,11 @@ fn decode(args: &[String]) {
     let secs = t.elapsed().as_secs_f64();
     println!(
         "decode ceiling: {} photos in {secs:.2} s = {:.0} img/s on {} threads \
-         (read + DCT-scaled decode + preprocess; {} failed)",
+         (read + DCT-scaled decode + preprocess to {}; {} failed)",
         files.len(),
         files.len() as f64 / secs,
         cores(),
+        form_name(&empty),
         failed.load(Ordering::Relaxed)
     );
     let t = Instant::now();
@@ -170,14 +190,9 @@ fn decode(args: &[String]) {
         let t = Instant::now();
         par_for_with(
             files.len(),
-            || {
-                (
-                    vec![0f32; cfg.tensor_len()],
-                    glimpse::prepare::Scratch::default(),
-                )
-            },
+            || (empty.clone(), glimpse::prepare::Scratch::default()),
             |(tensor, scratch), i| {
-                let buffer = std::mem::take(tensor);
+                let buffer = std::mem::replace(tensor, empty.clone());
                 if let Ok(glimpse::prepare::Prepared::Tensor { tensor: t, .. }) =
                     glimpse::prepare::prepare_into(&files[i], &cfg, &known, thumbs, buffer, scratch)
                 {
@@ -261,7 +276,9 @@ fn parity(args: &[String]) {
     let dev = arg::<String>(args, 4);
     let rt = runtime();
     let mut half = files.clone();
-    half.visual = fp16::ensure_variant(&files.visual).expect("fp16 image graph");
+    // The image copy the GPU runs: fp16, taking the crop's bytes.
+    half.visual = fp16::ensure_image_variant(&files.visual, &files.preprocess.lut())
+        .expect("fp16 image graph");
     half.textual = fp16::ensure_variant(&files.textual).expect("fp16 text graph");
     let full_opts = device_opts(&dev, false);
     let a = ImageEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32");
@@ -281,9 +298,11 @@ fn parity(args: &[String]) {
     let min = cos.iter().copied().fold(f64::INFINITY, f64::min);
     let mean = cos.iter().sum::<f64>() / cos.len().max(1) as f64;
     println!(
-        "fp16 vs fp32 image embeddings on {}: min cosine {min:.6}, mean {mean:.6} over {} photos",
+        "fp16 vs fp32 image embeddings on {}: min cosine {min:.6}, mean {mean:.6} over {} photos \
+         (fp16 copy takes {:?})",
         a.selection.provider,
-        cos.len()
+        cos.len(),
+        b.pixel_input()
     );
     let ta = TextEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32 text");
     let tb = TextEncoder::open_with(&rt.env, &half, &full_opts).expect("fp16 text");
@@ -359,11 +378,14 @@ fn split(args: &[String]) {
         "crop+normalise",
         "preview encode",
         "preview encode+file",
+        "crop (bytes)",
     ];
-    let mut secs = [0f64; 8];
+    let mut secs = [0f64; 9];
     // Preview time of the photos that indexing writes a preview for (the rest are their own).
     let (mut paid_preview, mut with_preview) = (0f64, 0usize);
     let mut tensor = vec![0f32; cfg.tensor_len()];
+    let mut crop = Pixels::Bytes(Vec::new());
+    let mut floats = Pixels::Floats(Vec::new());
     let (mut pixels, mut scratch) = (Vec::new(), glimpse::preprocess::Scratch::default());
     let mut resized_pixels = Vec::new();
     fn lap(secs: &mut [f64], stage: usize, t: &mut Instant) {
@@ -390,12 +412,15 @@ fn split(args: &[String]) {
             &mut scratch,
             std::mem::take(&mut resized_pixels),
         );
-        let resize_secs = t.elapsed().as_secs_f64();
         lap(&mut secs, 4, &mut t);
+        cfg.crop_into(&resized, &mut floats);
+        lap(&mut secs, 5, &mut t);
+        // The byte crop the GPU copy takes instead.
+        cfg.crop_into(&resized, &mut crop);
+        lap(&mut secs, 8, &mut t);
         let again = cfg.apply_reusing(&d.image, &mut tensor, &mut scratch);
-        // The whole of preprocessing minus the resize just timed on its own.
-        secs[5] += (t.elapsed().as_secs_f64() - resize_secs).max(0.0);
         assert_eq!(again.as_raw(), resized.as_raw());
+        assert!(matches!(&floats, Pixels::Floats(v) if *v == tensor));
         t = Instant::now();
         let jpeg = turbojpeg::compress_image(&resized, 85, turbojpeg::Subsamp::Sub2x2)
             .expect("thumbnail encode");
@@ -440,6 +465,12 @@ fn split(args: &[String]) {
         "  {:<15} {total:.3} ms = {:.0} img/s per core",
         "total",
         1e3 / total
+    );
+    let bytes_total = total + (secs[8] - secs[5]) / n * 1e3;
+    println!(
+        "  {:<15} {bytes_total:.3} ms = {:.0} img/s per core (crop bytes instead of normalised floats)",
+        "total, GPU copy",
+        1e3 / bytes_total
     );
 }
 

@@ -9,7 +9,7 @@
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::device::{self, Device, DeviceOptions, Provider, Selection, SessionError};
 use crate::model::ModelFiles;
-use crate::preprocess::PreprocessConfig;
+use crate::preprocess::{Pixels, PixelsRef, PreprocessConfig};
 use crate::tokenize::{TokenizeError, Tokenizer};
 use ort::session::Session;
 use ort::value::{Tensor, TensorElementType, TensorRef, ValueType};
@@ -161,80 +161,136 @@ pub struct ImageEncoder {
     dynamic_batch: usize,
     dim: usize,
     gpu_id: i32,
+    pixel_input: PixelInput,
     /// Which provider runs it and why.
     pub selection: Selection,
     /// How pictures are prepared for it.
     pub preprocess: PreprocessConfig,
 }
 
-/// A batch being gathered for [`ImageEncoder::encode`]. On CUDA it lives in page-locked host
-/// memory, so the batch reaches the GPU in one DMA instead of a copy into the driver's staging
-/// buffer first (a 256-picture batch is 154 MB); elsewhere it is plain memory.
+/// The form an image graph takes pictures in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PixelInput {
+    /// Normalised floats, NCHW (exported CLIP graphs).
+    Floats,
+    /// The crop's bytes, NHWC, normalised inside (the GPU copy, see [`crate::model::bytes`]).
+    Bytes,
+}
+
+/// A batch being gathered for [`ImageEncoder::encode_pixels`]. On CUDA it lives in page-locked
+/// host memory, so the batch reaches the GPU in one DMA instead of a copy into the driver's
+/// staging buffer first (a 256-picture batch is 154 MB of floats, 38 MB of bytes); elsewhere it
+/// is plain memory.
 pub struct Staging {
     // Declared before the allocator that owns its memory, so it is dropped first.
-    pinned: Option<Tensor<f32>>,
+    pinned: Option<PinnedBatch>,
     _allocator: Option<ort::memory::Allocator>,
-    host: Vec<f32>,
+    host: Pixels,
     per: usize,
     rows: usize,
     capacity: usize,
 }
 
+/// A page-locked batch in the encoder's input form.
+enum PinnedBatch {
+    Floats(Tensor<f32>),
+    Bytes(Tensor<u8>),
+}
+
+/// Copies `rows` (each `per` long) end to end into `dest` on up to `threads` threads.
+fn copy_rows<T: Copy + Send + Sync>(dest: &mut [T], rows: &[&[T]], per: usize, threads: usize) {
+    let threads = threads.clamp(1, rows.len().max(1));
+    let rows_each = rows.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts = dest.chunks_mut(rows_each * per).zip(rows.chunks(rows_each));
+        for (part, src) in parts {
+            let mut copy = move || {
+                for (to, from) in part.chunks_exact_mut(per).zip(src) {
+                    to.copy_from_slice(from);
+                }
+            };
+            if threads == 1 {
+                copy();
+            } else {
+                scope.spawn(copy);
+            }
+        }
+    });
+}
+
+/// The part of a growable host buffer a batch of `len` values uses; grown once, never
+/// cleared: every value is overwritten by the copy (zeroing it per batch was a memset of the
+/// whole batch on the encoder thread).
+fn host_part<T: Copy + Default>(host: &mut Vec<T>, len: usize) -> &mut [T] {
+    if host.len() < len {
+        host.resize(len, T::default());
+    }
+    &mut host[..len]
+}
+
 impl Staging {
     /// Replaces the batch with `rows`, copied on up to `threads` threads; false (and an empty
-    /// batch) if there are more rows than fit or one has the wrong length. The encoder thread
-    /// is the one serial stage of indexing: a 256-picture batch is 154 MB, ~21 ms to copy on
-    /// one core of the development VM, beside ~38 ms for an H200 to encode it.
-    pub fn fill(&mut self, rows: &[Vec<f32>], threads: usize) -> bool {
+    /// batch) if there are more rows than fit, or one has the wrong length or form. The
+    /// encoder thread is the one serial stage of indexing: a 256-picture float batch is 154 MB,
+    /// ~21 ms to copy on one core of the development VM, beside ~38 ms for an H200 to encode it.
+    pub fn fill(&mut self, rows: &[Pixels], threads: usize) -> bool {
         self.clear();
         if rows.len() > self.capacity || rows.iter().any(|r| r.len() != self.per) {
             return false;
         }
         let per = self.per;
         let len = rows.len() * per;
-        let dest: &mut [f32] = match self.pinned.as_mut() {
-            Some(t) => match t.try_extract_tensor_mut() {
-                Ok((_, data)) => &mut data[..len],
-                Err(_) => return false,
+        let floats: Option<Vec<&[f32]>> = rows
+            .iter()
+            .map(|r| match r {
+                Pixels::Floats(v) => Some(v.as_slice()),
+                Pixels::Bytes(_) => None,
+            })
+            .collect();
+        let bytes: Option<Vec<&[u8]>> = rows
+            .iter()
+            .map(|r| match r {
+                Pixels::Bytes(v) => Some(v.as_slice()),
+                Pixels::Floats(_) => None,
+            })
+            .collect();
+        match (self.pinned.as_mut(), &mut self.host) {
+            (Some(PinnedBatch::Floats(t)), _) => match (t.try_extract_tensor_mut(), floats) {
+                (Ok((_, data)), Some(src)) => copy_rows(&mut data[..len], &src, per, threads),
+                _ => return false,
             },
-            None => {
-                // Grown once, never cleared: every row is overwritten below, and zeroing the
-                // buffer per batch was a memset of the whole batch on the encoder thread.
-                if self.host.len() < len {
-                    self.host.resize(len, 0.0);
-                }
-                &mut self.host[..len]
-            }
-        };
-        let threads = threads.clamp(1, rows.len().max(1));
-        let rows_each = rows.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let parts = dest.chunks_mut(rows_each * per).zip(rows.chunks(rows_each));
-            for (part, src) in parts {
-                let mut copy = move || {
-                    for (to, from) in part.chunks_exact_mut(per).zip(src) {
-                        to.copy_from_slice(from);
-                    }
-                };
-                if threads == 1 {
-                    copy();
-                } else {
-                    scope.spawn(copy);
-                }
-            }
-        });
+            (Some(PinnedBatch::Bytes(t)), _) => match (t.try_extract_tensor_mut(), bytes) {
+                (Ok((_, data)), Some(src)) => copy_rows(&mut data[..len], &src, per, threads),
+                _ => return false,
+            },
+            (None, Pixels::Floats(host)) => match floats {
+                Some(src) => copy_rows(host_part(host, len), &src, per, threads),
+                None => return false,
+            },
+            (None, Pixels::Bytes(host)) => match bytes {
+                Some(src) => copy_rows(host_part(host, len), &src, per, threads),
+                None => return false,
+            },
+        }
         self.rows = rows.len();
         true
     }
 
     /// The pictures gathered so far, end to end.
-    pub fn data(&self) -> &[f32] {
-        match self.pinned.as_ref() {
-            Some(t) => match t.try_extract_tensor() {
-                Ok((_, data)) => &data[..self.rows * self.per],
-                Err(_) => &[],
+    pub fn data(&self) -> PixelsRef<'_> {
+        let len = self.rows * self.per;
+        match (self.pinned.as_ref(), &self.host) {
+            (Some(PinnedBatch::Floats(t)), _) => match t.try_extract_tensor() {
+                Ok((_, data)) => PixelsRef::Floats(&data[..len]),
+                Err(_) => PixelsRef::Floats(&[]),
             },
-            None => &self.host[..self.rows * self.per],
+            (Some(PinnedBatch::Bytes(t)), _) => match t.try_extract_tensor() {
+                Ok((_, data)) => PixelsRef::Bytes(&data[..len]),
+                Err(_) => PixelsRef::Bytes(&[]),
+            },
+            (None, Pixels::Floats(v)) => PixelsRef::Floats(&v[..len]),
+            (None, Pixels::Bytes(v)) => PixelsRef::Bytes(&v[..len]),
         }
     }
 
@@ -262,7 +318,7 @@ impl ImageEncoder {
         let mut staging = Staging {
             pinned: None,
             _allocator: None,
-            host: Vec::new(),
+            host: self.empty_pixels(),
             per,
             rows: 0,
             capacity,
@@ -278,8 +334,15 @@ impl ImageEncoder {
                 )
                 .ok()?;
                 let allocator = Allocator::new(&session, info).ok()?;
-                let tensor = Tensor::<f32>::new(&allocator, [capacity * per]).ok()?;
-                Some((tensor, allocator))
+                let batch = match self.pixel_input {
+                    PixelInput::Floats => {
+                        PinnedBatch::Floats(Tensor::<f32>::new(&allocator, [capacity * per]).ok()?)
+                    }
+                    PixelInput::Bytes => {
+                        PinnedBatch::Bytes(Tensor::<u8>::new(&allocator, [capacity * per]).ok()?)
+                    }
+                };
+                Some((batch, allocator))
             });
             match pinned {
                 Some((t, a)) => {
@@ -291,9 +354,36 @@ impl ImageEncoder {
             }
         }
         if staging.pinned.is_none() {
-            staging.host.reserve_exact(capacity * per);
+            match &mut staging.host {
+                Pixels::Floats(v) => v.reserve_exact(capacity * per),
+                Pixels::Bytes(v) => v.reserve_exact(capacity * per),
+            }
         }
         staging
+    }
+
+    /// The form this encoder's graph takes pictures in.
+    pub fn pixel_input(&self) -> PixelInput {
+        self.pixel_input
+    }
+
+    /// An empty picture buffer of this encoder's form, for [`PreprocessConfig::apply_pixels_reusing`].
+    pub fn empty_pixels(&self) -> Pixels {
+        match self.pixel_input {
+            PixelInput::Floats => Pixels::Floats(Vec::new()),
+            PixelInput::Bytes => Pixels::Bytes(Vec::new()),
+        }
+    }
+
+    /// One upright picture resized and cropped into this encoder's form.
+    pub fn pixels_of(&self, img: &image::RgbImage) -> Pixels {
+        let mut out = self.empty_pixels();
+        self.preprocess.apply_pixels_reusing(
+            img,
+            &mut out,
+            &mut crate::preprocess::Scratch::default(),
+        );
+        out
     }
 
     /// Opens the image tower of `files` on `device` with default GPU settings.
@@ -313,20 +403,32 @@ impl ImageEncoder {
         opts: &DeviceOptions,
     ) -> Result<Self, EncodeError> {
         let path = files.visual.clone();
-        let (session, selection) = open_checked(env, &path, opts, &|s: &mut Session| {
-            let per = files.preprocess.tensor_len();
-            let (cw, ch) = files.preprocess.crop;
-            let data = probe_pixels(per * PROBE_ROWS);
-            let tensor = Tensor::from_array(([PROBE_ROWS as i64, 3, ch as i64, cw as i64], data))
-                .map_err(|e| e.to_string())?;
-            let name = s
-                .inputs()
-                .first()
-                .map(|i| i.name().to_owned())
-                .unwrap_or_default();
-            let outputs = s
-                .run(ort::inputs![name.as_str() => tensor])
-                .map_err(|e| e.to_string())?;
+        let cfg = &files.preprocess;
+        let lut = cfg.lut();
+        let variant = |graph: &Path| crate::model::fp16::ensure_image_variant(graph, &lut);
+        let (session, selection) = open_checked(env, &path, opts, &variant, &|s: &mut Session| {
+            // The same pictures in each graph's own form.
+            let (cw, ch) = cfg.crop;
+            let bytes = probe_bytes(cfg.tensor_len() * PROBE_ROWS);
+            let input = s.inputs().first().ok_or("the graph has no input")?;
+            let name = input.name().to_owned();
+            let outputs = if input.dtype().tensor_type() == Some(TensorElementType::Uint8) {
+                let shape = [PROBE_ROWS as i64, ch as i64, cw as i64, 3];
+                let tensor = Tensor::from_array((shape, bytes)).map_err(|e| e.to_string())?;
+                s.run(ort::inputs![name.as_str() => tensor])
+            } else {
+                let mut floats = vec![0f32; bytes.len()];
+                for (hwc, chw) in bytes
+                    .chunks_exact(cfg.tensor_len())
+                    .zip(floats.chunks_exact_mut(cfg.tensor_len()))
+                {
+                    cfg.normalise_bytes(hwc, chw);
+                }
+                let shape = [PROBE_ROWS as i64, 3, ch as i64, cw as i64];
+                let tensor = Tensor::from_array((shape, floats)).map_err(|e| e.to_string())?;
+                s.run(ort::inputs![name.as_str() => tensor])
+            }
+            .map_err(|e| e.to_string())?;
             let (_, flat) = outputs[0]
                 .try_extract_tensor::<f32>()
                 .map_err(|e| e.to_string())?;
@@ -337,20 +439,23 @@ impl ImageEncoder {
             .iter()
             .filter_map(|i| shape_of(i.dtype()).map(|(t, s)| (i.name().to_owned(), t, s)))
             .collect();
-        let (input, ty, shape) = ["image", "pixel_values"]
+        let (input, ty, shape) = ["image", "pixel_values", crate::model::bytes::BYTE_INPUT]
             .iter()
             .find_map(|p| inputs.iter().find(|(n, _, _)| n == p))
             .or_else(|| inputs.iter().find(|(_, _, s)| s.len() == 4))
             .cloned()
             .ok_or_else(|| graph_err(&path, "no rank-4 image input"))?;
-        if ty != TensorElementType::Float32 {
-            return Err(graph_err(
-                &path,
-                format!("image input {input} is {ty:?}, expected float32"),
-            ));
-        }
-        let (c, h, w) = (shape[1], shape[2], shape[3]);
-        let (cw, ch) = files.preprocess.crop;
+        let (pixel_input, c, h, w) = match ty {
+            TensorElementType::Float32 => (PixelInput::Floats, shape[1], shape[2], shape[3]),
+            TensorElementType::Uint8 => (PixelInput::Bytes, shape[3], shape[1], shape[2]),
+            other => {
+                return Err(graph_err(
+                    &path,
+                    format!("image input {input} is {other:?}, expected float32 or uint8"),
+                ))
+            }
+        };
+        let (cw, ch) = cfg.crop;
         if c != 3 && c > 0 || (h > 0 && h != ch as i64) || (w > 0 && w != cw as i64) {
             return Err(graph_err(
                 &path,
@@ -382,6 +487,7 @@ impl ImageEncoder {
             output,
             dim,
             gpu_id: opts.gpu_id,
+            pixel_input,
             selection,
             preprocess: files.preprocess.clone(),
         })
@@ -411,8 +517,46 @@ impl ImageEncoder {
         self.dynamic_batch = n.max(1);
     }
 
-    /// Embeds `n` preprocessed pictures laid end to end in `tensors`.
+    /// Embeds `n` preprocessed pictures laid end to end in `tensors` (normalised floats, for
+    /// graphs that take them: see [`pixel_input`](Self::pixel_input)).
     pub fn encode(&self, tensors: &[f32], n: usize) -> Result<Vec<Vec<f32>>, EncodeError> {
+        self.encode_pixels(PixelsRef::Floats(tensors), n)
+    }
+
+    /// Embeds `n` pictures laid end to end in the graph's own form.
+    pub fn encode_pixels(
+        &self,
+        pixels: PixelsRef<'_>,
+        n: usize,
+    ) -> Result<Vec<Vec<f32>>, EncodeError> {
+        let (cw, ch) = (self.preprocess.crop.0 as i64, self.preprocess.crop.1 as i64);
+        match (pixels, self.pixel_input) {
+            (PixelsRef::Floats(v), PixelInput::Floats) => {
+                self.run_batches(v, n, |rows| [rows, 3, ch, cw])
+            }
+            (PixelsRef::Bytes(v), PixelInput::Bytes) => {
+                self.run_batches(v, n, |rows| [rows, ch, cw, 3])
+            }
+            (PixelsRef::Floats(_), PixelInput::Bytes) => Err(graph_err(
+                &self.path,
+                "this graph takes the crop's bytes, not normalised floats",
+            )),
+            (PixelsRef::Bytes(_), PixelInput::Floats) => Err(graph_err(
+                &self.path,
+                "this graph takes normalised floats, not bytes",
+            )),
+        }
+    }
+
+    fn run_batches<T>(
+        &self,
+        tensors: &[T],
+        n: usize,
+        shape: impl Fn(i64) -> [i64; 4],
+    ) -> Result<Vec<Vec<f32>>, EncodeError>
+    where
+        T: ort::value::PrimitiveTensorElementType + Copy + Default + std::fmt::Debug + 'static,
+    {
         let per = self.preprocess.tensor_len();
         if tensors.len() != per * n {
             return Err(graph_err(&self.path, "tensor batch has the wrong length"));
@@ -424,20 +568,18 @@ impl ImageEncoder {
                 BatchAxis::Fixed(k) => k,
                 BatchAxis::Dynamic => rows,
             };
-            let (cw, ch) = self.preprocess.crop;
-            let shape = [run_rows as i64, 3, ch as i64, cw as i64];
             // The batch is handed to ONNX Runtime in place (one copy fewer per batch); only a
             // short last batch for a fixed-batch graph is padded in a copy.
-            let padded: Vec<f32>;
-            let data: &[f32] = if rows == run_rows {
+            let padded: Vec<T>;
+            let data: &[T] = if rows == run_rows {
                 chunk
             } else {
                 let mut v = chunk.to_vec();
-                v.resize(run_rows * per, 0.0);
+                v.resize(run_rows * per, T::default());
                 padded = v;
                 &padded
             };
-            let tensor = TensorRef::from_array_view((shape, data))
+            let tensor = TensorRef::from_array_view((shape(run_rows as i64), data))
                 .map_err(|e| EncodeError::Run(e.to_string()))?;
             let mut session = self.session.lock().map_err(|_| {
                 EncodeError::Run("image session poisoned by an earlier panic".into())
@@ -468,11 +610,10 @@ impl ImageEncoder {
         mut on_result: impl FnMut(usize, Result<Vec<f32>, EmbedError>),
     ) {
         let next = AtomicUsize::new(0);
-        let per = self.preprocess.tensor_len();
         let batch = self.max_batch();
         let opts = DecodeOptions::for_model(self.preprocess.resize);
         // Bounded: decoders wait when the encoder is behind, so memory stays flat.
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<f32>, DecodeError>)>(batch * 2);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Pixels, DecodeError>)>(batch * 2);
         std::thread::scope(|scope| {
             for _ in 0..threads.max(1) {
                 let tx = tx.clone();
@@ -480,8 +621,7 @@ impl ImageEncoder {
                 scope.spawn(move || loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = paths.get(i) else { break };
-                    let r =
-                        decode::decode_file(path, opts).map(|d| self.preprocess.apply(&d.image));
+                    let r = decode::decode_file(path, opts).map(|d| self.pixels_of(&d.image));
                     if tx.send((i, r)).is_err() {
                         break;
                     }
@@ -489,15 +629,23 @@ impl ImageEncoder {
             }
             drop(tx);
             let mut pending: Vec<usize> = Vec::with_capacity(batch);
-            let mut data: Vec<f32> = Vec::with_capacity(batch * per);
-            let flush =
+            let mut held: Vec<Pixels> = Vec::with_capacity(batch);
+            let mut staging = self.staging();
+            let mut flush =
                 |pending: &mut Vec<usize>,
-                 data: &mut Vec<f32>,
+                 held: &mut Vec<Pixels>,
                  on_result: &mut dyn FnMut(usize, Result<Vec<f32>, EmbedError>)| {
                     if pending.is_empty() {
                         return;
                     }
-                    match self.encode(data, pending.len()) {
+                    let result = if staging.fill(held, 1) {
+                        self.encode_pixels(staging.data(), pending.len())
+                    } else {
+                        Err(EncodeError::Run(
+                            "the batch could not be staged for the encoder".into(),
+                        ))
+                    };
+                    match result {
                         Ok(vs) => {
                             for (i, v) in pending.iter().zip(vs) {
                                 on_result(*i, Ok(v));
@@ -511,21 +659,21 @@ impl ImageEncoder {
                         }
                     }
                     pending.clear();
-                    data.clear();
+                    held.clear();
                 };
             for (i, r) in rx {
                 match r {
                     Ok(t) => {
                         pending.push(i);
-                        data.extend_from_slice(&t);
+                        held.push(t);
                         if pending.len() == batch {
-                            flush(&mut pending, &mut data, &mut on_result);
+                            flush(&mut pending, &mut held, &mut on_result);
                         }
                     }
                     Err(e) => on_result(i, Err(e.into())),
                 }
             }
-            flush(&mut pending, &mut data, &mut on_result);
+            flush(&mut pending, &mut held, &mut on_result);
         });
     }
 }
@@ -576,7 +724,8 @@ impl TextEncoder {
             })
             .collect::<Result<_, _>>()?;
         let ctx = files.context_length;
-        let (session, selection) = open_checked(env, &path, opts, &|s: &mut Session| {
+        let variant = |graph: &Path| crate::model::fp16::ensure_variant(graph);
+        let (session, selection) = open_checked(env, &path, opts, &variant, &|s: &mut Session| {
             let shape = [probe.len() as i64, ctx as i64];
             let mut feeds: Vec<(String, ort::session::SessionInputValue<'_>)> = Vec::new();
             for input in s.inputs() {
@@ -745,9 +894,9 @@ const PROBE_CAPTIONS: [&str; 4] = [
     "a plate of pasta with tomato sauce",
 ];
 
-/// Deterministic picture-like input for the fp16 check: smooth gradients plus a little noise,
-/// in the range a normalised photo has.
-fn probe_pixels(n: usize) -> Vec<f32> {
+/// Deterministic picture-like crops (bytes, HWC) for the fp16 check: smooth gradients plus a
+/// little noise, as photos have; float graphs get them normalised like any photo.
+fn probe_bytes(n: usize) -> Vec<u8> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..n)
         .map(|i| {
@@ -755,8 +904,9 @@ fn probe_pixels(n: usize) -> Vec<f32> {
             state ^= state >> 7;
             state ^= state << 17;
             let noise = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-            let smooth = ((i % 224) as f32 / 37.0).sin() + ((i / 224 % 224) as f32 / 53.0).cos();
-            smooth + 0.5 * noise
+            let (x, y, c) = ((i / 3) % 224, (i / 3 / 224) % 224, i % 3);
+            let smooth = ((x as f32 / 37.0 + c as f32).sin() + (y as f32 / 53.0).cos()) * 0.25;
+            ((0.5 + smooth + 0.2 * noise).clamp(0.0, 1.0) * 255.0).round() as u8
         })
         .collect()
 }
@@ -780,6 +930,9 @@ pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
 
 type Probe<'a> = dyn Fn(&mut Session) -> Result<Vec<f32>, String> + 'a;
 
+/// Makes (or finds) a graph's fp16 copy.
+type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, crate::model::fp16::Fp16Error> + 'a;
+
 /// Opens `path` per `opts`; when that lands on the fp16 copy, runs `probe` through both graphs
 /// and keeps fp16 only if every row agrees to [`FP16_MIN_COSINE`]. A passed check is recorded
 /// beside the copy (`.checked`), so it runs once per model and provider.
@@ -787,6 +940,7 @@ fn open_checked(
     env: &ort::environment::Environment,
     path: &Path,
     opts: &DeviceOptions,
+    variant: &Variant<'_>,
     probe: &Probe<'_>,
 ) -> Result<(Session, Selection), EncodeError> {
     let wants_half = opts.fp16
@@ -796,7 +950,7 @@ fn open_checked(
             .any(|p| *p != Provider::Cpu);
     let mut note = None;
     let half = if wants_half {
-        match crate::model::fp16::ensure_variant(path) {
+        match variant(path) {
             Ok(h) => Some(h),
             Err(e) => {
                 note = Some(format!("no fp16 copy of {}: {e}", path.display()));

@@ -6,6 +6,7 @@
 use crate::encode::ImageEncoder;
 use crate::metadata::Metadata;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
+use crate::preprocess::Pixels;
 use crate::thumbs::Thumbs;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -133,23 +134,25 @@ pub struct Timing {
     pub decode_cpu: f64,
 }
 
-/// Tensor buffers the encoder hands back for the decoders to refill, so a job allocates a few
-/// hundred 600 kB tensors in all rather than one per photo.
+/// Picture buffers the encoder hands back for the decoders to refill, so a job allocates a few
+/// hundred of them (600 kB of floats or 150 kB of bytes each) rather than one per photo.
 struct Pool {
-    free: std::sync::Mutex<Vec<Vec<f32>>>,
+    free: std::sync::Mutex<Vec<Pixels>>,
     max: usize,
+    /// An empty buffer of the encoder's form, for when none is free.
+    empty: Pixels,
 }
 
 impl Pool {
-    fn take(&self) -> Vec<f32> {
+    fn take(&self) -> Pixels {
         self.free
             .lock()
             .ok()
             .and_then(|mut f| f.pop())
-            .unwrap_or_default()
+            .unwrap_or_else(|| self.empty.clone())
     }
 
-    fn give(&self, v: Vec<f32>) {
+    fn give(&self, v: Pixels) {
         if let Ok(mut f) = self.free.lock() {
             if f.len() < self.max {
                 f.push(v);
@@ -183,7 +186,7 @@ fn encode_stage(
     // The batch being gathered: each picture's tensor, and its (work index, hash, width,
     // height, format, metadata). Tensors are copied into `tensors` all at once when the batch
     // is sent, on several threads: this thread is the pipeline's one serial stage.
-    let mut held: Vec<Vec<f32>> = Vec::with_capacity(batch);
+    let mut held: Vec<Pixels> = Vec::with_capacity(batch);
     let mut meta: Vec<(usize, ContentHash, u32, u32, String, Metadata)> = Vec::with_capacity(batch);
     let per = encoder.preprocess.tensor_len();
     let copy_threads = std::thread::available_parallelism()
@@ -194,7 +197,7 @@ fn encode_stage(
     // Sends what is gathered; false once the committing side has gone (error or done).
     let mut flush = |pending: &mut Vec<Outcome>,
                      tensors: &mut crate::encode::Staging,
-                     held: &mut Vec<Vec<f32>>,
+                     held: &mut Vec<Pixels>,
                      meta: &mut Vec<(usize, ContentHash, u32, u32, String, Metadata)>,
                      current: &Option<PathBuf>|
      -> bool {
@@ -208,7 +211,7 @@ fn encode_stage(
             }
             let t = Instant::now();
             let result = if staged {
-                encoder.encode(tensors.data(), meta.len())
+                encoder.encode_pixels(tensors.data(), meta.len())
             } else {
                 Err(crate::encode::EncodeError::Run(
                     "the batch could not be staged for the encoder".into(),
@@ -369,6 +372,7 @@ pub fn run<E>(
     let pool = Pool {
         free: std::sync::Mutex::new(Vec::new()),
         max: batch * 3 + threads.max(1) + 1,
+        empty: encoder.empty_pixels(),
     };
     let pool = &pool;
     let result = std::thread::scope(|scope| -> Result<(), E> {

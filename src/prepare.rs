@@ -5,7 +5,7 @@
 
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::metadata::Metadata;
-use crate::preprocess::{self, PreprocessConfig};
+use crate::preprocess::{self, Pixels, PreprocessConfig};
 use crate::thumbs::{self, Thumbs};
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,8 +32,8 @@ pub enum Prepared {
     Tensor {
         /// The file's content hash.
         hash: ContentHash,
-        /// The model input (CHW f32).
-        tensor: Vec<f32>,
+        /// The model input, in the encoder's form (normalised floats or the crop's bytes).
+        tensor: Pixels,
         /// Upright width at full resolution.
         width: u32,
         /// Upright height at full resolution.
@@ -70,7 +70,8 @@ pub struct Scratch {
     resize: preprocess::Scratch,
 }
 
-/// Reads, hashes and (unless its content is already known) decodes one file.
+/// Reads, hashes and (unless its content is already known) decodes one file into normalised
+/// floats.
 pub fn prepare(
     path: &Path,
     cfg: &PreprocessConfig,
@@ -82,20 +83,20 @@ pub fn prepare(
         cfg,
         known,
         thumbs,
-        Vec::new(),
+        Pixels::Floats(Vec::new()),
         &mut Scratch::default(),
     )
 }
 
-/// [`prepare`] writing the tensor into `buffer` (reused from an earlier photo, so the decode
-/// pool does not allocate and fault in a fresh 600 kB tensor per photo) with the thread's
-/// `scratch` buffers.
+/// [`prepare`] writing the picture into `buffer`, in the form it holds (the encoder's), reused
+/// from an earlier photo so the decode pool does not allocate and fault in a fresh tensor per
+/// photo, with the thread's `scratch` buffers.
 pub fn prepare_into(
     path: &Path,
     cfg: &PreprocessConfig,
     known: &HashMap<ContentHash, i64>,
     thumbs: Option<&Thumbs>,
-    buffer: Vec<f32>,
+    buffer: Pixels,
     scratch: &mut Scratch,
 ) -> Result<Prepared, PrepareError> {
     let meta = match std::fs::metadata(path) {
@@ -124,11 +125,9 @@ pub fn prepare_into(
     let metadata = crate::metadata::read(&bytes);
     drop(bytes);
     let mut tensor = buffer;
-    // Not cleared first: preprocessing writes every value.
-    tensor.resize(cfg.tensor_len(), 0.0);
     // The preview is the picture as resized for the model (before the crop): no second resize
     // on the decode pool, whose speed is the indexing speed on a GPU.
-    let resized = cfg.apply_reusing(&d.image, &mut tensor, &mut scratch.resize);
+    let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
     let own_preview = thumbs::original_is_preview(
         d.format,
         d.width,
@@ -182,18 +181,37 @@ mod tests {
             paths.push(p);
         }
         let mut scratch = Scratch::default();
-        let mut buffer = Vec::new();
+        let mut buffer = Pixels::Floats(Vec::new());
+        let mut bytes = Pixels::Bytes(Vec::new());
         for p in &paths {
             let fresh = prepare(p, &cfg, &HashMap::new(), None).unwrap();
             let reused =
                 prepare_into(p, &cfg, &HashMap::new(), None, buffer, &mut scratch).unwrap();
-            let (Prepared::Tensor { tensor: a, .. }, Prepared::Tensor { tensor: b, .. }) =
-                (fresh, reused)
+            let as_bytes =
+                prepare_into(p, &cfg, &HashMap::new(), None, bytes, &mut scratch).unwrap();
+            let (
+                Prepared::Tensor { tensor: a, .. },
+                Prepared::Tensor { tensor: b, .. },
+                Prepared::Tensor { tensor: c, .. },
+            ) = (fresh, reused, as_bytes)
             else {
                 panic!("expected tensors")
             };
             assert_eq!(a, b, "{}", p.display());
-            buffer = b;
+            // The crop's bytes, normalised as a byte-input graph does, are the same floats.
+            let (Pixels::Floats(want), Pixels::Bytes(crop)) = (&a, &c) else {
+                panic!("each buffer keeps its form")
+            };
+            let mut got = vec![0f32; cfg.tensor_len()];
+            cfg.normalise_bytes(crop, &mut got);
+            assert!(
+                got.iter()
+                    .zip(want)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{}",
+                p.display()
+            );
+            (buffer, bytes) = (b, c);
         }
         assert!(!scratch.pixels.is_empty(), "the decoded pixels are kept");
     }

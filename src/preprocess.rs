@@ -307,16 +307,10 @@ impl PreprocessConfig {
         &scratch.resized
     }
 
-    /// Centre crop + rescale + normalise of an already resized picture.
-    fn crop_normalise(&self, resized: &RgbImage, out: &mut [f32]) {
-        let (tw, th) = resized.dimensions();
-        let (cw, ch) = self.crop;
-        // transformers' center_crop: offsets floored; the resize guarantees no padding is needed
-        // for Shortest mode, but guard anyway by clamping to the image.
-        let top = (th as i64 - ch as i64).div_euclid(2).max(0) as u32;
-        let left = (tw as i64 - cw as i64).div_euclid(2).max(0) as u32;
-        let plane = cw as usize * ch as usize;
-        debug_assert_eq!(out.len(), 3 * plane);
+    /// The normalised value of every byte per channel (`x * rescale` in f64 then f32, then
+    /// `(x - mean) / std` in f32, as transformers computes it): preprocessing on the CPU reads
+    /// it, and graphs that take bytes carry it, so both give the same floats bit for bit.
+    pub fn lut(&self) -> [[f32; 256]; 3] {
         let mut lut = [[0f32; 256]; 3];
         for (c, table) in lut.iter_mut().enumerate() {
             for (v, slot) in table.iter_mut().enumerate() {
@@ -324,9 +318,30 @@ impl PreprocessConfig {
                 *slot = (x - self.mean[c]) / self.std[c];
             }
         }
+        lut
+    }
+
+    /// Where the centre crop starts in a resized picture (transformers' center_crop: offsets
+    /// floored; the resize makes padding unnecessary in Shortest mode, but clamp anyway).
+    fn crop_origin(&self, resized: &RgbImage) -> (usize, usize) {
+        let (tw, th) = resized.dimensions();
+        let (cw, ch) = self.crop;
+        let top = (th as i64 - ch as i64).div_euclid(2).max(0) as usize;
+        let left = (tw as i64 - cw as i64).div_euclid(2).max(0) as usize;
+        (top, left)
+    }
+
+    /// Centre crop + rescale + normalise of an already resized picture.
+    fn crop_normalise(&self, resized: &RgbImage, out: &mut [f32]) {
+        let (tw, th) = resized.dimensions();
+        let (cw, ch) = self.crop;
+        let (top, left) = self.crop_origin(resized);
+        let plane = cw as usize * ch as usize;
+        debug_assert_eq!(out.len(), 3 * plane);
+        let lut = self.lut();
         let raw = resized.as_raw();
         let stride = tw as usize * 3;
-        let (cw, ch, top, left) = (cw as usize, ch as usize, top as usize, left as usize);
+        let (cw, ch) = (cw as usize, ch as usize);
         let (r_plane, rest) = out.split_at_mut(plane);
         let (g_plane, b_plane) = rest.split_at_mut(plane);
         let rows = r_plane
@@ -361,11 +376,136 @@ impl PreprocessConfig {
         }
     }
 
+    /// Centre crop of an already resized picture as bytes, row by row (HWC), zero-padded like
+    /// [`crop_normalise`](Self::crop_normalise): what a graph that normalises inside takes.
+    fn crop_bytes(&self, resized: &RgbImage, out: &mut [u8]) {
+        let (tw, th) = resized.dimensions();
+        let (cw, ch) = (self.crop.0 as usize, self.crop.1 as usize);
+        let (top, left) = self.crop_origin(resized);
+        debug_assert_eq!(out.len(), 3 * cw * ch);
+        let raw = resized.as_raw();
+        let stride = tw as usize * 3;
+        for (y, row) in out.chunks_exact_mut(cw * 3).enumerate().take(ch) {
+            let sy = y + top;
+            let inside = if sy < th as usize {
+                (tw as usize - left).min(cw)
+            } else {
+                0
+            };
+            let start = sy * stride + left * 3;
+            let src = raw.get(start..start + inside * 3).unwrap_or(&[]);
+            row[..src.len()].copy_from_slice(src);
+            row[src.len()..].fill(0);
+        }
+    }
+
+    /// Bytes from [`crop_bytes`](Self::crop_bytes) (HWC) → the normalised tensor (CHW), the
+    /// computation a byte-input graph does inside; for checks and for feeding float graphs.
+    pub fn normalise_bytes(&self, hwc: &[u8], out: &mut [f32]) {
+        let lut = self.lut();
+        let plane = self.crop.0 as usize * self.crop.1 as usize;
+        for (i, px) in hwc.chunks_exact(3).enumerate().take(plane) {
+            for (c, &v) in px.iter().enumerate() {
+                if let Some(slot) = out.get_mut(c * plane + i) {
+                    *slot = lut[c][v as usize];
+                }
+            }
+        }
+    }
+
+    /// Resizes and crops one picture into `out` in whichever form `out` already holds (the
+    /// encoder's: normalised floats, or bytes it normalises itself); returns the resized,
+    /// uncropped picture (the preview), which lives in `scratch` until the next call.
+    pub fn apply_pixels_reusing<'s>(
+        &self,
+        img: &RgbImage,
+        out: &mut Pixels,
+        scratch: &'s mut Scratch,
+    ) -> &'s RgbImage {
+        let (tw, th) = self.resize_target(img.width(), img.height());
+        let pixels = std::mem::take(&mut scratch.resized).into_raw();
+        scratch.resized = pil_resize_into(img, tw, th, self.filter, scratch, pixels);
+        self.crop_into(&scratch.resized, out);
+        &scratch.resized
+    }
+
+    /// Centre crop of an already resized picture into `out`, in the form `out` holds.
+    pub fn crop_into(&self, resized: &RgbImage, out: &mut Pixels) {
+        // Not cleared first: cropping writes every value.
+        match out {
+            Pixels::Floats(v) => {
+                v.resize(self.tensor_len(), 0.0);
+                self.crop_normalise(resized, v);
+            }
+            Pixels::Bytes(v) => {
+                v.resize(self.tensor_len(), 0);
+                self.crop_bytes(resized, v);
+            }
+        }
+    }
+
     /// Convenience wrapper of [`apply_into`](Self::apply_into) that allocates the tensor.
     pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
         let mut out = vec![0f32; self.tensor_len()];
         self.apply_into(img, &mut out);
         out
+    }
+}
+
+/// One picture (or a batch end to end) in the form an image graph takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pixels {
+    /// Normalised floats, CHW: what exported CLIP graphs take.
+    Floats(Vec<f32>),
+    /// The centre crop's bytes, HWC: for graphs that normalise inside (the GPU copy), a
+    /// quarter of the memory to fill, copy and send, and no normalising on the CPU.
+    Bytes(Vec<u8>),
+}
+
+impl Pixels {
+    /// Values held (a picture's is [`PreprocessConfig::tensor_len`]).
+    pub fn len(&self) -> usize {
+        match self {
+            Pixels::Floats(v) => v.len(),
+            Pixels::Bytes(v) => v.len(),
+        }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A view for [`crate::encode::ImageEncoder::encode_pixels`].
+    pub fn as_view(&self) -> PixelsRef<'_> {
+        match self {
+            Pixels::Floats(v) => PixelsRef::Floats(v),
+            Pixels::Bytes(v) => PixelsRef::Bytes(v),
+        }
+    }
+}
+
+/// Borrowed [`Pixels`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PixelsRef<'a> {
+    /// Normalised floats, CHW.
+    Floats(&'a [f32]),
+    /// Crop bytes, HWC.
+    Bytes(&'a [u8]),
+}
+
+impl PixelsRef<'_> {
+    /// Values held.
+    pub fn len(&self) -> usize {
+        match self {
+            PixelsRef::Floats(v) => v.len(),
+            PixelsRef::Bytes(v) => v.len(),
+        }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -262,9 +262,9 @@ pub fn example(
     let cfg = &encoder.preprocess;
     let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))
         .map_err(|e| bad(e.to_string()))?;
-    let tensor = cfg.apply(&d.image);
+    let pixels = encoder.pixels_of(&d.image);
     let mut out = encoder
-        .encode(&tensor, 1)
+        .encode_pixels(pixels.as_view(), 1)
         .map_err(|e| SearchError::Encode(e.to_string()))?;
     let vector = out
         .pop()

@@ -192,3 +192,66 @@ fn pause_holds_the_job_and_resume_finishes_it() {
     });
     assert_eq!(committed.load(Ordering::SeqCst), work.len());
 }
+
+/// Vectors by photo from one pipeline run.
+fn vectors(enc: &ImageEncoder, work: &[WorkItem]) -> HashMap<i64, Vec<f32>> {
+    let mut out = HashMap::new();
+    pipeline::run(
+        work,
+        enc,
+        &HashMap::new(),
+        None,
+        2,
+        &Control::default(),
+        &mut |b: Vec<Outcome>| -> Result<(), Infallible> {
+            for o in b {
+                if let Outcome::Encoded {
+                    photo_id, vector, ..
+                } = o
+                {
+                    out.insert(photo_id, vector);
+                }
+            }
+            Ok(())
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn an_encoder_taking_bytes_indexes_the_same_vectors() {
+    // The GPU's graph form (the crop's bytes, normalised inside) through the whole pipeline on
+    // the CPU: decoders hand over bytes, batches are staged as bytes, and every photo gets the
+    // vector the float pipeline gives it.
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wrapped = glimpse::model::bytes::take_bytes(
+        &std::fs::read(&files.visual).unwrap(),
+        &files.preprocess.lut(),
+    )
+    .unwrap();
+    let mut with_bytes = files.clone();
+    with_bytes.visual = dir.path().join("visual_bytes.onnx");
+    std::fs::write(&with_bytes.visual, wrapped).unwrap();
+    let bytes_enc = ImageEncoder::open(&common::runtime().env, &with_bytes, Device::Cpu).unwrap();
+    assert_eq!(bytes_enc.pixel_input(), glimpse::encode::PixelInput::Bytes);
+
+    let work = work();
+    let want = vectors(&encoder(), &work);
+    let got = vectors(&bytes_enc, &work);
+    assert!(want.len() >= 20, "{} photos encoded", want.len());
+    assert_eq!(
+        got.keys().collect::<std::collections::BTreeSet<_>>(),
+        want.keys().collect()
+    );
+    for (id, v) in &want {
+        let worst = v
+            .iter()
+            .zip(&got[id])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-6, "photo {id}: max difference {worst}");
+    }
+}

@@ -8,8 +8,9 @@ mod common;
 
 use common::{fixture, runtime};
 use glimpse::device::{Device, DeviceOptions, Provider};
-use glimpse::encode::{ImageEncoder, TextEncoder};
-use glimpse::model::{fp16, ModelFiles};
+use glimpse::encode::{ImageEncoder, PixelInput, TextEncoder};
+use glimpse::model::{bytes, fp16, ModelFiles};
+use glimpse::preprocess::{Pixels, PixelsRef};
 use std::path::{Path, PathBuf};
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -232,28 +233,136 @@ fn a_staging_batch_holds_exactly_one_batch_of_the_right_tensors() {
         "pinned memory is for CUDA sessions only"
     );
     let per = enc.preprocess.tensor_len();
-    let rows = |n: usize| -> Vec<Vec<f32>> {
+    let rows = |n: usize| -> Vec<Pixels> {
         (0..n)
-            .map(|k| (0..per).map(|j| (k * per + j) as f32).collect())
+            .map(|k| Pixels::Floats((0..per).map(|j| (k * per + j) as f32).collect()))
             .collect()
     };
     let mut short = rows(2);
-    short[1].pop();
+    if let Pixels::Floats(v) = &mut short[1] {
+        v.pop();
+    }
     assert!(!staging.fill(&short, 2), "wrong length refused");
     assert_eq!(staging.rows(), 0);
     assert!(!staging.fill(&rows(4), 2), "more than one batch refused");
+    let bytes = vec![Pixels::Bytes(vec![0; per])];
+    assert!(!staging.fill(&bytes, 1), "the other form refused");
     // Every thread count copies every row, in order, to its place.
     for threads in [1, 2, 3, 8] {
         assert!(staging.fill(&rows(3), threads), "{threads} threads");
         assert_eq!(staging.rows(), 3);
         let want: Vec<f32> = (0..3 * per).map(|v| v as f32).collect();
-        assert!(staging.data() == want.as_slice(), "{threads} threads");
+        assert!(
+            staging.data() == PixelsRef::Floats(&want),
+            "{threads} threads"
+        );
     }
-    assert_eq!(enc.encode(staging.data(), 3).unwrap().len(), 3);
+    assert_eq!(enc.encode_pixels(staging.data(), 3).unwrap().len(), 3);
     // A smaller batch after a larger one: only its own rows, none left from before.
     let last = rows(3).pop().unwrap();
     assert!(staging.fill(std::slice::from_ref(&last), 2));
-    assert!(staging.data() == last.as_slice());
+    assert!(staging.data() == last.as_view());
     staging.clear();
     assert_eq!((staging.rows(), staging.data().len()), (0, 0));
+}
+
+/// The GPU copy of an image graph, opened on the CPU: fp16, taking the crop's bytes.
+fn byte_input_copy(files: &ModelFiles) -> ModelFiles {
+    let lut = files.preprocess.lut();
+    let copy = fp16::ensure_image_variant(&files.visual, &lut).unwrap();
+    assert_eq!(copy, fp16::image_variant_path(&files.visual, &lut));
+    let mut out = files.clone();
+    out.visual = copy;
+    out
+}
+
+#[test]
+fn a_graph_taking_bytes_sees_the_floats_the_cpu_would_have_given_it() {
+    // Bytes in front of the fp32 graph alone: the normalisation inside must give the original
+    // graph exactly the floats the CPU path gives it, so the embeddings are the same bits.
+    let rt = runtime();
+    let (dir, files) = model_copy(&common::immich_model());
+    let lut = files.preprocess.lut();
+    let wrapped = bytes::take_bytes(&std::fs::read(&files.visual).unwrap(), &lut).unwrap();
+    let path = dir.path().join("visual_bytes.onnx");
+    std::fs::write(&path, wrapped).unwrap();
+    let mut files_bytes = files.clone();
+    files_bytes.visual = path;
+    let floats = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    let bytes_enc = ImageEncoder::open(&rt.env, &files_bytes, Device::Cpu).unwrap();
+    assert_eq!(floats.pixel_input(), PixelInput::Floats);
+    assert_eq!(bytes_enc.pixel_input(), PixelInput::Bytes);
+
+    let paths = photos();
+    let a = embed_all(&floats, &paths);
+    let b = embed_all(&bytes_enc, &paths);
+    let compared = a.iter().zip(&b).filter(|(x, _)| x.is_some()).count();
+    assert!(compared >= 15, "only {compared} photos compared");
+    let mut largest = 0f32;
+    for ((x, y), p) in a.iter().zip(&b).zip(&paths) {
+        let (x, y) = (x.as_ref(), y.as_ref());
+        let (Some(x), Some(y)) = (x, y) else {
+            assert_eq!(x.is_some(), y.is_some(), "{}", p.display());
+            continue;
+        };
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        // Same input floats; ONNX Runtime may still order a reduction differently when the
+        // graph starts elsewhere, so allow float noise, not a different picture.
+        assert!(worst <= 1e-6, "{}: max difference {worst}", p.display());
+        largest = largest.max(worst);
+    }
+    eprintln!("byte input vs float input: largest difference {largest:e} over {compared} photos");
+
+    // Each graph refuses the other form, by name.
+    let err = bytes_enc.encode(&vec![0.0; floats.preprocess.tensor_len()], 1);
+    assert!(err.unwrap_err().to_string().contains("bytes"));
+    let per = floats.preprocess.tensor_len();
+    let err = floats.encode_pixels(PixelsRef::Bytes(&vec![0; per]), 1);
+    assert!(err.unwrap_err().to_string().contains("floats"));
+    // A graph that already takes bytes is not wrapped twice.
+    let again = bytes::take_bytes(&std::fs::read(&files_bytes.visual).unwrap(), &lut);
+    assert!(again
+        .unwrap_err()
+        .to_string()
+        .contains("already takes bytes"));
+}
+
+#[test]
+fn the_gpu_copy_takes_bytes_and_matches_fp32() {
+    let rt = runtime();
+    let (_dir, files) = model_copy(&common::immich_model());
+    let gpu = byte_input_copy(&files);
+    let full = std::fs::metadata(&files.visual).unwrap().len();
+    let half = std::fs::metadata(&gpu.visual).unwrap().len();
+    assert!((half as f64) < 0.6 * full as f64, "{half} vs {full} bytes");
+    let a = embed_all(
+        &ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap(),
+        &photos(),
+    );
+    let enc = ImageEncoder::open(&rt.env, &gpu, Device::Cpu).unwrap();
+    assert_eq!(enc.pixel_input(), PixelInput::Bytes);
+    let b = embed_all(&enc, &photos());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .filter_map(|(x, y)| Some(common::cosine(x.as_ref()?, y.as_ref()?)))
+        .fold(1.0f64, f64::min);
+    assert!(
+        worst >= 0.999,
+        "fp16 byte-input copy vs fp32: cosine {worst:.6}"
+    );
+
+    // Another preprocessing (other mean and std) is another copy, not the stale one.
+    let mut other = files.preprocess.clone();
+    other.mean = [0.5, 0.5, 0.5];
+    let lut = other.lut();
+    assert_ne!(
+        fp16::image_variant_path(&files.visual, &lut),
+        gpu.visual,
+        "the copy's name follows the normalisation it carries"
+    );
 }

@@ -352,37 +352,75 @@ pub fn variant_path(graph: &Path) -> PathBuf {
 /// Returns the fp16 copy of `graph`, writing it first (atomically) when it is missing or older
 /// than the graph.
 pub fn ensure_variant(graph: &Path) -> Result<PathBuf, Fp16Error> {
+    ensure(graph, &variant_path(graph), convert)
+}
+
+/// Where the GPU copy of an image graph lives: fp16 and taking the crop's bytes, normalised
+/// inside with `lut` (its digest is in the name, so another preprocessing gets another file).
+pub fn image_variant_path(graph: &Path, lut: &[[f32; 256]; 3]) -> PathBuf {
+    let stem = graph
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let bytes: Vec<u8> = lut.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
+    let digest = blake3::hash(&bytes).to_hex();
+    graph.with_file_name(format!("{stem}.fp16-bytes-{}.onnx", &digest[..8]))
+}
+
+/// Returns the GPU copy of an image graph (see [`image_variant_path`]), writing it first when
+/// it is missing or older than the graph; a graph the byte input does not fit gets the plain
+/// fp16 copy instead, which takes normalised floats.
+pub fn ensure_image_variant(graph: &Path, lut: &[[f32; 256]; 3]) -> Result<PathBuf, Fp16Error> {
+    let target = image_variant_path(graph, lut);
+    match ensure(graph, &target, |model| {
+        let with_bytes = super::bytes::take_bytes(model, lut)?;
+        convert(&with_bytes)
+    }) {
+        Err(Fp16Error::Unsupported(why)) => {
+            tracing::info!(graph = %graph.display(), "no byte input ({why}); fp16 copy takes floats");
+            ensure_variant(graph)
+        }
+        other => other,
+    }
+}
+
+/// Writes `make(graph)` to `target` (atomically) unless it exists and is newer than `graph`.
+fn ensure(
+    graph: &Path,
+    target: &Path,
+    make: impl FnOnce(&[u8]) -> Result<(Vec<u8>, Report), Fp16Error>,
+) -> Result<PathBuf, Fp16Error> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| Fp16Error::Io { path, source }
     };
-    let target = variant_path(graph);
     let src_meta = std::fs::metadata(graph).map_err(io(graph))?;
-    if let Ok(meta) = std::fs::metadata(&target) {
+    if let Ok(meta) = std::fs::metadata(target) {
         if let (Ok(a), Ok(b)) = (meta.modified(), src_meta.modified()) {
             if a >= b && meta.len() > 0 {
-                return Ok(target);
+                return Ok(target.to_path_buf());
             }
         }
     }
     let bytes = std::fs::read(graph).map_err(io(graph))?;
-    let (converted, report) = convert(&bytes)?;
+    let (converted, report) = make(&bytes)?;
     drop(bytes);
     let dir = target.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    std::io::Write::write_all(&mut tmp, &converted).map_err(io(&target))?;
-    tmp.as_file().sync_all().map_err(io(&target))?;
-    tmp.persist(&target).map_err(|e| Fp16Error::Io {
+    std::io::Write::write_all(&mut tmp, &converted).map_err(io(target))?;
+    tmp.as_file().sync_all().map_err(io(target))?;
+    tmp.persist(target).map_err(|e| Fp16Error::Io {
         path: target.display().to_string(),
         source: e.error,
     })?;
     tracing::info!(
         graph = %graph.display(),
+        copy = %target.display(),
         tensors = report.tensors,
         clamped = report.clamped,
         "wrote fp16 copy"
     );
-    Ok(target)
+    Ok(target.to_path_buf())
 }
 
 #[cfg(test)]

@@ -12,7 +12,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{library_dir, load_runtime, report_provider, resolve_model, Cli, DeviceArg, ModelArg};
+use crate::{
+    library_dir, load_runtime, report_image_provider, report_provider, resolve_model, Cli,
+    DeviceArg, ModelArg,
+};
 
 /// What every answering command may be restricted to.
 #[derive(Args, Clone, Default)]
@@ -233,7 +236,7 @@ fn open_text(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<TextEn
 fn open_image(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<ImageEncoder> {
     let rt = load_runtime(cli)?;
     let enc = ImageEncoder::open_with(&rt.env, files, &device.options())?;
-    report_provider(cli, "image", &enc.selection);
+    report_image_provider(cli, &enc);
     Ok(enc)
 }
 

@@ -243,11 +243,26 @@ pub(crate) fn resolve_model(cli: &Cli, model: &str) -> Result<ModelFiles> {
 }
 
 pub(crate) fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
+    report_provider_with(cli, what, sel, false);
+}
+
+/// [`report_provider`] for the image tower, which also says when it takes the crop's bytes.
+pub(crate) fn report_image_provider(cli: &Cli, enc: &ImageEncoder) {
+    let bytes = enc.pixel_input() == glimpse::encode::PixelInput::Bytes;
+    report_provider_with(cli, "image", &enc.selection, bytes);
+}
+
+fn report_provider_with(cli: &Cli, what: &str, sel: &glimpse::device::Selection, bytes: bool) {
     if let Some(w) = &sel.fallback {
         eprintln!("glimpse: warning: {w}");
     }
     if !cli.quiet {
-        let precision = if sel.fp16 { " (fp16)" } else { "" };
+        let precision = match (sel.fp16, bytes) {
+            (true, true) => " (fp16, normalising the pictures itself)",
+            (true, false) => " (fp16)",
+            (false, true) => " (normalising the pictures itself)",
+            (false, false) => "",
+        };
         eprintln!(
             "glimpse: {what} encoder running on {}{precision}",
             sel.provider
@@ -273,7 +288,7 @@ fn open_for_indexing(cli: &Cli, encoder: &EncoderArgs) -> Result<(ImageEncoder, 
     if let Some(b) = encoder.batch {
         enc.set_batch(b);
     }
-    report_provider(cli, "image", &enc.selection);
+    report_image_provider(cli, &enc);
     if enc.dim() == 0 {
         anyhow::bail!("the model's image graph does not declare its embedding width");
     }
@@ -603,7 +618,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if let Some(b) = encoder.batch {
                     enc.set_batch(b);
                 }
-                report_provider(&cli, "image", &enc.selection);
+                report_image_provider(&cli, &enc);
                 let threads = threads_or_all(encoder.threads);
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
