@@ -395,8 +395,9 @@ impl ImageEncoder {
         Self::open_with(env, files, &DeviceOptions::new(device))
     }
 
-    /// Opens the image tower of `files` as `opts` say; on a GPU the fp16 copy is made, checked
-    /// against fp32 and used when it agrees, and the batch grows to [`GPU_IMAGE_BATCH`].
+    /// Opens the image tower of `files` as `opts` say; on a GPU the fp16 copy (taking the crop's
+    /// bytes, see [`crate::model::bytes`]) is made, checked against fp32 and used when it agrees,
+    /// and the batch grows to [`GPU_IMAGE_BATCH`].
     pub fn open_with(
         env: &ort::environment::Environment,
         files: &ModelFiles,
@@ -445,6 +446,12 @@ impl ImageEncoder {
             .or_else(|| inputs.iter().find(|(_, _, s)| s.len() == 4))
             .cloned()
             .ok_or_else(|| graph_err(&path, "no rank-4 image input"))?;
+        if shape.len() != 4 {
+            return Err(graph_err(
+                &path,
+                format!("image input {input} has shape {shape:?}; expected 4 dimensions"),
+            ));
+        }
         let (pixel_input, c, h, w) = match ty {
             TensorElementType::Float32 => (PixelInput::Floats, shape[1], shape[2], shape[3]),
             TensorElementType::Uint8 => (PixelInput::Bytes, shape[3], shape[1], shape[2]),

@@ -1081,6 +1081,18 @@ mod tests {
                 }
             }
         }
+        // The byte crop pads with zero bytes, which normalise to the same padding.
+        let mut bytes = Pixels::Bytes(vec![7; 5]);
+        cfg.crop_into(&img, &mut bytes);
+        let Pixels::Bytes(bytes) = bytes else {
+            panic!("the buffer keeps its form")
+        };
+        assert_eq!(&bytes[..9], &[0, 100, 200, 10, 100, 200, 20, 100, 200]);
+        assert_eq!(&bytes[9..12], &[0, 0, 0], "right of the picture");
+        assert!(bytes[24..].iter().all(|&b| b == 0), "below the picture");
+        let mut again = vec![f32::NAN; cfg.tensor_len()];
+        cfg.normalise_bytes(&bytes, &mut again);
+        assert_eq!(again, out);
     }
 
     #[test]
