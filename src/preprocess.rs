@@ -331,17 +331,31 @@ impl PreprocessConfig {
         (top, left)
     }
 
+    /// The bytes of row `y` of the centre crop that lie inside the picture: all `crop.0`
+    /// pixels, or fewer (none below it) when the picture is smaller than the crop, where the
+    /// rest is zero padding, as transformers pads with zeros before normalising.
+    fn crop_row<'a>(&self, resized: &'a RgbImage, y: usize) -> &'a [u8] {
+        let (tw, th) = (resized.width() as usize, resized.height() as usize);
+        let (top, left) = self.crop_origin(resized);
+        let sy = y + top;
+        let inside = if sy < th {
+            tw.saturating_sub(left).min(self.crop.0 as usize)
+        } else {
+            0
+        };
+        let start = sy * tw * 3 + left * 3;
+        resized
+            .as_raw()
+            .get(start..start + inside * 3)
+            .unwrap_or(&[])
+    }
+
     /// Centre crop + rescale + normalise of an already resized picture.
     fn crop_normalise(&self, resized: &RgbImage, out: &mut [f32]) {
-        let (tw, th) = resized.dimensions();
-        let (cw, ch) = self.crop;
-        let (top, left) = self.crop_origin(resized);
-        let plane = cw as usize * ch as usize;
+        let (cw, ch) = (self.crop.0 as usize, self.crop.1 as usize);
+        let plane = cw * ch;
         debug_assert_eq!(out.len(), 3 * plane);
         let lut = self.lut();
-        let raw = resized.as_raw();
-        let stride = tw as usize * 3;
-        let (cw, ch) = (cw as usize, ch as usize);
         let (r_plane, rest) = out.split_at_mut(plane);
         let (g_plane, b_plane) = rest.split_at_mut(plane);
         let rows = r_plane
@@ -349,16 +363,7 @@ impl PreprocessConfig {
             .zip(g_plane.chunks_exact_mut(cw))
             .zip(b_plane.chunks_exact_mut(cw));
         for (y, ((r_row, g_row), b_row)) in rows.enumerate().take(ch) {
-            let sy = y + top;
-            // Pixels of this row inside the picture; the rest (only for inputs smaller than
-            // the crop) is zero padding, as transformers pads with zeros before normalising.
-            let inside = if sy < th as usize {
-                (tw as usize - left).min(cw)
-            } else {
-                0
-            };
-            let start = sy * stride + left * 3;
-            let src = raw.get(start..start + inside * 3).unwrap_or(&[]);
+            let src = self.crop_row(resized, y);
             for (((px, r), g), b) in src
                 .chunks_exact(3)
                 .zip(r_row.iter_mut())
@@ -379,21 +384,10 @@ impl PreprocessConfig {
     /// Centre crop of an already resized picture as bytes, row by row (HWC), zero-padded like
     /// [`crop_normalise`](Self::crop_normalise): what a graph that normalises inside takes.
     fn crop_bytes(&self, resized: &RgbImage, out: &mut [u8]) {
-        let (tw, th) = resized.dimensions();
         let (cw, ch) = (self.crop.0 as usize, self.crop.1 as usize);
-        let (top, left) = self.crop_origin(resized);
         debug_assert_eq!(out.len(), 3 * cw * ch);
-        let raw = resized.as_raw();
-        let stride = tw as usize * 3;
         for (y, row) in out.chunks_exact_mut(cw * 3).enumerate().take(ch) {
-            let sy = y + top;
-            let inside = if sy < th as usize {
-                (tw as usize - left).min(cw)
-            } else {
-                0
-            };
-            let start = sy * stride + left * 3;
-            let src = raw.get(start..start + inside * 3).unwrap_or(&[]);
+            let src = self.crop_row(resized, y);
             row[..src.len()].copy_from_slice(src);
             row[src.len()..].fill(0);
         }

@@ -9,44 +9,11 @@
 //! offset, `Gather` from the table, `Transpose` to NCHW), so nothing else in the graph changes.
 
 use super::fp16::Fp16Error;
+use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 
 /// Name of the byte input of a rewritten graph.
 pub const BYTE_INPUT: &str = "pixel_bytes";
-
-// ONNX field numbers (onnx.proto).
-const MODEL_GRAPH: u32 = 7;
-const MODEL_METADATA: u32 = 14;
-const GRAPH_NODE: u32 = 1;
-const GRAPH_INITIALIZER: u32 = 5;
-const GRAPH_INPUT: u32 = 11;
-const NODE_INPUT: u32 = 1;
-const NODE_OUTPUT: u32 = 2;
-const NODE_NAME: u32 = 3;
-const NODE_OP: u32 = 4;
-const NODE_ATTRIBUTE: u32 = 5;
-const ATTR_NAME: u32 = 1;
-const ATTR_I: u32 = 3;
-const ATTR_INTS: u32 = 8;
-const ATTR_TYPE: u32 = 20;
-const ATTR_TYPE_INT: u64 = 2;
-const ATTR_TYPE_INTS: u64 = 7;
-const TENSOR_DIMS: u32 = 1;
-const TENSOR_DATA_TYPE: u32 = 2;
-const TENSOR_NAME: u32 = 8;
-const TENSOR_RAW_DATA: u32 = 9;
-const VALUE_INFO_NAME: u32 = 1;
-const VALUE_INFO_TYPE: u32 = 2;
-const TYPE_TENSOR: u32 = 1;
-const TENSOR_TYPE_ELEM: u32 = 1;
-const TENSOR_TYPE_SHAPE: u32 = 2;
-const SHAPE_DIM: u32 = 1;
-const DIM_VALUE: u32 = 1;
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
-const FLOAT: u64 = 1;
-const UINT8: u64 = 2;
-const INT32: u64 = 6;
 
 fn unsupported(why: impl Into<String>) -> Fp16Error {
     Fp16Error::Unsupported(why.into())
@@ -255,12 +222,7 @@ pub fn take_bytes(model: &[u8], lut: &[[f32; 256]; 3]) -> Result<Vec<u8>, Fp16Er
         return Err(unsupported("the graph has no nodes"));
     }
     let graph = out.encode();
-    m.remove(MODEL_GRAPH);
-    m.push_bytes(MODEL_GRAPH, graph);
-    let mut entry = Message::default();
-    entry.push_bytes(ENTRY_KEY, b"glimpse.input".to_vec());
-    entry.push_bytes(ENTRY_VALUE, b"bytes".to_vec());
-    m.push_bytes(MODEL_METADATA, entry.encode());
+    replace_graph(&mut m, graph, "glimpse.input", "bytes");
     Ok(m.encode())
 }
 

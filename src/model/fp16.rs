@@ -7,6 +7,7 @@
 //! range are clamped (attention masks use float32's lowest value, which would become -inf and
 //! turn `0 * mask` into NaN).
 
+use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -30,44 +31,6 @@ pub enum Fp16Error {
         source: std::io::Error,
     },
 }
-
-// ONNX field numbers (onnx.proto).
-const MODEL_GRAPH: u32 = 7;
-const MODEL_METADATA: u32 = 14;
-const MODEL_FUNCTIONS: u32 = 25;
-const GRAPH_NODE: u32 = 1;
-const GRAPH_INITIALIZER: u32 = 5;
-const GRAPH_INPUT: u32 = 11;
-const GRAPH_OUTPUT: u32 = 12;
-const GRAPH_VALUE_INFO: u32 = 13;
-const GRAPH_SPARSE_INITIALIZER: u32 = 15;
-const NODE_INPUT: u32 = 1;
-const NODE_OUTPUT: u32 = 2;
-const NODE_NAME: u32 = 3;
-const NODE_OP: u32 = 4;
-const NODE_ATTRIBUTE: u32 = 5;
-const NODE_DOMAIN: u32 = 7;
-const ATTR_NAME: u32 = 1;
-const ATTR_I: u32 = 3;
-const ATTR_T: u32 = 5;
-const ATTR_G: u32 = 6;
-const ATTR_TENSORS: u32 = 10;
-const ATTR_GRAPHS: u32 = 11;
-const ATTR_TYPE: u32 = 20;
-const ATTR_TYPE_INT: u64 = 2;
-const TENSOR_DATA_TYPE: u32 = 2;
-const TENSOR_FLOAT_DATA: u32 = 4;
-const TENSOR_RAW_DATA: u32 = 9;
-const TENSOR_EXTERNAL_DATA: u32 = 13;
-const TENSOR_DATA_LOCATION: u32 = 14;
-const VALUE_INFO_NAME: u32 = 1;
-const VALUE_INFO_TYPE: u32 = 2;
-const TYPE_TENSOR: u32 = 1;
-const TYPE_TENSOR_ELEM: u32 = 1;
-const ENTRY_KEY: u32 = 1;
-const ENTRY_VALUE: u32 = 2;
-const FLOAT: u64 = 1;
-const FLOAT16: u64 = 10;
 
 /// Operators whose float inputs may all be float16 (ONNX Runtime has fp16 kernels for them on
 /// CUDA, and inserts casts for the few it lacks on CPU). CLIP towers from open_clip and
@@ -162,7 +125,7 @@ fn elem_type(value_info: &[u8]) -> Result<(String, Option<u64>), Fp16Error> {
     let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
     let elem = match vi.bytes(VALUE_INFO_TYPE) {
         Some(tp) => match Message::parse(tp)?.bytes(TYPE_TENSOR) {
-            Some(tt) => Message::parse(tt)?.varint(TYPE_TENSOR_ELEM),
+            Some(tt) => Message::parse(tt)?.varint(TENSOR_TYPE_ELEM),
             None => None,
         },
         None => None,
@@ -331,12 +294,7 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
         out.push_bytes(GRAPH_NODE, n);
     }
     let graph = out.encode();
-    m.remove(MODEL_GRAPH);
-    m.push_bytes(MODEL_GRAPH, graph);
-    let mut entry = Message::default();
-    entry.push_bytes(ENTRY_KEY, b"glimpse.precision".to_vec());
-    entry.push_bytes(ENTRY_VALUE, b"fp16".to_vec());
-    m.push_bytes(MODEL_METADATA, entry.encode());
+    replace_graph(&mut m, graph, "glimpse.precision", "fp16");
     Ok((m.encode(), report))
 }
 

@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod fp16;
 pub mod manifest;
+mod onnx;
 pub mod proto;
 
 use crate::preprocess::{ConfigError, PreprocessConfig};
