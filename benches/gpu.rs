@@ -154,7 +154,7 @@ fn decode(args: &[String]) {
             .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)));
         match r {
             Ok(d) => {
-                cfg.apply_pixels_reusing(&d.image, tensor, scratch);
+                cfg.crop_pixels_reusing(&d.image, tensor, scratch);
                 *pixels = d.image.into_raw();
             }
             Err(_) => {
@@ -165,7 +165,7 @@ fn decode(args: &[String]) {
     let secs = t.elapsed().as_secs_f64();
     println!(
         "decode ceiling: {} photos in {secs:.2} s = {:.0} img/s on {} threads \
-         (read + DCT-scaled decode + preprocess to {}; {} failed)",
+         (read + DCT-scaled decode + resize of the crop + {}; {} failed)",
         files.len(),
         files.len() as f64 / secs,
         cores(),
@@ -379,10 +379,14 @@ fn split(args: &[String]) {
         "preview encode",
         "preview encode+file",
         "crop (bytes)",
+        "crop-only resize+normalise",
+        "crop-only resize (bytes)",
     ];
-    let mut secs = [0f64; 9];
-    // Preview time of the photos that indexing writes a preview for (the rest are their own).
-    let (mut paid_preview, mut with_preview) = (0f64, 0usize);
+    let mut secs = [0f64; 11];
+    // What indexing pays per photo after metadata, in each form: the whole resize, the crop
+    // and the preview for photos that get a preview file, the crop-only resize for the rest.
+    let (mut paid, mut paid_bytes, mut with_preview) = (0f64, 0f64, 0usize);
+    let (mut only_floats, mut only_bytes) = (Pixels::Floats(Vec::new()), Pixels::Bytes(Vec::new()));
     let mut tensor = vec![0f32; cfg.tensor_len()];
     let mut crop = Pixels::Bytes(Vec::new());
     let mut floats = Pixels::Floats(Vec::new());
@@ -393,6 +397,7 @@ fn split(args: &[String]) {
         *t = Instant::now();
     }
     for f in &files {
+        let before = secs;
         let mut t = Instant::now();
         let bytes = std::fs::read(f).expect("read");
         lap(&mut secs, 0, &mut t);
@@ -422,6 +427,14 @@ fn split(args: &[String]) {
         assert_eq!(again.as_raw(), resized.as_raw());
         assert!(matches!(&floats, Pixels::Floats(v) if *v == tensor));
         t = Instant::now();
+        cfg.crop_pixels_reusing(&d.image, &mut only_floats, &mut scratch);
+        lap(&mut secs, 9, &mut t);
+        cfg.crop_pixels_reusing(&d.image, &mut only_bytes, &mut scratch);
+        lap(&mut secs, 10, &mut t);
+        assert!(
+            only_floats == floats && only_bytes == crop,
+            "crop-only resize differs"
+        );
         let jpeg = turbojpeg::compress_image(&resized, 85, turbojpeg::Subsamp::Sub2x2)
             .expect("thumbnail encode");
         std::hint::black_box(jpeg);
@@ -439,8 +452,13 @@ fn split(args: &[String]) {
             bytes.len() as u64,
             d.viewers_see_it_as_decoded(),
         );
-        if !own {
-            paid_preview += preview_secs;
+        let took = |stage: usize| secs[stage] - before[stage];
+        if own {
+            paid += took(9);
+            paid_bytes += took(10);
+        } else {
+            paid += took(4) + took(5) + preview_secs;
+            paid_bytes += took(4) + took(8) + preview_secs;
             with_preview += 1;
         }
         resized_pixels = resized.into_raw();
@@ -449,26 +467,26 @@ fn split(args: &[String]) {
     let n = files.len().max(1) as f64;
     // The preview is encoded twice (once timed alone, once inside the write): count it once,
     // and only for the photos indexing writes one for.
-    let total: f64 = (secs[..6].iter().sum::<f64>() + paid_preview) / n * 1e3;
+    let total: f64 = (secs[..4].iter().sum::<f64>() + paid) / n * 1e3;
     println!(
         "per-photo CPU time on one core over {} photos:",
         files.len()
     );
     for (name, s) in names.iter().zip(secs) {
-        println!("  {name:<15} {:.3} ms", s / n * 1e3);
+        println!("  {name:<26} {:.3} ms", s / n * 1e3);
     }
     println!(
         "  indexing writes a preview for {with_preview} of {} photos (the others are their own)",
         files.len()
     );
     println!(
-        "  {:<15} {total:.3} ms = {:.0} img/s per core",
+        "  {:<26} {total:.3} ms = {:.0} img/s per core",
         "total",
         1e3 / total
     );
-    let bytes_total = total + (secs[8] - secs[5]) / n * 1e3;
+    let bytes_total = (secs[..4].iter().sum::<f64>() + paid_bytes) / n * 1e3;
     println!(
-        "  {:<15} {bytes_total:.3} ms = {:.0} img/s per core (crop bytes instead of normalised floats)",
+        "  {:<26} {bytes_total:.3} ms = {:.0} img/s per core (crop bytes instead of normalised floats)",
         "total, GPU copy",
         1e3 / bytes_total
     );

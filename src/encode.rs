@@ -367,7 +367,7 @@ impl ImageEncoder {
         self.pixel_input
     }
 
-    /// An empty picture buffer of this encoder's form, for [`PreprocessConfig::apply_pixels_reusing`].
+    /// An empty picture buffer of this encoder's form, for [`PreprocessConfig::crop_pixels_reusing`].
     pub fn empty_pixels(&self) -> Pixels {
         match self.pixel_input {
             PixelInput::Floats => Pixels::Floats(Vec::new()),
@@ -378,7 +378,7 @@ impl ImageEncoder {
     /// One upright picture resized and cropped into this encoder's form.
     pub fn pixels_of(&self, img: &image::RgbImage) -> Pixels {
         let mut out = self.empty_pixels();
-        self.preprocess.apply_pixels_reusing(
+        self.preprocess.crop_pixels_reusing(
             img,
             &mut out,
             &mut crate::preprocess::Scratch::default(),

@@ -125,9 +125,6 @@ pub fn prepare_into(
     let metadata = crate::metadata::read(&bytes);
     drop(bytes);
     let mut tensor = buffer;
-    // The preview is the picture as resized for the model (before the crop): no second resize
-    // on the decode pool, whose speed is the indexing speed on a GPU.
-    let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
     let own_preview = thumbs::original_is_preview(
         d.format,
         d.width,
@@ -135,11 +132,17 @@ pub fn prepare_into(
         meta.len(),
         d.viewers_see_it_as_decoded(),
     );
-    if let Some(t) = thumbs.filter(|_| !own_preview) {
-        if let Err(e) = t.write(&hex::encode(hash), resized) {
-            // A missing preview must not cost the photo its vector.
-            tracing::warn!(path = %path.display(), "thumbnail: {e}");
+    match thumbs.filter(|_| !own_preview) {
+        Some(t) => {
+            // The preview is the picture as resized for the model (before the crop): no second
+            // resize on the decode pool, whose speed is the indexing speed on a GPU.
+            let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
+            if let Err(e) = t.write(&hex::encode(hash), resized) {
+                // A missing preview must not cost the photo its vector.
+                tracing::warn!(path = %path.display(), "thumbnail: {e}");
+            }
         }
+        None => cfg.crop_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize),
     }
     let pixels = d.image.into_raw();
     if pixels.capacity() <= KEEP_PIXELS_MAX {
@@ -271,12 +274,22 @@ mod tests {
             ("large_2400x1800.jpg", true),
             ("lossy.webp", true),
         ] {
-            let Prepared::Tensor { hash, .. } =
-                prepare(&fixtures.join(name), &cfg, &HashMap::new(), Some(&thumbs)).unwrap()
+            let path = fixtures.join(name);
+            let (
+                Prepared::Tensor { hash, tensor, .. },
+                Prepared::Tensor {
+                    tensor: without, ..
+                },
+            ) = (
+                prepare(&path, &cfg, &HashMap::new(), Some(&thumbs)).unwrap(),
+                prepare(&path, &cfg, &HashMap::new(), None).unwrap(),
+            )
             else {
                 panic!("expected a tensor for {name}")
             };
             assert_eq!(thumbs.exists(&hex::encode(hash)), preview_file, "{name}");
+            // With a preview the whole picture is resized, without only the crop: same tensor.
+            assert_eq!(tensor, without, "{name}");
         }
     }
 }
