@@ -366,3 +366,19 @@ fn the_gpu_copy_takes_bytes_and_matches_fp32() {
         "the copy's name follows the normalisation it carries"
     );
 }
+
+#[test]
+fn the_byte_copy_replaces_the_float_copy_of_earlier_versions_on_disk() {
+    let (_dir, files) = model_copy(&common::immich_model());
+    // What an earlier version left: the float-input fp16 copy, checked on a GPU.
+    let old = fp16::ensure_variant(&files.visual).unwrap();
+    let marker = old.with_extension("onnx.checked-CUDA");
+    std::fs::write(&marker, "0.99999\n").unwrap();
+    let text = fp16::ensure_variant(&files.textual).unwrap();
+    let copy = byte_input_copy(&files).visual;
+    assert!(copy.exists());
+    assert!(!old.exists(), "the float copy stayed beside the byte copy");
+    assert!(!marker.exists(), "the float copy's check marker stayed");
+    assert!(text.exists(), "the text tower's copy is not the image graph's to remove");
+    assert!(files.visual.exists());
+}

@@ -338,7 +338,51 @@ pub fn ensure_image_variant(graph: &Path, lut: &[[f32; 256]; 3]) -> Result<PathB
             tracing::info!(graph = %graph.display(), "no byte input ({why}); fp16 copy takes floats");
             ensure_variant(graph)
         }
+        Ok(copy) => {
+            remove_replaced_image_copies(graph, &copy);
+            Ok(copy)
+        }
         other => other,
+    }
+}
+
+/// Deletes the GPU copies of an image graph that `current` replaces, with their check
+/// markers: the float-input fp16 copy that versions before the byte input wrote, and byte
+/// copies for another normalisation. Each is as large as half the graph (~170 MB for
+/// ViT-B/32) and would otherwise stay beside the model for good. Best effort: a copy that
+/// cannot be deleted (in use on Windows, read-only folder) is only logged.
+fn remove_replaced_image_copies(graph: &Path, current: &Path) {
+    let (Some(dir), Some(stem), Some(keep)) = (
+        graph.parent(),
+        graph.file_stem().map(|s| s.to_string_lossy().into_owned()),
+        current
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned()),
+    ) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let float_copy = format!("{stem}.fp16.onnx");
+    let byte_copy = format!("{stem}.fp16-bytes-");
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // The copy itself, or a marker of a check passed on it (`<copy>.checked-<provider>`).
+        let copy = name
+            .split_once(".checked-")
+            .map_or(name.as_str(), |(c, _)| c);
+        let replaced = copy != keep
+            && (copy == float_copy || (copy.starts_with(&byte_copy) && copy.ends_with(".onnx")));
+        if !replaced {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::info!(file = %entry.path().display(), "removed a replaced GPU copy"),
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), "cannot remove a replaced GPU copy: {e}")
+            }
+        }
     }
 }
 
@@ -429,6 +473,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("NonMaxSuppression"), "{err}");
+    }
+
+    #[test]
+    fn a_new_image_copy_removes_the_ones_it_replaces_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let graph = dir.path().join("model.onnx");
+        let current = dir.path().join("model.fp16-bytes-0000aaaa.onnx");
+        let kept = [
+            "model.onnx",
+            "model.fp16-bytes-0000aaaa.onnx",
+            "model.fp16-bytes-0000aaaa.onnx.checked-CUDA",
+            "preprocess_cfg.json",
+            // Another graph's copies, and names that only look similar.
+            "other.fp16.onnx",
+            "model.fp16.onnx.bak",
+            "model.fp16-bytes-notes.txt",
+        ];
+        let removed = [
+            "model.fp16.onnx",
+            "model.fp16.onnx.checked-CUDA",
+            "model.fp16-bytes-1111bbbb.onnx",
+            "model.fp16-bytes-1111bbbb.onnx.checked-CoreML",
+        ];
+        for name in kept.iter().chain(&removed) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_replaced_image_copies(&graph, &current);
+        for name in kept {
+            assert!(dir.path().join(name).exists(), "{name} was removed");
+        }
+        for name in removed {
+            assert!(!dir.path().join(name).exists(), "{name} was left");
+        }
     }
 
     #[test]
