@@ -112,8 +112,10 @@ util_summary() {
        END { if (n) printf "mean %.0f%%, max %d%% over %d samples", s / n, m, n; else print "no samples" }' "$1"
 }
 
+# index_run LABEL PHOTOS DEVICE COUNT [glimpse index options...]
 index_run() {
   local label=$1 photos=$2 device=$3 count=$4
+  shift 4
   local lib=$WORK/lib-$label
   rm -rf "$lib"
   local sampler=""
@@ -125,7 +127,7 @@ index_run() {
   local t0 t1
   t0=$(now)
   GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info} \
-    "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$photos" \
+    "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$@" "$photos" \
     2> "$WORK/index-$label.log" || { cat "$WORK/index-$label.log"; exit 1; }
   t1=$(now)
   if [ -n "$sampler" ]; then
@@ -208,6 +210,11 @@ run() {
   echo "== end-to-end indexing (glimpse index --device $DEVICE)"
   index_run 12mp "$WORK/p12" "$DEVICE" "$n12"
   index_run 03mp "$WORK/p03" "$DEVICE" "$n03"
+  # The encoder, commit and graph threads run beside one decoder per core: does leaving them
+  # two cores help or cost?
+  local fewer=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
+  echo "  -- again with $fewer decoding threads instead of $(nproc)"
+  index_run 03mp-fewer "$WORK/p03" "$DEVICE" "$n03" --threads "$fewer"
 
   echo "== fp16 vs fp32 on $DEVICE"
   "$BENCH" parity "$MODEL" "$WORK/p03" "$DEVICE" | sed 's/^/  /'
