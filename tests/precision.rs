@@ -379,6 +379,9 @@ fn the_byte_copy_replaces_the_float_copy_of_earlier_versions_on_disk() {
     assert!(copy.exists());
     assert!(!old.exists(), "the float copy stayed beside the byte copy");
     assert!(!marker.exists(), "the float copy's check marker stayed");
-    assert!(text.exists(), "the text tower's copy is not the image graph's to remove");
+    assert!(
+        text.exists(),
+        "the text tower's copy is not the image graph's to remove"
+    );
     assert!(files.visual.exists());
 }
