@@ -661,7 +661,8 @@ pub struct Scratch {
     row: Vec<u8>,
     /// Vertical-pass accumulators, one per byte of an output row.
     acc: Vec<i32>,
-    /// The last resized picture, lent out by [`PreprocessConfig::apply_reusing`].
+    /// The last resized picture, lent out by [`PreprocessConfig::apply_reusing`], or only the
+    /// centre crop's part of it after [`PreprocessConfig::crop_pixels_reusing`].
     resized: RgbImage,
     /// Horizontal-pass coefficients of the last picture.
     horiz: CoeffCache,
@@ -1130,7 +1131,12 @@ mod tests {
             filter: Filter::Bilinear,
             ..PreprocessConfig::default()
         };
-        // Landscape, portrait, wide, already the model's size, smaller than the crop, odd sizes.
+        // A crop larger than the resize on one side: padded below.
+        let padded = PreprocessConfig {
+            crop: (230, 240),
+            ..PreprocessConfig::default()
+        };
+        // Landscape, portrait, wide, the model's size, smaller than it, odd sizes.
         let sizes = [
             (320, 240),
             (240, 320),
@@ -1141,7 +1147,7 @@ mod tests {
             (301, 225),
         ];
         let mut scratch = Scratch::default();
-        for (c, cfg) in [square, squash, oblong].iter().enumerate() {
+        for (c, cfg) in [square, squash, oblong, padded].iter().enumerate() {
             for (i, &(w, h)) in sizes.iter().enumerate() {
                 let img = noise(w, h, (c * 10 + i) as u32 + 1);
                 for empty in [Pixels::Floats(Vec::new()), Pixels::Bytes(Vec::new())] {
