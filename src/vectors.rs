@@ -431,6 +431,12 @@ impl VectorIndex {
         self.index.change_expansion_search(n);
     }
 
+    /// Sets how many candidates an insertion explores (graph quality against indexing CPU),
+    /// for measuring other settings than the library's (128); not saved with the graph.
+    pub fn set_expansion_add(&self, n: usize) {
+        self.index.change_expansion_add(n);
+    }
+
     /// Bytes of memory the index holds (for status and benchmarks).
     pub fn memory_usage(&self) -> usize {
         self.index.memory_usage()
