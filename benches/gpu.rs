@@ -143,34 +143,49 @@ fn decode(args: &[String]) {
     let cfg = glimpse::preprocess::PreprocessConfig::default();
     let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
     let failed = AtomicUsize::new(0);
-    // Warm the page cache the way the indexer will find it (files were just written).
     // Each thread reuses its buffers from photo to photo, as the indexer's decode pool does.
     type Buffers = (Vec<u8>, Pixels, glimpse::preprocess::Scratch);
     let buffers = || -> Buffers { (Vec::new(), empty.clone(), Default::default()) };
-    let t = Instant::now();
-    par_for_with(files.len(), buffers, |(pixels, tensor, scratch), i| {
-        let r = std::fs::read(&files[i])
-            .map_err(glimpse::decode::DecodeError::from)
-            .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)));
-        match r {
-            Ok(d) => {
-                cfg.crop_pixels_reusing(&d.image, tensor, scratch);
-                *pixels = d.image.into_raw();
+    // Two passes, the faster one counts: the first pass of a process sometimes ran 25-35%
+    // slower on the development VM, and a ceiling that reads low flatters the pipeline
+    // measured against it.
+    let mut passes = Vec::new();
+    for _ in 0..2 {
+        failed.store(0, Ordering::Relaxed);
+        let t = Instant::now();
+        par_for_with(files.len(), buffers, |(pixels, tensor, scratch), i| {
+            let r = std::fs::read(&files[i])
+                .map_err(glimpse::decode::DecodeError::from)
+                .and_then(|b| {
+                    glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels))
+                });
+            match r {
+                Ok(d) => {
+                    cfg.crop_pixels_reusing(&d.image, tensor, scratch);
+                    *pixels = d.image.into_raw();
+                }
+                Err(_) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
             }
-            Err(_) => {
-                failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    });
-    let secs = t.elapsed().as_secs_f64();
+        });
+        passes.push(t.elapsed().as_secs_f64());
+    }
+    let secs = passes.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "decode ceiling: {} photos in {secs:.2} s = {:.0} img/s on {} threads \
-         (read + DCT-scaled decode + resize of the crop + {}; {} failed)",
+         (read + DCT-scaled decode + resize of the crop + {}; {} failed; faster of passes \
+         taking {})",
         files.len(),
         files.len() as f64 / secs,
         cores(),
         form_name(&empty),
-        failed.load(Ordering::Relaxed)
+        failed.load(Ordering::Relaxed),
+        passes
+            .iter()
+            .map(|s| format!("{s:.2} s"))
+            .collect::<Vec<_>>()
+            .join(" and ")
     );
     let t = Instant::now();
     par_for_with(files.len(), Vec::new, |pixels, i| {
