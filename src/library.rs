@@ -29,6 +29,9 @@ pub enum LibraryError {
     /// The catalog file is damaged.
     #[error("catalog integrity check failed: {0}")]
     Corrupt(String),
+    /// A plan with photos to encode was carried out without an image encoder.
+    #[error("{0} photos need encoding but no image encoder was given")]
+    NoEncoder(usize),
 }
 
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
@@ -67,6 +70,35 @@ pub struct Summary {
     pub graph: f64,
     /// Threads the graph insertion used.
     pub graph_threads: usize,
+}
+
+/// What a scan of the roots found to do ([`Library::plan`]), carried out by
+/// [`Library::index_planned`] on the same library.
+#[derive(Debug)]
+pub struct Plan {
+    summary: Summary,
+    work: Vec<WorkItem>,
+    /// Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
+    /// moved or renamed file can still reuse their vectors.
+    gone: Vec<i64>,
+    /// Folders whose failed files are tried again (see [`decoders_key`]).
+    retried: Vec<String>,
+    /// The decoders this build has, recorded for `retried` once the job is done.
+    decoders: String,
+    /// The scan was cancelled: nothing more is done.
+    cancelled: bool,
+}
+
+impl Plan {
+    /// Photos the job will decode and encode: when zero, no image encoder is needed.
+    pub fn to_encode(&self) -> usize {
+        self.work.len()
+    }
+
+    /// What the scan counted so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
 }
 
 /// An open library for one model.
@@ -276,13 +308,19 @@ impl Library {
         control: &Control,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Summary, LibraryError> {
+        let plan = self.plan(roots, control)?;
+        self.index_planned(plan, Some(encoder), threads, control, progress)
+    }
+
+    /// The scan half of [`Library::index`]: records in the catalog what changed under `roots`
+    /// and returns the photos that need encoding, so that a caller can start the model (seconds
+    /// and hundreds of MB, more on a GPU) only when there are any.
+    pub fn plan(&mut self, roots: &[PathBuf], control: &Control) -> Result<Plan, LibraryError> {
         let mut summary = Summary::default();
         let mut work = Vec::new();
-        // Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
-        // moved or renamed file can still reuse their vectors.
+        // See `Plan` for these two.
         let mut gone: Vec<i64> = Vec::new();
         let decoders = decode::decoder_set();
-        // Folders whose failed files are tried again (see `decoders_key`).
         let mut retried: Vec<String> = Vec::new();
         for root in roots {
             let root = root.canonicalize().unwrap_or_else(|_| root.clone());
@@ -332,7 +370,11 @@ impl Library {
                     unsupported.map(str::to_owned),
                 ));
             };
-            let scanned = scan::scan_root(&root, &ScanOptions::default(), &mut |item| match item {
+            let opts = ScanOptions {
+                cancel: Some(control.cancel_flag()),
+                ..ScanOptions::default()
+            };
+            let scanned = scan::scan_root(&root, &opts, &mut |item| match item {
                 ScanItem::File(f) => see(&f.path, f.size as i64, f.mtime_ns, None),
                 ScanItem::Unsupported {
                     path,
@@ -374,7 +416,16 @@ impl Library {
                     summary.offline_roots.push(root);
                     continue;
                 }
-                Err(ScanError::Cancelled) => return Ok(summary),
+                Err(ScanError::Cancelled) => {
+                    return Ok(Plan {
+                        summary,
+                        work: Vec::new(),
+                        gone: Vec::new(),
+                        retried: Vec::new(),
+                        decoders,
+                        cancelled: true,
+                    })
+                }
             }
             known.retain(|p, _| {
                 let p = crate::catalog::bytes_path(p);
@@ -394,6 +445,70 @@ impl Library {
             }
         }
         summary.queued = work.len();
+        Ok(Plan {
+            summary,
+            work,
+            gone,
+            retried,
+            decoders,
+            cancelled: false,
+        })
+    }
+
+    /// The rest of [`Library::index`] for a `plan` made by this library: encodes its photos,
+    /// removes what vanished and saves. `encoder` may be `None` when the plan has nothing to
+    /// encode (an unchanged library then never loads the model).
+    pub fn index_planned(
+        &mut self,
+        plan: Plan,
+        encoder: Option<&ImageEncoder>,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Summary, LibraryError> {
+        let Plan {
+            mut summary,
+            work,
+            gone,
+            retried,
+            decoders,
+            cancelled,
+        } = plan;
+        if cancelled {
+            return Ok(summary);
+        }
+        if !work.is_empty() {
+            let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len()))?;
+            self.encode(&work, encoder, threads, control, progress, &mut summary)?;
+        }
+        if !gone.is_empty() && !control.is_cancelled() {
+            self.catalog.delete_photos(&gone)?;
+            for id in &gone {
+                self.vectors.remove(*id)?;
+            }
+            summary.removed = gone.len();
+        }
+        self.save_vectors()?;
+        if !control.is_cancelled() {
+            summary.metadata_read = self.read_missing_metadata(control)?;
+            for key in &retried {
+                self.catalog.set_setting(key, &decoders)?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Runs `work` through the pipeline into the catalog and the graph, filling in the
+    /// pipeline's part of `summary`.
+    fn encode(
+        &mut self,
+        work: &[WorkItem],
+        encoder: &ImageEncoder,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+        summary: &mut Summary,
+    ) -> Result<(), LibraryError> {
         let known = self.catalog.hashes_with_vector(self.model_id)?;
         let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
@@ -434,7 +549,7 @@ impl Library {
                 Ok(())
             };
             let run = pipeline::run(
-                &work,
+                work,
                 encoder,
                 &known,
                 Some(&self.thumbs),
@@ -466,21 +581,7 @@ impl Library {
         summary.timing = t;
         summary.graph = graph_busy.as_secs_f64();
         summary.graph_threads = graph_threads;
-        if !gone.is_empty() && !control.is_cancelled() {
-            self.catalog.delete_photos(&gone)?;
-            for id in &gone {
-                self.vectors.remove(*id)?;
-            }
-            summary.removed = gone.len();
-        }
-        self.save_vectors()?;
-        if !control.is_cancelled() {
-            summary.metadata_read = self.read_missing_metadata(control)?;
-            for key in &retried {
-                self.catalog.set_setting(key, &decoders)?;
-            }
-        }
-        Ok(summary)
+        Ok(())
     }
 
     /// Reads the metadata of photos indexed before Glimpse read any (their rows have no date

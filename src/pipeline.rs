@@ -11,14 +11,15 @@ use crate::thumbs::Thumbs;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// Shared switches for a running job, so a UI or a signal handler can steer it.
 #[derive(Debug, Default)]
 pub struct Control {
     paused: AtomicBool,
-    cancelled: AtomicBool,
+    /// Shared with the scan, which stops walking a large folder when it is set.
+    cancelled: Arc<AtomicBool>,
 }
 
 impl Control {
@@ -37,6 +38,10 @@ impl Control {
     /// Whether `cancel` was called.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
+    }
+    /// The flag `cancel` sets, for a [`crate::scan::ScanOptions::cancel`].
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancelled)
     }
     /// Whether the job is paused.
     pub fn is_paused(&self) -> bool {

@@ -291,3 +291,78 @@ fn answering_commands_explain_what_is_missing_instead_of_failing_obscurely() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
+
+#[test]
+fn re_indexing_an_unchanged_library_does_not_load_the_model() {
+    // A copy of the model whose image graph is broken after the first run: only a run that has
+    // photos to encode may open it, and one that cannot loses nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("models").join("tiny-clip");
+    for sub in ["visual", "textual"] {
+        let from = common::immich_model().join(sub);
+        std::fs::create_dir_all(model.join(sub)).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), model.join(sub).join(f.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(
+        common::immich_model().join("config.json"),
+        model.join("config.json"),
+    )
+    .unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in ["jpeg_baseline.jpg", "rgba.png"] {
+        std::fs::copy(common::fixture(&format!("images/{f}")), photos.join(f)).unwrap();
+    }
+    let lib = dir.path().join("lib");
+    let index = || {
+        glimpse(&[
+            "--library",
+            lib.to_str().unwrap(),
+            "index",
+            "--model",
+            model.to_str().unwrap(),
+            photos.to_str().unwrap(),
+        ])
+    };
+    let stderr = |o: &Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    let out = index();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 encoded"), "{}", stderr(&out));
+    let graph = model.join("visual").join("model.onnx");
+    let good = std::fs::read(&graph).unwrap();
+    std::fs::write(&graph, b"not a graph").unwrap();
+
+    let out = index();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 unchanged"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("encoder running"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A new photo needs the model: a clear error, and the photo is indexed once it is back.
+    std::fs::copy(
+        common::fixture("images/large_2400x1800.jpg"),
+        photos.join("new.jpg"),
+    )
+    .unwrap();
+    let out = index();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot open model") && stderr(&out).contains("model.onnx"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&graph, good).unwrap();
+    let out = index();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 unchanged, 1 queued (1 encoded"),
+        "{}",
+        stderr(&out)
+    );
+}

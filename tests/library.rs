@@ -5,7 +5,7 @@ mod common;
 
 use glimpse::device::Device;
 use glimpse::encode::ImageEncoder;
-use glimpse::library::{Library, Summary};
+use glimpse::library::{Library, LibraryError, Summary};
 use glimpse::model::ModelFiles;
 use glimpse::pipeline::Control;
 use std::path::{Path, PathBuf};
@@ -150,6 +150,66 @@ fn tree() -> Tree {
 fn index(lib: &mut Library, enc: &ImageEncoder, roots: &[PathBuf]) -> Summary {
     lib.index(roots, enc, 2, &Control::default(), &mut |_| {})
         .unwrap()
+}
+
+#[test]
+fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let roots = [t.root.clone()];
+    let control = Control::default();
+    let unique = 12 + usize::from(cfg!(unix));
+    let photos = unique + 2;
+    // Every supported file is queued, the five broken ones included.
+    let plan = lib.plan(&roots, &control).unwrap();
+    assert_eq!(plan.to_encode(), photos + 5);
+    let err = lib
+        .index_planned(plan, None, 2, &control, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, LibraryError::NoEncoder(n) if n == photos + 5),
+        "{err}"
+    );
+    // What the refused job recorded is picked up by the next one.
+    let s = index(&mut lib, &enc, &roots);
+    assert_eq!(
+        (s.progress.encoded, s.progress.failed),
+        (unique, 5),
+        "{s:?}"
+    );
+    assert_eq!(lib.vector_count(), photos);
+    // Nothing new, one photo gone: no encoder needed, and the removal is carried out.
+    std::fs::remove_file(t.root.join("copy-of-img0.png")).unwrap();
+    let plan = lib.plan(&roots, &control).unwrap();
+    assert_eq!(plan.to_encode(), 0);
+    let s = lib
+        .index_planned(plan, None, 2, &control, &mut |_| {})
+        .unwrap();
+    // The broken files and the unsupported one are settled too.
+    assert_eq!((s.removed, s.unchanged), (1, photos - 1 + 5 + 1), "{s:?}");
+    assert_eq!(lib.vector_count(), photos - 1);
+    assert_eq!(lib.stats().unwrap().indexed as usize, photos - 1);
+}
+
+#[test]
+fn a_job_cancelled_before_it_starts_does_not_scan() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let control = Control::default();
+    control.cancel();
+    let s = lib
+        .index(
+            std::slice::from_ref(&t.root),
+            &enc,
+            2,
+            &control,
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!((s.scanned, s.queued), (0, 0), "{s:?}");
+    assert_eq!(lib.stats().unwrap().indexed, 0);
 }
 
 #[test]

@@ -280,30 +280,79 @@ fn threads_or_all(threads: Option<usize>) -> usize {
     threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-/// Opens the model's image encoder and the library for it.
-fn open_for_indexing(cli: &Cli, encoder: &EncoderArgs) -> Result<(ImageEncoder, Library)> {
-    let files = resolve_model(cli, &encoder.model.model)?;
-    let rt = load_runtime(cli)?;
-    let mut enc = ImageEncoder::open_with(&rt.env, &files, &encoder.device.options())?;
-    if let Some(b) = encoder.batch {
-        enc.set_batch(b);
+/// The image encoder of an indexing command, opened the first time a scan finds photos to
+/// encode: re-indexing an unchanged library then loads neither ONNX Runtime nor the model (a
+/// second and hundreds of MB on a CPU, CUDA's start-up and GPU memory on a GPU).
+struct LazyEncoder<'a> {
+    cli: &'a Cli,
+    args: &'a EncoderArgs,
+    files: ModelFiles,
+    /// The embedding width the library recorded for this model, which the graph must give.
+    expect_dim: Option<usize>,
+    enc: Option<ImageEncoder>,
+}
+
+impl<'a> LazyEncoder<'a> {
+    fn new(cli: &'a Cli, args: &'a EncoderArgs) -> Result<Self> {
+        Ok(LazyEncoder {
+            cli,
+            args,
+            files: resolve_model(cli, &args.model.model)?,
+            expect_dim: None,
+            enc: None,
+        })
     }
-    report_image_provider(cli, &enc);
-    if enc.dim() == 0 {
-        anyhow::bail!("the model's image graph does not declare its embedding width");
+
+    /// The encoder, opened on first use.
+    fn get(&mut self) -> Result<&ImageEncoder> {
+        let enc = match self.enc.take() {
+            Some(e) => e,
+            None => self.open()?,
+        };
+        Ok(self.enc.insert(enc))
     }
-    let dir = library_dir(cli);
-    let lib = Library::open(&dir, &files.name, enc.dim())
-        .with_context(|| format!("cannot open library {}", dir.display()))?;
-    lib.catalog.set_setting(
-        "provider",
-        &format!(
-            "{}{}",
-            enc.selection.provider,
-            if enc.selection.fp16 { " (fp16)" } else { "" }
-        ),
-    )?;
-    Ok((enc, lib))
+
+    fn open(&self) -> Result<ImageEncoder> {
+        let rt = load_runtime(self.cli)?;
+        let mut enc = ImageEncoder::open_with(&rt.env, &self.files, &self.args.device.options())?;
+        if let Some(b) = self.args.batch {
+            enc.set_batch(b);
+        }
+        report_image_provider(self.cli, &enc);
+        if enc.dim() == 0 {
+            anyhow::bail!("the model's image graph does not declare its embedding width");
+        }
+        if let Some(want) = self.expect_dim.filter(|&d| d != enc.dim()) {
+            anyhow::bail!(
+                "model {} now gives {}-wide embeddings but this library holds {want}-wide ones \
+                 for it: the model folder changed; give the new model another folder name",
+                self.files.name,
+                enc.dim()
+            );
+        }
+        Ok(enc)
+    }
+
+    /// Opens the library for this model: with the embedding width the catalog recorded for
+    /// it, or, for a model it has not seen, the one its graph declares (which opens it now).
+    fn open_library(&mut self) -> Result<Library> {
+        let dir = library_dir(self.cli);
+        let catalog = glimpse::catalog::Catalog::open(&dir)
+            .with_context(|| format!("cannot open library {}", dir.display()))?;
+        let name = self.files.name.clone();
+        self.expect_dim = catalog
+            .models()?
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, dim)| dim);
+        drop(catalog);
+        let dim = match self.expect_dim {
+            Some(dim) => dim,
+            None => self.get()?.dim(),
+        };
+        Library::open(&dir, &name, dim)
+            .with_context(|| format!("cannot open library {}", dir.display()))
+    }
 }
 
 fn progress_bar(cli: &Cli) -> indicatif::ProgressBar {
@@ -323,12 +372,26 @@ fn progress_bar(cli: &Cli) -> indicatif::ProgressBar {
 fn run_index(
     cli: &Cli,
     lib: &mut Library,
-    enc: &ImageEncoder,
+    encoder: &mut LazyEncoder,
     roots: &[PathBuf],
     threads: usize,
 ) -> Result<glimpse::library::Summary> {
+    let control = Control::default();
+    let plan = lib.plan(roots, &control)?;
+    let enc = if plan.to_encode() > 0 {
+        let enc = encoder.get()?;
+        let provider = format!(
+            "{}{}",
+            enc.selection.provider,
+            if enc.selection.fp16 { " (fp16)" } else { "" }
+        );
+        lib.catalog.set_setting("provider", &provider)?;
+        Some(enc)
+    } else {
+        None
+    };
     let pb = progress_bar(cli);
-    let summary = lib.index(roots, enc, threads, &Control::default(), &mut |p| {
+    let summary = lib.index_planned(plan, enc, threads, &control, &mut |p| {
         pb.set_length(p.total as u64);
         pb.set_position(p.done as u64);
         if let Some(c) = &p.current {
@@ -401,7 +464,8 @@ fn status_model(
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Index { encoder, roots } => {
-            let (enc, mut lib) = open_for_indexing(&cli, encoder)?;
+            let mut enc = LazyEncoder::new(&cli, encoder)?;
+            let mut lib = enc.open_library()?;
             let roots: Vec<PathBuf> = if roots.is_empty() {
                 lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
             } else {
@@ -413,20 +477,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_index(
                 &cli,
                 &mut lib,
-                &enc,
+                &mut enc,
                 &roots,
                 threads_or_all(encoder.threads),
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Watch { encoder } => {
-            let (enc, mut lib) = open_for_indexing(&cli, encoder)?;
+            let mut enc = LazyEncoder::new(&cli, encoder)?;
+            let mut lib = enc.open_library()?;
             let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
             if roots.is_empty() {
                 anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
             }
             let threads = threads_or_all(encoder.threads);
-            run_index(&cli, &mut lib, &enc, &roots, threads)?;
+            run_index(&cli, &mut lib, &mut enc, &roots, threads)?;
             let (watcher, offline) = glimpse::watch::Watcher::new(&roots)?;
             for r in offline {
                 eprintln!(
@@ -444,7 +509,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             while let Some(batch) = watcher.next_batch(glimpse::watch::Debounce::default(), &stop) {
                 let touched = glimpse::watch::roots_touched(&batch, &roots);
                 if !touched.is_empty() {
-                    run_index(&cli, &mut lib, &enc, &touched, threads)?;
+                    run_index(&cli, &mut lib, &mut enc, &touched, threads)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
