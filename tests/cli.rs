@@ -366,3 +366,30 @@ fn re_indexing_an_unchanged_library_does_not_load_the_model() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_model_whose_embedding_width_changed_is_refused_before_anything_is_encoded() {
+    // The library recorded another width for a model of this name (its folder was replaced).
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib");
+    glimpse::catalog::Catalog::open(&lib)
+        .unwrap()
+        .model_id("tiny-clip", 256)
+        .unwrap();
+    let pics = common::fixture("images");
+    let out = glimpse(&[
+        "--library",
+        lib.to_str().unwrap(),
+        "index",
+        "--model",
+        &model(),
+        pics.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("512-wide embeddings but this library holds 256-wide ones"),
+        "{err}"
+    );
+    assert!(!err.contains("encoded"), "{err}");
+}
