@@ -124,11 +124,14 @@ index_run() {
       > "$WORK/util-$label.txt" 2>/dev/null &
     sampler=$!
   fi
-  local t0 t1
+  local t0 t1 TIMEFORMAT='%U %S'
   t0=$(now)
-  GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info} \
+  # bash's `time` gives the process's user and system CPU seconds: beside the decoders' own
+  # CPU time (in the log) it shows what the encoder, commit and graph threads took.
+  { time GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info} \
     "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$@" "$photos" \
-    2> "$WORK/index-$label.log" || { cat "$WORK/index-$label.log"; exit 1; }
+    2> "$WORK/index-$label.log"; } 2> "$WORK/cpu-$label.txt" \
+    || { cat "$WORK/index-$label.log"; exit 1; }
   t1=$(now)
   if [ -n "$sampler" ]; then
     kill "$sampler" 2>/dev/null || true
@@ -137,6 +140,9 @@ index_run() {
   grep -v '^\s*$' "$WORK/index-$label.log" | sed 's/^/    /'
   awk -v n="$count" -v a="$t0" -v b="$t1" -v l="$label" \
     'BEGIN { printf "  %s: %d photos in %.2f s = %.0f img/s end to end (process start to exit)\n", l, n, b - a, n / (b - a) }'
+  awk -v a="$t0" -v b="$t1" -v cores="$(nproc)" \
+    '{ printf "  process CPU: %.1f s user + %.1f s system = %.1f cores busy on average of %d\n", $1, $2, ($1 + $2) / (b - a), cores }' \
+    "$WORK/cpu-$label.txt"
   if [ -n "$sampler" ]; then
     echo "  GPU utilisation while indexing: $(util_summary "$WORK/util-$label.txt")"
   fi

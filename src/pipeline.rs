@@ -131,6 +131,10 @@ pub struct Timing {
     pub wall: f64,
     /// Seconds the encoder spent running batches.
     pub encode: f64,
+    /// CPU seconds the encoder thread itself used while running them, where the platform
+    /// reports it: near `encode` when a GPU runtime busy-waits for the device, near zero when
+    /// it sleeps (on a CPU the work runs on the runtime's own threads as well).
+    pub encode_thread_cpu: Option<f64>,
     /// Seconds the encoder thread spent copying gathered pictures into the batch.
     pub stage: f64,
     /// Seconds spent in the commit callback.
@@ -173,8 +177,30 @@ struct Finished {
     current: Option<PathBuf>,
 }
 
+/// CPU time the calling thread has used, where the platform reports it.
+pub fn thread_cpu_secs() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime only writes the timespec it is given, which is valid here.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// What the encoder thread spent: wall seconds encoding and staging, and its own CPU seconds
+/// while encoding.
+type EncodeTimes = (f64, f64, Option<f64>);
+
 /// The encoder thread: gathers decoded pictures into full batches, encodes them and hands each
-/// batch's outcomes to the committing thread. Returns the seconds spent encoding and staging.
+/// batch's outcomes to the committing thread.
 fn encode_stage(
     work: &[WorkItem],
     encoder: &ImageEncoder,
@@ -182,10 +208,11 @@ fn encode_stage(
     done: mpsc::SyncSender<Finished>,
     control: &Control,
     pool: &Pool,
-) -> (f64, f64) {
+) -> EncodeTimes {
     let batch = encoder.max_batch();
     let mut encode_secs = 0.0;
     let mut stage_secs = 0.0;
+    let mut encode_cpu = thread_cpu_secs().map(|_| 0.0);
     let mut pending: Vec<Outcome> = Vec::new();
     let mut tensors = encoder.staging();
     // The batch being gathered: each picture's tensor, and its (work index, hash, width,
@@ -215,6 +242,7 @@ fn encode_stage(
                 pool.give(t);
             }
             let t = Instant::now();
+            let cpu = thread_cpu_secs();
             let result = if staged {
                 encoder.encode_pixels(tensors.data(), meta.len())
             } else {
@@ -223,6 +251,11 @@ fn encode_stage(
                 ))
             };
             encode_secs += t.elapsed().as_secs_f64();
+            if let (Some(sum), Some(before), Some(after)) =
+                (&mut encode_cpu, cpu, thread_cpu_secs())
+            {
+                *sum += after - before;
+            }
             // Encoded outcomes go first: a copy waiting in `pending` may reuse one of these
             // vectors within the same transaction.
             match result {
@@ -274,7 +307,7 @@ fn encode_stage(
                 if meta.len() >= eager
                     && !flush(&mut pending, &mut tensors, &mut held, &mut meta, &current)
                 {
-                    return (encode_secs, stage_secs);
+                    return (encode_secs, stage_secs, encode_cpu);
                 }
                 match rx.recv() {
                     Ok(m) => m,
@@ -331,7 +364,7 @@ fn encode_stage(
         if (meta.len() >= batch || pending.len() >= 4 * batch)
             && !flush(&mut pending, &mut tensors, &mut held, &mut meta, &current)
         {
-            return (encode_secs, stage_secs);
+            return (encode_secs, stage_secs, encode_cpu);
         }
     }
     drop(rx);
@@ -341,7 +374,7 @@ fn encode_stage(
         held.clear();
     }
     flush(&mut pending, &mut tensors, &mut held, &mut meta, &current);
-    (encode_secs, stage_secs)
+    (encode_secs, stage_secs, encode_cpu)
 }
 
 /// Runs `work` through decode → encode → `commit`, returning the final progress and timing.
@@ -435,7 +468,7 @@ pub fn run<E>(
             progress(&state);
         }
         // A panic in the encoder is a bug: surface it rather than end the job quietly early.
-        (timing.encode, timing.stage) = match encoder_thread.join() {
+        (timing.encode, timing.stage, timing.encode_thread_cpu) = match encoder_thread.join() {
             Ok(secs) => secs,
             Err(panic) => std::panic::resume_unwind(panic),
         };
@@ -444,4 +477,27 @@ pub fn run<E>(
     timing.wall = start.elapsed().as_secs_f64();
     timing.decode_cpu = decode_nanos.load(Ordering::Relaxed) as f64 / 1e9;
     result.map(|()| (state, timing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn thread_cpu_time_counts_work_and_not_sleep() {
+        let cpu = || thread_cpu_secs().expect("unix reports thread CPU time");
+        let before = cpu();
+        std::thread::sleep(Duration::from_millis(100));
+        let slept = cpu() - before;
+        let before = cpu();
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let worked = cpu() - before;
+        assert!(slept < 0.03, "{slept} CPU-s asleep");
+        assert!(worked > 0.03, "{worked} CPU-s busy");
+    }
 }

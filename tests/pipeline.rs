@@ -68,6 +68,15 @@ fn every_file_gets_one_outcome_and_known_content_is_reused() {
     assert_eq!(progress.failed, 4);
     assert!(batches >= 2, "batches {batches}");
     assert!(timing.encode > 0.0 && timing.decode_cpu > 0.0);
+    // One thread cannot use more CPU time than the wall time it ran for.
+    if cfg!(unix) {
+        let cpu = timing.encode_thread_cpu.expect("thread CPU time on unix");
+        assert!(
+            cpu >= 0.0 && cpu <= timing.encode + 0.01,
+            "{cpu} CPU-s in {} s",
+            timing.encode
+        );
+    }
     let mut ids: Vec<i64> = outcomes
         .iter()
         .map(|o| match o {

@@ -414,10 +414,14 @@ fn run_index(
         );
         let t = &summary.timing;
         if p.encoded > 0 {
+            let spent = t
+                .encode_thread_cpu
+                .map(|c| format!(", {c:.1} CPU-s on its thread"))
+                .unwrap_or_default();
             eprintln!(
-                "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s (+ {:.1} s gathering \
-                 batches), catalog {:.1} s, graph {:.1} s on {} threads beside it, decoding \
-                 {:.1} CPU-s on {threads} threads",
+                "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s{spent} (+ {:.1} s \
+                 gathering batches), catalog {:.1} s, graph {:.1} s on {} threads beside it, \
+                 decoding {:.1} CPU-s on {threads} threads",
                 t.wall,
                 t.encode,
                 t.stage,
