@@ -128,7 +128,7 @@ index_run() {
   t0=$(now)
   # bash's `time` gives the process's user and system CPU seconds: beside the decoders' own
   # CPU time (in the log) it shows what the encoder, commit and graph threads took.
-  { time GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info} \
+  { time GLIMPSE_LOG=${GLIMPSE_LOG:-warn,glimpse::encode=info,glimpse::device=info} \
     "$GLIMPSE" --library "$lib" index --device "$device" --model "$MODEL" "$@" "$photos" \
     2> "$WORK/index-$label.log"; } 2> "$WORK/cpu-$label.txt" \
     || { cat "$WORK/index-$label.log"; exit 1; }
@@ -221,6 +221,12 @@ run() {
   local fewer=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
   echo "  -- again with $fewer decoding threads instead of $(nproc)"
   index_run 03mp-fewer "$WORK/p03" "$DEVICE" "$n03" --threads "$fewer"
+  if [ "$DEVICE" = cuda ]; then
+    # CUDA spins while waiting for the device unless told otherwise: compare the encoder
+    # thread's CPU seconds and the rate with a sleeping wait.
+    echo "  -- again with CUDA's blocking wait (--cuda-wait block)"
+    index_run 03mp-block "$WORK/p03" "$DEVICE" "$n03" --cuda-wait block
+  fi
 
   echo "== fp16 vs fp32 on $DEVICE"
   "$BENCH" parity "$MODEL" "$WORK/p03" "$DEVICE" | sed 's/^/  /'

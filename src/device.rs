@@ -117,6 +117,107 @@ impl FromStr for ConvSearch {
     }
 }
 
+/// How a thread waiting for the GPU waits. CUDA's default spins while the process has fewer
+/// CUDA contexts than CPU cores, i.e. always in an indexer: the encoder thread then holds a
+/// core for as long as each batch runs, a core the JPEG decoders feeding the GPU could use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CudaWait {
+    /// Leave CUDA's choice (spin, or yield when contexts outnumber cores).
+    #[default]
+    Auto,
+    /// Busy-wait: the quickest return, a whole core meanwhile.
+    Spin,
+    /// Busy-wait but yield the core to other ready threads.
+    Yield,
+    /// Sleep until the device signals: no CPU while waiting, a slightly later wake-up.
+    Block,
+}
+
+impl CudaWait {
+    /// The driver's `CU_CTX_SCHED_*` flag for this mode.
+    pub fn flag(self) -> u32 {
+        match self {
+            CudaWait::Auto => 0,
+            CudaWait::Spin => 1,
+            CudaWait::Yield => 2,
+            CudaWait::Block => 4,
+        }
+    }
+}
+
+impl FromStr for CudaWait {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(CudaWait::Auto),
+            "spin" => Ok(CudaWait::Spin),
+            "yield" => Ok(CudaWait::Yield),
+            "block" => Ok(CudaWait::Block),
+            other => Err(format!(
+                "unknown CUDA wait {other:?}: expected auto, spin, yield or block"
+            )),
+        }
+    }
+}
+
+/// The CUDA driver's file names: its API sets the primary context's flags, the context that
+/// ONNX Runtime's CUDA provider runs in, whatever CUDA runtime that provider was built with.
+const CUDA_DRIVER_NAMES: &[&str] = &["libcuda.so.1", "libcuda.so", "nvcuda.dll"];
+
+/// The driver functions [`set_cuda_wait`] calls.
+struct CudaDriver {
+    _lib: libloading::Library,
+    init: unsafe extern "C" fn(u32) -> i32,
+    device_get: unsafe extern "C" fn(*mut i32, i32) -> i32,
+    set_flags: unsafe extern "C" fn(i32, u32) -> i32,
+    get_state: unsafe extern "C" fn(i32, *mut u32, *mut i32) -> i32,
+}
+
+fn bind_cuda_driver(lib: libloading::Library) -> Result<CudaDriver, libloading::Error> {
+    // SAFETY: the signatures are the CUDA driver API's (cuda.h): CUresult is an int, CUdevice
+    // an int; the _v2 flag setter (CUDA 11+) also applies to a primary context already active.
+    unsafe {
+        Ok(CudaDriver {
+            init: *lib.get(b"cuInit")?,
+            device_get: *lib.get(b"cuDeviceGet")?,
+            set_flags: *lib.get(b"cuDevicePrimaryCtxSetFlags_v2")?,
+            get_state: *lib.get(b"cuDevicePrimaryCtxGetState")?,
+            _lib: lib,
+        })
+    }
+}
+
+/// Makes threads waiting for GPU `ordinal` wait as `wait` says, through the CUDA driver (before
+/// or after ONNX Runtime creates its context); returns the scheduling flag then in force.
+pub fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
+    static DRIVER: std::sync::OnceLock<Result<CudaDriver, String>> = std::sync::OnceLock::new();
+    let d = crate::dylib::load_once(&DRIVER, CUDA_DRIVER_NAMES, bind_cuda_driver)
+        .map_err(|e| format!("the CUDA driver library cannot be loaded ({e})"))?;
+    let check = |what: &str, rc: i32| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(format!("{what} failed with CUDA error {rc}"))
+        }
+    };
+    let mut dev = 0i32;
+    let (mut flags, mut active) = (0u32, 0i32);
+    // SAFETY: plain driver calls with valid out-pointers to locals.
+    unsafe {
+        check("cuInit", (d.init)(0))?;
+        check("cuDeviceGet", (d.device_get)(&mut dev, ordinal))?;
+        check(
+            "cuDevicePrimaryCtxSetFlags",
+            (d.set_flags)(dev, wait.flag()),
+        )?;
+        check(
+            "cuDevicePrimaryCtxGetState",
+            (d.get_state)(dev, &mut flags, &mut active),
+        )?;
+    }
+    Ok(flags & 7)
+}
+
 /// Where and how to run the encoders: the device plus the GPU settings that depend on the
 /// card and on what else shares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,6 +232,8 @@ pub struct DeviceOptions {
     pub conv_search: ConvSearch,
     /// Run a half-precision copy of the graph on GPUs (tensor cores; checked against fp32).
     pub fp16: bool,
+    /// How threads wait for a CUDA GPU.
+    pub cuda_wait: CudaWait,
 }
 
 impl DeviceOptions {
@@ -142,6 +245,7 @@ impl DeviceOptions {
             gpu_memory_limit: None,
             conv_search: ConvSearch::default(),
             fp16: true,
+            cuda_wait: CudaWait::default(),
         }
     }
 }
@@ -233,6 +337,13 @@ fn open_on(
     provider: Provider,
     opts: &DeviceOptions,
 ) -> Result<Session, String> {
+    if provider == Provider::Cuda && opts.cuda_wait != CudaWait::Auto {
+        // Best effort: a driver that refuses leaves CUDA's own choice, which still works.
+        match set_cuda_wait(opts.gpu_id, opts.cuda_wait) {
+            Ok(flag) => tracing::info!(wait = ?opts.cuda_wait, flag, "CUDA wait mode set"),
+            Err(e) => tracing::warn!("cannot make CUDA {:?}-wait: {e}", opts.cuda_wait),
+        }
+    }
     // No busy-waiting between runs: the decode pool needs those cores while the encoder waits
     // for the next batch (spinning threads halved indexing throughput on a 2-core machine).
     let builder = Session::builder(env)
@@ -344,6 +455,37 @@ pub fn open_session_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuda_wait_modes_parse_to_the_driver_flags() {
+        for (name, wait, flag) in [
+            ("auto", CudaWait::Auto, 0),
+            ("SPIN", CudaWait::Spin, 1),
+            ("yield", CudaWait::Yield, 2),
+            ("Block", CudaWait::Block, 4),
+        ] {
+            assert_eq!(name.parse::<CudaWait>(), Ok(wait));
+            assert_eq!(wait.flag(), flag);
+        }
+        assert!("sleep".parse::<CudaWait>().is_err());
+    }
+
+    #[test]
+    fn setting_the_cuda_wait_says_why_it_cannot_or_reads_back_the_mode() {
+        let got = set_cuda_wait(0, CudaWait::Block);
+        match crate::dylib::open_first(CUDA_DRIVER_NAMES) {
+            // No NVIDIA driver here (every CPU-only machine): an error that names the cause.
+            Err(_) => {
+                let e = got.unwrap_err();
+                assert!(e.contains("CUDA driver library cannot be loaded"), "{e}");
+            }
+            // A driver: GPU 0 now blocks, or a CUDA error code says why not (no device).
+            Ok(_) => match got {
+                Ok(flag) => assert_eq!(flag, CudaWait::Block.flag()),
+                Err(e) => assert!(e.contains("CUDA error"), "{e}"),
+            },
+        }
+    }
 
     #[test]
     fn device_names_parse_and_round_trip() {

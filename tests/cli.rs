@@ -177,6 +177,8 @@ fn gpu_settings_are_accepted_and_a_bad_cudnn_search_is_refused() {
         "2048",
         "--cudnn-search",
         "heuristic",
+        "--cuda-wait",
+        "block",
         "--fp32",
         "--model",
         &model(),
@@ -198,6 +200,17 @@ fn gpu_settings_are_accepted_and_a_bad_cudnn_search_is_refused() {
     ]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected exhaustive"));
+    let bad = glimpse(&[
+        "embed",
+        "text",
+        "--cuda-wait",
+        "nap",
+        "--model",
+        &model(),
+        "x",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected auto, spin, yield or block"));
 }
 
 #[test]

@@ -161,6 +161,10 @@ pub(crate) struct DeviceArg {
     /// fp32 before use).
     #[arg(long)]
     fp32: bool,
+    /// How a thread waiting for a CUDA GPU waits: auto (CUDA's choice: it spins where cores
+    /// outnumber GPUs), spin, yield or block (sleeps, leaving the core to the decoders).
+    #[arg(long, default_value = "auto", env = "GLIMPSE_CUDA_WAIT", value_parser = parse_cuda_wait)]
+    cuda_wait: glimpse::device::CudaWait,
 }
 
 impl DeviceArg {
@@ -171,11 +175,16 @@ impl DeviceArg {
             gpu_memory_limit: self.gpu_memory_mb.map(|mb| mb.saturating_mul(1 << 20)),
             conv_search: self.cudnn_search,
             fp16: !self.fp32,
+            cuda_wait: self.cuda_wait,
         }
     }
 }
 
 fn parse_conv_search(s: &str) -> Result<glimpse::device::ConvSearch, String> {
+    s.parse()
+}
+
+fn parse_cuda_wait(s: &str) -> Result<glimpse::device::CudaWait, String> {
     s.parse()
 }
 
