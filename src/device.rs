@@ -174,8 +174,8 @@ struct CudaDriver {
 }
 
 fn bind_cuda_driver(lib: libloading::Library) -> Result<CudaDriver, libloading::Error> {
-    // SAFETY: the signatures are the CUDA driver API's (cuda.h): CUresult is an int, CUdevice
-    // an int; the _v2 flag setter (CUDA 11+) also applies to a primary context already active.
+    // SAFETY: the signatures are the CUDA driver API's (cuda.h, the _v2 setter since CUDA 11):
+    // CUresult is an int, CUdevice an int.
     unsafe {
         Ok(CudaDriver {
             init: *lib.get(b"cuInit")?,
@@ -187,8 +187,8 @@ fn bind_cuda_driver(lib: libloading::Library) -> Result<CudaDriver, libloading::
     }
 }
 
-/// Makes threads waiting for GPU `ordinal` wait as `wait` says, through the CUDA driver (before
-/// or after ONNX Runtime creates its context); returns the scheduling flag then in force.
+/// Makes threads waiting for GPU `ordinal` wait as `wait` says, through the CUDA driver, before
+/// ONNX Runtime creates its context there; returns the scheduling flag then in force.
 pub fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
     static DRIVER: std::sync::OnceLock<Result<CudaDriver, String>> = std::sync::OnceLock::new();
     let d = crate::dylib::load_once(&DRIVER, CUDA_DRIVER_NAMES, bind_cuda_driver)
