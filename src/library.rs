@@ -94,11 +94,6 @@ impl Plan {
     pub fn to_encode(&self) -> usize {
         self.work.len()
     }
-
-    /// What the scan counted so far.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
-    }
 }
 
 /// An open library for one model.
