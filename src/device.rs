@@ -91,6 +91,14 @@ pub struct Selection {
     pub fp16: bool,
 }
 
+impl Selection {
+    /// How the status bar and `glimpse status` name what runs the model ("CUDA (fp16)", "CPU").
+    pub fn label(&self) -> String {
+        let fp16 = if self.fp16 { " (fp16)" } else { "" };
+        format!("{}{fp16}", self.provider)
+    }
+}
+
 /// How cuDNN picks convolution kernels: the first batch pays for an exhaustive search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConvSearch {

@@ -52,6 +52,19 @@ pub enum EncodeError {
     /// The tokenizer failed.
     #[error(transparent)]
     Tokenize(#[from] TokenizeError),
+    /// The graph's embedding width is not the one a library recorded for the model.
+    #[error(
+        "model {model} now gives {now}-wide embeddings but this library holds {recorded}-wide \
+         ones for it: the model folder changed; give the new model another folder name"
+    )]
+    WidthChanged {
+        /// The model's name in the library.
+        model: String,
+        /// What the graph gives.
+        now: usize,
+        /// What the library holds.
+        recorded: usize,
+    },
 }
 
 /// Why one photo has no embedding: its file, or the model.
@@ -503,6 +516,19 @@ impl ImageEncoder {
     /// Embedding width (0 if the graph does not declare it).
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Refuses a graph whose width differs from the one a library recorded for `model` (a
+    /// model folder replaced in place): its vectors could not join that library's index.
+    pub fn check_width(&self, model: &str, recorded: usize) -> Result<(), EncodeError> {
+        if self.dim == recorded {
+            return Ok(());
+        }
+        Err(EncodeError::WidthChanged {
+            model: model.to_string(),
+            now: self.dim,
+            recorded,
+        })
     }
 
     /// Whether the graph takes any batch size or a fixed one.

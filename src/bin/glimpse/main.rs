@@ -331,13 +331,8 @@ impl<'a> LazyEncoder<'a> {
         if enc.dim() == 0 {
             anyhow::bail!("the model's image graph does not declare its embedding width");
         }
-        if let Some(want) = self.expect_dim.filter(|&d| d != enc.dim()) {
-            anyhow::bail!(
-                "model {} now gives {}-wide embeddings but this library holds {want}-wide ones \
-                 for it: the model folder changed; give the new model another folder name",
-                self.files.name,
-                enc.dim()
-            );
+        if let Some(want) = self.expect_dim {
+            enc.check_width(&self.files.name, want)?;
         }
         Ok(enc)
     }
@@ -389,12 +384,8 @@ fn run_index(
     let plan = lib.plan(roots, &control)?;
     let enc = if plan.to_encode() > 0 {
         let enc = encoder.get()?;
-        let provider = format!(
-            "{}{}",
-            enc.selection.provider,
-            if enc.selection.fp16 { " (fp16)" } else { "" }
-        );
-        lib.catalog.set_setting("provider", &provider)?;
+        lib.catalog
+            .set_setting("provider", &enc.selection.label())?;
         Some(enc)
     } else {
         None
