@@ -444,10 +444,53 @@ pub struct TagReportView {
 struct Engine {
     files: ModelFiles,
     text: TextEncoder,
-    image: Arc<ImageEncoder>,
+    image: Arc<LazyImage>,
     reader: Mutex<Library>,
     provider: String,
     indexer: Indexer,
+}
+
+/// The image tower, opened the first time an index job finds photos to encode or a dropped
+/// picture has no stored vector: a window over an up-to-date library then spends neither its
+/// memory (~350 MB for ViT-B/32 on a CPU) nor, on a GPU, CUDA's start-up and device memory.
+struct LazyImage {
+    env: ort::environment::Environment,
+    files: ModelFiles,
+    device: DeviceOptions,
+    /// The library's embedding width, which the graph must give.
+    dim: usize,
+    slot: Mutex<Option<Arc<ImageEncoder>>>,
+}
+
+impl LazyImage {
+    /// The encoder if it is open already.
+    fn loaded(&self) -> Option<Arc<ImageEncoder>> {
+        lock(&self.slot).clone()
+    }
+
+    /// The encoder, opened now if need be; a failure is retried on the next call.
+    fn get(&self) -> Result<Arc<ImageEncoder>, SessionError> {
+        let mut slot = lock(&self.slot);
+        if let Some(e) = slot.as_ref() {
+            return Ok(e.clone());
+        }
+        let enc = self.open()?;
+        enc.check_width(&self.files.name, self.dim)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        let enc = Arc::new(enc);
+        *slot = Some(enc.clone());
+        Ok(enc)
+    }
+
+    fn open(&self) -> Result<ImageEncoder, SessionError> {
+        let enc = ImageEncoder::open_with(&self.env, &self.files, &self.device)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        if let Some(w) = &enc.selection.fallback {
+            tracing::warn!("{w}");
+        }
+        tracing::info!(provider = %enc.selection.label(), "image encoder opened");
+        Ok(enc)
+    }
 }
 
 /// The engine for one window.
@@ -559,22 +602,39 @@ impl Session {
         let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(e.to_string()))?;
         let rt =
             runtime::load(&self.cfg.runtime).map_err(|e| SessionError::Runtime(e.to_string()))?;
-        let image = ImageEncoder::open_with(&rt.env, &files, &self.cfg.device)
-            .map_err(|e| SessionError::Model(e.to_string()))?;
         let text = TextEncoder::open_with(&rt.env, &files, &self.cfg.device)
             .map_err(|e| SessionError::Model(e.to_string()))?;
-        if let Some(w) = &image.selection.fallback {
+        if let Some(w) = &text.selection.fallback {
             tracing::warn!("{w}");
         }
-        let provider = format!(
-            "{}{}",
-            image.selection.provider,
-            if image.selection.fp16 { " (fp16)" } else { "" }
-        );
-        let dim = image.dim();
+        let provider = text.selection.label();
+        let mut image = LazyImage {
+            env: rt.env.clone(),
+            files: files.clone(),
+            device: self.cfg.device.clone(),
+            dim: 0,
+            slot: Mutex::new(None),
+        };
+        // The width the library recorded for this model; for a model it has not seen, the
+        // towers' shared width (the image tower is opened only if the text graph is silent).
+        let recorded = crate::catalog::Catalog::open(&self.cfg.library_dir)?
+            .models()?
+            .into_iter()
+            .find(|(n, _)| *n == files.name)
+            .map(|(_, dim)| dim);
+        image.dim = match recorded {
+            Some(dim) => dim,
+            None if text.dim() > 0 => text.dim(),
+            None => {
+                let enc = image.open()?;
+                let dim = enc.dim();
+                *lock(&image.slot) = Some(Arc::new(enc));
+                dim
+            }
+        };
+        let dim = image.dim;
         // The writer opens first: it repairs a stale index file before the reader loads it.
         let writer = Library::open(&self.cfg.library_dir, &files.name, dim)?;
-        writer.catalog.set_setting("provider", &provider)?;
         let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
         let image = Arc::new(image);
         let indexer = Indexer::spawn(writer, image.clone(), self.cfg.threads, self.sink.clone());
@@ -784,7 +844,15 @@ impl Session {
             req.exclude.push(id);
             search::unit(v)
         } else if let Some(p) = q.example_path.as_deref().filter(|p| !p.is_empty()) {
-            let ex = search::example(&reader, Some(&eng.image), Path::new(p))?;
+            // The encoder opens only for a picture with no stored vector to reuse.
+            let loaded = eng.image.loaded();
+            let ex = match search::example(&reader, loaded.as_deref(), Path::new(p)) {
+                Err(search::SearchError::NeedsEncoder(_)) if loaded.is_none() => {
+                    let image = eng.image.get()?;
+                    search::example(&reader, Some(&image), Path::new(p))?
+                }
+                other => other?,
+            };
             req.exclude.extend(ex.photo_id);
             preview = query_preview(Path::new(p));
             search::unit(ex.vector)
@@ -1097,7 +1165,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn spawn(lib: Library, image: Arc<ImageEncoder>, threads: usize, sink: Sink) -> Indexer {
+    fn spawn(lib: Library, image: Arc<LazyImage>, threads: usize, sink: Sink) -> Indexer {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             state: Mutex::new(IndexState::default()),
@@ -1161,7 +1229,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 fn indexer_loop(
     mut lib: Library,
-    image: &ImageEncoder,
+    image: &LazyImage,
     threads: usize,
     rx: &Receiver<Cmd>,
     shared: &Shared,
@@ -1218,7 +1286,7 @@ fn indexer_loop(
                 *lock(&shared.control) = Some(control.clone());
                 publish(true, None, None);
                 let mut last = Instant::now() - PROGRESS_EVERY;
-                let result = lib.index(&roots, image, threads, &control, &mut |p| {
+                let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {
                     let end = p.done == p.total;
                     if end || last.elapsed() >= PROGRESS_EVERY {
                         last = Instant::now();
@@ -1254,7 +1322,29 @@ fn indexer_loop(
     }
 }
 
-fn finished_event(result: &Result<Summary, LibraryError>) -> IndexFinished {
+/// One index job: the scan, then the image encoder (opened now if photos need it), then the
+/// pipeline. A model that cannot open fails the job and leaves the photos pending.
+fn index_job(
+    lib: &mut Library,
+    image: &LazyImage,
+    roots: &[PathBuf],
+    threads: usize,
+    control: &Control,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary, SessionError> {
+    let plan = lib.plan(roots, control)?;
+    let encoder = if plan.to_encode() > 0 {
+        let enc = image.get()?;
+        lib.catalog
+            .set_setting("provider", &enc.selection.label())?;
+        Some(enc)
+    } else {
+        None
+    };
+    Ok(lib.index_planned(plan, encoder.as_deref(), threads, control, progress)?)
+}
+
+fn finished_event(result: &Result<Summary, SessionError>) -> IndexFinished {
     match result {
         Ok(s) => IndexFinished {
             error: None,

@@ -67,6 +67,32 @@ fn draw(dir: &Path, classes: &[(usize, usize)], per_class: usize, seed: u64) -> 
     out
 }
 
+/// Copies a folder tree (a model folder) to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+/// The end of every index job the window heard of, in order.
+fn finished(events: &Mutex<Vec<Event>>) -> Vec<glimpse::session::IndexFinished> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::IndexFinished(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn text(q: &str) -> SearchQuery {
     SearchQuery {
         text: Some(q.into()),
@@ -492,18 +518,120 @@ fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
         Err(SessionError::ModelNotReady(_))
     ));
     // The user copies the model folder where the first-run screen said, then checks again.
-    let src = common::shape_model();
-    for entry in walkdir::WalkDir::new(&src) {
-        let entry = entry.unwrap();
-        let to = model.join(entry.path().strip_prefix(&src).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &to).unwrap();
-        }
-    }
+    copy_dir(&common::shape_model(), &model);
     assert!(session.roots().unwrap().is_empty());
     let status = session.status().unwrap();
     assert!(status.model.ready, "{status:?}");
     assert_eq!(status.provider.as_deref(), Some("CPU"));
+}
+
+#[test]
+fn a_window_over_an_up_to_date_library_does_not_open_the_image_model() {
+    // A copy of the model whose image graph is broken once the library is indexed: only work
+    // with a picture to encode may open it, and a job that cannot open it loses nothing.
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("models").join("shape-clip");
+    copy_dir(&common::shape_model(), &model);
+    let library = dir.path().join("library");
+    let photos = dir.path().join("photos");
+    let library_photos = draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 31);
+    {
+        let first = Session::new(config(&library, &model), Arc::new(|_| {}));
+        first.start().unwrap();
+        first.add_root(&photos).unwrap();
+        assert!(first.wait_idle(IDLE).unwrap());
+        assert_eq!(first.roots().unwrap()[0].indexed, 6);
+    }
+    let graph = model.join("visual").join("model.onnx");
+    let good = std::fs::read(&graph).unwrap();
+    std::fs::write(&graph, b"not a graph").unwrap();
+
+    // The window opens again: its catch-up job finds nothing to encode, and search by text,
+    // by a library photo and by a dropped copy of one answer from the stored vectors.
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink_events = events.clone();
+    let session = Session::new(
+        config(&library, &model),
+        Arc::new(move |e| sink_events.lock().unwrap().push(e)),
+    );
+    session.start().unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    let jobs = finished(&events);
+    assert!(
+        !jobs.is_empty() && jobs.iter().all(|f| f.error.is_none()),
+        "{jobs:?}"
+    );
+    assert_eq!(session.status().unwrap().provider.as_deref(), Some("CPU"));
+    let page = session.search(&text("red circle")).unwrap();
+    assert!(
+        page.hits[0].photo.path.contains("red-circle"),
+        "{:?}",
+        page.hits
+    );
+    let by_photo = session
+        .search(&SearchQuery {
+            example_photo_id: Some(page.hits[0].photo.id),
+            limit: 2,
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert!(by_photo
+        .hits
+        .iter()
+        .all(|h| h.photo.path.contains("red-circle")));
+    let outside = dir.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let copy = outside.join("copy.png");
+    std::fs::copy(&library_photos[4], &copy).unwrap();
+    let dropped = |p: &Path| {
+        session.search(&SearchQuery {
+            example_path: Some(p.display().to_string()),
+            limit: 2,
+            ..SearchQuery::default()
+        })
+    };
+    let page = dropped(&copy).unwrap();
+    assert!(
+        page.hits
+            .iter()
+            .all(|h| h.photo.path.contains("blue-square")),
+        "{:?}",
+        page.hits
+    );
+
+    // A new photo needs the model: the job fails saying why, and the photo waits for it.
+    let staging = dir.path().join("staging");
+    let new = draw(&staging, &[(YELLOW, STAR)], 1, 32);
+    std::fs::rename(&new[0], photos.join("new-star.png")).unwrap();
+    session.reindex().unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    let jobs = finished(&events);
+    let error = jobs
+        .last()
+        .and_then(|f| f.error.clone())
+        .unwrap_or_default();
+    assert!(
+        error.contains("cannot open the model") && error.contains("model.onnx"),
+        "{jobs:?}"
+    );
+    let root = &session.roots().unwrap()[0];
+    assert_eq!((root.indexed, root.pending), (6, 1), "{root:?}");
+    // So does a dropped picture with no stored vector.
+    let unseen = draw(&outside, &[(YELLOW, STAR)], 1, 33);
+    assert!(matches!(dropped(&unseen[0]), Err(SessionError::Model(_))));
+
+    // The graph is back: the same window opens it on the next job and catches up.
+    std::fs::write(&graph, &good).unwrap();
+    session.reindex().unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    assert_eq!(finished(&events).last().and_then(|f| f.error.clone()), None);
+    let root = &session.roots().unwrap()[0];
+    assert_eq!((root.indexed, root.pending), (7, 0), "{root:?}");
+    let page = dropped(&unseen[0]).unwrap();
+    assert!(
+        page.hits[0].photo.path.contains("new-star"),
+        "{:?}",
+        page.hits
+    );
 }
