@@ -448,6 +448,7 @@ impl ImageEncoder {
                 .map_err(|e| e.to_string())?;
             Ok(flat.to_vec())
         })?;
+        release_freed_memory();
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
             .inputs()
             .iter()
@@ -792,6 +793,7 @@ impl TextEncoder {
                 .map_err(|e| e.to_string())?;
             Ok(flat.to_vec())
         })?;
+        release_freed_memory();
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
             .inputs()
             .iter()
@@ -1049,6 +1051,18 @@ fn open_checked(
         });
     }
     Ok((session, selection))
+}
+
+/// Hands back to the OS what opening a session freed: graph optimisation and the fp16 check
+/// copy weights, and glibc keeps those pages in the opening thread's arena (measured with a
+/// ViT-B/32 image tower opened lazily by the app: 820 MB resident after, 645 MB with this).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel; it takes the allocator's
+    // own locks and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Cosine of two L2-normalised vectors (their dot product).
