@@ -452,7 +452,8 @@ struct Engine {
 
 /// The image tower, opened the first time an index job finds photos to encode or a dropped
 /// picture has no stored vector: a window over an up-to-date library then spends neither its
-/// memory (~350 MB for ViT-B/32 on a CPU) nor, on a GPU, CUDA's start-up and device memory.
+/// memory (~340 MB resident for ViT-B/32 on a CPU, `cargo bench --bench session`) nor, on a GPU,
+/// CUDA's start-up and device memory.
 struct LazyImage {
     env: ort::environment::Environment,
     files: ModelFiles,
