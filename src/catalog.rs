@@ -1098,9 +1098,10 @@ impl Catalog {
 pub struct PhotoFilter {
     /// Only photos under this folder (the folder itself or any subfolder).
     pub folder: Option<PathBuf>,
-    /// Only photos dated at or after this instant (Unix seconds; date taken, else file time).
+    /// Only photos whose local date ([`PhotoInfo::local_date`]) is at or after this reading
+    /// (a day's start from [`crate::search::parse_day`]): days are cut where the photo was taken.
     pub after: Option<i64>,
-    /// Only photos dated before this instant (Unix seconds).
+    /// Only photos whose local date is before this reading.
     pub before: Option<i64>,
     /// Only these formats ("jpeg", "png", ...); empty means any.
     pub formats: Vec<String>,
@@ -1140,6 +1141,10 @@ pub struct PhotoInfo {
     pub date_taken: bool,
     /// The camera's offset from UTC in minutes when the photo records it.
     pub offset_minutes: Option<i32>,
+    /// The date as a clock where the photo was taken read it (the camera's, else this
+    /// computer's for a file time), written as Unix seconds of that reading in UTC: what a day
+    /// label or a day filter means to the person who took it.
+    pub local_date: i64,
     /// The camera ("Canon EOS R5"), when the photo names it.
     pub camera: Option<String>,
     /// Latitude in degrees (north positive), when the photo has a position.
@@ -1148,13 +1153,36 @@ pub struct PhotoInfo {
     pub longitude: Option<f64>,
 }
 
-/// The date of a photo in SQL: when it was taken if known, else its file time.
-const DATE_SQL: &str = "COALESCE(p.taken_at, p.mtime_ns / 1000000000)";
+/// The local date of a photo in SQL, so that "photos of 1 June" are the ones taken on a 1 June
+/// where they were taken: the camera's clock (the instant plus the offset it recorded; with no
+/// offset recorded the instant already is the clock's reading), else the file time on this
+/// computer's clock (SQLite's `localtime`, which follows the zone's daylight saving).
+const LOCAL_DATE_SQL: &str = "CASE WHEN p.taken_at IS NOT NULL
+         THEN p.taken_at + 60 * COALESCE(p.taken_offset_min, 0)
+         ELSE CAST(strftime('%s', p.mtime_ns / 1000000000, 'unixepoch', 'localtime') AS INTEGER)
+     END";
+/// ` AND` the photo's local date `op` the clock reading `?` ([`LOCAL_DATE_SQL`] without its
+/// per-row `localtime`, ~1 µs a photo: a file time is compared with the instant this computer's
+/// clock reads `?`, worked out once per query by SQLite's `utc` modifier).
+fn local_date_cmp(op: &str) -> String {
+    format!(
+        " AND (CASE WHEN p.taken_at IS NOT NULL
+              THEN p.taken_at + 60 * COALESCE(p.taken_offset_min, 0) {op} ?
+              ELSE p.mtime_ns / 1000000000
+                   {op} (SELECT CAST(strftime('%s', ?, 'unixepoch', 'utc') AS INTEGER))
+          END)"
+    )
+}
+
 /// Columns [`INFO_COLUMNS`] selects ([`info_row`] reads them; extra columns come after).
-const INFO_WIDTH: usize = 14;
-const INFO_COLUMNS: &str =
-    "p.id, p.path, p.size, COALESCE(p.taken_at, p.mtime_ns / 1000000000), p.width, p.height, p.format, p.content_hash,
-     p.taken_at IS NOT NULL, p.taken_offset_min, p.camera_make, p.camera_model, p.gps_lat, p.gps_lon";
+const INFO_WIDTH: usize = 15;
+static INFO_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "p.id, p.path, p.size, COALESCE(p.taken_at, p.mtime_ns / 1000000000), p.width, p.height,
+         p.format, p.content_hash, p.taken_at IS NOT NULL, p.taken_offset_min, p.camera_make,
+         p.camera_model, p.gps_lat, p.gps_lon, {LOCAL_DATE_SQL}"
+    )
+});
 
 fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
     Ok(PhotoInfo {
@@ -1176,6 +1204,7 @@ fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
         .camera(),
         latitude: r.get(12)?,
         longitude: r.get(13)?,
+        local_date: r.get(14)?,
     })
 }
 
@@ -1223,10 +1252,10 @@ impl Catalog {
             arg(&mut sql, " AND p.path < ?))", hi.into());
         }
         if let Some(after) = filter.after {
-            arg(&mut sql, &format!(" AND {DATE_SQL} >= ?"), after.into());
+            arg(&mut sql, &local_date_cmp(">="), after.into());
         }
         if let Some(before) = filter.before {
-            arg(&mut sql, &format!(" AND {DATE_SQL} < ?"), before.into());
+            arg(&mut sql, &local_date_cmp("<"), before.into());
         }
         if !filter.formats.is_empty() {
             sql.push_str(" AND p.format IN (");
@@ -1278,7 +1307,8 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {INFO_COLUMNS} FROM photos p WHERE p.id = ?1"
+                "SELECT {} FROM photos p WHERE p.id = ?1",
+                *INFO_COLUMNS
             ))
             .ctx("read photo")?;
         let mut out = std::collections::HashMap::with_capacity(ids.len());
@@ -1298,7 +1328,7 @@ impl Catalog {
     pub fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, CatalogError> {
         self.conn
             .query_row(
-                &format!("SELECT {INFO_COLUMNS} FROM photos p WHERE p.path = ?1"),
+                &format!("SELECT {} FROM photos p WHERE p.path = ?1", *INFO_COLUMNS),
                 [path_bytes(path)],
                 info_row,
             )
@@ -1344,7 +1374,7 @@ impl Catalog {
         filter: &PhotoFilter,
     ) -> Result<Vec<(PhotoInfo, Vec<f32>)>, CatalogError> {
         let (mut sql, args) =
-            Self::filtered_sql(model_id, filter, &format!("{INFO_COLUMNS}, e.vector"));
+            Self::filtered_sql(model_id, filter, &format!("{}, e.vector", *INFO_COLUMNS));
         sql.push_str(" ORDER BY p.path");
         let mut stmt = self.conn.prepare(&sql).ctx("read embeddings")?;
         let rows = stmt

@@ -421,7 +421,8 @@ fn rank(scored: &mut [(i64, f32)]) {
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
-/// `YYYY-MM-DD` as Unix seconds at 00:00 UTC (the date filters' unit).
+/// `YYYY-MM-DD` as the seconds of its 00:00 written in UTC: the unit of a photo's local date,
+/// so the filters cut days where the photos were taken.
 pub fn parse_day(s: &str) -> Option<i64> {
     let mut it = s.trim().split('-');
     let mut num = || -> Option<i64> { it.next()?.parse::<i64>().ok() };

@@ -389,6 +389,11 @@ pub struct PhotoDetail {
     pub tags: Vec<String>,
     /// Whether `date` is when it was taken (else the file time).
     pub date_taken: bool,
+    /// The date on the clock where it was taken, as seconds of that reading in UTC: the window
+    /// shows this one, so a photo taken at 08:30 in Tokyo reads 08:30 anywhere.
+    pub local_date: i64,
+    /// The camera's offset from UTC in minutes, when the photo records it.
+    pub offset_minutes: Option<i32>,
     /// The camera.
     pub camera: Option<String>,
     /// Latitude in degrees, when the photo has a position.
@@ -410,6 +415,8 @@ impl PhotoDetail {
             thumbnail,
             tags,
             date_taken: info.date_taken,
+            local_date: info.local_date,
+            offset_minutes: info.offset_minutes,
             camera: info.camera,
             latitude: info.latitude,
             longitude: info.longitude,

@@ -91,6 +91,15 @@ fn found(lib: &Library, filter: PhotoFilter, sort: Sort) -> Vec<String> {
         .collect()
 }
 
+/// Seconds this process's time zone (`TZ`) is ahead of UTC at instant `t`.
+fn local_offset(t: i64) -> i64 {
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let t: libc::time_t = t;
+    // SAFETY: both pointers are to live locals; localtime_r is the thread-safe form.
+    assert!(!unsafe { libc::localtime_r(&t, &mut tm) }.is_null());
+    tm.tm_gmtoff
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -105,6 +114,11 @@ fn dates_cameras_and_places_are_read_once_at_indexing() {
     assert_eq!(tokyo.date, day("2024-05-31") + 23 * 3600 + 30 * 60);
     assert!(tokyo.date_taken);
     assert_eq!(tokyo.offset_minutes, Some(540));
+    assert_eq!(
+        tokyo.local_date,
+        day("2024-06-01") + 8 * 3600 + 30 * 60,
+        "the camera's clock"
+    );
     assert_eq!(tokyo.camera.as_deref(), Some("Canon EOS R5"));
     let (lat, lon) = (tokyo.latitude.unwrap(), tokyo.longitude.unwrap());
     assert!(
@@ -121,6 +135,7 @@ fn dates_cameras_and_places_are_read_once_at_indexing() {
     // No offset recorded: the camera's clock, read as UTC.
     assert_eq!(rio.date, day("2023-12-31") + 86_399);
     assert_eq!(rio.offset_minutes, None);
+    assert_eq!(rio.local_date, rio.date);
     assert_eq!(rio.camera.as_deref(), Some("NIKON D850"));
     assert!((rio.latitude.unwrap() + 22.9).abs() < 1e-9);
     assert!((rio.longitude.unwrap() + 43.2).abs() < 1e-9);
@@ -128,6 +143,7 @@ fn dates_cameras_and_places_are_read_once_at_indexing() {
     let ny = info(&all, "new_york_negative_offset.jpg");
     assert_eq!(ny.date, day("2024-01-01") + 5 * 3600 + 30 * 60);
     assert_eq!(ny.offset_minutes, Some(-300));
+    assert_eq!(ny.local_date, day("2024-01-01") + 30 * 60);
     assert_eq!(ny.camera.as_deref(), Some("Apple iPhone 15"));
     assert_eq!((ny.latitude, ny.longitude), (None, None));
 
@@ -139,6 +155,11 @@ fn dates_cameras_and_places_are_read_once_at_indexing() {
     let plain = info(&all, "no_exif.jpg");
     assert_eq!(plain.date, day("2019-05-05"), "the file time");
     assert!(!plain.date_taken);
+    assert_eq!(
+        plain.local_date,
+        plain.date + local_offset(plain.date),
+        "the file time on this computer's clock"
+    );
     assert_eq!((plain.camera.as_ref(), plain.latitude), (None, None));
 }
 
@@ -169,10 +190,19 @@ fn date_and_location_filters_return_exactly_the_expected_photos() {
         got(f(Some("2023-12-31"), Some("2024-01-01"), None)),
         set(&["rio_no_offset.jpg"])
     );
+    // Days are cut where the photo was taken: Tokyo's 1 June morning is 31 May in UTC, and
+    // New York's first half hour of 2024 is 05:30 UTC.
     assert_eq!(
-        got(f(Some("2024-06-01"), None, None)),
-        set(&[]),
-        "Tokyo's 1 June morning is 31 May in UTC"
+        got(f(Some("2024-06-01"), Some("2024-06-02"), None)),
+        set(&["tokyo_offset.jpg"])
+    );
+    assert_eq!(
+        got(f(Some("2024-05-31"), Some("2024-06-01"), None)),
+        set(&[])
+    );
+    assert_eq!(
+        got(f(Some("2024-01-01"), Some("2024-01-02"), None)),
+        set(&["new_york_negative_offset.jpg"])
     );
     assert_eq!(
         got(f(None, None, Some(true))),
@@ -321,4 +351,77 @@ fn a_library_indexed_before_metadata_existed_reads_it_without_encoding_again() {
     assert_eq!(run(&mut lib), (0, 0, 5), "read, not encoded");
     assert_eq!(facts(&lib), expected);
     assert_eq!(run(&mut lib), (0, 0, 0), "read once");
+}
+
+#[test]
+fn the_cli_cuts_days_on_the_clock_where_each_photo_was_taken() {
+    let (dir, library, lib) = indexed();
+    drop(lib);
+    // no_exif.jpg's file time is 2019-05-05 00:00 UTC: 19:00 the day before on New York's
+    // standard time. Tokyo's photo says 08:30 on 1 June at +09:00 whatever this clock says.
+    let days = |tz: &str, after: &str, before: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .env("TZ", tz)
+            .args(["--quiet", "--offline", "--library"])
+            .arg(&library)
+            .args(["similar", "--model"])
+            .arg(common::immich_model())
+            .args(["--device", "cpu", "--after", after, "--before", before])
+            .arg(dir.path().join("photos/digitized_only.jpg"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                // "0.812  2019-05-04  /path/no_exif.jpg"
+                let f: Vec<&str> = l.split_whitespace().collect();
+                format!("{} {}", f[1], name(Path::new(f[2])))
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        days("EST5", "2019-05-04", "2019-05-05"),
+        ["2019-05-04 no_exif.jpg"]
+    );
+    assert!(days("EST5", "2019-05-05", "2019-05-06").is_empty());
+    assert_eq!(
+        days("UTC0", "2019-05-05", "2019-05-06"),
+        ["2019-05-05 no_exif.jpg"]
+    );
+    // Daylight saving counts: at 22:30 UTC on 4 May, Central Europe's clocks read 00:30 on the
+    // 5th in summer time, 23:30 on the 4th without it.
+    let db = rusqlite::Connection::open(library.join("catalog.sqlite")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE photos SET mtime_ns = ?1 WHERE path LIKE '%no_exif.jpg'",
+            [(day("2019-05-04") + 22 * 3600 + 30 * 60) * 1_000_000_000],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let summer = "CET-1CEST,M3.5.0,M10.5.0/3";
+    assert_eq!(
+        days(summer, "2019-05-05", "2019-05-06"),
+        ["2019-05-05 no_exif.jpg"]
+    );
+    assert!(days(summer, "2019-05-04", "2019-05-05").is_empty());
+    assert_eq!(
+        days("CET-1", "2019-05-04", "2019-05-05"),
+        ["2019-05-04 no_exif.jpg"]
+    );
+    for tz in ["EST5", "JST-9", "UTC0"] {
+        assert_eq!(
+            days(tz, "2024-06-01", "2024-06-02"),
+            ["2024-06-01 tokyo_offset.jpg"],
+            "TZ={tz}"
+        );
+    }
 }

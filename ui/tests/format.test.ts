@@ -3,6 +3,8 @@ import {
   formatBytes,
   formatCount,
   formatDate,
+  formatOffset,
+  formatPhotoDate,
   formatEta,
   formatKind,
   formatPixels,
@@ -76,6 +78,28 @@ describe("formatDate", () => {
   });
   it("is empty for no date", () => {
     expect(formatDate(null)).toBe("");
+  });
+});
+
+describe("formatPhotoDate", () => {
+  it("shows the clock where the photo was taken, in any viewer zone", () => {
+    // Taken 2024-06-01 08:30 in Tokyo: its local date is that reading written in UTC.
+    const localDate = Date.UTC(2024, 5, 1, 8, 30) / 1000;
+    const tokyo = formatPhotoDate({ localDate, offsetMinutes: 540 }, "en-GB");
+    expect(tokyo).toContain("1 Jun 2024");
+    expect(tokyo).toContain("08:30");
+    expect(tokyo).toMatch(/\(UTC\+9\)$/);
+    const noZone = formatPhotoDate({ localDate, offsetMinutes: null }, "en-GB");
+    expect(noZone).toContain("08:30");
+    expect(noZone).not.toContain("UTC");
+    expect(formatPhotoDate({ localDate: null })).toBe("");
+  });
+  it("writes offsets as people read them", () => {
+    expect(formatOffset(540)).toBe("UTC+9");
+    expect(formatOffset(-300)).toBe("UTC\u22125");
+    expect(formatOffset(330)).toBe("UTC+5:30");
+    expect(formatOffset(-570)).toBe("UTC\u22129:30");
+    expect(formatOffset(0)).toBe("UTC");
   });
 });
 

@@ -7,6 +7,8 @@ export function hit(i: number, extra: Partial<Hit> = {}): Hit {
     path: `/photos/p${i}.jpg`,
     score: Math.round((0.9 - i * 0.0001) * 10000) / 10000,
     date: 1_700_000_000 + i,
+    localDate: 1_700_000_000 + i,
+    offsetMinutes: null,
     size: 1000 + i,
     width: 640,
     height: 480,

@@ -23,10 +23,11 @@ pub struct FilterArgs {
     /// Only photos under this folder.
     #[arg(long)]
     folder: Option<PathBuf>,
-    /// Only photos dated on or after this day (YYYY-MM-DD, UTC; date taken, else file time).
+    /// Only photos dated on or after this day (YYYY-MM-DD on the clock where they were taken:
+    /// the camera's, else this computer's for a file time).
     #[arg(long, value_parser = parse_day)]
     after: Option<i64>,
-    /// Only photos dated before this day (YYYY-MM-DD, UTC).
+    /// Only photos dated before this day (YYYY-MM-DD, as for --after).
     #[arg(long, value_parser = parse_day)]
     before: Option<i64>,
     /// Only photos with this tag (see `glimpse tags`).
@@ -190,7 +191,7 @@ fn parse_day(s: &str) -> Result<i64, String> {
     search::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
 }
 
-/// `YYYY-MM-DD` (UTC) of Unix seconds.
+/// `YYYY-MM-DD` of a clock reading written as Unix seconds in UTC (a photo's local date).
 fn day_of(secs: i64) -> String {
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
@@ -294,7 +295,7 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
                 w,
                 "{:.3}  {}  {}{tags}",
                 h.score,
-                day_of(h.photo.date),
+                day_of(h.photo.local_date),
                 h.photo.path.display()
             )?;
         }

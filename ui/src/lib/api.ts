@@ -102,6 +102,11 @@ export interface Hit {
   score: number;
   /** Date taken, else file time (Unix seconds). */
   date: number;
+  /** That date on the clock where it was taken (the camera's, else this computer's), as the
+   * Unix seconds of that reading in UTC: what the window shows. */
+  localDate: number;
+  /** The camera's offset from UTC in minutes, when the photo records it. */
+  offsetMinutes: number | null;
   size: number;
   width: number | null;
   height: number | null;
@@ -125,6 +130,8 @@ export interface PhotoDetail {
   id: number;
   path: string;
   date: number;
+  localDate: number;
+  offsetMinutes: number | null;
   size: number;
   width: number | null;
   height: number | null;

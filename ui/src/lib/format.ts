@@ -61,6 +61,28 @@ export function formatDate(unixSecs: number | null | undefined, locale?: string,
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone }).format(d);
 }
 
+/**
+ * When a photo was taken as the clock there read it ("1 Jun 2024, 08:30"), whatever the viewer's
+ * zone, with the camera's zone when it recorded one ("… (UTC+9)"). `localDate` is that reading
+ * written as Unix seconds in UTC, so it is formatted in UTC.
+ */
+export function formatPhotoDate(
+  p: { localDate: number | null | undefined; offsetMinutes?: number | null },
+  locale?: string,
+): string {
+  const text = formatDate(p.localDate, locale, "UTC");
+  if (!text || p.offsetMinutes == null || !Number.isFinite(p.offsetMinutes)) return text;
+  return `${text} (${formatOffset(p.offsetMinutes)})`;
+}
+
+/** "UTC+9", "UTC−5", "UTC+5:30", "UTC" for minutes east of UTC. */
+export function formatOffset(minutes: number): string {
+  if (minutes === 0) return "UTC";
+  const m = Math.abs(Math.round(minutes));
+  const hm = m % 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}` : `${m / 60}`;
+  return `UTC${minutes < 0 ? "\u2212" : "+"}${hm}`;
+}
+
 /** "1,234" in the viewer's locale. */
 export function formatCount(n: number, locale?: string): string {
   return new Intl.NumberFormat(locale).format(n);
