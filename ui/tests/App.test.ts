@@ -50,7 +50,15 @@ function standardShell(st = status()) {
       if (q.text === "nothing") return page([], false, { weakerHidden: true });
       return page(hits(5), false);
     },
-    photo: (a) => ({ ...hits(10)[(a.id as number) - 1], tags: ["dog"] }),
+    photo: (a) => ({
+      ...hits(10)[(a.id as number) - 1],
+      tags: ["dog"],
+      // Taken at 08:30 on 1 June in Tokyo (23:30 UTC the day before).
+      date: Date.UTC(2024, 4, 31, 23, 30) / 1000,
+      localDate: Date.UTC(2024, 5, 1, 8, 30) / 1000,
+      offsetMinutes: 540,
+      dateTaken: true,
+    }),
     default_labels: () => ["people", "dog", "beach"],
     tag_folder: (a) => ({
       folder: a.folder,
@@ -185,6 +193,10 @@ describe("App", () => {
     const lb = await waitFor(() => r.getByTestId("lightbox"));
     expect(within(lb).getByTestId("lightbox-size").textContent).toBe("1002 B");
     await waitFor(() => expect(within(lb).getAllByTestId("lightbox-tag").map((t) => t.textContent)).toEqual(["dog"]));
+    const date = within(lb).getByTestId("lightbox-date").textContent ?? "";
+    expect(date).toMatch(/Jun/);
+    expect(date).toMatch(/\b0?8:30\b/);
+    expect(date).toMatch(/\(UTC\+9\)$/);
     await fireEvent.click(within(lb).getByTestId("reveal"));
     expect(shell.calls("reveal")[0]).toEqual({ id: 3 });
     await fireEvent.click(within(lb).getByTestId("more-like-this"));
