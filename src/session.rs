@@ -856,7 +856,11 @@ impl Session {
             let loaded = eng.image.loaded();
             let ex = match search::example(&reader, loaded.as_deref(), Path::new(p)) {
                 Err(search::SearchError::NeedsEncoder(_)) if loaded.is_none() => {
+                    // Opening takes a second or more: text searches use the reader meanwhile.
+                    drop(reader);
                     let image = eng.image.get()?;
+                    reader = lock(&eng.reader);
+                    reader.refresh()?;
                     search::example(&reader, Some(&image), Path::new(p))?
                 }
                 other => other?,
