@@ -337,8 +337,8 @@ pub struct Hit {
     /// The photo.
     #[serde(flatten)]
     pub photo: PhotoInfo,
-    /// Cosine similarity to the query.
-    pub score: f32,
+    /// Cosine similarity to the query; `None` in a listing ([`browse`]), which has no query.
+    pub score: Option<f32>,
     /// The cached preview, when there is one.
     pub thumbnail: Option<PathBuf>,
     /// Its tags, best first.
@@ -500,6 +500,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
         infos = lib.catalog.photo_infos(&ids)?;
     }
+    let page = page.into_iter().map(|(id, s)| (id, Some(s))).collect();
     join(
         lib,
         page,
@@ -510,9 +511,27 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     )
 }
 
+/// One page of the photos passing `req.filter` in date order (newest first unless
+/// [`Sort::Oldest`]), unscored: what the window shows for a filter (a folder, a few days, a tag)
+/// with nothing typed or dropped.
+pub fn browse(lib: &Library, req: &Request) -> Result<Page, SearchError> {
+    let limit = req.limit.max(1);
+    let rows = lib.catalog.dated_page(
+        lib.model_id(),
+        &req.filter,
+        req.sort != Sort::Oldest,
+        req.offset,
+        limit.saturating_add(1),
+    )?;
+    let has_more = rows.len() > limit;
+    let page: Vec<(i64, Option<f32>)> = rows.iter().take(limit).map(|i| (i.id, None)).collect();
+    let mut infos = rows.into_iter().take(limit).map(|i| (i.id, i)).collect();
+    join(lib, page, &mut infos, has_more, false, true)
+}
+
 fn join(
     lib: &Library,
-    page: Vec<(i64, f32)>,
+    page: Vec<(i64, Option<f32>)>,
     infos: &mut std::collections::HashMap<i64, PhotoInfo>,
     has_more: bool,
     weaker_hidden: bool,

@@ -305,7 +305,7 @@ pub struct FilterSpec {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SearchQuery {
-    /// A description.
+    /// A description. With none (and no example), a filter lists its photos by date.
     pub text: Option<String>,
     /// Any image file (dropped onto the window).
     pub example_path: Option<String>,
@@ -347,8 +347,8 @@ pub struct HitView {
     /// The photo.
     #[serde(flatten)]
     pub photo: PhotoDetail,
-    /// Cosine to the query.
-    pub score: f32,
+    /// Cosine to the query; none in a listing (a filter with nothing to look for).
+    pub score: Option<f32>,
 }
 
 /// A page of results.
@@ -872,7 +872,17 @@ impl Session {
             let text = q.text.as_deref().unwrap_or("").trim();
             let parsed = search::parse(text);
             if parsed.text.is_empty() && parsed.minus.is_empty() {
-                return Ok(SearchPage::default());
+                // Nothing to look for: a filter alone lists its photos by date.
+                if req.filter.is_empty() {
+                    return Ok(SearchPage::default());
+                }
+                let page = search::browse(&reader, &req)?;
+                return Ok(SearchPage {
+                    hits: page.hits.into_iter().map(hit_view).collect(),
+                    has_more: page.has_more,
+                    weaker_hidden: false,
+                    query_preview: None,
+                });
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
             req.breadth = search::TEXT_BREADTH;

@@ -238,6 +238,76 @@ fn date_and_location_filters_return_exactly_the_expected_photos() {
 }
 
 #[test]
+fn a_listing_pages_through_the_filtered_photos_by_date() {
+    let (_dir, _library, lib) = indexed();
+    let list = |filter: PhotoFilter, sort: Sort, offset: usize, limit: usize| {
+        let mut req = Request::new(limit);
+        req.filter = filter;
+        req.sort = sort;
+        req.offset = offset;
+        let page = search::browse(&lib, &req).unwrap();
+        assert!(page.hits.iter().all(|h| h.score.is_none()));
+        let names: Vec<String> = page.hits.iter().map(|h| name(&h.photo.path)).collect();
+        (names, page.has_more)
+    };
+    let all = PhotoFilter::default;
+    let newest = [
+        "tokyo_offset.jpg",
+        "new_york_negative_offset.jpg",
+        "rio_no_offset.jpg",
+        "digitized_only.jpg",
+        "no_exif.jpg",
+    ];
+    assert_eq!(
+        list(all(), Sort::Newest, 0, 10),
+        (newest.map(String::from).to_vec(), false)
+    );
+    // Best match means nothing without a query: newest first.
+    assert_eq!(
+        list(all(), Sort::Score, 0, 2),
+        (newest[..2].iter().map(|s| s.to_string()).collect(), true)
+    );
+    assert_eq!(
+        list(all(), Sort::Newest, 2, 2),
+        (newest[2..4].iter().map(|s| s.to_string()).collect(), true)
+    );
+    assert_eq!(
+        list(all(), Sort::Newest, 4, 2),
+        (vec![newest[4].to_string()], false)
+    );
+    assert_eq!(list(all(), Sort::Newest, 9, 2), (vec![], false));
+    assert_eq!(
+        list(all(), Sort::Oldest, 0, 2),
+        (
+            vec!["no_exif.jpg".to_string(), "digitized_only.jpg".to_string()],
+            true
+        )
+    );
+    let since_2024 = PhotoFilter {
+        after: Some(day("2024-01-01")),
+        ..PhotoFilter::default()
+    };
+    assert_eq!(
+        list(since_2024, Sort::Oldest, 0, 10),
+        (
+            vec![
+                "new_york_negative_offset.jpg".to_string(),
+                "tokyo_offset.jpg".to_string()
+            ],
+            false
+        )
+    );
+    let placed = PhotoFilter {
+        has_location: Some(true),
+        ..PhotoFilter::default()
+    };
+    assert_eq!(
+        list(placed, Sort::Newest, 0, 10).0,
+        ["tokyo_offset.jpg", "rio_no_offset.jpg"]
+    );
+}
+
+#[test]
 fn a_copy_keeps_the_metadata_of_the_photo_whose_vector_it_reuses() {
     let (dir, library, lib) = indexed();
     drop(lib);
@@ -326,7 +396,8 @@ fn a_library_indexed_before_metadata_existed_reads_it_without_encoding_again() {
     // the GPS pair, and those empty (Glimpse did not read EXIF then).
     let db = rusqlite::Connection::open(library.join("catalog.sqlite")).unwrap();
     db.execute_batch(
-        "ALTER TABLE photos DROP COLUMN metadata_read;
+        "DROP INDEX photos_by_date;
+         ALTER TABLE photos DROP COLUMN metadata_read;
          ALTER TABLE photos DROP COLUMN taken_offset_min;
          ALTER TABLE photos DROP COLUMN camera_make;
          ALTER TABLE photos DROP COLUMN camera_model;
@@ -424,4 +495,51 @@ fn the_cli_cuts_days_on_the_clock_where_each_photo_was_taken() {
             "TZ={tz}"
         );
     }
+}
+
+#[test]
+fn the_cli_lists_the_filtered_photos_by_date_without_a_query() {
+    let (_dir, library, lib) = indexed();
+    drop(lib);
+    let list = |args: &[&str]| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .env("TZ", "UTC0")
+            .args(["--quiet", "--offline", "--library"])
+            .arg(&library)
+            .args(["list", "--model"])
+            .arg(common::immich_model())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = list(&["--has-location", "--sort", "oldest"]);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0][..2], ["-", "2023-12-31"]);
+    assert!(rows[0][2].ends_with("rio_no_offset.jpg"), "{text}");
+    assert_eq!(rows[1][..2], ["-", "2024-06-01"]);
+    assert!(rows[1][2].ends_with("tokyo_offset.jpg"), "{text}");
+    let json = list(&["--json", "--limit", "2"]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l["score"].is_null()), "{json}");
+    assert!(lines[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("tokyo_offset.jpg"));
+    let paths = list(&["--paths", "--before", "2020-01-01"]);
+    assert_eq!(paths.lines().count(), 1, "{paths}");
+    assert!(paths.trim_end().ends_with("no_exif.jpg"), "{paths}");
 }

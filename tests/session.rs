@@ -170,6 +170,7 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         .resolve(Path::new(&page.hits[0].photo.path))
         .is_ok());
     // Scores are best first.
+    assert!(page.hits.iter().all(|h| h.score.is_some()));
     assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));
 
     // A dropped file outside the library: similar photos first, and a preview of the query.
@@ -274,6 +275,39 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
         .iter()
         .all(|h| h.photo.tags.contains(&"circle".into())));
     assert!(page.hits.iter().all(|h| h.photo.path.contains("circle")));
+
+    // The tag alone, with nothing typed, lists every photo carrying it, unscored, newest first;
+    // nothing typed and no filter is no answer.
+    let listed = |filter: FilterSpec, limit: usize| {
+        s.session
+            .search(&SearchQuery {
+                filter,
+                limit,
+                ..text("  ")
+            })
+            .unwrap()
+    };
+    let circle = || FilterSpec {
+        tag: Some("circle".into()),
+        ..FilterSpec::default()
+    };
+    let all = listed(circle(), 50);
+    let mut want: Vec<_> = page.hits.iter().map(|h| h.photo.path.clone()).collect();
+    let mut got: Vec<_> = all.hits.iter().map(|h| h.photo.path.clone()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(!all.has_more && !all.weaker_hidden);
+    assert!(all.hits.iter().all(|h| h.score.is_none()), "{all:?}");
+    assert!(all
+        .hits
+        .windows(2)
+        .all(|w| (w[0].photo.date, w[0].photo.id) >= (w[1].photo.date, w[1].photo.id)));
+    let first = listed(circle(), 2);
+    assert_eq!(first.hits.len(), 2);
+    assert!(first.has_more);
+    assert_eq!(first.hits, all.hits[..2]);
+    assert!(listed(FilterSpec::default(), 50).hits.is_empty());
 
     // Removing the folder forgets its photos (the files stay) and narrows what is served.
     let inside = page.hits[0].photo.path.clone();

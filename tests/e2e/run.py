@@ -356,6 +356,13 @@ def run(args, work, procs):
                  "[data-testid=tag-chip]')].map(e => e.textContent.trim())")
     check(chips and all("star" in c for c in chips if c), f"tag chips on photos: {chips[:6]}")
     screenshot(shots, "tags")
+    # Nothing typed: the tag alone lists every photo carrying it, by date, with no scores.
+    listed = search(d, " ")
+    check({p for p, _ in listed} == {p for p, _ in found},
+          f"the tag's listing is its photos: {sorted(Path(p).name for p, _ in listed)}")
+    check(all(s is None or s != s for _, s in listed), "a listing shows no scores")
+    summary = d.text(d.find("result-summary"))
+    check("newest first" in summary, f"the listing says its order ({summary!r})")
     d.click(d.find("active-tag"))
 
     print("5. the protocol serves inside the folder only", flush=True)

@@ -223,6 +223,25 @@ describe("App", () => {
     await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
   });
 
+  it("a tag with an empty box lists its photos by date, without scores", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(
+        hits(4).map((h) => ({ ...h, score: q.text ? h.score : null })),
+        false,
+      );
+    };
+    const r = await started();
+    await fireEvent.click(r.getAllByTestId("tag-filter")[0]);
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(4));
+    expect(lastSearch().query).toMatchObject({ filter: { tag: "dog" }, includeWeak: false });
+    expect("text" in lastSearch().query).toBe(false);
+    expect(r.getByRole("status").textContent).toMatch(/4\s*photos\s*tagged “dog”, newest first/);
+    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(0);
+    await typeSearch(r, "beach");
+    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(4);
+  });
+
   it("auto-tag: edit labels, run, report", async () => {
     const r = await started();
     await fireEvent.click(r.getByTestId("autotag"));

@@ -47,10 +47,11 @@ describe("buildQuery", () => {
     expect(id.examplePhotoId).toBe(7);
     expect("text" in id || "examplePath" in id).toBe(false);
   });
-  it("a tag browse keeps weak matches", () => {
-    const q = buildQuery({ kind: "text", text: "beach", tagBrowse: true }, { ...f, tag: "beach" }, { offset: 0, limit: 10, includeWeak: false });
-    expect(q.includeWeak).toBe(true);
+  it("a listing sends the filters with nothing to look for", () => {
+    const q = buildQuery({ kind: "browse" }, { ...f, tag: "beach", sort: "oldest" }, { offset: 200, limit: 200, includeWeak: false });
+    expect("text" in q || "examplePath" in q || "examplePhotoId" in q).toBe(false);
     expect(q.filter.tag).toBe("beach");
-    expect(q.text).toBe("beach");
+    expect(q.sort).toBe("oldest");
+    expect(q.offset).toBe(200);
   });
 });

@@ -176,14 +176,25 @@ describe("SearchController", () => {
     expect(s.calls).toHaveLength(4);
   });
 
-  it("a tag with an empty box lists that tag's photos", () => {
+  it("filters with an empty box list their photos; clearing them goes idle", async () => {
     const s = deferredSearch();
     const c = new SearchController(s.fn);
     c.toggleTag("beach");
     expect(s.calls).toHaveLength(1);
-    expect(s.calls[0].query).toMatchObject({ text: "beach", includeWeak: true, filter: { tag: "beach" } });
+    expect(s.calls[0].query).toMatchObject({ includeWeak: false, offset: 0, filter: { tag: "beach" } });
+    expect("text" in s.calls[0].query).toBe(false);
+    s.calls[0].resolve(page(hits(200).map((h) => ({ ...h, score: null })), true));
+    await flush();
+    expect(c.value.answered).toEqual({ kind: "browse" });
+    c.loadMore();
+    expect(s.calls[1].query).toMatchObject({ offset: 200, filter: { tag: "beach" } });
     c.toggleTag("beach");
     expect(c.value.phase).toBe("idle");
+    c.setFilters({ after: "2024-06-01" });
+    expect(s.calls[2].query).toMatchObject({ filter: { after: "2024-06-01", tag: null } });
+    c.setFilters({ after: "" });
+    expect(c.value.phase).toBe("idle");
+    expect(s.calls).toHaveLength(3);
   });
 
   it("show more re-runs with weak matches; new words reset it", async () => {
@@ -265,10 +276,12 @@ describe("SearchController", () => {
     expect(s.calls[2].query.offset).toBe(200);
   });
 
-  it("sourceOf prefers the example, then words, then a tag", () => {
+  it("sourceOf prefers the example, then words, then a listing of the filters", () => {
     const f = { ...defaultFilters(), tag: "t" };
     expect(sourceOf({ text: " x ", example: null, filters: f })).toEqual({ kind: "text", text: "x" });
-    expect(sourceOf({ text: "", example: null, filters: f })).toEqual({ kind: "text", text: "t", tagBrowse: true });
+    expect(sourceOf({ text: "", example: null, filters: f })).toEqual({ kind: "browse" });
+    expect(sourceOf({ text: " ", example: null, filters: { ...defaultFilters(), after: "2024-06-01" } })).toEqual({ kind: "browse" });
+    expect(sourceOf({ text: "", example: null, filters: { ...defaultFilters(), sort: "newest" } })).toBeNull();
     expect(sourceOf({ text: "x", example: { kind: "photo", id: 3, path: "/p", thumbnail: null }, filters: f })).toEqual({
       kind: "photo",
       id: 3,

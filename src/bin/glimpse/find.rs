@@ -152,6 +152,20 @@ pub struct SimilarCmd {
     common: QueryArgs,
 }
 
+/// `glimpse list`.
+#[derive(Args)]
+pub struct ListCmd {
+    #[command(flatten)]
+    model: ModelArg,
+    // `--sort score` (the default) lists newest first: there is no query to score against.
+    #[command(flatten)]
+    paging: PageArgs,
+    #[command(flatten)]
+    filters: FilterArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
 /// `glimpse tag`.
 #[derive(Args)]
 pub struct TagCmd {
@@ -293,8 +307,9 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
             };
             writeln!(
                 w,
-                "{:.3}  {}  {}{tags}",
-                h.score,
+                "{}  {}  {}{tags}",
+                h.score
+                    .map_or_else(|| "    -".to_string(), |s| format!("{s:.3}")),
                 day_of(h.photo.local_date),
                 h.photo.path.display()
             )?;
@@ -349,6 +364,14 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     }
     let page = search::nearest(&lib, &q, &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
+    let files = resolve_model(cli, &cmd.model.model)?;
+    let lib = open_library(cli, &files)?;
+    let page = search::browse(&lib, &request(&cmd.paging, &cmd.filters))?;
+    print_page(cli, &page, &cmd.paging, &cmd.out)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -85,6 +85,8 @@ enum Command {
     Search(find::SearchCmd),
     /// Photos like a given one (a library photo or any picture file).
     Similar(find::SimilarCmd),
+    /// The photos passing the filters, by date, with nothing to look for (`--tag beach`).
+    List(find::ListCmd),
     /// Auto-tag a folder's photos with labels you name (no training, no re-encoding).
     Tag(find::TagCmd),
     /// The tags in use, with how many photos carry each.
@@ -775,6 +777,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Search(cmd) => find::search(&cli, cmd),
         Command::Similar(cmd) => find::similar(&cli, cmd),
+        Command::List(cmd) => find::list(&cli, cmd),
         Command::Tag(cmd) => find::tag(&cli, cmd),
         Command::Tags { json } => find::tags(&cli, *json),
         Command::Dupes(cmd) => find::dupes(&cli, cmd),

@@ -99,7 +99,8 @@ export interface SearchQuery {
 export interface Hit {
   id: number;
   path: string;
-  score: number;
+  /** Similarity to the query; null in a listing (filters with nothing to look for). */
+  score: number | null;
   /** Date taken, else file time (Unix seconds). */
   date: number;
   /** That date on the clock where it was taken (the camera's, else this computer's), as the

@@ -97,8 +97,8 @@ export function formatPixels(width: number | null | undefined, height: number | 
 }
 
 /** A similarity score as shown on the badge: two decimals. */
-export function formatScore(score: number): string {
-  return Number.isFinite(score) ? score.toFixed(2) : "";
+export function formatScore(score: number | null): string {
+  return score != null && Number.isFinite(score) ? score.toFixed(2) : "";
 }
 
 /** "jpeg" → "JPEG". */

@@ -71,14 +71,14 @@ export function isFiltered(f: FilterState): boolean {
 }
 
 /**
- * What a search looks for. `tagBrowse` is a search made only because a tag is selected with an
- * empty box: the shell needs a query, so the tag's own name is used and weak matches are kept,
- * which lists every photo carrying the tag.
+ * What a search looks for. `browse` is nothing: filters with an empty box list their photos by
+ * date (the shell answers a query with no text and no example that way).
  */
 export type Source =
-  | { kind: "text"; text: string; tagBrowse?: boolean }
+  | { kind: "text"; text: string }
   | { kind: "file"; path: string }
-  | { kind: "photo"; id: number };
+  | { kind: "photo"; id: number }
+  | { kind: "browse" };
 
 export interface PageOptions {
   offset: number;
@@ -90,12 +90,12 @@ export function buildQuery(source: Source, filters: FilterState, page: PageOptio
   const q: SearchQuery = {
     limit: page.limit,
     offset: page.offset,
-    includeWeak: page.includeWeak || (source.kind === "text" && !!source.tagBrowse),
+    includeWeak: page.includeWeak,
     sort: filters.sort,
     filter: toFilter(filters),
   };
   if (source.kind === "text") q.text = source.text;
   else if (source.kind === "file") q.examplePath = source.path;
-  else q.examplePhotoId = source.id;
+  else if (source.kind === "photo") q.examplePhotoId = source.id;
   return q;
 }

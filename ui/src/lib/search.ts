@@ -7,7 +7,7 @@
 import { writable, get, type Readable } from "svelte/store";
 import type { Hit, SearchPage, SearchQuery } from "./api";
 import { errorMessage } from "./errors";
-import { buildQuery, defaultFilters, type FilterState, type Source } from "./query";
+import { buildQuery, defaultFilters, isFiltered, type FilterState, type Source } from "./query";
 
 /** A picture searched by example. */
 export type Example =
@@ -58,7 +58,7 @@ export function sourceOf(s: Pick<SearchState, "text" | "example" | "filters">): 
   }
   const text = s.text.trim();
   if (text) return { kind: "text", text };
-  if (s.filters.tag) return { kind: "text", text: s.filters.tag, tagBrowse: true };
+  if (isFiltered(s.filters)) return { kind: "browse" };
   return null;
 }
 
