@@ -450,9 +450,10 @@ impl Library {
         })
     }
 
-    /// The rest of [`Library::index`] for a `plan` made by this library: encodes its photos,
-    /// removes what vanished and saves. `encoder` may be `None` when the plan has nothing to
-    /// encode (an unchanged library then never loads the model).
+    /// The rest of [`Library::index`] for a `plan` made by this library: encodes its photos
+    /// (recording the provider that ran, which `glimpse status` reports), removes what vanished
+    /// and saves. `encoder` may be `None` when the plan has nothing to encode (an unchanged
+    /// library then never loads the model).
     pub fn index_planned(
         &mut self,
         plan: Plan,
@@ -474,6 +475,8 @@ impl Library {
         }
         if !work.is_empty() {
             let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len()))?;
+            self.catalog
+                .set_setting("provider", &encoder.selection.label())?;
             self.encode(&work, encoder, threads, control, progress, &mut summary)?;
         }
         if !gone.is_empty() && !control.is_cancelled() {

@@ -1356,10 +1356,7 @@ fn index_job(
 ) -> Result<Summary, SessionError> {
     let plan = lib.plan(roots, control)?;
     let encoder = if plan.to_encode() > 0 {
-        let enc = image.get()?;
-        lib.catalog
-            .set_setting("provider", &enc.selection.label())?;
-        Some(enc)
+        Some(image.get()?)
     } else {
         None
     };

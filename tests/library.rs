@@ -171,8 +171,13 @@ fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
         matches!(err, LibraryError::NoEncoder(n) if n == photos + 5),
         "{err}"
     );
-    // What the refused job recorded is picked up by the next one.
+    assert_eq!(lib.catalog.setting("provider").unwrap(), None);
+    // What the refused job recorded is picked up by the next one, which records what ran it.
     let s = index(&mut lib, &enc, &roots);
+    assert_eq!(
+        lib.catalog.setting("provider").unwrap().as_deref(),
+        Some("CPU")
+    );
     assert_eq!(
         (s.progress.encoded, s.progress.failed),
         (unique, 5),

@@ -385,10 +385,7 @@ fn run_index(
     let control = Control::default();
     let plan = lib.plan(roots, &control)?;
     let enc = if plan.to_encode() > 0 {
-        let enc = encoder.get()?;
-        lib.catalog
-            .set_setting("provider", &enc.selection.label())?;
-        Some(enc)
+        Some(encoder.get()?)
     } else {
         None
     };
