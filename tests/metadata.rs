@@ -100,6 +100,26 @@ fn local_offset(t: i64) -> i64 {
     tm.tm_gmtoff
 }
 
+/// `glimpse <command> --model <test model> <args>` over `library` on a clock in zone `tz`: its
+/// standard output, after checking that it succeeded.
+fn cli(library: &Path, tz: &str, command: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        .env("TZ", tz)
+        .args(["--quiet", "--offline", "--library"])
+        .arg(library)
+        .args([command, "--model"])
+        .arg(common::immich_model())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -336,22 +356,10 @@ fn a_copy_keeps_the_metadata_of_the_photo_whose_vector_it_reuses() {
 fn the_cli_filters_by_location_and_prints_the_camera() {
     let (dir, library, lib) = indexed();
     drop(lib);
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(["--quiet", "--offline", "--library"])
-        .arg(&library)
-        .args(["similar", "--model"])
-        .arg(common::immich_model())
-        .args(["--device", "cpu", "--has-location", "--json"])
-        .arg(dir.path().join("photos/digitized_only.jpg"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let example = dir.path().join("photos/digitized_only.jpg");
+    let example = example.to_str().unwrap();
+    let args = ["--device", "cpu", "--has-location", "--json", example];
+    let lines: Vec<serde_json::Value> = cli(&library, "UTC0", "similar", &args)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -431,23 +439,10 @@ fn the_cli_cuts_days_on_the_clock_where_each_photo_was_taken() {
     // no_exif.jpg's file time is 2019-05-05 00:00 UTC: 19:00 the day before on New York's
     // standard time. Tokyo's photo says 08:30 on 1 June at +09:00 whatever this clock says.
     let days = |tz: &str, after: &str, before: &str| -> Vec<String> {
-        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-            .env("TZ", tz)
-            .args(["--quiet", "--offline", "--library"])
-            .arg(&library)
-            .args(["similar", "--model"])
-            .arg(common::immich_model())
-            .args(["--device", "cpu", "--after", after, "--before", before])
-            .arg(dir.path().join("photos/digitized_only.jpg"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut lines: Vec<String> = String::from_utf8(out.stdout)
-            .unwrap()
+        let example = dir.path().join("photos/digitized_only.jpg");
+        let args = ["--device", "cpu", "--after", after, "--before", before];
+        let args = [&args[..], &[example.to_str().unwrap()]].concat();
+        let mut lines: Vec<String> = cli(&library, tz, "similar", &args)
             .lines()
             .map(|l| {
                 // "0.812  2019-05-04  /path/no_exif.jpg"
@@ -501,23 +496,7 @@ fn the_cli_cuts_days_on_the_clock_where_each_photo_was_taken() {
 fn the_cli_lists_the_filtered_photos_by_date_without_a_query() {
     let (_dir, library, lib) = indexed();
     drop(lib);
-    let list = |args: &[&str]| -> String {
-        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-            .env("TZ", "UTC0")
-            .args(["--quiet", "--offline", "--library"])
-            .arg(&library)
-            .args(["list", "--model"])
-            .arg(common::immich_model())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let list = |args: &[&str]| cli(&library, "UTC0", "list", args);
     let text = list(&["--has-location", "--sort", "oldest"]);
     let rows: Vec<Vec<&str>> = text
         .lines()
