@@ -32,6 +32,13 @@ pub enum LibraryError {
     /// A plan with photos to encode was carried out without an image encoder.
     #[error("{0} photos need encoding but no image encoder was given")]
     NoEncoder(usize),
+    /// A plan was carried out on another library (or model) than the one that made it: its
+    /// photo ids would name other photos there.
+    #[error("the plan was made by the library at {planned} for another library or model")]
+    ForeignPlan {
+        /// The library that made the plan.
+        planned: String,
+    },
 }
 
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
@@ -76,6 +83,8 @@ pub struct Summary {
 /// [`Library::index_planned`] on the same library.
 #[derive(Debug)]
 pub struct Plan {
+    /// The library and model that made it (its photo ids are that catalog's).
+    made_by: (PathBuf, i64),
     summary: Summary,
     work: Vec<WorkItem>,
     /// Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
@@ -413,6 +422,7 @@ impl Library {
                 }
                 Err(ScanError::Cancelled) => {
                     return Ok(Plan {
+                        made_by: (self.dir.clone(), self.model_id),
                         summary,
                         work: Vec::new(),
                         gone: Vec::new(),
@@ -441,6 +451,7 @@ impl Library {
         }
         summary.queued = work.len();
         Ok(Plan {
+            made_by: (self.dir.clone(), self.model_id),
             summary,
             work,
             gone,
@@ -462,7 +473,13 @@ impl Library {
         control: &Control,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Summary, LibraryError> {
+        if plan.made_by.0 != self.dir || plan.made_by.1 != self.model_id {
+            return Err(LibraryError::ForeignPlan {
+                planned: plan.made_by.0.display().to_string(),
+            });
+        }
         let Plan {
+            made_by: _,
             mut summary,
             work,
             gone,

@@ -198,6 +198,40 @@ fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
 }
 
 #[test]
+fn a_plan_is_refused_by_any_other_library() {
+    let t = tree();
+    let enc = encoder();
+    let mut planner = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let other_dir = t._tmp.path().join("other-library");
+    let mut other = Library::open(&other_dir, "tiny-clip", 512).unwrap();
+    let control = Control::default();
+    let plan = planner
+        .plan(std::slice::from_ref(&t.root), &control)
+        .unwrap();
+    assert!(plan.to_encode() > 0);
+    let err = other
+        .index_planned(plan, Some(&enc), 2, &control, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(&err, LibraryError::ForeignPlan { planned } if *planned == t.lib.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(other.vector_count(), 0);
+    assert_eq!(other.stats().unwrap().indexed, 0);
+    // Nor by the same library open for another model.
+    drop(planner);
+    let plan = Library::open(&t.lib, "tiny-clip", 512)
+        .unwrap()
+        .plan(std::slice::from_ref(&t.root), &control)
+        .unwrap();
+    let mut second_model = Library::open(&t.lib, "another-model", 512).unwrap();
+    let err = second_model
+        .index_planned(plan, Some(&enc), 2, &control, &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(err, LibraryError::ForeignPlan { .. }), "{err}");
+}
+
+#[test]
 fn a_job_cancelled_before_it_starts_does_not_scan() {
     let t = tree();
     let enc = encoder();
