@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace on a fresh machine: installs prerequisites, then checks
-# formatting, lints, the UI's unit tests, the Rust test suite, and the end-to-end tests that
+# formatting, lints, the UI's types and unit tests, the Rust test suite, and the end-to-end tests that
 # drive the real desktop window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,7 +8,9 @@ ORT_DYLIB_PATH=$(bash scripts/setup.sh --app)
 export ORT_DYLIB_PATH
 export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --all -- --check
-# The window's page: unit tests, then the bundle the app embeds at compile time.
+# The window's page: types (components and tests), unit tests, then the bundle the app embeds
+# at compile time.
+npm --prefix ui run check
 npm --prefix ui test
 npm --prefix ui run build
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -235,11 +235,21 @@ describe("App", () => {
     await fireEvent.click(r.getAllByTestId("tag-filter")[0]);
     await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(4));
     expect(lastSearch().query).toMatchObject({ filter: { tag: "dog" }, includeWeak: false });
-    expect("text" in lastSearch().query).toBe(false);
+    expect("text" in (lastSearch().query as SearchQuery)).toBe(false);
     expect(r.getByRole("status").textContent).toMatch(/4\s*photos\s*tagged “dog”, newest first/);
     expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(0);
+    // A listing has no scores to rank by: the menu offers dates and shows the order in force.
+    const sort = r.getByTestId("sort") as HTMLSelectElement;
+    const offered = () => [...sort.options].map((o) => o.value);
+    expect(offered()).toEqual(["newest", "oldest"]);
+    expect(sort.value).toBe("newest");
+    await fireEvent.change(sort, { target: { value: "oldest" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "oldest", filter: { tag: "dog" } }));
+    expect(r.getByRole("status").textContent).toMatch(/tagged “dog”, oldest first/);
     await typeSearch(r, "beach");
     expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(4);
+    expect(offered()).toEqual(["score", "newest", "oldest"]);
+    expect(sort.value).toBe("oldest");
   });
 
   it("auto-tag: edit labels, run, report", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildQuery, dateRangeProblem, defaultFilters, isFiltered, toFilter, toggleType } from "../src/lib/query";
+import { SORTS, buildQuery, dateRangeProblem, defaultFilters, isFiltered, sortChoices, toFilter, toggleType } from "../src/lib/query";
 
 describe("filters → Filter", () => {
   it("turns empty inputs into nulls and keeps types canonical", () => {
@@ -53,5 +53,18 @@ describe("buildQuery", () => {
     expect(q.filter.tag).toBe("beach");
     expect(q.sort).toBe("oldest");
     expect(q.offset).toBe(200);
+  });
+});
+
+describe("sortChoices", () => {
+  it("offers every order to a search and shows the chosen one", () => {
+    expect(sortChoices("score", false)).toEqual({ options: SORTS, shown: "score" });
+    expect(sortChoices("oldest", false).shown).toBe("oldest");
+  });
+  it("offers only dates to a listing; Best match shows as newest first", () => {
+    const c = sortChoices("score", true);
+    expect(c.options.map((o) => o.id)).toEqual(["newest", "oldest"]);
+    expect(c.shown).toBe("newest");
+    expect(sortChoices("oldest", true).shown).toBe("oldest");
   });
 });

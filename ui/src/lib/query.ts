@@ -18,6 +18,16 @@ export const SORTS: readonly { id: Sort; label: string }[] = [
   { id: "oldest", label: "Oldest first" },
 ];
 
+/**
+ * The orders the sort menu offers and the one it shows. A listing (filters with nothing typed or
+ * dropped) has no scores, so it offers only dates and shows "Best match" as the newest-first
+ * order the engine lists by; the chosen sort itself is kept for the next search.
+ */
+export function sortChoices(sort: Sort, listing: boolean): { options: readonly { id: Sort; label: string }[]; shown: Sort } {
+  if (!listing) return { options: SORTS, shown: sort };
+  return { options: SORTS.filter((s) => s.id !== "score"), shown: sort === "score" ? "newest" : sort };
+}
+
 /** What the filter controls hold. Dates are the `<input type=date>` values ("" = none). */
 export interface FilterState {
   folder: string | null;
