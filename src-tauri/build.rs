@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 15] = [
+const COMMANDS: [&str; 16] = [
     "status",
     "roots",
     "pick_folder",
@@ -21,6 +21,7 @@ const COMMANDS: [&str; 15] = [
     "search",
     "photo",
     "tags",
+    "formats",
     "default_labels",
     "tag_folder",
     "reveal",

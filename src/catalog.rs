@@ -1116,7 +1116,32 @@ pub struct PhotoFilter {
     pub has_location: Option<bool>,
 }
 
+/// Camera RAW formats as photos are stored with them ([`crate::raw`]'s kinds): the filter type
+/// "raw" stands for all of them, since people look for "my RAWs", not for one maker's.
+pub const RAW_FORMATS: [&str; 8] = ["arw", "cr2", "cr3", "dng", "nef", "orf", "raf", "rw2"];
+
 impl PhotoFilter {
+    /// The stored formats that filter types name, sorted and once each. People and the window
+    /// say "jpg", "tif", "heif" or "raw" (every camera RAW format); photos are stored as
+    /// "jpeg", "tiff", "heic" and the RAW's own kind.
+    pub fn formats_named<S: AsRef<str>>(types: &[S]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in types {
+            let t = t.as_ref().trim().to_lowercase();
+            match t.as_str() {
+                "" => {}
+                "jpg" | "jpe" | "jfif" => out.push("jpeg".into()),
+                "tif" => out.push("tiff".into()),
+                "heif" => out.push("heic".into()),
+                "raw" => out.extend(RAW_FORMATS.iter().map(|f| f.to_string())),
+                _ => out.push(t),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Whether nothing is restricted (a plain search needs no id set).
     pub fn is_empty(&self) -> bool {
         *self == PhotoFilter::default()
@@ -1558,5 +1583,21 @@ impl Catalog {
             .collect::<Result<_, _>>()
             .ctx("count tags")?;
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_types_name_stored_formats() {
+        assert_eq!(
+            PhotoFilter::formats_named(&["JPG", "jpeg", " tif ", "heif", "png", ""]),
+            ["heic", "jpeg", "png", "tiff"]
+        );
+        let raw = PhotoFilter::formats_named(&["raw", "NEF"]);
+        assert_eq!(raw, RAW_FORMATS);
+        assert!(PhotoFilter::formats_named::<&str>(&[]).is_empty());
     }
 }

@@ -433,6 +433,16 @@ pub struct TagCount {
     pub count: u64,
 }
 
+/// A format the library's searchable photos are in, and how many: the type filter offers these,
+/// so a library of phone and camera photos can be narrowed to its HEICs or its RAWs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FormatView {
+    /// As filters spell it ("jpeg", "heic", "cr3", ...).
+    pub format: String,
+    /// Searchable photos in it.
+    pub count: u64,
+}
+
 /// What auto-tagging a folder did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -914,15 +924,7 @@ impl Session {
             }),
             after: day(&f.after)?,
             before: day(&f.before)?,
-            formats: f
-                .types
-                .iter()
-                .map(|t| match t.to_lowercase().as_str() {
-                    "jpg" => "jpeg".to_string(),
-                    "tif" => "tiff".to_string(),
-                    other => other.to_string(),
-                })
-                .collect(),
+            formats: PhotoFilter::formats_named(&f.types),
             tag: f.tag.clone().filter(|t| !t.is_empty()),
             has_location: f.has_location,
         })
@@ -971,6 +973,24 @@ impl Session {
             .into_iter()
             .map(|(name, count)| TagCount { name, count })
             .collect())
+    }
+
+    /// The formats of the searchable photos, most photos first, for the type filter.
+    pub fn formats(&self) -> Result<Vec<FormatView>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let mut out: Vec<FormatView> = reader
+            .catalog
+            .format_counts()?
+            .into_iter()
+            .filter(|c| c.indexed > 0)
+            .map(|c| FormatView {
+                format: c.format,
+                count: c.indexed,
+            })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.format.cmp(&b.format)));
+        Ok(out)
     }
 
     /// The label list "Auto-tag this folder" starts from.

@@ -330,6 +330,80 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
 }
 
 #[test]
+fn the_type_filter_offers_the_formats_the_library_holds_and_narrows_to_them() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE)], 4, 5);
+    let mut rng = Rng::new(9);
+    for k in 0..2 {
+        let scene = shapes::random_scene(&mut rng, BLUE, SQUARE, None);
+        shapes::save(
+            &shapes::render(&scene),
+            &photos.join(format!("blue-{k}.jpg")),
+        );
+    }
+    for (from, to) in [
+        ("formats/photo_lossless.jxl", "lossless.jxl"),
+        ("raw/fuji.raf", "fuji.raf"),
+        ("raw/canon.cr3", "canon.cr3"),
+        ("raw/small_preview.nef", "unreadable.nef"),
+    ] {
+        std::fs::copy(common::fixture(from), photos.join(to)).unwrap();
+    }
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+
+    // Formats of searchable photos only (the NEF without a usable picture is not one), most
+    // photos first, spelled as the filter takes them.
+    let formats: Vec<(String, u64)> = s
+        .session
+        .formats()
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.format, f.count))
+        .collect();
+    let want: Vec<(String, u64)> = [("png", 4), ("jpeg", 2), ("cr3", 1), ("jxl", 1), ("raf", 1)]
+        .iter()
+        .map(|&(f, n)| (f.to_string(), n))
+        .collect();
+    assert_eq!(formats, want);
+
+    // Each offered format narrows a listing to exactly its photos.
+    let names = |types: &[&str]| {
+        let page = s
+            .session
+            .search(&SearchQuery {
+                filter: FilterSpec {
+                    types: types.iter().map(|t| t.to_string()).collect(),
+                    ..FilterSpec::default()
+                },
+                limit: 50,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        let mut names: Vec<String> = page
+            .hits
+            .iter()
+            .map(|h| {
+                Path::new(&h.photo.path)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&["cr3", "raf"]), ["canon.cr3", "fuji.raf"]);
+    assert_eq!(names(&["raw"]), ["canon.cr3", "fuji.raf"]);
+    assert_eq!(names(&["JPG"]), names(&["jpeg"]));
+    assert_eq!(names(&["jxl"]), ["lossless.jxl"]);
+    assert_eq!(names(&["jpeg"]), ["blue-0.jpg", "blue-1.jpg"]);
+    assert_eq!(names(&["png"]).len(), 4);
+}
+
+#[test]
 fn searches_answer_while_the_indexer_is_held_and_see_new_photos_after() {
     let s = setup();
     let first = s.dir.path().join("first");

@@ -4,8 +4,8 @@
 
 use crate::AppState;
 use glimpse::session::{
-    AppStatus, IndexState, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, Session,
-    SessionError, TagCount, TagReportView,
+    AppStatus, FormatView, IndexState, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery,
+    Session, SessionError, TagCount, TagReportView,
 };
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -94,6 +94,12 @@ pub async fn photo(state: State<'_, AppState>, id: i64) -> Result<PhotoDetail, S
 #[tauri::command]
 pub async fn tags(state: State<'_, AppState>) -> Result<Vec<TagCount>, String> {
     run(state, |s| s.tags()).await
+}
+
+/// The formats the type filter offers.
+#[tauri::command]
+pub async fn formats(state: State<'_, AppState>) -> Result<Vec<FormatView>, String> {
+    run(state, |s| s.formats()).await
 }
 
 /// The labels "Auto-tag this folder" starts from.

@@ -72,6 +72,7 @@ fn main() -> anyhow::Result<()> {
             commands::search,
             commands::photo,
             commands::tags,
+            commands::formats,
             commands::default_labels,
             commands::tag_folder,
             commands::reveal,

@@ -363,6 +363,20 @@ def run(args, work, procs):
     check(all(s is None or s != s for _, s in listed), "a listing shows no scores")
     summary = d.text(d.find("result-summary"))
     check("newest first" in summary, f"the listing says its order ({summary!r})")
+    # The type checkboxes are the library's formats; ticking HEIC narrows to the phone's photo.
+    def type_box(name):
+        return {d.attr(e, "data-type"): e for e in d.find_all("filter-type")}.get(name)
+    offered = sorted(d.attr(e, "data-type") for e in d.find_all("filter-type"))
+    check(offered == ["heic", "png"], f"the type filter offers the library's formats: {offered}")
+    d.click(type_box("heic"))
+
+    def narrowed():
+        got = results(d)
+        return got if len(got) < len(listed) else None
+    heics = wait_for("the HEIC listing", narrowed, timeout=30)
+    check([Path(p).name for p, _ in heics] == ["yellow-star-phone.heic"],
+          f"HEIC lists the phone's photo only: {[Path(p).name for p, _ in heics]}")
+    d.click(type_box("heic"))
     d.click(d.find("active-tag"))
 
     print("5. the protocol serves inside the folder only", flush=True)

@@ -44,6 +44,12 @@ function standardShell(st = status()) {
       { name: "dog", count: 4 },
       { name: "beach", count: 2 },
     ],
+    formats: () => [
+      { format: "jpeg", count: 20 },
+      { format: "png", count: 6 },
+      { format: "cr2", count: 2 },
+      { format: "dng", count: 1 },
+    ],
     search: (a) => {
       const q = a.query as SearchQuery;
       if (q.examplePath) return page(hits(3), false, { queryPreview: "data:image/jpeg;base64,QUJD" });
@@ -114,6 +120,18 @@ describe("App", () => {
     expect(r.getAllByTestId("tag-filter").map((t) => t.dataset.tag)).toEqual(["dog", "beach"]);
     expect(r.getByTestId("progress").textContent).toContain("Up to date");
     expect(shell.calls("search")).toHaveLength(0);
+  });
+
+  it("type checkboxes appear once the library holds two types", async () => {
+    shell.commands.formats = () => [{ format: "jpeg", count: 29 }];
+    const r = await started();
+    expect(r.queryAllByTestId("filter-type")).toHaveLength(0);
+    shell.commands.formats = () => [
+      { format: "jpeg", count: 29 },
+      { format: "heic", count: 3 },
+    ];
+    shell.emit("index-finished", { error: null, encoded: 3, failed: 0, removed: 0 });
+    await waitFor(() => expect(r.getAllByTestId("filter-type").map((c) => c.dataset.type)).toEqual(["jpeg", "heic"]));
   });
 
   it("no folders yet: says to add one", async () => {
@@ -216,9 +234,14 @@ describe("App", () => {
     expect(lastSearch().query).toMatchObject({ text: "dog", filter: { tag: "beach" } });
     await fireEvent.click(r.getAllByTestId("tag-filter")[1]);
     await waitFor(() => expect(r.queryByTestId("active-tag")).toBeNull());
-    const png = r.getAllByTestId("filter-type").find((c) => c.dataset.type === "png")!;
-    await fireEvent.click(png);
+    // The type checkboxes are the library's formats, its RAWs as one.
+    const types = r.getAllByTestId("filter-type");
+    expect(types.map((c) => c.dataset.type)).toEqual(["jpeg", "png", "raw"]);
+    expect(types.map((c) => c.parentElement!.textContent!.trim())).toEqual(["JPEG", "PNG", "RAW"]);
+    await fireEvent.click(types[1]);
     await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { types: ["png"], tag: null } }));
+    await fireEvent.click(r.getAllByTestId("filter-type")[2]);
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { types: ["png", "raw"] } }));
     await fireEvent.change(r.getByTestId("sort"), { target: { value: "newest" } });
     await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
   });

@@ -29,6 +29,7 @@ describe("with Object.prototype frozen", () => {
       }),
       roots: () => [{ path: "/p", online: true, photos: 3, indexed: 3, pending: 0, failed: 0, failures: [] }],
       tags: () => [{ name: "dog", count: 1 }],
+      formats: () => [{ format: "jpeg", count: 3 }],
       search: () => page(hits(3)),
     };
     const App = (await import("../src/App.svelte")).default;

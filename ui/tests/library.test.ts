@@ -33,6 +33,7 @@ function setup() {
     status: vi.fn(async () => status()),
     roots: vi.fn(async () => [root("/a")]),
     tags: vi.fn(async () => [{ name: "dog", count: 2 }]),
+    formats: vi.fn(async () => [{ format: "jpeg", count: 5 }]),
     addRoot: vi.fn(async (p: string) => [root("/a"), root(p)]),
     removeRoot: vi.fn(async () => [] as RootInfo[]),
     pauseIndexing: vi.fn(async () => ({ running: true, paused: true, progress: null, error: null })),
@@ -97,6 +98,8 @@ describe("Library", () => {
     expect(t.api.tags).toHaveBeenCalled();
     expect(t.onFinished).toHaveBeenCalledTimes(1);
     expect(t.lib.value.tags).toEqual([{ name: "dog", count: 2 }]);
+    // A job may bring the first photos of a format: the type filter offers it after.
+    expect(t.lib.value.formats).toEqual([{ format: "jpeg", count: 5 }]);
   });
 
   it("adds a typed path (trimmed), a picked folder, and nothing when cancelled", async () => {

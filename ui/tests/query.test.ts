@@ -1,10 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { SORTS, buildQuery, dateRangeProblem, defaultFilters, isFiltered, sortChoices, toFilter, toggleType } from "../src/lib/query";
+import {
+  SORTS,
+  buildQuery,
+  dateRangeProblem,
+  defaultFilters,
+  isFiltered,
+  sortChoices,
+  toFilter,
+  toggleType,
+  typeChoices,
+} from "../src/lib/query";
 
 describe("filters → Filter", () => {
   it("turns empty inputs into nulls and keeps types canonical", () => {
     expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [], hasLocation: null });
-    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", before: "bad", types: ["tiff", "jpeg", "nope"], tag: "dog" };
+    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", before: "bad", types: ["tiff", "jpeg", " ", "tiff"], tag: "dog" };
     expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"], hasLocation: null });
     expect(toFilter({ ...defaultFilters(), located: true }).hasLocation).toBe(true);
   });
@@ -66,5 +76,32 @@ describe("sortChoices", () => {
     expect(c.options.map((o) => o.id)).toEqual(["newest", "oldest"]);
     expect(c.shown).toBe("newest");
     expect(sortChoices("oldest", true).shown).toBe("oldest");
+  });
+});
+
+describe("typeChoices", () => {
+  it("offers the library's formats, RAWs as one, most photos first", () => {
+    const formats = [
+      { format: "jpeg", count: 120 },
+      { format: "heic", count: 40 },
+      { format: "cr3", count: 30 },
+      { format: "nef", count: 25 },
+      { format: "jxl", count: 2 },
+      { format: "qoi", count: 1 },
+    ];
+    expect(typeChoices(formats, [])).toEqual([
+      { id: "jpeg", label: "JPEG", count: 120 },
+      { id: "raw", label: "RAW", count: 55 },
+      { id: "heic", label: "HEIC", count: 40 },
+      { id: "jxl", label: "JPEG XL", count: 2 },
+      { id: "qoi", label: "QOI", count: 1 },
+    ]);
+  });
+  it("keeps a ticked type the library no longer holds, so it can be unticked", () => {
+    expect(typeChoices([{ format: "png", count: 3 }], ["gif"])).toEqual([
+      { id: "png", label: "PNG", count: 3 },
+      { id: "gif", label: "GIF", count: 0 },
+    ]);
+    expect(typeChoices([], [])).toEqual([]);
   });
 });

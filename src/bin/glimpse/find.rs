@@ -33,7 +33,8 @@ pub struct FilterArgs {
     /// Only photos with this tag (see `glimpse tags`).
     #[arg(long)]
     tag: Option<String>,
-    /// Only these file types, comma-separated (jpeg, png, webp, gif, bmp, tiff).
+    /// Only these file types, comma-separated (jpeg, png, webp, gif, bmp, tiff, heic, avif, jxl,
+    /// raw for every camera RAW, or one RAW kind: cr2, cr3, nef, arw, dng, raf, orf, rw2).
     #[arg(long = "type", value_delimiter = ',')]
     types: Vec<String>,
     /// Only photos with a GPS position.
@@ -53,15 +54,7 @@ impl FilterArgs {
                 .map(|f| f.canonicalize().unwrap_or_else(|_| f.clone())),
             after: self.after,
             before: self.before,
-            formats: self
-                .types
-                .iter()
-                .map(|t| match t.to_lowercase().as_str() {
-                    "jpg" => "jpeg".to_string(),
-                    "tif" => "tiff".to_string(),
-                    other => other.to_string(),
-                })
-                .collect(),
+            formats: PhotoFilter::formats_named(&self.types),
             tag: self.tag.clone(),
             has_location: match (self.has_location, self.no_location) {
                 (true, _) => Some(true),

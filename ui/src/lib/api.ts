@@ -73,7 +73,10 @@ export interface Filter {
   after?: string | null;
   before?: string | null;
   tag?: string | null;
-  /** Formats: "jpeg", "png", "webp", "gif", "bmp", "tiff". Empty = any. */
+  /**
+   * Formats as `formats` names them ("jpeg", "png", "heic", "jxl", "cr3", ...; "raw" for every
+   * camera RAW; "jpg", "tif", "heif" accepted). Empty = any.
+   */
   types?: string[];
   /** Only photos with (true) or without (false) a GPS position; null = either. */
   hasLocation?: boolean | null;
@@ -153,6 +156,12 @@ export interface TagCount {
   count: number;
 }
 
+/** A format the library's searchable photos are in, as the type filter spells it. */
+export interface FormatInfo {
+  format: string;
+  count: number;
+}
+
 export interface TagReport {
   folder: string;
   photos: number;
@@ -189,6 +198,8 @@ export const api = {
   search: (query: SearchQuery) => invoke<SearchPage>("search", { query }),
   photo: (id: number) => invoke<PhotoDetail>("photo", { id }),
   tags: () => invoke<TagCount[]>("tags"),
+  /** The formats the library's searchable photos are in, most photos first. */
+  formats: () => invoke<FormatInfo[]>("formats"),
   defaultLabels: () => invoke<string[]>("default_labels"),
   tagFolder: (folder: string, labels: string[]) =>
     invoke<TagReport>("tag_folder", { folder, labels }),

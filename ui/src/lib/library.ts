@@ -3,11 +3,21 @@
 // folder counts every few seconds while a job runs and once when it ends, and turns command
 // failures into banner messages. The shell's `api`/`events` are injected so it is unit-tested.
 import { writable, get, type Readable } from "svelte/store";
-import type { AppStatus, IndexFinished, IndexState, Progress, RootInfo, TagCount, api as realApi, events as realEvents } from "./api";
+import type {
+  AppStatus,
+  FormatInfo,
+  IndexFinished,
+  IndexState,
+  Progress,
+  RootInfo,
+  TagCount,
+  api as realApi,
+  events as realEvents,
+} from "./api";
 
 export type LibraryApi = Pick<
   typeof realApi,
-  "status" | "roots" | "tags" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "pickFolder"
+  "status" | "roots" | "tags" | "formats" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "pickFolder"
 >;
 export type LibraryEvents = Pick<typeof realEvents, "indexProgress" | "indexState" | "indexFinished">;
 
@@ -16,6 +26,8 @@ export interface LibraryState {
   status: AppStatus | null;
   roots: RootInfo[];
   tags: TagCount[];
+  /** The formats the type filter offers. */
+  formats: FormatInfo[];
   indexing: IndexState;
   /** Whether the roots list has been loaded once (so "no folders" is not shown too early). */
   rootsLoaded: boolean;
@@ -39,6 +51,7 @@ export class Library implements Readable<LibraryState> {
     status: null,
     roots: [],
     tags: [],
+    formats: [],
     indexing: IDLE,
     rootsLoaded: false,
   });
@@ -100,13 +113,24 @@ export class Library implements Readable<LibraryState> {
     }
   }
 
-  /** Status, folders and tags again. */
+  /** The type filter's formats; they change when a job ends or a folder goes, not per photo. */
+  async loadFormats(): Promise<void> {
+    try {
+      const formats = await this.api.formats();
+      this.state.update((s) => ({ ...s, formats }));
+    } catch (e) {
+      this.fail(e, "Could not list the photo types");
+    }
+  }
+
+  /** Status, folders, tags and formats again. */
   async refresh(): Promise<void> {
     this.lastRefresh = this.now();
     await Promise.all([
       this.loadStatus().catch((e) => this.fail(e, "Could not read the library status")),
       this.loadRoots(),
       this.loadTags(),
+      this.loadFormats(),
     ]);
   }
 
@@ -187,6 +211,7 @@ export class Library implements Readable<LibraryState> {
       this.state.update((s) => ({ ...s, roots }));
       void this.loadStatus().catch(() => undefined);
       void this.loadTags();
+      void this.loadFormats();
       return true;
     } catch (e) {
       this.fail(e, `Could not remove “${path}”`);

@@ -1,16 +1,46 @@
 // The filter bar's state and how it, plus what is being searched for, becomes the shell's
 // `SearchQuery` (exactly one of text / examplePath / examplePhotoId; empty inputs → no filter).
-import type { Filter, SearchQuery, Sort } from "./api";
+import type { Filter, FormatInfo, SearchQuery, Sort } from "./api";
 
-/** Formats the type checkboxes offer, in the shell's spelling. */
-export const PHOTO_TYPES: readonly { id: string; label: string }[] = [
-  { id: "jpeg", label: "JPEG" },
-  { id: "png", label: "PNG" },
-  { id: "webp", label: "WebP" },
-  { id: "gif", label: "GIF" },
-  { id: "bmp", label: "BMP" },
-  { id: "tiff", label: "TIFF" },
-];
+/** Camera RAW formats as the engine stores them; the type filter offers them as one "RAW". */
+export const RAW_FORMATS: readonly string[] = ["arw", "cr2", "cr3", "dng", "nef", "orf", "raf", "rw2"];
+
+const TYPE_LABELS: Record<string, string> = {
+  jpeg: "JPEG",
+  png: "PNG",
+  webp: "WebP",
+  gif: "GIF",
+  bmp: "BMP",
+  tiff: "TIFF",
+  heic: "HEIC",
+  avif: "AVIF",
+  jxl: "JPEG XL",
+  raw: "RAW",
+};
+
+/** One type checkbox: `id` is what the filter sends ("raw" stands for every RAW format). */
+export interface TypeChoice {
+  id: string;
+  label: string;
+  /** Searchable photos of this type (0 for a ticked type the library no longer holds). */
+  count: number;
+}
+
+/**
+ * The type checkboxes: the formats the library's photos are in (RAWs as one), most photos
+ * first, and any ticked type it no longer holds, so that it can be unticked.
+ */
+export function typeChoices(formats: readonly FormatInfo[], selected: readonly string[]): TypeChoice[] {
+  const counts = new Map<string, number>();
+  for (const f of formats) {
+    const id = RAW_FORMATS.includes(f.format) ? "raw" : f.format;
+    counts.set(id, (counts.get(id) ?? 0) + f.count);
+  }
+  for (const id of selected) if (!counts.has(id)) counts.set(id, 0);
+  return [...counts]
+    .map(([id, count]) => ({ id, count, label: TYPE_LABELS[id] ?? id.toUpperCase() }))
+    .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+}
 
 export const SORTS: readonly { id: Sort; label: string }[] = [
   { id: "score", label: "Best match" },
@@ -46,6 +76,11 @@ export function defaultFilters(): FilterState {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** Types once each, sorted: the same ticks make the same query. */
+function canonicalTypes(types: readonly string[]): string[] {
+  return [...new Set(types.map((t) => t.trim().toLowerCase()).filter(Boolean))].sort();
+}
+
 /** The shell's `Filter`: every field present, unset ones null, types in canonical order. */
 export function toFilter(f: FilterState): Filter {
   return {
@@ -53,17 +88,17 @@ export function toFilter(f: FilterState): Filter {
     after: DATE.test(f.after) ? f.after : null,
     before: DATE.test(f.before) ? f.before : null,
     tag: f.tag || null,
-    types: PHOTO_TYPES.map((t) => t.id).filter((id) => f.types.includes(id)),
+    types: canonicalTypes(f.types),
     hasLocation: f.located ? true : null,
   };
 }
 
 /** Adds or removes a type, keeping the canonical order. */
 export function toggleType(types: readonly string[], id: string): string[] {
-  const set = new Set(types);
+  const set = new Set(canonicalTypes(types));
   if (set.has(id)) set.delete(id);
   else set.add(id);
-  return PHOTO_TYPES.map((t) => t.id).filter((t) => set.has(t));
+  return canonicalTypes([...set]);
 }
 
 /** A hint when the date range cannot match anything. */
