@@ -2,7 +2,7 @@
 // folders, tags, first run. Real timers; `waitFor` rides out the 250 ms debounce.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fireEvent, render, waitFor, within } from "@testing-library/svelte";
-import type { AppStatus, RootInfo, SearchQuery } from "../src/lib/api";
+import type { AppStatus, Hit, RootInfo, SearchQuery } from "../src/lib/api";
 import App from "../src/App.svelte";
 import { shell } from "./tauri";
 import { hits, page } from "./helpers";
@@ -202,6 +202,29 @@ describe("App", () => {
     await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p0.jpg"));
     await fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+  });
+
+  it("lightbox: the photo's folder narrows the results to that folder", async () => {
+    const trip = (h: Hit) => ({ ...h, path: `/home/me/Pictures/2024/Trip/p${h.id}.jpg` });
+    shell.commands.search = () => page(hits(3).map(trip), false);
+    shell.commands.photo = (a) => ({ ...trip(hits(3)[(a.id as number) - 1]), tags: [] });
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("result")[1]);
+    const folder = await waitFor(() => r.getByTestId("lightbox-folder"));
+    expect(folder.textContent!.trim()).toBe("Trip");
+    await fireEvent.click(folder);
+    await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+    await waitFor(() =>
+      expect(lastSearch().query).toMatchObject({ text: "dog", filter: { folder: "/home/me/Pictures/2024/Trip" } }),
+    );
+    // The folder menu shows it, named from its root, beside the roots.
+    const menu = r.getByTestId("filter-folder") as HTMLSelectElement;
+    expect(menu.value).toBe("/home/me/Pictures/2024/Trip");
+    expect([...menu.options].map((o) => o.textContent!.trim())).toEqual(["All folders", "Pictures", "Pictures / 2024 / Trip"]);
+    await fireEvent.click(r.getByTestId("filters-clear"));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { folder: null } }));
+    expect(menu.options).toHaveLength(2);
   });
 
   it("lightbox: details, reveal, more like this", async () => {

@@ -1,5 +1,22 @@
 import { describe, expect, it } from "vitest";
-import { baseName, extensionOf, isImagePath, notAnImageMessage, pickImagePath } from "../src/lib/drop";
+import { baseName, dirName, extensionOf, folderLabel, isImagePath, notAnImageMessage, pickImagePath } from "../src/lib/drop";
+
+describe("folders", () => {
+  it("finds a file's folder on every platform", () => {
+    expect(dirName("/home/a/Pictures/2024/IMG_1.JPG")).toBe("/home/a/Pictures/2024");
+    expect(dirName("C:\\Users\\a\\x.png")).toBe("C:\\Users\\a");
+    expect(dirName("/x.png")).toBe("/");
+    expect(dirName("x.png")).toBe("");
+  });
+  it("names a folder from the deepest root holding it", () => {
+    const roots = ["/home/a/Pictures", "/home/a/Pictures/Phone", "/mnt/Photos/"];
+    expect(folderLabel("/home/a/Pictures/2024/Trip", roots)).toBe("Pictures / 2024 / Trip");
+    expect(folderLabel("/home/a/Pictures/Phone/DCIM", roots)).toBe("Phone / DCIM");
+    expect(folderLabel("/mnt/Photos", roots)).toBe("Photos");
+    expect(folderLabel("/home/a/PicturesOld/x", roots)).toBe("/home/a/PicturesOld/x");
+    expect(folderLabel("D:\\Photos\\Trip", ["D:\\Photos"])).toBe("Photos / Trip");
+  });
+});
 
 describe("drop", () => {
   it("reads names and extensions on every platform", () => {

@@ -24,6 +24,30 @@ export function baseName(path: string): string {
   return i >= 0 ? trimmed.slice(i + 1) : trimmed;
 }
 
+/** The folder a file is in: "/p/2024/a.jpg" → "/p/2024" (either separator; "" for a bare name). */
+export function dirName(path: string): string {
+  const i = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  if (i < 0) return "";
+  return i === 0 ? path.slice(0, 1) : path.slice(0, i);
+}
+
+/**
+ * How the folder filter names a folder: a root by its name, a folder inside one as
+ * "Root / sub / dir"; any other path as it is.
+ */
+export function folderLabel(folder: string, roots: readonly string[]): string {
+  const norm = (p: string) => p.replace(/[\\/]+$/, "");
+  const f = norm(folder);
+  let best: string | null = null;
+  for (const r of roots.map(norm)) {
+    const inside = f === r || (f.startsWith(r) && (f[r.length] === "/" || f[r.length] === "\\"));
+    if (inside && (best === null || r.length > best.length)) best = r;
+  }
+  if (best === null) return folder;
+  const rest = f.slice(best.length).split(/[\\/]+/).filter(Boolean);
+  return [baseName(best) || best, ...rest].join(" / ");
+}
+
 /** "Photo.JPG" → "jpg"; "" for no extension (and for dot-files such as ".jpg"). */
 export function extensionOf(path: string): string {
   const name = baseName(path);
