@@ -267,6 +267,12 @@ describe("App", () => {
     await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { types: ["png", "raw"] } }));
     await fireEvent.change(r.getByTestId("sort"), { target: { value: "newest" } });
     await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
+    // An empty date field says "Any day" (WebKitGTK fills it with a grey date otherwise).
+    const after = r.getByTestId("filter-after") as HTMLInputElement;
+    expect(after.closest(".date")!.classList.contains("empty")).toBe(true);
+    await fireEvent.change(after, { target: { value: "2024-06-01" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { after: "2024-06-01" } }));
+    expect(after.closest(".date")!.classList.contains("empty")).toBe(false);
   });
 
   it("a tag with an empty box lists its photos by date, without scores", async () => {
