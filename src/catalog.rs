@@ -318,6 +318,7 @@ impl Catalog {
         .ctx("pragmas")?;
         let mut me = Catalog { conn };
         me.migrate()?;
+        me.merge_nested_roots()?;
         Ok(me)
     }
 
@@ -365,26 +366,74 @@ impl Catalog {
             .ctx("model id")
     }
 
-    /// Adds a root (idempotent) and returns it.
+    /// Adds a photo folder and returns the root that now holds it. One file must belong to one
+    /// root (with two, each scan claims it and an index job encodes it twice), so a folder
+    /// inside a root is already in the library: that root is returned, unchanged. A folder
+    /// holding roots takes them in: their photos, with their vectors, tags and metadata, become
+    /// its own, and the inner roots go.
     pub fn add_root(&self, path: &Path) -> Result<Root, CatalogError> {
-        let b = path_bytes(path);
-        self.conn
-            .execute(
-                "INSERT INTO roots(path, added_at) VALUES (?1, ?2) ON CONFLICT(path) DO NOTHING",
-                params![b, now()],
-            )
-            .ctx("add root")?;
-        let (id, online): (i64, bool) = self
+        if let Some(r) = self.root_holding(path)? {
+            return Ok(r);
+        }
+        let tx = self
             .conn
-            .query_row("SELECT id, online FROM roots WHERE path = ?1", [&b], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .ctx("root id")?;
+            .unchecked_transaction()
+            .ctx("begin adding a root")?;
+        tx.execute(
+            "INSERT INTO roots(path, added_at) VALUES (?1, ?2)",
+            params![path_bytes(path), now()],
+        )
+        .ctx("add root")?;
+        let id = tx.last_insert_rowid();
+        for inner in self.roots()? {
+            if inner.id != id && inner.path.starts_with(path) {
+                absorb_root(&tx, inner.id, id)?;
+            }
+        }
+        tx.commit().ctx("commit adding a root")?;
         Ok(Root {
             id,
             path: path.to_path_buf(),
-            online,
+            online: true,
         })
+    }
+
+    /// The root that holds `path` (the root itself or a folder inside it), if any.
+    pub fn root_holding(&self, path: &Path) -> Result<Option<Root>, CatalogError> {
+        Ok(self
+            .roots()?
+            .into_iter()
+            .filter(|r| path.starts_with(&r.path))
+            .min_by_key(|r| r.path.components().count()))
+    }
+
+    /// Folds roots that lie inside other roots into the outermost one, as [`Catalog::add_root`]
+    /// does: libraries written before it refused nesting can hold both a folder and one inside
+    /// it, which made every index job fail on the photos the two share.
+    fn merge_nested_roots(&self) -> Result<(), CatalogError> {
+        let roots = self.roots()?;
+        let nested: Vec<(i64, i64)> = roots
+            .iter()
+            .filter_map(|inner| {
+                roots
+                    .iter()
+                    .filter(|o| o.id != inner.id && inner.path.starts_with(&o.path))
+                    .min_by_key(|o| o.path.components().count())
+                    .map(|outer| (inner.id, outer.id))
+            })
+            .collect();
+        if nested.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin merging roots")?;
+        for (inner, outer) in nested {
+            tracing::info!(inner, outer, "a photo folder inside another joins it");
+            absorb_root(&tx, inner, outer)?;
+        }
+        tx.commit().ctx("commit merging roots")
     }
 
     /// Removes a root and everything under it from the library (not from the disk).
@@ -1239,6 +1288,18 @@ fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
         longitude: r.get(13)?,
         local_date: r.get(14)?,
     })
+}
+
+/// Moves root `inner`'s photos to root `outer` and drops `inner`.
+fn absorb_root(tx: &rusqlite::Transaction<'_>, inner: i64, outer: i64) -> Result<(), CatalogError> {
+    tx.execute(
+        "UPDATE photos SET root_id = ?1 WHERE root_id = ?2",
+        params![outer, inner],
+    )
+    .ctx("move photos to the root holding them")?;
+    tx.execute("DELETE FROM roots WHERE id = ?1", [inner])
+        .ctx("drop a root inside another")?;
+    Ok(())
 }
 
 /// The byte range of paths strictly inside `folder`: `folder/` up to (not including) `folder0`

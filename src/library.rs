@@ -326,9 +326,23 @@ impl Library {
         let mut gone: Vec<i64> = Vec::new();
         let decoders = decode::decoder_set();
         let mut retried: Vec<String> = Vec::new();
+        // Every folder asked for is added before any is scanned: one may take in another
+        // (a folder holding a root), and each root is scanned once, as a whole, since what a
+        // scan does not see under its root counts as deleted.
         for root in roots {
-            let root = root.canonicalize().unwrap_or_else(|_| root.clone());
-            let r = self.catalog.add_root(&root)?;
+            self.catalog
+                .add_root(&root.canonicalize().unwrap_or_else(|_| root.clone()))?;
+        }
+        let mut scanned_roots = std::collections::HashSet::new();
+        for asked in roots {
+            let asked = asked.canonicalize().unwrap_or_else(|_| asked.clone());
+            let Some(r) = self.catalog.root_holding(&asked)? else {
+                continue;
+            };
+            if !scanned_roots.insert(r.id) {
+                continue;
+            }
+            let root = r.path.clone();
             if !root.is_dir() {
                 self.catalog.set_root_online(r.id, false)?;
                 summary.offline_roots.push(root);

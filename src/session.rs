@@ -782,7 +782,35 @@ impl Session {
         if library.starts_with(&real) {
             return Err(bad("it contains Glimpse's own library folder"));
         }
-        lock(&eng.reader).catalog.add_root(&real)?;
+        let takes_in = {
+            let reader = lock(&eng.reader);
+            if let Some(holder) = reader.catalog.root_holding(&real)? {
+                if holder.path != real {
+                    return Err(bad(&format!(
+                        "it is already in the library, inside {}",
+                        holder.path.display()
+                    )));
+                }
+            }
+            let roots = reader.catalog.roots()?;
+            if !roots.iter().any(|r| r.path.starts_with(&real)) {
+                reader.catalog.add_root(&real)?;
+            }
+            roots
+                .iter()
+                .any(|r| r.path.starts_with(&real) && r.path != real)
+        };
+        if takes_in {
+            // The folder holds folders already added: their photos (indexed, tagged) become
+            // its own. A job scanning one of them must not write under a root that is going,
+            // so it stops first and the move runs on the indexer's thread, between jobs.
+            let (tx, rx) = mpsc::channel();
+            eng.indexer.cancel_job();
+            eng.indexer.send(Cmd::Add(real.clone(), tx))?;
+            rx.recv()
+                .map_err(|_| SessionError::Indexer("no answer".into()))?
+                .map_err(SessionError::Indexer)?;
+        }
         self.rebuild_scope()?;
         eng.indexer.send(Cmd::Index)?;
         self.roots()
@@ -1185,6 +1213,8 @@ fn base64(bytes: &[u8]) -> String {
 enum Cmd {
     /// Bring every root up to date.
     Index,
+    /// Add a root that takes in roots inside it, answering when done.
+    Add(PathBuf, Sender<Result<(), String>>),
     /// Remove a root, answering when done.
     Remove(PathBuf, Sender<Result<usize, String>>),
     /// End the thread.
@@ -1297,10 +1327,8 @@ fn indexer_loop(
                 done(1);
                 break;
             }
-            Cmd::Remove(path, reply) => {
-                let real = path.canonicalize().unwrap_or(path);
-                let r = lib.remove_root(&real).map_err(|e| e.to_string());
-                let _ = reply.send(r);
+            c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+                change_roots(&mut lib, c);
                 done(1);
             }
             Cmd::Index => {
@@ -1346,10 +1374,8 @@ fn indexer_loop(
                 // channel keeps them (resent to the back of the queue would reorder them).
                 for c in later {
                     match c {
-                        Cmd::Remove(path, reply) => {
-                            let real = path.canonicalize().unwrap_or(path);
-                            let r = lib.remove_root(&real).map_err(|e| e.to_string());
-                            let _ = reply.send(r);
+                        c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+                            change_roots(&mut lib, c);
                             done(1);
                         }
                         Cmd::Stop => {
@@ -1361,6 +1387,21 @@ fn indexer_loop(
                 }
             }
         }
+    }
+}
+
+/// Adds or removes a root on the indexer's thread (between jobs) and answers the session.
+fn change_roots(lib: &mut Library, cmd: Cmd) {
+    match cmd {
+        Cmd::Add(path, reply) => {
+            let r = lib.catalog.add_root(&path).map(|_| ());
+            let _ = reply.send(r.map_err(|e| e.to_string()));
+        }
+        Cmd::Remove(path, reply) => {
+            let real = path.canonicalize().unwrap_or(path);
+            let _ = reply.send(lib.remove_root(&real).map_err(|e| e.to_string()));
+        }
+        Cmd::Index | Cmd::Stop => {}
     }
 }
 

@@ -398,6 +398,71 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     assert_eq!(s.progress.encoded, 1);
 }
 
+fn root_paths(lib: &Library) -> Vec<PathBuf> {
+    lib.catalog
+        .roots()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
+}
+
+#[test]
+fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
+    let t = tree();
+    let enc = encoder();
+    let top = t.root.canonicalize().unwrap();
+    let inner = top.join("y2020");
+    let whole = {
+        let mut fresh = Library::open(&t.lib.with_file_name("fresh"), "tiny-clip", 512).unwrap();
+        let s = index(&mut fresh, &enc, std::slice::from_ref(&top));
+        (s.progress.encoded, fresh.vector_count())
+    };
+
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let first = index(&mut lib, &enc, std::slice::from_ref(&inner));
+    assert!(first.progress.encoded > 0);
+    // The folder holding it takes it in: its photos keep their vectors (before, both roots
+    // claimed them and the job failed with "photo given twice in one batch").
+    let s = index(&mut lib, &enc, &[inner.clone(), top.clone()]);
+    assert_eq!(root_paths(&lib), std::slice::from_ref(&top));
+    assert_eq!(s.removed, 0);
+    assert_eq!(s.progress.encoded, whole.0 - first.progress.encoded);
+    assert_eq!(lib.vector_count(), whole.1);
+    // Asking for the inner folder again scans its root, whole: nothing changes, nothing goes.
+    let s = index(&mut lib, &enc, std::slice::from_ref(&inner));
+    assert_eq!(root_paths(&lib), std::slice::from_ref(&top));
+    assert_eq!((s.queued, s.removed), (0, 0), "{s:?}");
+    assert_eq!(s.unchanged, s.scanned);
+    assert_eq!(lib.vector_count(), whole.1);
+    drop(lib);
+
+    // A library written before nesting was refused holds both roots, the inner one owning its
+    // photos: opening it folds the inner root into the outer one and indexing works again.
+    {
+        let db = rusqlite::Connection::open(t.lib.join("catalog.sqlite")).unwrap();
+        let bytes = glimpse::catalog::path_bytes(&inner);
+        db.execute("INSERT INTO roots(path, added_at) VALUES (?1, 0)", [&bytes])
+            .unwrap();
+        let id = db.last_insert_rowid();
+        let mut prefix = bytes.clone();
+        prefix.push(std::path::MAIN_SEPARATOR as u8);
+        let moved = db
+            .execute(
+                "UPDATE photos SET root_id = ?1 WHERE substr(path, 1, ?2) = ?3",
+                rusqlite::params![id, prefix.len() as i64, prefix],
+            )
+            .unwrap();
+        assert!(moved > 0);
+    }
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    assert_eq!(root_paths(&lib), std::slice::from_ref(&top));
+    let roots = root_paths(&lib);
+    let s = index(&mut lib, &enc, &roots);
+    assert_eq!((s.queued, s.removed), (0, 0), "{s:?}");
+    assert_eq!(lib.vector_count(), whole.1);
+}
+
 #[test]
 fn a_vanished_root_is_marked_offline_and_its_photos_are_kept() {
     let t = tree();

@@ -612,6 +612,50 @@ fn folders_that_cannot_be_used_are_refused_with_the_reason() {
 }
 
 #[test]
+fn a_folder_added_above_folders_takes_them_in_and_one_inside_is_refused() {
+    let s = setup();
+    let top = s.dir.path().join("Pictures");
+    let phone = top.join("Phone");
+    let camera = top.join("Camera");
+    draw(&phone, &[(RED, CIRCLE)], 3, 1);
+    draw(&camera, &[(BLUE, SQUARE)], 3, 2);
+    draw(&top, &[(YELLOW, STAR)], 2, 3);
+    s.session.add_root(&phone).unwrap();
+    s.session.add_root(&camera).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    assert_eq!(s.session.roots().unwrap().len(), 2);
+
+    // The folder above both: one root with every photo, the six already indexed kept (the
+    // job that follows encodes only the two new ones and fails nothing).
+    let roots = s.session.add_root(&top).unwrap();
+    let real = top.canonicalize().unwrap().display().to_string();
+    assert_eq!(
+        roots.iter().map(|r| r.path.as_str()).collect::<Vec<_>>(),
+        [real.as_str()]
+    );
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let r = &s.session.roots().unwrap()[0];
+    assert_eq!((r.photos, r.indexed, r.failed), (8, 8, 0));
+    let jobs = finished(&s.events);
+    let last = jobs.last().unwrap();
+    assert_eq!((last.error.as_deref(), last.encoded), (None, 2), "{jobs:?}");
+
+    // A folder inside it is already there: refused, saying where.
+    match s.session.add_root(&phone) {
+        Err(SessionError::Folder { reason, .. }) => {
+            assert!(
+                reason.contains("already in the library") && reason.contains(&real),
+                "{reason}"
+            )
+        }
+        other => panic!("a folder inside a root was accepted: {other:?}"),
+    }
+    assert_eq!(s.session.roots().unwrap().len(), 1);
+    // Adding the root itself again is harmless.
+    assert_eq!(s.session.add_root(&top).unwrap().len(), 1);
+}
+
+#[test]
 fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();

@@ -523,8 +523,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 RootsAction::Add { paths } => {
                     for p in paths {
                         let p = p.canonicalize().unwrap_or_else(|_| p.clone());
-                        catalog.add_root(&p)?;
-                        println!("{}", p.display());
+                        let root = catalog.add_root(&p)?;
+                        if root.path == p {
+                            println!("{}", p.display());
+                        } else {
+                            println!(
+                                "{} (already in the library, inside {})",
+                                p.display(),
+                                root.path.display()
+                            );
+                        }
                     }
                 }
                 RootsAction::Remove { paths } => {
