@@ -464,6 +464,46 @@ fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
 }
 
 #[test]
+fn the_cli_says_where_a_folder_already_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("Pictures/Phone")).unwrap();
+    let top = tmp.path().join("Pictures").canonicalize().unwrap();
+    let phone = top.join("Phone");
+    let roots = |args: &[&str], path: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .arg("--library")
+            .arg(tmp.path().join("lib"))
+            .arg("roots")
+            .args(args)
+            .arg(path)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let list = || roots(&["list"], Path::new("--json")).1.lines().count();
+    assert_eq!(roots(&["add"], &phone).0, Some(0));
+    assert_eq!(roots(&["add"], &top).0, Some(0));
+    assert_eq!(list(), 1, "the folder above took the one inside in");
+    let (code, said) = roots(&["add"], &phone);
+    assert_eq!(code, Some(0));
+    assert!(said.contains("already in the library, inside"), "{said}");
+    assert_eq!(list(), 1);
+    let (code, said) = roots(&["remove"], &phone);
+    assert_eq!(code, Some(1));
+    assert!(
+        said.contains(&format!("inside {}", top.display())),
+        "{said}"
+    );
+    assert_eq!(list(), 1);
+    assert_eq!(roots(&["remove"], &top).0, Some(0));
+    assert_eq!(list(), 0);
+}
+
+#[test]
 fn a_vanished_root_is_marked_offline_and_its_photos_are_kept() {
     let t = tree();
     let enc = encoder();

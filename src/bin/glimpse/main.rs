@@ -537,9 +537,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 RootsAction::Remove { paths } => {
                     let models = catalog.models()?;
+                    let roots = catalog.roots()?;
                     drop(catalog);
+                    let mut unknown = 0;
                     for p in paths {
                         let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+                        if !roots.iter().any(|r| r.path == p) {
+                            // Removing part of a root would leave the rest half-known; say
+                            // which folder holds it instead of "0 photos removed".
+                            let inside = roots.iter().find(|r| p.starts_with(&r.path));
+                            match inside {
+                                Some(r) => eprintln!(
+                                    "glimpse: {} is not a library folder but inside {}, which is",
+                                    p.display(),
+                                    r.path.display()
+                                ),
+                                None => eprintln!(
+                                    "glimpse: {} is not a library folder (see `glimpse roots list`)",
+                                    p.display()
+                                ),
+                            }
+                            unknown += 1;
+                            continue;
+                        }
                         match models.last() {
                             Some((name, dim)) => {
                                 let mut lib = Library::open(&library_dir(&cli), name, *dim)?;
@@ -552,6 +572,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                                 println!("{}", p.display());
                             }
                         }
+                    }
+                    if unknown > 0 {
+                        return Ok(ExitCode::from(1));
                     }
                 }
                 RootsAction::List { json } => {
