@@ -722,12 +722,16 @@ impl Session {
             indexing: IndexState::default(),
         };
         if let Ok(eng) = self.engine() {
-            let stats = lock(&eng.reader).stats()?;
+            // The folders' kept counts, summed: the full `stats` reads every failure reason.
+            let reader = lock(&eng.reader);
+            for rc in reader.catalog.root_counts(reader.model_id())? {
+                st.photos += rc.photos;
+                st.indexed += rc.indexed;
+                st.failed += rc.failed;
+                st.pending += rc.pending;
+            }
+            drop(reader);
             st.provider = Some(eng.provider.clone());
-            st.photos = stats.photos;
-            st.indexed = stats.indexed;
-            st.failed = stats.failed + stats.unsupported;
-            st.pending = stats.pending;
             st.indexing = eng.indexer.state();
         }
         Ok(st)
@@ -1009,13 +1013,9 @@ impl Session {
         let reader = lock(&eng.reader);
         let mut out: Vec<FormatView> = reader
             .catalog
-            .format_counts()?
+            .indexed_formats()?
             .into_iter()
-            .filter(|c| c.indexed > 0)
-            .map(|c| FormatView {
-                format: c.format,
-                count: c.indexed,
-            })
+            .map(|(format, count)| FormatView { format, count })
             .collect();
         out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.format.cmp(&b.format)));
         Ok(out)

@@ -152,6 +152,92 @@ fn index(lib: &mut Library, enc: &ImageEncoder, roots: &[PathBuf]) -> Summary {
         .unwrap()
 }
 
+/// Checks the counts the catalog keeps with triggers (what the window shows per folder, in the
+/// status bar and in the type filter) against the same counts taken from the rows themselves.
+fn counts_match_the_rows(lib: &Library, dir: &Path) {
+    let db = rusqlite::Connection::open(dir.join("catalog.sqlite")).unwrap();
+    let model = lib.model_id();
+    let mut stmt = db
+        .prepare(
+            "SELECT r.id, COUNT(p.id),
+                COALESCE(SUM(p.status = 'indexed' AND EXISTS (SELECT 1 FROM embeddings e
+                    WHERE e.photo_id = p.id AND e.model_id = ?1)), 0),
+                COALESCE(SUM(p.status = 'pending' OR (p.status = 'indexed' AND NOT EXISTS
+                    (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?1))), 0),
+                COALESCE(SUM(p.status IN ('failed', 'unsupported')), 0)
+             FROM roots r LEFT JOIN photos p ON p.root_id = r.id GROUP BY r.id ORDER BY r.id",
+        )
+        .unwrap();
+    let rows: Vec<(i64, u64, u64, u64, u64)> = stmt
+        .query_map([model], |r| {
+            Ok((
+                r.get(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+                r.get::<_, i64>(4)? as u64,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let kept: Vec<(i64, u64, u64, u64, u64)> = lib
+        .catalog
+        .root_counts(model)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.root.id, c.photos, c.indexed, c.pending, c.failed))
+        .collect();
+    assert_eq!(
+        kept, rows,
+        "per-folder counts (id, photos, indexed, pending, failed)"
+    );
+
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64;
+    let stats = lib.stats().unwrap();
+    let by_rows = (
+        count("SELECT COUNT(*) FROM photos"),
+        db.query_row(
+            "SELECT COUNT(*) FROM photos p WHERE p.status = 'indexed' AND EXISTS
+             (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?1)",
+            [model],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64,
+        count("SELECT COUNT(*) FROM photos WHERE status = 'failed'"),
+        count("SELECT COUNT(*) FROM photos WHERE status = 'pending'"),
+        count("SELECT COUNT(*) FROM photos WHERE status = 'missing'"),
+        count("SELECT COUNT(*) FROM photos WHERE status = 'unsupported'"),
+    );
+    assert_eq!(
+        (
+            stats.photos,
+            stats.indexed,
+            stats.failed,
+            stats.pending,
+            stats.missing,
+            stats.unsupported
+        ),
+        by_rows,
+        "library totals (photos, indexed, failed, pending, missing, unsupported)"
+    );
+
+    let mut formats = lib.catalog.indexed_formats().unwrap();
+    formats.sort();
+    let mut stmt = db
+        .prepare(
+            "SELECT format, COUNT(*) FROM photos WHERE status = 'indexed' AND format IS NOT NULL
+             GROUP BY format ORDER BY format",
+        )
+        .unwrap();
+    let by_rows: Vec<(String, u64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(formats, by_rows, "searchable photos per format");
+}
+
 #[test]
 fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
     let t = tree();
@@ -322,7 +408,9 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
             .any(|(p, _)| p.to_string_lossy().contains("hidden")));
     }
 
+    counts_match_the_rows(&lib, &t.lib);
     let again = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    counts_match_the_rows(&lib, &t.lib);
     assert_eq!(again.queued, 0, "{again:?}");
     assert_eq!(again.progress.encoded, 0);
     assert_eq!(again.unchanged, again.scanned);
@@ -332,6 +420,24 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert_eq!(lib.vectors_origin, "loaded");
     assert_eq!(lib.vector_count(), photos);
+}
+
+#[test]
+fn a_library_from_before_kept_counts_gets_them_when_opened() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    drop(lib);
+    // Back to schema version 5: no kept counts, no triggers.
+    let db = rusqlite::Connection::open(t.lib.join("catalog.sqlite")).unwrap();
+    db.execute_batch(common::UNDO_KEPT_COUNTS).unwrap();
+    db.execute_batch("PRAGMA user_version = 5").unwrap();
+    drop(db);
+    let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    counts_match_the_rows(&lib, &t.lib);
+    let c = &lib.catalog.root_counts(lib.model_id()).unwrap()[0];
+    assert!(c.indexed > 0 && c.failed > 0, "{c:?}");
 }
 
 #[test]
@@ -386,16 +492,20 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     assert_eq!(s.progress.encoded, 0, "moved files were re-encoded: {s:?}");
     assert_eq!(s.removed, 2);
     assert_eq!(lib.vector_count(), before);
+    counts_match_the_rows(&lib, &t.lib);
 
     std::fs::remove_file(t.root.join("sorted/beach.png")).unwrap();
     let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
     assert_eq!(s.removed, 1);
     assert_eq!(lib.vector_count(), before - 1);
+    counts_match_the_rows(&lib, &t.lib);
 
-    // An edited file is re-encoded.
+    // An edited file is re-encoded; one that stops being a picture fails.
     photo(&t.root.join("y2021/m3/renamed.png"), 4242);
+    std::fs::write(t.root.join("y2020/m0/img4.png"), b"no longer a picture").unwrap();
     let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
     assert_eq!(s.progress.encoded, 1);
+    counts_match_the_rows(&lib, &t.lib);
 }
 
 fn root_paths(lib: &Library) -> Vec<PathBuf> {
@@ -424,7 +534,9 @@ fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
     assert!(first.progress.encoded > 0);
     // The folder holding it takes it in: its photos keep their vectors (before, both roots
     // claimed them and the job failed with "photo given twice in one batch").
+    counts_match_the_rows(&lib, &t.lib);
     let s = index(&mut lib, &enc, &[inner.clone(), top.clone()]);
+    counts_match_the_rows(&lib, &t.lib);
     assert_eq!(root_paths(&lib), std::slice::from_ref(&top));
     assert_eq!(s.removed, 0);
     assert_eq!(s.progress.encoded, whole.0 - first.progress.encoded);
@@ -461,6 +573,12 @@ fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
     let s = index(&mut lib, &enc, &roots);
     assert_eq!((s.queued, s.removed), (0, 0), "{s:?}");
     assert_eq!(lib.vector_count(), whole.1);
+    counts_match_the_rows(&lib, &t.lib);
+    // Removing the folder takes its counts with it.
+    lib.remove_root(&top).unwrap();
+    counts_match_the_rows(&lib, &t.lib);
+    assert!(lib.catalog.root_counts(lib.model_id()).unwrap().is_empty());
+    assert_eq!(lib.stats().unwrap().photos, 0);
 }
 
 #[test]
@@ -701,11 +819,17 @@ fn a_second_model_is_indexed_beside_the_first() {
     let n = a.vector_count();
     drop(a);
     let mut b = Library::open(&t.lib, "model-b", 512).unwrap();
+    // Model B's photos are all to encode while model A's are searchable.
+    let before = b.catalog.root_counts(b.model_id()).unwrap();
+    assert_eq!((before[0].indexed, before[0].pending), (0, n as u64));
+    counts_match_the_rows(&b, &t.lib);
     let s = index(&mut b, &enc, std::slice::from_ref(&t.root));
     assert_eq!(b.vector_count(), n, "{s:?}");
     assert!(s.progress.encoded > 0);
+    counts_match_the_rows(&b, &t.lib);
     drop(b);
     let a = Library::open(&t.lib, "model-a", 512).unwrap();
+    counts_match_the_rows(&a, &t.lib);
     assert_eq!(a.vector_count(), n);
     assert_eq!(a.vectors_origin, "loaded");
     assert_eq!(a.stats().unwrap().max_encodes_per_photo, 1);

@@ -403,6 +403,7 @@ fn a_library_indexed_before_metadata_existed_reads_it_without_encoding_again() {
     // Turn the catalog back into what version 2 wrote: no metadata columns beyond taken_at and
     // the GPS pair, and those empty (Glimpse did not read EXIF then).
     let db = rusqlite::Connection::open(library.join("catalog.sqlite")).unwrap();
+    db.execute_batch(common::UNDO_KEPT_COUNTS).unwrap();
     db.execute_batch(
         "DROP INDEX photos_by_date;
          ALTER TABLE photos DROP COLUMN metadata_read;
