@@ -288,6 +288,20 @@ fn main() {
             lib.vectors().memory_usage() as f64 / 1e6,
             rss1 - rss0
         );
+        // What the window reads every 2 s while indexing (folder panel, status bar) and after
+        // each job (type filter): counts the catalog keeps, so they cost the same at any size.
+        let reads = 20;
+        let t = Instant::now();
+        for _ in 0..reads {
+            lib.catalog.root_counts(lib.model_id()).expect("counts");
+        }
+        let folders_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
+        let t = Instant::now();
+        for _ in 0..reads {
+            lib.catalog.indexed_formats().expect("formats");
+        }
+        let formats_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
+        println!("  window counts: folders {folders_ms:.3} ms, formats {formats_ms:.3} ms");
         // Text queries end to end: tokenize + encode (the model's text tower runs for real) +
         // search + join. The vector searched is a text-like query of the synthetic space (the
         // test model's text space is not this synthetic photo space), so recall is meaningful.
