@@ -64,6 +64,9 @@ pack() {
     "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$stage/ort"
   python3 "$ROOT/bench/fatbin_prune.py" "$stage/ort/libonnxruntime_providers_cuda.so" "$SM"
 
+  # The commit the binaries were built from: a kit older than the code to measure is rebuilt.
+  git -C "$ROOT" describe --always --dirty > "$stage/commit" 2>/dev/null || echo unknown > "$stage/commit"
+  cp "$stage/commit" "$OUTDIR/commit.txt"
   tar -C "$stage" -cf - . | xz -9 -T0 > "$OUTDIR/kit.tar.xz"
   (cd "$OUTDIR" && sha256sum kit.tar.xz > kit.sha256 && split -b "${PART_MB}M" -d kit.tar.xz kit.tar.xz.)
   rm "$OUTDIR/kit.tar.xz"
@@ -187,6 +190,9 @@ run() {
   export GLIMPSE_OFFLINE=1
   mkdir -p "$WORK"
   echo "== machine: $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+  if [ "$mode" != cpu ]; then
+    echo "== kit built from commit $(cat "$KIT/kit/commit" 2>/dev/null || echo unknown)"
+  fi
   if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   fi
