@@ -39,7 +39,8 @@ positive). Extra canonical captions ("red circle", the templates) are added to e
 calibration.json (written by this script, measured on held-out pictures of the evaluation renderer
 through the ONNX files): relevance_floor (text-image cosine that best separates matching from
 non-matching (caption, picture) pairs: maximum balanced accuracy) and duplicate_cosine (1st
-percentile of copy-pair image-image cosines: resized 50%, JPEG q60, 3% crop).
+percentile of copy-pair image-image cosines: resized 50%, JPEG q60, 3% crop) and similar_floor
+(image-image cosine that best separates pictures of one class from pictures of different classes).
 
 Time (2-core AMD EPYC development machine, torch.set_num_threads(2), while a Rust build shared the
 cores, load average 3-4): data 149 s, training 1200 steps x 128 = 2183 s (0.65 s/step when the cores
@@ -47,7 +48,8 @@ were free, i.e. ~13 min unloaded), whole script 2365 s. Held-out results: README
 Versions: models/test/VERSIONS.txt (no new package). Seeded (torch, numpy, random; the training
 pictures come from per-index numpy generators, so the 2 render workers do not change them).
 
-Usage: /work/pyenv/bin/python models/test/make_shape_clip.py
+Usage: /work/pyenv/bin/python models/test/make_shape_clip.py [--calibrate]
+(--calibrate: measure calibration.json again for the model already there, without training.)
 """
 import sys
 
@@ -841,11 +843,68 @@ def calibrate(sv, st, scenes, pics, E):
             ja, jb = single[a], single[b]
             (same if objs[ja] == objs[jb] else diff).append(float(E[ja] @ E[jb]))
     dup = round(math.floor(float(np.percentile(copy_cos.astype(np.float64), 1)) * 1000) / 1000, 3)
+    # similar floor: the image-image cosine that best separates pictures of one class from
+    # pictures of different classes ("photos like this one")
+    same_a, diff_a = np.array(same), np.array(diff)
+    sim_cands = np.unique(np.round(np.concatenate([same_a, diff_a]), 4))
+    similar = float(max(sim_cands, key=lambda t: (np.mean(same_a >= t) + np.mean(diff_a < t)) / 2))
+    sim_bacc = (np.mean(same_a >= similar) + np.mean(diff_a < similar)) / 2
     res = dict(floor=floor, bacc=bacc, pos=pct(pos), neg=pct(neg), dup=dup, copies=pct(copy_cos),
+               similar=similar, sim_bacc=sim_bacc,
                copies_by_kind={k: pct(copy_cos[np.array(kinds) == k]) for k in dict.fromkeys(kinds)},
                same_class=pct(same), diff_class=pct(diff),
                same_above_dup=float(np.mean(np.array(same) >= dup)), diff_above_dup=float(np.mean(np.array(diff) >= dup)))
     return res
+
+
+def write_calibration(out, cal):
+    """Prints the calibration and writes `out`/calibration.json with its method in `notes`."""
+    print(f"relevance_floor {cal['floor']:.4f} (balanced accuracy {cal['bacc']:.4f})")
+    print(f"  matching pairs     {fmt_pct(cal['pos'])}")
+    print(f"  non-matching pairs {fmt_pct(cal['neg'])}")
+    print(f"duplicate_cosine {cal['dup']:.3f}")
+    print(f"  copy pairs          {fmt_pct(cal['copies'])}")
+    for k, v in cal["copies_by_kind"].items():
+        print(f"    {k:12s}      {fmt_pct(v)}")
+    print(f"  same class, diff pic {fmt_pct(cal['same_class'])}  ({100 * cal['same_above_dup']:.1f}% >= D)")
+    print(f"  different class      {fmt_pct(cal['diff_class'])}  ({100 * cal['diff_above_dup']:.2f}% >= D)")
+    print(f"similar_floor {cal['similar']:.4f} (balanced accuracy {cal['sim_bacc']:.4f}, same class vs different class)")
+
+    notes = (
+        f"Measured by make_shape_clip.py on held-out pictures drawn by a different renderer (numpy coverage "
+        f"rasteriser), through the ONNX files. relevance_floor: the text-image cosine that maximises balanced "
+        f"accuracy between matching and non-matching (caption, picture) pairs (captions: the 40 'colour shape' "
+        f"queries, 5 'a shape', 8 'a colour shape', 40 templated 'colour shape'; balanced accuracy {cal['bacc']:.4f}); "
+        f"matching {fmt_pct(cal['pos'])}; non-matching {fmt_pct(cal['neg'])}. duplicate_cosine: 1st percentile "
+        f"(floored to 0.001) of copy-pair image-image cosines (resized 50% / JPEG q60 / cropped 3% per edge / all "
+        f"three): {fmt_pct(cal['copies'])}; different pictures of the same class (colour+shape): "
+        f"{fmt_pct(cal['same_class'])} ({100 * cal['same_above_dup']:.1f}% at or above duplicate_cosine: this model "
+        f"ignores position/size/background, so same-class pictures look like copies to it); different classes: "
+        f"{fmt_pct(cal['diff_class'])} ({100 * cal['diff_above_dup']:.2f}% at or above). similar_floor: the "
+        f"image-image cosine that maximises balanced accuracy between those same-class and different-class pairs "
+        f"(balanced accuracy {cal['sim_bacc']:.4f}).")
+    with open(os.path.join(out, "calibration.json"), "w") as f:
+        json.dump({"relevance_floor": round(cal["floor"], 4), "duplicate_cosine": cal["dup"],
+                   "similar_floor": round(cal["similar"], 4), "notes": notes}, f, indent=2)
+        f.write("\n")
+
+
+def recalibrate():
+    """Measures the calibration of the model already in models/test/shape-clip (no training):
+    the held-out pictures are seeded, so the thresholds measured before must come out the same."""
+    common.print_versions("make_shape_clip.py --calibrate")
+    with open(os.path.join(OUT, "calibration.json")) as f:
+        before = json.load(f)
+    test_scenes, test_pics = eval_set([SEED, 4])
+    test_px = np.stack([clip_pixels(p) for p in test_pics])
+    sv, st = sessions(os.path.join(OUT, "visual", "model.onnx"), os.path.join(OUT, "textual", "model.onnx"))
+    E = l2n(run_visual(sv, test_px))
+    cal = calibrate(sv, st, test_scenes, test_pics, E)
+    for key, name in (("floor", "relevance_floor"), ("dup", "duplicate_cosine")):
+        got = round(cal[key], 4) if key == "floor" else cal[key]
+        if got != before[name]:
+            raise SystemExit(f"{name}: measured {got}, stored {before[name]}: the held-out set or model changed")
+    write_calibration(OUT, cal)
 
 
 # =============================================================================================
@@ -891,27 +950,7 @@ def main():
         m = metrics(E, test_scenes, lambda t: l2n(run_text(st, t)))
         print("TEST (onnxruntime, held-out numpy renderer): " + fmt_metrics(m))
         cal = calibrate(sv, st, test_scenes, test_pics, E)
-        print(f"relevance_floor {cal['floor']:.4f} (balanced accuracy {cal['bacc']:.4f})")
-        print(f"  matching pairs     {fmt_pct(cal['pos'])}")
-        print(f"  non-matching pairs {fmt_pct(cal['neg'])}")
-        print(f"duplicate_cosine {cal['dup']:.3f}")
-        print(f"  copy pairs          {fmt_pct(cal['copies'])}")
-        for k, v in cal["copies_by_kind"].items():
-            print(f"    {k:12s}      {fmt_pct(v)}")
-        print(f"  same class, diff pic {fmt_pct(cal['same_class'])}  ({100 * cal['same_above_dup']:.1f}% >= D)")
-        print(f"  different class      {fmt_pct(cal['diff_class'])}  ({100 * cal['diff_above_dup']:.2f}% >= D)")
-
-        notes = (
-            f"Measured by make_shape_clip.py on held-out pictures drawn by a different renderer (numpy coverage "
-            f"rasteriser), through the ONNX files. relevance_floor: the text-image cosine that maximises balanced "
-            f"accuracy between matching and non-matching (caption, picture) pairs (captions: the 40 'colour shape' "
-            f"queries, 5 'a shape', 8 'a colour shape', 40 templated 'colour shape'; balanced accuracy {cal['bacc']:.4f}); "
-            f"matching {fmt_pct(cal['pos'])}; non-matching {fmt_pct(cal['neg'])}. duplicate_cosine: 1st percentile "
-            f"(floored to 0.001) of copy-pair image-image cosines (resized 50% / JPEG q60 / cropped 3% per edge / all "
-            f"three): {fmt_pct(cal['copies'])}; different pictures of the same class (colour+shape): "
-            f"{fmt_pct(cal['same_class'])} ({100 * cal['same_above_dup']:.1f}% at or above duplicate_cosine: this model "
-            f"ignores position/size/background, so same-class pictures look like copies to it); different classes: "
-            f"{fmt_pct(cal['diff_class'])} ({100 * cal['diff_above_dup']:.2f}% at or above).")
+        write_calibration(tmp, cal)
         os.makedirs(os.path.join(tmp, "visual"), exist_ok=True)
         with open(os.path.join(tmp, "visual", "preprocess_cfg.json"), "w") as f:
             json.dump({"size": [224, 224], "mode": "RGB", "mean": CLIP_MEAN, "std": CLIP_STD,
@@ -937,9 +976,6 @@ def main():
         with open(os.path.join(tmp, "config.json"), "w") as f:
             json.dump(cfg, f, indent=2)
             f.write("\n")
-        with open(os.path.join(tmp, "calibration.json"), "w") as f:
-            json.dump({"relevance_floor": round(cal["floor"], 4), "duplicate_cosine": cal["dup"], "notes": notes}, f, indent=2)
-            f.write("\n")
         if os.path.isdir(OUT):
             shutil.rmtree(OUT)
         shutil.copytree(tmp, OUT)
@@ -959,4 +995,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--calibrate"]:
+        recalibrate()
+    elif sys.argv[1:]:
+        raise SystemExit("usage: make_shape_clip.py [--calibrate]")
+    else:
+        main()

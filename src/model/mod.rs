@@ -85,16 +85,21 @@ pub struct Calibration {
     pub relevance_floor: f32,
     /// Image-to-image cosine at or above which two photos are candidate copies.
     pub duplicate_cosine: f32,
+    /// Image-to-image cosine below which a photo is not "like" a dropped one (hidden behind
+    /// "show weaker"); `None` ranks the whole library, for models nobody has measured it for.
+    pub similar_floor: Option<f32>,
 }
 
 impl Default for Calibration {
     /// OpenAI CLIP ViT-B (the default models): matching captions score about 0.25-0.35 against
     /// their photos and unrelated ones 0.10-0.20; re-saved or resized copies of a photo score
-    /// above 0.95 against it.
+    /// above 0.95 against it. Where "like this photo" ends for them was not measured (it needs
+    /// the real weights and labelled photo pairs), so pictures rank the whole library.
     fn default() -> Self {
         Calibration {
             relevance_floor: 0.2,
             duplicate_cosine: 0.95,
+            similar_floor: None,
         }
     }
 }
@@ -106,19 +111,29 @@ impl Calibration {
         let Some(v) = optional_json(&path)? else {
             return Ok(Calibration::default());
         };
+        let optional = |name: &str| -> Result<Option<f32>, ModelError> {
+            match v.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(x) => x
+                    .as_f64()
+                    .filter(|x| x.is_finite() && (-1.0..=1.0).contains(x))
+                    .map(|x| Some(x as f32))
+                    .ok_or_else(|| ModelError::Config {
+                        path: path.display().to_string(),
+                        message: format!("{name} must be a cosine between -1 and 1"),
+                    }),
+            }
+        };
         let field = |name: &str| -> Result<f32, ModelError> {
-            v.get(name)
-                .and_then(serde_json::Value::as_f64)
-                .filter(|x| x.is_finite() && (-1.0..=1.0).contains(x))
-                .map(|x| x as f32)
-                .ok_or_else(|| ModelError::Config {
-                    path: path.display().to_string(),
-                    message: format!("{name} must be a cosine between -1 and 1"),
-                })
+            optional(name)?.ok_or_else(|| ModelError::Config {
+                path: path.display().to_string(),
+                message: format!("{name} must be a cosine between -1 and 1"),
+            })
         };
         Ok(Calibration {
             relevance_floor: field("relevance_floor")?,
             duplicate_cosine: field("duplicate_cosine")?,
+            similar_floor: optional("similar_floor")?,
         })
     }
 }
@@ -228,5 +243,48 @@ impl ModelFiles {
             dir: dir.display().to_string(),
             detail,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(json: &str) -> Result<Calibration, ModelError> {
+        let dir = tempfile::tempdir().map_err(|e| ModelError::Config {
+            path: "tempdir".into(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(dir.path().join("calibration.json"), json).map_err(|e| {
+            ModelError::Config {
+                path: "calibration.json".into(),
+                message: e.to_string(),
+            }
+        })?;
+        Calibration::read(dir.path())
+    }
+
+    #[test]
+    fn the_similar_floor_is_read_when_shipped_and_absent_otherwise() {
+        let with =
+            read(r#"{"relevance_floor": 0.3, "duplicate_cosine": 0.8, "similar_floor": 0.76}"#)
+                .expect("valid calibration");
+        assert_eq!(with.similar_floor, Some(0.76));
+        let without = read(r#"{"relevance_floor": 0.3, "duplicate_cosine": 0.8}"#)
+            .expect("valid calibration");
+        assert_eq!(without.similar_floor, None);
+        assert_eq!(without.relevance_floor, 0.3);
+        assert_eq!(Calibration::default().similar_floor, None);
+    }
+
+    #[test]
+    fn a_similar_floor_that_is_not_a_cosine_is_refused() {
+        for bad in ["1.5", "\"high\"", "-2"] {
+            let json = format!(
+                r#"{{"relevance_floor": 0.3, "duplicate_cosine": 0.8, "similar_floor": {bad}}}"#
+            );
+            let err = read(&json).expect_err(bad);
+            assert!(err.to_string().contains("similar_floor"), "{err}");
+        }
     }
 }
