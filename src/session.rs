@@ -892,6 +892,7 @@ impl Session {
                     .ok_or(SessionError::NoPhoto(id))?,
             };
             req.exclude.push(id);
+            req.floor = eng.files.calibration.similar_floor;
             search::unit(v)
         } else if let Some(p) = q.example_path.as_deref().filter(|p| !p.is_empty()) {
             // The encoder opens only for a picture with no stored vector to reuse.
@@ -908,6 +909,7 @@ impl Session {
                 other => other?,
             };
             req.exclude.extend(ex.photo_id);
+            req.floor = eng.files.calibration.similar_floor;
             preview = query_preview(Path::new(p));
             search::unit(ex.vector)
         } else {

@@ -173,25 +173,41 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
     assert!(page.hits.iter().all(|h| h.score.is_some()));
     assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));
 
-    // A dropped file outside the library: similar photos first, and a preview of the query.
+    // A dropped file outside the library: the photos like it (the model's similar floor keeps
+    // out the other shapes, behind "show weaker"), and a preview of the query.
     let outside = s.dir.path().join("dropped");
     let dropped = draw(&outside, &[(BLUE, SQUARE)], 1, 99);
-    let page = s
-        .session
-        .search(&SearchQuery {
-            example_path: Some(dropped[0].display().to_string()),
-            limit: 6,
-            ..SearchQuery::default()
-        })
-        .unwrap();
-    assert_eq!(page.hits.len(), 6);
-    assert!(
+    let by_drop = |include_weak| {
+        s.session
+            .search(&SearchQuery {
+                example_path: Some(dropped[0].display().to_string()),
+                limit: 50,
+                include_weak,
+                ..SearchQuery::default()
+            })
+            .unwrap()
+    };
+    let page = by_drop(false);
+    assert_eq!(
         page.hits
             .iter()
-            .all(|h| h.photo.path.contains("blue-square")),
-        "{:?}",
-        page.hits.iter().map(|h| &h.photo.path).collect::<Vec<_>>()
+            .filter(|h| h.photo.path.contains("blue-square"))
+            .count(),
+        6
     );
+    assert_eq!(
+        page.hits.len(),
+        6,
+        "{:?}",
+        page.hits
+            .iter()
+            .map(|h| (&h.photo.path, h.score))
+            .collect::<Vec<_>>()
+    );
+    assert!(page.weaker_hidden);
+    let weak = by_drop(true);
+    assert_eq!(weak.hits.len(), 18);
+    assert!(!weak.weaker_hidden);
     let preview = page.query_preview.expect("preview");
     assert!(
         preview.starts_with("data:image/jpeg;base64,/9j/"),
@@ -204,11 +220,13 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         .session
         .search(&SearchQuery {
             example_photo_id: Some(star.photo.id),
-            limit: 5,
+            limit: 50,
             ..SearchQuery::default()
         })
         .unwrap();
     assert!(page.hits.iter().all(|h| h.photo.id != star.photo.id));
+    assert_eq!(page.hits.len(), 5);
+    assert!(page.weaker_hidden);
     assert!(page
         .hits
         .iter()

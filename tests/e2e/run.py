@@ -325,9 +325,15 @@ def run(args, work, procs):
     check(src_attr.startswith("data:image/jpeg") or src_attr.startswith("glimpse:")
           or "glimpse.localhost" in src_attr, "the dropped picture is shown as the query")
     found = wait_for("results for the dropped picture", lambda: results(d), timeout=60)
-    check(all("blue-square" in p for p, _ in found[:3]),
-          f"similar photos first: {[Path(p).name for p, _ in found[:5]]}")
+    # The model's similar floor: the five blue squares, the other shapes behind "Show more".
+    check(sorted(Path(p).name for p, _ in found) == [f"blue-square-{k}.png" for k in range(5)],
+          f"the photos like it are the blue squares: {[Path(p).name for p, _ in found]}")
     screenshot(shots, "drop")
+    d.click(d.find("show-more"))
+    more = wait_for("weaker matches", lambda: (lambda r: r if len(r) > len(found) else None)(results(d)))
+    check([p for p, _ in more[:len(found)]] == [p for p, _ in found]
+          and not any("blue-square" in p for p, _ in more[len(found):]),
+          f"'Show more' adds the other shapes after them: {[Path(p).name for p, _ in more]}")
     d.click(d.find("query-clear"))
 
     print("4. auto-tagging the folder and filtering by a tag", flush=True)

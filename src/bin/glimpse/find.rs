@@ -141,6 +141,9 @@ pub struct SearchCmd {
 pub struct SimilarCmd {
     /// A photo of the library, or any picture file.
     path: PathBuf,
+    /// Also show photos below the model's floor for "like this" (when it ships one).
+    #[arg(long)]
+    weak: bool,
     #[command(flatten)]
     common: QueryArgs,
 }
@@ -350,10 +353,13 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
         examples.push(ex.vector);
     }
     let q = search::text_query_vector(&text, &parsed, &examples)?;
-    req.floor = Some(files.calibration.relevance_floor);
     req.include_weak = cmd.weak;
     if !parsed.text.is_empty() || !parsed.minus.is_empty() {
+        req.floor = Some(files.calibration.relevance_floor);
         req.breadth = search::TEXT_BREADTH;
+    } else {
+        // A picture alone: scores are image-to-image cosines, with their own floor.
+        req.floor = files.calibration.similar_floor;
     }
     let page = search::nearest(&lib, &q, &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
@@ -375,6 +381,8 @@ pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     let ex = example_of(cli, &files, &c.device, &lib, &cmd.path)?;
     let mut req = request(&c.paging, &c.filters);
     req.exclude.extend(ex.photo_id);
+    req.floor = files.calibration.similar_floor;
+    req.include_weak = cmd.weak;
     let page = search::nearest(&lib, &search::unit(ex.vector), &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
     Ok(ExitCode::SUCCESS)
