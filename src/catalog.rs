@@ -367,9 +367,6 @@ pub struct Stats {
     pub unsupported: u64,
     /// Embedding rows for the model.
     pub embeddings: u64,
-    /// The highest number of committed encodes of one photo's current content (1 = never
-    /// encoded twice).
-    pub max_encodes_per_photo: u64,
     /// Failure reasons with their counts, most common first.
     pub failures: Vec<(String, u64)>,
 }
@@ -639,11 +636,12 @@ impl Catalog {
                 _ => c.pending += n,
             }
         };
+        // Decoded photos from the kept counts (migration 6): no photo row is read.
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT format, status, COUNT(*) FROM photos WHERE format IS NOT NULL
-                 GROUP BY format, status",
+                "SELECT format, status, SUM(n) FROM photo_counts WHERE format != ''
+                 GROUP BY format, status HAVING SUM(n) > 0",
             )
             .ctx("format counts")?;
         let rows = stmt
@@ -659,10 +657,16 @@ impl Catalog {
             let (f, status, n) = row.ctx("format counts")?;
             add(f, &status, n as u64);
         }
-        // Rows never decoded are few (failed, unsupported, pending): named by extension.
+        // Rows never decoded are few (failed, unsupported, pending): named by extension, read
+        // through the folder-and-state index for the states the counts say hold any.
         let mut stmt = self
             .conn
-            .prepare("SELECT path, status FROM photos WHERE format IS NULL")
+            .prepare(
+                "SELECT p.path, p.status FROM photo_counts c
+                   JOIN photos p INDEXED BY photos_by_root_status
+                     ON p.root_id = c.root_id AND p.status = c.status
+                  WHERE c.format = '' AND c.n > 0 AND p.format IS NULL",
+            )
             .ctx("format counts")?;
         let rows = stmt
             .query_map([], |r| {
@@ -708,8 +712,9 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT path, COALESCE(error, status) FROM photos
-                 WHERE status IN ('failed', 'unsupported') ORDER BY path",
+                "SELECT path, COALESCE(error, status) FROM photos INDEXED BY photos_by_root_status
+                  WHERE root_id IN (SELECT id FROM roots) AND status IN ('failed', 'unsupported')
+                  ORDER BY path",
             )
             .ctx("failed files")?;
         let rows = stmt
@@ -1214,8 +1219,9 @@ impl Catalog {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT error, COUNT(*) FROM photos WHERE status = 'failed' OR status = 'unsupported'
-                 GROUP BY error ORDER BY COUNT(*) DESC, error",
+                "SELECT error, COUNT(*) FROM photos INDEXED BY photos_by_root_status
+                  WHERE root_id IN (SELECT id FROM roots) AND status IN ('failed', 'unsupported')
+                  GROUP BY error ORDER BY COUNT(*) DESC, error",
             )
             .ctx("failure reasons")?;
         let failures = stmt
@@ -1246,11 +1252,22 @@ impl Catalog {
             missing: status("missing")?,
             unsupported: status("unsupported")?,
             embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
-            max_encodes_per_photo: count(
-                "SELECT COALESCE(MAX(encodes), 0) FROM embeddings WHERE model_id = ?1",
-            )?,
             failures,
         })
+    }
+
+    /// The highest number of committed encodes of one photo's current content with the model
+    /// (1 = no photo was encoded twice): a check, apart from [`Catalog::stats`], since it reads
+    /// every vector row (9 s on a million photos).
+    pub fn max_encodes(&self, model_id: i64) -> Result<u64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(encodes), 0) FROM embeddings WHERE model_id = ?1",
+                [model_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .ctx("max encodes")
     }
 }
 

@@ -275,6 +275,12 @@ impl Library {
         Ok(self.catalog.stats(self.model_id)?)
     }
 
+    /// The most times one photo's content was encoded and committed with this model (1 = none
+    /// twice): what a crash or a re-tag must never raise. Reads every vector row.
+    pub fn max_encodes(&self) -> Result<u64, LibraryError> {
+        Ok(self.catalog.max_encodes(self.model_id)?)
+    }
+
     /// Every stored embedding with its path (for checks and exports).
     pub fn embeddings_with_paths(&self) -> Result<Vec<(PathBuf, Vec<f32>)>, LibraryError> {
         Ok(self.catalog.embeddings_with_paths(self.model_id)?)

@@ -529,6 +529,5 @@ fn tagging_uses_stored_vectors_and_cached_label_vectors() {
     let mut names = s.names(&p);
     names.sort();
     assert_eq!(names, vec!["beach", "beach_people"]);
-    let stats = s.lib.stats().unwrap();
-    assert_eq!(stats.max_encodes_per_photo, 1, "tagging never re-encodes");
+    assert_eq!(s.lib.max_encodes().unwrap(), 1, "tagging never re-encodes");
 }

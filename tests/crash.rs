@@ -23,7 +23,7 @@ fn glimpse(library: &Path) -> Command {
 
 fn status(library: &Path) -> serde_json::Value {
     let out = glimpse(library)
-        .args(["status", "--json"])
+        .args(["status", "--json", "--check"])
         .output()
         .expect("run status");
     assert!(
@@ -93,7 +93,10 @@ fn check_invariants(s: &serde_json::Value, round: usize) {
         "round {round}: index and catalog disagree: {s}"
     );
     assert!(
-        s["max_encodes_per_photo"].as_u64().unwrap_or(0) <= 1,
+        s["max_encodes_per_photo"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("round {round}: status --check says no count: {s}"))
+            <= 1,
         "round {round}: a committed photo was encoded twice: {s}"
     );
 }

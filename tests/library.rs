@@ -236,6 +236,35 @@ fn counts_match_the_rows(lib: &Library, dir: &Path) {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(formats, by_rows, "searchable photos per format");
+
+    // `glimpse status`'s per-format lines: every photo once, in its state.
+    let per_format = lib.catalog.format_counts().unwrap();
+    let sum = |f: fn(&glimpse::catalog::FormatCount) -> u64| per_format.iter().map(f).sum::<u64>();
+    assert_eq!(
+        (
+            sum(|f| f.indexed),
+            sum(|f| f.failed),
+            sum(|f| f.unsupported),
+            sum(|f| f.pending)
+        ),
+        (
+            count("SELECT COUNT(*) FROM photos WHERE status = 'indexed'"),
+            count("SELECT COUNT(*) FROM photos WHERE status = 'failed'"),
+            count("SELECT COUNT(*) FROM photos WHERE status = 'unsupported'"),
+            count("SELECT COUNT(*) FROM photos WHERE status IN ('pending', 'missing')"),
+        ),
+        "format counts (indexed, failed, unsupported, pending): {per_format:?}"
+    );
+    for f in &per_format {
+        let decoded = db
+            .query_row(
+                "SELECT COUNT(*) FROM photos WHERE format = ?1 AND status = 'indexed'",
+                [&f.format],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap() as u64;
+        assert_eq!(f.indexed, decoded, "{f:?}");
+    }
 }
 
 #[test]
@@ -357,7 +386,7 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     assert_eq!(st.failed, 5);
     assert_eq!(st.unsupported, 1);
     assert_eq!(lib.vector_count(), photos);
-    assert_eq!(st.max_encodes_per_photo, 1);
+    assert_eq!(lib.max_encodes().unwrap(), 1);
     // The time the graph insertion took is reported with its thread count.
     assert!(s.graph > 0.0 && s.graph_threads >= 1, "{s:?}");
     // Per format: decoded photos by their bytes, the rest by their names.
@@ -832,7 +861,7 @@ fn a_second_model_is_indexed_beside_the_first() {
     counts_match_the_rows(&a, &t.lib);
     assert_eq!(a.vector_count(), n);
     assert_eq!(a.vectors_origin, "loaded");
-    assert_eq!(a.stats().unwrap().max_encodes_per_photo, 1);
+    assert_eq!(a.max_encodes().unwrap(), 1);
 }
 
 /// An unplugged drive can leave an empty mount point: its photos must not be purged.

@@ -353,10 +353,7 @@ fn tagging_names_the_shape_and_retagging_encodes_nothing() {
     assert_eq!(embedded, 8);
     let after = lib.stats().unwrap();
     assert_eq!(after.embeddings, before.embeddings);
-    assert_eq!(
-        after.max_encodes_per_photo, 1,
-        "re-tagging encoded no photo"
-    );
+    assert_eq!(lib.max_encodes().unwrap(), 1, "re-tagging encoded no photo");
     // Back to shapes: every label vector is cached now.
     let (_, embedded) = tag_accuracy(&mut lib, &f.photos, &SHAPES, |s| s.shapes[0].shape, &scenes);
     assert_eq!(embedded, 0);
@@ -511,6 +508,31 @@ fn the_cli_searches_tags_filters_and_pipes() {
     assert_eq!(
         used.into_iter().collect::<Vec<_>>(),
         vec!["circle", "star", "triangle"]
+    );
+    // status answers from kept counts; --check reads the whole catalog and says so.
+    let status = |args: &[&str]| {
+        String::from_utf8_lossy(&glimpse(&f.library, &[&["status"], args].concat()).stdout)
+            .into_owned()
+    };
+    let quick = status(&[]);
+    assert!(
+        !quick.contains("integrity") && !quick.contains("encoded twice"),
+        "{quick}"
+    );
+    assert!(
+        quick.contains(&format!("indexed: {}", f.drawn.len())),
+        "{quick}"
+    );
+    let checked = status(&["--check"]);
+    assert!(
+        checked.lines().next().unwrap().ends_with("(integrity ok)"),
+        "{checked}"
+    );
+    assert!(checked.contains("no photo was encoded twice"), "{checked}");
+    let json: serde_json::Value = serde_json::from_str(&status(&["--json"])).unwrap();
+    assert!(
+        json["integrity"].is_null() && json["max_encodes_per_photo"].is_null(),
+        "{json}"
     );
     // similar PATH: the example itself is not in its results, which stop at the model's
     // similar floor (stderr says so); --weak goes on past it.

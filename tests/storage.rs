@@ -287,7 +287,11 @@ fn a_copy_is_found_by_content_hash_and_reuses_the_vector() {
         .values()
         .all(|k| k.has_vector && k.status == "indexed"));
     let s = cat.stats(model).unwrap();
-    assert_eq!(s.max_encodes_per_photo, 1, "a reuse is not an encode");
+    assert_eq!(
+        cat.max_encodes(model).unwrap(),
+        1,
+        "a reuse is not an encode"
+    );
     assert_eq!(s.embeddings, 2);
 
     // A different model sees no vectors and no reusable hashes.

@@ -80,6 +80,10 @@ enum Command {
         /// Also list every failed or unsupported file with its reason.
         #[arg(long)]
         files: bool,
+        /// Also check the catalog's integrity and that no photo was encoded twice (reads the
+        /// whole catalog: seconds on a large library).
+        #[arg(long)]
+        check: bool,
     },
     /// Find photos by describing them: `glimpse search "dog on a red sofa -cat"`.
     Search(find::SearchCmd),
@@ -595,10 +599,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             dump_embeddings,
             files,
+            check,
         } => {
             let dir = library_dir(&cli);
             let catalog = glimpse::catalog::Catalog::open(&dir)?;
-            let integrity = catalog.integrity_check()?;
+            let integrity = if *check {
+                Some(catalog.integrity_check()?)
+            } else {
+                None
+            };
             let roots = catalog.roots()?;
             let formats = catalog.format_counts()?;
             let failed_files = if *files {
@@ -609,7 +618,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let provider = catalog.setting("provider")?;
             let chosen = status_model(&cli, model.as_deref(), &catalog)?;
             drop(catalog);
-            let (stats, vectors, origin, model_name) = match &chosen {
+            let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
                 Some((name, dim)) => {
                     let lib = Library::open(&dir, name, *dim)?;
                     if *dump_embeddings {
@@ -624,14 +633,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         }
                         return Ok(ExitCode::SUCCESS);
                     }
+                    let max_encodes = if *check {
+                        Some(lib.max_encodes()?)
+                    } else {
+                        None
+                    };
                     (
                         lib.stats()?,
                         lib.vector_count(),
                         lib.vectors_origin.clone(),
                         Some(name.clone()),
+                        max_encodes,
                     )
                 }
-                None => (Default::default(), 0, "none".to_string(), None),
+                None => (
+                    Default::default(),
+                    0,
+                    "none".to_string(),
+                    None,
+                    check.then_some(0),
+                ),
             };
             let stats: glimpse::catalog::Stats = stats;
             let failures: Vec<serde_json::Value> = stats
@@ -655,7 +676,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "embeddings": stats.embeddings,
                 "vectors": vectors,
                 "vectors_origin": origin,
-                "max_encodes_per_photo": stats.max_encodes_per_photo,
+                "max_encodes_per_photo": max_encodes,
                 "formats": formats,
             });
             if *json {
@@ -667,7 +688,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     );
                 }
             } else {
-                println!("library: {} (integrity {integrity})", dir.display());
+                match &integrity {
+                    Some(i) => println!("library: {} (integrity {i})", dir.display()),
+                    None => println!("library: {}", dir.display()),
+                }
                 println!(
                     "model: {} on {}",
                     model_name.as_deref().unwrap_or("(none yet)"),
@@ -705,6 +729,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 for (p, reason) in &failed_files {
                     println!("{}: {reason}", p.display());
+                }
+                if let Some(n) = max_encodes {
+                    println!(
+                        "{}",
+                        if n <= 1 {
+                            "no photo was encoded twice".to_string()
+                        } else {
+                            format!("a photo was encoded and committed {n} times")
+                        }
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
