@@ -159,6 +159,22 @@ describe("App", () => {
     expect(shell.calls("search")[1].query).toMatchObject({ text: "nothing", includeWeak: true });
   });
 
+  it("no results because of the filters: says the filters left nothing, not 'try other words'", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      // Nothing passes a date in 2031: no match, and none below the floor either.
+      if (q.filter?.after === "2031-01-01") return page([], false, { weakerHidden: false });
+      return page(hits(5), false);
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.change(r.getByTestId("filter-after"), { target: { value: "2031-01-01" } });
+    await waitFor(() => expect(r.getByTestId("no-results-filters")).toBeTruthy());
+    expect(r.getByTestId("no-results").textContent).not.toMatch(/Try other words/);
+    expect(within(r.getByTestId("no-results")).getByRole("button", { name: "Clear filters" })).toBeTruthy();
+    expect(r.queryByTestId("show-more")).toBeNull();
+  });
+
   it("a dropped picture becomes the query; × goes back", async () => {
     const r = await started();
     shell.drop!({ payload: { type: "enter", paths: ["/tmp/cat.png"], position: { x: 1, y: 1 } } });
