@@ -47,8 +47,9 @@ pub enum SessionError {
     /// Tagging failed.
     #[error(transparent)]
     Tags(#[from] tags::TagError),
-    /// A folder the user named cannot be used.
-    #[error("{path}: {reason}")]
+    /// A folder the user named cannot be used. The message is the reason alone: the window
+    /// says which folder ("Could not add “~/Photos”: there is no such folder").
+    #[error("{reason}")]
     Folder {
         /// The folder.
         path: String,
@@ -772,11 +773,15 @@ impl Session {
             path: path.display().to_string(),
             reason: reason.to_string(),
         };
-        let real = path
-            .canonicalize()
-            .map_err(|e| bad(&format!("cannot open it ({e})")))?;
+        let real = path.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => bad("there is no such folder"),
+            std::io::ErrorKind::PermissionDenied => {
+                bad("Glimpse is not allowed to open it (permission denied)")
+            }
+            _ => bad(&format!("cannot open it ({e})")),
+        })?;
         if !real.is_dir() {
-            return Err(bad("not a folder"));
+            return Err(bad("it is a file, not a folder"));
         }
         let library = self
             .cfg

@@ -617,8 +617,8 @@ fn folders_that_cannot_be_used_are_refused_with_the_reason() {
     let file = s.dir.path().join("a-file.png");
     std::fs::write(&file, b"x").unwrap();
     for (p, why) in [
-        (PathBuf::from("/no/such/folder"), "cannot open it"),
-        (file.clone(), "not a folder"),
+        (PathBuf::from("/no/such/folder"), "there is no such folder"),
+        (file.clone(), "it is a file, not a folder"),
         (s.dir.path().to_path_buf(), "contains Glimpse's own library"),
     ] {
         match s.session.add_root(&p) {
