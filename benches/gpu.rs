@@ -209,7 +209,17 @@ fn decode(args: &[String]) {
             |(tensor, scratch), i| {
                 let buffer = std::mem::replace(tensor, empty.clone());
                 if let Ok(glimpse::prepare::Prepared::Tensor { tensor: t, .. }) =
-                    glimpse::prepare::prepare_into(&files[i], &cfg, &known, thumbs, buffer, scratch)
+                    glimpse::prepare::prepare_into(
+                        &files[i],
+                        &cfg,
+                        &known,
+                        thumbs.map(|cache| glimpse::thumbs::Previews {
+                            cache,
+                            even_small: false,
+                        }),
+                        buffer,
+                        scratch,
+                    )
                 {
                     *tensor = t;
                 }

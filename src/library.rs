@@ -355,6 +355,7 @@ impl Library {
                 continue;
             }
             self.catalog.set_root_online(r.id, true)?;
+            let may_go_offline = crate::thumbs::on_another_drive(&root, &self.dir);
             let mut known = self.catalog.known_files(r.id, self.model_id)?;
             let key = decoders_key(r.id);
             let retry_failed = self.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
@@ -382,6 +383,7 @@ impl Library {
                             requeue.push(WorkItem {
                                 photo_id: k.id,
                                 path: path.to_path_buf(),
+                                may_go_offline,
                             });
                             return;
                         }
@@ -465,7 +467,11 @@ impl Library {
                 if unsupported.is_some() {
                     summary.unsupported += 1;
                 } else {
-                    work.push(WorkItem { photo_id: id, path });
+                    work.push(WorkItem {
+                        photo_id: id,
+                        path,
+                        may_go_offline,
+                    });
                 }
             }
         }

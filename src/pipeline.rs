@@ -7,7 +7,7 @@ use crate::encode::ImageEncoder;
 use crate::metadata::Metadata;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
 use crate::preprocess::Pixels;
-use crate::thumbs::Thumbs;
+use crate::thumbs::{Previews, Thumbs};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,6 +63,9 @@ pub struct WorkItem {
     pub photo_id: i64,
     /// Where it is.
     pub path: PathBuf,
+    /// Its folder is on another drive than the library ([`crate::thumbs::on_another_drive`]):
+    /// it gets a preview even when the app could show the file itself.
+    pub may_go_offline: bool,
 }
 
 /// The result for one file, as committed to the catalog.
@@ -426,11 +429,15 @@ pub fn run<E>(
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = work.get(i) else { break };
                     let t = Instant::now();
+                    let previews = thumbs.map(|cache| Previews {
+                        cache,
+                        even_small: item.may_go_offline,
+                    });
                     let r = prepare::prepare_into(
                         &item.path,
                         cfg,
                         known,
-                        thumbs,
+                        previews,
                         pool.take(),
                         &mut scratch,
                     );

@@ -6,7 +6,7 @@
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::metadata::Metadata;
 use crate::preprocess::{self, Pixels, PreprocessConfig};
-use crate::thumbs::{self, Thumbs};
+use crate::thumbs::{self, Previews};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -76,13 +76,13 @@ pub fn prepare(
     path: &Path,
     cfg: &PreprocessConfig,
     known: &HashMap<ContentHash, i64>,
-    thumbs: Option<&Thumbs>,
+    previews: Option<Previews<'_>>,
 ) -> Result<Prepared, PrepareError> {
     prepare_into(
         path,
         cfg,
         known,
-        thumbs,
+        previews,
         Pixels::Floats(Vec::new()),
         &mut Scratch::default(),
     )
@@ -95,7 +95,7 @@ pub fn prepare_into(
     path: &Path,
     cfg: &PreprocessConfig,
     known: &HashMap<ContentHash, i64>,
-    thumbs: Option<&Thumbs>,
+    previews: Option<Previews<'_>>,
     buffer: Pixels,
     scratch: &mut Scratch,
 ) -> Result<Prepared, PrepareError> {
@@ -132,8 +132,8 @@ pub fn prepare_into(
         meta.len(),
         d.viewers_see_it_as_decoded(),
     );
-    match thumbs.filter(|_| !own_preview) {
-        Some(t) => {
+    match previews.filter(|p| p.even_small || !own_preview) {
+        Some(Previews { cache: t, .. }) => {
             // The preview is the picture as resized for the model (before the crop): no second
             // resize on the decode pool, whose speed is the indexing speed on a GPU.
             let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
@@ -162,6 +162,7 @@ pub fn prepare_into(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::thumbs::Thumbs;
 
     #[test]
     fn reused_buffers_give_what_fresh_ones_give() {
@@ -229,7 +230,7 @@ mod tests {
             .unwrap();
         let cfg = PreprocessConfig::default();
         let thumbs = Thumbs::new(dir.path().join("thumbs"));
-        let first = prepare(&p, &cfg, &HashMap::new(), Some(&thumbs)).unwrap();
+        let first = prepare(&p, &cfg, &HashMap::new(), Some(previews(&thumbs, false))).unwrap();
         let Prepared::Tensor {
             hash,
             tensor,
@@ -281,7 +282,7 @@ mod tests {
                     tensor: without, ..
                 },
             ) = (
-                prepare(&path, &cfg, &HashMap::new(), Some(&thumbs)).unwrap(),
+                prepare(&path, &cfg, &HashMap::new(), Some(previews(&thumbs, false))).unwrap(),
                 prepare(&path, &cfg, &HashMap::new(), None).unwrap(),
             )
             else {
@@ -291,5 +292,26 @@ mod tests {
             // With a preview the whole picture is resized, without only the crop: same tensor.
             assert_eq!(tensor, without, "{name}");
         }
+        // A folder that may be unplugged: small photos get a preview too, the same tensor.
+        let other = Thumbs::new(dir.path().join("offline"));
+        let path = fixtures.join("jpeg_baseline.jpg");
+        let (
+            Prepared::Tensor { hash, tensor, .. },
+            Prepared::Tensor {
+                tensor: without, ..
+            },
+        ) = (
+            prepare(&path, &cfg, &HashMap::new(), Some(previews(&other, true))).unwrap(),
+            prepare(&path, &cfg, &HashMap::new(), None).unwrap(),
+        )
+        else {
+            panic!("expected a tensor")
+        };
+        assert!(other.exists(&hex::encode(hash)));
+        assert_eq!(tensor, without);
+    }
+
+    fn previews(cache: &Thumbs, even_small: bool) -> Previews<'_> {
+        Previews { cache, even_small }
     }
 }

@@ -2,7 +2,8 @@
 //! model's input before its centre crop: 224 px on the short side for CLIP), keyed by content
 //! hash so that moved and copied photos share one file and no photo is decoded twice. A photo
 //! that is already preview-sized and in a format the web view shows gets none: the app shows
-//! the file itself (see [`original_is_preview`]).
+//! the file itself (see [`original_is_preview`]), unless its folder is on another drive that
+//! may be unplugged ([`Previews::even_small`]).
 
 use image::RgbImage;
 use std::io::Write;
@@ -38,6 +39,48 @@ pub fn original_is_preview(
         && as_decoded
         && u64::from(width) * u64::from(height) <= ORIGINAL_AS_PREVIEW_MAX_PIXELS
         && file_bytes <= ORIGINAL_AS_PREVIEW_MAX_BYTES
+}
+
+/// Where a photo's preview goes, and whether a photo that could be its own preview gets one
+/// anyway.
+#[derive(Debug, Clone, Copy)]
+pub struct Previews<'a> {
+    /// The cache previews are written to.
+    pub cache: &'a Thumbs,
+    /// Write previews of small photos too ([`original_is_preview`]): their folder is on another
+    /// drive than the library ([`on_another_drive`]) and may be unplugged, when the app can no
+    /// longer show the files themselves but still shows previews.
+    pub even_small: bool,
+}
+
+/// Whether `folder` is on another drive (file system) than `library`: an external disk, a
+/// network share or a second volume, which can go offline while the library stays. When it
+/// cannot tell, it says yes (a preview too many costs a little time and space, a missing one
+/// leaves a blank cell).
+pub fn on_another_drive(folder: &Path, library: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(folder), std::fs::metadata(library)) {
+            (Ok(a), Ok(b)) => a.dev() != b.dev(),
+            _ => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        // Drive letters and UNC shares: the path's prefix names the volume.
+        let volume = |p: &Path| {
+            p.canonicalize().ok().and_then(|p| {
+                p.components()
+                    .next()
+                    .map(|c| c.as_os_str().to_ascii_lowercase())
+            })
+        };
+        match (volume(folder), volume(library)) {
+            (Some(a), Some(b)) => a != b,
+            _ => true,
+        }
+    }
 }
 
 /// Why a preview could not be written.
@@ -133,6 +176,19 @@ mod tests {
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
         assert!(t.exists("abcdef"));
         assert!(!t.exists("ffffff"));
+    }
+
+    #[test]
+    fn a_folder_on_another_file_system_is_on_another_drive() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        assert!(!on_another_drive(&a, &b));
+        // What cannot be looked at counts as another drive: a preview too many is harmless.
+        assert!(on_another_drive(&dir.path().join("missing"), &b));
+        #[cfg(target_os = "linux")]
+        assert!(on_another_drive(Path::new("/proc"), &a));
     }
 
     #[test]

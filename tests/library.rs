@@ -910,3 +910,74 @@ fn a_background_job_streams_progress_and_can_be_paused() {
     let lib = job.join().unwrap();
     assert_eq!(lib.vector_count() as u64, lib.stats().unwrap().indexed);
 }
+
+#[test]
+fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
+    // The app shows a small photo's file itself, which it cannot once its drive is unplugged:
+    // photos on another drive than the library get a preview like large ones. /dev/shm is a
+    // separate file system (tmpfs) on Linux machines, standing in for a USB disk here.
+    let tmp = tempfile::tempdir().unwrap();
+    let usb = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm for a second drive");
+    let lib_dir = tmp.path().join("library");
+    std::fs::create_dir_all(&lib_dir).unwrap();
+    assert!(
+        glimpse::thumbs::on_another_drive(usb.path(), &lib_dir),
+        "/dev/shm is on the library's drive here: the test needs a second file system"
+    );
+    let local = tmp.path().join("Pictures");
+    let external = usb.path().join("Archive");
+    for i in 0..3 {
+        photo(&local.join(format!("local{i}.jpg")), i);
+        photo(&external.join(format!("old{i}.jpg")), 100 + i);
+    }
+    let enc = encoder();
+    let mut lib = Library::open(&lib_dir, "tiny-clip", 512).unwrap();
+    lib.index(
+        &[local.clone(), external.clone()],
+        &enc,
+        2,
+        &Control::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    let previews = |lib: &Library| -> Vec<(String, bool)> {
+        let ids = lib
+            .catalog
+            .filter_ids(lib.model_id(), &glimpse::catalog::PhotoFilter::default())
+            .unwrap();
+        let mut v: Vec<(String, bool)> = lib
+            .catalog
+            .photo_infos(&ids)
+            .unwrap()
+            .into_values()
+            .map(|i| {
+                let name = i.path.file_name().unwrap().to_string_lossy().into_owned();
+                let hash = i.content_hash.expect("indexed photos have a hash");
+                (name, lib.thumbs.exists(&hash))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let expected: Vec<(String, bool)> = (0..3)
+        .map(|i| (format!("local{i}.jpg"), false))
+        .chain((0..3).map(|i| (format!("old{i}.jpg"), true)))
+        .collect();
+    assert_eq!(previews(&lib), expected);
+    // Unplugged: the archive's photos stay in the library, and their previews with them.
+    std::fs::rename(&external, usb.path().join("gone")).unwrap();
+    let s = lib
+        .index(
+            &[local, external.clone()],
+            &enc,
+            2,
+            &Control::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(
+        s.offline_roots,
+        vec![external.canonicalize().unwrap_or(external)]
+    );
+    assert_eq!(previews(&lib), expected);
+}

@@ -38,6 +38,7 @@ fn work() -> Vec<WorkItem> {
         .map(|(i, path)| WorkItem {
             photo_id: i as i64 + 1,
             path,
+            may_go_offline: false,
         })
         .collect()
 }
