@@ -203,9 +203,93 @@ pub fn under_any(path: &Path, roots: &[PathBuf]) -> bool {
     roots.iter().any(|r| path.starts_with(r))
 }
 
+/// How a root looks from outside: there as a folder or not, on which file system, which
+/// folder, and (for a root that is offline) when its entries last changed. No watch sees a folder appear where
+/// there was none, or a drive mounted over its empty mount point; comparing this every few
+/// seconds does, for the price of one `stat` per root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence(Option<(u64, u64, Option<std::time::SystemTime>)>);
+
+impl Presence {
+    /// Looks at `root`; `with_changes` also tells apart two moments of the same folder whose
+    /// entries changed (for an offline root, where a drive's files coming back matter).
+    pub fn of(root: &Path, with_changes: bool) -> Self {
+        let Ok(m) = std::fs::metadata(root) else {
+            return Presence(None);
+        };
+        if !m.is_dir() {
+            return Presence(None);
+        }
+        // The file system and the folder's own identity: an unmounted drive leaves its mount
+        // point (another device), a folder deleted and made again is another inode.
+        #[cfg(unix)]
+        let (device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (m.dev(), m.ino())
+        };
+        #[cfg(not(unix))]
+        let (device, inode) = (0, 0);
+        Presence(Some((
+            device,
+            inode,
+            if with_changes {
+                m.modified().ok()
+            } else {
+                None
+            },
+        )))
+    }
+
+    /// Whether the root was there as a folder.
+    pub fn is_there(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Whether both looks saw the same folder (or none), whatever its entries did.
+    pub fn same_folder(&self, other: &Presence) -> bool {
+        self.0.map(|(d, i, _)| (d, i)) == other.0.map(|(d, i, _)| (d, i))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presence_changes_when_a_folder_comes_back_or_its_entries_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("drive");
+        let gone = Presence::of(&root, true);
+        std::fs::create_dir(&root).unwrap();
+        let back = Presence::of(&root, true);
+        assert_ne!(gone, back);
+        assert!(!gone.is_there() && back.is_there());
+        assert_eq!(back, Presence::of(&root, true));
+        // Deleted and made again: another folder.
+        std::fs::remove_dir(&root).unwrap();
+        let _keep = std::fs::File::create(dir.path().join("takes-the-inode")).unwrap();
+        std::fs::create_dir(&root).unwrap();
+        let again = Presence::of(&root, true);
+        #[cfg(unix)]
+        assert_ne!(back, again);
+        let back = again;
+        // A file where the folder was is no folder.
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(Presence::of(&file, true), gone);
+        assert!(back.same_folder(&Presence::of(&root, false)));
+        assert!(!back.same_folder(&gone));
+        // Entries changing: seen with changes, not without.
+        let quiet = Presence::of(&root, false);
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(root.join("a.jpg"), b"x").unwrap();
+        let dir_file = std::fs::File::open(&root).unwrap();
+        dir_file
+            .set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1))
+            .unwrap();
+        assert_ne!(back, Presence::of(&root, true));
+        assert_eq!(quiet, Presence::of(&root, false));
+    }
 
     #[test]
     fn a_burst_of_files_arrives_as_one_batch() {

@@ -9,10 +9,12 @@ use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse::device::{Device, DeviceOptions};
 use glimpse::runtime::RuntimeOptions;
 use glimpse::serve::ServeError;
-use glimpse::session::{Event, FilterSpec, SearchQuery, Session, SessionConfig, SessionError};
+use glimpse::session::{
+    Event, FilterSpec, RootInfo, SearchQuery, Session, SessionConfig, SessionError,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const IDLE: Duration = Duration::from_secs(300);
 
@@ -496,6 +498,61 @@ fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
         "{:?}",
         page.hits
     );
+}
+
+#[test]
+fn a_folder_that_comes_back_is_online_again_without_asking() {
+    // An external drive unplugged, then plugged back in while the window is open.
+    let s = setup();
+    let drive = s.dir.path().join("drive");
+    let photos = drive.join("Photos");
+    draw(&photos, &[(RED, CIRCLE)], 3, 31);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let unplugged = s.dir.path().join("unplugged");
+    std::fs::rename(&drive, &unplugged).unwrap();
+    let root = |s: &Setup| s.session.roots().unwrap().remove(0);
+    let wait = |what: &str, ok: &dyn Fn(&RootInfo) -> bool| {
+        let t = Instant::now();
+        while !ok(&root(&s)) {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "{what}: {:?}",
+                root(&s)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait("offline once unplugged", &|r| !r.online);
+    // Plugged in again, with a photo added elsewhere meanwhile.
+    draw(&unplugged.join("Photos"), &[(YELLOW, STAR)], 1, 32);
+    std::fs::rename(&unplugged, &drive).unwrap();
+    wait("online and indexed once back", &|r| {
+        r.online && r.indexed == 4
+    });
+    let page = s.session.search(&text("yellow star")).unwrap();
+    assert!(
+        page.hits[0].photo.path.contains("yellow-star"),
+        "{:?}",
+        page.hits
+    );
+
+    // Unplugged again, leaving its mount point behind as an empty folder: offline, and it
+    // stays so without re-indexing over and over.
+    std::fs::rename(&drive, &unplugged).unwrap();
+    std::fs::create_dir_all(&photos).unwrap();
+    wait("offline behind an empty mount point", &|r| !r.online);
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let jobs = finished(&s.events).len();
+    std::thread::sleep(Duration::from_secs(6));
+    assert!(
+        finished(&s.events).len() <= jobs + 1,
+        "the watcher keeps re-indexing"
+    );
+    // Mounted over it again: its photos are there again.
+    std::fs::remove_dir(&photos).unwrap();
+    std::fs::rename(unplugged.join("Photos"), &photos).unwrap();
+    wait("online once mounted again", &|r| r.online && r.indexed == 4);
 }
 
 #[test]
