@@ -17,7 +17,6 @@ use crate::serve::Scope;
 use crate::tags::{self, TagOptions};
 use crate::watch;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -1120,9 +1119,8 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
             return;
         }
     };
-    // How each root looked at the last look: a change there (a drive plugged in or out, a
-    // folder put back) is something no watch reports.
-    let mut looked: HashMap<PathBuf, (bool, watch::Presence)> = HashMap::new();
+    // A drive plugged in or out, a folder put back: what no watch reports.
+    let mut looks = watch::RootLooks::default();
     while !stop.load(Ordering::SeqCst) {
         let seen = generation.load(Ordering::SeqCst);
         let roots: Vec<PathBuf> = match catalog.roots() {
@@ -1142,9 +1140,9 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
         };
         let mut last_look: Option<Instant> = None;
         while !stop.load(Ordering::SeqCst) && generation.load(Ordering::SeqCst) == seen {
-            if last_look.is_none_or(|t| t.elapsed() >= ROOT_LOOK_EVERY) {
+            if last_look.is_none_or(|t| t.elapsed() >= watch::LOOK_EVERY) {
                 last_look = Some(Instant::now());
-                match roots_came_or_went(&catalog, &mut looked) {
+                match catalog.roots().map(|r| looks.changed(&r)) {
                     Ok(false) => {}
                     Ok(true) => {
                         tracing::info!("a folder came back or went away; indexing");
@@ -1170,37 +1168,6 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
             }
         }
     }
-}
-
-/// How often the watcher looks at whether roots came back or went away.
-const ROOT_LOOK_EVERY: Duration = Duration::from_secs(2);
-
-/// Whether a root appeared or disappeared (or, while offline, its entries changed) since the
-/// last look. A root seen for the first time, or since the library marked it online or
-/// offline, counts when the library's word and the disk disagree. Offline roots are compared with their entries' last change too:
-/// a drive mounted over its empty mount point changes the device, files put back change the
-/// folder.
-fn roots_came_or_went(
-    catalog: &crate::catalog::Catalog,
-    looked: &mut HashMap<PathBuf, (bool, watch::Presence)>,
-) -> Result<bool, crate::catalog::CatalogError> {
-    let roots = catalog.roots()?;
-    looked.retain(|p, _| roots.iter().any(|r| &r.path == p));
-    let mut changed = false;
-    for r in roots {
-        let now = watch::Presence::of(&r.path, !r.online);
-        match looked.insert(r.path, (r.online, now.clone())) {
-            Some((online, before)) if online == r.online => changed |= before != now,
-            // The library changed its mind since the last look: look again if the folder was
-            // replaced meanwhile, or the library's word is wrong now.
-            Some((_, before)) => {
-                changed |= !before.same_folder(&now) || r.online != now.is_there();
-            }
-            // First sight: a root gone before the watcher looked, or back before it looked.
-            None => changed |= r.online != now.is_there(),
-        }
-    }
-    Ok(changed)
 }
 
 impl Drop for Session {

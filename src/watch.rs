@@ -3,7 +3,7 @@
 //! reflects creations, edits, deletions and renames within seconds.
 
 use notify::{RecursiveMode, Watcher as _};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -251,9 +251,71 @@ impl Presence {
     }
 }
 
+/// How often watchers look at whether roots came back or went away ([`RootLooks`]).
+pub const LOOK_EVERY: Duration = Duration::from_secs(2);
+
+/// How each root looked at the last look, to tell when one came back or went away: a drive
+/// plugged in or out, a folder put back, which no watch reports.
+#[derive(Debug, Default)]
+pub struct RootLooks(HashMap<PathBuf, (bool, Presence)>);
+
+impl RootLooks {
+    /// Whether a root appeared or disappeared (or, while offline, its entries changed) since
+    /// the last look. A root seen for the first time, or since the library marked it online or
+    /// offline, counts when the library's word and the disk disagree or the folder was replaced
+    /// meanwhile. Offline roots are compared with their entries' last change too: a drive
+    /// mounted over its empty mount point changes the device, files put back change the folder.
+    pub fn changed(&mut self, roots: &[crate::catalog::Root]) -> bool {
+        self.0.retain(|p, _| roots.iter().any(|r| &r.path == p));
+        let mut changed = false;
+        for r in roots {
+            let now = Presence::of(&r.path, !r.online);
+            match self.0.insert(r.path.clone(), (r.online, now.clone())) {
+                Some((online, before)) if online == r.online => changed |= before != now,
+                Some((_, before)) => {
+                    changed |= !before.same_folder(&now) || r.online != now.is_there();
+                }
+                None => changed |= r.online != now.is_there(),
+            }
+        }
+        changed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_looks_see_a_root_go_and_come_back_and_stay_quiet_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("drive");
+        std::fs::create_dir(&path).unwrap();
+        let root = |online| crate::catalog::Root {
+            id: 1,
+            path: path.clone(),
+            online,
+        };
+        let mut looks = RootLooks::default();
+        assert!(
+            !looks.changed(&[root(true)]),
+            "the first look agrees with the library"
+        );
+        assert!(!looks.changed(&[root(true)]));
+        std::fs::rename(&path, dir.path().join("away")).unwrap();
+        assert!(looks.changed(&[root(true)]), "gone");
+        // The library marks it offline: agreed, nothing to do.
+        assert!(!looks.changed(&[root(false)]));
+        assert!(!looks.changed(&[root(false)]));
+        std::fs::rename(dir.path().join("away"), &path).unwrap();
+        assert!(looks.changed(&[root(false)]), "back");
+        assert!(!looks.changed(&[root(true)]));
+        // A library that says offline while it is there: look (first sight too).
+        assert!(RootLooks::default().changed(&[root(false)]));
+        // Removed from the library: forgotten.
+        assert!(!looks.changed(&[]));
+        assert!(looks.0.is_empty());
+    }
 
     #[test]
     fn presence_changes_when_a_folder_comes_back_or_its_entries_change() {

@@ -730,7 +730,8 @@ fn wait_for(lib: &Path, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
 #[test]
 fn watch_reflects_new_and_deleted_files_within_seconds() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("photos");
+    let drive = tmp.path().join("drive");
+    let root = drive.join("photos");
     let lib = tmp.path().join("lib");
     for i in 0..3 {
         photo(&root.join(format!("a{i}.png")), i);
@@ -764,6 +765,21 @@ fn watch_reflects_new_and_deleted_files_within_seconds() {
         wait_for(&lib, "burst, deletion and rename", |s| {
             s["indexed"] == 22 && s["vectors"] == 22 && s["photos"] == 22
         });
+        // The folder's drive unplugged (no watch on the folder hears of its parent going), then
+        // plugged back in with one photo more.
+        let away = tmp.path().join("unplugged");
+        std::fs::rename(&drive, &away).unwrap();
+        wait_for(&lib, "the folder offline", |s| {
+            s["roots"][0]["online"] == false
+        });
+        photo(&away.join("photos/while-away.png"), 200);
+        std::fs::rename(&away, &drive).unwrap();
+        wait_for(&lib, "the folder back", |s| {
+            s["roots"][0]["online"] == true && s["indexed"] == 23 && s["vectors"] == 23
+        });
+        // Watched again after it came back.
+        photo(&root.join("after.png"), 201);
+        wait_for(&lib, "a photo added after", |s| s["indexed"] == 24);
     });
     child.kill().ok();
     child.wait().ok();

@@ -499,7 +499,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let threads = threads_or_all(encoder.threads);
             run_index(&cli, &mut lib, &mut enc, &roots, threads)?;
-            let (watcher, offline) = glimpse::watch::Watcher::new(&roots)?;
+            let (mut watcher, offline) = glimpse::watch::Watcher::new(&roots)?;
             for r in offline {
                 eprintln!(
                     "glimpse: warning: {} is offline (kept, not purged)",
@@ -513,10 +513,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             let stop = std::sync::atomic::AtomicBool::new(false);
-            while let Some(batch) = watcher.next_batch(glimpse::watch::Debounce::default(), &stop) {
-                let touched = glimpse::watch::roots_touched(&batch, &roots);
-                if !touched.is_empty() {
-                    run_index(&cli, &mut lib, &mut enc, &touched, threads)?;
+            // A drive unplugged or plugged back in, which no watch reports: looked at every
+            // few seconds, then everything is indexed and watched again.
+            let mut looks = glimpse::watch::RootLooks::default();
+            let mut last_look: Option<std::time::Instant> = None;
+            loop {
+                if last_look.is_none_or(|t| t.elapsed() >= glimpse::watch::LOOK_EVERY) {
+                    last_look = Some(std::time::Instant::now());
+                    if looks.changed(&lib.catalog.roots()?) {
+                        run_index(&cli, &mut lib, &mut enc, &roots, threads)?;
+                        watcher = glimpse::watch::Watcher::new(&roots)?.0;
+                        continue;
+                    }
+                }
+                let idle = Some(std::time::Duration::from_secs(1));
+                match watcher.next_batch_within(glimpse::watch::Debounce::default(), &stop, idle) {
+                    Some(batch) => {
+                        let touched = glimpse::watch::roots_touched(&batch, &roots);
+                        if !touched.is_empty() {
+                            run_index(&cli, &mut lib, &mut enc, &touched, threads)?;
+                        }
+                    }
+                    None if stop.load(std::sync::atomic::Ordering::Relaxed) => break,
+                    None => {}
                 }
             }
             Ok(ExitCode::SUCCESS)
