@@ -204,9 +204,9 @@ pub fn under_any(path: &Path, roots: &[PathBuf]) -> bool {
 }
 
 /// How a root looks from outside: there as a folder or not, on which file system, which
-/// folder, and (for a root that is offline) when its entries last changed. No watch sees a folder appear where
-/// there was none, or a drive mounted over its empty mount point; comparing this every few
-/// seconds does, for the price of one `stat` per root.
+/// folder, and (for a root that is offline) when its entries last changed. No watch sees a
+/// folder appear where there was none, or a drive mounted over its empty mount point;
+/// comparing this every few seconds does, for the price of one `stat` per root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Presence(Option<(u64, u64, Option<std::time::SystemTime>)>);
 
@@ -327,9 +327,9 @@ mod tests {
         assert_ne!(gone, back);
         assert!(!gone.is_there() && back.is_there());
         assert_eq!(back, Presence::of(&root, true));
-        // Deleted and made again: another folder.
-        std::fs::remove_dir(&root).unwrap();
-        let _keep = std::fs::File::create(dir.path().join("takes-the-inode")).unwrap();
+        // Replaced by another folder (the first one kept elsewhere, so that its inode number
+        // cannot be handed to the new one).
+        std::fs::rename(&root, dir.path().join("first")).unwrap();
         std::fs::create_dir(&root).unwrap();
         let again = Presence::of(&root, true);
         #[cfg(unix)]
