@@ -364,6 +364,9 @@ pub struct SearchPage {
     pub weaker_hidden: bool,
     /// A small JPEG data URL of a dropped query picture.
     pub query_preview: Option<String>,
+    /// The words were longer than the model reads (77 tokens, some 60 words): only their start
+    /// was searched for.
+    pub query_cut: bool,
 }
 
 /// What the window shows about a photo (the lightbox; each result carries it too).
@@ -888,6 +891,7 @@ impl Session {
         };
         req.include_weak = q.include_weak;
         let mut preview = None;
+        let mut query_cut = false;
         let vector = if let Some(id) = q.example_photo_id {
             let v = match reader.vectors().get(id) {
                 Some(v) => v,
@@ -929,13 +933,17 @@ impl Session {
                 return Ok(SearchPage {
                     hits: page.hits.into_iter().map(hit_view).collect(),
                     has_more: page.has_more,
-                    weaker_hidden: false,
-                    query_preview: None,
+                    ..SearchPage::default()
                 });
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
             req.breadth = search::TEXT_BREADTH;
-            search::text_query_vector(&eng.text, &parsed, &[])?
+            let vector = search::text_query_vector(&eng.text, &parsed, &[])?;
+            query_cut = [&parsed.text]
+                .into_iter()
+                .chain(&parsed.minus)
+                .any(|t| eng.text.tokenizer().encode(t).is_ok_and(|t| t.cut));
+            vector
         };
         let page = search::nearest(&reader, &vector, &req)?;
         Ok(SearchPage {
@@ -943,6 +951,7 @@ impl Session {
             has_more: page.has_more,
             weaker_hidden: page.weaker_hidden,
             query_preview: preview,
+            query_cut,
         })
     }
 

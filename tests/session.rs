@@ -171,6 +171,19 @@ fn a_folder_is_indexed_in_the_background_and_searched_by_text_example_and_photo(
         .scope()
         .resolve(Path::new(&page.hits[0].photo.path))
         .is_ok());
+    assert!(!page.query_cut);
+    // Words beyond what the model reads (77 tokens) are dropped, and the page says so.
+    let long = format!(
+        "{}red circle",
+        "a very long description of a photo, ".repeat(12)
+    );
+    assert!(s.session.search(&text(&long)).unwrap().query_cut);
+    assert!(
+        !s.session
+            .search(&text(&"red ".repeat(60)))
+            .unwrap()
+            .query_cut
+    );
     // Scores are best first.
     assert!(page.hits.iter().all(|h| h.score.is_some()));
     assert!(page.hits.windows(2).all(|w| w[0].score >= w[1].score));

@@ -509,6 +509,19 @@ fn the_cli_searches_tags_filters_and_pipes() {
         used.into_iter().collect::<Vec<_>>(),
         vec!["circle", "star", "triangle"]
     );
+    // A query longer than the model reads: stderr says only its start was searched for.
+    let long = format!(
+        "{}red heart",
+        "a photo of a shape on a plain background, ".repeat(10)
+    );
+    let out = glimpse(&f.library, &["search", &long, "--limit", "1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("longer than the model reads (77 tokens"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = glimpse(&f.library, &["search", "red heart", "--limit", "1"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("longer than"));
     // status answers from kept counts; --check reads the whole catalog and says so.
     let status = |args: &[&str]| {
         String::from_utf8_lossy(&glimpse(&f.library, &[&["status"], args].concat()).stdout)

@@ -44,6 +44,8 @@ pub struct Tokens {
     pub ids: Vec<u32>,
     /// How many ids are real tokens (the rest is padding), for `attention_mask`.
     pub len: usize,
+    /// The caption was longer than the model reads: its end was dropped (the window says so).
+    pub cut: bool,
 }
 
 /// A loaded tokenizer with the model's sequence length and padding.
@@ -123,7 +125,8 @@ impl Tokenizer {
                     message: e.to_string(),
                 })?;
         let mut ids = enc.get_ids().to_vec();
-        if ids.len() > self.context_length {
+        let cut = ids.len() > self.context_length;
+        if cut {
             // Keep the start and the end token, as open_clip does (`tokens[-1] = eot`).
             let last = ids[ids.len() - 1];
             ids.truncate(self.context_length);
@@ -131,7 +134,7 @@ impl Tokenizer {
         }
         let len = ids.len();
         ids.resize(self.context_length, self.pad_id);
-        Ok(Tokens { ids, len })
+        Ok(Tokens { ids, len, cut })
     }
 }
 

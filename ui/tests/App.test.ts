@@ -159,6 +159,18 @@ describe("App", () => {
     expect(shell.calls("search")[1].query).toMatchObject({ text: "nothing", includeWeak: true });
   });
 
+  it("a query longer than the model reads says only its start counted", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(hits(3), false, { queryCut: (q.text ?? "").length > 300 });
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    expect(r.queryByTestId("query-cut")).toBeNull();
+    await typeSearch(r, "a dog on a sofa, ".repeat(30));
+    await waitFor(() => expect(r.getByTestId("query-cut").textContent).toMatch(/first 60 words/));
+  });
+
   it("no results because of the filters: says the filters left nothing, not 'try other words'", async () => {
     shell.commands.search = (a) => {
       const q = a.query as SearchQuery;

@@ -24,7 +24,7 @@ export function hits(n: number, from = 0): Hit[] {
 }
 
 export function page(h: Hit[], more = false, extra: Partial<SearchPage> = {}): SearchPage {
-  return { hits: h, hasMore: more, weakerHidden: false, queryPreview: null, ...extra };
+  return { hits: h, hasMore: more, weakerHidden: false, queryPreview: null, queryCut: false, ...extra };
 }
 
 /** A search function whose answers the test releases one by one, in any order. */

@@ -363,6 +363,16 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     }
     let page = search::nearest(&lib, &q, &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
+    let cut = std::iter::once(&parsed.text)
+        .chain(&parsed.minus)
+        .any(|t| text.tokenizer().encode(t).is_ok_and(|t| t.cut));
+    if cut && !cli.quiet {
+        eprintln!(
+            "glimpse: the query is longer than the model reads ({} tokens, some 60 words): \
+             only its start was searched for",
+            text.tokenizer().context_length()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

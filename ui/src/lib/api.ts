@@ -127,6 +127,8 @@ export interface SearchPage {
   weakerHidden: boolean;
   /** For an example search: a small JPEG data URL of the query picture. */
   queryPreview: string | null;
+  /** The words were longer than the model reads: only their start was searched for. */
+  queryCut: boolean;
 }
 
 /** The lightbox. */

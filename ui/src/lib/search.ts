@@ -33,6 +33,8 @@ export interface SearchState {
   hasMore: boolean;
   weakerHidden: boolean;
   queryPreview: string | null;
+  /** The words on screen were longer than the model reads. */
+  queryCut: boolean;
   error: string | null;
   /** The source the shown results answer. */
   answered: Source | null;
@@ -231,6 +233,7 @@ export class SearchController implements Readable<SearchState> {
         hasMore: false,
         weakerHidden: false,
         queryPreview: null,
+        queryCut: false,
         error: null,
         answered: null,
         answer: st.answer + 1,
@@ -262,6 +265,7 @@ export class SearchController implements Readable<SearchState> {
           hasMore: page.hasMore,
           weakerHidden: page.weakerHidden,
           queryPreview: page.queryPreview,
+          queryCut: page.queryCut ?? false,
           error: null,
           answered: source,
           answer: st.answer + 1,
@@ -278,6 +282,7 @@ export class SearchController implements Readable<SearchState> {
           hasMore: false,
           weakerHidden: false,
           queryPreview: null,
+          queryCut: false,
           error: message,
           answered: source,
           answer: st.answer + 1,
@@ -335,6 +340,7 @@ function initialState(): SearchState {
     hasMore: false,
     weakerHidden: false,
     queryPreview: null,
+    queryCut: false,
     error: null,
     answered: null,
     answer: 0,
