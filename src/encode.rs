@@ -154,7 +154,7 @@ fn normalize(mut v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
 }
 
 fn split_rows(data: &[f32], rows: usize, path: &Path) -> Result<Vec<Vec<f32>>, EncodeError> {
-    if rows == 0 || data.len() % rows != 0 {
+    if rows == 0 || !data.len().is_multiple_of(rows) {
         return Err(graph_err(
             path,
             format!("output of {} values for {rows} rows", data.len()),
@@ -948,7 +948,7 @@ fn probe_bytes(n: usize) -> Vec<u8> {
 
 /// Smallest row-wise cosine between two batches of embeddings laid end to end.
 pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
-    if rows == 0 || a.len() != b.len() || a.len() % rows != 0 {
+    if rows == 0 || a.len() != b.len() || !a.len().is_multiple_of(rows) {
         return f32::NAN;
     }
     let dim = a.len() / rows;
