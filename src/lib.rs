@@ -9,7 +9,7 @@
 //! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode, thumbnail via
 //! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
-//! and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
+//! (one process at a time: `lock`) and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
 //!
 //! Answering follows the data flow of one query: `search` (query text and minus terms or an
 //! example photo → one vector → exact or graph nearest neighbours → filtered, paged results
@@ -30,6 +30,7 @@ pub mod dylib;
 pub mod encode;
 pub mod heif;
 pub mod library;
+pub mod lock;
 pub mod metadata;
 pub mod model;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
 use crate::decode;
 use crate::encode::ImageEncoder;
+use crate::lock::{LockError, WriterLock};
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
@@ -39,6 +40,13 @@ pub enum LibraryError {
         /// The library that made the plan.
         planned: String,
     },
+    /// Another process is indexing this library (see [`crate::lock`]).
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// A handle opened with [`Library::open_reader`] was asked to index or remove: only the
+    /// writer may change the vector index.
+    #[error("this library handle only reads; indexing needs the writer (Library::open)")]
+    ReadOnly,
 }
 
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
@@ -122,13 +130,18 @@ pub struct Library {
     pub vectors_origin: String,
     /// The saved index state these vectors correspond to (what a reader compares against).
     seen: Option<Saved>,
+    /// Held by the writer for as long as it is open; `None` for a reader.
+    writer: Option<WriterLock>,
 }
 
 impl Library {
-    /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors; a stale, torn or
-    /// missing vector index is rebuilt from the catalog without re-encoding anything.
+    /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors as the library's one
+    /// writer (the one that indexes: [`LibraryError::Locked`] while another process is);
+    /// a stale, torn or missing vector index is rebuilt from the catalog without re-encoding
+    /// anything.
     pub fn open(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
         let catalog = Catalog::open(dir)?;
+        let writer = WriterLock::acquire(dir)?;
         if cfg!(debug_assertions) {
             let check = catalog.integrity_check()?;
             if check != "ok" {
@@ -179,7 +192,21 @@ impl Library {
             vectors,
             vectors_origin: origin,
             seen,
+            writer: Some(writer),
         })
+    }
+
+    /// Opens `dir` to search, list or tag it: as the writer when no other process is indexing
+    /// it (so a stale vector index file is repaired once, for every later reader), else as a
+    /// reader of what that process last saved.
+    pub fn open_for_reading(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        match Library::open(dir, model, dim) {
+            Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
+                tracing::info!("{holder} is indexing this library; reading what it saved");
+                Library::open_reader(dir, model, dim)
+            }
+            other => other,
+        }
     }
 
     /// Opens `dir` to answer searches while another handle indexes it: the last saved vector
@@ -198,6 +225,7 @@ impl Library {
             vectors: VectorIndex::new(dim)?,
             vectors_origin: String::new(),
             seen: None,
+            writer: None,
         };
         lib.vectors_origin = match lib.reload_vectors()? {
             true => "loaded".into(),
@@ -291,7 +319,16 @@ impl Library {
             .join(format!("vectors-{}.usearch", sanitize(&self.model)))
     }
 
+    /// Refuses a change to the vector index from a reader handle.
+    fn must_write(&self) -> Result<(), LibraryError> {
+        match self.writer {
+            Some(_) => Ok(()),
+            None => Err(LibraryError::ReadOnly),
+        }
+    }
+
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
+        self.must_write()?;
         let saved = self.vectors.save(&self.vectors_path())?;
         self.catalog.set_index_state(self.model_id, &saved)?;
         self.seen = Some(saved);
@@ -300,6 +337,7 @@ impl Library {
 
     /// Removes a root and its photos from the library (never from the disk).
     pub fn remove_root(&mut self, root: &Path) -> Result<usize, LibraryError> {
+        self.must_write()?;
         let ids = self.catalog.remove_root(root)?;
         for id in &ids {
             self.vectors.remove(*id)?;
@@ -326,6 +364,7 @@ impl Library {
     /// and returns the photos that need encoding, so that a caller can start the model (seconds
     /// and hundreds of MB, more on a GPU) only when there are any.
     pub fn plan(&mut self, roots: &[PathBuf], control: &Control) -> Result<Plan, LibraryError> {
+        self.must_write()?;
         let mut summary = Summary::default();
         let mut work = Vec::new();
         // See `Plan` for these two.
@@ -499,6 +538,7 @@ impl Library {
         control: &Control,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Summary, LibraryError> {
+        self.must_write()?;
         if plan.made_by.0 != self.dir || plan.made_by.1 != self.model_id {
             return Err(LibraryError::ForeignPlan {
                 planned: plan.made_by.0.display().to_string(),

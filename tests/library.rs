@@ -788,6 +788,91 @@ fn watch_reflects_new_and_deleted_files_within_seconds() {
     }
 }
 
+/// Two processes indexing one library would each save a vector index without the other's new
+/// photos, which then stay unsearchable while the catalog calls them indexed: the second is
+/// refused with who holds the library, reading goes on, and nothing is lost.
+#[test]
+fn a_second_indexer_is_refused_while_watch_runs_and_searching_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, other, lib) = (
+        tmp.path().join("photos"),
+        tmp.path().join("other"),
+        tmp.path().join("lib"),
+    );
+    for i in 0..3 {
+        photo(&root.join(format!("a{i}.png")), i);
+    }
+    for i in 0..2 {
+        photo(&other.join(format!("b{i}.png")), 50 + i);
+    }
+    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
+    let model = common::immich_model();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+        c.args(["--quiet", "--library"])
+            .arg(&lib)
+            .args(args)
+            .env("ORT_DYLIB_PATH", &ort)
+            .env("GLIMPSE_OFFLINE", "1");
+        c
+    };
+    let index_other = || {
+        run(&["index", "--model", model.to_str().unwrap()])
+            .arg(&other)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["roots", "add"])
+        .arg(&root)
+        .status()
+        .unwrap()
+        .success());
+    let mut child = run(&["watch", "--model", model.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let result = std::panic::catch_unwind(|| {
+        wait_for(&lib, "watch's first index", |s| {
+            s["indexed"] == 3 && s["vectors"] == 3
+        });
+        let out = index_other();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a second indexer ran: {err}");
+        assert!(
+            err.contains(&format!("another Glimpse (glimpse, pid {})", child.id())),
+            "{err}"
+        );
+        // Reading does not need the writer.
+        let out = run(&["search", "--model", model.to_str().unwrap()])
+            .args(["anything", "--weak", "--paths"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+        let s = status(&lib);
+        assert_eq!(s["roots"].as_array().map(Vec::len), Some(1), "{s}");
+    });
+    child.kill().ok();
+    child.wait().ok();
+    if let Err(p) = result {
+        std::panic::resume_unwind(p);
+    }
+    // Once watch has gone, the same command indexes, and every photo has its vector.
+    let out = index_other();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = status(&lib);
+    assert!(s["indexed"] == 5 && s["vectors"] == 5, "{s}");
+}
+
 /// Files that look like photos but are hostile: every one gets exactly one recorded reason and
 /// nothing panics.
 #[test]

@@ -85,7 +85,7 @@ fn fixture() -> &'static Fixture {
 }
 
 fn open(f: &Fixture) -> Library {
-    Library::open(&f.library, &f.files.name, 512).unwrap()
+    Library::open_reader(&f.library, &f.files.name, 512).unwrap()
 }
 
 fn scene_of(f: &Fixture) -> HashMap<PathBuf, &shapes::Scene> {

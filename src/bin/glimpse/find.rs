@@ -233,7 +233,7 @@ fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
         );
     };
     drop(catalog);
-    Library::open(&dir, &files.name, dim)
+    Library::open_for_reading(&dir, &files.name, dim)
         .with_context(|| format!("cannot open library {}", dir.display()))
 }
 

@@ -639,7 +639,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             drop(catalog);
             let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
                 Some((name, dim)) => {
-                    let lib = Library::open(&dir, name, *dim)?;
+                    let lib = Library::open_for_reading(&dir, name, *dim)?;
                     if *dump_embeddings {
                         let stdout = std::io::stdout();
                         let mut out = stdout.lock();
