@@ -240,6 +240,12 @@ pub struct AppStatus {
     pub provider: Option<String>,
     /// The library folder.
     pub library: String,
+    /// Why the library cannot be opened (another Glimpse is indexing it, a damaged catalog):
+    /// the window shows this instead of searching.
+    pub library_problem: Option<String>,
+    /// The problem is another process indexing the library: the window asks again until it
+    /// has quit.
+    pub library_busy: bool,
     /// Photos known.
     pub photos: u64,
     /// Photos searchable.
@@ -521,12 +527,25 @@ pub struct Session {
     sink: Sink,
     engine: RwLock<Option<Arc<Engine>>>,
     scope: RwLock<Scope>,
-    /// Why the last start failed (shown on the first-run screen).
-    start_error: Mutex<Option<String>>,
+    /// Why the last start failed: shown on the first-run screen, or on the window's library
+    /// screen when the library is to blame.
+    start_error: Mutex<Option<(String, Blame)>>,
     /// Bumped whenever the set of roots changes, so the watcher re-arms.
     roots_generation: Arc<AtomicU64>,
     /// Ends the watcher thread.
     stop: Arc<AtomicBool>,
+}
+
+/// What a failed start is blamed on, which decides where the window says so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Blame {
+    /// The model or ONNX Runtime (the first-run screen).
+    Model,
+    /// The library: damaged, unreadable.
+    Library,
+    /// The library: another process (named) is indexing it (asked again while the window
+    /// waits).
+    Busy(String),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -589,7 +608,7 @@ impl Session {
             },
             Err(e) => (false, Some(e.to_string())),
         };
-        if let Some(e) = lock(&self.start_error).clone() {
+        if let Some((e, Blame::Model)) = lock(&self.start_error).clone() {
             (ready, problem) = (false, Some(e));
         }
         ModelState {
@@ -604,7 +623,17 @@ impl Session {
     /// changes made while the app was closed. Does nothing when already started.
     pub fn start(&self) -> Result<(), SessionError> {
         let started = self.start_inner();
-        *lock(&self.start_error) = started.as_ref().err().map(|e| e.to_string());
+        *lock(&self.start_error) = started.as_ref().err().map(|e| {
+            let blame = match e {
+                SessionError::Library(LibraryError::Locked(crate::lock::LockError::Busy {
+                    holder,
+                    ..
+                })) => Blame::Busy(holder.clone()),
+                SessionError::Library(_) | SessionError::Catalog(_) => Blame::Library,
+                _ => Blame::Model,
+            };
+            (e.to_string(), blame)
+        });
         started
     }
 
@@ -612,6 +641,14 @@ impl Session {
         let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Ok(());
+        }
+        // Another process indexing this library is the one failure a window waits out: find it
+        // before loading anything, so that asking again costs nothing while it lasts.
+        if self.cfg.library_dir.is_dir() {
+            drop(
+                crate::lock::WriterLock::acquire(&self.cfg.library_dir)
+                    .map_err(LibraryError::from)?,
+            );
         }
         let dir = manifest::ensure_model(
             &self.cfg.model,
@@ -713,12 +750,31 @@ impl Session {
 
     /// The status bar's figures.
     pub fn status(&self) -> Result<AppStatus, SessionError> {
+        // A library another process is indexing is tried again each time the window asks (it
+        // may have quit); the start checks that before loading anything, so this is cheap.
+        let busy = matches!(*lock(&self.start_error), Some((_, Blame::Busy(_))));
+        if busy {
+            let _ = self.start();
+        }
+        let (library_problem, library_busy) = match lock(&self.start_error).clone() {
+            // The window's own words: the engine's message speaks to the command line.
+            Some((_, Blame::Busy(holder))) => (
+                Some(format!(
+                    "It is open for indexing in another Glimpse ({holder})."
+                )),
+                true,
+            ),
+            Some((e, Blame::Library)) => (Some(e), false),
+            _ => (None, false),
+        };
         let model = self.model_state();
         let mut st = AppStatus {
             version: crate::VERSION.to_string(),
             model,
             provider: None,
             library: self.cfg.library_dir.display().to_string(),
+            library_problem,
+            library_busy,
             photos: 0,
             indexed: 0,
             failed: 0,

@@ -682,6 +682,55 @@ fn a_missing_model_is_reported_for_the_first_run_screen() {
 }
 
 #[test]
+fn a_second_window_waits_while_another_glimpse_indexes_the_library() {
+    let Setup { dir, session, .. } = setup();
+    let photos = dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE)], 3, 41);
+    session.add_root(&photos).unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+
+    // Two writers would each save a vector index without the other's new photos.
+    let cfg = config(&dir.path().join("library"), &common::shape_model());
+    let second = Session::new(cfg, Arc::new(|_| {}));
+    let e = second.start().unwrap_err().to_string();
+    assert!(e.contains("another Glimpse"), "{e}");
+    let st = second.status().unwrap();
+    let problem = st.library_problem.clone().unwrap_or_default();
+    assert!(st.library_busy, "{st:?}");
+    assert!(
+        problem.contains(&format!("pid {}", std::process::id())),
+        "the holder is named: {problem}"
+    );
+    assert!(
+        st.model.ready && st.model.problem.is_none(),
+        "not the model's fault: {st:?}"
+    );
+    assert!(st.provider.is_none());
+    assert!(second.search(&text("red circle")).is_err());
+
+    // Once the first has quit, the second carries on when it next asks.
+    drop(session);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let st = loop {
+        let st = second.status().unwrap();
+        if st.library_problem.is_none() || Instant::now() > deadline {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(st.library_problem.is_none() && !st.library_busy, "{st:?}");
+    assert!(st.provider.is_some(), "{st:?}");
+    assert!(second.wait_idle(IDLE).unwrap());
+    let page = second
+        .search(&SearchQuery {
+            include_weak: true,
+            ..text("red circle")
+        })
+        .unwrap();
+    assert_eq!(page.hits.len(), 3, "{:?}", page.hits);
+}
+
+#[test]
 fn folders_that_cannot_be_used_are_refused_with_the_reason() {
     let s = setup();
     let file = s.dir.path().join("a-file.png");

@@ -19,6 +19,7 @@ Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
 Exit status 0 when every check passed; a failed check prints what was seen.
 """
 import argparse
+import fcntl
 import http.client
 import json
 import os
@@ -267,6 +268,13 @@ def run(args, work, procs):
          "--native-driver", os.environ.get("GLIMPSE_E2E_NATIVE_DRIVER") or shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver"],
         env=env, stdout=log, stderr=log))
     wait_port(DRIVER_PORT)
+    # Another Glimpse indexing the library when the window opens: held here the way the engine
+    # holds it (flock on writer.lock, who in the file), and let go once the window has said so.
+    library.mkdir()
+    holder = open(library / "writer.lock", "w")
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    holder.write(f"e2e-holder, pid {os.getpid()}\n")
+    holder.flush()
     d = Driver(DRIVER_PORT)
     try:
         d.start(app, f"library {library}")
@@ -280,8 +288,19 @@ def run(args, work, procs):
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
 
-    print("1. adding a folder and indexing it", flush=True)
+    print("0. a library another Glimpse is indexing", flush=True)
     wait_for("the window to be ready", lambda: d.js("return document.body.dataset.ready === '1'"))
+    busy = d.find("library-problem")
+    check("Another Glimpse is using this library" in d.text(busy), "the window says the library is in use")
+    check(f"e2e-holder, pid {os.getpid()}" in d.text(d.find("library-problem-reason")),
+          "and names who holds it")
+    check(d.find_all("first-run") == [] and d.find_all("search-input") == [],
+          "neither the first-run screen nor the search box shows meanwhile")
+    screenshot(shots, "library-busy")
+    holder.close()
+    wait_for("the library to open once it is free", lambda: d.find_all("library-problem") == [], timeout=30)
+
+    print("1. adding a folder and indexing it", flush=True)
     check(d.find_all("empty-state") != [], "an empty library says how to start")
     check("CPU" in d.text(d.find("provider")), "the provider in use is shown")
     d.type(d.find("folder-path-input"), str(photos))

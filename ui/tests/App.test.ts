@@ -17,6 +17,8 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     model: { name: "ViT-B-32__openai", ready: true, dir: "/data/models/ViT-B-32__openai", problem: null },
     provider: "CUDA (fp16)",
     library: "/data/library",
+    libraryProblem: null,
+    libraryBusy: false,
     photos: 30,
     indexed: 29,
     failed: 1,
@@ -434,6 +436,36 @@ describe("App", () => {
     finish();
     await waitFor(() => expect(r.queryByTestId("first-run")).toBeNull());
     expect(r.getByTestId("search-input")).toBeTruthy();
+  });
+
+  it("a library another Glimpse is indexing: says who, waits, then opens by itself", async () => {
+    let busy = true;
+    const problem = "It is open for indexing in another Glimpse (glimpse, pid 4242).";
+    shell.commands.status = () => status({ provider: busy ? null : "CPU", libraryProblem: busy ? problem : null, libraryBusy: busy });
+    const roots = vi.fn(() => [ROOT]);
+    shell.commands.roots = roots;
+    const r = await started();
+    expect(r.getByTestId("library-problem").textContent).toContain("Another Glimpse is using this library");
+    expect(r.getByTestId("library-problem-reason").textContent).toBe(problem);
+    expect(r.getByTestId("library-waiting")).toBeTruthy();
+    // Not the model's fault: no first-run screen, no search box, and the engine is not asked yet.
+    expect(r.queryByTestId("first-run")).toBeNull();
+    expect(r.queryByTestId("search-input")).toBeNull();
+    expect(roots).not.toHaveBeenCalled();
+    busy = false;
+    await waitFor(() => expect(r.queryByTestId("library-problem")).toBeNull(), { timeout: 5000 });
+    expect(r.getByTestId("search-input")).toBeTruthy();
+    await waitFor(() => expect(roots).toHaveBeenCalled());
+  });
+
+  it("a damaged library says why and is not mistaken for a missing model", async () => {
+    shell.commands.status = () =>
+      status({ provider: null, libraryProblem: "catalog integrity check failed: database disk image is malformed", libraryBusy: false });
+    const r = await started();
+    expect(r.getByTestId("library-problem").textContent).toContain("Glimpse cannot open its library");
+    expect(r.getByTestId("library-problem-reason").textContent).toContain("malformed");
+    expect(r.queryByTestId("library-waiting")).toBeNull();
+    expect(r.queryByTestId("first-run")).toBeNull();
   });
 
   it("first run: a failed download explains the manual route", async () => {

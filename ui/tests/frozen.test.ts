@@ -21,6 +21,8 @@ describe("with Object.prototype frozen", () => {
         model: { name: "m", ready: true, dir: "/m", problem: null },
         provider: "CPU",
         library: "/l",
+        libraryProblem: null,
+        libraryBusy: false,
         photos: 3,
         indexed: 3,
         failed: 0,

@@ -9,6 +9,8 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     model: { name: "clip", ready: true, dir: "/m", problem: null },
     provider: "CPU",
     library: "/lib",
+    libraryProblem: null,
+    libraryBusy: false,
     photos: 10,
     indexed: 5,
     failed: 0,
