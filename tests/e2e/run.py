@@ -423,8 +423,24 @@ def run(args, work, procs):
         got = d.js_async(probe, p)
         check(got == "refused", f"a request {name} is refused ({got})")
 
+    print("6. opening Glimpse again brings the open window forward", flush=True)
+    # Without single-instance handling a second window would open (and find its library in use).
+    second = subprocess.Popen([str(app)], env=env, stdout=log, stderr=log)
+    procs.append(second)
+    try:
+        code = second.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        code = None
+    check(code == 0, f"the second launch hands over to the open window and exits (exit {code})")
+    log.flush()
+    told = wait_for("the open window to hear of it",
+                    lambda: "Glimpse was opened again" in (work / "app-driver.log").read_text(errors="replace"),
+                    timeout=10)
+    check(told, "the open window was told and came forward")
+    check(d.find_all("search-input") != [], "the open window still answers")
+
     if shots:
-        print("6. screenshot of indexing progress", flush=True)
+        print("7. screenshot of indexing progress", flush=True)
         d.click(d.find("autotag-close"))
         more = work / "more-photos"
         draw_folder(more, [("red", "square"), ("blue", "circle"), ("yellow", "circle")], 60)
