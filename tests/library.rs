@@ -697,19 +697,25 @@ fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
 }
 
 fn status(lib: &Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .args(["--quiet", "--library"])
-        .arg(lib)
-        .args(["status", "--json"])
-        .env("ORT_DYLIB_PATH", std::env::var("ORT_DYLIB_PATH").unwrap())
-        .output()
-        .unwrap();
+    let out = glimpse_on(lib, &["status", "--json"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The `glimpse` command on the library `lib`, quiet and offline.
+fn glimpse_on(lib: &Path, args: &[&str]) -> Command {
+    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+    c.args(["--quiet", "--library"])
+        .arg(lib)
+        .args(args)
+        .env("ORT_DYLIB_PATH", ort)
+        .env("GLIMPSE_OFFLINE", "1");
+    c
 }
 
 fn wait_for(lib: &Path, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
@@ -736,16 +742,9 @@ fn watch_reflects_new_and_deleted_files_within_seconds() {
     for i in 0..3 {
         photo(&root.join(format!("a{i}.png")), i);
     }
-    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
     let run = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-        c.args(["--quiet", "--library"])
-            .arg(&lib)
-            .args(args)
-            .env("ORT_DYLIB_PATH", &ort)
-            .env("GLIMPSE_OFFLINE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        let mut c = glimpse_on(&lib, args);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
         c
     };
     let added = run(&["roots", "add"]).arg(&root).status().unwrap();
@@ -805,17 +804,8 @@ fn a_second_indexer_is_refused_while_watch_runs_and_searching_goes_on() {
     for i in 0..2 {
         photo(&other.join(format!("b{i}.png")), 50 + i);
     }
-    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
     let model = common::immich_model();
-    let run = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-        c.args(["--quiet", "--library"])
-            .arg(&lib)
-            .args(args)
-            .env("ORT_DYLIB_PATH", &ort)
-            .env("GLIMPSE_OFFLINE", "1");
-        c
-    };
+    let run = |args: &[&str]| glimpse_on(&lib, args);
     let index_other = || {
         run(&["index", "--model", model.to_str().unwrap()])
             .arg(&other)
