@@ -8,6 +8,7 @@ use crate::decode::{self, DecodeOptions};
 use crate::device::DeviceOptions;
 use crate::encode::{ImageEncoder, TextEncoder};
 use crate::library::{Library, LibraryError, Summary};
+use crate::lock::{LockError, WriterLock};
 use crate::model::manifest;
 use crate::model::ModelFiles;
 use crate::pipeline::{Control, Progress};
@@ -65,6 +66,12 @@ pub enum SessionError {
     /// The background indexer is gone.
     #[error("the indexer stopped: {0}")]
     Indexer(String),
+    /// Another process is indexing this library, so this window cannot change it.
+    #[error(
+        "another Glimpse ({0}) is indexing this library: change its folders there, or here \
+         once it has quit"
+    )]
+    Held(String),
 }
 
 /// Where the session keeps things and how it runs the model.
@@ -240,12 +247,13 @@ pub struct AppStatus {
     pub provider: Option<String>,
     /// The library folder.
     pub library: String,
-    /// Why the library cannot be opened (another Glimpse is indexing it, a damaged catalog):
-    /// the window shows this instead of searching.
+    /// Why the library cannot be opened (a damaged catalog): the window shows this instead of
+    /// searching.
     pub library_problem: Option<String>,
-    /// The problem is another process indexing the library: the window asks again until it
-    /// has quit.
-    pub library_busy: bool,
+    /// Another Glimpse indexing this library ("glimpse, pid 4242"): this window searches what
+    /// that one has saved and cannot change folders until it has quit (asked again with every
+    /// status).
+    pub held_by: Option<String>,
     /// Photos known.
     pub photos: u64,
     /// Photos searchable.
@@ -474,7 +482,19 @@ struct Engine {
     image: Arc<LazyImage>,
     reader: Mutex<Library>,
     provider: String,
-    indexer: Indexer,
+    /// The background indexer; `None` while another process indexes this library.
+    indexer: Option<Indexer>,
+    /// That process ("glimpse, pid 4242"), whose saves the reader follows meanwhile.
+    held_by: Option<String>,
+}
+
+impl Engine {
+    /// The indexer, or why this window cannot change the library now.
+    fn indexer(&self) -> Result<&Indexer, SessionError> {
+        self.indexer
+            .as_ref()
+            .ok_or_else(|| SessionError::Held(self.held_by.clone().unwrap_or_default()))
+    }
 }
 
 /// The image tower, opened the first time an index job finds photos to encode or a dropped
@@ -537,15 +557,12 @@ pub struct Session {
 }
 
 /// What a failed start is blamed on, which decides where the window says so.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Blame {
     /// The model or ONNX Runtime (the first-run screen).
     Model,
     /// The library: damaged, unreadable.
     Library,
-    /// The library: another process (named) is indexing it (asked again while the window
-    /// waits).
-    Busy(String),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -625,10 +642,6 @@ impl Session {
         let started = self.start_inner();
         *lock(&self.start_error) = started.as_ref().err().map(|e| {
             let blame = match e {
-                SessionError::Library(LibraryError::Locked(crate::lock::LockError::Busy {
-                    holder,
-                    ..
-                })) => Blame::Busy(holder.clone()),
                 SessionError::Library(_) | SessionError::Catalog(_) => Blame::Library,
                 _ => Blame::Model,
             };
@@ -641,14 +654,6 @@ impl Session {
         let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return Ok(());
-        }
-        // Another process indexing this library is the one failure a window waits out: find it
-        // before loading anything, so that asking again costs nothing while it lasts.
-        if self.cfg.library_dir.is_dir() {
-            drop(
-                crate::lock::WriterLock::acquire(&self.cfg.library_dir)
-                    .map_err(LibraryError::from)?,
-            );
         }
         let dir = manifest::ensure_model(
             &self.cfg.model,
@@ -693,10 +698,19 @@ impl Session {
         };
         let dim = image.dim;
         // The writer opens first: it repairs a stale index file before the reader loads it.
-        let writer = Library::open(&self.cfg.library_dir, &files.name, dim)?;
+        // While another process indexes the library, the window only reads what it saves.
+        let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
+            Ok(w) => (Some(w), None),
+            Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
+                tracing::info!("{holder} is indexing this library; searching what it saves");
+                (None, Some(holder))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
         let image = Arc::new(image);
-        let indexer = Indexer::spawn(writer, image.clone(), self.cfg.threads, self.sink.clone());
+        let indexer =
+            writer.map(|w| Indexer::spawn(w, image.clone(), self.cfg.threads, self.sink.clone()));
         let engine = Engine {
             files,
             text,
@@ -704,12 +718,16 @@ impl Session {
             reader: Mutex::new(reader),
             provider,
             indexer,
+            held_by,
         };
         let engine = Arc::new(engine);
         *slot = Some(engine.clone());
         drop(slot);
         self.rebuild_scope()?;
-        engine.indexer.send(Cmd::Index)?;
+        let Some(indexer) = &engine.indexer else {
+            return Ok(());
+        };
+        indexer.send(Cmd::Index)?;
         let (dir, generation, stop) = (
             self.cfg.library_dir.clone(),
             self.roots_generation.clone(),
@@ -748,24 +766,37 @@ impl Session {
         Ok(self.model_state())
     }
 
+    /// A window that only reads because another process was indexing its library becomes the
+    /// library's writer once that process has quit: asked with every status (the window polls
+    /// it), and cheap while the other holds on (one lock attempt).
+    fn take_over_when_free(&self) {
+        let held = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|e| e.held_by.is_some());
+        if !held || WriterLock::acquire(&self.cfg.library_dir).is_err() {
+            return;
+        }
+        {
+            let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|e| e.held_by.is_some()) {
+                *slot = None;
+            }
+        }
+        tracing::info!("the other Glimpse let go of the library; opening it for indexing");
+        if let Err(e) = self.start() {
+            tracing::warn!("cannot open the library for indexing: {e}");
+        }
+    }
+
     /// The status bar's figures.
     pub fn status(&self) -> Result<AppStatus, SessionError> {
-        // A library another process is indexing is tried again each time the window asks (it
-        // may have quit); the start checks that before loading anything, so this is cheap.
-        let busy = matches!(*lock(&self.start_error), Some((_, Blame::Busy(_))));
-        if busy {
-            let _ = self.start();
-        }
-        let (library_problem, library_busy) = match lock(&self.start_error).clone() {
-            // The window's own words: the engine's message speaks to the command line.
-            Some((_, Blame::Busy(holder))) => (
-                Some(format!(
-                    "It is open for indexing in another Glimpse ({holder})."
-                )),
-                true,
-            ),
-            Some((e, Blame::Library)) => (Some(e), false),
-            _ => (None, false),
+        self.take_over_when_free();
+        let library_problem = match lock(&self.start_error).clone() {
+            Some((e, Blame::Library)) => Some(e),
+            _ => None,
         };
         let model = self.model_state();
         let mut st = AppStatus {
@@ -774,7 +805,7 @@ impl Session {
             provider: None,
             library: self.cfg.library_dir.display().to_string(),
             library_problem,
-            library_busy,
+            held_by: None,
             photos: 0,
             indexed: 0,
             failed: 0,
@@ -792,7 +823,10 @@ impl Session {
             }
             drop(reader);
             st.provider = Some(eng.provider.clone());
-            st.indexing = eng.indexer.state();
+            st.held_by = eng.held_by.clone();
+            if let Some(indexer) = &eng.indexer {
+                st.indexing = indexer.state();
+            }
         }
         Ok(st)
     }
@@ -828,6 +862,7 @@ impl Session {
     /// Adds a photo folder and indexes it in the background.
     pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
         let eng = self.engine()?;
+        let indexer = eng.indexer()?;
         let bad = |reason: &str| SessionError::Folder {
             path: path.display().to_string(),
             reason: reason.to_string(),
@@ -873,63 +908,70 @@ impl Session {
             // its own. A job scanning one of them must not write under a root that is going,
             // so it stops first and the move runs on the indexer's thread, between jobs.
             let (tx, rx) = mpsc::channel();
-            eng.indexer.cancel_job();
-            eng.indexer.send(Cmd::Add(real.clone(), tx))?;
+            indexer.cancel_job();
+            indexer.send(Cmd::Add(real.clone(), tx))?;
             rx.recv()
                 .map_err(|_| SessionError::Indexer("no answer".into()))?
                 .map_err(SessionError::Indexer)?;
         }
         self.rebuild_scope()?;
-        eng.indexer.send(Cmd::Index)?;
+        indexer.send(Cmd::Index)?;
         self.roots()
     }
 
     /// Removes a folder's photos from the library (never from the disk).
     pub fn remove_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
         let eng = self.engine()?;
+        let indexer = eng.indexer()?;
         let (tx, rx) = mpsc::channel();
-        eng.indexer.cancel_job();
-        eng.indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
+        indexer.cancel_job();
+        indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
         rx.recv()
             .map_err(|_| SessionError::Indexer("no answer".into()))?
             .map_err(SessionError::Indexer)?;
         self.rebuild_scope()?;
         // Whatever the cancelled job had left to do for the other folders.
-        eng.indexer.send(Cmd::Index)?;
+        indexer.send(Cmd::Index)?;
         self.roots()
     }
 
     /// Re-scans every folder (the shell calls it on start and on request).
     pub fn reindex(&self) -> Result<(), SessionError> {
-        self.engine()?.indexer.send(Cmd::Index)
+        self.engine()?.indexer()?.send(Cmd::Index)
     }
 
     /// Holds indexing between files (also jobs started later).
     pub fn pause(&self) -> Result<IndexState, SessionError> {
         let eng = self.engine()?;
-        eng.indexer.set_paused(true);
-        Ok(eng.indexer.state())
+        let indexer = eng.indexer()?;
+        indexer.set_paused(true);
+        Ok(indexer.state())
     }
 
     /// Continues indexing.
     pub fn resume(&self) -> Result<IndexState, SessionError> {
         let eng = self.engine()?;
-        eng.indexer.set_paused(false);
-        Ok(eng.indexer.state())
+        let indexer = eng.indexer()?;
+        indexer.set_paused(false);
+        Ok(indexer.state())
     }
 
     /// Blocks until the indexer has nothing queued or running, or `timeout` passes; returns
     /// whether it is idle (tests and the CLI-like callers wait on it).
     pub fn wait_idle(&self, timeout: Duration) -> Result<bool, SessionError> {
         let eng = self.engine()?;
+        let Some(indexer) = &eng.indexer else {
+            // Nothing of this window's runs: another process does the indexing.
+            return Ok(true);
+        };
         let until = Instant::now() + timeout;
         while Instant::now() < until {
-            if eng.indexer.idle() {
+            if indexer.idle() {
                 return Ok(true);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(eng.indexer.idle())
+        Ok(indexer.idle())
     }
 
     /// One page of results for `q`.
@@ -1161,9 +1203,9 @@ impl Session {
     /// Stops the indexer after the batch in flight (the app is closing).
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Ok(eng) = self.engine() {
-            eng.indexer.cancel_job();
-            let _ = eng.indexer.send(Cmd::Stop);
+        if let Some(indexer) = self.engine().ok().as_ref().and_then(|e| e.indexer.as_ref()) {
+            indexer.cancel_job();
+            let _ = indexer.send(Cmd::Stop);
         }
     }
 }
@@ -1177,6 +1219,9 @@ const WATCH_DEBOUNCE: watch::Debounce = watch::Debounce {
 /// Follows the roots on disk and asks the indexer to catch up after each burst of changes;
 /// re-arms whenever roots are added or removed.
 fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &AtomicBool) {
+    let Some(indexer) = &engine.indexer else {
+        return;
+    };
     let catalog = match crate::catalog::Catalog::open(dir) {
         Ok(c) => c,
         Err(e) => {
@@ -1211,7 +1256,7 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
                     Ok(false) => {}
                     Ok(true) => {
                         tracing::info!("a folder came back or went away; indexing");
-                        if engine.indexer.send(Cmd::Index).is_err() {
+                        if indexer.send(Cmd::Index).is_err() {
                             return;
                         }
                         // Watch what is there now (a folder that came back had no watch).
@@ -1227,7 +1272,7 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
             };
             if !watch::roots_touched(&batch, watcher.roots()).is_empty() {
                 tracing::info!(events = batch.events, "folders changed; indexing");
-                if engine.indexer.send(Cmd::Index).is_err() {
+                if indexer.send(Cmd::Index).is_err() {
                     return;
                 }
             }

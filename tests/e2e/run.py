@@ -290,20 +290,28 @@ def run(args, work, procs):
 
     print("0. a library another Glimpse is indexing", flush=True)
     wait_for("the window to be ready", lambda: d.js("return document.body.dataset.ready === '1'"))
-    busy = d.find("library-problem")
-    check("Another Glimpse is using this library" in d.text(busy), "the window says the library is in use")
-    check(f"e2e-holder, pid {os.getpid()}" in d.text(d.find("library-problem-reason")),
-          "and names who holds it")
-    check(d.find_all("first-run") == [] and d.find_all("search-input") == [],
-          "neither the first-run screen nor the search box shows meanwhile")
-    screenshot(shots, "library-busy")
+    held = d.text(d.find("library-held"))
+    check(f"Another Glimpse (e2e-holder, pid {os.getpid()}) is indexing this library" in held,
+          "the window says who is indexing its library")
+    check(d.find_all("first-run") == [] and d.find_all("search-input") != [],
+          "and searches meanwhile (no first-run screen)")
+    d.type(d.find("folder-path-input"), str(photos))
+    d.click(d.find("folder-path-add"))
+    refused = wait_for("the folder to be refused", lambda: d.find_all("error") and d.text(d.find("error")))
+    check("change its folders there" in refused and d.find_all("root") == [],
+          f"a folder cannot be added meanwhile ({refused!r})")
+    screenshot(shots, "library-held")
+    d.click(d.find("error-dismiss"))
     holder.close()
-    wait_for("the library to open once it is free", lambda: d.find_all("library-problem") == [], timeout=30)
+    wait_for("the window to take the library over once it is free",
+             lambda: d.find_all("library-held") == [], timeout=30)
 
     print("1. adding a folder and indexing it", flush=True)
     check(d.find_all("empty-state") != [], "an empty library says how to start")
     check("CPU" in d.text(d.find("provider")), "the provider in use is shown")
-    d.type(d.find("folder-path-input"), str(photos))
+    # The path refused in step 0 is still in the box: the same click adds it now.
+    typed = d.js("return document.querySelector('[data-testid=folder-path-input]').value")
+    check(typed == str(photos), f"the refused path waits in the box ({typed!r})")
     d.click(d.find("folder-path-add"))
     root = d.find("root")
     check(d.attr(root, "data-path") == str(photos.resolve()), "the folder is listed")

@@ -18,7 +18,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     provider: "CUDA (fp16)",
     library: "/data/library",
     libraryProblem: null,
-    libraryBusy: false,
+    heldBy: null,
     photos: 30,
     indexed: 29,
     failed: 1,
@@ -438,34 +438,36 @@ describe("App", () => {
     expect(r.getByTestId("search-input")).toBeTruthy();
   });
 
-  it("a library another Glimpse is indexing: says who, waits, then opens by itself", async () => {
-    let busy = true;
-    const problem = "It is open for indexing in another Glimpse (glimpse, pid 4242).";
-    shell.commands.status = () => status({ provider: busy ? null : "CPU", libraryProblem: busy ? problem : null, libraryBusy: busy });
+  it("a library another Glimpse is indexing: searchable, says who, reloads once this window takes over", async () => {
+    let held: string | null = "glimpse, pid 4242";
+    shell.commands.status = () => status({ heldBy: held });
     const roots = vi.fn(() => [ROOT]);
     shell.commands.roots = roots;
     const r = await started();
-    expect(r.getByTestId("library-problem").textContent).toContain("Another Glimpse is using this library");
-    expect(r.getByTestId("library-problem-reason").textContent).toBe(problem);
-    expect(r.getByTestId("library-waiting")).toBeTruthy();
-    // Not the model's fault: no first-run screen, no search box, and the engine is not asked yet.
+    expect(r.getByTestId("library-held").textContent).toContain("Another Glimpse (glimpse, pid 4242) is indexing this library");
+    // Searching works meanwhile; it is not the model's fault.
     expect(r.queryByTestId("first-run")).toBeNull();
-    expect(r.queryByTestId("search-input")).toBeNull();
-    expect(roots).not.toHaveBeenCalled();
-    busy = false;
-    await waitFor(() => expect(r.queryByTestId("library-problem")).toBeNull(), { timeout: 5000 });
-    expect(r.getByTestId("search-input")).toBeTruthy();
-    await waitFor(() => expect(roots).toHaveBeenCalled());
+    expect(r.queryByTestId("library-problem")).toBeNull();
+    expect(r.getByTestId("progress").textContent).toContain("Indexed by another Glimpse");
+    expect(r.queryByTestId("pause")).toBeNull();
+    await typeSearch(r, "dog");
+    expect(r.getAllByTestId("result").length).toBe(5);
+    const before = roots.mock.calls.length;
+    held = null;
+    await waitFor(() => expect(r.queryByTestId("library-held")).toBeNull(), { timeout: 5000 });
+    await waitFor(() => expect(roots.mock.calls.length).toBeGreaterThan(before));
+    expect(r.getByTestId("progress").textContent).toContain("Up to date");
+    expect(r.getByTestId("pause")).toBeTruthy();
   });
 
   it("a damaged library says why and is not mistaken for a missing model", async () => {
     shell.commands.status = () =>
-      status({ provider: null, libraryProblem: "catalog integrity check failed: database disk image is malformed", libraryBusy: false });
+      status({ provider: null, libraryProblem: "catalog integrity check failed: database disk image is malformed" });
     const r = await started();
     expect(r.getByTestId("library-problem").textContent).toContain("Glimpse cannot open its library");
     expect(r.getByTestId("library-problem-reason").textContent).toContain("malformed");
-    expect(r.queryByTestId("library-waiting")).toBeNull();
     expect(r.queryByTestId("first-run")).toBeNull();
+    expect(r.queryByTestId("search-input")).toBeNull();
   });
 
   it("first run: a failed download explains the manual route", async () => {

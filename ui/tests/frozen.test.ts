@@ -22,7 +22,7 @@ describe("with Object.prototype frozen", () => {
         provider: "CPU",
         library: "/l",
         libraryProblem: null,
-        libraryBusy: false,
+        heldBy: null,
         photos: 3,
         indexed: 3,
         failed: 0,

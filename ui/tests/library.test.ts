@@ -10,7 +10,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     provider: "CPU",
     library: "/lib",
     libraryProblem: null,
-    libraryBusy: false,
+    heldBy: null,
     photos: 10,
     indexed: 5,
     failed: 0,

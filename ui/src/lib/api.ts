@@ -42,10 +42,10 @@ export interface AppStatus {
   /** "CPU", "CUDA (fp16)", "CoreML", "DirectML"; null until the model is loaded. */
   provider: string | null;
   library: string;
-  /** Why the library cannot be opened (another Glimpse is indexing it, a damaged catalog). */
+  /** Why the library cannot be opened (a damaged catalog). */
   libraryProblem: string | null;
-  /** The problem is another Glimpse indexing the library: asking again may clear it. */
-  libraryBusy: boolean;
+  /** Another Glimpse indexing this library ("glimpse, pid 4242"): this window only searches. */
+  heldBy: string | null;
   photos: number;
   indexed: number;
   failed: number;
