@@ -1203,7 +1203,13 @@ impl Session {
     /// Stops the indexer after the batch in flight (the app is closing).
     pub fn shutdown(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        if let Some(indexer) = self.engine().ok().as_ref().and_then(|e| e.indexer.as_ref()) {
+        // Only an engine that is running: closing must not start one.
+        let loaded = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(indexer) = loaded.as_ref().and_then(|e| e.indexer.as_ref()) {
             indexer.cancel_job();
             let _ = indexer.send(Cmd::Stop);
         }
