@@ -1,7 +1,8 @@
 //! The engine held open for an interactive app: one model, one library, a background indexer
 //! that owns the writing handle, and a reading handle that keeps answering searches while the
-//! indexer works. The desktop shell is a thin layer of commands over this type, so everything
-//! the window can do is testable here without a window.
+//! indexer works (while another process indexes the library, only the reading handle, until
+//! that one quits: see [`crate::lock`]). The desktop shell is a thin layer of commands over
+//! this type, so everything the window can do is testable here without a window.
 
 use crate::catalog::{PhotoFilter, PhotoInfo};
 use crate::decode::{self, DecodeOptions};
