@@ -394,7 +394,7 @@ impl PreprocessConfig {
         }
     }
 
-    /// Bytes from [`crop_bytes`](Self::crop_bytes) (HWC) → the normalised tensor (CHW), the
+    /// The centre crop's bytes (HWC, [`Pixels::Bytes`]) → the normalised tensor (CHW), the
     /// computation a byte-input graph does inside; for checks and for feeding float graphs.
     pub fn normalise_bytes(&self, hwc: &[u8], out: &mut [f32]) {
         let lut = self.lut();
