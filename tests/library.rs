@@ -844,6 +844,14 @@ fn a_second_indexer_is_refused_while_watch_runs_and_searching_goes_on() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+        // Adding a folder is refused too: one added above the watched one would take its
+        // photos away from under the indexer.
+        let out = run(&["roots", "add"]).arg(&other).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a folder was added meanwhile: {err}");
+        assert!(err.contains("another Glimpse (glimpse, pid"), "{err}");
+        let out = run(&["roots", "list"]).output().unwrap();
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).lines().count() == 1);
         let s = status(&lib);
         assert_eq!(s["roots"].as_array().map(Vec::len), Some(1), "{s}");
     });

@@ -544,6 +544,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let catalog = glimpse::catalog::Catalog::open(&library_dir(&cli))?;
             match action {
                 RootsAction::Add { paths } => {
+                    // A folder added above a root takes that root's photos in: not while an
+                    // indexer is writing them.
+                    let _writer = glimpse::lock::WriterLock::acquire(&library_dir(&cli))?;
                     for p in paths {
                         let p = p.canonicalize().unwrap_or_else(|_| p.clone());
                         let root = catalog.add_root(&p)?;
