@@ -75,16 +75,9 @@ impl WriterLock {
                 }
             }
             Err(TryLockError::WouldBlock) => {
-                // Windows locks are mandatory, so reading the holder's note may fail there.
-                let mut note = String::new();
-                let _ = file.read_to_string(&mut note);
-                let holder = match note.trim() {
-                    "" => "unknown".to_string(),
-                    n => n.chars().take(200).collect(),
-                };
                 return Err(LockError::Busy {
                     dir: dir.to_path_buf(),
-                    holder,
+                    holder: holder_note(&mut file),
                 });
             }
             Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
@@ -98,6 +91,24 @@ impl WriterLock {
         }
         Ok(WriterLock { _file: file })
     }
+}
+
+/// What the holder wrote about itself. It writes just after taking the lock, so a process
+/// that finds the lock taken in between reads an empty note: it looks again for a moment.
+/// Windows locks are mandatory, so the note cannot be read there at all ("unknown").
+fn holder_note(file: &mut File) -> String {
+    for _ in 0..40 {
+        let mut note = String::new();
+        let read = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_to_string(&mut note));
+        match note.trim() {
+            "" if read.is_ok() => std::thread::sleep(std::time::Duration::from_millis(5)),
+            "" => break,
+            n => return n.chars().take(200).collect(),
+        }
+    }
+    "unknown".to_string()
 }
 
 /// This program's file name without extension ("glimpse", "glimpse-app").
@@ -128,6 +139,30 @@ mod tests {
         drop(first);
         let again = WriterLock::acquire(dir.path());
         assert!(again.is_ok(), "{again:?}");
+    }
+
+    #[test]
+    fn a_holder_caught_before_it_wrote_its_note_is_still_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // Locked, note not written yet: the moment between the holder's two steps.
+        let mut holder = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.path().join(LOCK_FILE))
+            .unwrap();
+        holder.try_lock().unwrap();
+        let writes = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            holder.write_all(b"late, pid 1\n").unwrap();
+            holder
+        });
+        let second = WriterLock::acquire(dir.path());
+        let _holder = writes.join().unwrap();
+        match second {
+            Err(LockError::Busy { holder, .. }) => assert_eq!(holder, "late, pid 1"),
+            other => panic!("expected Busy, got {other:?}"),
+        }
     }
 
     #[test]
