@@ -29,8 +29,9 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// A scope over `folders` (photo roots and the thumbnail cache); folders that do not
-    /// exist (an unplugged drive) are left out until the scope is rebuilt.
+    /// A scope over `folders` (photo roots and the thumbnail cache). A folder that cannot be
+    /// resolved now (an unplugged drive) is kept as the library recorded it, already resolved
+    /// when it was added, so its files are served again once the drive is back.
     pub fn new<I, P>(folders: I) -> Self
     where
         I: IntoIterator<Item = P>,
@@ -38,7 +39,14 @@ impl Scope {
     {
         let allowed = folders
             .into_iter()
-            .filter_map(|f| f.as_ref().canonicalize().ok())
+            .filter_map(|f| {
+                let f = f.as_ref();
+                f.canonicalize().ok().or_else(|| {
+                    let plain =
+                        f.is_absolute() && !f.components().any(|c| c == Component::ParentDir);
+                    plain.then(|| f.to_path_buf())
+                })
+            })
             .collect();
         Scope { allowed }
     }
@@ -131,6 +139,23 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_missing_when_the_scope_is_made_is_served_once_it_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let drive = base.join("drive");
+        let scope = Scope::new([&drive, &PathBuf::from("relative"), &base.join("a/../b")]);
+        assert_eq!(scope.folders(), [drive.clone()]);
+        std::fs::create_dir(&drive).unwrap();
+        std::fs::write(drive.join("a.jpg"), b"x").unwrap();
+        assert_eq!(scope.resolve(&drive.join("a.jpg")), Ok(drive.join("a.jpg")));
+        std::fs::write(base.join("b.jpg"), b"x").unwrap();
+        assert!(matches!(
+            scope.resolve(&base.join("b.jpg")),
+            Err(ServeError::Outside(_))
+        ));
+    }
 
     #[test]
     fn decodes_percent_encoded_paths() {

@@ -569,6 +569,35 @@ fn a_folder_that_comes_back_is_online_again_without_asking() {
 }
 
 #[test]
+fn a_folder_offline_when_the_window_opens_is_served_once_it_is_back() {
+    let s = setup();
+    let drive = s.dir.path().join("drive");
+    let photos = drive.join("Photos");
+    let drawn = draw(&photos, &[(RED, CIRCLE)], 2, 33);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let library = s.dir.path().join("library");
+    drop(s.session);
+    // The drive is unplugged while Glimpse is closed, and plugged in once it runs again.
+    let unplugged = s.dir.path().join("unplugged");
+    std::fs::rename(&drive, &unplugged).unwrap();
+    let session = Session::new(config(&library, &common::shape_model()), Arc::new(|_| {}));
+    session.start().unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    assert!(!session.roots().unwrap()[0].online);
+    std::fs::rename(&unplugged, &drive).unwrap();
+    let t = Instant::now();
+    while !session.roots().unwrap()[0].online {
+        assert!(t.elapsed() < Duration::from_secs(30), "never came back");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let scope = session.scope();
+    for p in &drawn {
+        assert!(scope.resolve(p).is_ok(), "{} is not served", p.display());
+    }
+}
+
+#[test]
 fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
     let s = setup();
     let photos = s.dir.path().join("photos");
