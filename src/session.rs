@@ -548,6 +548,9 @@ pub struct Session {
     sink: Sink,
     engine: RwLock<Option<Arc<Engine>>>,
     scope: RwLock<Scope>,
+    /// The library's roots when the scope was made: another process indexing the library may
+    /// add some, which the scope must then serve too.
+    scope_roots: Mutex<Vec<PathBuf>>,
     /// Why the last start failed: shown on the first-run screen, or on the window's library
     /// screen when the library is to blame.
     start_error: Mutex<Option<(String, Blame)>>,
@@ -579,6 +582,7 @@ impl Session {
             sink,
             engine: RwLock::new(None),
             scope: RwLock::new(Scope::default()),
+            scope_roots: Mutex::default(),
             start_error: Mutex::new(None),
             roots_generation: Arc::new(AtomicU64::new(0)),
             stop: Arc::new(AtomicBool::new(false)),
@@ -816,13 +820,19 @@ impl Session {
         if let Ok(eng) = self.engine() {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
             let reader = lock(&eng.reader);
+            let mut roots = Vec::new();
             for rc in reader.catalog.root_counts(reader.model_id())? {
                 st.photos += rc.photos;
                 st.indexed += rc.indexed;
                 st.failed += rc.failed;
                 st.pending += rc.pending;
+                roots.push(rc.root.path);
             }
             drop(reader);
+            if *lock(&self.scope_roots) != roots {
+                // Folders another Glimpse added (or removed) while this window only reads.
+                self.rebuild_scope()?;
+            }
             st.provider = Some(eng.provider.clone());
             st.held_by = eng.held_by.clone();
             if let Some(indexer) = &eng.indexer {
@@ -1185,12 +1195,14 @@ impl Session {
 
     fn rebuild_scope(&self) -> Result<(), SessionError> {
         let eng = self.engine()?;
-        let mut folders: Vec<PathBuf> = lock(&eng.reader)
+        let roots: Vec<PathBuf> = lock(&eng.reader)
             .catalog
             .roots()?
             .into_iter()
             .map(|r| r.path)
             .collect();
+        let mut folders = roots.clone();
+        *lock(&self.scope_roots) = roots;
         let thumbs = self.cfg.library_dir.join("thumbs");
         // The cache folder must exist to be resolved; the indexer fills it later.
         if std::fs::create_dir_all(&thumbs).is_ok() {

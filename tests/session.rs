@@ -752,7 +752,19 @@ fn a_second_window_searches_while_another_glimpse_indexes_and_takes_over_after()
     // What the first window indexes meanwhile shows in the second.
     session.add_root(&more).unwrap();
     assert!(session.wait_idle(IDLE).unwrap());
-    assert_eq!(second.search(&weak("blue square")).unwrap().hits.len(), 5);
+    let hits = second.search(&weak("blue square")).unwrap().hits;
+    assert_eq!(hits.len(), 5);
+    // And its pictures load: the folder the first added is served by the second once it has
+    // polled its status (the window does every few seconds).
+    assert_eq!(second.status().unwrap().photos, 5);
+    let scope = second.scope();
+    for h in &hits {
+        assert!(
+            scope.resolve(Path::new(&h.photo.path)).is_ok(),
+            "{} is not served",
+            h.photo.path
+        );
+    }
 
     // Once the first has quit, the second becomes the indexer when it next asks.
     drop(session);
