@@ -441,7 +441,8 @@ describe("App", () => {
   it("a library another Glimpse is indexing: searchable, says who, reloads once this window takes over", async () => {
     let held: string | null = "glimpse, pid 4242";
     shell.commands.status = () => status({ heldBy: held });
-    const roots = vi.fn(() => [ROOT]);
+    let folders = [ROOT];
+    const roots = vi.fn(() => folders);
     shell.commands.roots = roots;
     const r = await started();
     expect(r.getByTestId("library-held").textContent).toContain("Another Glimpse (glimpse, pid 4242) is indexing this library");
@@ -452,13 +453,17 @@ describe("App", () => {
     expect(r.queryByTestId("pause")).toBeNull();
     await typeSearch(r, "dog");
     expect(r.getAllByTestId("result").length).toBe(5);
+    // The folders the other one indexes show up here too.
+    expect(r.getAllByTestId("root").length).toBe(1);
+    folders = [ROOT, { ...ROOT, path: "/media/usb/Photos", photos: 3, indexed: 1, pending: 2, failed: 0, failures: [] }];
+    await waitFor(() => expect(r.getAllByTestId("root").length).toBe(2), { timeout: 5000 });
     const before = roots.mock.calls.length;
     held = null;
     await waitFor(() => expect(r.queryByTestId("library-held")).toBeNull(), { timeout: 5000 });
     await waitFor(() => expect(roots.mock.calls.length).toBeGreaterThan(before));
     expect(r.getByTestId("progress").textContent).toContain("Up to date");
     expect(r.getByTestId("pause")).toBeTruthy();
-  });
+  }, 15_000);
 
   it("a damaged library says why and is not mistaken for a missing model", async () => {
     shell.commands.status = () =>
@@ -468,6 +473,22 @@ describe("App", () => {
     expect(r.getByTestId("library-problem-reason").textContent).toContain("malformed");
     expect(r.queryByTestId("first-run")).toBeNull();
     expect(r.queryByTestId("search-input")).toBeNull();
+  });
+
+  it("a library that could not be opened is tried again on request", async () => {
+    let problem: string | null = "cannot lock the library /data/library: Permission denied (os error 13)";
+    shell.commands.status = () => status({ libraryProblem: problem, provider: problem ? null : "CPU" });
+    const r = await started();
+    expect(r.getByTestId("library-problem-reason").textContent).toContain("Permission denied");
+    // Still failing: the reason stays, the button comes back.
+    await fireEvent.click(r.getByTestId("library-retry"));
+    await waitFor(() => expect((r.getByTestId("library-retry") as HTMLButtonElement).disabled).toBe(false));
+    expect(r.getByTestId("library-problem")).toBeTruthy();
+    // Fixed (permissions, a drive mounted): the library opens and its folders load.
+    problem = null;
+    await fireEvent.click(r.getByTestId("library-retry"));
+    await waitFor(() => expect(r.getByTestId("search-input")).toBeTruthy());
+    await waitFor(() => expect(r.getAllByTestId("root").length).toBe(1));
   });
 
   it("first run: a failed download explains the manual route", async () => {
