@@ -146,7 +146,7 @@ mod tests {
         let base = dir.path().canonicalize().unwrap();
         let drive = base.join("drive");
         let scope = Scope::new([&drive, &PathBuf::from("relative"), &base.join("a/../b")]);
-        assert_eq!(scope.folders(), [drive.clone()]);
+        assert_eq!(scope.folders(), std::slice::from_ref(&drive));
         std::fs::create_dir(&drive).unwrap();
         std::fs::write(drive.join("a.jpg"), b"x").unwrap();
         assert_eq!(scope.resolve(&drive.join("a.jpg")), Ok(drive.join("a.jpg")));
