@@ -475,6 +475,20 @@ describe("App", () => {
     expect(r.queryByTestId("search-input")).toBeNull();
   });
 
+  it("coming back to the window shows tags and folders another Glimpse changed meanwhile", async () => {
+    let tagged = [{ name: "dog", count: 4 }];
+    shell.commands.tags = () => tagged;
+    const r = await started();
+    expect(r.getAllByTestId("tag-filter").map((t) => t.dataset.tag)).toEqual(["dog"]);
+    // `glimpse tag ~/Pictures --labels beach` in a terminal, then back to the window.
+    tagged = [
+      { name: "dog", count: 4 },
+      { name: "beach", count: 7 },
+    ];
+    window.dispatchEvent(new Event("focus"));
+    await waitFor(() => expect(r.getAllByTestId("tag-filter").map((t) => t.dataset.tag)).toEqual(["dog", "beach"]));
+  });
+
   it("a library that could not be opened is tried again on request", async () => {
     let problem: string | null = "cannot lock the library /data/library: Permission denied (os error 13)";
     shell.commands.status = () => status({ libraryProblem: problem, provider: problem ? null : "CPU" });
