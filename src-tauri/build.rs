@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 16] = [
+const COMMANDS: [&str; 17] = [
     "status",
     "roots",
     "pick_folder",
@@ -27,4 +27,5 @@ const COMMANDS: [&str; 16] = [
     "reveal",
     "open_photo",
     "fetch_model",
+    "picture_types",
 ];

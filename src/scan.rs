@@ -356,6 +356,17 @@ pub fn format_of(path: &Path) -> Option<PhotoFormat> {
     Some(PhotoFormat::Unsupported(e))
 }
 
+/// The extensions of the pictures this build decodes on this machine (HEIF and AVIF where
+/// libheif loads): what the app accepts as a dropped example picture, so a RAW file is taken
+/// and a HEIC one refused only where it cannot be read.
+pub fn decodable_extensions() -> Vec<&'static str> {
+    let mut v = PHOTO_EXTENSIONS.to_vec();
+    if cfg!(feature = "heif") && crate::heif::available() {
+        v.extend(HEIF_EXTENSIONS);
+    }
+    v
+}
+
 /// Whether a path names a photo the scan reports (decodable or unsupported), so the watcher
 /// can ignore events about other files without touching the disk.
 pub fn is_photo_path(path: &Path) -> bool {
@@ -619,6 +630,30 @@ mod tests {
         for e in PHOTO_EXTENSIONS {
             assert!(!UNSUPPORTED_EXTENSIONS.contains(e));
             assert_eq!(*e, e.to_ascii_lowercase());
+        }
+    }
+
+    #[test]
+    fn a_dropped_picture_may_be_anything_the_scan_indexes() {
+        let types = decodable_extensions();
+        for e in types.iter().chain(PHOTO_EXTENSIONS) {
+            let f = format_of(Path::new(&format!("a.{e}")));
+            assert_eq!(
+                f.is_some_and(|f| f.is_supported()),
+                types.contains(e),
+                "{e}"
+            );
+        }
+        for e in HEIF_EXTENSIONS.iter().chain(UNSUPPORTED_EXTENSIONS) {
+            let f = format_of(Path::new(&format!("a.{e}")));
+            assert_eq!(
+                f.is_some_and(|f| f.is_supported()),
+                types.contains(e),
+                "{e}"
+            );
+        }
+        if cfg!(feature = "raw") {
+            assert!(types.contains(&"cr2") && types.contains(&"dng"));
         }
     }
 

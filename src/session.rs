@@ -1146,6 +1146,14 @@ impl Session {
         Ok(out)
     }
 
+    /// The file extensions a dropped picture may have: what this build and machine decode.
+    pub fn picture_types(&self) -> Vec<String> {
+        crate::scan::decodable_extensions()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The label list "Auto-tag this folder" starts from.
     pub fn default_labels(&self) -> Result<Vec<String>, SessionError> {
         let eng = self.engine()?;

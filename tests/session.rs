@@ -569,6 +569,47 @@ fn a_folder_that_comes_back_is_online_again_without_asking() {
 }
 
 #[test]
+fn a_dropped_camera_raw_file_is_a_query_like_any_picture() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 2, 61);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    // What the window lets through a drop is what the engine reads.
+    let types = s.session.picture_types();
+    assert!(types.iter().any(|t| t == "jpg"), "{types:?}");
+    for raw in ["dng_preview.dng", "sensor.dng", "canon.cr3", "fuji.raf"] {
+        let path = common::fixture(&format!("raw/{raw}"));
+        let ext = path.extension().unwrap().to_string_lossy().to_lowercase();
+        assert!(types.contains(&ext), "{ext} not in {types:?}");
+        let page = s
+            .session
+            .search(&SearchQuery {
+                example_path: Some(path.display().to_string()),
+                limit: 10,
+                include_weak: true,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        assert_eq!(page.hits.len(), 4, "{raw}");
+        assert!(
+            page.query_preview
+                .is_some_and(|d| d.starts_with("data:image/jpeg;base64,")),
+            "{raw} has no preview"
+        );
+    }
+    // One that cannot be read says why.
+    let unreadable = common::fixture("raw/small_preview.nef");
+    match s.session.search(&SearchQuery {
+        example_path: Some(unreadable.display().to_string()),
+        ..SearchQuery::default()
+    }) {
+        Err(e) => assert!(e.to_string().contains("embedded preview is 160x120"), "{e}"),
+        Ok(page) => panic!("an unreadable RAW gave {} results", page.hits.len()),
+    }
+}
+
+#[test]
 fn a_folder_offline_when_the_window_opens_is_served_once_it_is_back() {
     let s = setup();
     let drive = s.dir.path().join("drive");

@@ -32,6 +32,12 @@ pub async fn status(state: State<'_, AppState>) -> Result<AppStatus, String> {
     run(state, |s| s.status()).await
 }
 
+/// The extensions a dropped picture may have (RAW included; HEIC only where it decodes).
+#[tauri::command]
+pub async fn picture_types(state: State<'_, AppState>) -> Result<Vec<String>, String> {
+    run(state, |s| Ok(s.picture_types())).await
+}
+
 /// The photo folders.
 #[tauri::command]
 pub async fn roots(state: State<'_, AppState>) -> Result<Vec<RootInfo>, String> {

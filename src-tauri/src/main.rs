@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
             commands::reveal,
             commands::open_photo,
             commands::fetch_model,
+            commands::picture_types,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -7,7 +7,8 @@ shape model (models/test/shape-clip):
   1. a folder added from the folder panel is indexed (per-root status reaches N indexed),
      a HEIC among its pictures (libheif decoding inside the app's process);
   2. typing "red circle" shows a red circle first;
-  3. dropping an image file onto the window (a real X11 drag from a GTK source, by xdotool)
+  3. the window asks the engine which picture files a drop may be (camera RAW among them), and
+     dropping an image file onto the window (a real X11 drag from a GTK source, by xdotool)
      shows the dropped picture as the query and similar photos first;
   4. "Auto-tag this folder" with the labels circle/square/star tags the photos, and the tag
      filter restricts results to photos carrying the tag;
@@ -333,6 +334,14 @@ def run(args, work, procs):
     screenshot(shots, "search")
 
     print("3. dropping an image file onto the window", flush=True)
+    # What a drop may be comes from the engine (a RAW file is taken; HEIC where it decodes).
+    types = d.js_async("""
+        const done = arguments[arguments.length - 1];
+        window.__TAURI_INTERNALS__.invoke('picture_types')
+            .then((t) => done(t.join(',')), (e) => done('error: ' + e));
+    """)
+    check({"jpg", "png", "dng", "cr3"} <= set(types.split(",")),
+          f"the window asks the engine which pictures it reads ({types})")
     src = subprocess.Popen(["/usr/bin/python3", str(ROOT / "tests/e2e/drag_source.py"),
                             str(outside / "query-blue-square.png"), "1340", "80"],
                            env=env, stdout=subprocess.PIPE, text=True)

@@ -203,6 +203,22 @@ describe("App", () => {
     expect(r.getByTestId("empty-state")).toBeTruthy();
   });
 
+  it("a camera RAW file dropped is searched with; a type this computer cannot read says so", async () => {
+    // The engine's list on a machine without libheif.
+    shell.commands.picture_types = () => ["jpg", "jpeg", "png", "cr2", "nef", "dng"];
+    const r = await started();
+    await waitFor(() => expect(shell.calls("picture_types")).toHaveLength(1));
+    shell.drop!({ payload: { type: "drop", paths: ["/media/card/DCIM/IMG_0042.CR2"], position: { x: 1, y: 1 } } });
+    await waitFor(() => expect(shell.calls("search")).toHaveLength(1));
+    expect(shell.calls("search")[0].query).toMatchObject({ examplePath: "/media/card/DCIM/IMG_0042.CR2" });
+    shell.drop!({ payload: { type: "drop", paths: ["/tmp/IMG_7.HEIC"], position: { x: 1, y: 1 } } });
+    await waitFor(() =>
+      expect(r.getByTestId("error").textContent).toMatch(/“IMG_7\.HEIC” is a HEIC picture, which Glimpse cannot read on this computer/),
+    );
+    expect(r.getByTestId("error").textContent).not.toMatch(/HEIC,/);
+    expect(shell.calls("search")).toHaveLength(1);
+  });
+
   it("a drop without a picture says what to drop", async () => {
     const r = await started();
     shell.drop!({ payload: { type: "drop", paths: ["/tmp/report.pdf"], position: { x: 1, y: 1 } } });

@@ -29,9 +29,13 @@ describe("drop", () => {
     expect(extensionOf("/a/archive.tar.gz")).toBe("gz");
   });
   it("accepts the image extensions only", () => {
-    for (const e of ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif"]) {
+    const all = ["jpg", "jpeg", "jfif", "png", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl"];
+    for (const e of [...all, "cr2", "cr3", "nef", "arw", "dng", "raf", "orf", "rw2"]) {
       expect(isImagePath(`/x/p.${e.toUpperCase()}`)).toBe(true);
     }
+    // The engine's own list, once it has answered, decides.
+    expect(isImagePath("/x/p.heic", ["jpg", "dng"])).toBe(false);
+    expect(isImagePath("/x/p.DNG", ["jpg", "dng"])).toBe(true);
     expect(isImagePath("/x/p.pdf")).toBe(false);
     expect(isImagePath("/x/jpg")).toBe(false);
     expect(isImagePath("/x/p.jpg.txt")).toBe(false);
@@ -45,6 +49,9 @@ describe("drop", () => {
   it("says what went wrong", () => {
     expect(notAnImageMessage(["/a/notes.pdf"])).toMatch(/“notes\.pdf” is not a picture/);
     expect(notAnImageMessage(["/a/x.pdf", "/a/y.doc"])).toMatch(/None of the 2 dropped items/);
-    expect(notAnImageMessage([])).toMatch(/Drop a picture/);
+    expect(notAnImageMessage([])).toMatch(/Drop a photo \(JPEG, PNG, HEIC, camera RAW, WebP, …\)/);
+    expect(notAnImageMessage(["/a/b.heic"], ["jpg", "png"])).toMatch(
+      /“b\.heic” is a HEIC picture, which Glimpse cannot read on this computer\. Drop a photo \(JPEG, PNG, …\)/,
+    );
   });
 });

@@ -213,6 +213,8 @@ export const api = {
   open: (id: number) => invoke<void>("open_photo", { id }),
   /** Fetches the default model (progress on `model-progress`). */
   fetchModel: () => invoke<ModelState>("fetch_model"),
+  /** Extensions a dropped picture may have: what this build and machine decode. */
+  pictureTypes: () => invoke<string[]>("picture_types"),
 };
 
 /** Events the shell emits. */

@@ -1,10 +1,15 @@
 // Files dropped on the window: which one to search with, and what to say when none is a picture.
 // Tauri's native drop events hand us plain paths (no File objects), so this is pure path logic.
 
-/** Extensions Glimpse can take as an example picture (lower case, no dot). */
+/**
+ * Extensions Glimpse can take as an example picture (lower case, no dot) until the engine says
+ * which ones this build and machine decode (`api.pictureTypes`): every format the scan indexes.
+ */
 export const IMAGE_EXTENSIONS: readonly string[] = [
   "jpg",
   "jpeg",
+  "jpe",
+  "jfif",
   "png",
   "webp",
   "gif",
@@ -15,6 +20,15 @@ export const IMAGE_EXTENSIONS: readonly string[] = [
   "heif",
   "avif",
   "jxl",
+  // Camera RAW (the engine develops or reads the embedded preview).
+  "cr2",
+  "cr3",
+  "nef",
+  "arw",
+  "dng",
+  "raf",
+  "orf",
+  "rw2",
 ];
 
 /** The last part of a path, for `/` and `\` separators alike. */
@@ -56,24 +70,46 @@ export function extensionOf(path: string): string {
   return name.slice(dot + 1).toLowerCase();
 }
 
-export function isImagePath(path: string): boolean {
-  return IMAGE_EXTENSIONS.includes(extensionOf(path));
+export function isImagePath(path: string, types: readonly string[] = IMAGE_EXTENSIONS): boolean {
+  return types.includes(extensionOf(path));
 }
 
 /** The first dropped path that looks like a picture, or null. */
-export function pickImagePath(paths: readonly string[] | null | undefined): string | null {
+export function pickImagePath(
+  paths: readonly string[] | null | undefined,
+  types: readonly string[] = IMAGE_EXTENSIONS,
+): string | null {
   for (const p of paths ?? []) {
-    if (isImagePath(p)) return p;
+    if (isImagePath(p, types)) return p;
   }
   return null;
 }
 
+/** A few of the kinds in `types`, for messages: "JPEG, PNG, HEIC, camera RAW, …". */
+function kindsOf(types: readonly string[]): string {
+  const named: Array<[string, string]> = [
+    ["jpg", "JPEG"],
+    ["png", "PNG"],
+    ["heic", "HEIC"],
+    ["cr2", "camera RAW"],
+    ["webp", "WebP"],
+  ];
+  return [...named.filter(([e]) => types.includes(e)).map(([, n]) => n), "…"].join(", ");
+}
+
 /** What to tell the user when a drop held no picture. */
-export function notAnImageMessage(paths: readonly string[] | null | undefined): string {
+export function notAnImageMessage(
+  paths: readonly string[] | null | undefined,
+  types: readonly string[] = IMAGE_EXTENSIONS,
+): string {
   const list = paths ?? [];
-  const kinds = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC or AVIF";
-  if (list.length === 0) return `Nothing to search with was dropped. Drop a picture (${kinds}).`;
+  const kinds = kindsOf(types);
+  if (list.length === 0) return `Nothing to search with was dropped. Drop a photo (${kinds}).`;
   const first = baseName(list[0]) || list[0];
+  const ext = extensionOf(list[0]);
+  if (list.length === 1 && IMAGE_EXTENSIONS.includes(ext) && !types.includes(ext)) {
+    return `“${first}” is a ${ext.toUpperCase()} picture, which Glimpse cannot read on this computer. Drop a photo (${kinds}).`;
+  }
   const what = list.length === 1 ? `“${first}” is not` : `None of the ${list.length} dropped items is`;
-  return `${what} a picture Glimpse can search with. Drop a ${kinds} file to find similar photos; to add a folder, use “Add folder…”.`;
+  return `${what} a picture Glimpse can search with. Drop a photo (${kinds}) to find similar ones; to add a folder, use “Add folder…”.`;
 }
