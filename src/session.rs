@@ -830,8 +830,11 @@ impl Session {
             }
             drop(reader);
             if *lock(&self.scope_roots) != roots {
-                // Folders another Glimpse added (or removed) while this window only reads.
-                self.rebuild_scope()?;
+                // Folders another Glimpse added (or removed) while this window only reads. A
+                // failure here must not cost the window its status: the next poll tries again.
+                if let Err(e) = self.rebuild_scope() {
+                    tracing::warn!("cannot update the folders the window may show: {e}");
+                }
             }
             st.provider = Some(eng.provider.clone());
             st.held_by = eng.held_by.clone();
