@@ -1,7 +1,8 @@
 //! The desktop app's start-up cost (prints figures; asserts nothing): how long a window over an
 //! up-to-date library takes to answer its first text search and how much memory it holds, then
 //! what the first search by a dropped picture that is not in the library adds (the image tower
-//! opens for it). Each figure comes from a fresh process, as a window would be.
+//! opens for it), and what the next page of each query costs (scrolling asks again). Each
+//! figure comes from a fresh process, as a window would be.
 //!
 //! Run: `cargo bench --bench session`. Environment: ORT_DYLIB_PATH (required),
 //! GLIMPSE_BENCH_MODEL (default the tiny test model; the figures mean something with a real-size
@@ -58,6 +59,16 @@ fn child(library: &Path, model: &str, what: &str, arg: Option<&str>) {
         mb("VmRSS"),
         mb("VmHWM")
     );
+    let t = Instant::now();
+    s.search(&SearchQuery {
+        offset: 20,
+        ..query.clone()
+    })
+    .expect("next page");
+    println!(
+        "  its next page             {:>6.3} s",
+        t.elapsed().as_secs_f64()
+    );
     if let (Some(file), "drop") = (arg, what) {
         let t = Instant::now();
         let query = SearchQuery {
@@ -71,6 +82,16 @@ fn child(library: &Path, model: &str, what: &str, arg: Option<&str>) {
             t.elapsed().as_secs_f64(),
             mb("VmRSS"),
             mb("VmHWM")
+        );
+        let t = Instant::now();
+        s.search(&SearchQuery {
+            offset: 20,
+            ..query.clone()
+        })
+        .expect("next page by picture");
+        println!(
+            "  its next page             {:>6.3} s",
+            t.elapsed().as_secs_f64()
         );
     }
 }

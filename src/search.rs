@@ -11,8 +11,9 @@ use crate::decode::{self, DecodeOptions};
 use crate::encode::{ImageEncoder, TextEncoder};
 use crate::library::Library;
 use crate::vectors::VectorError;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
@@ -570,9 +571,168 @@ fn join(
     })
 }
 
+/// Captions whose vectors [`RecentQueries`] keeps.
+const RECENT_CAPTIONS: usize = 64;
+/// Pictures whose vectors [`RecentQueries`] keeps.
+const RECENT_PICTURES: usize = 8;
+
+/// The vectors of recent queries. A window asks again for the same query with every page it
+/// scrolls to, with "Show more" and whenever a filter or the sort changes, and the towers would
+/// compute the same vector each time (a real-size ViT-B/32 on a 2-core CPU: ~70 ms a caption,
+/// more for a dropped picture, which is also read, hashed and decoded).
+#[derive(Debug, Default)]
+pub struct RecentQueries {
+    captions: VecDeque<(String, Vec<f32>)>,
+    pictures: VecDeque<(PictureKey, Example, Option<String>)>,
+    encodes: usize,
+}
+
+/// A picture file as it is now, in a library of a given size: a file rewritten, or a library
+/// that gained or lost photos (the picture may now be one of them), is another query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureKey {
+    path: PathBuf,
+    len: u64,
+    modified: Option<SystemTime>,
+    library_size: usize,
+}
+
+impl PictureKey {
+    /// The key of `path` in `lib` now; `None` when the file cannot be looked at (the search
+    /// then says why).
+    pub fn of(path: &Path, lib: &Library) -> Option<PictureKey> {
+        let path = path.canonicalize().ok()?;
+        let meta = std::fs::metadata(&path).ok()?;
+        Some(PictureKey {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            library_size: lib.vectors().len(),
+            path,
+        })
+    }
+}
+
+impl RecentQueries {
+    /// The vectors of `texts`, in order: those seen recently from memory, the others from
+    /// `embed` (one call for all of them).
+    pub fn captions(
+        &mut self,
+        texts: &[&str],
+        embed: &mut EmbedTexts<'_>,
+    ) -> Result<Vec<Vec<f32>>, String> {
+        let missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !self.captions.iter().any(|(c, _)| c == t))
+            .collect();
+        let fresh = if missing.is_empty() {
+            Vec::new()
+        } else {
+            embed(&missing)?
+        };
+        if fresh.len() != missing.len() {
+            return Err(format!(
+                "{} vectors for {} texts",
+                fresh.len(),
+                missing.len()
+            ));
+        }
+        self.encodes += missing.len();
+        let fresh: Vec<(&str, Vec<f32>)> = missing.into_iter().zip(fresh).collect();
+        let out = texts
+            .iter()
+            .map(|t| {
+                fresh
+                    .iter()
+                    .find(|(c, _)| c == t)
+                    .map(|(_, v)| v.clone())
+                    .or_else(|| self.caption(t))
+                    .unwrap_or_default()
+            })
+            .collect();
+        for (c, v) in fresh {
+            self.captions.retain(|(k, _)| k != c);
+            self.captions.push_front((c.to_string(), v));
+            self.captions.truncate(RECENT_CAPTIONS);
+        }
+        Ok(out)
+    }
+
+    /// A caption's vector if it was embedded recently (and now counts as the most recent).
+    fn caption(&mut self, text: &str) -> Option<Vec<f32>> {
+        let i = self.captions.iter().position(|(c, _)| c == text)?;
+        let hit = self.captions.remove(i)?;
+        let v = hit.1.clone();
+        self.captions.push_front(hit);
+        Some(v)
+    }
+
+    /// A picture searched with recently, with what the caller kept beside it (its preview).
+    pub fn picture(&mut self, key: &PictureKey) -> Option<(Example, Option<String>)> {
+        let i = self.pictures.iter().position(|(k, _, _)| k == key)?;
+        let hit = self.pictures.remove(i)?;
+        let out = (hit.1.clone(), hit.2.clone());
+        self.pictures.push_front(hit);
+        Some(out)
+    }
+
+    /// Keeps a picture's vector (and preview) for the pages and filters that follow.
+    pub fn keep_picture(&mut self, key: PictureKey, example: Example, preview: Option<String>) {
+        if example.encoded {
+            self.encodes += 1;
+        }
+        self.pictures.retain(|(k, _, _)| k != &key);
+        self.pictures.push_front((key, example, preview));
+        self.pictures.truncate(RECENT_PICTURES);
+    }
+
+    /// How many captions and pictures the towers encoded for queries (the rest came from
+    /// memory).
+    pub fn encodes(&self) -> usize {
+        self.encodes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_captions_are_embedded_once_and_come_back_in_order() {
+        let mut recent = RecentQueries::default();
+        let mut asked: Vec<Vec<String>> = Vec::new();
+        let mut tower = |t: &[&str]| -> Result<Vec<Vec<f32>>, String> {
+            asked.push(t.iter().map(|s| s.to_string()).collect());
+            Ok(t.iter().map(|s| vec![s.len() as f32]).collect())
+        };
+        assert_eq!(
+            recent.captions(&["dog", "beach"], &mut tower),
+            Ok(vec![vec![3.0], vec![5.0]])
+        );
+        // The second page: nothing embedded; a new minus term alone is.
+        assert_eq!(
+            recent.captions(&["dog", "beach"], &mut tower),
+            Ok(vec![vec![3.0], vec![5.0]])
+        );
+        assert_eq!(
+            recent.captions(&["people", "dog"], &mut tower),
+            Ok(vec![vec![6.0], vec![3.0]])
+        );
+        // Older captions make way for new ones, the ones in use stay.
+        for i in 0..RECENT_CAPTIONS - 1 {
+            let c = format!("caption {i}");
+            recent.captions(&[&c], &mut tower).unwrap();
+            recent.captions(&["dog"], &mut tower).unwrap();
+        }
+        recent.captions(&["dog", "beach"], &mut tower).unwrap();
+        let asked: Vec<String> = asked.concat();
+        assert_eq!(asked.iter().filter(|a| *a == "dog").count(), 1);
+        assert_eq!(asked.iter().filter(|a| *a == "beach").count(), 2);
+        assert_eq!(recent.encodes(), asked.len());
+        // A tower that answers wrongly is an error, not a wrong vector.
+        let mut broken = |_: &[&str]| -> Result<Vec<Vec<f32>>, String> { Ok(Vec::new()) };
+        assert!(recent.captions(&["new"], &mut broken).is_err());
+    }
 
     #[test]
     fn minus_terms_and_phrases_are_split_from_the_description() {

@@ -487,6 +487,8 @@ struct Engine {
     indexer: Option<Indexer>,
     /// That process ("glimpse, pid 4242"), whose saves the reader follows meanwhile.
     held_by: Option<String>,
+    /// Vectors of recent queries, for the pages and filters that ask again.
+    recent: Mutex<search::RecentQueries>,
 }
 
 impl Engine {
@@ -724,6 +726,7 @@ impl Session {
             provider,
             indexer,
             held_by,
+            recent: Mutex::default(),
         };
         let engine = Arc::new(engine);
         *slot = Some(engine.clone());
@@ -1016,22 +1019,35 @@ impl Session {
             req.floor = eng.files.calibration.similar_floor;
             search::unit(v)
         } else if let Some(p) = q.example_path.as_deref().filter(|p| !p.is_empty()) {
-            // The encoder opens only for a picture with no stored vector to reuse.
-            let loaded = eng.image.loaded();
-            let ex = match search::example(&reader, loaded.as_deref(), Path::new(p)) {
-                Err(search::SearchError::NeedsEncoder(_)) if loaded.is_none() => {
-                    // Opening takes a second or more: text searches use the reader meanwhile.
-                    drop(reader);
-                    let image = eng.image.get()?;
-                    reader = lock(&eng.reader);
-                    reader.refresh()?;
-                    search::example(&reader, Some(&image), Path::new(p))?
+            let key = search::PictureKey::of(Path::new(p), &reader);
+            let recent = key.as_ref().and_then(|k| lock(&eng.recent).picture(k));
+            let (ex, shown) = match recent {
+                Some(hit) => hit,
+                None => {
+                    // The encoder opens only for a picture with no stored vector to reuse.
+                    let loaded = eng.image.loaded();
+                    let ex = match search::example(&reader, loaded.as_deref(), Path::new(p)) {
+                        Err(search::SearchError::NeedsEncoder(_)) if loaded.is_none() => {
+                            // Opening takes a second or more: text searches use the reader
+                            // meanwhile.
+                            drop(reader);
+                            let image = eng.image.get()?;
+                            reader = lock(&eng.reader);
+                            reader.refresh()?;
+                            search::example(&reader, Some(&image), Path::new(p))?
+                        }
+                        other => other?,
+                    };
+                    let shown = query_preview(Path::new(p));
+                    if let Some(k) = key {
+                        lock(&eng.recent).keep_picture(k, ex.clone(), shown.clone());
+                    }
+                    (ex, shown)
                 }
-                other => other?,
             };
             req.exclude.extend(ex.photo_id);
             req.floor = eng.files.calibration.similar_floor;
-            preview = query_preview(Path::new(p));
+            preview = shown;
             search::unit(ex.vector)
         } else {
             let text = q.text.as_deref().unwrap_or("").trim();
@@ -1050,7 +1066,15 @@ impl Session {
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
             req.breadth = search::TEXT_BREADTH;
-            let vector = search::text_query_vector(&eng.text, &parsed, &[])?;
+            let vector = {
+                let mut recent = lock(&eng.recent);
+                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(|e| e.to_string());
+                search::query_vector(
+                    &mut |t: &[&str]| recent.captions(t, &mut tower),
+                    &parsed,
+                    &[],
+                )?
+            };
             query_cut = [&parsed.text]
                 .into_iter()
                 .chain(&parsed.minus)
@@ -1147,6 +1171,18 @@ impl Session {
             .collect();
         out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.format.cmp(&b.format)));
         Ok(out)
+    }
+
+    /// How many captions and dropped pictures the towers encoded for searches; pages, "Show
+    /// more" and filter changes of a query seen recently reuse its vector (for tests and
+    /// diagnostics).
+    pub fn query_encodes(&self) -> usize {
+        let loaded = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        loaded.map_or(0, |e| lock(&e.recent).encodes())
     }
 
     /// The file extensions a dropped picture may have: what this build and machine decode.

@@ -569,6 +569,69 @@ fn a_folder_that_comes_back_is_online_again_without_asking() {
 }
 
 #[test]
+fn pages_and_filters_of_a_query_reuse_its_vector() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 71);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let base = s.session.query_encodes();
+    let words = |text: &str, offset, sort: &str, include_weak| SearchQuery {
+        text: Some(text.into()),
+        limit: 2,
+        offset,
+        include_weak,
+        sort: sort.into(),
+        ..SearchQuery::default()
+    };
+    // Scrolling to the next page, "Show more", another sort: one caption, embedded once.
+    let first = s
+        .session
+        .search(&words("red circle", 0, "score", true))
+        .unwrap();
+    let next = s
+        .session
+        .search(&words("red circle", 2, "score", true))
+        .unwrap();
+    s.session
+        .search(&words("red circle", 0, "newest", false))
+        .unwrap();
+    assert_eq!(s.session.query_encodes(), base + 1);
+    // The pages continue one another: the same vector ranks the same way.
+    let all: Vec<_> = first.hits.iter().chain(&next.hits).collect();
+    assert_eq!(all.len(), 4);
+    assert!(all
+        .windows(2)
+        .all(|w| w[0].score >= w[1].score && w[0].photo.id != w[1].photo.id));
+    // A minus term is one more caption; the description is remembered.
+    s.session
+        .search(&words("red circle -square", 0, "score", true))
+        .unwrap();
+    assert_eq!(s.session.query_encodes(), base + 2);
+
+    // A dropped picture outside the library: encoded once for all its pages ...
+    let dropped = draw(&s.dir.path().join("dropped"), &[(BLUE, SQUARE)], 1, 72).remove(0);
+    let by_picture = |offset| SearchQuery {
+        example_path: Some(dropped.display().to_string()),
+        limit: 2,
+        offset,
+        include_weak: true,
+        ..SearchQuery::default()
+    };
+    let first = s.session.search(&by_picture(0)).unwrap();
+    let next = s.session.search(&by_picture(2)).unwrap();
+    assert_eq!(s.session.query_encodes(), base + 3);
+    assert!(first.query_preview.is_some() && first.query_preview == next.query_preview);
+    assert!(first.hits[0].photo.path.contains("blue-square"));
+    // ... and again once the file is another picture.
+    let other = draw(&s.dir.path().join("other"), &[(RED, CIRCLE)], 1, 73).remove(0);
+    std::fs::rename(&other, &dropped).unwrap();
+    let changed = s.session.search(&by_picture(0)).unwrap();
+    assert_eq!(s.session.query_encodes(), base + 4);
+    assert!(changed.hits[0].photo.path.contains("red-circle"));
+}
+
+#[test]
 fn a_dropped_camera_raw_file_is_a_query_like_any_picture() {
     let s = setup();
     let photos = s.dir.path().join("photos");
