@@ -66,8 +66,8 @@ fn child(library: &Path, model: &str, what: &str, arg: Option<&str>) {
     })
     .expect("next page");
     println!(
-        "  its next page             {:>6.3} s",
-        t.elapsed().as_secs_f64()
+        "  its next page             {:>6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
     );
     if let (Some(file), "drop") = (arg, what) {
         let t = Instant::now();
@@ -90,8 +90,8 @@ fn child(library: &Path, model: &str, what: &str, arg: Option<&str>) {
         })
         .expect("next page by picture");
         println!(
-            "  its next page             {:>6.3} s",
-            t.elapsed().as_secs_f64()
+            "  its next page             {:>6.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
         );
     }
 }
