@@ -636,15 +636,8 @@ mod tests {
     #[test]
     fn a_dropped_picture_may_be_anything_the_scan_indexes() {
         let types = decodable_extensions();
-        for e in types.iter().chain(PHOTO_EXTENSIONS) {
-            let f = format_of(Path::new(&format!("a.{e}")));
-            assert_eq!(
-                f.is_some_and(|f| f.is_supported()),
-                types.contains(e),
-                "{e}"
-            );
-        }
-        for e in HEIF_EXTENSIONS.iter().chain(UNSUPPORTED_EXTENSIONS) {
+        let known = PHOTO_EXTENSIONS.iter().chain(HEIF_EXTENSIONS);
+        for e in known.chain(UNSUPPORTED_EXTENSIONS) {
             let f = format_of(Path::new(&format!("a.{e}")));
             assert_eq!(
                 f.is_some_and(|f| f.is_supported()),
