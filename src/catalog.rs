@@ -7,7 +7,7 @@ use crate::metadata::Metadata;
 use crate::pipeline::Outcome;
 use crate::prepare::ContentHash;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -999,18 +999,57 @@ impl Catalog {
         Ok(added)
     }
 
-    /// Deletes photo rows (files gone from an online root); their vectors go with them.
-    pub fn delete_photos(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
+    /// Deletes photo rows (files gone from an online root); their vectors go with them. A moved
+    /// or renamed file is a new row with the same bytes, so the tags of each deleted row first
+    /// pass to the rows among `heirs` (those the job just indexed) that hold the same content
+    /// and had no tags of their own: moving photos into folders must not undo a tagging. Returns
+    /// how many rows received tags.
+    pub fn delete_photos(
+        &mut self,
+        ids: &[i64],
+        heirs: &HashSet<i64>,
+    ) -> Result<usize, CatalogError> {
         let tx = self.conn.transaction().ctx("begin delete")?;
+        let mut inherited: HashSet<i64> = HashSet::new();
         {
+            let mut same = tx
+                .prepare(
+                    "SELECT n.id, NOT EXISTS (SELECT 1 FROM tags x WHERE x.photo_id = n.id)
+                     FROM photos g JOIN photos n ON n.content_hash = g.content_hash
+                     WHERE g.id = ?1 AND n.id <> g.id
+                       AND EXISTS (SELECT 1 FROM tags t WHERE t.photo_id = g.id)",
+                )
+                .ctx("find moved photos")?;
+            let mut carry = tx
+                .prepare(
+                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score)
+                     SELECT ?2, label_id, score FROM tags WHERE photo_id = ?1",
+                )
+                .ctx("carry tags")?;
             let mut del = tx
                 .prepare("DELETE FROM photos WHERE id = ?1")
                 .ctx("delete photo")?;
             for id in ids {
+                if !heirs.is_empty() {
+                    let found: Vec<(i64, bool)> = same
+                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .ctx("find moved photos")?
+                        .collect::<Result<_, _>>()
+                        .ctx("find moved photos")?;
+                    for (heir, untagged) in found {
+                        // Two deleted copies of one photo may both pass theirs to one heir.
+                        let takes = untagged || inherited.contains(&heir);
+                        if takes && heirs.contains(&heir) {
+                            carry.execute([id, &heir]).ctx("carry tags")?;
+                            inherited.insert(heir);
+                        }
+                    }
+                }
                 del.execute([id]).ctx("delete photo")?;
             }
         }
-        tx.commit().ctx("commit delete")
+        tx.commit().ctx("commit delete")?;
+        Ok(inherited.len())
     }
 
     /// Every embedding of a model, to rebuild the vector index.

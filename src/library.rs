@@ -563,7 +563,14 @@ impl Library {
             self.encode(&work, encoder, threads, control, progress, &mut summary)?;
         }
         if !gone.is_empty() && !control.is_cancelled() {
-            self.catalog.delete_photos(&gone)?;
+            let heirs = work.iter().map(|w| w.photo_id).collect();
+            let inherited = self.catalog.delete_photos(&gone, &heirs)?;
+            if inherited > 0 {
+                tracing::info!(
+                    photos = inherited,
+                    "moved or renamed photos keep their tags"
+                );
+            }
             for id in &gone {
                 self.vectors.remove(*id)?;
             }

@@ -537,6 +537,87 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     counts_match_the_rows(&lib, &t.lib);
 }
 
+/// Tags of the photo at `path` (label, score), best first.
+fn tags_at(lib: &Library, path: &Path) -> Vec<(String, f32)> {
+    let id = lib.catalog.photo_by_path(path).unwrap().unwrap().id;
+    lib.catalog
+        .tags_of(&[id])
+        .unwrap()
+        .remove(&id)
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_moved_or_renamed_photo_keeps_its_tags() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let id = |p: &str| {
+        lib.catalog
+            .photo_by_path(&t.root.join(p))
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let (img0, img3, img5) = (
+        id("y2020/m0/img0.png"),
+        id("y2021/m3/img3.png"),
+        id("y2021/m1/img5.JPG"),
+    );
+    let beach = lib.catalog.label_id("beach", false).unwrap();
+    let dog = lib.catalog.label_id("dog", false).unwrap();
+    lib.catalog
+        .replace_tags(
+            &[img0, img3, img5],
+            &[
+                (img0, beach, 0.9),
+                (img3, dog, 0.75),
+                (img3, beach, 0.25),
+                (img5, dog, 0.5),
+            ],
+        )
+        .unwrap();
+    let tagged = tags_at(&lib, &t.root.join("y2021/m3/img3.png"));
+
+    // Renamed, moved to another folder, and edited while renamed (other content: not the same
+    // photo any more).
+    std::fs::create_dir_all(t.root.join("sorted")).unwrap();
+    std::fs::rename(
+        t.root.join("y2020/m0/img0.png"),
+        t.root.join("sorted/beach.png"),
+    )
+    .unwrap();
+    std::fs::rename(
+        t.root.join("y2021/m3/img3.png"),
+        t.root.join("y2021/m3/rex.png"),
+    )
+    .unwrap();
+    std::fs::remove_file(t.root.join("y2021/m1/img5.JPG")).unwrap();
+    photo(&t.root.join("y2021/m1/img5-edited.png"), 555);
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(s.removed, 3);
+
+    assert_eq!(
+        tags_at(&lib, &t.root.join("sorted/beach.png")),
+        [("beach".to_string(), 0.9)]
+    );
+    assert_eq!(tags_at(&lib, &t.root.join("y2021/m3/rex.png")), tagged);
+    assert_eq!(tagged.len(), 2);
+    assert!(tags_at(&lib, &t.root.join("y2021/m1/img5-edited.png")).is_empty());
+    // An untagged copy of a moved photo that stayed where it was is left as the user had it.
+    assert!(tags_at(&lib, &t.root.join("copy-of-img0.png")).is_empty());
+    let counts: std::collections::HashMap<String, u64> =
+        lib.catalog.tag_counts().unwrap().into_iter().collect();
+    assert_eq!(counts.get("beach"), Some(&2));
+    assert_eq!(
+        counts.get("dog"),
+        Some(&1),
+        "the deleted photo's tag is gone with it"
+    );
+    counts_match_the_rows(&lib, &t.lib);
+}
+
 fn root_paths(lib: &Library) -> Vec<PathBuf> {
     lib.catalog
         .roots()
