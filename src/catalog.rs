@@ -228,7 +228,33 @@ CREATE TRIGGER root_uncounted AFTER DELETE ON roots BEGIN
     DELETE FROM vector_counts WHERE root_id = old.id;
 END;
 "#,
+    r#"
+-- Each folder's last auto-tag (its labels, as JSON, and thresholds): photos that arrive in the
+-- folder later are tagged as that run would have tagged them. seq orders the runs: where tagged
+-- folders nest, the latest run that covers a photo decides, as it did for the photos there then.
+CREATE TABLE tag_rules (
+    folder BLOB PRIMARY KEY,
+    labels TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    min_cosine REAL NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
+
+/// A folder's last auto-tag, kept so that photos arriving in the folder later are tagged the
+/// same way without the user running it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagRule {
+    /// The folder that was tagged (with its subfolders).
+    pub folder: PathBuf,
+    /// Its labels, cleaned, in the order given.
+    pub labels: Vec<String>,
+    /// Smallest share of the softmax over `labels` that makes a tag.
+    pub threshold: f32,
+    /// Smallest cosine between photo and label that makes a tag.
+    pub min_cosine: f32,
+}
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
 pub fn path_bytes(p: &Path) -> Vec<u8> {
@@ -518,9 +544,14 @@ impl Catalog {
             "SELECT p.id FROM photos p JOIN roots r ON p.root_id = r.id WHERE r.path = ?1",
             &b,
         )?;
-        self.conn
+        let removed = self
+            .conn
             .execute("DELETE FROM roots WHERE path = ?1", [&b])
             .ctx("remove root")?;
+        if removed > 0 {
+            // The folder's auto-tags go with it: added again later, it starts afresh.
+            self.forget_tag_rules(path)?;
+        }
         Ok(ids)
     }
 
@@ -850,19 +881,30 @@ impl Catalog {
         model_id: i64,
         outcomes: &[Outcome],
     ) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
-        let tx = self.conn.transaction().ctx("begin batch")?;
+        self.atomically(|c| c.put_outcomes(model_id, outcomes))
+    }
+
+    /// [`Catalog::commit_batch`] for use inside [`Catalog::atomically`], with what else must
+    /// land with the batch.
+    pub fn put_outcomes(
+        &self,
+        model_id: i64,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
         let mut added = Vec::new();
         // Cached on the connection: a CPU batch is 16 photos, and parsing these four statements
         // per batch was most of the commit thread's SQLite time.
         {
-            let mut put = tx
+            let mut put = self
+                .conn
                 .prepare_cached(
                     "INSERT INTO embeddings(photo_id, model_id, vector, encodes) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT(photo_id, model_id) DO UPDATE SET
                         vector = excluded.vector, encodes = encodes + excluded.encodes",
                 )
                 .ctx("store vector")?;
-            let mut ok = tx
+            let mut ok = self
+                .conn
                 .prepare_cached(
                     "UPDATE photos SET status = 'indexed', error = NULL, content_hash = ?2,
                      width = COALESCE(?3, width), height = COALESCE(?4, height),
@@ -872,12 +914,14 @@ impl Catalog {
                      WHERE id = ?1",
                 )
                 .ctx("mark indexed")?;
-            let mut fail = tx
+            let mut fail = self
+                .conn
                 .prepare_cached(
                     "UPDATE photos SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
                 )
                 .ctx("mark failed")?;
-            let mut get = tx
+            let mut get = self
+                .conn
                 .prepare_cached(
                     "SELECT e.vector, p.width, p.height, p.format, p.taken_at, p.taken_offset_min,
                      p.camera_make, p.camera_model, p.gps_lat, p.gps_lon, p.metadata_read
@@ -995,7 +1039,6 @@ impl Catalog {
                 }
             }
         }
-        tx.commit().ctx("commit batch")?;
         Ok(added)
     }
 
@@ -1738,6 +1781,28 @@ impl Catalog {
         Ok(())
     }
 
+    /// Runs `f` in one write transaction taken at the start (`BEGIN IMMEDIATE`), so what it
+    /// reads cannot change under it before what it writes lands (another process may tag or
+    /// index the same library), and an error writes nothing.
+    pub fn atomically<T, E: From<CatalogError>>(
+        &mut self,
+        f: impl FnOnce(&Catalog) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .ctx("begin write")?;
+        let done = f(self).and_then(|v| {
+            self.conn.execute_batch("COMMIT").ctx("commit write")?;
+            Ok(v)
+        });
+        if done.is_err() && !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!("rolling back a failed write: {e}");
+            }
+        }
+        done
+    }
+
     /// Replaces the tags of `photos` with `tags` (photo id, label id, score) in one transaction,
     /// so a re-tag never leaves a folder half old, half new.
     pub fn replace_tags(
@@ -1745,25 +1810,108 @@ impl Catalog {
         photos: &[i64],
         tags: &[(i64, i64, f32)],
     ) -> Result<(), CatalogError> {
-        let tx = self.conn.transaction().ctx("begin tagging")?;
-        {
-            let mut clear = tx
-                .prepare("DELETE FROM tags WHERE photo_id = ?1")
-                .ctx("clear tags")?;
-            for id in photos {
-                clear.execute([id]).ctx("clear tags")?;
-            }
-            let mut put = tx
-                .prepare(
-                    "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
-                )
-                .ctx("store tag")?;
-            for (photo, label, score) in tags {
-                put.execute(params![photo, label, f64::from(*score)])
-                    .ctx("store tag")?;
-            }
+        self.atomically(|c| c.put_tags(photos, tags))
+    }
+
+    /// [`Catalog::replace_tags`] for use inside [`Catalog::atomically`] (alone, each
+    /// statement is its own transaction).
+    pub fn put_tags(&self, photos: &[i64], tags: &[(i64, i64, f32)]) -> Result<(), CatalogError> {
+        let mut clear = self
+            .conn
+            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1")
+            .ctx("clear tags")?;
+        for id in photos {
+            clear.execute([id]).ctx("clear tags")?;
         }
-        tx.commit().ctx("commit tagging")
+        let mut put = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
+            )
+            .ctx("store tag")?;
+        for (photo, label, score) in tags {
+            put.execute(params![photo, label, f64::from(*score)])
+                .ctx("store tag")?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `rule` as its folder's latest auto-tag (replacing an earlier one of that folder).
+    pub fn set_tag_rule(&self, rule: &TagRule) -> Result<(), CatalogError> {
+        let labels = serde_json::to_string(&rule.labels).map_err(|e| CatalogError::Sql {
+            context: "store auto-tag",
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO tag_rules(folder, labels, threshold, min_cosine, seq)
+                 VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tag_rules))",
+                params![
+                    path_bytes(&rule.folder),
+                    labels,
+                    f64::from(rule.threshold),
+                    f64::from(rule.min_cosine)
+                ],
+            )
+            .ctx("store auto-tag")?;
+        Ok(())
+    }
+
+    /// Every folder's latest auto-tag, the most recent run last.
+    pub fn tag_rules(&self) -> Result<Vec<TagRule>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT folder, labels, threshold, min_cosine FROM tag_rules ORDER BY seq",
+            )
+            .ctx("read auto-tags")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let labels: String = r.get(1)?;
+                Ok(TagRule {
+                    folder: bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                    labels: serde_json::from_str(&labels).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    threshold: r.get::<_, f64>(2)? as f32,
+                    min_cosine: r.get::<_, f64>(3)? as f32,
+                })
+            })
+            .ctx("read auto-tags")?
+            .collect::<Result<_, _>>()
+            .ctx("read auto-tags")?;
+        Ok(rows)
+    }
+
+    /// Forgets the auto-tags of `folder` and of the folders inside it (their tags stay).
+    pub fn forget_tag_rules(&self, folder: &Path) -> Result<usize, CatalogError> {
+        let (base, lo, hi) = subtree_range(folder);
+        self.conn
+            .execute(
+                "DELETE FROM tag_rules WHERE folder = ?1 OR (folder >= ?2 AND folder < ?3)",
+                params![base, lo, hi],
+            )
+            .ctx("forget auto-tags")
+    }
+
+    /// Where each photo among `ids` is (`None` for an id with no row), for tagging photos as
+    /// they arrive.
+    pub fn paths_of(&self, ids: &[i64]) -> Result<Vec<Option<PathBuf>>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM photos WHERE id = ?1")
+            .ctx("read paths")?;
+        ids.iter()
+            .map(|id| {
+                stmt.query_row([id], |r| Ok(bytes_path(&r.get::<_, Vec<u8>>(0)?)))
+                    .optional()
+                    .ctx("read paths")
+            })
+            .collect()
     }
 
     /// Tags of each photo, best first (label name, score).

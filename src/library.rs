@@ -74,6 +74,11 @@ pub struct Summary {
     pub unsupported: usize,
     /// Photos indexed before Glimpse read metadata whose metadata was read now.
     pub metadata_read: usize,
+    /// New or changed photos that went through their folder's auto-tag (tagged with what
+    /// matched of its labels, which may be nothing).
+    pub auto_tagged: usize,
+    /// Moved or renamed photos that kept their tags.
+    pub kept_tags: usize,
     /// Roots that are offline (kept, not purged).
     pub offline_roots: Vec<PathBuf>,
     /// The pipeline's final progress.
@@ -564,13 +569,7 @@ impl Library {
         }
         if !gone.is_empty() && !control.is_cancelled() {
             let heirs = work.iter().map(|w| w.photo_id).collect();
-            let inherited = self.catalog.delete_photos(&gone, &heirs)?;
-            if inherited > 0 {
-                tracing::info!(
-                    photos = inherited,
-                    "moved or renamed photos keep their tags"
-                );
-            }
+            summary.kept_tags = self.catalog.delete_photos(&gone, &heirs)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
             }
@@ -611,6 +610,7 @@ impl Library {
         // rates. Jobs reach the graph thread in commit order and pending vectors are inserted
         // before a save, so a saved index never claims to be current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
+        let (mut auto_tagged, mut unembedded) = (0, std::collections::BTreeSet::new());
         let graph_ok = AtomicBool::new(true);
         let (run, graph) = std::thread::scope(|scope| {
             let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);
@@ -622,7 +622,16 @@ impl Library {
                     // Stop early; the graph thread's own error is returned below.
                     return Err(graph_failed());
                 }
-                fresh.extend(catalog.commit_batch(model_id, &batch)?);
+                // Photos arriving in an auto-tagged folder are tagged as it was, in the
+                // transaction that adds them.
+                let (added, arrived) = catalog.atomically(|c| {
+                    let added = c.put_outcomes(model_id, &batch)?;
+                    let arrived = crate::tags::tag_arrivals(c, model_id, &added)?;
+                    Ok::<_, CatalogError>((added, arrived))
+                })?;
+                fresh.extend(added);
+                auto_tagged += arrived.tagged;
+                unembedded.extend(arrived.unembedded);
                 let save = last_save.elapsed() >= save_every;
                 if fresh.len() >= INSERT_CHUNK || (save && !fresh.is_empty()) {
                     send(GraphJob::Insert(std::mem::take(&mut fresh)))?;
@@ -658,6 +667,14 @@ impl Library {
             });
             (run, graph)
         });
+        summary.auto_tagged = auto_tagged;
+        for folder in unembedded {
+            tracing::warn!(
+                folder = %folder.display(),
+                "new photos here were not auto-tagged: this model has not embedded the \
+                 folder's labels (auto-tag the folder again)"
+            );
+        }
         let (graph_busy, graph_error) = graph;
         // The graph thread's error is the cause when both failed (the commits then stop with
         // a placeholder).

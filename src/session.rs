@@ -1193,10 +1193,21 @@ impl Session {
             .collect()
     }
 
-    /// The label list "Auto-tag this folder" starts from.
-    pub fn default_labels(&self) -> Result<Vec<String>, SessionError> {
+    /// The label list "Auto-tag this folder" starts from: the folder's own labels when it was
+    /// tagged before (tagging again is then a click), else the built-in vocabulary plus the
+    /// user's labels.
+    pub fn default_labels(&self, folder: Option<&Path>) -> Result<Vec<String>, SessionError> {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
+        if let Some(folder) = folder {
+            let folder = folder
+                .canonicalize()
+                .unwrap_or_else(|_| folder.to_path_buf());
+            let rules = reader.catalog.tag_rules()?;
+            if let Some(rule) = rules.into_iter().find(|r| r.folder == folder) {
+                return Ok(rule.labels);
+            }
+        }
         Ok(tags::default_labels(&reader)?)
     }
 

@@ -3,10 +3,11 @@
 //! (softmax of 100 × cosine, as CLIP does). Nothing is trained and no photo is re-encoded:
 //! changing the labels only embeds the new labels, and their vectors are cached per model.
 
-use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo};
+use crate::catalog::{Catalog, CatalogError, PhotoFilter, PhotoInfo, TagRule};
 use crate::library::Library;
 use crate::search::{dot, unit};
-use std::path::Path;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 /// Why tagging could not run.
 #[derive(Debug, thiserror::Error)]
@@ -220,7 +221,8 @@ pub struct TagReport {
 
 /// Tags every indexed photo under `folder` from its stored vector: each label whose
 /// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
-/// tags are replaced in one transaction.
+/// tags are replaced in one transaction, which also keeps the run as the folder's auto-tag, so
+/// photos that arrive in the folder later are tagged the same way ([`tag_arrivals`]).
 pub fn tag_folder(
     lib: &mut Library,
     folder: &Path,
@@ -237,43 +239,158 @@ pub fn tag_folder(
         .unwrap_or_else(|_| folder.to_path_buf());
     let (vectors, labels_embedded) = label_vectors(lib, &labels, embed)?;
     let label_vecs: Vec<Vec<f32>> = vectors.iter().map(|v| v.1.clone()).collect();
+    let model_id = lib.model_id();
+    let rule = TagRule {
+        folder: folder.clone(),
+        labels: labels.clone(),
+        threshold: opts.threshold,
+        min_cosine: opts.min_cosine,
+    };
     let filter = PhotoFilter {
         folder: Some(folder),
         ..Default::default()
     };
-    let photos = lib.catalog.embeddings_where(lib.model_id(), &filter)?;
     let mut report = TagReport {
-        photos: photos.len(),
         labels_embedded,
         ..Default::default()
     };
     let mut rows: Vec<(i64, i64, f32)> = Vec::new();
     let mut counts = vec![0usize; labels.len()];
-    let ids: Vec<i64> = photos.iter().map(|p| p.0.id).collect();
-    for (info, v) in photos {
-        let probs = classify(&v, &label_vecs);
-        let mut mine: Vec<(usize, f32)> = probs
+    let tag = |photos: Vec<(PhotoInfo, Vec<f32>)>,
+               report: &mut TagReport,
+               rows: &mut Vec<(i64, i64, f32)>,
+               counts: &mut [usize]| {
+        for (info, v) in photos {
+            let mine = matches(&v, &label_vecs, opts);
+            if !mine.is_empty() {
+                report.tagged += 1;
+            }
+            for (i, p) in &mine {
+                rows.push((info.id, vectors[*i].0, *p));
+                counts[*i] += 1;
+            }
+            let named = mine.iter().map(|(i, p)| (labels[*i].clone(), *p)).collect();
+            report.per_photo.push((info, named));
+            report.photos += 1;
+        }
+    };
+    // Classified outside the write lock (a large folder takes seconds; an indexer must not
+    // wait that long to commit) ...
+    let photos = lib.catalog.embeddings_where(model_id, &filter)?;
+    tag(photos, &mut report, &mut rows, &mut counts);
+    // ... then, under it, the photos an indexer committed meanwhile, and the writes: any photo
+    // arriving later finds the rule and is tagged by the indexer ([`tag_arrivals`]).
+    lib.catalog.atomically(|c| {
+        let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
+        let ids = c.filter_ids(model_id, &filter)?;
+        let late: Vec<i64> = ids
             .iter()
-            .enumerate()
-            .filter(|(i, p)| **p >= opts.threshold && dot(&v, &label_vecs[*i]) >= opts.min_cosine)
-            .map(|(i, p)| (i, *p))
+            .copied()
+            .filter(|id| !seen.contains(id))
             .collect();
-        mine.sort_by(|a, b| b.1.total_cmp(&a.1));
-        if !mine.is_empty() {
-            report.tagged += 1;
+        if !late.is_empty() {
+            let mut infos = c.photo_infos(&late)?;
+            let mut photos = Vec::with_capacity(late.len());
+            for id in late {
+                if let (Some(info), Some(v)) = (infos.remove(&id), c.embedding(model_id, id)?) {
+                    photos.push((info, v));
+                }
+            }
+            tag(photos, &mut report, &mut rows, &mut counts);
         }
-        for (i, p) in &mine {
-            rows.push((info.id, vectors[*i].0, *p));
-            counts[*i] += 1;
-        }
-        let named = mine.iter().map(|(i, p)| (labels[*i].clone(), *p)).collect();
-        report.per_photo.push((info, named));
-    }
-    lib.catalog.replace_tags(&ids, &rows)?;
+        // A photo read before may have left the library meanwhile: no tags for it.
+        let now: HashSet<i64> = ids.iter().copied().collect();
+        rows.retain(|r| now.contains(&r.0));
+        c.put_tags(&ids, &rows)?;
+        c.set_tag_rule(&rule)
+    })?;
     let mut c: Vec<(String, usize)> = labels.into_iter().zip(counts).collect();
     c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     report.counts = c;
     Ok(report)
+}
+
+/// The labels (index into `labels`, probability) that become tags of a photo, best first.
+fn matches(photo: &[f32], labels: &[Vec<f32>], opts: &TagOptions) -> Vec<(usize, f32)> {
+    let probs = classify(photo, labels);
+    let mut mine: Vec<(usize, f32)> = probs
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| **p >= opts.threshold && dot(photo, &labels[*i]) >= opts.min_cosine)
+        .map(|(i, p)| (i, *p))
+        .collect();
+    mine.sort_by(|a, b| b.1.total_cmp(&a.1));
+    mine
+}
+
+/// What [`tag_arrivals`] did for one batch of photos.
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    /// Photos (re)tagged by their folder's auto-tag (with what matched, which may be nothing).
+    pub tagged: usize,
+    /// Auto-tagged folders whose labels this model has not embedded (their photos were left
+    /// as they were; tagging the folder again embeds them).
+    pub unembedded: Vec<PathBuf>,
+}
+
+/// Tags photos that an indexing job has just given vectors (new, changed or moved files;
+/// photo id and vector) as the latest auto-tag run covering each would have: a folder tagged
+/// once keeps tagging what is added to it, and a photo replaced by another under the same name
+/// loses tags that no longer fit. Photos under no tagged folder keep the tags they have. Uses
+/// only cached label vectors, as there is no text encoder during indexing. Runs inside the
+/// transaction that commits the photos ([`Catalog::atomically`]), so a photo is never in the
+/// library without the tags its folder gives it.
+pub fn tag_arrivals(
+    c: &Catalog,
+    model_id: i64,
+    arrivals: &[(i64, Vec<f32>)],
+) -> Result<Arrivals, CatalogError> {
+    let mut out = Arrivals::default();
+    if arrivals.is_empty() {
+        return Ok(out);
+    }
+    let key = prompts_key();
+    // Each usable run with its label ids and vectors.
+    let mut rules: Vec<(TagRule, Vec<i64>, Vec<Vec<f32>>)> = Vec::new();
+    for rule in c.tag_rules()? {
+        let (mut ids, mut vecs) = (Vec::new(), Vec::new());
+        for l in &rule.labels {
+            let id = c.label_id(l, BUILTIN_LABELS.contains(&l.as_str()))?;
+            let Some(v) = c.label_vector(id, model_id, &key)? else {
+                break;
+            };
+            ids.push(id);
+            vecs.push(v);
+        }
+        if vecs.len() == rule.labels.len() {
+            rules.push((rule, ids, vecs));
+        } else {
+            out.unembedded.push(rule.folder);
+        }
+    }
+    if rules.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = arrivals.iter().map(|a| a.0).collect();
+    let (mut done, mut rows) = (Vec::new(), Vec::new());
+    for ((id, v), path) in arrivals.iter().zip(c.paths_of(&ids)?) {
+        let Some(path) = path else { continue };
+        // The latest run covering the photo decides.
+        let covering = rules.iter().rev().find(|r| path.starts_with(&r.0.folder));
+        let Some((rule, label_ids, vecs)) = covering else {
+            continue;
+        };
+        let opts = TagOptions {
+            threshold: rule.threshold,
+            min_cosine: rule.min_cosine,
+        };
+        let mine = matches(v, vecs, &opts);
+        rows.extend(mine.into_iter().map(|(i, p)| (*id, label_ids[i], p)));
+        done.push(*id);
+    }
+    c.put_tags(&done, &rows)?;
+    out.tagged = done.len();
+    Ok(out)
 }
 
 #[cfg(test)]

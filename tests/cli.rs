@@ -406,3 +406,51 @@ fn a_model_whose_embedding_width_changed_is_refused_before_anything_is_encoded()
     );
     assert!(!err.contains("encoded"), "{err}");
 }
+
+#[test]
+fn a_folder_tagged_from_the_command_line_tags_new_photos_until_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    let add = |f: &str, name: &str| {
+        std::fs::copy(common::fixture(&format!("images/{f}")), photos.join(name)).unwrap();
+    };
+    add("jpeg_baseline.jpg", "a.jpg");
+    let lib = dir.path().join("lib");
+    let run = |args: &[&str]| {
+        let m = model();
+        let all = [
+            &["--library", lib.to_str().unwrap()],
+            &args[..1],
+            &["--model", m.as_str()],
+            &args[1..],
+        ]
+        .concat();
+        let out = glimpse(&all);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{all:?}: {err}");
+        err
+    };
+    let folder = photos.to_str().unwrap();
+    run(&["index", folder]);
+    let err = run(&["tag", folder, "--labels", "dog,beach"]);
+    assert!(err.contains("later get these labels too"), "{err}");
+
+    add("rgba.png", "b.png");
+    let err = run(&["index", folder]);
+    assert!(
+        err.contains("1 new or changed photos went through their folder's auto-tag"),
+        "{err}"
+    );
+
+    let err = run(&["tag", folder, "--stop"]);
+    assert!(err.contains("no longer auto-tagged"), "{err}");
+    add("large_2400x1800.jpg", "c.jpg");
+    let err = run(&["index", folder]);
+    assert!(
+        err.contains("1 queued") && !err.contains("auto-tag"),
+        "{err}"
+    );
+    let err = run(&["tag", folder, "--stop"]);
+    assert!(err.contains("was not auto-tagged"), "{err}");
+}

@@ -618,6 +618,114 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
     counts_match_the_rows(&lib, &t.lib);
 }
 
+/// A stand-in text tower: a fixed pseudo-random unit vector per text.
+fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+    Ok(texts
+        .iter()
+        .map(|t| {
+            let mut x = t.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
+            (0..512)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x % 2001) as f32 / 1000.0 - 1.0
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Every tag of every photo, by path.
+fn all_tags(lib: &Library) -> std::collections::BTreeMap<PathBuf, Vec<(String, f32)>> {
+    let db = lib
+        .catalog
+        .embeddings_where(lib.model_id(), &Default::default());
+    let ids: Vec<(i64, PathBuf)> = db
+        .unwrap()
+        .into_iter()
+        .map(|(i, _)| (i.id, i.path))
+        .collect();
+    let tags = lib
+        .catalog
+        .tags_of(&ids.iter().map(|i| i.0).collect::<Vec<_>>())
+        .unwrap();
+    ids.into_iter()
+        .filter_map(|(id, path)| tags.get(&id).map(|t| (path, t.clone())))
+        .collect()
+}
+
+#[test]
+fn a_tagged_folder_tags_the_photos_that_arrive_later() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    // No softmax floor beyond the labels' own share, no cosine floor: every photo gets a tag.
+    let opts = glimpse::tags::TagOptions {
+        threshold: 0.25,
+        min_cosine: -1.0,
+    };
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (outer, inner) = (
+        words(&["beach", "city", "forest", "snow"]),
+        words(&["dog", "cat"]),
+    );
+    let y2020 = t.root.join("y2020");
+    let m2 = y2020.join("m2");
+    let tag = |lib: &mut Library, folder: &Path, labels: &[String]| {
+        glimpse::tags::tag_folder(lib, folder, labels, &opts, &mut fake_text).unwrap()
+    };
+    tag(&mut lib, &y2020, &outer);
+    tag(&mut lib, &m2, &inner);
+    let before = all_tags(&lib);
+
+    // New photos in the tagged folder, in its nested (later-tagged) folder and outside both;
+    // a tagged photo replaced by a different picture under the same name.
+    photo(&y2020.join("new-a.png"), 300);
+    photo(&y2020.join("m0/new-b.png"), 301);
+    photo(&m2.join("new-c.png"), 302);
+    photo(&t.root.join("y2021/new-d.png"), 303);
+    photo(&y2020.join("m0/img0.png"), 304);
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(s.progress.encoded, 5);
+    assert_eq!(s.auto_tagged, 4, "{s:?}");
+    let after = all_tags(&lib);
+    assert!(!after.contains_key(&t.root.join("y2021/new-d.png")));
+    let labels_of = |p: &Path| -> Vec<String> { after[p].iter().map(|t| t.0.clone()).collect() };
+    assert!(labels_of(&y2020.join("new-a.png"))
+        .iter()
+        .all(|l| outer.contains(l)));
+    assert!(labels_of(&m2.join("new-c.png"))
+        .iter()
+        .all(|l| inner.contains(l)));
+    assert_ne!(
+        before[&y2020.join("m0/img0.png")],
+        after[&y2020.join("m0/img0.png")],
+        "the replaced picture kept the old one's tags"
+    );
+    // Exactly what running the two taggings again, in their order, gives.
+    tag(&mut lib, &y2020, &outer);
+    tag(&mut lib, &m2, &inner);
+    assert_eq!(all_tags(&lib), after);
+    // Tagging the outer folder again makes it the latest run, for its nested folder as well.
+    tag(&mut lib, &y2020, &outer);
+    photo(&m2.join("new-e.png"), 305);
+    assert_eq!(
+        index(&mut lib, &enc, std::slice::from_ref(&t.root)).auto_tagged,
+        1
+    );
+    let e = all_tags(&lib)[&m2.join("new-e.png")].clone();
+    assert!(e.iter().all(|l| outer.contains(&l.0)), "{e:?}");
+
+    // A folder removed from the library forgets its auto-tags.
+    assert_eq!(lib.catalog.tag_rules().unwrap().len(), 2);
+    lib.remove_root(&t.root).unwrap();
+    assert!(lib.catalog.tag_rules().unwrap().is_empty());
+}
+
 fn root_paths(lib: &Library) -> Vec<PathBuf> {
     lib.catalog
         .roots()

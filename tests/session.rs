@@ -278,8 +278,18 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
         .iter()
         .map(|s| s.to_string())
         .collect();
+    let suggested = s.session.default_labels(Some(&photos)).unwrap();
+    assert!(suggested.contains(&"dog".to_string()), "{suggested:?}");
     let report = s.session.tag_folder(&photos, &labels).unwrap();
     assert_eq!(report.photos, 12);
+    // Tagging it again starts from its own labels; another folder from the vocabulary and
+    // every label named so far.
+    assert_eq!(s.session.default_labels(Some(&photos)).unwrap(), labels);
+    let elsewhere = [suggested, labels.clone()].concat();
+    assert_eq!(
+        s.session.default_labels(Some(s.dir.path())).unwrap(),
+        elsewhere
+    );
     assert!(report.tagged >= 10, "{report:?}");
     let tags = s.session.tags().unwrap();
     let circles = tags
@@ -492,6 +502,9 @@ fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
     draw(&photos, &[(RED, CIRCLE)], 3, 21);
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
+    // The folder was auto-tagged before the new photos came.
+    let labels = vec!["circle".to_string(), "star".into()];
+    assert_eq!(s.session.tag_folder(&photos, &labels).unwrap().photos, 3);
     // The watcher re-arms on the new root a moment after it is added.
     std::thread::sleep(Duration::from_millis(1500));
     let staging = s.dir.path().join("staging");
@@ -511,6 +524,20 @@ fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
         "{:?}",
         page.hits
     );
+    // ... and got the folder's tags on arrival: a star, as tagging the folder again says.
+    let stars: Vec<_> = page
+        .hits
+        .iter()
+        .filter(|h| h.photo.path.contains("yellow-star"))
+        .collect();
+    assert_eq!(stars.len(), 2);
+    for h in &stars {
+        assert_eq!(h.photo.tags, ["star"], "{:?}", h.photo);
+    }
+    s.session.tag_folder(&photos, &labels).unwrap();
+    for h in &stars {
+        assert_eq!(s.session.photo(h.photo.id).unwrap().tags, h.photo.tags);
+    }
 }
 
 #[test]

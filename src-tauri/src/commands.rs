@@ -7,7 +7,7 @@ use glimpse::session::{
     AppStatus, FormatView, IndexState, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery,
     Session, SessionError, TagCount, TagReportView,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tauri::State;
 use tauri_plugin_dialog::DialogExt;
@@ -108,10 +108,16 @@ pub async fn formats(state: State<'_, AppState>) -> Result<Vec<FormatView>, Stri
     run(state, |s| s.formats()).await
 }
 
-/// The labels "Auto-tag this folder" starts from.
+/// The labels "Auto-tag this folder" starts from (the folder's own when it was tagged before).
 #[tauri::command]
-pub async fn default_labels(state: State<'_, AppState>) -> Result<Vec<String>, String> {
-    run(state, |s| s.default_labels()).await
+pub async fn default_labels(
+    state: State<'_, AppState>,
+    folder: Option<String>,
+) -> Result<Vec<String>, String> {
+    run(state, move |s| {
+        s.default_labels(folder.as_deref().map(Path::new))
+    })
+    .await
 }
 
 /// Auto-tags a folder.

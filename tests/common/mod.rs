@@ -90,9 +90,10 @@ pub fn index_folder(
     .unwrap()
 }
 
-/// Undoes schema migration 6 (the kept counts, their triggers and indexes) on a catalog, so a
-/// test can turn it back into what an earlier Glimpse wrote.
+/// Undoes schema migrations 7 (the kept auto-tags) and 6 (the kept counts, their triggers and
+/// indexes) on a catalog, so a test can turn it back into what an earlier Glimpse wrote.
 pub const UNDO_KEPT_COUNTS: &str = "
+    DROP TABLE tag_rules;
     DROP TRIGGER photo_counted; DROP TRIGGER photo_recounted; DROP TRIGGER photo_uncounted;
     DROP TRIGGER vector_counted; DROP TRIGGER vector_uncounted; DROP TRIGGER root_uncounted;
     DROP TABLE photo_counts; DROP TABLE vector_counts;

@@ -354,6 +354,9 @@ describe("App", () => {
     const r = await started();
     await fireEvent.click(r.getByTestId("autotag"));
     await waitFor(() => expect(r.getAllByTestId("label-chip")).toHaveLength(3));
+    // The folder is named, so that one tagged before starts from its own labels.
+    expect(shell.calls("default_labels")[0]).toEqual({ folder: "/home/me/Pictures" });
+    expect(r.getByTestId("label-editor").textContent).toMatch(/Photos added to\s+this folder later get tagged/);
     const input = r.getByTestId("label-input") as HTMLInputElement;
     await fireEvent.input(input, { target: { value: "Dog, red bike," } });
     expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["people", "dog", "beach", "red bike"]);

@@ -183,6 +183,10 @@ pub struct TagCmd {
     /// One JSON object per photo: `{"path", "tags": [{"label", "score"}]}`.
     #[arg(long)]
     json: bool,
+    /// Stop tagging the photos that arrive in the folder (and its subfolders) later; the
+    /// tags given so far stay.
+    #[arg(long, conflicts_with_all = ["labels", "labels_file", "json"])]
+    stop: bool,
 }
 
 /// `glimpse dupes`.
@@ -401,6 +405,24 @@ pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
 pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
     let files = resolve_model(cli, &cmd.model.model)?;
     let mut lib = open_library(cli, &files)?;
+    let folder = cmd
+        .folder
+        .canonicalize()
+        .unwrap_or_else(|_| cmd.folder.clone());
+    if cmd.stop {
+        let n = lib.catalog.forget_tag_rules(&folder)?;
+        if !cli.quiet {
+            if n == 0 {
+                eprintln!("glimpse: {} was not auto-tagged", folder.display());
+            } else {
+                eprintln!(
+                    "glimpse: photos that arrive in {} are no longer auto-tagged (its tags stay)",
+                    folder.display()
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let labels: Vec<String> = if let Some(f) = &cmd.labels_file {
         std::fs::read_to_string(f)
             .with_context(|| format!("cannot read labels from {}", f.display()))?
@@ -425,7 +447,7 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         threshold: cmd.threshold,
         min_cosine: files.calibration.relevance_floor,
     };
-    let report = glimpse::tags::tag_folder(&mut lib, &cmd.folder, &labels, &opts, &mut embed)?;
+    let report = glimpse::tags::tag_folder(&mut lib, &folder, &labels, &opts, &mut embed)?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     if cmd.json {
@@ -452,6 +474,11 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
             report.photos,
             report.counts.len(),
             report.labels_embedded
+        );
+        eprintln!(
+            "glimpse: photos that arrive in {} later get these labels too (`glimpse tag --stop` \
+             ends that)",
+            folder.display()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -441,6 +441,18 @@ fn run_index(
                 summary.metadata_read
             );
         }
+        if summary.auto_tagged > 0 {
+            eprintln!(
+                "glimpse: {} new or changed photos went through their folder's auto-tag",
+                summary.auto_tagged
+            );
+        }
+        if summary.kept_tags > 0 {
+            eprintln!(
+                "glimpse: {} moved or renamed photos kept their tags",
+                summary.kept_tags
+            );
+        }
         for r in &summary.offline_roots {
             eprintln!(
                 "glimpse: warning: {} is offline (kept, not purged)",

@@ -206,7 +206,8 @@ export const api = {
   tags: () => invoke<TagCount[]>("tags"),
   /** The formats the library's searchable photos are in, most photos first. */
   formats: () => invoke<FormatInfo[]>("formats"),
-  defaultLabels: () => invoke<string[]>("default_labels"),
+  /** The labels to start from: the folder's own when it was auto-tagged before. */
+  defaultLabels: (folder: string) => invoke<string[]>("default_labels", { folder }),
   tagFolder: (folder: string, labels: string[]) =>
     invoke<TagReport>("tag_folder", { folder, labels }),
   reveal: (id: number) => invoke<void>("reveal", { id }),
