@@ -420,6 +420,23 @@ def run(args, work, procs):
           f"HEIC lists the phone's photo only: {[Path(p).name for p, _ in heics]}")
     d.click(type_box("heic"))
     d.click(d.find("active-tag"))
+    # A photo copied into the tagged folder later is tagged as it is indexed, and tagging the
+    # folder again starts from the folder's own labels.
+    def star_count():
+        for e in d.find_all("tag-filter"):
+            if d.attr(e, "data-tag") == "star":
+                return int(d.text(e).split()[-1].replace(",", ""))
+        return 0
+    d.click(d.find("autotag-close"))
+    stars = star_count()
+    draw(photos / "yellow-star-later.png", "yellow", "star", 7)
+    wait_for("the photo copied in later to be tagged star", lambda: star_count() == stars + 1,
+             timeout=60)
+    check(True, f"star tag: {stars} -> {star_count()} photos")
+    d.click(d.find("autotag"))
+    again = wait_for("the folder's labels", lambda: [
+        d.attr(e, "data-label") for e in d.find_all("label-chip")] or None, timeout=20)
+    check(again == ["circle", "square", "star"], f"tagging again starts from them ({again})")
 
     print("5. the protocol serves inside the folder only", flush=True)
     probe = """
