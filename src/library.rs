@@ -9,6 +9,7 @@ use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -561,14 +562,21 @@ impl Library {
         if cancelled {
             return Ok(summary);
         }
+        let mut auto_tagged = HashSet::new();
         if !work.is_empty() {
             let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len()))?;
             self.catalog
                 .set_setting("provider", &encoder.selection.label())?;
-            self.encode(&work, encoder, threads, control, progress, &mut summary)?;
+            auto_tagged = self.encode(&work, encoder, threads, control, progress, &mut summary)?;
         }
         if !gone.is_empty() && !control.is_cancelled() {
-            let heirs = work.iter().map(|w| w.photo_id).collect();
+            // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
+            // folder again would replace what it brought).
+            let heirs = work
+                .iter()
+                .map(|w| w.photo_id)
+                .filter(|id| !auto_tagged.contains(id))
+                .collect();
             summary.kept_tags = self.catalog.delete_photos(&gone, &heirs)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
@@ -586,7 +594,7 @@ impl Library {
     }
 
     /// Runs `work` through the pipeline into the catalog and the graph, filling in the
-    /// pipeline's part of `summary`.
+    /// pipeline's part of `summary`; returns the photos their folder's auto-tag tagged.
     fn encode(
         &mut self,
         work: &[WorkItem],
@@ -595,7 +603,7 @@ impl Library {
         control: &Control,
         progress: &mut dyn FnMut(&Progress),
         summary: &mut Summary,
-    ) -> Result<(), LibraryError> {
+    ) -> Result<HashSet<i64>, LibraryError> {
         let known = self.catalog.hashes_with_vector(self.model_id)?;
         let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
@@ -610,7 +618,7 @@ impl Library {
         // rates. Jobs reach the graph thread in commit order and pending vectors are inserted
         // before a save, so a saved index never claims to be current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
-        let (mut auto_tagged, mut unembedded) = (0, std::collections::BTreeSet::new());
+        let (mut auto_tagged, mut unembedded) = (HashSet::new(), std::collections::BTreeSet::new());
         let graph_ok = AtomicBool::new(true);
         let (run, graph) = std::thread::scope(|scope| {
             let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);
@@ -630,7 +638,7 @@ impl Library {
                     Ok::<_, CatalogError>((added, arrived))
                 })?;
                 fresh.extend(added);
-                auto_tagged += arrived.tagged;
+                auto_tagged.extend(arrived.tagged);
                 unembedded.extend(arrived.unembedded);
                 let save = last_save.elapsed() >= save_every;
                 if fresh.len() >= INSERT_CHUNK || (save && !fresh.is_empty()) {
@@ -667,7 +675,7 @@ impl Library {
             });
             (run, graph)
         });
-        summary.auto_tagged = auto_tagged;
+        summary.auto_tagged = auto_tagged.len();
         for folder in unembedded {
             tracing::warn!(
                 folder = %folder.display(),
@@ -686,7 +694,7 @@ impl Library {
         summary.timing = t;
         summary.graph = graph_busy.as_secs_f64();
         summary.graph_threads = graph_threads;
-        Ok(())
+        Ok(auto_tagged)
     }
 
     /// Reads the metadata of photos indexed before Glimpse read any (their rows have no date

@@ -327,7 +327,7 @@ fn matches(photo: &[f32], labels: &[Vec<f32>], opts: &TagOptions) -> Vec<(usize,
 #[derive(Debug, Default)]
 pub struct Arrivals {
     /// Photos (re)tagged by their folder's auto-tag (with what matched, which may be nothing).
-    pub tagged: usize,
+    pub tagged: Vec<i64>,
     /// Auto-tagged folders whose labels this model has not embedded (their photos were left
     /// as they were; tagging the folder again embeds them).
     pub unembedded: Vec<PathBuf>,
@@ -389,7 +389,7 @@ pub fn tag_arrivals(
         done.push(*id);
     }
     c.put_tags(&done, &rows)?;
-    out.tagged = done.len();
+    out.tagged = done;
     Ok(out)
 }
 

@@ -726,6 +726,47 @@ fn a_tagged_folder_tags_the_photos_that_arrive_later() {
     assert!(lib.catalog.tag_rules().unwrap().is_empty());
 }
 
+#[test]
+fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let id = |p: &str| {
+        lib.catalog
+            .photo_by_path(&t.root.join(p))
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let (img1, img5) = (id("y2021/m1/img1.jpg"), id("y2021/m1/img5.JPG"));
+    let dog = lib.catalog.label_id("dog", false).unwrap();
+    lib.catalog
+        .replace_tags(&[img1, img5], &[(img1, dog, 0.9), (img5, dog, 0.8)])
+        .unwrap();
+    // One folder whose labels match anything, one whose labels can never match.
+    let (open, strict) = (t.root.join("open"), t.root.join("strict"));
+    let labels = ["beach".to_string(), "snow".into()];
+    for (folder, min_cosine) in [(&open, -1.0), (&strict, 2.0)] {
+        std::fs::create_dir_all(folder).unwrap();
+        let opts = glimpse::tags::TagOptions {
+            threshold: 0.25,
+            min_cosine,
+        };
+        glimpse::tags::tag_folder(&mut lib, folder, &labels, &opts, &mut fake_text).unwrap();
+    }
+    std::fs::rename(t.root.join("y2021/m1/img1.jpg"), strict.join("img1.jpg")).unwrap();
+    std::fs::rename(t.root.join("y2021/m1/img5.JPG"), open.join("img5.JPG")).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!((s.auto_tagged, s.kept_tags, s.removed), (2, 0, 2), "{s:?}");
+    assert!(tags_at(&lib, &strict.join("img1.jpg")).is_empty());
+    let got = tags_at(&lib, &open.join("img5.JPG"));
+    assert!(
+        !got.is_empty() && got.iter().all(|t| labels.contains(&t.0)),
+        "{got:?}"
+    );
+}
+
 fn root_paths(lib: &Library) -> Vec<PathBuf> {
     lib.catalog
         .roots()
