@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 17] = [
+const COMMANDS: [&str; 18] = [
     "status",
     "roots",
     "pick_folder",
@@ -28,4 +28,5 @@ const COMMANDS: [&str; 17] = [
     "open_photo",
     "fetch_model",
     "picture_types",
+    "stop_auto_tag",
 ];

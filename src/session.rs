@@ -476,6 +476,17 @@ pub struct TagReportView {
     pub labels: Vec<TagCount>,
 }
 
+/// The labels "Auto-tag this folder" starts from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSuggestion {
+    /// The folder's own labels when it is auto-tagged, else the built-in vocabulary plus the
+    /// user's labels.
+    pub labels: Vec<String>,
+    /// The folder is auto-tagged: photos that arrive in it are tagged with `labels`.
+    pub keeps_tagging: bool,
+}
+
 /// The loaded model and the two library handles.
 struct Engine {
     files: ModelFiles,
@@ -1193,10 +1204,10 @@ impl Session {
             .collect()
     }
 
-    /// The label list "Auto-tag this folder" starts from: the folder's own labels when it was
-    /// tagged before (tagging again is then a click), else the built-in vocabulary plus the
+    /// The label list "Auto-tag this folder" starts from: the folder's own labels while it is
+    /// auto-tagged (tagging again is then a click), else the built-in vocabulary plus the
     /// user's labels.
-    pub fn default_labels(&self, folder: Option<&Path>) -> Result<Vec<String>, SessionError> {
+    pub fn default_labels(&self, folder: Option<&Path>) -> Result<LabelSuggestion, SessionError> {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         if let Some(folder) = folder {
@@ -1205,10 +1216,27 @@ impl Session {
                 .unwrap_or_else(|_| folder.to_path_buf());
             let rules = reader.catalog.tag_rules()?;
             if let Some(rule) = rules.into_iter().find(|r| r.folder == folder) {
-                return Ok(rule.labels);
+                return Ok(LabelSuggestion {
+                    labels: rule.labels,
+                    keeps_tagging: true,
+                });
             }
         }
-        Ok(tags::default_labels(&reader)?)
+        Ok(LabelSuggestion {
+            labels: tags::default_labels(&reader)?,
+            keeps_tagging: false,
+        })
+    }
+
+    /// Stops tagging the photos that arrive in `folder` (and the folders inside it); the tags
+    /// given so far stay. False when it was not auto-tagged.
+    pub fn stop_auto_tag(&self, folder: &Path) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let folder = folder
+            .canonicalize()
+            .unwrap_or_else(|_| folder.to_path_buf());
+        Ok(reader.catalog.forget_tag_rules(&folder)? > 0)
     }
 
     /// Tags every indexed photo under `folder` with the best of `labels` (replacing the

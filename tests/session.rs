@@ -278,17 +278,22 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let suggested = s.session.default_labels(Some(&photos)).unwrap();
+    let first = s.session.default_labels(Some(&photos)).unwrap();
+    assert!(!first.keeps_tagging);
+    let suggested = first.labels;
     assert!(suggested.contains(&"dog".to_string()), "{suggested:?}");
     let report = s.session.tag_folder(&photos, &labels).unwrap();
     assert_eq!(report.photos, 12);
     // Tagging it again starts from its own labels; another folder from the vocabulary and
     // every label named so far.
-    assert_eq!(s.session.default_labels(Some(&photos)).unwrap(), labels);
+    let again = s.session.default_labels(Some(&photos)).unwrap();
+    assert!(again.keeps_tagging);
+    assert_eq!(again.labels, labels);
     let elsewhere = [suggested, labels.clone()].concat();
+    let other = s.session.default_labels(Some(s.dir.path())).unwrap();
     assert_eq!(
-        s.session.default_labels(Some(s.dir.path())).unwrap(),
-        elsewhere
+        (other.labels, other.keeps_tagging),
+        (elsewhere.clone(), false)
     );
     assert!(report.tagged >= 10, "{report:?}");
     let tags = s.session.tags().unwrap();
@@ -538,6 +543,35 @@ fn photos_copied_into_a_folder_later_are_indexed_without_asking() {
     for h in &stars {
         assert_eq!(s.session.photo(h.photo.id).unwrap().tags, h.photo.tags);
     }
+
+    // Stopped: the next photo copied in is indexed and left untagged; the tags stay.
+    assert!(s.session.stop_auto_tag(&photos).unwrap());
+    assert!(
+        !s.session
+            .default_labels(Some(&photos))
+            .unwrap()
+            .keeps_tagging
+    );
+    assert!(!s.session.stop_auto_tag(&photos).unwrap());
+    let later = draw(&staging.join("later"), &[(YELLOW, STAR)], 1, 23);
+    let moved = photos.join("later-star.png");
+    std::fs::rename(&later[0], &moved).unwrap();
+    let found = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        s.session.roots().unwrap()[0].indexed == 6
+    });
+    assert!(found, "{:?}", s.session.roots().unwrap());
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let page = s.session.search(&text("yellow star")).unwrap();
+    let new = page
+        .hits
+        .iter()
+        .find(|h| h.photo.path.ends_with("later-star.png"));
+    assert_eq!(
+        new.expect("the new star is found").photo.tags,
+        Vec::<String>::new()
+    );
+    assert_eq!(s.session.photo(stars[0].photo.id).unwrap().tags, ["star"]);
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use crate::AppState;
 use glimpse::session::{
-    AppStatus, FormatView, IndexState, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery,
-    Session, SessionError, TagCount, TagReportView,
+    AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
+    SearchPage, SearchQuery, Session, SessionError, TagCount, TagReportView,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -108,16 +108,22 @@ pub async fn formats(state: State<'_, AppState>) -> Result<Vec<FormatView>, Stri
     run(state, |s| s.formats()).await
 }
 
-/// The labels "Auto-tag this folder" starts from (the folder's own when it was tagged before).
+/// The labels "Auto-tag this folder" starts from (the folder's own while it is auto-tagged).
 #[tauri::command]
 pub async fn default_labels(
     state: State<'_, AppState>,
     folder: Option<String>,
-) -> Result<Vec<String>, String> {
+) -> Result<LabelSuggestion, String> {
     run(state, move |s| {
         s.default_labels(folder.as_deref().map(Path::new))
     })
     .await
+}
+
+/// Stops tagging the photos that arrive in a folder later (its tags stay).
+#[tauri::command]
+pub async fn stop_auto_tag(state: State<'_, AppState>, folder: String) -> Result<bool, String> {
+    run(state, move |s| s.stop_auto_tag(Path::new(&folder))).await
 }
 
 /// Auto-tags a folder.

@@ -90,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             commands::open_photo,
             commands::fetch_model,
             commands::picture_types,
+            commands::stop_auto_tag,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -437,6 +437,10 @@ def run(args, work, procs):
     again = wait_for("the folder's labels", lambda: [
         d.attr(e, "data-label") for e in d.find_all("label-chip")] or None, timeout=20)
     check(again == ["circle", "square", "star"], f"tagging again starts from them ({again})")
+    keeps = d.text(d.find("autotag-keeps"))
+    check("as they arrive" in keeps, f"the editor says the folder keeps tagging ({keeps!r})")
+    d.click(d.find("autotag-stop"))
+    wait_for("the line to go once stopped", lambda: d.find_all("autotag-keeps") == [], timeout=20)
 
     print("5. the protocol serves inside the folder only", flush=True)
     probe = """

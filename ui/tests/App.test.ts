@@ -67,7 +67,8 @@ function standardShell(st = status()) {
       offsetMinutes: 540,
       dateTaken: true,
     }),
-    default_labels: () => ["people", "dog", "beach"],
+    default_labels: () => ({ labels: ["people", "dog", "beach"], keepsTagging: false }),
+    stop_auto_tag: () => true,
     tag_folder: (a) => ({
       folder: a.folder,
       photos: 29,
@@ -357,6 +358,7 @@ describe("App", () => {
     // The folder is named, so that one tagged before starts from its own labels.
     expect(shell.calls("default_labels")[0]).toEqual({ folder: "/home/me/Pictures" });
     expect(r.getByTestId("label-editor").textContent).toMatch(/Photos added to\s+this folder later get tagged/);
+    expect(r.queryByTestId("autotag-keeps")).toBeNull();
     const input = r.getByTestId("label-input") as HTMLInputElement;
     await fireEvent.input(input, { target: { value: "Dog, red bike," } });
     expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["people", "dog", "beach", "red bike"]);
@@ -371,15 +373,37 @@ describe("App", () => {
     const report = await waitFor(() => r.getByTestId("autotag-report"));
     expect(report.textContent).toContain("Tagged 20 of 29 photos");
     expect(shell.calls("tag_folder")[0]).toEqual({ folder: "/home/me/Pictures", labels: ["whiteboard"] });
+    // Tagged: the folder keeps tagging what arrives, until stopped.
+    expect(r.getByTestId("autotag-keeps").textContent).toContain("New photos in this folder are tagged with these labels");
+  });
+
+  it("auto-tag: a folder that keeps tagging starts from its labels and can be stopped", async () => {
+    shell.commands.default_labels = () => ({ labels: ["circle", "star"], keepsTagging: true });
+    const r = await started();
+    await fireEvent.click(r.getByTestId("autotag"));
+    await waitFor(() => expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["circle", "star"]));
+    expect(r.getByTestId("autotag-keeps").textContent).toContain("tagged with its labels as they arrive");
+    await fireEvent.click(r.getByTestId("autotag-stop"));
+    await waitFor(() => expect(r.queryByTestId("autotag-keeps")).toBeNull());
+    expect(shell.calls("stop_auto_tag")).toEqual([{ folder: "/home/me/Pictures" }]);
+    // A failed stop says why and keeps the line.
+    shell.commands.stop_auto_tag = () => {
+      throw "the library is busy";
+    };
+    await fireEvent.click(r.getByTestId("autotag-run"));
+    await waitFor(() => r.getByTestId("autotag-keeps"));
+    await fireEvent.click(r.getByTestId("autotag-stop"));
+    await waitFor(() => expect(r.getByRole("alert").textContent).toContain("the library is busy"));
+    expect(r.getByTestId("autotag-keeps")).toBeTruthy();
   });
 
   it("auto-tag: Clear all before the suggestions arrive keeps the list empty; a line feed adds", async () => {
-    let give!: (labels: string[]) => void;
+    let give!: (s: { labels: string[]; keepsTagging: boolean }) => void;
     shell.commands.default_labels = () => new Promise((resolve) => (give = resolve));
     const r = await started();
     await fireEvent.click(r.getByTestId("autotag"));
     await fireEvent.click(r.getByTestId("label-clear-all"));
-    give(["people", "dog"]);
+    give({ labels: ["people", "dog"], keepsTagging: false });
     await new Promise((res) => setTimeout(res, 20));
     expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
     const input = r.getByTestId("label-input") as HTMLInputElement;

@@ -168,6 +168,14 @@ export interface FormatInfo {
   count: number;
 }
 
+/** What "Auto-tag this folder" starts from. */
+export interface LabelSuggestion {
+  /** The folder's own labels while it is auto-tagged, else the vocabulary plus the user's labels. */
+  labels: string[];
+  /** Photos that arrive in the folder are tagged with `labels`. */
+  keepsTagging: boolean;
+}
+
 export interface TagReport {
   folder: string;
   photos: number;
@@ -206,8 +214,10 @@ export const api = {
   tags: () => invoke<TagCount[]>("tags"),
   /** The formats the library's searchable photos are in, most photos first. */
   formats: () => invoke<FormatInfo[]>("formats"),
-  /** The labels to start from: the folder's own when it was auto-tagged before. */
-  defaultLabels: (folder: string) => invoke<string[]>("default_labels", { folder }),
+  /** The labels to start from: the folder's own while it is auto-tagged. */
+  defaultLabels: (folder: string) => invoke<LabelSuggestion>("default_labels", { folder }),
+  /** Stops tagging the photos that arrive in the folder later; false if it was not auto-tagged. */
+  stopAutoTag: (folder: string) => invoke<boolean>("stop_auto_tag", { folder }),
   tagFolder: (folder: string, labels: string[]) =>
     invoke<TagReport>("tag_folder", { folder, labels }),
   reveal: (id: number) => invoke<void>("reveal", { id }),
