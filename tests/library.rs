@@ -537,9 +537,14 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     counts_match_the_rows(&lib, &t.lib);
 }
 
+/// The catalog id of the photo at `path`.
+fn id_at(lib: &Library, path: &Path) -> i64 {
+    lib.catalog.photo_by_path(path).unwrap().unwrap().id
+}
+
 /// Tags of the photo at `path` (label, score), best first.
 fn tags_at(lib: &Library, path: &Path) -> Vec<(String, f32)> {
-    let id = lib.catalog.photo_by_path(path).unwrap().unwrap().id;
+    let id = id_at(lib, path);
     lib.catalog
         .tags_of(&[id])
         .unwrap()
@@ -553,13 +558,7 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
     let enc = encoder();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
-    let id = |p: &str| {
-        lib.catalog
-            .photo_by_path(&t.root.join(p))
-            .unwrap()
-            .unwrap()
-            .id
-    };
+    let id = |p: &str| id_at(&lib, &t.root.join(p));
     let (img0, img3, img5) = (
         id("y2020/m0/img0.png"),
         id("y2021/m3/img3.png"),
@@ -732,13 +731,7 @@ fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
     let enc = encoder();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
-    let id = |p: &str| {
-        lib.catalog
-            .photo_by_path(&t.root.join(p))
-            .unwrap()
-            .unwrap()
-            .id
-    };
+    let id = |p: &str| id_at(&lib, &t.root.join(p));
     let (img1, img5) = (id("y2021/m1/img1.jpg"), id("y2021/m1/img5.JPG"));
     let dog = lib.catalog.label_id("dog", false).unwrap();
     lib.catalog
