@@ -1857,6 +1857,17 @@ impl Catalog {
         Ok(())
     }
 
+    /// (latest run's sequence number, number of runs) of the kept auto-tags: it changes with
+    /// every tagging and every `--stop`, so a reader of [`Catalog::tag_rules`] knows when to
+    /// read them again.
+    pub fn tag_rules_version(&self) -> Result<(i64, i64), CatalogError> {
+        self.conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM tag_rules")
+            .ctx("read auto-tags")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("read auto-tags")
+    }
+
     /// Every folder's latest auto-tag, the most recent run last.
     pub fn tag_rules(&self) -> Result<Vec<TagRule>, CatalogError> {
         let mut stmt = self

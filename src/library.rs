@@ -619,6 +619,7 @@ impl Library {
         // before a save, so a saved index never claims to be current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
         let (mut auto_tagged, mut unembedded) = (HashSet::new(), std::collections::BTreeSet::new());
+        let mut tagger = crate::tags::AutoTagger::default();
         let graph_ok = AtomicBool::new(true);
         let (run, graph) = std::thread::scope(|scope| {
             let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);
@@ -634,7 +635,7 @@ impl Library {
                 // transaction that adds them.
                 let (added, arrived) = catalog.atomically(|c| {
                     let added = c.put_outcomes(model_id, &batch)?;
-                    let arrived = crate::tags::tag_arrivals(c, model_id, &added)?;
+                    let arrived = tagger.tag_arrivals(c, model_id, &added)?;
                     Ok::<_, CatalogError>((added, arrived))
                 })?;
                 fresh.extend(added);

@@ -222,7 +222,8 @@ pub struct TagReport {
 /// Tags every indexed photo under `folder` from its stored vector: each label whose
 /// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
 /// tags are replaced in one transaction, which also keeps the run as the folder's auto-tag, so
-/// photos that arrive in the folder later are tagged the same way ([`tag_arrivals`]).
+/// photos that arrive in the folder later are tagged the same way
+/// ([`AutoTagger::tag_arrivals`]).
 pub fn tag_folder(
     lib: &mut Library,
     folder: &Path,
@@ -279,7 +280,7 @@ pub fn tag_folder(
     let photos = lib.catalog.embeddings_where(model_id, &filter)?;
     tag(photos, &mut report, &mut rows, &mut counts);
     // ... then, under it, the photos an indexer committed meanwhile, and the writes: any photo
-    // arriving later finds the rule and is tagged by the indexer ([`tag_arrivals`]).
+    // arriving later finds the rule and is tagged by the indexer ([`AutoTagger`]).
     lib.catalog.atomically(|c| {
         let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
         let ids = c.filter_ids(model_id, &filter)?;
@@ -323,7 +324,7 @@ fn matches(photo: &[f32], labels: &[Vec<f32>], opts: &TagOptions) -> Vec<(usize,
     mine
 }
 
-/// What [`tag_arrivals`] did for one batch of photos.
+/// What [`AutoTagger::tag_arrivals`] did for one batch of photos.
 #[derive(Debug, Default)]
 pub struct Arrivals {
     /// Photos (re)tagged by their folder's auto-tag (with what matched, which may be nothing).
@@ -333,64 +334,97 @@ pub struct Arrivals {
     pub unembedded: Vec<PathBuf>,
 }
 
-/// Tags photos that an indexing job has just given vectors (new, changed or moved files;
-/// photo id and vector) as the latest auto-tag run covering each would have: a folder tagged
-/// once keeps tagging what is added to it, and a photo replaced by another under the same name
-/// loses tags that no longer fit. Photos under no tagged folder keep the tags they have. Uses
-/// only cached label vectors, as there is no text encoder during indexing. Runs inside the
-/// transaction that commits the photos ([`Catalog::atomically`]), so a photo is never in the
-/// library without the tags its folder gives it.
-pub fn tag_arrivals(
-    c: &Catalog,
-    model_id: i64,
-    arrivals: &[(i64, Vec<f32>)],
-) -> Result<Arrivals, CatalogError> {
-    let mut out = Arrivals::default();
-    if arrivals.is_empty() {
-        return Ok(out);
-    }
-    let key = prompts_key();
-    // Each usable run with its label ids and vectors.
-    let mut rules: Vec<(TagRule, Vec<i64>, Vec<Vec<f32>>)> = Vec::new();
-    for rule in c.tag_rules()? {
-        let (mut ids, mut vecs) = (Vec::new(), Vec::new());
-        for l in &rule.labels {
-            let id = c.label_id(l, BUILTIN_LABELS.contains(&l.as_str()))?;
-            let Some(v) = c.label_vector(id, model_id, &key)? else {
-                break;
+/// A usable auto-tag run: the rule with its label ids and vectors, in the rule's order.
+type ReadyRule = (TagRule, Vec<i64>, Vec<Vec<f32>>);
+
+/// Tags the photos an indexing job commits, batch by batch, with their folders' auto-tags.
+/// It keeps the runs and their label vectors between batches and reads them again only when
+/// the runs changed (a tagging or `--stop` in another process meanwhile).
+#[derive(Debug, Default)]
+pub struct AutoTagger {
+    /// (latest run's sequence number, number of runs) when `rules` was read.
+    seen: Option<(i64, i64)>,
+    rules: Vec<ReadyRule>,
+    unembedded: Vec<PathBuf>,
+}
+
+impl AutoTagger {
+    /// Tags photos that an indexing job has just given vectors (new, changed or moved files;
+    /// photo id and vector) as the latest auto-tag run covering each would have: a folder
+    /// tagged once keeps tagging what is added to it, and a photo replaced by another under
+    /// the same name loses tags that no longer fit. Photos under no tagged folder keep the
+    /// tags they have. Uses only cached label vectors, as there is no text encoder during
+    /// indexing. Runs inside the transaction that commits the photos
+    /// ([`Catalog::atomically`]), so a photo is never in the library without the tags its
+    /// folder gives it.
+    pub fn tag_arrivals(
+        &mut self,
+        c: &Catalog,
+        model_id: i64,
+        arrivals: &[(i64, Vec<f32>)],
+    ) -> Result<Arrivals, CatalogError> {
+        let mut out = Arrivals::default();
+        if arrivals.is_empty() {
+            return Ok(out);
+        }
+        let now = c.tag_rules_version()?;
+        if self.seen != Some(now) {
+            self.load(c, model_id)?;
+            self.seen = Some(now);
+        }
+        out.unembedded = self.unembedded.clone();
+        if self.rules.is_empty() {
+            return Ok(out);
+        }
+        let ids: Vec<i64> = arrivals.iter().map(|a| a.0).collect();
+        let (mut done, mut rows) = (Vec::new(), Vec::new());
+        for ((id, v), path) in arrivals.iter().zip(c.paths_of(&ids)?) {
+            let Some(path) = path else { continue };
+            // The latest run covering the photo decides.
+            let covering = self
+                .rules
+                .iter()
+                .rev()
+                .find(|r| path.starts_with(&r.0.folder));
+            let Some((rule, label_ids, vecs)) = covering else {
+                continue;
             };
-            ids.push(id);
-            vecs.push(v);
+            let opts = TagOptions {
+                threshold: rule.threshold,
+                min_cosine: rule.min_cosine,
+            };
+            let mine = matches(v, vecs, &opts);
+            rows.extend(mine.into_iter().map(|(i, p)| (*id, label_ids[i], p)));
+            done.push(*id);
         }
-        if vecs.len() == rule.labels.len() {
-            rules.push((rule, ids, vecs));
-        } else {
-            out.unembedded.push(rule.folder);
+        c.put_tags(&done, &rows)?;
+        out.tagged = done;
+        Ok(out)
+    }
+
+    /// Reads the runs and the cached vectors of their labels for the model.
+    fn load(&mut self, c: &Catalog, model_id: i64) -> Result<(), CatalogError> {
+        let key = prompts_key();
+        self.rules.clear();
+        self.unembedded.clear();
+        for rule in c.tag_rules()? {
+            let (mut ids, mut vecs) = (Vec::new(), Vec::new());
+            for l in &rule.labels {
+                let id = c.label_id(l, BUILTIN_LABELS.contains(&l.as_str()))?;
+                let Some(v) = c.label_vector(id, model_id, &key)? else {
+                    break;
+                };
+                ids.push(id);
+                vecs.push(v);
+            }
+            if vecs.len() == rule.labels.len() {
+                self.rules.push((rule, ids, vecs));
+            } else {
+                self.unembedded.push(rule.folder);
+            }
         }
+        Ok(())
     }
-    if rules.is_empty() {
-        return Ok(out);
-    }
-    let ids: Vec<i64> = arrivals.iter().map(|a| a.0).collect();
-    let (mut done, mut rows) = (Vec::new(), Vec::new());
-    for ((id, v), path) in arrivals.iter().zip(c.paths_of(&ids)?) {
-        let Some(path) = path else { continue };
-        // The latest run covering the photo decides.
-        let covering = rules.iter().rev().find(|r| path.starts_with(&r.0.folder));
-        let Some((rule, label_ids, vecs)) = covering else {
-            continue;
-        };
-        let opts = TagOptions {
-            threshold: rule.threshold,
-            min_cosine: rule.min_cosine,
-        };
-        let mine = matches(v, vecs, &opts);
-        rows.extend(mine.into_iter().map(|(i, p)| (*id, label_ids[i], p)));
-        done.push(*id);
-    }
-    c.put_tags(&done, &rows)?;
-    out.tagged = done;
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -404,6 +438,54 @@ mod tests {
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         // cos 0.768 vs 0.640: a difference of 0.128 is e^12.8 at scale 100.
         assert!(p[0] > 0.99999, "{p:?}");
+    }
+
+    #[test]
+    fn a_run_changed_during_a_job_applies_from_the_next_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Catalog::open(dir.path()).unwrap();
+        let model = c.model_id("m", 2).unwrap();
+        let root = c.add_root(Path::new("/photos")).unwrap();
+        let file = |p: &str| (PathBuf::from(p), 1, 1, None);
+        let ids = c
+            .upsert_files(root.id, &[file("/photos/a/1.jpg"), file("/photos/a/2.jpg")])
+            .unwrap();
+        let key = prompts_key();
+        for (name, v) in [("left", [1.0, 0.0]), ("right", [0.0, 1.0])] {
+            let id = c.label_id(name, false).unwrap();
+            c.set_label_vector(id, model, &key, &v).unwrap();
+        }
+        let rule = |labels: &[&str]| TagRule {
+            folder: PathBuf::from("/photos/a"),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            threshold: 0.25,
+            min_cosine: 0.0,
+        };
+        c.set_tag_rule(&rule(&["left"])).unwrap();
+        let mut tagger = AutoTagger::default();
+        let mut batch = |c: &mut Catalog, id: i64| {
+            let got = c
+                .atomically(|c| tagger.tag_arrivals(c, model, &[(id, vec![0.6, 0.8])]))
+                .unwrap();
+            let tags = c.tags_of(&[id]).unwrap().remove(&id).unwrap_or_default();
+            (
+                got.tagged,
+                tags.into_iter().map(|t| t.0).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            batch(&mut c, ids[0]),
+            (vec![ids[0]], vec!["left".to_string()])
+        );
+        // Tagged again meanwhile (another process): the next batch follows the new labels.
+        c.set_tag_rule(&rule(&["left", "right"])).unwrap();
+        assert_eq!(
+            batch(&mut c, ids[1]),
+            (vec![ids[1]], vec!["right".to_string()])
+        );
+        // Stopped meanwhile: nothing more is tagged.
+        c.forget_tag_rules(Path::new("/photos")).unwrap();
+        assert_eq!(batch(&mut c, ids[0]), (vec![], vec!["left".to_string()]));
     }
 
     #[test]
