@@ -435,6 +435,30 @@ fn a_folder_tagged_from_the_command_line_tags_new_photos_until_stopped() {
     run(&["index", folder]);
     let err = run(&["tag", folder, "--labels", "dog,beach"]);
     assert!(err.contains("later get these labels too"), "{err}");
+    let status = |json: bool| {
+        let mut args = vec!["--library", lib.to_str().unwrap(), "status"];
+        if json {
+            args.push("--json");
+        }
+        let out = glimpse(&args);
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let real = photos.canonicalize().unwrap();
+    assert!(
+        status(false).contains(&format!(
+            "auto-tags new photos in {}: dog, beach",
+            real.display()
+        )),
+        "{}",
+        status(false)
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(status(true).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        info["auto_tags"],
+        serde_json::json!([{"folder": real.to_str().unwrap(), "labels": ["dog", "beach"]}])
+    );
 
     add("rgba.png", "b.png");
     let err = run(&["index", folder]);
@@ -445,6 +469,7 @@ fn a_folder_tagged_from_the_command_line_tags_new_photos_until_stopped() {
 
     let err = run(&["tag", folder, "--stop"]);
     assert!(err.contains("no longer auto-tagged"), "{err}");
+    assert!(!status(false).contains("auto-tags"), "{}", status(false));
     add("large_2400x1800.jpg", "c.jpg");
     let err = run(&["index", folder]);
     assert!(

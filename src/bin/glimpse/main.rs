@@ -650,6 +650,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Vec::new()
             };
             let provider = catalog.setting("provider")?;
+            let auto_tags: Vec<serde_json::Value> = catalog
+                .tag_rules()?
+                .into_iter()
+                .map(|r| serde_json::json!({"folder": r.folder.to_string_lossy(), "labels": r.labels}))
+                .collect();
             let chosen = status_model(&cli, model.as_deref(), &catalog)?;
             drop(catalog);
             let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
@@ -712,6 +717,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "vectors_origin": origin,
                 "max_encodes_per_photo": max_encodes,
                 "formats": formats,
+                "auto_tags": auto_tags,
             });
             if *json {
                 println!("{info}");
@@ -760,6 +766,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         }
                     }
                     println!("  {:<6} {}", f.format, parts.join(", "));
+                }
+                for r in &auto_tags {
+                    let labels: Vec<&str> = r["labels"]
+                        .as_array()
+                        .map(|l| l.iter().filter_map(|l| l.as_str()).collect())
+                        .unwrap_or_default();
+                    println!(
+                        "auto-tags new photos in {}: {}",
+                        r["folder"].as_str().unwrap_or_default(),
+                        labels.join(", ")
+                    );
                 }
                 for (p, reason) in &failed_files {
                     println!("{}: {reason}", p.display());
