@@ -1042,27 +1042,35 @@ impl Catalog {
         Ok(added)
     }
 
-    /// Deletes photo rows (files gone from an online root); their vectors go with them. A moved
-    /// or renamed file is a new row with the same bytes, so the tags of each deleted row first
-    /// pass to the rows among `heirs` (those the job just indexed) that hold the same content
-    /// and had no tags of their own: moving photos into folders must not undo a tagging. Returns
-    /// how many rows received tags.
+    /// Deletes photo rows (files gone from an online root); their vectors go with them. Tags
+    /// describe the picture, so they stay in the library while a copy of it does. A moved or
+    /// renamed file is a new row with the same bytes: when the job that deletes a row also
+    /// indexed rows of its content (`indexed`), its tags pass to those that had none of their
+    /// own, except the ones their folder's auto-tag has just tagged (`auto_tagged`), whose run
+    /// decides. When the job indexed no copy and no other copy keeps tags, they pass to the
+    /// untagged copies already in the library (a move seen over two jobs, its copy first; a
+    /// duplicate deleted), again except those an auto-tag run covers. Returns how many rows
+    /// received tags.
     pub fn delete_photos(
         &mut self,
         ids: &[i64],
-        heirs: &HashSet<i64>,
+        indexed: &HashSet<i64>,
+        auto_tagged: &HashSet<i64>,
     ) -> Result<usize, CatalogError> {
+        let ruled: Vec<PathBuf> = self.tag_rules()?.into_iter().map(|r| r.folder).collect();
+        let going: HashSet<i64> = ids.iter().copied().collect();
         let tx = self.conn.transaction().ctx("begin delete")?;
         let mut inherited: HashSet<i64> = HashSet::new();
         {
             let mut same = tx
                 .prepare(
-                    "SELECT n.id, NOT EXISTS (SELECT 1 FROM tags x WHERE x.photo_id = n.id)
+                    "SELECT n.id, n.path, n.status = 'indexed',
+                            NOT EXISTS (SELECT 1 FROM tags x WHERE x.photo_id = n.id)
                      FROM photos g JOIN photos n ON n.content_hash = g.content_hash
                      WHERE g.id = ?1 AND n.id <> g.id
                        AND EXISTS (SELECT 1 FROM tags t WHERE t.photo_id = g.id)",
                 )
-                .ctx("find moved photos")?;
+                .ctx("find copies")?;
             let mut carry = tx
                 .prepare(
                     "INSERT OR IGNORE INTO tags(photo_id, label_id, score)
@@ -1073,20 +1081,40 @@ impl Catalog {
                 .prepare("DELETE FROM photos WHERE id = ?1")
                 .ctx("delete photo")?;
             for id in ids {
-                if !heirs.is_empty() {
-                    let found: Vec<(i64, bool)> = same
-                        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .ctx("find moved photos")?
-                        .collect::<Result<_, _>>()
-                        .ctx("find moved photos")?;
-                    for (heir, untagged) in found {
-                        // Two deleted copies of one photo may both pass theirs to one heir.
-                        let takes = untagged || inherited.contains(&heir);
-                        if takes && heirs.contains(&heir) {
-                            carry.execute([id, &heir]).ctx("carry tags")?;
-                            inherited.insert(heir);
-                        }
-                    }
+                let copies: Vec<(i64, Vec<u8>, bool, bool)> = same
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .ctx("find copies")?
+                    .collect::<Result<_, _>>()
+                    .ctx("find copies")?;
+                // A copy that took tags from a row deleted before this one may take these too
+                // (two deleted copies of one photo passing theirs to one heir).
+                let open = |n: &i64, untagged: bool| untagged || inherited.contains(n);
+                let moved = copies.iter().any(|c| indexed.contains(&c.0));
+                let mut takers: Vec<i64> = copies
+                    .iter()
+                    .filter(|(n, _, _, untagged)| {
+                        open(n, *untagged) && indexed.contains(n) && !auto_tagged.contains(n)
+                    })
+                    .map(|c| c.0)
+                    .collect();
+                let kept = copies
+                    .iter()
+                    .any(|(n, _, _, untagged)| !going.contains(n) && !open(n, *untagged));
+                if !moved && !kept {
+                    takers = copies
+                        .iter()
+                        .filter(|(n, path, indexed, untagged)| {
+                            *indexed
+                                && open(n, *untagged)
+                                && !going.contains(n)
+                                && !ruled.iter().any(|f| bytes_path(path).starts_with(f))
+                        })
+                        .map(|c| c.0)
+                        .collect();
+                }
+                for heir in takers {
+                    carry.execute([id, &heir]).ctx("carry tags")?;
+                    inherited.insert(heir);
                 }
                 del.execute([id]).ctx("delete photo")?;
             }

@@ -572,12 +572,8 @@ impl Library {
         if !gone.is_empty() && !control.is_cancelled() {
             // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
             // folder again would replace what it brought).
-            let heirs = work
-                .iter()
-                .map(|w| w.photo_id)
-                .filter(|id| !auto_tagged.contains(id))
-                .collect();
-            summary.kept_tags = self.catalog.delete_photos(&gone, &heirs)?;
+            let indexed = work.iter().map(|w| w.photo_id).collect();
+            summary.kept_tags = self.catalog.delete_photos(&gone, &indexed, &auto_tagged)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
             }

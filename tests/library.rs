@@ -617,6 +617,76 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
     counts_match_the_rows(&lib, &t.lib);
 }
 
+#[test]
+fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let id = |p: &str| id_at(&lib, &t.root.join(p));
+    let (img0, img1, again, img3) = (
+        id("y2020/m0/img0.png"),
+        id("y2021/m1/img1.jpg"),
+        id("y2020/img1-again.jpg"),
+        id("y2021/m3/img3.png"),
+    );
+    let beach = lib.catalog.label_id("beach", false).unwrap();
+    let dog = lib.catalog.label_id("dog", false).unwrap();
+    lib.catalog
+        .replace_tags(
+            &[img0, img1, again, img3],
+            &[
+                (img0, beach, 0.8),
+                (img1, dog, 0.9),
+                (again, beach, 0.6),
+                (img3, dog, 0.75),
+            ],
+        )
+        .unwrap();
+    let strict = t.root.join("strict");
+    std::fs::create_dir_all(&strict).unwrap();
+    let opts = glimpse::tags::TagOptions {
+        threshold: 0.25,
+        min_cosine: 2.0,
+    };
+    let labels = ["snow".to_string(), "forest".into()];
+    glimpse::tags::tag_folder(&mut lib, &strict, &labels, &opts, &mut fake_text).unwrap();
+
+    // A move to another drive as a watcher sees it: the copies arrive in one job, the original
+    // leaves in a later one. Another copy lands in an auto-tagged folder, whose run decides.
+    std::fs::create_dir_all(t.root.join("elsewhere")).unwrap();
+    for to in ["elsewhere/img3.png", "strict/img3.png"] {
+        std::fs::copy(t.root.join("y2021/m3/img3.png"), t.root.join(to)).unwrap();
+    }
+    std::fs::copy(t.root.join("y2021/m1/img1.jpg"), t.root.join("third.jpg")).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!((s.queued, s.removed, s.kept_tags), (3, 0, 0), "{s:?}");
+    assert!(tags_at(&lib, &t.root.join("elsewhere/img3.png")).is_empty());
+
+    std::fs::remove_file(t.root.join("y2021/m3/img3.png")).unwrap();
+    // One of two tagged copies goes: the other still holds the picture's tags.
+    std::fs::remove_file(t.root.join("y2021/m1/img1.jpg")).unwrap();
+    // The last tagged copy goes (a duplicate deleted): the untagged copy keeps its tags.
+    std::fs::remove_file(t.root.join("y2020/m0/img0.png")).unwrap();
+    let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!((s.removed, s.kept_tags), (3, 2), "{s:?}");
+    assert_eq!(
+        tags_at(&lib, &t.root.join("elsewhere/img3.png")),
+        [("dog".to_string(), 0.75)]
+    );
+    assert!(tags_at(&lib, &t.root.join("strict/img3.png")).is_empty());
+    assert!(tags_at(&lib, &t.root.join("third.jpg")).is_empty());
+    assert_eq!(
+        tags_at(&lib, &t.root.join("y2020/img1-again.jpg")),
+        [("beach".to_string(), 0.6)]
+    );
+    assert_eq!(
+        tags_at(&lib, &t.root.join("copy-of-img0.png")),
+        [("beach".to_string(), 0.8)]
+    );
+    counts_match_the_rows(&lib, &t.lib);
+}
+
 /// A stand-in text tower: a fixed pseudo-random unit vector per text.
 fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
     Ok(texts
@@ -753,6 +823,8 @@ fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
     let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
     assert_eq!((s.auto_tagged, s.kept_tags, s.removed), (2, 0, 2), "{s:?}");
     assert!(tags_at(&lib, &strict.join("img1.jpg")).is_empty());
+    // The move was seen whole, so its copy elsewhere is left as the user had it.
+    assert!(tags_at(&lib, &t.root.join("y2020/img1-again.jpg")).is_empty());
     let got = tags_at(&lib, &open.join("img5.JPG"));
     assert!(
         !got.is_empty() && got.iter().all(|t| labels.contains(&t.0)),

@@ -163,7 +163,8 @@ fn deleting_a_photo_or_its_root_cascades_to_its_vectors() {
     cat.commit_batch(model, &batch).unwrap();
     assert_eq!(cat.stats(model).unwrap().embeddings, 3);
 
-    cat.delete_photos(&ids[..1], &Default::default()).unwrap();
+    cat.delete_photos(&ids[..1], &Default::default(), &Default::default())
+        .unwrap();
     let s = cat.stats(model).unwrap();
     assert_eq!((s.photos, s.embeddings), (2, 2));
 
@@ -700,7 +701,8 @@ fn every_embedding_change_makes_the_recorded_index_stale() {
     cat.set_index_state(model, &saved).unwrap();
     assert!(cat.index_is_current(model).unwrap());
     // A deleted photo takes its embedding with it (foreign-key cascade fires the trigger).
-    cat.delete_photos(&ids[1..2], &Default::default()).unwrap();
+    cat.delete_photos(&ids[1..2], &Default::default(), &Default::default())
+        .unwrap();
     assert!(!cat.index_is_current(model).unwrap(), "after a deletion");
     cat.set_index_state(model, &saved).unwrap();
     // Another model's changes do not touch this one.
