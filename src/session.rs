@@ -294,6 +294,19 @@ pub struct RootInfo {
     pub failed: u64,
     /// Up to [`FAILURES_SHOWN`] failures.
     pub failures: Vec<Failure>,
+    /// The folders in it (itself included) whose new photos are tagged as they arrive, so the
+    /// folder list says where tags appear by themselves.
+    pub auto_tags: Vec<AutoTagInfo>,
+}
+
+/// A folder that tags the photos arriving in it, and with which labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoTagInfo {
+    /// The auto-tagged folder.
+    pub folder: String,
+    /// Its labels, in the order given.
+    pub labels: Vec<String>,
 }
 
 /// Failures listed per root.
@@ -864,6 +877,8 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let mut out = Vec::new();
+        let mut rules = reader.catalog.tag_rules()?;
+        rules.sort_by(|a, b| a.folder.cmp(&b.folder));
         for rc in reader.catalog.root_counts(reader.model_id())? {
             let failures = reader
                 .catalog
@@ -882,6 +897,14 @@ impl Session {
                 pending: rc.pending,
                 failed: rc.failed,
                 failures,
+                auto_tags: rules
+                    .iter()
+                    .filter(|r| r.folder.starts_with(&rc.root.path))
+                    .map(|r| AutoTagInfo {
+                        folder: r.folder.display().to_string(),
+                        labels: r.labels.clone(),
+                    })
+                    .collect(),
             });
         }
         Ok(out)

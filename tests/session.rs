@@ -10,7 +10,7 @@ use glimpse::device::{Device, DeviceOptions};
 use glimpse::runtime::RuntimeOptions;
 use glimpse::serve::ServeError;
 use glimpse::session::{
-    Event, FilterSpec, RootInfo, SearchQuery, Session, SessionConfig, SessionError,
+    AutoTagInfo, Event, FilterSpec, RootInfo, SearchQuery, Session, SessionConfig, SessionError,
 };
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -289,6 +289,27 @@ fn auto_tags_filter_results_and_removing_a_folder_forgets_it() {
     let again = s.session.default_labels(Some(&photos)).unwrap();
     assert!(again.keeps_tagging);
     assert_eq!(again.labels, labels);
+    // The folder list says where tags appear by themselves, nested folders included.
+    let real = photos.canonicalize().unwrap();
+    let inner = real.join("inner");
+    std::fs::create_dir_all(&inner).unwrap();
+    s.session.tag_folder(&inner, &labels[..2]).unwrap();
+    let auto_tags = |s: &Setup| s.session.roots().unwrap().remove(0).auto_tags;
+    assert_eq!(
+        auto_tags(&s),
+        [
+            AutoTagInfo {
+                folder: real.display().to_string(),
+                labels: labels.clone()
+            },
+            AutoTagInfo {
+                folder: inner.display().to_string(),
+                labels: labels[..2].to_vec()
+            }
+        ]
+    );
+    assert!(s.session.stop_auto_tag(&inner).unwrap());
+    assert_eq!(auto_tags(&s).len(), 1);
     let elsewhere = [suggested, labels.clone()].concat();
     let other = s.session.default_labels(Some(s.dir.path())).unwrap();
     assert_eq!(

@@ -383,6 +383,13 @@ def run(args, work, procs):
     d.click(d.find("autotag-run"))
     report = d.text(d.find("autotag-report", timeout=60))
     check("circle" in report, f"tagging report: {report!r}")
+
+    def folder_lines():
+        return [d.text(e) for e in d.find_all("root-autotag")]
+    lines = wait_for("the folder list to show the auto-tag", lambda: folder_lines() or None,
+                     timeout=20)
+    check(lines == ["Auto-tags new photos: circle, square, star"],
+          f"the folder list says the folder tags new photos ({lines})")
     tag = wait_for("the 'star' tag in the tag list", lambda: [
         e for e in d.find_all("tag-filter") if d.attr(e, "data-tag") == "star"], timeout=30)
     d.click(tag[0])
@@ -441,6 +448,8 @@ def run(args, work, procs):
     check("as they arrive" in keeps, f"the editor says the folder keeps tagging ({keeps!r})")
     d.click(d.find("autotag-stop"))
     wait_for("the line to go once stopped", lambda: d.find_all("autotag-keeps") == [], timeout=20)
+    wait_for("the folder list to drop the auto-tag", lambda: folder_lines() == [], timeout=20)
+    check(True, "the folder list no longer shows the stopped auto-tag")
 
     print("5. the protocol serves inside the folder only", flush=True)
     probe = """

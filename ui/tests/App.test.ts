@@ -36,6 +36,7 @@ const ROOT: RootInfo = {
   pending: 0,
   failed: 1,
   failures: [{ path: "/home/me/Pictures/broken.jpg", reason: "truncated image" }],
+  autoTags: [],
 };
 
 function standardShell(st = status()) {
@@ -375,6 +376,33 @@ describe("App", () => {
     expect(shell.calls("tag_folder")[0]).toEqual({ folder: "/home/me/Pictures", labels: ["whiteboard"] });
     // Tagged: the folder keeps tagging what arrives, until stopped.
     expect(r.getByTestId("autotag-keeps").textContent).toContain("New photos in this folder are tagged with these labels");
+  });
+
+  it("auto-tag: the folder list says which folders tag new photos, and forgets a stopped one", async () => {
+    let rules = [{ folder: "/home/me/Pictures/2024/Trip", labels: ["beach", "snow"] }];
+    shell.commands.roots = () => [{ ...ROOT, autoTags: rules }];
+    shell.commands.tag_folder = (a) => {
+      rules = [{ folder: a.folder as string, labels: a.labels as string[] }, ...rules];
+      return { folder: a.folder, photos: 29, tagged: 20, labels: [] };
+    };
+    shell.commands.stop_auto_tag = (a) => {
+      rules = rules.filter((x) => x.folder !== a.folder);
+      return true;
+    };
+    const r = await started();
+    const lines = () => r.queryAllByTestId("root-autotag").map((e) => e.textContent?.trim());
+    expect(lines()).toEqual(["Auto-tags new photos in 2024/Trip: beach, snow"]);
+    await fireEvent.click(r.getByTestId("autotag"));
+    await waitFor(() => expect(r.getAllByTestId("label-chip")).toHaveLength(3));
+    await fireEvent.click(r.getByTestId("autotag-run"));
+    await waitFor(() =>
+      expect(lines()).toEqual([
+        "Auto-tags new photos: people, dog, beach",
+        "Auto-tags new photos in 2024/Trip: beach, snow",
+      ]),
+    );
+    await fireEvent.click(r.getByTestId("autotag-stop"));
+    await waitFor(() => expect(lines()).toEqual(["Auto-tags new photos in 2024/Trip: beach, snow"]));
   });
 
   it("auto-tag: a folder that keeps tagging starts from its labels and can be stopped", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  autoTagText,
   formatBytes,
   formatCount,
   formatDate,
@@ -129,5 +130,19 @@ describe("small formats", () => {
   it("root status text", () => {
     expect(rootStatusText({ indexed: 12, pending: 0, failed: 1 })).toBe("12 indexed · 0 pending · 1 failed");
     expect(rootStatusText({ indexed: 12345, pending: 7, failed: 0 })).toBe("12345 indexed · 7 pending · 0 failed");
+  });
+});
+
+describe("autoTagText", () => {
+  it("names the folder inside the root and shortens long label lists", () => {
+    expect(autoTagText("/p", { folder: "/p", labels: ["dog"] })).toBe("Auto-tags new photos: dog");
+    expect(autoTagText("/p", { folder: "/p/2024/Trip", labels: ["beach", "snow"] })).toBe(
+      "Auto-tags new photos in 2024/Trip: beach, snow",
+    );
+    expect(autoTagText("C:\\Photos", { folder: "C:\\Photos\\Trip", labels: ["a"] })).toBe(
+      "Auto-tags new photos in Trip: a",
+    );
+    const many = ["a", "b", "c", "d", "e", "f", "g"];
+    expect(autoTagText("/p", { folder: "/p", labels: many })).toBe("Auto-tags new photos: a, b, c, d, e +2 more");
   });
 });

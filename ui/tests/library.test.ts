@@ -21,7 +21,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
 }
 
 function root(path: string, extra: Partial<RootInfo> = {}): RootInfo {
-  return { path, online: true, photos: 1, indexed: 1, pending: 0, failed: 0, failures: [], ...extra };
+  return { path, online: true, photos: 1, indexed: 1, pending: 0, failed: 0, failures: [], autoTags: [], ...extra };
 }
 
 function setup() {

@@ -69,6 +69,14 @@ export interface RootInfo {
   failed: number;
   /** Up to 50 failures, for the "failed" details. */
   failures: Failure[];
+  /** The folders in it (itself included) that tag the photos arriving in them. */
+  autoTags: AutoTagInfo[];
+}
+
+/** A folder whose new photos are tagged with its labels as they arrive. */
+export interface AutoTagInfo {
+  folder: string;
+  labels: string[];
 }
 
 /** What a search is restricted to. Dates are `YYYY-MM-DD` (after inclusive, before exclusive). */

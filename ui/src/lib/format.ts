@@ -1,6 +1,6 @@
 // How numbers reach people: ETAs ("2 min 5 s"), indexing rates, file sizes, dates and counts.
 // Kept apart from the components so every wording is unit-tested in one place.
-import type { Progress, RootInfo } from "./api";
+import type { AutoTagInfo, Progress, RootInfo } from "./api";
 
 /** "45 s", "2 min 5 s", "1 h 5 min", "2 d 3 h"; "" when unknown. */
 export function formatEta(secs: number | null | undefined): string {
@@ -125,6 +125,21 @@ export function formatProgress(p: Progress, locale?: string): string {
   }
   if (p.failed > 0) parts.push(`${formatCount(p.failed, locale)} failed`);
   return parts.join(" · ");
+}
+
+/** Labels shown in a folder row before "+N more". */
+const AUTOTAG_LABELS_SHOWN = 5;
+
+/**
+ * A folder row's line for an auto-tagged folder in it: "Auto-tags new photos: beach, dog" for
+ * the folder itself, "Auto-tags new photos in 2024/Trip: beach" for one inside it.
+ */
+export function autoTagText(root: string, a: AutoTagInfo): string {
+  const shown = a.labels.slice(0, AUTOTAG_LABELS_SHOWN).join(", ");
+  const more = a.labels.length - AUTOTAG_LABELS_SHOWN;
+  const labels = more > 0 ? `${shown} +${more} more` : shown;
+  const inside = a.folder.startsWith(root) ? a.folder.slice(root.length).replace(/^[\\/]+/, "") : a.folder;
+  return inside ? `Auto-tags new photos in ${inside}: ${labels}` : `Auto-tags new photos: ${labels}`;
 }
 
 /** A folder row's status: "12 indexed · 0 pending · 1 failed" (plain digits, easy to read back). */
