@@ -77,6 +77,41 @@ describe("Library", () => {
     expect(t.off).toHaveBeenCalledTimes(3);
   });
 
+  it("reloads tags while a job runs only where folders auto-tag, at most every 10 s", async () => {
+    const t = setup();
+    await t.lib.listen();
+    const step = async (ms: number) => {
+      t.tick(ms);
+      t.handlers.progress!(prog(1));
+      await flush();
+      await flush();
+    };
+    await step(0);
+    await step(15000);
+    expect(t.api.roots).toHaveBeenCalledTimes(2);
+    expect(t.api.tags).not.toHaveBeenCalled();
+    t.api.roots.mockResolvedValue([root("/a", { autoTags: [{ folder: "/a/trip", labels: ["beach"] }] })]);
+    await step(2000);
+    expect(t.api.tags).toHaveBeenCalledTimes(1);
+    await step(2000);
+    await step(2000);
+    expect(t.api.roots).toHaveBeenCalledTimes(5);
+    expect(t.api.tags).toHaveBeenCalledTimes(1);
+    await step(8000);
+    expect(t.api.tags).toHaveBeenCalledTimes(2);
+    // A window following another indexer does the same.
+    t.tick(10000);
+    await t.lib.follow();
+    expect(t.api.tags).toHaveBeenCalledTimes(3);
+    await t.lib.follow();
+    expect(t.api.tags).toHaveBeenCalledTimes(3);
+    t.api.roots.mockResolvedValue([root("/a")]);
+    t.tick(10000);
+    await t.lib.follow();
+    expect(t.api.tags).toHaveBeenCalledTimes(3);
+    expect(t.api.status).toHaveBeenCalled();
+  });
+
   it("keeps the last progress when a state event carries none while running", async () => {
     const t = setup();
     await t.lib.listen();

@@ -38,6 +38,8 @@ export interface LibraryOptions {
   onFinished?: (r: IndexFinished) => void;
   /** How often folder counts are refreshed while a job runs. */
   refreshEveryMs?: number;
+  /** How often tag counts are, while photos arrive in auto-tagged folders. */
+  tagsEveryMs?: number;
   now?: () => number;
 }
 
@@ -56,6 +58,8 @@ export class Library implements Readable<LibraryState> {
     rootsLoaded: false,
   });
   private lastRefresh = -Infinity;
+  private lastTags = -Infinity;
+  private readonly tagsEveryMs: number;
   /** When the last indexing event came; events are fresher than a status answer. */
   private lastEvent = -Infinity;
   private refreshing = false;
@@ -68,6 +72,7 @@ export class Library implements Readable<LibraryState> {
     private readonly opts: LibraryOptions = {},
   ) {
     this.refreshEveryMs = opts.refreshEveryMs ?? 2000;
+    this.tagsEveryMs = opts.tagsEveryMs ?? 10000;
     this.now = opts.now ?? (() => Date.now());
   }
 
@@ -105,6 +110,7 @@ export class Library implements Readable<LibraryState> {
   }
 
   async loadTags(): Promise<void> {
+    this.lastTags = this.now();
     try {
       const tags = await this.api.tags();
       this.state.update((s) => ({ ...s, tags }));
@@ -174,9 +180,27 @@ export class Library implements Readable<LibraryState> {
     if (this.refreshing || this.now() - this.lastRefresh < this.refreshEveryMs) return;
     this.lastRefresh = this.now();
     this.refreshing = true;
-    Promise.all([this.loadRoots(), this.loadStatus().catch(() => undefined)]).finally(() => {
-      this.refreshing = false;
-    });
+    Promise.all([this.loadRoots().then(() => this.maybeRefreshTags()), this.loadStatus().catch(() => undefined)]).finally(
+      () => {
+        this.refreshing = false;
+      },
+    );
+  }
+
+  /**
+   * While photos are being indexed, tags change only where a folder auto-tags what arrives.
+   * Counting them reads every tag (~150 ms at two million), so they are reloaded only then,
+   * and less often than the folder counts.
+   */
+  private maybeRefreshTags(): Promise<void> {
+    if (!this.value.roots.some((r) => r.autoTags.length > 0)) return Promise.resolve();
+    if (this.now() - this.lastTags < this.tagsEveryMs) return Promise.resolve();
+    return this.loadTags();
+  }
+
+  /** Follows another Glimpse indexing this library: its job state, folders and new tags. */
+  async follow(): Promise<void> {
+    await Promise.all([this.loadStatus().catch(() => undefined), this.loadRoots().then(() => this.maybeRefreshTags())]);
   }
 
   async addRoot(path: string): Promise<boolean> {
