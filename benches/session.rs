@@ -33,7 +33,7 @@ fn mb(key: &str) -> String {
 /// answers a text search; `drop FILE` then searches by a picture outside the library.
 fn child(library: &Path, model: &str, what: &str, arg: Option<&str>) {
     let mut cfg = SessionConfig::new(library.to_path_buf());
-    cfg.model = model.to_string();
+    cfg.model = Some(model.to_string());
     cfg.runtime = RuntimeOptions {
         allow_download: false,
         ..RuntimeOptions::default()

@@ -60,6 +60,19 @@ pub fn default_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".glimpse"))
 }
 
+/// The setting that names the model a library was last indexed with.
+const MODEL_SETTING: &str = "model";
+
+/// The model the library at `dir` was last indexed with (a name from the manifest or a model
+/// folder's absolute path), so that commands and the window that name none keep using the one
+/// the user chose. `None` for a library not made yet or never indexed.
+pub fn remembered_model(dir: &Path) -> Result<Option<String>, LibraryError> {
+    if !dir.join("catalog.sqlite").is_file() {
+        return Ok(None);
+    }
+    Ok(Catalog::open(dir)?.setting(MODEL_SETTING)?)
+}
+
 /// What an indexing job did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Summary {
@@ -323,6 +336,22 @@ impl Library {
     fn vectors_path(&self) -> PathBuf {
         self.dir
             .join(format!("vectors-{}.usearch", sanitize(&self.model)))
+    }
+
+    /// Records `model` (a manifest name or a model folder, stored as an absolute path) as the
+    /// one this library is indexed with: see [`remembered_model`].
+    pub fn remember_model(&self, model: &str) -> Result<(), LibraryError> {
+        self.must_write()?;
+        let folder = Path::new(model).canonicalize().ok().filter(|p| p.is_dir());
+        match folder {
+            Some(p) => match p.to_str() {
+                Some(p) => self.catalog.set_setting(MODEL_SETTING, p)?,
+                // Not stored: settings are text, and a lossy path would name another folder.
+                None => tracing::warn!(model = %p.display(), "model folder name is not UTF-8"),
+            },
+            None => self.catalog.set_setting(MODEL_SETTING, model)?,
+        }
+        Ok(())
     }
 
     /// Refuses a change to the vector index from a reader handle.

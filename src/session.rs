@@ -80,8 +80,9 @@ pub enum SessionError {
 pub struct SessionConfig {
     /// The library folder (catalog, vectors, thumbnails).
     pub library_dir: PathBuf,
-    /// A model name from the manifest or a model folder.
-    pub model: String,
+    /// A model name from the manifest or a model folder; `None`: the one the library was last
+    /// indexed with (a model chosen once sticks), else the default.
+    pub model: Option<String>,
     /// Where named models are downloaded to.
     pub models_dir: PathBuf,
     /// Overrides the model download server (tests use a local one).
@@ -99,7 +100,7 @@ impl SessionConfig {
     pub fn new(library_dir: PathBuf) -> Self {
         SessionConfig {
             library_dir,
-            model: manifest::DEFAULT_MODEL.to_string(),
+            model: None,
             models_dir: manifest::default_models_dir(),
             model_base_url: None,
             runtime: RuntimeOptions::default(),
@@ -571,6 +572,8 @@ impl LazyImage {
 /// The engine for one window.
 pub struct Session {
     cfg: SessionConfig,
+    /// The model in use: the configured one, else the library's (see [`SessionConfig::model`]).
+    model: String,
     sink: Sink,
     engine: RwLock<Option<Arc<Engine>>>,
     scope: RwLock<Scope>,
@@ -603,8 +606,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Session {
     /// A session that has loaded nothing yet (see [`Session::start`]).
     pub fn new(cfg: SessionConfig, sink: Sink) -> Self {
+        let model = cfg.model.clone().unwrap_or_else(|| {
+            match crate::library::remembered_model(&cfg.library_dir) {
+                Ok(Some(m)) => m,
+                Ok(None) => manifest::DEFAULT_MODEL.to_string(),
+                Err(e) => {
+                    // Opening the library says so again, on the window's library screen.
+                    tracing::warn!("cannot read which model the library uses: {e}");
+                    manifest::DEFAULT_MODEL.to_string()
+                }
+            }
+        });
         Session {
             cfg,
+            model,
             sink,
             engine: RwLock::new(None),
             scope: RwLock::new(Scope::default()),
@@ -637,13 +652,13 @@ impl Session {
 
     /// Whether the model folder is complete, without downloading anything.
     pub fn model_state(&self) -> ModelState {
-        let dir = if Path::new(&self.cfg.model).is_dir() {
-            PathBuf::from(&self.cfg.model)
+        let dir = if Path::new(&self.model).is_dir() {
+            PathBuf::from(&self.model)
         } else {
-            self.cfg.models_dir.join(&self.cfg.model)
+            self.cfg.models_dir.join(&self.model)
         };
         let checked = manifest::ensure_model(
-            &self.cfg.model,
+            &self.model,
             &self.cfg.models_dir,
             false,
             self.cfg.model_base_url.as_deref(),
@@ -660,7 +675,7 @@ impl Session {
             (ready, problem) = (false, Some(e));
         }
         ModelState {
-            name: self.cfg.model.clone(),
+            name: self.model.clone(),
             ready,
             dir: dir.display().to_string(),
             problem,
@@ -687,7 +702,7 @@ impl Session {
             return Ok(());
         }
         let dir = manifest::ensure_model(
-            &self.cfg.model,
+            &self.model,
             &self.cfg.models_dir,
             false,
             self.cfg.model_base_url.as_deref(),
@@ -731,7 +746,10 @@ impl Session {
         // The writer opens first: it repairs a stale index file before the reader loads it.
         // While another process indexes the library, the window only reads what it saves.
         let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
-            Ok(w) => (Some(w), None),
+            Ok(w) => {
+                w.remember_model(&self.model)?;
+                (Some(w), None)
+            }
             Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
                 tracing::info!("{holder} is indexing this library; searching what it saves");
                 (None, Some(holder))
@@ -777,7 +795,7 @@ impl Session {
         let sink = self.sink.clone();
         let mut last = Instant::now() - Duration::from_secs(1);
         manifest::ensure_model(
-            &self.cfg.model,
+            &self.model,
             &self.cfg.models_dir,
             true,
             self.cfg.model_base_url.as_deref(),

@@ -479,3 +479,79 @@ fn a_folder_tagged_from_the_command_line_tags_new_photos_until_stopped() {
     let err = run(&["tag", folder, "--stop"]);
     assert!(err.contains("was not auto-tagged"), "{err}");
 }
+
+#[test]
+fn a_model_chosen_once_is_used_until_another_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = dir.path().join("models").join("mine");
+    for sub in ["visual", "textual"] {
+        std::fs::create_dir_all(mine.join(sub)).unwrap();
+        for f in std::fs::read_dir(common::immich_model().join(sub)).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), mine.join(sub).join(f.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(
+        common::immich_model().join("config.json"),
+        mine.join("config.json"),
+    )
+    .unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for f in ["jpeg_baseline.jpg", "rgba.png"] {
+        std::fs::copy(common::fixture(&format!("images/{f}")), photos.join(f)).unwrap();
+    }
+    let lib = dir.path().join("lib");
+    // Run from `cwd`, with no model in the environment (the default would be downloaded).
+    let run = |cwd: &std::path::Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+            .current_dir(cwd)
+            .arg("--library")
+            .arg(&lib)
+            .args(args)
+            .env("ORT_DYLIB_PATH", std::env::var("ORT_DYLIB_PATH").unwrap())
+            .env("GLIMPSE_OFFLINE", "1")
+            .env_remove("GLIMPSE_MODEL")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), err, out.stdout)
+    };
+    let folder = photos.to_str().unwrap();
+    // Named once, relative to where the command ran.
+    let (ok, err, _) = run(dir.path(), &["index", "--model", "models/mine", folder]);
+    assert!(ok && err.contains("2 encoded"), "{err}");
+    // Every later command that names none uses it, from anywhere.
+    let elsewhere = photos.as_path();
+    let (ok, err, out) = run(elsewhere, &["search", "a photo", "--weak", "--paths"]);
+    assert!(ok, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out).lines().count(), 2, "{err}");
+    let (ok, err, _) = run(elsewhere, &["tag", folder, "--labels", "dog,beach"]);
+    assert!(ok, "{err}");
+    std::fs::copy(
+        common::fixture("images/large_2400x1800.jpg"),
+        photos.join("new.jpg"),
+    )
+    .unwrap();
+    let (ok, err, _) = run(elsewhere, &["index"]);
+    assert!(ok && err.contains("1 queued (1 encoded"), "{err}");
+    // Naming another model uses that one (not indexed here, so it says so).
+    let tiny = model();
+    let (ok, err, _) = run(elsewhere, &["search", "a photo", "--model", &tiny]);
+    assert!(
+        !ok && err.contains("no photos are indexed with model tiny-clip"),
+        "{err}"
+    );
+    // The remembered folder is gone: the error says which model and how to name another.
+    std::fs::rename(&mine, dir.path().join("moved")).unwrap();
+    let (ok, err, _) = run(elsewhere, &["search", "a photo"]);
+    assert!(!ok);
+    let real = dir.path().canonicalize().unwrap().join("models/mine");
+    assert!(
+        err.contains(&format!(
+            "was last indexed with model \"{}\"; name one with --model",
+            real.display()
+        )),
+        "{err}"
+    );
+}

@@ -26,7 +26,7 @@ struct Setup {
 
 fn config(library: &Path, model: &Path) -> SessionConfig {
     let mut cfg = SessionConfig::new(library.to_path_buf());
-    cfg.model = model.display().to_string();
+    cfg.model = Some(model.display().to_string());
     cfg.runtime = RuntimeOptions {
         allow_download: false,
         ..RuntimeOptions::default()
@@ -868,11 +868,36 @@ fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
 }
 
 #[test]
+fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 2, 61);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let mut cfg = config(&s.dir.path().join("library"), &common::shape_model());
+    cfg.model = None;
+    let other = Session::new(cfg, Arc::new(|_| {}));
+    let want = common::shape_model().canonicalize().unwrap();
+    assert_eq!(other.model_state().name, want.display().to_string());
+    other.start().unwrap();
+    let page = other.search(&text("red circle")).unwrap();
+    assert!(page.hits[0].photo.path.contains("red-circle"), "{page:?}");
+    // A library nobody has indexed starts from the default model.
+    let mut cfg = config(&s.dir.path().join("new-library"), &common::shape_model());
+    cfg.model = None;
+    let fresh = Session::new(cfg, Arc::new(|_| {}));
+    assert_eq!(
+        fresh.model_state().name,
+        glimpse::model::manifest::DEFAULT_MODEL
+    );
+}
+
+#[test]
 fn a_missing_model_is_reported_for_the_first_run_screen() {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&dir.path().join("library"), Path::new("ViT-B-32__openai"));
-    cfg.model = glimpse::model::manifest::DEFAULT_MODEL.to_string();
+    cfg.model = Some(glimpse::model::manifest::DEFAULT_MODEL.to_string());
     cfg.models_dir = dir.path().join("models");
     let session = Session::new(cfg, Arc::new(|_| {}));
     let state = session.model_state();

@@ -20,7 +20,7 @@ fn config() -> SessionConfig {
     let mut cfg = SessionConfig::new(glimpse::library::default_dir());
     // The model: a manifest name or a folder (tests point it at the repository's test models).
     if let Some(m) = std::env::var_os("GLIMPSE_MODEL").filter(|m| !m.is_empty()) {
-        cfg.model = m.to_string_lossy().into_owned();
+        cfg.model = Some(m.to_string_lossy().into_owned());
     }
     if let Ok(url) = std::env::var("GLIMPSE_MODEL_BASE_URL") {
         cfg.model_base_url = Some(url);

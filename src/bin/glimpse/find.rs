@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::{
-    library_dir, load_runtime, report_image_provider, report_provider, resolve_model, Cli,
+    library_dir, library_model, load_runtime, report_image_provider, report_provider, Cli,
     DeviceArg, ModelArg,
 };
 
@@ -345,7 +345,7 @@ fn write_path(w: &mut impl Write, p: &Path) -> std::io::Result<()> {
 
 pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     let c = &cmd.common;
-    let files = resolve_model(cli, &c.model.model)?;
+    let (files, _) = library_model(cli, &c.model)?;
     let lib = open_library(cli, &files)?;
     let text = open_text(cli, &files, &c.device)?;
     let parsed = search::parse(&cmd.query);
@@ -381,7 +381,7 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
 }
 
 pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
-    let files = resolve_model(cli, &cmd.model.model)?;
+    let (files, _) = library_model(cli, &cmd.model)?;
     let lib = open_library(cli, &files)?;
     let page = search::browse(&lib, &request(&cmd.paging, &cmd.filters))?;
     print_page(cli, &page, &cmd.paging, &cmd.out)?;
@@ -390,7 +390,7 @@ pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
 
 pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     let c = &cmd.common;
-    let files = resolve_model(cli, &c.model.model)?;
+    let (files, _) = library_model(cli, &c.model)?;
     let lib = open_library(cli, &files)?;
     let ex = example_of(cli, &files, &c.device, &lib, &cmd.path)?;
     let mut req = request(&c.paging, &c.filters);
@@ -403,7 +403,7 @@ pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
 }
 
 pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
-    let files = resolve_model(cli, &cmd.model.model)?;
+    let (files, _) = library_model(cli, &cmd.model)?;
     let mut lib = open_library(cli, &files)?;
     let folder = cmd
         .folder
@@ -499,7 +499,7 @@ pub(crate) fn tags(cli: &Cli, json: bool) -> Result<ExitCode> {
 }
 
 pub(crate) fn dupes(cli: &Cli, cmd: &DupesCmd) -> Result<ExitCode> {
-    let files = resolve_model(cli, &cmd.model.model)?;
+    let (files, _) = library_model(cli, &cmd.model)?;
     let lib = open_library(cli, &files)?;
     let opts = glimpse::dupes::DupeOptions::with_cosine(files.calibration.duplicate_cosine);
     let groups = glimpse::dupes::find(&lib, &cmd.filters.filter(), &opts)?;

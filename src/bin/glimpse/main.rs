@@ -196,9 +196,35 @@ fn parse_cuda_wait(s: &str) -> Result<glimpse::device::CudaWait, String> {
 
 #[derive(Args, Clone)]
 pub(crate) struct ModelArg {
-    /// Model folder (immich or Hugging Face layout) or a model name from `glimpse models`.
-    #[arg(long, env = "GLIMPSE_MODEL", default_value = glimpse::model::manifest::DEFAULT_MODEL)]
-    pub(crate) model: String,
+    /// Model folder (immich or Hugging Face layout) or a model name from `glimpse models`
+    /// (default: the one the library was last indexed with, else ViT-B-32__openai).
+    #[arg(long, env = "GLIMPSE_MODEL")]
+    pub(crate) model: Option<String>,
+}
+
+impl ModelArg {
+    /// The model a command without a library uses: the one named, else the default.
+    pub(crate) fn named_or_default(&self) -> String {
+        self.model
+            .clone()
+            .unwrap_or_else(|| glimpse::model::manifest::DEFAULT_MODEL.to_string())
+    }
+
+    /// The model a library command uses, and whether the library chose it: the one named,
+    /// else the one the library was last indexed with (a model chosen once sticks), else the
+    /// default.
+    pub(crate) fn for_library(&self, cli: &Cli) -> Result<(String, bool)> {
+        if let Some(m) = &self.model {
+            return Ok((m.clone(), false));
+        }
+        let dir = library_dir(cli);
+        let remembered = glimpse::library::remembered_model(&dir)
+            .with_context(|| format!("cannot open library {}", dir.display()))?;
+        Ok(match remembered {
+            Some(m) => (m, true),
+            None => (glimpse::model::manifest::DEFAULT_MODEL.to_string(), false),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -257,6 +283,23 @@ pub(crate) fn resolve_model(cli: &Cli, model: &str) -> Result<ModelFiles> {
     ModelFiles::open(&dir).with_context(|| format!("cannot use model folder {}", dir.display()))
 }
 
+/// The model files of a library command (see [`ModelArg::for_library`]) and the name or folder
+/// they came from.
+pub(crate) fn library_model(cli: &Cli, arg: &ModelArg) -> Result<(ModelFiles, String)> {
+    let (model, remembered) = arg.for_library(cli)?;
+    let files = resolve_model(cli, &model);
+    let files = match remembered {
+        true => files.with_context(|| {
+            format!(
+                "{} was last indexed with model {model:?}; name one with --model",
+                library_dir(cli).display()
+            )
+        })?,
+        false => files?,
+    };
+    Ok((files, model))
+}
+
 pub(crate) fn report_provider(cli: &Cli, what: &str, sel: &glimpse::device::Selection) {
     report_provider_with(cli, what, sel, false);
 }
@@ -302,6 +345,8 @@ struct LazyEncoder<'a> {
     cli: &'a Cli,
     args: &'a EncoderArgs,
     files: ModelFiles,
+    /// The model as named (or remembered), which the library records.
+    model: String,
     /// The embedding width the library recorded for this model, which the graph must give.
     expect_dim: Option<usize>,
     enc: Option<ImageEncoder>,
@@ -309,10 +354,12 @@ struct LazyEncoder<'a> {
 
 impl<'a> LazyEncoder<'a> {
     fn new(cli: &'a Cli, args: &'a EncoderArgs) -> Result<Self> {
+        let (files, model) = library_model(cli, &args.model)?;
         Ok(LazyEncoder {
             cli,
             args,
-            files: resolve_model(cli, &args.model.model)?,
+            files,
+            model,
             expect_dim: None,
             enc: None,
         })
@@ -360,8 +407,10 @@ impl<'a> LazyEncoder<'a> {
             Some(dim) => dim,
             None => self.get()?.dim(),
         };
-        Library::open(&dir, &name, dim)
-            .with_context(|| format!("cannot open library {}", dir.display()))
+        let lib = Library::open(&dir, &name, dim)
+            .with_context(|| format!("cannot open library {}", dir.display()))?;
+        lib.remember_model(&self.model)?;
+        Ok(lib)
     }
 }
 
@@ -796,7 +845,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Embed { what } => match what {
             EmbedWhat::Image { encoder, paths } => {
-                let files = resolve_model(&cli, &encoder.model.model)?;
+                let files = resolve_model(&cli, &encoder.model.named_or_default())?;
                 let rt = load_runtime(&cli)?;
                 let mut enc = ImageEncoder::open_with(&rt.env, &files, &encoder.device.options())?;
                 if let Some(b) = encoder.batch {
@@ -848,7 +897,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 device,
                 texts,
             } => {
-                let files = resolve_model(&cli, &model.model)?;
+                let files = resolve_model(&cli, &model.named_or_default())?;
                 let rt = load_runtime(&cli)?;
                 let enc = TextEncoder::open_with(&rt.env, &files, &device.options())?;
                 report_provider(&cli, "text", &enc.selection);
