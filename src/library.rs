@@ -60,8 +60,8 @@ pub fn default_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".glimpse"))
 }
 
-/// The setting that names the model a library was last indexed with.
-const MODEL_SETTING: &str = "model";
+/// The catalog setting that names the model a library was last indexed with.
+pub const MODEL_SETTING: &str = "model";
 
 /// The model the library at `dir` was last indexed with (a name from the manifest or a model
 /// folder's absolute path), so that commands and the window that name none keep using the one

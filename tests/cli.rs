@@ -535,6 +535,15 @@ fn a_model_chosen_once_is_used_until_another_is_named() {
     .unwrap();
     let (ok, err, _) = run(elsewhere, &["index"]);
     assert!(ok && err.contains("1 queued (1 encoded"), "{err}");
+    let (ok, err, out) = run(elsewhere, &["status", "--json"]);
+    assert!(ok, "{err}");
+    let first = String::from_utf8_lossy(&out).lines().next().unwrap().to_string();
+    let info: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let real = dir.path().canonicalize().unwrap().join("models/mine");
+    assert_eq!(
+        (info["model"].as_str(), info["model_source"].as_str()),
+        (Some("mine"), real.to_str())
+    );
     // Naming another model uses that one (not indexed here, so it says so).
     let tiny = model();
     let (ok, err, _) = run(elsewhere, &["search", "a photo", "--model", &tiny]);
@@ -546,7 +555,6 @@ fn a_model_chosen_once_is_used_until_another_is_named() {
     std::fs::rename(&mine, dir.path().join("moved")).unwrap();
     let (ok, err, _) = run(elsewhere, &["search", "a photo"]);
     assert!(!ok);
-    let real = dir.path().canonicalize().unwrap().join("models/mine");
     assert!(
         err.contains(&format!(
             "was last indexed with model \"{}\"; name one with --model",

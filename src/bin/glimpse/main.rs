@@ -513,15 +513,14 @@ fn run_index(
 }
 
 fn status_model(
-    cli: &Cli,
     model: Option<&str>,
+    remembered: Option<&str>,
     catalog: &glimpse::catalog::Catalog,
 ) -> Result<Option<(String, usize)>> {
     let known = catalog.models()?;
-    let Some(m) = model else {
+    let Some(m) = model.or(remembered) else {
         return Ok(known.last().cloned());
     };
-    let _ = cli;
     let name = std::path::Path::new(m)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -704,7 +703,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .into_iter()
                 .map(|r| serde_json::json!({"folder": r.folder.to_string_lossy(), "labels": r.labels}))
                 .collect();
-            let chosen = status_model(&cli, model.as_deref(), &catalog)?;
+            // The model the library was last indexed with, as named then (a folder or a name).
+            let source = catalog.setting(glimpse::library::MODEL_SETTING)?;
+            let chosen = status_model(model.as_deref(), source.as_deref(), &catalog)?;
             drop(catalog);
             let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
                 Some((name, dim)) => {
@@ -752,6 +753,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "library": dir.to_string_lossy(),
                 "integrity": integrity,
                 "model": model_name,
+                "model_source": source,
                 "provider": provider,
                 "roots": roots,
                 "photos": stats.photos,
@@ -781,8 +783,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     Some(i) => println!("library: {} (integrity {i})", dir.display()),
                     None => println!("library: {}", dir.display()),
                 }
+                let from = match (&source, &model_name) {
+                    (Some(s), Some(n)) if s != n => format!(" (from {s})"),
+                    _ => String::new(),
+                };
                 println!(
-                    "model: {} on {}",
+                    "model: {}{from} on {}",
                     model_name.as_deref().unwrap_or("(none yet)"),
                     provider.as_deref().unwrap_or("-")
                 );
