@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn glimpse(args: &[&str]) -> Output {
@@ -305,16 +306,13 @@ fn answering_commands_explain_what_is_missing_instead_of_failing_obscurely() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
 
-#[test]
-fn re_indexing_an_unchanged_library_does_not_load_the_model() {
-    // A copy of the model whose image graph is broken after the first run: only a run that has
-    // photos to encode may open it, and one that cannot loses nothing.
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("models").join("tiny-clip");
+/// A copy of the test model at `<dir>/models/<name>` (for tests that change or move it) and a
+/// folder of two photos at `<dir>/photos`.
+fn model_and_photos(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let model = dir.join("models").join(name);
     for sub in ["visual", "textual"] {
-        let from = common::immich_model().join(sub);
         std::fs::create_dir_all(model.join(sub)).unwrap();
-        for f in std::fs::read_dir(&from).unwrap() {
+        for f in std::fs::read_dir(common::immich_model().join(sub)).unwrap() {
             let f = f.unwrap();
             std::fs::copy(f.path(), model.join(sub).join(f.file_name())).unwrap();
         }
@@ -324,11 +322,20 @@ fn re_indexing_an_unchanged_library_does_not_load_the_model() {
         model.join("config.json"),
     )
     .unwrap();
-    let photos = dir.path().join("photos");
+    let photos = dir.join("photos");
     std::fs::create_dir(&photos).unwrap();
     for f in ["jpeg_baseline.jpg", "rgba.png"] {
         std::fs::copy(common::fixture(&format!("images/{f}")), photos.join(f)).unwrap();
     }
+    (model, photos)
+}
+
+#[test]
+fn re_indexing_an_unchanged_library_does_not_load_the_model() {
+    // A copy of the model whose image graph is broken after the first run: only a run that has
+    // photos to encode may open it, and one that cannot loses nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let (model, photos) = model_and_photos(dir.path(), "tiny-clip");
     let lib = dir.path().join("lib");
     let index = || {
         glimpse(&[
@@ -483,24 +490,7 @@ fn a_folder_tagged_from_the_command_line_tags_new_photos_until_stopped() {
 #[test]
 fn a_model_chosen_once_is_used_until_another_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let mine = dir.path().join("models").join("mine");
-    for sub in ["visual", "textual"] {
-        std::fs::create_dir_all(mine.join(sub)).unwrap();
-        for f in std::fs::read_dir(common::immich_model().join(sub)).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), mine.join(sub).join(f.file_name())).unwrap();
-        }
-    }
-    std::fs::copy(
-        common::immich_model().join("config.json"),
-        mine.join("config.json"),
-    )
-    .unwrap();
-    let photos = dir.path().join("photos");
-    std::fs::create_dir(&photos).unwrap();
-    for f in ["jpeg_baseline.jpg", "rgba.png"] {
-        std::fs::copy(common::fixture(&format!("images/{f}")), photos.join(f)).unwrap();
-    }
+    let (mine, photos) = model_and_photos(dir.path(), "mine");
     let lib = dir.path().join("lib");
     // Run from `cwd`, with no model in the environment (the default would be downloaded).
     let run = |cwd: &std::path::Path, args: &[&str]| {
@@ -537,7 +527,11 @@ fn a_model_chosen_once_is_used_until_another_is_named() {
     assert!(ok && err.contains("1 queued (1 encoded"), "{err}");
     let (ok, err, out) = run(elsewhere, &["status", "--json"]);
     assert!(ok, "{err}");
-    let first = String::from_utf8_lossy(&out).lines().next().unwrap().to_string();
+    let first = String::from_utf8_lossy(&out)
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
     let info: serde_json::Value = serde_json::from_str(&first).unwrap();
     let real = dir.path().canonicalize().unwrap().join("models/mine");
     assert_eq!(
