@@ -235,6 +235,8 @@ pub struct ModelState {
     pub dir: String,
     /// Why it is not ready.
     pub problem: Option<String>,
+    /// What it is and how big, for a model from the manifest (the first-run screen says it).
+    pub description: Option<String>,
 }
 
 /// The status bar.
@@ -679,6 +681,7 @@ impl Session {
             ready,
             dir: dir.display().to_string(),
             problem,
+            description: manifest::find(&self.model).map(|m| m.description.clone()),
         }
     }
 

@@ -886,10 +886,11 @@ fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
     let mut cfg = config(&s.dir.path().join("new-library"), &common::shape_model());
     cfg.model = None;
     let fresh = Session::new(cfg, Arc::new(|_| {}));
-    assert_eq!(
-        fresh.model_state().name,
-        glimpse::model::manifest::DEFAULT_MODEL
-    );
+    let state = fresh.model_state();
+    assert_eq!(state.name, glimpse::model::manifest::DEFAULT_MODEL);
+    // The first-run screen says what it downloads; a model folder has no such line.
+    assert!(state.description.unwrap().contains("about 600 MB"));
+    assert_eq!(other.model_state().description, None);
 }
 
 #[test]

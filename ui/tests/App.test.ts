@@ -485,7 +485,13 @@ describe("App", () => {
     shell.commands.status = () =>
       status({
         provider: null,
-        model: { name: "ViT-B-32__openai", ready, dir: "/data/models/ViT-B-32__openai", problem: ready ? null : "model.onnx is missing" },
+        model: {
+          name: "ViT-B-32__openai",
+          ready,
+          dir: "/data/models/ViT-B-32__openai",
+          problem: ready ? null : "model.onnx is missing",
+          description: "OpenAI CLIP ViT-B/32 (English). The default: fast on any CPU, about 600 MB.",
+        },
       });
     let finish!: () => void;
     shell.commands.fetch_model = () =>
@@ -497,7 +503,8 @@ describe("App", () => {
       });
     const r = await started();
     const fr = r.getByTestId("first-run");
-    expect(fr.textContent).toContain("600 MB");
+    expect(within(fr).getByTestId("model-name").textContent).toBe("ViT-B-32__openai");
+    expect(within(fr).getByTestId("model-description").textContent).toContain("about 600 MB");
     expect(within(fr).getByTestId("model-dir").textContent).toBe("/data/models/ViT-B-32__openai");
     expect(within(fr).getByTestId("model-problem").textContent).toBe("model.onnx is missing");
     expect(r.getByTestId("provider").textContent).toBe("No model");
@@ -585,5 +592,9 @@ describe("App", () => {
     await fireEvent.click(r.getByTestId("fetch-model"));
     await waitFor(() => expect(r.getByTestId("fetch-model-error").textContent).toContain("network unreachable"));
     expect((r.getByTestId("first-run").querySelector("details") as HTMLDetailsElement).open).toBe(true);
+    // A model Glimpse knows nothing about is named without another model's size.
+    expect(r.getByTestId("model-name").textContent).toBe("m");
+    expect(r.queryByTestId("model-description")).toBeNull();
+    expect(r.getByTestId("first-run").textContent).not.toContain("600 MB");
   });
 });

@@ -33,6 +33,8 @@ export interface ModelState {
   dir: string;
   /** Why it is not ready, when it is not. */
   problem: string | null;
+  /** What it is and how big (models Glimpse can download). */
+  description?: string | null;
 }
 
 /** The status bar / settings view. */
