@@ -723,6 +723,8 @@ pub struct TextEncoder {
     output: String,
     batch: BatchAxis,
     dim: usize,
+    /// The graph takes any number of tokens: captions are fed up to their end token only.
+    variable_length: bool,
     /// Which provider runs it and why.
     pub selection: Selection,
 }
@@ -758,40 +760,12 @@ impl TextEncoder {
             })
             .collect::<Result<_, _>>()?;
         let ctx = files.context_length;
+        // A copy of a fixed-length graph that reads only the caption's tokens, once it has
+        // given the original's embeddings; else the graph as shipped.
+        let path = variable_length_copy(env, &path, ctx, &probe).unwrap_or(path);
         let variant = |graph: &Path| crate::model::fp16::ensure_variant(graph);
         let (session, selection) = open_checked(env, &path, opts, &variant, &|s: &mut Session| {
-            let shape = [probe.len() as i64, ctx as i64];
-            let mut feeds: Vec<(String, ort::session::SessionInputValue<'_>)> = Vec::new();
-            for input in s.inputs() {
-                let name = input.name().to_owned();
-                let is_mask = name == "attention_mask";
-                let vals: Vec<i64> = probe
-                    .iter()
-                    .flat_map(|(ids, len)| {
-                        (0..ctx).map(move |j| match is_mask {
-                            true => i64::from(j < *len),
-                            false => ids.get(j).copied().unwrap_or(0),
-                        })
-                    })
-                    .collect();
-                let value: ort::session::SessionInputValue<'_> =
-                    if input.dtype().tensor_type() == Some(TensorElementType::Int32) {
-                        let v: Vec<i32> = vals.iter().map(|&x| x as i32).collect();
-                        Tensor::from_array((shape, v))
-                            .map_err(|e| e.to_string())?
-                            .into()
-                    } else {
-                        Tensor::from_array((shape, vals))
-                            .map_err(|e| e.to_string())?
-                            .into()
-                    };
-                feeds.push((name, value));
-            }
-            let outputs = s.run(feeds).map_err(|e| e.to_string())?;
-            let (_, flat) = outputs[0]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| e.to_string())?;
-            Ok(flat.to_vec())
+            run_tokens(s, &probe, |_| ctx)
         })?;
         release_freed_memory();
         let inputs: Vec<(String, TensorElementType, Vec<i64>)> = session
@@ -831,6 +805,7 @@ impl TextEncoder {
             .map(|(n, t, _)| (n.clone(), *t));
         let (output, dim) = pick_output(&session, &path, &["embedding", "text_embeds"])?;
         Ok(TextEncoder {
+            variable_length: shape.get(1).is_some_and(|&len| len <= 0),
             batch: batch_axis(&shape),
             session: Mutex::new(session),
             path,
@@ -854,13 +829,19 @@ impl TextEncoder {
         &self.tokenizer
     }
 
+    /// Whether captions are fed up to their end token (a graph that takes any length, or its
+    /// checked copy) rather than padded to the model's whole context.
+    pub fn reads_caption_length(&self) -> bool {
+        self.variable_length
+    }
+
     /// Embeds captions, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncodeError> {
         let tokens = texts
             .iter()
             .map(|t| self.tokenizer.encode(t))
             .collect::<Result<Vec<_>, _>>()?;
-        let ctx = self.tokenizer.context_length();
+        let context = self.tokenizer.context_length();
         let max = match self.batch {
             BatchAxis::Fixed(k) => k,
             BatchAxis::Dynamic => DEFAULT_TEXT_BATCH,
@@ -871,10 +852,21 @@ impl TextEncoder {
                 BatchAxis::Fixed(k) => k,
                 BatchAxis::Dynamic => chunk.len(),
             };
+            // Positions after the end token change nothing (causal attention, pooled at the
+            // end token), so a graph that takes any length reads up to the longest caption's.
+            let ctx = match self.variable_length {
+                true => chunk
+                    .iter()
+                    .map(|t| t.len)
+                    .max()
+                    .unwrap_or(1)
+                    .clamp(1, context),
+                false => context,
+            };
             let mut ids: Vec<i64> = Vec::with_capacity(rows * ctx);
             let mut mask: Vec<i64> = Vec::with_capacity(rows * ctx);
             for t in chunk {
-                ids.extend(t.ids.iter().map(|&i| i as i64));
+                ids.extend(t.ids[..ctx].iter().map(|&i| i as i64));
                 mask.extend((0..ctx).map(|j| i64::from(j < t.len)));
             }
             ids.resize(rows * ctx, 0);
@@ -964,6 +956,125 @@ pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
 }
 
 type Probe<'a> = dyn Fn(&mut Session) -> Result<Vec<f32>, String> + 'a;
+
+/// Runs a text graph on `rows` (token ids and real length), one caption per run so fixed-batch
+/// graphs take them too, each fed `width(len)` tokens (padding with 0, the mask marking the
+/// real ones); returns the outputs' rows in order.
+fn run_tokens(
+    s: &mut Session,
+    rows: &[(Vec<i64>, usize)],
+    width: impl Fn(usize) -> usize,
+) -> Result<Vec<f32>, String> {
+    let inputs: Vec<(String, bool)> = s
+        .inputs()
+        .iter()
+        .map(|i| {
+            let int32 = i.dtype().tensor_type() == Some(TensorElementType::Int32);
+            (i.name().to_owned(), int32)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (ids, len) in rows {
+        let w = width(*len);
+        let shape = [1i64, w as i64];
+        let mut feeds: Vec<(String, ort::session::SessionInputValue<'_>)> = Vec::new();
+        for (name, int32) in &inputs {
+            let vals: Vec<i64> = (0..w)
+                .map(|j| match name == "attention_mask" {
+                    true => i64::from(j < *len),
+                    false => ids.get(j).copied().unwrap_or(0),
+                })
+                .collect();
+            let value: ort::session::SessionInputValue<'_> = if *int32 {
+                let v: Vec<i32> = vals.iter().map(|&x| x as i32).collect();
+                Tensor::from_array((shape, v))
+                    .map_err(|e| e.to_string())?
+                    .into()
+            } else {
+                Tensor::from_array((shape, vals))
+                    .map_err(|e| e.to_string())?
+                    .into()
+            };
+            feeds.push((name.clone(), value));
+        }
+        let outputs = s.run(feeds).map_err(|e| e.to_string())?;
+        let (_, flat) = outputs[0]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| e.to_string())?;
+        out.extend_from_slice(flat);
+    }
+    Ok(out)
+}
+
+/// Lowest cosine, on every probe caption, between a variable-length copy's embedding (the
+/// caption's own tokens) and the original graph's (padded to the context) for the copy to be
+/// used: the same arithmetic on fewer positions, measured ~1e-7 apart.
+pub const VARIABLE_LENGTH_MIN_COSINE: f32 = 0.99999;
+
+/// The checked variable-length copy of a fixed-length text graph ([`crate::model::seqlen`]),
+/// made and checked against the original on the CPU the first time; `None` keeps the graph
+/// as shipped (it already takes any length, cannot be rewritten, or its copy disagreed).
+fn variable_length_copy(
+    env: &ort::environment::Environment,
+    graph: &Path,
+    context: usize,
+    probe: &[(Vec<i64>, usize)],
+) -> Option<PathBuf> {
+    let copy = match crate::model::seqlen::ensure_copy(graph, context) {
+        Ok(Some(copy)) => copy,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::info!(graph = %graph.display(), "text graph keeps its fixed length: {e}");
+            return None;
+        }
+    };
+    let marker = copy.with_extension("onnx.checked");
+    if crate::model::seqlen::is_checked(&marker, &copy) {
+        return Some(copy);
+    }
+    let cpu = DeviceOptions {
+        fp16: false,
+        ..DeviceOptions::new(Device::Cpu)
+    };
+    // The probe captions are short: one as long as most of the context checks the far end.
+    let mut rows = probe.to_vec();
+    if let Some((ids, len)) = probe.first().filter(|(_, len)| *len >= 3) {
+        let body = ids[1..len - 1].iter().copied().cycle();
+        let mut long = vec![ids[0]];
+        long.extend(body.take(context.saturating_sub(2).min(60)));
+        long.push(ids[len - 1]);
+        rows.push((long.clone(), long.len()));
+    }
+    let verdict = (|| -> Result<f32, String> {
+        let (mut original, _) =
+            device::open_session_with(env, graph, None, &cpu).map_err(|e| e.to_string())?;
+        let (mut short, _) =
+            device::open_session_with(env, &copy, None, &cpu).map_err(|e| e.to_string())?;
+        let a = run_tokens(&mut original, &rows, |_| context)?;
+        let b = run_tokens(&mut short, &rows, |len| len.clamp(1, context))?;
+        Ok(min_row_cosine(&a, &b, rows.len()))
+    })();
+    match verdict {
+        Ok(c) if c >= VARIABLE_LENGTH_MIN_COSINE => {
+            tracing::info!(graph = %graph.display(), cosine = c, "variable-length text graph agrees");
+            if let Err(e) = std::fs::write(&marker, format!("{c}\n")) {
+                tracing::warn!("cannot record the variable-length check: {e}");
+            }
+            Some(copy)
+        }
+        Ok(c) => {
+            tracing::warn!(
+                graph = %graph.display(),
+                "variable-length copy differs (cosine {c:.6}); captions stay padded"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(graph = %graph.display(), "variable-length check failed: {e}");
+            None
+        }
+    }
+}
 
 /// Makes (or finds) a graph's fp16 copy.
 type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, crate::model::fp16::Fp16Error> + 'a;

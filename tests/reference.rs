@@ -319,3 +319,95 @@ fn tokenizer_ids_equal_open_clip_tokenize() {
 fn caption_fixture_ids_equal_open_clip_tokenize() {
     assert_ids_match(&common::json("reference/texts.json"), "texts");
 }
+
+/// A model folder whose text tower is the open_clip export of `models/test/openclip-text`
+/// (the zoo's form: fixed `[1, 77]` input, 77 written into masks and Reshape targets).
+fn openclip_text_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let tiny = common::immich_model();
+    let model = dir.join("openclip");
+    for sub in ["visual", "textual"] {
+        std::fs::create_dir_all(model.join(sub)).unwrap();
+    }
+    for f in [
+        "config.json",
+        "visual/model.onnx",
+        "visual/preprocess_cfg.json",
+        "textual/tokenizer.json",
+    ] {
+        std::fs::copy(tiny.join(f), model.join(f)).unwrap();
+    }
+    let graph = common::root().join("models/test/openclip-text/model.onnx");
+    std::fs::copy(graph, model.join("textual/model.onnx")).unwrap();
+    model
+}
+
+fn openclip_reference() -> Vec<serde_json::Value> {
+    let path = common::root().join("models/test/openclip-text/reference.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    doc["texts"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_fixed_length_open_clip_text_graph_reads_only_the_caption_and_matches_open_clip() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_text_model(dir.path())).unwrap();
+    let enc = TextEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert!(enc.reads_caption_length());
+    let textual = files.textual.parent().unwrap().to_path_buf();
+    assert!(textual.join("model.seq.onnx").is_file());
+    assert!(textual.join("model.seq.onnx.checked").is_file());
+
+    let entries = openclip_reference();
+    let texts: Vec<&str> = entries
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    for e in &entries {
+        let want: Vec<u32> = e["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_u64().unwrap() as u32)
+            .collect();
+        let got = enc.tokenizer().encode(e["text"].as_str().unwrap()).unwrap();
+        assert_eq!(got.ids[..got.len], want[..], "{:?}", e["text"]);
+    }
+    // Lengths 2 to 40 tokens, alone and batched together (padded to the longest).
+    let check = |got: &[Vec<f32>]| {
+        for (e, g) in entries.iter().zip(got) {
+            let c = common::cosine(g, &common::floats(&e["embedding"]));
+            assert!(c >= 0.99999, "{:?}: cosine {c}", e["text"]);
+        }
+    };
+    check(&enc.embed(&texts).unwrap());
+    let one_by_one: Vec<Vec<f32>> = texts
+        .iter()
+        .map(|t| enc.embed(&[t]).unwrap().remove(0))
+        .collect();
+    check(&one_by_one);
+}
+
+#[test]
+fn a_variable_length_copy_that_disagrees_is_not_used() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_text_model(dir.path())).unwrap();
+    let copy = files.textual.with_file_name("model.seq.onnx");
+    // Another model's variable-length graph in the copy's place (it runs at any length, with
+    // other weights), newer than the original and never checked.
+    let other = std::fs::read(common::immich_model().join("textual/model.onnx")).unwrap();
+    let other = glimpse::model::seqlen::variable_length(&other, 77)
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&copy, other).unwrap();
+    let enc = TextEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert!(!enc.reads_caption_length());
+    assert!(!copy.with_extension("onnx.checked").exists());
+    let entries = openclip_reference();
+    let got = enc.embed(&[entries[0]["text"].as_str().unwrap()]).unwrap();
+    let c = common::cosine(&got[0], &common::floats(&entries[0]["embedding"]));
+    assert!(c >= 0.99999, "the original graph, padded: cosine {c}");
+}

@@ -19,7 +19,8 @@ fn unsupported(why: impl Into<String>) -> Fp16Error {
     Fp16Error::Unsupported(why.into())
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<Vec<u8>>) -> Vec<u8> {
+/// A NodeProto named after its output.
+pub(super) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<Vec<u8>>) -> Vec<u8> {
     let mut n = Message::default();
     for i in inputs {
         n.push_bytes(NODE_INPUT, i.as_bytes().to_vec());
@@ -33,7 +34,8 @@ fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<Vec<u8>>) -> Vec<u8>
     n.encode()
 }
 
-fn int_attr(name: &str, v: i64) -> Vec<u8> {
+/// An integer AttributeProto.
+pub(super) fn int_attr(name: &str, v: i64) -> Vec<u8> {
     let mut a = Message::default();
     a.push_bytes(ATTR_NAME, name.as_bytes().to_vec());
     a.set_varint(ATTR_I, v as u64);
@@ -54,7 +56,8 @@ fn ints_attr(name: &str, vs: &[i64]) -> Vec<u8> {
     a.encode()
 }
 
-fn tensor(name: &str, elem: u64, dims: &[u64], raw: Vec<u8>) -> Vec<u8> {
+/// A TensorProto with its values as raw little-endian bytes.
+pub(super) fn tensor(name: &str, elem: u64, dims: &[u64], raw: Vec<u8>) -> Vec<u8> {
     let mut t = Message::default();
     for &d in dims {
         t.fields.push(super::proto::Field {
@@ -69,13 +72,14 @@ fn tensor(name: &str, elem: u64, dims: &[u64], raw: Vec<u8>) -> Vec<u8> {
 }
 
 /// A graph input's name, element type and the raw dimension messages of its shape.
-struct InputType {
-    name: String,
-    elem: Option<u64>,
-    dims: Vec<Vec<u8>>,
+pub(super) struct InputType {
+    pub(super) name: String,
+    pub(super) elem: Option<u64>,
+    pub(super) dims: Vec<Vec<u8>>,
 }
 
-fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
+/// Reads a ValueInfoProto's tensor type.
+pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
     let vi = Message::parse(value_info)?;
     let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
     let Some(tt) = vi

@@ -386,6 +386,33 @@ fn remove_replaced_image_copies(graph: &Path, current: &Path) {
     }
 }
 
+/// Writes `bytes` to `target` through a temporary file beside it, so a crash never leaves a
+/// half-written graph under the name the encoders open.
+pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Fp16Error> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Fp16Error::Io { path, source }
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io(target))?;
+    tmp.as_file().sync_all().map_err(io(target))?;
+    tmp.persist(target).map_err(|e| Fp16Error::Io {
+        path: target.display().to_string(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Whether `copy` exists, is not empty and is at least as new as `graph` (else it is made
+/// again: the graph was replaced since).
+pub(super) fn is_fresh(copy: &Path, graph: &Path) -> bool {
+    match (std::fs::metadata(copy), std::fs::metadata(graph)) {
+        (Ok(c), Ok(g)) => c.len() > 0 && c.modified().ok() >= g.modified().ok(),
+        _ => false,
+    }
+}
+
 /// Writes `make(graph)` to `target` (atomically) unless it exists and is newer than `graph`.
 fn ensure(
     graph: &Path,
@@ -396,25 +423,14 @@ fn ensure(
         let path = path.display().to_string();
         move |source| Fp16Error::Io { path, source }
     };
-    let src_meta = std::fs::metadata(graph).map_err(io(graph))?;
-    if let Ok(meta) = std::fs::metadata(target) {
-        if let (Ok(a), Ok(b)) = (meta.modified(), src_meta.modified()) {
-            if a >= b && meta.len() > 0 {
-                return Ok(target.to_path_buf());
-            }
-        }
+    std::fs::metadata(graph).map_err(io(graph))?;
+    if is_fresh(target, graph) {
+        return Ok(target.to_path_buf());
     }
     let bytes = std::fs::read(graph).map_err(io(graph))?;
     let (converted, report) = make(&bytes)?;
     drop(bytes);
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    std::io::Write::write_all(&mut tmp, &converted).map_err(io(target))?;
-    tmp.as_file().sync_all().map_err(io(target))?;
-    tmp.persist(target).map_err(|e| Fp16Error::Io {
-        path: target.display().to_string(),
-        source: e.error,
-    })?;
+    write_atomically(target, &converted)?;
     tracing::info!(
         graph = %graph.display(),
         copy = %target.display(),

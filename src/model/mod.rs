@@ -6,6 +6,7 @@ pub mod fp16;
 pub mod manifest;
 mod onnx;
 pub mod proto;
+pub mod seqlen;
 
 use crate::preprocess::{ConfigError, PreprocessConfig};
 use std::path::{Path, PathBuf};

@@ -6,6 +6,10 @@ use super::proto::Message;
 // Field numbers: ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto,
 // TypeProto.
 pub(super) const MODEL_GRAPH: u32 = 7;
+pub(super) const MODEL_OPSET: u32 = 8;
+// OperatorSetIdProto.
+pub(super) const OPSET_DOMAIN: u32 = 1;
+pub(super) const OPSET_VERSION: u32 = 2;
 pub(super) const MODEL_METADATA: u32 = 14;
 pub(super) const MODEL_FUNCTIONS: u32 = 25;
 pub(super) const GRAPH_NODE: u32 = 1;
@@ -31,6 +35,7 @@ pub(super) const ATTR_TYPE_INT: u64 = 2;
 pub(super) const ATTR_INTS: u32 = 8;
 pub(super) const ATTR_TYPE_INTS: u64 = 7;
 pub(super) const TENSOR_DATA_TYPE: u32 = 2;
+pub(super) const TENSOR_INT64_DATA: u32 = 7;
 pub(super) const TENSOR_FLOAT_DATA: u32 = 4;
 pub(super) const TENSOR_RAW_DATA: u32 = 9;
 pub(super) const TENSOR_EXTERNAL_DATA: u32 = 13;
@@ -46,6 +51,7 @@ pub(super) const TENSOR_TYPE_SHAPE: u32 = 2;
 // TensorShapeProto and its Dimension.
 pub(super) const SHAPE_DIM: u32 = 1;
 pub(super) const DIM_VALUE: u32 = 1;
+pub(super) const DIM_PARAM: u32 = 2;
 // StringStringEntryProto (metadata_props).
 pub(super) const ENTRY_KEY: u32 = 1;
 pub(super) const ENTRY_VALUE: u32 = 2;
@@ -55,6 +61,7 @@ pub(super) const FLOAT: u64 = 1;
 pub(super) const FLOAT16: u64 = 10;
 pub(super) const UINT8: u64 = 2;
 pub(super) const INT32: u64 = 6;
+pub(super) const INT64: u64 = 7;
 
 /// Puts `graph` in place of `model`'s graph and records `key = value` in its metadata, so a
 /// rewritten file says what was done to it.

@@ -194,6 +194,25 @@ impl<'a> Message<'a> {
     pub fn remove(&mut self, num: u32) {
         self.fields.retain(|f| f.num != num);
     }
+
+    /// The message with every payload owned, so it outlives the bytes it was parsed from.
+    pub fn into_owned(self) -> Message<'static> {
+        Message {
+            fields: self
+                .fields
+                .into_iter()
+                .map(|f| Field {
+                    num: f.num,
+                    value: match f.value {
+                        Value::Bytes(b) => Value::Bytes(Cow::Owned(b.into_owned())),
+                        Value::Varint(v) => Value::Varint(v),
+                        Value::Fixed32(v) => Value::Fixed32(v),
+                        Value::Fixed64(v) => Value::Fixed64(v),
+                    },
+                })
+                .collect(),
+        }
+    }
 }
 
 #[cfg(test)]
