@@ -1030,6 +1030,8 @@ fn variable_length_copy(
     };
     let marker = copy.with_extension("onnx.checked");
     if crate::model::seqlen::is_checked(&marker, &copy) {
+        // GPUs now run the copy's fp16 form; the original's, from before, is never read again.
+        crate::model::fp16::remove_copy(&crate::model::fp16::variant_path(graph));
         return Some(copy);
     }
     let cpu = DeviceOptions {

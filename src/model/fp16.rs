@@ -386,6 +386,33 @@ fn remove_replaced_image_copies(graph: &Path, current: &Path) {
     }
 }
 
+/// Deletes a copy that another has replaced, with the markers of checks passed on it
+/// (`<copy>.checked-<provider>`). Best effort: one that cannot be deleted is only logged.
+pub fn remove_copy(copy: &Path) {
+    let (Some(dir), Some(name)) = (
+        copy.parent(),
+        copy.file_name().map(|n| n.to_string_lossy().into_owned()),
+    ) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let marker = format!("{name}.checked-");
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file != name && !file.starts_with(&marker) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => tracing::info!(file = %entry.path().display(), "removed a replaced copy"),
+            Err(e) => {
+                tracing::warn!(file = %entry.path().display(), "cannot remove a replaced copy: {e}")
+            }
+        }
+    }
+}
+
 /// Writes `bytes` to `target` through a temporary file beside it, so a crash never leaves a
 /// half-written graph under the name the encoders open.
 pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Fp16Error> {
@@ -520,6 +547,29 @@ mod tests {
             assert!(dir.path().join(name).exists(), "{name} was removed");
         }
         for name in removed {
+            assert!(!dir.path().join(name).exists(), "{name} was left");
+        }
+    }
+
+    #[test]
+    fn a_replaced_copy_goes_with_its_markers_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = ["model.fp16.onnx", "model.fp16.onnx.checked-CUDA"];
+        let kept = [
+            "model.onnx",
+            "model.seq.onnx",
+            "model.seq.fp16.onnx",
+            "model.seq.fp16.onnx.checked-CUDA",
+            "model.fp16.onnx.bak",
+        ];
+        for name in gone.iter().chain(&kept) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        remove_copy(&variant_path(&dir.path().join("model.onnx")));
+        for name in kept {
+            assert!(dir.path().join(name).exists(), "{name} was removed");
+        }
+        for name in gone {
             assert!(!dir.path().join(name).exists(), "{name} was left");
         }
     }
