@@ -209,11 +209,7 @@ pub fn take_bytes(model: &[u8], lut: &[[f32; 256]; 3]) -> Result<Vec<u8>, Fp16Er
     for f in graph.fields {
         match (f.num, &f.value) {
             (GRAPH_NODE, Value::Bytes(_)) => {
-                if let Some(h) = head.take() {
-                    for n in h {
-                        out.push_bytes(GRAPH_NODE, n);
-                    }
-                }
+                emit_head(&mut out, &mut head);
                 out.fields.push(f);
             }
             (GRAPH_INPUT, Value::Bytes(b)) if tensor_type(b)?.name == input => {

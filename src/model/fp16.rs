@@ -274,11 +274,7 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
     for f in graph.fields {
         match (f.num, &f.value) {
             (GRAPH_NODE, Value::Bytes(b)) => {
-                if let Some(h) = head.take() {
-                    for n in h {
-                        out.push_bytes(GRAPH_NODE, n);
-                    }
-                }
+                emit_head(&mut out, &mut head);
                 out.push_bytes(GRAPH_NODE, convert_node(b, &renamed, &mut report)?);
             }
             (GRAPH_INITIALIZER, Value::Bytes(b)) => match convert_tensor(b, &mut report)? {

@@ -73,3 +73,14 @@ pub(super) fn replace_graph(model: &mut Message<'_>, graph: Vec<u8>, key: &str, 
     entry.push_bytes(ENTRY_VALUE, value.as_bytes().to_vec());
     model.push_bytes(MODEL_METADATA, entry.encode());
 }
+
+/// Puts the nodes a rewrite adds in front of a graph into `out` when the rewrite reaches the
+/// graph's first node (once), so they run before the graph's own.
+pub(super) fn emit_head<T: Into<Vec<u8>>>(
+    out: &mut Message<'_>,
+    head: &mut Option<impl IntoIterator<Item = T>>,
+) {
+    for n in head.take().into_iter().flatten() {
+        out.push_bytes(GRAPH_NODE, n.into());
+    }
+}

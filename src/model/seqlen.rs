@@ -309,11 +309,7 @@ pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, 
     for f in graph.fields {
         match (f.num, &f.value) {
             (GRAPH_NODE, Value::Bytes(b)) => {
-                if let Some(h) = head.take() {
-                    for n in h {
-                        out.push_bytes(GRAPH_NODE, n);
-                    }
-                }
+                emit_head(&mut out, &mut head);
                 let n = Message::parse(b)?;
                 let output = n.string(NODE_OUTPUT).unwrap_or_default();
                 let is_constant = n.bytes(NODE_OP) == Some(b"Constant".as_slice());
