@@ -1,7 +1,7 @@
 //! The parts of the ONNX schema (onnx.proto) that Glimpse edits: field numbers of the messages
 //! its graph rewrites touch, element types, and the last step every rewrite shares.
 
-use super::proto::Message;
+use super::proto::{Message, ProtoError, Value};
 
 // Field numbers: ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto,
 // TypeProto.
@@ -82,5 +82,130 @@ pub(super) fn emit_head<T: Into<Vec<u8>>>(
 ) {
     for n in head.take().into_iter().flatten() {
         out.push_bytes(GRAPH_NODE, n.into());
+    }
+}
+
+/// The dimensions of a TensorProto (repeated int64, packed or not).
+pub(super) fn tensor_dims(t: &Message<'_>) -> Result<Vec<u64>, ProtoError> {
+    let mut dims = Vec::new();
+    for f in &t.fields {
+        match (&f.value, f.num) {
+            (Value::Varint(v), TENSOR_DIMS) => dims.push(*v),
+            (Value::Bytes(b), TENSOR_DIMS) => dims.extend(packed_varints(b)?),
+            _ => {}
+        }
+    }
+    Ok(dims)
+}
+
+pub(super) fn packed_varints(mut b: &[u8]) -> Result<Vec<u64>, ProtoError> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let (&byte, rest) = b.split_first().ok_or(ProtoError("truncated varint"))?;
+            b = rest;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err(ProtoError("varint too long"));
+            }
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The values of a small int64 TensorProto (raw or int64_data), or `None` for other types.
+pub(super) fn int64_values(t: &Message<'_>) -> Result<Option<Vec<i64>>, ProtoError> {
+    if t.varint(TENSOR_DATA_TYPE) != Some(INT64) {
+        return Ok(None);
+    }
+    if let Some(raw) = t.bytes(TENSOR_RAW_DATA) {
+        if raw.len() % 8 != 0 {
+            return Err(ProtoError("raw int64 data not a multiple of 8 bytes"));
+        }
+        return Ok(Some(
+            raw.chunks_exact(8)
+                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect(),
+        ));
+    }
+    let mut vals = Vec::new();
+    for f in &t.fields {
+        match (&f.value, f.num) {
+            (Value::Varint(v), TENSOR_INT64_DATA) => vals.push(*v as i64),
+            (Value::Bytes(b), TENSOR_INT64_DATA) => {
+                vals.extend(packed_varints(b)?.into_iter().map(|v| v as i64))
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(vals))
+}
+
+pub(super) fn int64s(name: &str, vals: &[i64]) -> Vec<u8> {
+    let raw = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+    super::bytes::tensor(name, INT64, &[vals.len() as u64], raw)
+}
+
+/// The tensor of a Constant node, with its output name.
+pub(super) fn constant_tensor<'a>(
+    n: &'a Message<'a>,
+) -> Result<Option<(String, Message<'a>)>, ProtoError> {
+    if n.bytes(NODE_OP) != Some(b"Constant".as_slice()) {
+        return Ok(None);
+    }
+    let Some(out) = n.string(NODE_OUTPUT) else {
+        return Ok(None);
+    };
+    for a in n.all_bytes(NODE_ATTRIBUTE) {
+        let a = Message::parse(a)?;
+        if a.bytes(ATTR_NAME) == Some(b"value".as_slice()) {
+            if let Some(t) = a.bytes(ATTR_T) {
+                return Ok(Some((out, Message::parse(t)?.into_owned())));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A rewrite of one sub-message's bytes.
+pub(super) type Edit<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, ProtoError> + 'a;
+
+/// `bytes` with the sub-message reached through the field numbers of `path` replaced by
+/// `edit`'s result.
+pub(super) fn edit_nested(
+    bytes: &[u8],
+    path: &[u32],
+    edit: &Edit<'_>,
+) -> Result<Vec<u8>, ProtoError> {
+    let Some((&num, rest)) = path.split_first() else {
+        return edit(bytes);
+    };
+    let mut m = Message::parse(bytes)?;
+    let inner = m.bytes(num).ok_or(ProtoError("a value without a shape"))?;
+    let new = edit_nested(inner, rest, edit)?;
+    m.remove(num);
+    m.push_bytes(num, new);
+    Ok(m.encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_and_plain_dims_read_alike() {
+        let mut t = Message::default();
+        t.set_varint(TENSOR_DIMS, 77);
+        assert_eq!(tensor_dims(&t).unwrap(), [77]);
+        let mut p = Message::default();
+        p.push_bytes(TENSOR_DIMS, vec![77, 0x80, 0x04]);
+        assert_eq!(tensor_dims(&p).unwrap(), [77, 512]);
+        assert!(packed_varints(&[0x80]).is_err());
     }
 }

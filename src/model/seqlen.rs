@@ -12,7 +12,7 @@
 //! need none of this. The encoder uses a copy only after it has given the original's
 //! embeddings on probe captions (see [`crate::encode::TextEncoder`]).
 
-use super::bytes::{int_attr, node, tensor, tensor_type};
+use super::bytes::{int_attr, node, tensor_type};
 use super::fp16::{is_fresh, write_atomically, Fp16Error};
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
@@ -33,73 +33,6 @@ enum Follow {
     /// A shape with the length in it, rebuilt: Reshape and Expand targets and Concat pieces
     /// read the rebuilt one.
     Shape(String),
-}
-
-/// The dimensions of a TensorProto (repeated int64, packed or not).
-fn tensor_dims(t: &Message<'_>) -> Result<Vec<u64>, ProtoError> {
-    let mut dims = Vec::new();
-    for f in &t.fields {
-        match (&f.value, f.num) {
-            (Value::Varint(v), TENSOR_DIMS) => dims.push(*v),
-            (Value::Bytes(b), TENSOR_DIMS) => dims.extend(packed_varints(b)?),
-            _ => {}
-        }
-    }
-    Ok(dims)
-}
-
-fn packed_varints(mut b: &[u8]) -> Result<Vec<u64>, ProtoError> {
-    let mut out = Vec::new();
-    while !b.is_empty() {
-        let (mut v, mut shift) = (0u64, 0);
-        loop {
-            let (&byte, rest) = b.split_first().ok_or(ProtoError("truncated varint"))?;
-            b = rest;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return Err(ProtoError("varint too long"));
-            }
-        }
-        out.push(v);
-    }
-    Ok(out)
-}
-
-/// The values of a small int64 TensorProto (raw or int64_data), or `None` for other types.
-fn int64_values(t: &Message<'_>) -> Result<Option<Vec<i64>>, ProtoError> {
-    if t.varint(TENSOR_DATA_TYPE) != Some(INT64) {
-        return Ok(None);
-    }
-    if let Some(raw) = t.bytes(TENSOR_RAW_DATA) {
-        if raw.len() % 8 != 0 {
-            return Err(ProtoError("raw int64 data not a multiple of 8 bytes"));
-        }
-        return Ok(Some(
-            raw.chunks_exact(8)
-                .map(|c| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
-                .collect(),
-        ));
-    }
-    let mut vals = Vec::new();
-    for f in &t.fields {
-        match (&f.value, f.num) {
-            (Value::Varint(v), TENSOR_INT64_DATA) => vals.push(*v as i64),
-            (Value::Bytes(b), TENSOR_INT64_DATA) => {
-                vals.extend(packed_varints(b)?.into_iter().map(|v| v as i64))
-            }
-            _ => {}
-        }
-    }
-    Ok(Some(vals))
-}
-
-fn int64s(name: &str, vals: &[i64]) -> Vec<u8> {
-    let raw = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
-    tensor(name, INT64, &[vals.len() as u64], raw)
 }
 
 /// Plans how the tensor `name` follows the input's length, adding the nodes and initializers
@@ -155,25 +88,6 @@ fn plan(
     let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
     nodes.push(node("Concat", &refs, &out, vec![int_attr("axis", 0)]));
     Ok(Some(Follow::Shape(out)))
-}
-
-/// The tensor of a Constant node, with its output name.
-fn constant_tensor<'a>(n: &'a Message<'a>) -> Result<Option<(String, Message<'a>)>, ProtoError> {
-    if n.bytes(NODE_OP) != Some(b"Constant".as_slice()) {
-        return Ok(None);
-    }
-    let Some(out) = n.string(NODE_OUTPUT) else {
-        return Ok(None);
-    };
-    for a in n.all_bytes(NODE_ATTRIBUTE) {
-        let a = Message::parse(a)?;
-        if a.bytes(ATTR_NAME) == Some(b"value".as_slice()) {
-            if let Some(t) = a.bytes(ATTR_T) {
-                return Ok(Some((out, Message::parse(t)?.into_owned())));
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// Rewrites a text graph whose token inputs are `[batch, context]` to take any length. `None`:
@@ -352,25 +266,6 @@ pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, 
     Ok(Some(m.encode()))
 }
 
-/// A rewrite of one sub-message's bytes.
-type Edit<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, ProtoError> + 'a;
-
-/// `bytes` with the sub-message reached through the field numbers of `path` replaced by
-/// `edit`'s result.
-fn edit_nested(bytes: &[u8], path: &[u32], edit: &Edit<'_>) -> Result<Vec<u8>, ProtoError> {
-    let Some((&num, rest)) = path.split_first() else {
-        return edit(bytes);
-    };
-    let mut m = Message::parse(bytes)?;
-    let inner = m
-        .bytes(num)
-        .ok_or(ProtoError("token input without a shape"))?;
-    let new = edit_nested(inner, rest, edit)?;
-    m.remove(num);
-    m.push_bytes(num, new);
-    Ok(m.encode())
-}
-
 /// A `[batch, N]` ValueInfoProto with its second dimension made `sequence`.
 fn with_symbolic_length(value_info: &[u8]) -> Result<Vec<u8>, ProtoError> {
     let path = [VALUE_INFO_TYPE, TYPE_TENSOR, TENSOR_TYPE_SHAPE];
@@ -430,17 +325,6 @@ pub fn ensure_copy(graph: &Path, context: usize) -> Result<Option<PathBuf>, Fp16
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn packed_and_plain_dims_read_alike() {
-        let mut t = Message::default();
-        t.set_varint(TENSOR_DIMS, 77);
-        assert_eq!(tensor_dims(&t).unwrap(), [77]);
-        let mut p = Message::default();
-        p.push_bytes(TENSOR_DIMS, vec![77, 0x80, 0x04]);
-        assert_eq!(tensor_dims(&p).unwrap(), [77, 512]);
-        assert!(packed_varints(&[0x80]).is_err());
-    }
 
     #[test]
     fn a_graph_without_a_token_input_is_refused() {
