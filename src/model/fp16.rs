@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-/// Why a graph has no fp16 copy.
+/// Why a graph has no rewritten copy (fp16, byte input, variable length or batch).
 #[derive(Debug, thiserror::Error)]
 pub enum Fp16Error {
     /// The file is not an ONNX model we can parse.
@@ -22,6 +22,9 @@ pub enum Fp16Error {
     /// The graph uses something the conversion does not handle.
     #[error("cannot convert to fp16: {0}")]
     Unsupported(String),
+    /// A rewrite other than fp16 does not fit the graph; the text says where and why.
+    #[error("{0}")]
+    Refused(String),
     /// Reading the source or writing the copy failed.
     #[error("{path}: {source}")]
     Io {
@@ -41,7 +44,7 @@ const FP16_OPS: &[&str] = &[
     "Clip", "Concat", "Constant", "ConstantOfShape", "Conv", "Div", "Einsum", "Equal", "Erf",
     "Exp", "Expand", "Flatten", "Floor", "Gather", "GatherElements", "Gelu", "Gemm",
     "GlobalAveragePool", "Greater", "GreaterOrEqual", "Identity", "LayerNormalization",
-    "LeakyRelu", "Less", "LessOrEqual", "Log", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg",
+    "LeakyRelu", "Less", "LessOrEqual", "Log", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg",
     "Not", "Or", "Pow", "Range", "Reciprocal", "ReduceL2", "ReduceMax", "ReduceMean", "ReduceSum",
     "Relu", "Reshape", "Shape", "Sigmoid", "Sign", "Slice", "Softmax", "Softplus", "Split", "Sqrt",
     "Squeeze", "Sub", "Tanh", "Tile", "Transpose", "Trilu", "Unsqueeze", "Where",
