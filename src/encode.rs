@@ -2,9 +2,10 @@
 //!
 //! Input/output names, element types and whether the batch axis is dynamic are read from the
 //! graph, so immich zoo exports (`image`/`text` → `embedding`) and Hugging Face exports
-//! (`pixel_values`, `input_ids` + `attention_mask` → `image_embeds`/`text_embeds`) both work, and
-//! fixed-batch-1 graphs are fed one picture at a time. Outputs are always re-normalised: some
-//! exports return raw projections.
+//! (`pixel_values`, `input_ids` + `attention_mask` → `image_embeds`/`text_embeds`) both work.
+//! Image graphs exported for one picture run from a checked batched copy
+//! ([`crate::model::batch`]), or one picture at a time when there is none. Outputs are always
+//! re-normalised: some exports return raw projections.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::device::{self, Device, DeviceOptions, Provider, Selection, SessionError};
@@ -416,8 +417,9 @@ impl ImageEncoder {
         files: &ModelFiles,
         opts: &DeviceOptions,
     ) -> Result<Self, EncodeError> {
-        let path = files.visual.clone();
         let cfg = &files.preprocess;
+        // A graph exported for one picture runs from its checked batched copy.
+        let path = batched_copy(env, &files.visual, cfg).unwrap_or_else(|| files.visual.clone());
         let lut = cfg.lut();
         let variant = |graph: &Path| crate::model::fp16::ensure_image_variant(graph, &lut);
         let (session, selection) = open_checked(env, &path, opts, &variant, &|s: &mut Session| {
@@ -486,9 +488,8 @@ impl ImageEncoder {
         let (output, dim) = pick_output(&session, &path, &["embedding", "image_embeds"])?;
         let on_gpu = selection.provider != Provider::Cpu;
         if on_gpu && batch_axis(&shape) == BatchAxis::Fixed(1) {
-            // Relabelling the input axis is not enough: such exports bake the batch into
-            // Reshape/Concat constants (checked on the Hugging Face test export), so only a
-            // re-export from the original weights gives a batched graph.
+            // Its batched copy could not be made or disagreed (the reason is logged and kept
+            // beside the graph as `model.batch.onnx.none`).
             tracing::warn!(
                 graph = %path.display(),
                 "this image graph takes one picture per run; on a GPU a dynamic-batch export \
@@ -1076,6 +1077,171 @@ fn variable_length_copy(
             None
         }
     }
+}
+
+/// Lowest cosine, on every picture of a batch, between a batched copy's embedding and the
+/// original graph's (one picture per run) for the copy to be used: the same arithmetic in
+/// another order, measured ~1e-7 apart.
+pub const BATCH_MIN_COSINE: f32 = 0.99999;
+
+/// Pictures in the batch a batched copy is checked with: an odd number, so no two halves of
+/// a wrongly split batch line up.
+const BATCH_PROBE_ROWS: usize = 3;
+
+/// Distinct probe crops (bytes, HWC): the fp16 probe's picture, inverted and with its
+/// channels rotated in turn, so pictures that a wrong batch mixed would not come out alike.
+fn batch_probe_bytes(len: usize, rows: usize) -> Vec<u8> {
+    let base = probe_bytes(len);
+    let mut out = Vec::with_capacity(len * rows);
+    for r in 0..rows {
+        out.extend(base.chunks_exact(3).flat_map(|px| {
+            let rot = [px[r % 3], px[(r + 1) % 3], px[(r + 2) % 3]];
+            rot.map(|v| if r % 2 == 1 { 255 - v } else { v })
+        }));
+    }
+    out
+}
+
+/// Runs an image graph that takes floats on `rows` probe pictures, `per_run` at a time.
+fn run_pictures(
+    s: &mut Session,
+    input: &str,
+    cfg: &PreprocessConfig,
+    rows: usize,
+    per_run: usize,
+) -> Result<Vec<f32>, String> {
+    let (cw, ch) = cfg.crop;
+    let len = cfg.tensor_len();
+    let bytes = batch_probe_bytes(len, rows);
+    let mut floats = vec![0f32; bytes.len()];
+    for (hwc, chw) in bytes.chunks_exact(len).zip(floats.chunks_exact_mut(len)) {
+        cfg.normalise_bytes(hwc, chw);
+    }
+    let mut out = Vec::new();
+    for chunk in floats.chunks(len * per_run.max(1)) {
+        let shape = [(chunk.len() / len) as i64, 3, ch as i64, cw as i64];
+        let tensor = Tensor::from_array((shape, chunk.to_vec())).map_err(|e| e.to_string())?;
+        let outputs = s
+            .run(ort::inputs![input => tensor])
+            .map_err(|e| e.to_string())?;
+        let (_, flat) = outputs[0]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| e.to_string())?;
+        out.extend_from_slice(flat);
+    }
+    Ok(out)
+}
+
+/// One CPU run of an image graph with every tensor listed as an output (see
+/// [`crate::model::batch::with_every_output`]): the shapes and small integer values the
+/// batch rewrite follows.
+fn graph_facts(
+    env: &ort::environment::Environment,
+    probe: &[u8],
+    input: &str,
+    cfg: &PreprocessConfig,
+) -> Result<crate::model::batch::Facts, String> {
+    let mut builder = Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_intra_op_spinning(false)
+        .map_err(|e| e.to_string())?;
+    let mut s = builder
+        .commit_from_memory(probe)
+        .map_err(|e| e.to_string())?;
+    let (cw, ch) = cfg.crop;
+    let len = cfg.tensor_len();
+    let mut floats = vec![0f32; len];
+    cfg.normalise_bytes(&probe_bytes(len), &mut floats);
+    let tensor =
+        Tensor::from_array(([1i64, 3, ch as i64, cw as i64], floats)).map_err(|e| e.to_string())?;
+    let outputs = s
+        .run(ort::inputs![input => tensor])
+        .map_err(|e| e.to_string())?;
+    let mut facts = crate::model::batch::Facts::default();
+    for (name, value) in &outputs {
+        let Some((ty, shape)) = shape_of(value.dtype()) else {
+            continue;
+        };
+        let dims: Vec<u64> = shape.iter().map(|&d| d.max(0) as u64).collect();
+        let count: u64 = dims.iter().product();
+        if ty == TensorElementType::Int64 && count <= crate::model::batch::FACT_INTS_MAX as u64 {
+            if let Ok((_, v)) = value.try_extract_tensor::<i64>() {
+                facts.ints.insert(name.to_owned(), v.to_vec());
+            }
+        }
+        facts.dims.insert(name.to_owned(), dims);
+    }
+    Ok(facts)
+}
+
+/// The checked batched copy of an image graph exported for one picture
+/// ([`crate::model::batch`]), made and checked against the original on the CPU the first
+/// time; `None` keeps the graph as shipped (it takes a batch already, cannot be rewritten, or
+/// its copy disagreed: the reason is logged and kept beside it).
+fn batched_copy(
+    env: &ort::environment::Environment,
+    graph: &Path,
+    cfg: &PreprocessConfig,
+) -> Option<PathBuf> {
+    use crate::model::batch::{self, Prepared};
+    let facts = |probe: &[u8], input: &str| {
+        let facts = graph_facts(env, probe, input, cfg);
+        release_freed_memory();
+        facts
+    };
+    let copy = match batch::prepare(graph, facts) {
+        Ok(Prepared::Original) => return None,
+        Ok(Prepared::Checked(copy)) => {
+            // GPUs now run the copy's fp16 form; the original's, from before, is never read.
+            crate::model::fp16::remove_copy(&crate::model::fp16::image_variant_path(
+                graph,
+                &cfg.lut(),
+            ));
+            crate::model::fp16::remove_copy(&crate::model::fp16::variant_path(graph));
+            return Some(copy);
+        }
+        Ok(Prepared::Unchecked(copy)) => copy,
+        Err(e) => {
+            tracing::info!(graph = %graph.display(), "image graph keeps one picture per run: {e}");
+            return None;
+        }
+    };
+    let cpu = DeviceOptions {
+        fp16: false,
+        ..DeviceOptions::new(Device::Cpu)
+    };
+    // One graph open at a time: a ViT-B/32 is 350 MB.
+    let run = |graph: &Path, per_run: usize| -> Result<Vec<f32>, String> {
+        let (mut s, _) =
+            device::open_session_with(env, graph, None, &cpu).map_err(|e| e.to_string())?;
+        let input = s.inputs().first().map(|i| i.name().to_owned());
+        let input = input.ok_or("a graph without an input")?;
+        let out = run_pictures(&mut s, &input, cfg, BATCH_PROBE_ROWS, per_run);
+        drop(s);
+        release_freed_memory();
+        out
+    };
+    let verdict = (|| -> Result<f32, String> {
+        let a = run(graph, 1)?;
+        let b = run(&copy, BATCH_PROBE_ROWS)?;
+        Ok(min_row_cosine(&a, &b, BATCH_PROBE_ROWS))
+    })();
+    release_freed_memory();
+    let why = match verdict {
+        Ok(c) if c >= BATCH_MIN_COSINE => {
+            tracing::info!(graph = %graph.display(), cosine = c, "batched image graph agrees");
+            if let Err(e) = std::fs::write(batch::check_path(&copy), format!("{c}\n")) {
+                tracing::warn!("cannot record the batch check: {e}");
+            }
+            return Some(copy);
+        }
+        Ok(c) => format!("its batched copy differs (cosine {c:.6})"),
+        Err(e) => format!("its batched copy could not be checked: {e}"),
+    };
+    tracing::warn!(graph = %graph.display(), "image graph keeps one picture per run: {why}");
+    batch::record_none(graph, &why);
+    crate::model::fp16::remove_copy(&copy);
+    None
 }
 
 /// Makes (or finds) a graph's fp16 copy.

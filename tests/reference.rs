@@ -185,9 +185,10 @@ fn image_embeddings_match_reference_immich_layout_batched() {
     check_image_layout(common::immich_model(), Layout::Immich, BatchAxis::Dynamic);
 }
 
+/// transformers exported this vision graph for one picture; it runs from its batched copy.
 #[test]
-fn image_embeddings_match_reference_hf_layout_fixed_batch_1() {
-    check_image_layout(common::hf_model(), Layout::HuggingFace, BatchAxis::Fixed(1));
+fn image_embeddings_match_reference_hf_layout_exported_for_one_picture() {
+    check_image_layout(common::hf_model(), Layout::HuggingFace, BatchAxis::Dynamic);
 }
 
 /// A missing rotation must be caught by the 0.999 threshold, or the test above proves nothing.
@@ -410,4 +411,142 @@ fn a_variable_length_copy_that_disagrees_is_not_used() {
     let got = enc.embed(&[entries[0]["text"].as_str().unwrap()]).unwrap();
     let c = common::cosine(&got[0], &common::floats(&entries[0]["embedding"]));
     assert!(c >= 0.99999, "the original graph, padded: cosine {c}");
+}
+
+/// A model folder whose image tower is the open_clip export of `models/test/openclip-image`
+/// (the zoo's form: fixed `[1, 3, 224, 224]` input, the batch of 1 written into Reshape
+/// targets and the class token).
+fn openclip_image_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let model = openclip_text_model(dir);
+    let graph = common::root().join("models/test/openclip-image/model.onnx");
+    std::fs::copy(graph, model.join("visual/model.onnx")).unwrap();
+    model
+}
+
+/// The fixtures' reference pixels (transformers' preprocessing) laid end to end, with
+/// open_clip's embedding of each.
+fn openclip_image_reference() -> (Vec<f32>, Vec<Vec<f32>>) {
+    let path = common::root().join("models/test/openclip-image/reference.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut pixels = Vec::new();
+    let mut want = Vec::new();
+    for e in doc["images"].as_array().unwrap() {
+        pixels.extend(read_f32(&format!(
+            "reference/{}",
+            e["pixels_file"].as_str().unwrap()
+        )));
+        want.push(common::floats(&e["embedding"]));
+    }
+    (pixels, want)
+}
+
+#[test]
+fn an_open_clip_image_graph_for_one_picture_takes_batches_and_matches_open_clip() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_image_model(dir.path())).unwrap();
+    let mut enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(enc.batch_axis(), BatchAxis::Dynamic);
+    let copy = files.visual.with_file_name("model.batch.onnx");
+    assert!(copy.is_file());
+    assert!(copy.with_extension("onnx.checked").is_file());
+
+    let (pixels, want) = openclip_image_reference();
+    let n = want.len();
+    assert!(n > 16, "more pictures than one batch: {n}");
+    let check = |enc: &ImageEncoder, what: &str| {
+        let got = enc.encode(&pixels, n).unwrap();
+        assert_eq!(got.len(), n);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let c = common::cosine(g, w);
+            assert!(c >= 0.99999, "{what}: picture {i}: cosine {c}");
+        }
+    };
+    // Batches of 16, 5 (odd sizes and a short last batch) and 1.
+    for batch in [16, 5, 1] {
+        enc.set_batch(batch);
+        check(&enc, &format!("batches of {batch}"));
+    }
+
+    // The next start uses the checked copy as it is.
+    let written = std::fs::metadata(&copy).unwrap().modified().unwrap();
+    let again = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(again.batch_axis(), BatchAxis::Dynamic);
+    assert_eq!(
+        std::fs::metadata(&copy).unwrap().modified().unwrap(),
+        written
+    );
+    check(&again, "reopened");
+}
+
+/// On a GPU the batched copy is what the fp16, byte-input copy is made from. The conversion
+/// goes through; the byte input in front of the batched graph, opened here on the CPU, takes
+/// batches of crops and gives open_clip's embeddings. (The fp16 form itself is for GPUs only:
+/// ONNX Runtime 1.31's CPU NCHWc pass crashes on fp16 open_clip towers that take a batch,
+/// open_clip's own dynamic-batch export too.)
+#[test]
+fn a_batched_graph_takes_batches_of_bytes_as_its_gpu_copy_does() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_image_model(dir.path())).unwrap();
+    drop(ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap());
+    let copy = files.visual.with_file_name("model.batch.onnx");
+    let lut = files.preprocess.lut();
+    let half = glimpse::model::fp16::ensure_image_variant(&copy, &lut).unwrap();
+    assert_eq!(half, glimpse::model::fp16::image_variant_path(&copy, &lut));
+    let wrapped = glimpse::model::bytes::take_bytes(&std::fs::read(&copy).unwrap(), &lut).unwrap();
+    let mut gpu = files.clone();
+    gpu.visual = dir.path().join("batched_bytes.onnx");
+    std::fs::write(&gpu.visual, wrapped).unwrap();
+    let enc = ImageEncoder::open(&rt.env, &gpu, Device::Cpu).unwrap();
+    assert_eq!(enc.batch_axis(), BatchAxis::Dynamic);
+    assert_eq!(enc.pixel_input(), glimpse::encode::PixelInput::Bytes);
+
+    // The same photos through the batched graph taking floats: the same embeddings.
+    let floats = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    let paths: Vec<_> = images()
+        .iter()
+        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
+        .collect();
+    let embed = |enc: &ImageEncoder| {
+        let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+        enc.embed_files(&paths, 2, |i, r| got[i] = Some(r.unwrap()));
+        got.into_iter().map(Option::unwrap).collect::<Vec<_>>()
+    };
+    let (a, b) = (embed(&enc), embed(&floats));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let c = common::cosine(x, y);
+        assert!(c >= 0.99999, "{}: cosine {c}", paths[i].display());
+    }
+}
+
+#[test]
+fn a_batched_copy_that_disagrees_is_not_used() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_image_model(dir.path())).unwrap();
+    let copy = files.visual.with_file_name("model.batch.onnx");
+    // Another model's image graph in the copy's place (it takes a batch, with other weights),
+    // newer than the original and never checked.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::copy(common::immich_model().join("visual/model.onnx"), &copy).unwrap();
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(enc.batch_axis(), BatchAxis::Fixed(1));
+    assert!(!copy.exists(), "the copy that disagreed is deleted");
+    let why = std::fs::read_to_string(copy.with_extension("onnx.none")).unwrap();
+    assert!(why.contains("differs"), "{why}");
+    let (pixels, want) = openclip_image_reference();
+    let got = enc.encode(&pixels[..2 * 3 * 224 * 224], 2).unwrap();
+    for (g, w) in got.iter().zip(&want) {
+        let c = common::cosine(g, w);
+        assert!(
+            c >= 0.99999,
+            "the original graph, one picture per run: cosine {c}"
+        );
+    }
+    // The reason is kept: the next start neither rewrites nor checks again.
+    let again = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(again.batch_axis(), BatchAxis::Fixed(1));
+    assert!(!copy.exists());
 }

@@ -1,6 +1,7 @@
 //! Model folders: which layout a folder uses and where its parts are, so that the immich CLIP
 //! zoo and Hugging Face / transformers.js exports both work without conversion.
 
+pub mod batch;
 pub mod bytes;
 pub mod fp16;
 pub mod manifest;
