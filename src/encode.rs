@@ -1191,15 +1191,7 @@ fn batched_copy(
     };
     let copy = match batch::prepare(graph, facts) {
         Ok(Prepared::Original) => return None,
-        Ok(Prepared::Checked(copy)) => {
-            // GPUs now run the copy's fp16 form; the original's, from before, is never read.
-            crate::model::fp16::remove_copy(&crate::model::fp16::image_variant_path(
-                graph,
-                &cfg.lut(),
-            ));
-            crate::model::fp16::remove_copy(&crate::model::fp16::variant_path(graph));
-            return Some(copy);
-        }
+        Ok(Prepared::Checked(copy)) => return Some(copy),
         Ok(Prepared::Unchecked(copy)) => copy,
         Err(e) => {
             tracing::info!(graph = %graph.display(), "image graph keeps one picture per run: {e}");
@@ -1233,6 +1225,10 @@ fn batched_copy(
             if let Err(e) = std::fs::write(batch::check_path(&copy), format!("{c}\n")) {
                 tracing::warn!("cannot record the batch check: {e}");
             }
+            // GPUs now run the copy's fp16 form; the original's, from before, is never read.
+            let fp16 = crate::model::fp16::image_variant_path(graph, &cfg.lut());
+            crate::model::fp16::remove_copy(&fp16);
+            crate::model::fp16::remove_copy(&crate::model::fp16::variant_path(graph));
             return Some(copy);
         }
         Ok(c) => format!("its batched copy differs (cosine {c:.6})"),
