@@ -1291,10 +1291,10 @@ fn emit(
                 index += 1;
             }
             (GRAPH_INPUT, Value::Bytes(b)) if tensor_type(b)?.name == input => {
-                out.push_bytes(GRAPH_INPUT, with_symbolic_batch(b)?);
+                out.push_bytes(GRAPH_INPUT, with_symbolic_dim(b, 0, "batch")?);
             }
             (GRAPH_OUTPUT, Value::Bytes(b)) => {
-                out.push_bytes(GRAPH_OUTPUT, with_symbolic_batch(b)?);
+                out.push_bytes(GRAPH_OUTPUT, with_symbolic_dim(b, 0, "batch")?);
             }
             (GRAPH_INITIALIZER, Value::Bytes(b))
                 if gone.contains(
@@ -1317,45 +1317,9 @@ fn emit(
     Ok(out.encode())
 }
 
-/// A ValueInfoProto with its first dimension made `batch` (unchanged when it has no shape).
-fn with_symbolic_batch(value_info: &[u8]) -> Result<Vec<u8>, ProtoError> {
-    let has_shape = Message::parse(value_info)?
-        .bytes(VALUE_INFO_TYPE)
-        .map(Message::parse)
-        .transpose()?
-        .and_then(|t| t.bytes(TYPE_TENSOR).map(<[u8]>::to_vec))
-        .map(|tt| Message::parse(&tt).map(|m| m.has(TENSOR_TYPE_SHAPE)))
-        .transpose()?
-        .unwrap_or(false);
-    if !has_shape {
-        return Ok(value_info.to_vec());
-    }
-    let path = [VALUE_INFO_TYPE, TYPE_TENSOR, TENSOR_TYPE_SHAPE];
-    edit_nested(value_info, &path, &|shape| {
-        let shape = Message::parse(shape)?;
-        let mut out = Message::default();
-        let mut first = true;
-        for f in shape.fields {
-            if f.num == SHAPE_DIM && first {
-                first = false;
-                let mut dim = Message::default();
-                dim.push_bytes(DIM_PARAM, b"batch".to_vec());
-                out.push_bytes(SHAPE_DIM, dim.encode());
-            } else {
-                out.fields.push(f);
-            }
-        }
-        Ok(out.encode())
-    })
-}
-
 /// Where the batched copy of `graph` lives: beside it, as `<stem>.batch.onnx`.
 pub fn copy_path(graph: &Path) -> PathBuf {
-    let stem = graph
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    graph.with_file_name(format!("{stem}.batch.onnx"))
+    beside(graph, "batch.onnx")
 }
 
 /// What [`prepare`] found for an image graph.

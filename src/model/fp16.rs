@@ -299,11 +299,7 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
 
 /// Where the fp16 copy of `graph` lives: beside it, as `<stem>.fp16.onnx`.
 pub fn variant_path(graph: &Path) -> PathBuf {
-    let stem = graph
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    graph.with_file_name(format!("{stem}.fp16.onnx"))
+    super::onnx::beside(graph, "fp16.onnx")
 }
 
 /// Returns the fp16 copy of `graph`, writing it first (atomically) when it is missing or older
@@ -315,13 +311,9 @@ pub fn ensure_variant(graph: &Path) -> Result<PathBuf, Fp16Error> {
 /// Where the GPU copy of an image graph lives: fp16 and taking the crop's bytes, normalised
 /// inside with `lut` (its digest is in the name, so another preprocessing gets another file).
 pub fn image_variant_path(graph: &Path, lut: &[[f32; 256]; 3]) -> PathBuf {
-    let stem = graph
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
     let bytes: Vec<u8> = lut.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
     let digest = blake3::hash(&bytes).to_hex();
-    graph.with_file_name(format!("{stem}.fp16-bytes-{}.onnx", &digest[..8]))
+    super::onnx::beside(graph, &format!("fp16-bytes-{}.onnx", &digest[..8]))
 }
 
 /// Returns the GPU copy of an image graph (see [`image_variant_path`]), writing it first when

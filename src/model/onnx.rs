@@ -194,6 +194,53 @@ pub(super) fn edit_nested(
     Ok(m.encode())
 }
 
+/// A ValueInfoProto with dimension `axis` made the symbol `name`; unchanged when it records
+/// no shape.
+pub(super) fn with_symbolic_dim(
+    value_info: &[u8],
+    axis: usize,
+    name: &str,
+) -> Result<Vec<u8>, ProtoError> {
+    let has_shape = Message::parse(value_info)?
+        .bytes(VALUE_INFO_TYPE)
+        .map(Message::parse)
+        .transpose()?
+        .and_then(|t| t.bytes(TYPE_TENSOR).map(<[u8]>::to_vec))
+        .map(|tt| Message::parse(&tt).map(|m| m.has(TENSOR_TYPE_SHAPE)))
+        .transpose()?
+        .unwrap_or(false);
+    if !has_shape {
+        return Ok(value_info.to_vec());
+    }
+    let path = [VALUE_INFO_TYPE, TYPE_TENSOR, TENSOR_TYPE_SHAPE];
+    edit_nested(value_info, &path, &|shape| {
+        let shape = Message::parse(shape)?;
+        let mut out = Message::default();
+        let mut dims = 0;
+        for f in shape.fields {
+            let hit = f.num == SHAPE_DIM && dims == axis;
+            dims += usize::from(f.num == SHAPE_DIM);
+            if hit {
+                let mut dim = Message::default();
+                dim.push_bytes(DIM_PARAM, name.as_bytes().to_vec());
+                out.push_bytes(SHAPE_DIM, dim.encode());
+            } else {
+                out.fields.push(f);
+            }
+        }
+        Ok(out.encode())
+    })
+}
+
+/// `<stem>.<suffix>` beside `graph`: where the rewrites keep their copies of it.
+pub(super) fn beside(graph: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let stem = graph
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    graph.with_file_name(format!("{stem}.{suffix}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

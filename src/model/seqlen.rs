@@ -242,7 +242,7 @@ pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, 
                 }
             }
             (GRAPH_INPUT, Value::Bytes(b)) if fixed.contains(&tensor_type(b)?.name) => {
-                out.push_bytes(GRAPH_INPUT, with_symbolic_length(b)?);
+                out.push_bytes(GRAPH_INPUT, with_symbolic_dim(b, 1, "sequence")?);
             }
             (GRAPH_INITIALIZER, Value::Bytes(b)) => {
                 let name = Message::parse(b)?.string(TENSOR_NAME).unwrap_or_default();
@@ -266,28 +266,6 @@ pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, 
     Ok(Some(m.encode()))
 }
 
-/// A `[batch, N]` ValueInfoProto with its second dimension made `sequence`.
-fn with_symbolic_length(value_info: &[u8]) -> Result<Vec<u8>, ProtoError> {
-    let path = [VALUE_INFO_TYPE, TYPE_TENSOR, TENSOR_TYPE_SHAPE];
-    edit_nested(value_info, &path, &|shape| {
-        let shape = Message::parse(shape)?;
-        let mut out = Message::default();
-        let mut dims = 0;
-        for f in shape.fields {
-            let second = f.num == SHAPE_DIM && dims == 1;
-            dims += usize::from(f.num == SHAPE_DIM);
-            if second {
-                let mut dim = Message::default();
-                dim.push_bytes(DIM_PARAM, b"sequence".to_vec());
-                out.push_bytes(SHAPE_DIM, dim.encode());
-            } else {
-                out.fields.push(f);
-            }
-        }
-        Ok(out.encode())
-    })
-}
-
 /// Whether the check of `copy` recorded in `marker` is current (written after the copy was).
 pub fn is_checked(marker: &Path, copy: &Path) -> bool {
     is_fresh(marker, copy)
@@ -295,11 +273,7 @@ pub fn is_checked(marker: &Path, copy: &Path) -> bool {
 
 /// Where the variable-length copy of `graph` lives: beside it, as `<stem>.seq.onnx`.
 pub fn copy_path(graph: &Path) -> PathBuf {
-    let stem = graph
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    graph.with_file_name(format!("{stem}.seq.onnx"))
+    beside(graph, "seq.onnx")
 }
 
 /// Returns the variable-length copy of `graph` (see [`copy_path`]), writing it first when it
