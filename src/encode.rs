@@ -1137,17 +1137,27 @@ fn run_pictures(
 /// batch rewrite follows.
 fn graph_facts(
     env: &ort::environment::Environment,
+    graph: &Path,
     probe: &[u8],
     input: &str,
     cfg: &PreprocessConfig,
 ) -> Result<crate::model::batch::Facts, String> {
+    // Beside the graph, so weights kept in external data files are found.
+    let dir = graph.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .prefix(".glimpse-probe-")
+        .suffix(".onnx")
+        .tempfile_in(dir)
+        .map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut file, probe).map_err(|e| e.to_string())?;
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
         .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
     let mut s = builder
-        .commit_from_memory(probe)
+        .commit_from_file(file.path())
         .map_err(|e| e.to_string())?;
+    drop(file);
     let (cw, ch) = cfg.crop;
     let len = cfg.tensor_len();
     let mut floats = vec![0f32; len];
@@ -1185,7 +1195,7 @@ fn batched_copy(
 ) -> Option<PathBuf> {
     use crate::model::batch::{self, Prepared};
     let facts = |probe: &[u8], input: &str| {
-        let facts = graph_facts(env, probe, input, cfg);
+        let facts = graph_facts(env, graph, probe, input, cfg);
         release_freed_memory();
         facts
     };

@@ -1241,8 +1241,10 @@ fn emit(
     for &o in outputs {
         used[o] = true;
     }
+    // (A broadcast source is still read, by its Expand.)
     let gone: std::collections::HashSet<&str> = rewire
         .keys()
+        .filter(|&&(i, k)| k == 1 && nodes[i].op == "Reshape")
         .filter_map(|&(i, k)| nodes[i].input(k))
         .filter(|&x| !used[x])
         .map(|x| names[x].as_str())
@@ -1491,6 +1493,78 @@ mod tests {
         hay.windows(needle.len()).any(|w| w == needle.as_bytes())
     }
 
+    /// Fails unless every node of `model` reads only inputs, initializers and outputs of
+    /// nodes before it.
+    fn assert_well_formed(model: &[u8]) {
+        let m = Message::parse(model).unwrap();
+        let g = Message::parse(m.bytes(MODEL_GRAPH).unwrap()).unwrap();
+        let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for vi in g.all_bytes(GRAPH_INPUT) {
+            known.insert(tensor_type(vi).unwrap().name);
+        }
+        for t in g.all_bytes(GRAPH_INITIALIZER) {
+            known.insert(Message::parse(t).unwrap().string(TENSOR_NAME).unwrap());
+        }
+        for n in g.all_bytes(GRAPH_NODE) {
+            let n = Message::parse(n).unwrap();
+            for i in n.all_bytes(NODE_INPUT) {
+                let i = String::from_utf8_lossy(i).into_owned();
+                assert!(
+                    i.is_empty() || known.contains(&i),
+                    "{i} is read before it exists"
+                );
+            }
+            for o in n.all_bytes(NODE_OUTPUT) {
+                known.insert(String::from_utf8_lossy(o).into_owned());
+            }
+        }
+    }
+
+    fn constant(name: &str, t: Vec<u8>) -> Vec<u8> {
+        let mut a = Message::default();
+        a.push_bytes(ATTR_NAME, b"value".to_vec());
+        a.push_bytes(ATTR_T, t);
+        a.set_varint(ATTR_TYPE, 4);
+        node("Constant", &[], name, vec![a.encode()])
+    }
+
+    /// The class token, one picture's constant, joined to every picture's tokens: broadcast
+    /// to the batch by an Expand that reads it, so the Constant that makes it stays.
+    #[test]
+    fn a_constant_joined_to_every_picture_is_broadcast_and_kept() {
+        let s = &[
+            ("x", &[1u64, 2, 4, 1][..]),
+            ("tokens", &[1, 2, 4]),
+            ("cls", &[1, 1, 4]),
+            ("all", &[1, 3, 4]),
+            ("y", &[1, 4]),
+        ];
+        let nodes = vec![
+            node("Reshape", &["x", "target"], "tokens", vec![]),
+            constant("cls", floats("cls", &[1, 1, 4])),
+            node(
+                "Concat",
+                &["cls", "tokens"],
+                "all",
+                vec![int_attr("axis", 1)],
+            ),
+            node(
+                "ReduceMean",
+                &["all", "axes"],
+                "y",
+                vec![int_attr("keepdims", 0)],
+            ),
+        ];
+        let inits = vec![int64s("target", &[1, 2, 4]), int64s("axes", &[1])];
+        let (m, facts) = model(&[1, 2, 4, 1], &[1, 4], nodes, inits, s);
+        let out = batched(&m, &facts).unwrap();
+        assert_well_formed(&out);
+        assert!(
+            contains(&out, "cls.glimpse_batch2"),
+            "the class token is broadcast"
+        );
+    }
+
     #[test]
     fn only_an_input_fixed_at_one_picture_is_rewritten() {
         let (m, facts) = model(
@@ -1556,6 +1630,7 @@ mod tests {
         ];
         let (m, facts) = model(&[1, 2, 4, 1], &[1, 4], nodes, inits, s);
         let out = batched(&m, &facts).unwrap();
+        assert_well_formed(&out);
         // Node 2's target keeps the tokens before the batch ([2, 2 x batch, 2]); node 9's
         // puts it in the axis of its own the tracer wrote ([2, batch, 4]).
         assert!(contains(&out, "glimpse_target2_before"));
