@@ -5,7 +5,9 @@
 //! provider that is missing from the ONNX Runtime build, fails to register or fails to open the
 //! model falls back to CPU with a warning that says why.
 
+use crate::model::fp16;
 use ort::ep::{self, ExecutionProvider};
+use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use std::fmt;
 use std::path::Path;
@@ -358,6 +360,16 @@ fn open_on(
         .map_err(|e| e.to_string())?
         .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
+    // ONNX Runtime 1.31's layout passes (level 3) crash loading fp16 open_clip graphs whose
+    // batch or length is symbolic (measured on the CPU provider: a segfault in the session
+    // builder); they are CPU layout rewrites, so the fp16 copies, made for GPUs, skip them.
+    let builder = if fp16::is_copy(path) {
+        builder
+            .with_optimization_level(GraphOptimizationLevel::Level2)
+            .map_err(|e| e.to_string())?
+    } else {
+        builder
+    };
     let mut builder = match dispatch(provider, opts) {
         Some(d) => builder
             .with_execution_providers([d])

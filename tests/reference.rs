@@ -480,11 +480,11 @@ fn an_open_clip_image_graph_for_one_picture_takes_batches_and_matches_open_clip(
     check(&again, "reopened");
 }
 
-/// On a GPU the batched copy is what the fp16, byte-input copy is made from. The conversion
-/// goes through; the byte input in front of the batched graph, opened here on the CPU, takes
-/// batches of crops and gives open_clip's embeddings. (The fp16 form itself is for GPUs only:
-/// ONNX Runtime 1.31's CPU NCHWc pass crashes on fp16 open_clip towers that take a batch,
-/// open_clip's own dynamic-batch export too.)
+/// On a GPU the batched copy is what the fp16, byte-input copy is made from. Opened here on
+/// the CPU, the byte input in front of the batched graph gives the float graph's embeddings,
+/// and its fp16 copy gives them to fp16 precision. (ONNX Runtime 1.31's level-3 layout passes
+/// crash loading fp16 open_clip towers that take a batch, open_clip's own dynamic-batch
+/// export too; fp16 copies are opened without them.)
 #[test]
 fn a_batched_graph_takes_batches_of_bytes_as_its_gpu_copy_does() {
     let rt = common::runtime();
@@ -518,6 +518,14 @@ fn a_batched_graph_takes_batches_of_bytes_as_its_gpu_copy_does() {
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         let c = common::cosine(x, y);
         assert!(c >= 0.99999, "{}: cosine {c}", paths[i].display());
+    }
+    let mut fp16 = files.clone();
+    fp16.visual = half;
+    let enc16 = ImageEncoder::open(&rt.env, &fp16, Device::Cpu).unwrap();
+    assert_eq!(enc16.batch_axis(), BatchAxis::Dynamic);
+    for (i, (x, y)) in embed(&enc16).iter().zip(&b).enumerate() {
+        let c = common::cosine(x, y);
+        assert!(c >= 0.999, "fp16: {}: cosine {c}", paths[i].display());
     }
 }
 

@@ -297,6 +297,13 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
     Ok((m.encode(), report))
 }
 
+/// Whether `graph` is an fp16 copy (or a copy made from one), by the names these copies get.
+pub fn is_copy(graph: &Path) -> bool {
+    graph
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains(".fp16"))
+}
+
 /// Where the fp16 copy of `graph` lives: beside it, as `<stem>.fp16.onnx`.
 pub fn variant_path(graph: &Path) -> PathBuf {
     super::onnx::beside(graph, "fp16.onnx")
