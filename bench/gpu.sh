@@ -4,8 +4,9 @@
 # ceiling of the same machine, GPU utilisation while indexing, fp16-vs-fp32 parity and text
 # query latency on the GPU, and graph insertion rates.
 #
-#   bench/gpu.sh pack        here: release binaries, a random ViT-B/32 stripped to its shapes
-#                            (regenerated there, seeded), and onnxruntime-gpu 1.31.1's libraries
+#   bench/gpu.sh pack        here: release binaries, a random ViT-B/32 exported as the immich
+#                            zoo exports it, stripped to its shapes (regenerated there,
+#                            seeded), and onnxruntime-gpu 1.31.1's libraries
 #                            (CUDA 13) with the device code of other GPU generations zeroed
 #                            (GLIMPSE_GPU_SM, default 90: H100/H200), xz-compressed and cut into
 #                            parts under 17 MB in target/gpu-kit/partN/
@@ -41,9 +42,11 @@ pack() {
   cp "$bench" "$stage/bin/glimpse-gpu-bench"
   strip "$stage/bin/glimpse" "$stage/bin/glimpse-gpu-bench"
 
-  local src=$ROOT/target/bench-models/vitb32-random
+  # The zoo's form (one picture per run, 77 tokens), so the device measures the batched and
+  # variable-length copies that the zoo's models get.
+  local src=$ROOT/target/bench-models/vitb32-zoo
   if [ ! -f "$src/visual/model.onnx" ]; then
-    "$py" models/test/make_vitb32.py "$src"
+    "$py" models/test/make_vitb32.py --zoo "$src"
   fi
   "$stage/bin/glimpse-gpu-bench" strip "$src/visual/model.onnx" "$stage/model/visual/model.onnx"
   "$stage/bin/glimpse-gpu-bench" strip "$src/textual/model.onnx" "$stage/model/textual/model.onnx"
