@@ -23,7 +23,7 @@ mod common;
 use glimpse::device::{Device, DeviceOptions};
 use glimpse::encode::{ImageEncoder, TextEncoder};
 use glimpse::model::proto::{Field, Message, Value};
-use glimpse::model::{fp16, ModelFiles};
+use glimpse::model::{batch, fp16, seqlen, ModelFiles};
 use glimpse::preprocess::Pixels;
 use glimpse::runtime::RuntimeOptions;
 use std::borrow::Cow;
@@ -300,13 +300,36 @@ fn parity(args: &[String]) {
     let dir = PathBuf::from(arg::<String>(args, 3));
     let dev = arg::<String>(args, 4);
     let rt = runtime();
+    let full_opts = device_opts(&dev, false);
+    // Opening fp32 first makes the copies a zoo model runs from (batched image graph,
+    // variable-length text graph); the GPU runs their fp16 forms, so those are compared.
+    let a = ImageEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32");
+    let ta = TextEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32 text");
+    let checked = |copy: PathBuf, marker: PathBuf, graph: &Path| match marker.exists() {
+        true => copy,
+        false => graph.to_path_buf(),
+    };
+    let visual = checked(
+        batch::copy_path(&files.visual),
+        batch::check_path(&batch::copy_path(&files.visual)),
+        &files.visual,
+    );
+    let seq = seqlen::copy_path(&files.textual);
+    let textual = checked(
+        seq.clone(),
+        seq.with_extension("onnx.checked"),
+        &files.textual,
+    );
     let mut half = files.clone();
     // The image copy the GPU runs: fp16, taking the crop's bytes.
-    half.visual = fp16::ensure_image_variant(&files.visual, &files.preprocess.lut())
-        .expect("fp16 image graph");
-    half.textual = fp16::ensure_variant(&files.textual).expect("fp16 text graph");
-    let full_opts = device_opts(&dev, false);
-    let a = ImageEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32");
+    half.visual =
+        fp16::ensure_image_variant(&visual, &files.preprocess.lut()).expect("fp16 image graph");
+    half.textual = fp16::ensure_variant(&textual).expect("fp16 text graph");
+    println!(
+        "parity of {} and {} in fp16",
+        visual.file_name().unwrap_or_default().to_string_lossy(),
+        textual.file_name().unwrap_or_default().to_string_lossy()
+    );
     let b = ImageEncoder::open_with(&rt.env, &half, &full_opts).expect("fp16");
     let paths: Vec<PathBuf> = jpegs(&dir).into_iter().take(512).collect();
     let embed = |e: &ImageEncoder| {
@@ -329,7 +352,6 @@ fn parity(args: &[String]) {
         cos.len(),
         b.pixel_input()
     );
-    let ta = TextEncoder::open_with(&rt.env, &files, &full_opts).expect("fp32 text");
     let tb = TextEncoder::open_with(&rt.env, &half, &full_opts).expect("fp16 text");
     let caps = [
         "a dog asleep on a red sofa",
