@@ -1132,6 +1132,9 @@ fn run_pictures(
     Ok(out)
 }
 
+/// ONNX Runtime's session setting for where a graph read from memory finds its external data.
+const EXTERNAL_DATA_FOLDER: &str = "session.model_external_initializers_file_folder_path";
+
 /// One CPU run of an image graph with every tensor listed as an output (see
 /// [`crate::model::batch::with_every_output`]): the shapes and small integer values the
 /// batch rewrite follows.
@@ -1142,22 +1145,25 @@ fn graph_facts(
     input: &str,
     cfg: &PreprocessConfig,
 ) -> Result<crate::model::batch::Facts, String> {
-    // Beside the graph, so weights kept in external data files are found.
-    let dir = graph.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::Builder::new()
-        .prefix(".glimpse-probe-")
-        .suffix(".onnx")
-        .tempfile_in(dir)
-        .map_err(|e| e.to_string())?;
-    std::io::Write::write_all(&mut file, probe).map_err(|e| e.to_string())?;
+    // Read from memory: writing the probe out would put a second copy of the weights (350 MB
+    // for a ViT-B/32) on disk for a moment, left behind for good if the process dies then.
+    // Weights kept in external data files are looked up beside the graph.
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
         .with_intra_op_spinning(false)
         .map_err(|e| e.to_string())?;
+    let dir = graph
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Some(dir) = dir.to_str() {
+        builder = builder
+            .with_config_entry(EXTERNAL_DATA_FOLDER, dir)
+            .map_err(|e| e.to_string())?;
+    }
     let mut s = builder
-        .commit_from_file(file.path())
+        .commit_from_memory(probe)
         .map_err(|e| e.to_string())?;
-    drop(file);
     let (cw, ch) = cfg.crop;
     let len = cfg.tensor_len();
     let mut floats = vec![0f32; len];

@@ -480,6 +480,112 @@ fn an_open_clip_image_graph_for_one_picture_takes_batches_and_matches_open_clip(
     check(&again, "reopened");
 }
 
+/// Moves every initializer of `graph` over 1 kB into `<graph>.data` beside it, as
+/// `onnx.save_model(..., save_as_external_data=True)` does for graphs over protobuf's 2 GB.
+/// Returns how many moved.
+fn move_weights_out(graph: &std::path::Path) -> usize {
+    use glimpse::model::proto::{Message, Value};
+    // ONNX field numbers: ModelProto.graph, GraphProto.initializer, TensorProto.raw_data,
+    // .external_data (key/value entries), .data_location (1 = EXTERNAL).
+    const GRAPH: u32 = 7;
+    const INITIALIZER: u32 = 5;
+    const RAW_DATA: u32 = 9;
+    const EXTERNAL_DATA: u32 = 13;
+    const DATA_LOCATION: u32 = 14;
+    let location = format!("{}.data", graph.file_name().unwrap().to_str().unwrap());
+    let bytes = std::fs::read(graph).unwrap();
+    let mut model = Message::parse(&bytes).unwrap();
+    let mut data = Vec::new();
+    let mut moved = 0;
+    for g in model.fields.iter_mut().filter(|f| f.num == GRAPH) {
+        let edited = {
+            let Value::Bytes(body) = &g.value else {
+                panic!("graph is not a message")
+            };
+            let mut graph_msg = Message::parse(body).unwrap();
+            for init in graph_msg.fields.iter_mut().filter(|f| f.num == INITIALIZER) {
+                let tensor = {
+                    let Value::Bytes(body) = &init.value else {
+                        panic!("initializer is not a message")
+                    };
+                    let mut t = Message::parse(body).unwrap();
+                    let Some(raw) = t.bytes(RAW_DATA).filter(|r| r.len() > 1024) else {
+                        continue;
+                    };
+                    let (offset, length) = (data.len(), raw.len());
+                    data.extend_from_slice(raw);
+                    t.remove(RAW_DATA);
+                    for (key, value) in [
+                        ("location", location.clone()),
+                        ("offset", offset.to_string()),
+                        ("length", length.to_string()),
+                    ] {
+                        let mut entry = Message::default();
+                        entry.push_bytes(1, key.as_bytes().to_vec());
+                        entry.push_bytes(2, value.into_bytes());
+                        t.push_bytes(EXTERNAL_DATA, entry.encode());
+                    }
+                    t.set_varint(DATA_LOCATION, 1);
+                    t.encode()
+                };
+                init.value = Value::Bytes(tensor.into());
+                moved += 1;
+            }
+            graph_msg.encode()
+        };
+        g.value = Value::Bytes(edited.into());
+    }
+    let out = model.encode();
+    std::fs::write(graph.with_file_name(&location), data).unwrap();
+    std::fs::write(graph, out).unwrap();
+    moved
+}
+
+/// Graphs over protobuf's 2 GB keep their weights in external data files. The batch rewrite's
+/// probe run reads the graph from memory (no second copy of the weights written to disk) and
+/// its weights from beside the graph; the copy refers to the same data file.
+#[test]
+fn an_image_graph_with_external_weights_takes_batches_and_matches_open_clip() {
+    let rt = common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ModelFiles::open(&openclip_image_model(dir.path())).unwrap();
+    let moved = move_weights_out(&files.visual);
+    assert!(moved > 10, "{moved} initializers moved out");
+    let inline = std::fs::metadata(&files.visual).unwrap().len();
+    assert!(
+        inline < 100_000,
+        "the graph is {inline} bytes without its weights"
+    );
+
+    let mut enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    assert_eq!(enc.batch_axis(), BatchAxis::Dynamic);
+    let (pixels, want) = openclip_image_reference();
+    enc.set_batch(5);
+    let got = enc.encode(&pixels, want.len()).unwrap();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let c = common::cosine(g, w);
+        assert!(c >= 0.99999, "picture {i}: cosine {c}");
+    }
+    // Beside the graph: its data, the copy and the copy's mark, nothing else.
+    let mut names: Vec<String> = std::fs::read_dir(files.visual.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "model.batch.onnx",
+            "model.batch.onnx.checked",
+            "model.onnx",
+            "model.onnx.data",
+            "preprocess_cfg.json"
+        ]
+    );
+    let copy = std::fs::metadata(files.visual.with_file_name("model.batch.onnx")).unwrap();
+    assert!(copy.len() < 100_000, "the copy is {} bytes", copy.len());
+}
+
 /// On a GPU the batched copy is what the fp16, byte-input copy is made from. Opened here on
 /// the CPU, the byte input in front of the batched graph gives the float graph's embeddings,
 /// and its fp16 copy gives them to fp16 precision. (ONNX Runtime 1.31's level-3 layout passes
