@@ -541,11 +541,12 @@ fn move_weights_out(graph: &std::path::Path) -> usize {
     moved
 }
 
-/// Graphs over protobuf's 2 GB keep their weights in external data files. The batch rewrite's
-/// probe run reads the graph from memory (no second copy of the weights written to disk) and
-/// its weights from beside the graph; the copy refers to the same data file.
+/// Graphs over protobuf's 2 GB (and torch's dynamo exports) keep their weights in external data
+/// files. The batch rewrite's probe run reads the graph from memory (no second copy of the
+/// weights written to disk) and its weights from beside the graph; the copy refers to the same
+/// data file, and its fp16 GPU copy reads them from there.
 #[test]
-fn an_image_graph_with_external_weights_takes_batches_and_matches_open_clip() {
+fn an_image_graph_with_external_weights_takes_batches_and_gets_its_fp16_copy() {
     let rt = common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let files = ModelFiles::open(&openclip_image_model(dir.path())).unwrap();
@@ -582,8 +583,41 @@ fn an_image_graph_with_external_weights_takes_batches_and_matches_open_clip() {
             "preprocess_cfg.json"
         ]
     );
-    let copy = std::fs::metadata(files.visual.with_file_name("model.batch.onnx")).unwrap();
-    assert!(copy.len() < 100_000, "the copy is {} bytes", copy.len());
+    let copy = files.visual.with_file_name("model.batch.onnx");
+    let size = std::fs::metadata(&copy).unwrap().len();
+    assert!(size < 100_000, "the copy is {size} bytes");
+
+    // The GPU copy (byte input, fp16) holds the weights itself, at half their size, and gives
+    // the float graph's embeddings to fp16 precision (opened here on the CPU).
+    let lut = files.preprocess.lut();
+    let half = glimpse::model::fp16::ensure_image_variant(&copy, &lut).unwrap();
+    assert_eq!(half, glimpse::model::fp16::image_variant_path(&copy, &lut));
+    let data = std::fs::metadata(files.visual.with_file_name("model.onnx.data"))
+        .unwrap()
+        .len();
+    let size = std::fs::metadata(&half).unwrap().len();
+    assert!(
+        size > data / 2,
+        "the fp16 copy is {size} bytes, the weights {data}"
+    );
+    let mut fp16 = files.clone();
+    fp16.visual = half;
+    let enc16 = ImageEncoder::open(&rt.env, &fp16, Device::Cpu).unwrap();
+    assert_eq!(enc16.pixel_input(), glimpse::encode::PixelInput::Bytes);
+    assert_eq!(enc16.batch_axis(), BatchAxis::Dynamic);
+    let paths: Vec<_> = images()
+        .iter()
+        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
+        .collect();
+    let embed = |enc: &ImageEncoder| {
+        let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+        enc.embed_files(&paths, 2, |i, r| got[i] = Some(r.unwrap()));
+        got.into_iter().map(Option::unwrap).collect::<Vec<_>>()
+    };
+    for (i, (x, y)) in embed(&enc16).iter().zip(&embed(&enc)).enumerate() {
+        let c = common::cosine(x, y);
+        assert!(c >= 0.999, "fp16: {}: cosine {c}", paths[i].display());
+    }
 }
 
 /// On a GPU the batched copy is what the fp16, byte-input copy is made from. Opened here on

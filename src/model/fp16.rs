@@ -50,6 +50,10 @@ const FP16_OPS: &[&str] = &[
     "Squeeze", "Sub", "Tanh", "Tile", "Transpose", "Trilu", "Unsqueeze", "Where",
 ];
 
+/// The largest serialised ONNX model (protobuf's 2 GB limit); past it weights must stay in
+/// external data files, which the copies do not write.
+const PROTOBUF_MAX: usize = i32::MAX as usize;
+
 /// What a conversion did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -73,19 +77,80 @@ fn to_half(x: f32, clamped: &mut usize) -> u16 {
     half::f16::from_f32(x).to_bits()
 }
 
-/// Rewrites one TensorProto to fp16 if it is float32; returns whether it changed.
-fn convert_tensor(bytes: &[u8], report: &mut Report) -> Result<Option<Vec<u8>>, Fp16Error> {
+/// The bytes a tensor keeps in an external data file (ONNX's `location`, `offset` and `length`
+/// entries), read from `dir`, the graph's folder. Locations that leave the folder are refused,
+/// as ONNX Runtime refuses them.
+fn external_bytes(t: &Message, dir: &Path) -> Result<Vec<u8>, Fp16Error> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut location = None;
+    let mut offset = 0u64;
+    let mut length = None;
+    for entry in t.all_bytes(TENSOR_EXTERNAL_DATA) {
+        let entry = Message::parse(entry)?;
+        let value = entry.string(2).unwrap_or_default();
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| ProtoError("external data offset or length is not a number"))
+        };
+        match entry.string(1).as_deref() {
+            Some("location") => location = Some(value.clone()),
+            Some("offset") => offset = number()?,
+            Some("length") => length = Some(number()?),
+            _ => {}
+        }
+    }
+    let location = location.ok_or(ProtoError("external data without a location"))?;
+    let relative = Path::new(&location);
+    if relative.as_os_str().is_empty()
+        || relative
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Fp16Error::Unsupported(format!(
+            "external data outside the model's folder ({location})"
+        )));
+    }
+    let path = dir.join(relative);
+    let io = |source| Fp16Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut file = std::fs::File::open(&path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let length = length.unwrap_or(size.saturating_sub(offset));
+    if offset.checked_add(length).is_none_or(|end| end > size) {
+        return Err(ProtoError("external data runs past the end of its file").into());
+    }
+    let mut bytes =
+        vec![0u8; usize::try_from(length).map_err(|_| ProtoError("external data too large"))?];
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    file.read_exact(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
+/// Rewrites one TensorProto to fp16 if it is float32; returns whether it changed. Weights in
+/// external data files are read from `weights` (the graph's folder) and kept in the copy
+/// itself, which is half their size; without a folder they are refused.
+fn convert_tensor(
+    bytes: &[u8],
+    weights: Option<&Path>,
+    report: &mut Report,
+) -> Result<Option<Vec<u8>>, Fp16Error> {
     let mut t = Message::parse(bytes)?;
     if t.varint(TENSOR_DATA_TYPE) != Some(FLOAT) {
         return Ok(None);
     }
-    if t.varint(TENSOR_DATA_LOCATION) == Some(1) || t.has(TENSOR_EXTERNAL_DATA) {
-        return Err(Fp16Error::Unsupported(
-            "weights stored in external data files".into(),
-        ));
-    }
+    let external = if t.varint(TENSOR_DATA_LOCATION) == Some(1) || t.has(TENSOR_EXTERNAL_DATA) {
+        let dir = weights.ok_or_else(|| {
+            Fp16Error::Unsupported("weights stored in external data files".into())
+        })?;
+        Some(external_bytes(&t, dir)?)
+    } else {
+        None
+    };
     let mut floats: Vec<f32> = Vec::new();
-    if let Some(raw) = t.bytes(TENSOR_RAW_DATA) {
+    if let Some(raw) = external.as_deref().or_else(|| t.bytes(TENSOR_RAW_DATA)) {
         if raw.len() % 4 != 0 {
             return Err(ProtoError("raw float data not a multiple of 4 bytes").into());
         }
@@ -116,6 +181,8 @@ fn convert_tensor(bytes: &[u8], report: &mut Report) -> Result<Option<Vec<u8>>, 
     }
     t.remove(TENSOR_FLOAT_DATA);
     t.remove(TENSOR_RAW_DATA);
+    t.remove(TENSOR_EXTERNAL_DATA);
+    t.remove(TENSOR_DATA_LOCATION);
     t.set_varint(TENSOR_DATA_TYPE, FLOAT16);
     t.push_bytes(TENSOR_RAW_DATA, raw);
     report.tensors += 1;
@@ -200,7 +267,7 @@ fn convert_node(
                     ));
                 }
                 if let Some(t) = attr.bytes(ATTR_T) {
-                    if let Some(new) = convert_tensor(t, report)? {
+                    if let Some(new) = convert_tensor(t, None, report)? {
                         attr.remove(ATTR_T);
                         attr.push_bytes(ATTR_T, new);
                         changed = true;
@@ -220,8 +287,9 @@ fn convert_node(
     Ok(node.encode())
 }
 
-/// Converts an ONNX model's bytes to an fp16 graph with float32 inputs and outputs.
-pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
+/// Converts an ONNX model's bytes to an fp16 graph with float32 inputs and outputs; weights the
+/// graph keeps in external data files are read from `weights`, its folder, and stored inline.
+pub fn convert(model: &[u8], weights: Option<&Path>) -> Result<(Vec<u8>, Report), Fp16Error> {
     let mut report = Report::default();
     let mut m = Message::parse(model)?;
     if m.has(MODEL_FUNCTIONS) {
@@ -280,10 +348,12 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
                 emit_head(&mut out, &mut head);
                 out.push_bytes(GRAPH_NODE, convert_node(b, &renamed, &mut report)?);
             }
-            (GRAPH_INITIALIZER, Value::Bytes(b)) => match convert_tensor(b, &mut report)? {
-                Some(t) => out.push_bytes(GRAPH_INITIALIZER, t),
-                None => out.fields.push(f),
-            },
+            (GRAPH_INITIALIZER, Value::Bytes(b)) => {
+                match convert_tensor(b, weights, &mut report)? {
+                    Some(t) => out.push_bytes(GRAPH_INITIALIZER, t),
+                    None => out.fields.push(f),
+                }
+            }
             // Intermediate type annotations would now be wrong; ONNX Runtime infers them.
             (GRAPH_VALUE_INFO, _) => {}
             _ => out.fields.push(f),
@@ -294,7 +364,14 @@ pub fn convert(model: &[u8]) -> Result<(Vec<u8>, Report), Fp16Error> {
     }
     let graph = out.encode();
     replace_graph(&mut m, graph, "glimpse.precision", "fp16");
-    Ok((m.encode(), report))
+    let bytes = m.encode();
+    if bytes.len() > PROTOBUF_MAX {
+        return Err(Fp16Error::Unsupported(format!(
+            "the copy would be {} MB, over protobuf's 2 GB",
+            bytes.len() >> 20
+        )));
+    }
+    Ok((bytes, report))
 }
 
 /// Whether `graph` is an fp16 copy (or a copy made from one), by the names these copies get.
@@ -312,7 +389,9 @@ pub fn variant_path(graph: &Path) -> PathBuf {
 /// Returns the fp16 copy of `graph`, writing it first (atomically) when it is missing or older
 /// than the graph.
 pub fn ensure_variant(graph: &Path) -> Result<PathBuf, Fp16Error> {
-    ensure(graph, &variant_path(graph), convert)
+    ensure(graph, &variant_path(graph), |model| {
+        convert(model, graph.parent())
+    })
 }
 
 /// Where the GPU copy of an image graph lives: fp16 and taking the crop's bytes, normalised
@@ -330,7 +409,7 @@ pub fn ensure_image_variant(graph: &Path, lut: &[[f32; 256]; 3]) -> Result<PathB
     let target = image_variant_path(graph, lut);
     match ensure(graph, &target, |model| {
         let with_bytes = super::bytes::take_bytes(model, lut)?;
-        convert(&with_bytes)
+        convert(&with_bytes, graph.parent())
     }) {
         Err(Fp16Error::Unsupported(why)) => {
             tracing::info!(graph = %graph.display(), "no byte input ({why}); fp16 copy takes floats");
@@ -493,7 +572,7 @@ mod tests {
     fn float_tensors_become_half_with_clamping() {
         let mut r = Report::default();
         let t = tensor("w", &[3], &[1.5, -3.4e38, 70000.0]);
-        let out = convert_tensor(&t, &mut r).unwrap().unwrap();
+        let out = convert_tensor(&t, None, &mut r).unwrap().unwrap();
         let m = Message::parse(&out).unwrap();
         assert_eq!(m.varint(TENSOR_DATA_TYPE), Some(FLOAT16));
         let raw = m.bytes(TENSOR_RAW_DATA).unwrap();
@@ -504,6 +583,81 @@ mod tests {
         assert_eq!(halves, vec![1.5, -65504.0, 65504.0]);
         assert_eq!((r.tensors, r.clamped), (1, 2));
         assert_eq!(m.string(8).as_deref(), Some("w"));
+    }
+
+    /// `tensor` with its data moved to `file` at `offset` (other bytes around it).
+    fn external(name: &str, data: &[f32], location: &str, dir: &Path, offset: usize) -> Vec<u8> {
+        let raw: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let mut file = vec![0xAB; offset];
+        file.extend_from_slice(&raw);
+        file.extend_from_slice(&[0xCD; 7]);
+        std::fs::write(dir.join("weights.bin"), file).unwrap();
+        let mut t = Message::parse(&tensor(name, &[data.len() as u64], data))
+            .unwrap()
+            .into_owned();
+        t.remove(TENSOR_RAW_DATA);
+        for (k, v) in [
+            ("location", location.to_string()),
+            ("offset", offset.to_string()),
+            ("length", raw.len().to_string()),
+        ] {
+            let mut e = Message::default();
+            e.push_bytes(1, k.as_bytes().to_vec());
+            e.push_bytes(2, v.into_bytes());
+            t.push_bytes(TENSOR_EXTERNAL_DATA, e.encode());
+        }
+        t.set_varint(TENSOR_DATA_LOCATION, 1);
+        t.encode()
+    }
+
+    #[test]
+    fn external_weights_are_read_from_the_graphs_folder_and_kept_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = [0.25f32, -1.5, 3.0, 1e-3];
+        let inline = convert_tensor(&tensor("w", &[4], &data), None, &mut Report::default())
+            .unwrap()
+            .unwrap();
+        let outside = external("w", &data, "weights.bin", dir.path(), 12);
+        let mut r = Report::default();
+        let out = convert_tensor(&outside, Some(dir.path()), &mut r)
+            .unwrap()
+            .unwrap();
+        let out = Message::parse(&out).unwrap();
+        assert_eq!(
+            out.bytes(TENSOR_RAW_DATA),
+            Message::parse(&inline).unwrap().bytes(TENSOR_RAW_DATA)
+        );
+        assert!(!out.has(TENSOR_EXTERNAL_DATA));
+        assert_eq!(out.varint(TENSOR_DATA_LOCATION), None);
+        assert_eq!(r.tensors, 1);
+
+        // Without the folder, outside it, or past the file's end: refused, never guessed.
+        let err = |t: &[u8], dir: Option<&Path>| {
+            convert_tensor(t, dir, &mut Report::default())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&outside, None).contains("external data files"));
+        for location in ["../weights.bin", "/etc/passwd", ""] {
+            let t = external("w", &data, location, dir.path(), 0);
+            let e = err(&t, Some(dir.path()));
+            assert!(e.contains("outside the model's folder"), "{location}: {e}");
+        }
+        let mut t = Message::parse(&outside).unwrap().into_owned();
+        t.fields.retain(|f| f.num != TENSOR_EXTERNAL_DATA);
+        let mut e = Message::default();
+        e.push_bytes(1, b"location".to_vec());
+        e.push_bytes(2, b"weights.bin".to_vec());
+        t.push_bytes(TENSOR_EXTERNAL_DATA, e.encode());
+        let mut e = Message::default();
+        e.push_bytes(1, b"offset".to_vec());
+        e.push_bytes(2, b"30".to_vec());
+        t.push_bytes(TENSOR_EXTERNAL_DATA, e.encode());
+        let mut e = Message::default();
+        e.push_bytes(1, b"length".to_vec());
+        e.push_bytes(2, b"16".to_vec());
+        t.push_bytes(TENSOR_EXTERNAL_DATA, e.encode());
+        assert!(err(&t.encode(), Some(dir.path())).contains("past the end"));
     }
 
     #[test]
