@@ -1147,7 +1147,8 @@ fn graph_facts(
 ) -> Result<crate::model::batch::Facts, String> {
     // Read from memory: writing the probe out would put a second copy of the weights (350 MB
     // for a ViT-B/32) on disk for a moment, left behind for good if the process dies then.
-    // Weights kept in external data files are looked up beside the graph.
+    // Weights kept in external data files are looked up beside the graph (a folder whose name
+    // is not UTF-8 cannot be named to ONNX Runtime: such a graph keeps one picture per run).
     let mut builder = Session::builder(env)
         .map_err(|e| e.to_string())?
         .with_intra_op_spinning(false)

@@ -18,6 +18,22 @@ fn images() -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// The reference fixtures' files, in `images()` order.
+fn fixture_paths() -> Vec<std::path::PathBuf> {
+    images()
+        .iter()
+        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
+        .collect()
+}
+
+/// Every reference fixture embedded by `enc`, in `images()` order.
+fn embed_fixtures(enc: &ImageEncoder) -> Vec<Vec<f32>> {
+    let paths = fixture_paths();
+    let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
+    enc.embed_files(&paths, 2, |i, r| got[i] = Some(r.unwrap()));
+    got.into_iter().map(Option::unwrap).collect()
+}
+
 /// The expected embedding of a fixture. Pillow, and so the transformers reference, turns a 16-bit
 /// grey PNG ("I;16") into 8 bits by clipping every value above 255 to white, which makes real
 /// 16-bit grey photos blank; Glimpse keeps the high byte instead, as Pillow itself does for 16-bit
@@ -605,15 +621,7 @@ fn an_image_graph_with_external_weights_takes_batches_and_gets_its_fp16_copy() {
     let enc16 = ImageEncoder::open(&rt.env, &fp16, Device::Cpu).unwrap();
     assert_eq!(enc16.pixel_input(), glimpse::encode::PixelInput::Bytes);
     assert_eq!(enc16.batch_axis(), BatchAxis::Dynamic);
-    let paths: Vec<_> = images()
-        .iter()
-        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
-        .collect();
-    let embed = |enc: &ImageEncoder| {
-        let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
-        enc.embed_files(&paths, 2, |i, r| got[i] = Some(r.unwrap()));
-        got.into_iter().map(Option::unwrap).collect::<Vec<_>>()
-    };
+    let (paths, embed) = (fixture_paths(), embed_fixtures);
     for (i, (x, y)) in embed(&enc16).iter().zip(&embed(&enc)).enumerate() {
         let c = common::cosine(x, y);
         assert!(c >= 0.999, "fp16: {}: cosine {c}", paths[i].display());
@@ -645,15 +653,7 @@ fn a_batched_graph_takes_batches_of_bytes_as_its_gpu_copy_does() {
 
     // The same photos through the batched graph taking floats: the same embeddings.
     let floats = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
-    let paths: Vec<_> = images()
-        .iter()
-        .map(|e| common::fixture(&format!("images/{}", e["file"].as_str().unwrap())))
-        .collect();
-    let embed = |enc: &ImageEncoder| {
-        let mut got: Vec<Option<Vec<f32>>> = vec![None; paths.len()];
-        enc.embed_files(&paths, 2, |i, r| got[i] = Some(r.unwrap()));
-        got.into_iter().map(Option::unwrap).collect::<Vec<_>>()
-    };
+    let (paths, embed) = (fixture_paths(), embed_fixtures);
     let (a, b) = (embed(&enc), embed(&floats));
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         let c = common::cosine(x, y);
