@@ -164,6 +164,7 @@ fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
                         height: 3000,
                         format: "jpeg".into(),
                         metadata: Default::default(),
+                        note: None,
                     }
                 })
                 .collect();

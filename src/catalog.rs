@@ -240,6 +240,19 @@ CREATE TABLE tag_rules (
     seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- How an indexed photo's picture came out when it is not all there ("decoded with warnings: ...",
+-- "damaged: ..."): a viewer shows such a file, so it is indexed, and `status` says so beside it.
+ALTER TABLE photos ADD COLUMN note TEXT;
+CREATE INDEX photos_noted ON photos(id) WHERE note IS NOT NULL;
+-- Files a job has taken to read (decode and encode) and not yet committed. A process that dies
+-- on a file (an abort in a codec, the OOM killer) leaves its rows here: the next job tries each
+-- of them alone (alone = 1), and one that is still here after that is marked failed.
+CREATE TABLE in_flight (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    alone INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// A folder's last auto-tag, kept so that photos arriving in the folder later are tagged the
@@ -306,6 +319,7 @@ struct StoredVector {
     format: Option<String>,
     metadata: Metadata,
     metadata_read: bool,
+    note: Option<String>,
 }
 
 /// A photo root folder.
@@ -374,6 +388,9 @@ pub struct Known {
     pub status: String,
     /// Whether it has an embedding for the current model.
     pub has_vector: bool,
+    /// Whether it failed as [`STOPPED_WHILE_READING`]: when failed files are tried again, it
+    /// is tried alone.
+    pub stopped_reading: bool,
 }
 
 /// Counts for `glimpse status`.
@@ -395,7 +412,14 @@ pub struct Stats {
     pub embeddings: u64,
     /// Failure reasons with their counts, most common first.
     pub failures: Vec<(String, u64)>,
+    /// Notes on indexed photos ("decoded with warnings: ...") with their counts, most common
+    /// first.
+    pub notes: Vec<(String, u64)>,
 }
+
+/// The reason a file gets when the process died twice while reading it, the second time with
+/// no other file in flight: the one file that must not be read again.
+pub const STOPPED_WHILE_READING: &str = "Glimpse stopped while reading this file";
 
 /// An open catalog.
 pub struct Catalog {
@@ -758,6 +782,86 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Every indexed photo whose picture came out incomplete, with its note, by path
+    /// (`status --files`).
+    pub fn noted_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, note FROM photos INDEXED BY photos_noted
+                  WHERE note IS NOT NULL AND root_id IN (SELECT id FROM roots) ORDER BY path",
+            )
+            .ctx("noted files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("noted files")?
+            .collect::<Result<_, _>>()
+            .ctx("noted files")?;
+        Ok(rows)
+    }
+
+    /// Records, durably and before any of them is read, that a job is about to read these
+    /// photos (`alone`: one at a time, nothing else in flight), so that a process that dies on
+    /// one of them leaves a trace the next job acts on. One transaction for the lot.
+    pub fn claim(&mut self, ids: &[i64], alone: bool) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin claim")?;
+        {
+            let mut put = tx
+                .prepare_cached("INSERT OR REPLACE INTO in_flight(photo_id, alone) VALUES (?1, ?2)")
+                .ctx("claim")?;
+            for id in ids {
+                put.execute(params![id, alone]).ctx("claim")?;
+            }
+        }
+        tx.commit().ctx("commit claim")
+    }
+
+    /// Forgets the claims of a job that ended without the process dying (what it committed
+    /// already cleared its own; the rest were cancelled or not reached).
+    pub fn release(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin release")?;
+        {
+            let mut del = tx
+                .prepare_cached("DELETE FROM in_flight WHERE photo_id = ?1")
+                .ctx("release")?;
+            for id in ids {
+                del.execute([id]).ctx("release")?;
+            }
+        }
+        tx.commit().ctx("commit release")
+    }
+
+    /// Acts on the claims a dead process left: a photo it was reading alone is marked failed
+    /// ([`STOPPED_WHILE_READING`]); the others, read beside it, are returned, to be tried alone
+    /// (their claims stay until then). Returns (to try alone, marked failed).
+    pub fn settle_in_flight(&mut self) -> Result<(HashSet<i64>, usize), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin settle")?;
+        let failed = tx
+            .execute(
+                "UPDATE photos SET status = 'failed', error = ?1, note = NULL, updated_at = ?2
+                  WHERE id IN (SELECT photo_id FROM in_flight WHERE alone = 1)",
+                params![STOPPED_WHILE_READING, now()],
+            )
+            .ctx("quarantine")?;
+        tx.execute("DELETE FROM in_flight WHERE alone = 1", [])
+            .ctx("quarantine")?;
+        let suspects = {
+            let mut stmt = tx
+                .prepare("SELECT photo_id FROM in_flight")
+                .ctx("suspects")?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, i64>(0))
+                .ctx("suspects")?
+                .collect::<Result<HashSet<i64>, _>>()
+                .ctx("suspects")?;
+            rows
+        };
+        tx.commit().ctx("commit settle")?;
+        Ok((suspects, failed))
+    }
+
     /// Marks a root reachable or not (unplugged drives are kept, not purged).
     pub fn set_root_online(&self, id: i64, online: bool) -> Result<(), CatalogError> {
         self.conn
@@ -779,12 +883,13 @@ impl Catalog {
             .conn
             .prepare(
                 "SELECT p.id, p.path, p.size, p.mtime_ns, p.status,
-                        EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?2)
+                        EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?2),
+                        p.status = 'failed' AND p.error IS ?3
                  FROM photos p WHERE p.root_id = ?1",
             )
             .ctx("known files")?;
         let rows = stmt
-            .query_map(params![root_id, model_id], |r| {
+            .query_map(params![root_id, model_id, STOPPED_WHILE_READING], |r| {
                 Ok((
                     r.get::<_, Vec<u8>>(1)?,
                     Known {
@@ -793,6 +898,7 @@ impl Catalog {
                         mtime_ns: r.get(3)?,
                         status: r.get(4)?,
                         has_vector: r.get(5)?,
+                        stopped_reading: r.get(6)?,
                     },
                 ))
             })
@@ -820,7 +926,7 @@ impl Catalog {
                      ON CONFLICT(path) DO UPDATE SET
                         root_id = excluded.root_id, size = excluded.size,
                         mtime_ns = excluded.mtime_ns, status = excluded.status,
-                        error = excluded.error, content_hash = NULL,
+                        error = excluded.error, content_hash = NULL, note = NULL,
                         updated_at = excluded.updated_at
                      RETURNING id",
                 )
@@ -910,26 +1016,37 @@ impl Catalog {
                      width = COALESCE(?3, width), height = COALESCE(?4, height),
                      format = COALESCE(?5, format), updated_at = ?6,
                      taken_at = ?7, taken_offset_min = ?8, camera_make = ?9, camera_model = ?10,
-                     gps_lat = ?11, gps_lon = ?12, metadata_read = ?13
+                     gps_lat = ?11, gps_lon = ?12, metadata_read = ?13, note = ?14
                      WHERE id = ?1",
                 )
                 .ctx("mark indexed")?;
             let mut fail = self
                 .conn
                 .prepare_cached(
-                    "UPDATE photos SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+                    "UPDATE photos SET status = ?2, error = ?3, note = NULL, updated_at = ?4
+                     WHERE id = ?1",
                 )
                 .ctx("mark failed")?;
             let mut get = self
                 .conn
                 .prepare_cached(
                     "SELECT e.vector, p.width, p.height, p.format, p.taken_at, p.taken_offset_min,
-                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon, p.metadata_read
+                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon, p.metadata_read, p.note
                      FROM embeddings e
                      JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
                 )
                 .ctx("reuse vector")?;
+            let mut landed = self
+                .conn
+                .prepare_cached("DELETE FROM in_flight WHERE photo_id = ?1")
+                .ctx("clear in flight")?;
             for o in outcomes {
+                let id = match o {
+                    Outcome::Encoded { photo_id, .. }
+                    | Outcome::Reused { photo_id, .. }
+                    | Outcome::Failed { photo_id, .. } => photo_id,
+                };
+                landed.execute([id]).ctx("clear in flight")?;
                 match o {
                     Outcome::Encoded {
                         photo_id,
@@ -939,6 +1056,7 @@ impl Catalog {
                         height,
                         format,
                         metadata: m,
+                        note,
                     } => {
                         put.execute(params![photo_id, model_id, vector_blob(vector), 1])
                             .ctx("store vector")?;
@@ -956,6 +1074,7 @@ impl Catalog {
                             m.latitude,
                             m.longitude,
                             true,
+                            note,
                         ])
                         .ctx("mark indexed")?;
                         added.push((*photo_id, vector.clone()));
@@ -982,6 +1101,7 @@ impl Catalog {
                                         longitude: r.get(9)?,
                                     },
                                     metadata_read: r.get(10)?,
+                                    note: r.get(11)?,
                                 })
                             })
                             .optional()
@@ -994,6 +1114,7 @@ impl Catalog {
                                 format: f,
                                 metadata: m,
                                 metadata_read,
+                                note,
                             }) => {
                                 put.execute(params![photo_id, model_id, &blob, 0])
                                     .ctx("store vector")?;
@@ -1011,6 +1132,7 @@ impl Catalog {
                                     m.latitude,
                                     m.longitude,
                                     metadata_read,
+                                    note,
                                 ])
                                 .ctx("mark indexed")?;
                                 added.push((*photo_id, blob_vector(&blob)));
@@ -1344,6 +1466,19 @@ impl Catalog {
             .ctx("failure reasons")?
             .collect::<Result<_, _>>()
             .ctx("failure reasons")?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT note, COUNT(*) FROM photos INDEXED BY photos_noted
+                  WHERE note IS NOT NULL AND root_id IN (SELECT id FROM roots)
+                  GROUP BY note ORDER BY COUNT(*) DESC, note",
+            )
+            .ctx("notes")?;
+        let notes = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .ctx("notes")?
+            .collect::<Result<_, _>>()
+            .ctx("notes")?;
         let status = |st: &str| -> Result<u64, CatalogError> {
             self.conn
                 .query_row(
@@ -1363,6 +1498,7 @@ impl Catalog {
             unsupported: status("unsupported")?,
             embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
             failures,
+            notes,
         })
     }
 

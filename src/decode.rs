@@ -81,6 +81,10 @@ pub struct Decoded {
     /// Whether libjpeg-turbo refused this JPEG (CMYK, or damage it will not pass over) and the
     /// more tolerant pure-Rust decoder read it: a web view, libjpeg-turbo too, may not show it.
     pub fallback: bool,
+    /// What a user should know about how the picture came out, shown beside the photo by
+    /// `glimpse status` ("decoded with warnings: ...", "damaged: ..."): a viewer shows such a
+    /// file, so Glimpse indexes it, but the picture may not be all there.
+    pub note: Option<String>,
 }
 
 impl Decoded {
@@ -238,6 +242,7 @@ fn full_size(image: RgbImage, format: &'static str) -> Decoded {
         dct_scale: 1,
         reoriented: false,
         fallback: false,
+        note: None,
     }
 }
 
@@ -336,6 +341,7 @@ fn decode_inner(
         dct_scale,
         reoriented: orientation.is_some(),
         fallback,
+        note: None,
     })
 }
 
@@ -421,6 +427,7 @@ fn decode_jxl(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         dct_scale: 1,
         reoriented: false,
         fallback: false,
+        note: None,
     })
 }
 

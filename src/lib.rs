@@ -28,6 +28,8 @@ pub mod download;
 pub mod dupes;
 pub mod dylib;
 pub mod encode;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod heif;
 pub mod library;
 pub mod lock;

@@ -86,6 +86,11 @@ pub struct Summary {
     pub removed: usize,
     /// Files in formats this build cannot decode.
     pub unsupported: usize,
+    /// Files marked failed because the process died while reading each of them alone (see
+    /// [`crate::catalog::STOPPED_WHILE_READING`]).
+    pub stopped_reading: usize,
+    /// Files tried one at a time, because the process died while they were being read.
+    pub tried_alone: usize,
     /// Photos indexed before Glimpse read metadata whose metadata was read now.
     pub metadata_read: usize,
     /// New or changed photos that went through their folder's auto-tag (tagged with what
@@ -114,6 +119,10 @@ pub struct Plan {
     made_by: (PathBuf, i64),
     summary: Summary,
     work: Vec<WorkItem>,
+    /// Files that were being read when a process died: each is read alone, before `work`, so
+    /// that one that kills the process again is the only file in flight and is then marked
+    /// failed, not its neighbours.
+    alone: Vec<WorkItem>,
     /// Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
     /// moved or renamed file can still reuse their vectors.
     gone: Vec<i64>,
@@ -128,7 +137,7 @@ pub struct Plan {
 impl Plan {
     /// Photos the job will decode and encode: when zero, no image encoder is needed.
     pub fn to_encode(&self) -> usize {
-        self.work.len()
+        self.work.len() + self.alone.len()
     }
 }
 
@@ -406,6 +415,14 @@ impl Library {
         let mut gone: Vec<i64> = Vec::new();
         let decoders = decode::decoder_set();
         let mut retried: Vec<String> = Vec::new();
+        // What the last process was reading when it died (nothing, after a clean exit).
+        let (mut suspects, stopped) = self.catalog.settle_in_flight()?;
+        summary.stopped_reading = stopped;
+        if stopped > 0 {
+            tracing::warn!(
+                "{stopped} file(s) stopped Glimpse twice while being read and are marked failed"
+            );
+        }
         // Every folder asked for is added before any is scanned: one may take in another
         // (a folder holding a root), and each root is scanned once, as a whole, since what a
         // scan does not see under its root counts as deleted.
@@ -452,6 +469,10 @@ impl Library {
                             return;
                         }
                         if unsupported.is_none() {
+                            if k.stopped_reading {
+                                // Failed files are tried again (new decoders): this one alone.
+                                suspects.insert(k.id);
+                            }
                             // Same file, no vector for this model yet (another model's vectors
                             // stay), or pending after an interrupted run: encode, keep the row.
                             requeue.push(WorkItem {
@@ -521,6 +542,7 @@ impl Library {
                         made_by: (self.dir.clone(), self.model_id),
                         summary,
                         work: Vec::new(),
+                        alone: Vec::new(),
                         gone: Vec::new(),
                         retried: Vec::new(),
                         decoders,
@@ -550,10 +572,15 @@ impl Library {
             }
         }
         summary.queued = work.len();
+        let (alone, work): (Vec<WorkItem>, Vec<WorkItem>) = work
+            .into_iter()
+            .partition(|w| suspects.contains(&w.photo_id));
+        summary.tried_alone = alone.len();
         Ok(Plan {
             made_by: (self.dir.clone(), self.model_id),
             summary,
             work,
+            alone,
             gone,
             retried,
             decoders,
@@ -583,6 +610,7 @@ impl Library {
             made_by: _,
             mut summary,
             work,
+            alone,
             gone,
             retried,
             decoders,
@@ -592,16 +620,24 @@ impl Library {
             return Ok(summary);
         }
         let mut auto_tagged = HashSet::new();
-        if !work.is_empty() {
-            let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len()))?;
+        if !work.is_empty() || !alone.is_empty() {
+            let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len() + alone.len()))?;
             self.catalog
                 .set_setting("provider", &encoder.selection.label())?;
-            auto_tagged = self.encode(&work, encoder, threads, control, progress, &mut summary)?;
+            auto_tagged = self.encode(
+                &work,
+                &alone,
+                encoder,
+                threads,
+                control,
+                progress,
+                &mut summary,
+            )?;
         }
         if !gone.is_empty() && !control.is_cancelled() {
             // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
             // folder again would replace what it brought).
-            let indexed = work.iter().map(|w| w.photo_id).collect();
+            let indexed = work.iter().chain(&alone).map(|w| w.photo_id).collect();
             summary.kept_tags = self.catalog.delete_photos(&gone, &indexed, &auto_tagged)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
@@ -618,11 +654,15 @@ impl Library {
         Ok(summary)
     }
 
-    /// Runs `work` through the pipeline into the catalog and the graph, filling in the
-    /// pipeline's part of `summary`; returns the photos their folder's auto-tag tagged.
+    /// Runs `alone` (one file at a time) then `work` through the pipeline into the catalog and
+    /// the graph, each file claimed in the catalog before it is read and released when the
+    /// job ends, filling in the pipeline's part of `summary`; returns the photos their
+    /// folder's auto-tag tagged.
+    #[allow(clippy::too_many_arguments)]
     fn encode(
         &mut self,
         work: &[WorkItem],
+        alone: &[WorkItem],
         encoder: &ImageEncoder,
         threads: usize,
         control: &Control,
@@ -630,6 +670,18 @@ impl Library {
         summary: &mut Summary,
     ) -> Result<HashSet<i64>, LibraryError> {
         let known = self.catalog.hashes_with_vector(self.model_id)?;
+        // Claims go through a connection of their own: the decoders make them while this
+        // one commits.
+        let claims = std::sync::Mutex::new((Catalog::open(&self.dir)?, Vec::<i64>::new()));
+        let claim_as = |items: &[WorkItem], lone: bool| -> Result<(), String> {
+            let mut guard = claims.lock().map_err(|_| "a claim panicked".to_string())?;
+            let (catalog, claimed) = &mut *guard;
+            let ids: Vec<i64> = items.iter().map(|w| w.photo_id).collect();
+            catalog.claim(&ids, lone).map_err(|e| e.to_string())?;
+            claimed.extend(ids);
+            Ok(())
+        };
+        let claim_shared = |items: &[WorkItem]| claim_as(items, false);
         let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
             .dir
@@ -679,16 +731,57 @@ impl Library {
                 }
                 Ok(())
             };
-            let run = pipeline::run(
-                work,
-                encoder,
-                &known,
-                Some(&self.thumbs),
-                threads,
-                control,
-                &mut commit,
-                progress,
-            );
+            // Files a dead process was reading go first, each alone: if one kills the process
+            // again, it is the only one in flight, and the next start marks it failed.
+            let total = work.len() + alone.len();
+            let mut before = Progress::default();
+            let offset = |p: &Progress, before: &Progress| {
+                let mut p = p.clone();
+                p.done += before.done;
+                p.failed += before.failed;
+                p.encoded += before.encoded;
+                p.total = total;
+                p
+            };
+            let mut run = Ok((Progress::default(), Timing::default()));
+            for item in alone {
+                if control.is_cancelled() {
+                    break;
+                }
+                if let Err(e) = claim_as(std::slice::from_ref(item), true) {
+                    tracing::warn!(path = %item.path.display(), "could not record the file being read: {e}");
+                }
+                run = pipeline::run(
+                    std::slice::from_ref(item),
+                    encoder,
+                    &known,
+                    Some(&self.thumbs),
+                    1,
+                    control,
+                    &mut commit,
+                    &mut |p| progress(&offset(p, &before)),
+                );
+                match &run {
+                    Ok((p, _)) => before = offset(p, &before),
+                    Err(_) => break,
+                }
+            }
+            if run.is_ok() && !work.is_empty() {
+                run = pipeline::run_claiming(
+                    work,
+                    encoder,
+                    &known,
+                    Some(&self.thumbs),
+                    threads,
+                    control,
+                    Some(&claim_shared),
+                    &mut commit,
+                    &mut |p| progress(&offset(p, &before)),
+                )
+                .map(|(p, t)| (offset(&p, &before), t));
+            } else if let Ok((p, _)) = &mut run {
+                *p = before.clone();
+            }
             // Whatever was committed to the catalog goes into the graph, also when the job
             // failed. A send fails only when the graph thread is gone, which `join` reports.
             let _ = send(GraphJob::Insert(std::mem::take(&mut fresh)));
@@ -701,6 +794,12 @@ impl Library {
             });
             (run, graph)
         });
+        // The job ended without the process dying: nothing it claimed is suspect.
+        if let Ok((mut catalog, claimed)) = claims.into_inner() {
+            if let Err(e) = catalog.release(&claimed) {
+                tracing::warn!("could not clear the record of files read: {e}");
+            }
+        }
         summary.auto_tagged = auto_tagged.len();
         for folder in unembedded {
             tracing::warn!(

@@ -87,6 +87,8 @@ pub enum Outcome {
         format: String,
         /// Date taken, camera, position.
         metadata: Metadata,
+        /// How the picture came out when it is not all there, for `status`.
+        note: Option<String>,
     },
     /// Identical bytes to an already-encoded photo: its vector is reused.
     Reused {
@@ -145,6 +147,10 @@ pub struct Timing {
     /// Summed seconds of decode-pool work (all threads).
     pub decode_cpu: f64,
 }
+
+/// What the encoder keeps of one gathered picture besides its pixels: its index in the work,
+/// hash, upright size, format, metadata and note.
+type Gathered = (usize, ContentHash, u32, u32, String, Metadata, Option<String>);
 
 /// Picture buffers the encoder hands back for the decoders to refill, so a job allocates a few
 /// hundred of them (600 kB of floats or 150 kB of bytes each) rather than one per photo.
@@ -222,7 +228,7 @@ fn encode_stage(
     // height, format, metadata). Tensors are copied into `tensors` all at once when the batch
     // is sent, on several threads: this thread is the pipeline's one serial stage.
     let mut held: Vec<Pixels> = Vec::with_capacity(batch);
-    let mut meta: Vec<(usize, ContentHash, u32, u32, String, Metadata)> = Vec::with_capacity(batch);
+    let mut meta: Vec<Gathered> = Vec::with_capacity(batch);
     let per = encoder.preprocess.tensor_len();
     let copy_threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get() / 4)
@@ -233,7 +239,7 @@ fn encode_stage(
     let mut flush = |pending: &mut Vec<Outcome>,
                      tensors: &mut crate::encode::Staging,
                      held: &mut Vec<Pixels>,
-                     meta: &mut Vec<(usize, ContentHash, u32, u32, String, Metadata)>,
+                     meta: &mut Vec<Gathered>,
                      current: &Option<PathBuf>|
      -> bool {
         let mut fresh = Vec::with_capacity(meta.len() + pending.len());
@@ -263,7 +269,7 @@ fn encode_stage(
             // vectors within the same transaction.
             match result {
                 Ok(vectors) => {
-                    for ((i, hash, width, height, format, metadata), vector) in
+                    for ((i, hash, width, height, format, metadata, note), vector) in
                         meta.drain(..).zip(vectors)
                     {
                         fresh.push(Outcome::Encoded {
@@ -274,6 +280,7 @@ fn encode_stage(
                             height,
                             format,
                             metadata,
+                            note,
                         });
                     }
                 }
@@ -339,11 +346,12 @@ fn encode_stage(
                 height,
                 format,
                 metadata,
+                note,
             }) => {
                 seen.insert(hash, work[i].photo_id);
                 if tensor.len() == per {
                     held.push(tensor);
-                    meta.push((i, hash, width, height, format, metadata));
+                    meta.push((i, hash, width, height, format, metadata, note));
                 } else {
                     pending.push(Outcome::Failed {
                         photo_id: work[i].photo_id,
@@ -380,6 +388,37 @@ fn encode_stage(
     (encode_secs, stage_secs, encode_cpu)
 }
 
+/// Records durably which files the decoders are about to read, before they read them (the
+/// catalog's `in_flight`), so that a file that kills the process is known on the next start.
+pub type Claim<'a> = &'a (dyn Fn(&[WorkItem]) -> Result<(), String> + Sync);
+
+/// The part of the work claimed so far: decoders claim the next chunk together, so a job
+/// writes one small transaction per chunk, not per file, and a crash leaves at most a chunk
+/// and what is queued behind the encoder under suspicion.
+struct Claims<'a> {
+    claim: Claim<'a>,
+    upto: std::sync::Mutex<usize>,
+    chunk: usize,
+}
+
+impl Claims<'_> {
+    /// Makes sure item `i` of `work` is claimed before it is read.
+    fn cover(&self, i: usize, work: &[WorkItem]) {
+        let mut upto = match self.upto.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        while *upto <= i {
+            let end = (*upto + self.chunk).min(work.len());
+            if let Err(e) = (self.claim)(&work[*upto..end]) {
+                // Only the protection against a second crash on the same file is lost.
+                tracing::warn!("could not record the files being read: {e}");
+            }
+            *upto = end;
+        }
+    }
+}
+
 /// Runs `work` through decode → encode → `commit`, returning the final progress and timing.
 /// `commit` receives outcomes in batches; an error from it stops the job and is returned.
 #[allow(clippy::too_many_arguments)]
@@ -390,6 +429,24 @@ pub fn run<E>(
     thumbs: Option<&Thumbs>,
     threads: usize,
     control: &Control,
+    commit: &mut dyn FnMut(Vec<Outcome>) -> Result<(), E>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Progress, Timing), E> {
+    run_claiming(
+        work, encoder, known, thumbs, threads, control, None, commit, progress,
+    )
+}
+
+/// [`run`] that `claim`s each chunk of files before the decoders read it.
+#[allow(clippy::too_many_arguments)]
+pub fn run_claiming<E>(
+    work: &[WorkItem],
+    encoder: &ImageEncoder,
+    known: &HashMap<ContentHash, i64>,
+    thumbs: Option<&Thumbs>,
+    threads: usize,
+    control: &Control,
+    claim: Option<Claim<'_>>,
     commit: &mut dyn FnMut(Vec<Outcome>) -> Result<(), E>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Progress, Timing), E> {
@@ -416,6 +473,12 @@ pub fn run<E>(
         empty: encoder.empty_pixels(),
     };
     let pool = &pool;
+    let claims = claim.map(|claim| Claims {
+        claim,
+        upto: std::sync::Mutex::new(0),
+        chunk: (2 * batch).clamp(16, 256),
+    });
+    let claims = claims.as_ref();
     let result = std::thread::scope(|scope| -> Result<(), E> {
         for _ in 0..threads.max(1) {
             let tx = tx.clone();
@@ -428,6 +491,9 @@ pub fn run<E>(
                     }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(item) = work.get(i) else { break };
+                    if let Some(c) = claims {
+                        c.cover(i, work);
+                    }
                     let t = Instant::now();
                     let previews = thumbs.map(|cache| Previews {
                         cache,

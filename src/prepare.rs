@@ -42,6 +42,8 @@ pub enum Prepared {
         format: String,
         /// What the file says about itself (date taken, camera, position).
         metadata: Metadata,
+        /// How the picture came out when it is not all there ([`decode::Decoded::note`]).
+        note: Option<String>,
     },
 }
 
@@ -116,6 +118,8 @@ pub fn prepare_into(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PrepareError::Vanished),
         Err(e) => return Err(DecodeError::Io(e).into()),
     };
+    #[cfg(feature = "fault-injection")]
+    crate::fault::while_reading(path);
     let hash = content_hash(&bytes);
     if let Some(&same_as) = known.get(&hash) {
         return Ok(Prepared::Known { hash, same_as });
@@ -144,6 +148,7 @@ pub fn prepare_into(
         }
         None => cfg.crop_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize),
     }
+    let note = d.note;
     let pixels = d.image.into_raw();
     if pixels.capacity() <= KEEP_PIXELS_MAX {
         // Not a full-size decode of a huge PNG: that one must not stay in memory per thread.
@@ -156,6 +161,7 @@ pub fn prepare_into(
         height: d.height,
         format: d.format.to_string(),
         metadata,
+        note,
     })
 }
 

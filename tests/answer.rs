@@ -90,6 +90,7 @@ fn build(specs: Vec<Spec>) -> Synthetic {
                 height: 480,
                 format: s.format.to_string(),
                 metadata: Default::default(),
+                note: None,
             })
             .collect();
         cat.commit_batch(model, &outcomes).unwrap();

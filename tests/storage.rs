@@ -65,6 +65,7 @@ fn encoded(photo_id: i64, seed: u8, vector: Vec<f32>) -> Outcome {
         height: 480,
         format: "jpeg".into(),
         metadata: Default::default(),
+        note: None,
     }
 }
 

@@ -483,6 +483,20 @@ fn run_index(
                 t.decode_cpu
             );
         }
+        if summary.stopped_reading > 0 {
+            eprintln!(
+                "glimpse: {} file(s) stopped Glimpse twice while being read and are marked \
+                 failed (`glimpse status --files` names them)",
+                summary.stopped_reading
+            );
+        }
+        if summary.tried_alone > 0 {
+            eprintln!(
+                "glimpse: {} file(s) that were being read when Glimpse last stopped were read \
+                 one at a time",
+                summary.tried_alone
+            );
+        }
         if summary.metadata_read > 0 {
             eprintln!(
                 "glimpse: read the dates, cameras and places of {} photos indexed before \
@@ -692,10 +706,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let roots = catalog.roots()?;
             let formats = catalog.format_counts()?;
-            let failed_files = if *files {
-                catalog.failed_files()?
+            let (failed_files, noted_files) = if *files {
+                (catalog.failed_files()?, catalog.noted_files()?)
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
             let provider = catalog.setting("provider")?;
             let auto_tags: Vec<serde_json::Value> = catalog
@@ -749,6 +763,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .map(|(r, n)| serde_json::json!({"reason": r, "count": n}))
                 .collect();
+            let notes: Vec<serde_json::Value> = stats
+                .notes
+                .iter()
+                .map(|(r, n)| serde_json::json!({"note": r, "count": n}))
+                .collect();
             let info = serde_json::json!({
                 "library": dir.to_string_lossy(),
                 "integrity": integrity,
@@ -760,6 +779,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "indexed": stats.indexed,
                 "failed": stats.failed,
                 "failures": failures,
+                "notes": notes,
                 "pending": stats.pending,
                 "missing": stats.missing,
                 "unsupported": stats.unsupported,
@@ -776,6 +796,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!(
                         "{}",
                         serde_json::json!({"path": p.to_string_lossy(), "reason": reason})
+                    );
+                }
+                for (p, note) in &noted_files {
+                    println!(
+                        "{}",
+                        serde_json::json!({"path": p.to_string_lossy(), "note": note})
                     );
                 }
             } else {
@@ -804,6 +830,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     stats.photos, stats.indexed, stats.failed, stats.pending, stats.missing, stats.unsupported, vectors
                 );
                 for (r, n) in &stats.failures {
+                    println!("  {n:>6}  {r}");
+                }
+                if !stats.notes.is_empty() {
+                    println!("indexed with a note (a viewer shows them; the picture may not be all there):");
+                }
+                for (r, n) in &stats.notes {
                     println!("  {n:>6}  {r}");
                 }
                 if !formats.is_empty() {
@@ -835,6 +867,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 for (p, reason) in &failed_files {
                     println!("{}: {reason}", p.display());
+                }
+                for (p, note) in &noted_files {
+                    println!("{}: indexed, {note}", p.display());
                 }
                 if let Some(n) = max_encodes {
                     println!(
