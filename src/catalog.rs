@@ -246,11 +246,20 @@ CREATE TABLE tag_rules (
 ALTER TABLE photos ADD COLUMN note TEXT;
 CREATE INDEX photos_noted ON photos(id) WHERE note IS NOT NULL;
 -- Files a job has taken to read (decode and encode) and not yet committed. A process that dies
--- on a file (an abort in a codec, the OOM killer) leaves its rows here: the next job tries each
--- of them alone (alone = 1), and one that is still here after that is marked failed.
+-- on a file (an abort in a codec, the OOM killer) leaves its rows here: the next job reads each
+-- of them alone (alone = 1 while it is read), and one the process died on while reading it
+-- alone is marked failed: at once when the process recorded a crash, else at the second such
+-- death (strikes), since a kill from outside can land on any file.
 CREATE TABLE in_flight (
     photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
-    alone INTEGER NOT NULL
+    alone INTEGER NOT NULL,
+    strikes INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- The decoders (decode::decoder_set) that a file marked failed that way stopped: it is tried
+-- again only under other decoders (a newer Glimpse, a codec library installed since).
+CREATE TABLE quarantine (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    decoders TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
 ];
@@ -802,6 +811,15 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Lets commits on this connection skip the disk flush: what it writes (the claims of
+    /// [`Catalog::claim`]) must survive the process dying, which the operating system's cache
+    /// ensures, not a power cut, and flushing per chunk would slow indexing.
+    pub fn survive_the_process_only(&self) -> Result<(), CatalogError> {
+        self.conn
+            .execute_batch("PRAGMA synchronous=NORMAL;")
+            .ctx("pragmas")
+    }
+
     /// Records, durably and before any of them is read, that a job is about to read these
     /// photos (`alone`: one at a time, nothing else in flight), so that a process that dies on
     /// one of them leaves a trace the next job acts on. One transaction for the lot.
@@ -809,7 +827,10 @@ impl Catalog {
         let tx = self.conn.transaction().ctx("begin claim")?;
         {
             let mut put = tx
-                .prepare_cached("INSERT OR REPLACE INTO in_flight(photo_id, alone) VALUES (?1, ?2)")
+                .prepare_cached(
+                    "INSERT INTO in_flight(photo_id, alone) VALUES (?1, ?2)
+                     ON CONFLICT(photo_id) DO UPDATE SET alone = excluded.alone",
+                )
                 .ctx("claim")?;
             for id in ids {
                 put.execute(params![id, alone]).ctx("claim")?;
@@ -833,19 +854,47 @@ impl Catalog {
         tx.commit().ctx("commit release")
     }
 
-    /// Acts on the claims a dead process left: a photo it was reading alone is marked failed
-    /// ([`STOPPED_WHILE_READING`]); the others, read beside it, are returned, to be tried alone
-    /// (their claims stay until then). Returns (to try alone, marked failed).
-    pub fn settle_in_flight(&mut self) -> Result<(HashSet<i64>, usize), CatalogError> {
+    /// Acts on the claims a dead process left. A photo it was reading alone is marked failed
+    /// ([`STOPPED_WHILE_READING`]) under `decoders` when the process recorded that it crashed
+    /// (`crashed`: a fatal signal while reading it), or when it died reading it alone twice;
+    /// the others are returned, to be read alone (their claims stay until then). Returns (to
+    /// read alone, marked failed).
+    pub fn settle_in_flight(
+        &mut self,
+        decoders: &str,
+        crashed: bool,
+    ) -> Result<(HashSet<i64>, usize), CatalogError> {
         let tx = self.conn.transaction().ctx("begin settle")?;
+        tx.execute(
+            "UPDATE in_flight SET strikes = strikes + 1 WHERE alone = 1",
+            [],
+        )
+        .ctx("strikes")?;
+        let condemned = if crashed {
+            "alone = 1"
+        } else {
+            "alone = 1 AND strikes >= 2"
+        };
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO quarantine(photo_id, decoders)
+                 SELECT photo_id, ?1 FROM in_flight WHERE {condemned}"
+            ),
+            [decoders],
+        )
+        .ctx("quarantine")?;
         let failed = tx
             .execute(
-                "UPDATE photos SET status = 'failed', error = ?1, note = NULL, updated_at = ?2
-                  WHERE id IN (SELECT photo_id FROM in_flight WHERE alone = 1)",
+                &format!(
+                    "UPDATE photos SET status = 'failed', error = ?1, note = NULL, updated_at = ?2
+                      WHERE id IN (SELECT photo_id FROM in_flight WHERE {condemned})"
+                ),
                 params![STOPPED_WHILE_READING, now()],
             )
             .ctx("quarantine")?;
-        tx.execute("DELETE FROM in_flight WHERE alone = 1", [])
+        tx.execute(&format!("DELETE FROM in_flight WHERE {condemned}"), [])
+            .ctx("quarantine")?;
+        tx.execute("UPDATE in_flight SET alone = 0", [])
             .ctx("quarantine")?;
         let suspects = {
             let mut stmt = tx
@@ -860,6 +909,24 @@ impl Catalog {
         };
         tx.commit().ctx("commit settle")?;
         Ok((suspects, failed))
+    }
+
+    /// Photos marked failed as [`STOPPED_WHILE_READING`] under `decoders`: not to be read
+    /// again until the decoders change (or the file does).
+    pub fn stopped_under(&self, decoders: &str) -> Result<HashSet<i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT q.photo_id FROM quarantine q JOIN photos p ON p.id = q.photo_id
+                  WHERE q.decoders = ?1 AND p.status = 'failed' AND p.error IS ?2",
+            )
+            .ctx("quarantined")?;
+        let rows = stmt
+            .query_map(params![decoders, STOPPED_WHILE_READING], |r| r.get(0))
+            .ctx("quarantined")?
+            .collect::<Result<HashSet<i64>, _>>()
+            .ctx("quarantined")?;
+        Ok(rows)
     }
 
     /// Marks a root reachable or not (unplugged drives are kept, not purged).
@@ -1475,7 +1542,9 @@ impl Catalog {
             )
             .ctx("notes")?;
         let notes = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .ctx("notes")?
             .collect::<Result<_, _>>()
             .ctx("notes")?;

@@ -12,7 +12,10 @@ pub fn while_reading(path: &std::path::Path) {
         return;
     };
     if path.file_name() == Some(name.as_os_str()) {
-        eprintln!("glimpse: fault injection: aborting while reading {}", path.display());
+        eprintln!(
+            "glimpse: fault injection: aborting while reading {}",
+            path.display()
+        );
         std::process::abort();
     }
 }

@@ -9,7 +9,9 @@
 //! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode, thumbnail via
 //! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
-//! (one process at a time: `lock`) and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
+//! (one process at a time: `lock`; `inflight` records the files being read, so that one that
+//! kills the process is read alone next time, then marked failed) and `watch` re-runs it when
+//! files change. `download` serves `runtime` and `model::manifest`.
 //!
 //! Answering follows the data flow of one query: `search` (query text and minus terms or an
 //! example photo → one vector → exact or graph nearest neighbours → filtered, paged results
@@ -31,6 +33,7 @@ pub mod encode;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 pub mod heif;
+pub mod inflight;
 pub mod library;
 pub mod lock;
 pub mod metadata;

@@ -416,7 +416,10 @@ impl Library {
         let decoders = decode::decoder_set();
         let mut retried: Vec<String> = Vec::new();
         // What the last process was reading when it died (nothing, after a clean exit).
-        let (mut suspects, stopped) = self.catalog.settle_in_flight()?;
+        let crashed = crate::inflight::take_crash_mark(&self.dir);
+        let (mut suspects, stopped) = self.catalog.settle_in_flight(&decoders, crashed)?;
+        // Files that stopped these decoders: not read again until the decoders change.
+        let stopped_here = self.catalog.stopped_under(&decoders)?;
         summary.stopped_reading = stopped;
         if stopped > 0 {
             tracing::warn!(
@@ -462,6 +465,7 @@ impl Library {
                 if let Some(k) = known.remove(&path_bytes(path)) {
                     if k.size == size && k.mtime_ns == mtime {
                         let settled = k.has_vector
+                            || (k.stopped_reading && stopped_here.contains(&k.id))
                             || (k.status == "failed" && !retry_failed)
                             || (k.status == "unsupported" && unsupported.is_some());
                         if settled {
@@ -470,7 +474,7 @@ impl Library {
                         }
                         if unsupported.is_none() {
                             if k.stopped_reading {
-                                // Failed files are tried again (new decoders): this one alone.
+                                // It stopped other decoders than these: tried again, alone.
                                 suspects.insert(k.id);
                             }
                             // Same file, no vector for this model yet (another model's vectors
@@ -670,18 +674,8 @@ impl Library {
         summary: &mut Summary,
     ) -> Result<HashSet<i64>, LibraryError> {
         let known = self.catalog.hashes_with_vector(self.model_id)?;
-        // Claims go through a connection of their own: the decoders make them while this
-        // one commits.
-        let claims = std::sync::Mutex::new((Catalog::open(&self.dir)?, Vec::<i64>::new()));
-        let claim_as = |items: &[WorkItem], lone: bool| -> Result<(), String> {
-            let mut guard = claims.lock().map_err(|_| "a claim panicked".to_string())?;
-            let (catalog, claimed) = &mut *guard;
-            let ids: Vec<i64> = items.iter().map(|w| w.photo_id).collect();
-            catalog.claim(&ids, lone).map_err(|e| e.to_string())?;
-            claimed.extend(ids);
-            Ok(())
-        };
-        let claim_shared = |items: &[WorkItem]| claim_as(items, false);
+        let claims = crate::inflight::Claims::open(&self.dir)?;
+        let (together, one_by_one) = (claims.reading(false), claims.reading(true));
         let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
             .dir
@@ -748,16 +742,14 @@ impl Library {
                 if control.is_cancelled() {
                     break;
                 }
-                if let Err(e) = claim_as(std::slice::from_ref(item), true) {
-                    tracing::warn!(path = %item.path.display(), "could not record the file being read: {e}");
-                }
-                run = pipeline::run(
+                run = pipeline::run_claiming(
                     std::slice::from_ref(item),
                     encoder,
                     &known,
                     Some(&self.thumbs),
                     1,
                     control,
+                    Some(&one_by_one),
                     &mut commit,
                     &mut |p| progress(&offset(p, &before)),
                 );
@@ -774,7 +766,7 @@ impl Library {
                     Some(&self.thumbs),
                     threads,
                     control,
-                    Some(&claim_shared),
+                    Some(&together),
                     &mut commit,
                     &mut |p| progress(&offset(p, &before)),
                 )
@@ -795,11 +787,8 @@ impl Library {
             (run, graph)
         });
         // The job ended without the process dying: nothing it claimed is suspect.
-        if let Ok((mut catalog, claimed)) = claims.into_inner() {
-            if let Err(e) = catalog.release(&claimed) {
-                tracing::warn!("could not clear the record of files read: {e}");
-            }
-        }
+        drop((together, one_by_one));
+        claims.release();
         summary.auto_tagged = auto_tagged.len();
         for folder in unembedded {
             tracing::warn!(

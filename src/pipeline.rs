@@ -150,7 +150,15 @@ pub struct Timing {
 
 /// What the encoder keeps of one gathered picture besides its pixels: its index in the work,
 /// hash, upright size, format, metadata and note.
-type Gathered = (usize, ContentHash, u32, u32, String, Metadata, Option<String>);
+type Gathered = (
+    usize,
+    ContentHash,
+    u32,
+    u32,
+    String,
+    Metadata,
+    Option<String>,
+);
 
 /// Picture buffers the encoder hands back for the decoders to refill, so a job allocates a few
 /// hundred of them (600 kB of floats or 150 kB of bytes each) rather than one per photo.
@@ -388,15 +396,23 @@ fn encode_stage(
     (encode_secs, stage_secs, encode_cpu)
 }
 
-/// Records durably which files the decoders are about to read, before they read them (the
-/// catalog's `in_flight`), so that a file that kills the process is known on the next start.
-pub type Claim<'a> = &'a (dyn Fn(&[WorkItem]) -> Result<(), String> + Sync);
+/// What the decoders tell about the files they read, so that a file that kills the process
+/// (an abort in a codec, the OOM killer) is known on the next start: the library records it
+/// (see [`crate::inflight`]).
+pub trait Reading: Sync {
+    /// Records durably that these files are about to be read, before any of them is.
+    fn claim(&self, items: &[WorkItem]) -> Result<(), String>;
+    /// Just before one file is read and decoded.
+    fn start(&self, _item: &WorkItem) {}
+    /// Just after it was (whatever came of it).
+    fn done(&self, _item: &WorkItem) {}
+}
 
 /// The part of the work claimed so far: decoders claim the next chunk together, so a job
 /// writes one small transaction per chunk, not per file, and a crash leaves at most a chunk
 /// and what is queued behind the encoder under suspicion.
 struct Claims<'a> {
-    claim: Claim<'a>,
+    reading: &'a dyn Reading,
     upto: std::sync::Mutex<usize>,
     chunk: usize,
 }
@@ -410,7 +426,7 @@ impl Claims<'_> {
         };
         while *upto <= i {
             let end = (*upto + self.chunk).min(work.len());
-            if let Err(e) = (self.claim)(&work[*upto..end]) {
+            if let Err(e) = self.reading.claim(&work[*upto..end]) {
                 // Only the protection against a second crash on the same file is lost.
                 tracing::warn!("could not record the files being read: {e}");
             }
@@ -437,7 +453,8 @@ pub fn run<E>(
     )
 }
 
-/// [`run`] that `claim`s each chunk of files before the decoders read it.
+/// [`run`] that tells `reading` which files the decoders are about to read, a chunk at a
+/// time, and when each one is read.
 #[allow(clippy::too_many_arguments)]
 pub fn run_claiming<E>(
     work: &[WorkItem],
@@ -446,7 +463,7 @@ pub fn run_claiming<E>(
     thumbs: Option<&Thumbs>,
     threads: usize,
     control: &Control,
-    claim: Option<Claim<'_>>,
+    reading: Option<&dyn Reading>,
     commit: &mut dyn FnMut(Vec<Outcome>) -> Result<(), E>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Progress, Timing), E> {
@@ -473,8 +490,8 @@ pub fn run_claiming<E>(
         empty: encoder.empty_pixels(),
     };
     let pool = &pool;
-    let claims = claim.map(|claim| Claims {
-        claim,
+    let claims = reading.map(|reading| Claims {
+        reading,
         upto: std::sync::Mutex::new(0),
         chunk: (2 * batch).clamp(16, 256),
     });
@@ -493,6 +510,7 @@ pub fn run_claiming<E>(
                     let Some(item) = work.get(i) else { break };
                     if let Some(c) = claims {
                         c.cover(i, work);
+                        c.reading.start(item);
                     }
                     let t = Instant::now();
                     let previews = thumbs.map(|cache| Previews {
@@ -507,6 +525,9 @@ pub fn run_claiming<E>(
                         pool.take(),
                         &mut scratch,
                     );
+                    if let Some(c) = claims {
+                        c.reading.done(item);
+                    }
                     decode_nanos.fetch_add(t.elapsed().as_nanos() as usize, Ordering::Relaxed);
                     if tx.send((i, r)).is_err() {
                         break;

@@ -64,8 +64,11 @@ fn states(library: &Path) -> Vec<(PathBuf, String, Option<String>)> {
     let mut out = Vec::new();
     for r in catalog.roots().unwrap() {
         let known = catalog.known_files(r.id, 1).unwrap();
-        let failures: std::collections::HashMap<PathBuf, String> =
-            catalog.root_failures(r.id, 1000).unwrap().into_iter().collect();
+        let failures: std::collections::HashMap<PathBuf, String> = catalog
+            .root_failures(r.id, 1000)
+            .unwrap()
+            .into_iter()
+            .collect();
         for (p, k) in known {
             let p = glimpse::catalog::bytes_path(&p);
             let why = failures.get(&p).cloned();

@@ -744,3 +744,56 @@ fn an_opened_index_is_mapped_until_its_first_change() {
         Err(VectorError::Index(_))
     ));
 }
+
+#[test]
+fn a_note_on_how_a_picture_came_out_is_kept_copied_with_its_content_and_cleared_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut cat, _, ids) = catalog_with_files(dir.path(), 3);
+    let model = cat.model_id("m", 4).unwrap();
+    let note = "decoded with warnings: Corrupt JPEG data: 3 extraneous bytes before marker 0xd9";
+    let Outcome::Encoded {
+        photo_id,
+        hash,
+        vector,
+        width,
+        height,
+        format,
+        metadata,
+        ..
+    } = encoded(ids[0], 1, vec![1.0, 0.0, 0.0, 0.0])
+    else {
+        unreachable!()
+    };
+    let with_note = Outcome::Encoded {
+        photo_id,
+        hash,
+        vector,
+        width,
+        height,
+        format,
+        metadata,
+        note: Some(note.into()),
+    };
+    let copy = Outcome::Reused {
+        photo_id: ids[1],
+        hash,
+        same_as: ids[0],
+    };
+    cat.commit_batch(model, &[with_note, copy]).unwrap();
+    let p = |i: usize| dir.path().join("photos").join(format!("{i}.jpg"));
+    assert_eq!(
+        cat.noted_files().unwrap(),
+        vec![(p(0), note.to_string()), (p(1), note.to_string())]
+    );
+    assert_eq!(cat.stats(model).unwrap().notes, vec![(note.to_string(), 2)]);
+
+    // A file that fails later (changed, then refused) loses the note with the picture.
+    cat.commit_batch(model, &[failed(ids[1], "truncated image")])
+        .unwrap();
+    assert_eq!(cat.noted_files().unwrap(), vec![(p(0), note.to_string())]);
+    // A plain decode clears it.
+    cat.commit_batch(model, &[encoded(ids[0], 1, vec![1.0, 0.0, 0.0, 0.0])])
+        .unwrap();
+    assert!(cat.noted_files().unwrap().is_empty());
+    assert!(cat.stats(model).unwrap().notes.is_empty());
+}

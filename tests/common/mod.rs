@@ -90,9 +90,12 @@ pub fn index_folder(
     .unwrap()
 }
 
-/// Undoes schema migrations 7 (the kept auto-tags) and 6 (the kept counts, their triggers and
-/// indexes) on a catalog, so a test can turn it back into what an earlier Glimpse wrote.
+/// Undoes schema migrations 8 (notes, files in flight), 7 (the kept auto-tags) and 6 (the kept
+/// counts, their triggers and indexes) on a catalog, so a test can turn it back into what an
+/// earlier Glimpse wrote.
 pub const UNDO_KEPT_COUNTS: &str = "
+    DROP TABLE quarantine; DROP TABLE in_flight; DROP INDEX photos_noted;
+    ALTER TABLE photos DROP COLUMN note;
     DROP TABLE tag_rules;
     DROP TRIGGER photo_counted; DROP TRIGGER photo_recounted; DROP TRIGGER photo_uncounted;
     DROP TRIGGER vector_counted; DROP TRIGGER vector_uncounted; DROP TRIGGER root_uncounted;
