@@ -236,16 +236,9 @@ pub fn example(
             });
         }
     }
-    let len = std::fs::metadata(&canonical)
-        .map_err(|e| bad(e.to_string()))?
-        .len();
-    if len > decode::MAX_FILE_BYTES {
-        return Err(bad(format!(
-            "file is {len} bytes, more than the {} byte limit",
-            decode::MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(&canonical).map_err(|e| bad(e.to_string()))?;
+    // A dropped pipe or a link to a device is refused, never waited on or read without end.
+    let bytes = crate::read::read_photo(&canonical, decode::MAX_FILE_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
     let hash = crate::prepare::content_hash(&bytes);
     if let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &hash)? {
         if let Some(vector) = lib.catalog.embedding(lib.model_id(), id)? {
