@@ -1,12 +1,12 @@
 //! What a hostile or broken input cannot do to the engine: a pipe or a link to a device named
 //! like a photo cannot hang a read or fill memory (dropped as an example, named on the command
-//! line, or put in a photo's place after the scan). The special files are made at test time in
-//! a temporary folder.
+//! line, or put in a photo's place after the scan), and a model folder cannot ask for absurd
+//! preprocessing sizes. The special files are made at test time in a temporary folder.
 
 mod common;
 
 use glimpse::decode::{self, DecodeOptions};
-use glimpse::preprocess::PreprocessConfig;
+use glimpse::preprocess::{ConfigError, PreprocessConfig, MAX_INPUT_SIDE};
 use std::path::{Path, PathBuf};
 
 /// A temporary folder holding one real photo (`photo.jpg`).
@@ -153,4 +153,71 @@ mod special_files {
         let r = prepare::prepare(&gone, &PreprocessConfig::default(), &HashMap::new(), None);
         assert!(matches!(r, Err(PrepareError::Vanished)), "{r:?}");
     }
+}
+
+/// Writes `json` as `preprocess_cfg.json` (immich) and `preprocessor_config.json` (HF) in a
+/// temporary folder.
+fn configs(json: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (immich, hf) = (
+        dir.path().join("preprocess_cfg.json"),
+        dir.path().join("preprocessor_config.json"),
+    );
+    std::fs::write(&immich, json).unwrap();
+    std::fs::write(&hf, json).unwrap();
+    (dir, immich, hf)
+}
+
+fn invalid_message(r: Result<PreprocessConfig, ConfigError>) -> String {
+    match r {
+        Err(e @ ConfigError::Invalid { .. }) => e.to_string(),
+        other => panic!("expected an invalid config, got {other:?}"),
+    }
+}
+
+#[test]
+fn preprocessing_sizes_from_a_model_folder_are_bounded() {
+    // A 2^31 crop, the largest u32, just past the cap, and nothing at all.
+    for size in [1u64 << 31, u32::MAX as u64, MAX_INPUT_SIDE as u64 + 1, 0] {
+        let (_d, immich, _) = configs(&format!(r#"{{"size": {size}}}"#));
+        let msg = invalid_message(PreprocessConfig::from_immich(&immich));
+        assert!(
+            msg.ends_with(&format!(
+                "size {size} is outside 1..={MAX_INPUT_SIDE} pixels"
+            )),
+            "{msg}"
+        );
+    }
+    let (_d, _, hf) = configs(&format!(
+        r#"{{"size": {{"shortest_edge": 224}}, "crop_size": {{"height": 224, "width": {}}}}}"#,
+        MAX_INPUT_SIDE + 1
+    ));
+    let msg = invalid_message(PreprocessConfig::from_hf(&hf));
+    assert!(msg.contains("crop width"), "{msg}");
+    let (_d, _, hf) = configs(r#"{"size": {"shortest_edge": 4294967295}}"#);
+    assert!(invalid_message(PreprocessConfig::from_hf(&hf)).contains("size 4294967295"));
+    // Past u32: not a size at all.
+    let (_d, immich, _) = configs(&format!(r#"{{"size": {}}}"#, 1u64 << 40));
+    invalid_message(PreprocessConfig::from_immich(&immich));
+    // Division by zero and non-numbers.
+    let (_d, immich, _) = configs(r#"{"size": 224, "std": [0.2, 0.0, 0.3]}"#);
+    assert!(invalid_message(PreprocessConfig::from_immich(&immich)).contains("std"));
+    let (_d, _, hf) = configs(r#"{"rescale_factor": -1.0}"#);
+    assert!(invalid_message(PreprocessConfig::from_hf(&hf)).contains("rescale_factor"));
+    // A config file that is not a few hundred bytes is not read whole.
+    let (_d, immich, _) = configs(&format!(
+        r#"{{"size": 224, "pad": "{}"}}"#,
+        "x".repeat(2 << 20)
+    ));
+    assert!(invalid_message(PreprocessConfig::from_immich(&immich)).contains("larger than"));
+    // Real configs still load: the largest side allowed, and the test models'.
+    let (_d, immich, _) = configs(&format!(r#"{{"size": {MAX_INPUT_SIDE}}}"#));
+    assert_eq!(
+        PreprocessConfig::from_immich(&immich).unwrap().resize,
+        MAX_INPUT_SIDE
+    );
+    let cfg =
+        PreprocessConfig::from_immich(&common::immich_model().join("visual/preprocess_cfg.json"))
+            .unwrap();
+    assert!(cfg.resize >= 1 && cfg.resize <= MAX_INPUT_SIDE);
 }
