@@ -33,6 +33,18 @@ pub enum CatalogError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The catalog was written by a newer Glimpse, whose schema this build does not know:
+    /// using it could misread or damage what that version wrote.
+    #[error(
+        "this library was written by a newer Glimpse (schema {found}, this one knows {known}); \
+         use that version or a new library folder"
+    )]
+    Newer {
+        /// The catalog's schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest schema this build knows.
+        known: usize,
+    },
 }
 
 trait Ctx<T> {
@@ -430,6 +442,67 @@ pub struct Stats {
 /// no other file in flight: the one file that must not be read again.
 pub const STOPPED_WHILE_READING: &str = "Glimpse stopped while reading this file";
 
+/// Creates the library folder and its thumbnail folder readable by the user alone (0700 on
+/// Unix): the catalog holds every photo's path, place and camera, and the thumbnails show them.
+/// An existing one that we own and others can read is made private, and the change is logged;
+/// one owned by another user is left as it is, with a warning. Parent folders get the usual
+/// permissions.
+fn private_folders(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let private = |folder: &Path| -> std::io::Result<()> {
+            match std::fs::DirBuilder::new().mode(0o700).create(folder) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            let meta = std::fs::metadata(folder)?;
+            if !meta.is_dir() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a file is in the way of the folder",
+                ));
+            }
+            let mode = meta.permissions().mode();
+            if mode & 0o077 == 0 {
+                return Ok(());
+            }
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if meta.uid() != me {
+                tracing::warn!(
+                    folder = %folder.display(),
+                    "others can read this library folder (mode {:o}), and it belongs to another \
+                     user: left as it is",
+                    mode & 0o777
+                );
+                return Ok(());
+            }
+            let tight = mode & !0o077;
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(tight))?;
+            tracing::info!(
+                folder = %folder.display(),
+                "others could read this library folder (mode {:o}); made it private ({:o})",
+                mode & 0o777,
+                tight & 0o777
+            );
+            Ok(())
+        };
+        private(dir)?;
+        private(&dir.join("thumbs"))
+    }
+    #[cfg(not(unix))]
+    {
+        // No mode bits here: the default library folder, under the user's profile, is private
+        // to the user by the access lists it inherits.
+        std::fs::create_dir_all(dir.join("thumbs"))
+    }
+}
+
 /// An open catalog.
 pub struct Catalog {
     conn: Connection,
@@ -438,7 +511,7 @@ pub struct Catalog {
 impl Catalog {
     /// Opens (creating and migrating) `<dir>/catalog.sqlite`.
     pub fn open(dir: &Path) -> Result<Self, CatalogError> {
-        std::fs::create_dir_all(dir).map_err(|source| CatalogError::Folder {
+        private_folders(dir).map_err(|source| CatalogError::Folder {
             path: dir.display().to_string(),
             source,
         })?;
@@ -457,10 +530,20 @@ impl Catalog {
     }
 
     fn migrate(&mut self) -> Result<(), CatalogError> {
-        let version: usize = self
+        let found = self
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-            .ctx("read schema version")? as usize;
+            .ctx("read schema version")?;
+        // A version this build does not know is refused before anything is written.
+        let version = match usize::try_from(found) {
+            Ok(v) if v <= MIGRATIONS.len() => v,
+            _ => {
+                return Err(CatalogError::Newer {
+                    found,
+                    known: MIGRATIONS.len(),
+                })
+            }
+        };
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = self.conn.transaction().ctx("begin migration")?;
             tx.execute_batch(sql).ctx("migrate")?;
@@ -2215,5 +2298,95 @@ mod tests {
         let raw = PhotoFilter::formats_named(&["raw", "NEF"]);
         assert_eq!(raw, RAW_FORMATS);
         assert!(PhotoFilter::formats_named::<&str>(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_catalog_from_a_newer_glimpse_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Catalog::open(dir.path()).unwrap());
+        let newer = MIGRATIONS.len() as i64 + 1;
+        let db = dir.path().join("catalog.sqlite");
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {newer}"))
+            .unwrap();
+        let err = Catalog::open(dir.path())
+            .err()
+            .expect("a newer catalog must be refused");
+        assert!(
+            matches!(err, CatalogError::Newer { found, known } if found == newer && known == MIGRATIONS.len())
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "this library was written by a newer Glimpse (schema {newer}, this one knows {}); \
+                 use that version or a new library folder",
+                MIGRATIONS.len()
+            )
+        );
+        let version: i64 = Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, newer);
+        // A negative version (not one any Glimpse writes) is refused too, not taken for 0.
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = -1")
+            .unwrap();
+        assert!(matches!(
+            Catalog::open(dir.path()),
+            Err(CatalogError::Newer { found: -1, .. })
+        ));
+        // The version this build writes opens.
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+            .unwrap();
+        assert!(Catalog::open(dir.path()).is_ok());
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_library_folder_and_its_thumbnails_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 0o755);
+        // New: created 0700 (the parents it needs keep the usual permissions).
+        let lib = dir.path().join("a/library");
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        assert_eq!(mode(&lib.join("thumbs")), 0o700);
+        assert_ne!(
+            mode(&dir.path().join("a")) & 0o077,
+            0,
+            "parents are not ours to change"
+        );
+        // An existing library that others can read is made private.
+        set(&lib, 0o755);
+        set(&lib.join("thumbs"), 0o775);
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        assert_eq!(mode(&lib.join("thumbs")), 0o700);
+        // Only the bits of others go; what the owner had stays.
+        set(&lib, 0o750);
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        // A file in the way is an error, not a library.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            Catalog::open(&file),
+            Err(CatalogError::Folder { .. })
+        ));
     }
 }

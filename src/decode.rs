@@ -119,16 +119,10 @@ impl DecodeOptions {
     }
 }
 
-/// Reads and decodes one photo file.
+/// Reads and decodes one photo file (through [`crate::read`]: a regular file, at most
+/// [`MAX_FILE_BYTES`] of it).
 pub fn decode_file(path: &Path, opts: DecodeOptions) -> Result<Decoded, DecodeError> {
-    let len = std::fs::metadata(path)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(DecodeError::FileTooLarge {
-            bytes: len,
-            limit: MAX_FILE_BYTES,
-        });
-    }
-    let bytes = std::fs::read(path)?;
+    let bytes = crate::read::read_photo(path, MAX_FILE_BYTES)?;
     decode_bytes(&bytes, opts)
 }
 

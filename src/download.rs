@@ -3,6 +3,11 @@
 //! is hashed while it is written, checked against the expected size and sha256, synced to disk
 //! and only then renamed into place. A failed download never leaves anything at the destination
 //! and never replaces a good file that was already there.
+//!
+//! Only `https` is fetched (plain `http` only from this machine, for tests and local mirrors),
+//! redirects are followed one by one under the same rule (never from `https` down to `http`),
+//! a file whose size is not pinned is capped at a maximum its caller gives, and partial
+//! downloads that a dead run left behind are removed when the next download starts.
 
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -13,6 +18,12 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest silence on an open connection before the download is abandoned.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(45);
+/// Redirects followed before a download is abandoned (Hugging Face uses one or two).
+pub const MAX_REDIRECTS: usize = 10;
+/// How long a partial download (`.*.part`, `.fetch-*`) may sit untouched before a new download
+/// in its folder removes it: a live download writes to it every few seconds (and gives up
+/// after [`READ_TIMEOUT`] of silence), so one untouched for a day belongs to a dead run.
+pub const STALE_PARTIAL_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a download must turn out to be; unknown fields are not checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -21,6 +32,9 @@ pub struct Expected {
     pub sha256: Option<[u8; 32]>,
     /// The file's size in bytes, when it is pinned.
     pub size: Option<u64>,
+    /// The most an unpinned file may weigh (ignored when `size` is pinned): a server that
+    /// sends without end must not fill the disk.
+    pub max_size: Option<u64>,
 }
 
 impl Expected {
@@ -35,7 +49,17 @@ impl Expected {
             Some(h) => Some(parse_sha256(h)?),
             None => None,
         };
-        Ok(Self { sha256, size })
+        Ok(Self {
+            sha256,
+            size,
+            max_size: None,
+        })
+    }
+
+    /// The same expectation with a cap on the size of an unpinned file.
+    pub fn with_max_size(mut self, max: u64) -> Self {
+        self.max_size = Some(max);
+        self
     }
 }
 
@@ -148,6 +172,35 @@ pub enum DownloadError {
         /// The offending value.
         value: String,
     },
+    /// The URL (or a redirect) is not one Glimpse downloads from: anything but `https`, except
+    /// `http` on this machine, and never from `https` down to `http`.
+    #[error("refusing to download {url}: {reason}")]
+    Insecure {
+        /// The URL refused.
+        url: String,
+        /// Why, in a few words.
+        reason: String,
+    },
+    /// An unpinned file is larger than the most a file of its kind may weigh.
+    #[error(
+        "download of {url} is too large: more than {limit} bytes (announced or received: {got})"
+    )]
+    TooLarge {
+        /// The URL requested.
+        url: String,
+        /// The cap.
+        limit: u64,
+        /// What the server announced, or what had arrived when the cap was passed.
+        got: u64,
+    },
+    /// The server redirected more than [`MAX_REDIRECTS`] times, or without saying where.
+    #[error("GET {url} failed: {reason}")]
+    Redirect {
+        /// The URL requested.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 fn io_err<'a>(
@@ -178,9 +231,144 @@ fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .accept_encoding("identity")
         .user_agent(concat!("glimpse/", env!("CARGO_PKG_VERSION")))
-        .max_redirects(10)
+        // Redirects are followed by `get_following`, which checks every hop.
+        .max_redirects(0)
         .build();
     ureq::Agent::new_with_config(config)
+}
+
+/// Whether a host is this machine (where plain http cannot be intercepted on the way).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks that `url` may be fetched, `after` the URL that redirected to it (if any): `https`,
+/// or `http` to this machine reached from `http` (tests, a local mirror); never a step down
+/// from `https` to `http`, never another scheme.
+pub fn check_url(url: &str, after: Option<&str>) -> Result<(), DownloadError> {
+    let refuse = |reason: &str| DownloadError::Insecure {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let uri: ureq::http::Uri = url.parse().map_err(|_| refuse("not a valid URL"))?;
+    let from_https = after.is_some_and(|a| {
+        a.parse::<ureq::http::Uri>()
+            .is_ok_and(|u| u.scheme_str() == Some("https"))
+    });
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if from_https => Err(refuse("a redirect from https to plain http")),
+        Some("http") if uri.host().is_some_and(is_loopback) => Ok(()),
+        Some("http") => Err(refuse(
+            "plain http can be read and changed on the way; only https is used",
+        )),
+        _ => Err(refuse("only https URLs are downloaded")),
+    }
+}
+
+/// Where a redirect's `Location` points, resolved against the URL that answered it.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    let location = location.trim();
+    // Absolute when it starts with a scheme (`https:`), whatever its query holds.
+    let scheme_end = location.find(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    if scheme_end.is_some_and(|i| i > 0 && location[i..].starts_with(':')) {
+        return Some(location.to_string());
+    }
+    let uri: ureq::http::Uri = base.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{scheme}://{rest}"));
+    }
+    let authority = uri.authority()?.as_str();
+    if location.starts_with('/') {
+        return Some(format!("{scheme}://{authority}{location}"));
+    }
+    let path = uri.path();
+    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
+    let dir = if dir.is_empty() { "/" } else { dir };
+    Some(format!("{scheme}://{authority}{dir}{location}"))
+}
+
+/// GETs `url`, following redirects one hop at a time, each checked by [`check_url`]; the
+/// answer is the first that is not a redirect, with the URL that gave it.
+fn get_following(url: &str) -> Result<ureq::http::Response<ureq::Body>, DownloadError> {
+    check_url(url, None)?;
+    let agent = agent();
+    let mut current = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let response = agent
+            .get(&current)
+            .call()
+            .map_err(|source| DownloadError::Transport {
+                url: current.clone(),
+                source,
+            })?;
+        if !response.status().is_redirection() {
+            return Ok(response);
+        }
+        let next = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| resolve_location(&current, l))
+            .ok_or_else(|| DownloadError::Redirect {
+                url: url.to_string(),
+                reason: format!("{current} redirected without saying where"),
+            })?;
+        check_url(&next, Some(&current))?;
+        tracing::debug!(from = %current, to = %next, "following redirect");
+        current = next;
+    }
+    Err(DownloadError::Redirect {
+        url: url.to_string(),
+        reason: format!("more than {MAX_REDIRECTS} redirects"),
+    })
+}
+
+/// Removes what dead downloads left in `dir`: hidden `.part` files (`.<name>.<random>.part`)
+/// and `.fetch-*` folders that nothing has written to for `older_than`. Anything else is left
+/// alone, and so is a partial download still being written. Returns how many were removed.
+pub fn clean_stale_partials(dir: &Path, older_than: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let now = std::time::SystemTime::now();
+    let untouched = |m: &std::fs::Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|age| age > older_than)
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `file_type` does not follow links: a link is never a leftover of ours.
+        let Ok(ft) = entry.file_type() else { continue };
+        let path = entry.path();
+        let gone = if ft.is_file() && name.starts_with('.') && name.ends_with(".part") {
+            entry.metadata().is_ok_and(|m| untouched(&m)) && std::fs::remove_file(&path).is_ok()
+        } else if ft.is_dir() && name.starts_with(".fetch-") {
+            // A folder is as fresh as the newest thing in it (the wheel being written).
+            let fresh_inside = std::fs::read_dir(&path).is_ok_and(|rd| {
+                rd.flatten()
+                    .any(|e| e.metadata().is_ok_and(|m| !untouched(&m)))
+            });
+            entry.metadata().is_ok_and(|m| untouched(&m))
+                && !fresh_inside
+                && std::fs::remove_dir_all(&path).is_ok()
+        } else {
+            false
+        };
+        if gone {
+            tracing::info!(path = %path.display(), "removed a partial download left by an earlier run");
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Downloads `url` to `dest` so that `dest` either does not change or ends up holding exactly the
@@ -202,14 +390,10 @@ pub fn download_verified(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "download".into());
 
+    clean_stale_partials(&dir, STALE_PARTIAL_AGE);
+
     tracing::info!(%url, dest = %dest.display(), "downloading");
-    let response = agent()
-        .get(url)
-        .call()
-        .map_err(|source| DownloadError::Transport {
-            url: url.to_string(),
-            source,
-        })?;
+    let response = get_following(url)?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(DownloadError::Status {
@@ -235,6 +419,17 @@ pub fn download_verified(
             return Err(DownloadError::Size {
                 url: url.to_string(),
                 expected: pinned,
+                got: announced,
+            });
+        }
+    }
+    // Without a pinned size, the caller's cap bounds what is accepted.
+    let cap = expected.max_size.filter(|_| expected.size.is_none());
+    if let (Some(limit), Some(announced)) = (cap, content_length) {
+        if announced > limit {
+            return Err(DownloadError::TooLarge {
+                url: url.to_string(),
+                limit,
                 got: announced,
             });
         }
@@ -278,6 +473,15 @@ pub fn download_verified(
                 return Err(DownloadError::Size {
                     url: url.to_string(),
                     expected: limit,
+                    got: done,
+                });
+            }
+        }
+        if let Some(limit) = cap {
+            if done > limit {
+                return Err(DownloadError::TooLarge {
+                    url: url.to_string(),
+                    limit,
                     got: done,
                 });
             }
@@ -635,6 +839,7 @@ mod tests {
         Expected {
             sha256: Some(sha(data)),
             size: Some(data.len() as u64),
+            max_size: None,
         }
     }
 
@@ -739,6 +944,8 @@ mod tests {
                 let exp = Expected {
                     sha256: None,
                     size: Some(size),
+                    // A cap is for unpinned files: the pin decides.
+                    max_size: Some(1),
                 };
                 let err = download_verified(&server.url(path), &dest, exp, &mut nop()).unwrap_err();
                 assert!(
@@ -848,6 +1055,193 @@ mod tests {
         download_verified(&server.url("/f"), &dest, pinned(&new), &mut nop()).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), new);
         assert_eq!(listing(dir.path()), vec!["f"]);
+    }
+
+    #[test]
+    fn only_https_or_plain_http_on_this_machine_is_fetched() {
+        for ok in [
+            "https://huggingface.co/a/b",
+            "http://127.0.0.1:8080/x",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+        ] {
+            assert!(check_url(ok, None).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://huggingface.co/a/b",
+            "http://192.168.1.2/x",
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(
+                matches!(check_url(bad, None), Err(DownloadError::Insecure { .. })),
+                "{bad}"
+            );
+        }
+        // A step down from https is refused even to this machine; http to http locally is not.
+        let err = check_url("http://127.0.0.1/x", Some("https://huggingface.co/a")).unwrap_err();
+        assert!(
+            err.to_string().contains("from https to plain http"),
+            "{err}"
+        );
+        assert!(check_url("http://127.0.0.1/y", Some("http://127.0.0.1/x")).is_ok());
+        assert!(check_url("https://cdn.example/y", Some("https://huggingface.co/a")).is_ok());
+    }
+
+    #[test]
+    fn redirect_locations_resolve_against_the_url_that_answered() {
+        let base = "https://huggingface.co/org/model/resolve/main/visual/model.onnx?x=1";
+        for (loc, want) in [
+            ("https://cdn.hf.co/f?sig=1", "https://cdn.hf.co/f?sig=1"),
+            ("//cdn.hf.co/f", "https://cdn.hf.co/f"),
+            ("http://x.example/f", "http://x.example/f"),
+            (
+                "/go?to=http://x.example/",
+                "https://huggingface.co/go?to=http://x.example/",
+            ),
+            (
+                "/api/resolve-cache/f",
+                "https://huggingface.co/api/resolve-cache/f",
+            ),
+            (
+                "other.onnx",
+                "https://huggingface.co/org/model/resolve/main/visual/other.onnx",
+            ),
+        ] {
+            assert_eq!(resolve_location(base, loc).as_deref(), Some(want), "{loc}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_to_plain_http_elsewhere_is_refused_before_connecting() {
+        let server = TestServer::start();
+        server.route(
+            "/model",
+            Reply::Redirect("http://downgrade.invalid/model".into()),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        let err = download_verified(
+            &server.url("/model"),
+            &dest,
+            Expected::unknown(),
+            &mut nop(),
+        )
+        .unwrap_err();
+        match &err {
+            DownloadError::Insecure { url, .. } => {
+                assert_eq!(url, "http://downgrade.invalid/model")
+            }
+            other => panic!("expected Insecure, got {other:?}"),
+        }
+        assert_eq!(server.hits(), vec!["/model"]);
+        assert!(listing(dir.path()).is_empty());
+        // And a plain-http URL elsewhere is never asked for.
+        let err = download_verified(
+            "http://plain.invalid/f",
+            &dest,
+            Expected::unknown(),
+            &mut nop(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, DownloadError::Insecure { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn endless_redirects_stop() {
+        let server = TestServer::start();
+        server.route("/a", Reply::Redirect("/b".into()));
+        server.route("/b", Reply::Redirect("/a".into()));
+        let dir = tempfile::tempdir().unwrap();
+        let err = download_verified(
+            &server.url("/a"),
+            &dir.path().join("f"),
+            Expected::unknown(),
+            &mut nop(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, DownloadError::Redirect { .. }), "{err:?}");
+        assert_eq!(server.hits().len(), MAX_REDIRECTS + 1);
+    }
+
+    #[test]
+    fn an_unpinned_file_over_its_cap_is_refused_and_leaves_nothing() {
+        let body = bytes(10_000, 11);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(body.clone()));
+        server.route("/nolen", Reply::NoLength(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        for path in ["/f", "/nolen"] {
+            let capped = Expected::unknown().with_max_size(9_999);
+            let err = download_verified(&server.url(path), &dest, capped, &mut nop()).unwrap_err();
+            assert!(
+                matches!(err, DownloadError::TooLarge { limit: 9_999, got, .. } if got > 9_999),
+                "{path}: {err:?}"
+            );
+            assert!(listing(dir.path()).is_empty(), "{path}");
+            // Exactly the cap is fine.
+            let at_cap = Expected::unknown().with_max_size(10_000);
+            download_verified(&server.url(path), &dest, at_cap, &mut nop()).unwrap();
+            assert_eq!(std::fs::read(&dest).unwrap(), body);
+            std::fs::remove_file(&dest).unwrap();
+        }
+    }
+
+    #[test]
+    fn partial_downloads_of_dead_runs_are_removed_when_a_download_starts() {
+        let body = bytes(100, 12);
+        let server = TestServer::start();
+        server.route("/f", Reply::Ok(body.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(2 * 24 * 3600);
+        let age = |p: &Path| {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap()
+        };
+        let touch = |name: &str, aged: bool| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"x").unwrap();
+            if aged {
+                age(&p);
+            }
+        };
+        touch(".f.abc123.part", true); // a dead download: removed
+        touch(".g.def456.part", false); // one being written now: kept
+        touch("holiday.part", true); // not ours (not hidden): kept
+        touch(".notes", true); // not a partial download: kept
+        let fetch = dir.path().join(".fetch-old");
+        std::fs::create_dir(&fetch).unwrap();
+        std::fs::write(fetch.join("x.whl"), b"x").unwrap();
+        age(&fetch.join("x.whl"));
+        let live = dir.path().join(".fetch-live");
+        std::fs::create_dir(&live).unwrap();
+        std::fs::write(live.join("x.whl"), b"x").unwrap();
+        for d in [&fetch, &live] {
+            std::fs::File::open(d).unwrap().set_modified(old).unwrap();
+        }
+        download_verified(
+            &server.url("/f"),
+            &dir.path().join("f"),
+            pinned(&body),
+            &mut nop(),
+        )
+        .unwrap();
+        assert_eq!(
+            listing(dir.path()),
+            vec![
+                ".fetch-live",
+                ".g.def456.part",
+                ".notes",
+                "f",
+                "holiday.part"
+            ]
+        );
     }
 
     #[test]

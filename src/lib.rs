@@ -6,7 +6,8 @@
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
 //!
 //! Indexing a library follows the data flow of one photo folder: `scan` (roots → candidate
-//! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode, thumbnail via
+//! files, hidden/system folders pruned) → `prepare` (one read, through `read`, which opens only
+//! regular files and bounds what it reads: content hash, decode, thumbnail via
 //! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
 //! (one process at a time: `lock`; `inflight` records the files being read, so that one that
@@ -42,6 +43,7 @@ pub mod pipeline;
 pub mod prepare;
 pub mod preprocess;
 pub mod raw;
+pub mod read;
 pub mod runtime;
 pub mod scan;
 pub mod search;

@@ -137,20 +137,19 @@ fn jpeg_exif_segment(bytes: &[u8]) -> JpegExif<'_> {
 /// Reads the metadata of a photo file without loading all of it where the EXIF block sits near
 /// the start (JPEG puts it there): the first 256 KiB, then, if they say nothing, the whole file
 /// up to the decoder's size limit. For photos indexed before Glimpse read metadata.
-pub fn read_file(path: &Path) -> std::io::Result<Metadata> {
+/// Opened through [`crate::read`], so only a regular file is read, and at most the limit of it.
+pub fn read_file(path: &Path) -> Result<Metadata, crate::read::ReadError> {
     const HEAD: u64 = 256 * 1024;
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len();
+    let mut photo = crate::read::PhotoFile::open(path)?;
+    let len = photo.len();
     let mut head = Vec::with_capacity(HEAD.min(len) as usize);
-    (&mut file).take(HEAD).read_to_end(&mut head)?;
+    photo.file().take(HEAD).read_to_end(&mut head)?;
     let found = read(&head);
     if found != Metadata::default() || len <= HEAD || len > crate::decode::MAX_FILE_BYTES {
         return Ok(found);
     }
-    file.seek(SeekFrom::Start(0))?;
-    let mut all = Vec::with_capacity(len as usize);
-    file.read_to_end(&mut all)?;
-    Ok(read(&all))
+    photo.file().seek(SeekFrom::Start(0))?;
+    Ok(read(&photo.read_all(crate::decode::MAX_FILE_BYTES)?))
 }
 
 /// The metadata in a parsed EXIF block.

@@ -101,23 +101,18 @@ pub fn prepare_into(
     buffer: Pixels,
     scratch: &mut Scratch,
 ) -> Result<Prepared, PrepareError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PrepareError::Vanished),
-        Err(e) => return Err(DecodeError::Io(e).into()),
-    };
-    if meta.len() > decode::MAX_FILE_BYTES {
-        return Err(DecodeError::FileTooLarge {
-            bytes: meta.len(),
-            limit: decode::MAX_FILE_BYTES,
-        }
-        .into());
-    }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PrepareError::Vanished),
-        Err(e) => return Err(DecodeError::Io(e).into()),
-    };
+    // One open, checked on the handle: a pipe or a device put in the file's place since the
+    // scan is refused, never waited on or read without end.
+    let read = crate::read::PhotoFile::open(path)
+        .and_then(|f| {
+            let len = f.len();
+            f.read_all(decode::MAX_FILE_BYTES).map(|b| (b, len))
+        })
+        .map_err(|e| match e {
+            e if e.is_not_found() => PrepareError::Vanished,
+            e => PrepareError::Decode(e.into()),
+        });
+    let (bytes, file_len) = read?;
     #[cfg(feature = "fault-injection")]
     crate::fault::while_reading(path);
     let hash = content_hash(&bytes);
@@ -133,7 +128,7 @@ pub fn prepare_into(
         d.format,
         d.width,
         d.height,
-        meta.len(),
+        file_len,
         d.viewers_see_it_as_decoded(),
     );
     match previews.filter(|p| p.even_small || !own_preview) {

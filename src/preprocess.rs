@@ -159,12 +159,63 @@ fn invalid(path: &Path, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The largest model input side accepted from a config (CLIP-family models use 224 to 512):
+/// a broken or hostile model folder must not make every photo ask for a 2^31-pixel crop.
+pub const MAX_INPUT_SIDE: u32 = 1024;
+
+/// The largest config file read: these files are a few hundred bytes.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let read_err = |source| ConfigError::Read {
         path: path.display().to_string(),
         source,
-    })?;
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read_err)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(invalid(
+            path,
+            format!("the file is larger than {MAX_CONFIG_BYTES} bytes; a preprocessing config is a few hundred"),
+        ));
+    }
     serde_json::from_str(&text).map_err(|e| invalid(path, e.to_string()))
+}
+
+/// Checks what a config asks for before any picture is resized with it: sizes within
+/// 1..=[`MAX_INPUT_SIDE`], finite normalisation constants, no division by zero.
+fn bounded(cfg: PreprocessConfig, path: &Path) -> Result<PreprocessConfig, ConfigError> {
+    let side_ok = |n: u32| (1..=MAX_INPUT_SIDE).contains(&n);
+    for (what, n) in [
+        ("size", cfg.resize),
+        ("crop width", cfg.crop.0),
+        ("crop height", cfg.crop.1),
+    ] {
+        if !side_ok(n) {
+            return Err(invalid(
+                path,
+                format!("{what} {n} is outside 1..={MAX_INPUT_SIDE} pixels"),
+            ));
+        }
+    }
+    if cfg.mean.iter().any(|m| !m.is_finite()) {
+        return Err(invalid(path, "mean must be three finite numbers"));
+    }
+    if cfg.std.iter().any(|s| !s.is_finite() || *s == 0.0) {
+        return Err(invalid(path, "std must be three finite, non-zero numbers"));
+    }
+    if !cfg.rescale.is_finite() || cfg.rescale <= 0.0 {
+        return Err(invalid(
+            path,
+            "rescale_factor must be a finite positive number",
+        ));
+    }
+    Ok(cfg)
 }
 
 fn square(spec: &SizeSpec, path: &Path) -> Result<(u32, u32), ConfigError> {
@@ -208,15 +259,18 @@ impl PreprocessConfig {
             "squash" => ResizeMode::Squash,
             other => return Err(invalid(path, format!("unsupported resize_mode {other:?}"))),
         };
-        Ok(PreprocessConfig {
-            resize: w,
-            crop: (w, h),
-            mean: cfg.mean.unwrap_or(CLIP_MEAN),
-            std: cfg.std.unwrap_or(CLIP_STD),
-            rescale: 1.0 / 255.0,
-            filter,
-            mode,
-        })
+        bounded(
+            PreprocessConfig {
+                resize: w,
+                crop: (w, h),
+                mean: cfg.mean.unwrap_or(CLIP_MEAN),
+                std: cfg.std.unwrap_or(CLIP_STD),
+                rescale: 1.0 / 255.0,
+                filter,
+                mode,
+            },
+            path,
+        )
     }
 
     /// Reads a Hugging Face `preprocessor_config.json` (CLIPImageProcessor).
@@ -240,15 +294,18 @@ impl PreprocessConfig {
             2 => Filter::Bilinear,
             other => return Err(invalid(path, format!("unsupported resample {other}"))),
         };
-        Ok(PreprocessConfig {
-            resize,
-            crop,
-            mean: cfg.image_mean.unwrap_or(CLIP_MEAN),
-            std: cfg.image_std.unwrap_or(CLIP_STD),
-            rescale: cfg.rescale_factor.unwrap_or(1.0 / 255.0),
-            filter,
-            mode: ResizeMode::Shortest,
-        })
+        bounded(
+            PreprocessConfig {
+                resize,
+                crop,
+                mean: cfg.image_mean.unwrap_or(CLIP_MEAN),
+                std: cfg.image_std.unwrap_or(CLIP_STD),
+                rescale: cfg.rescale_factor.unwrap_or(1.0 / 255.0),
+                filter,
+                mode: ResizeMode::Shortest,
+            },
+            path,
+        )
     }
 
     /// The size the picture is resized to before cropping, as transformers computes it

@@ -513,6 +513,9 @@ pub fn fetch_library(
     let dest = dir.join(pin.library_name());
     let manual = manual_instructions(opts, Some(pin), &dest);
     std::fs::create_dir_all(&dir).map_err(io_err("cannot create folder", &dir))?;
+    // A run that died mid-download (killed, power cut) could not remove its folder or its
+    // half-extracted library: remove those now, before adding our own.
+    download::clean_stale_partials(&dir, download::STALE_PARTIAL_AGE);
     // The wheel goes into a private folder that is removed whatever happens.
     let staging = tempfile::Builder::new()
         .prefix(".fetch-")
@@ -915,6 +918,44 @@ mod tests {
             1,
             "the cache must be used without a request"
         );
+    }
+
+    #[test]
+    fn leftovers_of_a_dead_fetch_are_removed_and_plain_http_mirrors_refused() {
+        let (wheel, lib, pin) = fake_wheel();
+        let server = TestServer::start();
+        server.route(pin.url_path, Reply::Ok(wheel));
+        let root = tempfile::tempdir().unwrap();
+        let opts = opts_for(&root.path().join("cache"), server.base(), true);
+        let dir = opts.platform_dir(pin.platform);
+        std::fs::create_dir_all(dir.join(".fetch-dead")).unwrap();
+        std::fs::write(dir.join(".fetch-dead").join(pin.wheel), b"half").unwrap();
+        std::fs::write(dir.join(".onnxruntime.x1.part"), b"half").unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 24 * 3600);
+        for p in [
+            dir.join(".fetch-dead").join(pin.wheel),
+            dir.join(".fetch-dead"),
+            dir.join(".onnxruntime.x1.part"),
+        ] {
+            std::fs::File::open(&p).unwrap().set_modified(old).unwrap();
+        }
+        let l = locate_with(&opts, &probe(&pin, None, None), &mut nop()).unwrap();
+        assert_eq!(std::fs::read(&l.path).unwrap(), lib);
+        assert_eq!(listing(&dir), vec![pin.library_name().to_string()]);
+
+        // A mirror over plain http elsewhere than this machine is refused, with the manual steps.
+        let other = tempfile::tempdir().unwrap();
+        let opts = opts_for(other.path(), "http://mirror.invalid".into(), true);
+        let err = fetch_library(&opts, &pin, &mut nop()).unwrap_err();
+        match &err {
+            RuntimeError::Fetch { source, .. } => {
+                assert!(
+                    matches!(source, DownloadError::Insecure { .. }),
+                    "{source:?}"
+                )
+            }
+            other => panic!("expected Fetch, got {other:?}"),
+        }
     }
 
     #[test]

@@ -236,16 +236,9 @@ pub fn example(
             });
         }
     }
-    let len = std::fs::metadata(&canonical)
-        .map_err(|e| bad(e.to_string()))?
-        .len();
-    if len > decode::MAX_FILE_BYTES {
-        return Err(bad(format!(
-            "file is {len} bytes, more than the {} byte limit",
-            decode::MAX_FILE_BYTES
-        )));
-    }
-    let bytes = std::fs::read(&canonical).map_err(|e| bad(e.to_string()))?;
+    // A dropped pipe or a link to a device is refused, never waited on or read without end.
+    let bytes = crate::read::read_photo(&canonical, decode::MAX_FILE_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
     let hash = crate::prepare::content_hash(&bytes);
     if let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &hash)? {
         if let Some(vector) = lib.catalog.embedding(lib.model_id(), id)? {
@@ -370,17 +363,22 @@ fn candidates(
     exact_max: usize,
 ) -> Result<(Vec<(i64, f32)>, bool), SearchError> {
     let v = lib.vectors();
+    // The index sizes its answer by what it is asked for: never ask for more than it holds (a
+    // page far out, or a huge limit, would otherwise be a huge allocation).
+    let held = v.len();
     if filter.is_empty() {
-        return Ok(if v.len() <= exact_max {
-            (v.search_exact(q, need)?, true)
+        return Ok(if held == 0 {
+            (Vec::new(), true)
+        } else if held <= exact_max {
+            (v.search_exact(q, need.min(held))?, true)
         } else {
-            (v.search(q, breadth)?, false)
+            (v.search(q, breadth.min(held))?, false)
         });
     }
     let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
-    if allowed.len() > exact_max && allowed.len() > need {
+    if allowed.len() > exact_max && allowed.len() > need && held > 0 {
         let set: HashSet<i64> = allowed.iter().copied().collect();
-        let found = v.search_filtered(q, breadth, |id| set.contains(&id))?;
+        let found = v.search_filtered(q, breadth.min(held), |id| set.contains(&id))?;
         if found.len() >= need {
             return Ok((found, false));
         }
@@ -458,9 +456,15 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The page of photos nearest to `query` (a unit vector) that `req` asks for.
 pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, SearchError> {
     let limit = req.limit.max(1);
+    // Offsets and limits come from a page (or a caller) and may be anything: saturate, and let
+    // `candidates` cap what the index is asked for.
     let need = match req.sort {
-        Sort::Score => req.offset + limit + 1 + req.exclude.len(),
-        Sort::Newest | Sort::Oldest => DATE_SORT_MAX + req.exclude.len(),
+        Sort::Score => req
+            .offset
+            .saturating_add(limit)
+            .saturating_add(1)
+            .saturating_add(req.exclude.len()),
+        Sort::Newest | Sort::Oldest => DATE_SORT_MAX.saturating_add(req.exclude.len()),
     };
     let (mut found, exact) = candidates(
         lib,
@@ -495,7 +499,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
             by_date.then(b.1.total_cmp(&a.1)).then(a.0.cmp(&b.0))
         });
     }
-    let has_more = found.len() > req.offset + limit;
+    let has_more = found.len() > req.offset.saturating_add(limit);
     let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
     if req.sort == Sort::Score {
         let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
@@ -696,6 +700,106 @@ impl RecentQueries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A library of `n` photos with 4-d vectors (no model), their files in `dir`.
+    fn library(dir: &Path, n: usize) -> Library {
+        use crate::catalog::Catalog;
+        use crate::pipeline::Outcome;
+        let root = dir.join("photos");
+        std::fs::create_dir_all(&root).unwrap();
+        let libdir = dir.join("library");
+        {
+            let mut cat = Catalog::open(&libdir).unwrap();
+            let model = cat.model_id("m", 4).unwrap();
+            let r = cat.add_root(&root).unwrap();
+            let files: Vec<_> = (0..n)
+                .map(|i| {
+                    let p = root.join(format!("{i}.jpg"));
+                    std::fs::write(&p, format!("photo {i}")).unwrap();
+                    (p, 7, i as i64, None)
+                })
+                .collect();
+            let ids = cat.upsert_files(r.id, &files).unwrap();
+            let outcomes: Vec<Outcome> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| Outcome::Encoded {
+                    photo_id: *id,
+                    hash: crate::prepare::content_hash(format!("photo {i}").as_bytes()),
+                    vector: unit(vec![1.0, i as f32, 0.5, 0.0]),
+                    width: 10,
+                    height: 10,
+                    format: "jpeg".into(),
+                    metadata: Default::default(),
+                    note: None,
+                })
+                .collect();
+            cat.commit_batch(model, &outcomes).unwrap();
+        }
+        Library::open(&libdir, "m", 4).unwrap()
+    }
+
+    #[test]
+    fn any_offset_and_limit_give_a_page_never_an_overflow_or_a_huge_allocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = library(dir.path(), 30);
+        let q = unit(vec![1.0, 3.0, 0.5, 0.0]);
+        let filter = PhotoFilter {
+            formats: vec!["jpeg".into()],
+            ..PhotoFilter::default()
+        };
+        for (offset, limit) in [
+            (usize::MAX, 10),
+            (usize::MAX - 3, 2),
+            (usize::MAX / 2, usize::MAX / 2 + 7),
+            (0, usize::MAX),
+            (0, 1 << 50),
+            (usize::MAX, usize::MAX),
+            (0, 3),
+        ] {
+            // Exact scoring, the graph (exact_max 0), and a filtered graph search.
+            for (exact_max, filter) in [
+                (EXACT_MAX, PhotoFilter::default()),
+                (0, PhotoFilter::default()),
+                (0, filter.clone()),
+            ] {
+                for sort in [Sort::Score, Sort::Newest] {
+                    let req = Request {
+                        offset,
+                        exact_max,
+                        filter: filter.clone(),
+                        sort,
+                        breadth: usize::MAX,
+                        exclude: vec![1],
+                        ..Request::new(limit)
+                    };
+                    let page = nearest(&lib, &q, &req).unwrap();
+                    // Photo 1 is excluded from searches (not from listings).
+                    let (want, listed) = if offset == 0 {
+                        (limit.min(29), limit.min(30))
+                    } else {
+                        (0, 0)
+                    };
+                    assert_eq!(page.hits.len(), want, "{offset} {limit} {exact_max}");
+                    assert_eq!(page.has_more, offset == 0 && want < 29, "{offset} {limit}");
+                    let page = browse(&lib, &req).unwrap();
+                    assert_eq!(page.hits.len(), listed, "{offset} {limit}");
+                }
+            }
+        }
+        // An ordinary page still pages.
+        let page = nearest(
+            &lib,
+            &q,
+            &Request {
+                offset: 5,
+                ..Request::new(10)
+            },
+        )
+        .unwrap();
+        assert_eq!(page.hits.len(), 10);
+        assert!(page.has_more);
+    }
 
     #[test]
     fn recent_captions_are_embedded_once_and_come_back_in_order() {

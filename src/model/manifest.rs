@@ -3,6 +3,14 @@
 //! downloaded file by file from the immich CLIP zoo on Hugging Face, each file verified and moved
 //! into place atomically. A lock file (`.glimpse-manifest.json`) in the folder records the size
 //! and sha256 of every file, so later opens notice a truncated or replaced file.
+//!
+//! Pins: the shipped catalogue has `size` and `sha256` null and `revision: main` for every
+//! model, because the files' real sizes and hashes could not be learnt where it was written (no
+//! access to Hugging Face; guessing would break every download). Until they are pinned, the
+//! first download is trusted and recorded in the lock file, each unpinned file is capped by
+//! kind ([`max_unpinned_size`]), and only https is used ([`download::check_url`]). Pin `size`,
+//! `sha256` and a commit as `revision` as soon as they are known: pinned files are then checked
+//! byte for byte.
 
 use crate::download::{self, DownloadError, Expected, Progress};
 use std::collections::BTreeMap;
@@ -21,6 +29,25 @@ pub const BASE_URL_ENV: &str = "HF_ENDPOINT";
 pub const DEFAULT_MODEL: &str = "ViT-B-32__openai";
 /// Environment variable that moves the models folder (e.g. onto a bigger disk).
 pub const MODELS_DIR_ENV: &str = "GLIMPSE_MODELS_DIR";
+
+/// The most a model file whose size is not pinned may weigh, by kind, so that a broken or
+/// hostile server (or mirror) cannot fill the disk: a graph is one ONNX protobuf, which cannot
+/// exceed 2 GiB (ViT-L/14's image tower is about 1.2 GB, XLM-RoBERTa's text tower 1.1 GB); a
+/// tokenizer is a few MB (CLIP's BPE about 2 MB, XLM-RoBERTa's sentencepiece vocabulary about
+/// 17 MB); a config is a few hundred bytes. Anything else gets the graph's cap.
+pub fn max_unpinned_size(path: &str) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name.ends_with(".onnx") {
+        2048 * MIB
+    } else if name == "tokenizer.json" {
+        64 * MIB
+    } else if name.ends_with(".json") || name.ends_with(".txt") {
+        4 * MIB
+    } else {
+        2048 * MIB
+    }
+}
 
 /// One file of a model, with its pins where they are known.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -527,15 +554,15 @@ pub fn ensure_entry(
     for file in &needs {
         let url = entry.url(&base, file);
         let dest = file_path(&work_dir, &file.path);
-        let expected = Expected::from_hex(file.sha256.as_deref(), file.size).map_err(|source| {
-            ManifestError::Download {
+        let expected = Expected::from_hex(file.sha256.as_deref(), file.size)
+            .map_err(|source| ManifestError::Download {
                 model: entry.name.clone(),
                 file: file.path.clone(),
                 url: url.clone(),
                 dir: work_dir.clone(),
                 source: Box::new(source),
-            }
-        })?;
+            })?
+            .with_max_size(max_unpinned_size(&file.path));
         let mut report = |p: Progress| progress(&file.path, p);
         match download::download_verified(&url, &dest, expected, &mut report) {
             Ok(done) => {
@@ -722,6 +749,41 @@ mod tests {
             vit.url(DEFAULT_BASE_URL, &vit.files[1]),
             "https://huggingface.co/immich-app/ViT-B-32__openai/resolve/main/visual/model.onnx"
         );
+    }
+
+    #[test]
+    fn unpinned_files_are_capped_by_kind() {
+        assert_eq!(max_unpinned_size("visual/model.onnx"), 2 << 30);
+        assert_eq!(max_unpinned_size("textual/tokenizer.json"), 64 << 20);
+        assert_eq!(max_unpinned_size("visual/preprocess_cfg.json"), 4 << 20);
+        assert_eq!(max_unpinned_size("config.json"), 4 << 20);
+        // A config far larger than any real one is refused, and nothing is left behind.
+        let (mut e, mut contents) = entry(false);
+        let huge = bytes((4 << 20) + 1, 9);
+        contents[0].1 = huge;
+        e.files[0].size = None;
+        let server = TestServer::start();
+        serve(&server, &e, &contents, &[]);
+        let models_dir = tempfile::tempdir().unwrap();
+        let err = ensure_entry(
+            &e,
+            models_dir.path(),
+            true,
+            Some(&server.base()),
+            &mut nop(),
+        )
+        .unwrap_err();
+        match &err {
+            ManifestError::Download { file, source, .. } => {
+                assert_eq!(file, "config.json");
+                assert!(
+                    matches!(**source, DownloadError::TooLarge { limit, .. } if limit == 4 << 20),
+                    "{source:?}"
+                );
+            }
+            other => panic!("expected a download error, got {other:?}"),
+        }
+        assert!(!models_dir.path().join(&e.name).exists());
     }
 
     #[test]
