@@ -33,8 +33,8 @@ pub const MODELS_DIR_ENV: &str = "GLIMPSE_MODELS_DIR";
 /// The most a model file whose size is not pinned may weigh, by kind, so that a broken or
 /// hostile server (or mirror) cannot fill the disk: a graph is one ONNX protobuf, which cannot
 /// exceed 2 GiB (ViT-L/14's image tower is about 1.2 GB, XLM-RoBERTa's text tower 1.1 GB); a
-/// tokenizer is a few MB (CLIP's BPE about 2 MB, XLM-RoBERTa's sentencepiece vocabulary about
-/// 17 MB); a config is a few hundred bytes. Anything else gets the graph's cap.
+/// tokenizer is a few MB (CLIP's BPE about 2 MB, XLM-RoBERTa's 250k-piece vocabulary under
+/// 20 MB); a config is a few hundred bytes. Anything else gets the graph's cap.
 pub fn max_unpinned_size(path: &str) -> u64 {
     const MIB: u64 = 1 << 20;
     let name = path.rsplit('/').next().unwrap_or(path);
