@@ -6,8 +6,8 @@
 //! reference) → `tokenize` (CLIP BPE ids) → `encode` (ONNX sessions → L2-normalised vectors).
 //!
 //! Indexing a library follows the data flow of one photo folder: `scan` (roots → candidate
-//! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode, thumbnail via
-//! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
+//! files, hidden/system folders pruned) → `prepare` (one read: content hash, decode within the
+//! process's `budget` of decode memory, thumbnail via `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
 //! (one process at a time: `lock`) and `watch` re-runs it when files change. `download` serves `runtime` and `model::manifest`.
 //!
@@ -20,6 +20,7 @@
 //! reading handle that answers while it works) and loads files only through `serve` (the
 //! gate that keeps the web view inside the photo roots and the thumbnail cache).
 
+pub mod budget;
 pub mod catalog;
 pub mod decode;
 pub mod develop;

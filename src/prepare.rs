@@ -3,6 +3,7 @@
 //! in pixels and a thumbnail written from the same decode (unless the file can serve as its own
 //! preview). Runs on the decode pool.
 
+use crate::budget::{self, BudgetError};
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::metadata::Metadata;
 use crate::preprocess::{self, Pixels, PreprocessConfig};
@@ -56,6 +57,9 @@ pub enum PrepareError {
     /// Reading or decoding failed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Decoding the picture alone would take more than the process's decode memory budget.
+    #[error(transparent)]
+    Memory(#[from] BudgetError),
 }
 
 /// The largest decoded-pixel buffer a decode thread keeps for the next photo (a 12 MP JPEG
@@ -124,8 +128,12 @@ pub fn prepare_into(
     if let Some(&same_as) = known.get(&hash) {
         return Ok(Prepared::Known { hash, same_as });
     }
+    let opts = DecodeOptions::for_model(cfg.resize);
+    // Held until the decoded pixels are freed, at the end: decode threads together stay within
+    // the process's budget, however many large pictures come at once.
+    let _memory = budget::global().reserve(decode::footprint(&bytes, opts))?;
     let pixels = std::mem::take(&mut scratch.pixels);
-    let d = decode::decode_bytes_reusing(&bytes, DecodeOptions::for_model(cfg.resize), pixels)?;
+    let d = decode::decode_bytes_reusing(&bytes, opts, pixels)?;
     let metadata = crate::metadata::read(&bytes);
     drop(bytes);
     let mut tensor = buffer;
