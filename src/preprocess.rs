@@ -266,8 +266,8 @@ impl PreprocessConfig {
                     (height, width)
                 };
                 // Float casts saturate; both factors are exact in f64, as in Python.
-                let new_long = ((self.resize as f64 * long as f64) / short.max(1) as f64).trunc()
-                    as u64;
+                let new_long =
+                    ((self.resize as f64 * long as f64) / short.max(1) as f64).trunc() as u64;
                 let new_long = new_long.clamp(1, MAX_RESIZED_SIDE);
                 if width <= height {
                     (resize, new_long)
@@ -1080,7 +1080,14 @@ mod tests {
     fn a_window_of_coefficients_equals_those_rows_of_the_whole_table() {
         // Downscales, upscales, same size, both filters; windows at either end, inside, one
         // output pixel, and the whole axis.
-        for (i, o) in [(320u32, 299u32), (4000, 224), (7, 224), (301, 225), (64, 64), (1, 3)] {
+        for (i, o) in [
+            (320u32, 299u32),
+            (4000, 224),
+            (7, 224),
+            (301, 225),
+            (64, 64),
+            (1, 3),
+        ] {
             for filter in [Filter::Bicubic, Filter::Bilinear] {
                 let all = full_coeffs(i, o, filter);
                 let o = o as usize;
@@ -1370,8 +1377,14 @@ mod tests {
             cfg.resize_target(u32::MAX, 1),
             (224 * u64::from(u32::MAX), 224)
         );
-        assert!(cfg.resized_is_preview_sized(4000, 250), "16:1 has a whole resize");
-        assert!(!cfg.resized_is_preview_sized(250, 4600), "over 18:1 has not");
+        assert!(
+            cfg.resized_is_preview_sized(4000, 250),
+            "16:1 has a whole resize"
+        );
+        assert!(
+            !cfg.resized_is_preview_sized(250, 4600),
+            "over 18:1 has not"
+        );
     }
 
     #[test]

@@ -96,7 +96,10 @@ fn a_folder_of_decompression_bombs_stays_within_the_decode_budget() {
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("panicked"), "{said}");
     let peak_mb = peak_rss_of_children_kib() / 1024;
-    assert!(before / 1024 <= BUDGET_MB, "an earlier child peaked already");
+    assert!(
+        before / 1024 <= BUDGET_MB,
+        "an earlier child peaked already"
+    );
 
     let status = glimpse(&library, &["status", "--json"], BUDGET_MB);
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
