@@ -63,7 +63,7 @@ pub enum PrepareError {
 }
 
 /// The largest decoded-pixel buffer a decode thread keeps for the next photo (a 12 MP JPEG
-/// decoded at 1/8 is 0.6 MB; a PNG decoded at full size can be hundreds).
+/// decoded at 1/4 is 2.3 MB; a PNG decoded at full size can be hundreds).
 const KEEP_PIXELS_MAX: usize = 16 << 20;
 
 /// Buffers one decode thread keeps from photo to photo (decoded pixels, the resize passes, the

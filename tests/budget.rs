@@ -64,7 +64,7 @@ fn a_folder_of_decompression_bombs_stays_within_the_decode_budget() {
         std::fs::write(photos.join(format!("bomb{i}.png")), bytes).unwrap();
     }
     std::fs::write(photos.join("huge.png"), bomb(HUGE_SIDE, 7)).unwrap();
-    let one_mb = u64::from(SIDE).pow(2) * (4 + 3) >> 20;
+    let one_mb = (u64::from(SIDE).pow(2) * (4 + 3)) >> 20;
     assert!(
         one_mb <= BUDGET_MB && 2 * one_mb > BUDGET_MB,
         "one bomb fits the budget, two do not"
