@@ -62,7 +62,7 @@ fn main() {
         let dct = decode_rate(&paths, DecodeOptions::for_model(224), threads);
         println!(
             "{:<28} {:>8} {:>14.1}",
-            "DCT-scaled decode (1/8)", threads, dct
+            "DCT-scaled decode (for 224)", threads, dct
         );
         println!("{:<28} {:>8} {:>13.1}x", "speed-up", threads, dct / full);
     }

@@ -110,8 +110,8 @@ impl DecodeOptions {
         }
     }
 
-    /// Decode for a model whose input is `size` pixels: JPEGs whose short side is more than
-    /// twice that are DCT-scaled down, never below `size` on the short side.
+    /// Decode for a model whose input is `size` pixels: JPEGs are DCT-scaled down while their
+    /// short side stays at least twice `size` ([`dct_scale_for`]).
     pub fn for_model(size: u32) -> Self {
         DecodeOptions {
             min_short_side: Some(size),
@@ -441,21 +441,106 @@ enum JpegFailure {
     Fallback(String),
 }
 
-/// The most aggressive DCT scale (1/8 .. 1/1) that keeps the short side at least `min_short`.
-/// Only used when the short side is more than twice `min_short`, so modest pictures take the
-/// exact full decode.
+/// The most aggressive DCT scale (1/8 .. 1/1) that keeps the short side at least twice
+/// `min_short`. DCT scaling is not Pillow's decode then bicubic resize: a 640 x 480 JPEG decoded
+/// at 1/2 (240 px short side, just above CLIP's 224) moved its embedding to cosine 0.9988 of
+/// the reference's, while with the resize still shrinking by 2x or more the difference is
+/// averaged away; so modest pictures take the exact full decode.
 pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
     let short = width.min(height);
-    if short <= min_short.saturating_mul(2) {
-        return 1;
-    }
+    let keep = min_short.saturating_mul(2);
     for denom in [8u32, 4, 2] {
         // libjpeg-turbo rounds scaled sizes up.
-        if short.div_ceil(denom) >= min_short {
+        if short.div_ceil(denom) >= keep {
             return denom;
         }
     }
     1
+}
+
+/// Bytes the decoders hold at their peak for this file, read from its header alone: what the
+/// process's decode memory budget ([`crate::budget`]) reserves before decoding it. It counts
+/// the decoder's own pixels (16-bit, alpha and palette layouts as decoded), the 8-bit RGB
+/// picture made from them and a turned copy where EXIF orientation applies. 0 where no header
+/// says (HEIF, JPEG XL, RAW files without a JPEG preview, unreadable headers): those decoders'
+/// own pixel limit ([`MAX_PIXELS`]) still applies.
+pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
+    #[cfg(feature = "jxl")]
+    if is_jxl(bytes) {
+        return 0;
+    }
+    #[cfg(feature = "heif")]
+    if crate::heif::is_heif(bytes) {
+        return 0;
+    }
+    #[cfg(feature = "raw")]
+    if crate::raw::kind(bytes).is_some() {
+        return match crate::raw::best_preview(bytes) {
+            Ok(p) => {
+                let turned = exif_orientation(bytes).is_some();
+                footprint_of(p.bytes(bytes), ImageFormat::Jpeg, opts, turned)
+            }
+            Err(_) => 0,
+        };
+    }
+    match image::guess_format(bytes) {
+        Ok(format) => footprint_of(bytes, format, opts, exif_orientation(bytes).is_some()),
+        Err(_) => 0,
+    }
+}
+
+/// [`footprint`] of a file in a format the `image` crate or libjpeg-turbo reads.
+fn footprint_of(bytes: &[u8], format: ImageFormat, opts: DecodeOptions, turned: bool) -> u64 {
+    use image::{ColorType, ImageDecoder};
+    let (pixels, per_pixel) = if format == ImageFormat::Jpeg {
+        let Some(header) = turbojpeg::Decompressor::new()
+            .ok()
+            .and_then(|mut d| d.read_header(bytes).ok())
+        else {
+            return 0;
+        };
+        let (w, h) = (header.width as u64, header.height as u64);
+        if matches!(
+            header.colorspace,
+            turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+        ) {
+            // The pure-Rust decoder, at full size: four channels, then RGB.
+            (w * h, 4 + 3)
+        } else {
+            let denom = opts.min_short_side.map_or(1, |min| {
+                u64::from(dct_scale_for(
+                    header.width as u32,
+                    header.height as u32,
+                    min,
+                ))
+            });
+            (w.div_ceil(denom) * h.div_ceil(denom), 3)
+        }
+    } else {
+        let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+        let Ok(decoder) = reader.into_decoder() else {
+            return 0;
+        };
+        let (w, h) = decoder.dimensions();
+        let color = decoder.color_type();
+        let native = u64::from(color.bytes_per_pixel());
+        let per_pixel = match color {
+            ColorType::Rgb8 => native,
+            // Converted to RGB by `to_rgb`, the decoder's pixels still held.
+            ColorType::Rgba8
+            | ColorType::L8
+            | ColorType::La8
+            | ColorType::Rgb16
+            | ColorType::Rgba16
+            | ColorType::L16
+            | ColorType::La16 => native + 3,
+            // Float layouts go through 8-bit RGBA first.
+            _ => native + 4 + 3,
+        };
+        (u64::from(w) * u64::from(h), per_pixel)
+    };
+    let turn = if turned { 3 } else { 0 };
+    pixels.saturating_mul(per_pixel + turn)
 }
 
 fn decode_jpeg_turbo(
@@ -688,18 +773,55 @@ mod tests {
     }
 
     #[test]
-    fn dct_scale_keeps_the_short_side_above_the_model_size() {
-        assert_eq!(dct_scale_for(400, 300, 224), 1); // not more than twice 224
-        assert_eq!(dct_scale_for(640, 448, 224), 1);
-        assert_eq!(dct_scale_for(640, 480, 224), 2); // 240 px
-        assert_eq!(dct_scale_for(4000, 3000, 224), 8); // 375 px short side
-        assert_eq!(dct_scale_for(2400, 1800, 224), 8); // 225 px
-        assert_eq!(dct_scale_for(1600, 1200, 224), 4); // 300 px
-        assert_eq!(dct_scale_for(1000, 449, 224), 2); // 225 px
-        for (w, h) in [(4000u32, 3000u32), (1001, 900), (5000, 460)] {
+    fn dct_scale_keeps_the_short_side_twice_the_model_size() {
+        assert_eq!(dct_scale_for(400, 300, 224), 1);
+        assert_eq!(dct_scale_for(640, 480, 224), 1); // 240 px at 1/2: too close to 224
+        assert_eq!(dct_scale_for(1000, 894, 224), 1); // 447 px at 1/2
+        assert_eq!(dct_scale_for(1000, 896, 224), 2); // 448 px
+        assert_eq!(dct_scale_for(4000, 3000, 224), 4); // 750 px; 375 px at 1/8
+        assert_eq!(dct_scale_for(2400, 1800, 224), 4); // 450 px
+        assert_eq!(dct_scale_for(1600, 1200, 224), 2); // 600 px
+        assert_eq!(dct_scale_for(6000, 4000, 224), 8); // 500 px
+        assert_eq!(dct_scale_for(60_000, 4, 224), 1);
+        for (w, h) in [(4000u32, 3000u32), (1001, 900), (5000, 460), (9000, 7000)] {
             let d = dct_scale_for(w, h, 224);
-            assert!(w.min(h).div_ceil(d) >= 224);
+            assert!(w.min(h).div_ceil(d) >= 448, "{w}x{h} at 1/{d}");
+            // And no coarser scale would have kept it so.
+            if d < 8 {
+                assert!(w.min(h).div_ceil(2 * d) < 448, "{w}x{h} at 1/{d}");
+            }
         }
+    }
+
+    #[test]
+    fn the_footprint_counts_what_each_decoder_allocates() {
+        let png = |img: DynamicImage| {
+            let mut out = Vec::new();
+            img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+                .unwrap();
+            out
+        };
+        let full = DecodeOptions::full();
+        // RGB: the decoder's pixels are the picture.
+        let rgb = png(DynamicImage::new_rgb8(300, 200));
+        assert_eq!(footprint(&rgb, full), 300 * 200 * 3);
+        // RGBA and 16-bit RGBA: the decoder's pixels, then the RGB copy beside them.
+        let rgba = png(DynamicImage::new_rgba8(300, 200));
+        assert_eq!(footprint(&rgba, full), 300 * 200 * (4 + 3));
+        let rgba16 = png(DynamicImage::new_rgba16(300, 200));
+        assert_eq!(footprint(&rgba16, full), 300 * 200 * (8 + 3));
+        // A JPEG decoded DCT-scaled for the model takes the scaled size.
+        let jpeg =
+            turbojpeg::compress_image(&RgbImage::new(4000, 3000), 80, turbojpeg::Subsamp::Sub2x2)
+                .unwrap();
+        assert_eq!(footprint(&jpeg, full), 4000 * 3000 * 3);
+        let d = decode_bytes(&jpeg, DecodeOptions::for_model(224)).unwrap();
+        assert!(d.dct_scale > 1);
+        assert_eq!(
+            footprint(&jpeg, DecodeOptions::for_model(224)),
+            d.image.as_raw().len() as u64
+        );
+        assert_eq!(footprint(b"not a picture", full), 0);
     }
 
     #[test]

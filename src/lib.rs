@@ -7,8 +7,9 @@
 //!
 //! Indexing a library follows the data flow of one photo folder: `scan` (roots → candidate
 //! files, hidden/system folders pruned) → `prepare` (one read, through `read`, which opens only
-//! regular files and bounds what it reads: content hash, decode, thumbnail via
-//! `thumbs`, tensor) → `pipeline` (decode pool → batched encoder → one commit per batch) →
+//! regular files and bounds what it reads: content hash, decode within the process's `budget`
+//! of decode memory, thumbnail via `thumbs`, tensor) → `pipeline` (decode pool → batched
+//! encoder → one commit per batch) →
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
 //! (one process at a time: `lock`; `inflight` records the files being read, so that one that
 //! kills the process is read alone next time, then marked failed) and `watch` re-runs it when
@@ -23,6 +24,7 @@
 //! reading handle that answers while it works) and loads files only through `serve` (the
 //! gate that keeps the web view inside the photo roots and the thumbnail cache).
 
+pub mod budget;
 pub mod catalog;
 pub mod decode;
 pub mod develop;

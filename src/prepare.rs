@@ -3,6 +3,7 @@
 //! in pixels and a thumbnail written from the same decode (unless the file can serve as its own
 //! preview). Runs on the decode pool.
 
+use crate::budget::{self, BudgetError};
 use crate::decode::{self, DecodeError, DecodeOptions};
 use crate::metadata::Metadata;
 use crate::preprocess::{self, Pixels, PreprocessConfig};
@@ -56,10 +57,13 @@ pub enum PrepareError {
     /// Reading or decoding failed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Decoding the picture alone would take more than the process's decode memory budget.
+    #[error(transparent)]
+    Memory(#[from] BudgetError),
 }
 
 /// The largest decoded-pixel buffer a decode thread keeps for the next photo (a 12 MP JPEG
-/// decoded at 1/8 is 0.6 MB; a PNG decoded at full size can be hundreds).
+/// decoded at 1/4 is 2.3 MB; a PNG decoded at full size can be hundreds).
 const KEEP_PIXELS_MAX: usize = 16 << 20;
 
 /// Buffers one decode thread keeps from photo to photo (decoded pixels, the resize passes, the
@@ -119,8 +123,12 @@ pub fn prepare_into(
     if let Some(&same_as) = known.get(&hash) {
         return Ok(Prepared::Known { hash, same_as });
     }
+    let opts = DecodeOptions::for_model(cfg.resize);
+    // Held until the decoded pixels are freed, at the end: decode threads together stay within
+    // the process's budget, however many large pictures come at once.
+    let _memory = budget::global().reserve(decode::footprint(&bytes, opts))?;
     let pixels = std::mem::take(&mut scratch.pixels);
-    let d = decode::decode_bytes_reusing(&bytes, DecodeOptions::for_model(cfg.resize), pixels)?;
+    let d = decode::decode_bytes_reusing(&bytes, opts, pixels)?;
     let metadata = crate::metadata::read(&bytes);
     drop(bytes);
     let mut tensor = buffer;
@@ -134,9 +142,11 @@ pub fn prepare_into(
     match previews.filter(|p| p.even_small || !own_preview) {
         Some(Previews { cache: t, .. }) => {
             // The preview is the picture as resized for the model (before the crop): no second
-            // resize on the decode pool, whose speed is the indexing speed on a GPU.
+            // resize on the decode pool, whose speed is the indexing speed on a GPU. A strip or
+            // an extreme panorama has no such picture of bounded size: its preview is the whole
+            // decoded picture fitted in the preview box.
             let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
-            if let Err(e) = t.write(&hex::encode(hash), resized) {
+            if let Err(e) = t.write(&hex::encode(hash), resized.unwrap_or(&d.image)) {
                 // A missing preview must not cost the photo its vector.
                 tracing::warn!(path = %path.display(), "thumbnail: {e}");
             }
@@ -310,6 +320,97 @@ mod tests {
         };
         assert!(other.exists(&hex::encode(hash)));
         assert_eq!(tensor, without);
+    }
+
+    /// Strips of any aspect ratio (a 19 KB PNG of 1 x 5,000,000 pixels once asked for 752 GB
+    /// and aborted the indexer), both ways round, through the indexer's path with previews:
+    /// each indexes from its centre crop with a preview inside the preview box.
+    #[test]
+    fn strips_index_with_a_bounded_preview_both_ways_round() {
+        let dir = tempfile::tempdir().unwrap();
+        let thumbs = Thumbs::new(dir.path().join("thumbs"));
+        let cfg = PreprocessConfig::default();
+        let colour = [200u8, 100, 50];
+        let mut cases = Vec::new();
+        for (w, h) in [(1u32, 5_000_000u32), (5_000_000, 1)] {
+            let p = dir.path().join(format!("strip_{w}x{h}.png"));
+            let img = image::RgbImage::from_pixel(w, h, image::Rgb(colour));
+            let mut png = Vec::new();
+            let encoder = image::codecs::png::PngEncoder::new_with_quality(
+                &mut png,
+                image::codecs::png::CompressionType::Best,
+                image::codecs::png::FilterType::NoFilter,
+            );
+            img.write_with_encoder(encoder).unwrap();
+            std::fs::write(&p, png).unwrap();
+            cases.push((p, w, h, 0u8));
+        }
+        for (w, h) in [(60_000u32, 4u32), (4, 60_000)] {
+            let p = dir.path().join(format!("strip_{w}x{h}.jpg"));
+            let img = image::RgbImage::from_pixel(w, h, image::Rgb(colour));
+            let jpeg = turbojpeg::compress_image(&img, 90, turbojpeg::Subsamp::None).unwrap();
+            std::fs::write(&p, jpeg).unwrap();
+            // JPEG keeps a flat colour within a level or two.
+            cases.push((p, w, h, 3u8));
+        }
+        for (path, w, h, slack) in cases {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::metadata(&path).unwrap().len();
+            assert!(bytes < 1 << 20, "{name}: a small file ({bytes} bytes)");
+            let with = prepare_into(
+                &path,
+                &cfg,
+                &HashMap::new(),
+                Some(previews(&thumbs, true)),
+                Pixels::Bytes(Vec::new()),
+                &mut Scratch::default(),
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Prepared::Tensor {
+                hash,
+                tensor,
+                width,
+                height,
+                ..
+            } = with
+            else {
+                panic!("{name}: expected a tensor")
+            };
+            assert_eq!((width, height), (w, h), "{name}");
+            // The centre crop of a flat strip is that colour everywhere: no padding, no junk.
+            let Pixels::Bytes(crop) = &tensor else {
+                panic!("{name}: the buffer keeps its form")
+            };
+            assert_eq!(crop.len(), cfg.tensor_len(), "{name}");
+            for px in crop.chunks_exact(3) {
+                for (&got, &want) in px.iter().zip(&colour) {
+                    assert!(got.abs_diff(want) <= slack, "{name}: {px:?}");
+                }
+            }
+            let preview = image::open(thumbs.path_for(&hex::encode(hash))).unwrap();
+            let (pw, ph) = (preview.width(), preview.height());
+            assert!(
+                pw.max(ph) == crate::thumbs::THUMB_SIZE && pw.min(ph) >= 1,
+                "{name}: preview {pw}x{ph}"
+            );
+            assert_eq!(pw > ph, w > h, "{name}: the preview keeps the orientation");
+            // Without a preview: the same tensor.
+            let Prepared::Tensor {
+                tensor: without, ..
+            } = prepare_into(
+                &path,
+                &cfg,
+                &HashMap::new(),
+                None,
+                Pixels::Bytes(Vec::new()),
+                &mut Scratch::default(),
+            )
+            .unwrap()
+            else {
+                panic!("{name}: expected a tensor")
+            };
+            assert_eq!(tensor, without, "{name}");
+        }
     }
 
     fn previews(cache: &Thumbs, even_small: bool) -> Previews<'_> {

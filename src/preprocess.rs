@@ -309,25 +309,37 @@ impl PreprocessConfig {
     }
 
     /// The size the picture is resized to before cropping, as transformers computes it
-    /// (`get_resize_output_image_size`: the long side is `int(size * long / short)`).
-    pub fn resize_target(&self, width: u32, height: u32) -> (u32, u32) {
+    /// (`get_resize_output_image_size`: the long side is `int(size * long / short)`). In u64:
+    /// a strip of 1 x 5,000,000 pixels resizes to 224 x 1,120,000,000, of which only the crop
+    /// window is ever computed; capped at [`MAX_RESIZED_SIDE`].
+    pub fn resize_target(&self, width: u32, height: u32) -> (u64, u64) {
+        let resize = u64::from(self.resize).min(MAX_RESIZED_SIDE);
         match self.mode {
-            ResizeMode::Squash => (self.resize, self.resize),
+            ResizeMode::Squash => (resize, resize),
             ResizeMode::Shortest => {
                 let (short, long) = if width <= height {
                     (width, height)
                 } else {
                     (height, width)
                 };
+                // Float casts saturate; both factors are exact in f64, as in Python.
                 let new_long =
-                    ((self.resize as f64 * long as f64) / short.max(1) as f64).trunc() as u32;
+                    ((self.resize as f64 * long as f64) / short.max(1) as f64).trunc() as u64;
+                let new_long = new_long.clamp(1, MAX_RESIZED_SIDE);
                 if width <= height {
-                    (self.resize, new_long.max(1))
+                    (resize, new_long)
                 } else {
-                    (new_long.max(1), self.resize)
+                    (new_long, resize)
                 }
             }
         }
+    }
+
+    /// Whether the whole resized picture is small enough to be the indexer's preview: its
+    /// long side at most [`PREVIEW_MAX_SIDE`] (every photo, and panoramas up to about 18:1).
+    pub fn resized_is_preview_sized(&self, width: u32, height: u32) -> bool {
+        let (tw, th) = self.resize_target(width, height);
+        tw.max(th) <= PREVIEW_MAX_SIDE
     }
 
     /// Number of f32 values in one image's tensor.
@@ -343,27 +355,34 @@ impl PreprocessConfig {
     }
 
     /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
-    /// indexer's preview, which then costs no second resize.
-    pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, RgbImage) {
+    /// indexer's preview, which then costs no second resize (`None` where that picture would
+    /// be too large: see [`resized_is_preview_sized`](Self::resized_is_preview_sized)).
+    pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, Option<RgbImage>) {
         let mut out = vec![0f32; self.tensor_len()];
         let mut scratch = Scratch::default();
-        self.apply_reusing(img, &mut out, &mut scratch);
-        (out, scratch.resized)
+        let whole = self.apply_reusing(img, &mut out, &mut scratch).is_some();
+        (out, whole.then_some(scratch.resized))
     }
 
     /// [`apply_into`](Self::apply_into) with buffers kept in `scratch` between pictures; returns
-    /// the resized, uncropped picture (the preview), which lives in `scratch` until the next call.
+    /// the resized, uncropped picture (the preview), which lives in `scratch` until the next
+    /// call, or `None` (only the crop resized) where that picture would be too large.
     pub fn apply_reusing<'s>(
         &self,
         img: &RgbImage,
         out: &mut [f32],
         scratch: &'s mut Scratch,
-    ) -> &'s RgbImage {
-        let (tw, th) = self.resize_target(img.width(), img.height());
+    ) -> Option<&'s RgbImage> {
+        if !self.resized_is_preview_sized(img.width(), img.height()) {
+            self.resize_crop(img, scratch);
+            self.crop_normalise(&scratch.resized, out);
+            return None;
+        }
+        let size = self.resize_target(img.width(), img.height());
         let pixels = std::mem::take(&mut scratch.resized).into_raw();
-        scratch.resized = pil_resize_into(img, tw, th, self.filter, scratch, pixels);
+        scratch.resized = resize_window_into(img, size, self.filter, whole(size), scratch, pixels);
         self.crop_normalise(&scratch.resized, out);
-        &scratch.resized
+        Some(&scratch.resized)
     }
 
     /// The normalised value of every byte per channel (`x * rescale` in f64 then f32, then
@@ -382,11 +401,12 @@ impl PreprocessConfig {
 
     /// Where the centre crop starts in a resized picture (transformers' center_crop: offsets
     /// floored; the resize makes padding unnecessary in Shortest mode, but clamp anyway).
-    fn crop_origin(&self, (tw, th): (u32, u32)) -> (usize, usize) {
-        let (cw, ch) = self.crop;
-        let top = (th as i64 - ch as i64).div_euclid(2).max(0) as usize;
-        let left = (tw as i64 - cw as i64).div_euclid(2).max(0) as usize;
-        (top, left)
+    fn crop_origin(&self, (tw, th): (u64, u64)) -> (usize, usize) {
+        let (cw, ch) = (u64::from(self.crop.0), u64::from(self.crop.1));
+        // floor((t - c) / 2), and 0 where the crop is the larger.
+        let top = th.saturating_sub(ch) / 2;
+        let left = tw.saturating_sub(cw) / 2;
+        (to_usize(top), to_usize(left))
     }
 
     /// The bytes of row `y` of the centre crop that lie inside the picture: all `crop.0`
@@ -394,7 +414,8 @@ impl PreprocessConfig {
     /// rest is zero padding, as transformers pads with zeros before normalising.
     fn crop_row<'a>(&self, resized: &'a RgbImage, y: usize) -> &'a [u8] {
         let (tw, th) = (resized.width() as usize, resized.height() as usize);
-        let (top, left) = self.crop_origin(resized.dimensions());
+        let (w, h) = resized.dimensions();
+        let (top, left) = self.crop_origin((u64::from(w), u64::from(h)));
         let sy = y + top;
         let inside = if sy < th {
             tw.saturating_sub(left).min(self.crop.0 as usize)
@@ -467,18 +488,24 @@ impl PreprocessConfig {
 
     /// Resizes and crops one picture into `out` in whichever form `out` already holds (the
     /// encoder's: normalised floats, or bytes it normalises itself); returns the resized,
-    /// uncropped picture (the preview), which lives in `scratch` until the next call.
+    /// uncropped picture (the preview), which lives in `scratch` until the next call, or `None`
+    /// where that picture would be too large (a strip, an extreme panorama: only the crop is
+    /// resized then, and the caller makes its preview another way).
     pub fn apply_pixels_reusing<'s>(
         &self,
         img: &RgbImage,
         out: &mut Pixels,
         scratch: &'s mut Scratch,
-    ) -> &'s RgbImage {
-        let (tw, th) = self.resize_target(img.width(), img.height());
+    ) -> Option<&'s RgbImage> {
+        if !self.resized_is_preview_sized(img.width(), img.height()) {
+            self.crop_pixels_reusing(img, out, scratch);
+            return None;
+        }
+        let size = self.resize_target(img.width(), img.height());
         let pixels = std::mem::take(&mut scratch.resized).into_raw();
-        scratch.resized = pil_resize_into(img, tw, th, self.filter, scratch, pixels);
+        scratch.resized = resize_window_into(img, size, self.filter, whole(size), scratch, pixels);
         self.crop_into(&scratch.resized, out);
-        &scratch.resized
+        Some(&scratch.resized)
     }
 
     /// [`apply_pixels_reusing`](Self::apply_pixels_reusing) for when no preview is wanted:
@@ -496,8 +523,8 @@ impl PreprocessConfig {
         let size = self.resize_target(img.width(), img.height());
         let (top, left) = self.crop_origin(size);
         let window = Window {
-            x: left..left + self.crop.0 as usize,
-            y: top..top + self.crop.1 as usize,
+            x: left..left.saturating_add(self.crop.0 as usize),
+            y: top..top.saturating_add(self.crop.1 as usize),
         };
         let pixels = std::mem::take(&mut scratch.resized).into_raw();
         scratch.resized = resize_window_into(img, size, self.filter, window, scratch, pixels);
@@ -583,24 +610,58 @@ impl PixelsRef<'_> {
     }
 }
 
+/// Largest side a picture is resized to, virtually (only the crop window is ever computed):
+/// far beyond what any picture within the decoder's limits gives, and small enough that every
+/// output position is exact in f64.
+pub const MAX_RESIZED_SIDE: u64 = 1 << 44;
+
+/// Longest side of a resized picture that is computed whole as the indexer's preview; beyond
+/// it (aspect ratios over about 18:1 for CLIP) only the crop is resized, since the whole
+/// picture would grow with the ratio (a 1 x 5,000,000 strip would be 750 GB).
+pub const PREVIEW_MAX_SIDE: u64 = 4096;
+
+/// A u64 size or offset as an index; saturates where usize is narrower (then clamped by the
+/// picture's own size, which always fits).
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// The window that is the whole resized picture.
+fn whole((w, h): (u64, u64)) -> Window {
+    Window {
+        x: 0..to_usize(w),
+        y: 0..to_usize(h),
+    }
+}
+
 /// Pillow's fixed-point precision for 8-bit resampling (`PRECISION_BITS` in Resample.c).
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
-/// One output pixel's input window and integer weights.
+/// Some output pixels' input windows and integer weights: those of output pixels
+/// `start..start + bounds.len()` only, so a crop of a hugely resized axis costs its own size.
 #[derive(Debug, Default)]
 struct Coeffs {
+    start: usize,
     ksize: usize,
     bounds: Vec<(usize, usize)>,
     weights: Vec<i32>,
 }
 
 impl Coeffs {
-    /// The taps of output pixels `range` only (the centre crop's columns or rows).
+    /// The input window of output pixel `xx` (which these coefficients cover).
+    fn bound(&self, xx: usize) -> (usize, usize) {
+        self.bounds[xx - self.start]
+    }
+
+    /// The taps of output pixels `range` only (the centre crop's columns or rows), which
+    /// these coefficients cover.
     fn taps(&self, range: std::ops::Range<usize>) -> Taps<'_> {
+        let (a, b) = (range.start - self.start, range.end - self.start);
         Taps {
             ksize: self.ksize,
-            bounds: &self.bounds[range.clone()],
-            weights: &self.weights[range.start * self.ksize..range.end * self.ksize],
+            bounds: &self.bounds[a..b],
+            weights: &self.weights[a * self.ksize..b * self.ksize],
+            base: 0,
         }
     }
 }
@@ -612,18 +673,33 @@ struct Taps<'a> {
     ksize: usize,
     bounds: &'a [(usize, usize)],
     weights: &'a [i32],
+    /// The input column the row handed to a pass starts at: only the columns these taps read
+    /// are copied (a strip millions of pixels wide is not copied whole per row).
+    base: usize,
 }
 
-/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for a full-image box.
-fn coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
+impl Taps<'_> {
+    /// The input columns these taps read, as a range.
+    fn span(&self) -> std::ops::Range<usize> {
+        let first = self.bounds.first().map_or(0, |b| b.0);
+        let last = self.bounds.iter().map(|b| b.0 + b.1).max().unwrap_or(first);
+        first..last.max(first)
+    }
+}
+
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for a full-image box, for output
+/// pixels `range` of the `out_size` only: each output pixel's weights depend only on its own
+/// position, so these are the whole table's rows for that range, bit for bit.
+fn coeffs(in_size: u32, out_size: u64, filter: Filter, range: std::ops::Range<usize>) -> Coeffs {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = filter.support() * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size as usize);
-    let mut weights = vec![0i32; out_size as usize * ksize];
+    let mut bounds = Vec::with_capacity(range.len());
+    let mut weights = vec![0i32; range.len() * ksize];
     let mut k = vec![0f64; ksize];
-    for xx in 0..out_size as usize {
+    let start = range.start;
+    for xx in range {
         let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // C casts truncate toward zero; clamping makes that identical to floor here.
@@ -636,7 +712,8 @@ fn coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
             *slot = w;
             ww += w;
         }
-        let row = &mut weights[xx * ksize..xx * ksize + ksize];
+        let at = (xx - start) * ksize;
+        let row = &mut weights[at..at + ksize];
         for x in 0..n {
             let v = if ww != 0.0 { k[x] / ww } else { k[x] };
             let scaled = v * (1u32 << PRECISION_BITS) as f64;
@@ -649,25 +726,36 @@ fn coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
         bounds.push((xmin, n));
     }
     Coeffs {
+        start,
         ksize,
         bounds,
         weights,
     }
 }
 
+/// Which coefficients a [`CoeffCache`] holds: input size, output size, filter, output range.
+type CoeffKey = (u32, u64, Filter, std::ops::Range<usize>);
+
 /// The coefficients of the last resize along one axis: a folder of photos of one size (what
 /// cameras and exports make) computes them once per thread instead of once per photo.
 #[derive(Debug, Default)]
 struct CoeffCache {
-    key: Option<(u32, u32, Filter)>,
+    key: Option<CoeffKey>,
     coeffs: Coeffs,
 }
 
 impl CoeffCache {
-    fn get(&mut self, in_size: u32, out_size: u32, filter: Filter) -> &Coeffs {
-        let key = Some((in_size, out_size, filter));
+    /// The coefficients of output pixels `range` of a resize from `in_size` to `out_size`.
+    fn get(
+        &mut self,
+        in_size: u32,
+        out_size: u64,
+        filter: Filter,
+        range: std::ops::Range<usize>,
+    ) -> &Coeffs {
+        let key = Some((in_size, out_size, filter, range.clone()));
         if self.key != key {
-            self.coeffs = coeffs(in_size, out_size, filter);
+            self.coeffs = coeffs(in_size, out_size, filter, range);
             self.key = key;
         }
         &self.coeffs
@@ -751,11 +839,8 @@ pub fn pil_resize_into(
     scratch: &mut Scratch,
     out: Vec<u8>,
 ) -> RgbImage {
-    let window = Window {
-        x: 0..width as usize,
-        y: 0..height as usize,
-    };
-    resize_window_into(img, (width, height), filter, window, scratch, out)
+    let size = (u64::from(width), u64::from(height));
+    resize_window_into(img, size, filter, whole(size), scratch, out)
 }
 
 /// The output pixels a resize computes: columns `x` and rows `y` of the full resized picture.
@@ -769,22 +854,23 @@ struct Window {
 /// pixels inside: each output pixel depends only on its own taps, so the values are the same.
 fn resize_window_into(
     img: &RgbImage,
-    size: (u32, u32),
+    size: (u64, u64),
     filter: Filter,
     window: Window,
     scratch: &mut Scratch,
     mut out: Vec<u8>,
 ) -> RgbImage {
     let (iw, ih) = img.dimensions();
-    let x = window.x.start.min(size.0 as usize)..window.x.end.min(size.0 as usize);
-    let y = window.y.start.min(size.1 as usize)..window.y.end.min(size.1 as usize);
+    let (sw, sh) = (to_usize(size.0), to_usize(size.1));
+    let x = window.x.start.min(sw)..window.x.end.min(sw);
+    let y = window.y.start.min(sh)..window.y.end.min(sh);
     let window = Window {
         x: x.start..x.end.max(x.start),
         y: y.start..y.end.max(y.start),
     };
     let (ww, wh) = (window.x.len(), window.y.len());
     let out_len = ww * wh * 3;
-    if (iw, ih) == size {
+    if (u64::from(iw), u64::from(ih)) == size {
         out.clear();
         let stride = iw as usize * 3;
         for r in window.y.clone() {
@@ -809,7 +895,7 @@ fn resize_window_into(
 /// exactly the window's bytes. The window is not empty and lies inside `size`.
 fn resample(
     img: &RgbImage,
-    size: (u32, u32),
+    size: (u64, u64),
     filter: Filter,
     window: &Window,
     scratch: &mut Scratch,
@@ -817,8 +903,8 @@ fn resample(
 ) {
     let (iw, ih) = img.dimensions();
     let (width, height) = size;
-    let need_h = width != iw;
-    let need_v = height != ih;
+    let need_h = width != u64::from(iw);
+    let need_v = height != u64::from(ih);
     let Scratch {
         tmp,
         row,
@@ -827,11 +913,11 @@ fn resample(
         vert,
         ..
     } = scratch;
-    let vert = vert.get(ih, height, filter);
+    let vert = vert.get(ih, height, filter, window.y.clone());
     // The input rows the window's output rows read.
     let (first, last) = if need_v {
-        let (lo, n) = vert.bounds[window.y.end - 1];
-        (vert.bounds[window.y.start].0, lo + n)
+        let (lo, n) = vert.bound(window.y.end - 1);
+        (vert.bound(window.y.start).0, lo + n)
     } else {
         (window.y.start, window.y.end)
     };
@@ -841,7 +927,13 @@ fn resample(
     // Where the vertical pass reads: the horizontal pass's rows (the window's columns), or the
     // picture itself (all its columns): rows, the first row held, the first byte of a row.
     let (rows, row_offset, stride, col_offset): (&[u8], usize, usize, usize) = if need_h {
-        let horiz = horiz.get(iw, width, filter).taps(window.x.clone());
+        let mut horiz = horiz
+            .get(iw, width, filter, window.x.clone())
+            .taps(window.x.clone());
+        // Only the input columns the window reads are copied per row.
+        let span = horiz.span();
+        horiz.base = span.start;
+        let (col0, col1) = (span.start * 3, span.end * 3);
         let target: &mut [u8] = if need_v {
             tmp.resize((last - first) * out_stride, 0);
             tmp
@@ -850,17 +942,19 @@ fn resample(
         };
         // Two input rows, each copied with zero padding: a tap reads four bytes, one past the
         // last pixel. Rows go in pairs (same weights) where the CPU has AVX2.
-        let padded = in_stride + 4;
+        let padded = col1 - col0 + 4;
         // The padding's value does not matter: it lands in a lane that is dropped.
         row.resize(2 * padded, 0);
         let (row_a, row_b) = row.split_at_mut(padded);
         let mut out_rows = target.chunks_exact_mut(out_stride);
         let mut r = first;
         while r < last {
-            row_a[..in_stride].copy_from_slice(&src[r * in_stride..(r + 1) * in_stride]);
+            let at = r * in_stride;
+            row_a[..col1 - col0].copy_from_slice(&src[at + col0..at + col1]);
             let Some(out_a) = out_rows.next() else { break };
             if r + 1 < last {
-                row_b[..in_stride].copy_from_slice(&src[(r + 1) * in_stride..(r + 2) * in_stride]);
+                let at = at + in_stride;
+                row_b[..col1 - col0].copy_from_slice(&src[at + col0..at + col1]);
                 if let Some(out_b) = out_rows.next() {
                     horizontal_rows(row_a, row_b, out_a, out_b, horiz);
                 }
@@ -950,6 +1044,7 @@ unsafe fn horizontal_rows_avx2(
         .zip(out_b.chunks_exact_mut(3))
     {
         let mut acc = half;
+        let xmin = xmin - c.base;
         let (lo, hi) = (xmin * 3, (xmin + n) * 3 + 1);
         let (wa, wb) = (&row_a[lo..hi], &row_b[lo..hi]);
         for (t, &w) in k[..n].iter().enumerate() {
@@ -976,7 +1071,7 @@ fn horizontal_row_portable(row: &[u8], out: &mut [u8], c: Taps<'_>) {
     {
         let mut sum = [1i32 << (PRECISION_BITS - 1); 3];
         for (t, &w) in k[..n].iter().enumerate() {
-            let at = (xmin + t) * 3;
+            let at = (xmin - c.base + t) * 3;
             for ch in 0..3 {
                 sum[ch] += row[at + ch] as i32 * w;
             }
@@ -1002,6 +1097,7 @@ unsafe fn horizontal_row_sse41(row: &[u8], out: &mut [u8], c: Taps<'_>) {
         .zip(out.chunks_exact_mut(3))
     {
         let mut acc = half;
+        let xmin = xmin - c.base;
         let window = &row[xmin * 3..(xmin + n) * 3 + 1];
         for (t, &w) in k[..n].iter().enumerate() {
             let b = &window[t * 3..t * 3 + 4];
@@ -1032,12 +1128,81 @@ mod tests {
         }
     }
 
+    /// The whole table of a resize's coefficients, as Pillow computes it.
+    fn full_coeffs(in_size: u32, out_size: u32, filter: Filter) -> Coeffs {
+        coeffs(in_size, u64::from(out_size), filter, 0..out_size as usize)
+    }
+
+    #[test]
+    fn a_window_of_coefficients_equals_those_rows_of_the_whole_table() {
+        // Downscales, upscales, same size, both filters; windows at either end, inside, one
+        // output pixel, and the whole axis.
+        for (i, o) in [
+            (320u32, 299u32),
+            (4000, 224),
+            (7, 224),
+            (301, 225),
+            (64, 64),
+            (1, 3),
+        ] {
+            for filter in [Filter::Bicubic, Filter::Bilinear] {
+                let all = full_coeffs(i, o, filter);
+                let o = o as usize;
+                for range in [0..o, 0..1, o - 1..o, o / 3..o / 3 + o / 2, o / 2..o] {
+                    let part = coeffs(i, o as u64, filter, range.clone());
+                    let (want, got) = (all.taps(range.clone()), part.taps(range.clone()));
+                    assert_eq!(part.ksize, all.ksize, "{i}->{o} {range:?}");
+                    assert_eq!(got.bounds, want.bounds, "{i}->{o} {filter:?} {range:?}");
+                    assert_eq!(got.weights, want.weights, "{i}->{o} {filter:?} {range:?}");
+                    assert_eq!(part.bound(range.start), all.bound(range.start));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_strip_is_resized_only_where_the_crop_is() {
+        // Resized whole, this strip would be 224 x 22,400,000 (15 GB): only the crop is
+        // computed. A ramp from top to bottom, so the crop must come from the middle.
+        let cfg = PreprocessConfig::default();
+        let n = 100_000u32;
+        for tall in [true, false] {
+            let value = |i: u32| (u64::from(i) * 256 / u64::from(n)) as u8;
+            let img = if tall {
+                RgbImage::from_fn(1, n, |_, y| image::Rgb([value(y); 3]))
+            } else {
+                RgbImage::from_fn(n, 1, |x, _| image::Rgb([value(x); 3]))
+            };
+            let (w, h) = img.dimensions();
+            assert!(!cfg.resized_is_preview_sized(w, h));
+            let mut out = Pixels::Bytes(Vec::new());
+            let mut scratch = Scratch::default();
+            let preview = cfg.apply_pixels_reusing(&img, &mut out, &mut scratch);
+            assert!(preview.is_none(), "no whole resize of a strip");
+            let Pixels::Bytes(bytes) = out else {
+                panic!("the buffer keeps its form")
+            };
+            assert_eq!(bytes.len(), cfg.tensor_len());
+            assert!(
+                bytes.iter().all(|&b| (127..=128).contains(&b)),
+                "the middle of the ramp, tall: {tall}: {:?}",
+                &bytes[..12]
+            );
+            let (floats, whole) = cfg.apply_with_resized(&img);
+            assert!(whole.is_none());
+            assert_eq!(floats, cfg.apply(&img));
+        }
+    }
+
     /// Pillow's resampler in its plain form (Resample.c: a horizontal pass over the rows the
     /// vertical pass reads, then a vertical pass, 8-bit rounding in between), the oracle for
     /// the vectorised passes.
     fn direct_resize(img: &RgbImage, width: u32, height: u32, filter: Filter) -> RgbImage {
         let (iw, ih) = img.dimensions();
-        let (horiz, vert) = (coeffs(iw, width, filter), coeffs(ih, height, filter));
+        let (horiz, vert) = (
+            full_coeffs(iw, width, filter),
+            full_coeffs(ih, height, filter),
+        );
         let (first, last) = if height != ih {
             let (lo, n) = vert.bounds[height as usize - 1];
             (vert.bounds[0].0, lo + n)
@@ -1165,7 +1330,7 @@ mod tests {
             let window = Window { x, y };
             let got = resize_window_into(
                 &img,
-                (ow, oh),
+                (u64::from(ow), u64::from(oh)),
                 Filter::Bicubic,
                 window.clone(),
                 &mut scratch,
@@ -1202,6 +1367,8 @@ mod tests {
             (224, 300),
             (100, 60),
             (301, 225),
+            // Too wide for a whole resize (the preview then comes from elsewhere).
+            (4700, 200),
         ];
         let mut scratch = Scratch::default();
         for (c, cfg) in [square, squash, oblong, padded].iter().enumerate() {
@@ -1231,7 +1398,7 @@ mod tests {
     #[test]
     fn vectorised_horizontal_rows_equal_the_portable_one() {
         for (iw, ow) in [(320u32, 299u32), (9, 224), (1000, 17), (2, 1)] {
-            let c = coeffs(iw, ow, Filter::Bicubic);
+            let c = full_coeffs(iw, ow, Filter::Bicubic);
             let img = noise(iw, 2, iw);
             let padded = |y: usize| {
                 let mut r = img.as_raw()[y * iw as usize * 3..(y + 1) * iw as usize * 3].to_vec();
@@ -1260,12 +1427,27 @@ mod tests {
         // 224 * 301 / 225 = 299.66 → 299 (int() truncates)
         assert_eq!(cfg.resize_target(301, 225), (299, 224));
         assert_eq!(cfg.resize_target(50, 50), (224, 224));
+        // Strips: in u64, no overflow, no wrap.
+        assert_eq!(cfg.resize_target(1, 5_000_000), (224, 1_120_000_000));
+        assert_eq!(cfg.resize_target(60_000, 4), (3_360_000, 224));
+        assert_eq!(
+            cfg.resize_target(u32::MAX, 1),
+            (224 * u64::from(u32::MAX), 224)
+        );
+        assert!(
+            cfg.resized_is_preview_sized(4000, 250),
+            "16:1 has a whole resize"
+        );
+        assert!(
+            !cfg.resized_is_preview_sized(250, 4600),
+            "over 18:1 has not"
+        );
     }
 
     #[test]
     fn bicubic_weights_sum_to_one_in_fixed_point() {
         for (i, o) in [(1000u32, 224u32), (50, 224), (301, 299), (4000, 224)] {
-            let c = coeffs(i, o, Filter::Bicubic);
+            let c = full_coeffs(i, o, Filter::Bicubic);
             for xx in 0..o as usize {
                 let (_, n) = c.bounds[xx];
                 let s: i64 = c.weights[xx * c.ksize..xx * c.ksize + n]

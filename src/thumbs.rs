@@ -83,6 +83,21 @@ pub fn on_another_drive(folder: &Path, library: &Path) -> bool {
     }
 }
 
+/// The size a picture of `width` x `height` is shrunk to so it fits a [`THUMB_SIZE`] square
+/// with its aspect ratio kept (a side never under one pixel), or `None` if it fits already.
+/// In u64: a strip of 1 x 5,000,000 pixels gives 1 x 512, whatever its ratio.
+pub fn fit_in_box(width: u32, height: u32) -> Option<(u32, u32)> {
+    let (w, h) = (u64::from(width), u64::from(height));
+    let long = w.max(h);
+    let size = u64::from(THUMB_SIZE);
+    if long <= size {
+        return None;
+    }
+    // Rounded to nearest; at most `size`, so the casts cannot truncate.
+    let side = |v: u64| ((v * size + long / 2) / long).clamp(1, size) as u32;
+    Some((side(w), side(h)))
+}
+
 /// Why a preview could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum ThumbError {
@@ -134,14 +149,9 @@ impl Thumbs {
         };
         let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-        let (w, h) = img.dimensions();
-        let scale = THUMB_SIZE as f64 / w.max(h).max(1) as f64;
-        let small = if scale < 1.0 {
-            let tw = ((w as f64 * scale).round() as u32).max(1);
-            let th = ((h as f64 * scale).round() as u32).max(1);
-            image::imageops::thumbnail(img, tw, th)
-        } else {
-            img.clone()
+        let small = match fit_in_box(img.width(), img.height()) {
+            Some((tw, th)) => image::imageops::thumbnail(img, tw, th),
+            None => img.clone(),
         };
         // libjpeg-turbo: a fifth of the pure-Rust encoder's time, and previews are written on
         // the decode pool, whose speed is the indexing speed on a GPU.
@@ -176,6 +186,22 @@ mod tests {
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
         assert!(t.exists("abcdef"));
         assert!(!t.exists("ffffff"));
+    }
+
+    #[test]
+    fn any_aspect_ratio_fits_the_preview_box() {
+        assert_eq!(fit_in_box(512, 300), None);
+        assert_eq!(fit_in_box(1000, 500), Some((512, 256)));
+        assert_eq!(fit_in_box(4000, 3000), Some((512, 384)));
+        assert_eq!(fit_in_box(1, 5_000_000), Some((1, 512)));
+        assert_eq!(fit_in_box(60_000, 4), Some((512, 1)));
+        assert_eq!(fit_in_box(u32::MAX, u32::MAX - 1), Some((512, 512)));
+        // A strip handed in whole makes a preview inside the box.
+        let dir = tempfile::tempdir().unwrap();
+        let strip = RgbImage::from_pixel(1, 200_000, image::Rgb([9, 99, 199]));
+        let p = Thumbs::new(dir.path()).write("5a5a", &strip).unwrap();
+        let back = image::open(&p).unwrap();
+        assert_eq!((back.width(), back.height()), (1, 512));
     }
 
     #[test]

@@ -255,6 +255,52 @@ fn dct_scaled_decode_stays_within_0_999_of_full_decode() {
     assert!(c >= 0.999, "cosine {c}");
 }
 
+/// Every fixture decoded as the indexer decodes it (`DecodeOptions::for_model`: DCT-scaled
+/// while the short side stays at least twice the model's input) keeps cosine ≥ 0.999 with the
+/// reference. For JPEGs it also prints the cosine at each coarser DCT scale that still keeps
+/// 224 px (the old rule took the coarsest: a 640 x 480 JPEG at 1/2 gave 0.9988 on a real model).
+#[test]
+fn every_fixture_decoded_for_the_model_keeps_reference_parity() {
+    let rt = common::runtime();
+    let files = ModelFiles::open(&common::immich_model()).unwrap();
+    let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
+    let size = files.preprocess.resize;
+    let embed = |d: &glimpse::decode::Decoded| {
+        enc.encode(&files.preprocess.apply(&d.image), 1)
+            .unwrap()
+            .remove(0)
+    };
+    let mut worst = (1.0f64, String::new());
+    for e in images() {
+        let name = e["file"].as_str().unwrap();
+        let path = common::fixture(&format!("images/{name}"));
+        let want = common::floats(&expected(&e)["embedding"]);
+        let d = decode_file(&path, DecodeOptions::for_model(size)).unwrap();
+        let c = common::cosine(&embed(&d), &want);
+        let mut line = format!("{name}: 1/{} cosine {c:.6}", d.dct_scale);
+        // Coarser scales, for the record: decoding for a smaller "model" lets them through.
+        if name.ends_with(".jpg") {
+            for denom in [2u32, 4, 8].into_iter().filter(|&k| k > d.dct_scale) {
+                let short = d.width.min(d.height);
+                if short.div_ceil(denom) < size {
+                    break;
+                }
+                let coarser =
+                    decode_file(&path, DecodeOptions::for_model(short.div_ceil(denom) / 2))
+                        .unwrap();
+                assert_eq!(coarser.dct_scale, denom, "{name}");
+                let c = common::cosine(&embed(&coarser), &want);
+                line.push_str(&format!(", at 1/{denom}: {c:.6}"));
+            }
+        }
+        println!("{line}");
+        if c < worst.0 {
+            worst = (c, name.to_owned());
+        }
+    }
+    assert!(worst.0 >= 0.999, "{} has cosine {}", worst.1, worst.0);
+}
+
 fn check_text_layout(dir: std::path::PathBuf) {
     let rt = common::runtime();
     let files = ModelFiles::open(&dir).unwrap();
