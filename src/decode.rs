@@ -193,6 +193,36 @@ pub fn decode_bytes_reusing(
     }
 }
 
+/// Replaces Rust's default panic output (the message and, with `RUST_BACKTRACE`, a backtrace on
+/// the user's terminal) by one `tracing` error line with its location. Decoder panics are
+/// caught (`catch_unwind`) and cost one file with its reason, so the terminal must not look as
+/// if Glimpse crashed; a panic that is not caught still ends the process, with this line.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("{}", panic_line(info));
+    }));
+}
+
+/// A panic as one line: "panic at file:line:column: first line of the message".
+pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let message = message.lines().next().unwrap_or_default();
+    match info.location() {
+        Some(at) => format!(
+            "panic at {}:{}:{}: {message}",
+            at.file(),
+            at.line(),
+            at.column()
+        ),
+        None => format!("panic: {message}"),
+    }
+}
+
 /// The decoders this build has on this machine (its version, its format features and the codec
 /// libraries that load), e.g. "0.1.0 jxl raw libraw heif". A library records it per folder, and
 /// files that failed under another set are tried again: a newer Glimpse, or a codec library
