@@ -537,7 +537,11 @@ fn os2_bmp_as_windows(bytes: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let header = bytes.get(FILE_HEADER..FILE_HEADER + size)?;
-    let compression = if size >= 20 { u32_at(FILE_HEADER + 16)? } else { 0 };
+    let compression = if size >= 20 {
+        u32_at(FILE_HEADER + 16)?
+    } else {
+        0
+    };
     if compression > 2 {
         return None;
     }
@@ -794,7 +798,8 @@ impl Drop for Turbo {
 impl Turbo {
     fn new() -> Result<Self, String> {
         // SAFETY: plain constructor; a null handle is checked.
-        let h = unsafe { turbojpeg::raw::tj3Init(turbojpeg::raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        let h =
+            unsafe { turbojpeg::raw::tj3Init(turbojpeg::raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
         if h.is_null() {
             return Err("libjpeg-turbo could not start a decompressor".into());
         }

@@ -191,7 +191,9 @@ unsafe extern "C" fn mem_read(handle: *mut c_void, buf: *mut c_void, size: isize
     let Ok(want) = usize::try_from(size) else {
         return -1;
     };
-    let start = usize::try_from(m.pos).unwrap_or(usize::MAX).min(m.data.len());
+    let start = usize::try_from(m.pos)
+        .unwrap_or(usize::MAX)
+        .min(m.data.len());
     let n = want.min(m.data.len() - start);
     std::ptr::copy_nonoverlapping(m.data.as_ptr().add(start), buf.cast::<u8>(), n);
     m.pos = (start + n) as u64;
@@ -298,7 +300,9 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
         )
     };
     if tif.is_null() {
-        return Err(TiffError::Decode(take_error("libtiff cannot open this file")));
+        return Err(TiffError::Decode(take_error(
+            "libtiff cannot open this file",
+        )));
     }
     let file = Open { api, tif };
     let (Some(width), Some(height)) = (file.u32_tag(TAG_IMAGEWIDTH), file.u32_tag(TAG_IMAGELENGTH))
@@ -314,7 +318,9 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
     let bits = file.u16_tag(TAG_BITSPERSAMPLE).unwrap_or(1);
     let photometric = file.u16_tag(TAG_PHOTOMETRIC);
     let samples = file.u16_tag(TAG_SAMPLESPERPIXEL).unwrap_or(1);
-    let planar = file.u16_tag(TAG_PLANARCONFIG).unwrap_or(PLANARCONFIG_CONTIG);
+    let planar = file
+        .u16_tag(TAG_PLANARCONFIG)
+        .unwrap_or(PLANARCONFIG_CONTIG);
     let signed = file.u16_tag(TAG_SAMPLEFORMAT) == Some(SAMPLEFORMAT_INT);
     let mut why = [0 as c_char; 1024];
     // SAFETY: TIFFRGBAImageOK writes at most 1024 bytes of message.
@@ -329,7 +335,12 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
             Some(PHOTOMETRIC_MINISBLACK | PHOTOMETRIC_MINISWHITE)
         );
         if bits == 12 && samples == 1 && grey && planar == PLANARCONFIG_CONTIG {
-            return read_grey12(&file, width, height, photometric == Some(PHOTOMETRIC_MINISWHITE));
+            return read_grey12(
+                &file,
+                width,
+                height,
+                photometric == Some(PHOTOMETRIC_MINISWHITE),
+            );
         }
         return Err(TiffError::Decode(why));
     }

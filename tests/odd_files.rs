@@ -48,7 +48,10 @@ fn decodes_to(name: &str, reference: &str, max: f64) -> Decoded {
     let want = plain(reference);
     assert_eq!(d.image.dimensions(), want.dimensions(), "{name}");
     let m = mad(&d.image, &want);
-    assert!(m <= max, "{name}: mean difference {m:.3} from {reference} > {max}");
+    assert!(
+        m <= max,
+        "{name}: mean difference {m:.3} from {reference} > {max}"
+    );
     assert_eq!(d.note, None, "{name}");
     d
 }
@@ -91,7 +94,10 @@ fn tiff_variants_decode_to_their_pictures() {
 fn plain_tiffs_come_out_as_the_pure_rust_decoder_reads_them() {
     // The reference set's TIFF: libtiff (first) and the `image` crate give the same pixels.
     let d = decode(&common::fixture("images/plain.tiff"));
-    assert!(glimpse::tiff::available(), "libtiff6 is installed by setup.sh");
+    assert!(
+        glimpse::tiff::available(),
+        "libtiff6 is installed by setup.sh"
+    );
     assert_eq!(mad(&d.image, &plain("images/plain.tiff")), 0.0);
 }
 
@@ -241,7 +247,11 @@ fn a_folder_of_odd_files_indexes_cleanly_and_lists_the_notes() {
     // The first line is the library; the lines after it name files.
     let text = String::from_utf8_lossy(&out.stdout);
     let status: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    let count = |k: &str| status[k].as_u64().unwrap_or_else(|| panic!("{k}: {status}"));
+    let count = |k: &str| {
+        status[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {status}"))
+    };
     assert_eq!(count("pending"), 0, "{status}");
     assert_eq!(count("photos"), files, "{status}");
     assert_eq!(count("failed"), 2, "only the two garbage files: {status}");

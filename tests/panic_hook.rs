@@ -10,7 +10,12 @@ const CHILD: &str = "GLIMPSE_TEST_PANIC_HOOK_CHILD";
 #[test]
 fn a_caught_panic_is_one_log_line_without_a_backtrace() {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "panic_in_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "panic_in_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD, "1")
         .env("RUST_BACKTRACE", "full")
         .output()
