@@ -712,7 +712,7 @@ fn decode_jpeg_turbo(
     mut pixels: Vec<u8>,
 ) -> Result<(RgbImage, u32, u32, u32, Option<String>), JpegFailure> {
     let mut dec = Turbo::new().map_err(JpegFailure::Fallback)?;
-    let (w, h, colorspace) = dec
+    let (w, h, colorspace, header_warning) = dec
         .read_header(bytes)
         .map_err(|e| JpegFailure::Fatal(DecodeError::Corrupt(format!("JPEG header: {e}"))))?;
     let (w, h) = (u64::from(w), u64::from(h));
@@ -731,9 +731,11 @@ fn decode_jpeg_turbo(
     let (sw, sh) = (sw as usize, sh as usize);
     // Not cleared first: the decoder writes every byte.
     pixels.resize(3 * sw * sh, 0);
+    // A warning while reading the header (a bad ICC segment) is not repeated by decompress.
     let warning = dec
         .decompress(bytes, denom, &mut pixels, sw, sh)
-        .map_err(JpegFailure::Fallback)?;
+        .map_err(JpegFailure::Fallback)?
+        .or(header_warning);
     let img = RgbImage::from_raw(sw as u32, sh as u32, pixels).ok_or_else(|| {
         JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into()))
     })?;
@@ -819,16 +821,17 @@ impl Turbo {
         }
     }
 
-    /// Width, height and colour space (TJCS) from the header; warnings are left for
-    /// `decompress`, which sees them again.
-    fn read_header(&mut self, bytes: &[u8]) -> Result<(u32, u32, c_int), String> {
+    /// Width, height and colour space (TJCS) from the header, and libjpeg-turbo's warning if
+    /// it had one (e.g. "Corrupt JPEG data: bad ICC marker").
+    fn read_header(&mut self, bytes: &[u8]) -> Result<(u32, u32, c_int, Option<String>), String> {
         use turbojpeg::raw;
         // SAFETY: `bytes` is valid for its length.
         let rc = unsafe { raw::tj3DecompressHeader(self.0, bytes.as_ptr(), bytes.len() as _) };
+        let mut warned = None;
         if rc != 0 {
-            let (msg, warning) = self.message();
-            if !warning {
-                return Err(msg);
+            match self.message() {
+                (msg, true) => warned = Some(msg),
+                (msg, false) => return Err(msg),
             }
         }
         // SAFETY: read-only parameters of a handle whose header was read.
@@ -840,7 +843,7 @@ impl Turbo {
             )
         };
         match (u32::try_from(w), u32::try_from(h)) {
-            (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h, cs)),
+            (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h, cs, warned)),
             _ => Err("no picture size in the header".into()),
         }
     }
@@ -1081,6 +1084,54 @@ mod tests {
             let d = dct_scale_for(w, h, 224);
             assert!(w.min(h).div_ceil(d) >= 224);
         }
+    }
+
+    #[test]
+    fn only_the_layouts_the_image_crate_refuses_are_rewritten() {
+        // A GIF with a global palette and a Windows BMP pass through untouched.
+        let mut gif = b"GIF89a\x02\0\x02\0\x80\0\0".to_vec();
+        gif.extend_from_slice(&[0; 6]);
+        assert!(matches!(
+            readable_layout(&gif, ImageFormat::Gif),
+            Cow::Borrowed(_)
+        ));
+        // Without one, a grey palette goes in right after the screen descriptor.
+        gif[10] = 0;
+        let grey = readable_layout(&gif, ImageFormat::Gif);
+        assert_eq!(grey.len(), gif.len() + 768);
+        assert_eq!(grey[10], 0x87);
+        assert_eq!(&grey[13 + 3 * 200..13 + 3 * 201], &[200, 200, 200]);
+
+        // An OS/2 2.x header (64 bytes) becomes a Windows one (40), the pixels move with it.
+        let os2 = |compression: u32| {
+            let mut b = b"BM".to_vec();
+            b.extend_from_slice(&(14u32 + 64 + 4).to_le_bytes());
+            b.extend_from_slice(&[0; 4]);
+            b.extend_from_slice(&(14u32 + 64).to_le_bytes());
+            let mut info = [0u8; 64];
+            info[..4].copy_from_slice(&64u32.to_le_bytes());
+            info[4..8].copy_from_slice(&1u32.to_le_bytes());
+            info[8..12].copy_from_slice(&1u32.to_le_bytes());
+            info[12..14].copy_from_slice(&1u16.to_le_bytes());
+            info[14..16].copy_from_slice(&24u16.to_le_bytes());
+            info[16..20].copy_from_slice(&compression.to_le_bytes());
+            b.extend_from_slice(&info);
+            b.extend_from_slice(&[10, 20, 30, 0]);
+            b
+        };
+        let plain = os2(0);
+        let windows = readable_layout(&plain, ImageFormat::Bmp);
+        assert_eq!(windows.len(), 14 + 40 + 4);
+        assert_eq!(&windows[14..18], &40u32.to_le_bytes());
+        assert_eq!(&windows[10..14], &54u32.to_le_bytes());
+        assert_eq!(&windows[54..], &[10, 20, 30, 0]);
+        let px = decode_bytes(&plain, DecodeOptions::full()).unwrap();
+        assert_eq!(px.image.get_pixel(0, 0).0, [30, 20, 10]);
+        // OS/2's own Huffman compression (3) means bit fields to Windows: left alone.
+        assert!(matches!(
+            readable_layout(&os2(3), ImageFormat::Bmp),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -106,11 +106,15 @@ thread_local! {
     static LAST_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Formats one libtiff message as "module: text".
+/// Formats one libtiff message: its text, and the libtiff function it came from (for logs).
 ///
 /// # Safety
 /// `module` is null or a C string, `fmt` a C format string and `args` its `va_list`.
-unsafe fn format_message(module: *const c_char, fmt: *const c_char, args: *mut c_void) -> String {
+unsafe fn format_message(
+    module: *const c_char,
+    fmt: *const c_char,
+    args: *mut c_void,
+) -> (String, String) {
     let mut buf = [0 as c_char; 512];
     let text = if fmt.is_null() {
         String::new()
@@ -119,17 +123,17 @@ unsafe fn format_message(module: *const c_char, fmt: *const c_char, args: *mut c
         // vsnprintf always terminates within `len`.
         CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()
     };
-    if module.is_null() {
-        text
+    let module = if module.is_null() {
+        String::new()
     } else {
-        let module = CStr::from_ptr(module).to_string_lossy();
-        format!("{module}: {text}")
-    }
+        CStr::from_ptr(module).to_string_lossy().into_owned()
+    };
+    (text.trim_end().to_owned(), module)
 }
 
 unsafe extern "C" fn on_error(module: *const c_char, fmt: *const c_char, args: *mut c_void) {
-    let msg = format_message(module, fmt, args);
-    tracing::debug!(%msg, "libtiff error");
+    let (msg, module) = format_message(module, fmt, args);
+    tracing::debug!(%module, %msg, "libtiff error");
     LAST_ERROR.with(|e| {
         let mut e = e.borrow_mut();
         // The first error says why; later ones are consequences.
@@ -140,8 +144,8 @@ unsafe extern "C" fn on_error(module: *const c_char, fmt: *const c_char, args: *
 }
 
 unsafe extern "C" fn on_warning(module: *const c_char, fmt: *const c_char, args: *mut c_void) {
-    let msg = format_message(module, fmt, args);
-    tracing::debug!(%msg, "libtiff warning");
+    let (msg, module) = format_message(module, fmt, args);
+    tracing::debug!(%module, %msg, "libtiff warning");
 }
 
 fn bind(lib: libloading::Library) -> Result<Api, libloading::Error> {

@@ -133,12 +133,14 @@ fn jpegs_with_warnings_decode_fully_and_say_so() {
     assert_eq!(scaled.dct_scale, 2);
     assert_eq!(scaled.note, Some(note));
 
-    // A broken ICC segment: libjpeg-turbo 3.1 reads the ICC profile only when asked (Glimpse
-    // does not), so the picture comes out whole, and without a note.
+    // A broken ICC segment, which libjpeg-turbo reports while reading the header.
     let d = decode(&odd("jpeg_bad_icc.jpg"));
     assert!(!d.fallback);
     assert_eq!(mad(&d.image, &whole.image), 0.0);
-    assert_eq!(d.note, None);
+    assert_eq!(
+        d.note.as_deref(),
+        Some("decoded with warnings: Corrupt JPEG data: bad ICC marker")
+    );
 }
 
 #[test]
@@ -264,6 +266,7 @@ fn a_folder_of_odd_files_indexes_cleanly_and_lists_the_notes() {
     let text = String::from_utf8_lossy(&out.stdout);
     for line in [
         "jpeg_extraneous_bytes.jpg: indexed, decoded with warnings: Corrupt JPEG data: ",
+        "jpeg_bad_icc.jpg: indexed, decoded with warnings: Corrupt JPEG data: bad ICC marker",
         "jpeg_truncated_most.jpg: indexed, damaged: the file ends before the picture does",
         "jpeg_progressive_truncated.jpg: indexed, damaged: the file ends before the picture does",
         "png_truncated_most.png: indexed, damaged: the file ends before the picture does",
