@@ -844,7 +844,9 @@ impl Turbo {
         };
         match (u32::try_from(w), u32::try_from(h)) {
             (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h, cs, warned)),
-            _ => Err("no picture size in the header".into()),
+            // No frame header (libjpeg-turbo reads a tables-only file without complaint), or
+            // one so damaged that no size came out (its warning says why).
+            _ => Err(warned.unwrap_or_else(|| "no picture in the file (no frame header)".into())),
         }
     }
 
