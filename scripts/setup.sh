@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Glimpse needs on a fresh Debian machine, idempotently:
 #   - apt: cmake + nasm (turbojpeg builds a vendored libjpeg-turbo), pkg-config, python3-pip,
-#     and the codec libraries Glimpse loads at run time: libheif (HEIC/AVIF) and LibRaw (RAWs
-#     without a usable preview)
+#     and the codec libraries Glimpse loads at run time: libheif (HEIC/AVIF), LibRaw (RAWs
+#     without a usable preview) and libtiff (the TIFF variants scanners and archives write)
 #   - the ONNX Runtime shared library, from PyPI's pinned onnxruntime wheel (sha256-checked),
 #     unpacked into .cache/onnxruntime/ (the engine can fetch it by itself too; CI pins it here)
 #   - with --app: what the desktop app builds and is tested with: WebKitGTK and GTK headers
@@ -35,7 +35,7 @@ apt_update() {
   apt_updated=1
 }
 # Run-time codec libraries, by the package name of this Debian release (12: libraw20).
-for choices in "libheif1" "libraw23 libraw20"; do
+for choices in "libheif1" "libraw23 libraw20" "libtiff6 libtiff5"; do
   for pkg in $choices; do
     if installed "$pkg"; then continue 2; fi
   done

@@ -8,6 +8,8 @@
 //! cost of indexing.
 
 use image::{DynamicImage, ImageFormat, RgbImage};
+use std::borrow::Cow;
+use std::ffi::c_int;
 use std::io::Cursor;
 use std::path::Path;
 
@@ -185,6 +187,36 @@ pub fn decode_bytes_reusing(
     }
 }
 
+/// Replaces Rust's default panic output (the message and, with `RUST_BACKTRACE`, a backtrace on
+/// the user's terminal) by one `tracing` error line with its location. Decoder panics are
+/// caught (`catch_unwind`) and cost one file with its reason, so the terminal must not look as
+/// if Glimpse crashed; a panic that is not caught still ends the process, with this line.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("{}", panic_line(info));
+    }));
+}
+
+/// A panic as one line: "panic at file:line:column: first line of the message".
+pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let message = message.lines().next().unwrap_or_default();
+    match info.location() {
+        Some(at) => format!(
+            "panic at {}:{}:{}: {message}",
+            at.file(),
+            at.line(),
+            at.column()
+        ),
+        None => format!("panic: {message}"),
+    }
+}
+
 /// The decoders this build has on this machine (its version, its format features and the codec
 /// libraries that load), e.g. "0.1.0 jxl raw libraw heif". A library records it per folder, and
 /// files that failed under another set are tried again: a newer Glimpse, or a codec library
@@ -202,6 +234,9 @@ pub fn decoder_set() -> String {
     }
     if cfg!(feature = "heif") && crate::heif::available() {
         set.push("heif");
+    }
+    if crate::tiff::available() {
+        set.push("libtiff");
     }
     set.join(" ")
 }
@@ -292,9 +327,13 @@ fn decode_inner(
     pixels: Vec<u8>,
 ) -> Result<Decoded, DecodeError> {
     let mut fallback = false;
+    let mut note = None;
     let (mut rgb, full_w, full_h, dct_scale) = if format == ImageFormat::Jpeg {
         match decode_jpeg_turbo(bytes, opts, pixels) {
-            Ok(v) => v,
+            Ok((rgb, w, h, scale, warning)) => {
+                note = warning;
+                (rgb, w, h, scale)
+            }
             Err(JpegFailure::Fatal(e)) => return Err(e),
             Err(JpegFailure::Fallback(reason)) => {
                 tracing::debug!(%reason, "libjpeg-turbo refused the file; trying the pure-Rust decoder");
@@ -304,10 +343,29 @@ fn decode_inner(
                 (to_rgb(img), w, h, 1)
             }
         }
+    } else if format == ImageFormat::Tiff {
+        let rgb = decode_tiff(bytes)?;
+        let (w, h) = rgb.dimensions();
+        (rgb, w, h, 1)
     } else {
-        let img = decode_generic(bytes, format)?;
-        let (w, h) = (img.width(), img.height());
-        (to_rgb(img), w, h, 1)
+        let rgb = match decode_generic(&readable_layout(bytes, format), format) {
+            Ok(img) => to_rgb(img),
+            Err(DecodeError::Truncated(why)) if format == ImageFormat::Png => {
+                let (rgb, missing) = truncated_png(bytes, why)?;
+                note = Some(if missing == 0 {
+                    "damaged: the file ends early, after the last row of the picture".into()
+                } else {
+                    format!(
+                        "damaged: the file ends before the picture does (the bottom {}% is grey)",
+                        percent(missing, rgb.height()).max(1)
+                    )
+                });
+                rgb
+            }
+            Err(e) => return Err(e),
+        };
+        let (w, h) = rgb.dimensions();
+        (rgb, w, h, 1)
     };
     let (mut width, mut height) = (full_w, full_h);
     if let Some(o) = orientation {
@@ -335,8 +393,184 @@ fn decode_inner(
         dct_scale,
         reoriented: orientation.is_some(),
         fallback,
-        note: None,
+        note,
     })
+}
+
+/// A TIFF through libtiff, which reads what scanners and archives write (YCbCr and JPEG
+/// strips or tiles, CIELab, 1/2/4/12-bit, Fax, LZMA, signed samples); the pure-Rust decoder
+/// reads it where libtiff is missing, or where libtiff refuses a file it happens to read.
+/// Both give the same pixels for plain RGB and grey TIFFs (the reference set's `plain.tiff`).
+fn decode_tiff(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+    use crate::tiff::TiffError;
+    let why = match crate::tiff::decode(bytes, MAX_PIXELS) {
+        Ok(rgb) => return Ok(rgb),
+        Err(TiffError::TooLarge { width, height }) => {
+            return Err(DecodeError::TooLarge {
+                width: u64::from(width),
+                height: u64::from(height),
+                limit: MAX_PIXELS,
+            })
+        }
+        Err(e @ TiffError::Missing(_)) => {
+            tracing::debug!(reason = %e, "reading the TIFF with the pure-Rust decoder");
+            return decode_generic(bytes, ImageFormat::Tiff).map(to_rgb);
+        }
+        Err(TiffError::Decode(why)) => why,
+    };
+    match decode_generic(bytes, ImageFormat::Tiff) {
+        Ok(img) => {
+            tracing::debug!(%why, "libtiff refused a TIFF the pure-Rust decoder reads");
+            Ok(to_rgb(img))
+        }
+        Err(e @ DecodeError::TooLarge { .. }) => Err(e),
+        Err(_) => Err(DecodeError::Corrupt(format!("TIFF: {why}"))),
+    }
+}
+
+/// A PNG cut short (a download or copy stopped early), as viewers show it: the rows before the
+/// cut, the rest grey, kept when at least [`USABLE_ROWS`] of the rows came out (the rule for
+/// JPEGs); `why` is the decoder's error, returned when the picture is not usable. Rows of all
+/// zero bytes at the bottom count as missing, which errs on the side of refusing. Interlaced
+/// PNGs are refused: their first passes spread a coarse picture over every row.
+fn truncated_png(bytes: &[u8], why: String) -> Result<(RgbImage, u32), DecodeError> {
+    use image::{ColorType, ImageBuffer, ImageDecoder};
+    const IHDR_INTERLACE: usize = 28;
+    let refuse = |why: String| Err(DecodeError::Truncated(why));
+    if bytes.get(IHDR_INTERLACE).copied() != Some(0) {
+        return refuse(why);
+    }
+    let dec = image::codecs::png::PngDecoder::new(Cursor::new(bytes)).map_err(map_image_error)?;
+    let (w, h) = dec.dimensions();
+    check_pixels(u64::from(w), u64::from(h))?;
+    let color = dec.color_type();
+    let Ok(total) = usize::try_from(dec.total_bytes()) else {
+        return refuse(why);
+    };
+    let mut buf = vec![0u8; total];
+    // The rows before the cut are in `buf` when this fails (samples big-endian, as stored).
+    let complete = dec.read_image(&mut buf).is_ok();
+    let row_bytes = total / h.max(1) as usize;
+    let missing = if complete {
+        0
+    } else {
+        buf.chunks_exact(row_bytes.max(1))
+            .rev()
+            .take_while(|row| row.iter().all(|&b| b == 0))
+            .count() as u32
+    };
+    if (h - missing) * USABLE_ROWS.1 < h * USABLE_ROWS.0 {
+        return refuse(format!(
+            "{why} ({}% of the picture is missing)",
+            percent(missing, h)
+        ));
+    }
+    let wide = |buf: &[u8]| -> Vec<u16> {
+        buf.chunks_exact(2)
+            .map(|c| {
+                if complete {
+                    u16::from_ne_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect()
+    };
+    let img = match color {
+        ColorType::L8 => ImageBuffer::from_raw(w, h, buf).map(DynamicImage::ImageLuma8),
+        ColorType::La8 => ImageBuffer::from_raw(w, h, buf).map(DynamicImage::ImageLumaA8),
+        ColorType::Rgb8 => ImageBuffer::from_raw(w, h, buf).map(DynamicImage::ImageRgb8),
+        ColorType::Rgba8 => ImageBuffer::from_raw(w, h, buf).map(DynamicImage::ImageRgba8),
+        ColorType::L16 => ImageBuffer::from_raw(w, h, wide(&buf)).map(DynamicImage::ImageLuma16),
+        ColorType::La16 => ImageBuffer::from_raw(w, h, wide(&buf)).map(DynamicImage::ImageLumaA16),
+        ColorType::Rgb16 => ImageBuffer::from_raw(w, h, wide(&buf)).map(DynamicImage::ImageRgb16),
+        ColorType::Rgba16 => ImageBuffer::from_raw(w, h, wide(&buf)).map(DynamicImage::ImageRgba16),
+        _ => None,
+    };
+    let Some(img) = img else {
+        return refuse(why);
+    };
+    let mut rgb = to_rgb(img);
+    for y in h - missing..h {
+        for x in 0..w {
+            rgb.put_pixel(x, y, image::Rgb([128, 128, 128]));
+        }
+    }
+    Ok((rgb, missing))
+}
+
+/// Rewrites the few layouts that viewers show and the `image` crate refuses into equivalent ones
+/// it reads (in memory; the file is untouched): a BMP with an OS/2 2.x header, a GIF without
+/// any palette. Every other file is passed through as it is.
+fn readable_layout(bytes: &[u8], format: ImageFormat) -> Cow<'_, [u8]> {
+    let rewritten = match format {
+        ImageFormat::Bmp => os2_bmp_as_windows(bytes),
+        ImageFormat::Gif => gif_with_grey_palette(bytes),
+        _ => None,
+    };
+    rewritten.map_or(Cow::Borrowed(bytes), Cow::Owned)
+}
+
+/// An OS/2 2.x bitmap (info header of 16 to 64 bytes) as the Windows one it extends: the first
+/// 40 bytes have the same layout (sizes, planes, bits, compression, colours), the rest is
+/// OS/2's halftoning and units, which do not change the pixels. Only the compressions the two
+/// share (none, RLE8, RLE4) are rewritten; OS/2's Huffman and RLE24 stay refused.
+fn os2_bmp_as_windows(bytes: &[u8]) -> Option<Vec<u8>> {
+    const FILE_HEADER: usize = 14;
+    const WINDOWS: usize = 40;
+    let u32_at = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if !bytes.starts_with(b"BM") {
+        return None;
+    }
+    let size = usize::try_from(u32_at(FILE_HEADER)?).ok()?;
+    if !(16..=64).contains(&size) || matches!(size, 40 | 52 | 56) {
+        return None;
+    }
+    let header = bytes.get(FILE_HEADER..FILE_HEADER + size)?;
+    let compression = if size >= 20 {
+        u32_at(FILE_HEADER + 16)?
+    } else {
+        0
+    };
+    if compression > 2 {
+        return None;
+    }
+    let offset = usize::try_from(u32_at(10)?).ok()?;
+    let new_offset = offset.checked_sub(size)?.checked_add(WINDOWS)?;
+    let mut out = Vec::with_capacity(bytes.len() + WINDOWS);
+    out.extend_from_slice(&bytes[..FILE_HEADER]);
+    let mut info = [0u8; WINDOWS];
+    let keep = size.min(WINDOWS);
+    info[..keep].copy_from_slice(&header[..keep]);
+    info[..4].copy_from_slice(&(WINDOWS as u32).to_le_bytes());
+    out.extend_from_slice(&info);
+    out.extend_from_slice(&bytes[FILE_HEADER + size..]);
+    let total = u32::try_from(out.len()).ok()?;
+    out[2..6].copy_from_slice(&total.to_le_bytes());
+    out[10..14].copy_from_slice(&u32::try_from(new_offset).ok()?.to_le_bytes());
+    Some(out)
+}
+
+/// A GIF without a global palette, given a grey one (index i is grey i) for the frames that
+/// have no palette of their own, which is how viewers (Pillow, browsers) show them; frames
+/// with their own palette keep it.
+fn gif_with_grey_palette(bytes: &[u8]) -> Option<Vec<u8>> {
+    const SCREEN_END: usize = 13;
+    let flags = *bytes.get(10)?;
+    if !(bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a")) || flags & 0x80 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 768);
+    out.extend_from_slice(&bytes[..SCREEN_END]);
+    // Global palette present, 2^(7+1) = 256 entries.
+    out[10] = flags | 0x87;
+    out.extend((0..=255u8).flat_map(|v| [v, v, v]));
+    out.extend_from_slice(&bytes[SCREEN_END..]);
+    Some(out)
 }
 
 /// The EXIF orientation of a file, if it has a valid one other than "normal".
@@ -543,20 +777,27 @@ fn footprint_of(bytes: &[u8], format: ImageFormat, opts: DecodeOptions, turned: 
     pixels.saturating_mul(per_pixel + turn)
 }
 
+/// A JPEG cut short decodes with every row after the cut filled in flat by libjpeg-turbo (from
+/// the last data it had), as a viewer shows it. Such a picture is usable, and indexed with a
+/// note, when at least three quarters of its rows came out: CLIP looks at the centre of the
+/// picture, and with at most the bottom quarter missing the subject is there. With less, the
+/// embedding would describe the filler as much as the photo, so the file is refused as
+/// truncated (a download or copy cut in half, say).
+const USABLE_ROWS: (u32, u32) = (3, 4);
+
 fn decode_jpeg_turbo(
     bytes: &[u8],
     opts: DecodeOptions,
     mut pixels: Vec<u8>,
-) -> Result<(RgbImage, u32, u32, u32), JpegFailure> {
-    let mut dec = turbojpeg::Decompressor::new()
-        .map_err(|e| JpegFailure::Fallback(format!("libjpeg-turbo init: {e}")))?;
-    let header = dec
+) -> Result<(RgbImage, u32, u32, u32, Option<String>), JpegFailure> {
+    let mut dec = Turbo::new().map_err(JpegFailure::Fallback)?;
+    let (w, h, colorspace, header_warning) = dec
         .read_header(bytes)
         .map_err(|e| JpegFailure::Fatal(DecodeError::Corrupt(format!("JPEG header: {e}"))))?;
-    let (w, h) = (header.width as u64, header.height as u64);
+    let (w, h) = (u64::from(w), u64::from(h));
     check_pixels(w, h).map_err(JpegFailure::Fatal)?;
-    if header.colorspace == turbojpeg::Colorspace::CMYK
-        || header.colorspace == turbojpeg::Colorspace::YCCK
+    if colorspace == turbojpeg::raw::TJCS_TJCS_CMYK as c_int
+        || colorspace == turbojpeg::raw::TJCS_TJCS_YCCK as c_int
     {
         return Err(JpegFailure::Fallback("CMYK JPEG".into()));
     }
@@ -564,31 +805,170 @@ fn decode_jpeg_turbo(
         Some(min) => dct_scale_for(w as u32, h as u32, min),
         None => 1,
     };
-    let factor = turbojpeg::ScalingFactor::new(1, denom as usize);
-    dec.set_scaling_factor(factor)
-        .map_err(|e| JpegFailure::Fallback(format!("scaling: {e}")))?;
-    let scaled = header.scaled(factor);
+    // libjpeg-turbo rounds scaled sizes up (TJSCALED).
+    let (sw, sh) = (w.div_ceil(u64::from(denom)), h.div_ceil(u64::from(denom)));
+    let (sw, sh) = (sw as usize, sh as usize);
     // Not cleared first: the decoder writes every byte.
-    pixels.resize(3 * scaled.width * scaled.height, 0);
-    let image = turbojpeg::Image {
-        pixels: pixels.as_mut_slice(),
-        width: scaled.width,
-        pitch: 3 * scaled.width,
-        height: scaled.height,
-        format: turbojpeg::PixelFormat::RGB,
-    };
-    if let Err(e) = dec.decompress(bytes, image) {
-        let msg = e.to_string();
-        if msg.contains("Premature end") || msg.contains("premature end") {
-            return Err(JpegFailure::Fatal(DecodeError::Truncated(msg)));
+    pixels.resize(3 * sw * sh, 0);
+    // A warning while reading the header (a bad ICC segment) is not repeated by decompress.
+    let warning = dec
+        .decompress(bytes, denom, &mut pixels, sw, sh)
+        .map_err(JpegFailure::Fallback)?
+        .or(header_warning);
+    let img = RgbImage::from_raw(sw as u32, sh as u32, pixels).ok_or_else(|| {
+        JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into()))
+    })?;
+    let note = match warning {
+        None => None,
+        Some(msg) if msg.to_ascii_lowercase().contains("premature end") => {
+            let missing = flat_bottom_rows(&img);
+            let height = img.height();
+            if (height - missing) * USABLE_ROWS.1 < height * USABLE_ROWS.0 {
+                return Err(JpegFailure::Fatal(DecodeError::Truncated(format!(
+                    "the file ends before the picture does ({}% of it is missing)",
+                    percent(missing, height)
+                ))));
+            }
+            Some(if missing == 0 {
+                "damaged: the file ends before the picture does (some detail is missing)".into()
+            } else {
+                format!(
+                    "damaged: the file ends before the picture does (the bottom {}% is flat)",
+                    percent(missing, height).max(1)
+                )
+            })
         }
-        return Err(JpegFailure::Fallback(msg));
+        Some(msg) => Some(format!("decoded with warnings: {msg}")),
+    };
+    Ok((img, w as u32, h as u32, denom, note))
+}
+
+/// `part` of `whole` in whole percent, rounded.
+fn percent(part: u32, whole: u32) -> u64 {
+    (u64::from(part) * 100 + u64::from(whole) / 2) / u64::from(whole.max(1))
+}
+
+/// How many rows at the bottom are one flat colour, the colour of the last pixel (what
+/// libjpeg-turbo fills in after a cut). A photo whose own bottom is flat counts as missing
+/// more than it is, which errs on the side of refusing.
+fn flat_bottom_rows(img: &RgbImage) -> u32 {
+    let (w, h) = img.dimensions();
+    if w == 0 || h == 0 {
+        return 0;
     }
-    let img =
-        RgbImage::from_raw(scaled.width as u32, scaled.height as u32, pixels).ok_or_else(|| {
-            JpegFailure::Fatal(DecodeError::Corrupt("JPEG buffer size mismatch".into()))
-        })?;
-    Ok((img, w as u32, h as u32, denom))
+    let last = img.get_pixel(w - 1, h - 1).0;
+    let near = |p: &[u8; 3]| p.iter().zip(last).all(|(&a, b)| a.abs_diff(b) <= 2);
+    (0..h)
+        .rev()
+        .take_while(|&y| (0..w).all(|x| near(&img.get_pixel(x, y).0)))
+        .count() as u32
+}
+
+/// One TurboJPEG decompressor, used through its C API so that warnings (a picture came out,
+/// the data was not all well formed) can be told from errors, which the `turbojpeg` crate's
+/// wrapper reports alike.
+struct Turbo(turbojpeg::raw::tjhandle);
+
+impl Drop for Turbo {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from tj3Init and is destroyed once.
+        unsafe { turbojpeg::raw::tj3Destroy(self.0) }
+    }
+}
+
+impl Turbo {
+    fn new() -> Result<Self, String> {
+        // SAFETY: plain constructor; a null handle is checked.
+        let h =
+            unsafe { turbojpeg::raw::tj3Init(turbojpeg::raw::TJINIT_TJINIT_DECOMPRESS as c_int) };
+        if h.is_null() {
+            return Err("libjpeg-turbo could not start a decompressor".into());
+        }
+        Ok(Turbo(h))
+    }
+
+    /// The last call's message, and whether it was only a warning.
+    fn message(&self) -> (String, bool) {
+        use turbojpeg::raw;
+        // SAFETY: the handle is valid; the message is a NUL-terminated string it owns.
+        unsafe {
+            let msg = std::ffi::CStr::from_ptr(raw::tj3GetErrorStr(self.0))
+                .to_string_lossy()
+                .into_owned();
+            let warning = raw::tj3GetErrorCode(self.0) == raw::TJERR_TJERR_WARNING as c_int;
+            (msg, warning)
+        }
+    }
+
+    /// Width, height and colour space (TJCS) from the header, and libjpeg-turbo's warning if
+    /// it had one (e.g. "Corrupt JPEG data: bad ICC marker").
+    fn read_header(&mut self, bytes: &[u8]) -> Result<(u32, u32, c_int, Option<String>), String> {
+        use turbojpeg::raw;
+        // SAFETY: `bytes` is valid for its length.
+        let rc = unsafe { raw::tj3DecompressHeader(self.0, bytes.as_ptr(), bytes.len() as _) };
+        let mut warned = None;
+        if rc != 0 {
+            match self.message() {
+                (msg, true) => warned = Some(msg),
+                (msg, false) => return Err(msg),
+            }
+        }
+        // SAFETY: read-only parameters of a handle whose header was read.
+        let (w, h, cs) = unsafe {
+            (
+                raw::tj3Get(self.0, raw::TJPARAM_TJPARAM_JPEGWIDTH as c_int),
+                raw::tj3Get(self.0, raw::TJPARAM_TJPARAM_JPEGHEIGHT as c_int),
+                raw::tj3Get(self.0, raw::TJPARAM_TJPARAM_COLORSPACE as c_int),
+            )
+        };
+        match (u32::try_from(w), u32::try_from(h)) {
+            (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h, cs, warned)),
+            // No frame header (libjpeg-turbo reads a tables-only file without complaint), or
+            // one so damaged that no size came out (its warning says why).
+            _ => Err(warned.unwrap_or_else(|| "no picture in the file (no frame header)".into())),
+        }
+    }
+
+    /// Decodes at 1/`denom` scale into `out` (`width` x `height` RGB, the scaled size); the
+    /// picture came out when this is `Ok`, with libjpeg-turbo's last warning if it had one.
+    fn decompress(
+        &mut self,
+        bytes: &[u8],
+        denom: u32,
+        out: &mut [u8],
+        width: usize,
+        height: usize,
+    ) -> Result<Option<String>, String> {
+        use turbojpeg::raw;
+        let too_big = || "picture too large for libjpeg-turbo".to_owned();
+        let pitch = c_int::try_from(3 * width).map_err(|_| too_big())?;
+        let denom = c_int::try_from(denom).map_err(|_| too_big())?;
+        if out.len() < 3 * width * height {
+            return Err("output buffer too small".into());
+        }
+        // SAFETY: `out` holds `height` rows of `pitch` bytes, the scaled size libjpeg-turbo
+        // writes for this scaling factor.
+        let rc = unsafe {
+            if raw::tj3SetScalingFactor(self.0, raw::tjscalingfactor { num: 1, denom }) != 0 {
+                return Err(self.message().0);
+            }
+            raw::tj3Decompress8(
+                self.0,
+                bytes.as_ptr(),
+                bytes.len() as _,
+                out.as_mut_ptr(),
+                pitch,
+                raw::TJPF_TJPF_RGB,
+            )
+        };
+        if rc == 0 {
+            return Ok(None);
+        }
+        match self.message() {
+            (msg, true) => Ok(Some(msg)),
+            (msg, false) => Err(msg),
+        }
+    }
 }
 
 fn decode_generic(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, DecodeError> {
@@ -822,6 +1202,54 @@ mod tests {
             d.image.as_raw().len() as u64
         );
         assert_eq!(footprint(b"not a picture", full), 0);
+    }
+
+    #[test]
+    fn only_the_layouts_the_image_crate_refuses_are_rewritten() {
+        // A GIF with a global palette and a Windows BMP pass through untouched.
+        let mut gif = b"GIF89a\x02\0\x02\0\x80\0\0".to_vec();
+        gif.extend_from_slice(&[0; 6]);
+        assert!(matches!(
+            readable_layout(&gif, ImageFormat::Gif),
+            Cow::Borrowed(_)
+        ));
+        // Without one, a grey palette goes in right after the screen descriptor.
+        gif[10] = 0;
+        let grey = readable_layout(&gif, ImageFormat::Gif);
+        assert_eq!(grey.len(), gif.len() + 768);
+        assert_eq!(grey[10], 0x87);
+        assert_eq!(&grey[13 + 3 * 200..13 + 3 * 201], &[200, 200, 200]);
+
+        // An OS/2 2.x header (64 bytes) becomes a Windows one (40), the pixels move with it.
+        let os2 = |compression: u32| {
+            let mut b = b"BM".to_vec();
+            b.extend_from_slice(&(14u32 + 64 + 4).to_le_bytes());
+            b.extend_from_slice(&[0; 4]);
+            b.extend_from_slice(&(14u32 + 64).to_le_bytes());
+            let mut info = [0u8; 64];
+            info[..4].copy_from_slice(&64u32.to_le_bytes());
+            info[4..8].copy_from_slice(&1u32.to_le_bytes());
+            info[8..12].copy_from_slice(&1u32.to_le_bytes());
+            info[12..14].copy_from_slice(&1u16.to_le_bytes());
+            info[14..16].copy_from_slice(&24u16.to_le_bytes());
+            info[16..20].copy_from_slice(&compression.to_le_bytes());
+            b.extend_from_slice(&info);
+            b.extend_from_slice(&[10, 20, 30, 0]);
+            b
+        };
+        let plain = os2(0);
+        let windows = readable_layout(&plain, ImageFormat::Bmp);
+        assert_eq!(windows.len(), 14 + 40 + 4);
+        assert_eq!(&windows[14..18], &40u32.to_le_bytes());
+        assert_eq!(&windows[10..14], &54u32.to_le_bytes());
+        assert_eq!(&windows[54..], &[10, 20, 30, 0]);
+        let px = decode_bytes(&plain, DecodeOptions::full()).unwrap();
+        assert_eq!(px.image.get_pixel(0, 0).0, [30, 20, 10]);
+        // OS/2's own Huffman compression (3) means bit fields to Windows: left alone.
+        assert!(matches!(
+            readable_layout(&os2(3), ImageFormat::Bmp),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

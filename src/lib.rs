@@ -53,6 +53,7 @@ pub mod serve;
 pub mod session;
 pub mod tags;
 pub mod thumbs;
+pub mod tiff;
 pub mod tokenize;
 pub mod vectors;
 pub mod watch;

@@ -36,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Caught decoder panics are one log line, never a backtrace on the terminal.
+    glimpse::decode::log_panics();
     tauri::Builder::default()
         // Opening Glimpse again (its icon clicked while the window is open) brings that window
         // forward: a second window would only find its library in use. Registered first, so a

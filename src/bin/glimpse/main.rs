@@ -263,6 +263,8 @@ fn main() -> ExitCode {
         )
         .without_time()
         .init();
+    // Caught decoder panics are one log line, never a backtrace on the terminal.
+    glimpse::decode::log_panics();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
