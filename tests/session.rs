@@ -990,6 +990,9 @@ fn searches_answer_while_a_large_dropped_picture_is_decoded() {
             if !done.load(std::sync::atomic::Ordering::SeqCst) {
                 meanwhile += 1;
             }
+            // A pause between searches, as a person's typing would leave: the loop does not
+            // take a whole core from the tests beside it.
+            std::thread::sleep(Duration::from_millis(1));
         }
         let page = example.join().unwrap().unwrap();
         assert_eq!(page.hits.len(), 4, "{page:?}");
@@ -997,8 +1000,8 @@ fn searches_answer_while_a_large_dropped_picture_is_decoded() {
         meanwhile
     });
     // Holding the reader through the decode lets through only the few searches that finish
-    // before the picture's search takes it (2 when it did); not holding it, thousands answer
-    // while the picture is decoded (some 90,000 in a debug build).
+    // before the picture's search takes it (2 when it did); not holding it, hundreds answer
+    // while the picture is decoded.
     assert!(
         answered_meanwhile >= 100,
         "only {answered_meanwhile} searches answered while the picture was decoded"
