@@ -13,8 +13,8 @@ fn main() {
 const COMMANDS: [&str; 18] = [
     "status",
     "roots",
-    "pick_folder",
-    "add_root",
+    "add_picked_folder",
+    "add_typed_folder",
     "remove_root",
     "pause_indexing",
     "resume_indexing",

@@ -15,10 +15,11 @@ use crate::model::ModelFiles;
 use crate::pipeline::{Control, Progress};
 use crate::runtime::{self, RuntimeOptions};
 use crate::search::{self, Request, Sort};
-use crate::serve::Scope;
+use crate::serve::{Scope, ServeError};
 use crate::tags::{self, TagOptions};
 use crate::watch;
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -73,6 +74,9 @@ pub enum SessionError {
          once it has quit"
     )]
     Held(String),
+    /// The page named a dropped picture the window no longer remembers (or never received).
+    #[error("Glimpse no longer knows that dropped picture: drop it onto the window again")]
+    UnknownDrop(u64),
 }
 
 /// Where the session keeps things and how it runs the model.
@@ -339,8 +343,13 @@ pub struct FilterSpec {
 pub struct SearchQuery {
     /// A description. With none (and no example), a filter lists its photos by date.
     pub text: Option<String>,
-    /// Any image file (dropped onto the window).
+    /// Any image file, named by the engine's own callers (tests, tools). Never taken from the
+    /// page: a page that could name any file would have the engine read it.
+    #[serde(skip)]
     pub example_path: Option<String>,
+    /// A picture dropped onto the window, by the token the shell gave it
+    /// ([`Session::remember_drop`]): the shell keeps the path the OS handed over.
+    pub example_drop: Option<u64>,
     /// A library photo ("more like this").
     pub example_photo_id: Option<i64>,
     /// Results per page.
@@ -360,6 +369,7 @@ impl Default for SearchQuery {
         SearchQuery {
             text: None,
             example_path: None,
+            example_drop: None,
             example_photo_id: None,
             limit: 100,
             offset: 0,
@@ -459,6 +469,18 @@ impl PhotoDetail {
     }
 }
 
+/// A file dropped onto the window: the page sees its path and names it back by `token` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedFile {
+    /// What the page sends back to search by this file.
+    pub token: u64,
+    /// The file, for the page to show and to pick the picture among the files dropped.
+    pub path: String,
+}
+
+/// Drops remembered: a search by an older one asks for the drop again.
+pub const DROPS_KEPT: usize = 64;
+
 /// A tag and how many photos carry it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TagCount {
@@ -541,11 +563,6 @@ struct LazyImage {
 }
 
 impl LazyImage {
-    /// The encoder if it is open already.
-    fn loaded(&self) -> Option<Arc<ImageEncoder>> {
-        lock(&self.slot).clone()
-    }
-
     /// The encoder, opened now if need be; a failure is retried on the next call.
     fn get(&self) -> Result<Arc<ImageEncoder>, SessionError> {
         let mut slot = lock(&self.slot);
@@ -587,6 +604,13 @@ pub struct Session {
     start_error: Mutex<Option<(String, Blame)>>,
     /// Bumped whenever the set of roots changes, so the watcher re-arms.
     roots_generation: Arc<AtomicU64>,
+    /// Files dropped onto the window, newest first, by token.
+    drops: Mutex<VecDeque<(u64, PathBuf)>>,
+    /// The last token given to a dropped file.
+    last_drop: AtomicU64,
+    /// The catalog connection the `glimpse:` gate asks whether a file is a photo: its own, so
+    /// loading pictures never waits for a search on the reader.
+    serve_catalog: Mutex<Option<crate::catalog::Catalog>>,
     /// Ends the watcher thread.
     stop: Arc<AtomicBool>,
 }
@@ -628,6 +652,9 @@ impl Session {
             scope_roots: Mutex::default(),
             start_error: Mutex::new(None),
             roots_generation: Arc::new(AtomicU64::new(0)),
+            drops: Mutex::default(),
+            last_drop: AtomicU64::new(0),
+            serve_catalog: Mutex::new(None),
             stop: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -931,10 +958,15 @@ impl Session {
         Ok(out)
     }
 
-    /// Adds a photo folder and indexes it in the background.
-    pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+    /// The folder `path` names, resolved, when it can be added (else why not), without adding
+    /// it: the shell asks the user to confirm a typed path with the folder it really is.
+    pub fn folder_to_add(&self, path: &Path) -> Result<PathBuf, SessionError> {
         let eng = self.engine()?;
-        let indexer = eng.indexer()?;
+        eng.indexer()?;
+        self.checked_folder(&eng, path)
+    }
+
+    fn checked_folder(&self, eng: &Engine, path: &Path) -> Result<PathBuf, SessionError> {
         let bad = |reason: &str| SessionError::Folder {
             path: path.display().to_string(),
             reason: reason.to_string(),
@@ -957,16 +989,25 @@ impl Session {
         if library.starts_with(&real) {
             return Err(bad("it contains Glimpse's own library folder"));
         }
+        let reader = lock(&eng.reader);
+        if let Some(holder) = reader.catalog.root_holding(&real)? {
+            if holder.path != real {
+                return Err(bad(&format!(
+                    "it is already in the library, inside {}",
+                    holder.path.display()
+                )));
+            }
+        }
+        Ok(real)
+    }
+
+    /// Adds a photo folder and indexes it in the background.
+    pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let real = self.checked_folder(&eng, path)?;
         let takes_in = {
             let reader = lock(&eng.reader);
-            if let Some(holder) = reader.catalog.root_holding(&real)? {
-                if holder.path != real {
-                    return Err(bad(&format!(
-                        "it is already in the library, inside {}",
-                        holder.path.display()
-                    )));
-                }
-            }
             let roots = reader.catalog.roots()?;
             if !roots.iter().any(|r| r.path.starts_with(&real)) {
                 reader.catalog.add_root(&real)?;
@@ -1046,9 +1087,44 @@ impl Session {
         Ok(indexer.idle())
     }
 
+    /// Remembers files dropped onto the window (the shell hears of a drop from the OS) and
+    /// gives each the token the page searches by: the page never names a file itself.
+    pub fn remember_drop(&self, paths: &[PathBuf]) -> Vec<DroppedFile> {
+        let mut drops = lock(&self.drops);
+        let out = paths
+            .iter()
+            .map(|p| {
+                let token = self.last_drop.fetch_add(1, Ordering::SeqCst) + 1;
+                drops.push_front((token, p.clone()));
+                DroppedFile {
+                    token,
+                    path: p.display().to_string(),
+                }
+            })
+            .collect();
+        drops.truncate(DROPS_KEPT);
+        out
+    }
+
+    fn dropped(&self, token: u64) -> Result<PathBuf, SessionError> {
+        lock(&self.drops)
+            .iter()
+            .find(|(t, _)| *t == token)
+            .map(|(_, p)| p.clone())
+            .ok_or(SessionError::UnknownDrop(token))
+    }
+
     /// One page of results for `q`.
     pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, SessionError> {
         let eng = self.engine()?;
+        let example = match q.example_drop {
+            Some(token) => Some(self.dropped(token)?),
+            None => q
+                .example_path
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+        };
         let mut reader = lock(&eng.reader);
         reader.refresh()?;
         let mut req = Request::new(q.limit.clamp(1, MAX_PAGE));
@@ -1073,27 +1149,29 @@ impl Session {
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
             search::unit(v)
-        } else if let Some(p) = q.example_path.as_deref().filter(|p| !p.is_empty()) {
-            let key = search::PictureKey::of(Path::new(p), &reader);
+        } else if let Some(p) = example.as_deref() {
+            let key = search::PictureKey::of(p, &reader);
             let recent = key.as_ref().and_then(|k| lock(&eng.recent).picture(k));
             let (ex, shown) = match recent {
                 Some(hit) => hit,
                 None => {
-                    // The encoder opens only for a picture with no stored vector to reuse.
-                    let loaded = eng.image.loaded();
-                    let ex = match search::example(&reader, loaded.as_deref(), Path::new(p)) {
-                        Err(search::SearchError::NeedsEncoder(_)) if loaded.is_none() => {
-                            // Opening takes a second or more: text searches use the reader
-                            // meanwhile.
-                            drop(reader);
-                            let image = eng.image.get()?;
-                            reader = lock(&eng.reader);
-                            reader.refresh()?;
-                            search::example(&reader, Some(&image), Path::new(p))?
+                    // A stored vector (the photo itself, or one with the same bytes) is looked
+                    // up with the reader; given no encoder, the lookup decodes nothing.
+                    let found = search::example(&reader, None, p);
+                    // Opening the encoder, decoding and encoding the picture and its preview
+                    // take from milliseconds to seconds (a large PNG): every other search uses
+                    // the reader meanwhile.
+                    drop(reader);
+                    let ex = match found {
+                        Err(search::SearchError::NeedsEncoder(_)) => {
+                            // The encoder opens only for a picture with no stored vector.
+                            encode_example(&*eng.image.get()?, p)?
                         }
                         other => other?,
                     };
-                    let shown = query_preview(Path::new(p));
+                    let shown = query_preview(p);
+                    reader = lock(&eng.reader);
+                    reader.refresh()?;
                     if let Some(k) = key {
                         lock(&eng.recent).keep_picture(k, ex.clone(), shown.clone());
                     }
@@ -1318,6 +1396,41 @@ impl Session {
         })
     }
 
+    /// The file the web view may load for `requested` (a `glimpse:` URL's path): a photo the
+    /// catalog holds, or a file in the thumbnail cache. Anything else inside a photo folder (a
+    /// document, a hidden file, a picture the library skipped) is refused like a file outside.
+    pub fn served_file(&self, requested: &Path) -> Result<PathBuf, ServeError> {
+        let real = self.scope().resolve(requested)?;
+        let thumbs = self.cfg.library_dir.join("thumbs");
+        if thumbs.canonicalize().is_ok_and(|t| real.starts_with(t)) {
+            return Ok(real);
+        }
+        let shown = || requested.display().to_string();
+        let mut slot = lock(&self.serve_catalog);
+        if slot.is_none() {
+            let opened = crate::catalog::Catalog::open(&self.cfg.library_dir).map_err(|e| {
+                tracing::warn!("cannot look up photos to show: {e}");
+                ServeError::Unreadable(shown())
+            })?;
+            *slot = Some(opened);
+        }
+        let catalog = slot
+            .as_ref()
+            .ok_or_else(|| ServeError::Unreadable(shown()))?;
+        // The catalog holds the path a photo was found at: the file itself, or (rarely) a
+        // path whose folders the OS resolves to it.
+        let held = |p: &Path| {
+            catalog.photo_by_path(p).map(|f| f.is_some()).map_err(|e| {
+                tracing::warn!("cannot look up {}: {e}", p.display());
+                ServeError::Unreadable(shown())
+            })
+        };
+        if held(&real)? || held(requested)? {
+            return Ok(real);
+        }
+        Err(ServeError::NotAPhoto(shown()))
+    }
+
     /// The folders the web view may load files from: the photo roots and the thumbnail cache.
     pub fn scope(&self) -> Scope {
         self.scope.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -1448,6 +1561,30 @@ fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
     lib.thumbs
         .exists(hash)
         .then(|| lib.thumbs.path_for(hash).display().to_string())
+}
+
+/// A fresh vector of the picture at `path` (one with no stored vector to reuse); called with
+/// no library handle held, since decoding a large picture can take seconds.
+fn encode_example(encoder: &ImageEncoder, path: &Path) -> Result<search::Example, SessionError> {
+    let bad = |reason: String| search::SearchError::Example {
+        path: path.display().to_string(),
+        reason,
+    };
+    let d = decode::decode_file(path, DecodeOptions::for_model(encoder.preprocess.resize))
+        .map_err(|e| bad(e.to_string()))?;
+    let pixels = encoder.pixels_of(&d.image);
+    let mut out = encoder
+        .encode_pixels(pixels.as_view(), 1)
+        .map_err(|e| search::SearchError::Encode(e.to_string()))?;
+    let vector = out
+        .pop()
+        .ok_or_else(|| bad("the encoder returned nothing".into()))?;
+    Ok(search::Example {
+        vector,
+        photo_id: None,
+        same_content: None,
+        encoded: true,
+    })
 }
 
 /// Longest side of the dropped-picture preview.

@@ -1,7 +1,7 @@
 //! The engine as the desktop app holds it (`glimpse::session`): folders added and indexed in the
 //! background with progress events, searches answered while the indexer works, search by text,
 //! by a dropped file and by a library photo, auto-tagging and tag filters, removal, and the
-//! scope that decides which files the web view may load. No window is involved.
+//! gate that decides which files the web view may load. No window is involved.
 
 mod common;
 
@@ -793,6 +793,12 @@ fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
     std::os::unix::fs::symlink(&secret, photos.join("link-out.jpg")).unwrap();
     std::os::unix::fs::symlink(&drawn[0], photos.join("link-in.png")).unwrap();
     std::fs::create_dir(photos.join("sub")).unwrap();
+    // Inside the folder and not photos of the library: a document, a picture in a hidden folder.
+    let notes = photos.join("notes.txt");
+    std::fs::write(&notes, "not a photo").unwrap();
+    let hidden = photos.join(".cache").join("red.png");
+    std::fs::create_dir(photos.join(".cache")).unwrap();
+    std::fs::copy(&drawn[1], &hidden).unwrap();
     // Over a megapixel: this one gets a preview in the cache.
     let large = photos.join("sub").join("large.png");
     image::RgbImage::from_pixel(1600, 1200, image::Rgb([200, 30, 30]))
@@ -865,6 +871,182 @@ fn the_web_view_gets_files_inside_the_roots_and_the_thumbnail_cache_only() {
             Err(ServeError::Outside(_))
         ));
     }
+
+    // What the protocol serves: the library's photos and thumbnails, nothing else in a folder.
+    let served = |p: &Path| s.session.served_file(p);
+    for p in &drawn {
+        assert_eq!(served(p).unwrap(), *p);
+    }
+    assert_eq!(served(Path::new(&large_hit.photo.path)).unwrap(), large);
+    assert_eq!(served(Path::new(&thumb)).unwrap(), PathBuf::from(&thumb));
+    assert_eq!(served(&photos.join("link-in.png")).unwrap(), drawn[0]);
+    assert!(scope.resolve(&notes).is_ok() && scope.resolve(&hidden).is_ok());
+    assert_eq!(served(&notes), Err(ServeError::NotAPhoto(shown(&notes))));
+    assert_eq!(served(&hidden), Err(ServeError::NotAPhoto(shown(&hidden))));
+    assert_eq!(served(&secret), Err(ServeError::Outside(shown(&secret))));
+    assert_eq!(
+        served(&link_out),
+        Err(ServeError::Outside(shown(&link_out)))
+    );
+    assert!(matches!(served(&traversal), Err(ServeError::Outside(_))));
+}
+
+#[test]
+fn a_dropped_picture_is_searched_by_the_token_the_shell_gave_it_and_never_by_a_page_path() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 2, 81);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let dropped = draw(&s.dir.path().join("dropped"), &[(BLUE, SQUARE)], 1, 82).remove(0);
+    let notes = s.dir.path().join("notes.txt");
+    std::fs::write(&notes, "not a picture").unwrap();
+    let files = s.session.remember_drop(&[notes.clone(), dropped.clone()]);
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[1].path, dropped.display().to_string());
+    assert_ne!(files[0].token, files[1].token);
+    let by_token = |token| {
+        s.session.search(&SearchQuery {
+            example_drop: Some(token),
+            limit: 10,
+            ..SearchQuery::default()
+        })
+    };
+    let page = by_token(files[1].token).unwrap();
+    assert!(page.hits[0].photo.path.contains("blue-square"), "{page:?}");
+    assert!(page.query_preview.is_some());
+    // A token the shell never gave (or forgot) names nothing.
+    let unknown = files[1].token + 1000;
+    assert!(matches!(
+        by_token(unknown),
+        Err(SessionError::UnknownDrop(t)) if t == unknown
+    ));
+    // Only the latest drops are remembered.
+    let many: Vec<PathBuf> = vec![dropped.clone(); glimpse::session::DROPS_KEPT];
+    let newer = s.session.remember_drop(&many);
+    assert!(by_token(newer[0].token).is_ok());
+    assert!(matches!(
+        by_token(files[1].token),
+        Err(SessionError::UnknownDrop(_))
+    ));
+    // A page that names a file gets a query without it: the path is never read.
+    let q: SearchQuery = serde_json::from_str(&format!(
+        r#"{{"examplePath":{:?},"limit":10}}"#,
+        dropped.display().to_string()
+    ))
+    .unwrap();
+    assert_eq!(q.example_path, None);
+    assert!(s.session.search(&q).unwrap().hits.is_empty());
+}
+
+#[test]
+fn searches_answer_while_a_large_dropped_picture_is_decoded() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 2, 91);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    // 48 megapixels of PNG: decoding it (twice: for the model and for the query's preview)
+    // takes far longer than a search by words the window has searched for already.
+    let big = s.dir.path().join("big.png");
+    let (w, h) = (8000u32, 6000u32);
+    let pixels = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x / 32) as u8, (y / 24) as u8, ((x + y) / 56) as u8])
+    });
+    use image::ImageEncoder as _;
+    let file = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    image::codecs::png::PngEncoder::new_with_quality(
+        file,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    )
+    .write_image(&pixels, w, h, image::ExtendedColorType::Rgb8)
+    .unwrap();
+    drop(pixels);
+    let token = s.session.remember_drop(std::slice::from_ref(&big))[0].token;
+    s.session.search(&text("red circle")).unwrap();
+
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (begun_tx, begun) = std::sync::mpsc::channel();
+    let answered_meanwhile = std::thread::scope(|scope| {
+        let example = scope.spawn(|| {
+            begun_tx.send(()).unwrap();
+            let page = s.session.search(&SearchQuery {
+                example_drop: Some(token),
+                limit: 10,
+                include_weak: true,
+                ..SearchQuery::default()
+            });
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            page
+        });
+        begun.recv().unwrap();
+        // Searches by words while the picture is decoded: each one that comes back before
+        // the picture's search does is one that did not wait for it.
+        let mut meanwhile = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let page = s.session.search(&text("red circle")).unwrap();
+            assert!(!page.hits.is_empty());
+            if !done.load(std::sync::atomic::Ordering::SeqCst) {
+                meanwhile += 1;
+            }
+            // A pause between searches, as a person's typing would leave: the loop does not
+            // take a whole core from the tests beside it.
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let page = example.join().unwrap().unwrap();
+        assert_eq!(page.hits.len(), 4, "{page:?}");
+        assert!(page.query_preview.is_some());
+        meanwhile
+    });
+    // Holding the reader through the decode lets through only the few searches that finish
+    // before the picture's search takes it (2 when it did); not holding it, hundreds answer
+    // while the picture is decoded.
+    assert!(
+        answered_meanwhile >= 100,
+        "only {answered_meanwhile} searches answered while the picture was decoded"
+    );
+}
+
+#[test]
+fn a_pasted_folder_is_checked_and_resolved_before_the_user_is_asked_to_add_it() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE)], 1, 95);
+    let link = s.dir.path().join("link-to-photos");
+    std::os::unix::fs::symlink(&photos, &link).unwrap();
+    // The folder it really is, and nothing added yet: the shell asks first.
+    assert_eq!(
+        s.session.folder_to_add(&link).unwrap(),
+        photos.canonicalize().unwrap()
+    );
+    assert!(s.session.roots().unwrap().is_empty());
+    let file = photos.read_dir().unwrap().next().unwrap().unwrap().path();
+    assert_eq!(
+        s.session.folder_to_add(&file).unwrap_err().to_string(),
+        "it is a file, not a folder"
+    );
+    assert_eq!(
+        s.session
+            .folder_to_add(&s.dir.path().join("nope"))
+            .unwrap_err()
+            .to_string(),
+        "there is no such folder"
+    );
+    s.session.add_root(&photos).unwrap();
+    assert_eq!(
+        s.session
+            .folder_to_add(&photos.join("inner"))
+            .map_err(|e| e.to_string()),
+        Err("there is no such folder".to_string())
+    );
+    std::fs::create_dir(photos.join("inner")).unwrap();
+    assert!(s
+        .session
+        .folder_to_add(&photos.join("inner"))
+        .unwrap_err()
+        .to_string()
+        .starts_with("it is already in the library, inside"));
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! The commands the page calls (see `ui/src/lib/api.ts` for the other side). Each one runs the
 //! engine off the main thread, so a long search or a folder removal never freezes the window,
 //! and turns errors into the message the page shows.
+//!
+//! The page never names a file or folder for the engine to read: photos go by id, a dropped
+//! picture by the token the shell gave it when the OS handed over the drop, a folder to add
+//! comes from the native folder dialog, and a pasted folder path is added only once the user
+//! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
 use glimpse::session::{
@@ -10,7 +15,7 @@ use glimpse::session::{
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tauri::State;
-use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 use tauri_plugin_opener::OpenerExt;
 
 /// Runs `f` on the blocking pool with the session; errors become the page's message.
@@ -44,23 +49,65 @@ pub async fn roots(state: State<'_, AppState>) -> Result<Vec<RootInfo>, String> 
     run(state, |s| s.roots()).await
 }
 
-/// The native folder dialog; `None` when cancelled.
+/// The native folder dialog, then the folder chosen is added and indexed; `None` when the
+/// dialog was cancelled.
 #[tauri::command]
-pub async fn pick_folder(app: tauri::AppHandle) -> Result<Option<String>, String> {
+pub async fn add_picked_folder(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+) -> Result<Option<Vec<RootInfo>>, String> {
     let picked = app
         .dialog()
         .file()
         .set_title("Add a folder of photos")
-        .blocking_pick_folder();
-    Ok(picked
-        .and_then(|p| p.into_path().ok())
-        .map(|p| p.display().to_string()))
+        .blocking_pick_folder()
+        .and_then(|p| p.into_path().ok());
+    match picked {
+        Some(path) => run(state, move |s| s.add_root(&path)).await.map(Some),
+        None => Ok(None),
+    }
 }
 
-/// Adds a folder and starts indexing it.
+/// The title of the dialog that asks before a pasted folder is added (the end-to-end tests
+/// find it by this title).
+const CONFIRM_TITLE: &str = "Add this folder?";
+
+/// Its yes button: Alt+A on Linux, where GTK reads the underscore as the key.
+const ADD_LABEL: &str = if cfg!(target_os = "linux") {
+    "_Add folder"
+} else {
+    "Add folder"
+};
+
+/// Adds a folder whose path was pasted into the page, once the user confirms it in a native
+/// dialog that names the folder it really is (links resolved); `None` when they decline.
 #[tauri::command]
-pub async fn add_root(state: State<'_, AppState>, path: String) -> Result<Vec<RootInfo>, String> {
-    run(state, move |s| s.add_root(&PathBuf::from(path))).await
+pub async fn add_typed_folder(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<Option<Vec<RootInfo>>, String> {
+    let typed = PathBuf::from(path);
+    let real = run(state.clone(), move |s| s.folder_to_add(&typed)).await?;
+    let yes = app
+        .dialog()
+        .message(format!(
+            "Add “{}” to Glimpse?\n\nGlimpse will read the photos in it and everything inside \
+             it, and show them in this window.",
+            real.display()
+        ))
+        .title(CONFIRM_TITLE)
+        .kind(MessageDialogKind::Info)
+        .buttons(MessageDialogButtons::OkCancelCustom(
+            ADD_LABEL.into(),
+            "Cancel".into(),
+        ))
+        .blocking_show();
+    if !yes {
+        tracing::info!("adding {} was not confirmed", real.display());
+        return Ok(None);
+    }
+    run(state, move |s| s.add_root(&real)).await.map(Some)
 }
 
 /// Forgets a folder's photos (the files stay).

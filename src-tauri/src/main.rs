@@ -8,7 +8,10 @@ mod protocol;
 
 use glimpse::session::{Session, SessionConfig};
 use std::sync::Arc;
-use tauri::{Emitter, Manager};
+use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
+
+/// The event that tells the page which files were dropped and by which tokens it names them.
+const PICTURE_DROPPED: &str = "picture-dropped";
 
 /// The engine, shared by every command and the protocol handler.
 pub struct AppState {
@@ -53,6 +56,19 @@ fn main() -> anyhow::Result<()> {
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, protocol::handle)
+        // A drop as the OS handed it over: the shell keeps the paths, the page gets tokens
+        // (a search by a dropped picture names the token, never a path).
+        .on_window_event(|window, event| {
+            if let WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                let Some(state) = window.try_state::<AppState>() else {
+                    return;
+                };
+                let files = state.session.remember_drop(paths);
+                if let Err(e) = window.emit_to(window.label(), PICTURE_DROPPED, files) {
+                    tracing::warn!("cannot tell the page of a drop: {e}");
+                }
+            }
+        })
         .setup(|app| {
             let handle = app.handle().clone();
             let session = Arc::new(Session::new(
@@ -77,8 +93,8 @@ fn main() -> anyhow::Result<()> {
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::roots,
-            commands::pick_folder,
-            commands::add_root,
+            commands::add_picked_folder,
+            commands::add_typed_folder,
             commands::remove_root,
             commands::pause_indexing,
             commands::resume_indexing,

@@ -5,7 +5,9 @@ through tauri-driver + WebKitWebDriver (W3C WebDriver, spoken here with the stan
 What it checks, in order, on pictures drawn at test time with ImageMagick and the repository's
 shape model (models/test/shape-clip):
   1. a folder added from the folder panel is indexed (per-root status reaches N indexed),
-     a HEIC among its pictures (libheif decoding inside the app's process);
+     a HEIC among its pictures (libheif decoding inside the app's process); a pasted path is
+     added only once the native dialog that asks is answered "Add folder" (pressed by xdotool),
+     and declining it adds nothing;
   2. typing "red circle" shows a red circle first;
   3. the window asks the engine which picture files a drop may be (camera RAW among them), and
      dropping an image file onto the window (a real X11 drag from a GTK source, by xdotool)
@@ -13,7 +15,9 @@ shape model (models/test/shape-clip):
   4. "Auto-tag this folder" with the labels circle/square/star tags the photos, and the tag
      filter restricts results to photos carrying the tag;
   5. the glimpse: protocol serves a photo inside the folder and refuses the same picture
-     outside it, through `..` traversal and through a symlink out.
+     outside it, through `..` traversal and through a symlink out, and inside the folder where
+     the library does not hold it as a photo (a hidden folder); the page cannot add a folder or
+     search by a file by naming its path.
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -233,6 +237,28 @@ def xdotool(*args):
                    env={**os.environ, "DISPLAY": DISPLAY})
 
 
+# The title of the native dialog in which the shell asks before adding a pasted folder path.
+CONFIRM_TITLE = "Add this folder?"
+
+
+def answer_add_folder(yes):
+    """Answers the shell's native "Add this folder?" dialog: Alt+A is its "_Add folder" button,
+    Escape cancels it. Waits for the dialog to appear first."""
+    env = {**os.environ, "DISPLAY": DISPLAY}
+    found = subprocess.run(["timeout", "30", "xdotool", "search", "--sync", "--name",
+                            CONFIRM_TITLE], env=env, capture_output=True, text=True)
+    windows = found.stdout.split()
+    if not windows:
+        raise Failure(f"no '{CONFIRM_TITLE}' dialog appeared ({found.stderr.strip()})")
+    # No window manager runs under Xvfb: the dialog gets the keyboard by XSetInputFocus, and
+    # the key goes through XTEST (GTK ignores keys sent to a window as synthetic events).
+    time.sleep(0.5)
+    for win in windows:
+        subprocess.run(["xdotool", "windowfocus", "--sync", win], env=env,
+                       capture_output=True, timeout=10)
+    xdotool("key", "--clearmodifiers", "alt+a" if yes else "Escape")
+
+
 # --- the run ------------------------------------------------------------------------------
 
 
@@ -248,6 +274,9 @@ def run(args, work, procs):
     draw(outside / "query-blue-square.png", "blue", "square", 7)
     shutil.copy(photos / "red-circle-0.png", outside / "copy.png")
     os.symlink(outside / "copy.png", photos / "link-out.png")
+    # Inside the folder, and never a photo of the library (hidden folders are not indexed).
+    (photos / ".private").mkdir()
+    shutil.copy(photos / "red-circle-0.png", photos / ".private" / "copy.png")
 
     env = {**os.environ, "DISPLAY": DISPLAY, "GLIMPSE_HOME": str(library),
            "GLIMPSE_MODEL": str(ROOT / "models/test/shape-clip"),
@@ -310,10 +339,17 @@ def run(args, work, procs):
     print("1. adding a folder and indexing it", flush=True)
     check(d.find_all("empty-state") != [], "an empty library says how to start")
     check("CPU" in d.text(d.find("provider")), "the provider in use is shown")
-    # The path refused in step 0 is still in the box: the same click adds it now.
+    # The path refused in step 0 is still in the box: the same click asks to add it now. The
+    # shell asks in a native dialog first; declined, nothing is added.
     typed = d.js("return document.querySelector('[data-testid=folder-path-input]').value")
     check(typed == str(photos), f"the refused path waits in the box ({typed!r})")
     d.click(d.find("folder-path-add"))
+    answer_add_folder(False)
+    time.sleep(1.0)
+    check(d.find_all("root") == [] and d.find_all("error") == [],
+          "a pasted folder declined in the native dialog is not added")
+    d.click(d.find("folder-path-add"))
+    answer_add_folder(True)
     root = d.find("root")
     check(d.attr(root, "data-path") == str(photos.resolve()), "the folder is listed")
     def settled():
@@ -465,10 +501,28 @@ def run(args, work, procs):
     for name, p in [("outside the folders", str(outside / "copy.png")),
                     ("through ..", str(photos) + "/../outside/copy.png"),
                     ("through a symlink out", str(photos / "link-out.png")),
+                    ("inside the folder but not a library photo",
+                     str(photos / ".private" / "copy.png")),
                     ("the library's catalog", str(library / "catalog.sqlite")),
                     ("a system file", "/etc/passwd")]:
         got = d.js_async(probe, p)
         check(got == "refused", f"a request {name} is refused ({got})")
+    # The page names no file or folder to the engine: the old path-taking command is gone, and a
+    # search that names a file is a search for nothing.
+    named = d.js_async("""
+        const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+        window.__TAURI_INTERNALS__.invoke('add_root', { path })
+            .then(() => done('added'), (e) => done('refused: ' + e));
+    """, str(outside))
+    check(named.startswith("refused") and d.attr(d.find("root"), "data-path") == str(photos.resolve())
+          and len(d.find_all("root")) == 1, f"the page cannot add a folder by naming it ({named})")
+    by_path = d.js_async("""
+        const [path, done] = [arguments[0], arguments[arguments.length - 1]];
+        const query = { examplePath: path, limit: 10, offset: 0, includeWeak: true, sort: 'score', filter: {} };
+        window.__TAURI_INTERNALS__.invoke('search', { query })
+            .then((p) => done('hits ' + p.hits.length), (e) => done('error: ' + e));
+    """, str(outside / "query-blue-square.png"))
+    check(by_path == "hits 0", f"a search naming a file reads nothing ({by_path})")
 
     print("6. opening Glimpse again brings the open window forward", flush=True)
     # Without single-instance handling a second window would open (and find its library in use).
@@ -493,6 +547,7 @@ def run(args, work, procs):
         draw_folder(more, [("red", "square"), ("blue", "circle"), ("yellow", "circle")], 60)
         d.type(d.find("folder-path-input"), str(more))
         d.click(d.find("folder-path-add"))
+        answer_add_folder(True)
         wait_for("progress", lambda: d.find_all("progress"), timeout=30)
         time.sleep(1.5)
         screenshot(shots, "indexing")

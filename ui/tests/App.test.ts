@@ -55,7 +55,7 @@ function standardShell(st = status()) {
     ],
     search: (a) => {
       const q = a.query as SearchQuery;
-      if (q.examplePath) return page(hits(3), false, { queryPreview: "data:image/jpeg;base64,QUJD" });
+      if (q.exampleDrop) return page(hits(3), false, { queryPreview: "data:image/jpeg;base64,QUJD" });
       if (q.text === "nothing") return page([], false, { weakerHidden: true });
       return page(hits(5), false);
     },
@@ -76,7 +76,7 @@ function standardShell(st = status()) {
       tagged: 20,
       labels: (a.labels as string[]).map((name) => ({ name, count: 10 })),
     }),
-    add_root: (a) => [ROOT, { ...ROOT, path: a.path as string, indexed: 0, photos: 0, failed: 0, failures: [] }],
+    add_typed_folder: (a) => [ROOT, { ...ROOT, path: a.path as string, indexed: 0, photos: 0, failed: 0, failures: [] }],
     remove_root: () => [],
     pause_indexing: () => ({ running: true, paused: true, progress: null, error: null }),
     resume_indexing: () => ({ running: true, paused: false, progress: null, error: null }),
@@ -197,8 +197,15 @@ describe("App", () => {
     await waitFor(() => expect(r.getByTestId("drop-overlay")).toBeTruthy());
     shell.drop!({ payload: { type: "drop", paths: ["/tmp/notes.txt", "/tmp/cat.png"], position: { x: 1, y: 1 } } });
     await waitFor(() => expect(r.queryByTestId("drop-overlay")).toBeNull());
+    // The webview's own drop event names paths, and is not searched with: the shell's is.
+    expect(shell.calls("search")).toHaveLength(0);
+    shell.emit("picture-dropped", [
+      { token: 7, path: "/tmp/notes.txt" },
+      { token: 8, path: "/tmp/cat.png" },
+    ]);
     await waitFor(() => expect(r.getByTestId("query-image").getAttribute("src")).toBe("data:image/jpeg;base64,QUJD"));
-    expect(shell.calls("search")[0].query).toMatchObject({ examplePath: "/tmp/cat.png" });
+    expect(shell.calls("search")[0].query).toMatchObject({ exampleDrop: 8 });
+    expect(shell.calls("search")[0].query).not.toHaveProperty("examplePath");
     expect(r.getAllByTestId("result")).toHaveLength(3);
     await fireEvent.click(r.getByTestId("query-clear"));
     await waitFor(() => expect(r.queryByTestId("query-card")).toBeNull());
@@ -210,10 +217,10 @@ describe("App", () => {
     shell.commands.picture_types = () => ["jpg", "jpeg", "png", "cr2", "nef", "dng"];
     const r = await started();
     await waitFor(() => expect(shell.calls("picture_types")).toHaveLength(1));
-    shell.drop!({ payload: { type: "drop", paths: ["/media/card/DCIM/IMG_0042.CR2"], position: { x: 1, y: 1 } } });
+    shell.emit("picture-dropped", [{ token: 1, path: "/media/card/DCIM/IMG_0042.CR2" }]);
     await waitFor(() => expect(shell.calls("search")).toHaveLength(1));
-    expect(shell.calls("search")[0].query).toMatchObject({ examplePath: "/media/card/DCIM/IMG_0042.CR2" });
-    shell.drop!({ payload: { type: "drop", paths: ["/tmp/IMG_7.HEIC"], position: { x: 1, y: 1 } } });
+    expect(shell.calls("search")[0].query).toMatchObject({ exampleDrop: 1 });
+    shell.emit("picture-dropped", [{ token: 2, path: "/tmp/IMG_7.HEIC" }]);
     await waitFor(() =>
       expect(r.getByTestId("error").textContent).toMatch(/“IMG_7\.HEIC” is a HEIC picture, which Glimpse cannot read on this computer/),
     );
@@ -223,7 +230,7 @@ describe("App", () => {
 
   it("a drop without a picture says what to drop", async () => {
     const r = await started();
-    shell.drop!({ payload: { type: "drop", paths: ["/tmp/report.pdf"], position: { x: 1, y: 1 } } });
+    shell.emit("picture-dropped", [{ token: 3, path: "/tmp/report.pdf" }]);
     await waitFor(() => expect(r.getByTestId("error").textContent).toMatch(/“report\.pdf” is not a picture/));
     expect(shell.calls("search")).toHaveLength(0);
     await fireEvent.click(r.getByTestId("error-dismiss"));
@@ -454,7 +461,7 @@ describe("App", () => {
     await fireEvent.input(r.getByTestId("folder-path-input"), { target: { value: " /mnt/photos " } });
     await fireEvent.click(r.getByTestId("folder-path-add"));
     await waitFor(() => expect(r.getAllByTestId("root")).toHaveLength(2));
-    expect(shell.calls("add_root")[0]).toEqual({ path: "/mnt/photos" });
+    expect(shell.calls("add_typed_folder")[0]).toEqual({ path: "/mnt/photos" });
     await fireEvent.click(within(r.getAllByTestId("root")[0]).getByTestId("root-remove"));
     expect(shell.calls("remove_root")).toHaveLength(0);
     await fireEvent.click(r.getByTestId("root-remove-confirm"));

@@ -36,11 +36,11 @@ function setup() {
     roots: vi.fn(async () => [root("/a")]),
     tags: vi.fn(async () => [{ name: "dog", count: 2 }]),
     formats: vi.fn(async () => [{ format: "jpeg", count: 5 }]),
-    addRoot: vi.fn(async (p: string) => [root("/a"), root(p)]),
+    addRoot: vi.fn(async (p: string) => [root("/a"), root(p)] as RootInfo[] | null),
     removeRoot: vi.fn(async () => [] as RootInfo[]),
     pauseIndexing: vi.fn(async () => ({ running: true, paused: true, progress: null, error: null })),
     resumeIndexing: vi.fn(async () => ({ running: true, paused: false, progress: null, error: null })),
-    pickFolder: vi.fn(async () => "/picked" as string | null),
+    addPickedFolder: vi.fn(async () => [root("/a"), root("/picked")] as RootInfo[] | null),
   } satisfies LibraryApi;
   const events: LibraryEvents = {
     indexProgress: async (f) => ((handlers.progress = f), off),
@@ -139,18 +139,25 @@ describe("Library", () => {
     expect(t.lib.value.formats).toEqual([{ format: "jpeg", count: 5 }]);
   });
 
-  it("adds a typed path (trimmed), a picked folder, and nothing when cancelled", async () => {
+  it("adds a typed path (trimmed), a picked folder, and nothing when cancelled or declined", async () => {
     const t = setup();
     expect(await t.lib.addRoot("  /photos  ")).toBe(true);
     expect(t.api.addRoot).toHaveBeenCalledWith("/photos");
     expect(t.lib.value.roots.map((r) => r.path)).toEqual(["/a", "/photos"]);
     expect(await t.lib.addRoot("   ")).toBe(false);
     expect(t.api.addRoot).toHaveBeenCalledTimes(1);
+    // The shell picks the folder and adds it; the page never names it.
     expect(await t.lib.pickAndAdd()).toBe(true);
-    expect(t.api.addRoot).toHaveBeenLastCalledWith("/picked");
-    t.api.pickFolder.mockResolvedValueOnce(null);
+    expect(t.api.addPickedFolder).toHaveBeenCalledWith();
+    expect(t.lib.value.roots.map((r) => r.path)).toEqual(["/a", "/picked"]);
+    t.api.addPickedFolder.mockResolvedValueOnce(null);
     expect(await t.lib.pickAndAdd()).toBe(false);
-    expect(t.api.addRoot).toHaveBeenCalledTimes(2);
+    expect(t.api.addRoot).toHaveBeenCalledTimes(1);
+    // The user said no in the shell's confirmation: nothing changes and nothing is reported.
+    t.api.addRoot.mockResolvedValueOnce(null);
+    expect(await t.lib.addRoot("/elsewhere")).toBe(false);
+    expect(t.lib.value.roots.map((r) => r.path)).toEqual(["/a", "/picked"]);
+    expect(t.onError).not.toHaveBeenCalled();
   });
 
   it("turns command failures into messages", async () => {

@@ -39,7 +39,7 @@ describe("filters → Filter", () => {
 
 describe("buildQuery", () => {
   const f = { ...defaultFilters(), sort: "newest" as const, folder: "/photos" };
-  it("sets exactly one of text / examplePath / examplePhotoId", () => {
+  it("sets exactly one of text / exampleDrop / examplePhotoId", () => {
     const t = buildQuery({ kind: "text", text: "dog" }, f, { offset: 200, limit: 200, includeWeak: false });
     expect(t).toEqual({
       text: "dog",
@@ -49,17 +49,19 @@ describe("buildQuery", () => {
       sort: "newest",
       filter: { folder: "/photos", after: null, before: null, tag: null, types: [], hasLocation: null },
     });
-    const p = buildQuery({ kind: "file", path: "/tmp/x.jpg" }, f, { offset: 0, limit: 50, includeWeak: true });
-    expect(p.examplePath).toBe("/tmp/x.jpg");
+    const p = buildQuery({ kind: "file", path: "/tmp/x.jpg", token: 12 }, f, { offset: 0, limit: 50, includeWeak: true });
+    // A dropped file goes by the shell's token: its path never reaches the engine from the page.
+    expect(p.exampleDrop).toBe(12);
+    expect(JSON.stringify(p)).not.toContain("/tmp/x.jpg");
     expect("text" in p || "examplePhotoId" in p).toBe(false);
     expect(p.includeWeak).toBe(true);
     const id = buildQuery({ kind: "photo", id: 7 }, f, { offset: 0, limit: 50, includeWeak: false });
     expect(id.examplePhotoId).toBe(7);
-    expect("text" in id || "examplePath" in id).toBe(false);
+    expect("text" in id || "exampleDrop" in id).toBe(false);
   });
   it("a listing sends the filters with nothing to look for", () => {
     const q = buildQuery({ kind: "browse" }, { ...f, tag: "beach", sort: "oldest" }, { offset: 200, limit: 200, includeWeak: false });
-    expect("text" in q || "examplePath" in q || "examplePhotoId" in q).toBe(false);
+    expect("text" in q || "exampleDrop" in q || "examplePhotoId" in q).toBe(false);
     expect(q.filter.tag).toBe("beach");
     expect(q.sort).toBe("oldest");
     expect(q.offset).toBe(200);

@@ -217,8 +217,8 @@ describe("SearchController", () => {
     const c = new SearchController(s.fn);
     c.setText("dog");
     c.submit();
-    c.setExample({ kind: "file", path: "/tmp/drop.png" });
-    expect(s.calls[1].query).toMatchObject({ examplePath: "/tmp/drop.png" });
+    c.setExample({ kind: "file", path: "/tmp/drop.png", token: 3 });
+    expect(s.calls[1].query).toMatchObject({ exampleDrop: 3 });
     expect(s.calls[1].query.text).toBeUndefined();
     s.calls[1].resolve(page(hits(2), false, { queryPreview: "data:image/jpeg;base64,AAA" }));
     await flush();
@@ -233,7 +233,7 @@ describe("SearchController", () => {
   it("typing leaves an example search", () => {
     const s = deferredSearch();
     const c = new SearchController(s.fn);
-    c.setExample({ kind: "file", path: "/tmp/drop.png" });
+    c.setExample({ kind: "file", path: "/tmp/drop.png", token: 4 });
     c.setText("red car");
     expect(c.value.example).toBeNull();
     vi.advanceTimersByTime(250);

@@ -98,11 +98,11 @@ export interface Filter {
 
 export type Sort = "score" | "newest" | "oldest";
 
-/** One page of a search. Exactly one of `text`, `examplePath`, `examplePhotoId` is set. */
+/** One page of a search. Exactly one of `text`, `exampleDrop`, `examplePhotoId` is set. */
 export interface SearchQuery {
   text?: string | null;
-  /** Any image file (dropped onto the window). */
-  examplePath?: string | null;
+  /** A picture dropped onto the window, by the token the shell gave it (the page never names a file). */
+  exampleDrop?: number | null;
   /** A library photo ("more like this"); it is left out of its own results. */
   examplePhotoId?: number | null;
   limit: number;
@@ -211,10 +211,10 @@ export interface IndexFinished {
 export const api = {
   status: () => invoke<AppStatus>("status"),
   roots: () => invoke<RootInfo[]>("roots"),
-  /** Opens the native folder dialog; null when cancelled. */
-  pickFolder: () => invoke<string | null>("pick_folder"),
-  /** Adds a folder and starts indexing it. */
-  addRoot: (path: string) => invoke<RootInfo[]>("add_root", { path }),
+  /** Opens the native folder dialog and adds the folder chosen; null when cancelled. */
+  addPickedFolder: () => invoke<RootInfo[] | null>("add_picked_folder"),
+  /** Adds a pasted folder path once the user says yes in the shell's own dialog; null when they decline. */
+  addRoot: (path: string) => invoke<RootInfo[] | null>("add_typed_folder", { path }),
   /** Removes a folder's photos from the library (never from the disk). */
   removeRoot: (path: string) => invoke<RootInfo[]>("remove_root", { path }),
   pauseIndexing: () => invoke<IndexState>("pause_indexing"),
@@ -248,7 +248,16 @@ export const events = {
     listen<IndexFinished>("index-finished", (e) => f(e.payload)),
   modelProgress: (f: (p: ModelProgress) => void): Promise<UnlistenFn> =>
     listen<ModelProgress>("model-progress", (e) => f(e.payload)),
+  /** Files dropped onto the window, as the shell received them from the OS. */
+  pictureDropped: (f: (files: DroppedFile[]) => void): Promise<UnlistenFn> =>
+    listen<DroppedFile[]>("picture-dropped", (e) => f(e.payload)),
 };
+
+/** A dropped file: its path to show, and the token a search names it by. */
+export interface DroppedFile {
+  token: number;
+  path: string;
+}
 
 /** The URL the web view loads a library file from (the scoped `glimpse:` protocol). */
 export function fileUrl(path: string): string {

@@ -17,7 +17,7 @@ import type {
 
 export type LibraryApi = Pick<
   typeof realApi,
-  "status" | "roots" | "tags" | "formats" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "pickFolder"
+  "status" | "roots" | "tags" | "formats" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "addPickedFolder"
 >;
 export type LibraryEvents = Pick<typeof realEvents, "indexProgress" | "indexState" | "indexFinished">;
 
@@ -203,30 +203,36 @@ export class Library implements Readable<LibraryState> {
     await Promise.all([this.loadStatus().catch(() => undefined), this.loadRoots().then(() => this.maybeRefreshTags())]);
   }
 
+  /**
+   * A pasted folder path: the shell asks the user to confirm it in its own dialog, then adds it.
+   * False when declined (nothing to say) or failed (the banner says why).
+   */
   async addRoot(path: string): Promise<boolean> {
     const p = path.trim();
     if (!p) return false;
     try {
-      const roots = await this.api.addRoot(p);
-      this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
-      void this.loadStatus().catch(() => undefined);
-      return true;
+      return this.added(await this.api.addRoot(p));
     } catch (e) {
       this.fail(e, `Could not add “${p}”`);
       return false;
     }
   }
 
-  /** The native folder dialog, then add. False when cancelled or failed. */
+  /** The native folder dialog, and the folder chosen is added. False when cancelled or failed. */
   async pickAndAdd(): Promise<boolean> {
-    let path: string | null;
     try {
-      path = await this.api.pickFolder();
+      return this.added(await this.api.addPickedFolder());
     } catch (e) {
-      this.fail(e, "Could not open the folder dialog");
+      this.fail(e, "Could not add the folder");
       return false;
     }
-    return path ? this.addRoot(path) : false;
+  }
+
+  private added(roots: RootInfo[] | null): boolean {
+    if (roots === null) return false;
+    this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
+    void this.loadStatus().catch(() => undefined);
+    return true;
   }
 
   async removeRoot(path: string): Promise<boolean> {

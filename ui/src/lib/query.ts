@@ -1,5 +1,5 @@
 // The filter bar's state and how it, plus what is being searched for, becomes the shell's
-// `SearchQuery` (exactly one of text / examplePath / examplePhotoId; empty inputs → no filter).
+// `SearchQuery` (exactly one of text / exampleDrop / examplePhotoId; empty inputs → no filter).
 import type { Filter, FormatInfo, SearchQuery, Sort } from "./api";
 
 /** Camera RAW formats as the engine stores them; the type filter offers them as one "RAW". */
@@ -121,7 +121,7 @@ export function isFiltered(f: FilterState): boolean {
  */
 export type Source =
   | { kind: "text"; text: string }
-  | { kind: "file"; path: string }
+  | { kind: "file"; path: string; token: number }
   | { kind: "photo"; id: number }
   | { kind: "browse" };
 
@@ -140,7 +140,7 @@ export function buildQuery(source: Source, filters: FilterState, page: PageOptio
     filter: toFilter(filters),
   };
   if (source.kind === "text") q.text = source.text;
-  else if (source.kind === "file") q.examplePath = source.path;
+  else if (source.kind === "file") q.exampleDrop = source.token;
   else if (source.kind === "photo") q.examplePhotoId = source.id;
   return q;
 }

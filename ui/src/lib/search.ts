@@ -9,9 +9,9 @@ import type { Hit, SearchPage, SearchQuery } from "./api";
 import { errorMessage } from "./errors";
 import { buildQuery, defaultFilters, isFiltered, type FilterState, type Source } from "./query";
 
-/** A picture searched by example. */
+/** A picture searched by example: a dropped file (by the shell's token) or a library photo. */
 export type Example =
-  | { kind: "file"; path: string }
+  | { kind: "file"; path: string; token: number }
   | { kind: "photo"; id: number; path: string; thumbnail: string | null };
 
 /**
@@ -56,7 +56,9 @@ export const PAGE_SIZE = 200;
 /** What a state searches for, or null when there is nothing to search. */
 export function sourceOf(s: Pick<SearchState, "text" | "example" | "filters">): Source | null {
   if (s.example) {
-    return s.example.kind === "file" ? { kind: "file", path: s.example.path } : { kind: "photo", id: s.example.id };
+    return s.example.kind === "file"
+      ? { kind: "file", path: s.example.path, token: s.example.token }
+      : { kind: "photo", id: s.example.id };
   }
   const text = s.text.trim();
   if (text) return { kind: "text", text };
