@@ -718,6 +718,23 @@ pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
         };
     }
     match image::guess_format(bytes) {
+        Ok(ImageFormat::Tiff) => match crate::tiff::dimensions(bytes) {
+            // libtiff's RGBA raster, then the RGB picture made from it.
+            Some((w, h)) => {
+                let turn = if exif_orientation(bytes).is_some() {
+                    3
+                } else {
+                    0
+                };
+                (u64::from(w) * u64::from(h)).saturating_mul(4 + 3 + turn)
+            }
+            None => footprint_of(
+                bytes,
+                ImageFormat::Tiff,
+                opts,
+                exif_orientation(bytes).is_some(),
+            ),
+        },
         Ok(format) => footprint_of(bytes, format, opts, exif_orientation(bytes).is_some()),
         Err(_) => 0,
     }
@@ -1202,6 +1219,15 @@ mod tests {
             d.image.as_raw().len() as u64
         );
         assert_eq!(footprint(b"not a picture", full), 0);
+        // A TIFF the pure-Rust decoder cannot read (Fax4): libtiff's raster, then RGB.
+        let fax = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/odd/tiff_fax4.tif"),
+        )
+        .unwrap();
+        let d = decode_bytes(&fax, full).unwrap();
+        let (w, h) = (u64::from(d.width), u64::from(d.height));
+        assert_eq!(crate::tiff::dimensions(&fax), Some((d.width, d.height)));
+        assert_eq!(footprint(&fax, full), w * h * (4 + 3));
     }
 
     #[test]

@@ -277,6 +277,48 @@ fn take_error(fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
+/// The first page's size from its tags, for the decode memory budget
+/// ([`crate::decode::footprint`]): libtiff reads the headers of TIFFs whose pixels the
+/// pure-Rust decoder cannot, and decodes them. `None` without libtiff or a readable size.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let api = api().ok()?;
+    let mut memory = Memory {
+        data: bytes,
+        pos: 0,
+    };
+    // SAFETY: `memory` outlives the open file (closed by the guard before it goes).
+    let tif = unsafe { client_open(api, &mut memory) };
+    if tif.is_null() {
+        LAST_ERROR.with(|e| e.borrow_mut().take());
+        return None;
+    }
+    let file = Open { api, tif };
+    Some((
+        file.u32_tag(TAG_IMAGEWIDTH)?,
+        file.u32_tag(TAG_IMAGELENGTH)?,
+    ))
+}
+
+/// Opens `memory` read-only with libtiff; null when libtiff refuses it (its reason is then in
+/// `LAST_ERROR`).
+///
+/// # Safety
+/// `memory` must stay valid until the returned file is closed.
+unsafe fn client_open(api: &Api, memory: *mut Memory) -> *mut Tiff {
+    (api.client_open)(
+        c"memory".as_ptr(),
+        c"rm".as_ptr(),
+        memory.cast(),
+        mem_read,
+        mem_write,
+        mem_seek,
+        mem_close,
+        mem_size,
+        mem_map,
+        mem_unmap,
+    )
+}
+
 /// Decodes the first page of a TIFF file to RGB in stored order (the caller applies the
 /// orientation tag, as for every other format); `max_pixels` is checked on the tags before
 /// anything is allocated. Alpha is composited onto white.
@@ -289,20 +331,7 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
     };
     // SAFETY: `memory` outlives the open file (closed by the guard at the end of this
     // function); the callbacks match tiffio.h's TIFFClientOpen.
-    let tif = unsafe {
-        (api.client_open)(
-            c"memory".as_ptr(),
-            c"rm".as_ptr(),
-            (&mut memory as *mut Memory).cast(),
-            mem_read,
-            mem_write,
-            mem_seek,
-            mem_close,
-            mem_size,
-            mem_map,
-            mem_unmap,
-        )
-    };
+    let tif = unsafe { client_open(api, &mut memory) };
     if tif.is_null() {
         return Err(TiffError::Decode(take_error(
             "libtiff cannot open this file",
