@@ -53,6 +53,9 @@ pub enum DecodeError {
         /// The limit in pixels.
         limit: u64,
     },
+    /// Decoding it would need more memory than the process's decode budget.
+    #[error(transparent)]
+    Memory(#[from] crate::budget::BudgetError),
     /// The file is larger than we are willing to read.
     #[error("file too large: {bytes} bytes exceeds the limit of {limit} bytes")]
     FileTooLarge {
@@ -122,9 +125,12 @@ impl DecodeOptions {
 }
 
 /// Reads and decodes one photo file (through [`crate::read`]: a regular file, at most
-/// [`MAX_FILE_BYTES`] of it).
+/// [`MAX_FILE_BYTES`] of it). The decode runs within the process's decode memory budget ([`crate::budget`]), held while
+/// the decoders work (their peak, with their intermediates): a dropped picture, a preview for
+/// the app and the indexer's decode threads do not add up past it.
 pub fn decode_file(path: &Path, opts: DecodeOptions) -> Result<Decoded, DecodeError> {
     let bytes = crate::read::read_photo(path, MAX_FILE_BYTES)?;
+    let _memory = crate::budget::global().reserve(footprint(&bytes, opts))?;
     decode_bytes(&bytes, opts)
 }
 

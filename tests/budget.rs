@@ -128,3 +128,37 @@ fn a_folder_of_decompression_bombs_stays_within_the_decode_budget() {
         BUDGET_MB + MARGIN_MB
     );
 }
+
+#[test]
+fn a_picture_decoded_on_its_own_is_held_to_the_budget_too() {
+    // `glimpse embed image` (and the app's dropped pictures) decode outside the indexer.
+    let dir = tempfile::tempdir().unwrap();
+    let (fits, huge) = (dir.path().join("fits.png"), dir.path().join("huge.png"));
+    std::fs::write(&fits, bomb(2000, 1)).unwrap();
+    std::fs::write(&huge, bomb(HUGE_SIDE, 2)).unwrap();
+    let model = common::immich_model();
+    let out = glimpse(
+        &dir.path().join("library"),
+        &[
+            "embed",
+            "image",
+            "--model",
+            model.to_str().unwrap(),
+            fits.to_str().unwrap(),
+            huge.to_str().unwrap(),
+        ],
+        BUDGET_MB,
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0]["embedding"].is_array(), "{}", lines[0]);
+    let error = lines[1]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("too large to decode: needs")
+            && error.contains(&format!("more than the {BUDGET_MB} MB")),
+        "{error}"
+    );
+}
