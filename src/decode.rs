@@ -750,27 +750,23 @@ pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
 fn footprint_of(bytes: &[u8], format: ImageFormat, opts: DecodeOptions, turned: bool) -> u64 {
     use image::{ColorType, ImageDecoder};
     let (pixels, per_pixel) = if format == ImageFormat::Jpeg {
-        let Some(header) = turbojpeg::Decompressor::new()
+        // As the decoder reads it: a header with a warning (a bad ICC segment) still counts.
+        let Some((width, height, colorspace, _)) = Turbo::new()
             .ok()
             .and_then(|mut d| d.read_header(bytes).ok())
         else {
             return 0;
         };
-        let (w, h) = (header.width as u64, header.height as u64);
-        if matches!(
-            header.colorspace,
-            turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
-        ) {
+        let (w, h) = (u64::from(width), u64::from(height));
+        if colorspace == turbojpeg::raw::TJCS_TJCS_CMYK as c_int
+            || colorspace == turbojpeg::raw::TJCS_TJCS_YCCK as c_int
+        {
             // The pure-Rust decoder, at full size: four channels, then RGB.
             (w * h, 4 + 3)
         } else {
-            let denom = opts.min_short_side.map_or(1, |min| {
-                u64::from(dct_scale_for(
-                    header.width as u32,
-                    header.height as u32,
-                    min,
-                ))
-            });
+            let denom = opts
+                .min_short_side
+                .map_or(1, |min| u64::from(dct_scale_for(width, height, min)));
             (w.div_ceil(denom) * h.div_ceil(denom), 3)
         }
     } else {
@@ -1225,6 +1221,14 @@ mod tests {
             d.image.as_raw().len() as u64
         );
         assert_eq!(footprint(b"not a picture", full), 0);
+        // A JPEG libjpeg-turbo reads with a warning in its header counts like any other.
+        let icc = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/odd/jpeg_bad_icc.jpg"),
+        )
+        .unwrap();
+        let d = decode_bytes(&icc, full).unwrap();
+        assert!(d.note.is_some());
+        assert_eq!(footprint(&icc, full), d.image.as_raw().len() as u64);
         // A TIFF the pure-Rust decoder cannot read (Fax4): libtiff's raster, then RGB.
         let fax = std::fs::read(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/odd/tiff_fax4.tif"),
