@@ -17,7 +17,7 @@ What it emits:
 
 It also asserts the ftfy source facts the hand-written Rust relies on (default config, fixer
 order, the byte regexes ported by hand), so a different ftfy version fails loudly here.
-Run: /work/pyenv/bin/python scripts/gen_text_tables.py   (needs ftfy 6.3.1 importable)
+Run: .venv/bin/python scripts/gen_text_tables.py   (needs ftfy 6.3.1 importable)
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ Weights are drawn from one seeded generator with the scaled init of the other te
 0.1, positions 0.15, attention input projections 0.25, other matrices 1/sqrt(fan_in), biases
 0.02, LayerNorms identity.
 
-Usage: /work/pyenv/bin/python models/test/make_openclip_image.py
+Usage: .venv/bin/python models/test/make_openclip_image.py
 """
 import json
 import math

@@ -23,7 +23,7 @@ projections std 0.3, other matrices 1/sqrt(fan_in), biases 0.02, LayerNorms iden
 token table is rounded to float16 and stored as such (a Gather, then a Cast to float32) to
 halve the file; the reference uses the same rounded values.
 
-Usage: /work/pyenv/bin/python models/test/make_openclip_text.py
+Usage: .venv/bin/python models/test/make_openclip_text.py
 """
 import json
 import math

@@ -48,7 +48,7 @@ were free, i.e. ~13 min unloaded), whole script 2365 s. Held-out results: README
 Versions: models/test/VERSIONS.txt (no new package). Seeded (torch, numpy, random; the training
 pictures come from per-index numpy generators, so the 2 render workers do not change them).
 
-Usage: /work/pyenv/bin/python models/test/make_shape_clip.py [--calibrate]
+Usage: .venv/bin/python models/test/make_shape_clip.py [--calibrate]
 (--calibrate: measure calibration.json again for the model already there, without training.)
 """
 import sys

@@ -25,7 +25,7 @@ The token-embedding table (49408 x 32) is stored as float16 in the .onnx files f
 to float32 (to halve the file size); the torch weights are rounded to float16 values first, so the
 float32 model and the ONNX graphs compute exactly the same function.
 
-Usage: /work/pyenv/bin/python models/test/make_test_models.py   (run make_tokenizer.py first)
+Usage: .venv/bin/python models/test/make_test_models.py   (run make_tokenizer.py first)
 """
 import sys
 

@@ -10,7 +10,7 @@ OpenAI's SimpleTokenizer does:
     "<start_of_text>" / "<end_of_text>"; the ids are the same).
 They are loaded with transformers' CLIPTokenizerFast and saved; only tokenizer.json is kept.
 
-Usage: /work/pyenv/bin/python models/test/make_tokenizer.py
+Usage: .venv/bin/python models/test/make_tokenizer.py
 """
 import sys
 

@@ -6,8 +6,8 @@ Encoder throughput depends on the architecture, not on the weights, so a random 
 OpenAI model would cost. About 600 MB, so it is generated (into a folder you name, e.g.
 target/bench-models/vitb32-random) rather than committed:
 
-    /work/pyenv/bin/python models/test/make_vitb32.py target/bench-models/vitb32-random
-    /work/pyenv/bin/python models/test/make_vitb32.py --zoo target/bench-models/vitb32-zoo
+    .venv/bin/python models/test/make_vitb32.py target/bench-models/vitb32-random
+    .venv/bin/python models/test/make_vitb32.py --zoo target/bench-models/vitb32-zoo
 
 Default: transformers' CLIPModel exported with a dynamic batch. `--zoo`: open_clip's ViT-B-32
 exported the way the immich zoo's current exporter does (encode_image/encode_text with
