@@ -217,58 +217,109 @@ pub fn example(
     encoder: Option<&ImageEncoder>,
     path: &Path,
 ) -> Result<Example, SearchError> {
-    let bad = |reason: String| SearchError::Example {
-        path: path.display().to_string(),
-        reason,
-    };
-    let canonical = path.canonicalize().map_err(|e| bad(e.to_string()))?;
-    if let Some(info) = lib.catalog.photo_by_path(&canonical)? {
-        let stored = match lib.vectors().get(info.id) {
-            Some(v) => Some(v),
-            None => lib.catalog.embedding(lib.model_id(), info.id)?,
-        };
-        if let Some(vector) = stored {
-            return Ok(Example {
-                vector,
-                photo_id: Some(info.id),
-                same_content: None,
-                encoded: false,
-            });
-        }
+    if let Some(found) = example_at(lib, path)? {
+        return Ok(found);
     }
-    // A dropped pipe or a link to a device is refused, never waited on or read without end.
-    let bytes = crate::read::read_photo(&canonical, decode::MAX_FILE_BYTES)
-        .map_err(|e| bad(e.to_string()))?;
-    let hash = crate::prepare::content_hash(&bytes);
-    if let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &hash)? {
-        if let Some(vector) = lib.catalog.embedding(lib.model_id(), id)? {
-            return Ok(Example {
-                vector,
-                photo_id: None,
-                same_content: Some(id),
-                encoded: false,
-            });
-        }
+    let file = ExampleFile::read(path)?;
+    if let Some(found) = example_like(lib, &file)? {
+        return Ok(found);
     }
     let Some(encoder) = encoder else {
         return Err(SearchError::NeedsEncoder(path.display().to_string()));
     };
-    let cfg = &encoder.preprocess;
-    let d = decode::decode_bytes(&bytes, DecodeOptions::for_model(cfg.resize))
-        .map_err(|e| bad(e.to_string()))?;
-    let pixels = encoder.pixels_of(&d.image);
-    let mut out = encoder
-        .encode_pixels(pixels.as_view(), 1)
-        .map_err(|e| SearchError::Encode(e.to_string()))?;
-    let vector = out
-        .pop()
-        .ok_or_else(|| bad("the encoder returned nothing".into()))?;
-    Ok(Example {
+    file.encode(encoder)
+}
+
+/// The reason a picture file cannot be an example, for `path`.
+fn bad_example(path: &Path) -> impl Fn(String) -> SearchError + '_ {
+    move |reason| SearchError::Example {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+/// [`example`]'s first step, cheap enough to take under a library lock: the stored vector of
+/// the library photo at `path`, if it is one.
+pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchError> {
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| bad_example(path)(e.to_string()))?;
+    let Some(info) = lib.catalog.photo_by_path(&canonical)? else {
+        return Ok(None);
+    };
+    let stored = match lib.vectors().get(info.id) {
+        Some(v) => Some(v),
+        None => lib.catalog.embedding(lib.model_id(), info.id)?,
+    };
+    Ok(stored.map(|vector| Example {
         vector,
-        photo_id: None,
+        photo_id: Some(info.id),
         same_content: None,
-        encoded: true,
-    })
+        encoded: false,
+    }))
+}
+
+/// A picture file read once for [`example`]: its bytes and their content hash. Reading and
+/// hashing take time on a large file, so a caller that holds a library lock reads outside it.
+pub struct ExampleFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    hash: crate::prepare::ContentHash,
+}
+
+impl ExampleFile {
+    /// Reads `path` (a dropped pipe or a link to a device is refused, never waited on or read
+    /// without end) and hashes it.
+    pub fn read(path: &Path) -> Result<Self, SearchError> {
+        let bytes = crate::read::read_photo(path, decode::MAX_FILE_BYTES)
+            .map_err(|e| bad_example(path)(e.to_string()))?;
+        let hash = crate::prepare::content_hash(&bytes);
+        Ok(ExampleFile {
+            path: path.to_path_buf(),
+            bytes,
+            hash,
+        })
+    }
+
+    /// Decodes (within the decode memory budget) and encodes the picture.
+    pub fn encode(&self, encoder: &ImageEncoder) -> Result<Example, SearchError> {
+        let bad = bad_example(&self.path);
+        let opts = DecodeOptions::for_model(encoder.preprocess.resize);
+        let _memory = crate::budget::global()
+            .reserve(decode::footprint(&self.bytes, opts))
+            .map_err(|e| bad(e.to_string()))?;
+        let d = decode::decode_bytes(&self.bytes, opts).map_err(|e| bad(e.to_string()))?;
+        let pixels = encoder.pixels_of(&d.image);
+        let mut out = encoder
+            .encode_pixels(pixels.as_view(), 1)
+            .map_err(|e| SearchError::Encode(e.to_string()))?;
+        let vector = out
+            .pop()
+            .ok_or_else(|| bad("the encoder returned nothing".into()))?;
+        Ok(Example {
+            vector,
+            photo_id: None,
+            same_content: None,
+            encoded: true,
+        })
+    }
+}
+
+/// [`example`]'s second step, cheap enough to take under a library lock: the stored vector of
+/// a library photo with the same bytes as `file`.
+pub fn example_like(lib: &Library, file: &ExampleFile) -> Result<Option<Example>, SearchError> {
+    let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &file.hash)? else {
+        return Ok(None);
+    };
+    Ok(lib
+        .catalog
+        .embedding(lib.model_id(), id)?
+        .map(|vector| Example {
+            vector,
+            photo_id: None,
+            same_content: Some(id),
+            encoded: false,
+        }))
 }
 
 /// How results are ordered.

@@ -1155,19 +1155,23 @@ impl Session {
             let (ex, shown) = match recent {
                 Some(hit) => hit,
                 None => {
-                    // A stored vector (the photo itself, or one with the same bytes) is looked
-                    // up with the reader; given no encoder, the lookup decodes nothing.
-                    let found = search::example(&reader, None, p);
-                    // Opening the encoder, decoding and encoding the picture and its preview
-                    // take from milliseconds to seconds (a large PNG): every other search uses
-                    // the reader meanwhile.
+                    // Stored vectors (the photo itself, or one with the same bytes) are looked
+                    // up with the reader. Reading and hashing the file, opening the encoder,
+                    // decoding and encoding the picture and its preview take from milliseconds
+                    // to seconds (a large PNG): every other search uses the reader meanwhile.
+                    let at = search::example_at(&reader, p)?;
                     drop(reader);
-                    let ex = match found {
-                        Err(search::SearchError::NeedsEncoder(_)) => {
-                            // The encoder opens only for a picture with no stored vector.
-                            encode_example(&*eng.image.get()?, p)?
+                    let ex = match at {
+                        Some(ex) => ex,
+                        None => {
+                            let file = search::ExampleFile::read(p)?;
+                            let like = search::example_like(&lock(&eng.reader), &file)?;
+                            match like {
+                                Some(ex) => ex,
+                                // The encoder opens only for a picture with no stored vector.
+                                None => file.encode(&*eng.image.get()?)?,
+                            }
                         }
-                        other => other?,
                     };
                     let shown = query_preview(p);
                     reader = lock(&eng.reader);
@@ -1561,30 +1565,6 @@ fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
     lib.thumbs
         .exists(hash)
         .then(|| lib.thumbs.path_for(hash).display().to_string())
-}
-
-/// A fresh vector of the picture at `path` (one with no stored vector to reuse); called with
-/// no library handle held, since decoding a large picture can take seconds.
-fn encode_example(encoder: &ImageEncoder, path: &Path) -> Result<search::Example, SessionError> {
-    let bad = |reason: String| search::SearchError::Example {
-        path: path.display().to_string(),
-        reason,
-    };
-    let d = decode::decode_file(path, DecodeOptions::for_model(encoder.preprocess.resize))
-        .map_err(|e| bad(e.to_string()))?;
-    let pixels = encoder.pixels_of(&d.image);
-    let mut out = encoder
-        .encode_pixels(pixels.as_view(), 1)
-        .map_err(|e| search::SearchError::Encode(e.to_string()))?;
-    let vector = out
-        .pop()
-        .ok_or_else(|| bad("the encoder returned nothing".into()))?;
-    Ok(search::Example {
-        vector,
-        photo_id: None,
-        same_content: None,
-        encoded: true,
-    })
 }
 
 /// Longest side of the dropped-picture preview.
