@@ -702,8 +702,8 @@ pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
 /// process's decode memory budget ([`crate::budget`]) reserves before decoding it. It counts
 /// the decoder's own pixels (16-bit, alpha and palette layouts as decoded), the 8-bit RGB
 /// picture made from them and a turned copy where EXIF orientation applies. 0 where no header
-/// says (HEIF, JPEG XL, RAW files without a JPEG preview, unreadable headers): those decoders'
-/// own pixel limit ([`MAX_PIXELS`]) still applies.
+/// says (JPEG XL, RAW files without a JPEG preview, unreadable headers, HEIF without libheif):
+/// those decoders' own pixel limit ([`MAX_PIXELS`]) still applies.
 pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
     #[cfg(feature = "jxl")]
     if is_jxl(bytes) {
@@ -711,7 +711,11 @@ pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
     }
     #[cfg(feature = "heif")]
     if crate::heif::is_heif(bytes) {
-        return 0;
+        // Estimated: libheif's decoded planes (up to 3 bytes a pixel, 8-bit 4:4:4), its
+        // interleaved RGB, and the copy made of that.
+        return crate::heif::dimensions(bytes).map_or(0, |(w, h)| {
+            (u64::from(w) * u64::from(h)).saturating_mul(3 + 3 + 3)
+        });
     }
     #[cfg(feature = "raw")]
     if crate::raw::kind(bytes).is_some() {
@@ -1238,6 +1242,18 @@ mod tests {
         let (w, h) = (u64::from(d.width), u64::from(d.height));
         assert_eq!(crate::tiff::dimensions(&fax), Some((d.width, d.height)));
         assert_eq!(footprint(&fax, full), w * h * (4 + 3));
+        // A HEIC, sized from its container through libheif.
+        #[cfg(feature = "heif")]
+        {
+            let heic = std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats/photo.heic"),
+            )
+            .unwrap();
+            let d = decode_bytes(&heic, full).unwrap();
+            let (w, h) = (u64::from(d.width), u64::from(d.height));
+            assert_eq!(crate::heif::dimensions(&heic), Some((d.width, d.height)));
+            assert_eq!(footprint(&heic, full), w * h * 9);
+        }
     }
 
     #[test]

@@ -157,6 +157,35 @@ impl Drop for Guard<'_> {
     }
 }
 
+/// The primary picture's size from the container, without decoding it: for the decode memory
+/// budget ([`crate::decode::footprint`]). `None` without libheif or a readable size.
+pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    let api = api().ok()?;
+    // SAFETY: all calls follow heif.h; `bytes` outlives the context (read without copy, the
+    // context is freed by the guard before this function returns).
+    unsafe {
+        let mut g = Guard {
+            api,
+            ctx: (api.context_alloc)(),
+            handle: std::ptr::null_mut(),
+            img: std::ptr::null_mut(),
+        };
+        if g.ctx.is_null() {
+            return None;
+        }
+        check((api.read_from_memory)(
+            g.ctx,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            std::ptr::null(),
+        ))
+        .ok()?;
+        check((api.primary_handle)(g.ctx, &mut g.handle)).ok()?;
+        let (w, h) = ((api.handle_width)(g.handle), (api.handle_height)(g.handle));
+        Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
+    }
+}
+
 /// Decodes the primary picture of a HEIF/AVIF file to upright RGB; `max_pixels` is checked on
 /// the header before anything is decoded.
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
