@@ -160,38 +160,21 @@ impl Drop for Guard<'_> {
 /// The primary picture's size from the container, without decoding it: for the decode memory
 /// budget ([`crate::decode::footprint`]). `None` without libheif or a readable size.
 pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    let api = api().ok()?;
-    // SAFETY: all calls follow heif.h; `bytes` outlives the context (read without copy, the
-    // context is freed by the guard before this function returns).
-    unsafe {
-        let mut g = Guard {
-            api,
-            ctx: (api.context_alloc)(),
-            handle: std::ptr::null_mut(),
-            img: std::ptr::null_mut(),
-        };
-        if g.ctx.is_null() {
-            return None;
-        }
-        check((api.read_from_memory)(
-            g.ctx,
-            bytes.as_ptr().cast(),
-            bytes.len(),
-            std::ptr::null(),
-        ))
-        .ok()?;
-        check((api.primary_handle)(g.ctx, &mut g.handle)).ok()?;
-        let (w, h) = ((api.handle_width)(g.handle), (api.handle_height)(g.handle));
-        Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
-    }
+    let g = open_primary(api().ok()?, bytes).ok()?;
+    // SAFETY: the handle is valid while the guard lives.
+    let (w, h) = unsafe {
+        (
+            (g.api.handle_width)(g.handle),
+            (g.api.handle_height)(g.handle),
+        )
+    };
+    Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
 }
 
-/// Decodes the primary picture of a HEIF/AVIF file to upright RGB; `max_pixels` is checked on
-/// the header before anything is decoded.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
-    let api = api()?;
-    // SAFETY: all calls follow heif.h; `bytes` outlives the context (read without copy, the
-    // context is freed by the guard before this function returns).
+/// A context over `bytes` (read without copy: they must outlive the guard) with its primary
+/// picture's handle, released by the guard.
+fn open_primary<'a>(api: &'a Api, bytes: &[u8]) -> Result<Guard<'a>, HeifError> {
+    // SAFETY: all calls follow heif.h; the guard frees what they allocate.
     unsafe {
         let mut g = Guard {
             api,
@@ -211,6 +194,18 @@ pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
             std::ptr::null(),
         ))?;
         check((api.primary_handle)(g.ctx, &mut g.handle))?;
+        Ok(g)
+    }
+}
+
+/// Decodes the primary picture of a HEIF/AVIF file to upright RGB; `max_pixels` is checked on
+/// the header before anything is decoded.
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
+    let api = api()?;
+    // `bytes` outlives the context, which the guard frees before this function returns.
+    let mut g = open_primary(api, bytes)?;
+    // SAFETY: all calls follow heif.h on the guard's valid context and handle.
+    unsafe {
         let (w, h) = ((api.handle_width)(g.handle), (api.handle_height)(g.handle));
         let (w, h) = (u32::try_from(w).unwrap_or(0), u32::try_from(h).unwrap_or(0));
         if u64::from(w) * u64::from(h) > max_pixels {
