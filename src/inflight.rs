@@ -59,16 +59,17 @@ impl Claims {
         }
     }
 
-    fn write(&self, f: impl FnOnce(&mut Catalog, &mut Vec<i64>) -> Result<(), CatalogError>) {
+    /// Runs `f` on the claims connection and the list of what this job claimed.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Catalog, &mut Vec<i64>) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
         let mut guard = match self.state.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
         let (catalog, claimed) = &mut *guard;
-        if let Err(e) = f(catalog, claimed) {
-            // Only the protection against a second crash on the same file is lost.
-            tracing::warn!("could not record the files being read: {e}");
-        }
+        f(catalog, claimed)
     }
 
     /// The job ended without the process dying: nothing it claimed is suspect any more.
@@ -94,16 +95,13 @@ pub struct Reader<'a> {
 impl Reading for Reader<'_> {
     fn claim(&self, items: &[WorkItem]) -> Result<(), String> {
         let ids: Vec<i64> = items.iter().map(|w| w.photo_id).collect();
-        let mut result = Ok(());
-        self.claims.write(|catalog, claimed| {
-            let r = catalog.claim(&ids, self.alone);
-            if r.is_ok() {
+        self.claims
+            .with(|catalog, claimed| {
+                catalog.claim(&ids, self.alone)?;
                 claimed.extend(&ids);
-            }
-            result = r.as_ref().map(|_| ()).map_err(|e| e.to_string());
-            r
-        });
-        result
+                Ok(())
+            })
+            .map_err(|e| e.to_string())
     }
 
     fn start(&self, item: &WorkItem) {
@@ -133,8 +131,13 @@ impl Reading for Reader<'_> {
             slot.take();
         }
         let _ = std::fs::remove_file(&self.claims.mark);
-        self.claims
-            .write(|catalog, _| catalog.release(&[item.photo_id]));
+        if let Err(e) = self
+            .claims
+            .with(|catalog, _| catalog.release(&[item.photo_id]))
+        {
+            // The claim stays: a later death would count against this file, read fine.
+            tracing::warn!(path = %item.path.display(), "could not clear the record of the file read: {e}");
+        }
     }
 }
 
