@@ -32,14 +32,6 @@ fn bomb(side: u32, seed: u32) -> Vec<u8> {
     out
 }
 
-fn peak_rss_of_children_kib() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    assert_eq!(rc, 0, "getrusage failed");
-    usage.ru_maxrss as u64
-}
-
 fn glimpse(library: &Path, args: &[&str], budget_mb: u64) -> std::process::Output {
     let lib = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
     Command::new(env!("CARGO_BIN_EXE_glimpse"))
@@ -76,7 +68,7 @@ fn a_folder_of_decompression_bombs_stays_within_the_decode_budget() {
 
     let library = dir.path().join("library");
     let model = common::immich_model();
-    let before = peak_rss_of_children_kib();
+    let before = common::peak_rss_of_children_kib();
     let out = glimpse(
         &library,
         &[
@@ -95,7 +87,7 @@ fn a_folder_of_decompression_bombs_stays_within_the_decode_budget() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
     assert!(!said.contains("panicked"), "{said}");
-    let peak_mb = peak_rss_of_children_kib() / 1024;
+    let peak_mb = common::peak_rss_of_children_kib() / 1024;
     assert!(
         before / 1024 <= BUDGET_MB,
         "an earlier child peaked already"

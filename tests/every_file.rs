@@ -31,14 +31,6 @@ fn glimpse(library: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn peak_rss_of_children_mb() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    assert_eq!(rc, 0, "getrusage failed");
-    usage.ru_maxrss as u64 / 1024
-}
-
 /// Copies the files (not the scripts) of a fixture folder into `to`.
 fn copy_fixtures(from: &Path, to: &Path) -> usize {
     std::fs::create_dir_all(to).unwrap();
@@ -126,14 +118,14 @@ fn a_folder_of_every_odd_file_indexes_within_budget_and_leaves_nothing_pending()
             ],
         )
     };
-    let before = peak_rss_of_children_mb();
+    let before = common::peak_rss_of_children_kib() / 1024;
     let first = index();
     let said = String::from_utf8_lossy(&first.stderr);
     assert!(first.status.success(), "{said}");
     for word in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
         assert!(!said.contains(word), "{word}: {said}");
     }
-    let peak = peak_rss_of_children_mb();
+    let peak = common::peak_rss_of_children_kib() / 1024;
     assert!(before <= BUDGET_MB, "an earlier child peaked already");
     eprintln!("peak RSS {peak} MB (budget {BUDGET_MB} MB + margin {MARGIN_MB} MB)");
     assert!(peak <= BUDGET_MB + MARGIN_MB, "peak RSS {peak} MB");

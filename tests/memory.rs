@@ -46,14 +46,6 @@ fn with_comment(jpeg: &[u8], note: &str) -> Vec<u8> {
     out
 }
 
-fn peak_rss_of_children_kib() -> u64 {
-    // SAFETY: getrusage only writes into the struct we pass.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    assert_eq!(rc, 0, "getrusage failed");
-    usage.ru_maxrss as u64
-}
-
 fn glimpse(library: &Path, args: &[&str]) -> std::process::Output {
     let lib = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
     Command::new(env!("CARGO_BIN_EXE_glimpse"))
@@ -84,7 +76,7 @@ fn indexing_a_folder_far_larger_than_memory_keeps_memory_flat() {
 
     let library = dir.path().join("library");
     let model = common::immich_model();
-    let before = peak_rss_of_children_kib();
+    let before = common::peak_rss_of_children_kib();
     let out = glimpse(
         &library,
         &[
@@ -104,7 +96,7 @@ fn indexing_a_folder_far_larger_than_memory_keeps_memory_flat() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let peak_mb = peak_rss_of_children_kib() / 1024;
+    let peak_mb = common::peak_rss_of_children_kib() / 1024;
     assert!(
         before / 1024 <= CAP_MB,
         "an earlier child already peaked above the cap"

@@ -101,3 +101,14 @@ pub const UNDO_KEPT_COUNTS: &str = "
     DROP TRIGGER vector_counted; DROP TRIGGER vector_uncounted; DROP TRIGGER root_uncounted;
     DROP TABLE photo_counts; DROP TABLE vector_counts;
     DROP INDEX embeddings_by_model; DROP INDEX photos_by_root_status;";
+
+/// The largest peak RSS (KiB) of the children this test process has waited for: a test that
+/// measures one indexer runs in its own binary, so that is the indexer's.
+#[cfg(unix)]
+pub fn peak_rss_of_children_kib() -> u64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    assert_eq!(rc, 0, "getrusage failed");
+    usage.ru_maxrss as u64
+}
