@@ -3,13 +3,55 @@
 //! vector index file holds. Each indexing batch is one transaction, so a crash loses at most
 //! the batch in flight and never needs a re-encode of anything committed.
 
+use crate::hash::ContentHash;
 use crate::metadata::Metadata;
-use crate::pipeline::Outcome;
-use crate::prepare::ContentHash;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The result of reading one file, in the catalog's terms: what the indexing pipeline hands
+/// over to be committed (storage knows nothing of the stages that produce it).
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Encoded now.
+    Encoded {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash of the bytes that were encoded.
+        hash: ContentHash,
+        /// The L2-normalised embedding.
+        vector: Vec<f32>,
+        /// Upright width.
+        width: u32,
+        /// Upright height.
+        height: u32,
+        /// Detected format.
+        format: String,
+        /// Date taken, camera, position.
+        metadata: Metadata,
+        /// How the picture came out when it is not all there, for `status`.
+        note: Option<String>,
+    },
+    /// Identical bytes to an already-encoded photo: its vector is reused.
+    Reused {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash.
+        hash: ContentHash,
+        /// The photo whose vector is copied.
+        same_as: i64,
+    },
+    /// Could not be indexed.
+    Failed {
+        /// The catalog row.
+        photo_id: i64,
+        /// Why, for `status`.
+        reason: String,
+        /// The file is gone (the catalog marks it missing rather than failed).
+        vanished: bool,
+    },
+}
 
 /// Why the catalog could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -372,7 +414,7 @@ pub struct FormatCount {
 
 /// The format a file's name says, in the spelling decoded photos are stored with.
 fn format_by_name(path: &Path) -> String {
-    match crate::scan::format_of(path).map(|f| f.name()) {
+    match crate::formats::format_of(path).map(|f| f.name()) {
         Some("jpg" | "jpe" | "jfif") => "jpeg".into(),
         Some("tif") => "tiff".into(),
         Some("heif") => "heic".into(),
@@ -1687,9 +1729,7 @@ pub struct PhotoFilter {
     pub has_location: Option<bool>,
 }
 
-/// Camera RAW formats as photos are stored with them ([`crate::raw`]'s kinds): the filter type
-/// "raw" stands for all of them, since people look for "my RAWs", not for one maker's.
-pub const RAW_FORMATS: [&str; 8] = ["arw", "cr2", "cr3", "dng", "nef", "orf", "raf", "rw2"];
+use crate::formats::RAW_FORMATS;
 
 impl PhotoFilter {
     /// The stored formats that filter types name, sorted and once each. People and the window

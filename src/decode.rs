@@ -15,8 +15,7 @@ use std::path::Path;
 
 /// Refuse pictures above this many pixels before decoding them (decompression bombs).
 pub const MAX_PIXELS: u64 = 250_000_000;
-/// Refuse files above this size before reading them.
-pub const MAX_FILE_BYTES: u64 = 1 << 30;
+pub use crate::read::MAX_FILE_BYTES;
 
 /// Why a file did not yield pixels; the message is what a user sees next to the file.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +63,22 @@ pub enum DecodeError {
         /// The limit in bytes.
         limit: u64,
     },
+}
+
+impl From<crate::read::ReadError> for DecodeError {
+    fn from(e: crate::read::ReadError) -> Self {
+        use crate::read::ReadError;
+        match e {
+            ReadError::Io(e) => DecodeError::Io(e),
+            ReadError::TooLarge { bytes, limit } => DecodeError::FileTooLarge { bytes, limit },
+            // Kept as an I/O error so the reason reads "cannot read file: not a regular file
+            // (a pipe)" beside the file.
+            other => DecodeError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                other.to_string(),
+            )),
+        }
+    }
 }
 
 /// A decoded picture and what is known about how it was obtained.

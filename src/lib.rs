@@ -24,6 +24,7 @@
 //! reading handle that answers while it works) and loads files only through `serve` (the
 //! gate that keeps the web view inside the photo roots and the thumbnail cache).
 
+pub mod autotag;
 pub mod budget;
 pub mod catalog;
 pub mod decode;
@@ -35,6 +36,8 @@ pub mod dylib;
 pub mod encode;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
+pub mod formats;
+pub mod hash;
 pub mod heif;
 pub mod inflight;
 pub mod library;
@@ -57,6 +60,7 @@ pub mod tiff;
 pub mod tokenize;
 pub mod vectors;
 pub mod watch;
+pub mod zeroshot;
 
 /// The engine's version, shown by the CLI and the app.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

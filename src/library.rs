@@ -690,7 +690,7 @@ impl Library {
         // before a save, so a saved index never claims to be current while missing some.
         let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
         let (mut auto_tagged, mut unembedded) = (HashSet::new(), std::collections::BTreeSet::new());
-        let mut tagger = crate::tags::AutoTagger::default();
+        let mut tagger = crate::autotag::AutoTagger::default();
         let graph_ok = AtomicBool::new(true);
         let (run, graph) = std::thread::scope(|scope| {
             let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);

@@ -145,11 +145,11 @@ pub fn read_file(path: &Path) -> Result<Metadata, crate::read::ReadError> {
     let mut head = Vec::with_capacity(HEAD.min(len) as usize);
     photo.file().take(HEAD).read_to_end(&mut head)?;
     let found = read(&head);
-    if found != Metadata::default() || len <= HEAD || len > crate::decode::MAX_FILE_BYTES {
+    if found != Metadata::default() || len <= HEAD || len > crate::read::MAX_FILE_BYTES {
         return Ok(found);
     }
     photo.file().seek(SeekFrom::Start(0))?;
-    Ok(read(&photo.read_all(crate::decode::MAX_FILE_BYTES)?))
+    Ok(read(&photo.read_all(crate::read::MAX_FILE_BYTES)?))
 }
 
 /// The metadata in a parsed EXIF block.

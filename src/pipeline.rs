@@ -3,6 +3,7 @@
 //! is handed to a commit callback (one catalog transaction per batch). Pause, resume and cancel
 //! act between files; progress is reported as it happens.
 
+pub use crate::catalog::Outcome;
 use crate::encode::ImageEncoder;
 use crate::metadata::Metadata;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
@@ -66,48 +67,6 @@ pub struct WorkItem {
     /// Its folder is on another drive than the library ([`crate::thumbs::on_another_drive`]):
     /// it gets a preview even when the app could show the file itself.
     pub may_go_offline: bool,
-}
-
-/// The result for one file, as committed to the catalog.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// Encoded now.
-    Encoded {
-        /// The catalog row.
-        photo_id: i64,
-        /// Content hash of the bytes that were encoded.
-        hash: ContentHash,
-        /// The L2-normalised embedding.
-        vector: Vec<f32>,
-        /// Upright width.
-        width: u32,
-        /// Upright height.
-        height: u32,
-        /// Detected format.
-        format: String,
-        /// Date taken, camera, position.
-        metadata: Metadata,
-        /// How the picture came out when it is not all there, for `status`.
-        note: Option<String>,
-    },
-    /// Identical bytes to an already-encoded photo: its vector is reused.
-    Reused {
-        /// The catalog row.
-        photo_id: i64,
-        /// Content hash.
-        hash: ContentHash,
-        /// The photo whose vector is copied.
-        same_as: i64,
-    },
-    /// Could not be indexed.
-    Failed {
-        /// The catalog row.
-        photo_id: i64,
-        /// Why, for `status`.
-        reason: String,
-        /// The file is gone (the catalog marks it missing rather than failed).
-        vanished: bool,
-    },
 }
 
 /// Where a job stands, for progress bars and the app.

@@ -5,19 +5,12 @@
 
 use crate::budget::{self, BudgetError};
 use crate::decode::{self, DecodeError, DecodeOptions};
+pub use crate::hash::{content_hash, ContentHash};
 use crate::metadata::Metadata;
 use crate::preprocess::{self, Pixels, PreprocessConfig};
 use crate::thumbs::{self, Previews};
 use std::collections::HashMap;
 use std::path::Path;
-
-/// A 32-byte BLAKE3 digest of a file's bytes.
-pub type ContentHash = [u8; 32];
-
-/// Hashes file bytes the way the catalog keys them.
-pub fn content_hash(bytes: &[u8]) -> ContentHash {
-    *blake3::hash(bytes).as_bytes()
-}
 
 /// What became of one file on the decode pool.
 #[derive(Debug)]

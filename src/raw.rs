@@ -11,7 +11,7 @@
 /// The smallest short side a preview may have to stand in for the photo.
 pub const MIN_PREVIEW_SHORT_SIDE: u32 = 256;
 
-/// The RAW format of `bytes`, by content: one of [`crate::catalog::RAW_FORMATS`] ("cr2", "cr3",
+/// The RAW format of `bytes`, by content: one of [`crate::formats::RAW_FORMATS`] ("cr2", "cr3",
 /// "nef", "arw", "dng", "raf", "orf", "rw2"); `None` for anything else, plain TIFFs included.
 pub fn kind(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"FUJIFILMCCD-RAW") {

@@ -31,6 +31,9 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Refuse files above this size before reading them.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
 /// Why a photo file could not be read; the message is what a user sees next to the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -59,22 +62,6 @@ impl ReadError {
     /// indexer reports differently from a failure.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
-    }
-}
-
-impl From<ReadError> for crate::decode::DecodeError {
-    fn from(e: ReadError) -> Self {
-        use crate::decode::DecodeError;
-        match e {
-            ReadError::Io(e) => DecodeError::Io(e),
-            ReadError::TooLarge { bytes, limit } => DecodeError::FileTooLarge { bytes, limit },
-            // Kept as an I/O error so the reason reads "cannot read file: not a regular file
-            // (a pipe)" beside the file.
-            other => DecodeError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                other.to_string(),
-            )),
-        }
     }
 }
 

@@ -264,7 +264,7 @@ pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchE
 pub struct ExampleFile {
     path: PathBuf,
     bytes: Vec<u8>,
-    hash: crate::prepare::ContentHash,
+    hash: crate::hash::ContentHash,
 }
 
 impl ExampleFile {
@@ -273,7 +273,7 @@ impl ExampleFile {
     pub fn read(path: &Path) -> Result<Self, SearchError> {
         let bytes = crate::read::read_photo(path, decode::MAX_FILE_BYTES)
             .map_err(|e| bad_example(path)(e.to_string()))?;
-        let hash = crate::prepare::content_hash(&bytes);
+        let hash = crate::hash::content_hash(&bytes);
         Ok(ExampleFile {
             path: path.to_path_buf(),
             bytes,
@@ -776,7 +776,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, id)| Outcome::Encoded {
                     photo_id: *id,
-                    hash: crate::prepare::content_hash(format!("photo {i}").as_bytes()),
+                    hash: crate::hash::content_hash(format!("photo {i}").as_bytes()),
                     vector: unit(vec![1.0, i as f32, 0.5, 0.0]),
                     width: 10,
                     height: 10,
