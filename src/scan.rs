@@ -488,48 +488,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_are_case_insensitive_and_exclusive() {
-        assert_eq!(
-            format_of(Path::new("a/B.JPG")),
-            Some(PhotoFormat::Supported("jpg"))
-        );
-        let heic = format_of(Path::new("x.HeIc"));
-        if cfg!(feature = "heif") && crate::heif::available() {
-            assert_eq!(heic, Some(PhotoFormat::Supported("heic")));
-        } else {
-            assert_eq!(heic, Some(PhotoFormat::Unsupported("heic")));
-        }
-        assert_eq!(format_of(Path::new("notes.txt")), None);
-        assert_eq!(
-            format_of(Path::new(".jpg")),
-            None,
-            "a hidden file named .jpg"
-        );
-        assert_eq!(format_of(Path::new("jpg")), None);
-        for e in PHOTO_EXTENSIONS {
-            assert!(!UNSUPPORTED_EXTENSIONS.contains(e));
-            assert_eq!(*e, e.to_ascii_lowercase());
-        }
-    }
-
-    #[test]
-    fn a_dropped_picture_may_be_anything_the_scan_indexes() {
-        let types = decodable_extensions();
-        let known = PHOTO_EXTENSIONS.iter().chain(HEIF_EXTENSIONS);
-        for e in known.chain(UNSUPPORTED_EXTENSIONS) {
-            let f = format_of(Path::new(&format!("a.{e}")));
-            assert_eq!(
-                f.is_some_and(|f| f.is_supported()),
-                types.contains(e),
-                "{e}"
-            );
-        }
-        if cfg!(feature = "raw") {
-            assert!(types.contains(&"cr2") && types.contains(&"dng"));
-        }
-    }
-
-    #[test]
     fn system_names_and_prefixes() {
         for n in [
             "$Recycle.Bin",
