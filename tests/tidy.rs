@@ -372,10 +372,16 @@ impl Workspace {
         .into_iter()
         .map(|d| (d.key, d.package))
         .collect();
-        let packages = dirs
+        let mut packages: Vec<Package> = dirs
             .iter()
             .filter_map(|d| Package::load(d, &ws_renames))
             .collect();
+        // Messages name manifests from the workspace root.
+        for p in &mut packages {
+            if let Ok(rel) = p.manifest.strip_prefix(root) {
+                p.manifest = rel.components().collect();
+            }
+        }
         Workspace { packages }
     }
 }
@@ -1757,6 +1763,83 @@ glimpse-session = { path = "../session" }
         assert!(
             layer_violations(rule, &graph(&[("pipeline", "catalog")]), Path::new("")).is_empty()
         );
+    }
+
+    fn write(path: &Path, text: &str) {
+        fs::create_dir_all(path.parent().expect("a file in a folder")).expect("mkdir");
+        fs::write(path, text).expect("write");
+    }
+
+    /// The whole reader on the layout the workspace is heading for: crates/* members, workspace
+    /// dependencies, private modules with a cycle between them.
+    #[test]
+    fn a_crates_workspace_is_read_end_to_end() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        write(
+            &root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\".\", \"crates/*\"]\n\
+             [workspace.dependencies]\nglimpse-onnx = { path = \"crates/onnx\" }\n\
+             [package]\nname = \"glimpse\"\n[dependencies]\nglimpse-clip = { path = \"crates/clip\" }\n",
+        );
+        write(
+            &root.join("src/main.rs"),
+            "mod cli;\nfn main() { cli::run() }\n",
+        );
+        write(&root.join("src/cli.rs"), "pub fn run() {}\n");
+        write(
+            &root.join("crates/onnx/Cargo.toml"),
+            "[package]\nname = \"glimpse-onnx\"\n",
+        );
+        write(
+            &root.join("crates/onnx/src/lib.rs"),
+            "mod a;\nmod b;\npub use b::B;\n",
+        );
+        write(
+            &root.join("crates/onnx/src/a.rs"),
+            "pub struct A;\nfn f() -> crate::B { todo!() }\n",
+        );
+        write(
+            &root.join("crates/onnx/src/b.rs"),
+            "pub struct B;\nuse super::a::A;\n",
+        );
+        write(
+            &root.join("crates/clip/Cargo.toml"),
+            "[package]\nname = \"glimpse-clip\"\n[dependencies]\nglimpse-onnx.workspace = true\n\
+             anyhow = \"1\"\n",
+        );
+        write(&root.join("crates/clip/src/lib.rs"), "//! Clip.\n");
+        write(&root.join("crates/notes/README.md"), "not a package\n");
+
+        let ws = Workspace::load(root);
+        let names: Vec<&str> = ws.packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["glimpse", "glimpse-clip", "glimpse-onnx"]);
+        let failures = crate_direction(&ws.packages);
+        assert_eq!(failures.len(), 2, "{failures:#?}");
+        assert!(
+            failures[0].starts_with("glimpse-clip → anyhow (crates/clip/Cargo.toml:5"),
+            "{failures:#?}"
+        );
+        assert!(
+            failures[1].starts_with("TRANSITIONAL_EDGES"),
+            "{failures:#?}"
+        );
+
+        let onnx = &ws.packages[2].targets[0];
+        let g = ModuleGraphs::of_crate(onnx).top();
+        assert_eq!(g.cycles(), vec![vec!["a", "b"]]);
+        let text = describe_cycles("glimpse-onnx (lib)", &g, root);
+        assert!(
+            text.contains("a → b  crates/onnx/src/a.rs:2  (1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("b → a  crates/onnx/src/b.rs:2  (1)"),
+            "{text}"
+        );
+        let cli = &ws.packages[0].targets[0];
+        assert_eq!(cli.label, "bin src/main.rs");
+        assert!(ModuleGraphs::of_crate(cli).top().cycles().is_empty());
     }
 
     #[test]
