@@ -112,26 +112,10 @@ export interface SearchQuery {
   filter: Filter;
 }
 
-/** A result. */
-export interface Hit {
-  id: number;
-  path: string;
+/** A result: the photo, as the lightbox describes it, and how well it matches. */
+export interface Hit extends PhotoDetail {
   /** Similarity to the query; null in a listing (filters with nothing to look for). */
   score: number | null;
-  /** Date taken, else file time (Unix seconds). */
-  date: number;
-  /** That date on the clock where it was taken (the camera's, else this computer's), as the
-   * Unix seconds of that reading in UTC: what the window shows. */
-  localDate: number;
-  /** The camera's offset from UTC in minutes, when the photo records it. */
-  offsetMinutes: number | null;
-  size: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  /** Thumbnail file in the library's cache (serve through `fileUrl`). */
-  thumbnail: string | null;
-  tags: string[];
 }
 
 export interface SearchPage {
@@ -145,17 +129,22 @@ export interface SearchPage {
   queryCut: boolean;
 }
 
-/** The lightbox. */
+/** The lightbox (each result carries it too). */
 export interface PhotoDetail {
   id: number;
   path: string;
+  /** Date taken, else file time (Unix seconds). */
   date: number;
+  /** That date on the clock where it was taken (the camera's, else this computer's), as the
+   * Unix seconds of that reading in UTC: what the window shows. */
   localDate: number;
+  /** The camera's offset from UTC in minutes, when the photo records it. */
   offsetMinutes: number | null;
   size: number;
   width: number | null;
   height: number | null;
   format: string | null;
+  /** Thumbnail file in the library's cache (serve through `fileUrl`). */
   thumbnail: string | null;
   tags: string[];
   /** Whether `date` is when it was taken (EXIF) rather than the file time. */
