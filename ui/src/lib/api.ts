@@ -1,6 +1,8 @@
 // The contract between the window and the Tauri shell (src-tauri/src/commands.rs): every
 // command, event and payload the UI uses, typed once. Field names are camelCase on both sides
-// (the Rust types derive `serde(rename_all = "camelCase")`).
+// (the Rust types derive `serde(rename_all = "camelCase")`). The Rust side is the app layer's
+// `views` module, whose tests parse the interfaces and `listen<T>("name")` calls of this file and
+// fail when the two disagree.
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
