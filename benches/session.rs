@@ -10,7 +10,8 @@
 
 use glimpse::device::{Device, DeviceOptions};
 use glimpse::runtime::RuntimeOptions;
-use glimpse::session::{SearchQuery, Session, SessionConfig};
+use glimpse::session::{Session, SessionConfig};
+use glimpse::views::SearchQuery;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

@@ -21,8 +21,9 @@
 //! over stored vectors) and `dupes` (CLIP candidates confirmed on pixels → groups of copies).
 //!
 //! The desktop app holds the engine open through `session` (a background indexer beside a
-//! reading handle that answers while it works) and loads files only through `serve` (the
-//! gate that keeps the web view inside the photo roots and the thumbnail cache).
+//! reading handle that answers while it works), speaks to the page only in the shapes of `views`
+//! (the serde types and event names `ui/src/lib/api.ts` mirrors) and loads files only through
+//! `serve` (the gate that keeps the web view inside the photo roots and the thumbnail cache).
 
 pub mod autotag;
 pub mod budget;
@@ -59,6 +60,7 @@ pub mod thumbs;
 pub mod tiff;
 pub mod tokenize;
 pub mod vectors;
+pub mod views;
 pub mod watch;
 pub mod zeroshot;
 

@@ -2,7 +2,7 @@
 //! and the disk. Only regular files inside a photo root or the thumbnail cache pass; the
 //! request is resolved on disk first (`..`, symlinks), so neither traversal nor a symlink that
 //! leads out of a root reaches anything else. The session then lets through only the photos
-//! its catalog holds and the thumbnail cache ([`crate::session::Session::served_file`]), and
+//! its catalog holds and the thumbnail cache (its `served_file`, after [`Scope::resolve`]), and
 //! [`load`] reads what passed with a bound on memory: an original larger than
 //! [`MAX_SERVED_BYTES`] is answered with a screen-sized JPEG preview instead of its bytes.
 

@@ -9,9 +9,8 @@ use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse::device::{Device, DeviceOptions};
 use glimpse::runtime::RuntimeOptions;
 use glimpse::serve::ServeError;
-use glimpse::session::{
-    AutoTagInfo, Event, FilterSpec, RootInfo, SearchQuery, Session, SessionConfig, SessionError,
-};
+use glimpse::session::{Session, SessionConfig, SessionError};
+use glimpse::views::{AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,7 +82,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The end of every index job the window heard of, in order.
-fn finished(events: &Mutex<Vec<Event>>) -> Vec<glimpse::session::IndexFinished> {
+fn finished(events: &Mutex<Vec<Event>>) -> Vec<IndexFinished> {
     events
         .lock()
         .unwrap()

@@ -8,9 +8,10 @@
 //! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
-use glimpse::session::{
+use glimpse::session::{Session, SessionError};
+use glimpse::views::{
     AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
-    SearchPage, SearchQuery, Session, SessionError, TagCount, TagReportView,
+    SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -7,11 +7,9 @@ mod commands;
 mod protocol;
 
 use glimpse::session::{Session, SessionConfig};
+use glimpse::views::events::PICTURE_DROPPED;
 use std::sync::Arc;
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
-
-/// The event that tells the page which files were dropped and by which tokens it names them.
-const PICTURE_DROPPED: &str = "picture-dropped";
 
 /// The engine, shared by every command and the protocol handler.
 pub struct AppState {

@@ -15,6 +15,10 @@ export function hit(i: number, extra: Partial<Hit> = {}): Hit {
     format: "jpeg",
     thumbnail: `/lib/thumbs/${i}.jpg`,
     tags: [],
+    dateTaken: true,
+    camera: null,
+    latitude: null,
+    longitude: null,
     ...extra,
   };
 }

@@ -1,6 +1,8 @@
 // The contract between the window and the Tauri shell (src-tauri/src/commands.rs): every
 // command, event and payload the UI uses, typed once. Field names are camelCase on both sides
-// (the Rust types derive `serde(rename_all = "camelCase")`).
+// (the Rust types derive `serde(rename_all = "camelCase")`). The Rust side is the app layer's
+// `views` module, whose tests parse the interfaces and `listen<T>("name")` calls of this file and
+// fail when the two disagree.
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
@@ -112,26 +114,10 @@ export interface SearchQuery {
   filter: Filter;
 }
 
-/** A result. */
-export interface Hit {
-  id: number;
-  path: string;
+/** A result: the photo, as the lightbox describes it, and how well it matches. */
+export interface Hit extends PhotoDetail {
   /** Similarity to the query; null in a listing (filters with nothing to look for). */
   score: number | null;
-  /** Date taken, else file time (Unix seconds). */
-  date: number;
-  /** That date on the clock where it was taken (the camera's, else this computer's), as the
-   * Unix seconds of that reading in UTC: what the window shows. */
-  localDate: number;
-  /** The camera's offset from UTC in minutes, when the photo records it. */
-  offsetMinutes: number | null;
-  size: number;
-  width: number | null;
-  height: number | null;
-  format: string | null;
-  /** Thumbnail file in the library's cache (serve through `fileUrl`). */
-  thumbnail: string | null;
-  tags: string[];
 }
 
 export interface SearchPage {
@@ -145,17 +131,22 @@ export interface SearchPage {
   queryCut: boolean;
 }
 
-/** The lightbox. */
+/** The lightbox (each result carries it too). */
 export interface PhotoDetail {
   id: number;
   path: string;
+  /** Date taken, else file time (Unix seconds). */
   date: number;
+  /** That date on the clock where it was taken (the camera's, else this computer's), as the
+   * Unix seconds of that reading in UTC: what the window shows. */
   localDate: number;
+  /** The camera's offset from UTC in minutes, when the photo records it. */
   offsetMinutes: number | null;
   size: number;
   width: number | null;
   height: number | null;
   format: string | null;
+  /** Thumbnail file in the library's cache (serve through `fileUrl`). */
   thumbnail: string | null;
   tags: string[];
   /** Whether `date` is when it was taken (EXIF) rather than the file time. */
