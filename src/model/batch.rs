@@ -18,8 +18,6 @@
 //! gave the original's embeddings for a batch of different pictures (see
 //! [`crate::encode::ImageEncoder`]).
 
-use super::bytes::{int_attr, node, tensor_type};
-use super::fp16::{is_fresh, Fp16Error};
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::collections::HashMap;
@@ -1397,7 +1395,7 @@ pub fn prepare(
         });
     match made {
         Ok(copy_bytes) => {
-            super::fp16::write_atomically(&copy, &copy_bytes)?;
+            write_atomically(&copy, &copy_bytes)?;
             tracing::info!(graph = %graph.display(), copy = %copy.display(), "wrote batched image graph");
             Ok(Prepared::Unchecked(copy))
         }
@@ -1413,7 +1411,6 @@ pub fn prepare(
 
 #[cfg(test)]
 mod tests {
-    use super::super::bytes::tensor;
     use super::*;
 
     /// A float ValueInfoProto; a negative dimension is symbolic.

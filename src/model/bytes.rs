@@ -8,7 +8,6 @@
 //! the graph turn it into the original float input (`Cast` to int32, `Add` the channel's table
 //! offset, `Gather` from the table, `Transpose` to NCHW), so nothing else in the graph changes.
 
-use super::fp16::Fp16Error;
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 
@@ -17,96 +16,6 @@ pub const BYTE_INPUT: &str = "pixel_bytes";
 
 fn unsupported(why: impl Into<String>) -> Fp16Error {
     Fp16Error::Unsupported(why.into())
-}
-
-/// A NodeProto named after its output.
-pub(super) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<Vec<u8>>) -> Vec<u8> {
-    let mut n = Message::default();
-    for i in inputs {
-        n.push_bytes(NODE_INPUT, i.as_bytes().to_vec());
-    }
-    n.push_bytes(NODE_OUTPUT, output.as_bytes().to_vec());
-    n.push_bytes(NODE_NAME, format!("glimpse_{output}").into_bytes());
-    n.push_bytes(NODE_OP, op.as_bytes().to_vec());
-    for a in attrs {
-        n.push_bytes(NODE_ATTRIBUTE, a);
-    }
-    n.encode()
-}
-
-/// An integer AttributeProto.
-pub(super) fn int_attr(name: &str, v: i64) -> Vec<u8> {
-    let mut a = Message::default();
-    a.push_bytes(ATTR_NAME, name.as_bytes().to_vec());
-    a.set_varint(ATTR_I, v as u64);
-    a.set_varint(ATTR_TYPE, ATTR_TYPE_INT);
-    a.encode()
-}
-
-fn ints_attr(name: &str, vs: &[i64]) -> Vec<u8> {
-    let mut a = Message::default();
-    a.push_bytes(ATTR_NAME, name.as_bytes().to_vec());
-    for &v in vs {
-        a.fields.push(super::proto::Field {
-            num: ATTR_INTS,
-            value: Value::Varint(v as u64),
-        });
-    }
-    a.set_varint(ATTR_TYPE, ATTR_TYPE_INTS);
-    a.encode()
-}
-
-/// A TensorProto with its values as raw little-endian bytes.
-pub(super) fn tensor(name: &str, elem: u64, dims: &[u64], raw: Vec<u8>) -> Vec<u8> {
-    let mut t = Message::default();
-    for &d in dims {
-        t.fields.push(super::proto::Field {
-            num: TENSOR_DIMS,
-            value: Value::Varint(d),
-        });
-    }
-    t.set_varint(TENSOR_DATA_TYPE, elem);
-    t.push_bytes(TENSOR_NAME, name.as_bytes().to_vec());
-    t.push_bytes(TENSOR_RAW_DATA, raw);
-    t.encode()
-}
-
-/// A graph input's name, element type and the raw dimension messages of its shape.
-pub(super) struct InputType {
-    pub(super) name: String,
-    pub(super) elem: Option<u64>,
-    pub(super) dims: Vec<Vec<u8>>,
-}
-
-/// Reads a ValueInfoProto's tensor type.
-pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
-    let vi = Message::parse(value_info)?;
-    let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
-    let Some(tt) = vi
-        .bytes(VALUE_INFO_TYPE)
-        .map(Message::parse)
-        .transpose()?
-        .and_then(|t| t.bytes(TYPE_TENSOR).map(|b| b.to_vec()))
-    else {
-        return Ok(InputType {
-            name,
-            elem: None,
-            dims: Vec::new(),
-        });
-    };
-    let tt = Message::parse(&tt)?;
-    let dims = match tt.bytes(TENSOR_TYPE_SHAPE) {
-        Some(shape) => Message::parse(shape)?
-            .all_bytes(SHAPE_DIM)
-            .map(|d| d.to_vec())
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(InputType {
-        name,
-        elem: tt.varint(TENSOR_TYPE_ELEM),
-        dims,
-    })
 }
 
 /// The ValueInfoProto of the byte input: uint8, `[batch, height, width, 3]` with the batch,

@@ -7,33 +7,13 @@
 //! range are clamped (attention masks use float32's lowest value, which would become -inf and
 //! turn `0 * mask` into NaN).
 
+// Defined with the other pieces every rewrite shares; callers keep finding it here.
+pub use super::onnx::Fp16Error;
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// Why a graph has no rewritten copy (fp16, byte input, variable length or batch).
-#[derive(Debug, thiserror::Error)]
-pub enum Fp16Error {
-    /// The file is not an ONNX model we can parse.
-    #[error("{0}")]
-    Proto(#[from] ProtoError),
-    /// The graph uses something the conversion does not handle.
-    #[error("cannot convert to fp16: {0}")]
-    Unsupported(String),
-    /// A rewrite other than fp16 does not fit the graph; the text says where and why.
-    #[error("{0}")]
-    Refused(String),
-    /// Reading the source or writing the copy failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The error.
-        source: std::io::Error,
-    },
-}
 
 /// Operators whose float inputs may all be float16 (ONNX Runtime has fp16 kernels for them on
 /// CUDA, and inserts casts for the few it lacks on CPU). CLIP towers from open_clip and
@@ -487,33 +467,6 @@ pub fn remove_copy(copy: &Path) {
                 tracing::warn!(file = %entry.path().display(), "cannot remove a replaced copy: {e}")
             }
         }
-    }
-}
-
-/// Writes `bytes` to `target` through a temporary file beside it, so a crash never leaves a
-/// half-written graph under the name the encoders open.
-pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Fp16Error> {
-    let io = |path: &Path| {
-        let path = path.display().to_string();
-        move |source| Fp16Error::Io { path, source }
-    };
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(io(target))?;
-    tmp.as_file().sync_all().map_err(io(target))?;
-    tmp.persist(target).map_err(|e| Fp16Error::Io {
-        path: target.display().to_string(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
-/// Whether `copy` exists, is not empty and is at least as new as `graph` (else it is made
-/// again: the graph was replaced since).
-pub(super) fn is_fresh(copy: &Path, graph: &Path) -> bool {
-    match (std::fs::metadata(copy), std::fs::metadata(graph)) {
-        (Ok(c), Ok(g)) => c.len() > 0 && c.modified().ok() >= g.modified().ok(),
-        _ => false,
     }
 }
 

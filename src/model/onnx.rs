@@ -1,7 +1,13 @@
-//! The parts of the ONNX schema (onnx.proto) that Glimpse edits: field numbers of the messages
-//! its graph rewrites touch, element types, and the last step every rewrite shares.
+//! The parts of the ONNX schema (onnx.proto) that Glimpse edits, and what every graph rewrite
+//! shares: field numbers of the messages the rewrites touch, element types, builders for the
+//! nodes, attributes and tensors they add, the error they report, and the last steps (replacing
+//! the graph, writing the copy atomically, telling whether a copy is still fresh).
+//!
+//! The rewrites (`bytes`, `fp16`, `seqlen`, `batch`) build on this module and on `proto` only;
+//! `fp16` also wraps `bytes` for the GPU image copy. Nothing here reaches up into them.
 
-use super::proto::{Message, ProtoError, Value};
+use super::proto::{Field, Message, ProtoError, Value};
+use std::path::Path;
 
 // Field numbers: ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto,
 // TypeProto.
@@ -62,6 +68,146 @@ pub(super) const FLOAT16: u64 = 10;
 pub(super) const UINT8: u64 = 2;
 pub(super) const INT32: u64 = 6;
 pub(super) const INT64: u64 = 7;
+
+/// Why a graph has no rewritten copy (fp16, byte input, variable length or batch).
+#[derive(Debug, thiserror::Error)]
+pub enum Fp16Error {
+    /// The file is not an ONNX model we can parse.
+    #[error("{0}")]
+    Proto(#[from] ProtoError),
+    /// The graph uses something the conversion does not handle.
+    #[error("cannot convert to fp16: {0}")]
+    Unsupported(String),
+    /// A rewrite other than fp16 does not fit the graph; the text says where and why.
+    #[error("{0}")]
+    Refused(String),
+    /// Reading the source or writing the copy failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A NodeProto named after its output.
+pub(super) fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<Vec<u8>>) -> Vec<u8> {
+    let mut n = Message::default();
+    for i in inputs {
+        n.push_bytes(NODE_INPUT, i.as_bytes().to_vec());
+    }
+    n.push_bytes(NODE_OUTPUT, output.as_bytes().to_vec());
+    n.push_bytes(NODE_NAME, format!("glimpse_{output}").into_bytes());
+    n.push_bytes(NODE_OP, op.as_bytes().to_vec());
+    for a in attrs {
+        n.push_bytes(NODE_ATTRIBUTE, a);
+    }
+    n.encode()
+}
+
+/// An integer AttributeProto.
+pub(super) fn int_attr(name: &str, v: i64) -> Vec<u8> {
+    let mut a = Message::default();
+    a.push_bytes(ATTR_NAME, name.as_bytes().to_vec());
+    a.set_varint(ATTR_I, v as u64);
+    a.set_varint(ATTR_TYPE, ATTR_TYPE_INT);
+    a.encode()
+}
+
+/// A list-of-integers AttributeProto.
+pub(super) fn ints_attr(name: &str, vs: &[i64]) -> Vec<u8> {
+    let mut a = Message::default();
+    a.push_bytes(ATTR_NAME, name.as_bytes().to_vec());
+    for &v in vs {
+        a.fields.push(Field {
+            num: ATTR_INTS,
+            value: Value::Varint(v as u64),
+        });
+    }
+    a.set_varint(ATTR_TYPE, ATTR_TYPE_INTS);
+    a.encode()
+}
+
+/// A TensorProto with its values as raw little-endian bytes.
+pub(super) fn tensor(name: &str, elem: u64, dims: &[u64], raw: Vec<u8>) -> Vec<u8> {
+    let mut t = Message::default();
+    for &d in dims {
+        t.fields.push(Field {
+            num: TENSOR_DIMS,
+            value: Value::Varint(d),
+        });
+    }
+    t.set_varint(TENSOR_DATA_TYPE, elem);
+    t.push_bytes(TENSOR_NAME, name.as_bytes().to_vec());
+    t.push_bytes(TENSOR_RAW_DATA, raw);
+    t.encode()
+}
+
+/// A graph input's name, element type and the raw dimension messages of its shape.
+pub(super) struct InputType {
+    pub(super) name: String,
+    pub(super) elem: Option<u64>,
+    pub(super) dims: Vec<Vec<u8>>,
+}
+
+/// Reads a ValueInfoProto's tensor type.
+pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
+    let vi = Message::parse(value_info)?;
+    let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
+    let Some(tt) = vi
+        .bytes(VALUE_INFO_TYPE)
+        .map(Message::parse)
+        .transpose()?
+        .and_then(|t| t.bytes(TYPE_TENSOR).map(|b| b.to_vec()))
+    else {
+        return Ok(InputType {
+            name,
+            elem: None,
+            dims: Vec::new(),
+        });
+    };
+    let tt = Message::parse(&tt)?;
+    let dims = match tt.bytes(TENSOR_TYPE_SHAPE) {
+        Some(shape) => Message::parse(shape)?
+            .all_bytes(SHAPE_DIM)
+            .map(|d| d.to_vec())
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(InputType {
+        name,
+        elem: tt.varint(TENSOR_TYPE_ELEM),
+        dims,
+    })
+}
+
+/// Writes `bytes` to `target` through a temporary file beside it, so a crash never leaves a
+/// half-written graph under the name the encoders open.
+pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Fp16Error> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Fp16Error::Io { path, source }
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(io(target))?;
+    tmp.as_file().sync_all().map_err(io(target))?;
+    tmp.persist(target).map_err(|e| Fp16Error::Io {
+        path: target.display().to_string(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Whether `copy` exists, is not empty and is at least as new as `graph` (else it is made
+/// again: the graph was replaced since).
+pub(super) fn is_fresh(copy: &Path, graph: &Path) -> bool {
+    match (std::fs::metadata(copy), std::fs::metadata(graph)) {
+        (Ok(c), Ok(g)) => c.len() > 0 && c.modified().ok() >= g.modified().ok(),
+        _ => false,
+    }
+}
 
 /// Puts `graph` in place of `model`'s graph and records `key = value` in its metadata, so a
 /// rewritten file says what was done to it.
@@ -149,7 +295,7 @@ pub(super) fn int64_values(t: &Message<'_>) -> Result<Option<Vec<i64>>, ProtoErr
 
 pub(super) fn int64s(name: &str, vals: &[i64]) -> Vec<u8> {
     let raw = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
-    super::bytes::tensor(name, INT64, &[vals.len() as u64], raw)
+    tensor(name, INT64, &[vals.len() as u64], raw)
 }
 
 /// The tensor of a Constant node, with its output name.

@@ -12,8 +12,6 @@
 //! need none of this. The encoder uses a copy only after it has given the original's
 //! embeddings on probe captions (see [`crate::encode::TextEncoder`]).
 
-use super::bytes::{int_attr, node, tensor_type};
-use super::fp16::{is_fresh, write_atomically, Fp16Error};
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::collections::{HashMap, HashSet};
