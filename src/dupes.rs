@@ -7,7 +7,7 @@
 use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo};
 use crate::decode::{self, DecodeOptions};
 use crate::library::Library;
-use crate::search::dot;
+use crate::embedding::dot;
 use crate::vectors::VectorError;
 use std::collections::HashMap;
 use std::path::PathBuf;

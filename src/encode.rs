@@ -139,19 +139,8 @@ fn pick_output(
     Ok((chosen.0.clone(), if dim > 0 { dim as usize } else { 0 }))
 }
 
-fn normalize(mut v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
-    let norm = v
-        .iter()
-        .map(|x| (*x as f64) * (*x as f64))
-        .sum::<f64>()
-        .sqrt();
-    if !norm.is_finite() || norm == 0.0 {
-        return Err(EncodeError::Degenerate);
-    }
-    for x in &mut v {
-        *x = (*x as f64 / norm) as f32;
-    }
-    Ok(v)
+fn normalize(v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
+    crate::embedding::unit_checked(v).ok_or(EncodeError::Degenerate)
 }
 
 fn split_rows(data: &[f32], rows: usize, path: &Path) -> Result<Vec<Vec<f32>>, EncodeError> {

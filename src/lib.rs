@@ -25,6 +25,7 @@
 //! gate that keeps the web view inside the photo roots and the thumbnail cache).
 
 pub mod budget;
+pub mod calendar;
 pub mod catalog;
 pub mod decode;
 pub mod develop;
@@ -32,6 +33,7 @@ pub mod device;
 pub mod download;
 pub mod dupes;
 pub mod dylib;
+pub mod embedding;
 pub mod encode;
 #[cfg(feature = "fault-injection")]
 pub mod fault;

@@ -1148,7 +1148,7 @@ impl Session {
             };
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
-            search::unit(v)
+            crate::embedding::unit(v)
         } else if let Some(p) = example.as_deref() {
             let key = search::PictureKey::of(p, &reader);
             let recent = key.as_ref().and_then(|k| lock(&eng.recent).picture(k));
@@ -1185,7 +1185,7 @@ impl Session {
             req.exclude.extend(ex.photo_id);
             req.floor = eng.files.calibration.similar_floor;
             preview = shown;
-            search::unit(ex.vector)
+            crate::embedding::unit(ex.vector)
         } else {
             let text = q.text.as_deref().unwrap_or("").trim();
             let parsed = search::parse(text);
@@ -1232,7 +1232,7 @@ impl Session {
         let day = |d: &Option<String>| -> Result<Option<i64>, SessionError> {
             match d.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
                 None => Ok(None),
-                Some(d) => search::parse_day(d)
+                Some(d) => crate::calendar::parse_day(d)
                     .map(Some)
                     .ok_or_else(|| SessionError::BadDate(d.to_string())),
             }

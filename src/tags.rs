@@ -5,7 +5,7 @@
 
 use crate::catalog::{Catalog, CatalogError, PhotoFilter, PhotoInfo, TagRule};
 use crate::library::Library;
-use crate::search::{dot, unit};
+use crate::embedding::{dot, mean_direction};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -177,13 +177,9 @@ pub fn label_vectors(
             });
         }
         for (k, i) in todo.iter().enumerate() {
-            let mut acc = vec![0f32; dim];
-            for v in &vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()] {
-                for (a, x) in acc.iter_mut().zip(unit(v.clone())) {
-                    *a += x;
-                }
-            }
-            let v = unit(acc);
+            // Every width was checked above; only an empty template list gives no mean.
+            let v = mean_direction(&vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()])
+                .unwrap_or_else(|| vec![0f32; dim]);
             lib.catalog.set_label_vector(out[*i].0, model, &key, &v)?;
             out[*i].1 = Some(v);
         }
@@ -430,6 +426,7 @@ impl AutoTagger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embedding::unit;
 
     #[test]
     fn softmax_is_sharp_at_clip_scale_and_sums_to_one() {

@@ -202,21 +202,7 @@ pub struct DupesCmd {
 }
 
 fn parse_day(s: &str) -> Result<i64, String> {
-    search::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
-}
-
-/// `YYYY-MM-DD` of a clock reading written as Unix seconds in UTC (a photo's local date).
-fn day_of(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    glimpse::calendar::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
 }
 
 /// The library as indexed with `files`' model (its vector width comes from the catalog).
@@ -310,7 +296,7 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
                 "{}  {}  {}{tags}",
                 h.score
                     .map_or_else(|| "    -".to_string(), |s| format!("{s:.3}")),
-                day_of(h.photo.local_date),
+                glimpse::calendar::format_day(h.photo.local_date),
                 h.photo.path.display()
             )?;
         }
@@ -397,7 +383,7 @@ pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     req.exclude.extend(ex.photo_id);
     req.floor = files.calibration.similar_floor;
     req.include_weak = cmd.weak;
-    let page = search::nearest(&lib, &search::unit(ex.vector), &req)?;
+    let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -530,19 +516,4 @@ pub(crate) fn dupes(cli: &Cli, cmd: &DupesCmd) -> Result<ExitCode> {
         eprintln!("glimpse: {} groups of copies", groups.len());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_round_trip_and_bad_dates_are_refused() {
-        assert_eq!(parse_day("1970-01-01"), Ok(0));
-        assert_eq!(parse_day("2024-02-29"), Ok(1_709_164_800));
-        assert_eq!(day_of(1_709_164_800 + 86_399), "2024-02-29");
-        assert_eq!(day_of(-1), "1969-12-31");
-        assert!(parse_day("2024-13-01").is_err());
-        assert!(parse_day("yesterday").is_err());
-    }
 }
