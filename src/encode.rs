@@ -702,6 +702,127 @@ impl ImageEncoder {
     }
 }
 
+/// Where a [`LazyImageEncoder`] gets its ONNX Runtime environment when it opens.
+type EnvSource = Box<
+    dyn Fn() -> Result<ort::environment::Environment, crate::runtime::RuntimeError> + Send + Sync,
+>;
+
+/// What a [`LazyImageEncoder`] runs once it has opened the encoder (a provider report).
+type OnOpen = Box<dyn Fn(&ImageEncoder) + Send + Sync>;
+
+/// Why a [`LazyImageEncoder`] could not give its encoder.
+#[derive(Debug, thiserror::Error)]
+pub enum LazyEncoderError {
+    /// ONNX Runtime could not be found or loaded.
+    #[error("ONNX Runtime is not available")]
+    Runtime(#[source] crate::runtime::RuntimeError),
+    /// The image graph could not be opened, or gives another width than the library holds.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The image graph does not say how wide its embeddings are, so no library can take them.
+    #[error("the model's image graph does not declare its embedding width")]
+    NoWidth,
+}
+
+/// The image tower, opened the first time it is needed: indexing an unchanged library or
+/// answering from stored vectors then loads neither the model (hundreds of MB on a CPU) nor,
+/// on a GPU, CUDA's start-up and device memory. The CLI's indexing commands and the app's
+/// session share it; it checks the opened graph against the embedding width the library
+/// recorded. A failed open is retried on the next call.
+pub struct LazyImageEncoder {
+    env: EnvSource,
+    files: ModelFiles,
+    device: DeviceOptions,
+    /// Pictures per run for dynamic-batch graphs, when not the device's default.
+    batch: Option<usize>,
+    /// The library's embedding width for this model, which the graph must give.
+    width: Option<usize>,
+    on_open: Option<OnOpen>,
+    slot: Mutex<Option<std::sync::Arc<ImageEncoder>>>,
+}
+
+impl LazyImageEncoder {
+    /// An encoder of `files` on `device` that will open in `env` (ONNX Runtime already loaded).
+    pub fn new(env: ort::environment::Environment, files: ModelFiles, device: DeviceOptions) -> Self {
+        Self::loading_runtime(move || Ok(env.clone()), files, device)
+    }
+
+    /// An encoder that also loads ONNX Runtime only when it opens, through `env`.
+    pub fn loading_runtime(
+        env: impl Fn() -> Result<ort::environment::Environment, crate::runtime::RuntimeError>
+            + Send
+            + Sync
+            + 'static,
+        files: ModelFiles,
+        device: DeviceOptions,
+    ) -> Self {
+        LazyImageEncoder {
+            env: Box::new(env),
+            files,
+            device,
+            batch: None,
+            width: None,
+            on_open: None,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// Sets the batch for dynamic-batch graphs (see [`ImageEncoder::set_batch`]); `None` keeps
+    /// the device's default.
+    pub fn with_batch(mut self, batch: Option<usize>) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Runs `f` on the encoder each time it opens, before its width is checked (to report
+    /// where it runs).
+    pub fn on_open(mut self, f: impl Fn(&ImageEncoder) + Send + Sync + 'static) -> Self {
+        self.on_open = Some(Box::new(f));
+        self
+    }
+
+    /// The embedding width the library recorded for this model: an encoder opened later must
+    /// give it.
+    pub fn expect_width(&mut self, width: usize) {
+        self.width = Some(width);
+    }
+
+    /// The width an opened encoder must give, once known.
+    pub fn expected_width(&self) -> Option<usize> {
+        self.width
+    }
+
+    /// The model this encoder runs.
+    pub fn files(&self) -> &ModelFiles {
+        &self.files
+    }
+
+    /// The encoder, opened now if need be.
+    pub fn get(&self) -> Result<std::sync::Arc<ImageEncoder>, LazyEncoderError> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = slot.as_ref() {
+            return Ok(e.clone());
+        }
+        let env = (self.env)().map_err(LazyEncoderError::Runtime)?;
+        let mut enc = ImageEncoder::open_with(&env, &self.files, &self.device)?;
+        if let Some(b) = self.batch {
+            enc.set_batch(b);
+        }
+        if let Some(f) = &self.on_open {
+            f(&enc);
+        }
+        if enc.dim() == 0 {
+            return Err(LazyEncoderError::NoWidth);
+        }
+        if let Some(want) = self.width {
+            enc.check_width(&self.files.name, want)?;
+        }
+        let enc = std::sync::Arc::new(enc);
+        *slot = Some(enc.clone());
+        Ok(enc)
+    }
+}
+
 /// The text tower with its tokenizer, ready to embed captions.
 pub struct TextEncoder {
     session: Mutex<Session>,
