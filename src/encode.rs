@@ -743,7 +743,11 @@ pub struct LazyImageEncoder {
 
 impl LazyImageEncoder {
     /// An encoder of `files` on `device` that will open in `env` (ONNX Runtime already loaded).
-    pub fn new(env: ort::environment::Environment, files: ModelFiles, device: DeviceOptions) -> Self {
+    pub fn new(
+        env: ort::environment::Environment,
+        files: ModelFiles,
+        device: DeviceOptions,
+    ) -> Self {
         Self::loading_runtime(move || Ok(env.clone()), files, device)
     }
 

@@ -720,13 +720,15 @@ impl Session {
             tracing::warn!("{w}");
         }
         let provider = text.selection.label();
-        let mut image = LazyImageEncoder::new(rt.env.clone(), files.clone(), self.cfg.device.clone())
-            .on_open(|enc| {
-                if let Some(w) = &enc.selection.fallback {
-                    tracing::warn!("{w}");
-                }
-                tracing::info!(provider = %enc.selection.label(), "image encoder opened");
-            });
+        let mut image =
+            LazyImageEncoder::new(rt.env.clone(), files.clone(), self.cfg.device.clone()).on_open(
+                |enc| {
+                    if let Some(w) = &enc.selection.fallback {
+                        tracing::warn!("{w}");
+                    }
+                    tracing::info!(provider = %enc.selection.label(), "image encoder opened");
+                },
+            );
         // The width the library recorded for this model; for a model it has not seen, the
         // towers' shared width (the image tower is opened only if the text graph is silent).
         let recorded = crate::catalog::Catalog::open(&self.cfg.library_dir)?

@@ -4,8 +4,8 @@
 //! changing the labels only embeds the new labels, and their vectors are cached per model.
 
 use crate::catalog::{Catalog, CatalogError, PhotoFilter, PhotoInfo, TagRule};
-use crate::library::Library;
 use crate::embedding::{dot, mean_direction};
+use crate::library::Library;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

@@ -23,6 +23,7 @@ pub(crate) struct EncoderArgs {
     pub(crate) batch: Option<usize>,
 }
 
+/// Where the encoders run and how the GPU is used.
 #[derive(Args, Clone)]
 pub(crate) struct DeviceArg {
     /// Where the encoders run: auto, cpu, cuda, coreml or directml.
@@ -72,6 +73,7 @@ fn parse_cuda_wait(s: &str) -> Result<glimpse::device::CudaWait, String> {
     s.parse()
 }
 
+/// The model a command uses.
 #[derive(Args, Clone)]
 pub(crate) struct ModelArg {
     /// Model folder (immich or Hugging Face layout) or a model name from `glimpse models`

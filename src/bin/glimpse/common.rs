@@ -44,6 +44,7 @@ pub(crate) fn ensure_model(
     }
 }
 
+/// The model files of a name or folder, fetched first if need be.
 pub(crate) fn resolve_model(cli: &Cli, model: &str) -> Result<ModelFiles> {
     let dir =
         ensure_model(cli, model).with_context(|| format!("model {model:?} is not available"))?;
@@ -67,6 +68,7 @@ pub(crate) fn library_model(cli: &Cli, arg: &ModelArg) -> Result<(ModelFiles, St
     Ok((files, model))
 }
 
+/// The library folder: `--library`, else the platform data folder.
 pub(crate) fn library_dir(cli: &Cli) -> PathBuf {
     cli.library
         .clone()
@@ -96,6 +98,7 @@ pub(crate) fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
         .with_context(|| format!("cannot open library {}", dir.display()))
 }
 
+/// Decoding threads: the number asked for, else one per core.
 pub(crate) fn threads_or_all(threads: Option<usize>) -> usize {
     threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }

@@ -24,6 +24,7 @@ pub struct DupesCmd {
     json: bool,
 }
 
+/// Prints the groups of copies, one block (or JSON object) per group.
 pub(crate) fn run(cli: &Cli, cmd: &DupesCmd) -> Result<ExitCode> {
     let (files, _) = library_model(cli, &cmd.model)?;
     let lib = open_library(cli, &files)?;

@@ -41,6 +41,7 @@ enum EmbedWhat {
     },
 }
 
+/// Prints one JSON line per picture or caption.
 pub(crate) fn run(cli: &Cli, cmd: &EmbedCmd) -> Result<ExitCode> {
     match &cmd.what {
         EmbedWhat::Image { encoder, paths } => image(cli, encoder, paths),

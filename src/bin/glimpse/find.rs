@@ -253,6 +253,7 @@ fn write_path(w: &mut impl Write, p: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Prints the page of photos matching a description (and an example picture).
 pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     let c = &cmd.common;
     let (files, _) = library_model(cli, &c.model)?;
@@ -290,6 +291,7 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the page of photos passing the filters, by date.
 pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
     let (files, _) = library_model(cli, &cmd.model)?;
     let lib = open_library(cli, &files)?;
@@ -298,6 +300,7 @@ pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the page of photos nearest to an example picture.
 pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     let c = &cmd.common;
     let (files, _) = library_model(cli, &c.model)?;

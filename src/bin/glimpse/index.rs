@@ -24,6 +24,7 @@ pub(crate) struct IndexCmd {
     roots: Vec<PathBuf>,
 }
 
+/// Indexes the folders given, else the library's roots.
 pub(crate) fn run(cli: &Cli, cmd: &IndexCmd) -> Result<ExitCode> {
     let mut enc = IndexEncoder::new(cli, &cmd.encoder)?;
     let mut lib = enc.open_library(cli)?;
@@ -148,13 +149,7 @@ fn report_summary(summary: &glimpse::library::Summary, threads: usize) {
             "glimpse: {:.1} s in the pipeline: encoder busy {:.1} s{spent} (+ {:.1} s \
              gathering batches), catalog {:.1} s, graph {:.1} s on {} threads beside it, \
              decoding {:.1} CPU-s on {threads} threads",
-            t.wall,
-            t.encode,
-            t.stage,
-            t.commit,
-            summary.graph,
-            summary.graph_threads,
-            t.decode_cpu
+            t.wall, t.encode, t.stage, t.commit, summary.graph, summary.graph_threads, t.decode_cpu
         );
     }
     if summary.stopped_reading > 0 {

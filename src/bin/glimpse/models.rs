@@ -17,6 +17,7 @@ pub(crate) struct ModelsCmd {
     json: bool,
 }
 
+/// Lists the catalogue of models, or fetches one and prints its folder.
 pub(crate) fn run(cli: &Cli, cmd: &ModelsCmd) -> Result<ExitCode> {
     if let Some(name) = &cmd.fetch {
         let dir = crate::common::ensure_model(cli, name)?;

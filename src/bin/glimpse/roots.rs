@@ -38,6 +38,7 @@ enum RootsAction {
     },
 }
 
+/// Adds, removes or lists the library's photo folders.
 pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
     let catalog = glimpse::catalog::Catalog::open(&library_dir(cli))?;
     match &cmd.action {
@@ -91,8 +92,7 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
                         println!("{} ({n} photos removed from the library)", p.display());
                     }
                     None => {
-                        glimpse::catalog::Catalog::open(&library_dir(cli))?
-                            .remove_root(&p)?;
+                        glimpse::catalog::Catalog::open(&library_dir(cli))?.remove_root(&p)?;
                         println!("{}", p.display());
                     }
                 }

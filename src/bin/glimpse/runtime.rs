@@ -18,6 +18,7 @@ pub(crate) struct RuntimeCmd {
     json: bool,
 }
 
+/// Prints the ONNX Runtime in use and its execution providers.
 pub(crate) fn run(cli: &Cli, cmd: &RuntimeCmd) -> Result<ExitCode> {
     let rt = load_runtime(cli)?;
     let providers: Vec<String> = glimpse::device::available_providers()

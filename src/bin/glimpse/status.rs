@@ -31,6 +31,7 @@ pub(crate) struct StatusCmd {
     check: bool,
 }
 
+/// Prints what the library holds (or dumps its embeddings).
 pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
     let StatusCmd {
         model,
@@ -175,7 +176,9 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
             println!("  {n:>6}  {r}");
         }
         if !stats.notes.is_empty() {
-            println!("indexed with a note (a viewer shows them; the picture may not be all there):");
+            println!(
+                "indexed with a note (a viewer shows them; the picture may not be all there):"
+            );
         }
         for (r, n) in &stats.notes {
             println!("  {n:>6}  {r}");

@@ -47,6 +47,7 @@ pub(crate) struct TagsCmd {
     json: bool,
 }
 
+/// Tags a folder's photos, prints the counts (or each photo's tags) and keeps tagging arrivals.
 pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
     let (files, _) = library_model(cli, &cmd.model)?;
     let mut lib = open_library(cli, &files)?;
@@ -129,6 +130,7 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the tags in use with their photo counts.
 pub(crate) fn tags(cli: &Cli, cmd: &TagsCmd) -> Result<ExitCode> {
     let catalog = glimpse::catalog::Catalog::open(&library_dir(cli))?;
     let stdout = std::io::stdout();

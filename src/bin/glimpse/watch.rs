@@ -18,6 +18,7 @@ pub(crate) struct WatchCmd {
     encoder: EncoderArgs,
 }
 
+/// Indexes, then re-indexes the roots a change touches until stopped.
 pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
     let mut enc = IndexEncoder::new(cli, &cmd.encoder)?;
     let mut lib = enc.open_library(cli)?;
