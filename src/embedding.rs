@@ -48,6 +48,25 @@ pub fn mean_direction(vs: &[Vec<f32>]) -> Option<Vec<f32>> {
     Some(unit(acc))
 }
 
+/// Smallest row-wise cosine between two batches of embeddings laid end to end (raw outputs,
+/// any length; NaN when the batches do not split into `rows` rows alike): how far an fp16 or
+/// batched copy of a graph strays from the original.
+pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
+    if rows == 0 || a.len() != b.len() || !a.len().is_multiple_of(rows) {
+        return f32::NAN;
+    }
+    let dim = a.len() / rows;
+    a.chunks(dim)
+        .zip(b.chunks(dim))
+        .map(|(x, y)| {
+            let dot: f64 = x.iter().zip(y).map(|(p, q)| *p as f64 * *q as f64).sum();
+            let nx: f64 = x.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
+            let ny: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum::<f64>().sqrt();
+            (dot / (nx * ny)) as f32
+        })
+        .fold(f32::INFINITY, f32::min)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +94,16 @@ mod tests {
         assert!((m[0] - m[1]).abs() < 1e-6 && (dot(&m, &m) - 1.0).abs() < 1e-6);
         assert_eq!(mean_direction(&[]), None);
         assert_eq!(mean_direction(&[vec![1.0], vec![1.0, 0.0]]), None);
+    }
+
+    #[test]
+    fn the_smallest_row_cosine_is_found_and_bad_shapes_are_nan() {
+        let a = [1.0, 0.0, 0.0, 2.0];
+        let b = [2.0, 0.0, 1.0, 1.0];
+        let c = min_row_cosine(&a, &b, 2);
+        assert!((c - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6, "{c}");
+        assert!(min_row_cosine(&a, &b[..3], 1).is_nan());
+        assert!(min_row_cosine(&a, &b, 3).is_nan());
+        assert!(min_row_cosine(&a, &b, 0).is_nan());
     }
 }

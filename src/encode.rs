@@ -1053,23 +1053,6 @@ fn probe_bytes(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Smallest row-wise cosine between two batches of embeddings laid end to end.
-pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
-    if rows == 0 || a.len() != b.len() || !a.len().is_multiple_of(rows) {
-        return f32::NAN;
-    }
-    let dim = a.len() / rows;
-    a.chunks(dim)
-        .zip(b.chunks(dim))
-        .map(|(x, y)| {
-            let dot: f64 = x.iter().zip(y).map(|(p, q)| *p as f64 * *q as f64).sum();
-            let nx: f64 = x.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
-            let ny: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum::<f64>().sqrt();
-            (dot / (nx * ny)) as f32
-        })
-        .fold(f32::INFINITY, f32::min)
-}
-
 type Probe<'a> = dyn Fn(&mut Session) -> Result<Vec<f32>, String> + 'a;
 
 /// Runs a text graph on `rows` (token ids and real length), one caption per run so fixed-batch
@@ -1169,7 +1152,7 @@ fn variable_length_copy(
             device::open_session_with(env, &copy, None, &cpu).map_err(|e| e.to_string())?;
         let a = run_tokens(&mut original, &rows, |_| context)?;
         let b = run_tokens(&mut short, &rows, |len| len.clamp(1, context))?;
-        Ok(min_row_cosine(&a, &b, rows.len()))
+        Ok(crate::embedding::min_row_cosine(&a, &b, rows.len()))
     })();
     match verdict {
         Ok(c) if c >= VARIABLE_LENGTH_MIN_COSINE => {
@@ -1347,7 +1330,7 @@ fn batched_copy(
     let verdict = (|| -> Result<f32, String> {
         let a = run(graph, 1)?;
         let b = run(&copy, BATCH_PROBE_ROWS)?;
-        Ok(min_row_cosine(&a, &b, BATCH_PROBE_ROWS))
+        Ok(crate::embedding::min_row_cosine(&a, &b, BATCH_PROBE_ROWS))
     })();
     release_freed_memory();
     let why = match verdict {
@@ -1419,7 +1402,7 @@ fn open_checked(
                     .map_err(|e| e.to_string())?;
                 let a = probe(&mut session)?;
                 let b = probe(&mut full)?;
-                Ok(min_row_cosine(&a, &b, PROBE_ROWS))
+                Ok(crate::embedding::min_row_cosine(&a, &b, PROBE_ROWS))
             })();
             match verdict {
                 Ok(c) if c >= FP16_MIN_COSINE => {
@@ -1469,9 +1452,4 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// Cosine of two L2-normalised vectors (their dot product).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
