@@ -398,7 +398,8 @@ fn main() {
                 exclude: vec![pick],
                 ..Request::new(10)
             };
-            let page = search::nearest(&lib, &search::unit(v.clone()), &req).expect("similar");
+            let page =
+                search::nearest(&lib, &glimpse::embedding::unit(v.clone()), &req).expect("similar");
             similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
             let truth: Vec<i64> = lib
                 .vectors()

@@ -1717,7 +1717,7 @@ pub struct PhotoFilter {
     /// Only photos under this folder (the folder itself or any subfolder).
     pub folder: Option<PathBuf>,
     /// Only photos whose local date ([`PhotoInfo::local_date`]) is at or after this reading
-    /// (a day's start from [`crate::search::parse_day`]): days are cut where the photo was taken.
+    /// (a day's start from [`crate::calendar::parse_day`]): days are cut where the photo was taken.
     pub after: Option<i64>,
     /// Only photos whose local date is before this reading.
     pub before: Option<i64>,

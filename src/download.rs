@@ -568,84 +568,6 @@ pub fn sha256_file(path: &Path) -> Result<([u8; 32], u64), DownloadError> {
     Ok((hasher.finalize().into(), size))
 }
 
-/// Ends the bar when the callback is dropped, so an abandoned download does not leave a
-/// half-drawn bar on the terminal.
-struct BarGuard(indicatif::ProgressBar);
-
-impl Drop for BarGuard {
-    fn drop(&mut self) {
-        if !self.0.is_finished() {
-            self.0.abandon();
-        }
-    }
-}
-
-fn new_bar(label: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    let target = if std::io::stderr().is_terminal() {
-        indicatif::ProgressDrawTarget::stderr()
-    } else {
-        indicatif::ProgressDrawTarget::hidden()
-    };
-    let bar = indicatif::ProgressBar::with_draw_target(None, target);
-    bar.set_message(label.to_string());
-    bar
-}
-
-fn update_bar(bar: &indicatif::ProgressBar, p: Progress, styled_for: &mut Option<bool>) {
-    let known = p.total.is_some();
-    if *styled_for != Some(known) {
-        let template = if known {
-            "{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
-        } else {
-            "{msg} {spinner} {bytes} {bytes_per_sec}"
-        };
-        let style = indicatif::ProgressStyle::with_template(template)
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
-        bar.set_style(style);
-        *styled_for = Some(known);
-    }
-    match p.total {
-        Some(t) => bar.set_length(t),
-        None => bar.unset_length(),
-    }
-    bar.set_position(p.done);
-    if p.total.is_some_and(|t| p.done >= t) {
-        bar.finish();
-    }
-}
-
-/// A progress callback for [`download_verified`] that draws an indicatif bar on stderr (hidden
-/// when stderr is not a terminal), so the CLI shows downloads without writing its own drawing.
-///
-/// The bar is created on the first update, so a caller that ends up downloading nothing (the
-/// file was cached) prints nothing.
-pub fn progress_bar(label: impl Into<String>) -> impl FnMut(Progress) {
-    let label = label.into();
-    let mut state: Option<(BarGuard, Option<bool>)> = None;
-    move |p: Progress| {
-        let (guard, styled_for) = state.get_or_insert_with(|| (BarGuard(new_bar(&label)), None));
-        update_bar(&guard.0, p, styled_for);
-    }
-}
-
-/// A progress callback for multi-file downloads that starts a fresh bar (labelled
-/// `<prefix> <file>`) whenever the file changes, so model downloads show one bar per file.
-pub fn progress_bars(prefix: impl Into<String>) -> impl FnMut(&str, Progress) {
-    let prefix = prefix.into();
-    let mut current: Option<(String, BarGuard, Option<bool>)> = None;
-    move |file: &str, p: Progress| {
-        if current.as_ref().is_none_or(|(f, _, _)| f != file) {
-            let label = format!("{prefix} {file}");
-            current = Some((file.to_string(), BarGuard(new_bar(&label)), None));
-        }
-        if let Some((_, guard, styled_for)) = current.as_mut() {
-            update_bar(&guard.0, p, styled_for);
-        }
-    }
-}
-
 /// A minimal threaded HTTP/1.1 server with canned replies, shared by the download, runtime and
 /// manifest tests so that failure modes (404, truncation, dead port) are reproducible offline.
 #[cfg(test)]
@@ -1263,37 +1185,5 @@ mod tests {
         let data = bytes(300_000, 10);
         std::fs::write(&p, &data).unwrap();
         assert_eq!(sha256_file(&p).unwrap(), (sha(&data), data.len() as u64));
-    }
-
-    #[test]
-    fn progress_helpers_accept_updates_without_a_terminal() {
-        let mut bar = progress_bar("test");
-        bar(Progress {
-            done: 0,
-            total: None,
-        });
-        bar(Progress {
-            done: 5,
-            total: Some(10),
-        });
-        bar(Progress {
-            done: 10,
-            total: Some(10),
-        });
-        let mut bars = progress_bars("model");
-        bars(
-            "a",
-            Progress {
-                done: 1,
-                total: None,
-            },
-        );
-        bars(
-            "b",
-            Progress {
-                done: 1,
-                total: Some(2),
-            },
-        );
     }
 }

@@ -6,8 +6,8 @@
 
 use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo};
 use crate::decode::{self, DecodeOptions};
+use crate::embedding::dot;
 use crate::library::Library;
-use crate::search::dot;
 use crate::vectors::VectorError;
 use std::collections::HashMap;
 use std::path::PathBuf;

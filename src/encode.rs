@@ -139,19 +139,8 @@ fn pick_output(
     Ok((chosen.0.clone(), if dim > 0 { dim as usize } else { 0 }))
 }
 
-fn normalize(mut v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
-    let norm = v
-        .iter()
-        .map(|x| (*x as f64) * (*x as f64))
-        .sum::<f64>()
-        .sqrt();
-    if !norm.is_finite() || norm == 0.0 {
-        return Err(EncodeError::Degenerate);
-    }
-    for x in &mut v {
-        *x = (*x as f64 / norm) as f32;
-    }
-    Ok(v)
+fn normalize(v: Vec<f32>) -> Result<Vec<f32>, EncodeError> {
+    crate::embedding::unit_checked(v).ok_or(EncodeError::Degenerate)
 }
 
 fn split_rows(data: &[f32], rows: usize, path: &Path) -> Result<Vec<Vec<f32>>, EncodeError> {
@@ -713,6 +702,131 @@ impl ImageEncoder {
     }
 }
 
+/// Where a [`LazyImageEncoder`] gets its ONNX Runtime environment when it opens.
+type EnvSource = Box<
+    dyn Fn() -> Result<ort::environment::Environment, crate::runtime::RuntimeError> + Send + Sync,
+>;
+
+/// What a [`LazyImageEncoder`] runs once it has opened the encoder (a provider report).
+type OnOpen = Box<dyn Fn(&ImageEncoder) + Send + Sync>;
+
+/// Why a [`LazyImageEncoder`] could not give its encoder.
+#[derive(Debug, thiserror::Error)]
+pub enum LazyEncoderError {
+    /// ONNX Runtime could not be found or loaded.
+    #[error("ONNX Runtime is not available")]
+    Runtime(#[source] crate::runtime::RuntimeError),
+    /// The image graph could not be opened, or gives another width than the library holds.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The image graph does not say how wide its embeddings are, so no library can take them.
+    #[error("the model's image graph does not declare its embedding width")]
+    NoWidth,
+}
+
+/// The image tower, opened the first time it is needed: indexing an unchanged library or
+/// answering from stored vectors then loads neither the model (hundreds of MB on a CPU) nor,
+/// on a GPU, CUDA's start-up and device memory. The CLI's indexing commands and the app's
+/// session share it; it checks the opened graph against the embedding width the library
+/// recorded. A failed open is retried on the next call.
+pub struct LazyImageEncoder {
+    env: EnvSource,
+    files: ModelFiles,
+    device: DeviceOptions,
+    /// Pictures per run for dynamic-batch graphs, when not the device's default.
+    batch: Option<usize>,
+    /// The library's embedding width for this model, which the graph must give.
+    width: Option<usize>,
+    on_open: Option<OnOpen>,
+    slot: Mutex<Option<std::sync::Arc<ImageEncoder>>>,
+}
+
+impl LazyImageEncoder {
+    /// An encoder of `files` on `device` that will open in `env` (ONNX Runtime already loaded).
+    pub fn new(
+        env: ort::environment::Environment,
+        files: ModelFiles,
+        device: DeviceOptions,
+    ) -> Self {
+        Self::loading_runtime(move || Ok(env.clone()), files, device)
+    }
+
+    /// An encoder that also loads ONNX Runtime only when it opens, through `env`.
+    pub fn loading_runtime(
+        env: impl Fn() -> Result<ort::environment::Environment, crate::runtime::RuntimeError>
+            + Send
+            + Sync
+            + 'static,
+        files: ModelFiles,
+        device: DeviceOptions,
+    ) -> Self {
+        LazyImageEncoder {
+            env: Box::new(env),
+            files,
+            device,
+            batch: None,
+            width: None,
+            on_open: None,
+            slot: Mutex::new(None),
+        }
+    }
+
+    /// Sets the batch for dynamic-batch graphs (see [`ImageEncoder::set_batch`]); `None` keeps
+    /// the device's default.
+    pub fn with_batch(mut self, batch: Option<usize>) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Runs `f` on the encoder each time it opens, before its width is checked (to report
+    /// where it runs).
+    pub fn on_open(mut self, f: impl Fn(&ImageEncoder) + Send + Sync + 'static) -> Self {
+        self.on_open = Some(Box::new(f));
+        self
+    }
+
+    /// The embedding width the library recorded for this model: an encoder opened later must
+    /// give it.
+    pub fn expect_width(&mut self, width: usize) {
+        self.width = Some(width);
+    }
+
+    /// The width an opened encoder must give, once known.
+    pub fn expected_width(&self) -> Option<usize> {
+        self.width
+    }
+
+    /// The model this encoder runs.
+    pub fn files(&self) -> &ModelFiles {
+        &self.files
+    }
+
+    /// The encoder, opened now if need be.
+    pub fn get(&self) -> Result<std::sync::Arc<ImageEncoder>, LazyEncoderError> {
+        let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = slot.as_ref() {
+            return Ok(e.clone());
+        }
+        let env = (self.env)().map_err(LazyEncoderError::Runtime)?;
+        let mut enc = ImageEncoder::open_with(&env, &self.files, &self.device)?;
+        if let Some(b) = self.batch {
+            enc.set_batch(b);
+        }
+        if let Some(f) = &self.on_open {
+            f(&enc);
+        }
+        if enc.dim() == 0 {
+            return Err(LazyEncoderError::NoWidth);
+        }
+        if let Some(want) = self.width {
+            enc.check_width(&self.files.name, want)?;
+        }
+        let enc = std::sync::Arc::new(enc);
+        *slot = Some(enc.clone());
+        Ok(enc)
+    }
+}
+
 /// The text tower with its tokenizer, ready to embed captions.
 pub struct TextEncoder {
     session: Mutex<Session>,
@@ -939,23 +1053,6 @@ fn probe_bytes(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Smallest row-wise cosine between two batches of embeddings laid end to end.
-pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
-    if rows == 0 || a.len() != b.len() || !a.len().is_multiple_of(rows) {
-        return f32::NAN;
-    }
-    let dim = a.len() / rows;
-    a.chunks(dim)
-        .zip(b.chunks(dim))
-        .map(|(x, y)| {
-            let dot: f64 = x.iter().zip(y).map(|(p, q)| *p as f64 * *q as f64).sum();
-            let nx: f64 = x.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
-            let ny: f64 = y.iter().map(|q| (*q as f64).powi(2)).sum::<f64>().sqrt();
-            (dot / (nx * ny)) as f32
-        })
-        .fold(f32::INFINITY, f32::min)
-}
-
 type Probe<'a> = dyn Fn(&mut Session) -> Result<Vec<f32>, String> + 'a;
 
 /// Runs a text graph on `rows` (token ids and real length), one caption per run so fixed-batch
@@ -1055,7 +1152,7 @@ fn variable_length_copy(
             device::open_session_with(env, &copy, None, &cpu).map_err(|e| e.to_string())?;
         let a = run_tokens(&mut original, &rows, |_| context)?;
         let b = run_tokens(&mut short, &rows, |len| len.clamp(1, context))?;
-        Ok(min_row_cosine(&a, &b, rows.len()))
+        Ok(crate::embedding::min_row_cosine(&a, &b, rows.len()))
     })();
     match verdict {
         Ok(c) if c >= VARIABLE_LENGTH_MIN_COSINE => {
@@ -1233,7 +1330,7 @@ fn batched_copy(
     let verdict = (|| -> Result<f32, String> {
         let a = run(graph, 1)?;
         let b = run(&copy, BATCH_PROBE_ROWS)?;
-        Ok(min_row_cosine(&a, &b, BATCH_PROBE_ROWS))
+        Ok(crate::embedding::min_row_cosine(&a, &b, BATCH_PROBE_ROWS))
     })();
     release_freed_memory();
     let why = match verdict {
@@ -1305,7 +1402,7 @@ fn open_checked(
                     .map_err(|e| e.to_string())?;
                 let a = probe(&mut session)?;
                 let b = probe(&mut full)?;
-                Ok(min_row_cosine(&a, &b, PROBE_ROWS))
+                Ok(crate::embedding::min_row_cosine(&a, &b, PROBE_ROWS))
             })();
             match verdict {
                 Ok(c) if c >= FP16_MIN_COSINE => {
@@ -1355,9 +1452,4 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// Cosine of two L2-normalised vectors (their dot product).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

@@ -13,7 +13,9 @@
 //! `catalog` (SQLite, the source of truth) → `vectors` (derived HNSW index); `library` runs the job
 //! (one process at a time: `lock`; `inflight` records the files being read, so that one that
 //! kills the process is read alone next time, then marked failed) and `watch` re-runs it when
-//! files change. `download` serves `runtime` and `model::manifest`.
+//! files change. `download` serves `runtime` and `model::manifest` (progress only through
+//! callbacks: the engine draws nothing). `calendar` (dates) and `embedding` (vector maths) are
+//! shared helpers.
 //!
 //! Answering follows the data flow of one query: `search` (query text and minus terms or an
 //! example photo → one vector → exact or graph nearest neighbours → filtered, paged results
@@ -27,6 +29,7 @@
 
 pub mod autotag;
 pub mod budget;
+pub mod calendar;
 pub mod catalog;
 pub mod decode;
 pub mod develop;
@@ -34,6 +37,7 @@ pub mod device;
 pub mod download;
 pub mod dupes;
 pub mod dylib;
+pub mod embedding;
 pub mod encode;
 #[cfg(feature = "fault-injection")]
 pub mod fault;

@@ -243,8 +243,7 @@ pub fn parse_exif_datetime(s: &str) -> Option<i64> {
     if y < 1800 || !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..61).contains(&sec) {
         return None;
     }
-    let midnight = crate::search::parse_day(&format!("{y:04}-{mo:02}-{day:02}"))?;
-    Some(midnight + h * 3600 + mi * 60 + sec)
+    crate::calendar::seconds_of(y, mo, day, h, mi, sec)
 }
 
 /// `+09:00`, `-05:30`, `Z` as minutes east of UTC.

@@ -495,11 +495,18 @@ fn locate_with(
 }
 
 /// Finds ONNX Runtime (env var, beside the executable, cache) and downloads it into the cache
-/// when absent and allowed, drawing a progress bar on stderr; the single entry point for "where
-/// is the library".
+/// when absent and allowed, silently; the single entry point for "where is the library".
 pub fn locate(opts: &RuntimeOptions) -> Result<Located, RuntimeError> {
-    let mut bar = download::progress_bar(format!("ONNX Runtime {ORT_VERSION}"));
-    locate_with(opts, &Probe::from_process(), &mut bar)
+    locate_with_progress(opts, &mut |_| {})
+}
+
+/// [`locate`], reporting a download's progress to `progress`, so a caller can show it (the CLI
+/// draws a bar) while the engine draws nothing itself.
+pub fn locate_with_progress(
+    opts: &RuntimeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Located, RuntimeError> {
+    locate_with(opts, &Probe::from_process(), progress)
 }
 
 /// Downloads the wheel of `pin`, checks it, and extracts only its shared library into the cache
@@ -723,10 +730,18 @@ fn init(located: Located) -> Result<Runtime, RuntimeError> {
 /// Finds (downloading if allowed) and loads ONNX Runtime, or returns the runtime this process
 /// already loaded; the one call the CLI and the app make before creating sessions.
 pub fn load(opts: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
+    load_with_progress(opts, &mut |_| {})
+}
+
+/// [`load`], reporting the progress of a download of the library to `progress`.
+pub fn load_with_progress(
+    opts: &RuntimeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Runtime, RuntimeError> {
     if let Some(rt) = loaded() {
         return Ok(rt);
     }
-    let located = locate(opts)?;
+    let located = locate_with_progress(opts, progress)?;
     load_located(located)
 }
 
@@ -1120,7 +1135,7 @@ mod tests {
         let pin = current_pin().expect("this platform has a pin");
         let root = tempfile::tempdir().unwrap();
         let opts = RuntimeOptions::new(root.path());
-        let path = fetch_library(&opts, pin, &mut download::progress_bar("real wheel")).unwrap();
+        let path = fetch_library(&opts, pin, &mut |_| {}).unwrap();
         let (sha, size) = download::sha256_file(&path).unwrap();
         assert_eq!(size, pin.library_size);
         assert_eq!(hex::encode(sha), pin.library_sha256);

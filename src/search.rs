@@ -8,6 +8,7 @@
 
 use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo};
 use crate::decode::{self, DecodeOptions};
+use crate::embedding::{dot, mean_direction, unit};
 use crate::encode::{ImageEncoder, TextEncoder};
 use crate::library::Library;
 use crate::vectors::VectorError;
@@ -125,21 +126,8 @@ pub fn parse(query: &str) -> ParsedQuery {
 /// One query vector from unit vectors to find (`plus`, averaged) and to avoid (`minus`,
 /// averaged, subtracted with `minus_weight`); `None` when there is nothing to find.
 pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Option<Vec<f32>> {
-    let mean = |vs: &[Vec<f32>]| -> Option<Vec<f32>> {
-        let first = vs.first()?;
-        let mut acc = vec![0f32; first.len()];
-        for v in vs {
-            if v.len() != acc.len() {
-                return None;
-            }
-            for (a, x) in acc.iter_mut().zip(unit(v.clone())) {
-                *a += x;
-            }
-        }
-        Some(unit(acc))
-    };
-    let mut q = mean(plus)?;
-    if let Some(m) = mean(minus) {
+    let mut q = mean_direction(plus)?;
+    if let Some(m) = mean_direction(minus) {
         if m.len() != q.len() {
             return None;
         }
@@ -469,39 +457,6 @@ fn score_exact(
 /// Best first; ties by id so that results are deterministic.
 fn rank(scored: &mut [(i64, f32)]) {
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-}
-
-/// `YYYY-MM-DD` as the seconds of its 00:00 written in UTC: the unit of a photo's local date,
-/// so the filters cut days where the photos were taken.
-pub fn parse_day(s: &str) -> Option<i64> {
-    let mut it = s.trim().split('-');
-    let mut num = || -> Option<i64> { it.next()?.parse::<i64>().ok() };
-    let (y, m, d) = (num()?, num()?, num()?);
-    if it.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm), proleptic Gregorian.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400)
-}
-
-/// `v` scaled to length 1 (a zero vector stays zero).
-pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-    v
-}
-
-/// Cosine of two unit vectors.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The page of photos nearest to `query` (a unit vector) that `req` asks for.

@@ -7,7 +7,7 @@
 use crate::catalog::{PhotoFilter, PhotoInfo};
 use crate::decode::{self, DecodeOptions};
 use crate::device::DeviceOptions;
-use crate::encode::{ImageEncoder, TextEncoder};
+use crate::encode::{LazyEncoderError, LazyImageEncoder, TextEncoder};
 use crate::library::{Library, LibraryError, Summary};
 use crate::lock::{LockError, WriterLock};
 use crate::model::manifest;
@@ -83,6 +83,13 @@ pub enum SessionError {
     UnknownDrop(u64),
 }
 
+/// The image tower failing to open is the model's fault, shown as the model's error.
+impl From<LazyEncoderError> for SessionError {
+    fn from(e: LazyEncoderError) -> Self {
+        SessionError::Model(e.to_string())
+    }
+}
+
 /// Where the session keeps things and how it runs the model.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -134,7 +141,11 @@ pub const DROPS_KEPT: usize = 64;
 struct Engine {
     files: ModelFiles,
     text: TextEncoder,
-    image: Arc<LazyImage>,
+    /// The image tower, opened the first time an index job finds photos to encode or a dropped
+    /// picture has no stored vector: a window over an up-to-date library then spends neither
+    /// its memory (~340 MB resident for ViT-B/32 on a CPU, `cargo bench --bench session`) nor,
+    /// on a GPU, CUDA's start-up and device memory.
+    image: Arc<LazyImageEncoder>,
     reader: Mutex<Library>,
     provider: String,
     /// The background indexer; `None` while another process indexes this library.
@@ -151,45 +162,6 @@ impl Engine {
         self.indexer
             .as_ref()
             .ok_or_else(|| SessionError::Held(self.held_by.clone().unwrap_or_default()))
-    }
-}
-
-/// The image tower, opened the first time an index job finds photos to encode or a dropped
-/// picture has no stored vector: a window over an up-to-date library then spends neither its
-/// memory (~340 MB resident for ViT-B/32 on a CPU, `cargo bench --bench session`) nor, on a GPU,
-/// CUDA's start-up and device memory.
-struct LazyImage {
-    env: ort::environment::Environment,
-    files: ModelFiles,
-    device: DeviceOptions,
-    /// The library's embedding width, which the graph must give.
-    dim: usize,
-    slot: Mutex<Option<Arc<ImageEncoder>>>,
-}
-
-impl LazyImage {
-    /// The encoder, opened now if need be; a failure is retried on the next call.
-    fn get(&self) -> Result<Arc<ImageEncoder>, SessionError> {
-        let mut slot = lock(&self.slot);
-        if let Some(e) = slot.as_ref() {
-            return Ok(e.clone());
-        }
-        let enc = self.open()?;
-        enc.check_width(&self.files.name, self.dim)
-            .map_err(|e| SessionError::Model(e.to_string()))?;
-        let enc = Arc::new(enc);
-        *slot = Some(enc.clone());
-        Ok(enc)
-    }
-
-    fn open(&self) -> Result<ImageEncoder, SessionError> {
-        let enc = ImageEncoder::open_with(&self.env, &self.files, &self.device)
-            .map_err(|e| SessionError::Model(e.to_string()))?;
-        if let Some(w) = &enc.selection.fallback {
-            tracing::warn!("{w}");
-        }
-        tracing::info!(provider = %enc.selection.label(), "image encoder opened");
-        Ok(enc)
     }
 }
 
@@ -353,13 +325,15 @@ impl Session {
             tracing::warn!("{w}");
         }
         let provider = text.selection.label();
-        let mut image = LazyImage {
-            env: rt.env.clone(),
-            files: files.clone(),
-            device: self.cfg.device.clone(),
-            dim: 0,
-            slot: Mutex::new(None),
-        };
+        let mut image =
+            LazyImageEncoder::new(rt.env.clone(), files.clone(), self.cfg.device.clone()).on_open(
+                |enc| {
+                    if let Some(w) = &enc.selection.fallback {
+                        tracing::warn!("{w}");
+                    }
+                    tracing::info!(provider = %enc.selection.label(), "image encoder opened");
+                },
+            );
         // The width the library recorded for this model; for a model it has not seen, the
         // towers' shared width (the image tower is opened only if the text graph is silent).
         let recorded = crate::catalog::Catalog::open(&self.cfg.library_dir)?
@@ -367,17 +341,12 @@ impl Session {
             .into_iter()
             .find(|(n, _)| *n == files.name)
             .map(|(_, dim)| dim);
-        image.dim = match recorded {
+        let dim = match recorded {
             Some(dim) => dim,
             None if text.dim() > 0 => text.dim(),
-            None => {
-                let enc = image.open()?;
-                let dim = enc.dim();
-                *lock(&image.slot) = Some(Arc::new(enc));
-                dim
-            }
+            None => image.get()?.dim(),
         };
-        let dim = image.dim;
+        image.expect_width(dim);
         // The writer opens first: it repairs a stale index file before the reader loads it.
         // While another process indexes the library, the window only reads what it saves.
         let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
@@ -753,7 +722,7 @@ impl Session {
             };
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
-            search::unit(v)
+            crate::embedding::unit(v)
         } else if let Some(p) = example.as_deref() {
             let key = search::PictureKey::of(p, &reader);
             let recent = key.as_ref().and_then(|k| lock(&eng.recent).picture(k));
@@ -790,7 +759,7 @@ impl Session {
             req.exclude.extend(ex.photo_id);
             req.floor = eng.files.calibration.similar_floor;
             preview = shown;
-            search::unit(ex.vector)
+            crate::embedding::unit(ex.vector)
         } else {
             let text = q.text.as_deref().unwrap_or("").trim();
             let parsed = search::parse(text);
@@ -837,7 +806,7 @@ impl Session {
         let day = |d: &Option<String>| -> Result<Option<i64>, SessionError> {
             match d.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
                 None => Ok(None),
-                Some(d) => search::parse_day(d)
+                Some(d) => crate::calendar::parse_day(d)
                     .map(Some)
                     .ok_or_else(|| SessionError::BadDate(d.to_string())),
             }
@@ -1243,7 +1212,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn spawn(lib: Library, image: Arc<LazyImage>, threads: usize, sink: Sink) -> Indexer {
+    fn spawn(lib: Library, image: Arc<LazyImageEncoder>, threads: usize, sink: Sink) -> Indexer {
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             state: Mutex::new(IndexState::default()),
@@ -1307,7 +1276,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 fn indexer_loop(
     mut lib: Library,
-    image: &LazyImage,
+    image: &LazyImageEncoder,
     threads: usize,
     rx: &Receiver<Cmd>,
     shared: &Shared,
@@ -1415,7 +1384,7 @@ fn change_roots(lib: &mut Library, cmd: Cmd) {
 /// pipeline. A model that cannot open fails the job and leaves the photos pending.
 fn index_job(
     lib: &mut Library,
-    image: &LazyImage,
+    image: &LazyImageEncoder,
     roots: &[PathBuf],
     threads: usize,
     control: &Control,

@@ -5,8 +5,8 @@
 
 pub use crate::autotag::BUILTIN_LABELS;
 use crate::catalog::{CatalogError, PhotoFilter, PhotoInfo, TagRule};
+use crate::embedding::mean_direction;
 use crate::library::Library;
-use crate::search::unit;
 pub use crate::zeroshot::{classify, TagOptions, DEFAULT_THRESHOLD, LOGIT_SCALE, TEMPLATES};
 use crate::zeroshot::{matches, prompts_key};
 use std::collections::HashSet;
@@ -99,13 +99,9 @@ pub fn label_vectors(
             });
         }
         for (k, i) in todo.iter().enumerate() {
-            let mut acc = vec![0f32; dim];
-            for v in &vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()] {
-                for (a, x) in acc.iter_mut().zip(unit(v.clone())) {
-                    *a += x;
-                }
-            }
-            let v = unit(acc);
+            // Every width was checked above; only an empty template list gives no mean.
+            let v = mean_direction(&vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()])
+                .unwrap_or_else(|| vec![0f32; dim]);
             lib.catalog.set_label_vector(out[*i].0, model, &key, &v)?;
             out[*i].1 = Some(v);
         }

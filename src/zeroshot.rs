@@ -2,7 +2,7 @@
 //! photo's share of each label is a softmax over their cosines at CLIP's logit scale. Both the
 //! folder tagger and the indexer's auto-tag on arrival decide tags this way.
 
-use crate::search::dot;
+use crate::embedding::dot;
 
 /// The prompt templates of the CLIP authors' ImageNet notebook (their best 7-template set):
 /// averaging a label over them is more accurate than the bare word.
@@ -63,7 +63,7 @@ pub fn matches(photo: &[f32], labels: &[Vec<f32>], opts: &TagOptions) -> Vec<(us
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::unit;
+    use crate::embedding::unit;
 
     #[test]
     fn softmax_is_sharp_at_clip_scale_and_sums_to_one() {

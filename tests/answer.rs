@@ -442,7 +442,7 @@ fn an_example_photo_uses_its_stored_vector_and_is_left_out() {
         exclude: ex.photo_id.into_iter().collect(),
         ..Request::new(3)
     };
-    let p = search::nearest(&s.lib, &search::unit(ex.vector), &req).unwrap();
+    let p = search::nearest(&s.lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
     assert!(!s.names(&p).contains(&"p3"));
     // p3 and p9 both lean to e4 (cosine 0.874); then p0 (0.703) and p1 (0.651).
     assert_eq!(s.names(&p), vec!["p9", "p0", "p1"]);

@@ -96,7 +96,7 @@ fn a_heic_gives_its_date_camera_and_place_like_a_jpeg() {
     let bytes = std::fs::read(fixture("phone_rotated.heic")).unwrap();
     let m = glimpse::metadata::read(&bytes);
     // 18:05:09 at +02:00.
-    let utc = glimpse::search::parse_day("2024-07-14").unwrap() + 16 * 3600 + 5 * 60 + 9;
+    let utc = glimpse::calendar::parse_day("2024-07-14").unwrap() + 16 * 3600 + 5 * 60 + 9;
     assert_eq!(m.taken_at, Some(utc));
     assert_eq!(m.offset_minutes, Some(120));
     assert_eq!(

@@ -5,13 +5,14 @@
 
 mod common;
 
+use glimpse::calendar::parse_day;
 use glimpse::catalog::{PhotoFilter, PhotoInfo};
 use glimpse::device::Device;
 use glimpse::encode::ImageEncoder;
 use glimpse::library::Library;
 use glimpse::model::ModelFiles;
 use glimpse::pipeline::Control;
-use glimpse::search::{self, parse_day, Request, Sort};
+use glimpse::search::{self, Request, Sort};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -138,14 +138,14 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     assert_eq!((developed.width, developed.height), (Some(516), Some(388)));
     assert_eq!(
         dng.date,
-        glimpse::search::parse_day("2021-03-04").unwrap() + 5 * 3600 + 6 * 60 + 7
+        glimpse::calendar::parse_day("2021-03-04").unwrap() + 5 * 3600 + 6 * 60 + 7
     );
     // RAF's container is not TIFF: its date and camera come from the preview's EXIF.
     let raf = by_name("fuji.raf");
     assert_eq!(raf.camera.as_deref(), Some("FUJIFILM X-T4"));
     assert_eq!(
         raf.date,
-        glimpse::search::parse_day("2022-08-14").unwrap() + 17 * 3600 + 45 * 60
+        glimpse::calendar::parse_day("2022-08-14").unwrap() + 17 * 3600 + 45 * 60
     );
     assert!(raf.date_taken);
 }

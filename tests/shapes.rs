@@ -164,7 +164,7 @@ fn similar_photos_share_colour_and_shape_first() {
                 exclude: ex.photo_id.into_iter().collect(),
                 ..Request::new(5)
             };
-            let page = search::nearest(&lib, &search::unit(ex.vector), &req).unwrap();
+            let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
             assert!(
                 page.hits.iter().all(|h| h.photo.path != ex_path),
                 "the example itself is left out"
@@ -216,7 +216,7 @@ fn the_similar_floor_keeps_the_photos_of_the_same_colour_and_shape() {
             floor: Some(floor),
             ..Request::new(1000)
         };
-        let page = search::nearest(&lib, &search::unit(ex.vector), &req).unwrap();
+        let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
         assert!(page.hits.iter().all(|h| h.score >= Some(floor)));
         weaker_hidden += usize::from(page.weaker_hidden);
         let mut found = 0usize;

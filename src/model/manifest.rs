@@ -25,7 +25,7 @@ pub const LOCK_FILE: &str = ".glimpse-manifest.json";
 pub const DEFAULT_BASE_URL: &str = "https://huggingface.co";
 /// Environment variable naming a Hugging Face mirror (the convention `huggingface_hub` uses).
 pub const BASE_URL_ENV: &str = "HF_ENDPOINT";
-/// The model used when none is named; a `const` so the CLI can use it as a clap default.
+/// The model used when none is named; a `const` so the CLI can use it as a default argument.
 pub const DEFAULT_MODEL: &str = "ViT-B-32__openai";
 /// Environment variable that moves the models folder (e.g. onto a bigger disk).
 pub const MODELS_DIR_ENV: &str = "GLIMPSE_MODELS_DIR";
@@ -481,28 +481,6 @@ pub fn ensure_model(
             name: name_or_path.to_string(),
             known: models().iter().map(|m| m.name.clone()).collect(),
         }),
-    }
-}
-
-/// [`ensure_model`] with the CLI's defaults: [`default_models_dir`], [`default_base_url`] and one
-/// progress bar per file on stderr unless `quiet`.
-pub fn ensure_model_cli(
-    name_or_path: &str,
-    allow_download: bool,
-    quiet: bool,
-) -> Result<PathBuf, ManifestError> {
-    let models_dir = default_models_dir();
-    if quiet {
-        ensure_model(
-            name_or_path,
-            &models_dir,
-            allow_download,
-            None,
-            &mut |_, _| {},
-        )
-    } else {
-        let mut bars = download::progress_bars(name_or_path);
-        ensure_model(name_or_path, &models_dir, allow_download, None, &mut bars)
     }
 }
 

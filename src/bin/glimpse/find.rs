@@ -1,10 +1,10 @@
-//! The answering commands: `search`, `similar`, `tag`, `tags`, `dupes`. Argument parsing and
-//! printing only; the engine's `search`, `tags` and `dupes` modules do the work.
+//! The finding commands: `search`, `similar`, `list`, and the filters, paging and output the
+//! answering commands share. Argument parsing and printing only; the engine's `search` module
+//! does the work.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use glimpse::catalog::{PhotoFilter, PhotoInfo};
-use glimpse::encode::{ImageEncoder, TextEncoder};
+use glimpse::catalog::PhotoFilter;
 use glimpse::library::Library;
 use glimpse::model::ModelFiles;
 use glimpse::search::{self, Page, Request, SearchError, Sort};
@@ -12,10 +12,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::{
-    library_dir, library_model, load_runtime, report_image_provider, report_provider, Cli,
-    DeviceArg, ModelArg,
-};
+use crate::args::{DeviceArg, ModelArg};
+use crate::common::{library_model, open_image, open_library, open_text};
+use crate::Cli;
 
 /// What every answering command may be restricted to.
 #[derive(Args, Clone, Default)]
@@ -46,7 +45,7 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn filter(&self) -> PhotoFilter {
+    pub(crate) fn filter(&self) -> PhotoFilter {
         PhotoFilter {
             folder: self
                 .folder
@@ -162,97 +161,8 @@ pub struct ListCmd {
     out: OutputArgs,
 }
 
-/// `glimpse tag`.
-#[derive(Args)]
-pub struct TagCmd {
-    #[command(flatten)]
-    model: ModelArg,
-    #[command(flatten)]
-    device: DeviceArg,
-    /// The folder whose photos to tag (with its subfolders).
-    folder: PathBuf,
-    /// Labels, comma-separated (default: the built-in vocabulary plus your earlier labels).
-    #[arg(long, value_delimiter = ',', conflicts_with = "labels_file")]
-    labels: Vec<String>,
-    /// A file with one label per line.
-    #[arg(long)]
-    labels_file: Option<PathBuf>,
-    /// Smallest label probability that becomes a tag.
-    #[arg(long, default_value_t = glimpse::tags::DEFAULT_THRESHOLD)]
-    threshold: f32,
-    /// One JSON object per photo: `{"path", "tags": [{"label", "score"}]}`.
-    #[arg(long)]
-    json: bool,
-    /// Stop tagging the photos that arrive in the folder (and its subfolders) later; the
-    /// tags given so far stay.
-    #[arg(long, conflicts_with_all = ["labels", "labels_file", "json"])]
-    stop: bool,
-}
-
-/// `glimpse dupes`.
-#[derive(Args)]
-pub struct DupesCmd {
-    #[command(flatten)]
-    model: ModelArg,
-    #[command(flatten)]
-    filters: FilterArgs,
-    /// One JSON object per group: `{"keeper", "photos": [{"path", "score", ...}]}`.
-    #[arg(long)]
-    json: bool,
-}
-
 fn parse_day(s: &str) -> Result<i64, String> {
-    search::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
-}
-
-/// `YYYY-MM-DD` of a clock reading written as Unix seconds in UTC (a photo's local date).
-fn day_of(secs: i64) -> String {
-    let z = secs.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// The library as indexed with `files`' model (its vector width comes from the catalog).
-fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
-    let dir = library_dir(cli);
-    let catalog = glimpse::catalog::Catalog::open(&dir)
-        .with_context(|| format!("cannot open library {}", dir.display()))?;
-    let Some((_, dim)) = catalog
-        .models()?
-        .into_iter()
-        .find(|(n, _)| *n == files.name)
-    else {
-        bail!(
-            "no photos are indexed with model {} in {} yet: run `glimpse index --model {} <folder>` first",
-            files.name,
-            dir.display(),
-            files.dir.display()
-        );
-    };
-    drop(catalog);
-    Library::open_for_reading(&dir, &files.name, dim)
-        .with_context(|| format!("cannot open library {}", dir.display()))
-}
-
-fn open_text(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<TextEncoder> {
-    let rt = load_runtime(cli)?;
-    let enc = TextEncoder::open_with(&rt.env, files, &device.options())?;
-    report_provider(cli, "text", &enc.selection);
-    Ok(enc)
-}
-
-fn open_image(cli: &Cli, files: &ModelFiles, device: &DeviceArg) -> Result<ImageEncoder> {
-    let rt = load_runtime(cli)?;
-    let enc = ImageEncoder::open_with(&rt.env, files, &device.options())?;
-    report_image_provider(cli, &enc);
-    Ok(enc)
+    glimpse::calendar::parse_day(s).ok_or_else(|| format!("{s:?} is not a date like 2024-06-30"))
 }
 
 /// An example picture's vector, opening the image encoder only when no stored vector serves.
@@ -265,7 +175,7 @@ fn example_of(
 ) -> Result<search::Example> {
     match search::example(lib, None, path) {
         Err(SearchError::NeedsEncoder(_)) => {
-            let enc = open_image(cli, files, device)?;
+            let enc = open_image(cli, files, device, None)?;
             Ok(search::example(lib, Some(&enc), path)?)
         }
         other => Ok(other?),
@@ -310,7 +220,7 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
                 "{}  {}  {}{tags}",
                 h.score
                     .map_or_else(|| "    -".to_string(), |s| format!("{s:.3}")),
-                day_of(h.photo.local_date),
+                glimpse::calendar::format_day(h.photo.local_date),
                 h.photo.path.display()
             )?;
         }
@@ -343,6 +253,7 @@ fn write_path(w: &mut impl Write, p: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Prints the page of photos matching a description (and an example picture).
 pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     let c = &cmd.common;
     let (files, _) = library_model(cli, &c.model)?;
@@ -380,6 +291,7 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the page of photos passing the filters, by date.
 pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
     let (files, _) = library_model(cli, &cmd.model)?;
     let lib = open_library(cli, &files)?;
@@ -388,6 +300,7 @@ pub(crate) fn list(cli: &Cli, cmd: &ListCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the page of photos nearest to an example picture.
 pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     let c = &cmd.common;
     let (files, _) = library_model(cli, &c.model)?;
@@ -397,152 +310,7 @@ pub(crate) fn similar(cli: &Cli, cmd: &SimilarCmd) -> Result<ExitCode> {
     req.exclude.extend(ex.photo_id);
     req.floor = files.calibration.similar_floor;
     req.include_weak = cmd.weak;
-    let page = search::nearest(&lib, &search::unit(ex.vector), &req)?;
+    let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req)?;
     print_page(cli, &page, &c.paging, &c.out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
-    let (files, _) = library_model(cli, &cmd.model)?;
-    let mut lib = open_library(cli, &files)?;
-    let folder = cmd
-        .folder
-        .canonicalize()
-        .unwrap_or_else(|_| cmd.folder.clone());
-    if cmd.stop {
-        let n = lib.catalog.forget_tag_rules(&folder)?;
-        if !cli.quiet {
-            if n == 0 {
-                eprintln!("glimpse: {} was not auto-tagged", folder.display());
-            } else {
-                eprintln!(
-                    "glimpse: photos that arrive in {} are no longer auto-tagged (its tags stay)",
-                    folder.display()
-                );
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let labels: Vec<String> = if let Some(f) = &cmd.labels_file {
-        std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read labels from {}", f.display()))?
-            .lines()
-            .map(|l| l.split('#').next().unwrap_or("").to_string())
-            .collect()
-    } else if !cmd.labels.is_empty() {
-        cmd.labels.clone()
-    } else {
-        glimpse::tags::default_labels(&lib)?
-    };
-    let mut text: Option<TextEncoder> = None;
-    let mut embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, String> {
-        if text.is_none() {
-            text = Some(open_text(cli, &files, &cmd.device).map_err(|e| format!("{e:#}"))?);
-        }
-        let enc = text.as_ref().ok_or("no text encoder")?;
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        enc.embed(&refs).map_err(|e| e.to_string())
-    };
-    let opts = glimpse::tags::TagOptions {
-        threshold: cmd.threshold,
-        min_cosine: files.calibration.relevance_floor,
-    };
-    let report = glimpse::tags::tag_folder(&mut lib, &folder, &labels, &opts, &mut embed)?;
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
-    if cmd.json {
-        for (info, tags) in &report.per_photo {
-            let tags: Vec<serde_json::Value> = tags
-                .iter()
-                .map(|(l, s)| serde_json::json!({"label": l, "score": s}))
-                .collect();
-            writeln!(
-                w,
-                "{}",
-                serde_json::json!({"path": info.path.to_string_lossy(), "tags": tags})
-            )?;
-        }
-    } else {
-        for (label, n) in report.counts.iter().filter(|c| c.1 > 0) {
-            writeln!(w, "{n:>7}  {label}")?;
-        }
-    }
-    if !cli.quiet {
-        eprintln!(
-            "glimpse: tagged {} of {} photos ({} labels, {} newly embedded; no photo re-encoded)",
-            report.tagged,
-            report.photos,
-            report.counts.len(),
-            report.labels_embedded
-        );
-        eprintln!(
-            "glimpse: photos that arrive in {} later get these labels too (`glimpse tag --stop` \
-             ends that)",
-            folder.display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn tags(cli: &Cli, json: bool) -> Result<ExitCode> {
-    let catalog = glimpse::catalog::Catalog::open(&library_dir(cli))?;
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
-    for (label, n) in catalog.tag_counts()? {
-        if json {
-            writeln!(w, "{}", serde_json::json!({"tag": label, "photos": n}))?;
-        } else {
-            writeln!(w, "{n:>7}  {label}")?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn dupes(cli: &Cli, cmd: &DupesCmd) -> Result<ExitCode> {
-    let (files, _) = library_model(cli, &cmd.model)?;
-    let lib = open_library(cli, &files)?;
-    let opts = glimpse::dupes::DupeOptions::with_cosine(files.calibration.duplicate_cosine);
-    let groups = glimpse::dupes::find(&lib, &cmd.filters.filter(), &opts)?;
-    let stdout = std::io::stdout();
-    let mut w = stdout.lock();
-    let size = |p: &PhotoInfo| match (p.width, p.height) {
-        (Some(a), Some(b)) => format!("{a}x{b}"),
-        _ => "?".into(),
-    };
-    for g in &groups {
-        if cmd.json {
-            writeln!(w, "{}", serde_json::to_string(g)?)?;
-            continue;
-        }
-        writeln!(w, "{} copies, keep {}", g.photos.len(), g.keeper.display())?;
-        for m in &g.photos {
-            writeln!(
-                w,
-                "  {:.3}  {:>11}  {:>9}  {}",
-                m.score,
-                size(&m.photo),
-                m.photo.size,
-                m.photo.path.display()
-            )?;
-        }
-    }
-    if !cli.quiet && !cmd.json {
-        eprintln!("glimpse: {} groups of copies", groups.len());
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_round_trip_and_bad_dates_are_refused() {
-        assert_eq!(parse_day("1970-01-01"), Ok(0));
-        assert_eq!(parse_day("2024-02-29"), Ok(1_709_164_800));
-        assert_eq!(day_of(1_709_164_800 + 86_399), "2024-02-29");
-        assert_eq!(day_of(-1), "1969-12-31");
-        assert!(parse_day("2024-13-01").is_err());
-        assert!(parse_day("yesterday").is_err());
-    }
 }
