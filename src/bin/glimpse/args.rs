@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use glimpse::device::Device;
 
-use crate::common::library_dir;
 use crate::Cli;
 
 /// What every image-encoding command takes: the model, where it runs, how many decoders.
@@ -97,7 +96,7 @@ impl ModelArg {
         if let Some(m) = &self.model {
             return Ok((m.clone(), false));
         }
-        let dir = library_dir(cli);
+        let dir = cli.library_dir();
         let remembered = glimpse::library::remembered_model(&dir)
             .with_context(|| format!("cannot open library {}", dir.display()))?;
         Ok(match remembered {

@@ -60,7 +60,7 @@ pub(crate) fn library_model(cli: &Cli, arg: &ModelArg) -> Result<(ModelFiles, St
         true => files.with_context(|| {
             format!(
                 "{} was last indexed with model {model:?}; name one with --model",
-                library_dir(cli).display()
+                cli.library_dir().display()
             )
         })?,
         false => files?,
@@ -68,17 +68,10 @@ pub(crate) fn library_model(cli: &Cli, arg: &ModelArg) -> Result<(ModelFiles, St
     Ok((files, model))
 }
 
-/// The library folder: `--library`, else the platform data folder.
-pub(crate) fn library_dir(cli: &Cli) -> PathBuf {
-    cli.library
-        .clone()
-        .unwrap_or_else(glimpse::library::default_dir)
-}
-
 /// The library as indexed with `files`' model, for reading (its vector width comes from the
 /// catalog).
 pub(crate) fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
-    let dir = library_dir(cli);
+    let dir = cli.library_dir();
     let catalog = glimpse::catalog::Catalog::open(&dir)
         .with_context(|| format!("cannot open library {}", dir.display()))?;
     let Some((_, dim)) = catalog

@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::args::EncoderArgs;
-use crate::common::{
-    library_dir, library_model, load_runtime_offline, report_image_provider, threads_or_all,
-};
+use crate::common::{library_model, load_runtime_offline, report_image_provider, threads_or_all};
 use crate::{progress, Cli};
 
 /// `glimpse index`.
@@ -72,7 +70,7 @@ impl IndexEncoder {
     /// Opens the library for this model: with the embedding width the catalog recorded for
     /// it, or, for a model it has not seen, the one its graph declares (which opens it now).
     pub(crate) fn open_library(&mut self, cli: &Cli) -> Result<Library> {
-        let dir = library_dir(cli);
+        let dir = cli.library_dir();
         let catalog = glimpse::catalog::Catalog::open(&dir)
             .with_context(|| format!("cannot open library {}", dir.display()))?;
         let name = self.lazy.files().name.clone();

@@ -38,6 +38,15 @@ pub(crate) struct Cli {
     command: Command,
 }
 
+impl Cli {
+    /// The library folder this run works on: `--library`, else the platform data folder.
+    pub(crate) fn library_dir(&self) -> std::path::PathBuf {
+        self.library
+            .clone()
+            .unwrap_or_else(glimpse::library::default_dir)
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print CLIP embeddings as JSON lines (one object per input).

@@ -6,7 +6,6 @@ use glimpse::library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::common::library_dir;
 use crate::Cli;
 
 /// `glimpse roots`.
@@ -40,12 +39,12 @@ enum RootsAction {
 
 /// Adds, removes or lists the library's photo folders.
 pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
-    let catalog = glimpse::catalog::Catalog::open(&library_dir(cli))?;
+    let catalog = glimpse::catalog::Catalog::open(&cli.library_dir())?;
     match &cmd.action {
         RootsAction::Add { paths } => {
             // A folder added above a root takes that root's photos in: not while an
             // indexer is writing them.
-            let _writer = glimpse::lock::WriterLock::acquire(&library_dir(cli))?;
+            let _writer = glimpse::lock::WriterLock::acquire(&cli.library_dir())?;
             for p in paths {
                 let p = p.canonicalize().unwrap_or_else(|_| p.clone());
                 let root = catalog.add_root(&p)?;
@@ -87,12 +86,12 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
                 }
                 match models.last() {
                     Some((name, dim)) => {
-                        let mut lib = Library::open(&library_dir(cli), name, *dim)?;
+                        let mut lib = Library::open(&cli.library_dir(), name, *dim)?;
                         let n = lib.remove_root(&p)?;
                         println!("{} ({n} photos removed from the library)", p.display());
                     }
                     None => {
-                        glimpse::catalog::Catalog::open(&library_dir(cli))?.remove_root(&p)?;
+                        glimpse::catalog::Catalog::open(&cli.library_dir())?.remove_root(&p)?;
                         println!("{}", p.display());
                     }
                 }

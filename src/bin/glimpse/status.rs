@@ -7,7 +7,6 @@ use glimpse::library::Library;
 use std::io::Write;
 use std::process::ExitCode;
 
-use crate::common::library_dir;
 use crate::Cli;
 
 /// `glimpse status`.
@@ -40,7 +39,7 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         files,
         check,
     } = cmd;
-    let dir = library_dir(cli);
+    let dir = cli.library_dir();
     let catalog = glimpse::catalog::Catalog::open(&dir)?;
     let integrity = if *check {
         Some(catalog.integrity_check()?)

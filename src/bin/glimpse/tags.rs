@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::args::{DeviceArg, ModelArg};
-use crate::common::{library_dir, library_model, open_library, open_text};
+use crate::common::{library_model, open_library, open_text};
 use crate::Cli;
 
 /// `glimpse tag`.
@@ -132,7 +132,7 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
 
 /// Prints the tags in use with their photo counts.
 pub(crate) fn tags(cli: &Cli, cmd: &TagsCmd) -> Result<ExitCode> {
-    let catalog = glimpse::catalog::Catalog::open(&library_dir(cli))?;
+    let catalog = glimpse::catalog::Catalog::open(&cli.library_dir())?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
     for (label, n) in catalog.tag_counts()? {
