@@ -6,12 +6,12 @@
 //! real-size random ViT-B/32 is made by `python models/test/make_vitb32.py OUT`),
 //! GLIMPSE_BENCH_IMAGES (number of 12 MP JPEGs, default 24).
 
-use glimpse::decode::{decode_file, DecodeOptions};
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::model::ModelFiles;
-use glimpse::preprocess::PreprocessConfig;
-use glimpse::runtime::RuntimeOptions;
+use glimpse_clip::decode::{decode_file, DecodeOptions};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::preprocess::PreprocessConfig;
+use glimpse_clip::runtime::RuntimeOptions;
 mod common;
 
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ fn main() {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/test/tiny-clip")
         });
     println!("\n## image encoder ({})", model.display());
-    let rt = match glimpse::runtime::load(&RuntimeOptions {
+    let rt = match glimpse_clip::runtime::load(&RuntimeOptions {
         allow_download: false,
         ..RuntimeOptions::default()
     }) {
@@ -93,8 +93,8 @@ fn main() {
     let per = files.preprocess.tensor_len();
     println!("{:<10} {:>14} {:>14}", "batch", "images/s", "ms/batch");
     let batches: &[usize] = match enc.batch_axis() {
-        glimpse::encode::BatchAxis::Dynamic => &[1, 4, 8, 16, 32, 64],
-        glimpse::encode::BatchAxis::Fixed(_) => &[1],
+        glimpse_clip::encode::BatchAxis::Dynamic => &[1, 4, 8, 16, 32, 64],
+        glimpse_clip::encode::BatchAxis::Fixed(_) => &[1],
     };
     for &b in batches {
         enc.set_batch(b);

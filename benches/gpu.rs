@@ -20,12 +20,15 @@
 #[allow(dead_code)]
 mod common;
 
-use glimpse::device::{Device, DeviceOptions};
-use glimpse::encode::{ImageEncoder, TextEncoder};
-use glimpse::model::proto::{Field, Message, Value};
-use glimpse::model::{batch, fp16, seqlen, ModelFiles};
-use glimpse::preprocess::Pixels;
-use glimpse::runtime::RuntimeOptions;
+use glimpse_clip::device::{Device, DeviceOptions};
+use glimpse_clip::encode::{ImageEncoder, TextEncoder};
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::preprocess::Pixels;
+use glimpse_clip::runtime::RuntimeOptions;
+use glimpse_onnx::batch;
+use glimpse_onnx::fp16;
+use glimpse_onnx::proto::{Field, Message, Value};
+use glimpse_onnx::seqlen;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,8 +90,8 @@ fn model(dir: &str) -> ModelFiles {
     ModelFiles::open(Path::new(dir)).expect("model folder")
 }
 
-fn runtime() -> glimpse::runtime::Runtime {
-    glimpse::runtime::load(&RuntimeOptions::default().with_download(false))
+fn runtime() -> glimpse_clip::runtime::Runtime {
+    glimpse_clip::runtime::load(&RuntimeOptions::default().with_download(false))
         .expect("ONNX Runtime (set ORT_DYLIB_PATH)")
 }
 
@@ -140,11 +143,11 @@ fn decode(args: &[String]) {
     let dir = PathBuf::from(arg::<String>(args, 2));
     let empty = form(args, 3);
     let files = jpegs(&dir);
-    let cfg = glimpse::preprocess::PreprocessConfig::default();
-    let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
+    let cfg = glimpse_clip::preprocess::PreprocessConfig::default();
+    let opts = glimpse_clip::decode::DecodeOptions::for_model(cfg.resize);
     let failed = AtomicUsize::new(0);
     // Each thread reuses its buffers from photo to photo, as the indexer's decode pool does.
-    type Buffers = (Vec<u8>, Pixels, glimpse::preprocess::Scratch);
+    type Buffers = (Vec<u8>, Pixels, glimpse_clip::preprocess::Scratch);
     let buffers = || -> Buffers { (Vec::new(), empty.clone(), Default::default()) };
     // Two passes, the faster one counts: the first pass of a process sometimes ran 25-35%
     // slower on the development VM, and a ceiling that reads low flatters the pipeline
@@ -155,9 +158,9 @@ fn decode(args: &[String]) {
         let t = Instant::now();
         par_for_with(files.len(), buffers, |(pixels, tensor, scratch), i| {
             let r = std::fs::read(&files[i])
-                .map_err(glimpse::decode::DecodeError::from)
+                .map_err(glimpse_clip::decode::DecodeError::from)
                 .and_then(|b| {
-                    glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels))
+                    glimpse_clip::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels))
                 });
             match r {
                 Ok(d) => {
@@ -190,8 +193,10 @@ fn decode(args: &[String]) {
     let t = Instant::now();
     par_for_with(files.len(), Vec::new, |pixels, i| {
         if let Ok(d) = std::fs::read(&files[i])
-            .map_err(glimpse::decode::DecodeError::from)
-            .and_then(|b| glimpse::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels)))
+            .map_err(glimpse_clip::decode::DecodeError::from)
+            .and_then(|b| {
+                glimpse_clip::decode::decode_bytes_reusing(&b, opts, std::mem::take(pixels))
+            })
         {
             *pixels = d.image.into_raw();
         }
@@ -201,19 +206,19 @@ fn decode(args: &[String]) {
         files.len() as f64 / t.elapsed().as_secs_f64()
     );
     let known = std::collections::HashMap::new();
-    let prepare = |thumbs: Option<&glimpse::thumbs::Thumbs>| {
+    let prepare = |thumbs: Option<&glimpse_library::thumbs::Thumbs>| {
         let t = Instant::now();
         par_for_with(
             files.len(),
-            || (empty.clone(), glimpse::prepare::Scratch::default()),
+            || (empty.clone(), glimpse_library::prepare::Scratch::default()),
             |(tensor, scratch), i| {
                 let buffer = std::mem::replace(tensor, empty.clone());
-                if let Ok(glimpse::prepare::Prepared::Tensor { tensor: t, .. }) =
-                    glimpse::prepare::prepare_into(
+                if let Ok(glimpse_library::prepare::Prepared::Tensor { tensor: t, .. }) =
+                    glimpse_library::prepare::prepare_into(
                         &files[i],
                         &cfg,
                         &known,
-                        thumbs.map(|cache| glimpse::thumbs::Previews {
+                        thumbs.map(|cache| glimpse_library::thumbs::Previews {
                             cache,
                             even_small: false,
                         }),
@@ -232,7 +237,7 @@ fn decode(args: &[String]) {
         prepare(None)
     );
     let thumbs_dir = tempfile::tempdir().expect("temp dir");
-    let thumbs = glimpse::thumbs::Thumbs::new(thumbs_dir.path());
+    let thumbs = glimpse_library::thumbs::Thumbs::new(thumbs_dir.path());
     println!(
         "prepare ceiling: {:.0} img/s (decode ceiling + BLAKE3 content hash + previews where \
          indexing writes them)",
@@ -381,19 +386,20 @@ fn parity(args: &[String]) {
 fn resize() {
     let img = common::photo(320, 240, 7);
     let n = 2000;
-    let filter = glimpse::preprocess::Filter::Bicubic;
+    let filter = glimpse_clip::preprocess::Filter::Bicubic;
     let t = Instant::now();
     let mut check = 0u64;
     for _ in 0..n {
-        let r = glimpse::preprocess::pil_resize(&img, 299, 224, filter);
+        let r = glimpse_clip::preprocess::pil_resize(&img, 299, 224, filter);
         check += r.as_raw()[1000] as u64;
     }
     let fresh = t.elapsed().as_secs_f64() * 1e3 / n as f64;
-    let mut scratch = glimpse::preprocess::Scratch::default();
+    let mut scratch = glimpse_clip::preprocess::Scratch::default();
     let mut pixels = Vec::new();
     let t = Instant::now();
     for _ in 0..n {
-        let r = glimpse::preprocess::pil_resize_into(&img, 299, 224, filter, &mut scratch, pixels);
+        let r =
+            glimpse_clip::preprocess::pil_resize_into(&img, 299, 224, filter, &mut scratch, pixels);
         check += r.as_raw()[1000] as u64;
         pixels = r.into_raw();
     }
@@ -412,10 +418,10 @@ fn split(args: &[String]) {
         .into_iter()
         .take(count)
         .collect();
-    let cfg = glimpse::preprocess::PreprocessConfig::default();
-    let opts = glimpse::decode::DecodeOptions::for_model(cfg.resize);
+    let cfg = glimpse_clip::preprocess::PreprocessConfig::default();
+    let opts = glimpse_clip::decode::DecodeOptions::for_model(cfg.resize);
     let thumbs_dir = tempfile::tempdir().expect("temp dir");
-    let thumbs = glimpse::thumbs::Thumbs::new(thumbs_dir.path());
+    let thumbs = glimpse_library::thumbs::Thumbs::new(thumbs_dir.path());
     let names = [
         "read",
         "hash",
@@ -437,7 +443,7 @@ fn split(args: &[String]) {
     let mut tensor = vec![0f32; cfg.tensor_len()];
     let mut crop = Pixels::Bytes(Vec::new());
     let mut floats = Pixels::Floats(Vec::new());
-    let (mut pixels, mut scratch) = (Vec::new(), glimpse::preprocess::Scratch::default());
+    let (mut pixels, mut scratch) = (Vec::new(), glimpse_clip::preprocess::Scratch::default());
     let mut resized_pixels = Vec::new();
     fn lap(secs: &mut [f64], stage: usize, t: &mut Instant) {
         secs[stage] += t.elapsed().as_secs_f64();
@@ -448,16 +454,17 @@ fn split(args: &[String]) {
         let mut t = Instant::now();
         let bytes = std::fs::read(f).expect("read");
         lap(&mut secs, 0, &mut t);
-        let hash = glimpse::prepare::content_hash(&bytes);
+        let hash = glimpse_library::prepare::content_hash(&bytes);
         lap(&mut secs, 1, &mut t);
-        let d = glimpse::decode::decode_bytes_reusing(&bytes, opts, std::mem::take(&mut pixels))
-            .expect("decode");
+        let d =
+            glimpse_clip::decode::decode_bytes_reusing(&bytes, opts, std::mem::take(&mut pixels))
+                .expect("decode");
         lap(&mut secs, 2, &mut t);
-        let _ = glimpse::metadata::read(&bytes);
+        let _ = glimpse_clip::metadata::read(&bytes);
         lap(&mut secs, 3, &mut t);
         let (tw, th) = cfg.resize_target(d.image.width(), d.image.height());
         let size = |v: u64| u32::try_from(v).expect("a photo's resize fits u32");
-        let resized = glimpse::preprocess::pil_resize_into(
+        let resized = glimpse_clip::preprocess::pil_resize_into(
             &d.image,
             size(tw),
             size(th),
@@ -493,7 +500,7 @@ fn split(args: &[String]) {
         let preview_secs = t.elapsed().as_secs_f64();
         lap(&mut secs, 7, &mut t);
         let (w, h) = (d.width, d.height);
-        let own = glimpse::thumbs::original_is_preview(
+        let own = glimpse_library::thumbs::original_is_preview(
             d.format,
             w,
             h,
@@ -575,9 +582,9 @@ fn insert(args: &[String]) {
     counts.dedup();
     for threads in counts {
         let take = if threads == 1 { n.min(20_000) } else { n };
-        let mut idx = glimpse::vectors::VectorIndex::new(dim).expect("index");
+        let mut idx = glimpse_library::vectors::VectorIndex::new(dim).expect("index");
         let t = Instant::now();
-        for chunk in items[..take].chunks(glimpse::library::INSERT_CHUNK) {
+        for chunk in items[..take].chunks(glimpse_library::library::INSERT_CHUNK) {
             idx.add_many(chunk, threads).expect("add");
         }
         let secs = t.elapsed().as_secs_f64();
@@ -603,10 +610,10 @@ fn insert(args: &[String]) {
     // insertion make it cheaper, at some recall (held-out queries, default search breadth).
     let threads = (cores() / 4).max(2);
     for expansion in [128, 64, 32] {
-        let mut idx = glimpse::vectors::VectorIndex::new(dim).expect("index");
+        let mut idx = glimpse_library::vectors::VectorIndex::new(dim).expect("index");
         idx.set_expansion_add(expansion);
         let t = Instant::now();
-        for chunk in items.chunks(glimpse::library::INSERT_CHUNK) {
+        for chunk in items.chunks(glimpse_library::library::INSERT_CHUNK) {
             idx.add_many(chunk, threads).expect("add");
         }
         let secs = t.elapsed().as_secs_f64();

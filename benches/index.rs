@@ -8,12 +8,12 @@
 //! GLIMPSE_BENCH_PYTHON (a Python with Pillow, numpy and onnxruntime; default `python3`),
 //! GLIMPSE_BENCH_12MP / GLIMPSE_BENCH_1MP (photo counts, default 24 / 96).
 
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
-use glimpse::runtime::RuntimeOptions;
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::runtime::RuntimeOptions;
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Control;
 mod common;
 
 use std::path::PathBuf;
@@ -52,7 +52,7 @@ fn main() {
         .unwrap_or_else(|_| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/test/tiny-clip")
         });
-    let rt = glimpse::runtime::load(&RuntimeOptions::default().with_download(false))
+    let rt = glimpse_clip::runtime::load(&RuntimeOptions::default().with_download(false))
         .expect("ONNX Runtime: set ORT_DYLIB_PATH");
     let files = ModelFiles::open(&model).expect("model folder");
     let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).expect("image encoder");

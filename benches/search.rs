@@ -14,14 +14,14 @@
 //! The text model is `GLIMPSE_BENCH_MODEL` (default: the repository's shape model); a real-size
 //! random ViT-B/32 (models/test/make_vitb32.py) shows what OpenAI's text tower costs.
 
-use glimpse::catalog::Catalog;
-use glimpse::device::Device;
-use glimpse::encode::TextEncoder;
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Outcome;
-use glimpse::runtime::RuntimeOptions;
-use glimpse::search::{self, Request};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::TextEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::runtime::RuntimeOptions;
+use glimpse_library::catalog::Catalog;
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Outcome;
+use glimpse_query::search::{self, Request};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -245,7 +245,7 @@ fn main() {
         .unwrap_or_else(|_| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/test/shape-clip")
         });
-    let rt = glimpse::runtime::load(&RuntimeOptions::default().with_download(false))
+    let rt = glimpse_clip::runtime::load(&RuntimeOptions::default().with_download(false))
         .expect("ONNX Runtime: set ORT_DYLIB_PATH");
     let files = ModelFiles::open(&model).expect("model folder");
     let text = TextEncoder::open(&rt.env, &files, Device::Cpu).expect("text encoder");
@@ -346,7 +346,7 @@ fn main() {
         encode_only.line("  of which tokenize+encode");
         graph.line(&format!(
             "  HNSW search alone (ef {})",
-            glimpse::vectors::EXPANSION_SEARCH
+            glimpse_library::vectors::EXPANSION_SEARCH
         ));
         exact.line("  exact search alone");
         // How recall of text-like queries grows with the graph search's breadth, and how many
@@ -384,7 +384,7 @@ fn main() {
             ));
         }
         lib.vectors()
-            .set_expansion_search(glimpse::vectors::EXPANSION_SEARCH);
+            .set_expansion_search(glimpse_library::vectors::EXPANSION_SEARCH);
         // Similar photos: a stored vector (no encode) + search + join, the photo left out.
         let mut similar = Stats::new();
         let mut rng = Rng(77);
@@ -398,8 +398,8 @@ fn main() {
                 exclude: vec![pick],
                 ..Request::new(10)
             };
-            let page =
-                search::nearest(&lib, &glimpse::embedding::unit(v.clone()), &req).expect("similar");
+            let page = search::nearest(&lib, &glimpse_clip::embedding::unit(v.clone()), &req)
+                .expect("similar");
             similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
             let truth: Vec<i64> = lib
                 .vectors()

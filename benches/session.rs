@@ -8,10 +8,10 @@
 //! GLIMPSE_BENCH_MODEL (default the tiny test model; the figures mean something with a real-size
 //! one, e.g. `models/test/make_vitb32.py`'s), GLIMPSE_BENCH_PHOTOS (default 24). Three windows are measured after the one that indexes.
 
-use glimpse::device::{Device, DeviceOptions};
-use glimpse::runtime::RuntimeOptions;
-use glimpse::session::{Session, SessionConfig};
-use glimpse::views::SearchQuery;
+use glimpse_clip::device::{Device, DeviceOptions};
+use glimpse_clip::runtime::RuntimeOptions;
+use glimpse_session::session::{Session, SessionConfig};
+use glimpse_session::views::SearchQuery;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

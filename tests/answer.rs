@@ -1,10 +1,10 @@
 //! Exact-result tests of search, filters, pagination, minus terms, example photos and tagging
 //! on libraries whose vectors are chosen by hand (no model), so every expected list is known.
 
-use glimpse::catalog::{Catalog, PhotoFilter};
-use glimpse::library::Library;
-use glimpse::pipeline::Outcome;
-use glimpse::search::{self, Request, SearchError, Sort};
+use glimpse_library::catalog::{Catalog, PhotoFilter};
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Outcome;
+use glimpse_query::search::{self, Request, SearchError, Sort};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -442,7 +442,7 @@ fn an_example_photo_uses_its_stored_vector_and_is_left_out() {
         exclude: ex.photo_id.into_iter().collect(),
         ..Request::new(3)
     };
-    let p = search::nearest(&s.lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
+    let p = search::nearest(&s.lib, &glimpse_clip::embedding::unit(ex.vector), &req).unwrap();
     assert!(!s.names(&p).contains(&"p3"));
     // p3 and p9 both lean to e4 (cosine 0.874); then p0 (0.703) and p1 (0.651).
     assert_eq!(s.names(&p), vec!["p9", "p0", "p1"]);
@@ -482,11 +482,11 @@ fn tagging_uses_stored_vectors_and_cached_label_vectors() {
     };
     let root = s.root.clone();
     let labels = vec!["Beach".to_string(), "people".into(), "forest".into()];
-    let opts = glimpse::tags::TagOptions {
+    let opts = glimpse_query::tags::TagOptions {
         threshold: 0.25,
         min_cosine: 0.2,
     };
-    let r = glimpse::tags::tag_folder(&mut s.lib, &root, &labels, &opts, &mut embed).unwrap();
+    let r = glimpse_query::tags::tag_folder(&mut s.lib, &root, &labels, &opts, &mut embed).unwrap();
     assert_eq!((r.photos, r.tagged, r.labels_embedded), (4, 4, 3));
     let top: HashMap<String, String> = r
         .per_photo
@@ -501,10 +501,10 @@ fn tagging_uses_stored_vectors_and_cached_label_vectors() {
     assert_eq!(top["people"], "people");
     assert_eq!(top["forest"], "forest");
     // Same labels again: nothing embedded; one new label: only its 7 prompts are embedded.
-    let r = glimpse::tags::tag_folder(&mut s.lib, &root, &labels, &opts, &mut embed).unwrap();
+    let r = glimpse_query::tags::tag_folder(&mut s.lib, &root, &labels, &opts, &mut embed).unwrap();
     assert_eq!(r.labels_embedded, 0);
     let more = vec!["beach".to_string(), "sea".into()];
-    let r = glimpse::tags::tag_folder(&mut s.lib, &root, &more, &opts, &mut embed).unwrap();
+    let r = glimpse_query::tags::tag_folder(&mut s.lib, &root, &more, &opts, &mut embed).unwrap();
     // people and forest match neither label (cosine < 0.2): untagged, though the softmax
     // over two unrelated labels would give each 0.5.
     assert_eq!((r.labels_embedded, r.tagged), (1, 2));

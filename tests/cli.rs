@@ -392,7 +392,7 @@ fn a_model_whose_embedding_width_changed_is_refused_before_anything_is_encoded()
     // The library recorded another width for a model of this name (its folder was replaced).
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib");
-    glimpse::catalog::Catalog::open(&lib)
+    glimpse_library::catalog::Catalog::open(&lib)
         .unwrap()
         .model_id("tiny-clip", 256)
         .unwrap();

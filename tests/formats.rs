@@ -7,12 +7,12 @@
 
 mod common;
 
-use glimpse::decode::{self, DecodeError, DecodeOptions};
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
+use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Control;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     common::fixture("formats").join(name)
@@ -64,7 +64,7 @@ fn a_truncated_jpeg_xl_is_a_clear_error() {
 #[test]
 fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
     assert!(
-        glimpse::heif::available(),
+        glimpse_clip::heif::available(),
         "libheif could not be loaded: install libheif1 (bash scripts/setup.sh --app does)"
     );
     let files = ModelFiles::open(&common::immich_model()).unwrap();
@@ -94,9 +94,9 @@ fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
 #[test]
 fn a_heic_gives_its_date_camera_and_place_like_a_jpeg() {
     let bytes = std::fs::read(fixture("phone_rotated.heic")).unwrap();
-    let m = glimpse::metadata::read(&bytes);
+    let m = glimpse_clip::metadata::read(&bytes);
     // 18:05:09 at +02:00.
-    let utc = glimpse::calendar::parse_day("2024-07-14").unwrap() + 16 * 3600 + 5 * 60 + 9;
+    let utc = glimpse_clip::calendar::parse_day("2024-07-14").unwrap() + 16 * 3600 + 5 * 60 + 9;
     assert_eq!(m.taken_at, Some(utc));
     assert_eq!(m.offset_minutes, Some(120));
     assert_eq!(
@@ -148,7 +148,7 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
     } else {
         assert_eq!(of("jxl").unsupported, 3, "{formats:?}");
     }
-    if cfg!(feature = "heif") && glimpse::heif::available() {
+    if cfg!(feature = "heif") && glimpse_clip::heif::available() {
         assert_eq!(
             (of("heic").indexed, of("heic").failed),
             (2, 1),

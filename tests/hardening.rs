@@ -5,8 +5,8 @@
 
 mod common;
 
-use glimpse::decode::{self, DecodeOptions};
-use glimpse::preprocess::{ConfigError, PreprocessConfig, MAX_INPUT_SIDE};
+use glimpse_clip::decode::{self, DecodeOptions};
+use glimpse_clip::preprocess::{ConfigError, PreprocessConfig, MAX_INPUT_SIDE};
 use std::path::{Path, PathBuf};
 
 /// A temporary folder holding one real photo (`photo.jpg`).
@@ -23,8 +23,8 @@ fn folder() -> tempfile::TempDir {
 #[cfg(unix)]
 mod special_files {
     use super::*;
-    use glimpse::library::Library;
-    use glimpse::prepare::{self, PrepareError};
+    use glimpse_library::library::Library;
+    use glimpse_library::prepare::{self, PrepareError};
     use std::collections::HashMap;
     use std::sync::mpsc;
     use std::time::Duration;
@@ -86,7 +86,9 @@ mod special_files {
 
         let p = fifo.clone();
         let err = without_hanging(&fifo, "metadata::read_file", move || {
-            glimpse::metadata::read_file(&p).unwrap_err().to_string()
+            glimpse_clip::metadata::read_file(&p)
+                .unwrap_err()
+                .to_string()
         });
         assert_eq!(err, want);
 
@@ -94,7 +96,7 @@ mod special_files {
         let (p, lib) = (fifo.clone(), dir.path().join("library"));
         let err = without_hanging(&fifo, "search::example", move || {
             let lib = Library::open(&lib, "m", 4).unwrap();
-            glimpse::search::example(&lib, None, &p)
+            glimpse_query::search::example(&lib, None, &p)
                 .unwrap_err()
                 .to_string()
         });

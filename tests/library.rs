@@ -3,11 +3,11 @@
 
 mod common;
 
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::library::{Library, LibraryError, Summary};
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::library::{Library, LibraryError, Summary};
+use glimpse_library::pipeline::Control;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -239,7 +239,9 @@ fn counts_match_the_rows(lib: &Library, dir: &Path) {
 
     // `glimpse status`'s per-format lines: every photo once, in its state.
     let per_format = lib.catalog.format_counts().unwrap();
-    let sum = |f: fn(&glimpse::catalog::FormatCount) -> u64| per_format.iter().map(f).sum::<u64>();
+    let sum = |f: fn(&glimpse_library::catalog::FormatCount) -> u64| {
+        per_format.iter().map(f).sum::<u64>()
+    };
     assert_eq!(
         (
             sum(|f| f.indexed),
@@ -645,12 +647,12 @@ fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
         .unwrap();
     let strict = t.root.join("strict");
     std::fs::create_dir_all(&strict).unwrap();
-    let opts = glimpse::tags::TagOptions {
+    let opts = glimpse_query::tags::TagOptions {
         threshold: 0.25,
         min_cosine: 2.0,
     };
     let labels = ["snow".to_string(), "forest".into()];
-    glimpse::tags::tag_folder(&mut lib, &strict, &labels, &opts, &mut fake_text).unwrap();
+    glimpse_query::tags::tag_folder(&mut lib, &strict, &labels, &opts, &mut fake_text).unwrap();
 
     // A move to another drive as a watcher sees it: the copies arrive in one job, the original
     // leaves in a later one. Another copy lands in an auto-tagged folder, whose run decides.
@@ -733,7 +735,7 @@ fn a_tagged_folder_tags_the_photos_that_arrive_later() {
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
     // No softmax floor beyond the labels' own share, no cosine floor: every photo gets a tag.
-    let opts = glimpse::tags::TagOptions {
+    let opts = glimpse_query::tags::TagOptions {
         threshold: 0.25,
         min_cosine: -1.0,
     };
@@ -745,7 +747,7 @@ fn a_tagged_folder_tags_the_photos_that_arrive_later() {
     let y2020 = t.root.join("y2020");
     let m2 = y2020.join("m2");
     let tag = |lib: &mut Library, folder: &Path, labels: &[String]| {
-        glimpse::tags::tag_folder(lib, folder, labels, &opts, &mut fake_text).unwrap()
+        glimpse_query::tags::tag_folder(lib, folder, labels, &opts, &mut fake_text).unwrap()
     };
     tag(&mut lib, &y2020, &outer);
     tag(&mut lib, &m2, &inner);
@@ -812,11 +814,11 @@ fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
     let labels = ["beach".to_string(), "snow".into()];
     for (folder, min_cosine) in [(&open, -1.0), (&strict, 2.0)] {
         std::fs::create_dir_all(folder).unwrap();
-        let opts = glimpse::tags::TagOptions {
+        let opts = glimpse_query::tags::TagOptions {
             threshold: 0.25,
             min_cosine,
         };
-        glimpse::tags::tag_folder(&mut lib, folder, &labels, &opts, &mut fake_text).unwrap();
+        glimpse_query::tags::tag_folder(&mut lib, folder, &labels, &opts, &mut fake_text).unwrap();
     }
     std::fs::rename(t.root.join("y2021/m1/img1.jpg"), strict.join("img1.jpg")).unwrap();
     std::fs::rename(t.root.join("y2021/m1/img5.JPG"), open.join("img5.JPG")).unwrap();
@@ -877,7 +879,7 @@ fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
     // photos: opening it folds the inner root into the outer one and indexing works again.
     {
         let db = rusqlite::Connection::open(t.lib.join("catalog.sqlite")).unwrap();
-        let bytes = glimpse::catalog::path_bytes(&inner);
+        let bytes = glimpse_library::catalog::path_bytes(&inner);
         db.execute("INSERT INTO roots(path, added_at) VALUES (?1, 0)", [&bytes])
             .unwrap();
         let id = db.last_insert_rowid();
@@ -1281,7 +1283,7 @@ fn a_root_that_suddenly_looks_empty_is_offline_not_purged() {
 /// The background job streams progress, pauses, resumes and hands the library back.
 #[test]
 fn a_background_job_streams_progress_and_can_be_paused() {
-    use glimpse::library::{Job, JobEvent};
+    use glimpse_library::library::{Job, JobEvent};
     let t = tree();
     let enc = std::sync::Arc::new(encoder());
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
@@ -1315,7 +1317,7 @@ fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
     let lib_dir = tmp.path().join("library");
     std::fs::create_dir_all(&lib_dir).unwrap();
     assert!(
-        glimpse::thumbs::on_another_drive(usb.path(), &lib_dir),
+        glimpse_library::thumbs::on_another_drive(usb.path(), &lib_dir),
         "/dev/shm is on the library's drive here: the test needs a second file system"
     );
     let local = tmp.path().join("Pictures");
@@ -1337,7 +1339,10 @@ fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
     let previews = |lib: &Library| -> Vec<(String, bool)> {
         let ids = lib
             .catalog
-            .filter_ids(lib.model_id(), &glimpse::catalog::PhotoFilter::default())
+            .filter_ids(
+                lib.model_id(),
+                &glimpse_library::catalog::PhotoFilter::default(),
+            )
             .unwrap();
         let mut v: Vec<(String, bool)> = lib
             .catalog

@@ -5,14 +5,14 @@
 
 mod common;
 
-use glimpse::calendar::parse_day;
-use glimpse::catalog::{PhotoFilter, PhotoInfo};
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
-use glimpse::search::{self, Request, Sort};
+use glimpse_clip::calendar::parse_day;
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Control;
+use glimpse_query::search::{self, Request, Sort};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;

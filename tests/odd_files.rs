@@ -5,7 +5,7 @@
 
 mod common;
 
-use glimpse::decode::{self, DecodeError, DecodeOptions, Decoded};
+use glimpse_clip::decode::{self, DecodeError, DecodeOptions, Decoded};
 use image::RgbImage;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,7 +95,7 @@ fn plain_tiffs_come_out_as_the_pure_rust_decoder_reads_them() {
     // The reference set's TIFF: libtiff (first) and the `image` crate give the same pixels.
     let d = decode(&common::fixture("images/plain.tiff"));
     assert!(
-        glimpse::tiff::available(),
+        glimpse_clip::tiff::available(),
         "libtiff6 is installed by setup.sh"
     );
     assert_eq!(mad(&d.image, &plain("images/plain.tiff")), 0.0);

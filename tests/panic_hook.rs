@@ -49,7 +49,7 @@ fn panic_in_child() {
         .without_time()
         .with_ansi(false)
         .init();
-    glimpse::decode::log_panics();
+    glimpse_clip::decode::log_panics();
     let caught = std::panic::catch_unwind(|| -> u32 {
         panic!("a decoder gave up\nsecond line");
     });

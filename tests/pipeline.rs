@@ -4,10 +4,10 @@
 
 mod common;
 
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::{self, Control, Outcome, WorkItem};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::pipeline::{self, Control, Outcome, WorkItem};
 use std::collections::HashMap;
 use std::convert::Infallible;
 
@@ -237,7 +237,7 @@ fn an_encoder_taking_bytes_indexes_the_same_vectors() {
     // vector the float pipeline gives it.
     let files = ModelFiles::open(&common::immich_model()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let wrapped = glimpse::model::bytes::take_bytes(
+    let wrapped = glimpse_onnx::bytes::take_bytes(
         &std::fs::read(&files.visual).unwrap(),
         &files.preprocess.lut(),
     )
@@ -246,7 +246,10 @@ fn an_encoder_taking_bytes_indexes_the_same_vectors() {
     with_bytes.visual = dir.path().join("visual_bytes.onnx");
     std::fs::write(&with_bytes.visual, wrapped).unwrap();
     let bytes_enc = ImageEncoder::open(&common::runtime().env, &with_bytes, Device::Cpu).unwrap();
-    assert_eq!(bytes_enc.pixel_input(), glimpse::encode::PixelInput::Bytes);
+    assert_eq!(
+        bytes_enc.pixel_input(),
+        glimpse_clip::encode::PixelInput::Bytes
+    );
 
     let work = work();
     let want = vectors(&encoder(), &work);

@@ -7,10 +7,12 @@
 mod common;
 
 use common::{fixture, runtime};
-use glimpse::device::{Device, DeviceOptions, Provider};
-use glimpse::encode::{ImageEncoder, PixelInput, TextEncoder};
-use glimpse::model::{bytes, fp16, ModelFiles};
-use glimpse::preprocess::{Pixels, PixelsRef};
+use glimpse_clip::device::{Device, DeviceOptions, Provider};
+use glimpse_clip::encode::{ImageEncoder, PixelInput, TextEncoder};
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::preprocess::{Pixels, PixelsRef};
+use glimpse_onnx::bytes;
+use glimpse_onnx::fp16;
 use std::path::{Path, PathBuf};
 
 /// Copies a model folder as shipped: without the copies and check records Glimpse writes
@@ -195,7 +197,7 @@ fn a_file_that_is_not_onnx_gets_a_clear_error() {
 fn without_a_gpu_provider_no_fp16_copy_is_made_or_used() {
     let rt = runtime();
     assert!(
-        !glimpse::device::available_providers().contains(&Provider::Cuda),
+        !glimpse_clip::device::available_providers().contains(&Provider::Cuda),
         "this test expects the CPU build of ONNX Runtime"
     );
     let (_dir, files) = model_copy(&common::immich_model());
@@ -206,7 +208,7 @@ fn without_a_gpu_provider_no_fp16_copy_is_made_or_used() {
         enc.selection.fallback, None,
         "auto on a CPU machine is no downgrade"
     );
-    assert_eq!(enc.max_batch(), glimpse::encode::DEFAULT_IMAGE_BATCH);
+    assert_eq!(enc.max_batch(), glimpse_clip::encode::DEFAULT_IMAGE_BATCH);
     assert!(!fp16::variant_path(&files.visual).exists());
 }
 

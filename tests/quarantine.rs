@@ -2,13 +2,13 @@
 //! stop indexing once more at most: the next start tries each file that was in flight alone,
 //! and the one that kills it again is marked failed ("Glimpse stopped while reading this
 //! file") while its neighbours are indexed. Checked for the command line and for the app's
-//! session, with the fault-injection hook of test builds (`glimpse::fault`), which aborts the
+//! session, with the fault-injection hook of test builds (`glimpse_library::fault`), which aborts the
 //! process with no unwinding and no cleanup, as a native crash does.
 
 mod common;
 
-use glimpse::catalog::STOPPED_WHILE_READING;
-use glimpse::fault::ABORT_ON;
+use glimpse_library::catalog::STOPPED_WHILE_READING;
+use glimpse_library::fault::ABORT_ON;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -60,7 +60,7 @@ fn died(out: &Output) -> bool {
 
 /// Every photo's status and reason, from the catalog.
 fn states(library: &Path) -> Vec<(PathBuf, String, Option<String>)> {
-    let catalog = glimpse::catalog::Catalog::open(library).unwrap();
+    let catalog = glimpse_library::catalog::Catalog::open(library).unwrap();
     let mut out = Vec::new();
     for r in catalog.roots().unwrap() {
         let known = catalog.known_files(r.id, 1).unwrap();
@@ -70,7 +70,7 @@ fn states(library: &Path) -> Vec<(PathBuf, String, Option<String>)> {
             .into_iter()
             .collect();
         for (p, k) in known {
-            let p = glimpse::catalog::bytes_path(&p);
+            let p = glimpse_library::catalog::bytes_path(&p);
             let why = failures.get(&p).cloned();
             out.push((p, k.status, why));
         }
@@ -145,9 +145,9 @@ const CHILD: &str = "GLIMPSE_TEST_SESSION_CHILD";
 /// The app's session over `library`, indexing its folders at start (and `root` on the first
 /// start) until it is idle; aborts with the process when it reads [`KILLER`].
 fn run_session(library: &Path, root: &Path) {
-    use glimpse::device::{Device, DeviceOptions};
-    use glimpse::runtime::RuntimeOptions;
-    use glimpse::session::{Session, SessionConfig};
+    use glimpse_clip::device::{Device, DeviceOptions};
+    use glimpse_clip::runtime::RuntimeOptions;
+    use glimpse_session::session::{Session, SessionConfig};
     let mut cfg = SessionConfig::new(library.to_path_buf());
     cfg.model = Some(common::shape_model().display().to_string());
     cfg.runtime = RuntimeOptions {

@@ -7,11 +7,11 @@
 
 mod common;
 
-use glimpse::decode::{self, DecodeError, DecodeOptions};
-use glimpse::device::Device;
-use glimpse::encode::ImageEncoder;
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
+use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::ImageEncoder;
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::library::Library;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -53,7 +53,7 @@ fn previews_decode_upright_to_the_picture_they_show() {
 #[test]
 fn a_raw_whose_preview_is_too_small_is_developed_from_its_sensor_data() {
     assert!(
-        glimpse::develop::available(),
+        glimpse_clip::develop::available(),
         "LibRaw could not be loaded: install libraw20 (bash scripts/setup.sh does)"
     );
     let d = decode::decode_file(&fixture("sensor.dng"), DecodeOptions::full()).unwrap();
@@ -138,14 +138,14 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     assert_eq!((developed.width, developed.height), (Some(516), Some(388)));
     assert_eq!(
         dng.date,
-        glimpse::calendar::parse_day("2021-03-04").unwrap() + 5 * 3600 + 6 * 60 + 7
+        glimpse_clip::calendar::parse_day("2021-03-04").unwrap() + 5 * 3600 + 6 * 60 + 7
     );
     // RAF's container is not TIFF: its date and camera come from the preview's EXIF.
     let raf = by_name("fuji.raf");
     assert_eq!(raf.camera.as_deref(), Some("FUJIFILM X-T4"));
     assert_eq!(
         raf.date,
-        glimpse::calendar::parse_day("2022-08-14").unwrap() + 17 * 3600 + 45 * 60
+        glimpse_clip::calendar::parse_day("2022-08-14").unwrap() + 17 * 3600 + 45 * 60
     );
     assert!(raf.date_taken);
 }
@@ -168,7 +168,7 @@ fn failed_files_are_tried_again_once_when_the_decoders_change() {
     // Same decoders, same files: the failure is not read again.
     assert_eq!(run(&mut lib), (0, 0, 0));
     // As if the folder had last been read by an older Glimpse, or before LibRaw was installed.
-    let key = glimpse::library::decoders_key(lib.catalog.roots().unwrap()[0].id);
+    let key = glimpse_library::library::decoders_key(lib.catalog.roots().unwrap()[0].id);
     lib.catalog.set_setting(&key, "0.0.1 raw").unwrap();
     assert_eq!(
         run(&mut lib),
@@ -177,7 +177,7 @@ fn failed_files_are_tried_again_once_when_the_decoders_change() {
     );
     assert_eq!(
         lib.catalog.setting(&key).unwrap(),
-        Some(glimpse::decode::decoder_set())
+        Some(glimpse_clip::decode::decoder_set())
     );
     assert_eq!(run(&mut lib), (0, 0, 0), "and only once");
 }

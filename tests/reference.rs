@@ -5,11 +5,11 @@
 
 mod common;
 
-use glimpse::decode::{decode_file, DecodeOptions};
-use glimpse::device::Device;
-use glimpse::encode::{BatchAxis, ImageEncoder, TextEncoder};
-use glimpse::model::{Layout, ModelFiles};
-use glimpse::tokenize::Tokenizer;
+use glimpse_clip::decode::{decode_file, DecodeOptions};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::{BatchAxis, ImageEncoder, TextEncoder};
+use glimpse_clip::model::{Layout, ModelFiles};
+use glimpse_clip::tokenize::Tokenizer;
 
 fn images() -> Vec<serde_json::Value> {
     common::json("reference/images.json")["images"]
@@ -265,7 +265,7 @@ fn every_fixture_decoded_for_the_model_keeps_reference_parity() {
     let files = ModelFiles::open(&common::immich_model()).unwrap();
     let enc = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();
     let size = files.preprocess.resize;
-    let embed = |d: &glimpse::decode::Decoded| {
+    let embed = |d: &glimpse_clip::decode::Decoded| {
         enc.encode(&files.preprocess.apply(&d.image), 1)
             .unwrap()
             .remove(0)
@@ -356,7 +356,7 @@ fn assert_ids_match(doc: &serde_json::Value, key: &str) -> usize {
             mismatches.push(format!(
                 "{text:?}\n   cleaned (python) {:?}\n   cleaned (rust)   {:?}\n   want {:?}\n   got  {:?}",
                 e["cleaned"].as_str().unwrap_or(""),
-                glimpse::tokenize::clean_caption(text),
+                glimpse_clip::tokenize::clean_caption(text),
                 &want[..want.iter().position(|&x| x == 49407).map_or(77, |p| p + 1)],
                 &got[..got.iter().position(|&x| x == 49407).map_or(77, |p| p + 1)],
             ));
@@ -461,7 +461,7 @@ fn a_variable_length_copy_that_disagrees_is_not_used() {
     // Another model's variable-length graph in the copy's place (it runs at any length, with
     // other weights), newer than the original and never checked.
     let other = std::fs::read(common::immich_model().join("textual/model.onnx")).unwrap();
-    let other = glimpse::model::seqlen::variable_length(&other, 77)
+    let other = glimpse_onnx::seqlen::variable_length(&other, 77)
         .unwrap()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -546,7 +546,7 @@ fn an_open_clip_image_graph_for_one_picture_takes_batches_and_matches_open_clip(
 /// `onnx.save_model(..., save_as_external_data=True)` does for graphs over protobuf's 2 GB.
 /// Returns how many moved.
 fn move_weights_out(graph: &std::path::Path) -> usize {
-    use glimpse::model::proto::{Message, Value};
+    use glimpse_onnx::proto::{Message, Value};
     // ONNX field numbers: ModelProto.graph, GraphProto.initializer, TensorProto.raw_data,
     // .external_data (key/value entries), .data_location (1 = EXTERNAL).
     const GRAPH: u32 = 7;
@@ -652,8 +652,8 @@ fn an_image_graph_with_external_weights_takes_batches_and_gets_its_fp16_copy() {
     // The GPU copy (byte input, fp16) holds the weights itself, at half their size, and gives
     // the float graph's embeddings to fp16 precision (opened here on the CPU).
     let lut = files.preprocess.lut();
-    let half = glimpse::model::fp16::ensure_image_variant(&copy, &lut).unwrap();
-    assert_eq!(half, glimpse::model::fp16::image_variant_path(&copy, &lut));
+    let half = glimpse_onnx::fp16::ensure_image_variant(&copy, &lut).unwrap();
+    assert_eq!(half, glimpse_onnx::fp16::image_variant_path(&copy, &lut));
     let data = std::fs::metadata(files.visual.with_file_name("model.onnx.data"))
         .unwrap()
         .len();
@@ -665,7 +665,7 @@ fn an_image_graph_with_external_weights_takes_batches_and_gets_its_fp16_copy() {
     let mut fp16 = files.clone();
     fp16.visual = half;
     let enc16 = ImageEncoder::open(&rt.env, &fp16, Device::Cpu).unwrap();
-    assert_eq!(enc16.pixel_input(), glimpse::encode::PixelInput::Bytes);
+    assert_eq!(enc16.pixel_input(), glimpse_clip::encode::PixelInput::Bytes);
     assert_eq!(enc16.batch_axis(), BatchAxis::Dynamic);
     let (paths, embed) = (fixture_paths(), embed_fixtures);
     for (i, (x, y)) in embed(&enc16).iter().zip(&embed(&enc)).enumerate() {
@@ -687,15 +687,15 @@ fn a_batched_graph_takes_batches_of_bytes_as_its_gpu_copy_does() {
     drop(ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap());
     let copy = files.visual.with_file_name("model.batch.onnx");
     let lut = files.preprocess.lut();
-    let half = glimpse::model::fp16::ensure_image_variant(&copy, &lut).unwrap();
-    assert_eq!(half, glimpse::model::fp16::image_variant_path(&copy, &lut));
-    let wrapped = glimpse::model::bytes::take_bytes(&std::fs::read(&copy).unwrap(), &lut).unwrap();
+    let half = glimpse_onnx::fp16::ensure_image_variant(&copy, &lut).unwrap();
+    assert_eq!(half, glimpse_onnx::fp16::image_variant_path(&copy, &lut));
+    let wrapped = glimpse_onnx::bytes::take_bytes(&std::fs::read(&copy).unwrap(), &lut).unwrap();
     let mut gpu = files.clone();
     gpu.visual = dir.path().join("batched_bytes.onnx");
     std::fs::write(&gpu.visual, wrapped).unwrap();
     let enc = ImageEncoder::open(&rt.env, &gpu, Device::Cpu).unwrap();
     assert_eq!(enc.batch_axis(), BatchAxis::Dynamic);
-    assert_eq!(enc.pixel_input(), glimpse::encode::PixelInput::Bytes);
+    assert_eq!(enc.pixel_input(), glimpse_clip::encode::PixelInput::Bytes);
 
     // The same photos through the batched graph taking floats: the same embeddings.
     let floats = ImageEncoder::open(&rt.env, &files, Device::Cpu).unwrap();

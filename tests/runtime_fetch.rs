@@ -5,7 +5,7 @@
 //!
 //! Everything lives in one test function because ONNX Runtime can be loaded once per process.
 
-use glimpse::runtime::{self, LibrarySource, RuntimeOptions, DYLIB_ENV, ORT_VERSION};
+use glimpse_clip::runtime::{self, LibrarySource, RuntimeOptions, DYLIB_ENV, ORT_VERSION};
 use ort::session::Session;
 use ort::value::Tensor;
 

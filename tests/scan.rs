@@ -1,7 +1,7 @@
 //! The scan on real trees built in a temporary folder: what is found, pruned, reported, and how
 //! links, odd names, permissions, vanishing files and vanished roots behave.
 
-use glimpse::scan::{
+use glimpse_library::scan::{
     format_of, is_photo_path, is_pruned, root_status, scan_file, scan_root, PhotoFormat, RootState,
     ScanError, ScanItem, ScanOptions, ScanSummary, ScannedFile, SkipReason,
 };
@@ -109,7 +109,7 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
     } else {
         expected_unsupported.push((r.join("a/b/raw.CR2"), "cr2"));
     }
-    if cfg!(feature = "heif") && glimpse::heif::available() {
+    if cfg!(feature = "heif") && glimpse_clip::heif::available() {
         expected.extend([r.join("a/b/phone.heic"), r.join("a/b/new.AVIF")]);
     } else {
         expected_unsupported.extend([
@@ -352,7 +352,7 @@ fn too_large_photos_are_reported_not_indexed() {
     );
     assert_eq!(
         ScanOptions::default().max_file_bytes,
-        glimpse::decode::MAX_FILE_BYTES
+        glimpse_clip::decode::MAX_FILE_BYTES
     );
 }
 

@@ -1,4 +1,4 @@
-//! The engine as the desktop app holds it (`glimpse::session`): folders added and indexed in the
+//! The engine as the desktop app holds it (`glimpse_session::session`): folders added and indexed in the
 //! background with progress events, searches answered while the indexer works, search by text,
 //! by a dropped file and by a library photo, auto-tagging and tag filters, removal, and the
 //! gate that decides which files the web view may load. No window is involved.
@@ -6,11 +6,13 @@
 mod common;
 
 use common::shapes::{self, Rng, COLOURS, SHAPES};
-use glimpse::device::{Device, DeviceOptions};
-use glimpse::runtime::RuntimeOptions;
-use glimpse::serve::ServeError;
-use glimpse::session::{Session, SessionConfig, SessionError};
-use glimpse::views::{AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery};
+use glimpse_clip::device::{Device, DeviceOptions};
+use glimpse_clip::runtime::RuntimeOptions;
+use glimpse_session::serve::ServeError;
+use glimpse_session::session::{Session, SessionConfig, SessionError};
+use glimpse_session::views::{
+    AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery,
+};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -921,7 +923,7 @@ fn a_dropped_picture_is_searched_by_the_token_the_shell_gave_it_and_never_by_a_p
         Err(SessionError::UnknownDrop(t)) if t == unknown
     ));
     // Only the latest drops are remembered.
-    let many: Vec<PathBuf> = vec![dropped.clone(); glimpse::session::DROPS_KEPT];
+    let many: Vec<PathBuf> = vec![dropped.clone(); glimpse_session::session::DROPS_KEPT];
     let newer = s.session.remember_drop(&many);
     assert!(by_token(newer[0].token).is_ok());
     assert!(matches!(
@@ -1068,7 +1070,7 @@ fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
     cfg.model = None;
     let fresh = Session::new(cfg, Arc::new(|_| {}));
     let state = fresh.model_state();
-    assert_eq!(state.name, glimpse::model::manifest::DEFAULT_MODEL);
+    assert_eq!(state.name, glimpse_clip::model::manifest::DEFAULT_MODEL);
     // The first-run screen says what it downloads; a model folder has no such line.
     assert!(state.description.unwrap().contains("about 600 MB"));
     assert_eq!(other.model_state().description, None);
@@ -1079,7 +1081,7 @@ fn a_missing_model_is_reported_for_the_first_run_screen() {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&dir.path().join("library"), Path::new("ViT-B-32__openai"));
-    cfg.model = Some(glimpse::model::manifest::DEFAULT_MODEL.to_string());
+    cfg.model = Some(glimpse_clip::model::manifest::DEFAULT_MODEL.to_string());
     cfg.models_dir = dir.path().join("models");
     let session = Session::new(cfg, Arc::new(|_| {}));
     let state = session.model_state();

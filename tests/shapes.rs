@@ -5,12 +5,12 @@
 mod common;
 
 use common::shapes::{self, Drawn, Rng, COLOURS, SHAPES};
-use glimpse::device::Device;
-use glimpse::encode::{ImageEncoder, TextEncoder};
-use glimpse::library::Library;
-use glimpse::model::ModelFiles;
-use glimpse::pipeline::Control;
-use glimpse::search::{self, Request};
+use glimpse_clip::device::Device;
+use glimpse_clip::encode::{ImageEncoder, TextEncoder};
+use glimpse_clip::model::ModelFiles;
+use glimpse_library::library::Library;
+use glimpse_library::pipeline::Control;
+use glimpse_query::search::{self, Request};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -164,7 +164,8 @@ fn similar_photos_share_colour_and_shape_first() {
                 exclude: ex.photo_id.into_iter().collect(),
                 ..Request::new(5)
             };
-            let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
+            let page =
+                search::nearest(&lib, &glimpse_clip::embedding::unit(ex.vector), &req).unwrap();
             assert!(
                 page.hits.iter().all(|h| h.photo.path != ex_path),
                 "the example itself is left out"
@@ -216,7 +217,7 @@ fn the_similar_floor_keeps_the_photos_of_the_same_colour_and_shape() {
             floor: Some(floor),
             ..Request::new(1000)
         };
-        let page = search::nearest(&lib, &glimpse::embedding::unit(ex.vector), &req).unwrap();
+        let page = search::nearest(&lib, &glimpse_clip::embedding::unit(ex.vector), &req).unwrap();
         assert!(page.hits.iter().all(|h| h.score >= Some(floor)));
         weaker_hidden += usize::from(page.weaker_hidden);
         let mut found = 0usize;
@@ -309,11 +310,11 @@ fn tag_accuracy(
         text.embed(&refs).map_err(|e| e.to_string())
     };
     let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-    let opts = glimpse::tags::TagOptions {
-        threshold: glimpse::tags::DEFAULT_THRESHOLD,
+    let opts = glimpse_query::tags::TagOptions {
+        threshold: glimpse_query::tags::DEFAULT_THRESHOLD,
         min_cosine: files().calibration.relevance_floor,
     };
-    let r = glimpse::tags::tag_folder(lib, folder, &labels, &opts, &mut embed).unwrap();
+    let r = glimpse_query::tags::tag_folder(lib, folder, &labels, &opts, &mut embed).unwrap();
     let mut right = 0usize;
     let mut n = 0usize;
     for (info, tags) in &r.per_photo {
@@ -634,9 +635,9 @@ fn copies_group_and_different_shots_do_not() {
     let library = dir.path().join("library");
     let lib = index(&photos.canonicalize().unwrap(), &library);
     let files = files();
-    let opts = glimpse::dupes::DupeOptions::with_cosine(files.calibration.duplicate_cosine);
+    let opts = glimpse_query::dupes::DupeOptions::with_cosine(files.calibration.duplicate_cosine);
     // How far copies and other shots lie from the pixel threshold.
-    let pairs = glimpse::dupes::pairs(&lib, &Default::default(), &opts).unwrap();
+    let pairs = glimpse_query::dupes::pairs(&lib, &Default::default(), &opts).unwrap();
     let stem = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
     let scene_of = |p: &Path| stem(p).split('-').next().unwrap_or("").to_string();
     let is_shot = |p: &Path| stem(p).contains("-shot");
@@ -660,7 +661,7 @@ fn copies_group_and_different_shots_do_not() {
         other_max.is_finite(),
         "other shots of a scene reach the CLIP copy threshold, so the pixel check is exercised"
     );
-    let groups = glimpse::dupes::find(&lib, &Default::default(), &opts).unwrap();
+    let groups = glimpse_query::dupes::find(&lib, &Default::default(), &opts).unwrap();
     let mut got: Vec<Vec<String>> = groups
         .iter()
         .map(|g| {
@@ -691,7 +692,9 @@ fn copies_group_and_different_shots_do_not() {
         );
         let best = &g.photos[0].photo;
         assert!(g.photos.iter().all(|m| {
-            let px = |p: &glimpse::catalog::PhotoInfo| p.width.unwrap_or(0) * p.height.unwrap_or(0);
+            let px = |p: &glimpse_library::catalog::PhotoInfo| {
+                p.width.unwrap_or(0) * p.height.unwrap_or(0)
+            };
             px(&m.photo) <= px(best)
         }));
     }

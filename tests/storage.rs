@@ -2,10 +2,10 @@
 //! constraints, path bytes, batch atomicity and status counts, and the USearch vector index's
 //! search quality, atomic save, and refusal to trust a stale, torn or garbage file.
 
-use glimpse::catalog::{bytes_path, path_bytes, Catalog, CatalogError};
-use glimpse::pipeline::Outcome;
-use glimpse::prepare::content_hash;
-use glimpse::vectors::{Saved, Staleness, VectorError, VectorIndex};
+use glimpse_library::catalog::{bytes_path, path_bytes, Catalog, CatalogError};
+use glimpse_library::pipeline::Outcome;
+use glimpse_library::prepare::content_hash;
+use glimpse_library::vectors::{Saved, Staleness, VectorError, VectorIndex};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 

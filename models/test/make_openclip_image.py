@@ -6,7 +6,7 @@ The zoo's current exporter (machine-learning/export/immich_model_exporter, expor
 models/openclip.py) traces encode_image on a [1, 3, 224, 224] input with its dynamic_axes
 commented out, so the tracer writes the batch of 1 into the graph: the class token expanded to
 one picture, Reshape targets such as [50, 4, 16] (tokens, batch x heads, head width) and
-[50, 1, 64]. Glimpse rewrites such graphs to take a batch (src/model/batch.rs); the other test
+[50, 1, 64]. Glimpse rewrites such graphs to take a batch (crates/onnx/src/batch.rs); the other test
 models come from transformers (tiny-clip-hf's vision_model.onnx is also fixed at one picture,
 but with transformers' attention), so this one checks the rewrite on the zoo's own form. It has
 open_clip's ViT (conv patch embedding, class token, positions, ln_pre, pre-LN residual blocks

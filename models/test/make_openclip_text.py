@@ -6,7 +6,7 @@ The default model (immich-app/ViT-B-32__openai) is an open_clip export: a fixed 
 input, the position table added whole, a [77, 77] causal mask per block and Reshape targets
 with 77 written into them. The other test models come from transformers, whose graphs build
 their mask and positions from the input's shape, so they cannot show whether Glimpse's
-variable-length rewrite of a text graph (src/model/seqlen.rs) handles the zoo's form. This one
+variable-length rewrite of a text graph (crates/onnx/src/seqlen.rs) handles the zoo's form. This one
 has open_clip's text architecture (token and position embeddings, pre-LN residual attention
 blocks through nn.MultiheadAttention, causal mask, argmax pooling, projection, L2 norm) at a
 small size: width 32, 2 heads, 2 layers, context 77, the real 49408-token vocabulary.

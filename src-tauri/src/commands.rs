@@ -8,8 +8,8 @@
 //! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
-use glimpse::session::{Session, SessionError};
-use glimpse::views::{
+use glimpse_session::session::{Session, SessionError};
+use glimpse_session::views::{
     AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
     SearchPage, SearchQuery, TagCount, TagReportView,
 };

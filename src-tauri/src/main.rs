@@ -1,13 +1,13 @@
 //! Glimpse's desktop window (Tauri 2). Everything it can do lives in the engine
-//! (`glimpse::session`); this crate wires the engine to the window: commands in, events out,
+//! (`glimpse_session::session`); this crate wires the engine to the window: commands in, events out,
 //! and the scoped `glimpse:` protocol through which the page loads pictures.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
 mod protocol;
 
-use glimpse::session::{Session, SessionConfig};
-use glimpse::views::events::PICTURE_DROPPED;
+use glimpse_session::session::{Session, SessionConfig};
+use glimpse_session::views::events::PICTURE_DROPPED;
 use std::sync::Arc;
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
 
@@ -18,7 +18,7 @@ pub struct AppState {
 }
 
 fn config() -> SessionConfig {
-    let mut cfg = SessionConfig::new(glimpse::library::default_dir());
+    let mut cfg = SessionConfig::new(glimpse_library::library::default_dir());
     // The model: a manifest name or a folder (tests point it at the repository's test models).
     if let Some(m) = std::env::var_os("GLIMPSE_MODEL").filter(|m| !m.is_empty()) {
         cfg.model = Some(m.to_string_lossy().into_owned());
@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     // Caught decoder panics are one log line, never a backtrace on the terminal.
-    glimpse::decode::log_panics();
+    glimpse_clip::decode::log_panics();
     tauri::Builder::default()
         // Opening Glimpse again (its icon clicked while the window is open) brings that window
         // forward: a second window would only find its library in use. Registered first, so a

@@ -1,11 +1,11 @@
 //! The `glimpse:` protocol: how the page loads thumbnails and originals. Every request goes
 //! through the engine's gate (`Session::served_file`), so only photos the library holds and
 //! files in the thumbnail cache are ever read; anything else is answered 403 without touching
-//! it. A few worker threads answer in turn (`glimpse::serve::Workers`), and no answer holds
+//! it. A few worker threads answer in turn (`glimpse_session::serve::Workers`), and no answer holds
 //! more than `serve::MAX_SERVED_BYTES`: a larger original is sent as a preview.
 
 use crate::AppState;
-use glimpse::serve::{self, ServeError, Served};
+use glimpse_session::serve::{self, ServeError, Served};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tauri::http::{header, Request, Response, StatusCode};

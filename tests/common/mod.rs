@@ -3,7 +3,7 @@
 
 pub mod shapes;
 
-use glimpse::runtime::{Runtime, RuntimeOptions};
+use glimpse_clip::runtime::{Runtime, RuntimeOptions};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -42,7 +42,7 @@ pub fn runtime() -> &'static Runtime {
             allow_download: false,
             ..RuntimeOptions::default()
         };
-        match glimpse::runtime::load(&opts) {
+        match glimpse_clip::runtime::load(&opts) {
             Ok(rt) => rt,
             Err(e) => panic!(
                 "ONNX Runtime could not be loaded ({e}); set ORT_DYLIB_PATH to \
@@ -76,15 +76,15 @@ pub fn floats(v: &serde_json::Value) -> Vec<f32> {
 
 /// Indexes one folder into `lib` on 2 threads, uncancelled: what most tests need.
 pub fn index_folder(
-    lib: &mut glimpse::library::Library,
-    enc: &glimpse::encode::ImageEncoder,
+    lib: &mut glimpse_library::library::Library,
+    enc: &glimpse_clip::encode::ImageEncoder,
     folder: &std::path::Path,
-) -> glimpse::library::Summary {
+) -> glimpse_library::library::Summary {
     lib.index(
         &[folder.to_path_buf()],
         enc,
         2,
-        &glimpse::pipeline::Control::default(),
+        &glimpse_library::pipeline::Control::default(),
         &mut |_| {},
     )
     .unwrap()

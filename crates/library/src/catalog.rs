@@ -1,0 +1,2432 @@
+//! The catalog (`catalog.sqlite`): the library's source of truth. Roots, photos (path bytes,
+//! size, mtime, content hash, status and failure reason), every embedding, and what the derived
+//! vector index file holds. Each indexing batch is one transaction, so a crash loses at most
+//! the batch in flight and never needs a re-encode of anything committed.
+
+use crate::hash::ContentHash;
+use glimpse_clip::metadata::Metadata;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The result of reading one file, in the catalog's terms: what the indexing pipeline hands
+/// over to be committed (storage knows nothing of the stages that produce it).
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Encoded now.
+    Encoded {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash of the bytes that were encoded.
+        hash: ContentHash,
+        /// The L2-normalised embedding.
+        vector: Vec<f32>,
+        /// Upright width.
+        width: u32,
+        /// Upright height.
+        height: u32,
+        /// Detected format.
+        format: String,
+        /// Date taken, camera, position.
+        metadata: Metadata,
+        /// How the picture came out when it is not all there, for `status`.
+        note: Option<String>,
+    },
+    /// Identical bytes to an already-encoded photo: its vector is reused.
+    Reused {
+        /// The catalog row.
+        photo_id: i64,
+        /// Content hash.
+        hash: ContentHash,
+        /// The photo whose vector is copied.
+        same_as: i64,
+    },
+    /// Could not be indexed.
+    Failed {
+        /// The catalog row.
+        photo_id: i64,
+        /// Why, for `status`.
+        reason: String,
+        /// The file is gone (the catalog marks it missing rather than failed).
+        vanished: bool,
+    },
+}
+
+/// Why the catalog could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// SQLite failed.
+    #[error("catalog {context}: {source}")]
+    Sql {
+        /// What we were doing.
+        context: &'static str,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The database file is damaged.
+    #[error("catalog integrity check failed: {0}")]
+    Corrupt(String),
+    /// The library folder could not be created.
+    #[error("cannot create library folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The catalog was written by a newer Glimpse, whose schema this build does not know:
+    /// using it could misread or damage what that version wrote.
+    #[error(
+        "this library was written by a newer Glimpse (schema {found}, this one knows {known}); \
+         use that version or a new library folder"
+    )]
+    Newer {
+        /// The catalog's schema version (`PRAGMA user_version`).
+        found: i64,
+        /// The newest schema this build knows.
+        known: usize,
+    },
+}
+
+trait Ctx<T> {
+    fn ctx(self, context: &'static str) -> Result<T, CatalogError>;
+}
+
+impl<T> Ctx<T> for Result<T, rusqlite::Error> {
+    fn ctx(self, context: &'static str) -> Result<T, CatalogError> {
+        self.map_err(|source| CatalogError::Sql { context, source })
+    }
+}
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE roots (
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    added_at INTEGER NOT NULL,
+    online INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash BLOB,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    taken_at INTEGER,
+    gps_lat REAL,
+    gps_lon REAL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'indexed', 'failed', 'missing', 'unsupported')),
+    error TEXT,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX photos_by_hash ON photos(content_hash);
+CREATE INDEX photos_by_root ON photos(root_id);
+CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    dim INTEGER NOT NULL
+);
+CREATE TABLE embeddings (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    -- committed encodes of this content with this model (1 unless something re-encoded it)
+    encodes INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (photo_id, model_id)
+) WITHOUT ROWID;
+CREATE TABLE index_state (
+    model_id INTEGER PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE,
+    vector_count INTEGER NOT NULL,
+    checksum TEXT NOT NULL,
+    saved_at INTEGER NOT NULL
+);
+CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    builtin INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tags (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+    score REAL NOT NULL,
+    PRIMARY KEY (photo_id, label_id)
+);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#,
+    r#"
+CREATE TABLE label_vectors (
+    label_id INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    -- the prompt templates the vector averages (a different set invalidates it)
+    prompts TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (label_id, model_id)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_label ON tags(label_id);
+-- Every change to a model's embeddings bumps its generation; the vector index file records the
+-- generation it was saved at, so opening a large library needs no id-by-id comparison.
+ALTER TABLE models ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE index_state ADD COLUMN generation INTEGER NOT NULL DEFAULT -1;
+CREATE TRIGGER embeddings_added AFTER INSERT ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER embeddings_changed AFTER UPDATE OF vector ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER embeddings_removed AFTER DELETE ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
+END;
+"#,
+    r#"
+-- What the file says about itself (EXIF), read once at indexing: the camera's offset from UTC
+-- for taken_at, and the camera. taken_at, gps_lat and gps_lon exist since the first version.
+ALTER TABLE photos ADD COLUMN taken_offset_min INTEGER;
+ALTER TABLE photos ADD COLUMN camera_make TEXT;
+ALTER TABLE photos ADD COLUMN camera_model TEXT;
+"#,
+    r#"
+-- Whether the photo's own metadata is in its row. Photos indexed before version 3 read none:
+-- the next index run reads it from their files, without decoding or encoding them again. Rows
+-- that already show some were read since; the rest are read once more, which is harmless.
+ALTER TABLE photos ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+UPDATE photos SET metadata_read = 1
+ WHERE taken_offset_min IS NOT NULL OR camera_make IS NOT NULL OR camera_model IS NOT NULL;
+"#,
+    r#"
+-- Listing photos in date order (a filter with no query) walks this instead of sorting them all.
+-- The expression is the one DATE_SQL writes, without the table alias.
+CREATE INDEX photos_by_date ON photos(COALESCE(taken_at, mtime_ns / 1000000000), id);
+"#,
+    r#"
+-- The window's counts (per folder: photos, searchable, pending, failed; per format) kept by
+-- triggers as the rows change. Counting them from the rows took 17 s on a million photos
+-- (a lookup into the vectors' table per photo), every 2 s while indexing, holding the lock
+-- that searches wait on.
+CREATE INDEX embeddings_by_model ON embeddings(model_id, photo_id);
+-- A folder's failures (the window lists up to 50) without reading the folder's other photos.
+CREATE INDEX photos_by_root_status ON photos(root_id, status);
+CREATE TABLE photo_counts (
+    root_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    format TEXT NOT NULL, -- '' while unknown
+    n INTEGER NOT NULL,
+    PRIMARY KEY (root_id, status, format)
+) WITHOUT ROWID;
+-- Photos with status 'indexed' that have a vector for the model.
+CREATE TABLE vector_counts (
+    root_id INTEGER NOT NULL,
+    model_id INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (root_id, model_id)
+) WITHOUT ROWID;
+INSERT INTO photo_counts
+    SELECT root_id, status, COALESCE(format, ''), COUNT(*) FROM photos GROUP BY 1, 2, 3;
+INSERT INTO vector_counts
+    SELECT p.root_id, e.model_id, COUNT(*)
+      FROM embeddings e INDEXED BY embeddings_by_model JOIN photos p ON p.id = e.photo_id
+     WHERE p.status = 'indexed' GROUP BY 1, 2;
+
+CREATE TRIGGER photo_counted AFTER INSERT ON photos BEGIN
+    INSERT INTO photo_counts VALUES (new.root_id, new.status, COALESCE(new.format, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    INSERT INTO vector_counts
+        SELECT new.root_id, e.model_id, 1 FROM embeddings e
+         WHERE e.photo_id = new.id AND new.status = 'indexed'
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER photo_recounted AFTER UPDATE OF root_id, status, format ON photos
+WHEN old.root_id IS NOT new.root_id OR old.status IS NOT new.status
+  OR old.format IS NOT new.format BEGIN
+    UPDATE photo_counts SET n = n - 1
+     WHERE root_id = old.root_id AND status = old.status AND format = COALESCE(old.format, '');
+    INSERT INTO photo_counts VALUES (new.root_id, new.status, COALESCE(new.format, ''), 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+    UPDATE vector_counts SET n = n - 1
+     WHERE old.status = 'indexed' AND root_id = old.root_id
+       AND model_id IN (SELECT model_id FROM embeddings WHERE photo_id = old.id);
+    INSERT INTO vector_counts
+        SELECT new.root_id, e.model_id, 1 FROM embeddings e
+         WHERE e.photo_id = new.id AND new.status = 'indexed'
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+-- Before the row goes: its vectors are still there to say which counts it was in (the
+-- cascade that deletes them runs after the row is gone, when the vector trigger finds no
+-- photo and counts nothing).
+CREATE TRIGGER photo_uncounted BEFORE DELETE ON photos BEGIN
+    UPDATE photo_counts SET n = n - 1
+     WHERE root_id = old.root_id AND status = old.status AND format = COALESCE(old.format, '');
+    UPDATE vector_counts SET n = n - 1
+     WHERE old.status = 'indexed' AND root_id = old.root_id
+       AND model_id IN (SELECT model_id FROM embeddings WHERE photo_id = old.id);
+END;
+CREATE TRIGGER vector_counted AFTER INSERT ON embeddings BEGIN
+    INSERT INTO vector_counts
+        SELECT p.root_id, new.model_id, 1 FROM photos p
+         WHERE p.id = new.photo_id AND p.status = 'indexed'
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER vector_uncounted AFTER DELETE ON embeddings BEGIN
+    UPDATE vector_counts SET n = n - 1
+     WHERE model_id = old.model_id
+       AND root_id = (SELECT root_id FROM photos WHERE id = old.photo_id AND status = 'indexed');
+END;
+CREATE TRIGGER root_uncounted AFTER DELETE ON roots BEGIN
+    DELETE FROM photo_counts WHERE root_id = old.id;
+    DELETE FROM vector_counts WHERE root_id = old.id;
+END;
+"#,
+    r#"
+-- Each folder's last auto-tag (its labels, as JSON, and thresholds): photos that arrive in the
+-- folder later are tagged as that run would have tagged them. seq orders the runs: where tagged
+-- folders nest, the latest run that covers a photo decides, as it did for the photos there then.
+CREATE TABLE tag_rules (
+    folder BLOB PRIMARY KEY,
+    labels TEXT NOT NULL,
+    threshold REAL NOT NULL,
+    min_cosine REAL NOT NULL,
+    seq INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
+    r#"
+-- How an indexed photo's picture came out when it is not all there ("decoded with warnings: ...",
+-- "damaged: ..."): a viewer shows such a file, so it is indexed, and `status` says so beside it.
+ALTER TABLE photos ADD COLUMN note TEXT;
+CREATE INDEX photos_noted ON photos(id) WHERE note IS NOT NULL;
+-- Files a job has taken to read (decode and encode) and not yet committed. A process that dies
+-- on a file (an abort in a codec, the OOM killer) leaves its rows here: the next job reads each
+-- of them alone (alone = 1 while it is read), and one the process died on while reading it
+-- alone is marked failed: at once when the process recorded a crash, else at the second such
+-- death (strikes), since a kill from outside can land on any file.
+CREATE TABLE in_flight (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    alone INTEGER NOT NULL,
+    strikes INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+-- The decoders (decode::decoder_set) that a file marked failed that way stopped: it is tried
+-- again only under other decoders (a newer Glimpse, a codec library installed since).
+CREATE TABLE quarantine (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    decoders TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
+];
+
+/// A folder's last auto-tag, kept so that photos arriving in the folder later are tagged the
+/// same way without the user running it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagRule {
+    /// The folder that was tagged (with its subfolders).
+    pub folder: PathBuf,
+    /// Its labels, cleaned, in the order given.
+    pub labels: Vec<String>,
+    /// Smallest share of the softmax over `labels` that makes a tag.
+    pub threshold: f32,
+    /// Smallest cosine between photo and label that makes a tag.
+    pub min_cosine: f32,
+}
+
+/// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
+pub fn path_bytes(p: &Path) -> Vec<u8> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    }
+    #[cfg(not(unix))]
+    {
+        p.to_string_lossy().into_owned().into_bytes()
+    }
+}
+
+/// The inverse of [`path_bytes`].
+pub fn bytes_path(b: &[u8]) -> PathBuf {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        PathBuf::from(std::ffi::OsStr::from_bytes(b))
+    }
+    #[cfg(not(unix))]
+    {
+        PathBuf::from(String::from_utf8_lossy(b).into_owned())
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn vector_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_vector(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// A stored vector with the pixel size, format and metadata of its photo, for reuse by a copy.
+struct StoredVector {
+    blob: Vec<u8>,
+    width: Option<u32>,
+    height: Option<u32>,
+    format: Option<String>,
+    metadata: Metadata,
+    metadata_read: bool,
+    note: Option<String>,
+}
+
+/// A photo root folder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Root {
+    /// Row id.
+    pub id: i64,
+    /// The folder.
+    pub path: PathBuf,
+    /// False while the folder is unreachable (unplugged drive); its photos are kept.
+    pub online: bool,
+}
+
+/// Photos of one format by state, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FormatCount {
+    /// The format ("jpeg", "png", ..., "heic", "cr2"; "other" for names without a photo
+    /// extension).
+    pub format: String,
+    /// Searchable (for any model).
+    pub indexed: u64,
+    /// Could not be read or decoded.
+    pub failed: u64,
+    /// In a format this build cannot decode.
+    pub unsupported: u64,
+    /// Waiting for the indexer (or gone from an offline root).
+    pub pending: u64,
+}
+
+/// The format a file's name says, in the spelling decoded photos are stored with.
+fn format_by_name(path: &Path) -> String {
+    match glimpse_clip::formats::format_of(path).map(|f| f.name()) {
+        Some("jpg" | "jpe" | "jfif") => "jpeg".into(),
+        Some("tif") => "tiff".into(),
+        Some("heif") => "heic".into(),
+        Some(other) => other.into(),
+        None => "other".into(),
+    }
+}
+
+/// A root with its photo counts, for the app's folder panel.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RootCounts {
+    /// The root.
+    pub root: Root,
+    /// Photo rows under it.
+    pub photos: u64,
+    /// Photos with a vector for the model.
+    pub indexed: u64,
+    /// Photos waiting for the indexer.
+    pub pending: u64,
+    /// Photos that failed or are in a format this build cannot read.
+    pub failed: u64,
+}
+
+/// What the catalog knows about one file, for change detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Known {
+    /// Row id.
+    pub id: i64,
+    /// Size at the last scan.
+    pub size: i64,
+    /// Modification time at the last scan.
+    pub mtime_ns: i64,
+    /// Status at the last scan.
+    pub status: String,
+    /// Whether it has an embedding for the current model.
+    pub has_vector: bool,
+    /// Whether it failed as [`STOPPED_WHILE_READING`]: when failed files are tried again, it
+    /// is tried alone.
+    pub stopped_reading: bool,
+}
+
+/// Counts for `glimpse status`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// Photo rows.
+    pub photos: u64,
+    /// Photos with an embedding for the model.
+    pub indexed: u64,
+    /// Photos that failed.
+    pub failed: u64,
+    /// Photos waiting to be indexed.
+    pub pending: u64,
+    /// Photos whose file is gone from an online root... or whose root is offline.
+    pub missing: u64,
+    /// Files in formats this build cannot decode.
+    pub unsupported: u64,
+    /// Embedding rows for the model.
+    pub embeddings: u64,
+    /// Failure reasons with their counts, most common first.
+    pub failures: Vec<(String, u64)>,
+    /// Notes on indexed photos ("decoded with warnings: ...") with their counts, most common
+    /// first.
+    pub notes: Vec<(String, u64)>,
+}
+
+/// The reason a file gets when the process died twice while reading it, the second time with
+/// no other file in flight: the one file that must not be read again.
+pub const STOPPED_WHILE_READING: &str = "Glimpse stopped while reading this file";
+
+/// Creates the library folder and its thumbnail folder readable by the user alone (0700 on
+/// Unix): the catalog holds every photo's path, place and camera, and the thumbnails show them.
+/// An existing one that we own and others can read is made private, and the change is logged;
+/// one owned by another user is left as it is, with a warning. Parent folders get the usual
+/// permissions.
+fn private_folders(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let private = |folder: &Path| -> std::io::Result<()> {
+            match std::fs::DirBuilder::new().mode(0o700).create(folder) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+            let meta = std::fs::metadata(folder)?;
+            if !meta.is_dir() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a file is in the way of the folder",
+                ));
+            }
+            let mode = meta.permissions().mode();
+            if mode & 0o077 == 0 {
+                return Ok(());
+            }
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            if meta.uid() != me {
+                tracing::warn!(
+                    folder = %folder.display(),
+                    "others can read this library folder (mode {:o}), and it belongs to another \
+                     user: left as it is",
+                    mode & 0o777
+                );
+                return Ok(());
+            }
+            let tight = mode & !0o077;
+            std::fs::set_permissions(folder, std::fs::Permissions::from_mode(tight))?;
+            tracing::info!(
+                folder = %folder.display(),
+                "others could read this library folder (mode {:o}); made it private ({:o})",
+                mode & 0o777,
+                tight & 0o777
+            );
+            Ok(())
+        };
+        private(dir)?;
+        private(&dir.join("thumbs"))
+    }
+    #[cfg(not(unix))]
+    {
+        // No mode bits here: the default library folder, under the user's profile, is private
+        // to the user by the access lists it inherits.
+        std::fs::create_dir_all(dir.join("thumbs"))
+    }
+}
+
+/// An open catalog.
+pub struct Catalog {
+    conn: Connection,
+}
+
+impl Catalog {
+    /// Opens (creating and migrating) `<dir>/catalog.sqlite`.
+    pub fn open(dir: &Path) -> Result<Self, CatalogError> {
+        private_folders(dir).map_err(|source| CatalogError::Folder {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let conn = Connection::open(dir.join("catalog.sqlite")).ctx("open")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .ctx("busy timeout")?;
+        // WAL + synchronous=FULL: a committed batch survives a process kill and a power cut.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .ctx("pragmas")?;
+        let mut me = Catalog { conn };
+        me.migrate()?;
+        me.merge_nested_roots()?;
+        Ok(me)
+    }
+
+    fn migrate(&mut self) -> Result<(), CatalogError> {
+        let found = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .ctx("read schema version")?;
+        // A version this build does not know is refused before anything is written.
+        let version = match usize::try_from(found) {
+            Ok(v) if v <= MIGRATIONS.len() => v,
+            _ => {
+                return Err(CatalogError::Newer {
+                    found,
+                    known: MIGRATIONS.len(),
+                })
+            }
+        };
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction().ctx("begin migration")?;
+            tx.execute_batch(sql).ctx("migrate")?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .ctx("set schema version")?;
+            tx.commit().ctx("commit migration")?;
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems found.
+    pub fn integrity_check(&self) -> Result<String, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .ctx("integrity check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .ctx("integrity check")?
+            .collect::<Result<_, _>>()
+            .ctx("integrity check")?;
+        Ok(rows.join("; "))
+    }
+
+    /// The row id of a model, created on first use.
+    pub fn model_id(&self, name: &str, dim: usize) -> Result<i64, CatalogError> {
+        self.conn
+            .execute(
+                "INSERT INTO models(name, dim) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, dim as i64],
+            )
+            .ctx("add model")?;
+        self.conn
+            .query_row("SELECT id FROM models WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .ctx("model id")
+    }
+
+    /// Adds a photo folder and returns the root that now holds it. One file must belong to one
+    /// root (with two, each scan claims it and an index job encodes it twice), so a folder
+    /// inside a root is already in the library: that root is returned, unchanged. A folder
+    /// holding roots takes them in: their photos, with their vectors, tags and metadata, become
+    /// its own, and the inner roots go.
+    pub fn add_root(&self, path: &Path) -> Result<Root, CatalogError> {
+        if let Some(r) = self.root_holding(path)? {
+            return Ok(r);
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin adding a root")?;
+        tx.execute(
+            "INSERT INTO roots(path, added_at) VALUES (?1, ?2)",
+            params![path_bytes(path), now()],
+        )
+        .ctx("add root")?;
+        let id = tx.last_insert_rowid();
+        for inner in self.roots()? {
+            if inner.id != id && inner.path.starts_with(path) {
+                absorb_root(&tx, inner.id, id)?;
+            }
+        }
+        tx.commit().ctx("commit adding a root")?;
+        Ok(Root {
+            id,
+            path: path.to_path_buf(),
+            online: true,
+        })
+    }
+
+    /// The root that holds `path` (the root itself or a folder inside it), if any.
+    pub fn root_holding(&self, path: &Path) -> Result<Option<Root>, CatalogError> {
+        Ok(self
+            .roots()?
+            .into_iter()
+            .filter(|r| path.starts_with(&r.path))
+            .min_by_key(|r| r.path.components().count()))
+    }
+
+    /// Folds roots that lie inside other roots into the outermost one, as [`Catalog::add_root`]
+    /// does: libraries written before it refused nesting can hold both a folder and one inside
+    /// it, which made every index job fail on the photos the two share.
+    fn merge_nested_roots(&self) -> Result<(), CatalogError> {
+        let roots = self.roots()?;
+        let nested: Vec<(i64, i64)> = roots
+            .iter()
+            .filter_map(|inner| {
+                roots
+                    .iter()
+                    .filter(|o| o.id != inner.id && inner.path.starts_with(&o.path))
+                    .min_by_key(|o| o.path.components().count())
+                    .map(|outer| (inner.id, outer.id))
+            })
+            .collect();
+        if nested.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin merging roots")?;
+        for (inner, outer) in nested {
+            tracing::info!(inner, outer, "a photo folder inside another joins it");
+            absorb_root(&tx, inner, outer)?;
+        }
+        tx.commit().ctx("commit merging roots")
+    }
+
+    /// Removes a root and everything under it from the library (not from the disk).
+    pub fn remove_root(&self, path: &Path) -> Result<Vec<i64>, CatalogError> {
+        let b = path_bytes(path);
+        let ids = self.ids_where(
+            "SELECT p.id FROM photos p JOIN roots r ON p.root_id = r.id WHERE r.path = ?1",
+            &b,
+        )?;
+        let removed = self
+            .conn
+            .execute("DELETE FROM roots WHERE path = ?1", [&b])
+            .ctx("remove root")?;
+        if removed > 0 {
+            // The folder's auto-tags go with it: added again later, it starts afresh.
+            self.forget_tag_rules(path)?;
+        }
+        Ok(ids)
+    }
+
+    fn ids_where(&self, sql: &str, arg: &[u8]) -> Result<Vec<i64>, CatalogError> {
+        let mut stmt = self.conn.prepare(sql).ctx("select ids")?;
+        let ids = stmt
+            .query_map([arg], |r| r.get(0))
+            .ctx("select ids")?
+            .collect::<Result<Vec<i64>, _>>()
+            .ctx("select ids")?;
+        Ok(ids)
+    }
+
+    /// All roots.
+    pub fn roots(&self) -> Result<Vec<Root>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path, online FROM roots ORDER BY id")
+            .ctx("list roots")?;
+        let roots = stmt
+            .query_map([], |r| {
+                Ok(Root {
+                    id: r.get(0)?,
+                    path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+                    online: r.get(2)?,
+                })
+            })
+            .ctx("list roots")?
+            .collect::<Result<_, _>>()
+            .ctx("list roots")?;
+        Ok(roots)
+    }
+
+    /// Per-root counts for the app's folder panel: photos, indexed for `model_id`, pending,
+    /// failed (unsupported files count as failed: the user sees why either way).
+    pub fn root_counts(&self, model_id: i64) -> Result<Vec<RootCounts>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                // From the counts the triggers keep (migration 6): no photo row is read.
+                "SELECT r.id, r.path, r.online,
+                    (SELECT COALESCE(SUM(n), 0) FROM photo_counts c WHERE c.root_id = r.id),
+                    (SELECT COALESCE(SUM(n), 0) FROM vector_counts v
+                      WHERE v.root_id = r.id AND v.model_id = ?1),
+                    (SELECT COALESCE(SUM(n), 0) FROM photo_counts c
+                      WHERE c.root_id = r.id AND c.status = 'indexed'),
+                    (SELECT COALESCE(SUM(n), 0) FROM photo_counts c
+                      WHERE c.root_id = r.id AND c.status = 'pending'),
+                    (SELECT COALESCE(SUM(n), 0) FROM photo_counts c
+                      WHERE c.root_id = r.id AND c.status IN ('failed', 'unsupported'))
+                 FROM roots r ORDER BY r.id",
+            )
+            .ctx("root counts")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok(RootCounts {
+                    root: Root {
+                        id: r.get(0)?,
+                        path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+                        online: r.get(2)?,
+                    },
+                    photos: r.get::<_, i64>(3)? as u64,
+                    indexed: r.get::<_, i64>(4)? as u64,
+                    // Pending, and indexed for another model only: this one still needs them.
+                    pending: (r.get::<_, i64>(6)? + r.get::<_, i64>(5)? - r.get::<_, i64>(4)?)
+                        .max(0) as u64,
+                    failed: r.get::<_, i64>(7)? as u64,
+                })
+            })
+            .ctx("root counts")?
+            .collect::<Result<_, _>>()
+            .ctx("root counts")?;
+        Ok(rows)
+    }
+
+    /// Up to `limit` failed or unsupported files under a root with their reasons, by path.
+    pub fn root_failures(
+        &self,
+        root_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, COALESCE(error, status) FROM photos
+                 WHERE root_id = ?1 AND status IN ('failed', 'unsupported')
+                 ORDER BY path LIMIT ?2",
+            )
+            .ctx("root failures")?;
+        let rows = stmt
+            .query_map(params![root_id, limit as i64], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("root failures")?
+            .collect::<Result<_, _>>()
+            .ctx("root failures")?;
+        Ok(rows)
+    }
+
+    /// Photos per format and state, most photos first. Decoded photos count under the format
+    /// their bytes are in; the rest (failed, unsupported, pending) under their extension.
+    pub fn format_counts(&self) -> Result<Vec<FormatCount>, CatalogError> {
+        let mut by: std::collections::BTreeMap<String, FormatCount> = Default::default();
+        let mut add = |format: String, status: &str, n: u64| {
+            let c = by.entry(format.clone()).or_insert_with(|| FormatCount {
+                format,
+                ..FormatCount::default()
+            });
+            match status {
+                "indexed" => c.indexed += n,
+                "failed" => c.failed += n,
+                "unsupported" => c.unsupported += n,
+                _ => c.pending += n,
+            }
+        };
+        // Decoded photos from the kept counts (migration 6): no photo row is read.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT format, status, SUM(n) FROM photo_counts WHERE format != ''
+                 GROUP BY format, status HAVING SUM(n) > 0",
+            )
+            .ctx("format counts")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .ctx("format counts")?;
+        for row in rows {
+            let (f, status, n) = row.ctx("format counts")?;
+            add(f, &status, n as u64);
+        }
+        // Rows never decoded are few (failed, unsupported, pending): named by extension, read
+        // through the folder-and-state index for the states the counts say hold any.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.path, p.status FROM photo_counts c
+                   JOIN photos p INDEXED BY photos_by_root_status
+                     ON p.root_id = c.root_id AND p.status = c.status
+                  WHERE c.format = '' AND c.n > 0 AND p.format IS NULL",
+            )
+            .ctx("format counts")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
+            .ctx("format counts")?;
+        for row in rows {
+            let (path, status) = row.ctx("format counts")?;
+            add(format_by_name(&bytes_path(&path)), &status, 1);
+        }
+        let mut out: Vec<FormatCount> = by.into_values().collect();
+        out.sort_by_key(|c| {
+            (
+                std::cmp::Reverse(c.indexed + c.failed + c.unsupported + c.pending),
+                c.format.clone(),
+            )
+        });
+        Ok(out)
+    }
+
+    /// Searchable photos per format (as decoded), from the kept counts: the type filter's
+    /// choices, cheap enough to ask after every job.
+    pub fn indexed_formats(&self) -> Result<Vec<(String, u64)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT format, SUM(n) FROM photo_counts WHERE status = 'indexed' AND format != ''
+                 GROUP BY format HAVING SUM(n) > 0",
+            )
+            .ctx("indexed formats")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .ctx("indexed formats")?
+            .collect::<Result<_, _>>()
+            .ctx("indexed formats")?;
+        Ok(rows)
+    }
+
+    /// Every failed or unsupported file with its reason, by path (`status --files`).
+    pub fn failed_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, COALESCE(error, status) FROM photos INDEXED BY photos_by_root_status
+                  WHERE root_id IN (SELECT id FROM roots) AND status IN ('failed', 'unsupported')
+                  ORDER BY path",
+            )
+            .ctx("failed files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("failed files")?
+            .collect::<Result<_, _>>()
+            .ctx("failed files")?;
+        Ok(rows)
+    }
+
+    /// Every indexed photo whose picture came out incomplete, with its note, by path
+    /// (`status --files`).
+    pub fn noted_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, note FROM photos INDEXED BY photos_noted
+                  WHERE note IS NOT NULL AND root_id IN (SELECT id FROM roots) ORDER BY path",
+            )
+            .ctx("noted files")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("noted files")?
+            .collect::<Result<_, _>>()
+            .ctx("noted files")?;
+        Ok(rows)
+    }
+
+    /// Lets commits on this connection skip the disk flush: what it writes (the claims of
+    /// [`Catalog::claim`]) must survive the process dying, which the operating system's cache
+    /// ensures, not a power cut, and flushing per chunk would slow indexing.
+    pub fn survive_the_process_only(&self) -> Result<(), CatalogError> {
+        self.conn
+            .execute_batch("PRAGMA synchronous=NORMAL;")
+            .ctx("pragmas")
+    }
+
+    /// Records, durably and before any of them is read, that a job is about to read these
+    /// photos (`alone`: one at a time, nothing else in flight), so that a process that dies on
+    /// one of them leaves a trace the next job acts on. One transaction for the lot.
+    pub fn claim(&mut self, ids: &[i64], alone: bool) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin claim")?;
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT INTO in_flight(photo_id, alone) VALUES (?1, ?2)
+                     ON CONFLICT(photo_id) DO UPDATE SET alone = excluded.alone",
+                )
+                .ctx("claim")?;
+            for id in ids {
+                put.execute(params![id, alone]).ctx("claim")?;
+            }
+        }
+        tx.commit().ctx("commit claim")
+    }
+
+    /// Forgets the claims of a job that ended without the process dying (what it committed
+    /// already cleared its own; the rest were cancelled or not reached).
+    pub fn release(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin release")?;
+        {
+            let mut del = tx
+                .prepare_cached("DELETE FROM in_flight WHERE photo_id = ?1")
+                .ctx("release")?;
+            for id in ids {
+                del.execute([id]).ctx("release")?;
+            }
+        }
+        tx.commit().ctx("commit release")
+    }
+
+    /// Acts on the claims a dead process left. A photo it was reading alone is marked failed
+    /// ([`STOPPED_WHILE_READING`]) under `decoders` when the process recorded that it crashed
+    /// (`crashed`: a fatal signal while reading it), or when it died reading it alone twice;
+    /// the others are returned, to be read alone (their claims stay until then). Returns (to
+    /// read alone, marked failed).
+    pub fn settle_in_flight(
+        &mut self,
+        decoders: &str,
+        crashed: bool,
+    ) -> Result<(HashSet<i64>, usize), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin settle")?;
+        tx.execute(
+            "UPDATE in_flight SET strikes = strikes + 1 WHERE alone = 1",
+            [],
+        )
+        .ctx("strikes")?;
+        let condemned = if crashed {
+            "alone = 1"
+        } else {
+            "alone = 1 AND strikes >= 2"
+        };
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO quarantine(photo_id, decoders)
+                 SELECT photo_id, ?1 FROM in_flight WHERE {condemned}"
+            ),
+            [decoders],
+        )
+        .ctx("quarantine")?;
+        let failed = tx
+            .execute(
+                &format!(
+                    "UPDATE photos SET status = 'failed', error = ?1, note = NULL, updated_at = ?2
+                      WHERE id IN (SELECT photo_id FROM in_flight WHERE {condemned})"
+                ),
+                params![STOPPED_WHILE_READING, now()],
+            )
+            .ctx("quarantine")?;
+        tx.execute(&format!("DELETE FROM in_flight WHERE {condemned}"), [])
+            .ctx("quarantine")?;
+        tx.execute("UPDATE in_flight SET alone = 0", [])
+            .ctx("quarantine")?;
+        let suspects = {
+            let mut stmt = tx
+                .prepare("SELECT photo_id FROM in_flight")
+                .ctx("suspects")?;
+            let rows = stmt
+                .query_map([], |r| r.get::<_, i64>(0))
+                .ctx("suspects")?
+                .collect::<Result<HashSet<i64>, _>>()
+                .ctx("suspects")?;
+            rows
+        };
+        tx.commit().ctx("commit settle")?;
+        Ok((suspects, failed))
+    }
+
+    /// Photos marked failed as [`STOPPED_WHILE_READING`] under `decoders`: not to be read
+    /// again until the decoders change (or the file does).
+    pub fn stopped_under(&self, decoders: &str) -> Result<HashSet<i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT q.photo_id FROM quarantine q JOIN photos p ON p.id = q.photo_id
+                  WHERE q.decoders = ?1 AND p.status = 'failed' AND p.error IS ?2",
+            )
+            .ctx("quarantined")?;
+        let rows = stmt
+            .query_map(params![decoders, STOPPED_WHILE_READING], |r| r.get(0))
+            .ctx("quarantined")?
+            .collect::<Result<HashSet<i64>, _>>()
+            .ctx("quarantined")?;
+        Ok(rows)
+    }
+
+    /// Marks a root reachable or not (unplugged drives are kept, not purged).
+    pub fn set_root_online(&self, id: i64, online: bool) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "UPDATE roots SET online = ?2 WHERE id = ?1",
+                params![id, online],
+            )
+            .ctx("set root online")?;
+        Ok(())
+    }
+
+    /// Everything known under a root, keyed by path bytes, for change detection.
+    pub fn known_files(
+        &self,
+        root_id: i64,
+        model_id: i64,
+    ) -> Result<HashMap<Vec<u8>, Known>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.id, p.path, p.size, p.mtime_ns, p.status,
+                        EXISTS (SELECT 1 FROM embeddings e WHERE e.photo_id = p.id AND e.model_id = ?2),
+                        p.status = 'failed' AND p.error IS ?3
+                 FROM photos p WHERE p.root_id = ?1",
+            )
+            .ctx("known files")?;
+        let rows = stmt
+            .query_map(params![root_id, model_id, STOPPED_WHILE_READING], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(1)?,
+                    Known {
+                        id: r.get(0)?,
+                        size: r.get(2)?,
+                        mtime_ns: r.get(3)?,
+                        status: r.get(4)?,
+                        has_vector: r.get(5)?,
+                        stopped_reading: r.get(6)?,
+                    },
+                ))
+            })
+            .ctx("known files")?
+            .collect::<Result<_, _>>()
+            .ctx("known files")?;
+        Ok(rows)
+    }
+
+    /// Records scanned files in one transaction: new ones are inserted as pending, changed ones
+    /// (size or mtime) reset to pending with their old vector dropped. Returns their ids in
+    /// input order.
+    pub fn upsert_files(
+        &mut self,
+        root_id: i64,
+        files: &[(PathBuf, i64, i64, Option<String>)],
+    ) -> Result<Vec<i64>, CatalogError> {
+        let tx = self.conn.transaction().ctx("begin upsert")?;
+        let mut ids = Vec::with_capacity(files.len());
+        {
+            let mut up = tx
+                .prepare(
+                    "INSERT INTO photos(root_id, path, size, mtime_ns, status, error, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT(path) DO UPDATE SET
+                        root_id = excluded.root_id, size = excluded.size,
+                        mtime_ns = excluded.mtime_ns, status = excluded.status,
+                        error = excluded.error, content_hash = NULL, note = NULL,
+                        updated_at = excluded.updated_at
+                     RETURNING id",
+                )
+                .ctx("upsert file")?;
+            let mut drop_vec = tx
+                .prepare("DELETE FROM embeddings WHERE photo_id = ?1")
+                .ctx("drop stale vector")?;
+            for (path, size, mtime, unsupported) in files {
+                let (status, error) = match unsupported {
+                    Some(fmt) => ("unsupported", Some(format!("unsupported format: {fmt}"))),
+                    None => ("pending", None),
+                };
+                let id: i64 = up
+                    .query_row(
+                        params![root_id, path_bytes(path), size, mtime, status, error, now()],
+                        |r| r.get(0),
+                    )
+                    .ctx("upsert file")?;
+                drop_vec.execute([id]).ctx("drop stale vector")?;
+                ids.push(id);
+            }
+        }
+        tx.commit().ctx("commit upsert")?;
+        Ok(ids)
+    }
+
+    /// Content hashes that already have a vector for the model, to reuse them for moved and
+    /// copied files.
+    pub fn hashes_with_vector(
+        &self,
+        model_id: i64,
+    ) -> Result<HashMap<ContentHash, i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.content_hash, p.id FROM photos p JOIN embeddings e
+                 ON e.photo_id = p.id AND e.model_id = ?1 WHERE p.content_hash IS NOT NULL",
+            )
+            .ctx("hashes")?;
+        let mut map = HashMap::new();
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .ctx("hashes")?;
+        for row in rows {
+            let (h, id) = row.ctx("hashes")?;
+            if let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) {
+                map.insert(h, id);
+            }
+        }
+        Ok(map)
+    }
+
+    /// Commits one pipeline batch in ONE transaction; returns the vectors to add to the index.
+    pub fn commit_batch(
+        &mut self,
+        model_id: i64,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
+        self.atomically(|c| c.put_outcomes(model_id, outcomes))
+    }
+
+    /// [`Catalog::commit_batch`] for use inside [`Catalog::atomically`], with what else must
+    /// land with the batch.
+    pub fn put_outcomes(
+        &self,
+        model_id: i64,
+        outcomes: &[Outcome],
+    ) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
+        let mut added = Vec::new();
+        // Cached on the connection: a CPU batch is 16 photos, and parsing these four statements
+        // per batch was most of the commit thread's SQLite time.
+        {
+            let mut put = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO embeddings(photo_id, model_id, vector, encodes) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(photo_id, model_id) DO UPDATE SET
+                        vector = excluded.vector, encodes = encodes + excluded.encodes",
+                )
+                .ctx("store vector")?;
+            let mut ok = self
+                .conn
+                .prepare_cached(
+                    "UPDATE photos SET status = 'indexed', error = NULL, content_hash = ?2,
+                     width = COALESCE(?3, width), height = COALESCE(?4, height),
+                     format = COALESCE(?5, format), updated_at = ?6,
+                     taken_at = ?7, taken_offset_min = ?8, camera_make = ?9, camera_model = ?10,
+                     gps_lat = ?11, gps_lon = ?12, metadata_read = ?13, note = ?14
+                     WHERE id = ?1",
+                )
+                .ctx("mark indexed")?;
+            let mut fail = self
+                .conn
+                .prepare_cached(
+                    "UPDATE photos SET status = ?2, error = ?3, note = NULL, updated_at = ?4
+                     WHERE id = ?1",
+                )
+                .ctx("mark failed")?;
+            let mut get = self
+                .conn
+                .prepare_cached(
+                    "SELECT e.vector, p.width, p.height, p.format, p.taken_at, p.taken_offset_min,
+                     p.camera_make, p.camera_model, p.gps_lat, p.gps_lon, p.metadata_read, p.note
+                     FROM embeddings e
+                     JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
+                )
+                .ctx("reuse vector")?;
+            let mut landed = self
+                .conn
+                .prepare_cached("DELETE FROM in_flight WHERE photo_id = ?1")
+                .ctx("clear in flight")?;
+            for o in outcomes {
+                let id = match o {
+                    Outcome::Encoded { photo_id, .. }
+                    | Outcome::Reused { photo_id, .. }
+                    | Outcome::Failed { photo_id, .. } => photo_id,
+                };
+                landed.execute([id]).ctx("clear in flight")?;
+                match o {
+                    Outcome::Encoded {
+                        photo_id,
+                        hash,
+                        vector,
+                        width,
+                        height,
+                        format,
+                        metadata: m,
+                        note,
+                    } => {
+                        put.execute(params![photo_id, model_id, vector_blob(vector), 1])
+                            .ctx("store vector")?;
+                        ok.execute(params![
+                            photo_id,
+                            hash.as_slice(),
+                            width,
+                            height,
+                            format,
+                            now(),
+                            m.taken_at,
+                            m.offset_minutes,
+                            m.camera_make,
+                            m.camera_model,
+                            m.latitude,
+                            m.longitude,
+                            true,
+                            note,
+                        ])
+                        .ctx("mark indexed")?;
+                        added.push((*photo_id, vector.clone()));
+                    }
+                    Outcome::Reused {
+                        photo_id,
+                        hash,
+                        same_as,
+                    } => {
+                        // Same bytes, same pixels and metadata: copy them with the vector.
+                        let found: Option<StoredVector> = get
+                            .query_row(params![same_as, model_id], |r| {
+                                Ok(StoredVector {
+                                    blob: r.get(0)?,
+                                    width: r.get(1)?,
+                                    height: r.get(2)?,
+                                    format: r.get(3)?,
+                                    metadata: Metadata {
+                                        taken_at: r.get(4)?,
+                                        offset_minutes: r.get(5)?,
+                                        camera_make: r.get(6)?,
+                                        camera_model: r.get(7)?,
+                                        latitude: r.get(8)?,
+                                        longitude: r.get(9)?,
+                                    },
+                                    metadata_read: r.get(10)?,
+                                    note: r.get(11)?,
+                                })
+                            })
+                            .optional()
+                            .ctx("reuse vector")?;
+                        match found {
+                            Some(StoredVector {
+                                blob,
+                                width: w,
+                                height: h,
+                                format: f,
+                                metadata: m,
+                                metadata_read,
+                                note,
+                            }) => {
+                                put.execute(params![photo_id, model_id, &blob, 0])
+                                    .ctx("store vector")?;
+                                ok.execute(params![
+                                    photo_id,
+                                    hash.as_slice(),
+                                    w,
+                                    h,
+                                    f,
+                                    now(),
+                                    m.taken_at,
+                                    m.offset_minutes,
+                                    m.camera_make,
+                                    m.camera_model,
+                                    m.latitude,
+                                    m.longitude,
+                                    metadata_read,
+                                    note,
+                                ])
+                                .ctx("mark indexed")?;
+                                added.push((*photo_id, blob_vector(&blob)));
+                            }
+                            None => {
+                                // The source vanished meanwhile: leave pending for the next run.
+                                fail.execute(params![
+                                    photo_id,
+                                    "pending",
+                                    Option::<String>::None,
+                                    now()
+                                ])
+                                .ctx("mark pending")?;
+                            }
+                        }
+                    }
+                    Outcome::Failed {
+                        photo_id,
+                        reason,
+                        vanished,
+                    } => {
+                        let status = if *vanished { "missing" } else { "failed" };
+                        fail.execute(params![photo_id, status, reason, now()])
+                            .ctx("mark failed")?;
+                    }
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    /// Deletes photo rows (files gone from an online root); their vectors go with them. Tags
+    /// describe the picture, so they stay in the library while a copy of it does. A moved or
+    /// renamed file is a new row with the same bytes: when the job that deletes a row also
+    /// indexed rows of its content (`indexed`), its tags pass to those that had none of their
+    /// own, except the ones their folder's auto-tag has just tagged (`auto_tagged`), whose run
+    /// decides. When the job indexed no copy and no other copy keeps tags, they pass to the
+    /// untagged copies already in the library (a move seen over two jobs, its copy first; a
+    /// duplicate deleted), again except those an auto-tag run covers. Returns how many rows
+    /// received tags.
+    pub fn delete_photos(
+        &mut self,
+        ids: &[i64],
+        indexed: &HashSet<i64>,
+        auto_tagged: &HashSet<i64>,
+    ) -> Result<usize, CatalogError> {
+        let ruled: Vec<PathBuf> = self.tag_rules()?.into_iter().map(|r| r.folder).collect();
+        let going: HashSet<i64> = ids.iter().copied().collect();
+        let tx = self.conn.transaction().ctx("begin delete")?;
+        let mut inherited: HashSet<i64> = HashSet::new();
+        {
+            let mut same = tx
+                .prepare(
+                    "SELECT n.id, n.path, n.status = 'indexed',
+                            NOT EXISTS (SELECT 1 FROM tags x WHERE x.photo_id = n.id)
+                     FROM photos g JOIN photos n ON n.content_hash = g.content_hash
+                     WHERE g.id = ?1 AND n.id <> g.id
+                       AND EXISTS (SELECT 1 FROM tags t WHERE t.photo_id = g.id)",
+                )
+                .ctx("find copies")?;
+            let mut carry = tx
+                .prepare(
+                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score)
+                     SELECT ?2, label_id, score FROM tags WHERE photo_id = ?1",
+                )
+                .ctx("carry tags")?;
+            let mut del = tx
+                .prepare("DELETE FROM photos WHERE id = ?1")
+                .ctx("delete photo")?;
+            for id in ids {
+                let copies: Vec<(i64, Vec<u8>, bool, bool)> = same
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                    .ctx("find copies")?
+                    .collect::<Result<_, _>>()
+                    .ctx("find copies")?;
+                // A copy that took tags from a row deleted before this one may take these too
+                // (two deleted copies of one photo passing theirs to one heir).
+                let open = |n: &i64, untagged: bool| untagged || inherited.contains(n);
+                let moved = copies.iter().any(|c| indexed.contains(&c.0));
+                let mut takers: Vec<i64> = copies
+                    .iter()
+                    .filter(|(n, _, _, untagged)| {
+                        open(n, *untagged) && indexed.contains(n) && !auto_tagged.contains(n)
+                    })
+                    .map(|c| c.0)
+                    .collect();
+                let kept = copies
+                    .iter()
+                    .any(|(n, _, _, untagged)| !going.contains(n) && !open(n, *untagged));
+                if !moved && !kept {
+                    takers = copies
+                        .iter()
+                        .filter(|(n, path, indexed, untagged)| {
+                            *indexed
+                                && open(n, *untagged)
+                                && !going.contains(n)
+                                && !ruled.iter().any(|f| bytes_path(path).starts_with(f))
+                        })
+                        .map(|c| c.0)
+                        .collect();
+                }
+                for heir in takers {
+                    carry.execute([id, &heir]).ctx("carry tags")?;
+                    inherited.insert(heir);
+                }
+                del.execute([id]).ctx("delete photo")?;
+            }
+        }
+        tx.commit().ctx("commit delete")?;
+        Ok(inherited.len())
+    }
+
+    /// Every embedding of a model, to rebuild the vector index.
+    pub fn embeddings(&self, model_id: i64) -> Result<Vec<(i64, Vec<f32>)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT photo_id, vector FROM embeddings WHERE model_id = ?1 ORDER BY photo_id",
+            )
+            .ctx("read embeddings")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((r.get(0)?, blob_vector(&r.get::<_, Vec<u8>>(1)?)))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// Ids of the photos with an embedding for the model, to check the index file cheaply.
+    pub fn embedding_ids(&self, model_id: i64) -> Result<Vec<i64>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT photo_id FROM embeddings WHERE model_id = ?1")
+            .ctx("read embedding ids")?;
+        let ids = stmt
+            .query_map([model_id], |r| r.get(0))
+            .ctx("read embedding ids")?
+            .collect::<Result<_, _>>()
+            .ctx("read embedding ids")?;
+        Ok(ids)
+    }
+
+    /// Every embedding with its photo's path, for `status --dump-embeddings`.
+    pub fn embeddings_with_paths(
+        &self,
+        model_id: i64,
+    ) -> Result<Vec<(PathBuf, Vec<f32>)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.path, e.vector FROM embeddings e JOIN photos p ON p.id = e.photo_id
+                 WHERE e.model_id = ?1 ORDER BY p.path",
+            )
+            .ctx("read embeddings")?;
+        let rows = stmt
+            .query_map([model_id], |r| {
+                Ok((
+                    bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                    blob_vector(&r.get::<_, Vec<u8>>(1)?),
+                ))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// What the saved vector index file holds, as recorded at its last save.
+    pub fn index_state(
+        &self,
+        model_id: i64,
+    ) -> Result<Option<crate::vectors::Saved>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector_count, checksum FROM index_state WHERE model_id = ?1",
+                [model_id],
+                |r| {
+                    Ok(crate::vectors::Saved {
+                        count: r.get::<_, i64>(0)? as u64,
+                        checksum: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .ctx("read index state")
+    }
+
+    /// Records a saved vector index file.
+    pub fn set_index_state(
+        &self,
+        model_id: i64,
+        saved: &crate::vectors::Saved,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO index_state(model_id, vector_count, checksum, saved_at, generation)
+                 VALUES (?1, ?2, ?3, ?4, (SELECT generation FROM models WHERE id = ?1))",
+                params![model_id, saved.count as i64, saved.checksum, now()],
+            )
+            .ctx("record index state")?;
+        Ok(())
+    }
+
+    /// Whether no embedding of the model changed since the vector index was last recorded
+    /// (then a file matching the record holds exactly the catalog's vectors).
+    pub fn index_is_current(&self, model_id: i64) -> Result<bool, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT s.generation = m.generation FROM index_state s JOIN models m
+                 ON m.id = s.model_id WHERE s.model_id = ?1",
+                [model_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .ctx("read index generation")
+    }
+
+    /// Models that have rows here, with their vector width.
+    pub fn models(&self) -> Result<Vec<(String, usize)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, dim FROM models ORDER BY id")
+            .ctx("list models")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize)))
+            .ctx("list models")?
+            .collect::<Result<_, _>>()
+            .ctx("list models")?;
+        Ok(rows)
+    }
+
+    /// Indexed photos whose metadata was never read (indexed before Glimpse read any), by id
+    /// after `after_id`, at most `limit`: the index run reads it from their files.
+    pub fn metadata_unread(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PathBuf)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, path FROM photos WHERE status = 'indexed' AND metadata_read = 0
+                 AND id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .ctx("photos without metadata")?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, bytes_path(&r.get::<_, Vec<u8>>(1)?)))
+            })
+            .ctx("photos without metadata")?
+            .collect::<Result<_, _>>()
+            .ctx("photos without metadata")?;
+        Ok(rows)
+    }
+
+    /// Stores metadata read after the photos were indexed, in one transaction; a photo
+    /// recorded here is not read again.
+    pub fn set_metadata(&mut self, read: &[(i64, Metadata)]) -> Result<(), CatalogError> {
+        let tx = self.conn.transaction().ctx("begin metadata")?;
+        {
+            let mut put = tx
+                .prepare(
+                    "UPDATE photos SET taken_at = ?2, taken_offset_min = ?3, camera_make = ?4,
+                     camera_model = ?5, gps_lat = ?6, gps_lon = ?7, metadata_read = 1
+                     WHERE id = ?1",
+                )
+                .ctx("store metadata")?;
+            for (id, m) in read {
+                put.execute(params![
+                    id,
+                    m.taken_at,
+                    m.offset_minutes,
+                    m.camera_make,
+                    m.camera_model,
+                    m.latitude,
+                    m.longitude,
+                ])
+                .ctx("store metadata")?;
+            }
+        }
+        tx.commit().ctx("commit metadata")
+    }
+
+    /// Stores a small setting (e.g. the provider the last job ran on).
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .ctx("write setting")?;
+        Ok(())
+    }
+
+    /// Reads a setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, CatalogError> {
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ctx("read setting")
+    }
+
+    /// Counts for `status`.
+    pub fn stats(&self, model_id: i64) -> Result<Stats, CatalogError> {
+        let count = |sql: &str| -> Result<u64, CatalogError> {
+            self.conn
+                .query_row(sql, [model_id], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .ctx("count")
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT error, COUNT(*) FROM photos INDEXED BY photos_by_root_status
+                  WHERE root_id IN (SELECT id FROM roots) AND status IN ('failed', 'unsupported')
+                  GROUP BY error ORDER BY COUNT(*) DESC, error",
+            )
+            .ctx("failure reasons")?;
+        let failures = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    r.get::<_, i64>(1)? as u64,
+                ))
+            })
+            .ctx("failure reasons")?
+            .collect::<Result<_, _>>()
+            .ctx("failure reasons")?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT note, COUNT(*) FROM photos INDEXED BY photos_noted
+                  WHERE note IS NOT NULL AND root_id IN (SELECT id FROM roots)
+                  GROUP BY note ORDER BY COUNT(*) DESC, note",
+            )
+            .ctx("notes")?;
+        let notes = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .ctx("notes")?
+            .collect::<Result<_, _>>()
+            .ctx("notes")?;
+        let status = |st: &str| -> Result<u64, CatalogError> {
+            self.conn
+                .query_row(
+                    "SELECT COALESCE(SUM(n), 0) FROM photo_counts WHERE status = ?1",
+                    [st],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .ctx("count")
+        };
+        Ok(Stats {
+            photos: count("SELECT COALESCE(SUM(n), 0) FROM photo_counts WHERE ?1 = ?1")?,
+            indexed: count("SELECT COALESCE(SUM(n), 0) FROM vector_counts WHERE model_id = ?1")?,
+            failed: status("failed")?,
+            pending: status("pending")?,
+            missing: status("missing")?,
+            unsupported: status("unsupported")?,
+            embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
+            failures,
+            notes,
+        })
+    }
+
+    /// The highest number of committed encodes of one photo's current content with the model
+    /// (1 = no photo was encoded twice): a check, apart from [`Catalog::stats`], since it reads
+    /// every vector row (9 s on a million photos).
+    pub fn max_encodes(&self, model_id: i64) -> Result<u64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(MAX(encodes), 0) FROM embeddings WHERE model_id = ?1",
+                [model_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .ctx("max encodes")
+    }
+}
+
+/// What a search may be restricted to; every field narrows the set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhotoFilter {
+    /// Only photos under this folder (the folder itself or any subfolder).
+    pub folder: Option<PathBuf>,
+    /// Only photos whose local date ([`PhotoInfo::local_date`]) is at or after this reading
+    /// (a day's start from [`glimpse_clip::calendar::parse_day`]): days are cut where the photo was taken.
+    pub after: Option<i64>,
+    /// Only photos whose local date is before this reading.
+    pub before: Option<i64>,
+    /// Only these formats ("jpeg", "png", ...); empty means any.
+    pub formats: Vec<String>,
+    /// Only photos carrying this tag.
+    pub tag: Option<String>,
+    /// Only photos with (true) or without (false) a GPS position.
+    pub has_location: Option<bool>,
+}
+
+use glimpse_clip::formats::RAW_FORMATS;
+
+impl PhotoFilter {
+    /// The stored formats that filter types name, sorted and once each. People and the window
+    /// say "jpg", "tif", "heif" or "raw" (every camera RAW format); photos are stored as
+    /// "jpeg", "tiff", "heic" and the RAW's own kind.
+    pub fn formats_named<S: AsRef<str>>(types: &[S]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in types {
+            let t = t.as_ref().trim().to_lowercase();
+            match t.as_str() {
+                "" => {}
+                "jpg" | "jpe" | "jfif" => out.push("jpeg".into()),
+                "tif" => out.push("tiff".into()),
+                "heif" => out.push("heic".into()),
+                "raw" => out.extend(RAW_FORMATS.iter().map(|f| f.to_string())),
+                _ => out.push(t),
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether nothing is restricted (a plain search needs no id set).
+    pub fn is_empty(&self) -> bool {
+        *self == PhotoFilter::default()
+    }
+}
+
+/// What a result shows about a photo.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PhotoInfo {
+    /// Row id (the vector key).
+    pub id: i64,
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes on disk.
+    pub size: i64,
+    /// Date taken if known, else the file's modification time (Unix seconds).
+    pub date: i64,
+    /// Pixel width, when decoded.
+    pub width: Option<u32>,
+    /// Pixel height, when decoded.
+    pub height: Option<u32>,
+    /// Detected format.
+    pub format: Option<String>,
+    /// BLAKE3 of the content, hex (the thumbnail key).
+    pub content_hash: Option<String>,
+    /// Whether `date` is when the photo was taken (EXIF) rather than its file time.
+    pub date_taken: bool,
+    /// The camera's offset from UTC in minutes when the photo records it.
+    pub offset_minutes: Option<i32>,
+    /// The date as a clock where the photo was taken read it (the camera's, else this
+    /// computer's for a file time), written as Unix seconds of that reading in UTC: what a day
+    /// label or a day filter means to the person who took it.
+    pub local_date: i64,
+    /// The camera ("Canon EOS R5"), when the photo names it.
+    pub camera: Option<String>,
+    /// Latitude in degrees (north positive), when the photo has a position.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees (east positive).
+    pub longitude: Option<f64>,
+}
+
+/// The date of a photo in SQL: the instant it was taken if known, else its file time (the
+/// expression `photos_by_date` indexes, so a listing in date order reads no more than a page).
+const DATE_SQL: &str = "COALESCE(p.taken_at, p.mtime_ns / 1000000000)";
+/// The local date of a photo in SQL, so that "photos of 1 June" are the ones taken on a 1 June
+/// where they were taken: the camera's clock (the instant plus the offset it recorded; with no
+/// offset recorded the instant already is the clock's reading), else the file time on this
+/// computer's clock (SQLite's `localtime`, which follows the zone's daylight saving).
+const LOCAL_DATE_SQL: &str = "CASE WHEN p.taken_at IS NOT NULL
+         THEN p.taken_at + 60 * COALESCE(p.taken_offset_min, 0)
+         ELSE CAST(strftime('%s', p.mtime_ns / 1000000000, 'unixepoch', 'localtime') AS INTEGER)
+     END";
+/// ` AND` the photo's local date `op` the clock reading `?` ([`LOCAL_DATE_SQL`] without its
+/// per-row `localtime`, ~1 µs a photo: a file time is compared with the instant this computer's
+/// clock reads `?`, worked out once per query by SQLite's `utc` modifier).
+fn local_date_cmp(op: &str) -> String {
+    format!(
+        " AND (CASE WHEN p.taken_at IS NOT NULL
+              THEN p.taken_at + 60 * COALESCE(p.taken_offset_min, 0) {op} ?
+              ELSE p.mtime_ns / 1000000000
+                   {op} (SELECT CAST(strftime('%s', ?, 'unixepoch', 'utc') AS INTEGER))
+          END)"
+    )
+}
+
+/// Columns [`INFO_COLUMNS`] selects ([`info_row`] reads them; extra columns come after).
+const INFO_WIDTH: usize = 15;
+static INFO_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "p.id, p.path, p.size, {DATE_SQL}, p.width, p.height,
+         p.format, p.content_hash, p.taken_at IS NOT NULL, p.taken_offset_min, p.camera_make,
+         p.camera_model, p.gps_lat, p.gps_lon, {LOCAL_DATE_SQL}"
+    )
+});
+
+fn info_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoInfo> {
+    Ok(PhotoInfo {
+        id: r.get(0)?,
+        path: bytes_path(&r.get::<_, Vec<u8>>(1)?),
+        size: r.get(2)?,
+        date: r.get(3)?,
+        width: r.get::<_, Option<i64>>(4)?.map(|v| v as u32),
+        height: r.get::<_, Option<i64>>(5)?.map(|v| v as u32),
+        format: r.get(6)?,
+        content_hash: r.get::<_, Option<Vec<u8>>>(7)?.map(hex::encode),
+        date_taken: r.get(8)?,
+        offset_minutes: r.get(9)?,
+        camera: Metadata {
+            camera_make: r.get(10)?,
+            camera_model: r.get(11)?,
+            ..Metadata::default()
+        }
+        .camera(),
+        latitude: r.get(12)?,
+        longitude: r.get(13)?,
+        local_date: r.get(14)?,
+    })
+}
+
+/// Moves root `inner`'s photos to root `outer` and drops `inner`.
+fn absorb_root(tx: &rusqlite::Transaction<'_>, inner: i64, outer: i64) -> Result<(), CatalogError> {
+    tx.execute(
+        "UPDATE photos SET root_id = ?1 WHERE root_id = ?2",
+        params![outer, inner],
+    )
+    .ctx("move photos to the root holding them")?;
+    tx.execute("DELETE FROM roots WHERE id = ?1", [inner])
+        .ctx("drop a root inside another")?;
+    Ok(())
+}
+
+/// The byte range of paths strictly inside `folder`: `folder/` up to (not including) `folder0`
+/// ('0' is the byte after '/'), so a BLOB comparison selects the subtree and not `folder2`.
+fn subtree_range(folder: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let mut base = path_bytes(folder);
+    while base.len() > 1 && base.last() == Some(&b'/') {
+        base.pop();
+    }
+    let mut lo = base.clone();
+    let mut hi = base.clone();
+    if lo.last() != Some(&b'/') {
+        lo.push(b'/');
+        hi.push(b'0');
+    } else {
+        // The root folder "/": everything.
+        hi = vec![0xff];
+    }
+    (base, lo, hi)
+}
+
+impl Catalog {
+    /// The query selecting `columns` of the photos with a vector for the model that pass
+    /// `filter` (the embedding is `e`, the photo `p`), with its arguments. Photos on an offline
+    /// drive keep their vectors and stay findable, as in an unfiltered search.
+    fn filtered_sql(
+        model_id: i64,
+        filter: &PhotoFilter,
+        columns: &str,
+    ) -> (String, Vec<rusqlite::types::Value>) {
+        let mut sql = format!(
+            "SELECT {columns} FROM photos p JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ?1
+             WHERE 1 = 1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![model_id.into()];
+        let mut arg = |sql: &mut String, text: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&text.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(folder) = &filter.folder {
+            let (base, lo, hi) = subtree_range(folder);
+            arg(&mut sql, " AND (p.path = ?", base.into());
+            arg(&mut sql, " OR (p.path >= ?", lo.into());
+            arg(&mut sql, " AND p.path < ?))", hi.into());
+        }
+        if let Some(after) = filter.after {
+            arg(&mut sql, &local_date_cmp(">="), after.into());
+        }
+        if let Some(before) = filter.before {
+            arg(&mut sql, &local_date_cmp("<"), before.into());
+        }
+        if !filter.formats.is_empty() {
+            sql.push_str(" AND p.format IN (");
+            for (i, f) in filter.formats.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                arg(&mut sql, "?", f.to_lowercase().into());
+            }
+            sql.push(')');
+        }
+        if let Some(tag) = &filter.tag {
+            arg(
+                &mut sql,
+                " AND EXISTS (SELECT 1 FROM tags t JOIN labels l ON l.id = t.label_id
+                   WHERE t.photo_id = p.id AND l.name = ?)",
+                tag.trim().to_lowercase().into(),
+            );
+        }
+        match filter.has_location {
+            Some(true) => sql.push_str(" AND p.gps_lat IS NOT NULL AND p.gps_lon IS NOT NULL"),
+            Some(false) => sql.push_str(" AND (p.gps_lat IS NULL OR p.gps_lon IS NULL)"),
+            None => {}
+        }
+        (sql, args)
+    }
+
+    /// Ids of the photos with a vector for the model that pass `filter`, for filtered search.
+    pub fn filter_ids(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+    ) -> Result<Vec<i64>, CatalogError> {
+        let (sql, args) = Self::filtered_sql(model_id, filter, "p.id");
+        let mut stmt = self.conn.prepare(&sql).ctx("filter photos")?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+            .ctx("filter photos")?
+            .collect::<Result<_, _>>()
+            .ctx("filter photos")?;
+        Ok(ids)
+    }
+
+    /// What results show about these photos, by id (missing ids are simply absent).
+    pub fn photo_infos(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, PhotoInfo>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM photos p WHERE p.id = ?1",
+                *INFO_COLUMNS
+            ))
+            .ctx("read photo")?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for id in ids {
+            if let Some(info) = stmt
+                .query_row([id], info_row)
+                .optional()
+                .ctx("read photo")?
+            {
+                out.insert(*id, info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A photo of the library by its path, if it is one.
+    pub fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, CatalogError> {
+        self.conn
+            .query_row(
+                &format!("SELECT {} FROM photos p WHERE p.path = ?1", *INFO_COLUMNS),
+                [path_bytes(path)],
+                info_row,
+            )
+            .optional()
+            .ctx("find photo")
+    }
+
+    /// A photo with this content and a vector for the model (to reuse its vector for a file
+    /// outside the library).
+    pub fn photo_with_hash(&self, model_id: i64, hash: &[u8]) -> Result<Option<i64>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id
+                 WHERE p.content_hash = ?1 AND e.model_id = ?2 ORDER BY p.id LIMIT 1",
+                params![hash, model_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx("find content")
+    }
+
+    /// A photo's stored embedding for the model.
+    pub fn embedding(
+        &self,
+        model_id: i64,
+        photo_id: i64,
+    ) -> Result<Option<Vec<f32>>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector FROM embeddings WHERE photo_id = ?1 AND model_id = ?2",
+                params![photo_id, model_id],
+                |r| Ok(blob_vector(&r.get::<_, Vec<u8>>(0)?)),
+            )
+            .optional()
+            .ctx("read embedding")
+    }
+
+    /// Up to `limit` of the photos with a vector for the model that pass `filter`, from the
+    /// `offset`-th, by date (newest first or oldest first; ties by id), for a listing.
+    pub fn dated_page(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<PhotoInfo>, CatalogError> {
+        let (mut sql, mut args) = Self::filtered_sql(model_id, filter, &INFO_COLUMNS);
+        let dir = if newest_first { "DESC" } else { "ASC" };
+        let n = args.len();
+        sql.push_str(&format!(
+            " ORDER BY {DATE_SQL} {dir}, p.id {dir} LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2
+        ));
+        args.push((limit.min(i64::MAX as usize) as i64).into());
+        args.push((offset.min(i64::MAX as usize) as i64).into());
+        let mut stmt = self.conn.prepare(&sql).ctx("list photos")?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), info_row)
+            .ctx("list photos")?
+            .collect::<Result<_, _>>()
+            .ctx("list photos")?;
+        Ok(rows)
+    }
+
+    /// Every stored embedding (with what results show) of the photos passing `filter`, by
+    /// path, for tagging and duplicate detection from stored vectors.
+    pub fn embeddings_where(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+    ) -> Result<Vec<(PhotoInfo, Vec<f32>)>, CatalogError> {
+        let (mut sql, args) =
+            Self::filtered_sql(model_id, filter, &format!("{}, e.vector", *INFO_COLUMNS));
+        sql.push_str(" ORDER BY p.path");
+        let mut stmt = self.conn.prepare(&sql).ctx("read embeddings")?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok((info_row(r)?, blob_vector(&r.get::<_, Vec<u8>>(INFO_WIDTH)?)))
+            })
+            .ctx("read embeddings")?
+            .collect::<Result<_, _>>()
+            .ctx("read embeddings")?;
+        Ok(rows)
+    }
+
+    /// The row id of a label, created on first use (names are stored lower-case).
+    pub fn label_id(&self, name: &str, builtin: bool) -> Result<i64, CatalogError> {
+        let name = name.trim().to_lowercase();
+        self.conn
+            .execute(
+                "INSERT INTO labels(name, builtin) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, builtin],
+            )
+            .ctx("add label")?;
+        self.conn
+            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| {
+                r.get(0)
+            })
+            .ctx("label id")
+    }
+
+    /// Labels the user added (not the built-in vocabulary), in the order they were added.
+    pub fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM labels WHERE builtin = 0 ORDER BY id")
+            .ctx("list labels")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))
+            .ctx("list labels")?
+            .collect::<Result<_, _>>()
+            .ctx("list labels")?;
+        Ok(rows)
+    }
+
+    /// A label's cached text vector for the model, if it was made from the same prompts.
+    pub fn label_vector(
+        &self,
+        label_id: i64,
+        model_id: i64,
+        prompts: &str,
+    ) -> Result<Option<Vec<f32>>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector FROM label_vectors WHERE label_id = ?1 AND model_id = ?2 AND prompts = ?3",
+                params![label_id, model_id, prompts],
+                |r| Ok(blob_vector(&r.get::<_, Vec<u8>>(0)?)),
+            )
+            .optional()
+            .ctx("read label vector")
+    }
+
+    /// Caches a label's text vector for the model.
+    pub fn set_label_vector(
+        &self,
+        label_id: i64,
+        model_id: i64,
+        prompts: &str,
+        vector: &[f32],
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO label_vectors(label_id, model_id, prompts, vector)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![label_id, model_id, prompts, vector_blob(vector)],
+            )
+            .ctx("cache label vector")?;
+        Ok(())
+    }
+
+    /// Runs `f` in one write transaction taken at the start (`BEGIN IMMEDIATE`), so what it
+    /// reads cannot change under it before what it writes lands (another process may tag or
+    /// index the same library), and an error writes nothing.
+    pub fn atomically<T, E: From<CatalogError>>(
+        &mut self,
+        f: impl FnOnce(&Catalog) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .ctx("begin write")?;
+        let done = f(self).and_then(|v| {
+            self.conn.execute_batch("COMMIT").ctx("commit write")?;
+            Ok(v)
+        });
+        if done.is_err() && !self.conn.is_autocommit() {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!("rolling back a failed write: {e}");
+            }
+        }
+        done
+    }
+
+    /// Replaces the tags of `photos` with `tags` (photo id, label id, score) in one transaction,
+    /// so a re-tag never leaves a folder half old, half new.
+    pub fn replace_tags(
+        &mut self,
+        photos: &[i64],
+        tags: &[(i64, i64, f32)],
+    ) -> Result<(), CatalogError> {
+        self.atomically(|c| c.put_tags(photos, tags))
+    }
+
+    /// [`Catalog::replace_tags`] for use inside [`Catalog::atomically`] (alone, each
+    /// statement is its own transaction).
+    pub fn put_tags(&self, photos: &[i64], tags: &[(i64, i64, f32)]) -> Result<(), CatalogError> {
+        let mut clear = self
+            .conn
+            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1")
+            .ctx("clear tags")?;
+        for id in photos {
+            clear.execute([id]).ctx("clear tags")?;
+        }
+        let mut put = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
+            )
+            .ctx("store tag")?;
+        for (photo, label, score) in tags {
+            put.execute(params![photo, label, f64::from(*score)])
+                .ctx("store tag")?;
+        }
+        Ok(())
+    }
+
+    /// Keeps `rule` as its folder's latest auto-tag (replacing an earlier one of that folder).
+    pub fn set_tag_rule(&self, rule: &TagRule) -> Result<(), CatalogError> {
+        let labels = serde_json::to_string(&rule.labels).map_err(|e| CatalogError::Sql {
+            context: "store auto-tag",
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO tag_rules(folder, labels, threshold, min_cosine, seq)
+                 VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tag_rules))",
+                params![
+                    path_bytes(&rule.folder),
+                    labels,
+                    f64::from(rule.threshold),
+                    f64::from(rule.min_cosine)
+                ],
+            )
+            .ctx("store auto-tag")?;
+        Ok(())
+    }
+
+    /// (latest run's sequence number, number of runs) of the kept auto-tags: it changes with
+    /// every tagging and every `--stop`, so a reader of [`Catalog::tag_rules`] knows when to
+    /// read them again.
+    pub fn tag_rules_version(&self) -> Result<(i64, i64), CatalogError> {
+        self.conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM tag_rules")
+            .ctx("read auto-tags")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("read auto-tags")
+    }
+
+    /// Every folder's latest auto-tag, the most recent run last.
+    pub fn tag_rules(&self) -> Result<Vec<TagRule>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT folder, labels, threshold, min_cosine FROM tag_rules ORDER BY seq",
+            )
+            .ctx("read auto-tags")?;
+        let rows = stmt
+            .query_map([], |r| {
+                let labels: String = r.get(1)?;
+                Ok(TagRule {
+                    folder: bytes_path(&r.get::<_, Vec<u8>>(0)?),
+                    labels: serde_json::from_str(&labels).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    threshold: r.get::<_, f64>(2)? as f32,
+                    min_cosine: r.get::<_, f64>(3)? as f32,
+                })
+            })
+            .ctx("read auto-tags")?
+            .collect::<Result<_, _>>()
+            .ctx("read auto-tags")?;
+        Ok(rows)
+    }
+
+    /// Forgets the auto-tags of `folder` and of the folders inside it (their tags stay).
+    pub fn forget_tag_rules(&self, folder: &Path) -> Result<usize, CatalogError> {
+        let (base, lo, hi) = subtree_range(folder);
+        self.conn
+            .execute(
+                "DELETE FROM tag_rules WHERE folder = ?1 OR (folder >= ?2 AND folder < ?3)",
+                params![base, lo, hi],
+            )
+            .ctx("forget auto-tags")
+    }
+
+    /// Where each photo among `ids` is (`None` for an id with no row), for tagging photos as
+    /// they arrive.
+    pub fn paths_of(&self, ids: &[i64]) -> Result<Vec<Option<PathBuf>>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM photos WHERE id = ?1")
+            .ctx("read paths")?;
+        ids.iter()
+            .map(|id| {
+                stmt.query_row([id], |r| Ok(bytes_path(&r.get::<_, Vec<u8>>(0)?)))
+                    .optional()
+                    .ctx("read paths")
+            })
+            .collect()
+    }
+
+    /// Tags of each photo, best first (label name, score).
+    pub fn tags_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<(String, f32)>>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT l.name, t.score FROM tags t JOIN labels l ON l.id = t.label_id
+                 WHERE t.photo_id = ?1 ORDER BY t.score DESC, l.name",
+            )
+            .ctx("read tags")?;
+        let mut out = std::collections::HashMap::new();
+        for id in ids {
+            let rows: Vec<(String, f32)> = stmt
+                .query_map([id], |r| Ok((r.get(0)?, r.get::<_, f64>(1)? as f32)))
+                .ctx("read tags")?
+                .collect::<Result<_, _>>()
+                .ctx("read tags")?;
+            if !rows.is_empty() {
+                out.insert(*id, rows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every tag in use with how many photos carry it, most used first.
+    pub fn tag_counts(&self) -> Result<Vec<(String, u64)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.name, COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
+                 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
+            )
+            .ctx("count tags")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .ctx("count tags")?
+            .collect::<Result<_, _>>()
+            .ctx("count tags")?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_types_name_stored_formats() {
+        assert_eq!(
+            PhotoFilter::formats_named(&["JPG", "jpeg", " tif ", "heif", "png", ""]),
+            ["heic", "jpeg", "png", "tiff"]
+        );
+        let raw = PhotoFilter::formats_named(&["raw", "NEF"]);
+        assert_eq!(raw, RAW_FORMATS);
+        assert!(PhotoFilter::formats_named::<&str>(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_catalog_from_a_newer_glimpse_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Catalog::open(dir.path()).unwrap());
+        let newer = MIGRATIONS.len() as i64 + 1;
+        let db = dir.path().join("catalog.sqlite");
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {newer}"))
+            .unwrap();
+        let err = Catalog::open(dir.path())
+            .err()
+            .expect("a newer catalog must be refused");
+        assert!(
+            matches!(err, CatalogError::Newer { found, known } if found == newer && known == MIGRATIONS.len())
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "this library was written by a newer Glimpse (schema {newer}, this one knows {}); \
+                 use that version or a new library folder",
+                MIGRATIONS.len()
+            )
+        );
+        let version: i64 = Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, newer);
+        // A negative version (not one any Glimpse writes) is refused too, not taken for 0.
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = -1")
+            .unwrap();
+        assert!(matches!(
+            Catalog::open(dir.path()),
+            Err(CatalogError::Newer { found: -1, .. })
+        ));
+        // The version this build writes opens.
+        Connection::open(&db)
+            .unwrap()
+            .execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+            .unwrap();
+        assert!(Catalog::open(dir.path()).is_ok());
+    }
+
+    #[cfg(unix)]
+    fn mode(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_library_folder_and_its_thumbnails_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 0o755);
+        // New: created 0700 (the parents it needs keep the usual permissions).
+        let lib = dir.path().join("a/library");
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        assert_eq!(mode(&lib.join("thumbs")), 0o700);
+        assert_ne!(
+            mode(&dir.path().join("a")) & 0o077,
+            0,
+            "parents are not ours to change"
+        );
+        // An existing library that others can read is made private.
+        set(&lib, 0o755);
+        set(&lib.join("thumbs"), 0o775);
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        assert_eq!(mode(&lib.join("thumbs")), 0o700);
+        // Only the bits of others go; what the owner had stays.
+        set(&lib, 0o750);
+        drop(Catalog::open(&lib).unwrap());
+        assert_eq!(mode(&lib), 0o700);
+        // A file in the way is an error, not a library.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            Catalog::open(&file),
+            Err(CatalogError::Folder { .. })
+        ));
+    }
+}

@@ -1,0 +1,1106 @@
+//! A library folder: the catalog, the derived vector index of one model and the thumbnail
+//! cache, plus the indexing job that keeps them in step with the photo roots on disk.
+
+use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
+use crate::lock::{LockError, WriterLock};
+use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
+use crate::scan::{self, ScanError, ScanItem, ScanOptions};
+use crate::thumbs::Thumbs;
+use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
+use glimpse_clip::decode;
+use glimpse_clip::encode::ImageEncoder;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the vector index is saved while a job runs (it is always saved at the end).
+pub const SAVE_EVERY: Duration = Duration::from_secs(10);
+/// New vectors gathered before they are inserted into the graph together.
+pub const INSERT_CHUNK: usize = 4096;
+
+/// Why a library operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The vector index failed.
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+    /// The catalog file is damaged.
+    #[error("catalog integrity check failed: {0}")]
+    Corrupt(String),
+    /// A plan with photos to encode was carried out without an image encoder.
+    #[error("{0} photos need encoding but no image encoder was given")]
+    NoEncoder(usize),
+    /// A plan was carried out on another library (or model) than the one that made it: its
+    /// photo ids would name other photos there.
+    #[error("the plan was made by the library at {planned} for another library or model")]
+    ForeignPlan {
+        /// The library that made the plan.
+        planned: String,
+    },
+    /// Another process is indexing this library (see [`crate::lock`]).
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// A handle opened with [`Library::open_reader`] was asked to index or remove: only the
+    /// writer may change the vector index.
+    #[error("this library handle only reads; indexing needs the writer (Library::open)")]
+    ReadOnly,
+}
+
+/// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
+pub fn default_dir() -> PathBuf {
+    if let Some(h) = std::env::var_os("GLIMPSE_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    dirs::data_dir()
+        .map(|d| d.join("glimpse"))
+        .unwrap_or_else(|| PathBuf::from(".glimpse"))
+}
+
+/// The catalog setting that names the model a library was last indexed with.
+pub const MODEL_SETTING: &str = "model";
+
+/// The model the library at `dir` was last indexed with (a name from the manifest or a model
+/// folder's absolute path), so that commands and the window that name none keep using the one
+/// the user chose. `None` for a library not made yet or never indexed.
+pub fn remembered_model(dir: &Path) -> Result<Option<String>, LibraryError> {
+    if !dir.join("catalog.sqlite").is_file() {
+        return Ok(None);
+    }
+    Ok(Catalog::open(dir)?.setting(MODEL_SETTING)?)
+}
+
+/// What an indexing job did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Summary {
+    /// Photo files seen by the scan.
+    pub scanned: usize,
+    /// Unchanged since the last run (nothing to do).
+    pub unchanged: usize,
+    /// New or changed files sent through the pipeline.
+    pub queued: usize,
+    /// Files gone from online roots, removed from the library.
+    pub removed: usize,
+    /// Files in formats this build cannot decode.
+    pub unsupported: usize,
+    /// Files marked failed because the process died while reading each of them alone (see
+    /// [`crate::catalog::STOPPED_WHILE_READING`]).
+    pub stopped_reading: usize,
+    /// Files tried one at a time, because the process died while they were being read.
+    pub tried_alone: usize,
+    /// Photos indexed before Glimpse read metadata whose metadata was read now.
+    pub metadata_read: usize,
+    /// New or changed photos that went through their folder's auto-tag (tagged with what
+    /// matched of its labels, which may be nothing).
+    pub auto_tagged: usize,
+    /// Moved or renamed photos that kept their tags.
+    pub kept_tags: usize,
+    /// Roots that are offline (kept, not purged).
+    pub offline_roots: Vec<PathBuf>,
+    /// The pipeline's final progress.
+    pub progress: Progress,
+    /// The pipeline's time split.
+    pub timing: Timing,
+    /// Seconds the graph thread spent inserting new vectors, on `graph_threads` threads beside
+    /// the commits: the share of the machine a GPU-fed job gives the graph.
+    pub graph: f64,
+    /// Threads the graph insertion used.
+    pub graph_threads: usize,
+}
+
+/// What a scan of the roots found to do ([`Library::plan`]), carried out by
+/// [`Library::index_planned`] on the same library.
+#[derive(Debug)]
+pub struct Plan {
+    /// The library and model that made it (its photo ids are that catalog's).
+    made_by: (PathBuf, i64),
+    summary: Summary,
+    work: Vec<WorkItem>,
+    /// Files that were being read when a process died: each is read alone, before `work`, so
+    /// that one that kills the process again is the only file in flight and is then marked
+    /// failed, not its neighbours.
+    alone: Vec<WorkItem>,
+    /// Rows whose files vanished from online roots; deleted only after the pipeline ran, so a
+    /// moved or renamed file can still reuse their vectors.
+    gone: Vec<i64>,
+    /// Folders whose failed files are tried again (see [`decoders_key`]).
+    retried: Vec<String>,
+    /// The decoders this build has, recorded for `retried` once the job is done.
+    decoders: String,
+    /// The scan was cancelled: nothing more is done.
+    cancelled: bool,
+}
+
+impl Plan {
+    /// Photos the job will decode and encode: when zero, no image encoder is needed.
+    pub fn to_encode(&self) -> usize {
+        self.work.len() + self.alone.len()
+    }
+}
+
+/// An open library for one model.
+pub struct Library {
+    dir: PathBuf,
+    /// The source of truth.
+    pub catalog: Catalog,
+    /// The preview cache.
+    pub thumbs: Thumbs,
+    /// How often a running job saves the vector index ([`SAVE_EVERY`] unless changed): what a
+    /// crash can cost in graph rebuilding against the time spent writing the index.
+    pub save_every: Duration,
+    model: String,
+    model_id: i64,
+    vectors: VectorIndex,
+    /// How the vector index was obtained at open ("loaded" or why it was rebuilt).
+    pub vectors_origin: String,
+    /// The saved index state these vectors correspond to (what a reader compares against).
+    seen: Option<Saved>,
+    /// Held by the writer for as long as it is open; `None` for a reader.
+    writer: Option<WriterLock>,
+}
+
+impl Library {
+    /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors as the library's one
+    /// writer (the one that indexes: [`LibraryError::Locked`] while another process is);
+    /// a stale, torn or missing vector index is rebuilt from the catalog without re-encoding
+    /// anything.
+    pub fn open(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        let catalog = Catalog::open(dir)?;
+        let writer = WriterLock::acquire(dir)?;
+        if cfg!(debug_assertions) {
+            let check = catalog.integrity_check()?;
+            if check != "ok" {
+                return Err(LibraryError::Corrupt(check));
+            }
+        }
+        let model_id = catalog.model_id(model, dim)?;
+        let path = dir.join(format!("vectors-{}.usearch", sanitize(model)));
+        let recorded = catalog.index_state(model_id)?;
+        let current = catalog.index_is_current(model_id)?;
+        let opened = VectorIndex::open(&path, dim, recorded.as_ref());
+        // The generation check makes a large library open in O(1) catalog work; a file from
+        // before it existed is compared id by id.
+        let matches = |v: &VectorIndex| -> Result<bool, LibraryError> {
+            if current {
+                return Ok(true);
+            }
+            let ids = catalog.embedding_ids(model_id)?;
+            Ok(v.len() == ids.len() && ids.iter().all(|id| v.contains(*id)))
+        };
+        let trusted = match &opened {
+            Ok(v) => matches(v)?,
+            Err(_) => false,
+        };
+        let (vectors, origin, seen) = match opened {
+            Ok(v) if trusted => (v, "loaded".to_string(), recorded),
+            other => {
+                let why = match other {
+                    Ok(_) => "behind the catalog".to_string(),
+                    Err(Staleness::Missing) => "missing".to_string(),
+                    Err(Staleness::Mismatch) => "stale".to_string(),
+                    Err(Staleness::Corrupt(e)) => format!("corrupt ({e})"),
+                };
+                tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
+                let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
+                let saved = v.save(&path)?;
+                catalog.set_index_state(model_id, &saved)?;
+                (v, format!("rebuilt ({why})"), Some(saved))
+            }
+        };
+        Ok(Library {
+            dir: dir.to_path_buf(),
+            thumbs: Thumbs::new(dir.join("thumbs")),
+            save_every: SAVE_EVERY,
+            catalog,
+            model: model.to_string(),
+            model_id,
+            vectors,
+            vectors_origin: origin,
+            seen,
+            writer: Some(writer),
+        })
+    }
+
+    /// Opens `dir` to search, list or tag it: as the writer when no other process is indexing
+    /// it (so a stale vector index file is repaired once, for every later reader), else as a
+    /// reader of what that process last saved.
+    pub fn open_for_reading(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        match Library::open(dir, model, dim) {
+            Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
+                tracing::info!("{holder} is indexing this library; reading what it saved");
+                Library::open_reader(dir, model, dim)
+            }
+            other => other,
+        }
+    }
+
+    /// Opens `dir` to answer searches while another handle indexes it: the last saved vector
+    /// index is used as it is (photos committed since then appear after the indexer's next
+    /// save, see [`Library::refresh`]) and nothing is written but the model's row.
+    pub fn open_reader(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        let catalog = Catalog::open(dir)?;
+        let model_id = catalog.model_id(model, dim)?;
+        let mut lib = Library {
+            dir: dir.to_path_buf(),
+            thumbs: Thumbs::new(dir.join("thumbs")),
+            save_every: SAVE_EVERY,
+            catalog,
+            model: model.to_string(),
+            model_id,
+            vectors: VectorIndex::new(dim)?,
+            vectors_origin: String::new(),
+            seen: None,
+            writer: None,
+        };
+        lib.vectors_origin = match lib.reload_vectors()? {
+            true => "loaded".into(),
+            false => "rebuilt in memory".into(),
+        };
+        Ok(lib)
+    }
+
+    /// Picks up the vector index the indexer saved since this handle last looked; returns
+    /// whether anything changed. Cheap when nothing did (one catalog row).
+    pub fn refresh(&mut self) -> Result<bool, LibraryError> {
+        let recorded = self.catalog.index_state(self.model_id)?;
+        if recorded == self.seen {
+            return Ok(false);
+        }
+        self.reload_vectors()?;
+        Ok(true)
+    }
+
+    /// Loads the saved index if it is what the catalog recorded, else builds one in memory
+    /// from the stored embeddings (never saved: the indexer owns the file). Returns whether
+    /// the saved file was used.
+    fn reload_vectors(&mut self) -> Result<bool, LibraryError> {
+        let dim = self.vectors.dim();
+        let mut why = Staleness::Missing;
+        // The indexer may replace the file between reading its record and opening it: one
+        // more look settles that race before falling back to a rebuild.
+        for _ in 0..2 {
+            let recorded = self.catalog.index_state(self.model_id)?;
+            match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref()) {
+                Ok(v) => {
+                    self.vectors = v;
+                    self.seen = recorded;
+                    return Ok(true);
+                }
+                Err(e) => why = e,
+            }
+        }
+        tracing::debug!(
+            ?why,
+            "reader: saved vector index unusable; building in memory"
+        );
+        self.seen = self.catalog.index_state(self.model_id)?;
+        self.vectors = VectorIndex::rebuild(dim, self.catalog.embeddings(self.model_id)?)?;
+        Ok(false)
+    }
+
+    /// The library folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The model these vectors belong to.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// The catalog row id of the model (the key of its embeddings, labels and index state).
+    pub fn model_id(&self) -> i64 {
+        self.model_id
+    }
+
+    /// The vector index, for search.
+    pub fn vectors(&self) -> &VectorIndex {
+        &self.vectors
+    }
+
+    /// Vectors in the index.
+    pub fn vector_count(&self) -> usize {
+        self.vectors.len()
+    }
+
+    /// Counts for `status`.
+    pub fn stats(&self) -> Result<Stats, LibraryError> {
+        Ok(self.catalog.stats(self.model_id)?)
+    }
+
+    /// The most times one photo's content was encoded and committed with this model (1 = none
+    /// twice): what a crash or a re-tag must never raise. Reads every vector row.
+    pub fn max_encodes(&self) -> Result<u64, LibraryError> {
+        Ok(self.catalog.max_encodes(self.model_id)?)
+    }
+
+    /// Every stored embedding with its path (for checks and exports).
+    pub fn embeddings_with_paths(&self) -> Result<Vec<(PathBuf, Vec<f32>)>, LibraryError> {
+        Ok(self.catalog.embeddings_with_paths(self.model_id)?)
+    }
+
+    fn vectors_path(&self) -> PathBuf {
+        self.dir
+            .join(format!("vectors-{}.usearch", sanitize(&self.model)))
+    }
+
+    /// Records `model` (a manifest name or a model folder, stored as an absolute path) as the
+    /// one this library is indexed with: see [`remembered_model`].
+    pub fn remember_model(&self, model: &str) -> Result<(), LibraryError> {
+        self.must_write()?;
+        let folder = Path::new(model).canonicalize().ok().filter(|p| p.is_dir());
+        match folder {
+            Some(p) => match p.to_str() {
+                Some(p) => self.catalog.set_setting(MODEL_SETTING, p)?,
+                // Not stored: settings are text, and a lossy path would name another folder.
+                None => tracing::warn!(model = %p.display(), "model folder name is not UTF-8"),
+            },
+            None => self.catalog.set_setting(MODEL_SETTING, model)?,
+        }
+        Ok(())
+    }
+
+    /// Refuses a change to the vector index from a reader handle.
+    fn must_write(&self) -> Result<(), LibraryError> {
+        match self.writer {
+            Some(_) => Ok(()),
+            None => Err(LibraryError::ReadOnly),
+        }
+    }
+
+    fn save_vectors(&mut self) -> Result<(), LibraryError> {
+        self.must_write()?;
+        let saved = self.vectors.save(&self.vectors_path())?;
+        self.catalog.set_index_state(self.model_id, &saved)?;
+        self.seen = Some(saved);
+        Ok(())
+    }
+
+    /// Removes a root and its photos from the library (never from the disk).
+    pub fn remove_root(&mut self, root: &Path) -> Result<usize, LibraryError> {
+        self.must_write()?;
+        let ids = self.catalog.remove_root(root)?;
+        for id in &ids {
+            self.vectors.remove(*id)?;
+        }
+        self.save_vectors()?;
+        Ok(ids.len())
+    }
+
+    /// Brings the library in step with `roots`: adds them, scans, removes what vanished from
+    /// online roots, and indexes what is new or changed.
+    pub fn index(
+        &mut self,
+        roots: &[PathBuf],
+        encoder: &ImageEncoder,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Summary, LibraryError> {
+        let plan = self.plan(roots, control)?;
+        self.index_planned(plan, Some(encoder), threads, control, progress)
+    }
+
+    /// The scan half of [`Library::index`]: records in the catalog what changed under `roots`
+    /// and returns the photos that need encoding, so that a caller can start the model (seconds
+    /// and hundreds of MB, more on a GPU) only when there are any.
+    pub fn plan(&mut self, roots: &[PathBuf], control: &Control) -> Result<Plan, LibraryError> {
+        self.must_write()?;
+        let mut summary = Summary::default();
+        let mut work = Vec::new();
+        // See `Plan` for these two.
+        let mut gone: Vec<i64> = Vec::new();
+        let decoders = decode::decoder_set();
+        let mut retried: Vec<String> = Vec::new();
+        // What the last process was reading when it died (nothing, after a clean exit).
+        let crashed = crate::inflight::take_crash_mark(&self.dir);
+        let (mut suspects, stopped) = self.catalog.settle_in_flight(&decoders, crashed)?;
+        // Files that stopped these decoders: not read again until the decoders change.
+        let stopped_here = self.catalog.stopped_under(&decoders)?;
+        summary.stopped_reading = stopped;
+        if stopped > 0 {
+            tracing::warn!(
+                "{stopped} file(s) stopped Glimpse twice while being read and are marked failed"
+            );
+        }
+        // Every folder asked for is added before any is scanned: one may take in another
+        // (a folder holding a root), and each root is scanned once, as a whole, since what a
+        // scan does not see under its root counts as deleted.
+        for root in roots {
+            self.catalog
+                .add_root(&root.canonicalize().unwrap_or_else(|_| root.clone()))?;
+        }
+        let mut scanned_roots = std::collections::HashSet::new();
+        for asked in roots {
+            let asked = asked.canonicalize().unwrap_or_else(|_| asked.clone());
+            let Some(r) = self.catalog.root_holding(&asked)? else {
+                continue;
+            };
+            if !scanned_roots.insert(r.id) {
+                continue;
+            }
+            let root = r.path.clone();
+            if !root.is_dir() {
+                self.catalog.set_root_online(r.id, false)?;
+                summary.offline_roots.push(root);
+                continue;
+            }
+            self.catalog.set_root_online(r.id, true)?;
+            let may_go_offline = crate::thumbs::on_another_drive(&root, &self.dir);
+            let mut known = self.catalog.known_files(r.id, self.model_id)?;
+            let key = decoders_key(r.id);
+            let retry_failed = self.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
+            if retry_failed {
+                retried.push(key);
+            }
+            let mut changed: Vec<(PathBuf, i64, i64, Option<String>)> = Vec::new();
+            let mut requeue: Vec<WorkItem> = Vec::new();
+            // Folders the scan could not list: what the catalog knows under them is kept.
+            let mut unlisted: Vec<PathBuf> = Vec::new();
+            let mut see = |path: &Path, size: i64, mtime: i64, unsupported: Option<&str>| {
+                summary.scanned += 1;
+                if let Some(k) = known.remove(&path_bytes(path)) {
+                    if k.size == size && k.mtime_ns == mtime {
+                        let settled = k.has_vector
+                            || (k.stopped_reading && stopped_here.contains(&k.id))
+                            || (k.status == "failed" && !retry_failed)
+                            || (k.status == "unsupported" && unsupported.is_some());
+                        if settled {
+                            summary.unchanged += 1;
+                            return;
+                        }
+                        if unsupported.is_none() {
+                            if k.stopped_reading {
+                                // It stopped other decoders than these: tried again, alone.
+                                suspects.insert(k.id);
+                            }
+                            // Same file, no vector for this model yet (another model's vectors
+                            // stay), or pending after an interrupted run: encode, keep the row.
+                            requeue.push(WorkItem {
+                                photo_id: k.id,
+                                path: path.to_path_buf(),
+                                may_go_offline,
+                            });
+                            return;
+                        }
+                    }
+                }
+                changed.push((
+                    path.to_path_buf(),
+                    size,
+                    mtime,
+                    unsupported.map(str::to_owned),
+                ));
+            };
+            let opts = ScanOptions {
+                cancel: Some(control.cancel_flag()),
+                ..ScanOptions::default()
+            };
+            let scanned = scan::scan_root(&root, &opts, &mut |item| match item {
+                ScanItem::File(f) => see(&f.path, f.size as i64, f.mtime_ns, None),
+                ScanItem::Unsupported {
+                    path,
+                    size,
+                    mtime_ns,
+                    format,
+                } => see(&path, size as i64, mtime_ns, Some(format)),
+                ScanItem::Skipped {
+                    path,
+                    is_dir,
+                    reason,
+                } => {
+                    if is_dir {
+                        tracing::warn!(path = %path.display(), "not scanned: {reason}");
+                        unlisted.push(path);
+                    } else if matches!(reason, scan::SkipReason::Symlink) {
+                        // Never followed, so never read either: a link may lead out of the
+                        // root (and the app serves nothing outside it), or to a photo that
+                        // is already indexed under its own name.
+                        tracing::debug!(path = %path.display(), "symbolic link not indexed");
+                    } else {
+                        // A photo we may not read or that is too large: indexing records why.
+                        see(&path, 0, 0, None);
+                    }
+                }
+            });
+            match scanned {
+                Ok(counts) if counts.files + counts.unsupported == 0 && !known.is_empty() => {
+                    // An unplugged drive can leave its mount point behind as an empty folder:
+                    // a root that had photos and now has none is treated as offline, not purged.
+                    self.catalog.set_root_online(r.id, false)?;
+                    summary.offline_roots.push(root);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(ScanError::RootOffline { .. }) => {
+                    // Unplugged mid-scan: nothing can be inferred from what was not seen.
+                    self.catalog.set_root_online(r.id, false)?;
+                    summary.offline_roots.push(root);
+                    continue;
+                }
+                Err(ScanError::Cancelled) => {
+                    return Ok(Plan {
+                        made_by: (self.dir.clone(), self.model_id),
+                        summary,
+                        work: Vec::new(),
+                        alone: Vec::new(),
+                        gone: Vec::new(),
+                        retried: Vec::new(),
+                        decoders,
+                        cancelled: true,
+                    })
+                }
+            }
+            known.retain(|p, _| {
+                let p = crate::catalog::bytes_path(p);
+                !unlisted.iter().any(|d| p.starts_with(d))
+            });
+            // Whatever the catalog knows under an online root that the scan did not see is gone.
+            gone.extend(known.values().map(|k| k.id));
+            work.append(&mut requeue);
+            let ids = self.catalog.upsert_files(r.id, &changed)?;
+            for ((path, _, _, unsupported), id) in changed.into_iter().zip(ids) {
+                self.vectors.remove(id)?;
+                if unsupported.is_some() {
+                    summary.unsupported += 1;
+                } else {
+                    work.push(WorkItem {
+                        photo_id: id,
+                        path,
+                        may_go_offline,
+                    });
+                }
+            }
+        }
+        summary.queued = work.len();
+        let (alone, work): (Vec<WorkItem>, Vec<WorkItem>) = work
+            .into_iter()
+            .partition(|w| suspects.contains(&w.photo_id));
+        summary.tried_alone = alone.len();
+        Ok(Plan {
+            made_by: (self.dir.clone(), self.model_id),
+            summary,
+            work,
+            alone,
+            gone,
+            retried,
+            decoders,
+            cancelled: false,
+        })
+    }
+
+    /// The rest of [`Library::index`] for a `plan` made by this library: encodes its photos
+    /// (recording the provider that ran, which `glimpse status` reports), removes what vanished
+    /// and saves. `encoder` may be `None` when the plan has nothing to encode (an unchanged
+    /// library then never loads the model).
+    pub fn index_planned(
+        &mut self,
+        plan: Plan,
+        encoder: Option<&ImageEncoder>,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Summary, LibraryError> {
+        self.must_write()?;
+        if plan.made_by.0 != self.dir || plan.made_by.1 != self.model_id {
+            return Err(LibraryError::ForeignPlan {
+                planned: plan.made_by.0.display().to_string(),
+            });
+        }
+        let Plan {
+            made_by: _,
+            mut summary,
+            work,
+            alone,
+            gone,
+            retried,
+            decoders,
+            cancelled,
+        } = plan;
+        if cancelled {
+            return Ok(summary);
+        }
+        let mut auto_tagged = HashSet::new();
+        if !work.is_empty() || !alone.is_empty() {
+            let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len() + alone.len()))?;
+            self.catalog
+                .set_setting("provider", &encoder.selection.label())?;
+            auto_tagged = self.encode(
+                &work,
+                &alone,
+                encoder,
+                threads,
+                control,
+                progress,
+                &mut summary,
+            )?;
+        }
+        if !gone.is_empty() && !control.is_cancelled() {
+            // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
+            // folder again would replace what it brought).
+            let indexed = work.iter().chain(&alone).map(|w| w.photo_id).collect();
+            summary.kept_tags = self.catalog.delete_photos(&gone, &indexed, &auto_tagged)?;
+            for id in &gone {
+                self.vectors.remove(*id)?;
+            }
+            summary.removed = gone.len();
+        }
+        self.save_vectors()?;
+        if !control.is_cancelled() {
+            summary.metadata_read = self.read_missing_metadata(control)?;
+            for key in &retried {
+                self.catalog.set_setting(key, &decoders)?;
+            }
+        }
+        Ok(summary)
+    }
+
+    /// Runs `alone` (one file at a time) then `work` through the pipeline into the catalog and
+    /// the graph, each file claimed in the catalog before it is read and released when the
+    /// job ends, filling in the pipeline's part of `summary`; returns the photos their
+    /// folder's auto-tag tagged.
+    #[allow(clippy::too_many_arguments)]
+    fn encode(
+        &mut self,
+        work: &[WorkItem],
+        alone: &[WorkItem],
+        encoder: &ImageEncoder,
+        threads: usize,
+        control: &Control,
+        progress: &mut dyn FnMut(&Progress),
+        summary: &mut Summary,
+    ) -> Result<HashSet<i64>, LibraryError> {
+        let known = self.catalog.hashes_with_vector(self.model_id)?;
+        let claims = crate::inflight::Claims::open(&self.dir)?;
+        let (together, one_by_one) = (claims.reading(false), claims.reading(true));
+        let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
+        let vectors_path = self
+            .dir
+            .join(format!("vectors-{}.usearch", sanitize(&self.model)));
+        let (mut last_save, save_every) = (Instant::now(), self.save_every);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let graph_threads = graph_threads(cores);
+        // New vectors go into the graph in chunks, on their own thread beside the catalog
+        // commits: one at a time the graph caps indexing near 500 photos/s, and inserting on the
+        // committing thread would make that thread (SQLite plus graph) the serial limit at GPU
+        // rates. Jobs reach the graph thread in commit order and pending vectors are inserted
+        // before a save, so a saved index never claims to be current while missing some.
+        let mut fresh: Vec<(i64, Vec<f32>)> = Vec::new();
+        let (mut auto_tagged, mut unembedded) = (HashSet::new(), std::collections::BTreeSet::new());
+        let mut tagger = crate::autotag::AutoTagger::default();
+        let graph_ok = AtomicBool::new(true);
+        let (run, graph) = std::thread::scope(|scope| {
+            let (jobs, inbox) = std::sync::mpsc::sync_channel::<GraphJob>(2);
+            let worker = scope
+                .spawn(|| graph_worker(vectors, &vectors_path, graph_threads, inbox, &graph_ok));
+            let send = |job| jobs.send(job).map_err(|_| graph_failed());
+            let mut commit = |batch: Vec<Outcome>| -> Result<(), LibraryError> {
+                if !graph_ok.load(Ordering::Relaxed) {
+                    // Stop early; the graph thread's own error is returned below.
+                    return Err(graph_failed());
+                }
+                // Photos arriving in an auto-tagged folder are tagged as it was, in the
+                // transaction that adds them.
+                let (added, arrived) = catalog.atomically(|c| {
+                    let added = c.put_outcomes(model_id, &batch)?;
+                    let arrived = tagger.tag_arrivals(c, model_id, &added)?;
+                    Ok::<_, CatalogError>((added, arrived))
+                })?;
+                fresh.extend(added);
+                auto_tagged.extend(arrived.tagged);
+                unembedded.extend(arrived.unembedded);
+                let save = last_save.elapsed() >= save_every;
+                if fresh.len() >= INSERT_CHUNK || (save && !fresh.is_empty()) {
+                    send(GraphJob::Insert(std::mem::take(&mut fresh)))?;
+                }
+                if save {
+                    let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                    send(GraphJob::Save(reply))?;
+                    let saved = answer.recv().map_err(|_| graph_failed())??;
+                    catalog.set_index_state(model_id, &saved)?;
+                    last_save = Instant::now();
+                }
+                Ok(())
+            };
+            // Files a dead process was reading go first, each alone: if one kills the process
+            // again, it is the only one in flight, and the next start marks it failed.
+            let total = work.len() + alone.len();
+            let mut before = Progress::default();
+            let offset = |p: &Progress, before: &Progress| {
+                let mut p = p.clone();
+                p.done += before.done;
+                p.failed += before.failed;
+                p.encoded += before.encoded;
+                p.total = total;
+                p
+            };
+            let mut run = Ok((Progress::default(), Timing::default()));
+            for item in alone {
+                if control.is_cancelled() {
+                    break;
+                }
+                run = pipeline::run_claiming(
+                    std::slice::from_ref(item),
+                    encoder,
+                    &known,
+                    Some(&self.thumbs),
+                    1,
+                    control,
+                    Some(&one_by_one),
+                    &mut commit,
+                    &mut |p| progress(&offset(p, &before)),
+                );
+                match &run {
+                    Ok((p, _)) => before = offset(p, &before),
+                    Err(_) => break,
+                }
+            }
+            if run.is_ok() && !work.is_empty() {
+                run = pipeline::run_claiming(
+                    work,
+                    encoder,
+                    &known,
+                    Some(&self.thumbs),
+                    threads,
+                    control,
+                    Some(&together),
+                    &mut commit,
+                    &mut |p| progress(&offset(p, &before)),
+                )
+                .map(|(p, t)| (offset(&p, &before), t));
+            } else if let Ok((p, _)) = &mut run {
+                *p = before.clone();
+            }
+            // Whatever was committed to the catalog goes into the graph, also when the job
+            // failed. A send fails only when the graph thread is gone, which `join` reports.
+            let _ = send(GraphJob::Insert(std::mem::take(&mut fresh)));
+            drop(jobs);
+            let graph = worker.join().unwrap_or_else(|_| {
+                (
+                    Duration::ZERO,
+                    Some(VectorError::Index("the graph thread panicked".into())),
+                )
+            });
+            (run, graph)
+        });
+        // The job ended without the process dying: nothing it claimed is suspect.
+        drop((together, one_by_one));
+        claims.release();
+        summary.auto_tagged = auto_tagged.len();
+        for folder in unembedded {
+            tracing::warn!(
+                folder = %folder.display(),
+                "new photos here were not auto-tagged: this model has not embedded the \
+                 folder's labels (auto-tag the folder again)"
+            );
+        }
+        let (graph_busy, graph_error) = graph;
+        // The graph thread's error is the cause when both failed (the commits then stop with
+        // a placeholder).
+        if let Some(e) = graph_error {
+            return Err(e.into());
+        }
+        let (p, t) = run?;
+        summary.progress = p;
+        summary.timing = t;
+        summary.graph = graph_busy.as_secs_f64();
+        summary.graph_threads = graph_threads;
+        Ok(auto_tagged)
+    }
+
+    /// Reads the metadata of photos indexed before Glimpse read any (their rows have no date
+    /// taken, camera or place), from the files' first bytes, without decoding or encoding them
+    /// again. A file that cannot be read now is tried on the next run.
+    fn read_missing_metadata(&mut self, control: &Control) -> Result<usize, LibraryError> {
+        const CHUNK: usize = 500;
+        let (mut after, mut done) = (0, 0);
+        loop {
+            let rows = self.catalog.metadata_unread(after, CHUNK)?;
+            let Some(&(last, _)) = rows.last() else {
+                return Ok(done);
+            };
+            after = last;
+            let read: Vec<_> = rows
+                .into_iter()
+                .filter_map(
+                    |(id, path)| match glimpse_clip::metadata::read_file(&path) {
+                        Ok(m) => Some((id, m)),
+                        Err(e) => {
+                            tracing::debug!(path = %path.display(), "metadata not read: {e}");
+                            None
+                        }
+                    },
+                )
+                .collect();
+            self.catalog.set_metadata(&read)?;
+            done += read.len();
+            if control.is_cancelled() {
+                return Ok(done);
+            }
+        }
+    }
+}
+
+/// The setting that records which decoders last read a folder's files
+/// ([`decode::decoder_set`]): when the current set differs, the folder's failed files are tried
+/// again on the next run, once.
+pub fn decoders_key(root_id: i64) -> String {
+    format!("decoders.root.{root_id}")
+}
+
+/// Threads that insert into the graph during a job: a quarter of the cores, 2 to 8. USearch's
+/// cost per vector grows with its thread count (on an H200 host 0.25 thread-ms on one thread,
+/// 0.53 on 16), and during indexing every cycle it takes comes out of the decoders; four threads
+/// still insert several times faster than 16 cores decode 0.3 MP photos.
+pub fn graph_threads(cores: usize) -> usize {
+    (cores / 4).clamp(2, 8).min(cores.max(1))
+}
+
+/// Work for the graph thread of an indexing job, in commit order.
+enum GraphJob {
+    /// Vectors committed to the catalog, to insert.
+    Insert(Vec<(i64, Vec<f32>)>),
+    /// Insert everything sent before, save the index, answer with what the catalog records.
+    Save(std::sync::mpsc::SyncSender<Result<Saved, VectorError>>),
+}
+
+/// The graph thread: inserts and saves in the order the jobs come. After a failure it keeps
+/// draining (so the committing side never blocks on it), clears `ok` so commits stop, refuses to
+/// save, and returns the error with the time it spent inserting.
+fn graph_worker(
+    vectors: &mut VectorIndex,
+    path: &Path,
+    threads: usize,
+    inbox: std::sync::mpsc::Receiver<GraphJob>,
+    ok: &AtomicBool,
+) -> (Duration, Option<VectorError>) {
+    let mut busy = Duration::ZERO;
+    let mut failed: Option<VectorError> = None;
+    for job in inbox {
+        match job {
+            GraphJob::Insert(items) => {
+                if failed.is_some() {
+                    continue;
+                }
+                let t = Instant::now();
+                if let Err(e) = vectors.add_many(&items, threads) {
+                    ok.store(false, Ordering::Relaxed);
+                    failed = Some(e);
+                }
+                busy += t.elapsed();
+            }
+            GraphJob::Save(reply) => {
+                let saved = match &failed {
+                    Some(e) => Err(VectorError::Index(format!(
+                        "not saved after a failed insertion: {e}"
+                    ))),
+                    None => vectors.save(path),
+                };
+                // The committing side waits for this answer; gone only if it stopped.
+                let _ = reply.send(saved);
+            }
+        }
+    }
+    (busy, failed)
+}
+
+/// The error a commit returns when the graph thread has stopped or failed.
+fn graph_failed() -> LibraryError {
+    LibraryError::Vectors(VectorError::Index(
+        "graph insertion stopped during the job".into(),
+    ))
+}
+
+fn sanitize(model: &str) -> String {
+    model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// What a background indexing job reports, in order, ending with `Finished`.
+#[derive(Debug, Clone)]
+pub enum JobEvent {
+    /// Files done so far, rate, ETA and the current file.
+    Progress(Progress),
+    /// The job ended (the summary, or the error that stopped it).
+    Finished(Result<Summary, String>),
+}
+
+/// An indexing job running on its own thread, steerable while it runs: the CLI draws its
+/// events as a progress bar; the app forwards them to the window.
+pub struct Job {
+    control: std::sync::Arc<Control>,
+    events: std::sync::mpsc::Receiver<JobEvent>,
+    handle: std::thread::JoinHandle<Library>,
+}
+
+impl Job {
+    /// Starts indexing `roots` into `library` in the background.
+    pub fn spawn(
+        mut library: Library,
+        encoder: std::sync::Arc<ImageEncoder>,
+        roots: Vec<PathBuf>,
+        threads: usize,
+    ) -> Job {
+        let control = std::sync::Arc::new(Control::default());
+        let (tx, events) = std::sync::mpsc::channel();
+        let ctl = control.clone();
+        let handle = std::thread::spawn(move || {
+            let progress_tx = tx.clone();
+            let result = library.index(&roots, &encoder, threads, &ctl, &mut |p| {
+                // A dropped receiver only means nobody is watching.
+                let _ = progress_tx.send(JobEvent::Progress(p.clone()));
+            });
+            let _ = tx.send(JobEvent::Finished(result.map_err(|e| e.to_string())));
+            library
+        });
+        Job {
+            control,
+            events,
+            handle,
+        }
+    }
+
+    /// Holds the job between files.
+    pub fn pause(&self) {
+        self.control.pause();
+    }
+
+    /// Continues a paused job.
+    pub fn resume(&self) {
+        self.control.resume();
+    }
+
+    /// Stops the job after the batch in flight is committed.
+    pub fn cancel(&self) {
+        self.control.cancel();
+    }
+
+    /// The job's events; iterate until `Finished`.
+    pub fn events(&self) -> &std::sync::mpsc::Receiver<JobEvent> {
+        &self.events
+    }
+
+    /// Waits for the job and gives the library back.
+    pub fn join(self) -> Result<Library, LibraryError> {
+        self.handle
+            .join()
+            .map_err(|_| LibraryError::Corrupt("the indexing thread panicked".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::{sync_channel, SyncSender};
+
+    /// A unit vector with all components positive, different for every seed.
+    fn unit(seed: usize) -> Vec<f32> {
+        let mut x = (seed as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let v: Vec<f32> = (0..8)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 40) as f32 + 1.0
+            })
+            .collect();
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    /// What a graph thread left once `jobs` had sent it work and closed the channel.
+    struct Ran {
+        vectors: VectorIndex,
+        busy: Duration,
+        failed: Option<VectorError>,
+        ok: bool,
+        file_written: bool,
+    }
+
+    fn graph_thread(jobs: impl FnOnce(&SyncSender<GraphJob>)) -> Ran {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.usearch");
+        let mut vectors = VectorIndex::new(8).unwrap();
+        let ok = AtomicBool::new(true);
+        let (tx, inbox) = sync_channel(2);
+        let (busy, failed) = std::thread::scope(|scope| {
+            let worker = scope.spawn(|| graph_worker(&mut vectors, &path, 2, inbox, &ok));
+            jobs(&tx);
+            drop(tx);
+            worker.join().unwrap()
+        });
+        Ran {
+            vectors,
+            busy,
+            failed,
+            ok: ok.into_inner(),
+            file_written: path.is_file(),
+        }
+    }
+
+    fn save(jobs: &SyncSender<GraphJob>) -> Result<Saved, VectorError> {
+        let (reply, answer) = sync_channel(1);
+        jobs.send(GraphJob::Save(reply)).unwrap();
+        answer.recv().unwrap()
+    }
+
+    #[test]
+    fn the_graph_thread_inserts_in_order_and_saves_what_came_before() {
+        // Photo 5's vector is replaced later by one unlike every other.
+        let odd: Vec<f32> = unit(5).iter().map(|x| -x).collect();
+        let ran = graph_thread(|jobs| {
+            let first = (0..3000).map(|i| (i, unit(i as usize))).collect();
+            jobs.send(GraphJob::Insert(first)).unwrap();
+            let saved = save(jobs).unwrap();
+            assert_eq!(saved.count, 3000, "the save waited for the insertion");
+            let again = vec![(5, odd.clone()), (3000, unit(3000))];
+            jobs.send(GraphJob::Insert(again)).unwrap();
+        });
+        assert!(ran.failed.is_none() && ran.ok);
+        assert!(ran.busy > Duration::ZERO && ran.file_written);
+        assert_eq!(ran.vectors.len(), 3001, "replaced, not added twice");
+        assert_eq!(ran.vectors.search_exact(&odd, 1).unwrap()[0].0, 5);
+    }
+
+    #[test]
+    fn a_failed_insertion_stops_commits_and_refuses_to_save() {
+        let ran = graph_thread(|jobs| {
+            // A vector of the wrong length: refused before it reaches USearch.
+            jobs.send(GraphJob::Insert(vec![(1, vec![0.5; 3])]))
+                .unwrap();
+            jobs.send(GraphJob::Insert(vec![(2, unit(2))])).unwrap();
+            let saved = save(jobs);
+            assert!(saved.is_err(), "{saved:?}");
+        });
+        assert!(matches!(
+            ran.failed,
+            Some(VectorError::Dimensions { want: 8, got: 3 })
+        ));
+        assert!(!ran.ok, "commits are told to stop");
+        assert_eq!(
+            ran.vectors.len(),
+            0,
+            "nothing after the failure was inserted"
+        );
+        assert!(!ran.file_written);
+    }
+
+    #[test]
+    fn graph_threads_are_a_quarter_of_the_cores_within_bounds() {
+        assert_eq!(graph_threads(1), 1);
+        assert_eq!(graph_threads(2), 2);
+        assert_eq!(graph_threads(16), 4);
+        assert_eq!(graph_threads(64), 8);
+    }
+}

@@ -1,0 +1,234 @@
+//! Zero-shot tagging: labels the user names (or a built-in everyday vocabulary) become text
+//! vectors by prompt ensembling, and every photo's stored vector is classified against them
+//! (softmax of 100 × cosine, as CLIP does). Nothing is trained and no photo is re-encoded:
+//! changing the labels only embeds the new labels, and their vectors are cached per model.
+
+use glimpse_clip::embedding::mean_direction;
+pub use glimpse_clip::zeroshot::{classify, TagOptions, DEFAULT_THRESHOLD, LOGIT_SCALE, TEMPLATES};
+use glimpse_clip::zeroshot::{matches, prompts_key};
+pub use glimpse_library::autotag::BUILTIN_LABELS;
+use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo, TagRule};
+use glimpse_library::library::Library;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// Why tagging could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TagError {
+    /// The catalog could not be read or written.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// No labels to choose from.
+    #[error("no labels: name some, e.g. --labels dog,cat,beach")]
+    NoLabels,
+    /// The text tower failed.
+    #[error("embedding the labels failed: {0}")]
+    Encode(String),
+    /// The text tower returned vectors of the wrong number or width.
+    #[error(
+        "the text encoder returned {got} vectors of width {width}, expected {want} of width {dim}"
+    )]
+    Shape {
+        /// Vectors expected.
+        want: usize,
+        /// Vectors returned.
+        got: usize,
+        /// Width returned.
+        width: usize,
+        /// The library's vector width.
+        dim: usize,
+    },
+}
+
+/// Lower-cased, trimmed, de-duplicated labels in their given order.
+pub fn clean_labels<S: AsRef<str>>(labels: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in labels {
+        let l = l.as_ref().trim().to_lowercase();
+        if !l.is_empty() && !out.contains(&l) {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// The labels used when the user names none: the built-in vocabulary plus the user's own.
+pub fn default_labels(lib: &Library) -> Result<Vec<String>, TagError> {
+    let mut all: Vec<String> = BUILTIN_LABELS.iter().map(|s| s.to_string()).collect();
+    all.extend(lib.catalog.user_labels()?);
+    Ok(clean_labels(&all))
+}
+
+/// A text tower over owned strings (label prompts), one vector per prompt.
+pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
+/// (label id, unit vector) per label.
+pub type LabelVectors = Vec<(i64, Vec<f32>)>;
+
+/// Label text vectors for the library's model (cached; the rest embedded with `embed`, one call
+/// for all templates of all new labels). Returns (label id, unit vector) in `labels`' order and
+/// how many labels had to be embedded.
+pub fn label_vectors(
+    lib: &Library,
+    labels: &[String],
+    embed: &mut EmbedLabels<'_>,
+) -> Result<(LabelVectors, usize), TagError> {
+    let key = prompts_key();
+    let model = lib.model_id();
+    let mut out: Vec<(i64, Option<Vec<f32>>)> = Vec::with_capacity(labels.len());
+    for l in labels {
+        let builtin = BUILTIN_LABELS.contains(&l.as_str());
+        let id = lib.catalog.label_id(l, builtin)?;
+        out.push((id, lib.catalog.label_vector(id, model, &key)?));
+    }
+    let todo: Vec<usize> = (0..out.len()).filter(|i| out[*i].1.is_none()).collect();
+    if !todo.is_empty() {
+        let texts: Vec<String> = todo
+            .iter()
+            .flat_map(|i| TEMPLATES.iter().map(move |t| t.replace("{}", &labels[*i])))
+            .collect();
+        let vecs = embed(&texts).map_err(TagError::Encode)?;
+        let dim = lib.vectors().dim();
+        let width = vecs.first().map_or(0, Vec::len);
+        if vecs.len() != texts.len() || vecs.iter().any(|v| v.len() != dim) {
+            return Err(TagError::Shape {
+                want: texts.len(),
+                got: vecs.len(),
+                width,
+                dim,
+            });
+        }
+        for (k, i) in todo.iter().enumerate() {
+            // Every width was checked above; only an empty template list gives no mean.
+            let v = mean_direction(&vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()])
+                .unwrap_or_else(|| vec![0f32; dim]);
+            lib.catalog.set_label_vector(out[*i].0, model, &key, &v)?;
+            out[*i].1 = Some(v);
+        }
+    }
+    let ready = out
+        .into_iter()
+        .filter_map(|(id, v)| v.map(|v| (id, v)))
+        .collect();
+    Ok((ready, todo.len()))
+}
+
+/// What a tagging run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TagReport {
+    /// Photos looked at.
+    pub photos: usize,
+    /// Photos that got at least one tag.
+    pub tagged: usize,
+    /// Labels whose text vectors had to be computed (0 when all were cached).
+    pub labels_embedded: usize,
+    /// Each photo and its tags (label, probability), best first.
+    pub per_photo: Vec<(PhotoInfo, Vec<(String, f32)>)>,
+    /// Photos per label, most first.
+    pub counts: Vec<(String, usize)>,
+}
+
+/// Tags every indexed photo under `folder` from its stored vector: each label whose
+/// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
+/// tags are replaced in one transaction, which also keeps the run as the folder's auto-tag, so
+/// photos that arrive in the folder later are tagged the same way
+/// ([`AutoTagger::tag_arrivals`]).
+pub fn tag_folder(
+    lib: &mut Library,
+    folder: &Path,
+    labels: &[String],
+    opts: &TagOptions,
+    embed: &mut EmbedLabels<'_>,
+) -> Result<TagReport, TagError> {
+    let labels = clean_labels(labels);
+    if labels.is_empty() {
+        return Err(TagError::NoLabels);
+    }
+    let folder = folder
+        .canonicalize()
+        .unwrap_or_else(|_| folder.to_path_buf());
+    let (vectors, labels_embedded) = label_vectors(lib, &labels, embed)?;
+    let label_vecs: Vec<Vec<f32>> = vectors.iter().map(|v| v.1.clone()).collect();
+    let model_id = lib.model_id();
+    let rule = TagRule {
+        folder: folder.clone(),
+        labels: labels.clone(),
+        threshold: opts.threshold,
+        min_cosine: opts.min_cosine,
+    };
+    let filter = PhotoFilter {
+        folder: Some(folder),
+        ..Default::default()
+    };
+    let mut report = TagReport {
+        labels_embedded,
+        ..Default::default()
+    };
+    let mut rows: Vec<(i64, i64, f32)> = Vec::new();
+    let mut counts = vec![0usize; labels.len()];
+    let tag = |photos: Vec<(PhotoInfo, Vec<f32>)>,
+               report: &mut TagReport,
+               rows: &mut Vec<(i64, i64, f32)>,
+               counts: &mut [usize]| {
+        for (info, v) in photos {
+            let mine = matches(&v, &label_vecs, opts);
+            if !mine.is_empty() {
+                report.tagged += 1;
+            }
+            for (i, p) in &mine {
+                rows.push((info.id, vectors[*i].0, *p));
+                counts[*i] += 1;
+            }
+            let named = mine.iter().map(|(i, p)| (labels[*i].clone(), *p)).collect();
+            report.per_photo.push((info, named));
+            report.photos += 1;
+        }
+    };
+    // Classified outside the write lock (a large folder takes seconds; an indexer must not
+    // wait that long to commit) ...
+    let photos = lib.catalog.embeddings_where(model_id, &filter)?;
+    tag(photos, &mut report, &mut rows, &mut counts);
+    // ... then, under it, the photos an indexer committed meanwhile, and the writes: any photo
+    // arriving later finds the rule and is tagged by the indexer ([`AutoTagger`]).
+    lib.catalog.atomically(|c| {
+        let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
+        let ids = c.filter_ids(model_id, &filter)?;
+        let late: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !seen.contains(id))
+            .collect();
+        if !late.is_empty() {
+            let mut infos = c.photo_infos(&late)?;
+            let mut photos = Vec::with_capacity(late.len());
+            for id in late {
+                if let (Some(info), Some(v)) = (infos.remove(&id), c.embedding(model_id, id)?) {
+                    photos.push((info, v));
+                }
+            }
+            tag(photos, &mut report, &mut rows, &mut counts);
+        }
+        // A photo read before may have left the library meanwhile: no tags for it.
+        let now: HashSet<i64> = ids.iter().copied().collect();
+        rows.retain(|r| now.contains(&r.0));
+        c.put_tags(&ids, &rows)?;
+        c.set_tag_rule(&rule)
+    })?;
+    let mut c: Vec<(String, usize)> = labels.into_iter().zip(counts).collect();
+    c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    report.counts = c;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_cleaned_and_deduplicated_in_order() {
+        assert_eq!(
+            clean_labels(&[" Dog", "cat", "dog", "", "Beach "]),
+            vec!["dog", "cat", "beach"]
+        );
+    }
+}

@@ -1,0 +1,1436 @@
+//! The engine held open for an interactive app: one model, one library, a background indexer
+//! that owns the writing handle, and a reading handle that keeps answering searches while the
+//! indexer works (while another process indexes the library, only the reading handle, until
+//! that one quits: see [`glimpse_library::lock`]). The desktop shell is a thin layer of commands over
+//! this type, so everything the window can do is testable here without a window.
+
+use crate::serve::{Scope, ServeError};
+use crate::views::{
+    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FormatView, HitView,
+    IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState, PhotoDetail,
+    ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+};
+use glimpse_clip::decode::{self, DecodeOptions};
+use glimpse_clip::device::DeviceOptions;
+use glimpse_clip::encode::{LazyEncoderError, LazyImageEncoder, TextEncoder};
+use glimpse_clip::model::manifest;
+use glimpse_clip::model::ModelFiles;
+use glimpse_clip::runtime::{self, RuntimeOptions};
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
+use glimpse_library::library::{Library, LibraryError, Summary};
+use glimpse_library::lock::{LockError, WriterLock};
+use glimpse_library::pipeline::{Control, Progress};
+use glimpse_library::watch;
+use glimpse_query::search::{self, Request, Sort};
+use glimpse_query::tags::{self, TagOptions};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+/// Failures the window shows in its error banner: each says what went wrong and with what.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// No usable model yet (the first-run screen fetches or explains it).
+    #[error("the model is not ready: {0}")]
+    ModelNotReady(String),
+    /// ONNX Runtime could not be loaded.
+    #[error("ONNX Runtime is not available: {0}")]
+    Runtime(String),
+    /// The model could not be opened.
+    #[error("cannot open the model: {0}")]
+    Model(String),
+    /// The library failed.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] glimpse_library::catalog::CatalogError),
+    /// A search failed.
+    #[error(transparent)]
+    Search(#[from] search::SearchError),
+    /// Tagging failed.
+    #[error(transparent)]
+    Tags(#[from] tags::TagError),
+    /// A folder the user named cannot be used. The message is the reason alone: the window
+    /// says which folder ("Could not add “~/Photos”: there is no such folder").
+    #[error("{reason}")]
+    Folder {
+        /// The folder.
+        path: String,
+        /// Why not.
+        reason: String,
+    },
+    /// No photo with this id.
+    #[error("no photo with id {0}")]
+    NoPhoto(i64),
+    /// A date filter is not `YYYY-MM-DD`.
+    #[error("not a date (YYYY-MM-DD): {0}")]
+    BadDate(String),
+    /// The background indexer is gone.
+    #[error("the indexer stopped: {0}")]
+    Indexer(String),
+    /// Another process is indexing this library, so this window cannot change it.
+    #[error(
+        "another Glimpse ({0}) is indexing this library: change its folders there, or here \
+         once it has quit"
+    )]
+    Held(String),
+    /// The page named a dropped picture the window no longer remembers (or never received).
+    #[error("Glimpse no longer knows that dropped picture: drop it onto the window again")]
+    UnknownDrop(u64),
+}
+
+/// The image tower failing to open is the model's fault, shown as the model's error.
+impl From<LazyEncoderError> for SessionError {
+    fn from(e: LazyEncoderError) -> Self {
+        SessionError::Model(e.to_string())
+    }
+}
+
+/// Where the session keeps things and how it runs the model.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The library folder (catalog, vectors, thumbnails).
+    pub library_dir: PathBuf,
+    /// A model name from the manifest or a model folder; `None`: the one the library was last
+    /// indexed with (a model chosen once sticks), else the default.
+    pub model: Option<String>,
+    /// Where named models are downloaded to.
+    pub models_dir: PathBuf,
+    /// Overrides the model download server (tests use a local one).
+    pub model_base_url: Option<String>,
+    /// Where ONNX Runtime is looked for (and fetched to, if allowed).
+    pub runtime: RuntimeOptions,
+    /// Execution provider settings.
+    pub device: DeviceOptions,
+    /// Decoder threads for indexing.
+    pub threads: usize,
+}
+
+impl SessionConfig {
+    /// The platform defaults: the default library, model and device.
+    pub fn new(library_dir: PathBuf) -> Self {
+        SessionConfig {
+            library_dir,
+            model: None,
+            models_dir: manifest::default_models_dir(),
+            model_base_url: None,
+            runtime: RuntimeOptions::default(),
+            device: DeviceOptions::new(glimpse_clip::device::Device::Auto),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Receives the session's events (the shell forwards them to the window).
+pub type Sink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Failures listed per root.
+pub const FAILURES_SHOWN: usize = 50;
+
+/// Most results one call returns.
+pub const MAX_PAGE: usize = 1000;
+
+/// Drops remembered: a search by an older one asks for the drop again.
+pub const DROPS_KEPT: usize = 64;
+
+/// The loaded model and the two library handles.
+struct Engine {
+    files: ModelFiles,
+    text: TextEncoder,
+    /// The image tower, opened the first time an index job finds photos to encode or a dropped
+    /// picture has no stored vector: a window over an up-to-date library then spends neither
+    /// its memory (~340 MB resident for ViT-B/32 on a CPU, `cargo bench --bench session`) nor,
+    /// on a GPU, CUDA's start-up and device memory.
+    image: Arc<LazyImageEncoder>,
+    reader: Mutex<Library>,
+    provider: String,
+    /// The background indexer; `None` while another process indexes this library.
+    indexer: Option<Indexer>,
+    /// That process ("glimpse, pid 4242"), whose saves the reader follows meanwhile.
+    held_by: Option<String>,
+    /// Vectors of recent queries, for the pages and filters that ask again.
+    recent: Mutex<search::RecentQueries>,
+}
+
+impl Engine {
+    /// The indexer, or why this window cannot change the library now.
+    fn indexer(&self) -> Result<&Indexer, SessionError> {
+        self.indexer
+            .as_ref()
+            .ok_or_else(|| SessionError::Held(self.held_by.clone().unwrap_or_default()))
+    }
+}
+
+/// The engine for one window.
+pub struct Session {
+    cfg: SessionConfig,
+    /// The model in use: the configured one, else the library's (see [`SessionConfig::model`]).
+    model: String,
+    sink: Sink,
+    engine: RwLock<Option<Arc<Engine>>>,
+    scope: RwLock<Scope>,
+    /// The library's roots when the scope was made: another process indexing the library may
+    /// add some, which the scope must then serve too.
+    scope_roots: Mutex<Vec<PathBuf>>,
+    /// Why the last start failed: shown on the first-run screen, or on the window's library
+    /// screen when the library is to blame.
+    start_error: Mutex<Option<(String, Blame)>>,
+    /// Bumped whenever the set of roots changes, so the watcher re-arms.
+    roots_generation: Arc<AtomicU64>,
+    /// Files dropped onto the window, newest first, by token.
+    drops: Mutex<VecDeque<(u64, PathBuf)>>,
+    /// The last token given to a dropped file.
+    last_drop: AtomicU64,
+    /// The catalog connection the `glimpse:` gate asks whether a file is a photo: its own, so
+    /// loading pictures never waits for a search on the reader.
+    serve_catalog: Mutex<Option<glimpse_library::catalog::Catalog>>,
+    /// Ends the watcher thread.
+    stop: Arc<AtomicBool>,
+}
+
+/// What a failed start is blamed on, which decides where the window says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blame {
+    /// The model or ONNX Runtime (the first-run screen).
+    Model,
+    /// The library: damaged, unreadable.
+    Library,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in another command must not take every later command down with it.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Session {
+    /// A session that has loaded nothing yet (see [`Session::start`]).
+    pub fn new(cfg: SessionConfig, sink: Sink) -> Self {
+        let model = cfg.model.clone().unwrap_or_else(|| {
+            match glimpse_library::library::remembered_model(&cfg.library_dir) {
+                Ok(Some(m)) => m,
+                Ok(None) => manifest::DEFAULT_MODEL.to_string(),
+                Err(e) => {
+                    // Opening the library says so again, on the window's library screen.
+                    tracing::warn!("cannot read which model the library uses: {e}");
+                    manifest::DEFAULT_MODEL.to_string()
+                }
+            }
+        });
+        Session {
+            cfg,
+            model,
+            sink,
+            engine: RwLock::new(None),
+            scope: RwLock::new(Scope::default()),
+            scope_roots: Mutex::default(),
+            start_error: Mutex::new(None),
+            roots_generation: Arc::new(AtomicU64::new(0)),
+            drops: Mutex::default(),
+            last_drop: AtomicU64::new(0),
+            serve_catalog: Mutex::new(None),
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    fn engine(&self) -> Result<Arc<Engine>, SessionError> {
+        let loaded = || {
+            self.engine
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        };
+        if let Some(e) = loaded() {
+            return Ok(e);
+        }
+        // The model may have been put in place by hand since the window opened.
+        self.start()?;
+        loaded().ok_or_else(|| SessionError::ModelNotReady("the model is not loaded yet".into()))
+    }
+
+    /// Whether the model folder is complete, without downloading anything.
+    pub fn model_state(&self) -> ModelState {
+        let dir = if Path::new(&self.model).is_dir() {
+            PathBuf::from(&self.model)
+        } else {
+            self.cfg.models_dir.join(&self.model)
+        };
+        let checked = manifest::ensure_model(
+            &self.model,
+            &self.cfg.models_dir,
+            false,
+            self.cfg.model_base_url.as_deref(),
+            &mut |_, _| {},
+        );
+        let (mut ready, mut problem) = match checked {
+            Ok(d) => match ModelFiles::open(&d) {
+                Ok(_) => (true, None),
+                Err(e) => (false, Some(e.to_string())),
+            },
+            Err(e) => (false, Some(e.to_string())),
+        };
+        if let Some((e, Blame::Model)) = lock(&self.start_error).clone() {
+            (ready, problem) = (false, Some(e));
+        }
+        ModelState {
+            name: self.model.clone(),
+            ready,
+            dir: dir.display().to_string(),
+            problem,
+            description: manifest::find(&self.model).map(|m| m.description.clone()),
+        }
+    }
+
+    /// Loads ONNX Runtime, the model and the library, starts the indexer and catches up with
+    /// changes made while the app was closed. Does nothing when already started.
+    pub fn start(&self) -> Result<(), SessionError> {
+        let started = self.start_inner();
+        *lock(&self.start_error) = started.as_ref().err().map(|e| {
+            let blame = match e {
+                SessionError::Library(_) | SessionError::Catalog(_) => Blame::Library,
+                _ => Blame::Model,
+            };
+            (e.to_string(), blame)
+        });
+        started
+    }
+
+    fn start_inner(&self) -> Result<(), SessionError> {
+        let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return Ok(());
+        }
+        let dir = manifest::ensure_model(
+            &self.model,
+            &self.cfg.models_dir,
+            false,
+            self.cfg.model_base_url.as_deref(),
+            &mut |_, _| {},
+        )
+        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(e.to_string()))?;
+        let rt =
+            runtime::load(&self.cfg.runtime).map_err(|e| SessionError::Runtime(e.to_string()))?;
+        let text = TextEncoder::open_with(&rt.env, &files, &self.cfg.device)
+            .map_err(|e| SessionError::Model(e.to_string()))?;
+        if let Some(w) = &text.selection.fallback {
+            tracing::warn!("{w}");
+        }
+        let provider = text.selection.label();
+        let mut image =
+            LazyImageEncoder::new(rt.env.clone(), files.clone(), self.cfg.device.clone()).on_open(
+                |enc| {
+                    if let Some(w) = &enc.selection.fallback {
+                        tracing::warn!("{w}");
+                    }
+                    tracing::info!(provider = %enc.selection.label(), "image encoder opened");
+                },
+            );
+        // The width the library recorded for this model; for a model it has not seen, the
+        // towers' shared width (the image tower is opened only if the text graph is silent).
+        let recorded = glimpse_library::catalog::Catalog::open(&self.cfg.library_dir)?
+            .models()?
+            .into_iter()
+            .find(|(n, _)| *n == files.name)
+            .map(|(_, dim)| dim);
+        let dim = match recorded {
+            Some(dim) => dim,
+            None if text.dim() > 0 => text.dim(),
+            None => image.get()?.dim(),
+        };
+        image.expect_width(dim);
+        // The writer opens first: it repairs a stale index file before the reader loads it.
+        // While another process indexes the library, the window only reads what it saves.
+        let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
+            Ok(w) => {
+                w.remember_model(&self.model)?;
+                (Some(w), None)
+            }
+            Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
+                tracing::info!("{holder} is indexing this library; searching what it saves");
+                (None, Some(holder))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
+        let image = Arc::new(image);
+        let indexer =
+            writer.map(|w| Indexer::spawn(w, image.clone(), self.cfg.threads, self.sink.clone()));
+        let engine = Engine {
+            files,
+            text,
+            image,
+            reader: Mutex::new(reader),
+            provider,
+            indexer,
+            held_by,
+            recent: Mutex::default(),
+        };
+        let engine = Arc::new(engine);
+        *slot = Some(engine.clone());
+        drop(slot);
+        self.rebuild_scope()?;
+        let Some(indexer) = &engine.indexer else {
+            return Ok(());
+        };
+        indexer.send(Cmd::Index)?;
+        let (dir, generation, stop) = (
+            self.cfg.library_dir.clone(),
+            self.roots_generation.clone(),
+            self.stop.clone(),
+        );
+        std::thread::Builder::new()
+            .name("glimpse-watch".into())
+            .spawn(move || watch_roots(&dir, &engine, &generation, &stop))
+            .map_err(|e| SessionError::Indexer(format!("cannot start the watcher: {e}")))?;
+        Ok(())
+    }
+
+    /// Downloads the model (progress as [`Event::ModelProgress`]) and starts the session.
+    pub fn fetch_model(&self) -> Result<ModelState, SessionError> {
+        let sink = self.sink.clone();
+        let mut last = Instant::now() - Duration::from_secs(1);
+        manifest::ensure_model(
+            &self.model,
+            &self.cfg.models_dir,
+            true,
+            self.cfg.model_base_url.as_deref(),
+            &mut |file, p| {
+                let end = p.total.is_some_and(|t| p.done >= t);
+                if end || last.elapsed() >= Duration::from_millis(100) {
+                    last = Instant::now();
+                    sink(Event::ModelProgress(ModelProgress {
+                        file: file.to_string(),
+                        done: p.done,
+                        total: p.total,
+                    }));
+                }
+            },
+        )
+        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        self.start()?;
+        Ok(self.model_state())
+    }
+
+    /// A window that only reads because another process was indexing its library becomes the
+    /// library's writer once that process has quit: asked with every status (the window polls
+    /// it), and cheap while the other holds on (one lock attempt).
+    fn take_over_when_free(&self) {
+        let held = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|e| e.held_by.is_some());
+        if !held || WriterLock::acquire(&self.cfg.library_dir).is_err() {
+            return;
+        }
+        {
+            let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_some_and(|e| e.held_by.is_some()) {
+                *slot = None;
+            }
+        }
+        tracing::info!("the other Glimpse let go of the library; opening it for indexing");
+        if let Err(e) = self.start() {
+            tracing::warn!("cannot open the library for indexing: {e}");
+        }
+    }
+
+    /// The status bar's figures.
+    pub fn status(&self) -> Result<AppStatus, SessionError> {
+        self.take_over_when_free();
+        let library_problem = match lock(&self.start_error).clone() {
+            Some((e, Blame::Library)) => Some(e),
+            _ => None,
+        };
+        let model = self.model_state();
+        let mut st = AppStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            model,
+            provider: None,
+            library: self.cfg.library_dir.display().to_string(),
+            library_problem,
+            held_by: None,
+            photos: 0,
+            indexed: 0,
+            failed: 0,
+            pending: 0,
+            indexing: IndexState::default(),
+        };
+        if let Ok(eng) = self.engine() {
+            // The folders' kept counts, summed: the full `stats` reads every failure reason.
+            let reader = lock(&eng.reader);
+            let mut roots = Vec::new();
+            for rc in reader.catalog.root_counts(reader.model_id())? {
+                st.photos += rc.photos;
+                st.indexed += rc.indexed;
+                st.failed += rc.failed;
+                st.pending += rc.pending;
+                roots.push(rc.root.path);
+            }
+            drop(reader);
+            if *lock(&self.scope_roots) != roots {
+                // Folders another Glimpse added (or removed) while this window only reads. A
+                // failure here must not cost the window its status: the next poll tries again.
+                if let Err(e) = self.rebuild_scope() {
+                    tracing::warn!("cannot update the folders the window may show: {e}");
+                }
+            }
+            st.provider = Some(eng.provider.clone());
+            st.held_by = eng.held_by.clone();
+            if let Some(indexer) = &eng.indexer {
+                st.indexing = indexer.state();
+            }
+        }
+        Ok(st)
+    }
+
+    /// The photo folders with their counts and failures.
+    pub fn roots(&self) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let mut out = Vec::new();
+        let mut rules = reader.catalog.tag_rules()?;
+        rules.sort_by(|a, b| a.folder.cmp(&b.folder));
+        for rc in reader.catalog.root_counts(reader.model_id())? {
+            let failures = reader
+                .catalog
+                .root_failures(rc.root.id, FAILURES_SHOWN)?
+                .into_iter()
+                .map(|(p, reason)| Failure {
+                    path: p.display().to_string(),
+                    reason,
+                })
+                .collect();
+            out.push(RootInfo {
+                path: rc.root.path.display().to_string(),
+                online: rc.root.online,
+                photos: rc.photos,
+                indexed: rc.indexed,
+                pending: rc.pending,
+                failed: rc.failed,
+                failures,
+                auto_tags: rules
+                    .iter()
+                    .filter(|r| r.folder.starts_with(&rc.root.path))
+                    .map(|r| AutoTagInfo {
+                        folder: r.folder.display().to_string(),
+                        labels: r.labels.clone(),
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The folder `path` names, resolved, when it can be added (else why not), without adding
+    /// it: the shell asks the user to confirm a typed path with the folder it really is.
+    pub fn folder_to_add(&self, path: &Path) -> Result<PathBuf, SessionError> {
+        let eng = self.engine()?;
+        eng.indexer()?;
+        self.checked_folder(&eng, path)
+    }
+
+    fn checked_folder(&self, eng: &Engine, path: &Path) -> Result<PathBuf, SessionError> {
+        let bad = |reason: &str| SessionError::Folder {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        };
+        let real = path.canonicalize().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => bad("there is no such folder"),
+            std::io::ErrorKind::PermissionDenied => {
+                bad("Glimpse is not allowed to open it (permission denied)")
+            }
+            _ => bad(&format!("cannot open it ({e})")),
+        })?;
+        if !real.is_dir() {
+            return Err(bad("it is a file, not a folder"));
+        }
+        let library = self
+            .cfg
+            .library_dir
+            .canonicalize()
+            .unwrap_or_else(|_| self.cfg.library_dir.clone());
+        if library.starts_with(&real) {
+            return Err(bad("it contains Glimpse's own library folder"));
+        }
+        let reader = lock(&eng.reader);
+        if let Some(holder) = reader.catalog.root_holding(&real)? {
+            if holder.path != real {
+                return Err(bad(&format!(
+                    "it is already in the library, inside {}",
+                    holder.path.display()
+                )));
+            }
+        }
+        Ok(real)
+    }
+
+    /// Adds a photo folder and indexes it in the background.
+    pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let real = self.checked_folder(&eng, path)?;
+        let takes_in = {
+            let reader = lock(&eng.reader);
+            let roots = reader.catalog.roots()?;
+            if !roots.iter().any(|r| r.path.starts_with(&real)) {
+                reader.catalog.add_root(&real)?;
+            }
+            roots
+                .iter()
+                .any(|r| r.path.starts_with(&real) && r.path != real)
+        };
+        if takes_in {
+            // The folder holds folders already added: their photos (indexed, tagged) become
+            // its own. A job scanning one of them must not write under a root that is going,
+            // so it stops first and the move runs on the indexer's thread, between jobs.
+            let (tx, rx) = mpsc::channel();
+            indexer.cancel_job();
+            indexer.send(Cmd::Add(real.clone(), tx))?;
+            rx.recv()
+                .map_err(|_| SessionError::Indexer("no answer".into()))?
+                .map_err(SessionError::Indexer)?;
+        }
+        self.rebuild_scope()?;
+        indexer.send(Cmd::Index)?;
+        self.roots()
+    }
+
+    /// Removes a folder's photos from the library (never from the disk).
+    pub fn remove_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let (tx, rx) = mpsc::channel();
+        indexer.cancel_job();
+        indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
+        rx.recv()
+            .map_err(|_| SessionError::Indexer("no answer".into()))?
+            .map_err(SessionError::Indexer)?;
+        self.rebuild_scope()?;
+        // Whatever the cancelled job had left to do for the other folders.
+        indexer.send(Cmd::Index)?;
+        self.roots()
+    }
+
+    /// Re-scans every folder (the shell calls it on start and on request).
+    pub fn reindex(&self) -> Result<(), SessionError> {
+        self.engine()?.indexer()?.send(Cmd::Index)
+    }
+
+    /// Holds indexing between files (also jobs started later).
+    pub fn pause(&self) -> Result<IndexState, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        indexer.set_paused(true);
+        Ok(indexer.state())
+    }
+
+    /// Continues indexing.
+    pub fn resume(&self) -> Result<IndexState, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        indexer.set_paused(false);
+        Ok(indexer.state())
+    }
+
+    /// Blocks until the indexer has nothing queued or running, or `timeout` passes; returns
+    /// whether it is idle (tests and the CLI-like callers wait on it).
+    pub fn wait_idle(&self, timeout: Duration) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        let Some(indexer) = &eng.indexer else {
+            // Nothing of this window's runs: another process does the indexing.
+            return Ok(true);
+        };
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if indexer.idle() {
+                return Ok(true);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(indexer.idle())
+    }
+
+    /// Remembers files dropped onto the window (the shell hears of a drop from the OS) and
+    /// gives each the token the page searches by: the page never names a file itself.
+    pub fn remember_drop(&self, paths: &[PathBuf]) -> Vec<DroppedFile> {
+        let mut drops = lock(&self.drops);
+        let out = paths
+            .iter()
+            .map(|p| {
+                let token = self.last_drop.fetch_add(1, Ordering::SeqCst) + 1;
+                drops.push_front((token, p.clone()));
+                DroppedFile {
+                    token,
+                    path: p.display().to_string(),
+                }
+            })
+            .collect();
+        drops.truncate(DROPS_KEPT);
+        out
+    }
+
+    fn dropped(&self, token: u64) -> Result<PathBuf, SessionError> {
+        lock(&self.drops)
+            .iter()
+            .find(|(t, _)| *t == token)
+            .map(|(_, p)| p.clone())
+            .ok_or(SessionError::UnknownDrop(token))
+    }
+
+    /// One page of results for `q`.
+    pub fn search(&self, q: &SearchQuery) -> Result<SearchPage, SessionError> {
+        let eng = self.engine()?;
+        let example = match q.example_drop {
+            Some(token) => Some(self.dropped(token)?),
+            None => q
+                .example_path
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+        };
+        let mut reader = lock(&eng.reader);
+        reader.refresh()?;
+        let mut req = Request::new(q.limit.clamp(1, MAX_PAGE));
+        req.offset = q.offset;
+        req.filter = self.filter(&q.filter)?;
+        req.sort = match q.sort.as_str() {
+            "newest" => Sort::Newest,
+            "oldest" => Sort::Oldest,
+            _ => Sort::Score,
+        };
+        req.include_weak = q.include_weak;
+        let mut preview = None;
+        let mut query_cut = false;
+        let vector = if let Some(id) = q.example_photo_id {
+            let v = match reader.vectors().get(id) {
+                Some(v) => v,
+                None => reader
+                    .catalog
+                    .embedding(reader.model_id(), id)?
+                    .ok_or(SessionError::NoPhoto(id))?,
+            };
+            req.exclude.push(id);
+            req.floor = eng.files.calibration.similar_floor;
+            glimpse_clip::embedding::unit(v)
+        } else if let Some(p) = example.as_deref() {
+            let key = search::PictureKey::of(p, &reader);
+            let recent = key.as_ref().and_then(|k| lock(&eng.recent).picture(k));
+            let (ex, shown) = match recent {
+                Some(hit) => hit,
+                None => {
+                    // Stored vectors (the photo itself, or one with the same bytes) are looked
+                    // up with the reader. Reading and hashing the file, opening the encoder,
+                    // decoding and encoding the picture and its preview take from milliseconds
+                    // to seconds (a large PNG): every other search uses the reader meanwhile.
+                    let at = search::example_at(&reader, p)?;
+                    drop(reader);
+                    let ex = match at {
+                        Some(ex) => ex,
+                        None => {
+                            let file = search::ExampleFile::read(p)?;
+                            let like = search::example_like(&lock(&eng.reader), &file)?;
+                            match like {
+                                Some(ex) => ex,
+                                // The encoder opens only for a picture with no stored vector.
+                                None => file.encode(&*eng.image.get()?)?,
+                            }
+                        }
+                    };
+                    let shown = query_preview(p);
+                    reader = lock(&eng.reader);
+                    reader.refresh()?;
+                    if let Some(k) = key {
+                        lock(&eng.recent).keep_picture(k, ex.clone(), shown.clone());
+                    }
+                    (ex, shown)
+                }
+            };
+            req.exclude.extend(ex.photo_id);
+            req.floor = eng.files.calibration.similar_floor;
+            preview = shown;
+            glimpse_clip::embedding::unit(ex.vector)
+        } else {
+            let text = q.text.as_deref().unwrap_or("").trim();
+            let parsed = search::parse(text);
+            if parsed.text.is_empty() && parsed.minus.is_empty() {
+                // Nothing to look for: a filter alone lists its photos by date.
+                if req.filter.is_empty() {
+                    return Ok(SearchPage::default());
+                }
+                let page = search::browse(&reader, &req)?;
+                return Ok(SearchPage {
+                    hits: page.hits.into_iter().map(hit_view).collect(),
+                    has_more: page.has_more,
+                    ..SearchPage::default()
+                });
+            }
+            req.floor = Some(eng.files.calibration.relevance_floor);
+            req.breadth = search::TEXT_BREADTH;
+            let vector = {
+                let mut recent = lock(&eng.recent);
+                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(|e| e.to_string());
+                search::query_vector(
+                    &mut |t: &[&str]| recent.captions(t, &mut tower),
+                    &parsed,
+                    &[],
+                )?
+            };
+            query_cut = [&parsed.text]
+                .into_iter()
+                .chain(&parsed.minus)
+                .any(|t| eng.text.tokenizer().encode(t).is_ok_and(|t| t.cut));
+            vector
+        };
+        let page = search::nearest(&reader, &vector, &req)?;
+        Ok(SearchPage {
+            hits: page.hits.into_iter().map(hit_view).collect(),
+            has_more: page.has_more,
+            weaker_hidden: page.weaker_hidden,
+            query_preview: preview,
+            query_cut,
+        })
+    }
+
+    fn filter(&self, f: &FilterSpec) -> Result<PhotoFilter, SessionError> {
+        let day = |d: &Option<String>| -> Result<Option<i64>, SessionError> {
+            match d.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+                None => Ok(None),
+                Some(d) => glimpse_clip::calendar::parse_day(d)
+                    .map(Some)
+                    .ok_or_else(|| SessionError::BadDate(d.to_string())),
+            }
+        };
+        Ok(PhotoFilter {
+            folder: f.folder.as_deref().filter(|s| !s.is_empty()).map(|s| {
+                Path::new(s)
+                    .canonicalize()
+                    .unwrap_or_else(|_| PathBuf::from(s))
+            }),
+            after: day(&f.after)?,
+            before: day(&f.before)?,
+            formats: PhotoFilter::formats_named(&f.types),
+            tag: f.tag.clone().filter(|t| !t.is_empty()),
+            has_location: f.has_location,
+        })
+    }
+
+    /// What the lightbox shows about one photo.
+    pub fn photo(&self, id: i64) -> Result<PhotoDetail, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let info = reader
+            .catalog
+            .photo_infos(&[id])?
+            .remove(&id)
+            .ok_or(SessionError::NoPhoto(id))?;
+        let tags = reader
+            .catalog
+            .tags_of(&[id])?
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.0)
+            .collect();
+        let thumbnail = thumbnail_of(&reader, &info);
+        Ok(PhotoDetail::new(info, thumbnail, tags))
+    }
+
+    /// The file of a library photo (for "open" and "reveal"; nothing else is ever opened).
+    pub fn photo_path(&self, id: i64) -> Result<PathBuf, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let info = reader
+            .catalog
+            .photo_infos(&[id])?
+            .remove(&id)
+            .ok_or(SessionError::NoPhoto(id))?;
+        Ok(info.path)
+    }
+
+    /// Tags in use with their photo counts, most used first.
+    pub fn tags(&self) -> Result<Vec<TagCount>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        Ok(reader
+            .catalog
+            .tag_counts()?
+            .into_iter()
+            .map(|(name, count)| TagCount { name, count })
+            .collect())
+    }
+
+    /// The formats of the searchable photos, most photos first, for the type filter.
+    pub fn formats(&self) -> Result<Vec<FormatView>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let mut out: Vec<FormatView> = reader
+            .catalog
+            .indexed_formats()?
+            .into_iter()
+            .map(|(format, count)| FormatView { format, count })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.format.cmp(&b.format)));
+        Ok(out)
+    }
+
+    /// How many captions and dropped pictures the towers encoded for searches; pages, "Show
+    /// more" and filter changes of a query seen recently reuse its vector (for tests and
+    /// diagnostics).
+    pub fn query_encodes(&self) -> usize {
+        let loaded = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        loaded.map_or(0, |e| lock(&e.recent).encodes())
+    }
+
+    /// The file extensions a dropped picture may have: what this build and machine decode.
+    pub fn picture_types(&self) -> Vec<String> {
+        glimpse_library::scan::decodable_extensions()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The label list "Auto-tag this folder" starts from: the folder's own labels while it is
+    /// auto-tagged (tagging again is then a click), else the built-in vocabulary plus the
+    /// user's labels.
+    pub fn default_labels(&self, folder: Option<&Path>) -> Result<LabelSuggestion, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        if let Some(folder) = folder {
+            let folder = folder
+                .canonicalize()
+                .unwrap_or_else(|_| folder.to_path_buf());
+            let rules = reader.catalog.tag_rules()?;
+            if let Some(rule) = rules.into_iter().find(|r| r.folder == folder) {
+                return Ok(LabelSuggestion {
+                    labels: rule.labels,
+                    keeps_tagging: true,
+                });
+            }
+        }
+        Ok(LabelSuggestion {
+            labels: tags::default_labels(&reader)?,
+            keeps_tagging: false,
+        })
+    }
+
+    /// Stops tagging the photos that arrive in `folder` (and the folders inside it); the tags
+    /// given so far stay. False when it was not auto-tagged.
+    pub fn stop_auto_tag(&self, folder: &Path) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let folder = folder
+            .canonicalize()
+            .unwrap_or_else(|_| folder.to_path_buf());
+        Ok(reader.catalog.forget_tag_rules(&folder)? > 0)
+    }
+
+    /// Tags every indexed photo under `folder` with the best of `labels` (replacing the
+    /// folder's previous tags).
+    pub fn tag_folder(
+        &self,
+        folder: &Path,
+        labels: &[String],
+    ) -> Result<TagReportView, SessionError> {
+        let eng = self.engine()?;
+        let mut reader = lock(&eng.reader);
+        reader.refresh()?;
+        let opts = TagOptions {
+            threshold: tags::DEFAULT_THRESHOLD,
+            min_cosine: eng.files.calibration.relevance_floor,
+        };
+        let text = &eng.text;
+        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, String> {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            text.embed(&refs).map_err(|e| e.to_string())
+        };
+        let report = tags::tag_folder(&mut reader, folder, labels, &opts, &mut embed)?;
+        Ok(TagReportView {
+            folder: folder.display().to_string(),
+            photos: report.photos,
+            tagged: report.tagged,
+            labels: report
+                .counts
+                .into_iter()
+                .map(|(name, n)| TagCount {
+                    name,
+                    count: n as u64,
+                })
+                .collect(),
+        })
+    }
+
+    /// The file the web view may load for `requested` (a `glimpse:` URL's path): a photo the
+    /// catalog holds, or a file in the thumbnail cache. Anything else inside a photo folder (a
+    /// document, a hidden file, a picture the library skipped) is refused like a file outside.
+    pub fn served_file(&self, requested: &Path) -> Result<PathBuf, ServeError> {
+        let real = self.scope().resolve(requested)?;
+        let thumbs = self.cfg.library_dir.join("thumbs");
+        if thumbs.canonicalize().is_ok_and(|t| real.starts_with(t)) {
+            return Ok(real);
+        }
+        let shown = || requested.display().to_string();
+        let mut slot = lock(&self.serve_catalog);
+        if slot.is_none() {
+            let opened =
+                glimpse_library::catalog::Catalog::open(&self.cfg.library_dir).map_err(|e| {
+                    tracing::warn!("cannot look up photos to show: {e}");
+                    ServeError::Unreadable(shown())
+                })?;
+            *slot = Some(opened);
+        }
+        let catalog = slot
+            .as_ref()
+            .ok_or_else(|| ServeError::Unreadable(shown()))?;
+        // The catalog holds the path a photo was found at: the file itself, or (rarely) a
+        // path whose folders the OS resolves to it.
+        let held = |p: &Path| {
+            catalog.photo_by_path(p).map(|f| f.is_some()).map_err(|e| {
+                tracing::warn!("cannot look up {}: {e}", p.display());
+                ServeError::Unreadable(shown())
+            })
+        };
+        if held(&real)? || held(requested)? {
+            return Ok(real);
+        }
+        Err(ServeError::NotAPhoto(shown()))
+    }
+
+    /// The folders the web view may load files from: the photo roots and the thumbnail cache.
+    pub fn scope(&self) -> Scope {
+        self.scope.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn rebuild_scope(&self) -> Result<(), SessionError> {
+        let eng = self.engine()?;
+        let roots: Vec<PathBuf> = lock(&eng.reader)
+            .catalog
+            .roots()?
+            .into_iter()
+            .map(|r| r.path)
+            .collect();
+        let mut folders = roots.clone();
+        *lock(&self.scope_roots) = roots;
+        let thumbs = self.cfg.library_dir.join("thumbs");
+        // The cache folder must exist to be resolved; the indexer fills it later.
+        if std::fs::create_dir_all(&thumbs).is_ok() {
+            folders.push(thumbs);
+        }
+        *self.scope.write().unwrap_or_else(|p| p.into_inner()) = Scope::new(folders);
+        self.roots_generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Stops the indexer after the batch in flight (the app is closing).
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Only an engine that is running: closing must not start one.
+        let loaded = self
+            .engine
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(indexer) = loaded.as_ref().and_then(|e| e.indexer.as_ref()) {
+            indexer.cancel_job();
+            let _ = indexer.send(Cmd::Stop);
+        }
+    }
+}
+
+/// How long the watcher waits for quiet before re-indexing (a camera import writes many files).
+const WATCH_DEBOUNCE: watch::Debounce = watch::Debounce {
+    quiet: Duration::from_millis(750),
+    max_wait: Duration::from_secs(5),
+};
+
+/// Follows the roots on disk and asks the indexer to catch up after each burst of changes;
+/// re-arms whenever roots are added or removed.
+fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &AtomicBool) {
+    let Some(indexer) = &engine.indexer else {
+        return;
+    };
+    let catalog = match glimpse_library::catalog::Catalog::open(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("not watching folders: {e}");
+            return;
+        }
+    };
+    // A drive plugged in or out, a folder put back: what no watch reports.
+    let mut looks = watch::RootLooks::default();
+    while !stop.load(Ordering::SeqCst) {
+        let seen = generation.load(Ordering::SeqCst);
+        let roots: Vec<PathBuf> = match catalog.roots() {
+            Ok(r) => r.into_iter().map(|r| r.path).collect(),
+            Err(e) => {
+                tracing::warn!("not watching folders: {e}");
+                return;
+            }
+        };
+        let watcher = match watch::Watcher::new(&roots) {
+            Ok((w, _offline)) => w,
+            Err(e) => {
+                tracing::warn!("not watching folders: {e}");
+                std::thread::sleep(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let mut last_look: Option<Instant> = None;
+        while !stop.load(Ordering::SeqCst) && generation.load(Ordering::SeqCst) == seen {
+            if last_look.is_none_or(|t| t.elapsed() >= watch::LOOK_EVERY) {
+                last_look = Some(Instant::now());
+                match catalog.roots().map(|r| looks.changed(&r)) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        tracing::info!("a folder came back or went away; indexing");
+                        if indexer.send(Cmd::Index).is_err() {
+                            return;
+                        }
+                        // Watch what is there now (a folder that came back had no watch).
+                        break;
+                    }
+                    Err(e) => tracing::warn!("cannot look at the folders: {e}"),
+                }
+            }
+            let Some(batch) =
+                watcher.next_batch_within(WATCH_DEBOUNCE, stop, Some(Duration::from_secs(1)))
+            else {
+                continue;
+            };
+            if !watch::roots_touched(&batch, watcher.roots()).is_empty() {
+                tracing::info!(events = batch.events, "folders changed; indexing");
+                if indexer.send(Cmd::Index).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn hit_view(h: search::Hit) -> HitView {
+    let thumbnail = h.thumbnail.map(|t| t.display().to_string());
+    HitView {
+        photo: PhotoDetail::new(h.photo, thumbnail, h.tags),
+        score: h.score,
+    }
+}
+
+fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
+    let hash = info.content_hash.as_deref()?;
+    lib.thumbs
+        .exists(hash)
+        .then(|| lib.thumbs.path_for(hash).display().to_string())
+}
+
+/// Longest side of the dropped-picture preview.
+const PREVIEW_SIZE: u32 = 256;
+
+/// A small JPEG data URL of any picture (a dropped file is outside the served folders).
+fn query_preview(path: &Path) -> Option<String> {
+    let d = decode::decode_file(path, DecodeOptions::for_model(PREVIEW_SIZE)).ok()?;
+    let (w, h) = d.image.dimensions();
+    let scale = PREVIEW_SIZE as f64 / w.max(h).max(1) as f64;
+    let small = if scale < 1.0 {
+        let tw = ((w as f64 * scale).round() as u32).max(1);
+        let th = ((h as f64 * scale).round() as u32).max(1);
+        image::imageops::thumbnail(&d.image, tw, th)
+    } else {
+        d.image
+    };
+    let jpeg = turbojpeg::compress_image(&small, 85, turbojpeg::Subsamp::Sub2x2).ok()?;
+    Some(format!("data:image/jpeg;base64,{}", base64(&jpeg)))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        out.push(T[(n >> 18) as usize & 63] as char);
+        out.push(T[(n >> 12) as usize & 63] as char);
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// What the indexer thread is asked to do.
+enum Cmd {
+    /// Bring every root up to date.
+    Index,
+    /// Add a root that takes in roots inside it, answering when done.
+    Add(PathBuf, Sender<Result<(), String>>),
+    /// Remove a root, answering when done.
+    Remove(PathBuf, Sender<Result<usize, String>>),
+    /// End the thread.
+    Stop,
+}
+
+/// What the indexer shares with the session.
+struct Shared {
+    state: Mutex<IndexState>,
+    control: Mutex<Option<Arc<Control>>>,
+    paused: std::sync::atomic::AtomicBool,
+    /// Commands sent and not yet finished.
+    busy: std::sync::atomic::AtomicUsize,
+}
+
+/// The background worker that owns the writing library handle.
+struct Indexer {
+    tx: Mutex<Sender<Cmd>>,
+    shared: Arc<Shared>,
+}
+
+impl Indexer {
+    fn spawn(lib: Library, image: Arc<LazyImageEncoder>, threads: usize, sink: Sink) -> Indexer {
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(IndexState::default()),
+            control: Mutex::new(None),
+            paused: std::sync::atomic::AtomicBool::new(false),
+            busy: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name("glimpse-indexer".into())
+            .spawn(move || indexer_loop(lib, &image, threads, &rx, &sh, &sink))
+            .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
+            .ok();
+        Indexer {
+            tx: Mutex::new(tx),
+            shared,
+        }
+    }
+
+    fn send(&self, cmd: Cmd) -> Result<(), SessionError> {
+        use std::sync::atomic::Ordering;
+        self.shared.busy.fetch_add(1, Ordering::SeqCst);
+        lock(&self.tx).send(cmd).map_err(|_| {
+            self.shared.busy.fetch_sub(1, Ordering::SeqCst);
+            SessionError::Indexer("the indexer thread is gone".into())
+        })
+    }
+
+    fn idle(&self) -> bool {
+        self.shared.busy.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+
+    fn state(&self) -> IndexState {
+        let mut s = lock(&self.shared.state).clone();
+        s.paused = self.shared.paused.load(std::sync::atomic::Ordering::SeqCst);
+        s
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.shared
+            .paused
+            .store(paused, std::sync::atomic::Ordering::SeqCst);
+        if let Some(c) = lock(&self.shared.control).as_ref() {
+            if paused {
+                c.pause();
+            } else {
+                c.resume();
+            }
+        }
+    }
+
+    fn cancel_job(&self) {
+        if let Some(c) = lock(&self.shared.control).as_ref() {
+            c.cancel();
+        }
+    }
+}
+
+/// How often progress reaches the window.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+fn indexer_loop(
+    mut lib: Library,
+    image: &LazyImageEncoder,
+    threads: usize,
+    rx: &Receiver<Cmd>,
+    shared: &Shared,
+    sink: &Sink,
+) {
+    use std::sync::atomic::Ordering;
+    let done = |n: usize| {
+        shared.busy.fetch_sub(n, Ordering::SeqCst);
+    };
+    let publish = |running: bool, progress: Option<ProgressView>, error: Option<String>| {
+        let st = IndexState {
+            running,
+            paused: shared.paused.load(Ordering::SeqCst),
+            progress,
+            error,
+        };
+        *lock(&shared.state) = st.clone();
+        sink(Event::IndexState(st));
+    };
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            Cmd::Stop => {
+                done(1);
+                break;
+            }
+            c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+                change_roots(&mut lib, c);
+                done(1);
+            }
+            Cmd::Index => {
+                // Requests that piled up while a job ran are one job.
+                let mut merged = 1;
+                let mut later = Vec::new();
+                while let Ok(c) = rx.try_recv() {
+                    match c {
+                        Cmd::Index => merged += 1,
+                        other => later.push(other),
+                    }
+                }
+                let roots: Vec<PathBuf> = match lib.catalog.roots() {
+                    Ok(r) => r.into_iter().map(|r| r.path).collect(),
+                    Err(e) => {
+                        publish(false, None, Some(e.to_string()));
+                        done(merged);
+                        continue;
+                    }
+                };
+                let control = Arc::new(Control::default());
+                if shared.paused.load(Ordering::SeqCst) {
+                    control.pause();
+                }
+                *lock(&shared.control) = Some(control.clone());
+                publish(true, None, None);
+                let mut last = Instant::now() - PROGRESS_EVERY;
+                let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {
+                    let end = p.done == p.total;
+                    if end || last.elapsed() >= PROGRESS_EVERY {
+                        last = Instant::now();
+                        let view = ProgressView::from(p);
+                        lock(&shared.state).progress = Some(view.clone());
+                        sink(Event::IndexProgress(view));
+                    }
+                });
+                *lock(&shared.control) = None;
+                let finished = finished_event(&result);
+                publish(false, None, finished.error.clone());
+                sink(Event::IndexFinished(finished));
+                done(merged);
+                // Anything else that arrived meanwhile runs next, in order; the thread's own
+                // channel keeps them (resent to the back of the queue would reorder them).
+                for c in later {
+                    match c {
+                        c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+                            change_roots(&mut lib, c);
+                            done(1);
+                        }
+                        Cmd::Stop => {
+                            done(1);
+                            return;
+                        }
+                        Cmd::Index => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds or removes a root on the indexer's thread (between jobs) and answers the session.
+fn change_roots(lib: &mut Library, cmd: Cmd) {
+    match cmd {
+        Cmd::Add(path, reply) => {
+            let r = lib.catalog.add_root(&path).map(|_| ());
+            let _ = reply.send(r.map_err(|e| e.to_string()));
+        }
+        Cmd::Remove(path, reply) => {
+            let real = path.canonicalize().unwrap_or(path);
+            let _ = reply.send(lib.remove_root(&real).map_err(|e| e.to_string()));
+        }
+        Cmd::Index | Cmd::Stop => {}
+    }
+}
+
+/// One index job: the scan, then the image encoder (opened now if photos need it), then the
+/// pipeline. A model that cannot open fails the job and leaves the photos pending.
+fn index_job(
+    lib: &mut Library,
+    image: &LazyImageEncoder,
+    roots: &[PathBuf],
+    threads: usize,
+    control: &Control,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Summary, SessionError> {
+    let plan = lib.plan(roots, control)?;
+    let encoder = if plan.to_encode() > 0 {
+        Some(image.get()?)
+    } else {
+        None
+    };
+    Ok(lib.index_planned(plan, encoder.as_deref(), threads, control, progress)?)
+}
+
+fn finished_event(result: &Result<Summary, SessionError>) -> IndexFinished {
+    match result {
+        Ok(s) => IndexFinished {
+            error: None,
+            encoded: s.progress.encoded,
+            failed: s.progress.failed,
+            removed: s.removed,
+        },
+        Err(e) => IndexFinished {
+            error: Some(e.to_string()),
+            ..IndexFinished::default()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_rfc_vectors() {
+        for (plain, enc) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), enc);
+        }
+    }
+}

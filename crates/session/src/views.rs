@@ -1,0 +1,427 @@
+//! The app layer's wire format: every value the page (`ui/src/lib/api.ts`) reads or sends, and
+//! the names of the events it listens to. The session builds these from the engine's own types,
+//! so the JSON the window sees is decided here and nowhere below; `tests` (in `views/tests.rs`)
+//! pins each shape against the TypeScript interfaces of the same meaning.
+
+use glimpse_library::catalog::PhotoInfo;
+use glimpse_library::pipeline::Progress;
+use serde::{Deserialize, Serialize};
+
+/// The names the page listens to (`events` in `api.ts`), so the shell and the session emit the
+/// same strings the page subscribes to.
+pub mod events {
+    /// Indexing progress; payload [`ProgressView`](super::ProgressView).
+    pub const INDEX_PROGRESS: &str = "index-progress";
+    /// The indexer started, paused, resumed or stopped; payload
+    /// [`IndexState`](super::IndexState).
+    pub const INDEX_STATE: &str = "index-state";
+    /// A job ended; payload [`IndexFinished`](super::IndexFinished).
+    pub const INDEX_FINISHED: &str = "index-finished";
+    /// The model download advanced; payload [`ModelProgress`](super::ModelProgress).
+    pub const MODEL_PROGRESS: &str = "model-progress";
+    /// Files dropped onto the window, emitted by the shell; payload a list of
+    /// [`DroppedFile`](super::DroppedFile).
+    pub const PICTURE_DROPPED: &str = "picture-dropped";
+}
+
+/// Files done, rate and ETA of the job in flight.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressView {
+    /// Files finished.
+    pub done: usize,
+    /// Files in the job.
+    pub total: usize,
+    /// Files that failed.
+    pub failed: usize,
+    /// Files encoded.
+    pub encoded: usize,
+    /// Files per second.
+    pub rate: f64,
+    /// Seconds left.
+    pub eta_secs: Option<f64>,
+    /// The file most recently finished.
+    pub current: Option<String>,
+}
+
+impl From<&Progress> for ProgressView {
+    fn from(p: &Progress) -> Self {
+        ProgressView {
+            done: p.done,
+            total: p.total,
+            failed: p.failed,
+            encoded: p.encoded,
+            rate: p.rate,
+            eta_secs: p.eta_secs,
+            current: p.current.as_ref().map(|c| c.display().to_string()),
+        }
+    }
+}
+
+/// What the background indexer is doing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexState {
+    /// A job is running (possibly paused).
+    pub running: bool,
+    /// Jobs are held between files.
+    pub paused: bool,
+    /// The running job's progress.
+    pub progress: Option<ProgressView>,
+    /// The last job's error.
+    pub error: Option<String>,
+}
+
+/// The end of a job.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexFinished {
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Photos encoded.
+    pub encoded: usize,
+    /// Photos that failed.
+    pub failed: usize,
+    /// Photos removed because their files are gone.
+    pub removed: usize,
+}
+
+/// Model download progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelProgress {
+    /// The file in the model folder.
+    pub file: String,
+    /// Bytes so far.
+    pub done: u64,
+    /// Bytes in all, when known.
+    pub total: Option<u64>,
+}
+
+/// What the session tells the window without being asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Indexing progress (at most a few per second).
+    IndexProgress(ProgressView),
+    /// The indexer started, paused, resumed or stopped.
+    IndexState(IndexState),
+    /// A job ended; the library changed.
+    IndexFinished(IndexFinished),
+    /// The model download advanced.
+    ModelProgress(ModelProgress),
+}
+
+impl Event {
+    /// The event's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::IndexProgress(_) => events::INDEX_PROGRESS,
+            Event::IndexState(_) => events::INDEX_STATE,
+            Event::IndexFinished(_) => events::INDEX_FINISHED,
+            Event::ModelProgress(_) => events::MODEL_PROGRESS,
+        }
+    }
+
+    /// The payload as JSON.
+    pub fn payload(&self) -> serde_json::Value {
+        let v = match self {
+            Event::IndexProgress(p) => serde_json::to_value(p),
+            Event::IndexState(s) => serde_json::to_value(s),
+            Event::IndexFinished(f) => serde_json::to_value(f),
+            Event::ModelProgress(m) => serde_json::to_value(m),
+        };
+        v.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Whether the model is in place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelState {
+    /// The model's name.
+    pub name: String,
+    /// Complete and usable.
+    pub ready: bool,
+    /// Where it is or would be stored.
+    pub dir: String,
+    /// Why it is not ready.
+    pub problem: Option<String>,
+    /// What it is and how big, for a model from the manifest (the first-run screen says it).
+    pub description: Option<String>,
+}
+
+/// The status bar.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppStatus {
+    /// Glimpse's version.
+    pub version: String,
+    /// The model.
+    pub model: ModelState,
+    /// The execution provider in use ("CPU", "CUDA (fp16)", ...).
+    pub provider: Option<String>,
+    /// The library folder.
+    pub library: String,
+    /// Why the library cannot be opened (a damaged catalog): the window shows this instead of
+    /// searching.
+    pub library_problem: Option<String>,
+    /// Another Glimpse indexing this library ("glimpse, pid 4242"): this window searches what
+    /// that one has saved and cannot change folders until it has quit (asked again with every
+    /// status).
+    pub held_by: Option<String>,
+    /// Photos known.
+    pub photos: u64,
+    /// Photos searchable.
+    pub indexed: u64,
+    /// Photos that failed.
+    pub failed: u64,
+    /// Photos waiting.
+    pub pending: u64,
+    /// The indexer.
+    pub indexing: IndexState,
+}
+
+/// One failed photo and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The file.
+    pub path: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+/// A photo folder with its state.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RootInfo {
+    /// The folder.
+    pub path: String,
+    /// Reachable now.
+    pub online: bool,
+    /// Photos under it.
+    pub photos: u64,
+    /// Searchable.
+    pub indexed: u64,
+    /// Waiting.
+    pub pending: u64,
+    /// Failed or unsupported.
+    pub failed: u64,
+    /// Up to `session::FAILURES_SHOWN` failures.
+    pub failures: Vec<Failure>,
+    /// The folders in it (itself included) whose new photos are tagged as they arrive, so the
+    /// folder list says where tags appear by themselves.
+    pub auto_tags: Vec<AutoTagInfo>,
+}
+
+/// A folder that tags the photos arriving in it, and with which labels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoTagInfo {
+    /// The auto-tagged folder.
+    pub folder: String,
+    /// Its labels, in the order given.
+    pub labels: Vec<String>,
+}
+
+/// What a search is restricted to (dates `YYYY-MM-DD`, UTC; after inclusive, before exclusive).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FilterSpec {
+    /// Only under this folder.
+    pub folder: Option<String>,
+    /// On or after this day.
+    pub after: Option<String>,
+    /// Before this day.
+    pub before: Option<String>,
+    /// Only with this tag.
+    pub tag: Option<String>,
+    /// Only these formats.
+    pub types: Vec<String>,
+    /// Only photos with (true) or without (false) a GPS position.
+    pub has_location: Option<bool>,
+}
+
+/// One page of a search: by text, by any image file, or by a library photo.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SearchQuery {
+    /// A description. With none (and no example), a filter lists its photos by date.
+    pub text: Option<String>,
+    /// Any image file, named by the engine's own callers (tests, tools). Never taken from the
+    /// page: a page that could name any file would have the engine read it.
+    #[serde(skip)]
+    pub example_path: Option<String>,
+    /// A picture dropped onto the window, by the token the shell gave it
+    /// (`Session::remember_drop`): the shell keeps the path the OS handed over.
+    pub example_drop: Option<u64>,
+    /// A library photo ("more like this").
+    pub example_photo_id: Option<i64>,
+    /// Results per page.
+    pub limit: usize,
+    /// Results to skip.
+    pub offset: usize,
+    /// Show matches below the relevance floor.
+    pub include_weak: bool,
+    /// "score", "newest" or "oldest".
+    pub sort: String,
+    /// Restrictions.
+    pub filter: FilterSpec,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            text: None,
+            example_path: None,
+            example_drop: None,
+            example_photo_id: None,
+            limit: 100,
+            offset: 0,
+            include_weak: false,
+            sort: "score".into(),
+            filter: FilterSpec::default(),
+        }
+    }
+}
+
+/// A result: the photo and how well it matches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HitView {
+    /// The photo.
+    #[serde(flatten)]
+    pub photo: PhotoDetail,
+    /// Cosine to the query; none in a listing (a filter with nothing to look for).
+    pub score: Option<f32>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    /// The results.
+    pub hits: Vec<HitView>,
+    /// More pages exist.
+    pub has_more: bool,
+    /// Weaker matches were left out.
+    pub weaker_hidden: bool,
+    /// A small JPEG data URL of a dropped query picture.
+    pub query_preview: Option<String>,
+    /// The words were longer than the model reads (77 tokens, some 60 words): only their start
+    /// was searched for.
+    pub query_cut: bool,
+}
+
+/// What the window shows about a photo (the lightbox; each result carries it too).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhotoDetail {
+    /// Photo id.
+    pub id: i64,
+    /// The file.
+    pub path: String,
+    /// Date taken, else file time (Unix seconds).
+    pub date: i64,
+    /// Bytes.
+    pub size: i64,
+    /// Pixels.
+    pub width: Option<u32>,
+    /// Pixels.
+    pub height: Option<u32>,
+    /// Format.
+    pub format: Option<String>,
+    /// The cached preview.
+    pub thumbnail: Option<String>,
+    /// Tags, best first.
+    pub tags: Vec<String>,
+    /// Whether `date` is when it was taken (else the file time).
+    pub date_taken: bool,
+    /// The date on the clock where it was taken, as seconds of that reading in UTC: the window
+    /// shows this one, so a photo taken at 08:30 in Tokyo reads 08:30 anywhere.
+    pub local_date: i64,
+    /// The camera's offset from UTC in minutes, when the photo records it.
+    pub offset_minutes: Option<i32>,
+    /// The camera.
+    pub camera: Option<String>,
+    /// Latitude in degrees, when the photo has a position.
+    pub latitude: Option<f64>,
+    /// Longitude in degrees.
+    pub longitude: Option<f64>,
+}
+
+impl PhotoDetail {
+    pub(crate) fn new(info: PhotoInfo, thumbnail: Option<String>, tags: Vec<String>) -> Self {
+        PhotoDetail {
+            id: info.id,
+            path: info.path.display().to_string(),
+            date: info.date,
+            size: info.size,
+            width: info.width,
+            height: info.height,
+            format: info.format,
+            thumbnail,
+            tags,
+            date_taken: info.date_taken,
+            local_date: info.local_date,
+            offset_minutes: info.offset_minutes,
+            camera: info.camera,
+            latitude: info.latitude,
+            longitude: info.longitude,
+        }
+    }
+}
+
+/// A file dropped onto the window: the page sees its path and names it back by `token` only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedFile {
+    /// What the page sends back to search by this file.
+    pub token: u64,
+    /// The file, for the page to show and to pick the picture among the files dropped.
+    pub path: String,
+}
+
+/// A tag and how many photos carry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagCount {
+    /// The tag.
+    pub name: String,
+    /// Photos with it.
+    pub count: u64,
+}
+
+/// A format the library's searchable photos are in, and how many: the type filter offers these,
+/// so a library of phone and camera photos can be narrowed to its HEICs or its RAWs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FormatView {
+    /// As filters spell it ("jpeg", "heic", "cr3", ...).
+    pub format: String,
+    /// Searchable photos in it.
+    pub count: u64,
+}
+
+/// What auto-tagging a folder did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagReportView {
+    /// The folder.
+    pub folder: String,
+    /// Photos looked at.
+    pub photos: usize,
+    /// Photos that got a tag.
+    pub tagged: usize,
+    /// Photos per label.
+    pub labels: Vec<TagCount>,
+}
+
+/// The labels "Auto-tag this folder" starts from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSuggestion {
+    /// The folder's own labels when it is auto-tagged, else the built-in vocabulary plus the
+    /// user's labels.
+    pub labels: Vec<String>,
+    /// The folder is auto-tagged: photos that arrive in it are tagged with `labels`.
+    pub keeps_tagging: bool,
+}
+
+#[cfg(test)]
+mod tests;
