@@ -4,7 +4,7 @@
 onnxruntime-gpu's CUDA provider (284 MB) carries machine code (cubins) for sm_75, 80, 86, 89,
 90 and 120 in 609 fat binaries. A benchmark machine needs one generation; zeroing the payload
 of the other entries (headers, sizes and offsets untouched, so the library links and loads the
-same) lets it compress to a third. Used by bench/gpu.sh to carry the library to a machine that
+same) lets it compress to a third. Used by benches/gpu.sh to carry the library to a machine that
 has no network. The fat binary layout (16-byte header with magic 0xBA55ED50, then entries of
 kind/header-size/payload-size with the SM number at offset 28) is CUDA's documented-in-practice
 format read by cuobjdump.

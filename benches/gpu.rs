@@ -1,4 +1,4 @@
-//! GPU indexing benchmark tools (prints figures; asserts nothing). `bench/gpu.sh` drives them;
+//! GPU indexing benchmark tools (prints figures; asserts nothing). `benches/gpu.sh` drives them;
 //! each mode is one measurement or one preparation step, so the device run is a short script:
 //!
 //! - `photos DIR COUNT WIDTH HEIGHT`: photo-like JPEGs on every core (skips existing files).
@@ -748,9 +748,9 @@ fn inflate(args: &[String]) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    // `cargo bench` passes `--bench`; this binary is driven by bench/gpu.sh instead.
+    // `cargo bench` passes `--bench`; this binary is driven by benches/gpu.sh instead.
     if args.iter().any(|a| a == "--bench") && args.len() <= 2 {
-        eprintln!("gpu: run through bench/gpu.sh (see its header)");
+        eprintln!("gpu: run through benches/gpu.sh (see its header)");
         return;
     }
     match args.get(1).map(String::as_str) {

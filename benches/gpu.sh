@@ -4,20 +4,20 @@
 # ceiling of the same machine, GPU utilisation while indexing, fp16-vs-fp32 parity and text
 # query latency on the GPU, and graph insertion rates.
 #
-#   bench/gpu.sh pack        here: release binaries, a random ViT-B/32 exported as the immich
+#   benches/gpu.sh pack        here: release binaries, a random ViT-B/32 exported as the immich
 #                            zoo exports it, stripped to its shapes (regenerated there,
 #                            seeded), and onnxruntime-gpu 1.31.1's libraries
 #                            (CUDA 13) with the device code of other GPU generations zeroed
 #                            (GLIMPSE_GPU_SM, default 90: H100/H200), xz-compressed and cut into
 #                            parts under 17 MB in target/gpu-kit/partN/
-#   bench/gpu.sh stash       there: move the carried parts out of the checkout into $KIT
-#   bench/gpu.sh run [cpu]   there: unpack, generate photos, measure; `cpu` is a small dry run
+#   benches/gpu.sh stash       there: move the carried parts out of the checkout into $KIT
+#   benches/gpu.sh run [cpu]   there: unpack, generate photos, measure; `cpu` is a small dry run
 #                            on this machine's CPU that checks the script end to end
 #
 # Why parts: the device tool sends the checkout (~48 MB) plus the carried paths, 64 MiB in all,
 # so the kit (~65 MB) travels one part per call while the machine stays warm, e.g.
-#   run(carry=[target/gpu-kit/part0], "bash bench/gpu.sh stash")  ... one call per part ...
-#   run(carry=[target/gpu-kit/partN], "bash bench/gpu.sh stash && bash bench/gpu.sh run")
+#   run(carry=[target/gpu-kit/part0], "bash benches/gpu.sh stash")  ... one call per part ...
+#   run(carry=[target/gpu-kit/partN], "bash benches/gpu.sh stash && bash benches/gpu.sh run")
 # The whole run fits in 8 minutes on an H200 with 16 cores (counts below).
 set -euo pipefail
 
@@ -65,7 +65,7 @@ pack() {
   unzip -o -j -q "$whl" "onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" \
     "onnxruntime/capi/libonnxruntime_providers_cuda.so" \
     "onnxruntime/capi/libonnxruntime_providers_shared.so" -d "$stage/ort"
-  python3 "$ROOT/bench/fatbin_prune.py" "$stage/ort/libonnxruntime_providers_cuda.so" "$SM"
+  python3 "$ROOT/benches/fatbin_prune.py" "$stage/ort/libonnxruntime_providers_cuda.so" "$SM"
 
   # The commit the binaries were built from: a kit older than the code to measure is rebuilt.
   git -C "$ROOT" describe --always --dirty > "$stage/commit" 2>/dev/null || echo unknown > "$stage/commit"
@@ -81,7 +81,7 @@ pack() {
   done
   mv "$OUTDIR/kit.sha256" "$OUTDIR/part$((i - 1))/"
   du -sh "$OUTDIR"/part*
-  echo "kit: $i parts in $OUTDIR (carry one per call, then 'bash bench/gpu.sh run')"
+  echo "kit: $i parts in $OUTDIR (carry one per call, then 'bash benches/gpu.sh run')"
 }
 
 stash() {

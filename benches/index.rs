@@ -1,6 +1,6 @@
 //! Indexing benchmark (prints figures; asserts nothing): end-to-end `Library::index` images/s
 //! with the decode / encode / commit split, on folders of generated 12 MP and 1 MP JPEGs, beside
-//! the Python peer pipeline (`bench/peer.py`: PIL + onnxruntime, as rclip and immich do) on the
+//! the Python peer pipeline (`benches/peer.py`: PIL + onnxruntime, as rclip and immich do) on the
 //! same model and the same folders, in the same run.
 //!
 //! Run: `cargo bench --bench index`. Environment: ORT_DYLIB_PATH (required), GLIMPSE_BENCH_MODEL
@@ -91,7 +91,7 @@ fn main() {
             t.commit
         );
         let out = Command::new(&python)
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/peer.py"))
+            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/peer.py"))
             .arg("--model")
             .arg(&model)
             .arg("--workers")

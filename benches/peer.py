@@ -6,7 +6,7 @@ centre crop, normalise; numpy) → onnxruntime image encoder in batches → L2 n
 uses a process pool over all cores (as immich's workers do) and the encoder runs in the parent,
 so the figures are the peer at its best, not a straw man. Prints images/s and the split.
 
-    python bench/peer.py --model models/test/tiny-clip FOLDER [--batch 32] [--workers N]
+    python benches/peer.py --model models/test/tiny-clip FOLDER [--batch 32] [--workers N]
 
 Needs Pillow, numpy, onnxruntime (versions: models/test/requirements.txt).
 """

@@ -1,7 +1,7 @@
 //! Half precision and device choice: the fp16 copies the GPU path runs must give the same
 //! embeddings as the fp32 graphs (cosine ≥ 0.999, measured here on CPU, where ONNX Runtime runs
 //! the fp16 graph with fp32 arithmetic for the kernels it lacks, so this checks the conversion
-//! and the rounding of the weights; the GPU run in bench/gpu.sh checks fp16 arithmetic), and a
+//! and the rounding of the weights; the GPU run in benches/gpu.sh checks fp16 arithmetic), and a
 //! machine without a GPU never makes or uses one.
 
 mod common;
