@@ -199,7 +199,7 @@ fn bind_cuda_driver(lib: libloading::Library) -> Result<CudaDriver, libloading::
 
 /// Makes threads waiting for GPU `ordinal` wait as `wait` says, through the CUDA driver, before
 /// ONNX Runtime creates its context there; returns the scheduling flag then in force.
-pub fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
+fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
     static DRIVER: std::sync::OnceLock<Result<CudaDriver, String>> = std::sync::OnceLock::new();
     let d = crate::dylib::load_once(&DRIVER, CUDA_DRIVER_NAMES, bind_cuda_driver)
         .map_err(|e| format!("the CUDA driver library cannot be loaded ({e})"))?;
@@ -266,10 +266,11 @@ impl From<Device> for DeviceOptions {
     }
 }
 
-/// Why no session could be opened at all (not even on CPU).
+/// Why a model file could not be opened on any device, not even the CPU: what
+/// [`open_session`] and [`open_session_with`] report.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open model {path} on {provider}: {message}")]
-pub struct SessionError {
+pub struct OpenError {
     /// The model file.
     pub path: String,
     /// The provider that was tried last.
@@ -384,7 +385,7 @@ pub fn open_session(
     env: &ort::environment::Environment,
     path: &Path,
     device: Device,
-) -> Result<(Session, Selection), SessionError> {
+) -> Result<(Session, Selection), OpenError> {
     let opts = DeviceOptions {
         fp16: false,
         ..DeviceOptions::new(device)
@@ -399,7 +400,7 @@ pub fn open_session_with(
     path: &Path,
     half: Option<&Path>,
     opts: &DeviceOptions,
-) -> Result<(Session, Selection), SessionError> {
+) -> Result<(Session, Selection), OpenError> {
     let (candidates, explicit) = match opts.device {
         Device::Auto => (auto_candidates(), false),
         Device::Cpu => (Vec::new(), true),
@@ -453,7 +454,7 @@ pub fn open_session_with(
             Err(e) => reasons.push(format!("{p} failed to start: {e}")),
         }
     }
-    let session = open_on(env, path, Provider::Cpu, opts).map_err(|message| SessionError {
+    let session = open_on(env, path, Provider::Cpu, opts).map_err(|message| OpenError {
         path: path.display().to_string(),
         provider: Provider::Cpu,
         message,

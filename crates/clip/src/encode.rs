@@ -8,7 +8,7 @@
 //! re-normalised: some exports return raw projections.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
-use crate::device::{self, Device, DeviceOptions, Provider, Selection, SessionError};
+use crate::device::{self, Device, DeviceOptions, OpenError, Provider, Selection};
 use crate::model::ModelFiles;
 use crate::preprocess::{Pixels, PixelsRef, PreprocessConfig};
 use crate::tokenize::{TokenizeError, Tokenizer};
@@ -33,9 +33,9 @@ pub const FP16_MIN_COSINE: f32 = 0.999;
 /// Why an embedding could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    /// The session could not be opened.
+    /// The graph could not be opened on any device.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Open(#[from] OpenError),
     /// The graph's inputs or outputs are not what a CLIP tower has.
     #[error("{path}: unexpected graph: {message}")]
     Graph {
@@ -1241,36 +1241,26 @@ fn graph_facts(
     probe: &[u8],
     input: &str,
     cfg: &PreprocessConfig,
-) -> Result<glimpse_onnx::batch::Facts, String> {
+) -> Result<glimpse_onnx::batch::Facts, ort::Error> {
     // Read from memory: writing the probe out would put a second copy of the weights (350 MB
     // for a ViT-B/32) on disk for a moment, left behind for good if the process dies then.
     // Weights kept in external data files are looked up beside the graph (a folder whose name
     // is not UTF-8 cannot be named to ONNX Runtime: such a graph keeps one picture per run).
-    let mut builder = Session::builder(env)
-        .map_err(|e| e.to_string())?
-        .with_intra_op_spinning(false)
-        .map_err(|e| e.to_string())?;
+    let mut builder = Session::builder(env)?.with_intra_op_spinning(false)?;
     let dir = graph
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if let Some(dir) = dir.to_str() {
-        builder = builder
-            .with_config_entry(EXTERNAL_DATA_FOLDER, dir)
-            .map_err(|e| e.to_string())?;
+        builder = builder.with_config_entry(EXTERNAL_DATA_FOLDER, dir)?;
     }
-    let mut s = builder
-        .commit_from_memory(probe)
-        .map_err(|e| e.to_string())?;
+    let mut s = builder.commit_from_memory(probe)?;
     let (cw, ch) = cfg.crop;
     let len = cfg.tensor_len();
     let mut floats = vec![0f32; len];
     cfg.normalise_bytes(&probe_bytes(len), &mut floats);
-    let tensor =
-        Tensor::from_array(([1i64, 3, ch as i64, cw as i64], floats)).map_err(|e| e.to_string())?;
-    let outputs = s
-        .run(ort::inputs![input => tensor])
-        .map_err(|e| e.to_string())?;
+    let tensor = Tensor::from_array(([1i64, 3, ch as i64, cw as i64], floats))?;
+    let outputs = s.run(ort::inputs![input => tensor])?;
     let mut facts = glimpse_onnx::batch::Facts::default();
     for (name, value) in &outputs {
         let Some((ty, shape)) = shape_of(value.dtype()) else {
@@ -1297,16 +1287,16 @@ fn batched_copy(
     graph: &Path,
     cfg: &PreprocessConfig,
 ) -> Option<PathBuf> {
-    use glimpse_onnx::batch::{self, Prepared};
+    use glimpse_onnx::batch::{self, BatchCopy};
     let facts = |probe: &[u8], input: &str| {
         let facts = graph_facts(env, graph, probe, input, cfg);
         release_freed_memory();
         facts
     };
     let copy = match batch::prepare(graph, facts) {
-        Ok(Prepared::Original) => return None,
-        Ok(Prepared::Checked(copy)) => return Some(copy),
-        Ok(Prepared::Unchecked(copy)) => copy,
+        Ok(BatchCopy::Original) => return None,
+        Ok(BatchCopy::Checked(copy)) => return Some(copy),
+        Ok(BatchCopy::Unchecked(copy)) => copy,
         Err(e) => {
             tracing::info!(graph = %graph.display(), "image graph keeps one picture per run: {e}");
             return None;
@@ -1355,7 +1345,7 @@ fn batched_copy(
 }
 
 /// Makes (or finds) a graph's fp16 copy.
-type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::fp16::Fp16Error> + 'a;
+type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::Fp16Error> + 'a;
 
 /// Opens `path` per `opts`; when that lands on the fp16 copy, runs `probe` through both graphs
 /// and keeps fp16 only if every row agrees to [`FP16_MIN_COSINE`]. A passed check is recorded

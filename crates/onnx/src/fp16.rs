@@ -7,8 +7,6 @@
 //! range are clamped (attention masks use float32's lowest value, which would become -inf and
 //! turn `0 * mask` into NaN).
 
-// Defined with the other pieces every rewrite shares; callers keep finding it here.
-pub use super::onnx::Fp16Error;
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::borrow::Cow;
