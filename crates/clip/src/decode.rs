@@ -238,6 +238,23 @@ pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
     }
 }
 
+/// Whether libheif loads on this machine, so HEIC, HEIF and AVIF photos decode (callers and
+/// tests tell "unsupported here" from a broken file by it).
+pub fn heif_available() -> bool {
+    crate::heif::available()
+}
+
+/// Whether libtiff loads on this machine (without it TIFFs go to the pure-Rust decoder, which
+/// reads fewer of them).
+pub fn tiff_available() -> bool {
+    crate::tiff::available()
+}
+
+/// Whether LibRaw loads on this machine, so RAW files with small previews are developed.
+pub fn libraw_available() -> bool {
+    crate::develop::available()
+}
+
 /// The decoders this build has on this machine (its version, its format features and the codec
 /// libraries that load), e.g. "0.1.0 jxl raw libraw heif". A library records it per folder, and
 /// files that failed under another set are tried again: a newer Glimpse, or a codec library

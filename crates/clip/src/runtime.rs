@@ -4,7 +4,7 @@
 //! package from PyPI, from which only the shared library is extracted. Loading happens once per
 //! process because ONNX Runtime allows a single environment per process.
 
-use crate::download::{self, DownloadError, Expected, Progress};
+use crate::download::{self, DownloadError, DownloadProgress, Expected};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -378,7 +378,7 @@ fn bundle_dirs(exe_dir: &Path) -> Vec<PathBuf> {
 fn locate_with(
     opts: &RuntimeOptions,
     probe: &Probe<'_>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Located, RuntimeError> {
     // 1. ORT_DYLIB_PATH: if set, it must be right.
     if let Some(value) = probe.env_value.as_ref().filter(|v| !v.is_empty()) {
@@ -504,7 +504,7 @@ pub fn locate(opts: &RuntimeOptions) -> Result<Located, RuntimeError> {
 /// draws a bar) while the engine draws nothing itself.
 pub fn locate_with_progress(
     opts: &RuntimeOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Located, RuntimeError> {
     locate_with(opts, &Probe::from_process(), progress)
 }
@@ -514,7 +514,7 @@ pub fn locate_with_progress(
 pub fn fetch_library(
     opts: &RuntimeOptions,
     pin: &WheelPin,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<PathBuf, RuntimeError> {
     let dir = opts.platform_dir(pin.platform);
     let dest = dir.join(pin.library_name());
@@ -736,7 +736,7 @@ pub fn load(opts: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
 /// [`load`], reporting the progress of a download of the library to `progress`.
 pub fn load_with_progress(
     opts: &RuntimeOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Runtime, RuntimeError> {
     if let Some(rt) = loaded() {
         return Ok(rt);
@@ -806,7 +806,7 @@ mod tests {
         }
     }
 
-    fn nop() -> impl FnMut(Progress) {
+    fn nop() -> impl FnMut(DownloadProgress) {
         |_| {}
     }
 

@@ -12,7 +12,7 @@
 //! `sha256` and a commit as `revision` as soon as they are known: pinned files are then checked
 //! byte for byte.
 
-use crate::download::{self, DownloadError, Expected, Progress};
+use crate::download::{self, DownloadError, DownloadProgress, Expected};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -466,7 +466,7 @@ pub fn ensure_model(
     models_dir: &Path,
     allow_download: bool,
     base_url: Option<&str>,
-    progress: &mut dyn FnMut(&str, Progress),
+    progress: &mut dyn FnMut(&str, DownloadProgress),
 ) -> Result<PathBuf, ManifestError> {
     let as_path = Path::new(name_or_path);
     if as_path.is_dir() {
@@ -490,7 +490,7 @@ pub fn ensure_entry(
     models_dir: &Path,
     allow_download: bool,
     base_url: Option<&str>,
-    progress: &mut dyn FnMut(&str, Progress),
+    progress: &mut dyn FnMut(&str, DownloadProgress),
 ) -> Result<PathBuf, ManifestError> {
     let final_dir = models_dir.join(&entry.name);
     let staging = models_dir.join(format!(".{}.partial", entry.name));
@@ -541,7 +541,7 @@ pub fn ensure_entry(
                 source: Box::new(source),
             })?
             .with_max_size(max_unpinned_size(&file.path));
-        let mut report = |p: Progress| progress(&file.path, p);
+        let mut report = |p: DownloadProgress| progress(&file.path, p);
         match download::download_verified(&url, &dest, expected, &mut report) {
             Ok(done) => {
                 fetched.insert(
@@ -684,7 +684,7 @@ mod tests {
         }
     }
 
-    fn nop() -> impl FnMut(&str, Progress) {
+    fn nop() -> impl FnMut(&str, DownloadProgress) {
         |_, _| {}
     }
 
