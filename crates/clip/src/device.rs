@@ -29,8 +29,31 @@ pub enum Device {
     DirectMl,
 }
 
+/// A device setting the user typed (`--device`, `--cudnn-search`, `--cuda-wait`) that names no
+/// known choice; the message lists the choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {setting} {value:?}: expected {choices}")]
+pub struct UnknownSetting {
+    /// Which setting ("device", "cuDNN search", "CUDA wait").
+    pub setting: &'static str,
+    /// What was typed.
+    pub value: String,
+    /// The accepted values, as a sentence.
+    pub choices: &'static str,
+}
+
+impl UnknownSetting {
+    fn new(setting: &'static str, value: &str, choices: &'static str) -> Self {
+        UnknownSetting {
+            setting,
+            value: value.to_owned(),
+            choices,
+        }
+    }
+}
+
 impl FromStr for Device {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Device::Auto),
@@ -38,8 +61,10 @@ impl FromStr for Device {
             "cuda" | "gpu" => Ok(Device::Cuda),
             "coreml" => Ok(Device::CoreMl),
             "directml" | "dml" => Ok(Device::DirectMl),
-            other => Err(format!(
-                "unknown device {other:?}: expected auto, cpu, cuda, coreml or directml"
+            other => Err(UnknownSetting::new(
+                "device",
+                other,
+                "auto, cpu, cuda, coreml or directml",
             )),
         }
     }
@@ -114,14 +139,16 @@ pub enum ConvSearch {
 }
 
 impl FromStr for ConvSearch {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "exhaustive" => Ok(ConvSearch::Exhaustive),
             "heuristic" => Ok(ConvSearch::Heuristic),
             "default" => Ok(ConvSearch::Default),
-            other => Err(format!(
-                "unknown cuDNN search {other:?}: expected exhaustive, heuristic or default"
+            other => Err(UnknownSetting::new(
+                "cuDNN search",
+                other,
+                "exhaustive, heuristic or default",
             )),
         }
     }
@@ -156,15 +183,17 @@ impl CudaWait {
 }
 
 impl FromStr for CudaWait {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(CudaWait::Auto),
             "spin" => Ok(CudaWait::Spin),
             "yield" => Ok(CudaWait::Yield),
             "block" => Ok(CudaWait::Block),
-            other => Err(format!(
-                "unknown CUDA wait {other:?}: expected auto, spin, yield or block"
+            other => Err(UnknownSetting::new(
+                "CUDA wait",
+                other,
+                "auto, spin, yield or block",
             )),
         }
     }
@@ -520,9 +549,9 @@ mod tests {
             assert_eq!(d.to_string().parse::<Device>(), Ok(d));
         }
         assert_eq!("GPU".parse::<Device>(), Ok(Device::Cuda));
-        assert!("tpu"
-            .parse::<Device>()
-            .unwrap_err()
-            .contains("expected auto"));
+        assert_eq!(
+            "tpu".parse::<Device>().unwrap_err().to_string(),
+            "unknown device \"tpu\": expected auto, cpu, cuda, coreml or directml"
+        );
     }
 }
