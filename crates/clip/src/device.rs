@@ -295,8 +295,8 @@ impl From<Device> for DeviceOptions {
     }
 }
 
-/// Why a model file could not be opened on any device, not even the CPU: what
-/// [`open_session`] and [`open_session_with`] report.
+/// Why a model file could not be opened on any device, not even the CPU (an encoder reports it
+/// as [`EncodeError::Open`](crate::encode::EncodeError::Open)).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open model {path} on {provider}: {message}")]
 pub struct OpenError {
@@ -324,7 +324,7 @@ fn auto_candidates() -> Vec<Provider> {
 }
 
 /// Whether the loaded ONNX Runtime library was built with this provider.
-pub fn is_compiled_in(p: Provider) -> bool {
+pub(crate) fn is_compiled_in(p: Provider) -> bool {
     let r = match p {
         Provider::Cpu => return true,
         Provider::Cuda => ep::CUDA::is_available(),
@@ -348,7 +348,7 @@ pub fn available_providers() -> Vec<Provider> {
 }
 
 /// The CUDA provider configured from the user's options.
-pub fn cuda_provider(opts: &DeviceOptions) -> ep::CUDA {
+pub(crate) fn cuda_provider(opts: &DeviceOptions) -> ep::CUDA {
     let mut cuda = ep::CUDA::default()
         .with_device_id(opts.gpu_id)
         .with_conv_algorithm_search(match opts.conv_search {
@@ -409,22 +409,9 @@ fn open_on(
     builder.commit_from_file(path).map_err(|e| e.to_string())
 }
 
-/// Opens `path` on the device the user asked for, falling back to CPU visibly.
-pub fn open_session(
-    env: &ort::environment::Environment,
-    path: &Path,
-    device: Device,
-) -> Result<(Session, Selection), OpenError> {
-    let opts = DeviceOptions {
-        fp16: false,
-        ..DeviceOptions::new(device)
-    };
-    open_session_with(env, path, None, &opts)
-}
-
 /// Opens a graph on the device in `opts`: on a GPU the fp16 copy `half` first (when given and
 /// wanted), then the fp32 graph; then CPU with the fp32 graph. Every step down is reported.
-pub fn open_session_with(
+pub(crate) fn open_session_with(
     env: &ort::environment::Environment,
     path: &Path,
     half: Option<&Path>,

@@ -197,7 +197,7 @@ pub enum DownloadError {
         /// What the server announced, or what had arrived when the cap was passed.
         got: u64,
     },
-    /// The server redirected more than [`MAX_REDIRECTS`] times, or without saying where.
+    /// The server redirected more than `MAX_REDIRECTS` times, or without saying where.
     #[error("GET {url} failed: {reason}")]
     Redirect {
         /// The URL requested.

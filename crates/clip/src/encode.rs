@@ -21,14 +21,14 @@ use std::sync::{mpsc, Mutex};
 /// Largest batch sent to a dynamic-batch image graph at once.
 pub const DEFAULT_IMAGE_BATCH: usize = 16;
 /// Largest batch sent to a dynamic-batch text graph at once.
-pub const DEFAULT_TEXT_BATCH: usize = 64;
+pub(crate) const DEFAULT_TEXT_BATCH: usize = 64;
 /// Batch for dynamic-batch image graphs on a GPU: ViT-B/32 fp16 reaches ~95% of its peak
 /// throughput at 256 on an H200 (27,200 img/s vs 29,100 at 1024) while a batch in flight stays
 /// ~150 MB of input.
-pub const GPU_IMAGE_BATCH: usize = 256;
+pub(crate) const GPU_IMAGE_BATCH: usize = 256;
 /// Cosine between an fp16 copy's embeddings and the fp32 graph's below which the copy is not
 /// used.
-pub const FP16_MIN_COSINE: f32 = 0.999;
+pub(crate) const FP16_MIN_COSINE: f32 = 0.999;
 
 /// Why an embedding could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -400,7 +400,7 @@ impl ImageEncoder {
 
     /// Opens the image tower of `files` as `opts` say; on a GPU the fp16 copy (taking the crop's
     /// bytes, see [`glimpse_onnx::bytes`]) is made, checked against fp32 and used when it agrees,
-    /// and the batch grows to [`GPU_IMAGE_BATCH`].
+    /// and the batch grows to `GPU_IMAGE_BATCH`.
     pub fn open_with(
         env: &ort::environment::Environment,
         files: &ModelFiles,
@@ -1107,7 +1107,7 @@ fn run_tokens(
 /// Lowest cosine, on every probe caption, between a variable-length copy's embedding (the
 /// caption's own tokens) and the original graph's (padded to the context) for the copy to be
 /// used: the same arithmetic on fewer positions, measured ~1e-7 apart.
-pub const VARIABLE_LENGTH_MIN_COSINE: f32 = 0.99999;
+pub(crate) const VARIABLE_LENGTH_MIN_COSINE: f32 = 0.99999;
 
 /// The checked variable-length copy of a fixed-length text graph ([`glimpse_onnx::seqlen`]),
 /// made and checked against the original on the CPU the first time; `None` keeps the graph
@@ -1179,7 +1179,7 @@ fn variable_length_copy(
 /// Lowest cosine, on every picture of a batch, between a batched copy's embedding and the
 /// original graph's (one picture per run) for the copy to be used: the same arithmetic in
 /// another order, measured ~1e-7 apart.
-pub const BATCH_MIN_COSINE: f32 = 0.99999;
+pub(crate) const BATCH_MIN_COSINE: f32 = 0.99999;
 
 /// Pictures in the batch a batched copy is checked with: an odd number, so no two halves of
 /// a wrongly split batch line up.
