@@ -34,7 +34,7 @@ const PROTOBUF_MAX: usize = i32::MAX as usize;
 
 /// What a conversion did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Float tensors (initializers and constants) now stored as fp16.
     pub tensors: usize,
     /// Values outside fp16's range that were clamped to ±65504.
@@ -267,7 +267,10 @@ fn convert_node(
 
 /// Converts an ONNX model's bytes to an fp16 graph with float32 inputs and outputs; weights the
 /// graph keeps in external data files are read from `weights`, its folder, and stored inline.
-pub fn convert(model: &[u8], weights: Option<&Path>) -> Result<(Vec<u8>, Report), Fp16Error> {
+pub(crate) fn convert(
+    model: &[u8],
+    weights: Option<&Path>,
+) -> Result<(Vec<u8>, Report), Fp16Error> {
     let mut report = Report::default();
     let mut m = Message::parse(model)?;
     if m.has(MODEL_FUNCTIONS) {
