@@ -60,15 +60,19 @@ impl DeviceArg {
     }
 }
 
-fn parse_device(s: &str) -> Result<Device, String> {
+fn parse_device(s: &str) -> Result<Device, glimpse_clip::device::UnknownSetting> {
     s.parse()
 }
 
-fn parse_conv_search(s: &str) -> Result<glimpse_clip::device::ConvSearch, String> {
+fn parse_conv_search(
+    s: &str,
+) -> Result<glimpse_clip::device::ConvSearch, glimpse_clip::device::UnknownSetting> {
     s.parse()
 }
 
-fn parse_cuda_wait(s: &str) -> Result<glimpse_clip::device::CudaWait, String> {
+fn parse_cuda_wait(
+    s: &str,
+) -> Result<glimpse_clip::device::CudaWait, glimpse_clip::device::UnknownSetting> {
     s.parse()
 }
 

@@ -1,7 +1,7 @@
 //! Progress drawn on the terminal: the engine only reports progress through callbacks, and
 //! these turn its reports into indicatif bars on stderr.
 
-use glimpse_clip::download::Progress;
+use glimpse_clip::DownloadProgress;
 
 /// Ends the bar when the callback is dropped, so an abandoned download does not leave a
 /// half-drawn bar on the terminal.
@@ -27,7 +27,7 @@ fn new_bar(label: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn update_bar(bar: &indicatif::ProgressBar, p: Progress, styled_for: &mut Option<bool>) {
+fn update_bar(bar: &indicatif::ProgressBar, p: DownloadProgress, styled_for: &mut Option<bool>) {
     let known = p.total.is_some();
     if *styled_for != Some(known) {
         let template = if known {
@@ -54,10 +54,10 @@ fn update_bar(bar: &indicatif::ProgressBar, p: Progress, styled_for: &mut Option
 /// A download progress callback that draws a bar on stderr (hidden when stderr is not a
 /// terminal). The bar is created on the first update, so a download that does not happen (the
 /// file was cached) prints nothing.
-pub(crate) fn download_bar(label: impl Into<String>) -> impl FnMut(Progress) {
+pub(crate) fn download_bar(label: impl Into<String>) -> impl FnMut(DownloadProgress) {
     let label = label.into();
     let mut state: Option<(BarGuard, Option<bool>)> = None;
-    move |p: Progress| {
+    move |p: DownloadProgress| {
         let (guard, styled_for) = state.get_or_insert_with(|| (BarGuard(new_bar(&label)), None));
         update_bar(&guard.0, p, styled_for);
     }
@@ -65,10 +65,10 @@ pub(crate) fn download_bar(label: impl Into<String>) -> impl FnMut(Progress) {
 
 /// A progress callback for multi-file downloads that starts a fresh bar (labelled
 /// `<prefix> <file>`) whenever the file changes, so model downloads show one bar per file.
-pub(crate) fn download_bars(prefix: impl Into<String>) -> impl FnMut(&str, Progress) {
+pub(crate) fn download_bars(prefix: impl Into<String>) -> impl FnMut(&str, DownloadProgress) {
     let prefix = prefix.into();
     let mut current: Option<(String, BarGuard, Option<bool>)> = None;
-    move |file: &str, p: Progress| {
+    move |file: &str, p: DownloadProgress| {
         if current.as_ref().is_none_or(|(f, _, _)| f != file) {
             let label = format!("{prefix} {file}");
             current = Some((file.to_string(), BarGuard(new_bar(&label)), None));
@@ -101,29 +101,29 @@ mod tests {
     #[test]
     fn download_bars_accept_updates_without_a_terminal() {
         let mut bar = download_bar("test");
-        bar(Progress {
+        bar(DownloadProgress {
             done: 0,
             total: None,
         });
-        bar(Progress {
+        bar(DownloadProgress {
             done: 5,
             total: Some(10),
         });
-        bar(Progress {
+        bar(DownloadProgress {
             done: 10,
             total: Some(10),
         });
         let mut bars = download_bars("model");
         bars(
             "a",
-            Progress {
+            DownloadProgress {
                 done: 1,
                 total: None,
             },
         );
         bars(
             "b",
-            Progress {
+            DownloadProgress {
                 done: 1,
                 total: Some(2),
             },

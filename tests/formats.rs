@@ -64,7 +64,7 @@ fn a_truncated_jpeg_xl_is_a_clear_error() {
 #[test]
 fn heic_and_avif_decode_through_libheif_to_the_same_picture() {
     assert!(
-        glimpse_clip::heif::available(),
+        glimpse_clip::decode::heif_available(),
         "libheif could not be loaded: install libheif1 (bash scripts/setup.sh --app does)"
     );
     let files = ModelFiles::open(&common::immich_model()).unwrap();
@@ -148,7 +148,7 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
     } else {
         assert_eq!(of("jxl").unsupported, 3, "{formats:?}");
     }
-    if cfg!(feature = "heif") && glimpse_clip::heif::available() {
+    if cfg!(feature = "heif") && glimpse_clip::decode::heif_available() {
         assert_eq!(
             (of("heic").indexed, of("heic").failed),
             (2, 1),

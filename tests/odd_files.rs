@@ -95,7 +95,7 @@ fn plain_tiffs_come_out_as_the_pure_rust_decoder_reads_them() {
     // The reference set's TIFF: libtiff (first) and the `image` crate give the same pixels.
     let d = decode(&common::fixture("images/plain.tiff"));
     assert!(
-        glimpse_clip::tiff::available(),
+        glimpse_clip::decode::tiff_available(),
         "libtiff6 is installed by setup.sh"
     );
     assert_eq!(mad(&d.image, &plain("images/plain.tiff")), 0.0);

@@ -53,7 +53,7 @@ fn previews_decode_upright_to_the_picture_they_show() {
 #[test]
 fn a_raw_whose_preview_is_too_small_is_developed_from_its_sensor_data() {
     assert!(
-        glimpse_clip::develop::available(),
+        glimpse_clip::decode::libraw_available(),
         "LibRaw could not be loaded: install libraw20 (bash scripts/setup.sh does)"
     );
     let d = decode::decode_file(&fixture("sensor.dng"), DecodeOptions::full()).unwrap();

@@ -109,7 +109,7 @@ fn nested_tree_with_mixed_case_extensions_and_unsupported_formats() {
     } else {
         expected_unsupported.push((r.join("a/b/raw.CR2"), "cr2"));
     }
-    if cfg!(feature = "heif") && glimpse_clip::heif::available() {
+    if cfg!(feature = "heif") && glimpse_clip::decode::heif_available() {
         expected.extend([r.join("a/b/phone.heic"), r.join("a/b/new.AVIF")]);
     } else {
         expected_unsupported.extend([

@@ -7,20 +7,20 @@
 //! pixels are freed. A photo that alone needs more than the whole budget fails with a reason;
 //! others wait until there is room.
 //!
-//! The budget is a quarter of the machine's memory, between [`DEFAULT_MIN`] and
-//! [`DEFAULT_MAX`]; the `GLIMPSE_DECODE_MEMORY_MB` environment variable ([`ENV`]) sets it.
+//! The budget is a quarter of the machine's memory, between `DEFAULT_MIN` and
+//! `DEFAULT_MAX`; the `GLIMPSE_DECODE_MEMORY_MB` environment variable (`ENV`) sets it.
 
 use std::sync::{Condvar, Mutex, OnceLock};
 
 /// The environment variable that sets the process's decode budget, in MB (1 MB = 2^20 bytes).
-pub const ENV: &str = "GLIMPSE_DECODE_MEMORY_MB";
+pub(crate) const ENV: &str = "GLIMPSE_DECODE_MEMORY_MB";
 
 /// The smallest default budget: enough for a 50-megapixel photo decoded whole (RGBA then RGB).
-pub const DEFAULT_MIN: u64 = 512 << 20;
+pub(crate) const DEFAULT_MIN: u64 = 512 << 20;
 
 /// The largest default budget: decode threads rarely need more, and the model and the rest of
 /// the machine keep theirs.
-pub const DEFAULT_MAX: u64 = 8 << 30;
+pub(crate) const DEFAULT_MAX: u64 = 8 << 30;
 
 /// Why a photo's pixels were not given memory.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,7 +55,7 @@ pub struct Budget {
 
 impl Budget {
     /// A budget of `limit` bytes, none of them reserved.
-    pub fn new(limit: u64) -> Self {
+    pub(crate) fn new(limit: u64) -> Self {
         Budget {
             limit,
             used: Mutex::new(0),
@@ -131,7 +131,7 @@ impl Drop for Reservation<'_> {
     }
 }
 
-/// The process's decode budget, sized on first use from [`ENV`] or the machine's memory.
+/// The process's decode budget, sized on first use from `ENV` or the machine's memory.
 pub fn global() -> &'static Budget {
     static GLOBAL: OnceLock<Budget> = OnceLock::new();
     GLOBAL.get_or_init(|| {
@@ -143,7 +143,7 @@ pub fn global() -> &'static Budget {
 
 /// The budget for a setting of [`ENV`] (MB; unset, empty or invalid: the default) on a machine
 /// with `physical` bytes of memory (`None`: unknown).
-pub fn limit_from(setting: Option<&str>, physical: Option<u64>) -> u64 {
+pub(crate) fn limit_from(setting: Option<&str>, physical: Option<u64>) -> u64 {
     if let Some(text) = setting.map(str::trim).filter(|t| !t.is_empty()) {
         match text.parse::<u64>() {
             Ok(n) if n > 0 => return n.saturating_mul(1 << 20),

@@ -26,7 +26,7 @@ pub fn parse_day(s: &str) -> Option<i64> {
 
 /// Seconds since 1970 of a date and time of day on the same clock (no range checks beyond
 /// [`parse_day`]'s), for EXIF's `YYYY:MM:DD HH:MM:SS`.
-pub fn seconds_of(y: i64, m: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
+pub(crate) fn seconds_of(y: i64, m: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
     let midnight = parse_day(&format!("{y:04}-{m:02}-{d:02}"))?;
     Some(midnight + h * 3600 + mi * 60 + s)
 }

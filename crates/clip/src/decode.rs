@@ -14,7 +14,7 @@ use std::io::Cursor;
 use std::path::Path;
 
 /// Refuse pictures above this many pixels before decoding them (decompression bombs).
-pub const MAX_PIXELS: u64 = 250_000_000;
+pub(crate) const MAX_PIXELS: u64 = 250_000_000;
 pub use crate::read::MAX_FILE_BYTES;
 
 /// Why a file did not yield pixels; the message is what a user sees next to the file.
@@ -131,7 +131,7 @@ impl DecodeOptions {
     }
 
     /// Decode for a model whose input is `size` pixels: JPEGs are DCT-scaled down while their
-    /// short side stays at least twice `size` ([`dct_scale_for`]).
+    /// short side stays at least twice `size` (`dct_scale_for`).
     pub fn for_model(size: u32) -> Self {
         DecodeOptions {
             min_short_side: Some(size),
@@ -139,7 +139,7 @@ impl DecodeOptions {
     }
 }
 
-/// Reads and decodes one photo file (through [`crate::read`]: a regular file, at most
+/// Reads and decodes one photo file (through [`crate::read_photo`]: a regular file, at most
 /// [`MAX_FILE_BYTES`] of it). The decode runs within the process's decode memory budget ([`crate::budget`]), held while
 /// the decoders work (their peak, with their intermediates): a dropped picture, a preview for
 /// the app and the indexer's decode threads do not add up past it.
@@ -219,7 +219,7 @@ pub fn log_panics() {
 }
 
 /// A panic as one line: "panic at file:line:column: first line of the message".
-pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+pub(crate) fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
     let payload = info.payload();
     let message = payload
         .downcast_ref::<&str>()
@@ -236,6 +236,23 @@ pub fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
         ),
         None => format!("panic: {message}"),
     }
+}
+
+/// Whether libheif loads on this machine, so HEIC, HEIF and AVIF photos decode (callers and
+/// tests tell "unsupported here" from a broken file by it).
+pub fn heif_available() -> bool {
+    crate::heif::available()
+}
+
+/// Whether libtiff loads on this machine (without it TIFFs go to the pure-Rust decoder, which
+/// reads fewer of them).
+pub fn tiff_available() -> bool {
+    crate::tiff::available()
+}
+
+/// Whether LibRaw loads on this machine, so RAW files with small previews are developed.
+pub fn libraw_available() -> bool {
+    crate::develop::available()
 }
 
 /// The decoders this build has on this machine (its version, its format features and the codec
@@ -701,7 +718,7 @@ enum JpegFailure {
 /// at 1/2 (240 px short side, just above CLIP's 224) moved its embedding to cosine 0.9988 of
 /// the reference's, while with the resize still shrinking by 2x or more the difference is
 /// averaged away; so modest pictures take the exact full decode.
-pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
+pub(crate) fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
     let short = width.min(height);
     let keep = min_short.saturating_mul(2);
     for denom in [8u32, 4, 2] {
@@ -718,7 +735,7 @@ pub fn dct_scale_for(width: u32, height: u32, min_short: u32) -> u32 {
 /// the decoder's own pixels (16-bit, alpha and palette layouts as decoded), the 8-bit RGB
 /// picture made from them and a turned copy where EXIF orientation applies. 0 where no header
 /// says (JPEG XL, RAW files without a JPEG preview, unreadable headers, HEIF without libheif):
-/// those decoders' own pixel limit ([`MAX_PIXELS`]) still applies.
+/// those decoders' own pixel limit (`MAX_PIXELS`) still applies.
 pub fn footprint(bytes: &[u8], opts: DecodeOptions) -> u64 {
     #[cfg(feature = "jxl")]
     if is_jxl(bytes) {

@@ -15,7 +15,7 @@ use std::sync::{Mutex, OnceLock};
 
 /// Why a RAW file's sensor data could not be developed.
 #[derive(Debug, thiserror::Error)]
-pub enum DevelopError {
+pub(crate) enum DevelopError {
     /// LibRaw is not installed.
     #[error("developing the sensor data needs LibRaw, which could not be loaded: {0}")]
     Missing(String),
@@ -116,7 +116,7 @@ fn api() -> Result<&'static Api, DevelopError> {
 
 /// Whether LibRaw can be loaded on this machine (RAWs whose previews are too small then fail
 /// with that reason).
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     api().is_ok()
 }
 
@@ -163,7 +163,7 @@ impl Guard<'_> {
 /// Develops the sensor data of a RAW file to upright 8-bit sRGB; `max_pixels` is checked on
 /// the sensor size before anything is unpacked. One development runs at a time: each holds
 /// about 8 bytes per sensor pixel (200 MB for 24 MP), and this is the rare path.
-pub fn develop(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DevelopError> {
+pub(crate) fn develop(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DevelopError> {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let api = api()?;
     let _turn = ONE_AT_A_TIME

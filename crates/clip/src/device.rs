@@ -29,8 +29,31 @@ pub enum Device {
     DirectMl,
 }
 
+/// A device setting the user typed (`--device`, `--cudnn-search`, `--cuda-wait`) that names no
+/// known choice; the message lists the choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {setting} {value:?}: expected {choices}")]
+pub struct UnknownSetting {
+    /// Which setting ("device", "cuDNN search", "CUDA wait").
+    pub setting: &'static str,
+    /// What was typed.
+    pub value: String,
+    /// The accepted values, as a sentence.
+    pub choices: &'static str,
+}
+
+impl UnknownSetting {
+    fn new(setting: &'static str, value: &str, choices: &'static str) -> Self {
+        UnknownSetting {
+            setting,
+            value: value.to_owned(),
+            choices,
+        }
+    }
+}
+
 impl FromStr for Device {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Device::Auto),
@@ -38,8 +61,10 @@ impl FromStr for Device {
             "cuda" | "gpu" => Ok(Device::Cuda),
             "coreml" => Ok(Device::CoreMl),
             "directml" | "dml" => Ok(Device::DirectMl),
-            other => Err(format!(
-                "unknown device {other:?}: expected auto, cpu, cuda, coreml or directml"
+            other => Err(UnknownSetting::new(
+                "device",
+                other,
+                "auto, cpu, cuda, coreml or directml",
             )),
         }
     }
@@ -114,14 +139,16 @@ pub enum ConvSearch {
 }
 
 impl FromStr for ConvSearch {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "exhaustive" => Ok(ConvSearch::Exhaustive),
             "heuristic" => Ok(ConvSearch::Heuristic),
             "default" => Ok(ConvSearch::Default),
-            other => Err(format!(
-                "unknown cuDNN search {other:?}: expected exhaustive, heuristic or default"
+            other => Err(UnknownSetting::new(
+                "cuDNN search",
+                other,
+                "exhaustive, heuristic or default",
             )),
         }
     }
@@ -156,15 +183,17 @@ impl CudaWait {
 }
 
 impl FromStr for CudaWait {
-    type Err = String;
+    type Err = UnknownSetting;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(CudaWait::Auto),
             "spin" => Ok(CudaWait::Spin),
             "yield" => Ok(CudaWait::Yield),
             "block" => Ok(CudaWait::Block),
-            other => Err(format!(
-                "unknown CUDA wait {other:?}: expected auto, spin, yield or block"
+            other => Err(UnknownSetting::new(
+                "CUDA wait",
+                other,
+                "auto, spin, yield or block",
             )),
         }
     }
@@ -199,7 +228,7 @@ fn bind_cuda_driver(lib: libloading::Library) -> Result<CudaDriver, libloading::
 
 /// Makes threads waiting for GPU `ordinal` wait as `wait` says, through the CUDA driver, before
 /// ONNX Runtime creates its context there; returns the scheduling flag then in force.
-pub fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
+fn set_cuda_wait(ordinal: i32, wait: CudaWait) -> Result<u32, String> {
     static DRIVER: std::sync::OnceLock<Result<CudaDriver, String>> = std::sync::OnceLock::new();
     let d = crate::dylib::load_once(&DRIVER, CUDA_DRIVER_NAMES, bind_cuda_driver)
         .map_err(|e| format!("the CUDA driver library cannot be loaded ({e})"))?;
@@ -266,10 +295,11 @@ impl From<Device> for DeviceOptions {
     }
 }
 
-/// Why no session could be opened at all (not even on CPU).
+/// Why a model file could not be opened on any device, not even the CPU (an encoder reports it
+/// as [`EncodeError::Open`](crate::encode::EncodeError::Open)).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open model {path} on {provider}: {message}")]
-pub struct SessionError {
+pub struct OpenError {
     /// The model file.
     pub path: String,
     /// The provider that was tried last.
@@ -294,7 +324,7 @@ fn auto_candidates() -> Vec<Provider> {
 }
 
 /// Whether the loaded ONNX Runtime library was built with this provider.
-pub fn is_compiled_in(p: Provider) -> bool {
+pub(crate) fn is_compiled_in(p: Provider) -> bool {
     let r = match p {
         Provider::Cpu => return true,
         Provider::Cuda => ep::CUDA::is_available(),
@@ -318,7 +348,7 @@ pub fn available_providers() -> Vec<Provider> {
 }
 
 /// The CUDA provider configured from the user's options.
-pub fn cuda_provider(opts: &DeviceOptions) -> ep::CUDA {
+pub(crate) fn cuda_provider(opts: &DeviceOptions) -> ep::CUDA {
     let mut cuda = ep::CUDA::default()
         .with_device_id(opts.gpu_id)
         .with_conv_algorithm_search(match opts.conv_search {
@@ -379,27 +409,14 @@ fn open_on(
     builder.commit_from_file(path).map_err(|e| e.to_string())
 }
 
-/// Opens `path` on the device the user asked for, falling back to CPU visibly.
-pub fn open_session(
-    env: &ort::environment::Environment,
-    path: &Path,
-    device: Device,
-) -> Result<(Session, Selection), SessionError> {
-    let opts = DeviceOptions {
-        fp16: false,
-        ..DeviceOptions::new(device)
-    };
-    open_session_with(env, path, None, &opts)
-}
-
 /// Opens a graph on the device in `opts`: on a GPU the fp16 copy `half` first (when given and
 /// wanted), then the fp32 graph; then CPU with the fp32 graph. Every step down is reported.
-pub fn open_session_with(
+pub(crate) fn open_session_with(
     env: &ort::environment::Environment,
     path: &Path,
     half: Option<&Path>,
     opts: &DeviceOptions,
-) -> Result<(Session, Selection), SessionError> {
+) -> Result<(Session, Selection), OpenError> {
     let (candidates, explicit) = match opts.device {
         Device::Auto => (auto_candidates(), false),
         Device::Cpu => (Vec::new(), true),
@@ -453,7 +470,7 @@ pub fn open_session_with(
             Err(e) => reasons.push(format!("{p} failed to start: {e}")),
         }
     }
-    let session = open_on(env, path, Provider::Cpu, opts).map_err(|message| SessionError {
+    let session = open_on(env, path, Provider::Cpu, opts).map_err(|message| OpenError {
         path: path.display().to_string(),
         provider: Provider::Cpu,
         message,
@@ -519,9 +536,9 @@ mod tests {
             assert_eq!(d.to_string().parse::<Device>(), Ok(d));
         }
         assert_eq!("GPU".parse::<Device>(), Ok(Device::Cuda));
-        assert!("tpu"
-            .parse::<Device>()
-            .unwrap_err()
-            .contains("expected auto"));
+        assert_eq!(
+            "tpu".parse::<Device>().unwrap_err().to_string(),
+            "unknown device \"tpu\": expected auto, cpu, cuda, coreml or directml"
+        );
     }
 }

@@ -15,19 +15,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Longest wait for a TCP/TLS connection, so an unreachable host fails fast.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest silence on an open connection before the download is abandoned.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(45);
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(45);
 /// Redirects followed before a download is abandoned (Hugging Face uses one or two).
-pub const MAX_REDIRECTS: usize = 10;
+pub(crate) const MAX_REDIRECTS: usize = 10;
 /// How long a partial download (`.*.part`, `.fetch-*`) may sit untouched before a new download
 /// in its folder removes it: a live download writes to it every few seconds (and gives up
 /// after [`READ_TIMEOUT`] of silence), so one untouched for a day belongs to a dead run.
-pub const STALE_PARTIAL_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const STALE_PARTIAL_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What a download must turn out to be; unknown fields are not checked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Expected {
+pub(crate) struct Expected {
     /// The file's sha256, when it is pinned.
     pub sha256: Option<[u8; 32]>,
     /// The file's size in bytes, when it is pinned.
@@ -39,12 +39,16 @@ pub struct Expected {
 
 impl Expected {
     /// Nothing pinned: the body is still checked against the server's Content-Length.
-    pub fn unknown() -> Self {
+    #[cfg(test)]
+    pub(crate) fn unknown() -> Self {
         Self::default()
     }
 
     /// Builds the expectation from the hex form that manifests and pin tables use.
-    pub fn from_hex(sha256_hex: Option<&str>, size: Option<u64>) -> Result<Self, DownloadError> {
+    pub(crate) fn from_hex(
+        sha256_hex: Option<&str>,
+        size: Option<u64>,
+    ) -> Result<Self, DownloadError> {
         let sha256 = match sha256_hex {
             Some(h) => Some(parse_sha256(h)?),
             None => None,
@@ -57,14 +61,14 @@ impl Expected {
     }
 
     /// The same expectation with a cap on the size of an unpinned file.
-    pub fn with_max_size(mut self, max: u64) -> Self {
+    pub(crate) fn with_max_size(mut self, max: u64) -> Self {
         self.max_size = Some(max);
         self
     }
 }
 
 /// Parses a 64-digit hex sha256, so that pins are validated where they are read.
-pub fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], DownloadError> {
+pub(crate) fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], DownloadError> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_digest.trim(), &mut out).map_err(|_| DownloadError::BadPin {
         value: hex_digest.to_string(),
@@ -74,7 +78,7 @@ pub fn parse_sha256(hex_digest: &str) -> Result<[u8; 32], DownloadError> {
 
 /// How far a download has come, for progress bars and events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
+pub struct DownloadProgress {
     /// Bytes received so far.
     pub done: u64,
     /// Bytes expected in all, when the pin or the server says.
@@ -83,7 +87,7 @@ pub struct Progress {
 
 /// What landed at the destination, so callers can record the hash they did not know in advance.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Downloaded {
+pub(crate) struct Downloaded {
     /// The destination path.
     pub path: PathBuf,
     /// Its size in bytes.
@@ -94,7 +98,7 @@ pub struct Downloaded {
 
 impl Downloaded {
     /// The sha256 in hex, the form manifests and lock files store.
-    pub fn sha256_hex(&self) -> String {
+    pub(crate) fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)
     }
 }
@@ -193,7 +197,7 @@ pub enum DownloadError {
         /// What the server announced, or what had arrived when the cap was passed.
         got: u64,
     },
-    /// The server redirected more than [`MAX_REDIRECTS`] times, or without saying where.
+    /// The server redirected more than `MAX_REDIRECTS` times, or without saying where.
     #[error("GET {url} failed: {reason}")]
     Redirect {
         /// The URL requested.
@@ -249,7 +253,7 @@ fn is_loopback(host: &str) -> bool {
 /// Checks that `url` may be fetched, `after` the URL that redirected to it (if any): `https`,
 /// or `http` to this machine reached from `http` (tests, a local mirror); never a step down
 /// from `https` to `http`, never another scheme.
-pub fn check_url(url: &str, after: Option<&str>) -> Result<(), DownloadError> {
+pub(crate) fn check_url(url: &str, after: Option<&str>) -> Result<(), DownloadError> {
     let refuse = |reason: &str| DownloadError::Insecure {
         url: url.to_string(),
         reason: reason.to_string(),
@@ -332,7 +336,7 @@ fn get_following(url: &str) -> Result<ureq::http::Response<ureq::Body>, Download
 /// Removes what dead downloads left in `dir`: hidden `.part` files (`.<name>.<random>.part`)
 /// and `.fetch-*` folders that nothing has written to for `older_than`. Anything else is left
 /// alone, and so is a partial download still being written. Returns how many were removed.
-pub fn clean_stale_partials(dir: &Path, older_than: Duration) -> usize {
+pub(crate) fn clean_stale_partials(dir: &Path, older_than: Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -374,11 +378,11 @@ pub fn clean_stale_partials(dir: &Path, older_than: Duration) -> usize {
 /// Downloads `url` to `dest` so that `dest` either does not change or ends up holding exactly the
 /// expected bytes; it exists because every fetch in Glimpse (models, ONNX Runtime) needs that
 /// guarantee and the same error messages.
-pub fn download_verified(
+pub(crate) fn download_verified(
     url: &str,
     dest: &Path,
     expected: Expected,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Downloaded, DownloadError> {
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -448,7 +452,7 @@ pub fn download_verified(
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut done: u64 = 0;
-    progress(Progress { done, total });
+    progress(DownloadProgress { done, total });
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -486,7 +490,7 @@ pub fn download_verified(
                 });
             }
         }
-        progress(Progress { done, total });
+        progress(DownloadProgress { done, total });
     }
 
     if let Some(announced) = content_length {
@@ -537,7 +541,7 @@ pub fn download_verified(
 }
 
 /// Makes a rename durable (best effort: not every platform or file system can sync a folder).
-pub fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Ok(f) = std::fs::File::open(dir) {
         if let Err(e) = f.sync_all() {
@@ -550,7 +554,7 @@ pub fn sync_dir(dir: &Path) {
 
 /// Hashes a file on disk, so that files placed by hand or found in a cache can be checked the
 /// same way downloads are.
-pub fn sha256_file(path: &Path) -> Result<([u8; 32], u64), DownloadError> {
+pub(crate) fn sha256_file(path: &Path) -> Result<([u8; 32], u64), DownloadError> {
     let mut f = std::fs::File::open(path).map_err(io_err("cannot open", path))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -765,7 +769,7 @@ mod tests {
         }
     }
 
-    fn nop() -> impl FnMut(Progress) {
+    fn nop() -> impl FnMut(DownloadProgress) {
         |_| {}
     }
 

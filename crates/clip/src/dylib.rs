@@ -6,7 +6,9 @@ use std::sync::OnceLock;
 
 /// Opens the first of `names` that loads, so one list covers every platform's and version's
 /// file name; the error says why each name failed.
-pub fn open_first(names: &[&'static str]) -> Result<(libloading::Library, &'static str), String> {
+pub(crate) fn open_first(
+    names: &[&'static str],
+) -> Result<(libloading::Library, &'static str), String> {
     let mut tried = Vec::new();
     for &name in names {
         // SAFETY: the libraries named are codec libraries whose initialisers only set up their
@@ -21,7 +23,7 @@ pub fn open_first(names: &[&'static str]) -> Result<(libloading::Library, &'stat
 
 /// Loads a library once per process and binds its functions with `bind`: later calls get the
 /// same functions, or the same reason why the library is missing.
-pub fn load_once<T>(
+pub(crate) fn load_once<T>(
     cell: &'static OnceLock<Result<T, String>>,
     names: &[&'static str],
     bind: fn(libloading::Library) -> Result<T, libloading::Error>,

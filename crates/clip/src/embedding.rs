@@ -12,7 +12,7 @@ pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
 
 /// `v` scaled to length 1 with the norm taken in f64, or `None` when it has no direction (all
 /// zero, or not finite): an encoder's raw output, which must not pass as an embedding then.
-pub fn unit_checked(mut v: Vec<f32>) -> Option<Vec<f32>> {
+pub(crate) fn unit_checked(mut v: Vec<f32>) -> Option<Vec<f32>> {
     let norm = v
         .iter()
         .map(|x| (*x as f64) * (*x as f64))
@@ -51,7 +51,7 @@ pub fn mean_direction(vs: &[Vec<f32>]) -> Option<Vec<f32>> {
 /// Smallest row-wise cosine between two batches of embeddings laid end to end (raw outputs,
 /// any length; NaN when the batches do not split into `rows` rows alike): how far an fp16 or
 /// batched copy of a graph strays from the original.
-pub fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
+pub(crate) fn min_row_cosine(a: &[f32], b: &[f32], rows: usize) -> f32 {
     if rows == 0 || a.len() != b.len() || !a.len().is_multiple_of(rows) {
         return f32::NAN;
     }

@@ -8,7 +8,7 @@
 //! re-normalised: some exports return raw projections.
 
 use crate::decode::{self, DecodeError, DecodeOptions};
-use crate::device::{self, Device, DeviceOptions, Provider, Selection, SessionError};
+use crate::device::{self, Device, DeviceOptions, OpenError, Provider, Selection};
 use crate::model::ModelFiles;
 use crate::preprocess::{Pixels, PixelsRef, PreprocessConfig};
 use crate::tokenize::{TokenizeError, Tokenizer};
@@ -21,21 +21,21 @@ use std::sync::{mpsc, Mutex};
 /// Largest batch sent to a dynamic-batch image graph at once.
 pub const DEFAULT_IMAGE_BATCH: usize = 16;
 /// Largest batch sent to a dynamic-batch text graph at once.
-pub const DEFAULT_TEXT_BATCH: usize = 64;
+pub(crate) const DEFAULT_TEXT_BATCH: usize = 64;
 /// Batch for dynamic-batch image graphs on a GPU: ViT-B/32 fp16 reaches ~95% of its peak
 /// throughput at 256 on an H200 (27,200 img/s vs 29,100 at 1024) while a batch in flight stays
 /// ~150 MB of input.
-pub const GPU_IMAGE_BATCH: usize = 256;
+pub(crate) const GPU_IMAGE_BATCH: usize = 256;
 /// Cosine between an fp16 copy's embeddings and the fp32 graph's below which the copy is not
 /// used.
-pub const FP16_MIN_COSINE: f32 = 0.999;
+pub(crate) const FP16_MIN_COSINE: f32 = 0.999;
 
 /// Why an embedding could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
-    /// The session could not be opened.
+    /// The graph could not be opened on any device.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Open(#[from] OpenError),
     /// The graph's inputs or outputs are not what a CLIP tower has.
     #[error("{path}: unexpected graph: {message}")]
     Graph {
@@ -400,7 +400,7 @@ impl ImageEncoder {
 
     /// Opens the image tower of `files` as `opts` say; on a GPU the fp16 copy (taking the crop's
     /// bytes, see [`glimpse_onnx::bytes`]) is made, checked against fp32 and used when it agrees,
-    /// and the batch grows to [`GPU_IMAGE_BATCH`].
+    /// and the batch grows to `GPU_IMAGE_BATCH`.
     pub fn open_with(
         env: &ort::environment::Environment,
         files: &ModelFiles,
@@ -1107,7 +1107,7 @@ fn run_tokens(
 /// Lowest cosine, on every probe caption, between a variable-length copy's embedding (the
 /// caption's own tokens) and the original graph's (padded to the context) for the copy to be
 /// used: the same arithmetic on fewer positions, measured ~1e-7 apart.
-pub const VARIABLE_LENGTH_MIN_COSINE: f32 = 0.99999;
+pub(crate) const VARIABLE_LENGTH_MIN_COSINE: f32 = 0.99999;
 
 /// The checked variable-length copy of a fixed-length text graph ([`glimpse_onnx::seqlen`]),
 /// made and checked against the original on the CPU the first time; `None` keeps the graph
@@ -1179,7 +1179,7 @@ fn variable_length_copy(
 /// Lowest cosine, on every picture of a batch, between a batched copy's embedding and the
 /// original graph's (one picture per run) for the copy to be used: the same arithmetic in
 /// another order, measured ~1e-7 apart.
-pub const BATCH_MIN_COSINE: f32 = 0.99999;
+pub(crate) const BATCH_MIN_COSINE: f32 = 0.99999;
 
 /// Pictures in the batch a batched copy is checked with: an odd number, so no two halves of
 /// a wrongly split batch line up.
@@ -1241,36 +1241,26 @@ fn graph_facts(
     probe: &[u8],
     input: &str,
     cfg: &PreprocessConfig,
-) -> Result<glimpse_onnx::batch::Facts, String> {
+) -> Result<glimpse_onnx::batch::Facts, ort::Error> {
     // Read from memory: writing the probe out would put a second copy of the weights (350 MB
     // for a ViT-B/32) on disk for a moment, left behind for good if the process dies then.
     // Weights kept in external data files are looked up beside the graph (a folder whose name
     // is not UTF-8 cannot be named to ONNX Runtime: such a graph keeps one picture per run).
-    let mut builder = Session::builder(env)
-        .map_err(|e| e.to_string())?
-        .with_intra_op_spinning(false)
-        .map_err(|e| e.to_string())?;
+    let mut builder = Session::builder(env)?.with_intra_op_spinning(false)?;
     let dir = graph
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if let Some(dir) = dir.to_str() {
-        builder = builder
-            .with_config_entry(EXTERNAL_DATA_FOLDER, dir)
-            .map_err(|e| e.to_string())?;
+        builder = builder.with_config_entry(EXTERNAL_DATA_FOLDER, dir)?;
     }
-    let mut s = builder
-        .commit_from_memory(probe)
-        .map_err(|e| e.to_string())?;
+    let mut s = builder.commit_from_memory(probe)?;
     let (cw, ch) = cfg.crop;
     let len = cfg.tensor_len();
     let mut floats = vec![0f32; len];
     cfg.normalise_bytes(&probe_bytes(len), &mut floats);
-    let tensor =
-        Tensor::from_array(([1i64, 3, ch as i64, cw as i64], floats)).map_err(|e| e.to_string())?;
-    let outputs = s
-        .run(ort::inputs![input => tensor])
-        .map_err(|e| e.to_string())?;
+    let tensor = Tensor::from_array(([1i64, 3, ch as i64, cw as i64], floats))?;
+    let outputs = s.run(ort::inputs![input => tensor])?;
     let mut facts = glimpse_onnx::batch::Facts::default();
     for (name, value) in &outputs {
         let Some((ty, shape)) = shape_of(value.dtype()) else {
@@ -1297,16 +1287,16 @@ fn batched_copy(
     graph: &Path,
     cfg: &PreprocessConfig,
 ) -> Option<PathBuf> {
-    use glimpse_onnx::batch::{self, Prepared};
+    use glimpse_onnx::batch::{self, BatchCopy};
     let facts = |probe: &[u8], input: &str| {
         let facts = graph_facts(env, graph, probe, input, cfg);
         release_freed_memory();
         facts
     };
     let copy = match batch::prepare(graph, facts) {
-        Ok(Prepared::Original) => return None,
-        Ok(Prepared::Checked(copy)) => return Some(copy),
-        Ok(Prepared::Unchecked(copy)) => copy,
+        Ok(BatchCopy::Original) => return None,
+        Ok(BatchCopy::Checked(copy)) => return Some(copy),
+        Ok(BatchCopy::Unchecked(copy)) => copy,
         Err(e) => {
             tracing::info!(graph = %graph.display(), "image graph keeps one picture per run: {e}");
             return None;
@@ -1355,7 +1345,7 @@ fn batched_copy(
 }
 
 /// Makes (or finds) a graph's fp16 copy.
-type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::fp16::Fp16Error> + 'a;
+type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::Fp16Error> + 'a;
 
 /// Opens `path` per `opts`; when that lands on the fp16 copy, runs `probe` through both graphs
 /// and keeps fp16 only if every row agrees to [`FP16_MIN_COSINE`]. A passed check is recorded

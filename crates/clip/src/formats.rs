@@ -69,7 +69,7 @@ pub const UNSUPPORTED_EXTENSIONS: &[&str] = &[
 /// library loads, unsupported (and listed by `status`) elsewhere.
 pub const HEIF_EXTENSIONS: &[&str] = &["heic", "heif", "avif"];
 
-/// Camera RAW formats as photos are stored with them ([`crate::raw`]'s kinds): the filter type
+/// Camera RAW formats as photos are stored with them (`crate::raw`'s kinds): the filter type
 /// "raw" stands for all of them, since people look for "my RAWs", not for one maker's.
 pub const RAW_FORMATS: [&str; 8] = ["arw", "cr2", "cr3", "dng", "nef", "orf", "raf", "rw2"];
 

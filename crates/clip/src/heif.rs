@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 /// Why a HEIF file could not be decoded.
 #[derive(Debug, thiserror::Error)]
-pub enum HeifError {
+pub(crate) enum HeifError {
     /// libheif is not installed (or too old to have what is needed).
     #[error("HEIC/AVIF needs libheif, which could not be loaded: {0}")]
     Missing(String),
@@ -103,12 +103,12 @@ fn api() -> Result<&'static Api, HeifError> {
 
 /// Whether libheif can be loaded on this machine (the scan reports HEIC/AVIF as unsupported
 /// when it cannot).
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     api().is_ok()
 }
 
 /// An ISO-BMFF file whose brand is a HEIF or AVIF one.
-pub fn is_heif(bytes: &[u8]) -> bool {
+pub(crate) fn is_heif(bytes: &[u8]) -> bool {
     const BRANDS: &[&[u8; 4]] = &[
         b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis",
     ];
@@ -159,7 +159,7 @@ impl Drop for Guard<'_> {
 
 /// The primary picture's size from the container, without decoding it: for the decode memory
 /// budget ([`crate::decode::footprint`]). `None` without libheif or a readable size.
-pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     let g = open_primary(api().ok()?, bytes).ok()?;
     // SAFETY: the handle is valid while the guard lives.
     let (w, h) = unsafe {
@@ -200,7 +200,7 @@ fn open_primary<'a>(api: &'a Api, bytes: &[u8]) -> Result<Guard<'a>, HeifError> 
 
 /// Decodes the primary picture of a HEIF/AVIF file to upright RGB; `max_pixels` is checked on
 /// the header before anything is decoded.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
+pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, HeifError> {
     let api = api()?;
     // `bytes` outlives the context, which the guard frees before this function returns.
     let mut g = open_primary(api, bytes)?;

@@ -65,7 +65,7 @@ pub fn read(bytes: &[u8]) -> Metadata {
 /// A file's EXIF block, parsed; `None` when it has none or it is damaged. A JPEG is read only
 /// up to its first scan, where EXIF must be: the EXIF reader alone searches every 0xFF byte of
 /// the compressed data of a JPEG without EXIF, which cost indexing two such passes per photo.
-pub fn exif(bytes: &[u8]) -> Option<Exif> {
+pub(crate) fn exif(bytes: &[u8]) -> Option<Exif> {
     if bytes.starts_with(&[0xFF, 0xD8]) {
         match jpeg_exif_segment(bytes) {
             JpegExif::Found(tiff) => return exif::Reader::new().read_raw(tiff.to_vec()).ok(),
@@ -137,8 +137,9 @@ fn jpeg_exif_segment(bytes: &[u8]) -> JpegExif<'_> {
 /// Reads the metadata of a photo file without loading all of it where the EXIF block sits near
 /// the start (JPEG puts it there): the first 256 KiB, then, if they say nothing, the whole file
 /// up to the decoder's size limit. For photos indexed before Glimpse read metadata.
-/// Opened through [`crate::read`], so only a regular file is read, and at most the limit of it.
-pub fn read_file(path: &Path) -> Result<Metadata, crate::read::ReadError> {
+/// Opened through [`crate::read_photo`], so only a regular file is read, and at most the limit
+/// of it.
+pub fn read_file(path: &Path) -> Result<Metadata, crate::ReadError> {
     const HEAD: u64 = 256 * 1024;
     let mut photo = crate::read::PhotoFile::open(path)?;
     let len = photo.len();
@@ -153,7 +154,7 @@ pub fn read_file(path: &Path) -> Result<Metadata, crate::read::ReadError> {
 }
 
 /// The metadata in a parsed EXIF block.
-pub fn from_exif(exif: &Exif) -> Metadata {
+pub(crate) fn from_exif(exif: &Exif) -> Metadata {
     let text = |tag: Tag| -> Option<String> {
         let f = exif.get_field(tag, In::PRIMARY)?;
         match &f.value {
@@ -226,7 +227,7 @@ pub fn from_exif(exif: &Exif) -> Metadata {
 
 /// `YYYY:MM:DD HH:MM:SS` (also with `-` in the date) as seconds since 1970 on the same clock;
 /// the blank or zero dates some cameras write are no date.
-pub fn parse_exif_datetime(s: &str) -> Option<i64> {
+pub(crate) fn parse_exif_datetime(s: &str) -> Option<i64> {
     let s = s.trim();
     let (date, time) = s.split_once([' ', 'T'])?;
     let mut d = date.split([':', '-']);
@@ -247,7 +248,7 @@ pub fn parse_exif_datetime(s: &str) -> Option<i64> {
 }
 
 /// `+09:00`, `-05:30`, `Z` as minutes east of UTC.
-pub fn parse_offset(s: &str) -> Option<i32> {
+pub(crate) fn parse_offset(s: &str) -> Option<i32> {
     let s = s.trim();
     if s.eq_ignore_ascii_case("z") {
         return Some(0);

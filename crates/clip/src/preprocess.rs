@@ -101,11 +101,11 @@ pub struct PreprocessConfig {
 }
 
 /// OpenAI CLIP's normalisation constants, the default when a config omits them.
-pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
+pub(crate) const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// OpenAI CLIP's normalisation constants, the default when a config omits them.
 // Written as OpenAI publishes them; numpy rounds them to f32 the same way Rust does.
 #[allow(clippy::excessive_precision)]
-pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+pub(crate) const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
 
 impl Default for PreprocessConfig {
     fn default() -> Self {
@@ -311,7 +311,7 @@ impl PreprocessConfig {
     /// The size the picture is resized to before cropping, as transformers computes it
     /// (`get_resize_output_image_size`: the long side is `int(size * long / short)`). In u64:
     /// a strip of 1 x 5,000,000 pixels resizes to 224 x 1,120,000,000, of which only the crop
-    /// window is ever computed; capped at [`MAX_RESIZED_SIDE`].
+    /// window is ever computed; capped at `MAX_RESIZED_SIDE`.
     pub fn resize_target(&self, width: u32, height: u32) -> (u64, u64) {
         let resize = u64::from(self.resize).min(MAX_RESIZED_SIDE);
         match self.mode {
@@ -337,7 +337,7 @@ impl PreprocessConfig {
 
     /// Whether the whole resized picture is small enough to be the indexer's preview: its
     /// long side at most [`PREVIEW_MAX_SIDE`] (every photo, and panoramas up to about 18:1).
-    pub fn resized_is_preview_sized(&self, width: u32, height: u32) -> bool {
+    pub(crate) fn resized_is_preview_sized(&self, width: u32, height: u32) -> bool {
         let (tw, th) = self.resize_target(width, height);
         tw.max(th) <= PREVIEW_MAX_SIDE
     }
@@ -348,7 +348,7 @@ impl PreprocessConfig {
     }
 
     /// Resizes, crops and normalises one upright RGB picture into `out` (CHW, `tensor_len` long).
-    pub fn apply_into(&self, img: &RgbImage, out: &mut [f32]) {
+    pub(crate) fn apply_into(&self, img: &RgbImage, out: &mut [f32]) {
         let mut scratch = Scratch::default();
         self.resize_crop(img, &mut scratch);
         self.crop_normalise(&scratch.resized, out);
@@ -357,14 +357,15 @@ impl PreprocessConfig {
     /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
     /// indexer's preview, which then costs no second resize (`None` where that picture would
     /// be too large: see [`resized_is_preview_sized`](Self::resized_is_preview_sized)).
-    pub fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, Option<RgbImage>) {
+    #[cfg(test)]
+    pub(crate) fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, Option<RgbImage>) {
         let mut out = vec![0f32; self.tensor_len()];
         let mut scratch = Scratch::default();
         let whole = self.apply_reusing(img, &mut out, &mut scratch).is_some();
         (out, whole.then_some(scratch.resized))
     }
 
-    /// [`apply_into`](Self::apply_into) with buffers kept in `scratch` between pictures; returns
+    /// `apply_into` with buffers kept in `scratch` between pictures; returns
     /// the resized, uncropped picture (the preview), which lives in `scratch` until the next
     /// call, or `None` (only the crop resized) where that picture would be too large.
     pub fn apply_reusing<'s>(
@@ -545,7 +546,7 @@ impl PreprocessConfig {
         }
     }
 
-    /// Convenience wrapper of [`apply_into`](Self::apply_into) that allocates the tensor.
+    /// Convenience wrapper of `apply_into` that allocates the tensor.
     pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
         let mut out = vec![0f32; self.tensor_len()];
         self.apply_into(img, &mut out);
@@ -613,12 +614,12 @@ impl PixelsRef<'_> {
 /// Largest side a picture is resized to, virtually (only the crop window is ever computed):
 /// far beyond what any picture within the decoder's limits gives, and small enough that every
 /// output position is exact in f64.
-pub const MAX_RESIZED_SIDE: u64 = 1 << 44;
+pub(crate) const MAX_RESIZED_SIDE: u64 = 1 << 44;
 
 /// Longest side of a resized picture that is computed whole as the indexer's preview; beyond
 /// it (aspect ratios over about 18:1 for CLIP) only the crop is resized, since the whole
 /// picture would grow with the ratio (a 1 x 5,000,000 strip would be 750 GB).
-pub const PREVIEW_MAX_SIDE: u64 = 4096;
+pub(crate) const PREVIEW_MAX_SIDE: u64 = 4096;
 
 /// A u64 size or offset as an index; saturates where usize is narrower (then clamped by the
 /// picture's own size, which always fits).

@@ -9,11 +9,11 @@
 //! where it is a lossless JPEG, is not a candidate).
 
 /// The smallest short side a preview may have to stand in for the photo.
-pub const MIN_PREVIEW_SHORT_SIDE: u32 = 256;
+pub(crate) const MIN_PREVIEW_SHORT_SIDE: u32 = 256;
 
 /// The RAW format of `bytes`, by content: one of [`crate::formats::RAW_FORMATS`] ("cr2", "cr3",
 /// "nef", "arw", "dng", "raf", "orf", "rw2"); `None` for anything else, plain TIFFs included.
-pub fn kind(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn kind(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"FUJIFILMCCD-RAW") {
         return Some("raf");
     }
@@ -55,7 +55,7 @@ pub fn kind(bytes: &[u8]) -> Option<&'static str> {
 
 /// An embedded JPEG: where it is and how large it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Preview {
+pub(crate) struct Preview {
     /// Byte offset of its SOI marker.
     pub offset: usize,
     /// Length up to and including its EOI marker.
@@ -68,13 +68,13 @@ pub struct Preview {
 
 impl Preview {
     /// Its bytes in `file`.
-    pub fn bytes<'a>(&self, file: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn bytes<'a>(&self, file: &'a [u8]) -> &'a [u8] {
         &file[self.offset..self.offset + self.len]
     }
 }
 
 /// Every complete baseline or progressive JPEG embedded in `bytes`, largest first.
-pub fn previews(bytes: &[u8]) -> Vec<Preview> {
+pub(crate) fn previews(bytes: &[u8]) -> Vec<Preview> {
     let mut found = Vec::new();
     let mut at = 0;
     while let Some(i) = find(&bytes[at..], &[0xFF, 0xD8, 0xFF]) {
@@ -99,7 +99,7 @@ pub fn previews(bytes: &[u8]) -> Vec<Preview> {
 
 /// The preview to index a RAW file by: the largest embedded JPEG, if its short side is at
 /// least [`MIN_PREVIEW_SHORT_SIDE`]; otherwise why not (the sensor data is developed instead).
-pub fn best_preview(bytes: &[u8]) -> Result<Preview, String> {
+pub(crate) fn best_preview(bytes: &[u8]) -> Result<Preview, String> {
     match previews(bytes).first() {
         Some(p) if p.width.min(p.height) >= MIN_PREVIEW_SHORT_SIDE => Ok(*p),
         Some(p) => Err(format!(

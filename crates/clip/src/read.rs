@@ -180,7 +180,7 @@ impl PhotoFile {
 
 /// Reads at most `limit` bytes from `reader`, which announced `len`; one byte more than the
 /// limit means the file is too large, however large it claimed to be.
-pub fn read_bounded(reader: impl Read, len: u64, limit: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_bounded(reader: impl Read, len: u64, limit: u64) -> Result<Vec<u8>, ReadError> {
     if len > limit {
         return Err(ReadError::TooLarge { bytes: len, limit });
     }

@@ -4,7 +4,7 @@
 //! package from PyPI, from which only the shared library is extracted. Loading happens once per
 //! process because ONNX Runtime allows a single environment per process.
 
-use crate::download::{self, DownloadError, Expected, Progress};
+use crate::download::{self, DownloadError, DownloadProgress, Expected};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -14,16 +14,16 @@ use std::sync::Mutex;
 /// The ONNX Runtime release Glimpse is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 /// Where PyPI serves wheel files; the pinned URL paths below are relative to it.
-pub const DEFAULT_WHEEL_INDEX: &str = "https://files.pythonhosted.org";
+pub(crate) const DEFAULT_WHEEL_INDEX: &str = "https://files.pythonhosted.org";
 /// Environment variable that replaces [`DEFAULT_WHEEL_INDEX`] (a PyPI mirror with the same paths).
-pub const MIRROR_ENV: &str = "GLIMPSE_ORT_MIRROR";
+pub(crate) const MIRROR_ENV: &str = "GLIMPSE_ORT_MIRROR";
 /// Environment variable naming the shared library to use, the same one `ort` itself reads.
 pub const DYLIB_ENV: &str = "ORT_DYLIB_PATH";
 
 /// One pinned `onnxruntime` wheel and the shared library inside it, so a download can be
 /// verified end to end (wheel sha256, then library sha256) without trusting the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WheelPin {
+pub(crate) struct WheelPin {
     /// Glimpse's platform key, `<os>-<arch>` as in [`platform`].
     pub platform: &'static str,
     /// The wheel's file name.
@@ -44,12 +44,12 @@ pub struct WheelPin {
 
 impl WheelPin {
     /// File name of the shared library (the last part of [`WheelPin::member`]).
-    pub fn library_name(&self) -> &'static str {
+    pub(crate) fn library_name(&self) -> &'static str {
         self.member.rsplit('/').next().unwrap_or(self.member)
     }
 
     /// Full download URL of the wheel below `index`.
-    pub fn url(&self, index: &str) -> String {
+    pub(crate) fn url(&self, index: &str) -> String {
         format!("{}{}", index.trim_end_matches('/'), self.url_path)
     }
 }
@@ -59,7 +59,7 @@ impl WheelPin {
 /// (`https://pypi.org/simple/onnxruntime/`, JSON form); each wheel was downloaded and checked
 /// against it, and the library sha256/size were computed from the extracted member.
 /// PyPI publishes no macOS x86_64 wheel for 1.31.1.
-pub const WHEEL_PINS: &[WheelPin] = &[
+pub(crate) const WHEEL_PINS: &[WheelPin] = &[
     WheelPin {
         platform: "linux-x86_64",
         wheel: "onnxruntime-1.31.1-cp312-cp312-manylinux_2_28_x86_64.whl",
@@ -114,18 +114,18 @@ pub const WHEEL_PINS: &[WheelPin] = &[
 
 /// This machine's platform key (`linux-x86_64`, `macos-aarch64`, ...), used for pins and the
 /// cache layout.
-pub fn platform() -> String {
+pub(crate) fn platform() -> String {
     format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
 }
 
 /// The pinned wheel for this machine, if PyPI has one.
-pub fn current_pin() -> Option<&'static WheelPin> {
+pub(crate) fn current_pin() -> Option<&'static WheelPin> {
     let p = platform();
     WHEEL_PINS.iter().find(|pin| pin.platform == p)
 }
 
 /// The versioned file name ONNX Runtime's shared library has on this OS, used when no pin exists.
-pub fn library_file_name() -> String {
+pub(crate) fn library_file_name() -> String {
     match std::env::consts::OS {
         "windows" => "onnxruntime.dll".to_string(),
         "macos" | "ios" => format!("libonnxruntime.{ORT_VERSION}.dylib"),
@@ -148,12 +148,12 @@ pub struct RuntimeOptions {
     pub cache_dir: PathBuf,
     /// Whether a missing library may be downloaded.
     pub allow_download: bool,
-    /// Base URL of the wheel files ([`DEFAULT_WHEEL_INDEX`] unless [`MIRROR_ENV`] is set).
+    /// Base URL of the wheel files (`DEFAULT_WHEEL_INDEX` unless `MIRROR_ENV` is set).
     pub wheel_index: String,
 }
 
 impl RuntimeOptions {
-    /// Options for `cache_dir`, downloads allowed, wheel index from [`MIRROR_ENV`] or PyPI.
+    /// Options for `cache_dir`, downloads allowed, wheel index from `MIRROR_ENV` or PyPI.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         let wheel_index = std::env::var(MIRROR_ENV)
             .ok()
@@ -378,7 +378,7 @@ fn bundle_dirs(exe_dir: &Path) -> Vec<PathBuf> {
 fn locate_with(
     opts: &RuntimeOptions,
     probe: &Probe<'_>,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Located, RuntimeError> {
     // 1. ORT_DYLIB_PATH: if set, it must be right.
     if let Some(value) = probe.env_value.as_ref().filter(|v| !v.is_empty()) {
@@ -502,19 +502,19 @@ pub fn locate(opts: &RuntimeOptions) -> Result<Located, RuntimeError> {
 
 /// [`locate`], reporting a download's progress to `progress`, so a caller can show it (the CLI
 /// draws a bar) while the engine draws nothing itself.
-pub fn locate_with_progress(
+pub(crate) fn locate_with_progress(
     opts: &RuntimeOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Located, RuntimeError> {
     locate_with(opts, &Probe::from_process(), progress)
 }
 
 /// Downloads the wheel of `pin`, checks it, and extracts only its shared library into the cache
 /// atomically; separate from [`locate`] so that tests can inject a pin and a local server.
-pub fn fetch_library(
+pub(crate) fn fetch_library(
     opts: &RuntimeOptions,
     pin: &WheelPin,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<PathBuf, RuntimeError> {
     let dir = opts.platform_dir(pin.platform);
     let dest = dir.join(pin.library_name());
@@ -674,7 +674,7 @@ fn library_version(path: &Path) -> Option<String> {
 static LOADED: Mutex<Option<Runtime>> = Mutex::new(None);
 
 /// Loads a located library and creates the environment (once per process).
-pub fn load_located(located: Located) -> Result<Runtime, RuntimeError> {
+pub(crate) fn load_located(located: Located) -> Result<Runtime, RuntimeError> {
     let mut slot = LOADED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(rt) = slot.as_ref() {
         if rt.library != located.path {
@@ -736,7 +736,7 @@ pub fn load(opts: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
 /// [`load`], reporting the progress of a download of the library to `progress`.
 pub fn load_with_progress(
     opts: &RuntimeOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn FnMut(DownloadProgress),
 ) -> Result<Runtime, RuntimeError> {
     if let Some(rt) = loaded() {
         return Ok(rt);
@@ -806,7 +806,7 @@ mod tests {
         }
     }
 
-    fn nop() -> impl FnMut(Progress) {
+    fn nop() -> impl FnMut(DownloadProgress) {
         |_| {}
     }
 

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 
 /// Why a TIFF file could not be decoded through libtiff.
 #[derive(Debug, thiserror::Error)]
-pub enum TiffError {
+pub(crate) enum TiffError {
     /// libtiff is not installed on this machine.
     #[error("libtiff could not be loaded: {0}")]
     Missing(String),
@@ -178,7 +178,7 @@ fn api() -> Result<&'static Api, TiffError> {
 
 /// Whether libtiff can be loaded on this machine (without it, TIFFs go to the pure-Rust
 /// decoder, which reads fewer of them).
-pub fn available() -> bool {
+pub(crate) fn available() -> bool {
     api().is_ok()
 }
 
@@ -280,7 +280,7 @@ fn take_error(fallback: &str) -> String {
 /// The first page's size from its tags, for the decode memory budget
 /// ([`crate::decode::footprint`]): libtiff reads the headers of TIFFs whose pixels the
 /// pure-Rust decoder cannot, and decodes them. `None` without libtiff or a readable size.
-pub fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(crate) fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
     let api = api().ok()?;
     let mut memory = Memory {
         data: bytes,
@@ -322,7 +322,7 @@ unsafe fn client_open(api: &Api, memory: *mut Memory) -> *mut Tiff {
 /// Decodes the first page of a TIFF file to RGB in stored order (the caller applies the
 /// orientation tag, as for every other format); `max_pixels` is checked on the tags before
 /// anything is allocated. Alpha is composited onto white.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
+pub(crate) fn decode(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, TiffError> {
     let api = api()?;
     LAST_ERROR.with(|e| e.borrow_mut().take());
     let mut memory = Memory {

@@ -100,7 +100,7 @@ pub fn prepare_into(
 ) -> Result<Prepared, PrepareError> {
     // One open, checked on the handle: a pipe or a device put in the file's place since the
     // scan is refused, never waited on or read without end.
-    let read = glimpse_clip::read::PhotoFile::open(path)
+    let read = glimpse_clip::PhotoFile::open(path)
         .and_then(|f| {
             let len = f.len();
             f.read_all(decode::MAX_FILE_BYTES).map(|b| (b, len))

@@ -93,7 +93,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         Self {
             include_hidden: false,
-            max_file_bytes: glimpse_clip::read::MAX_FILE_BYTES,
+            max_file_bytes: glimpse_clip::decode::MAX_FILE_BYTES,
             sorted: true,
             cancel: None,
         }

@@ -43,7 +43,7 @@ pub const FACT_INTS_MAX: usize = 64;
 /// Name of the graph input the rewrite works on: the one float rank-4 input whose first
 /// dimension is 1. `None` when the graph has no such input (it takes a batch already, or is
 /// not an image graph).
-pub fn fixed_batch_input(model: &[u8]) -> Result<Option<String>, Fp16Error> {
+pub(crate) fn fixed_batch_input(model: &[u8]) -> Result<Option<String>, Fp16Error> {
     let m = Message::parse(model)?;
     let graph = Message::parse(
         m.bytes(MODEL_GRAPH)
@@ -1029,7 +1029,7 @@ fn parse_node(n: &Message<'_>, id: &mut impl FnMut(&str) -> usize) -> Result<Nod
 /// Rewrites a graph whose image input is fixed at one picture (see [`fixed_batch_input`]) to
 /// take any number, from what one run of it showed (`facts`); an error says where the batch
 /// could not be followed.
-pub fn batched(model: &[u8], facts: &Facts) -> Result<Vec<u8>, Fp16Error> {
+pub(crate) fn batched(model: &[u8], facts: &Facts) -> Result<Vec<u8>, Fp16Error> {
     let Some(input) = fixed_batch_input(model)? else {
         return Err(refused("no image input fixed at one picture"));
     };
@@ -1322,9 +1322,10 @@ pub fn copy_path(graph: &Path) -> PathBuf {
     beside(graph, "batch.onnx")
 }
 
-/// What [`prepare`] found for an image graph.
+/// What [`prepare`] found for an image graph: which graph to run, and whether its batched
+/// copy still needs checking against the original.
 #[derive(Debug)]
-pub enum Prepared {
+pub enum BatchCopy {
     /// The graph takes a batch already, or has no copy (the reason is kept beside it, so the
     /// next start does not try again).
     Original,
@@ -1340,7 +1341,7 @@ pub fn check_path(copy: &Path) -> PathBuf {
 }
 
 /// Where the reason a graph has no batched copy is recorded.
-pub fn none_path(graph: &Path) -> PathBuf {
+pub(crate) fn none_path(graph: &Path) -> PathBuf {
     copy_path(graph).with_extension("onnx.none")
 }
 
@@ -1353,20 +1354,24 @@ pub fn record_none(graph: &Path, why: &str) {
 
 /// Finds or makes the batched copy of an image graph. `facts` runs the graph (given with
 /// every tensor listed as an output, see [`with_every_output`]) once and reports what it saw;
-/// it is called only when a copy has to be made.
-pub fn prepare(
+/// it is called only when a copy has to be made, and its error comes back as
+/// [`Fp16Error::Probe`].
+pub fn prepare<E>(
     graph: &Path,
-    input_facts: impl FnOnce(&[u8], &str) -> Result<Facts, String>,
-) -> Result<Prepared, Fp16Error> {
+    input_facts: impl FnOnce(&[u8], &str) -> Result<Facts, E>,
+) -> Result<BatchCopy, Fp16Error>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     let copy = copy_path(graph);
     if is_fresh(&copy, graph) {
         return Ok(match is_fresh(&check_path(&copy), &copy) {
-            true => Prepared::Checked(copy),
-            false => Prepared::Unchecked(copy),
+            true => BatchCopy::Checked(copy),
+            false => BatchCopy::Unchecked(copy),
         });
     }
     if is_fresh(&none_path(graph), graph) {
-        return Ok(Prepared::Original);
+        return Ok(BatchCopy::Original);
     }
     let io = |source| Fp16Error::Io {
         path: graph.display().to_string(),
@@ -1376,19 +1381,21 @@ pub fn prepare(
     let dir = graph.parent().unwrap_or(Path::new("."));
     if let Err(e) = tempfile::NamedTempFile::new_in(dir) {
         tracing::info!(dir = %dir.display(), "no batched copy of the image graph: the folder is not writable ({e})");
-        return Ok(Prepared::Original);
+        return Ok(BatchCopy::Original);
     }
     let bytes = std::fs::read(graph).map_err(io)?;
     let Some(input) = fixed_batch_input(&bytes)? else {
         record_none(graph, "the graph takes a batch");
-        return Ok(Prepared::Original);
+        return Ok(BatchCopy::Original);
     };
     // One copy of the graph in memory at a time besides the runtime's (a ViT-B/32 is 350 MB):
     // the listing copy, then the file again for the rewrite.
     let probe = with_every_output(&bytes);
     drop(bytes);
     let made = probe
-        .and_then(|(probe, _)| input_facts(&probe, &input).map_err(Fp16Error::Refused))
+        .and_then(|(probe, _)| {
+            input_facts(&probe, &input).map_err(|e| Fp16Error::Probe(Box::new(e)))
+        })
         .and_then(|facts| {
             let bytes = std::fs::read(graph).map_err(io)?;
             batched(&bytes, &facts)
@@ -1397,7 +1404,7 @@ pub fn prepare(
         Ok(copy_bytes) => {
             write_atomically(&copy, &copy_bytes)?;
             tracing::info!(graph = %graph.display(), copy = %copy.display(), "wrote batched image graph");
-            Ok(Prepared::Unchecked(copy))
+            Ok(BatchCopy::Unchecked(copy))
         }
         Err(e) => {
             // What the graph is, not a passing failure to read or write, is kept.

@@ -7,8 +7,6 @@
 //! range are clamped (attention masks use float32's lowest value, which would become -inf and
 //! turn `0 * mask` into NaN).
 
-// Defined with the other pieces every rewrite shares; callers keep finding it here.
-pub use super::onnx::Fp16Error;
 use super::onnx::*;
 use super::proto::{Message, ProtoError, Value};
 use std::borrow::Cow;
@@ -36,7 +34,7 @@ const PROTOBUF_MAX: usize = i32::MAX as usize;
 
 /// What a conversion did, for logs and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     /// Float tensors (initializers and constants) now stored as fp16.
     pub tensors: usize,
     /// Values outside fp16's range that were clamped to ±65504.
@@ -269,7 +267,10 @@ fn convert_node(
 
 /// Converts an ONNX model's bytes to an fp16 graph with float32 inputs and outputs; weights the
 /// graph keeps in external data files are read from `weights`, its folder, and stored inline.
-pub fn convert(model: &[u8], weights: Option<&Path>) -> Result<(Vec<u8>, Report), Fp16Error> {
+pub(crate) fn convert(
+    model: &[u8],
+    weights: Option<&Path>,
+) -> Result<(Vec<u8>, Report), Fp16Error> {
     let mut report = Report::default();
     let mut m = Message::parse(model)?;
     if m.has(MODEL_FUNCTIONS) {

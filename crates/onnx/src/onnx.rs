@@ -81,6 +81,9 @@ pub enum Fp16Error {
     /// A rewrite other than fp16 does not fit the graph; the text says where and why.
     #[error("{0}")]
     Refused(String),
+    /// Running the original graph once to learn its shapes failed (the caller's error).
+    #[error(transparent)]
+    Probe(Box<dyn std::error::Error + Send + Sync>),
     /// Reading the source or writing the copy failed.
     #[error("{path}: {source}")]
     Io {

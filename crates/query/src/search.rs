@@ -259,7 +259,7 @@ impl ExampleFile {
     /// Reads `path` (a dropped pipe or a link to a device is refused, never waited on or read
     /// without end) and hashes it.
     pub fn read(path: &Path) -> Result<Self, SearchError> {
-        let bytes = glimpse_clip::read::read_photo(path, decode::MAX_FILE_BYTES)
+        let bytes = glimpse_clip::read_photo(path, decode::MAX_FILE_BYTES)
             .map_err(|e| bad_example(path)(e.to_string()))?;
         let hash = glimpse_library::hash::content_hash(&bytes);
         Ok(ExampleFile {

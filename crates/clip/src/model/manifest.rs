@@ -8,34 +8,34 @@
 //! model, because the files' real sizes and hashes could not be learnt where it was written (no
 //! access to Hugging Face; guessing would break every download). Until they are pinned, the
 //! first download is trusted and recorded in the lock file, each unpinned file is capped by
-//! kind ([`max_unpinned_size`]), and only https is used ([`download::check_url`]). Pin `size`,
+//! kind (`max_unpinned_size`), and only https is used (`download::check_url`). Pin `size`,
 //! `sha256` and a commit as `revision` as soon as they are known: pinned files are then checked
 //! byte for byte.
 
-use crate::download::{self, DownloadError, Expected, Progress};
+use crate::download::{self, DownloadError, DownloadProgress, Expected};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 /// The catalogue as shipped; embedded so a release binary needs no data files.
-pub const MANIFEST_JSON: &str = include_str!("../../../../models/manifest.json");
+pub(crate) const MANIFEST_JSON: &str = include_str!("../../../../models/manifest.json");
 /// Name of the lock file written inside a model folder.
 pub const LOCK_FILE: &str = ".glimpse-manifest.json";
 /// Where model files come from unless `HF_ENDPOINT` or the caller says otherwise.
-pub const DEFAULT_BASE_URL: &str = "https://huggingface.co";
+pub(crate) const DEFAULT_BASE_URL: &str = "https://huggingface.co";
 /// Environment variable naming a Hugging Face mirror (the convention `huggingface_hub` uses).
-pub const BASE_URL_ENV: &str = "HF_ENDPOINT";
+pub(crate) const BASE_URL_ENV: &str = "HF_ENDPOINT";
 /// The model used when none is named; a `const` so the CLI can use it as a default argument.
 pub const DEFAULT_MODEL: &str = "ViT-B-32__openai";
 /// Environment variable that moves the models folder (e.g. onto a bigger disk).
-pub const MODELS_DIR_ENV: &str = "GLIMPSE_MODELS_DIR";
+pub(crate) const MODELS_DIR_ENV: &str = "GLIMPSE_MODELS_DIR";
 
 /// The most a model file whose size is not pinned may weigh, by kind, so that a broken or
 /// hostile server (or mirror) cannot fill the disk: a graph is one ONNX protobuf, which cannot
 /// exceed 2 GiB (ViT-L/14's image tower is about 1.2 GB, XLM-RoBERTa's text tower 1.1 GB); a
 /// tokenizer is a few MB (CLIP's BPE about 2 MB, XLM-RoBERTa's 250k-piece vocabulary under
 /// 20 MB); a config is a few hundred bytes. Anything else gets the graph's cap.
-pub fn max_unpinned_size(path: &str) -> u64 {
+pub(crate) fn max_unpinned_size(path: &str) -> u64 {
     const MIB: u64 = 1 << 20;
     let name = path.rsplit('/').next().unwrap_or(path);
     if name.ends_with(".onnx") {
@@ -142,7 +142,7 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 /// The base URL to download from when the caller gives none: `HF_ENDPOINT` or Hugging Face.
-pub fn default_base_url() -> String {
+pub(crate) fn default_base_url() -> String {
     std::env::var(BASE_URL_ENV)
         .ok()
         .filter(|s| !s.trim().is_empty())
@@ -278,7 +278,7 @@ fn file_path(dir: &Path, rel: &str) -> PathBuf {
 }
 
 /// Reads a folder's lock file; `Ok(None)` when there is none.
-pub fn read_lock(dir: &Path) -> Result<Option<ModelLock>, ManifestError> {
+pub(crate) fn read_lock(dir: &Path) -> Result<Option<ModelLock>, ManifestError> {
     let path = dir.join(LOCK_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -466,7 +466,7 @@ pub fn ensure_model(
     models_dir: &Path,
     allow_download: bool,
     base_url: Option<&str>,
-    progress: &mut dyn FnMut(&str, Progress),
+    progress: &mut dyn FnMut(&str, DownloadProgress),
 ) -> Result<PathBuf, ManifestError> {
     let as_path = Path::new(name_or_path);
     if as_path.is_dir() {
@@ -485,12 +485,12 @@ pub fn ensure_model(
 }
 
 /// [`ensure_model`] for an explicit entry, so custom catalogues (and tests) can use it.
-pub fn ensure_entry(
+pub(crate) fn ensure_entry(
     entry: &ModelEntry,
     models_dir: &Path,
     allow_download: bool,
     base_url: Option<&str>,
-    progress: &mut dyn FnMut(&str, Progress),
+    progress: &mut dyn FnMut(&str, DownloadProgress),
 ) -> Result<PathBuf, ManifestError> {
     let final_dir = models_dir.join(&entry.name);
     let staging = models_dir.join(format!(".{}.partial", entry.name));
@@ -541,7 +541,7 @@ pub fn ensure_entry(
                 source: Box::new(source),
             })?
             .with_max_size(max_unpinned_size(&file.path));
-        let mut report = |p: Progress| progress(&file.path, p);
+        let mut report = |p: DownloadProgress| progress(&file.path, p);
         match download::download_verified(&url, &dest, expected, &mut report) {
             Ok(done) => {
                 fetched.insert(
@@ -684,7 +684,7 @@ mod tests {
         }
     }
 
-    fn nop() -> impl FnMut(&str, Progress) {
+    fn nop() -> impl FnMut(&str, DownloadProgress) {
         |_, _| {}
     }
 
