@@ -294,12 +294,12 @@ fn main() {
         let reads = 20;
         let t = Instant::now();
         for _ in 0..reads {
-            lib.catalog.root_counts(lib.model_id()).expect("counts");
+            lib.root_counts().expect("counts");
         }
         let folders_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
         let t = Instant::now();
         for _ in 0..reads {
-            lib.catalog.indexed_formats().expect("formats");
+            lib.records().indexed_formats().expect("formats");
         }
         let formats_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
         println!("  window counts: folders {folders_ms:.3} ms, formats {formats_ms:.3} ms");

@@ -56,7 +56,7 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         .canonicalize()
         .unwrap_or_else(|_| cmd.folder.clone());
     if cmd.stop {
-        let n = lib.catalog.forget_tag_rules(&folder)?;
+        let n = lib.forget_tag_rules(&folder)?;
         if !cli.quiet {
             if n == 0 {
                 eprintln!("glimpse: {} was not auto-tagged", folder.display());
@@ -132,10 +132,10 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
 
 /// Prints the tags in use with their photo counts.
 pub(crate) fn tags(cli: &Cli, cmd: &TagsCmd) -> Result<ExitCode> {
-    let catalog = glimpse_library::catalog::Catalog::open(&cli.library_dir())?;
+    let records = glimpse_library::Records::open(&cli.library_dir())?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
-    for (label, n) in catalog.tag_counts()? {
+    for (label, n) in records.tag_counts()? {
         if cmd.json {
             writeln!(w, "{}", serde_json::json!({"tag": label, "photos": n}))?;
         } else {

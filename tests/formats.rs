@@ -134,7 +134,7 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
         &mut |_| {},
     )
     .unwrap();
-    let formats = lib.catalog.format_counts().unwrap();
+    let formats = lib.records().format_counts().unwrap();
     let of = |f: &str| {
         formats
             .iter()

@@ -57,11 +57,10 @@ fn indexed() -> (tempfile::TempDir, PathBuf, Library) {
 
 fn infos(lib: &Library) -> Vec<PhotoInfo> {
     let ids = lib
-        .catalog
-        .filter_ids(lib.model_id(), &PhotoFilter::default())
+        .filter_ids(&PhotoFilter::default())
         .unwrap();
     let mut all: Vec<PhotoInfo> = lib
-        .catalog
+        .records()
         .photo_infos(&ids)
         .unwrap()
         .into_values()
@@ -80,7 +79,7 @@ fn info<'a>(all: &'a [PhotoInfo], file: &str) -> &'a PhotoInfo {
 
 /// Every photo passing `filter`, in `sort` order.
 fn found(lib: &Library, filter: PhotoFilter, sort: Sort) -> Vec<String> {
-    let any = lib.catalog.embeddings(lib.model_id()).unwrap()[0].1.clone();
+    let any = lib.embeddings_with_paths().unwrap()[0].1.clone();
     let mut req = Request::new(100);
     req.filter = filter;
     req.sort = sort;

@@ -20,7 +20,13 @@ pub mod library;
 pub mod lock;
 pub mod pipeline;
 pub mod prepare;
+pub mod records;
 pub mod scan;
 pub mod thumbs;
 pub mod vectors;
 pub mod watch;
+
+pub use library::{
+    default_dir, remembered_model, Job, JobEvent, Library, LibraryError, Plan, Summary,
+};
+pub use records::Records;

@@ -6,8 +6,8 @@
 
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::dot;
-use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo};
-use glimpse_library::library::Library;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
+use glimpse_library::{Library, LibraryError};
 use glimpse_library::vectors::VectorError;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,9 +15,9 @@ use std::path::PathBuf;
 /// Why duplicate detection could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DupeError {
-    /// The catalog could not be read.
+    /// The library could not be read.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Library(#[from] LibraryError),
     /// The vector index failed.
     #[error(transparent)]
     Vectors(#[from] VectorError),
@@ -147,7 +147,7 @@ type Judged = (Vec<(PhotoInfo, Vec<f32>)>, Vec<JudgedPair>);
 /// The photos passing `filter` with their vectors, and every candidate pair (indices into
 /// them) judged against `opts`.
 fn judge(lib: &Library, filter: &PhotoFilter, opts: &DupeOptions) -> Result<Judged, DupeError> {
-    let rows = lib.catalog.embeddings_where(lib.model_id(), filter)?;
+    let rows = lib.photos_with_vectors(filter)?;
     let index_of: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
     let mut pairs: Vec<(usize, usize, f32)> = Vec::new();
     let small = rows.len() <= 2_000;

@@ -9,8 +9,8 @@
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::{dot, mean_direction, unit};
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
-use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo};
-use glimpse_library::library::Library;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
+use glimpse_library::{Library, LibraryError};
 use glimpse_library::vectors::VectorError;
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -19,9 +19,9 @@ use std::time::SystemTime;
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    /// The catalog could not be read.
+    /// The library could not be read.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Library(#[from] LibraryError),
     /// The vector index refused the query.
     #[error(transparent)]
     Vectors(#[from] VectorError),
@@ -232,13 +232,10 @@ pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchE
     let canonical = path
         .canonicalize()
         .map_err(|e| bad_example(path)(e.to_string()))?;
-    let Some(info) = lib.catalog.photo_by_path(&canonical)? else {
+    let Some(info) = lib.records().photo_by_path(&canonical)? else {
         return Ok(None);
     };
-    let stored = match lib.vectors().get(info.id) {
-        Some(v) => Some(v),
-        None => lib.catalog.embedding(lib.model_id(), info.id)?,
-    };
+    let stored = lib.stored_vector(info.id)?;
     Ok(stored.map(|vector| Example {
         vector,
         photo_id: Some(info.id),
@@ -296,13 +293,10 @@ impl ExampleFile {
 /// [`example`]'s second step, cheap enough to take under a library lock: the stored vector of
 /// a library photo with the same bytes as `file`.
 pub fn example_like(lib: &Library, file: &ExampleFile) -> Result<Option<Example>, SearchError> {
-    let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &file.hash)? else {
+    let Some(id) = lib.photo_with_content(&file.hash)? else {
         return Ok(None);
     };
-    Ok(lib
-        .catalog
-        .embedding(lib.model_id(), id)?
-        .map(|vector| Example {
+    Ok(lib.stored_vector(id)?.map(|vector| Example {
             vector,
             photo_id: None,
             same_content: Some(id),
@@ -414,7 +408,7 @@ fn candidates(
             (v.search(q, breadth.min(held))?, false)
         });
     }
-    let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
+    let allowed = lib.filter_ids(filter)?;
     if allowed.len() > exact_max && allowed.len() > need && held > 0 {
         let set: HashSet<i64> = allowed.iter().copied().collect();
         let found = v.search_filtered(q, breadth.min(held), |id| set.contains(&id))?;
@@ -437,15 +431,10 @@ fn score_exact(
     ids: &[i64],
     need: usize,
 ) -> Result<Vec<(i64, f32)>, SearchError> {
-    let v = lib.vectors();
     let mut scored: Vec<(i64, f32)> = Vec::with_capacity(ids.len());
     for &id in ids {
-        let vec = match v.get(id) {
-            Some(x) => x,
-            None => match lib.catalog.embedding(lib.model_id(), id)? {
-                Some(x) => x,
-                None => continue,
-            },
+        let Some(vec) = lib.stored_vector(id)? else {
+            continue;
         };
         scored.push((id, dot(q, &vec)));
     }
@@ -492,7 +481,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     let mut infos = std::collections::HashMap::new();
     if req.sort != Sort::Score {
         let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
-        infos = lib.catalog.photo_infos(&ids)?;
+        infos = lib.records().photo_infos(&ids)?;
         found.retain(|(id, _)| infos.contains_key(id));
         let date = |id: &i64| infos.get(id).map_or(0, |i| i.date);
         found.sort_by(|a, b| {
@@ -509,7 +498,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
     if req.sort == Sort::Score {
         let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
-        infos = lib.catalog.photo_infos(&ids)?;
+        infos = lib.records().photo_infos(&ids)?;
     }
     let page = page.into_iter().map(|(id, s)| (id, Some(s))).collect();
     join(
@@ -527,8 +516,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
 /// with nothing typed or dropped.
 pub fn browse(lib: &Library, req: &Request) -> Result<Page, SearchError> {
     let limit = req.limit.max(1);
-    let rows = lib.catalog.dated_page(
-        lib.model_id(),
+    let rows = lib.dated_page(
         &req.filter,
         req.sort != Sort::Oldest,
         req.offset,
@@ -549,7 +537,7 @@ fn join(
     exact: bool,
 ) -> Result<Page, SearchError> {
     let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
-    let mut tags = lib.catalog.tags_of(&ids)?;
+    let mut tags = lib.records().tags_of(&ids)?;
     let hits = page
         .into_iter()
         .filter_map(|(id, score)| {

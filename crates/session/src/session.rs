@@ -17,7 +17,7 @@ use glimpse_clip::model::manifest;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, RuntimeOptions};
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::library::{Library, LibraryError, Summary};
+use glimpse_library::{Library, LibraryError, Records, Summary};
 use glimpse_library::lock::{LockError, WriterLock};
 use glimpse_library::pipeline::{Control, Progress};
 use glimpse_library::watch;
@@ -45,9 +45,6 @@ pub enum SessionError {
     /// The library failed.
     #[error(transparent)]
     Library(#[from] LibraryError),
-    /// The catalog failed.
-    #[error(transparent)]
-    Catalog(#[from] glimpse_library::catalog::CatalogError),
     /// A search failed.
     #[error(transparent)]
     Search(#[from] search::SearchError),
@@ -187,7 +184,7 @@ pub struct Session {
     last_drop: AtomicU64,
     /// The catalog connection the `glimpse:` gate asks whether a file is a photo: its own, so
     /// loading pictures never waits for a search on the reader.
-    serve_catalog: Mutex<Option<glimpse_library::catalog::Catalog>>,
+    serve_catalog: Mutex<Option<Records>>,
     /// Ends the watcher thread.
     stop: Arc<AtomicBool>,
 }
@@ -295,7 +292,7 @@ impl Session {
         let started = self.start_inner();
         *lock(&self.start_error) = started.as_ref().err().map(|e| {
             let blame = match e {
-                SessionError::Library(_) | SessionError::Catalog(_) => Blame::Library,
+                SessionError::Library(_) => Blame::Library,
                 _ => Blame::Model,
             };
             (e.to_string(), blame)
@@ -336,11 +333,7 @@ impl Session {
             );
         // The width the library recorded for this model; for a model it has not seen, the
         // towers' shared width (the image tower is opened only if the text graph is silent).
-        let recorded = glimpse_library::catalog::Catalog::open(&self.cfg.library_dir)?
-            .models()?
-            .into_iter()
-            .find(|(n, _)| *n == files.name)
-            .map(|(_, dim)| dim);
+        let recorded = Records::open(&self.cfg.library_dir)?.width_of(&files.name)?;
         let dim = match recorded {
             Some(dim) => dim,
             None if text.dim() > 0 => text.dim(),
@@ -470,7 +463,7 @@ impl Session {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
             let reader = lock(&eng.reader);
             let mut roots = Vec::new();
-            for rc in reader.catalog.root_counts(reader.model_id())? {
+            for rc in reader.root_counts()? {
                 st.photos += rc.photos;
                 st.indexed += rc.indexed;
                 st.failed += rc.failed;
@@ -499,11 +492,11 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let mut out = Vec::new();
-        let mut rules = reader.catalog.tag_rules()?;
+        let mut rules = reader.records().tag_rules()?;
         rules.sort_by(|a, b| a.folder.cmp(&b.folder));
-        for rc in reader.catalog.root_counts(reader.model_id())? {
+        for rc in reader.root_counts()? {
             let failures = reader
-                .catalog
+                .records()
                 .root_failures(rc.root.id, FAILURES_SHOWN)?
                 .into_iter()
                 .map(|(p, reason)| Failure {
@@ -564,7 +557,7 @@ impl Session {
             return Err(bad("it contains Glimpse's own library folder"));
         }
         let reader = lock(&eng.reader);
-        if let Some(holder) = reader.catalog.root_holding(&real)? {
+        if let Some(holder) = reader.records().root_holding(&real)? {
             if holder.path != real {
                 return Err(bad(&format!(
                     "it is already in the library, inside {}",
@@ -582,9 +575,9 @@ impl Session {
         let real = self.checked_folder(&eng, path)?;
         let takes_in = {
             let reader = lock(&eng.reader);
-            let roots = reader.catalog.roots()?;
+            let roots = reader.records().roots()?;
             if !roots.iter().any(|r| r.path.starts_with(&real)) {
-                reader.catalog.add_root(&real)?;
+                reader.records().add_root(&real)?;
             }
             roots
                 .iter()
@@ -713,13 +706,9 @@ impl Session {
         let mut preview = None;
         let mut query_cut = false;
         let vector = if let Some(id) = q.example_photo_id {
-            let v = match reader.vectors().get(id) {
-                Some(v) => v,
-                None => reader
-                    .catalog
-                    .embedding(reader.model_id(), id)?
-                    .ok_or(SessionError::NoPhoto(id))?,
-            };
+            let v = reader
+                .stored_vector(id)?
+                .ok_or(SessionError::NoPhoto(id))?;
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
             glimpse_clip::embedding::unit(v)
@@ -830,12 +819,12 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let info = reader
-            .catalog
+            .records()
             .photo_infos(&[id])?
             .remove(&id)
             .ok_or(SessionError::NoPhoto(id))?;
         let tags = reader
-            .catalog
+            .records()
             .tags_of(&[id])?
             .remove(&id)
             .unwrap_or_default()
@@ -851,7 +840,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let info = reader
-            .catalog
+            .records()
             .photo_infos(&[id])?
             .remove(&id)
             .ok_or(SessionError::NoPhoto(id))?;
@@ -863,7 +852,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         Ok(reader
-            .catalog
+            .records()
             .tag_counts()?
             .into_iter()
             .map(|(name, count)| TagCount { name, count })
@@ -875,7 +864,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let mut out: Vec<FormatView> = reader
-            .catalog
+            .records()
             .indexed_formats()?
             .into_iter()
             .map(|(format, count)| FormatView { format, count })
@@ -914,7 +903,7 @@ impl Session {
             let folder = folder
                 .canonicalize()
                 .unwrap_or_else(|_| folder.to_path_buf());
-            let rules = reader.catalog.tag_rules()?;
+            let rules = reader.records().tag_rules()?;
             if let Some(rule) = rules.into_iter().find(|r| r.folder == folder) {
                 return Ok(LabelSuggestion {
                     labels: rule.labels,
@@ -936,7 +925,7 @@ impl Session {
         let folder = folder
             .canonicalize()
             .unwrap_or_else(|_| folder.to_path_buf());
-        Ok(reader.catalog.forget_tag_rules(&folder)? > 0)
+        Ok(reader.forget_tag_rules(&folder)? > 0)
     }
 
     /// Tags every indexed photo under `folder` with the best of `labels` (replacing the
@@ -987,7 +976,7 @@ impl Session {
         let mut slot = lock(&self.serve_catalog);
         if slot.is_none() {
             let opened =
-                glimpse_library::catalog::Catalog::open(&self.cfg.library_dir).map_err(|e| {
+                Records::open(&self.cfg.library_dir).map_err(|e| {
                     tracing::warn!("cannot look up photos to show: {e}");
                     ServeError::Unreadable(shown())
                 })?;
@@ -1017,12 +1006,7 @@ impl Session {
 
     fn rebuild_scope(&self) -> Result<(), SessionError> {
         let eng = self.engine()?;
-        let roots: Vec<PathBuf> = lock(&eng.reader)
-            .catalog
-            .roots()?
-            .into_iter()
-            .map(|r| r.path)
-            .collect();
+        let roots: Vec<PathBuf> = lock(&eng.reader).records().root_paths()?;
         let mut folders = roots.clone();
         *lock(&self.scope_roots) = roots;
         let thumbs = self.cfg.library_dir.join("thumbs");
@@ -1063,7 +1047,7 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
     let Some(indexer) = &engine.indexer else {
         return;
     };
-    let catalog = match glimpse_library::catalog::Catalog::open(dir) {
+    let catalog = match Records::open(dir) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("not watching folders: {e}");
@@ -1317,8 +1301,8 @@ fn indexer_loop(
                         other => later.push(other),
                     }
                 }
-                let roots: Vec<PathBuf> = match lib.catalog.roots() {
-                    Ok(r) => r.into_iter().map(|r| r.path).collect(),
+                let roots: Vec<PathBuf> = match lib.records().root_paths() {
+                    Ok(r) => r,
                     Err(e) => {
                         publish(false, None, Some(e.to_string()));
                         done(merged);
@@ -1370,7 +1354,7 @@ fn indexer_loop(
 fn change_roots(lib: &mut Library, cmd: Cmd) {
     match cmd {
         Cmd::Add(path, reply) => {
-            let r = lib.catalog.add_root(&path).map(|_| ());
+            let r = lib.records().add_root(&path).map(|_| ());
             let _ = reply.send(r.map_err(|e| e.to_string()));
         }
         Cmd::Remove(path, reply) => {
