@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use glimpse_clip::encode::TextEncoder;
+use glimpse_query::search::TowerError;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,13 +82,14 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         glimpse_query::tags::default_labels(&lib)?
     };
     let mut text: Option<TextEncoder> = None;
-    let mut embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, String> {
+    let mut embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, TowerError> {
         if text.is_none() {
+            // The whole chain, as the user would read it from any other command.
             text = Some(open_text(cli, &files, &cmd.device).map_err(|e| format!("{e:#}"))?);
         }
         let enc = text.as_ref().ok_or("no text encoder")?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        enc.embed(&refs).map_err(|e| e.to_string())
+        Ok(enc.embed(&refs)?)
     };
     let opts = glimpse_query::tags::TagOptions {
         threshold: cmd.threshold,

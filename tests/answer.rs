@@ -331,7 +331,7 @@ fn a_selective_filter_still_returns_every_match_on_the_graph_path() {
 
 /// A text tower stand-in: each known word maps to a fixed vector; a prompt ("a photo of the
 /// small beach.") maps to the vector of the word it contains.
-type Embed<'a> = Box<dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a>;
+type Embed<'a> = Box<dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, search::TowerError> + 'a>;
 
 fn dictionary<'a>(words: &'a [(&'static str, Vec<f32>)]) -> Embed<'a> {
     Box::new(move |texts: &[&str]| {
@@ -342,7 +342,7 @@ fn dictionary<'a>(words: &'a [(&'static str, Vec<f32>)]) -> Embed<'a> {
                     .iter()
                     .find(|(w, _)| t.split(|c: char| !c.is_alphanumeric()).any(|x| x == *w))
                     .map(|(_, v)| v.clone())
-                    .ok_or_else(|| format!("unknown text {t:?}"))
+                    .ok_or_else(|| format!("unknown text {t:?}").into())
             })
             .collect()
     })

@@ -291,10 +291,7 @@ fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
     assert_eq!(lib.records().provider().unwrap(), None);
     // What the refused job recorded is picked up by the next one, which records what ran it.
     let s = index(&mut lib, &enc, &roots);
-    assert_eq!(
-        lib.records().provider().unwrap().as_deref(),
-        Some("CPU")
-    );
+    assert_eq!(lib.records().provider().unwrap().as_deref(), Some("CPU"));
     assert_eq!(
         (s.progress.encoded, s.progress.failed),
         (unique, 5),
@@ -692,7 +689,7 @@ fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
 }
 
 /// A stand-in text tower: a fixed pseudo-random unit vector per text.
-fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, glimpse_query::search::TowerError> {
     Ok(texts
         .iter()
         .map(|t| {
@@ -713,8 +710,7 @@ fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
 
 /// Every tag of every photo, by path.
 fn all_tags(lib: &Library) -> std::collections::BTreeMap<PathBuf, Vec<(String, f32)>> {
-    let db = lib
-        .photos_with_vectors(&Default::default());
+    let db = lib.photos_with_vectors(&Default::default());
     let ids: Vec<(i64, PathBuf)> = db
         .unwrap()
         .into_iter()
@@ -1340,8 +1336,7 @@ fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
     .unwrap();
     let previews = |lib: &Library| -> Vec<(String, bool)> {
         let ids = lib
-            .filter_ids(&glimpse_library::catalog::PhotoFilter::default(),
-            )
+            .filter_ids(&glimpse_library::catalog::PhotoFilter::default())
             .unwrap();
         let mut v: Vec<(String, bool)> = lib
             .records()

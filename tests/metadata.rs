@@ -56,9 +56,7 @@ fn indexed() -> (tempfile::TempDir, PathBuf, Library) {
 }
 
 fn infos(lib: &Library) -> Vec<PhotoInfo> {
-    let ids = lib
-        .filter_ids(&PhotoFilter::default())
-        .unwrap();
+    let ids = lib.filter_ids(&PhotoFilter::default()).unwrap();
     let mut all: Vec<PhotoInfo> = lib
         .records()
         .photo_infos(&ids)

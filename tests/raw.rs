@@ -119,9 +119,7 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     assert!(bad[0].0.ends_with("small_preview.nef"));
     assert!(bad[0].1.starts_with("RAW file: "), "{}", bad[0].1);
 
-    let ids = lib
-        .filter_ids(&Default::default())
-        .unwrap();
+    let ids = lib.filter_ids(&Default::default()).unwrap();
     let infos = lib.records().photo_infos(&ids).unwrap();
     let by_name = |n: &str| {
         infos

@@ -93,15 +93,13 @@ pub struct Reader<'a> {
 }
 
 impl Reading for Reader<'_> {
-    fn claim(&self, items: &[WorkItem]) -> Result<(), String> {
+    fn claim(&self, items: &[WorkItem]) -> Result<(), CatalogError> {
         let ids: Vec<i64> = items.iter().map(|w| w.photo_id).collect();
-        self.claims
-            .with(|catalog, claimed| {
-                catalog.claim(&ids, self.alone)?;
-                claimed.extend(&ids);
-                Ok(())
-            })
-            .map_err(|e| e.to_string())
+        self.claims.with(|catalog, claimed| {
+            catalog.claim(&ids, self.alone)?;
+            claimed.extend(&ids);
+            Ok(())
+        })
     }
 
     fn start(&self, item: &WorkItem) {

@@ -5,8 +5,8 @@ use crate::catalog::{
     path_bytes, Catalog, CatalogError, PhotoFilter, PhotoInfo, RootCounts, Stats, TagRule,
 };
 use crate::lock::{LockError, WriterLock};
-use crate::records::Records;
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
+use crate::records::Records;
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
@@ -51,6 +51,9 @@ pub enum LibraryError {
     /// writer may change the vector index.
     #[error("this library handle only reads; indexing needs the writer (Library::open)")]
     ReadOnly,
+    /// A background indexing job ([`Job`]) panicked: the library it held is lost with it.
+    #[error("the indexing thread panicked")]
+    JobPanicked,
 }
 
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
@@ -400,7 +403,10 @@ impl Library {
         &self,
         filter: &PhotoFilter,
     ) -> Result<Vec<(PhotoInfo, Vec<f32>)>, LibraryError> {
-        Ok(self.records.catalog.embeddings_where(self.model_id, filter)?)
+        Ok(self
+            .records
+            .catalog
+            .embeddings_where(self.model_id, filter)?)
     }
 
     /// The row id of `label` (created on first use) and its cached text vector for this model
@@ -514,7 +520,9 @@ impl Library {
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
         let saved = self.vectors.save(&self.vectors_path())?;
-        self.records.catalog.set_index_state(self.model_id, &saved)?;
+        self.records
+            .catalog
+            .set_index_state(self.model_id, &saved)?;
         self.seen = Some(saved);
         Ok(())
     }
@@ -570,7 +578,8 @@ impl Library {
         // (a folder holding a root), and each root is scanned once, as a whole, since what a
         // scan does not see under its root counts as deleted.
         for root in roots {
-            self.records.catalog
+            self.records
+                .catalog
                 .add_root(&root.canonicalize().unwrap_or_else(|_| root.clone()))?;
         }
         let mut scanned_roots = std::collections::HashSet::new();
@@ -592,7 +601,8 @@ impl Library {
             let may_go_offline = crate::thumbs::on_another_drive(&root, &self.dir);
             let mut known = self.records.catalog.known_files(r.id, self.model_id)?;
             let key = decoders_key(r.id);
-            let retry_failed = self.records.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
+            let retry_failed =
+                self.records.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
             if retry_failed {
                 retried.push(key);
             }
@@ -766,7 +776,8 @@ impl Library {
         let mut auto_tagged = HashSet::new();
         if !work.is_empty() || !alone.is_empty() {
             let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len() + alone.len()))?;
-            self.records.catalog
+            self.records
+                .catalog
                 .set_setting("provider", &encoder.selection.label())?;
             auto_tagged = self.encode(
                 &work,
@@ -782,7 +793,10 @@ impl Library {
             // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
             // folder again would replace what it brought).
             let indexed = work.iter().chain(&alone).map(|w| w.photo_id).collect();
-            summary.kept_tags = self.records.catalog.delete_photos(&gone, &indexed, &auto_tagged)?;
+            summary.kept_tags =
+                self.records
+                    .catalog
+                    .delete_photos(&gone, &indexed, &auto_tagged)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
             }
@@ -816,7 +830,8 @@ impl Library {
         let known = self.records.catalog.hashes_with_vector(self.model_id)?;
         let claims = crate::inflight::Claims::open(&self.dir)?;
         let (together, one_by_one) = (claims.reading(false), claims.reading(true));
-        let (catalog, vectors, model_id) = (&mut self.records.catalog, &mut self.vectors, self.model_id);
+        let (catalog, vectors, model_id) =
+            (&mut self.records.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
             .dir
             .join(format!("vectors-{}.usearch", sanitize(&self.model)));
@@ -1068,12 +1083,12 @@ fn sanitize(model: &str) -> String {
 }
 
 /// What a background indexing job reports, in order, ending with `Finished`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum JobEvent {
     /// Files done so far, rate, ETA and the current file.
     Progress(Progress),
     /// The job ended (the summary, or the error that stopped it).
-    Finished(Result<Summary, String>),
+    Finished(Result<Summary, LibraryError>),
 }
 
 /// An indexing job running on its own thread, steerable while it runs: the CLI draws its
@@ -1101,7 +1116,7 @@ impl Job {
                 // A dropped receiver only means nobody is watching.
                 let _ = progress_tx.send(JobEvent::Progress(p.clone()));
             });
-            let _ = tx.send(JobEvent::Finished(result.map_err(|e| e.to_string())));
+            let _ = tx.send(JobEvent::Finished(result));
             library
         });
         Job {
@@ -1133,9 +1148,7 @@ impl Job {
 
     /// Waits for the job and gives the library back.
     pub fn join(self) -> Result<Library, LibraryError> {
-        self.handle
-            .join()
-            .map_err(|_| LibraryError::Corrupt("the indexing thread panicked".into()))
+        self.handle.join().map_err(|_| LibraryError::JobPanicked)
     }
 }
 

@@ -3,6 +3,7 @@
 //! is handed to a commit callback (one catalog transaction per batch). Pause, resume and cancel
 //! act between files; progress is reported as it happens.
 
+use crate::catalog::CatalogError;
 pub use crate::catalog::Outcome;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
 use crate::thumbs::{Previews, Thumbs};
@@ -360,7 +361,7 @@ fn encode_stage(
 /// (see [`crate::inflight`]).
 pub trait Reading: Sync {
     /// Records durably that these files are about to be read, before any of them is.
-    fn claim(&self, items: &[WorkItem]) -> Result<(), String>;
+    fn claim(&self, items: &[WorkItem]) -> Result<(), CatalogError>;
     /// Just before one file is read and decoded.
     fn start(&self, _item: &WorkItem) {}
     /// Just after it was (whatever came of it).

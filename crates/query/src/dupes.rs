@@ -7,8 +7,8 @@
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::dot;
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::{Library, LibraryError};
 use glimpse_library::vectors::VectorError;
+use glimpse_library::{Library, LibraryError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 

@@ -10,8 +10,8 @@ use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::{dot, mean_direction, unit};
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::{Library, LibraryError};
 use glimpse_library::vectors::VectorError;
+use glimpse_library::{Library, LibraryError};
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -39,9 +39,9 @@ pub enum SearchError {
     /// The example is new to the library and must be encoded, but no image encoder was given.
     #[error("{0} is not in the library: the image encoder is needed to embed it")]
     NeedsEncoder(String),
-    /// A tower failed to embed the query.
+    /// A tower failed to embed the query (or an example picture).
     #[error("embedding the query failed: {0}")]
-    Encode(String),
+    Encode(#[source] TowerError),
 }
 
 /// How much a minus term pushes away: the query is `plus - NEGATIVE_WEIGHT * minus` (both unit
@@ -139,8 +139,23 @@ pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Opti
     (n > 1e-12).then(|| unit(q))
 }
 
-/// A text tower: captions in, one vector per caption out (an error as text).
-pub type EmbedTexts<'a> = dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a;
+/// Why a tower gave no vectors: its own error, whatever the tower is (the text encoder, the
+/// cache of recent captions in front of it, a test's stand-in).
+pub type TowerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tower answered with another number of vectors than it was given texts: an error, never a
+/// wrong vector.
+#[derive(Debug, thiserror::Error)]
+#[error("{got} vectors for {want} texts")]
+pub struct WrongCount {
+    /// Vectors returned.
+    pub got: usize,
+    /// Texts given.
+    pub want: usize,
+}
+
+/// A text tower: captions in, one vector per caption out.
+pub type EmbedTexts<'a> = dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, TowerError> + 'a;
 
 /// Embeds a parsed query (and optional example-photo vectors) into one search vector;
 /// `embed` is the text tower (one call for the description and every minus term).
@@ -160,11 +175,10 @@ pub fn query_vector(
         embed(&texts).map_err(SearchError::Encode)?
     };
     if vecs.len() != texts.len() {
-        return Err(SearchError::Encode(format!(
-            "{} vectors for {} texts",
-            vecs.len(),
-            texts.len()
-        )));
+        return Err(SearchError::Encode(Box::new(WrongCount {
+            got: vecs.len(),
+            want: texts.len(),
+        })));
     }
     let (plus_text, minus) = vecs.split_at(usize::from(!query.text.is_empty()));
     let mut plus: Vec<Vec<f32>> = plus_text.to_vec();
@@ -179,7 +193,7 @@ pub fn text_query_vector(
     examples: &[Vec<f32>],
 ) -> Result<Vec<f32>, SearchError> {
     query_vector(
-        &mut |t: &[&str]| text.embed(t).map_err(|e| e.to_string()),
+        &mut |t: &[&str]| text.embed(t).map_err(TowerError::from),
         query,
         examples,
     )
@@ -277,7 +291,7 @@ impl ExampleFile {
         let pixels = encoder.pixels_of(&d.image);
         let mut out = encoder
             .encode_pixels(pixels.as_view(), 1)
-            .map_err(|e| SearchError::Encode(e.to_string()))?;
+            .map_err(|e| SearchError::Encode(Box::new(e)))?;
         let vector = out
             .pop()
             .ok_or_else(|| bad("the encoder returned nothing".into()))?;
@@ -297,11 +311,11 @@ pub fn example_like(lib: &Library, file: &ExampleFile) -> Result<Option<Example>
         return Ok(None);
     };
     Ok(lib.stored_vector(id)?.map(|vector| Example {
-            vector,
-            photo_id: None,
-            same_content: Some(id),
-            encoded: false,
-        }))
+        vector,
+        photo_id: None,
+        same_content: Some(id),
+        encoded: false,
+    }))
 }
 
 /// How results are ordered.
@@ -617,7 +631,7 @@ impl RecentQueries {
         &mut self,
         texts: &[&str],
         embed: &mut EmbedTexts<'_>,
-    ) -> Result<Vec<Vec<f32>>, String> {
+    ) -> Result<Vec<Vec<f32>>, TowerError> {
         let missing: Vec<&str> = texts
             .iter()
             .copied()
@@ -629,11 +643,10 @@ impl RecentQueries {
             embed(&missing)?
         };
         if fresh.len() != missing.len() {
-            return Err(format!(
-                "{} vectors for {} texts",
-                fresh.len(),
-                missing.len()
-            ));
+            return Err(Box::new(WrongCount {
+                got: fresh.len(),
+                want: missing.len(),
+            }));
         }
         self.encodes += missing.len();
         let fresh: Vec<(&str, Vec<f32>)> = missing.into_iter().zip(fresh).collect();
@@ -799,22 +812,22 @@ mod tests {
     fn recent_captions_are_embedded_once_and_come_back_in_order() {
         let mut recent = RecentQueries::default();
         let mut asked: Vec<Vec<String>> = Vec::new();
-        let mut tower = |t: &[&str]| -> Result<Vec<Vec<f32>>, String> {
+        let mut tower = |t: &[&str]| -> Result<Vec<Vec<f32>>, TowerError> {
             asked.push(t.iter().map(|s| s.to_string()).collect());
             Ok(t.iter().map(|s| vec![s.len() as f32]).collect())
         };
         assert_eq!(
-            recent.captions(&["dog", "beach"], &mut tower),
-            Ok(vec![vec![3.0], vec![5.0]])
+            recent.captions(&["dog", "beach"], &mut tower).unwrap(),
+            vec![vec![3.0], vec![5.0]]
         );
         // The second page: nothing embedded; a new minus term alone is.
         assert_eq!(
-            recent.captions(&["dog", "beach"], &mut tower),
-            Ok(vec![vec![3.0], vec![5.0]])
+            recent.captions(&["dog", "beach"], &mut tower).unwrap(),
+            vec![vec![3.0], vec![5.0]]
         );
         assert_eq!(
-            recent.captions(&["people", "dog"], &mut tower),
-            Ok(vec![vec![6.0], vec![3.0]])
+            recent.captions(&["people", "dog"], &mut tower).unwrap(),
+            vec![vec![6.0], vec![3.0]]
         );
         // Older captions make way for new ones, the ones in use stay.
         for i in 0..RECENT_CAPTIONS - 1 {
@@ -828,8 +841,9 @@ mod tests {
         assert_eq!(asked.iter().filter(|a| *a == "beach").count(), 2);
         assert_eq!(recent.encodes(), asked.len());
         // A tower that answers wrongly is an error, not a wrong vector.
-        let mut broken = |_: &[&str]| -> Result<Vec<Vec<f32>>, String> { Ok(Vec::new()) };
-        assert!(recent.captions(&["new"], &mut broken).is_err());
+        let mut broken = |_: &[&str]| -> Result<Vec<Vec<f32>>, TowerError> { Ok(Vec::new()) };
+        let err = recent.captions(&["new"], &mut broken).unwrap_err();
+        assert_eq!(err.to_string(), "0 vectors for 1 texts");
     }
 
     #[test]

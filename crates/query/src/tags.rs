@@ -3,6 +3,7 @@
 //! (softmax of 100 × cosine, as CLIP does). Nothing is trained and no photo is re-encoded:
 //! changing the labels only embeds the new labels, and their vectors are cached per model.
 
+use crate::search::TowerError;
 use glimpse_clip::embedding::mean_direction;
 pub use glimpse_clip::zeroshot::{classify, TagOptions, DEFAULT_THRESHOLD, LOGIT_SCALE, TEMPLATES};
 use glimpse_clip::zeroshot::{matches, prompts_key};
@@ -23,7 +24,7 @@ pub enum TagError {
     NoLabels,
     /// The text tower failed.
     #[error("embedding the labels failed: {0}")]
-    Encode(String),
+    Encode(#[source] TowerError),
     /// The text tower returned vectors of the wrong number or width.
     #[error(
         "the text encoder returned {got} vectors of width {width}, expected {want} of width {dim}"
@@ -60,7 +61,7 @@ pub fn default_labels(lib: &Library) -> Result<Vec<String>, TagError> {
 }
 
 /// A text tower over owned strings (label prompts), one vector per prompt.
-pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, TowerError> + 'a;
 
 /// (label id, unit vector) per label.
 pub type LabelVectors = Vec<(i64, Vec<f32>)>;

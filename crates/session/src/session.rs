@@ -17,10 +17,10 @@ use glimpse_clip::model::manifest;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, RuntimeOptions};
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::{Library, LibraryError, Records, Summary};
 use glimpse_library::lock::{LockError, WriterLock};
 use glimpse_library::pipeline::{Control, Progress};
 use glimpse_library::watch;
+use glimpse_library::{Library, LibraryError, Records, Summary};
 use glimpse_query::search::{self, Request, Sort};
 use glimpse_query::tags::{self, TagOptions};
 use std::collections::VecDeque;
@@ -35,13 +35,13 @@ use std::time::{Duration, Instant};
 pub enum SessionError {
     /// No usable model yet (the first-run screen fetches or explains it).
     #[error("the model is not ready: {0}")]
-    ModelNotReady(String),
+    ModelNotReady(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// ONNX Runtime could not be loaded.
     #[error("ONNX Runtime is not available: {0}")]
-    Runtime(String),
-    /// The model could not be opened.
+    Runtime(#[source] runtime::RuntimeError),
+    /// The model could not be opened (its files, or one of its towers).
     #[error("cannot open the model: {0}")]
-    Model(String),
+    Model(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The library failed.
     #[error(transparent)]
     Library(#[from] LibraryError),
@@ -66,9 +66,15 @@ pub enum SessionError {
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
     BadDate(String),
-    /// The background indexer is gone.
+    /// The background indexer is gone (or did not answer).
     #[error("the indexer stopped: {0}")]
-    Indexer(String),
+    Indexer(&'static str),
+    /// The background indexer failed to change the library's folders.
+    #[error("the indexer stopped: {0}")]
+    IndexerFailed(#[source] LibraryError),
+    /// The thread that watches the folders could not be started.
+    #[error("the indexer stopped: cannot start the watcher: {0}")]
+    Watcher(#[source] std::io::Error),
     /// Another process is indexing this library, so this window cannot change it.
     #[error(
         "another Glimpse ({0}) is indexing this library: change its folders there, or here \
@@ -83,7 +89,7 @@ pub enum SessionError {
 /// The image tower failing to open is the model's fault, shown as the model's error.
 impl From<LazyEncoderError> for SessionError {
     fn from(e: LazyEncoderError) -> Self {
-        SessionError::Model(e.to_string())
+        SessionError::Model(Box::new(e))
     }
 }
 
@@ -312,12 +318,11 @@ impl Session {
             self.cfg.model_base_url.as_deref(),
             &mut |_, _| {},
         )
-        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
-        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(e.to_string()))?;
-        let rt =
-            runtime::load(&self.cfg.runtime).map_err(|e| SessionError::Runtime(e.to_string()))?;
+        .map_err(|e| SessionError::ModelNotReady(Box::new(e)))?;
+        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(Box::new(e)))?;
+        let rt = runtime::load(&self.cfg.runtime).map_err(SessionError::Runtime)?;
         let text = TextEncoder::open_with(&rt.env, &files, &self.cfg.device)
-            .map_err(|e| SessionError::Model(e.to_string()))?;
+            .map_err(|e| SessionError::Model(Box::new(e)))?;
         if let Some(w) = &text.selection.fallback {
             tracing::warn!("{w}");
         }
@@ -383,7 +388,7 @@ impl Session {
         std::thread::Builder::new()
             .name("glimpse-watch".into())
             .spawn(move || watch_roots(&dir, &engine, &generation, &stop))
-            .map_err(|e| SessionError::Indexer(format!("cannot start the watcher: {e}")))?;
+            .map_err(SessionError::Watcher)?;
         Ok(())
     }
 
@@ -408,7 +413,7 @@ impl Session {
                 }
             },
         )
-        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        .map_err(|e| SessionError::ModelNotReady(Box::new(e)))?;
         self.start()?;
         Ok(self.model_state())
     }
@@ -591,8 +596,8 @@ impl Session {
             indexer.cancel_job();
             indexer.send(Cmd::Add(real.clone(), tx))?;
             rx.recv()
-                .map_err(|_| SessionError::Indexer("no answer".into()))?
-                .map_err(SessionError::Indexer)?;
+                .map_err(|_| SessionError::Indexer("no answer"))?
+                .map_err(SessionError::IndexerFailed)?;
         }
         self.rebuild_scope()?;
         indexer.send(Cmd::Index)?;
@@ -607,8 +612,8 @@ impl Session {
         indexer.cancel_job();
         indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
         rx.recv()
-            .map_err(|_| SessionError::Indexer("no answer".into()))?
-            .map_err(SessionError::Indexer)?;
+            .map_err(|_| SessionError::Indexer("no answer"))?
+            .map_err(SessionError::IndexerFailed)?;
         self.rebuild_scope()?;
         // Whatever the cancelled job had left to do for the other folders.
         indexer.send(Cmd::Index)?;
@@ -706,9 +711,7 @@ impl Session {
         let mut preview = None;
         let mut query_cut = false;
         let vector = if let Some(id) = q.example_photo_id {
-            let v = reader
-                .stored_vector(id)?
-                .ok_or(SessionError::NoPhoto(id))?;
+            let v = reader.stored_vector(id)?.ok_or(SessionError::NoPhoto(id))?;
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
             glimpse_clip::embedding::unit(v)
@@ -768,7 +771,7 @@ impl Session {
             req.breadth = search::TEXT_BREADTH;
             let vector = {
                 let mut recent = lock(&eng.recent);
-                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(|e| e.to_string());
+                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(search::TowerError::from);
                 search::query_vector(
                     &mut |t: &[&str]| recent.captions(t, &mut tower),
                     &parsed,
@@ -943,9 +946,9 @@ impl Session {
             min_cosine: eng.files.calibration.relevance_floor,
         };
         let text = &eng.text;
-        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, String> {
+        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, search::TowerError> {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            text.embed(&refs).map_err(|e| e.to_string())
+            text.embed(&refs).map_err(search::TowerError::from)
         };
         let report = tags::tag_folder(&mut reader, folder, labels, &opts, &mut embed)?;
         Ok(TagReportView {
@@ -975,11 +978,10 @@ impl Session {
         let shown = || requested.display().to_string();
         let mut slot = lock(&self.serve_catalog);
         if slot.is_none() {
-            let opened =
-                Records::open(&self.cfg.library_dir).map_err(|e| {
-                    tracing::warn!("cannot look up photos to show: {e}");
-                    ServeError::Unreadable(shown())
-                })?;
+            let opened = Records::open(&self.cfg.library_dir).map_err(|e| {
+                tracing::warn!("cannot look up photos to show: {e}");
+                ServeError::Unreadable(shown())
+            })?;
             *slot = Some(opened);
         }
         let catalog = slot
@@ -1174,9 +1176,9 @@ enum Cmd {
     /// Bring every root up to date.
     Index,
     /// Add a root that takes in roots inside it, answering when done.
-    Add(PathBuf, Sender<Result<(), String>>),
+    Add(PathBuf, Sender<Result<(), LibraryError>>),
     /// Remove a root, answering when done.
-    Remove(PathBuf, Sender<Result<usize, String>>),
+    Remove(PathBuf, Sender<Result<usize, LibraryError>>),
     /// End the thread.
     Stop,
 }
@@ -1222,7 +1224,7 @@ impl Indexer {
         self.shared.busy.fetch_add(1, Ordering::SeqCst);
         lock(&self.tx).send(cmd).map_err(|_| {
             self.shared.busy.fetch_sub(1, Ordering::SeqCst);
-            SessionError::Indexer("the indexer thread is gone".into())
+            SessionError::Indexer("the indexer thread is gone")
         })
     }
 
@@ -1355,11 +1357,11 @@ fn change_roots(lib: &mut Library, cmd: Cmd) {
     match cmd {
         Cmd::Add(path, reply) => {
             let r = lib.records().add_root(&path).map(|_| ());
-            let _ = reply.send(r.map_err(|e| e.to_string()));
+            let _ = reply.send(r);
         }
         Cmd::Remove(path, reply) => {
             let real = path.canonicalize().unwrap_or(path);
-            let _ = reply.send(lib.remove_root(&real).map_err(|e| e.to_string()));
+            let _ = reply.send(lib.remove_root(&real));
         }
         Cmd::Index | Cmd::Stop => {}
     }
