@@ -385,7 +385,7 @@ struct StoredVector {
     note: Option<String>,
 }
 
-/// A photo root folder.
+/// A photo root folder (serialised for `glimpse roots list --json` and `status --json`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Root {
     /// Row id.
@@ -396,7 +396,7 @@ pub struct Root {
     pub online: bool,
 }
 
-/// Photos of one format by state, for `status`.
+/// Photos of one format by state, for `status` (and its `--json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FormatCount {
     /// The format ("jpeg", "png", ..., "heic", "cr2"; "other" for names without a photo
@@ -424,7 +424,7 @@ fn format_by_name(path: &Path) -> String {
 }
 
 /// A root with its photo counts, for the app's folder panel.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootCounts {
     /// The root.
     pub root: Root,
@@ -457,7 +457,7 @@ pub struct Known {
 }
 
 /// Counts for `glimpse status`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Stats {
     /// Photo rows.
     pub photos: u64,
@@ -1759,7 +1759,8 @@ impl PhotoFilter {
     }
 }
 
-/// What a result shows about a photo.
+/// What a result shows about a photo (serialised in the CLI's `--json` lines; the window
+/// reads the session's views).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhotoInfo {
     /// Row id (the vector key).

@@ -83,7 +83,7 @@ pub fn remembered_model(dir: &Path) -> Result<Option<String>, LibraryError> {
 pub type TagRow = (i64, i64, f32);
 
 /// What an indexing job did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// Photo files seen by the scan.
     pub scanned: usize,

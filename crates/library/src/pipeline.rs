@@ -71,7 +71,7 @@ pub struct WorkItem {
 }
 
 /// Where a job stands, for progress bars and the app.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Progress {
     /// Files finished (encoded, reused or failed).
     pub done: usize,
@@ -90,7 +90,7 @@ pub struct Progress {
 }
 
 /// Time split of a finished job, for the benchmark and the summary line.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Timing {
     /// Wall seconds of the whole job.
     pub wall: f64,

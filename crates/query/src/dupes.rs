@@ -54,7 +54,7 @@ impl DupeOptions {
     }
 }
 
-/// A photo of a group and how close it is to the keeper.
+/// A photo of a group and how close it is to the keeper (serialised for `glimpse dupes --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Member {
     /// The photo.
@@ -123,7 +123,7 @@ fn find_root(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 /// A candidate pair and how it was judged.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Pair {
     /// One photo.
     pub a: PathBuf,

@@ -319,8 +319,7 @@ pub fn example_like(lib: &Library, file: &ExampleFile) -> Result<Option<Example>
 }
 
 /// How results are ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
     /// Best match first.
     #[default]
@@ -372,7 +371,8 @@ impl Request {
     }
 }
 
-/// A result: the photo, how well it matches, and what to show for it.
+/// A result: the photo, how well it matches, and what to show for it (serialised for
+/// `glimpse find --json`; the window reads the session's `HitView`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Hit {
     /// The photo.

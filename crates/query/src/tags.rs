@@ -113,7 +113,7 @@ pub fn label_vectors(
 }
 
 /// What a tagging run did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct TagReport {
     /// Photos looked at.
     pub photos: usize,
