@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, Runtime, RuntimeOptions};
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 
 use crate::args::{DeviceArg, ModelArg};

@@ -4,8 +4,8 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use glimpse_clip::encode::LazyImageEncoder;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,7 +95,7 @@ pub(crate) fn run_index(
     encoder: &IndexEncoder,
     roots: &[PathBuf],
     threads: usize,
-) -> Result<glimpse_library::library::Summary> {
+) -> Result<glimpse_library::Summary> {
     let control = Control::default();
     let plan = lib.plan(roots, &control)?;
     let enc = if plan.to_encode() > 0 {
@@ -119,7 +119,7 @@ pub(crate) fn run_index(
 }
 
 /// What an index job did, on stderr.
-fn report_summary(summary: &glimpse_library::library::Summary, threads: usize) {
+fn report_summary(summary: &glimpse_library::Summary, threads: usize) {
     let p = &summary.progress;
     eprintln!(
         "glimpse: {} photos scanned: {} unchanged, {} queued ({} encoded, {} failed), {} unsupported, {} removed; {:.1} photos/s",

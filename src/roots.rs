@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

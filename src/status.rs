@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -2,8 +2,8 @@
 //! on libraries whose vectors are chosen by hand (no model), so every expected list is known.
 
 use glimpse_library::catalog::{Catalog, PhotoFilter};
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Outcome;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request, SearchError, Sort};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

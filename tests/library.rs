@@ -7,8 +7,8 @@ use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_library::catalog::Catalog;
-use glimpse_library::library::{Library, LibraryError, Summary};
 use glimpse_library::pipeline::Control;
+use glimpse_library::{Library, LibraryError, Summary};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -1281,7 +1281,7 @@ fn a_root_that_suddenly_looks_empty_is_offline_not_purged() {
 /// The background job streams progress, pauses, resumes and hands the library back.
 #[test]
 fn a_background_job_streams_progress_and_can_be_paused() {
-    use glimpse_library::library::{Job, JobEvent};
+    use glimpse_library::{Job, JobEvent};
     let t = tree();
     let enc = std::sync::Arc::new(encoder());
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();

@@ -11,7 +11,7 @@ use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -165,7 +165,7 @@ fn failed_files_are_tried_again_once_when_the_decoders_change() {
     // Same decoders, same files: the failure is not read again.
     assert_eq!(run(&mut lib), (0, 0, 0));
     // As if the folder had last been read by an older Glimpse, or before LibRaw was installed.
-    let key = glimpse_library::library::decoders_key(lib.records().roots().unwrap()[0].id);
+    let key = glimpse_library::decoders_key(lib.records().roots().unwrap()[0].id);
     let catalog = glimpse_library::catalog::Catalog::open(lib.dir()).unwrap();
     catalog.set_setting(&key, "0.0.1 raw").unwrap();
     assert_eq!(

@@ -10,23 +10,26 @@
 //! next time, then marked failed; `autotag` tags arrivals in auto-tagged folders); `watch`
 //! re-runs the job when files change.
 
-pub mod autotag;
+mod autotag;
 pub mod catalog;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
-pub mod hash;
-pub mod inflight;
-pub mod library;
+mod hash;
+mod inflight;
+mod library;
 pub mod lock;
 pub mod pipeline;
 pub mod prepare;
-pub mod records;
+mod records;
 pub mod scan;
 pub mod thumbs;
 pub mod vectors;
 pub mod watch;
 
+pub use autotag::BUILTIN_LABELS;
+pub use hash::{content_hash, ContentHash};
 pub use library::{
-    default_dir, remembered_model, Job, JobEvent, Library, LibraryError, Plan, Summary,
+    decoders_key, default_dir, remembered_model, Job, JobEvent, Library, LibraryError, Plan,
+    Summary, TagRow, INSERT_CHUNK, MODEL_SETTING, SAVE_EVERY,
 };
 pub use records::Records;

@@ -1010,7 +1010,7 @@ pub fn decoders_key(root_id: i64) -> String {
 /// cost per vector grows with its thread count (on an H200 host 0.25 thread-ms on one thread,
 /// 0.53 on 16), and during indexing every cycle it takes comes out of the decoders; four threads
 /// still insert several times faster than 16 cores decode 0.3 MP photos.
-pub fn graph_threads(cores: usize) -> usize {
+pub(crate) fn graph_threads(cores: usize) -> usize {
     (cores / 4).clamp(2, 8).min(cores.max(1))
 }
 

@@ -263,7 +263,7 @@ pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchE
 pub struct ExampleFile {
     path: PathBuf,
     bytes: Vec<u8>,
-    hash: glimpse_library::hash::ContentHash,
+    hash: glimpse_library::ContentHash,
 }
 
 impl ExampleFile {
@@ -272,7 +272,7 @@ impl ExampleFile {
     pub fn read(path: &Path) -> Result<Self, SearchError> {
         let bytes = glimpse_clip::read::read_photo(path, decode::MAX_FILE_BYTES)
             .map_err(|e| bad_example(path)(e.to_string()))?;
-        let hash = glimpse_library::hash::content_hash(&bytes);
+        let hash = glimpse_library::content_hash(&bytes);
         Ok(ExampleFile {
             path: path.to_path_buf(),
             bytes,
@@ -732,7 +732,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, id)| Outcome::Encoded {
                     photo_id: *id,
-                    hash: glimpse_library::hash::content_hash(format!("photo {i}").as_bytes()),
+                    hash: glimpse_library::content_hash(format!("photo {i}").as_bytes()),
                     vector: unit(vec![1.0, i as f32, 0.5, 0.0]),
                     width: 10,
                     height: 10,

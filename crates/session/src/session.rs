@@ -213,7 +213,7 @@ impl Session {
     /// A session that has loaded nothing yet (see [`Session::start`]).
     pub fn new(cfg: SessionConfig, sink: Sink) -> Self {
         let model = cfg.model.clone().unwrap_or_else(|| {
-            match glimpse_library::library::remembered_model(&cfg.library_dir) {
+            match glimpse_library::remembered_model(&cfg.library_dir) {
                 Ok(Some(m)) => m,
                 Ok(None) => manifest::DEFAULT_MODEL.to_string(),
                 Err(e) => {
