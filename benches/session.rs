@@ -10,7 +10,7 @@
 
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
-use glimpse_session::session::{Session, SessionConfig};
+use glimpse_session::{Session, SessionConfig};
 use glimpse_session::views::SearchQuery;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -8,7 +8,7 @@
 //! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
-use glimpse_session::session::{Session, SessionError};
+use glimpse_session::{Session, SessionError};
 use glimpse_session::views::{
     AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
     SearchPage, SearchQuery, TagCount, TagReportView,

@@ -6,7 +6,7 @@
 mod commands;
 mod protocol;
 
-use glimpse_session::session::{Session, SessionConfig};
+use glimpse_session::{Session, SessionConfig};
 use glimpse_session::views::events::PICTURE_DROPPED;
 use std::sync::Arc;
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};

@@ -3,5 +3,9 @@
 //! page may load) and the JSON views and event names the page reads.
 
 pub mod serve;
-pub mod session;
+mod session;
 pub mod views;
+
+pub use session::{
+    Session, SessionConfig, SessionError, Sink, DROPS_KEPT, FAILURES_SHOWN, MAX_PAGE,
+};
