@@ -9,10 +9,10 @@ use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::serve::ServeError;
-use glimpse_session::{Session, SessionConfig, SessionError};
 use glimpse_session::views::{
     AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery,
 };
+use glimpse_session::{Session, SessionConfig, SessionError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -6,8 +6,8 @@
 mod commands;
 mod protocol;
 
-use glimpse_session::{Session, SessionConfig};
 use glimpse_session::views::events::PICTURE_DROPPED;
+use glimpse_session::{Session, SessionConfig};
 use std::sync::Arc;
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
 
