@@ -357,8 +357,8 @@ fn encode_stage(
 }
 
 /// What the decoders tell about the files they read, so that a file that kills the process
-/// (an abort in a codec, the OOM killer) is known on the next start: the library records it
-/// (see [`crate::inflight`]).
+/// (an abort in a codec, the OOM killer) is known on the next start: the library's indexing
+/// job records it ([`crate::Library::index`]).
 pub trait Reading: Sync {
     /// Records durably that these files are about to be read, before any of them is.
     fn claim(&self, items: &[WorkItem]) -> Result<(), CatalogError>;

@@ -130,8 +130,8 @@ pub struct TagReport {
 /// Tags every indexed photo under `folder` from its stored vector: each label whose
 /// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
 /// tags are replaced in one transaction, which also keeps the run as the folder's auto-tag, so
-/// photos that arrive in the folder later are tagged the same way
-/// ([`AutoTagger::tag_arrivals`]).
+/// photos that arrive in the folder later are tagged the same way by the indexing job
+/// ([`Library::index`]).
 pub fn tag_folder(
     lib: &mut Library,
     folder: &Path,
@@ -186,7 +186,7 @@ pub fn tag_folder(
     let rows = tag(photos, &mut report);
     let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
     // ... then, under it, the photos an indexer committed meanwhile, and the writes: any photo
-    // arriving later finds the rule and is tagged by the indexer ([`AutoTagger`]).
+    // arriving later finds the rule and is tagged by the indexer.
     lib.replace_folder_tags(&rule, &seen, rows, &mut |late| tag(late, &mut report))?;
     let mut c: Vec<(String, usize)> = labels.into_iter().zip(counts).collect();
     c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
