@@ -20,6 +20,7 @@
 
 mod autotag;
 pub mod catalog;
+mod error;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 mod hash;
@@ -35,9 +36,10 @@ pub mod vectors;
 pub mod watch;
 
 pub use autotag::BUILTIN_LABELS;
+pub use error::LibraryError;
 pub use hash::{content_hash, ContentHash};
 pub use library::{
-    decoders_key, default_dir, remembered_model, Job, JobEvent, Library, LibraryError, Plan,
-    Summary, TagRow, INSERT_CHUNK, MODEL_SETTING, SAVE_EVERY,
+    decoders_key, default_dir, remembered_model, Job, JobEvent, Library, Plan, Summary, TagRow,
+    INSERT_CHUNK, SAVE_EVERY,
 };
-pub use records::Records;
+pub use records::{Records, MODEL_SETTING};

@@ -4,9 +4,10 @@
 use crate::catalog::{
     path_bytes, Catalog, CatalogError, PhotoFilter, PhotoInfo, RootCounts, Stats, TagRule,
 };
+use crate::error::LibraryError;
 use crate::lock::{LockError, WriterLock};
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
-use crate::records::Records;
+use crate::records::{Records, MODEL_SETTING};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
@@ -22,40 +23,6 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(10);
 /// New vectors gathered before they are inserted into the graph together.
 pub const INSERT_CHUNK: usize = 4096;
 
-/// Why a library operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LibraryError {
-    /// The catalog failed.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    /// The vector index failed.
-    #[error(transparent)]
-    Vectors(#[from] VectorError),
-    /// The catalog file is damaged.
-    #[error("catalog integrity check failed: {0}")]
-    Corrupt(String),
-    /// A plan with photos to encode was carried out without an image encoder.
-    #[error("{0} photos need encoding but no image encoder was given")]
-    NoEncoder(usize),
-    /// A plan was carried out on another library (or model) than the one that made it: its
-    /// photo ids would name other photos there.
-    #[error("the plan was made by the library at {planned} for another library or model")]
-    ForeignPlan {
-        /// The library that made the plan.
-        planned: String,
-    },
-    /// Another process is indexing this library (see [`crate::lock`]).
-    #[error(transparent)]
-    Locked(#[from] LockError),
-    /// A handle opened with [`Library::open_reader`] was asked to index or remove: only the
-    /// writer may change the vector index.
-    #[error("this library handle only reads; indexing needs the writer (Library::open)")]
-    ReadOnly,
-    /// A background indexing job ([`Job`]) panicked: the library it held is lost with it.
-    #[error("the indexing thread panicked")]
-    JobPanicked,
-}
-
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
 pub fn default_dir() -> PathBuf {
     if let Some(h) = std::env::var_os("GLIMPSE_HOME").filter(|h| !h.is_empty()) {
@@ -65,9 +32,6 @@ pub fn default_dir() -> PathBuf {
         .map(|d| d.join("glimpse"))
         .unwrap_or_else(|| PathBuf::from(".glimpse"))
 }
-
-/// The catalog setting that names the model a library was last indexed with.
-pub const MODEL_SETTING: &str = "model";
 
 /// The model the library at `dir` was last indexed with (a name from the manifest or a model
 /// folder's absolute path), so that commands and the window that name none keep using the one

@@ -4,9 +4,12 @@
 //! the catalog's own API, which also serves the indexing job.
 
 use crate::catalog::{Catalog, FormatCount, PhotoInfo, Root, TagRule};
-use crate::library::{LibraryError, MODEL_SETTING};
+use crate::error::LibraryError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+/// The catalog setting that names the model a library was last indexed with.
+pub const MODEL_SETTING: &str = "model";
 
 /// An open library folder, read without a model: `glimpse roots`, `glimpse status` and the
 /// window's file gate use it on their own; [`crate::Library::records`] lends the one an open
