@@ -180,7 +180,7 @@ fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
         "  built: catalog {rows_s:.1} s, vector index {build_s:.1} s ({:.0} vectors/s on {} threads; {})",
         n as f64 / build_s,
         std::thread::available_parallelism().map_or(1, |c| c.get()),
-        lib.vectors_origin
+        lib.vectors_origin()
     );
     drop(lib);
     std::fs::write(&done, b"ok").expect("marker");
@@ -285,7 +285,7 @@ fn main() {
         let (rss1, _) = rss_mb();
         println!(
             "  open {open_ms:.0} ms, first results {searchable_ms:.0} ms ({}), index memory {:.0} MB, RSS +{:.0} MB",
-            lib.vectors_origin,
+            lib.vectors_origin(),
             lib.vectors().memory_usage() as f64 / 1e6,
             rss1 - rss0
         );

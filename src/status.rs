@@ -86,7 +86,7 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
             (
                 lib.stats()?,
                 lib.vector_count(),
-                lib.vectors_origin.clone(),
+                lib.vectors_origin().to_string(),
                 Some(name.clone()),
                 max_encodes,
             )

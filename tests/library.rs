@@ -446,7 +446,7 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     // Reopening trusts the saved index (count and checksum match the catalog).
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vectors_origin(), "loaded");
     assert_eq!(lib.vector_count(), photos);
 }
 
@@ -474,7 +474,7 @@ fn saves_during_a_job_record_an_index_that_reopens_as_current() {
     let enc = encoder();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     // Save after every batch: the graph thread must insert what came before each save.
-    lib.save_every = std::time::Duration::ZERO;
+    lib.set_save_every(std::time::Duration::ZERO);
     let file = t.lib.join("vectors-tiny-clip.usearch");
     let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
     let empty = size();
@@ -493,7 +493,7 @@ fn saves_during_a_job_record_an_index_that_reopens_as_current() {
     assert_eq!(s.progress.encoded, unique, "{s:?}");
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vectors_origin(), "loaded");
     assert_eq!(lib.vector_count(), unique + 2);
 }
 
@@ -979,15 +979,15 @@ fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
     std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert!(
-        lib.vectors_origin.starts_with("rebuilt"),
+        lib.vectors_origin().starts_with("rebuilt"),
         "{}",
-        lib.vectors_origin
+        lib.vectors_origin()
     );
     assert_eq!(lib.vector_count(), n);
     std::fs::remove_file(&file).unwrap();
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "rebuilt (missing)");
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
     assert_eq!(lib.vector_count(), n);
 }
 
@@ -1254,7 +1254,7 @@ fn a_second_model_is_indexed_beside_the_first() {
     let a = Library::open(&t.lib, "model-a", 512).unwrap();
     counts_match_the_rows(&a, &t.lib);
     assert_eq!(a.vector_count(), n);
-    assert_eq!(a.vectors_origin, "loaded");
+    assert_eq!(a.vectors_origin(), "loaded");
     assert_eq!(a.max_encodes().unwrap(), 1);
 }
 
@@ -1346,7 +1346,7 @@ fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
             .map(|i| {
                 let name = i.path.file_name().unwrap().to_string_lossy().into_owned();
                 let hash = i.content_hash.expect("indexed photos have a hash");
-                (name, lib.thumbs.exists(&hash))
+                (name, lib.thumbs().exists(&hash))
             })
             .collect();
         v.sort();

@@ -120,15 +120,15 @@ pub struct Library {
     /// The source of truth (its catalog), read by the front ends through [`Library::records`].
     records: Records,
     /// The preview cache.
-    pub thumbs: Thumbs,
+    thumbs: Thumbs,
     /// How often a running job saves the vector index ([`SAVE_EVERY`] unless changed): what a
     /// crash can cost in graph rebuilding against the time spent writing the index.
-    pub save_every: Duration,
+    save_every: Duration,
     model: String,
     model_id: i64,
     vectors: VectorIndex,
     /// How the vector index was obtained at open ("loaded" or why it was rebuilt).
-    pub vectors_origin: String,
+    vectors_origin: String,
     /// The saved index state these vectors correspond to (what a reader compares against).
     seen: Option<Saved>,
     /// Held by the writer for as long as it is open; `None` for a reader.
@@ -292,6 +292,23 @@ impl Library {
     /// The vector index, for search.
     pub fn vectors(&self) -> &VectorIndex {
         &self.vectors
+    }
+
+    /// The preview cache, where results find a photo's thumbnail by content hash.
+    pub fn thumbs(&self) -> &Thumbs {
+        &self.thumbs
+    }
+
+    /// How the vector index was obtained at open ("loaded", or why it was rebuilt), for
+    /// `status` and the checks that a reopened library did not rebuild.
+    pub fn vectors_origin(&self) -> &str {
+        &self.vectors_origin
+    }
+
+    /// Sets how often a running job saves the vector index ([`SAVE_EVERY`] by default): what a
+    /// crash can cost in graph rebuilding against the time spent writing the index.
+    pub fn set_save_every(&mut self, every: Duration) {
+        self.save_every = every;
     }
 
     /// Vectors in the index.

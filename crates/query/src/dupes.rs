@@ -80,8 +80,8 @@ fn signature(lib: &Library, info: &PhotoInfo) -> Option<Vec<f32>> {
     let img = info
         .content_hash
         .as_deref()
-        .filter(|h| lib.thumbs.exists(h))
-        .and_then(|h| image::open(lib.thumbs.path_for(h)).ok())
+        .filter(|h| lib.thumbs().exists(h))
+        .and_then(|h| image::open(lib.thumbs().path_for(h)).ok())
         .map(|i| i.to_rgb8())
         .or_else(|| {
             decode::decode_file(&info.path, DecodeOptions::for_model(64))

@@ -559,8 +559,8 @@ fn join(
             let thumbnail = photo
                 .content_hash
                 .as_deref()
-                .filter(|h| lib.thumbs.exists(h))
-                .map(|h| lib.thumbs.path_for(h));
+                .filter(|h| lib.thumbs().exists(h))
+                .map(|h| lib.thumbs().path_for(h));
             let tags = tags
                 .remove(&id)
                 .unwrap_or_default()

@@ -1123,9 +1123,9 @@ fn hit_view(h: search::Hit) -> HitView {
 
 fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
     let hash = info.content_hash.as_deref()?;
-    lib.thumbs
+    lib.thumbs()
         .exists(hash)
-        .then(|| lib.thumbs.path_for(hash).display().to_string())
+        .then(|| lib.thumbs().path_for(hash).display().to_string())
 }
 
 /// Longest side of the dropped-picture preview.
