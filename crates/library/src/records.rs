@@ -145,3 +145,29 @@ impl Records {
         Ok(self.catalog.tag_rules()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_read_without_a_model_knows_its_roots_and_model_widths() {
+        let dir = tempfile::tempdir().unwrap();
+        let photos = tempfile::tempdir().unwrap();
+        let records = Records::open(dir.path()).unwrap();
+        assert_eq!(records.width_of("tiny").unwrap(), None);
+        assert!(records.root_paths().unwrap().is_empty());
+        // A model row as Library::open makes it: its width is what a later open must use.
+        records.catalog.model_id("tiny", 512).unwrap();
+        assert_eq!(records.width_of("tiny").unwrap(), Some(512));
+        assert_eq!(records.width_of("other").unwrap(), None);
+        let root = records.add_root(photos.path()).unwrap();
+        assert_eq!(records.root_paths().unwrap(), vec![root.path.clone()]);
+        let inner = photos.path().join("inner");
+        assert_eq!(records.root_holding(&inner).unwrap(), Some(root.clone()));
+        assert_eq!(records.remove_root(&root.path).unwrap(), 0, "no photos yet");
+        assert!(records.roots().unwrap().is_empty());
+        assert_eq!(records.remembered_model().unwrap(), None);
+        assert_eq!(records.provider().unwrap(), None);
+    }
+}

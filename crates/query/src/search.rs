@@ -33,8 +33,9 @@ pub enum SearchError {
     Example {
         /// The file.
         path: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (reading, the memory budget, decoding or encoding it).
+        #[source]
+        reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The example is new to the library and must be encoded, but no image encoder was given.
     #[error("{0} is not in the library: the image encoder is needed to embed it")]
@@ -233,7 +234,9 @@ pub fn example(
 }
 
 /// The reason a picture file cannot be an example, for `path`.
-fn bad_example(path: &Path) -> impl Fn(String) -> SearchError + '_ {
+fn bad_example(
+    path: &Path,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> SearchError + '_ {
     move |reason| SearchError::Example {
         path: path.display().to_string(),
         reason,
@@ -245,7 +248,7 @@ fn bad_example(path: &Path) -> impl Fn(String) -> SearchError + '_ {
 pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchError> {
     let canonical = path
         .canonicalize()
-        .map_err(|e| bad_example(path)(e.to_string()))?;
+        .map_err(|e| bad_example(path)(e.into()))?;
     let Some(info) = lib.records().photo_by_path(&canonical)? else {
         return Ok(None);
     };
@@ -271,7 +274,7 @@ impl ExampleFile {
     /// without end) and hashes it.
     pub fn read(path: &Path) -> Result<Self, SearchError> {
         let bytes = glimpse_clip::read::read_photo(path, decode::MAX_FILE_BYTES)
-            .map_err(|e| bad_example(path)(e.to_string()))?;
+            .map_err(|e| bad_example(path)(e.into()))?;
         let hash = glimpse_library::content_hash(&bytes);
         Ok(ExampleFile {
             path: path.to_path_buf(),
@@ -286,8 +289,8 @@ impl ExampleFile {
         let opts = DecodeOptions::for_model(encoder.preprocess.resize);
         let _memory = glimpse_clip::budget::global()
             .reserve(decode::footprint(&self.bytes, opts))
-            .map_err(|e| bad(e.to_string()))?;
-        let d = decode::decode_bytes(&self.bytes, opts).map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(e.into()))?;
+        let d = decode::decode_bytes(&self.bytes, opts).map_err(|e| bad(e.into()))?;
         let pixels = encoder.pixels_of(&d.image);
         let mut out = encoder
             .encode_pixels(pixels.as_view(), 1)
