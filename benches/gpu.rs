@@ -584,7 +584,7 @@ fn insert(args: &[String]) {
         let take = if threads == 1 { n.min(20_000) } else { n };
         let mut idx = glimpse_library::vectors::VectorIndex::new(dim).expect("index");
         let t = Instant::now();
-        for chunk in items[..take].chunks(glimpse_library::library::INSERT_CHUNK) {
+        for chunk in items[..take].chunks(glimpse_library::INSERT_CHUNK) {
             idx.add_many(chunk, threads).expect("add");
         }
         let secs = t.elapsed().as_secs_f64();
@@ -613,7 +613,7 @@ fn insert(args: &[String]) {
         let mut idx = glimpse_library::vectors::VectorIndex::new(dim).expect("index");
         idx.set_expansion_add(expansion);
         let t = Instant::now();
-        for chunk in items.chunks(glimpse_library::library::INSERT_CHUNK) {
+        for chunk in items.chunks(glimpse_library::INSERT_CHUNK) {
             idx.add_many(chunk, threads).expect("add");
         }
         let secs = t.elapsed().as_secs_f64();

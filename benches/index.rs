@@ -12,8 +12,8 @@ use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::RuntimeOptions;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 mod common;
 
 use std::path::PathBuf;

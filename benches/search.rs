@@ -19,8 +19,8 @@ use glimpse_clip::encode::TextEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_library::catalog::Catalog;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Outcome;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -180,7 +180,7 @@ fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
         "  built: catalog {rows_s:.1} s, vector index {build_s:.1} s ({:.0} vectors/s on {} threads; {})",
         n as f64 / build_s,
         std::thread::available_parallelism().map_or(1, |c| c.get()),
-        lib.vectors_origin
+        lib.vectors_origin()
     );
     drop(lib);
     std::fs::write(&done, b"ok").expect("marker");
@@ -285,7 +285,7 @@ fn main() {
         let (rss1, _) = rss_mb();
         println!(
             "  open {open_ms:.0} ms, first results {searchable_ms:.0} ms ({}), index memory {:.0} MB, RSS +{:.0} MB",
-            lib.vectors_origin,
+            lib.vectors_origin(),
             lib.vectors().memory_usage() as f64 / 1e6,
             rss1 - rss0
         );
@@ -294,12 +294,12 @@ fn main() {
         let reads = 20;
         let t = Instant::now();
         for _ in 0..reads {
-            lib.catalog.root_counts(lib.model_id()).expect("counts");
+            lib.root_counts().expect("counts");
         }
         let folders_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
         let t = Instant::now();
         for _ in 0..reads {
-            lib.catalog.indexed_formats().expect("formats");
+            lib.records().indexed_formats().expect("formats");
         }
         let formats_ms = t.elapsed().as_secs_f64() * 1e3 / reads as f64;
         println!("  window counts: folders {folders_ms:.3} ms, formats {formats_ms:.3} ms");

@@ -10,8 +10,8 @@
 
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
-use glimpse_session::session::{Session, SessionConfig};
 use glimpse_session::views::SearchQuery;
+use glimpse_session::{Session, SessionConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

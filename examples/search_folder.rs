@@ -11,8 +11,8 @@ use glimpse_clip::device::Device;
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, RuntimeOptions};
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
 use std::path::PathBuf;
 

@@ -101,7 +101,7 @@ impl ModelArg {
             return Ok((m.clone(), false));
         }
         let dir = cli.library_dir();
-        let remembered = glimpse_library::library::remembered_model(&dir)
+        let remembered = glimpse_library::remembered_model(&dir)
             .with_context(|| format!("cannot open library {}", dir.display()))?;
         Ok(match remembered {
             Some(m) => (m, true),

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, Runtime, RuntimeOptions};
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 
 use crate::args::{DeviceArg, ModelArg};
@@ -72,12 +72,9 @@ pub(crate) fn library_model(cli: &Cli, arg: &ModelArg) -> Result<(ModelFiles, St
 /// catalog).
 pub(crate) fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
     let dir = cli.library_dir();
-    let catalog = glimpse_library::catalog::Catalog::open(&dir)
-        .with_context(|| format!("cannot open library {}", dir.display()))?;
-    let Some((_, dim)) = catalog
-        .models()?
-        .into_iter()
-        .find(|(n, _)| *n == files.name)
+    let Some(dim) = glimpse_library::Records::open(&dir)
+        .with_context(|| format!("cannot open library {}", dir.display()))?
+        .width_of(&files.name)?
     else {
         bail!(
             "no photos are indexed with model {} in {} yet: run `glimpse index --model {} <folder>` first",
@@ -86,7 +83,6 @@ pub(crate) fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
             files.dir.display()
         );
     };
-    drop(catalog);
     Library::open_for_reading(&dir, &files.name, dim)
         .with_context(|| format!("cannot open library {}", dir.display()))
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use glimpse_clip::model::ModelFiles;
 use glimpse_library::catalog::PhotoFilter;
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Page, Request, SearchError, Sort};
 use std::io::Write;
 use std::path::{Path, PathBuf};

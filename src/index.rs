@@ -4,8 +4,8 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use glimpse_clip::encode::LazyImageEncoder;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ pub(crate) fn run(cli: &Cli, cmd: &IndexCmd) -> Result<ExitCode> {
     let mut enc = IndexEncoder::new(cli, &cmd.encoder)?;
     let mut lib = enc.open_library(cli)?;
     let roots: Vec<PathBuf> = if cmd.roots.is_empty() {
-        lib.catalog.roots()?.into_iter().map(|r| r.path).collect()
+        lib.records().root_paths()?
     } else {
         cmd.roots.clone()
     };
@@ -71,15 +71,10 @@ impl IndexEncoder {
     /// it, or, for a model it has not seen, the one its graph declares (which opens it now).
     pub(crate) fn open_library(&mut self, cli: &Cli) -> Result<Library> {
         let dir = cli.library_dir();
-        let catalog = glimpse_library::catalog::Catalog::open(&dir)
-            .with_context(|| format!("cannot open library {}", dir.display()))?;
         let name = self.lazy.files().name.clone();
-        let recorded = catalog
-            .models()?
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, dim)| dim);
-        drop(catalog);
+        let recorded = glimpse_library::Records::open(&dir)
+            .with_context(|| format!("cannot open library {}", dir.display()))?
+            .width_of(&name)?;
         let dim = match recorded {
             Some(dim) => dim,
             None => self.lazy.get()?.dim(),
@@ -100,7 +95,7 @@ pub(crate) fn run_index(
     encoder: &IndexEncoder,
     roots: &[PathBuf],
     threads: usize,
-) -> Result<glimpse_library::library::Summary> {
+) -> Result<glimpse_library::Summary> {
     let control = Control::default();
     let plan = lib.plan(roots, &control)?;
     let enc = if plan.to_encode() > 0 {
@@ -124,7 +119,7 @@ pub(crate) fn run_index(
 }
 
 /// What an index job did, on stderr.
-fn report_summary(summary: &glimpse_library::library::Summary, threads: usize) {
+fn report_summary(summary: &glimpse_library::Summary, threads: usize) {
     let p = &summary.progress;
     eprintln!(
         "glimpse: {} photos scanned: {} unchanged, {} queued ({} encoded, {} failed), {} unsupported, {} removed; {:.1} photos/s",

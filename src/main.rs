@@ -43,7 +43,7 @@ impl Cli {
     pub(crate) fn library_dir(&self) -> std::path::PathBuf {
         self.library
             .clone()
-            .unwrap_or_else(glimpse_library::library::default_dir)
+            .unwrap_or_else(glimpse_library::default_dir)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -39,7 +39,7 @@ enum RootsAction {
 
 /// Adds, removes or lists the library's photo folders.
 pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
-    let catalog = glimpse_library::catalog::Catalog::open(&cli.library_dir())?;
+    let records = glimpse_library::Records::open(&cli.library_dir())?;
     match &cmd.action {
         RootsAction::Add { paths } => {
             // A folder added above a root takes that root's photos in: not while an
@@ -47,7 +47,7 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
             let _writer = glimpse_library::lock::WriterLock::acquire(&cli.library_dir())?;
             for p in paths {
                 let p = p.canonicalize().unwrap_or_else(|_| p.clone());
-                let root = catalog.add_root(&p)?;
+                let root = records.add_root(&p)?;
                 if root.path == p {
                     println!("{}", p.display());
                 } else {
@@ -60,9 +60,8 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
             }
         }
         RootsAction::Remove { paths } => {
-            let models = catalog.models()?;
-            let roots = catalog.roots()?;
-            drop(catalog);
+            let models = records.models()?;
+            let roots = records.roots()?;
             let mut unknown = 0;
             for p in paths {
                 let p = p.canonicalize().unwrap_or_else(|_| p.clone());
@@ -91,8 +90,7 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
                         println!("{} ({n} photos removed from the library)", p.display());
                     }
                     None => {
-                        glimpse_library::catalog::Catalog::open(&cli.library_dir())?
-                            .remove_root(&p)?;
+                        records.remove_root(&p)?;
                         println!("{}", p.display());
                     }
                 }
@@ -102,7 +100,7 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
             }
         }
         RootsAction::List { json } => {
-            for r in catalog.roots()? {
+            for r in records.roots()? {
                 if *json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -40,29 +40,29 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         check,
     } = cmd;
     let dir = cli.library_dir();
-    let catalog = glimpse_library::catalog::Catalog::open(&dir)?;
+    let records = glimpse_library::Records::open(&dir)?;
     let integrity = if *check {
-        Some(catalog.integrity_check()?)
+        Some(records.integrity_check()?)
     } else {
         None
     };
-    let roots = catalog.roots()?;
-    let formats = catalog.format_counts()?;
+    let roots = records.roots()?;
+    let formats = records.format_counts()?;
     let (failed_files, noted_files) = if *files {
-        (catalog.failed_files()?, catalog.noted_files()?)
+        (records.failed_files()?, records.noted_files()?)
     } else {
         (Vec::new(), Vec::new())
     };
-    let provider = catalog.setting("provider")?;
-    let auto_tags: Vec<serde_json::Value> = catalog
+    let provider = records.provider()?;
+    let auto_tags: Vec<serde_json::Value> = records
         .tag_rules()?
         .into_iter()
         .map(|r| serde_json::json!({"folder": r.folder.to_string_lossy(), "labels": r.labels}))
         .collect();
     // The model the library was last indexed with, as named then (a folder or a name).
-    let source = catalog.setting(glimpse_library::library::MODEL_SETTING)?;
-    let chosen = status_model(model.as_deref(), source.as_deref(), &catalog)?;
-    drop(catalog);
+    let source = records.remembered_model()?;
+    let chosen = status_model(model.as_deref(), source.as_deref(), &records)?;
+    drop(records);
     let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
         Some((name, dim)) => {
             let lib = Library::open_for_reading(&dir, name, *dim)?;
@@ -86,7 +86,7 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
             (
                 lib.stats()?,
                 lib.vector_count(),
-                lib.vectors_origin.clone(),
+                lib.vectors_origin().to_string(),
                 Some(name.clone()),
                 max_encodes,
             )
@@ -234,9 +234,9 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
 fn status_model(
     model: Option<&str>,
     remembered: Option<&str>,
-    catalog: &glimpse_library::catalog::Catalog,
+    records: &glimpse_library::Records,
 ) -> Result<Option<(String, usize)>> {
-    let known = catalog.models()?;
+    let known = records.models()?;
     let Some(m) = model.or(remembered) else {
         return Ok(known.last().cloned());
     };

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use glimpse_clip::encode::TextEncoder;
+use glimpse_query::search::TowerError;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,7 +57,7 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         .canonicalize()
         .unwrap_or_else(|_| cmd.folder.clone());
     if cmd.stop {
-        let n = lib.catalog.forget_tag_rules(&folder)?;
+        let n = lib.forget_tag_rules(&folder)?;
         if !cli.quiet {
             if n == 0 {
                 eprintln!("glimpse: {} was not auto-tagged", folder.display());
@@ -81,13 +82,14 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
         glimpse_query::tags::default_labels(&lib)?
     };
     let mut text: Option<TextEncoder> = None;
-    let mut embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, String> {
+    let mut embed = |texts: &[String]| -> std::result::Result<Vec<Vec<f32>>, TowerError> {
         if text.is_none() {
+            // The whole chain, as the user would read it from any other command.
             text = Some(open_text(cli, &files, &cmd.device).map_err(|e| format!("{e:#}"))?);
         }
         let enc = text.as_ref().ok_or("no text encoder")?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        enc.embed(&refs).map_err(|e| e.to_string())
+        Ok(enc.embed(&refs)?)
     };
     let opts = glimpse_query::tags::TagOptions {
         threshold: cmd.threshold,
@@ -132,10 +134,10 @@ pub(crate) fn tag(cli: &Cli, cmd: &TagCmd) -> Result<ExitCode> {
 
 /// Prints the tags in use with their photo counts.
 pub(crate) fn tags(cli: &Cli, cmd: &TagsCmd) -> Result<ExitCode> {
-    let catalog = glimpse_library::catalog::Catalog::open(&cli.library_dir())?;
+    let records = glimpse_library::Records::open(&cli.library_dir())?;
     let stdout = std::io::stdout();
     let mut w = stdout.lock();
-    for (label, n) in catalog.tag_counts()? {
+    for (label, n) in records.tag_counts()? {
         if cmd.json {
             writeln!(w, "{}", serde_json::json!({"tag": label, "photos": n}))?;
         } else {

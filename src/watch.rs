@@ -22,7 +22,7 @@ pub(crate) struct WatchCmd {
 pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
     let mut enc = IndexEncoder::new(cli, &cmd.encoder)?;
     let mut lib = enc.open_library(cli)?;
-    let roots: Vec<PathBuf> = lib.catalog.roots()?.into_iter().map(|r| r.path).collect();
+    let roots: Vec<PathBuf> = lib.records().root_paths()?;
     if roots.is_empty() {
         anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
     }
@@ -49,7 +49,7 @@ pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
     loop {
         if last_look.is_none_or(|t| t.elapsed() >= glimpse_library::watch::LOOK_EVERY) {
             last_look = Some(std::time::Instant::now());
-            if looks.changed(&lib.catalog.roots()?) {
+            if looks.changed(&lib.records().roots()?) {
                 run_index(cli, &mut lib, &enc, &roots, threads)?;
                 watcher = glimpse_library::watch::Watcher::new(&roots)?.0;
                 continue;

@@ -2,8 +2,8 @@
 //! on libraries whose vectors are chosen by hand (no model), so every expected list is known.
 
 use glimpse_library::catalog::{Catalog, PhotoFilter};
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Outcome;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request, SearchError, Sort};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -214,7 +214,7 @@ fn folder_filter_is_a_subtree_not_a_name_prefix() {
 
 #[test]
 fn date_range_is_half_open_and_combines_with_type_and_tag() {
-    let mut s = twelve();
+    let s = twelve();
     let run = |s: &Synthetic, filter: PhotoFilter| {
         let req = Request {
             filter,
@@ -248,10 +248,11 @@ fn date_range_is_half_open_and_combines_with_type_and_tag() {
     };
     assert_eq!(run(&s, both), vec!["p1"]);
     // Tags: p5 and p9 carry "sunset"; the filter ignores case.
-    let sunset = s.lib.catalog.label_id("sunset", true).unwrap();
+    // Tags written straight into the catalog, as a tagging run would leave them.
+    let mut catalog = Catalog::open(s.lib.dir()).unwrap();
+    let sunset = catalog.label_id("sunset", true).unwrap();
     let (p5, p9) = (s.ids["p5"], s.ids["p9"]);
-    s.lib
-        .catalog
+    catalog
         .replace_tags(&[p5, p9], &[(p5, sunset, 0.9), (p9, sunset, 0.8)])
         .unwrap();
     let tag = PhotoFilter {
@@ -330,7 +331,7 @@ fn a_selective_filter_still_returns_every_match_on_the_graph_path() {
 
 /// A text tower stand-in: each known word maps to a fixed vector; a prompt ("a photo of the
 /// small beach.") maps to the vector of the word it contains.
-type Embed<'a> = Box<dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a>;
+type Embed<'a> = Box<dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, search::TowerError> + 'a>;
 
 fn dictionary<'a>(words: &'a [(&'static str, Vec<f32>)]) -> Embed<'a> {
     Box::new(move |texts: &[&str]| {
@@ -341,7 +342,7 @@ fn dictionary<'a>(words: &'a [(&'static str, Vec<f32>)]) -> Embed<'a> {
                     .iter()
                     .find(|(w, _)| t.split(|c: char| !c.is_alphanumeric()).any(|x| x == *w))
                     .map(|(_, v)| v.clone())
-                    .ok_or_else(|| format!("unknown text {t:?}"))
+                    .ok_or_else(|| format!("unknown text {t:?}").into())
             })
             .collect()
     })
@@ -511,7 +512,7 @@ fn tagging_uses_stored_vectors_and_cached_label_vectors() {
     assert_eq!(calls, vec![21, 7]);
     // The new set replaced the old tags: "people" is gone; the beach photo is 0.51 from sea
     // but 0.86 from beach, so the softmax at 100 gives sea ~0.
-    let counts: HashMap<String, u64> = s.lib.catalog.tag_counts().unwrap().into_iter().collect();
+    let counts: HashMap<String, u64> = s.lib.records().tag_counts().unwrap().into_iter().collect();
     assert_eq!(counts.get("people"), None);
     assert_eq!(counts["beach"], 2);
     let filter = PhotoFilter {

@@ -11,8 +11,8 @@ use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 
 fn fixture(name: &str) -> std::path::PathBuf {
     common::fixture("formats").join(name)
@@ -134,7 +134,7 @@ fn a_folder_of_formats_indexes_and_status_names_each_format() {
         &mut |_| {},
     )
     .unwrap();
-    let formats = lib.catalog.format_counts().unwrap();
+    let formats = lib.records().format_counts().unwrap();
     let of = |f: &str| {
         formats
             .iter()

@@ -23,8 +23,8 @@ fn folder() -> tempfile::TempDir {
 #[cfg(unix)]
 mod special_files {
     use super::*;
-    use glimpse_library::library::Library;
     use glimpse_library::prepare::{self, PrepareError};
+    use glimpse_library::Library;
     use std::collections::HashMap;
     use std::sync::mpsc;
     use std::time::Duration;

@@ -6,8 +6,9 @@ mod common;
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::library::{Library, LibraryError, Summary};
+use glimpse_library::catalog::Catalog;
 use glimpse_library::pipeline::Control;
+use glimpse_library::{Library, LibraryError, Summary};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -182,8 +183,7 @@ fn counts_match_the_rows(lib: &Library, dir: &Path) {
         .collect::<Result<_, _>>()
         .unwrap();
     let kept: Vec<(i64, u64, u64, u64, u64)> = lib
-        .catalog
-        .root_counts(model)
+        .root_counts()
         .unwrap()
         .into_iter()
         .map(|c| (c.root.id, c.photos, c.indexed, c.pending, c.failed))
@@ -222,7 +222,7 @@ fn counts_match_the_rows(lib: &Library, dir: &Path) {
         "library totals (photos, indexed, failed, pending, missing, unsupported)"
     );
 
-    let mut formats = lib.catalog.indexed_formats().unwrap();
+    let mut formats = lib.records().indexed_formats().unwrap();
     formats.sort();
     let mut stmt = db
         .prepare(
@@ -238,7 +238,7 @@ fn counts_match_the_rows(lib: &Library, dir: &Path) {
     assert_eq!(formats, by_rows, "searchable photos per format");
 
     // `glimpse status`'s per-format lines: every photo once, in its state.
-    let per_format = lib.catalog.format_counts().unwrap();
+    let per_format = lib.records().format_counts().unwrap();
     let sum = |f: fn(&glimpse_library::catalog::FormatCount) -> u64| {
         per_format.iter().map(f).sum::<u64>()
     };
@@ -288,13 +288,10 @@ fn a_plan_says_whether_the_model_is_needed_and_a_refused_one_loses_nothing() {
         matches!(err, LibraryError::NoEncoder(n) if n == photos + 5),
         "{err}"
     );
-    assert_eq!(lib.catalog.setting("provider").unwrap(), None);
+    assert_eq!(lib.records().provider().unwrap(), None);
     // What the refused job recorded is picked up by the next one, which records what ran it.
     let s = index(&mut lib, &enc, &roots);
-    assert_eq!(
-        lib.catalog.setting("provider").unwrap().as_deref(),
-        Some("CPU")
-    );
+    assert_eq!(lib.records().provider().unwrap().as_deref(), Some("CPU"));
     assert_eq!(
         (s.progress.encoded, s.progress.failed),
         (unique, 5),
@@ -392,7 +389,7 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     // The time the graph insertion took is reported with its thread count.
     assert!(s.graph > 0.0 && s.graph_threads >= 1, "{s:?}");
     // Per format: decoded photos by their bytes, the rest by their names.
-    let formats = lib.catalog.format_counts().unwrap();
+    let formats = lib.records().format_counts().unwrap();
     let of = |f: &str| {
         formats
             .iter()
@@ -407,7 +404,7 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     assert_eq!((of("jpeg").failed, of("png").failed), (2, 3), "{formats:?}");
     assert_eq!((of("x3f").unsupported, of("x3f").indexed), (1, 0));
     assert!(formats.iter().all(|c| c.pending == 0), "{formats:?}");
-    let bad = lib.catalog.failed_files().unwrap();
+    let bad = lib.records().failed_files().unwrap();
     assert_eq!(bad.len(), 6, "{bad:?}");
     assert!(bad.iter().all(|(_, why)| !why.is_empty()));
     assert!(bad
@@ -449,7 +446,7 @@ fn a_tree_indexes_with_the_right_counts_and_a_second_run_encodes_nothing() {
     // Reopening trusts the saved index (count and checksum match the catalog).
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vectors_origin(), "loaded");
     assert_eq!(lib.vector_count(), photos);
 }
 
@@ -467,7 +464,7 @@ fn a_library_from_before_kept_counts_gets_them_when_opened() {
     drop(db);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     counts_match_the_rows(&lib, &t.lib);
-    let c = &lib.catalog.root_counts(lib.model_id()).unwrap()[0];
+    let c = &lib.root_counts().unwrap()[0];
     assert!(c.indexed > 0 && c.failed > 0, "{c:?}");
 }
 
@@ -477,7 +474,7 @@ fn saves_during_a_job_record_an_index_that_reopens_as_current() {
     let enc = encoder();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     // Save after every batch: the graph thread must insert what came before each save.
-    lib.save_every = std::time::Duration::ZERO;
+    lib.set_save_every(std::time::Duration::ZERO);
     let file = t.lib.join("vectors-tiny-clip.usearch");
     let size = || std::fs::metadata(&file).map_or(0, |m| m.len());
     let empty = size();
@@ -496,7 +493,7 @@ fn saves_during_a_job_record_an_index_that_reopens_as_current() {
     assert_eq!(s.progress.encoded, unique, "{s:?}");
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "loaded");
+    assert_eq!(lib.vectors_origin(), "loaded");
     assert_eq!(lib.vector_count(), unique + 2);
 }
 
@@ -541,13 +538,13 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
 
 /// The catalog id of the photo at `path`.
 fn id_at(lib: &Library, path: &Path) -> i64 {
-    lib.catalog.photo_by_path(path).unwrap().unwrap().id
+    lib.records().photo_by_path(path).unwrap().unwrap().id
 }
 
 /// Tags of the photo at `path` (label, score), best first.
 fn tags_at(lib: &Library, path: &Path) -> Vec<(String, f32)> {
     let id = id_at(lib, path);
-    lib.catalog
+    lib.records()
         .tags_of(&[id])
         .unwrap()
         .remove(&id)
@@ -566,9 +563,10 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
         id("y2021/m3/img3.png"),
         id("y2021/m1/img5.JPG"),
     );
-    let beach = lib.catalog.label_id("beach", false).unwrap();
-    let dog = lib.catalog.label_id("dog", false).unwrap();
-    lib.catalog
+    let mut catalog = Catalog::open(lib.dir()).unwrap();
+    let beach = catalog.label_id("beach", false).unwrap();
+    let dog = catalog.label_id("dog", false).unwrap();
+    catalog
         .replace_tags(
             &[img0, img3, img5],
             &[
@@ -609,7 +607,7 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
     // An untagged copy of a moved photo that stayed where it was is left as the user had it.
     assert!(tags_at(&lib, &t.root.join("copy-of-img0.png")).is_empty());
     let counts: std::collections::HashMap<String, u64> =
-        lib.catalog.tag_counts().unwrap().into_iter().collect();
+        lib.records().tag_counts().unwrap().into_iter().collect();
     assert_eq!(counts.get("beach"), Some(&2));
     assert_eq!(
         counts.get("dog"),
@@ -632,9 +630,10 @@ fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
         id("y2020/img1-again.jpg"),
         id("y2021/m3/img3.png"),
     );
-    let beach = lib.catalog.label_id("beach", false).unwrap();
-    let dog = lib.catalog.label_id("dog", false).unwrap();
-    lib.catalog
+    let mut catalog = Catalog::open(lib.dir()).unwrap();
+    let beach = catalog.label_id("beach", false).unwrap();
+    let dog = catalog.label_id("dog", false).unwrap();
+    catalog
         .replace_tags(
             &[img0, img1, again, img3],
             &[
@@ -690,7 +689,7 @@ fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
 }
 
 /// A stand-in text tower: a fixed pseudo-random unit vector per text.
-fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
+fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, glimpse_query::search::TowerError> {
     Ok(texts
         .iter()
         .map(|t| {
@@ -711,16 +710,14 @@ fn fake_text(texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
 
 /// Every tag of every photo, by path.
 fn all_tags(lib: &Library) -> std::collections::BTreeMap<PathBuf, Vec<(String, f32)>> {
-    let db = lib
-        .catalog
-        .embeddings_where(lib.model_id(), &Default::default());
+    let db = lib.photos_with_vectors(&Default::default());
     let ids: Vec<(i64, PathBuf)> = db
         .unwrap()
         .into_iter()
         .map(|(i, _)| (i.id, i.path))
         .collect();
     let tags = lib
-        .catalog
+        .records()
         .tags_of(&ids.iter().map(|i| i.0).collect::<Vec<_>>())
         .unwrap();
     ids.into_iter()
@@ -792,9 +789,9 @@ fn a_tagged_folder_tags_the_photos_that_arrive_later() {
     assert!(e.iter().all(|l| outer.contains(&l.0)), "{e:?}");
 
     // A folder removed from the library forgets its auto-tags.
-    assert_eq!(lib.catalog.tag_rules().unwrap().len(), 2);
+    assert_eq!(lib.records().tag_rules().unwrap().len(), 2);
     lib.remove_root(&t.root).unwrap();
-    assert!(lib.catalog.tag_rules().unwrap().is_empty());
+    assert!(lib.records().tag_rules().unwrap().is_empty());
 }
 
 #[test]
@@ -805,8 +802,9 @@ fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
     let id = |p: &str| id_at(&lib, &t.root.join(p));
     let (img1, img5) = (id("y2021/m1/img1.jpg"), id("y2021/m1/img5.JPG"));
-    let dog = lib.catalog.label_id("dog", false).unwrap();
-    lib.catalog
+    let mut catalog = Catalog::open(lib.dir()).unwrap();
+    let dog = catalog.label_id("dog", false).unwrap();
+    catalog
         .replace_tags(&[img1, img5], &[(img1, dog, 0.9), (img5, dog, 0.8)])
         .unwrap();
     // One folder whose labels match anything, one whose labels can never match.
@@ -835,7 +833,7 @@ fn a_photo_moved_into_an_auto_tagged_folder_takes_that_folder_s_tags() {
 }
 
 fn root_paths(lib: &Library) -> Vec<PathBuf> {
-    lib.catalog
+    lib.records()
         .roots()
         .unwrap()
         .into_iter()
@@ -903,7 +901,7 @@ fn a_folder_and_one_inside_it_are_one_root_and_each_photo_is_indexed_once() {
     // Removing the folder takes its counts with it.
     lib.remove_root(&top).unwrap();
     counts_match_the_rows(&lib, &t.lib);
-    assert!(lib.catalog.root_counts(lib.model_id()).unwrap().is_empty());
+    assert!(lib.root_counts().unwrap().is_empty());
     assert_eq!(lib.stats().unwrap().photos, 0);
 }
 
@@ -961,11 +959,11 @@ fn a_vanished_root_is_marked_offline_and_its_photos_are_kept() {
     assert_eq!(s.offline_roots, vec![root.clone()]);
     assert_eq!(s.removed, 0);
     assert_eq!(lib.vector_count(), n);
-    assert!(!lib.catalog.roots().unwrap()[0].online);
+    assert!(!lib.records().roots().unwrap()[0].online);
     std::fs::rename(&unplugged, &root).unwrap();
     let s = index(&mut lib, &enc, std::slice::from_ref(&root));
     assert_eq!((s.queued, s.removed), (0, 0));
-    assert!(lib.catalog.roots().unwrap()[0].online);
+    assert!(lib.records().roots().unwrap()[0].online);
 }
 
 #[test]
@@ -981,15 +979,15 @@ fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
     std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert!(
-        lib.vectors_origin.starts_with("rebuilt"),
+        lib.vectors_origin().starts_with("rebuilt"),
         "{}",
-        lib.vectors_origin
+        lib.vectors_origin()
     );
     assert_eq!(lib.vector_count(), n);
     std::fs::remove_file(&file).unwrap();
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    assert_eq!(lib.vectors_origin, "rebuilt (missing)");
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
     assert_eq!(lib.vector_count(), n);
 }
 
@@ -1245,7 +1243,7 @@ fn a_second_model_is_indexed_beside_the_first() {
     drop(a);
     let mut b = Library::open(&t.lib, "model-b", 512).unwrap();
     // Model B's photos are all to encode while model A's are searchable.
-    let before = b.catalog.root_counts(b.model_id()).unwrap();
+    let before = b.root_counts().unwrap();
     assert_eq!((before[0].indexed, before[0].pending), (0, n as u64));
     counts_match_the_rows(&b, &t.lib);
     let s = index(&mut b, &enc, std::slice::from_ref(&t.root));
@@ -1256,7 +1254,7 @@ fn a_second_model_is_indexed_beside_the_first() {
     let a = Library::open(&t.lib, "model-a", 512).unwrap();
     counts_match_the_rows(&a, &t.lib);
     assert_eq!(a.vector_count(), n);
-    assert_eq!(a.vectors_origin, "loaded");
+    assert_eq!(a.vectors_origin(), "loaded");
     assert_eq!(a.max_encodes().unwrap(), 1);
 }
 
@@ -1283,7 +1281,7 @@ fn a_root_that_suddenly_looks_empty_is_offline_not_purged() {
 /// The background job streams progress, pauses, resumes and hands the library back.
 #[test]
 fn a_background_job_streams_progress_and_can_be_paused() {
-    use glimpse_library::library::{Job, JobEvent};
+    use glimpse_library::{Job, JobEvent};
     let t = tree();
     let enc = std::sync::Arc::new(encoder());
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
@@ -1338,21 +1336,17 @@ fn small_photos_on_another_drive_keep_a_preview_for_when_it_is_unplugged() {
     .unwrap();
     let previews = |lib: &Library| -> Vec<(String, bool)> {
         let ids = lib
-            .catalog
-            .filter_ids(
-                lib.model_id(),
-                &glimpse_library::catalog::PhotoFilter::default(),
-            )
+            .filter_ids(&glimpse_library::catalog::PhotoFilter::default())
             .unwrap();
         let mut v: Vec<(String, bool)> = lib
-            .catalog
+            .records()
             .photo_infos(&ids)
             .unwrap()
             .into_values()
             .map(|i| {
                 let name = i.path.file_name().unwrap().to_string_lossy().into_owned();
                 let hash = i.content_hash.expect("indexed photos have a hash");
-                (name, lib.thumbs.exists(&hash))
+                (name, lib.thumbs().exists(&hash))
             })
             .collect();
         v.sort();

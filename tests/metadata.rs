@@ -10,8 +10,8 @@ use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request, Sort};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -56,12 +56,9 @@ fn indexed() -> (tempfile::TempDir, PathBuf, Library) {
 }
 
 fn infos(lib: &Library) -> Vec<PhotoInfo> {
-    let ids = lib
-        .catalog
-        .filter_ids(lib.model_id(), &PhotoFilter::default())
-        .unwrap();
+    let ids = lib.filter_ids(&PhotoFilter::default()).unwrap();
     let mut all: Vec<PhotoInfo> = lib
-        .catalog
+        .records()
         .photo_infos(&ids)
         .unwrap()
         .into_values()
@@ -80,7 +77,7 @@ fn info<'a>(all: &'a [PhotoInfo], file: &str) -> &'a PhotoInfo {
 
 /// Every photo passing `filter`, in `sort` order.
 fn found(lib: &Library, filter: PhotoFilter, sort: Sort) -> Vec<String> {
-    let any = lib.catalog.embeddings(lib.model_id()).unwrap()[0].1.clone();
+    let any = lib.embeddings_with_paths().unwrap()[0].1.clone();
     let mut req = Request::new(100);
     req.filter = filter;
     req.sort = sort;

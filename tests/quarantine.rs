@@ -147,7 +147,7 @@ const CHILD: &str = "GLIMPSE_TEST_SESSION_CHILD";
 fn run_session(library: &Path, root: &Path) {
     use glimpse_clip::device::{Device, DeviceOptions};
     use glimpse_clip::runtime::RuntimeOptions;
-    use glimpse_session::session::{Session, SessionConfig};
+    use glimpse_session::{Session, SessionConfig};
     let mut cfg = SessionConfig::new(library.to_path_buf());
     cfg.model = Some(common::shape_model().display().to_string());
     cfg.runtime = RuntimeOptions {

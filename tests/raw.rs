@@ -11,7 +11,7 @@ use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::library::Library;
+use glimpse_library::Library;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
@@ -102,7 +102,7 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
     let mut lib = Library::open(&dir.path().join("library"), "tiny-clip", enc.dim()).unwrap();
     let s = common::index_folder(&mut lib, &enc, &photos);
     assert_eq!((s.progress.encoded, s.progress.failed), (4, 1), "{s:?}");
-    let formats = lib.catalog.format_counts().unwrap();
+    let formats = lib.records().format_counts().unwrap();
     let of = |f: &str| {
         formats
             .iter()
@@ -115,15 +115,12 @@ fn a_folder_of_raws_indexes_with_their_metadata_and_formats() {
         assert_eq!(of(f).indexed, 1, "{f}: {formats:?}");
     }
     assert_eq!(of("nef").failed, 1, "{formats:?}");
-    let bad = lib.catalog.failed_files().unwrap();
+    let bad = lib.records().failed_files().unwrap();
     assert!(bad[0].0.ends_with("small_preview.nef"));
     assert!(bad[0].1.starts_with("RAW file: "), "{}", bad[0].1);
 
-    let ids = lib
-        .catalog
-        .filter_ids(lib.model_id(), &Default::default())
-        .unwrap();
-    let infos = lib.catalog.photo_infos(&ids).unwrap();
+    let ids = lib.filter_ids(&Default::default()).unwrap();
+    let infos = lib.records().photo_infos(&ids).unwrap();
     let by_name = |n: &str| {
         infos
             .values()
@@ -168,15 +165,16 @@ fn failed_files_are_tried_again_once_when_the_decoders_change() {
     // Same decoders, same files: the failure is not read again.
     assert_eq!(run(&mut lib), (0, 0, 0));
     // As if the folder had last been read by an older Glimpse, or before LibRaw was installed.
-    let key = glimpse_library::library::decoders_key(lib.catalog.roots().unwrap()[0].id);
-    lib.catalog.set_setting(&key, "0.0.1 raw").unwrap();
+    let key = glimpse_library::decoders_key(lib.records().roots().unwrap()[0].id);
+    let catalog = glimpse_library::catalog::Catalog::open(lib.dir()).unwrap();
+    catalog.set_setting(&key, "0.0.1 raw").unwrap();
     assert_eq!(
         run(&mut lib),
         (1, 0, 1),
         "only the failed file is tried again"
     );
     assert_eq!(
-        lib.catalog.setting(&key).unwrap(),
+        catalog.setting(&key).unwrap(),
         Some(glimpse_clip::decode::decoder_set())
     );
     assert_eq!(run(&mut lib), (0, 0, 0), "and only once");

@@ -9,10 +9,10 @@ use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::serve::ServeError;
-use glimpse_session::session::{Session, SessionConfig, SessionError};
 use glimpse_session::views::{
     AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery,
 };
+use glimpse_session::{Session, SessionConfig, SessionError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -923,7 +923,7 @@ fn a_dropped_picture_is_searched_by_the_token_the_shell_gave_it_and_never_by_a_p
         Err(SessionError::UnknownDrop(t)) if t == unknown
     ));
     // Only the latest drops are remembered.
-    let many: Vec<PathBuf> = vec![dropped.clone(); glimpse_session::session::DROPS_KEPT];
+    let many: Vec<PathBuf> = vec![dropped.clone(); glimpse_session::DROPS_KEPT];
     let newer = s.session.remember_drop(&many);
     assert!(by_token(newer[0].token).is_ok());
     assert!(matches!(

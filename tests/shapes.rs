@@ -8,8 +8,8 @@ use common::shapes::{self, Drawn, Rng, COLOURS, SHAPES};
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::library::Library;
 use glimpse_library::pipeline::Control;
+use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -307,7 +307,8 @@ fn tag_accuracy(
     let text = text_encoder();
     let mut embed = |t: &[String]| {
         let refs: Vec<&str> = t.iter().map(String::as_str).collect();
-        text.embed(&refs).map_err(|e| e.to_string())
+        text.embed(&refs)
+            .map_err(glimpse_query::search::TowerError::from)
     };
     let labels: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
     let opts = glimpse_query::tags::TagOptions {

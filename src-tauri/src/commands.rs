@@ -8,11 +8,11 @@
 //! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
-use glimpse_session::session::{Session, SessionError};
 use glimpse_session::views::{
     AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
     SearchPage, SearchQuery, TagCount, TagReportView,
 };
+use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tauri::State;

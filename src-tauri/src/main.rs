@@ -6,8 +6,8 @@
 mod commands;
 mod protocol;
 
-use glimpse_session::session::{Session, SessionConfig};
 use glimpse_session::views::events::PICTURE_DROPPED;
+use glimpse_session::{Session, SessionConfig};
 use std::sync::Arc;
 use tauri::{DragDropEvent, Emitter, Manager, WindowEvent};
 
@@ -18,7 +18,7 @@ pub struct AppState {
 }
 
 fn config() -> SessionConfig {
-    let mut cfg = SessionConfig::new(glimpse_library::library::default_dir());
+    let mut cfg = SessionConfig::new(glimpse_library::default_dir());
     // The model: a manifest name or a folder (tests point it at the repository's test models).
     if let Some(m) = std::env::var_os("GLIMPSE_MODEL").filter(|m| !m.is_empty()) {
         cfg.model = Some(m.to_string_lossy().into_owned());

@@ -76,10 +76,10 @@ pub fn floats(v: &serde_json::Value) -> Vec<f32> {
 
 /// Indexes one folder into `lib` on 2 threads, uncancelled: what most tests need.
 pub fn index_folder(
-    lib: &mut glimpse_library::library::Library,
+    lib: &mut glimpse_library::Library,
     enc: &glimpse_clip::encode::ImageEncoder,
     folder: &std::path::Path,
-) -> glimpse_library::library::Summary {
+) -> glimpse_library::Summary {
     lib.index(
         &[folder.to_path_buf()],
         enc,

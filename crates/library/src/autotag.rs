@@ -54,12 +54,12 @@ pub const BUILTIN_LABELS: &[&str] = &[
 
 /// What [`AutoTagger::tag_arrivals`] did for one batch of photos.
 #[derive(Debug, Default)]
-pub struct Arrivals {
+pub(crate) struct Arrivals {
     /// Photos (re)tagged by their folder's auto-tag (with what matched, which may be nothing).
-    pub tagged: Vec<i64>,
+    pub(crate) tagged: Vec<i64>,
     /// Auto-tagged folders whose labels this model has not embedded (their photos were left
     /// as they were; tagging the folder again embeds them).
-    pub unembedded: Vec<PathBuf>,
+    pub(crate) unembedded: Vec<PathBuf>,
 }
 
 /// A usable auto-tag run: the rule with its label ids and vectors, in the rule's order.
@@ -69,7 +69,7 @@ type ReadyRule = (TagRule, Vec<i64>, Vec<Vec<f32>>);
 /// It keeps the runs and their label vectors between batches and reads them again only when
 /// the runs changed (a tagging or `--stop` in another process meanwhile).
 #[derive(Debug, Default)]
-pub struct AutoTagger {
+pub(crate) struct AutoTagger {
     /// (latest run's sequence number, number of runs) when `rules` was read.
     seen: Option<(i64, i64)>,
     rules: Vec<ReadyRule>,
@@ -85,7 +85,7 @@ impl AutoTagger {
     /// indexing. Runs inside the transaction that commits the photos
     /// ([`Catalog::atomically`]), so a photo is never in the library without the tags its
     /// folder gives it.
-    pub fn tag_arrivals(
+    pub(crate) fn tag_arrivals(
         &mut self,
         c: &Catalog,
         model_id: i64,

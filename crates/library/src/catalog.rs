@@ -385,7 +385,7 @@ struct StoredVector {
     note: Option<String>,
 }
 
-/// A photo root folder.
+/// A photo root folder (serialised for `glimpse roots list --json` and `status --json`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Root {
     /// Row id.
@@ -396,7 +396,7 @@ pub struct Root {
     pub online: bool,
 }
 
-/// Photos of one format by state, for `status`.
+/// Photos of one format by state, for `status` (and its `--json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FormatCount {
     /// The format ("jpeg", "png", ..., "heic", "cr2"; "other" for names without a photo
@@ -424,7 +424,7 @@ fn format_by_name(path: &Path) -> String {
 }
 
 /// A root with its photo counts, for the app's folder panel.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RootCounts {
     /// The root.
     pub root: Root,
@@ -457,7 +457,7 @@ pub struct Known {
 }
 
 /// Counts for `glimpse status`.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Stats {
     /// Photo rows.
     pub photos: u64,
@@ -658,7 +658,7 @@ impl Catalog {
     }
 
     /// The root that holds `path` (the root itself or a folder inside it), if any.
-    pub fn root_holding(&self, path: &Path) -> Result<Option<Root>, CatalogError> {
+    pub(crate) fn root_holding(&self, path: &Path) -> Result<Option<Root>, CatalogError> {
         Ok(self
             .roots()?
             .into_iter()
@@ -745,7 +745,7 @@ impl Catalog {
 
     /// Per-root counts for the app's folder panel: photos, indexed for `model_id`, pending,
     /// failed (unsupported files count as failed: the user sees why either way).
-    pub fn root_counts(&self, model_id: i64) -> Result<Vec<RootCounts>, CatalogError> {
+    pub(crate) fn root_counts(&self, model_id: i64) -> Result<Vec<RootCounts>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -811,7 +811,7 @@ impl Catalog {
 
     /// Photos per format and state, most photos first. Decoded photos count under the format
     /// their bytes are in; the rest (failed, unsupported, pending) under their extension.
-    pub fn format_counts(&self) -> Result<Vec<FormatCount>, CatalogError> {
+    pub(crate) fn format_counts(&self) -> Result<Vec<FormatCount>, CatalogError> {
         let mut by: std::collections::BTreeMap<String, FormatCount> = Default::default();
         let mut add = |format: String, status: &str, n: u64| {
             let c = by.entry(format.clone()).or_insert_with(|| FormatCount {
@@ -878,7 +878,7 @@ impl Catalog {
 
     /// Searchable photos per format (as decoded), from the kept counts: the type filter's
     /// choices, cheap enough to ask after every job.
-    pub fn indexed_formats(&self) -> Result<Vec<(String, u64)>, CatalogError> {
+    pub(crate) fn indexed_formats(&self) -> Result<Vec<(String, u64)>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -897,7 +897,7 @@ impl Catalog {
     }
 
     /// Every failed or unsupported file with its reason, by path (`status --files`).
-    pub fn failed_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+    pub(crate) fn failed_files(&self) -> Result<Vec<(PathBuf, String)>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -939,7 +939,7 @@ impl Catalog {
     /// Lets commits on this connection skip the disk flush: what it writes (the claims of
     /// [`Catalog::claim`]) must survive the process dying, which the operating system's cache
     /// ensures, not a power cut, and flushing per chunk would slow indexing.
-    pub fn survive_the_process_only(&self) -> Result<(), CatalogError> {
+    pub(crate) fn survive_the_process_only(&self) -> Result<(), CatalogError> {
         self.conn
             .execute_batch("PRAGMA synchronous=NORMAL;")
             .ctx("pragmas")
@@ -948,7 +948,7 @@ impl Catalog {
     /// Records, durably and before any of them is read, that a job is about to read these
     /// photos (`alone`: one at a time, nothing else in flight), so that a process that dies on
     /// one of them leaves a trace the next job acts on. One transaction for the lot.
-    pub fn claim(&mut self, ids: &[i64], alone: bool) -> Result<(), CatalogError> {
+    pub(crate) fn claim(&mut self, ids: &[i64], alone: bool) -> Result<(), CatalogError> {
         let tx = self.conn.transaction().ctx("begin claim")?;
         {
             let mut put = tx
@@ -966,7 +966,7 @@ impl Catalog {
 
     /// Forgets the claims of a job that ended without the process dying (what it committed
     /// already cleared its own; the rest were cancelled or not reached).
-    pub fn release(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
+    pub(crate) fn release(&mut self, ids: &[i64]) -> Result<(), CatalogError> {
         let tx = self.conn.transaction().ctx("begin release")?;
         {
             let mut del = tx
@@ -984,7 +984,7 @@ impl Catalog {
     /// (`crashed`: a fatal signal while reading it), or when it died reading it alone twice;
     /// the others are returned, to be read alone (their claims stay until then). Returns (to
     /// read alone, marked failed).
-    pub fn settle_in_flight(
+    pub(crate) fn settle_in_flight(
         &mut self,
         decoders: &str,
         crashed: bool,
@@ -1038,7 +1038,7 @@ impl Catalog {
 
     /// Photos marked failed as [`STOPPED_WHILE_READING`] under `decoders`: not to be read
     /// again until the decoders change (or the file does).
-    pub fn stopped_under(&self, decoders: &str) -> Result<HashSet<i64>, CatalogError> {
+    pub(crate) fn stopped_under(&self, decoders: &str) -> Result<HashSet<i64>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -1184,7 +1184,7 @@ impl Catalog {
 
     /// [`Catalog::commit_batch`] for use inside [`Catalog::atomically`], with what else must
     /// land with the batch.
-    pub fn put_outcomes(
+    pub(crate) fn put_outcomes(
         &self,
         model_id: i64,
         outcomes: &[Outcome],
@@ -1561,7 +1561,7 @@ impl Catalog {
 
     /// Indexed photos whose metadata was never read (indexed before Glimpse read any), by id
     /// after `after_id`, at most `limit`: the index run reads it from their files.
-    pub fn metadata_unread(
+    pub(crate) fn metadata_unread(
         &self,
         after_id: i64,
         limit: usize,
@@ -1585,7 +1585,7 @@ impl Catalog {
 
     /// Stores metadata read after the photos were indexed, in one transaction; a photo
     /// recorded here is not read again.
-    pub fn set_metadata(&mut self, read: &[(i64, Metadata)]) -> Result<(), CatalogError> {
+    pub(crate) fn set_metadata(&mut self, read: &[(i64, Metadata)]) -> Result<(), CatalogError> {
         let tx = self.conn.transaction().ctx("begin metadata")?;
         {
             let mut put = tx
@@ -1759,7 +1759,8 @@ impl PhotoFilter {
     }
 }
 
-/// What a result shows about a photo.
+/// What a result shows about a photo (serialised in the CLI's `--json` lines; the window
+/// reads the session's views).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PhotoInfo {
     /// Row id (the vector key).
@@ -1940,7 +1941,7 @@ impl Catalog {
     }
 
     /// Ids of the photos with a vector for the model that pass `filter`, for filtered search.
-    pub fn filter_ids(
+    pub(crate) fn filter_ids(
         &self,
         model_id: i64,
         filter: &PhotoFilter,
@@ -1956,7 +1957,7 @@ impl Catalog {
     }
 
     /// What results show about these photos, by id (missing ids are simply absent).
-    pub fn photo_infos(
+    pub(crate) fn photo_infos(
         &self,
         ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, PhotoInfo>, CatalogError> {
@@ -1981,7 +1982,7 @@ impl Catalog {
     }
 
     /// A photo of the library by its path, if it is one.
-    pub fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, CatalogError> {
+    pub(crate) fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, CatalogError> {
         self.conn
             .query_row(
                 &format!("SELECT {} FROM photos p WHERE p.path = ?1", *INFO_COLUMNS),
@@ -1994,7 +1995,11 @@ impl Catalog {
 
     /// A photo with this content and a vector for the model (to reuse its vector for a file
     /// outside the library).
-    pub fn photo_with_hash(&self, model_id: i64, hash: &[u8]) -> Result<Option<i64>, CatalogError> {
+    pub(crate) fn photo_with_hash(
+        &self,
+        model_id: i64,
+        hash: &[u8],
+    ) -> Result<Option<i64>, CatalogError> {
         self.conn
             .query_row(
                 "SELECT p.id FROM photos p JOIN embeddings e ON e.photo_id = p.id
@@ -2007,7 +2012,7 @@ impl Catalog {
     }
 
     /// A photo's stored embedding for the model.
-    pub fn embedding(
+    pub(crate) fn embedding(
         &self,
         model_id: i64,
         photo_id: i64,
@@ -2024,7 +2029,7 @@ impl Catalog {
 
     /// Up to `limit` of the photos with a vector for the model that pass `filter`, from the
     /// `offset`-th, by date (newest first or oldest first; ties by id), for a listing.
-    pub fn dated_page(
+    pub(crate) fn dated_page(
         &self,
         model_id: i64,
         filter: &PhotoFilter,
@@ -2053,7 +2058,7 @@ impl Catalog {
 
     /// Every stored embedding (with what results show) of the photos passing `filter`, by
     /// path, for tagging and duplicate detection from stored vectors.
-    pub fn embeddings_where(
+    pub(crate) fn embeddings_where(
         &self,
         model_id: i64,
         filter: &PhotoFilter,
@@ -2089,7 +2094,7 @@ impl Catalog {
     }
 
     /// Labels the user added (not the built-in vocabulary), in the order they were added.
-    pub fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
+    pub(crate) fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare("SELECT name FROM labels WHERE builtin = 0 ORDER BY id")
@@ -2103,7 +2108,7 @@ impl Catalog {
     }
 
     /// A label's cached text vector for the model, if it was made from the same prompts.
-    pub fn label_vector(
+    pub(crate) fn label_vector(
         &self,
         label_id: i64,
         model_id: i64,
@@ -2120,7 +2125,7 @@ impl Catalog {
     }
 
     /// Caches a label's text vector for the model.
-    pub fn set_label_vector(
+    pub(crate) fn set_label_vector(
         &self,
         label_id: i64,
         model_id: i64,
@@ -2140,7 +2145,7 @@ impl Catalog {
     /// Runs `f` in one write transaction taken at the start (`BEGIN IMMEDIATE`), so what it
     /// reads cannot change under it before what it writes lands (another process may tag or
     /// index the same library), and an error writes nothing.
-    pub fn atomically<T, E: From<CatalogError>>(
+    pub(crate) fn atomically<T, E: From<CatalogError>>(
         &mut self,
         f: impl FnOnce(&Catalog) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -2171,7 +2176,11 @@ impl Catalog {
 
     /// [`Catalog::replace_tags`] for use inside [`Catalog::atomically`] (alone, each
     /// statement is its own transaction).
-    pub fn put_tags(&self, photos: &[i64], tags: &[(i64, i64, f32)]) -> Result<(), CatalogError> {
+    pub(crate) fn put_tags(
+        &self,
+        photos: &[i64],
+        tags: &[(i64, i64, f32)],
+    ) -> Result<(), CatalogError> {
         let mut clear = self
             .conn
             .prepare_cached("DELETE FROM tags WHERE photo_id = ?1")
@@ -2193,7 +2202,7 @@ impl Catalog {
     }
 
     /// Keeps `rule` as its folder's latest auto-tag (replacing an earlier one of that folder).
-    pub fn set_tag_rule(&self, rule: &TagRule) -> Result<(), CatalogError> {
+    pub(crate) fn set_tag_rule(&self, rule: &TagRule) -> Result<(), CatalogError> {
         let labels = serde_json::to_string(&rule.labels).map_err(|e| CatalogError::Sql {
             context: "store auto-tag",
             source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
@@ -2216,7 +2225,7 @@ impl Catalog {
     /// (latest run's sequence number, number of runs) of the kept auto-tags: it changes with
     /// every tagging and every `--stop`, so a reader of [`Catalog::tag_rules`] knows when to
     /// read them again.
-    pub fn tag_rules_version(&self) -> Result<(i64, i64), CatalogError> {
+    pub(crate) fn tag_rules_version(&self) -> Result<(i64, i64), CatalogError> {
         self.conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM tag_rules")
             .ctx("read auto-tags")?
@@ -2225,7 +2234,7 @@ impl Catalog {
     }
 
     /// Every folder's latest auto-tag, the most recent run last.
-    pub fn tag_rules(&self) -> Result<Vec<TagRule>, CatalogError> {
+    pub(crate) fn tag_rules(&self) -> Result<Vec<TagRule>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -2255,7 +2264,7 @@ impl Catalog {
     }
 
     /// Forgets the auto-tags of `folder` and of the folders inside it (their tags stay).
-    pub fn forget_tag_rules(&self, folder: &Path) -> Result<usize, CatalogError> {
+    pub(crate) fn forget_tag_rules(&self, folder: &Path) -> Result<usize, CatalogError> {
         let (base, lo, hi) = subtree_range(folder);
         self.conn
             .execute(
@@ -2267,7 +2276,7 @@ impl Catalog {
 
     /// Where each photo among `ids` is (`None` for an id with no row), for tagging photos as
     /// they arrive.
-    pub fn paths_of(&self, ids: &[i64]) -> Result<Vec<Option<PathBuf>>, CatalogError> {
+    pub(crate) fn paths_of(&self, ids: &[i64]) -> Result<Vec<Option<PathBuf>>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT path FROM photos WHERE id = ?1")
@@ -2282,7 +2291,7 @@ impl Catalog {
     }
 
     /// Tags of each photo, best first (label name, score).
-    pub fn tags_of(
+    pub(crate) fn tags_of(
         &self,
         ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, Vec<(String, f32)>>, CatalogError> {
@@ -2308,7 +2317,7 @@ impl Catalog {
     }
 
     /// Every tag in use with how many photos carry it, most used first.
-    pub fn tag_counts(&self) -> Result<Vec<(String, u64)>, CatalogError> {
+    pub(crate) fn tag_counts(&self) -> Result<Vec<(String, u64)>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(

@@ -20,7 +20,7 @@ use std::sync::Mutex;
 const MARK: &str = "reading-alone.crash";
 
 /// Whether the last process died of a fatal signal while reading a file alone; forgets it.
-pub fn take_crash_mark(library: &Path) -> bool {
+pub(crate) fn take_crash_mark(library: &Path) -> bool {
     let path = library.join(MARK);
     let crashed = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
     if let Err(e) = std::fs::remove_file(&path) {
@@ -33,14 +33,14 @@ pub fn take_crash_mark(library: &Path) -> bool {
 
 /// The claims of one job, through a connection of their own (the decoders make them while the
 /// job's own connection commits).
-pub struct Claims {
+pub(crate) struct Claims {
     state: Mutex<(Catalog, Vec<i64>)>,
     mark: PathBuf,
 }
 
 impl Claims {
     /// Opens the claims connection of the library at `dir`.
-    pub fn open(dir: &Path) -> Result<Self, CatalogError> {
+    pub(crate) fn open(dir: &Path) -> Result<Self, CatalogError> {
         let catalog = Catalog::open(dir)?;
         catalog.survive_the_process_only()?;
         Ok(Claims {
@@ -51,7 +51,7 @@ impl Claims {
 
     /// What the pipeline reports to, for files read together (`alone` false) or one at a
     /// time with the crash mark armed (`alone` true).
-    pub fn reading(&self, alone: bool) -> Reader<'_> {
+    pub(crate) fn reading(&self, alone: bool) -> Reader<'_> {
         Reader {
             claims: self,
             alone,
@@ -73,7 +73,7 @@ impl Claims {
     }
 
     /// The job ended without the process dying: nothing it claimed is suspect any more.
-    pub fn release(self) {
+    pub(crate) fn release(self) {
         let (mut catalog, claimed) = match self.state.into_inner() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
@@ -86,22 +86,20 @@ impl Claims {
 
 /// A job's [`Reading`]: claims chunks, and around a file read alone, arms the crash mark and
 /// clears the claim once the file is read (a kill during its encoding or commit is no sign).
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     claims: &'a Claims,
     alone: bool,
     armed: Mutex<Option<std::fs::File>>,
 }
 
 impl Reading for Reader<'_> {
-    fn claim(&self, items: &[WorkItem]) -> Result<(), String> {
+    fn claim(&self, items: &[WorkItem]) -> Result<(), CatalogError> {
         let ids: Vec<i64> = items.iter().map(|w| w.photo_id).collect();
-        self.claims
-            .with(|catalog, claimed| {
-                catalog.claim(&ids, self.alone)?;
-                claimed.extend(&ids);
-                Ok(())
-            })
-            .map_err(|e| e.to_string())
+        self.claims.with(|catalog, claimed| {
+            catalog.claim(&ids, self.alone)?;
+            claimed.extend(&ids);
+            Ok(())
+        })
     }
 
     fn start(&self, item: &WorkItem) {

@@ -1,9 +1,13 @@
 //! A library folder: the catalog, the derived vector index of one model and the thumbnail
 //! cache, plus the indexing job that keeps them in step with the photo roots on disk.
 
-use crate::catalog::{path_bytes, Catalog, CatalogError, Stats};
+use crate::catalog::{
+    path_bytes, Catalog, CatalogError, PhotoFilter, PhotoInfo, RootCounts, Stats, TagRule,
+};
+use crate::error::LibraryError;
 use crate::lock::{LockError, WriterLock};
 use crate::pipeline::{self, Control, Outcome, Progress, Timing, WorkItem};
+use crate::records::{Records, MODEL_SETTING};
 use crate::scan::{self, ScanError, ScanItem, ScanOptions};
 use crate::thumbs::Thumbs;
 use crate::vectors::{Saved, Staleness, VectorError, VectorIndex};
@@ -19,37 +23,6 @@ pub const SAVE_EVERY: Duration = Duration::from_secs(10);
 /// New vectors gathered before they are inserted into the graph together.
 pub const INSERT_CHUNK: usize = 4096;
 
-/// Why a library operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LibraryError {
-    /// The catalog failed.
-    #[error(transparent)]
-    Catalog(#[from] CatalogError),
-    /// The vector index failed.
-    #[error(transparent)]
-    Vectors(#[from] VectorError),
-    /// The catalog file is damaged.
-    #[error("catalog integrity check failed: {0}")]
-    Corrupt(String),
-    /// A plan with photos to encode was carried out without an image encoder.
-    #[error("{0} photos need encoding but no image encoder was given")]
-    NoEncoder(usize),
-    /// A plan was carried out on another library (or model) than the one that made it: its
-    /// photo ids would name other photos there.
-    #[error("the plan was made by the library at {planned} for another library or model")]
-    ForeignPlan {
-        /// The library that made the plan.
-        planned: String,
-    },
-    /// Another process is indexing this library (see [`crate::lock`]).
-    #[error(transparent)]
-    Locked(#[from] LockError),
-    /// A handle opened with [`Library::open_reader`] was asked to index or remove: only the
-    /// writer may change the vector index.
-    #[error("this library handle only reads; indexing needs the writer (Library::open)")]
-    ReadOnly,
-}
-
 /// The default library folder: `GLIMPSE_HOME`, else the platform data folder.
 pub fn default_dir() -> PathBuf {
     if let Some(h) = std::env::var_os("GLIMPSE_HOME").filter(|h| !h.is_empty()) {
@@ -59,9 +32,6 @@ pub fn default_dir() -> PathBuf {
         .map(|d| d.join("glimpse"))
         .unwrap_or_else(|| PathBuf::from(".glimpse"))
 }
-
-/// The catalog setting that names the model a library was last indexed with.
-pub const MODEL_SETTING: &str = "model";
 
 /// The model the library at `dir` was last indexed with (a name from the manifest or a model
 /// folder's absolute path), so that commands and the window that name none keep using the one
@@ -73,8 +43,11 @@ pub fn remembered_model(dir: &Path) -> Result<Option<String>, LibraryError> {
     Ok(Catalog::open(dir)?.setting(MODEL_SETTING)?)
 }
 
+/// One tag as [`Library::replace_folder_tags`] writes it: (photo id, label id, probability).
+pub type TagRow = (i64, i64, f32);
+
 /// What an indexing job did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
     /// Photo files seen by the scan.
     pub scanned: usize,
@@ -144,18 +117,18 @@ impl Plan {
 /// An open library for one model.
 pub struct Library {
     dir: PathBuf,
-    /// The source of truth.
-    pub catalog: Catalog,
+    /// The source of truth (its catalog), read by the front ends through [`Library::records`].
+    records: Records,
     /// The preview cache.
-    pub thumbs: Thumbs,
+    thumbs: Thumbs,
     /// How often a running job saves the vector index ([`SAVE_EVERY`] unless changed): what a
     /// crash can cost in graph rebuilding against the time spent writing the index.
-    pub save_every: Duration,
+    save_every: Duration,
     model: String,
     model_id: i64,
     vectors: VectorIndex,
     /// How the vector index was obtained at open ("loaded" or why it was rebuilt).
-    pub vectors_origin: String,
+    vectors_origin: String,
     /// The saved index state these vectors correspond to (what a reader compares against).
     seen: Option<Saved>,
     /// Held by the writer for as long as it is open; `None` for a reader.
@@ -214,7 +187,7 @@ impl Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
             save_every: SAVE_EVERY,
-            catalog,
+            records: Records { catalog },
             model: model.to_string(),
             model_id,
             vectors,
@@ -247,7 +220,7 @@ impl Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
             save_every: SAVE_EVERY,
-            catalog,
+            records: Records { catalog },
             model: model.to_string(),
             model_id,
             vectors: VectorIndex::new(dim)?,
@@ -265,7 +238,7 @@ impl Library {
     /// Picks up the vector index the indexer saved since this handle last looked; returns
     /// whether anything changed. Cheap when nothing did (one catalog row).
     pub fn refresh(&mut self) -> Result<bool, LibraryError> {
-        let recorded = self.catalog.index_state(self.model_id)?;
+        let recorded = self.records.catalog.index_state(self.model_id)?;
         if recorded == self.seen {
             return Ok(false);
         }
@@ -282,7 +255,7 @@ impl Library {
         // The indexer may replace the file between reading its record and opening it: one
         // more look settles that race before falling back to a rebuild.
         for _ in 0..2 {
-            let recorded = self.catalog.index_state(self.model_id)?;
+            let recorded = self.records.catalog.index_state(self.model_id)?;
             match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref()) {
                 Ok(v) => {
                     self.vectors = v;
@@ -296,8 +269,8 @@ impl Library {
             ?why,
             "reader: saved vector index unusable; building in memory"
         );
-        self.seen = self.catalog.index_state(self.model_id)?;
-        self.vectors = VectorIndex::rebuild(dim, self.catalog.embeddings(self.model_id)?)?;
+        self.seen = self.records.catalog.index_state(self.model_id)?;
+        self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
         Ok(false)
     }
 
@@ -321,6 +294,23 @@ impl Library {
         &self.vectors
     }
 
+    /// The preview cache, where results find a photo's thumbnail by content hash.
+    pub fn thumbs(&self) -> &Thumbs {
+        &self.thumbs
+    }
+
+    /// How the vector index was obtained at open ("loaded", or why it was rebuilt), for
+    /// `status` and the checks that a reopened library did not rebuild.
+    pub fn vectors_origin(&self) -> &str {
+        &self.vectors_origin
+    }
+
+    /// Sets how often a running job saves the vector index ([`SAVE_EVERY`] by default): what a
+    /// crash can cost in graph rebuilding against the time spent writing the index.
+    pub fn set_save_every(&mut self, every: Duration) {
+        self.save_every = every;
+    }
+
     /// Vectors in the index.
     pub fn vector_count(&self) -> usize {
         self.vectors.len()
@@ -328,18 +318,155 @@ impl Library {
 
     /// Counts for `status`.
     pub fn stats(&self) -> Result<Stats, LibraryError> {
-        Ok(self.catalog.stats(self.model_id)?)
+        Ok(self.records.catalog.stats(self.model_id)?)
     }
 
     /// The most times one photo's content was encoded and committed with this model (1 = none
     /// twice): what a crash or a re-tag must never raise. Reads every vector row.
     pub fn max_encodes(&self) -> Result<u64, LibraryError> {
-        Ok(self.catalog.max_encodes(self.model_id)?)
+        Ok(self.records.catalog.max_encodes(self.model_id)?)
     }
 
     /// Every stored embedding with its path (for checks and exports).
     pub fn embeddings_with_paths(&self) -> Result<Vec<(PathBuf, Vec<f32>)>, LibraryError> {
-        Ok(self.catalog.embeddings_with_paths(self.model_id)?)
+        Ok(self.records.catalog.embeddings_with_paths(self.model_id)?)
+    }
+
+    /// What the library records apart from vectors (roots, photos, tags, formats, failures):
+    /// the front ends' read-only view of the catalog.
+    pub fn records(&self) -> &Records {
+        &self.records
+    }
+
+    /// Each root with its photo counts for this model, for the folder panel and `status`.
+    pub fn root_counts(&self) -> Result<Vec<RootCounts>, LibraryError> {
+        Ok(self.records.catalog.root_counts(self.model_id)?)
+    }
+
+    /// A photo's vector for this model: the index's copy, else the catalog's (committed since
+    /// this handle last loaded the index). `None` for a photo without one.
+    pub fn stored_vector(&self, photo_id: i64) -> Result<Option<Vec<f32>>, LibraryError> {
+        match self.vectors.get(photo_id) {
+            Some(v) => Ok(Some(v)),
+            None => Ok(self.records.catalog.embedding(self.model_id, photo_id)?),
+        }
+    }
+
+    /// A photo with this content hash and a vector for this model, so a file from outside the
+    /// library with the same bytes reuses that vector.
+    pub fn photo_with_content(&self, hash: &[u8]) -> Result<Option<i64>, LibraryError> {
+        Ok(self.records.catalog.photo_with_hash(self.model_id, hash)?)
+    }
+
+    /// Ids of the photos with a vector for this model that pass `filter`, for filtered search.
+    pub fn filter_ids(&self, filter: &PhotoFilter) -> Result<Vec<i64>, LibraryError> {
+        Ok(self.records.catalog.filter_ids(self.model_id, filter)?)
+    }
+
+    /// Up to `limit` of the photos with a vector for this model that pass `filter`, from the
+    /// `offset`-th, by date (newest or oldest first), for browsing without a query.
+    pub fn dated_page(
+        &self,
+        filter: &PhotoFilter,
+        newest_first: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<PhotoInfo>, LibraryError> {
+        Ok(self
+            .records
+            .catalog
+            .dated_page(self.model_id, filter, newest_first, offset, limit)?)
+    }
+
+    /// Every photo passing `filter` with its stored vector for this model, by path: tagging
+    /// and duplicate detection work from these, never re-encoding a photo.
+    pub fn photos_with_vectors(
+        &self,
+        filter: &PhotoFilter,
+    ) -> Result<Vec<(PhotoInfo, Vec<f32>)>, LibraryError> {
+        Ok(self
+            .records
+            .catalog
+            .embeddings_where(self.model_id, filter)?)
+    }
+
+    /// The row id of `label` (created on first use) and its cached text vector for this model
+    /// if one was made from `prompts`: labels are embedded once per model and prompt set.
+    pub fn label_vector(
+        &self,
+        label: &str,
+        builtin: bool,
+        prompts: &str,
+    ) -> Result<(i64, Option<Vec<f32>>), LibraryError> {
+        let id = self.records.catalog.label_id(label, builtin)?;
+        let v = self
+            .records
+            .catalog
+            .label_vector(id, self.model_id, prompts)?;
+        Ok((id, v))
+    }
+
+    /// Caches the text vector of the label with row id `label_id` for this model and
+    /// `prompts` (see [`Library::label_vector`]).
+    pub fn set_label_vector(
+        &self,
+        label_id: i64,
+        prompts: &str,
+        vector: &[f32],
+    ) -> Result<(), LibraryError> {
+        Ok(self
+            .records
+            .catalog
+            .set_label_vector(label_id, self.model_id, prompts, vector)?)
+    }
+
+    /// Writes a folder's tags and keeps `rule` as its auto-tag, in one write transaction, so
+    /// that an indexer committing meanwhile either sees the rule or had its photos tagged here.
+    /// `tags` (photo, label id, probability) were computed from the photos in `seen`; photos
+    /// under the folder committed since are handed to `tag_late`, whose rows join them; rows of
+    /// photos gone meanwhile are dropped. The folder's photos' previous tags are replaced.
+    pub fn replace_folder_tags(
+        &mut self,
+        rule: &TagRule,
+        seen: &HashSet<i64>,
+        mut tags: Vec<TagRow>,
+        tag_late: &mut dyn FnMut(Vec<(PhotoInfo, Vec<f32>)>) -> Vec<TagRow>,
+    ) -> Result<(), LibraryError> {
+        let model_id = self.model_id;
+        let filter = PhotoFilter {
+            folder: Some(rule.folder.clone()),
+            ..Default::default()
+        };
+        self.records.catalog.atomically(|c| {
+            let ids = c.filter_ids(model_id, &filter)?;
+            let late: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !seen.contains(id))
+                .collect();
+            if !late.is_empty() {
+                let mut infos = c.photo_infos(&late)?;
+                let mut photos = Vec::with_capacity(late.len());
+                for id in late {
+                    if let (Some(info), Some(v)) = (infos.remove(&id), c.embedding(model_id, id)?) {
+                        photos.push((info, v));
+                    }
+                }
+                tags.extend(tag_late(photos));
+            }
+            // A photo read before may have left the library meanwhile: no tags for it.
+            let now: HashSet<i64> = ids.iter().copied().collect();
+            tags.retain(|r| now.contains(&r.0));
+            c.put_tags(&ids, &tags)?;
+            c.set_tag_rule(rule)?;
+            Ok::<_, LibraryError>(())
+        })
+    }
+
+    /// Stops auto-tagging `folder` and the folders under it (their tags stay); returns how
+    /// many rules were dropped.
+    pub fn forget_tag_rules(&self, folder: &Path) -> Result<usize, LibraryError> {
+        Ok(self.records.catalog.forget_tag_rules(folder)?)
     }
 
     fn vectors_path(&self) -> PathBuf {
@@ -354,11 +481,11 @@ impl Library {
         let folder = Path::new(model).canonicalize().ok().filter(|p| p.is_dir());
         match folder {
             Some(p) => match p.to_str() {
-                Some(p) => self.catalog.set_setting(MODEL_SETTING, p)?,
+                Some(p) => self.records.catalog.set_setting(MODEL_SETTING, p)?,
                 // Not stored: settings are text, and a lossy path would name another folder.
                 None => tracing::warn!(model = %p.display(), "model folder name is not UTF-8"),
             },
-            None => self.catalog.set_setting(MODEL_SETTING, model)?,
+            None => self.records.catalog.set_setting(MODEL_SETTING, model)?,
         }
         Ok(())
     }
@@ -374,7 +501,9 @@ impl Library {
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
         let saved = self.vectors.save(&self.vectors_path())?;
-        self.catalog.set_index_state(self.model_id, &saved)?;
+        self.records
+            .catalog
+            .set_index_state(self.model_id, &saved)?;
         self.seen = Some(saved);
         Ok(())
     }
@@ -382,7 +511,7 @@ impl Library {
     /// Removes a root and its photos from the library (never from the disk).
     pub fn remove_root(&mut self, root: &Path) -> Result<usize, LibraryError> {
         self.must_write()?;
-        let ids = self.catalog.remove_root(root)?;
+        let ids = self.records.catalog.remove_root(root)?;
         for id in &ids {
             self.vectors.remove(*id)?;
         }
@@ -417,9 +546,9 @@ impl Library {
         let mut retried: Vec<String> = Vec::new();
         // What the last process was reading when it died (nothing, after a clean exit).
         let crashed = crate::inflight::take_crash_mark(&self.dir);
-        let (mut suspects, stopped) = self.catalog.settle_in_flight(&decoders, crashed)?;
+        let (mut suspects, stopped) = self.records.catalog.settle_in_flight(&decoders, crashed)?;
         // Files that stopped these decoders: not read again until the decoders change.
-        let stopped_here = self.catalog.stopped_under(&decoders)?;
+        let stopped_here = self.records.catalog.stopped_under(&decoders)?;
         summary.stopped_reading = stopped;
         if stopped > 0 {
             tracing::warn!(
@@ -430,13 +559,14 @@ impl Library {
         // (a folder holding a root), and each root is scanned once, as a whole, since what a
         // scan does not see under its root counts as deleted.
         for root in roots {
-            self.catalog
+            self.records
+                .catalog
                 .add_root(&root.canonicalize().unwrap_or_else(|_| root.clone()))?;
         }
         let mut scanned_roots = std::collections::HashSet::new();
         for asked in roots {
             let asked = asked.canonicalize().unwrap_or_else(|_| asked.clone());
-            let Some(r) = self.catalog.root_holding(&asked)? else {
+            let Some(r) = self.records.catalog.root_holding(&asked)? else {
                 continue;
             };
             if !scanned_roots.insert(r.id) {
@@ -444,15 +574,16 @@ impl Library {
             }
             let root = r.path.clone();
             if !root.is_dir() {
-                self.catalog.set_root_online(r.id, false)?;
+                self.records.catalog.set_root_online(r.id, false)?;
                 summary.offline_roots.push(root);
                 continue;
             }
-            self.catalog.set_root_online(r.id, true)?;
+            self.records.catalog.set_root_online(r.id, true)?;
             let may_go_offline = crate::thumbs::on_another_drive(&root, &self.dir);
-            let mut known = self.catalog.known_files(r.id, self.model_id)?;
+            let mut known = self.records.catalog.known_files(r.id, self.model_id)?;
             let key = decoders_key(r.id);
-            let retry_failed = self.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
+            let retry_failed =
+                self.records.catalog.setting(&key)?.as_deref() != Some(decoders.as_str());
             if retry_failed {
                 retried.push(key);
             }
@@ -530,14 +661,14 @@ impl Library {
                 Ok(counts) if counts.files + counts.unsupported == 0 && !known.is_empty() => {
                     // An unplugged drive can leave its mount point behind as an empty folder:
                     // a root that had photos and now has none is treated as offline, not purged.
-                    self.catalog.set_root_online(r.id, false)?;
+                    self.records.catalog.set_root_online(r.id, false)?;
                     summary.offline_roots.push(root);
                     continue;
                 }
                 Ok(_) => {}
                 Err(ScanError::RootOffline { .. }) => {
                     // Unplugged mid-scan: nothing can be inferred from what was not seen.
-                    self.catalog.set_root_online(r.id, false)?;
+                    self.records.catalog.set_root_online(r.id, false)?;
                     summary.offline_roots.push(root);
                     continue;
                 }
@@ -561,7 +692,7 @@ impl Library {
             // Whatever the catalog knows under an online root that the scan did not see is gone.
             gone.extend(known.values().map(|k| k.id));
             work.append(&mut requeue);
-            let ids = self.catalog.upsert_files(r.id, &changed)?;
+            let ids = self.records.catalog.upsert_files(r.id, &changed)?;
             for ((path, _, _, unsupported), id) in changed.into_iter().zip(ids) {
                 self.vectors.remove(id)?;
                 if unsupported.is_some() {
@@ -626,7 +757,8 @@ impl Library {
         let mut auto_tagged = HashSet::new();
         if !work.is_empty() || !alone.is_empty() {
             let encoder = encoder.ok_or(LibraryError::NoEncoder(work.len() + alone.len()))?;
-            self.catalog
+            self.records
+                .catalog
                 .set_setting("provider", &encoder.selection.label())?;
             auto_tagged = self.encode(
                 &work,
@@ -642,7 +774,10 @@ impl Library {
             // A photo its new folder's auto-tag has tagged does not inherit (as tagging that
             // folder again would replace what it brought).
             let indexed = work.iter().chain(&alone).map(|w| w.photo_id).collect();
-            summary.kept_tags = self.catalog.delete_photos(&gone, &indexed, &auto_tagged)?;
+            summary.kept_tags =
+                self.records
+                    .catalog
+                    .delete_photos(&gone, &indexed, &auto_tagged)?;
             for id in &gone {
                 self.vectors.remove(*id)?;
             }
@@ -652,7 +787,7 @@ impl Library {
         if !control.is_cancelled() {
             summary.metadata_read = self.read_missing_metadata(control)?;
             for key in &retried {
-                self.catalog.set_setting(key, &decoders)?;
+                self.records.catalog.set_setting(key, &decoders)?;
             }
         }
         Ok(summary)
@@ -673,10 +808,11 @@ impl Library {
         progress: &mut dyn FnMut(&Progress),
         summary: &mut Summary,
     ) -> Result<HashSet<i64>, LibraryError> {
-        let known = self.catalog.hashes_with_vector(self.model_id)?;
+        let known = self.records.catalog.hashes_with_vector(self.model_id)?;
         let claims = crate::inflight::Claims::open(&self.dir)?;
         let (together, one_by_one) = (claims.reading(false), claims.reading(true));
-        let (catalog, vectors, model_id) = (&mut self.catalog, &mut self.vectors, self.model_id);
+        let (catalog, vectors, model_id) =
+            (&mut self.records.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
             .dir
             .join(format!("vectors-{}.usearch", sanitize(&self.model)));
@@ -818,7 +954,7 @@ impl Library {
         const CHUNK: usize = 500;
         let (mut after, mut done) = (0, 0);
         loop {
-            let rows = self.catalog.metadata_unread(after, CHUNK)?;
+            let rows = self.records.catalog.metadata_unread(after, CHUNK)?;
             let Some(&(last, _)) = rows.last() else {
                 return Ok(done);
             };
@@ -835,7 +971,7 @@ impl Library {
                     },
                 )
                 .collect();
-            self.catalog.set_metadata(&read)?;
+            self.records.catalog.set_metadata(&read)?;
             done += read.len();
             if control.is_cancelled() {
                 return Ok(done);
@@ -855,7 +991,7 @@ pub fn decoders_key(root_id: i64) -> String {
 /// cost per vector grows with its thread count (on an H200 host 0.25 thread-ms on one thread,
 /// 0.53 on 16), and during indexing every cycle it takes comes out of the decoders; four threads
 /// still insert several times faster than 16 cores decode 0.3 MP photos.
-pub fn graph_threads(cores: usize) -> usize {
+pub(crate) fn graph_threads(cores: usize) -> usize {
     (cores / 4).clamp(2, 8).min(cores.max(1))
 }
 
@@ -928,12 +1064,12 @@ fn sanitize(model: &str) -> String {
 }
 
 /// What a background indexing job reports, in order, ending with `Finished`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum JobEvent {
     /// Files done so far, rate, ETA and the current file.
     Progress(Progress),
     /// The job ended (the summary, or the error that stopped it).
-    Finished(Result<Summary, String>),
+    Finished(Result<Summary, LibraryError>),
 }
 
 /// An indexing job running on its own thread, steerable while it runs: the CLI draws its
@@ -961,7 +1097,7 @@ impl Job {
                 // A dropped receiver only means nobody is watching.
                 let _ = progress_tx.send(JobEvent::Progress(p.clone()));
             });
-            let _ = tx.send(JobEvent::Finished(result.map_err(|e| e.to_string())));
+            let _ = tx.send(JobEvent::Finished(result));
             library
         });
         Job {
@@ -993,9 +1129,7 @@ impl Job {
 
     /// Waits for the job and gives the library back.
     pub fn join(self) -> Result<Library, LibraryError> {
-        self.handle
-            .join()
-            .map_err(|_| LibraryError::Corrupt("the indexing thread panicked".into()))
+        self.handle.join().map_err(|_| LibraryError::JobPanicked)
     }
 }
 

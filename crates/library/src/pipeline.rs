@@ -3,6 +3,7 @@
 //! is handed to a commit callback (one catalog transaction per batch). Pause, resume and cancel
 //! act between files; progress is reported as it happens.
 
+use crate::catalog::CatalogError;
 pub use crate::catalog::Outcome;
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
 use crate::thumbs::{Previews, Thumbs};
@@ -70,7 +71,7 @@ pub struct WorkItem {
 }
 
 /// Where a job stands, for progress bars and the app.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Progress {
     /// Files finished (encoded, reused or failed).
     pub done: usize,
@@ -89,7 +90,7 @@ pub struct Progress {
 }
 
 /// Time split of a finished job, for the benchmark and the summary line.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Timing {
     /// Wall seconds of the whole job.
     pub wall: f64,
@@ -356,11 +357,11 @@ fn encode_stage(
 }
 
 /// What the decoders tell about the files they read, so that a file that kills the process
-/// (an abort in a codec, the OOM killer) is known on the next start: the library records it
-/// (see [`crate::inflight`]).
+/// (an abort in a codec, the OOM killer) is known on the next start: the library's indexing
+/// job records it ([`crate::Library::index`]).
 pub trait Reading: Sync {
     /// Records durably that these files are about to be read, before any of them is.
-    fn claim(&self, items: &[WorkItem]) -> Result<(), String>;
+    fn claim(&self, items: &[WorkItem]) -> Result<(), CatalogError>;
     /// Just before one file is read and decoded.
     fn start(&self, _item: &WorkItem) {}
     /// Just after it was (whatever came of it).

@@ -6,18 +6,18 @@
 
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::dot;
-use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo};
-use glimpse_library::library::Library;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
 use glimpse_library::vectors::VectorError;
+use glimpse_library::{Library, LibraryError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Why duplicate detection could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DupeError {
-    /// The catalog could not be read.
+    /// The library could not be read.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Library(#[from] LibraryError),
     /// The vector index failed.
     #[error(transparent)]
     Vectors(#[from] VectorError),
@@ -54,7 +54,7 @@ impl DupeOptions {
     }
 }
 
-/// A photo of a group and how close it is to the keeper.
+/// A photo of a group and how close it is to the keeper (serialised for `glimpse dupes --json`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Member {
     /// The photo.
@@ -80,8 +80,8 @@ fn signature(lib: &Library, info: &PhotoInfo) -> Option<Vec<f32>> {
     let img = info
         .content_hash
         .as_deref()
-        .filter(|h| lib.thumbs.exists(h))
-        .and_then(|h| image::open(lib.thumbs.path_for(h)).ok())
+        .filter(|h| lib.thumbs().exists(h))
+        .and_then(|h| image::open(lib.thumbs().path_for(h)).ok())
         .map(|i| i.to_rgb8())
         .or_else(|| {
             decode::decode_file(&info.path, DecodeOptions::for_model(64))
@@ -123,7 +123,7 @@ fn find_root(parent: &mut [usize], mut i: usize) -> usize {
 }
 
 /// A candidate pair and how it was judged.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Pair {
     /// One photo.
     pub a: PathBuf,
@@ -147,7 +147,7 @@ type Judged = (Vec<(PhotoInfo, Vec<f32>)>, Vec<JudgedPair>);
 /// The photos passing `filter` with their vectors, and every candidate pair (indices into
 /// them) judged against `opts`.
 fn judge(lib: &Library, filter: &PhotoFilter, opts: &DupeOptions) -> Result<Judged, DupeError> {
-    let rows = lib.catalog.embeddings_where(lib.model_id(), filter)?;
+    let rows = lib.photos_with_vectors(filter)?;
     let index_of: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0.id, i)).collect();
     let mut pairs: Vec<(usize, usize, f32)> = Vec::new();
     let small = rows.len() <= 2_000;

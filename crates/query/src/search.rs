@@ -9,9 +9,9 @@
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::{dot, mean_direction, unit};
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
-use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo};
-use glimpse_library::library::Library;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
 use glimpse_library::vectors::VectorError;
+use glimpse_library::{Library, LibraryError};
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -19,9 +19,9 @@ use std::time::SystemTime;
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
-    /// The catalog could not be read.
+    /// The library could not be read.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Library(#[from] LibraryError),
     /// The vector index refused the query.
     #[error(transparent)]
     Vectors(#[from] VectorError),
@@ -33,15 +33,16 @@ pub enum SearchError {
     Example {
         /// The file.
         path: String,
-        /// What went wrong.
-        reason: String,
+        /// What went wrong (reading, the memory budget, decoding or encoding it).
+        #[source]
+        reason: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The example is new to the library and must be encoded, but no image encoder was given.
     #[error("{0} is not in the library: the image encoder is needed to embed it")]
     NeedsEncoder(String),
-    /// A tower failed to embed the query.
+    /// A tower failed to embed the query (or an example picture).
     #[error("embedding the query failed: {0}")]
-    Encode(String),
+    Encode(#[source] TowerError),
 }
 
 /// How much a minus term pushes away: the query is `plus - NEGATIVE_WEIGHT * minus` (both unit
@@ -139,8 +140,23 @@ pub fn compose(plus: &[Vec<f32>], minus: &[Vec<f32>], minus_weight: f32) -> Opti
     (n > 1e-12).then(|| unit(q))
 }
 
-/// A text tower: captions in, one vector per caption out (an error as text).
-pub type EmbedTexts<'a> = dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a;
+/// Why a tower gave no vectors: its own error, whatever the tower is (the text encoder, the
+/// cache of recent captions in front of it, a test's stand-in).
+pub type TowerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A tower answered with another number of vectors than it was given texts: an error, never a
+/// wrong vector.
+#[derive(Debug, thiserror::Error)]
+#[error("{got} vectors for {want} texts")]
+pub struct WrongCount {
+    /// Vectors returned.
+    pub got: usize,
+    /// Texts given.
+    pub want: usize,
+}
+
+/// A text tower: captions in, one vector per caption out.
+pub type EmbedTexts<'a> = dyn FnMut(&[&str]) -> Result<Vec<Vec<f32>>, TowerError> + 'a;
 
 /// Embeds a parsed query (and optional example-photo vectors) into one search vector;
 /// `embed` is the text tower (one call for the description and every minus term).
@@ -160,11 +176,10 @@ pub fn query_vector(
         embed(&texts).map_err(SearchError::Encode)?
     };
     if vecs.len() != texts.len() {
-        return Err(SearchError::Encode(format!(
-            "{} vectors for {} texts",
-            vecs.len(),
-            texts.len()
-        )));
+        return Err(SearchError::Encode(Box::new(WrongCount {
+            got: vecs.len(),
+            want: texts.len(),
+        })));
     }
     let (plus_text, minus) = vecs.split_at(usize::from(!query.text.is_empty()));
     let mut plus: Vec<Vec<f32>> = plus_text.to_vec();
@@ -179,7 +194,7 @@ pub fn text_query_vector(
     examples: &[Vec<f32>],
 ) -> Result<Vec<f32>, SearchError> {
     query_vector(
-        &mut |t: &[&str]| text.embed(t).map_err(|e| e.to_string()),
+        &mut |t: &[&str]| text.embed(t).map_err(TowerError::from),
         query,
         examples,
     )
@@ -219,7 +234,9 @@ pub fn example(
 }
 
 /// The reason a picture file cannot be an example, for `path`.
-fn bad_example(path: &Path) -> impl Fn(String) -> SearchError + '_ {
+fn bad_example(
+    path: &Path,
+) -> impl Fn(Box<dyn std::error::Error + Send + Sync>) -> SearchError + '_ {
     move |reason| SearchError::Example {
         path: path.display().to_string(),
         reason,
@@ -231,14 +248,11 @@ fn bad_example(path: &Path) -> impl Fn(String) -> SearchError + '_ {
 pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchError> {
     let canonical = path
         .canonicalize()
-        .map_err(|e| bad_example(path)(e.to_string()))?;
-    let Some(info) = lib.catalog.photo_by_path(&canonical)? else {
+        .map_err(|e| bad_example(path)(e.into()))?;
+    let Some(info) = lib.records().photo_by_path(&canonical)? else {
         return Ok(None);
     };
-    let stored = match lib.vectors().get(info.id) {
-        Some(v) => Some(v),
-        None => lib.catalog.embedding(lib.model_id(), info.id)?,
-    };
+    let stored = lib.stored_vector(info.id)?;
     Ok(stored.map(|vector| Example {
         vector,
         photo_id: Some(info.id),
@@ -252,7 +266,7 @@ pub fn example_at(lib: &Library, path: &Path) -> Result<Option<Example>, SearchE
 pub struct ExampleFile {
     path: PathBuf,
     bytes: Vec<u8>,
-    hash: glimpse_library::hash::ContentHash,
+    hash: glimpse_library::ContentHash,
 }
 
 impl ExampleFile {
@@ -260,8 +274,8 @@ impl ExampleFile {
     /// without end) and hashes it.
     pub fn read(path: &Path) -> Result<Self, SearchError> {
         let bytes = glimpse_clip::read_photo(path, decode::MAX_FILE_BYTES)
-            .map_err(|e| bad_example(path)(e.to_string()))?;
-        let hash = glimpse_library::hash::content_hash(&bytes);
+            .map_err(|e| bad_example(path)(e.into()))?;
+        let hash = glimpse_library::content_hash(&bytes);
         Ok(ExampleFile {
             path: path.to_path_buf(),
             bytes,
@@ -275,12 +289,12 @@ impl ExampleFile {
         let opts = DecodeOptions::for_model(encoder.preprocess.resize);
         let _memory = glimpse_clip::budget::global()
             .reserve(decode::footprint(&self.bytes, opts))
-            .map_err(|e| bad(e.to_string()))?;
-        let d = decode::decode_bytes(&self.bytes, opts).map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| bad(e.into()))?;
+        let d = decode::decode_bytes(&self.bytes, opts).map_err(|e| bad(e.into()))?;
         let pixels = encoder.pixels_of(&d.image);
         let mut out = encoder
             .encode_pixels(pixels.as_view(), 1)
-            .map_err(|e| SearchError::Encode(e.to_string()))?;
+            .map_err(|e| SearchError::Encode(Box::new(e)))?;
         let vector = out
             .pop()
             .ok_or_else(|| bad("the encoder returned nothing".into()))?;
@@ -296,23 +310,19 @@ impl ExampleFile {
 /// [`example`]'s second step, cheap enough to take under a library lock: the stored vector of
 /// a library photo with the same bytes as `file`.
 pub fn example_like(lib: &Library, file: &ExampleFile) -> Result<Option<Example>, SearchError> {
-    let Some(id) = lib.catalog.photo_with_hash(lib.model_id(), &file.hash)? else {
+    let Some(id) = lib.photo_with_content(&file.hash)? else {
         return Ok(None);
     };
-    Ok(lib
-        .catalog
-        .embedding(lib.model_id(), id)?
-        .map(|vector| Example {
-            vector,
-            photo_id: None,
-            same_content: Some(id),
-            encoded: false,
-        }))
+    Ok(lib.stored_vector(id)?.map(|vector| Example {
+        vector,
+        photo_id: None,
+        same_content: Some(id),
+        encoded: false,
+    }))
 }
 
 /// How results are ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Sort {
     /// Best match first.
     #[default]
@@ -364,7 +374,8 @@ impl Request {
     }
 }
 
-/// A result: the photo, how well it matches, and what to show for it.
+/// A result: the photo, how well it matches, and what to show for it (serialised for
+/// `glimpse find --json`; the window reads the session's `HitView`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Hit {
     /// The photo.
@@ -414,7 +425,7 @@ fn candidates(
             (v.search(q, breadth.min(held))?, false)
         });
     }
-    let allowed = lib.catalog.filter_ids(lib.model_id(), filter)?;
+    let allowed = lib.filter_ids(filter)?;
     if allowed.len() > exact_max && allowed.len() > need && held > 0 {
         let set: HashSet<i64> = allowed.iter().copied().collect();
         let found = v.search_filtered(q, breadth.min(held), |id| set.contains(&id))?;
@@ -437,15 +448,10 @@ fn score_exact(
     ids: &[i64],
     need: usize,
 ) -> Result<Vec<(i64, f32)>, SearchError> {
-    let v = lib.vectors();
     let mut scored: Vec<(i64, f32)> = Vec::with_capacity(ids.len());
     for &id in ids {
-        let vec = match v.get(id) {
-            Some(x) => x,
-            None => match lib.catalog.embedding(lib.model_id(), id)? {
-                Some(x) => x,
-                None => continue,
-            },
+        let Some(vec) = lib.stored_vector(id)? else {
+            continue;
         };
         scored.push((id, dot(q, &vec)));
     }
@@ -492,7 +498,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     let mut infos = std::collections::HashMap::new();
     if req.sort != Sort::Score {
         let ids: Vec<i64> = found.iter().map(|p| p.0).collect();
-        infos = lib.catalog.photo_infos(&ids)?;
+        infos = lib.records().photo_infos(&ids)?;
         found.retain(|(id, _)| infos.contains_key(id));
         let date = |id: &i64| infos.get(id).map_or(0, |i| i.date);
         found.sort_by(|a, b| {
@@ -509,7 +515,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     let page: Vec<(i64, f32)> = found.into_iter().skip(req.offset).take(limit).collect();
     if req.sort == Sort::Score {
         let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
-        infos = lib.catalog.photo_infos(&ids)?;
+        infos = lib.records().photo_infos(&ids)?;
     }
     let page = page.into_iter().map(|(id, s)| (id, Some(s))).collect();
     join(
@@ -527,8 +533,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
 /// with nothing typed or dropped.
 pub fn browse(lib: &Library, req: &Request) -> Result<Page, SearchError> {
     let limit = req.limit.max(1);
-    let rows = lib.catalog.dated_page(
-        lib.model_id(),
+    let rows = lib.dated_page(
         &req.filter,
         req.sort != Sort::Oldest,
         req.offset,
@@ -549,7 +554,7 @@ fn join(
     exact: bool,
 ) -> Result<Page, SearchError> {
     let ids: Vec<i64> = page.iter().map(|p| p.0).collect();
-    let mut tags = lib.catalog.tags_of(&ids)?;
+    let mut tags = lib.records().tags_of(&ids)?;
     let hits = page
         .into_iter()
         .filter_map(|(id, score)| {
@@ -557,8 +562,8 @@ fn join(
             let thumbnail = photo
                 .content_hash
                 .as_deref()
-                .filter(|h| lib.thumbs.exists(h))
-                .map(|h| lib.thumbs.path_for(h));
+                .filter(|h| lib.thumbs().exists(h))
+                .map(|h| lib.thumbs().path_for(h));
             let tags = tags
                 .remove(&id)
                 .unwrap_or_default()
@@ -629,7 +634,7 @@ impl RecentQueries {
         &mut self,
         texts: &[&str],
         embed: &mut EmbedTexts<'_>,
-    ) -> Result<Vec<Vec<f32>>, String> {
+    ) -> Result<Vec<Vec<f32>>, TowerError> {
         let missing: Vec<&str> = texts
             .iter()
             .copied()
@@ -641,11 +646,10 @@ impl RecentQueries {
             embed(&missing)?
         };
         if fresh.len() != missing.len() {
-            return Err(format!(
-                "{} vectors for {} texts",
-                fresh.len(),
-                missing.len()
-            ));
+            return Err(Box::new(WrongCount {
+                got: fresh.len(),
+                want: missing.len(),
+            }));
         }
         self.encodes += missing.len();
         let fresh: Vec<(&str, Vec<f32>)> = missing.into_iter().zip(fresh).collect();
@@ -731,7 +735,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, id)| Outcome::Encoded {
                     photo_id: *id,
-                    hash: glimpse_library::hash::content_hash(format!("photo {i}").as_bytes()),
+                    hash: glimpse_library::content_hash(format!("photo {i}").as_bytes()),
                     vector: unit(vec![1.0, i as f32, 0.5, 0.0]),
                     width: 10,
                     height: 10,
@@ -811,22 +815,22 @@ mod tests {
     fn recent_captions_are_embedded_once_and_come_back_in_order() {
         let mut recent = RecentQueries::default();
         let mut asked: Vec<Vec<String>> = Vec::new();
-        let mut tower = |t: &[&str]| -> Result<Vec<Vec<f32>>, String> {
+        let mut tower = |t: &[&str]| -> Result<Vec<Vec<f32>>, TowerError> {
             asked.push(t.iter().map(|s| s.to_string()).collect());
             Ok(t.iter().map(|s| vec![s.len() as f32]).collect())
         };
         assert_eq!(
-            recent.captions(&["dog", "beach"], &mut tower),
-            Ok(vec![vec![3.0], vec![5.0]])
+            recent.captions(&["dog", "beach"], &mut tower).unwrap(),
+            vec![vec![3.0], vec![5.0]]
         );
         // The second page: nothing embedded; a new minus term alone is.
         assert_eq!(
-            recent.captions(&["dog", "beach"], &mut tower),
-            Ok(vec![vec![3.0], vec![5.0]])
+            recent.captions(&["dog", "beach"], &mut tower).unwrap(),
+            vec![vec![3.0], vec![5.0]]
         );
         assert_eq!(
-            recent.captions(&["people", "dog"], &mut tower),
-            Ok(vec![vec![6.0], vec![3.0]])
+            recent.captions(&["people", "dog"], &mut tower).unwrap(),
+            vec![vec![6.0], vec![3.0]]
         );
         // Older captions make way for new ones, the ones in use stay.
         for i in 0..RECENT_CAPTIONS - 1 {
@@ -840,8 +844,9 @@ mod tests {
         assert_eq!(asked.iter().filter(|a| *a == "beach").count(), 2);
         assert_eq!(recent.encodes(), asked.len());
         // A tower that answers wrongly is an error, not a wrong vector.
-        let mut broken = |_: &[&str]| -> Result<Vec<Vec<f32>>, String> { Ok(Vec::new()) };
-        assert!(recent.captions(&["new"], &mut broken).is_err());
+        let mut broken = |_: &[&str]| -> Result<Vec<Vec<f32>>, TowerError> { Ok(Vec::new()) };
+        let err = recent.captions(&["new"], &mut broken).unwrap_err();
+        assert_eq!(err.to_string(), "0 vectors for 1 texts");
     }
 
     #[test]

@@ -3,27 +3,28 @@
 //! (softmax of 100 × cosine, as CLIP does). Nothing is trained and no photo is re-encoded:
 //! changing the labels only embeds the new labels, and their vectors are cached per model.
 
+use crate::search::TowerError;
 use glimpse_clip::embedding::mean_direction;
 pub use glimpse_clip::zeroshot::{classify, TagOptions, DEFAULT_THRESHOLD, LOGIT_SCALE, TEMPLATES};
 use glimpse_clip::zeroshot::{matches, prompts_key};
-pub use glimpse_library::autotag::BUILTIN_LABELS;
-use glimpse_library::catalog::{CatalogError, PhotoFilter, PhotoInfo, TagRule};
-use glimpse_library::library::Library;
+use glimpse_library::catalog::{PhotoFilter, PhotoInfo, TagRule};
+pub use glimpse_library::BUILTIN_LABELS;
+use glimpse_library::{Library, LibraryError};
 use std::collections::HashSet;
 use std::path::Path;
 
 /// Why tagging could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum TagError {
-    /// The catalog could not be read or written.
+    /// The library could not be read or written.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Library(#[from] LibraryError),
     /// No labels to choose from.
     #[error("no labels: name some, e.g. --labels dog,cat,beach")]
     NoLabels,
     /// The text tower failed.
     #[error("embedding the labels failed: {0}")]
-    Encode(String),
+    Encode(#[source] TowerError),
     /// The text tower returned vectors of the wrong number or width.
     #[error(
         "the text encoder returned {got} vectors of width {width}, expected {want} of width {dim}"
@@ -55,12 +56,12 @@ pub fn clean_labels<S: AsRef<str>>(labels: &[S]) -> Vec<String> {
 /// The labels used when the user names none: the built-in vocabulary plus the user's own.
 pub fn default_labels(lib: &Library) -> Result<Vec<String>, TagError> {
     let mut all: Vec<String> = BUILTIN_LABELS.iter().map(|s| s.to_string()).collect();
-    all.extend(lib.catalog.user_labels()?);
+    all.extend(lib.records().user_labels()?);
     Ok(clean_labels(&all))
 }
 
 /// A text tower over owned strings (label prompts), one vector per prompt.
-pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+pub type EmbedLabels<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, TowerError> + 'a;
 
 /// (label id, unit vector) per label.
 pub type LabelVectors = Vec<(i64, Vec<f32>)>;
@@ -74,12 +75,10 @@ pub fn label_vectors(
     embed: &mut EmbedLabels<'_>,
 ) -> Result<(LabelVectors, usize), TagError> {
     let key = prompts_key();
-    let model = lib.model_id();
     let mut out: Vec<(i64, Option<Vec<f32>>)> = Vec::with_capacity(labels.len());
     for l in labels {
         let builtin = BUILTIN_LABELS.contains(&l.as_str());
-        let id = lib.catalog.label_id(l, builtin)?;
-        out.push((id, lib.catalog.label_vector(id, model, &key)?));
+        out.push(lib.label_vector(l, builtin, &key)?);
     }
     let todo: Vec<usize> = (0..out.len()).filter(|i| out[*i].1.is_none()).collect();
     if !todo.is_empty() {
@@ -102,7 +101,7 @@ pub fn label_vectors(
             // Every width was checked above; only an empty template list gives no mean.
             let v = mean_direction(&vecs[k * TEMPLATES.len()..(k + 1) * TEMPLATES.len()])
                 .unwrap_or_else(|| vec![0f32; dim]);
-            lib.catalog.set_label_vector(out[*i].0, model, &key, &v)?;
+            lib.set_label_vector(out[*i].0, &key, &v)?;
             out[*i].1 = Some(v);
         }
     }
@@ -114,7 +113,7 @@ pub fn label_vectors(
 }
 
 /// What a tagging run did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct TagReport {
     /// Photos looked at.
     pub photos: usize,
@@ -131,8 +130,8 @@ pub struct TagReport {
 /// Tags every indexed photo under `folder` from its stored vector: each label whose
 /// probability among `labels` and whose cosine pass `opts` becomes a tag; the folder's previous
 /// tags are replaced in one transaction, which also keeps the run as the folder's auto-tag, so
-/// photos that arrive in the folder later are tagged the same way
-/// ([`AutoTagger::tag_arrivals`]).
+/// photos that arrive in the folder later are tagged the same way by the indexing job
+/// ([`Library::index`]).
 pub fn tag_folder(
     lib: &mut Library,
     folder: &Path,
@@ -149,7 +148,6 @@ pub fn tag_folder(
         .unwrap_or_else(|_| folder.to_path_buf());
     let (vectors, labels_embedded) = label_vectors(lib, &labels, embed)?;
     let label_vecs: Vec<Vec<f32>> = vectors.iter().map(|v| v.1.clone()).collect();
-    let model_id = lib.model_id();
     let rule = TagRule {
         folder: folder.clone(),
         labels: labels.clone(),
@@ -164,12 +162,9 @@ pub fn tag_folder(
         labels_embedded,
         ..Default::default()
     };
-    let mut rows: Vec<(i64, i64, f32)> = Vec::new();
     let mut counts = vec![0usize; labels.len()];
-    let tag = |photos: Vec<(PhotoInfo, Vec<f32>)>,
-               report: &mut TagReport,
-               rows: &mut Vec<(i64, i64, f32)>,
-               counts: &mut [usize]| {
+    let mut tag = |photos: Vec<(PhotoInfo, Vec<f32>)>, report: &mut TagReport| {
+        let mut rows: Vec<(i64, i64, f32)> = Vec::new();
         for (info, v) in photos {
             let mine = matches(&v, &label_vecs, opts);
             if !mine.is_empty() {
@@ -183,37 +178,16 @@ pub fn tag_folder(
             report.per_photo.push((info, named));
             report.photos += 1;
         }
+        rows
     };
     // Classified outside the write lock (a large folder takes seconds; an indexer must not
     // wait that long to commit) ...
-    let photos = lib.catalog.embeddings_where(model_id, &filter)?;
-    tag(photos, &mut report, &mut rows, &mut counts);
+    let photos = lib.photos_with_vectors(&filter)?;
+    let rows = tag(photos, &mut report);
+    let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
     // ... then, under it, the photos an indexer committed meanwhile, and the writes: any photo
-    // arriving later finds the rule and is tagged by the indexer ([`AutoTagger`]).
-    lib.catalog.atomically(|c| {
-        let seen: HashSet<i64> = report.per_photo.iter().map(|p| p.0.id).collect();
-        let ids = c.filter_ids(model_id, &filter)?;
-        let late: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !seen.contains(id))
-            .collect();
-        if !late.is_empty() {
-            let mut infos = c.photo_infos(&late)?;
-            let mut photos = Vec::with_capacity(late.len());
-            for id in late {
-                if let (Some(info), Some(v)) = (infos.remove(&id), c.embedding(model_id, id)?) {
-                    photos.push((info, v));
-                }
-            }
-            tag(photos, &mut report, &mut rows, &mut counts);
-        }
-        // A photo read before may have left the library meanwhile: no tags for it.
-        let now: HashSet<i64> = ids.iter().copied().collect();
-        rows.retain(|r| now.contains(&r.0));
-        c.put_tags(&ids, &rows)?;
-        c.set_tag_rule(&rule)
-    })?;
+    // arriving later finds the rule and is tagged by the indexer.
+    lib.replace_folder_tags(&rule, &seen, rows, &mut |late| tag(late, &mut report))?;
     let mut c: Vec<(String, usize)> = labels.into_iter().zip(counts).collect();
     c.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     report.counts = c;

@@ -1,7 +1,14 @@
-//! The engine held open for the desktop window: `session` (a background indexer with the file
-//! watcher beside a reading handle that answers meanwhile), `serve` (the gate for what the
-//! page may load) and the JSON views and event names the page reads.
+//! The engine held open for the desktop window: [`Session`] (one model and one library, a
+//! background indexer with the file watcher beside a reading handle that answers meanwhile;
+//! every command the window has is a method here, testable without a window), `serve` (the
+//! gate for what the page may load) and `views` (the JSON values and event names the page
+//! reads: the only serde for the page). Every failure a command reports is a
+//! [`SessionError`], whose message the window shows as it is.
 
 pub mod serve;
-pub mod session;
+mod session;
 pub mod views;
+
+pub use session::{
+    Session, SessionConfig, SessionError, Sink, DROPS_KEPT, FAILURES_SHOWN, MAX_PAGE,
+};

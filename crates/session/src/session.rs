@@ -17,10 +17,10 @@ use glimpse_clip::model::manifest;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::{self, RuntimeOptions};
 use glimpse_library::catalog::{PhotoFilter, PhotoInfo};
-use glimpse_library::library::{Library, LibraryError, Summary};
 use glimpse_library::lock::{LockError, WriterLock};
 use glimpse_library::pipeline::{Control, Progress};
 use glimpse_library::watch;
+use glimpse_library::{Library, LibraryError, Records, Summary};
 use glimpse_query::search::{self, Request, Sort};
 use glimpse_query::tags::{self, TagOptions};
 use std::collections::VecDeque;
@@ -35,19 +35,16 @@ use std::time::{Duration, Instant};
 pub enum SessionError {
     /// No usable model yet (the first-run screen fetches or explains it).
     #[error("the model is not ready: {0}")]
-    ModelNotReady(String),
+    ModelNotReady(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// ONNX Runtime could not be loaded.
     #[error("ONNX Runtime is not available: {0}")]
-    Runtime(String),
-    /// The model could not be opened.
+    Runtime(#[source] runtime::RuntimeError),
+    /// The model could not be opened (its files, or one of its towers).
     #[error("cannot open the model: {0}")]
-    Model(String),
+    Model(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The library failed.
     #[error(transparent)]
     Library(#[from] LibraryError),
-    /// The catalog failed.
-    #[error(transparent)]
-    Catalog(#[from] glimpse_library::catalog::CatalogError),
     /// A search failed.
     #[error(transparent)]
     Search(#[from] search::SearchError),
@@ -69,9 +66,15 @@ pub enum SessionError {
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
     BadDate(String),
-    /// The background indexer is gone.
+    /// The background indexer is gone (or did not answer).
     #[error("the indexer stopped: {0}")]
-    Indexer(String),
+    Indexer(&'static str),
+    /// The background indexer failed to change the library's folders.
+    #[error("the indexer stopped: {0}")]
+    IndexerFailed(#[source] LibraryError),
+    /// The thread that watches the folders could not be started.
+    #[error("the indexer stopped: cannot start the watcher: {0}")]
+    Watcher(#[source] std::io::Error),
     /// Another process is indexing this library, so this window cannot change it.
     #[error(
         "another Glimpse ({0}) is indexing this library: change its folders there, or here \
@@ -86,7 +89,7 @@ pub enum SessionError {
 /// The image tower failing to open is the model's fault, shown as the model's error.
 impl From<LazyEncoderError> for SessionError {
     fn from(e: LazyEncoderError) -> Self {
-        SessionError::Model(e.to_string())
+        SessionError::Model(Box::new(e))
     }
 }
 
@@ -187,7 +190,7 @@ pub struct Session {
     last_drop: AtomicU64,
     /// The catalog connection the `glimpse:` gate asks whether a file is a photo: its own, so
     /// loading pictures never waits for a search on the reader.
-    serve_catalog: Mutex<Option<glimpse_library::catalog::Catalog>>,
+    serve_catalog: Mutex<Option<Records>>,
     /// Ends the watcher thread.
     stop: Arc<AtomicBool>,
 }
@@ -210,7 +213,7 @@ impl Session {
     /// A session that has loaded nothing yet (see [`Session::start`]).
     pub fn new(cfg: SessionConfig, sink: Sink) -> Self {
         let model = cfg.model.clone().unwrap_or_else(|| {
-            match glimpse_library::library::remembered_model(&cfg.library_dir) {
+            match glimpse_library::remembered_model(&cfg.library_dir) {
                 Ok(Some(m)) => m,
                 Ok(None) => manifest::DEFAULT_MODEL.to_string(),
                 Err(e) => {
@@ -295,7 +298,7 @@ impl Session {
         let started = self.start_inner();
         *lock(&self.start_error) = started.as_ref().err().map(|e| {
             let blame = match e {
-                SessionError::Library(_) | SessionError::Catalog(_) => Blame::Library,
+                SessionError::Library(_) => Blame::Library,
                 _ => Blame::Model,
             };
             (e.to_string(), blame)
@@ -315,12 +318,11 @@ impl Session {
             self.cfg.model_base_url.as_deref(),
             &mut |_, _| {},
         )
-        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
-        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(e.to_string()))?;
-        let rt =
-            runtime::load(&self.cfg.runtime).map_err(|e| SessionError::Runtime(e.to_string()))?;
+        .map_err(|e| SessionError::ModelNotReady(Box::new(e)))?;
+        let files = ModelFiles::open(&dir).map_err(|e| SessionError::Model(Box::new(e)))?;
+        let rt = runtime::load(&self.cfg.runtime).map_err(SessionError::Runtime)?;
         let text = TextEncoder::open_with(&rt.env, &files, &self.cfg.device)
-            .map_err(|e| SessionError::Model(e.to_string()))?;
+            .map_err(|e| SessionError::Model(Box::new(e)))?;
         if let Some(w) = &text.selection.fallback {
             tracing::warn!("{w}");
         }
@@ -336,11 +338,7 @@ impl Session {
             );
         // The width the library recorded for this model; for a model it has not seen, the
         // towers' shared width (the image tower is opened only if the text graph is silent).
-        let recorded = glimpse_library::catalog::Catalog::open(&self.cfg.library_dir)?
-            .models()?
-            .into_iter()
-            .find(|(n, _)| *n == files.name)
-            .map(|(_, dim)| dim);
+        let recorded = Records::open(&self.cfg.library_dir)?.width_of(&files.name)?;
         let dim = match recorded {
             Some(dim) => dim,
             None if text.dim() > 0 => text.dim(),
@@ -390,7 +388,7 @@ impl Session {
         std::thread::Builder::new()
             .name("glimpse-watch".into())
             .spawn(move || watch_roots(&dir, &engine, &generation, &stop))
-            .map_err(|e| SessionError::Indexer(format!("cannot start the watcher: {e}")))?;
+            .map_err(SessionError::Watcher)?;
         Ok(())
     }
 
@@ -415,7 +413,7 @@ impl Session {
                 }
             },
         )
-        .map_err(|e| SessionError::ModelNotReady(e.to_string()))?;
+        .map_err(|e| SessionError::ModelNotReady(Box::new(e)))?;
         self.start()?;
         Ok(self.model_state())
     }
@@ -470,7 +468,7 @@ impl Session {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
             let reader = lock(&eng.reader);
             let mut roots = Vec::new();
-            for rc in reader.catalog.root_counts(reader.model_id())? {
+            for rc in reader.root_counts()? {
                 st.photos += rc.photos;
                 st.indexed += rc.indexed;
                 st.failed += rc.failed;
@@ -499,11 +497,11 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let mut out = Vec::new();
-        let mut rules = reader.catalog.tag_rules()?;
+        let mut rules = reader.records().tag_rules()?;
         rules.sort_by(|a, b| a.folder.cmp(&b.folder));
-        for rc in reader.catalog.root_counts(reader.model_id())? {
+        for rc in reader.root_counts()? {
             let failures = reader
-                .catalog
+                .records()
                 .root_failures(rc.root.id, FAILURES_SHOWN)?
                 .into_iter()
                 .map(|(p, reason)| Failure {
@@ -564,7 +562,7 @@ impl Session {
             return Err(bad("it contains Glimpse's own library folder"));
         }
         let reader = lock(&eng.reader);
-        if let Some(holder) = reader.catalog.root_holding(&real)? {
+        if let Some(holder) = reader.records().root_holding(&real)? {
             if holder.path != real {
                 return Err(bad(&format!(
                     "it is already in the library, inside {}",
@@ -582,9 +580,9 @@ impl Session {
         let real = self.checked_folder(&eng, path)?;
         let takes_in = {
             let reader = lock(&eng.reader);
-            let roots = reader.catalog.roots()?;
+            let roots = reader.records().roots()?;
             if !roots.iter().any(|r| r.path.starts_with(&real)) {
-                reader.catalog.add_root(&real)?;
+                reader.records().add_root(&real)?;
             }
             roots
                 .iter()
@@ -598,8 +596,8 @@ impl Session {
             indexer.cancel_job();
             indexer.send(Cmd::Add(real.clone(), tx))?;
             rx.recv()
-                .map_err(|_| SessionError::Indexer("no answer".into()))?
-                .map_err(SessionError::Indexer)?;
+                .map_err(|_| SessionError::Indexer("no answer"))?
+                .map_err(SessionError::IndexerFailed)?;
         }
         self.rebuild_scope()?;
         indexer.send(Cmd::Index)?;
@@ -614,8 +612,8 @@ impl Session {
         indexer.cancel_job();
         indexer.send(Cmd::Remove(path.to_path_buf(), tx))?;
         rx.recv()
-            .map_err(|_| SessionError::Indexer("no answer".into()))?
-            .map_err(SessionError::Indexer)?;
+            .map_err(|_| SessionError::Indexer("no answer"))?
+            .map_err(SessionError::IndexerFailed)?;
         self.rebuild_scope()?;
         // Whatever the cancelled job had left to do for the other folders.
         indexer.send(Cmd::Index)?;
@@ -713,13 +711,7 @@ impl Session {
         let mut preview = None;
         let mut query_cut = false;
         let vector = if let Some(id) = q.example_photo_id {
-            let v = match reader.vectors().get(id) {
-                Some(v) => v,
-                None => reader
-                    .catalog
-                    .embedding(reader.model_id(), id)?
-                    .ok_or(SessionError::NoPhoto(id))?,
-            };
+            let v = reader.stored_vector(id)?.ok_or(SessionError::NoPhoto(id))?;
             req.exclude.push(id);
             req.floor = eng.files.calibration.similar_floor;
             glimpse_clip::embedding::unit(v)
@@ -779,7 +771,7 @@ impl Session {
             req.breadth = search::TEXT_BREADTH;
             let vector = {
                 let mut recent = lock(&eng.recent);
-                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(|e| e.to_string());
+                let mut tower = |t: &[&str]| eng.text.embed(t).map_err(search::TowerError::from);
                 search::query_vector(
                     &mut |t: &[&str]| recent.captions(t, &mut tower),
                     &parsed,
@@ -830,12 +822,12 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let info = reader
-            .catalog
+            .records()
             .photo_infos(&[id])?
             .remove(&id)
             .ok_or(SessionError::NoPhoto(id))?;
         let tags = reader
-            .catalog
+            .records()
             .tags_of(&[id])?
             .remove(&id)
             .unwrap_or_default()
@@ -851,7 +843,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let info = reader
-            .catalog
+            .records()
             .photo_infos(&[id])?
             .remove(&id)
             .ok_or(SessionError::NoPhoto(id))?;
@@ -863,7 +855,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         Ok(reader
-            .catalog
+            .records()
             .tag_counts()?
             .into_iter()
             .map(|(name, count)| TagCount { name, count })
@@ -875,7 +867,7 @@ impl Session {
         let eng = self.engine()?;
         let reader = lock(&eng.reader);
         let mut out: Vec<FormatView> = reader
-            .catalog
+            .records()
             .indexed_formats()?
             .into_iter()
             .map(|(format, count)| FormatView { format, count })
@@ -914,7 +906,7 @@ impl Session {
             let folder = folder
                 .canonicalize()
                 .unwrap_or_else(|_| folder.to_path_buf());
-            let rules = reader.catalog.tag_rules()?;
+            let rules = reader.records().tag_rules()?;
             if let Some(rule) = rules.into_iter().find(|r| r.folder == folder) {
                 return Ok(LabelSuggestion {
                     labels: rule.labels,
@@ -936,7 +928,7 @@ impl Session {
         let folder = folder
             .canonicalize()
             .unwrap_or_else(|_| folder.to_path_buf());
-        Ok(reader.catalog.forget_tag_rules(&folder)? > 0)
+        Ok(reader.forget_tag_rules(&folder)? > 0)
     }
 
     /// Tags every indexed photo under `folder` with the best of `labels` (replacing the
@@ -954,9 +946,9 @@ impl Session {
             min_cosine: eng.files.calibration.relevance_floor,
         };
         let text = &eng.text;
-        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, String> {
+        let mut embed = |texts: &[String]| -> Result<Vec<Vec<f32>>, search::TowerError> {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            text.embed(&refs).map_err(|e| e.to_string())
+            text.embed(&refs).map_err(search::TowerError::from)
         };
         let report = tags::tag_folder(&mut reader, folder, labels, &opts, &mut embed)?;
         Ok(TagReportView {
@@ -986,11 +978,10 @@ impl Session {
         let shown = || requested.display().to_string();
         let mut slot = lock(&self.serve_catalog);
         if slot.is_none() {
-            let opened =
-                glimpse_library::catalog::Catalog::open(&self.cfg.library_dir).map_err(|e| {
-                    tracing::warn!("cannot look up photos to show: {e}");
-                    ServeError::Unreadable(shown())
-                })?;
+            let opened = Records::open(&self.cfg.library_dir).map_err(|e| {
+                tracing::warn!("cannot look up photos to show: {e}");
+                ServeError::Unreadable(shown())
+            })?;
             *slot = Some(opened);
         }
         let catalog = slot
@@ -1017,12 +1008,7 @@ impl Session {
 
     fn rebuild_scope(&self) -> Result<(), SessionError> {
         let eng = self.engine()?;
-        let roots: Vec<PathBuf> = lock(&eng.reader)
-            .catalog
-            .roots()?
-            .into_iter()
-            .map(|r| r.path)
-            .collect();
+        let roots: Vec<PathBuf> = lock(&eng.reader).records().root_paths()?;
         let mut folders = roots.clone();
         *lock(&self.scope_roots) = roots;
         let thumbs = self.cfg.library_dir.join("thumbs");
@@ -1063,7 +1049,7 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
     let Some(indexer) = &engine.indexer else {
         return;
     };
-    let catalog = match glimpse_library::catalog::Catalog::open(dir) {
+    let catalog = match Records::open(dir) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!("not watching folders: {e}");
@@ -1137,9 +1123,9 @@ fn hit_view(h: search::Hit) -> HitView {
 
 fn thumbnail_of(lib: &Library, info: &PhotoInfo) -> Option<String> {
     let hash = info.content_hash.as_deref()?;
-    lib.thumbs
+    lib.thumbs()
         .exists(hash)
-        .then(|| lib.thumbs.path_for(hash).display().to_string())
+        .then(|| lib.thumbs().path_for(hash).display().to_string())
 }
 
 /// Longest side of the dropped-picture preview.
@@ -1190,9 +1176,9 @@ enum Cmd {
     /// Bring every root up to date.
     Index,
     /// Add a root that takes in roots inside it, answering when done.
-    Add(PathBuf, Sender<Result<(), String>>),
+    Add(PathBuf, Sender<Result<(), LibraryError>>),
     /// Remove a root, answering when done.
-    Remove(PathBuf, Sender<Result<usize, String>>),
+    Remove(PathBuf, Sender<Result<usize, LibraryError>>),
     /// End the thread.
     Stop,
 }
@@ -1238,7 +1224,7 @@ impl Indexer {
         self.shared.busy.fetch_add(1, Ordering::SeqCst);
         lock(&self.tx).send(cmd).map_err(|_| {
             self.shared.busy.fetch_sub(1, Ordering::SeqCst);
-            SessionError::Indexer("the indexer thread is gone".into())
+            SessionError::Indexer("the indexer thread is gone")
         })
     }
 
@@ -1317,8 +1303,8 @@ fn indexer_loop(
                         other => later.push(other),
                     }
                 }
-                let roots: Vec<PathBuf> = match lib.catalog.roots() {
-                    Ok(r) => r.into_iter().map(|r| r.path).collect(),
+                let roots: Vec<PathBuf> = match lib.records().root_paths() {
+                    Ok(r) => r,
                     Err(e) => {
                         publish(false, None, Some(e.to_string()));
                         done(merged);
@@ -1370,12 +1356,12 @@ fn indexer_loop(
 fn change_roots(lib: &mut Library, cmd: Cmd) {
     match cmd {
         Cmd::Add(path, reply) => {
-            let r = lib.catalog.add_root(&path).map(|_| ());
-            let _ = reply.send(r.map_err(|e| e.to_string()));
+            let r = lib.records().add_root(&path).map(|_| ());
+            let _ = reply.send(r);
         }
         Cmd::Remove(path, reply) => {
             let real = path.canonicalize().unwrap_or(path);
-            let _ = reply.send(lib.remove_root(&real).map_err(|e| e.to_string()));
+            let _ = reply.send(lib.remove_root(&real));
         }
         Cmd::Index | Cmd::Stop => {}
     }

@@ -1,0 +1,173 @@
+//! What a library records that no model's vectors decide: its roots, photos, tags, formats,
+//! failures and settings, read without loading a model or taking the writer's lock. The front
+//! ends read a library through this (and [`crate::Library`]'s model-bound reads), never through
+//! the catalog's own API, which also serves the indexing job.
+
+use crate::catalog::{Catalog, FormatCount, PhotoInfo, Root, TagRule};
+use crate::error::LibraryError;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The catalog setting that names the model a library was last indexed with.
+pub const MODEL_SETTING: &str = "model";
+
+/// An open library folder, read without a model: `glimpse roots`, `glimpse status` and the
+/// window's file gate use it on their own; [`crate::Library::records`] lends the one an open
+/// library holds.
+pub struct Records {
+    pub(crate) catalog: Catalog,
+}
+
+impl Records {
+    /// Opens (creating and migrating) the catalog of the library at `dir`.
+    pub fn open(dir: &Path) -> Result<Self, LibraryError> {
+        Ok(Records {
+            catalog: Catalog::open(dir)?,
+        })
+    }
+
+    /// `PRAGMA integrity_check` of the catalog: "ok" or the problems found (reads it all).
+    pub fn integrity_check(&self) -> Result<String, LibraryError> {
+        Ok(self.catalog.integrity_check()?)
+    }
+
+    /// The photo roots, by path.
+    pub fn roots(&self) -> Result<Vec<Root>, LibraryError> {
+        Ok(self.catalog.roots()?)
+    }
+
+    /// Just the roots' paths: what a scan or a watcher walks.
+    pub fn root_paths(&self) -> Result<Vec<PathBuf>, LibraryError> {
+        Ok(self.roots()?.into_iter().map(|r| r.path).collect())
+    }
+
+    /// Records `path` as a root (taking in roots inside it; inside a root it is that root):
+    /// the next indexing job scans it. Needs neither a model nor the writer's lock.
+    pub fn add_root(&self, path: &Path) -> Result<Root, LibraryError> {
+        Ok(self.catalog.add_root(path)?)
+    }
+
+    /// Removes the root `path` and its photos' rows (never a file) from a library that has
+    /// no model's vectors yet, returning how many photos went; a library with vectors removes
+    /// roots through [`crate::Library::remove_root`], which takes them out of its index too.
+    pub fn remove_root(&self, path: &Path) -> Result<usize, LibraryError> {
+        Ok(self.catalog.remove_root(path)?.len())
+    }
+
+    /// The root `path` lies in (or is), if any.
+    pub fn root_holding(&self, path: &Path) -> Result<Option<Root>, LibraryError> {
+        Ok(self.catalog.root_holding(path)?)
+    }
+
+    /// Up to `limit` failed or unsupported files under a root with their reasons, by path.
+    pub fn root_failures(
+        &self,
+        root_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(PathBuf, String)>, LibraryError> {
+        Ok(self.catalog.root_failures(root_id, limit)?)
+    }
+
+    /// The models the library has vectors for (or was opened with): name and vector width.
+    pub fn models(&self) -> Result<Vec<(String, usize)>, LibraryError> {
+        Ok(self.catalog.models()?)
+    }
+
+    /// The vector width the library recorded for `model`, so that it is opened with the width
+    /// its vectors have; `None` for a model it has not seen.
+    pub fn width_of(&self, model: &str) -> Result<Option<usize>, LibraryError> {
+        Ok(self
+            .models()?
+            .into_iter()
+            .find(|(n, _)| n == model)
+            .map(|(_, dim)| dim))
+    }
+
+    /// The model the library was last indexed with (see [`crate::remembered_model`]).
+    pub fn remembered_model(&self) -> Result<Option<String>, LibraryError> {
+        Ok(self.catalog.setting(MODEL_SETTING)?)
+    }
+
+    /// The execution provider the last indexing job's image encoder ran on, for `status`.
+    pub fn provider(&self) -> Result<Option<String>, LibraryError> {
+        Ok(self.catalog.setting("provider")?)
+    }
+
+    /// Photos per format by state (all models), for `status`.
+    pub fn format_counts(&self) -> Result<Vec<FormatCount>, LibraryError> {
+        Ok(self.catalog.format_counts()?)
+    }
+
+    /// The formats of searchable photos with their counts, for the type filter.
+    pub fn indexed_formats(&self) -> Result<Vec<(String, u64)>, LibraryError> {
+        Ok(self.catalog.indexed_formats()?)
+    }
+
+    /// Every failed file with its reason, by path.
+    pub fn failed_files(&self) -> Result<Vec<(PathBuf, String)>, LibraryError> {
+        Ok(self.catalog.failed_files()?)
+    }
+
+    /// Every indexed file that came with a note ("decoded with warnings: ..."), by path.
+    pub fn noted_files(&self) -> Result<Vec<(PathBuf, String)>, LibraryError> {
+        Ok(self.catalog.noted_files()?)
+    }
+
+    /// A photo of the library by its path, if it is one (the window's gate serves no other
+    /// file from a photo folder).
+    pub fn photo_by_path(&self, path: &Path) -> Result<Option<PhotoInfo>, LibraryError> {
+        Ok(self.catalog.photo_by_path(path)?)
+    }
+
+    /// What results show about these photos, by id (missing ids are simply absent).
+    pub fn photo_infos(&self, ids: &[i64]) -> Result<HashMap<i64, PhotoInfo>, LibraryError> {
+        Ok(self.catalog.photo_infos(ids)?)
+    }
+
+    /// Tags of each photo among `ids`, best first (label, score); photos without tags are
+    /// absent.
+    pub fn tags_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<(String, f32)>>, LibraryError> {
+        Ok(self.catalog.tags_of(ids)?)
+    }
+
+    /// Every tag in use with how many photos carry it, most used first.
+    pub fn tag_counts(&self) -> Result<Vec<(String, u64)>, LibraryError> {
+        Ok(self.catalog.tag_counts()?)
+    }
+
+    /// The labels the user named (not the built-in ones), for the default label list.
+    pub fn user_labels(&self) -> Result<Vec<String>, LibraryError> {
+        Ok(self.catalog.user_labels()?)
+    }
+
+    /// The folders that keep tagging arrivals (their auto-tag rules).
+    pub fn tag_rules(&self) -> Result<Vec<TagRule>, LibraryError> {
+        Ok(self.catalog.tag_rules()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_library_read_without_a_model_knows_its_roots_and_model_widths() {
+        let dir = tempfile::tempdir().unwrap();
+        let photos = tempfile::tempdir().unwrap();
+        let records = Records::open(dir.path()).unwrap();
+        assert_eq!(records.width_of("tiny").unwrap(), None);
+        assert!(records.root_paths().unwrap().is_empty());
+        // A model row as Library::open makes it: its width is what a later open must use.
+        records.catalog.model_id("tiny", 512).unwrap();
+        assert_eq!(records.width_of("tiny").unwrap(), Some(512));
+        assert_eq!(records.width_of("other").unwrap(), None);
+        let root = records.add_root(photos.path()).unwrap();
+        assert_eq!(records.root_paths().unwrap(), vec![root.path.clone()]);
+        let inner = photos.path().join("inner");
+        assert_eq!(records.root_holding(&inner).unwrap(), Some(root.clone()));
+        assert_eq!(records.remove_root(&root.path).unwrap(), 0, "no photos yet");
+        assert!(records.roots().unwrap().is_empty());
+        assert_eq!(records.remembered_model().unwrap(), None);
+        assert_eq!(records.provider().unwrap(), None);
+    }
+}
