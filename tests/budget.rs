@@ -1,9 +1,11 @@
+//! Its own test binary: it reads peak RSS with getrusage(RUSAGE_CHILDREN), which covers every
+//! child this process has waited for, so no other test's children may share the process.
+//!
 //! A folder of decompression bombs stays within the process's decode memory budget: blank RGBA
 //! PNGs of a few hundred KB that decode to hundreds of MB each, indexed by four decode threads,
 //! with the budget set small through `GLIMPSE_DECODE_MEMORY_MB`. Without the budget the threads
 //! decode four at once (about 1 GB); with it they take turns, and the one that alone needs more
-//! than the budget fails with the reason. Its own test binary: peak RSS is read with
-//! getrusage(RUSAGE_CHILDREN), which covers every child this process has waited for.
+//! than the budget fails with the reason.
 
 mod common;
 

@@ -1,3 +1,7 @@
+//! Its own test binary: its kill schedule (30 to 930 ms after each start, 20 kills in at most
+//! 4 minutes, 5 of them mid-job) assumes the indexer it kills does not share the CPUs with
+//! other tests of the same process.
+//!
 //! Crash safety: `glimpse index` killed with SIGKILL at random instants, over and over, must
 //! leave a library that opens cleanly (integrity_check ok), whose vector index holds exactly the
 //! committed embeddings, where no committed photo was ever encoded twice, and which ends up

@@ -1,10 +1,12 @@
+//! Its own test binary: it reads peak RSS with getrusage(RUSAGE_CHILDREN), which covers every
+//! child this process has waited for, so no other test's children may share the process.
+//!
 //! One folder with every kind of file a person has that the other tests cover one at a time:
 //! ordinary photos in every format, damaged and truncated files, JPEGs that decode with
 //! warnings, TIFF/BMP/GIF variants, strips of 1 x 5,000,000 pixels both ways, decompression
 //! bombs, a pipe and a link to /dev/zero named like photos, garbage. Indexing it must exit 0,
 //! leave nothing pending, print no panic or backtrace, stay within the decode memory budget,
-//! and a second run must read nothing again. Its own test binary: peak RSS is read with
-//! getrusage(RUSAGE_CHILDREN), which covers every child this process has waited for.
+//! and a second run must read nothing again.
 
 mod common;
 

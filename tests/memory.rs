@@ -1,8 +1,10 @@
+//! Its own test binary: it reads peak RSS with getrusage(RUSAGE_CHILDREN), which covers every
+//! child this process has waited for, so no other test's children may share the process.
+//!
 //! Memory stays flat however large the folder: `glimpse index` over 600 six-megapixel JPEGs
 //! (10.8 GB of decoded pixels, 361 MB of model input tensors) must peak under a 150 MB resident
 //! set, so nothing per photo (pixels, tensors, vectors waiting for the graph) is buffered for the
-//! whole folder. Its own test binary: peak RSS is read with getrusage(RUSAGE_CHILDREN), which
-//! covers every child this process has waited for.
+//! whole folder.
 
 mod common;
 

@@ -1,6 +1,8 @@
+//! Its own test binary: the panic hook and the `tracing` subscriber are process-wide, so the
+//! check runs itself again as a child (`--exact panic_in_child`) whose stderr must hold one line.
+//!
 //! The panic hook of the CLI and the app: a caught decoder panic is one `tracing` line with its
-//! location on stderr, never Rust's default message and backtrace. The hook is process-wide, so
-//! the check runs in a child process (this test binary again, filtered to the child test).
+//! location on stderr, never Rust's default message and backtrace.
 
 use std::process::Command;
 

@@ -1,3 +1,6 @@
+//! Its own test binary: it runs itself again as the app (`--exact` on its own test's name,
+//! `--test-threads=1`), and that child is aborted on purpose, so nothing else may run in it.
+//!
 //! A file that kills the process while it is read (an abort in a codec, the OOM killer) can
 //! stop indexing once more at most: the next start tries each file that was in flight alone,
 //! and the one that kills it again is marked failed ("Glimpse stopped while reading this

@@ -1,9 +1,11 @@
+//! Its own test binary: ONNX Runtime can be loaded once per process, and this checks the first
+//! load, from `ORT_DYLIB_PATH`, which another test's `common::runtime()` could have made first.
+//!
 //! Loads the real ONNX Runtime named by `ORT_DYLIB_PATH` and runs a tiny model through it, so CI
 //! proves that `runtime::load` works with the pinned release. This test fails (rather than
 //! passing silently) when `ORT_DYLIB_PATH` is not set: set it to
 //! `.../onnxruntime/capi/libonnxruntime.so.1.31.1` from the onnxruntime 1.31.1 wheel.
-//!
-//! Everything lives in one test function because ONNX Runtime can be loaded once per process.
+//! Everything lives in one test function for the same reason.
 
 use glimpse_clip::runtime::{self, LibrarySource, RuntimeOptions, DYLIB_ENV, ORT_VERSION};
 use ort::session::Session;

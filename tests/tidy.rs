@@ -1,4 +1,5 @@
-//! Tidy: the architecture's direction rules, checked against the sources themselves.
+//! Tidy: the architecture's direction rules, checked against the sources themselves (its own
+//! test binary: std only, it links no engine code and runs in a second).
 //!
 //! The rules live as data at the top of this file, so changing the architecture means changing
 //! a line here, in review. Three checks, each failing with the edge that breaks it:

@@ -2,7 +2,7 @@
 //! different renderer from the model's training set), indexed, and searched by text, by
 //! example, tagged and de-duplicated, through the engine and through the `glimpse` binary.
 
-mod common;
+use crate::common;
 
 use common::shapes::{self, Drawn, Rng, COLOURS, SHAPES};
 use glimpse_clip::device::Device;

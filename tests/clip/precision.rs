@@ -4,7 +4,7 @@
 //! and the rounding of the weights; the GPU run in benches/gpu.sh checks fp16 arithmetic), and a
 //! machine without a GPU never makes or uses one.
 
-mod common;
+use crate::common;
 
 use common::{fixture, runtime};
 use glimpse_clip::device::{Device, DeviceOptions, Provider};

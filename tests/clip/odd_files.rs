@@ -3,7 +3,7 @@
 //! the same picture, not just "no error"), with a note where the picture is not all there;
 //! garbage still fails with a clear one-line reason; a folder of all of them indexes cleanly.
 
-mod common;
+use crate::common;
 
 use glimpse_clip::decode::{self, DecodeError, DecodeOptions, Decoded};
 use image::RgbImage;

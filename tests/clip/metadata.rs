@@ -3,7 +3,7 @@
 //! position; and the date, location and sort options that use them, with exact expected sets.
 //! Fixtures: tests/fixtures/exif/, written by tests/fixtures/make_exif_fixtures.py.
 
-mod common;
+use crate::common;
 
 use glimpse_clip::calendar::parse_day;
 use glimpse_clip::device::Device;

@@ -3,7 +3,7 @@
 //! are made by `tests/fixtures/make_fixtures.py` (transformers' CLIPImageProcessor and
 //! `open_clip.tokenize`; versions recorded in the JSON files).
 
-mod common;
+use crate::common;
 
 use glimpse_clip::decode::{decode_file, DecodeOptions};
 use glimpse_clip::device::Device;

@@ -2,7 +2,7 @@
 //! exactly one outcome, identical bytes are reused instead of re-encoded, broken files fail
 //! with a reason, and cancel/pause behave.
 
-mod common;
+use crate::common;
 
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;

@@ -3,7 +3,7 @@
 //! line, or put in a photo's place after the scan), and a model folder cannot ask for absurd
 //! preprocessing sizes. The special files are made at test time in a temporary folder.
 
-mod common;
+use crate::common;
 
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::preprocess::{ConfigError, PreprocessConfig, MAX_INPUT_SIDE};

@@ -3,6 +3,7 @@
 //! by a dropped file and by a library photo, auto-tagging and tag filters, removal, and the
 //! gate that decides which files the web view may load. No window is involved.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use common::shapes::{self, Rng, COLOURS, SHAPES};

@@ -5,7 +5,7 @@
 //! them indexes with the format named in `status`.
 #![cfg_attr(not(all(feature = "jxl", feature = "heif")), allow(unused))]
 
-mod common;
+use crate::common;
 
 use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
 use glimpse_clip::device::Device;

@@ -5,7 +5,7 @@
 //! with both reasons. Fixtures: tests/fixtures/make_raw_fixtures.py.
 #![cfg(feature = "raw")]
 
-mod common;
+use crate::common;
 
 use glimpse_clip::decode::{self, DecodeError, DecodeOptions};
 use glimpse_clip::device::Device;

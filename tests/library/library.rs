@@ -1,7 +1,7 @@
 //! Indexing a real folder tree into a library: counts, reuse of vectors for duplicates and moved
 //! files, incremental runs, hostile files, vanished roots and live watching.
 
-mod common;
+use crate::common;
 
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;

@@ -1,6 +1,7 @@
 //! The `glimpse embed` command line as outside scripts use it: JSON lines, exit codes, errors,
 //! device fallback.
 
+#[path = "../common/mod.rs"]
 mod common;
 
 use std::path::PathBuf;
