@@ -14,6 +14,8 @@ npm --prefix ui run check
 npm --prefix ui test
 npm --prefix ui run build
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every crate's documentation builds without a broken link (the doctests run with the tests).
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 cargo test --workspace --locked
 cargo build --locked -p glimpse-app
 python3 tests/e2e/run.py --app target/debug/glimpse-app
