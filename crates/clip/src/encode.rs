@@ -1345,7 +1345,7 @@ fn batched_copy(
 }
 
 /// Makes (or finds) a graph's fp16 copy.
-type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::Fp16Error> + 'a;
+type Variant<'a> = dyn Fn(&Path) -> Result<PathBuf, glimpse_onnx::RewriteError> + 'a;
 
 /// Opens `path` per `opts`; when that lands on the fp16 copy, runs `probe` through both graphs
 /// and keeps fp16 only if every row agrees to [`FP16_MIN_COSINE`]. A passed check is recorded

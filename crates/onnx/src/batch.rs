@@ -23,8 +23,8 @@ use super::proto::{Message, ProtoError, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-fn refused(why: impl Into<String>) -> Fp16Error {
-    Fp16Error::Refused(why.into())
+fn refused(why: impl Into<String>) -> RewriteError {
+    RewriteError::Refused(why.into())
 }
 
 /// What one run of the original graph showed: each tensor's shape, and the values of its
@@ -43,7 +43,7 @@ pub const FACT_INTS_MAX: usize = 64;
 /// Name of the graph input the rewrite works on: the one float rank-4 input whose first
 /// dimension is 1. `None` when the graph has no such input (it takes a batch already, or is
 /// not an image graph).
-pub(crate) fn fixed_batch_input(model: &[u8]) -> Result<Option<String>, Fp16Error> {
+pub(crate) fn fixed_batch_input(model: &[u8]) -> Result<Option<String>, RewriteError> {
     let m = Message::parse(model)?;
     let graph = Message::parse(
         m.bytes(MODEL_GRAPH)
@@ -67,7 +67,7 @@ pub(crate) fn fixed_batch_input(model: &[u8]) -> Result<Option<String>, Fp16Erro
 
 /// The model with every node output listed as a graph output (by name; ONNX Runtime infers
 /// the types), so one run shows every tensor's shape; also the names, in node order.
-pub fn with_every_output(model: &[u8]) -> Result<(Vec<u8>, Vec<String>), Fp16Error> {
+pub fn with_every_output(model: &[u8]) -> Result<(Vec<u8>, Vec<String>), RewriteError> {
     let mut m = Message::parse(model)?;
     let graph = Message::parse(
         m.bytes(MODEL_GRAPH)
@@ -984,7 +984,7 @@ impl Walk<'_> {
     }
 }
 
-fn parse_node(n: &Message<'_>, id: &mut impl FnMut(&str) -> usize) -> Result<Node, Fp16Error> {
+fn parse_node(n: &Message<'_>, id: &mut impl FnMut(&str) -> usize) -> Result<Node, RewriteError> {
     let mut attrs = HashMap::new();
     for a in n.all_bytes(NODE_ATTRIBUTE) {
         let a = Message::parse(a)?;
@@ -1029,7 +1029,7 @@ fn parse_node(n: &Message<'_>, id: &mut impl FnMut(&str) -> usize) -> Result<Nod
 /// Rewrites a graph whose image input is fixed at one picture (see [`fixed_batch_input`]) to
 /// take any number, from what one run of it showed (`facts`); an error says where the batch
 /// could not be followed.
-pub(crate) fn batched(model: &[u8], facts: &Facts) -> Result<Vec<u8>, Fp16Error> {
+pub(crate) fn batched(model: &[u8], facts: &Facts) -> Result<Vec<u8>, RewriteError> {
     let Some(input) = fixed_batch_input(model)? else {
         return Err(refused("no image input fixed at one picture"));
     };
@@ -1148,7 +1148,7 @@ fn emit(
     nodes: &[Node],
     outputs: &[usize],
     changes: Vec<Change>,
-) -> Result<Vec<u8>, Fp16Error> {
+) -> Result<Vec<u8>, RewriteError> {
     let mut inits = vec![int64s("glimpse_batch_index", &[0])];
     let mut head = vec![
         node("Shape", &[input], "glimpse_input_shape", Vec::new()),
@@ -1355,11 +1355,11 @@ pub fn record_none(graph: &Path, why: &str) {
 /// Finds or makes the batched copy of an image graph. `facts` runs the graph (given with
 /// every tensor listed as an output, see [`with_every_output`]) once and reports what it saw;
 /// it is called only when a copy has to be made, and its error comes back as
-/// [`Fp16Error::Probe`].
+/// [`RewriteError::Probe`].
 pub fn prepare<E>(
     graph: &Path,
     input_facts: impl FnOnce(&[u8], &str) -> Result<Facts, E>,
-) -> Result<BatchCopy, Fp16Error>
+) -> Result<BatchCopy, RewriteError>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
@@ -1373,7 +1373,7 @@ where
     if is_fresh(&none_path(graph), graph) {
         return Ok(BatchCopy::Original);
     }
-    let io = |source| Fp16Error::Io {
+    let io = |source| RewriteError::Io {
         path: graph.display().to_string(),
         source,
     };
@@ -1394,7 +1394,7 @@ where
     drop(bytes);
     let made = probe
         .and_then(|(probe, _)| {
-            input_facts(&probe, &input).map_err(|e| Fp16Error::Probe(Box::new(e)))
+            input_facts(&probe, &input).map_err(|e| RewriteError::Probe(Box::new(e)))
         })
         .and_then(|facts| {
             let bytes = std::fs::read(graph).map_err(io)?;
@@ -1408,7 +1408,7 @@ where
         }
         Err(e) => {
             // What the graph is, not a passing failure to read or write, is kept.
-            if !matches!(e, Fp16Error::Io { .. }) {
+            if !matches!(e, RewriteError::Io { .. }) {
                 record_none(graph, &e.to_string());
             }
             Err(e)

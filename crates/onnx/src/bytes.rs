@@ -14,8 +14,8 @@ use super::proto::{Message, ProtoError, Value};
 /// Name of the byte input of a rewritten graph.
 pub const BYTE_INPUT: &str = "pixel_bytes";
 
-fn unsupported(why: impl Into<String>) -> Fp16Error {
-    Fp16Error::Unsupported(why.into())
+fn unsupported(why: impl Into<String>) -> RewriteError {
+    RewriteError::Unsupported(why.into())
 }
 
 /// The ValueInfoProto of the byte input: uint8, `[batch, height, width, 3]` with the batch,
@@ -45,7 +45,7 @@ fn byte_input_info(batch: &[u8], height: &[u8], width: &[u8]) -> Vec<u8> {
 
 /// Rewrites an image graph whose one float input is `[batch, 3, height, width]` to take the
 /// crop's bytes instead, normalised inside through `lut` (per channel, indexed by byte value).
-pub fn take_bytes(model: &[u8], lut: &[[f32; 256]; 3]) -> Result<Vec<u8>, Fp16Error> {
+pub fn take_bytes(model: &[u8], lut: &[[f32; 256]; 3]) -> Result<Vec<u8>, RewriteError> {
     let mut m = Message::parse(model)?;
     let graph_bytes = m
         .bytes(MODEL_GRAPH)

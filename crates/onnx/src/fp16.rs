@@ -58,7 +58,7 @@ fn to_half(x: f32, clamped: &mut usize) -> u16 {
 /// The bytes a tensor keeps in an external data file (ONNX's `location`, `offset` and `length`
 /// entries), read from `dir`, the graph's folder. Locations that leave the folder are refused,
 /// as ONNX Runtime refuses them.
-fn external_bytes(t: &Message, dir: &Path) -> Result<Vec<u8>, Fp16Error> {
+fn external_bytes(t: &Message, dir: &Path) -> Result<Vec<u8>, RewriteError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut location = None;
     let mut offset = 0u64;
@@ -85,12 +85,12 @@ fn external_bytes(t: &Message, dir: &Path) -> Result<Vec<u8>, Fp16Error> {
             .components()
             .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
-        return Err(Fp16Error::Unsupported(format!(
+        return Err(RewriteError::Unsupported(format!(
             "external data outside the model's folder ({location})"
         )));
     }
     let path = dir.join(relative);
-    let io = |source| Fp16Error::Io {
+    let io = |source| RewriteError::Io {
         path: path.display().to_string(),
         source,
     };
@@ -114,14 +114,14 @@ fn convert_tensor(
     bytes: &[u8],
     weights: Option<&Path>,
     report: &mut Report,
-) -> Result<Option<Vec<u8>>, Fp16Error> {
+) -> Result<Option<Vec<u8>>, RewriteError> {
     let mut t = Message::parse(bytes)?;
     if t.varint(TENSOR_DATA_TYPE) != Some(FLOAT) {
         return Ok(None);
     }
     let external = if t.varint(TENSOR_DATA_LOCATION) == Some(1) || t.has(TENSOR_EXTERNAL_DATA) {
         let dir = weights.ok_or_else(|| {
-            Fp16Error::Unsupported("weights stored in external data files".into())
+            RewriteError::Unsupported("weights stored in external data files".into())
         })?;
         Some(external_bytes(&t, dir)?)
     } else {
@@ -168,7 +168,7 @@ fn convert_tensor(
 }
 
 /// The element type of a ValueInfoProto's tensor type, if it has one.
-fn elem_type(value_info: &[u8]) -> Result<(String, Option<u64>), Fp16Error> {
+fn elem_type(value_info: &[u8]) -> Result<(String, Option<u64>), RewriteError> {
     let vi = Message::parse(value_info)?;
     let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
     let elem = match vi.bytes(VALUE_INFO_TYPE) {
@@ -200,7 +200,7 @@ fn convert_node(
     bytes: &[u8],
     renamed: &HashMap<String, String>,
     report: &mut Report,
-) -> Result<Vec<u8>, Fp16Error> {
+) -> Result<Vec<u8>, RewriteError> {
     let mut node = Message::parse(bytes)?;
     let op = node.string(NODE_OP).unwrap_or_default();
     let domain = node.string(NODE_DOMAIN).unwrap_or_default();
@@ -210,7 +210,7 @@ fn convert_node(
         } else {
             format!("{domain}.{op}")
         };
-        return Err(Fp16Error::Unsupported(format!(
+        return Err(RewriteError::Unsupported(format!(
             "operator {shown} is not known to run in fp16"
         )));
     }
@@ -228,19 +228,19 @@ fn convert_node(
                 let Value::Bytes(b) = &f.value else { continue };
                 let mut attr = Message::parse(b)?;
                 if attr.has(ATTR_G) || attr.has(ATTR_GRAPHS) {
-                    return Err(Fp16Error::Unsupported(format!(
+                    return Err(RewriteError::Unsupported(format!(
                         "operator {op} has a subgraph"
                     )));
                 }
                 if attr.has(ATTR_TENSORS) {
-                    return Err(Fp16Error::Unsupported(format!(
+                    return Err(RewriteError::Unsupported(format!(
                         "operator {op} has a list of tensors"
                     )));
                 }
                 let name = attr.string(ATTR_NAME).unwrap_or_default();
                 let mut changed = false;
                 if op == "Constant" && name != "value" && name.starts_with("value_float") {
-                    return Err(Fp16Error::Unsupported(
+                    return Err(RewriteError::Unsupported(
                         "Constant with a value_float(s) attribute".into(),
                     ));
                 }
@@ -270,18 +270,18 @@ fn convert_node(
 pub(crate) fn convert(
     model: &[u8],
     weights: Option<&Path>,
-) -> Result<(Vec<u8>, Report), Fp16Error> {
+) -> Result<(Vec<u8>, Report), RewriteError> {
     let mut report = Report::default();
     let mut m = Message::parse(model)?;
     if m.has(MODEL_FUNCTIONS) {
-        return Err(Fp16Error::Unsupported("model-local functions".into()));
+        return Err(RewriteError::Unsupported("model-local functions".into()));
     }
     let graph_bytes = m
         .bytes(MODEL_GRAPH)
         .ok_or(ProtoError("model has no graph"))?;
     let graph = Message::parse(graph_bytes)?;
     if graph.has(GRAPH_SPARSE_INITIALIZER) {
-        return Err(Fp16Error::Unsupported("sparse initializers".into()));
+        return Err(RewriteError::Unsupported("sparse initializers".into()));
     }
     let initializers: HashSet<String> = graph
         .all_bytes(GRAPH_INITIALIZER)
@@ -292,7 +292,7 @@ pub(crate) fn convert(
     let mut renamed: HashMap<String, String> = HashMap::new();
     for vi in graph.all_bytes(GRAPH_INPUT) {
         if initializers.contains(&elem_type(vi)?.0) {
-            return Err(Fp16Error::Unsupported(
+            return Err(RewriteError::Unsupported(
                 "initializers listed as graph inputs (ONNX IR < 4)".into(),
             ));
         }
@@ -311,7 +311,7 @@ pub(crate) fn convert(
         let (name, elem) = elem_type(vi)?;
         if elem == Some(FLOAT) {
             if renamed.contains_key(&name) {
-                return Err(Fp16Error::Unsupported(format!(
+                return Err(RewriteError::Unsupported(format!(
                     "{name} is both a graph input and output"
                 )));
             }
@@ -347,7 +347,7 @@ pub(crate) fn convert(
     replace_graph(&mut m, graph, "glimpse.precision", "fp16");
     let bytes = m.encode();
     if bytes.len() > PROTOBUF_MAX {
-        return Err(Fp16Error::Unsupported(format!(
+        return Err(RewriteError::Unsupported(format!(
             "the copy would be {} MB, over protobuf's 2 GB",
             bytes.len() >> 20
         )));
@@ -369,7 +369,7 @@ pub fn variant_path(graph: &Path) -> PathBuf {
 
 /// Returns the fp16 copy of `graph`, writing it first (atomically) when it is missing or older
 /// than the graph.
-pub fn ensure_variant(graph: &Path) -> Result<PathBuf, Fp16Error> {
+pub fn ensure_variant(graph: &Path) -> Result<PathBuf, RewriteError> {
     ensure(graph, &variant_path(graph), |model| {
         convert(model, graph.parent())
     })
@@ -386,13 +386,13 @@ pub fn image_variant_path(graph: &Path, lut: &[[f32; 256]; 3]) -> PathBuf {
 /// Returns the GPU copy of an image graph (see [`image_variant_path`]), writing it first when
 /// it is missing or older than the graph; a graph the byte input does not fit gets the plain
 /// fp16 copy instead, which takes normalised floats.
-pub fn ensure_image_variant(graph: &Path, lut: &[[f32; 256]; 3]) -> Result<PathBuf, Fp16Error> {
+pub fn ensure_image_variant(graph: &Path, lut: &[[f32; 256]; 3]) -> Result<PathBuf, RewriteError> {
     let target = image_variant_path(graph, lut);
     match ensure(graph, &target, |model| {
         let with_bytes = super::bytes::take_bytes(model, lut)?;
         convert(&with_bytes, graph.parent())
     }) {
-        Err(Fp16Error::Unsupported(why)) => {
+        Err(RewriteError::Unsupported(why)) => {
             tracing::info!(graph = %graph.display(), "no byte input ({why}); fp16 copy takes floats");
             ensure_variant(graph)
         }
@@ -475,11 +475,11 @@ pub fn remove_copy(copy: &Path) {
 fn ensure(
     graph: &Path,
     target: &Path,
-    make: impl FnOnce(&[u8]) -> Result<(Vec<u8>, Report), Fp16Error>,
-) -> Result<PathBuf, Fp16Error> {
+    make: impl FnOnce(&[u8]) -> Result<(Vec<u8>, Report), RewriteError>,
+) -> Result<PathBuf, RewriteError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| Fp16Error::Io { path, source }
+        move |source| RewriteError::Io { path, source }
     };
     std::fs::metadata(graph).map_err(io(graph))?;
     if is_fresh(target, graph) {

@@ -14,7 +14,7 @@
 //! - [`proto`]: the protobuf reader/writer they share ([`proto::Message`]), for callers that
 //!   inspect a graph themselves.
 //!
-//! Errors: every rewrite reports an [`Fp16Error`] (despite its name, the one error of all
+//! Errors: every rewrite reports an [`RewriteError`] (despite its name, the one error of all
 //! rewrites: an unparsable file, an unsupported graph, a refusal saying why, an I/O failure, or
 //! the caller's own probe failing in [`batch::prepare`]). [`proto::ProtoError`] is what a
 //! malformed protobuf gives [`proto::Message::parse`].
@@ -26,4 +26,4 @@ mod onnx;
 pub mod proto;
 pub mod seqlen;
 
-pub use onnx::Fp16Error;
+pub use onnx::RewriteError;

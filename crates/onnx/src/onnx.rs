@@ -71,7 +71,7 @@ pub(super) const INT64: u64 = 7;
 
 /// Why a graph has no rewritten copy (fp16, byte input, variable length or batch).
 #[derive(Debug, thiserror::Error)]
-pub enum Fp16Error {
+pub enum RewriteError {
     /// The file is not an ONNX model we can parse.
     #[error("{0}")]
     Proto(#[from] ProtoError),
@@ -155,7 +155,7 @@ pub(super) struct InputType {
 }
 
 /// Reads a ValueInfoProto's tensor type.
-pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
+pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, RewriteError> {
     let vi = Message::parse(value_info)?;
     let name = vi.string(VALUE_INFO_NAME).unwrap_or_default();
     let Some(tt) = vi
@@ -187,16 +187,16 @@ pub(super) fn tensor_type(value_info: &[u8]) -> Result<InputType, Fp16Error> {
 
 /// Writes `bytes` to `target` through a temporary file beside it, so a crash never leaves a
 /// half-written graph under the name the encoders open.
-pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), Fp16Error> {
+pub(super) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), RewriteError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| Fp16Error::Io { path, source }
+        move |source| RewriteError::Io { path, source }
     };
     let dir = target.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io(dir))?;
     std::io::Write::write_all(&mut tmp, bytes).map_err(io(target))?;
     tmp.as_file().sync_all().map_err(io(target))?;
-    tmp.persist(target).map_err(|e| Fp16Error::Io {
+    tmp.persist(target).map_err(|e| RewriteError::Io {
         path: target.display().to_string(),
         source: e.error,
     })?;

@@ -17,8 +17,8 @@ use super::proto::{Message, ProtoError, Value};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-fn unsupported(why: impl Into<String>) -> Fp16Error {
-    Fp16Error::Unsupported(why.into())
+fn unsupported(why: impl Into<String>) -> RewriteError {
+    RewriteError::Unsupported(why.into())
 }
 
 /// The input's length, as `[1]` (int64), which every rewritten tensor is cut or built with.
@@ -90,7 +90,7 @@ fn plan(
 
 /// Rewrites a text graph whose token inputs are `[batch, context]` to take any length. `None`:
 /// the graph already takes any length; an error says why a graph cannot be rewritten.
-pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, Fp16Error> {
+pub fn variable_length(model: &[u8], context: usize) -> Result<Option<Vec<u8>>, RewriteError> {
     let ctx = context as u64;
     let mut m = Message::parse(model)?;
     let opset = m
@@ -276,12 +276,12 @@ pub fn copy_path(graph: &Path) -> PathBuf {
 
 /// Returns the variable-length copy of `graph` (see [`copy_path`]), writing it first when it
 /// is missing or older than the graph; `None` when the graph takes any length itself.
-pub fn ensure_copy(graph: &Path, context: usize) -> Result<Option<PathBuf>, Fp16Error> {
+pub fn ensure_copy(graph: &Path, context: usize) -> Result<Option<PathBuf>, RewriteError> {
     let target = copy_path(graph);
     if is_fresh(&target, graph) {
         return Ok(Some(target));
     }
-    let bytes = std::fs::read(graph).map_err(|source| Fp16Error::Io {
+    let bytes = std::fs::read(graph).map_err(|source| RewriteError::Io {
         path: graph.display().to_string(),
         source,
     })?;
