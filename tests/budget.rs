@@ -10,7 +10,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 /// The decode budget the indexer runs with, in MB.
 const BUDGET_MB: u64 = 300;
@@ -35,13 +34,8 @@ fn bomb(side: u32, seed: u32) -> Vec<u8> {
 }
 
 fn glimpse(library: &Path, args: &[&str], budget_mb: u64) -> std::process::Output {
-    let lib = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
-    Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .arg("--library")
-        .arg(library)
+    common::glimpse_on(library)
         .args(args)
-        .env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
         .env("GLIMPSE_DECODE_MEMORY_MB", budget_mb.to_string())
         .output()
         .unwrap()

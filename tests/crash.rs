@@ -14,14 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn glimpse(library: &Path) -> Command {
-    let lib = std::env::var("ORT_DYLIB_PATH")
-        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-    c.env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
-        .arg("--quiet")
-        .arg("--library")
-        .arg(library);
+    let mut c = common::glimpse_on(library);
+    c.arg("--quiet");
     c
 }
 

@@ -11,7 +11,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// The decode budget the indexer runs with, in MB.
 const BUDGET_MB: u64 = 300;
@@ -20,13 +20,8 @@ const BUDGET_MB: u64 = 300;
 const MARGIN_MB: u64 = 150;
 
 fn glimpse(library: &Path, args: &[&str]) -> Output {
-    let lib = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
-    Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .arg("--library")
-        .arg(library)
+    common::glimpse_on(library)
         .args(args)
-        .env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
         .env("GLIMPSE_DECODE_MEMORY_MB", BUDGET_MB.to_string())
         .env_remove("RUST_BACKTRACE")
         .output()

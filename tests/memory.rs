@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 const PHOTOS: usize = 600;
 const WIDTH: u32 = 3000;
@@ -49,15 +48,7 @@ fn with_comment(jpeg: &[u8], note: &str) -> Vec<u8> {
 }
 
 fn glimpse(library: &Path, args: &[&str]) -> std::process::Output {
-    let lib = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
-    Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .arg("--library")
-        .arg(library)
-        .args(args)
-        .env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
-        .output()
-        .unwrap()
+    common::glimpse_on(library).args(args).output().unwrap()
 }
 
 #[test]

@@ -36,14 +36,8 @@ fn make_photos(root: &Path, n: usize) {
 }
 
 fn glimpse(library: &Path) -> Command {
-    let lib = std::env::var("ORT_DYLIB_PATH")
-        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-    c.env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
-        .env(ABORT_ON, KILLER)
-        .arg("--library")
-        .arg(library);
+    let mut c = common::glimpse_on(library);
+    c.env(ABORT_ON, KILLER);
     c
 }
 

@@ -5,16 +5,11 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn glimpse(args: &[&str]) -> Output {
-    // The library path comes from the test environment; never let a test download anything.
-    let lib = std::env::var("ORT_DYLIB_PATH")
-        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
-    Command::new(env!("CARGO_BIN_EXE_glimpse"))
+    common::glimpse_cli()
         .args(args)
-        .env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
         .output()
         .expect("run glimpse")
 }
@@ -495,13 +490,9 @@ fn a_model_chosen_once_is_used_until_another_is_named() {
     let lib = dir.path().join("lib");
     // Run from `cwd`, with no model in the environment (the default would be downloaded).
     let run = |cwd: &std::path::Path, args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
+        let out = common::glimpse_on(&lib)
             .current_dir(cwd)
-            .arg("--library")
-            .arg(&lib)
             .args(args)
-            .env("ORT_DYLIB_PATH", std::env::var("ORT_DYLIB_PATH").unwrap())
-            .env("GLIMPSE_OFFLINE", "1")
             .env_remove("GLIMPSE_MODEL")
             .output()
             .unwrap();

@@ -201,14 +201,8 @@ fn garbage_fails_with_one_clear_line() {
 }
 
 fn glimpse(library: &Path) -> Command {
-    let lib = std::env::var("ORT_DYLIB_PATH")
-        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-    c.env("ORT_DYLIB_PATH", lib)
-        .env("GLIMPSE_OFFLINE", "1")
-        .env("RUST_BACKTRACE", "1")
-        .arg("--library")
-        .arg(library);
+    let mut c = common::glimpse_on(library);
+    c.env("RUST_BACKTRACE", "1");
     c
 }
 

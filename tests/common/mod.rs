@@ -4,7 +4,8 @@
 pub mod shapes;
 
 use glimpse_clip::runtime::{Runtime, RuntimeOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
 /// Repository root.
@@ -50,6 +51,23 @@ pub fn runtime() -> &'static Runtime {
             ),
         }
     })
+}
+
+/// The `glimpse` binary of this build as the tests run it: ONNX Runtime from `ORT_DYLIB_PATH`,
+/// and never a download (a missing library or model fails instead).
+pub fn glimpse_cli() -> Command {
+    let ort = std::env::var("ORT_DYLIB_PATH")
+        .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
+    c.env("ORT_DYLIB_PATH", ort).env("GLIMPSE_OFFLINE", "1");
+    c
+}
+
+/// [`glimpse_cli`] on the library folder `library`.
+pub fn glimpse_on(library: &Path) -> Command {
+    let mut c = glimpse_cli();
+    c.arg("--library").arg(library);
+    c
 }
 
 /// Dot product of two L2-normalised vectors.

@@ -1003,13 +1003,8 @@ fn status(lib: &Path) -> serde_json::Value {
 
 /// The `glimpse` command on the library `lib`, quiet and offline.
 fn glimpse_on(lib: &Path, args: &[&str]) -> Command {
-    let ort = std::env::var("ORT_DYLIB_PATH").expect("ORT_DYLIB_PATH (bash .ci/run sets it)");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-    c.args(["--quiet", "--library"])
-        .arg(lib)
-        .args(args)
-        .env("ORT_DYLIB_PATH", ort)
-        .env("GLIMPSE_OFFLINE", "1");
+    let mut c = common::glimpse_on(lib);
+    c.arg("--quiet").args(args);
     c
 }
 
