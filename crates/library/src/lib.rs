@@ -10,7 +10,7 @@
 //! `LibraryError` wraps with their context.
 //!
 //! Storage: `catalog` (SQLite, the source of truth), `vectors` (the derived, rebuildable HNSW
-//! index), `thumbs` (previews keyed by content hash), `lock` (one writer per library).
+//! index, and through `sketch` the exhaustive search captions need), `thumbs` (previews keyed by content hash), `lock` (one writer per library).
 //! Storage knows nothing of the stages that fill it. Indexing: `scan` (roots → candidate
 //! files) → `prepare` (one file on the decode pool: hash, decode, preview, tensor) →
 //! `pipeline` (decode pool → batched encoder → one commit per batch) run as a job by
@@ -31,6 +31,7 @@ pub mod pipeline;
 pub mod prepare;
 mod records;
 pub mod scan;
+pub mod sketch;
 pub mod thumbs;
 pub mod vectors;
 pub mod watch;
