@@ -168,7 +168,17 @@ impl Library {
             Err(_) => false,
         };
         let (vectors, origin, seen) = match opened {
-            Ok(v) if trusted => (v, "loaded".to_string(), recorded),
+            Ok(mut v) if trusted => {
+                if v.sketches_stale() {
+                    // Rebuilt from the vectors the graph holds (seconds at a million photos),
+                    // then saved beside the file they belong to.
+                    v.rebuild_sketches(&catalog.embedding_ids(model_id)?);
+                    if let Some(rec) = &recorded {
+                        v.save_sketches_for(&path, rec)?;
+                    }
+                }
+                (v, "loaded".to_string(), recorded)
+            }
             other => {
                 let why = match other {
                     Ok(_) => "behind the catalog".to_string(),
@@ -257,7 +267,11 @@ impl Library {
         for _ in 0..2 {
             let recorded = self.records.catalog.index_state(self.model_id)?;
             match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref()) {
-                Ok(v) => {
+                Ok(mut v) => {
+                    if v.sketches_stale() {
+                        // In memory only: the indexer owns the files.
+                        v.rebuild_sketches(&self.records.catalog.embedding_ids(self.model_id)?);
+                    }
                     self.vectors = v;
                     self.seen = recorded;
                     return Ok(true);

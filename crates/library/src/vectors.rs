@@ -3,8 +3,10 @@
 //! or torn file is rebuilt instead of trusted. An opened file is memory-mapped (searchable at
 //! once) and loaded for writing only when the first vector is added or removed.
 
+use crate::sketch::Sketches;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 /// Why the index could not be used.
@@ -64,6 +66,24 @@ pub struct VectorIndex {
     /// Set while the index is a read-only memory map of this verified file (what searching
     /// needs, and instant to open); the first change loads it for writing.
     viewed: Option<(PathBuf, Saved)>,
+    /// One-bit sketches of the same vectors, scored exhaustively for captions. Behind a lock
+    /// because a search may re-score them along a caption direction it brings.
+    sketches: RwLock<Sketches>,
+    /// The sketches were not saved with this file (missing, torn, older) and must be rebuilt
+    /// ([`VectorIndex::rebuild_sketches`]) before captions use them.
+    sketches_stale: bool,
+    /// The sketches changed since the file was written.
+    sketches_unsaved: bool,
+}
+
+/// How many of a caption's best sketch estimates are scored exactly: with the caption
+/// direction scored exactly, 200 reach recall@10 0.998 at a million photos on both synthetic
+/// generators (`cargo bench --bench candidates`); 400 leaves a margin for real embeddings.
+pub const CAPTION_RERANK: usize = 400;
+
+/// Where the sketches of the index file `path` are kept.
+pub fn sketch_path(path: &Path) -> PathBuf {
+    path.with_extension("sketch")
 }
 
 /// Candidates a graph search explores by default: enough for photo-to-photo queries (recall@10
@@ -95,6 +115,9 @@ impl VectorIndex {
             index,
             dim,
             viewed: None,
+            sketches: RwLock::new(Sketches::new(dim)),
+            sketches_stale: false,
+            sketches_unsaved: false,
         })
     }
 
@@ -156,6 +179,7 @@ impl VectorIndex {
         if me.index.size() as u64 != rec.count {
             return Err(Staleness::Mismatch);
         }
+        me.load_sketches(path, rec);
         if me.viewed.is_none() {
             // Loading replaces the reservation; reserve again before any add.
             me.index
@@ -163,6 +187,46 @@ impl VectorIndex {
                 .map_err(|e| corrupt(&e))?;
         }
         Ok(me)
+    }
+
+    /// Reads the sketches saved with the file recorded as `rec`, or marks them stale.
+    fn load_sketches(&mut self, path: &Path, rec: &Saved) {
+        match Sketches::open(&sketch_path(path), self.dim, &rec.checksum) {
+            Ok(s) if s.len() == self.index.size() => {
+                *self.sketches.get_mut().unwrap_or_else(|e| e.into_inner()) = s;
+                self.sketches_stale = false;
+            }
+            other => {
+                tracing::info!(
+                    why = other.err().map(|e| e.to_string()),
+                    "sketches do not match the vector index; they will be rebuilt"
+                );
+                self.sketches_stale = true;
+            }
+        }
+    }
+
+    /// Whether the sketches must be rebuilt ([`VectorIndex::rebuild_sketches`]).
+    pub fn sketches_stale(&self) -> bool {
+        self.sketches_stale
+    }
+
+    /// Rebuilds the sketches from the vectors held under `ids` (the catalog's embedding ids:
+    /// USearch cannot list its keys). Seconds at a million photos, no graph work.
+    pub fn rebuild_sketches(&mut self, ids: &[i64]) {
+        let items: Vec<(i64, Vec<f32>)> = ids
+            .iter()
+            .filter_map(|id| vector_in(&self.index, self.dim, *id).map(|v| (*id, v)))
+            .collect();
+        let fresh = Sketches::build(self.dim, &items);
+        let sk = self.sketches.get_mut().unwrap_or_else(|e| e.into_inner());
+        let directions = sk.directions().to_vec();
+        *sk = fresh;
+        if !directions.is_empty() {
+            sk.set_directions(&directions, |id| vector_in(&self.index, self.dim, id));
+        }
+        self.sketches_stale = false;
+        self.sketches_unsaved = true;
     }
 
     /// Turns a memory-mapped (read-only) index into a loaded one before a change. The file is
@@ -179,7 +243,16 @@ impl VectorIndex {
                 "the index file changed while it was open ({e:?}); rebuild it"
             ))
         })?;
+        // The sketches in memory are those of this very file (or already rebuilt): keep them.
+        let sketches = std::mem::replace(
+            self.sketches.get_mut().unwrap_or_else(|e| e.into_inner()),
+            Sketches::new(self.dim),
+        );
+        let (stale, unsaved) = (self.sketches_stale, self.sketches_unsaved);
         *self = fresh;
+        *self.sketches.get_mut().unwrap_or_else(|e| e.into_inner()) = sketches;
+        self.sketches_stale = stale;
+        self.sketches_unsaved = unsaved;
         Ok(())
     }
 
@@ -266,6 +339,9 @@ impl VectorIndex {
         if let Some(e) = failed.into_inner().ok().flatten() {
             return Err(e);
         }
+        let mut me = me;
+        *me.sketches.get_mut().unwrap_or_else(|e| e.into_inner()) = Sketches::build(dim, items);
+        me.sketches_unsaved = true;
         Ok(me)
     }
 
@@ -305,7 +381,43 @@ impl VectorIndex {
             let cap = (self.index.capacity() * 2).max(1024);
             self.index.reserve(cap).map_err(ix)?;
         }
-        self.index.add(id as u64, v).map_err(ix)
+        self.index.add(id as u64, v).map_err(ix)?;
+        self.sketch_added(&[id]);
+        Ok(())
+    }
+
+    /// Brings the sketches up to date with vectors just added to the graph: each is sketched,
+    /// or, when the library has doubled since the centre was taken, everything is re-centred.
+    fn sketch_added(&mut self, ids: &[i64]) {
+        if self.sketches_stale {
+            return;
+        }
+        let (index, dim) = (&self.index, self.dim);
+        let sk = self.sketches.get_mut().unwrap_or_else(|e| e.into_inner());
+        let fresh: Vec<i64> = ids.iter().copied().filter(|id| !sk.contains(*id)).collect();
+        if sk.wants_centre(fresh.len()) {
+            let mut all: Vec<i64> = Vec::with_capacity(sk.len() + fresh.len());
+            all.extend(sk.ids());
+            all.extend(&fresh);
+            let vectors: Vec<Vec<f32>> = all
+                .iter()
+                .filter_map(|id| vector_in(index, dim, *id))
+                .collect();
+            for id in &fresh {
+                if let Some(v) = vector_in(index, dim, *id) {
+                    sk.insert(*id, &v);
+                }
+            }
+            sk.recentre(vectors.iter().map(Vec::as_slice), vectors.len(), |id| {
+                vector_in(index, dim, id)
+            });
+        }
+        for id in ids {
+            if let Some(v) = vector_in(index, dim, *id) {
+                sk.insert(*id, &v);
+            }
+        }
+        self.sketches_unsaved = true;
     }
 
     /// Adds many vectors on `threads` threads: at GPU indexing rates graph insertion, not the
@@ -370,7 +482,11 @@ impl VectorIndex {
         });
         match failed.into_inner().ok().flatten() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+                self.sketch_added(&ids);
+                Ok(())
+            }
         }
     }
 
@@ -380,7 +496,65 @@ impl VectorIndex {
             return Ok(());
         }
         self.writable()?;
-        self.index.remove(id as u64).map(|_| ()).map_err(ix)
+        self.index.remove(id as u64).map_err(ix)?;
+        self.sketches
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.sketches_unsaved = true;
+        Ok(())
+    }
+
+    /// The `k` photos nearest a caption's vector `query`, among those `keep` accepts: every
+    /// sketch is scored (a caption sits across the modality gap, where the graph loses its
+    /// way), the [`CAPTION_RERANK`] best (or `4k`) are scored exactly. `gap` is the direction
+    /// captions share, scored exactly: the first search with a new one re-scores the sketches
+    /// along it (one pass over the vectors).
+    pub fn search_caption(
+        &self,
+        query: &[f32],
+        k: usize,
+        gap: Option<&[f32]>,
+        keep: &(dyn Fn(i64) -> bool + Sync),
+    ) -> Result<Vec<(i64, f32)>, VectorError> {
+        self.check(query)?;
+        if self.sketches_stale {
+            return Err(VectorError::Index(
+                "the sketches are being rebuilt; search the graph".into(),
+            ));
+        }
+        let wanted: Vec<Vec<f32>> = gap
+            .filter(|g| g.len() == self.dim)
+            .map(|g| vec![g.to_vec()])
+            .unwrap_or_default();
+        let current = |sk: &Sketches| sk.directions_match(&wanted);
+        let needs_directions = !current(&self.sketches.read().unwrap_or_else(|e| e.into_inner()));
+        if needs_directions {
+            let mut sk = self.sketches.write().unwrap_or_else(|e| e.into_inner());
+            if !current(&sk) {
+                let started = std::time::Instant::now();
+                sk.set_directions(&wanted, |id| vector_in(&self.index, self.dim, id));
+                tracing::debug!(
+                    ms = started.elapsed().as_millis() as u64,
+                    "sketches re-scored along the caption direction"
+                );
+            }
+        }
+        let sk = self.sketches.read().unwrap_or_else(|e| e.into_inner());
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pool = CAPTION_RERANK.max(k.saturating_mul(4)).min(self.len());
+        let candidates = sk.best(&sk.query(query), pool, threads, keep);
+        drop(sk);
+        let mut scored: Vec<(i64, f32)> = candidates
+            .into_iter()
+            .filter_map(|(id, _)| {
+                vector_in(&self.index, self.dim, id)
+                    .map(|v| (id, v.iter().zip(query).map(|(a, b)| a * b).sum()))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k);
+        Ok(scored)
     }
 
     /// The `k` nearest photos with cosine similarity, best first.
@@ -416,14 +590,7 @@ impl VectorIndex {
 
     /// A photo's stored vector (as held: f16-rounded), to search by example without re-encoding.
     pub fn get(&self, id: i64) -> Option<Vec<f32>> {
-        if !self.index.contains(id as u64) {
-            return None;
-        }
-        let mut v = vec![0f32; self.dim];
-        match self.index.get(id as u64, &mut v) {
-            Ok(n) if n >= 1 => Some(v),
-            _ => None,
-        }
+        vector_in(&self.index, self.dim, id)
     }
 
     /// Sets how many candidates a graph search explores (recall against latency).
@@ -458,6 +625,9 @@ impl VectorIndex {
         if let Some((mapped, rec)) = &self.viewed {
             // Unchanged since it was mapped: the file already is this index.
             if mapped == path {
+                if self.sketches_unsaved && !self.sketches_stale {
+                    self.save_sketches(path, &rec.checksum)?;
+                }
                 return Ok(rec.clone());
             }
         }
@@ -489,10 +659,50 @@ impl VectorIndex {
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
+        // After the index file: sketches name the checksum of the file they belong to, so a
+        // crash between the two renames leaves sketches that are rebuilt, never trusted.
+        if !self.sketches_stale {
+            self.save_sketches(path, &checksum)?;
+        }
         Ok(Saved {
             count: self.len() as u64,
             checksum,
         })
+    }
+}
+
+impl VectorIndex {
+    /// Writes the sketches beside the index file recorded as `saved` (after they were
+    /// rebuilt for a file that is otherwise trusted).
+    pub fn save_sketches_for(&mut self, path: &Path, saved: &Saved) -> Result<(), VectorError> {
+        self.save_sketches(path, &saved.checksum)?;
+        self.sketches_unsaved = false;
+        Ok(())
+    }
+
+    fn save_sketches(&self, path: &Path, checksum: &str) -> Result<(), VectorError> {
+        self.sketches
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .save(&sketch_path(path), checksum)
+            .map_err(|e| VectorError::Index(e.to_string()))
+    }
+
+    /// Bytes the sketches hold (for status and benchmarks).
+    pub fn sketch_memory(&self) -> usize {
+        self.sketches.read().map_or(0, |s| s.memory_usage())
+    }
+}
+
+/// A stored vector (f16-rounded) by key.
+fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
+    if !index.contains(id as u64) {
+        return None;
+    }
+    let mut v = vec![0f32; dim];
+    match index.get(id as u64, &mut v) {
+        Ok(n) if n >= 1 => Some(v),
+        _ => None,
     }
 }
 
