@@ -272,7 +272,12 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     req.include_weak = cmd.weak;
     if !parsed.text.is_empty() || !parsed.minus.is_empty() {
         req.floor = Some(files.calibration.relevance_floor);
-        req.breadth = search::TEXT_BREADTH;
+        // Only a library too large to score exactly goes through the sketches.
+        if lib.vector_count() > req.exact_max {
+            req.caption = Some(search::caption_direction(&mut |t: &[&str]| {
+                text.embed(t).map_err(search::TowerError::from)
+            })?);
+        }
     } else {
         // A picture alone: scores are image-to-image cosines, with their own floor.
         req.floor = files.calibration.similar_floor;

@@ -6,4 +6,5 @@
 mod common;
 
 mod answer;
+mod captions;
 mod shapes;

@@ -2,9 +2,13 @@
 //! nearest photos become ranked, filtered, paged results joined with what the catalog knows.
 //!
 //! Small libraries and selective filters are searched exactly (every candidate scored): exact
-//! and fast beats approximate. Large unfiltered libraries use the HNSW graph; a filtered graph
-//! search that finds fewer matches than exist falls back to scoring the filtered set, so a
-//! selective filter never silently returns fewer results.
+//! and fast beats approximate. In a large library a caption is scored against every photo's
+//! one-bit sketch, with the direction captions share ([`caption_direction`]) scored exactly,
+//! and the best few hundred are re-scored exactly: a caption sits across CLIP's modality gap,
+//! where a graph built on photos loses a third of the true top ten at a million photos. A
+//! photo's query (more like this, a dropped picture) walks the HNSW graph, which finds photo
+//! neighbours well. A filtered search that finds fewer matches than exist falls back to
+//! scoring the filtered set, so a selective filter never silently returns fewer results.
 
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::embedding::{dot, mean_direction, unit};
@@ -54,12 +58,48 @@ pub const NEGATIVE_WEIGHT: f32 = 0.5;
 /// scan, about as fast as a graph search and never misses.
 pub const EXACT_MAX: usize = 20_000;
 
-/// Candidates a graph search of a text query gathers before the best are kept. Text queries
-/// sit across CLIP's modality gap, far from every photo, where the graph's default breadth
-/// misses neighbours: on 100k clustered vectors recall@10 is 0.79 at 64 candidates, 0.95 at
-/// 256 and 0.99 at 512, for 1 / 3 / 7 ms (`cargo bench --bench search`). Photo-to-photo
-/// queries need no more than the default.
-pub const TEXT_BREADTH: usize = 512;
+/// Captions whose mean direction is the one every caption shares (CLIP's modality gap):
+/// generic, about no subject in particular, so that the mean is the gap and not a topic.
+pub const GAP_CAPTIONS: &[&str] = &[
+    "a photo",
+    "a picture",
+    "an image",
+    "a photo of something",
+    "a photo of a person",
+    "a photo of people",
+    "a photo of a place",
+    "a photo of an object",
+    "a photo of an animal",
+    "a photo taken outdoors",
+    "a photo taken indoors",
+    "a close-up photo",
+    "a blurry photo",
+    "a dark photo",
+    "a bright photo",
+    "a screenshot",
+    "a photo of a document",
+    "a photo of food",
+    "a photo of a building",
+    "a photo of nature",
+    "a photo of a vehicle",
+    "a snapshot",
+    "a picture of a scene",
+    "an old photo",
+];
+
+/// The direction every caption shares, from the text tower: a caption's search scores this
+/// part of the query exactly and estimates only the rest (see the module doc). Computed once
+/// per text tower (one batch of [`GAP_CAPTIONS`]).
+pub fn caption_direction(embed: &mut EmbedTexts<'_>) -> Result<Vec<f32>, SearchError> {
+    let vecs = embed(GAP_CAPTIONS).map_err(SearchError::Encode)?;
+    if vecs.len() != GAP_CAPTIONS.len() {
+        return Err(SearchError::Encode(Box::new(WrongCount {
+            got: vecs.len(),
+            want: GAP_CAPTIONS.len(),
+        })));
+    }
+    mean_direction(&vecs).ok_or(SearchError::EmptyQuery)
+}
 
 /// At most this many matches are ranked when results are sorted by date.
 pub const DATE_SORT_MAX: usize = 10_000;
@@ -352,9 +392,9 @@ pub struct Request {
     pub exclude: Vec<i64>,
     /// Up to this many candidates every vector is scored instead of walking the graph.
     pub exact_max: usize,
-    /// Candidates a graph search gathers at least (see [`TEXT_BREADTH`]); 0 for the index's
-    /// default.
-    pub breadth: usize,
+    /// Set when the query is a caption: the direction captions share ([`caption_direction`]).
+    /// A large library is then searched through its sketches, not the graph.
+    pub caption: Option<Vec<f32>>,
 }
 
 impl Request {
@@ -369,7 +409,7 @@ impl Request {
             include_weak: false,
             exclude: Vec::new(),
             exact_max: EXACT_MAX,
-            breadth: 0,
+            caption: None,
         }
     }
 }
@@ -403,14 +443,14 @@ pub struct Page {
 }
 
 /// Candidates (photo id, score), best first, at least `need` of them where that many exist,
-/// among `filter`; a graph search gathers `breadth` (>= `need`) to find them.
+/// among `filter`; `caption` routes a caption through the sketches instead of the graph.
 fn candidates(
     lib: &Library,
     q: &[f32],
     need: usize,
-    breadth: usize,
     filter: &PhotoFilter,
     exact_max: usize,
+    caption: Option<&[f32]>,
 ) -> Result<(Vec<(i64, f32)>, bool), SearchError> {
     let v = lib.vectors();
     // The index sizes its answer by what it is asked for: never ask for more than it holds (a
@@ -421,21 +461,29 @@ fn candidates(
             (Vec::new(), true)
         } else if held <= exact_max {
             (v.search_exact(q, need.min(held))?, true)
+        } else if caption.is_some() {
+            (
+                v.search_caption(q, need.min(held), caption, &|_| true)?,
+                false,
+            )
         } else {
-            (v.search(q, breadth.min(held))?, false)
+            (v.search(q, need.min(held))?, false)
         });
     }
     let allowed = lib.filter_ids(filter)?;
     if allowed.len() > exact_max && allowed.len() > need && held > 0 {
         let set: HashSet<i64> = allowed.iter().copied().collect();
-        let found = v.search_filtered(q, breadth.min(held), |id| set.contains(&id))?;
+        let found = match caption {
+            Some(_) => v.search_caption(q, need.min(held), caption, &|id| set.contains(&id))?,
+            None => v.search_filtered(q, need.min(held), |id| set.contains(&id))?,
+        };
         if found.len() >= need {
             return Ok((found, false));
         }
         tracing::debug!(
             found = found.len(),
             need,
-            "filtered graph search came up short; scoring the filtered set"
+            "filtered search came up short; scoring the filtered set"
         );
     }
     Ok((score_exact(lib, q, &allowed, need)?, true))
@@ -482,9 +530,9 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         lib,
         query,
         need,
-        need.max(req.breadth),
         &req.filter,
         req.exact_max,
+        req.caption.as_deref(),
     )?;
     found.truncate(need);
     rank(&mut found);
@@ -767,11 +815,17 @@ mod tests {
             (usize::MAX, usize::MAX),
             (0, 3),
         ] {
-            // Exact scoring, the graph (exact_max 0), and a filtered graph search.
-            for (exact_max, filter) in [
-                (EXACT_MAX, PhotoFilter::default()),
-                (0, PhotoFilter::default()),
-                (0, filter.clone()),
+            // Exact scoring, the graph or the sketches (exact_max 0), and filtered searches.
+            for (exact_max, filter, caption) in [
+                (EXACT_MAX, PhotoFilter::default(), None),
+                (0, PhotoFilter::default(), None),
+                (0, filter.clone(), None),
+                (
+                    0,
+                    PhotoFilter::default(),
+                    Some(unit(vec![0.0, 0.0, 1.0, 1.0])),
+                ),
+                (0, filter.clone(), Some(unit(vec![0.0, 0.0, 1.0, 1.0]))),
             ] {
                 for sort in [Sort::Score, Sort::Newest] {
                     let req = Request {
@@ -779,7 +833,7 @@ mod tests {
                         exact_max,
                         filter: filter.clone(),
                         sort,
-                        breadth: usize::MAX,
+                        caption: caption.clone(),
                         exclude: vec![1],
                         ..Request::new(limit)
                     };

@@ -157,9 +157,22 @@ struct Engine {
     held_by: Option<String>,
     /// Vectors of recent queries, for the pages and filters that ask again.
     recent: Mutex<search::RecentQueries>,
+    /// The direction every caption shares, from the text tower (computed at the first caption).
+    caption_gap: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl Engine {
+    /// The direction every caption shares ([`search::caption_direction`]), computed once.
+    fn caption_direction(&self) -> Result<Vec<f32>, SessionError> {
+        if let Some(g) = self.caption_gap.get() {
+            return Ok(g.clone());
+        }
+        let g = search::caption_direction(&mut |t: &[&str]| {
+            self.text.embed(t).map_err(search::TowerError::from)
+        })?;
+        Ok(self.caption_gap.get_or_init(|| g).clone())
+    }
+
     /// The indexer, or why this window cannot change the library now.
     fn indexer(&self) -> Result<&Indexer, SessionError> {
         self.indexer
@@ -371,6 +384,7 @@ impl Session {
             indexer,
             held_by,
             recent: Mutex::default(),
+            caption_gap: std::sync::OnceLock::new(),
         };
         let engine = Arc::new(engine);
         *slot = Some(engine.clone());
@@ -768,7 +782,10 @@ impl Session {
                 });
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
-            req.breadth = search::TEXT_BREADTH;
+            // Only a library too large to score exactly goes through the sketches.
+            if reader.vector_count() > req.exact_max {
+                req.caption = Some(eng.caption_direction()?);
+            }
             let vector = {
                 let mut recent = lock(&eng.recent);
                 let mut tower = |t: &[&str]| eng.text.embed(t).map_err(search::TowerError::from);
