@@ -258,7 +258,7 @@ fn write_path(w: &mut impl Write, p: &Path) -> std::io::Result<()> {
 pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     let c = &cmd.common;
     let (files, _) = library_model(cli, &c.model)?;
-    let lib = open_library(cli, &files)?;
+    let mut lib = open_library(cli, &files)?;
     let text = open_text(cli, &files, &c.device)?;
     let parsed = search::parse(&cmd.query);
     let mut req = request(&c.paging, &c.filters);
@@ -274,9 +274,11 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
         req.floor = Some(files.calibration.relevance_floor);
         // Only a library too large to score exactly goes through the sketches.
         if lib.vector_count() > req.exact_max {
-            req.caption = Some(search::caption_direction(&mut |t: &[&str]| {
+            let direction = search::caption_direction(&mut |t: &[&str]| {
                 text.embed(t).map_err(search::TowerError::from)
-            })?);
+            })?;
+            lib.remember_caption_direction(&direction)?;
+            req.caption = Some(direction);
         }
     } else {
         // A picture alone: scores are image-to-image cosines, with their own floor.

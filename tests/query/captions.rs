@@ -173,3 +173,42 @@ fn missing_torn_or_older_sketches_are_rebuilt_and_answer_the_same() {
     let lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
     assert_eq!(ids(&lib), now, "old sketches were rebuilt, not trusted");
 }
+
+#[test]
+fn the_caption_direction_is_recorded_and_saved_with_the_sketches() {
+    let n = 2000;
+    let dir = tempfile::tempdir().unwrap();
+    let space = Space::new(Kind::Zipf, n);
+    let libdir = library(dir.path(), &space, n);
+    let g = gap(&space);
+    let mut lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
+    assert!(!lib.vectors().has_caption_direction(&g));
+    lib.remember_caption_direction(&g).unwrap();
+    assert!(lib.vectors().has_caption_direction(&g));
+    let req = Request {
+        caption: Some(g.clone()),
+        exact_max: 0,
+        ..Request::new(10)
+    };
+    let q = space.query(5);
+    let want: Vec<i64> = search::nearest(&lib, &q, &req)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.photo.id)
+        .collect();
+    drop(lib);
+    // Another handle, a reader beside a writer, and the next writer: scored along it from the
+    // saved sketches, before any search brings it.
+    let writer = Library::open(&libdir, "synthetic-512", DIM).unwrap();
+    assert!(writer.vectors().has_caption_direction(&g));
+    let reader = Library::open_reader(&libdir, "synthetic-512", DIM).unwrap();
+    assert!(reader.vectors().has_caption_direction(&g));
+    let got: Vec<i64> = search::nearest(&reader, &q, &req)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.photo.id)
+        .collect();
+    assert_eq!(got, want);
+}

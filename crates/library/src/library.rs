@@ -193,6 +193,15 @@ impl Library {
                 (v, format!("rebuilt ({why})"), Some(saved))
             }
         };
+        let mut vectors = vectors;
+        if let Some(direction) = caption_direction_of(&catalog, model)? {
+            // Saved with the sketches once, so later opens answer captions at once.
+            if vectors.set_caption_direction(&direction) && vectors.is_mapped() {
+                if let Some(rec) = &seen {
+                    vectors.save_sketches_for(&path, rec)?;
+                }
+            }
+        }
         Ok(Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
@@ -272,6 +281,9 @@ impl Library {
                         // In memory only: the indexer owns the files.
                         v.rebuild_sketches(&self.records.catalog.embedding_ids(self.model_id)?);
                     }
+                    if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
+                        v.set_caption_direction(&d);
+                    }
                     self.vectors = v;
                     self.seen = recorded;
                     return Ok(true);
@@ -285,6 +297,9 @@ impl Library {
         );
         self.seen = self.records.catalog.index_state(self.model_id)?;
         self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
+        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
+            self.vectors.set_caption_direction(&d);
+        }
         Ok(false)
     }
 
@@ -512,8 +527,32 @@ impl Library {
         }
     }
 
+    /// Keeps `direction` (the one captions share, from the model's text tower) for this
+    /// model's captions: recorded in the catalog, scored into the sketches now (one pass over
+    /// the vectors the first time) and saved with them by the writer, so that later opens and
+    /// other handles answer captions without that pass.
+    pub fn remember_caption_direction(&mut self, direction: &[f32]) -> Result<(), LibraryError> {
+        if direction.len() != self.vectors.dim() || self.vectors.has_caption_direction(direction) {
+            return Ok(());
+        }
+        let json = serde_json::to_string(direction).unwrap_or_default();
+        self.records
+            .catalog
+            .set_setting(&caption_setting(&self.model), &json)?;
+        self.vectors.set_caption_direction(direction);
+        if self.writer.is_some() && self.vectors.is_mapped() {
+            if let Some(rec) = self.seen.clone() {
+                self.vectors.save_sketches_for(&self.vectors_path(), &rec)?;
+            }
+        }
+        Ok(())
+    }
+
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
+        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
+            self.vectors.set_caption_direction(&d);
+        }
         let saved = self.vectors.save(&self.vectors_path())?;
         self.records
             .catalog
@@ -825,6 +864,10 @@ impl Library {
         let known = self.records.catalog.hashes_with_vector(self.model_id)?;
         let claims = crate::inflight::Claims::open(&self.dir)?;
         let (together, one_by_one) = (claims.reading(false), claims.reading(true));
+        // The graph thread's saves carry the caption direction a search recorded meanwhile.
+        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
+            self.vectors.set_caption_direction(&d);
+        }
         let (catalog, vectors, model_id) =
             (&mut self.records.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
@@ -1062,6 +1105,19 @@ fn graph_failed() -> LibraryError {
     LibraryError::Vectors(VectorError::Index(
         "graph insertion stopped during the job".into(),
     ))
+}
+
+/// The setting that keeps a model's caption direction.
+fn caption_setting(model: &str) -> String {
+    format!("caption-direction:{model}")
+}
+
+/// The caption direction recorded for `model`, if any (an unreadable one is ignored: the
+/// next search records it again).
+fn caption_direction_of(catalog: &Catalog, model: &str) -> Result<Option<Vec<f32>>, LibraryError> {
+    Ok(catalog
+        .setting(&caption_setting(model))?
+        .and_then(|s| serde_json::from_str::<Vec<f32>>(&s).ok()))
 }
 
 fn sanitize(model: &str) -> String {

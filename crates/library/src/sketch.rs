@@ -31,7 +31,8 @@ const ROUNDS: usize = 2;
 const CENTRE_SETTLED: usize = 65_536;
 
 const MAGIC: &[u8; 8] = b"GLSKETCH";
-const VERSION: u32 = 1;
+/// 2: the exactly scored directions and each vector's components along them are kept.
+const VERSION: u32 = 2;
 
 /// Why a sketch file was not used (the caller rebuilds the sketches).
 #[derive(Debug, thiserror::Error)]
@@ -464,6 +465,11 @@ impl Sketches {
         let tie = index_checksum.as_bytes();
         body.extend_from_slice(&(tie.len() as u32).to_le_bytes());
         body.extend_from_slice(tie);
+        body.extend_from_slice(&(self.directions.len() as u32).to_le_bytes());
+        self.directions
+            .iter()
+            .flatten()
+            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
         self.centre
             .iter()
             .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
@@ -477,6 +483,9 @@ impl Sketches {
             .iter()
             .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
         self.bits
+            .iter()
+            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
+        self.along
             .iter()
             .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
         let sum = blake3::hash(&body);
@@ -535,10 +544,20 @@ impl Sketches {
         if tie != Some(index_checksum.as_bytes()) {
             return Err(invalid("saved with another vector index file"));
         }
-        let need = padded * 4 + count * (8 + 4 + 4 + me.words * 8);
-        if body.len() - at.at != need {
+        let m = at.u32().map_or(usize::MAX, |m| m as usize);
+        if m > 64 {
+            return Err(invalid("too many directions"));
+        }
+        let need = (m * dim + padded)
+            .checked_mul(4)
+            .zip(count.checked_mul(8 + 4 + 4 + me.words * 8 + 4 * m))
+            .and_then(|(a, b)| a.checked_add(b));
+        if need != Some(body.len() - at.at) {
             return Err(invalid("wrong length"));
         }
+        me.directions = (0..m)
+            .map(|_| (0..dim).filter_map(|_| at.f32()).collect())
+            .collect();
         me.centre = (0..padded).filter_map(|_| at.f32()).collect();
         me.centred_on = centred_on;
         me.ids = (0..count)
@@ -547,6 +566,7 @@ impl Sketches {
         me.factor = (0..count).filter_map(|_| at.f32()).collect();
         me.ones = (0..count).filter_map(|_| at.u32()).collect();
         me.bits = (0..count * me.words).filter_map(|_| at.u64()).collect();
+        me.along = (0..count * m).filter_map(|_| at.f32()).collect();
         me.slots = me.ids.iter().enumerate().map(|(s, id)| (*id, s)).collect();
         if me.slots.len() != count {
             return Err(invalid("an id appears twice"));
@@ -880,10 +900,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sketch");
         let items = cone(500, 128, 11);
-        let s = Sketches::build(128, &items);
+        let mut s = Sketches::build(128, &items);
+        let direction = items[3].1.clone();
+        s.set_directions(&[direction.clone()], |id| {
+            Some(items[id as usize - 1].1.clone())
+        });
         s.save(&path, "blake3:aa").unwrap();
         let back = Sketches::open(&path, 128, "blake3:aa").unwrap();
+        assert!(back.directions_match(&[direction]), "directions are kept");
         let q = items[9].1.clone();
+        assert_eq!(
+            back.estimates(&back.query(&q)),
+            s.estimates(&s.query(&q)),
+            "the same estimates, the exact components included"
+        );
         assert_eq!(
             back.best(&back.query(&q), 10, 1, &|_| true),
             s.best(&s.query(&q), 10, 1, &|_| true)

@@ -206,6 +206,33 @@ impl VectorIndex {
         }
     }
 
+    /// Whether captions are already scored exactly along `direction`.
+    pub fn has_caption_direction(&self, direction: &[f32]) -> bool {
+        self.sketches
+            .read()
+            .is_ok_and(|s| s.directions_match(&[direction.to_vec()]))
+    }
+
+    /// Scores captions exactly along `direction` from now on: one pass over the vectors unless
+    /// the sketches already are (as when they were saved with it). Returns whether it changed.
+    pub fn set_caption_direction(&mut self, direction: &[f32]) -> bool {
+        if direction.len() != self.dim || self.has_caption_direction(direction) {
+            return false;
+        }
+        let started = std::time::Instant::now();
+        let (index, dim) = (&self.index, self.dim);
+        self.sketches
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_directions(&[direction.to_vec()], |id| vector_in(index, dim, id));
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "sketches scored along the caption direction"
+        );
+        self.sketches_unsaved = true;
+        true
+    }
+
     /// Whether the sketches must be rebuilt ([`VectorIndex::rebuild_sketches`]).
     pub fn sketches_stale(&self) -> bool {
         self.sketches_stale

@@ -784,7 +784,9 @@ impl Session {
             req.floor = Some(eng.files.calibration.relevance_floor);
             // Only a library too large to score exactly goes through the sketches.
             if reader.vector_count() > req.exact_max {
-                req.caption = Some(eng.caption_direction()?);
+                let direction = eng.caption_direction()?;
+                reader.remember_caption_direction(&direction)?;
+                req.caption = Some(direction);
             }
             let vector = {
                 let mut recent = lock(&eng.recent);
