@@ -224,6 +224,14 @@ fn main() {
             }
             scan_only.recall.push(f64::NAN);
             scan_only.print("sketch scan alone (K 10)", mem);
+            let mut one_thread = Line::new();
+            for q in &qs {
+                let t = Instant::now();
+                let _ = sk.best(&sk.query(q), 10, 1, &|_| true);
+                one_thread.ms.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            one_thread.recall.push(f64::NAN);
+            one_thread.print("sketch scan alone (K 10), one thread", mem);
             for (with_gap, k) in [50, 100, 200, 400, 800, 1600, 3200]
                 .into_iter()
                 .flat_map(|k| [(false, k), (true, k)])

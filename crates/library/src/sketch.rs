@@ -704,7 +704,36 @@ fn popcounts(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vl,popcnt")]
 fn popcounts_avx512(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
-    popcounts_portable(bits, planes, words, out)
+    use std::arch::x86_64::{
+        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_popcnt_epi64,
+        _mm512_reduce_add_epi64, _mm512_slli_epi64,
+    };
+    const _: () = assert!(QUERY_BITS == 4, "the kernel weighs four bit planes");
+    if words != 8 || planes.len() < 32 {
+        return popcounts_portable(bits, planes, words, out);
+    }
+    // A 512-bit sketch is one register: AND with each of the four planes, count, weigh by
+    // shifting, and reduce once.
+    // SAFETY: each load reads 8 u64 inside `planes` / `bits` (lengths checked by the loops).
+    unsafe {
+        let p = planes.as_ptr().cast::<__m512i>();
+        let (p0, p1, p2, p3) = (
+            _mm512_loadu_si512(p),
+            _mm512_loadu_si512(p.add(1)),
+            _mm512_loadu_si512(p.add(2)),
+            _mm512_loadu_si512(p.add(3)),
+        );
+        for (sketch, o) in bits.chunks_exact(8).zip(out.iter_mut()) {
+            let x = _mm512_loadu_si512(sketch.as_ptr().cast::<__m512i>());
+            let c0 = _mm512_popcnt_epi64(_mm512_and_si512(x, p0));
+            let c1 = _mm512_popcnt_epi64(_mm512_and_si512(x, p1));
+            let c2 = _mm512_popcnt_epi64(_mm512_and_si512(x, p2));
+            let c3 = _mm512_popcnt_epi64(_mm512_and_si512(x, p3));
+            let low = _mm512_add_epi64(c0, _mm512_slli_epi64::<1>(c1));
+            let high = _mm512_add_epi64(_mm512_slli_epi64::<2>(c2), _mm512_slli_epi64::<3>(c3));
+            *o = _mm512_reduce_add_epi64(_mm512_add_epi64(low, high)) as u32;
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
