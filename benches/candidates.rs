@@ -5,7 +5,8 @@
 //!
 //! - exact search over f32 and over an i8 copy (every vector scored, on all cores);
 //! - one-bit sketches (`glimpse_library::sketch`, the RaBitQ estimator) scored exhaustively,
-//!   then the best K re-scored exactly, for several K.
+//!   then the best K re-scored exactly, for several K, with and without the caption direction
+//!   scored exactly; and photo queries (a stored photo, itself left out) on the same sketches.
 //!
 //! The graph (USearch HNSW) is measured on real libraries by `cargo bench --bench search`.
 //!
@@ -252,6 +253,39 @@ fn main() {
                 }
                 let gap = if with_gap { ", gap exact" } else { "" };
                 line.print(&format!("sketch{gap} + exact rerank of best {k}"), mem);
+            }
+            // Photo queries ("more like this"): a stored photo, itself left out, against the
+            // same sketches (the caption direction plays no part for them).
+            let picks: Vec<usize> = (0..queries).map(|i| (i * 7_919 + 13) % n).collect();
+            let photo_truth: Vec<Vec<i64>> = picks
+                .iter()
+                .map(|&p| {
+                    let top = flat_top(n, 11, |i| dot(row(p), row(i)));
+                    top.into_iter()
+                        .filter(|id| *id != p as i64 + 1)
+                        .take(10)
+                        .collect()
+                })
+                .collect();
+            for k in [100, 400, 1600] {
+                let mut line = Line::new();
+                for (&p, truth) in picks.iter().zip(&photo_truth) {
+                    let q = row(p);
+                    let t = Instant::now();
+                    let cand = sk.best(&sk.query(q), k + 1, threads(), &|id| id != p as i64 + 1);
+                    let mut scored: Vec<(f32, i64)> = cand
+                        .iter()
+                        .map(|(id, _)| (dot(q, row(*id as usize - 1)), *id))
+                        .collect();
+                    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                    let top: Vec<i64> = scored.iter().take(10).map(|s| s.1).collect();
+                    line.ms.push(t.elapsed().as_secs_f64() * 1e3);
+                    line.recall.push(recall(&top, truth));
+                }
+                line.print(
+                    &format!("photo query: sketch + exact rerank of best {k}"),
+                    mem,
+                );
             }
         }
     }
