@@ -225,29 +225,25 @@ impl Sketches {
             + self.slots.capacity() * 24
     }
 
-    /// Whether the centre should be taken again before `incoming` more vectors arrive: the
-    /// library has at least doubled since it was taken and has not settled yet.
-    pub fn wants_centre(&self, incoming: usize) -> bool {
-        let after = self.len() + incoming;
-        self.centred_on < CENTRE_SETTLED && after >= 2 * self.centred_on.max(1) && after > 0
+    /// Whether the centre should be taken again now that `arrived` new vectors were sketched:
+    /// the library has at least doubled since it was taken and has not settled yet.
+    pub fn wants_centre_after(&self, arrived: usize) -> bool {
+        self.centred_on < CENTRE_SETTLED && arrived > 0 && self.len() >= 2 * self.centred_on.max(1)
     }
 
-    /// Takes the centre from `vectors` (all the library's, the ones arriving included) and
-    /// re-sketches what is held, each vector supplied by `vector_of`.
-    pub fn recentre<'a>(
-        &mut self,
-        vectors: impl Iterator<Item = &'a [f32]>,
-        count: usize,
-        vector_of: impl Fn(i64) -> Option<Vec<f32>>,
-    ) {
-        self.centre_on(vectors, count);
+    /// Takes the centre again from the vectors held and re-sketches them, each vector read
+    /// by `vector_of` (two passes, no copy of them all).
+    pub fn recentre(&mut self, vector_of: impl Fn(i64) -> Option<Vec<f32>>) {
+        let ids = self.ids.clone();
+        self.centre_on(ids.iter().filter_map(|id| vector_of(*id)), ids.len());
         self.rescore(vector_of);
     }
 
-    fn centre_on<'a>(&mut self, vectors: impl Iterator<Item = &'a [f32]>, count: usize) {
+    fn centre_on(&mut self, vectors: impl Iterator<Item = impl AsRef<[f32]>>, count: usize) {
         let mut mean = vec![0f64; self.dim];
         let mut n = 0usize;
         for v in vectors {
+            let v = v.as_ref();
             if v.len() != self.dim {
                 continue;
             }
@@ -917,6 +913,45 @@ mod tests {
         let odd = s.best(&q, 50, 2, &|id| id % 2 == 1);
         assert!(odd.iter().all(|(id, _)| id % 2 == 1));
         assert!(s.best(&q, 0, 2, &|_| true).is_empty());
+    }
+
+    #[test]
+    fn sketches_grown_a_batch_at_a_time_are_centred_like_built_ones() {
+        let items = cone(5000, 128, 21);
+        let vector_of = |id: i64| Some(items[id as usize - 1].1.clone());
+        let mut grown = Sketches::new(128);
+        for chunk in items.chunks(100) {
+            for (id, v) in chunk {
+                grown.insert(*id, v);
+            }
+            if grown.wants_centre_after(chunk.len()) {
+                grown.recentre(vector_of);
+            }
+        }
+        assert!(grown.centred_on >= 2500, "centred on {}", grown.centred_on);
+        let built = Sketches::build(128, &items);
+        let rms = |s: &Sketches| {
+            let mut e2 = 0f32;
+            for (_, q) in items.iter().step_by(500) {
+                let est = s.estimates(&s.query(q));
+                for ((_, v), e) in items.iter().zip(&est) {
+                    e2 += (e - dot(q, v)).powi(2);
+                }
+            }
+            (e2 / (10 * items.len()) as f32).sqrt()
+        };
+        let (g, b) = (rms(&grown), rms(&built));
+        assert!(g < b * 1.1 + 1e-3, "grown {g}, built {b}");
+        // Without a centre the cone's shared axis swamps the signs.
+        let mut uncentred = Sketches::new(128);
+        for (id, v) in &items {
+            uncentred.insert(*id, v);
+        }
+        assert!(
+            rms(&uncentred) > 1.2 * b,
+            "uncentred {}, built {b}",
+            rms(&uncentred)
+        );
     }
 
     #[test]

@@ -422,28 +422,14 @@ impl VectorIndex {
         }
         let (index, dim) = (&self.index, self.dim);
         let sk = self.sketches.get_mut().unwrap_or_else(|e| e.into_inner());
-        let fresh: Vec<i64> = ids.iter().copied().filter(|id| !sk.contains(*id)).collect();
-        if sk.wants_centre(fresh.len()) {
-            let mut all: Vec<i64> = Vec::with_capacity(sk.len() + fresh.len());
-            all.extend(sk.ids());
-            all.extend(&fresh);
-            let vectors: Vec<Vec<f32>> = all
-                .iter()
-                .filter_map(|id| vector_in(index, dim, *id))
-                .collect();
-            for id in &fresh {
-                if let Some(v) = vector_in(index, dim, *id) {
-                    sk.insert(*id, &v);
-                }
-            }
-            sk.recentre(vectors.iter().map(Vec::as_slice), vectors.len(), |id| {
-                vector_in(index, dim, id)
-            });
-        }
+        let fresh = ids.iter().filter(|id| !sk.contains(**id)).count();
         for id in ids {
             if let Some(v) = vector_in(index, dim, *id) {
                 sk.insert(*id, &v);
             }
+        }
+        if sk.wants_centre_after(fresh) {
+            sk.recentre(|id| vector_in(index, dim, id));
         }
         self.sketches_unsaved = true;
     }
