@@ -116,6 +116,15 @@ fn main() {
                 parts.concat()
             };
             let row = |i: usize| &flat[i * DIM..(i + 1) * DIM];
+            // The best 10 of `candidates` by exact f32 score.
+            let rescore = |q: &[f32], candidates: &[(i64, f32)]| -> Vec<i64> {
+                let mut scored: Vec<(f32, i64)> = candidates
+                    .iter()
+                    .map(|(id, _)| (dot(q, row(*id as usize - 1)), *id))
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                scored.iter().take(10).map(|s| s.1).collect()
+            };
             let qs: Vec<Vec<f32>> = (0..queries).map(|i| space.query(i)).collect();
             println!("  generated in {:.1} s", t.elapsed().as_secs_f64());
 
@@ -241,13 +250,7 @@ fn main() {
                 let mut line = Line::new();
                 for (q, truth) in qs.iter().zip(&truth) {
                     let t = Instant::now();
-                    let cand = sk.best(&sk.query(q), k, threads(), &|_| true);
-                    let mut scored: Vec<(f32, i64)> = cand
-                        .iter()
-                        .map(|(id, _)| (dot(q, row(*id as usize - 1)), *id))
-                        .collect();
-                    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                    let top: Vec<i64> = scored.iter().take(10).map(|s| s.1).collect();
+                    let top = rescore(q, &sk.best(&sk.query(q), k, threads(), &|_| true));
                     line.ms.push(t.elapsed().as_secs_f64() * 1e3);
                     line.recall.push(recall(&top, truth));
                 }
@@ -272,13 +275,8 @@ fn main() {
                 for (&p, truth) in picks.iter().zip(&photo_truth) {
                     let q = row(p);
                     let t = Instant::now();
-                    let cand = sk.best(&sk.query(q), k + 1, threads(), &|id| id != p as i64 + 1);
-                    let mut scored: Vec<(f32, i64)> = cand
-                        .iter()
-                        .map(|(id, _)| (dot(q, row(*id as usize - 1)), *id))
-                        .collect();
-                    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                    let top: Vec<i64> = scored.iter().take(10).map(|s| s.1).collect();
+                    let me = p as i64 + 1;
+                    let top = rescore(q, &sk.best(&sk.query(q), k, threads(), &|id| id != me));
                     line.ms.push(t.elapsed().as_secs_f64() * 1e3);
                     line.recall.push(recall(&top, truth));
                 }

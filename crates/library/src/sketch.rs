@@ -462,28 +462,18 @@ impl Sketches {
         body.extend_from_slice(&(tie.len() as u32).to_le_bytes());
         body.extend_from_slice(tie);
         body.extend_from_slice(&(self.directions.len() as u32).to_le_bytes());
-        self.directions
-            .iter()
-            .flatten()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.centre
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.ids
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.factor
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.ones
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.bits
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
-        self.along
-            .iter()
-            .for_each(|x| body.extend_from_slice(&x.to_le_bytes()));
+        body.extend(
+            self.directions
+                .iter()
+                .flatten()
+                .flat_map(|x| x.to_le_bytes()),
+        );
+        body.extend(self.centre.iter().flat_map(|x| x.to_le_bytes()));
+        body.extend(self.ids.iter().flat_map(|x| x.to_le_bytes()));
+        body.extend(self.factor.iter().flat_map(|x| x.to_le_bytes()));
+        body.extend(self.ones.iter().flat_map(|x| x.to_le_bytes()));
+        body.extend(self.bits.iter().flat_map(|x| x.to_le_bytes()));
+        body.extend(self.along.iter().flat_map(|x| x.to_le_bytes()));
         let sum = blake3::hash(&body);
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
         tmp.write_all(&body).map_err(io)?;
