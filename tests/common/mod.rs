@@ -70,10 +70,13 @@ pub fn glimpse_on(library: &Path) -> Command {
     c
 }
 
-/// Dot product of two L2-normalised vectors.
+/// Cosine similarity of two vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "vector lengths differ");
-    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+    // Stored embeddings are f16 and so only nearly unit length: divide by the norms.
+    let dot =
+        |u: &[f32], v: &[f32]| -> f64 { u.iter().zip(v).map(|(x, y)| *x as f64 * *y as f64).sum() };
+    dot(a, b) / (dot(a, a) * dot(b, b)).sqrt()
 }
 
 /// Reads a JSON fixture.
