@@ -272,14 +272,11 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     req.include_weak = cmd.weak;
     if !parsed.text.is_empty() || !parsed.minus.is_empty() {
         req.floor = Some(files.calibration.relevance_floor);
-        // Only a library too large to score exactly goes through the sketches.
-        if lib.vector_count() > req.exact_max {
-            let direction = search::caption_direction(&mut |t: &[&str]| {
+        search::for_caption(&mut lib, &mut req, || {
+            search::caption_direction(&mut |t: &[&str]| {
                 text.embed(t).map_err(search::TowerError::from)
-            })?;
-            lib.remember_caption_direction(&direction)?;
-            req.caption = Some(direction);
-        }
+            })
+        })?;
     } else {
         // A picture alone: scores are image-to-image cosines, with their own floor.
         req.floor = files.calibration.similar_floor;

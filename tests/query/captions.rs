@@ -182,8 +182,18 @@ fn the_caption_direction_is_recorded_and_saved_with_the_sketches() {
     let libdir = library(dir.path(), &space, n);
     let g = gap(&space);
     let mut lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
+    // A library scored exactly needs no direction: the text tower is not even asked.
+    let mut small = Request::new(10);
+    search::for_caption(&mut lib, &mut small, || panic!("not needed")).unwrap();
+    assert!(small.caption.is_none());
     assert!(!lib.vectors().has_caption_direction(&g));
-    lib.remember_caption_direction(&g).unwrap();
+    // Beyond exact scoring the caption takes the sketches, and the library records it.
+    let mut large = Request {
+        exact_max: 100,
+        ..Request::new(10)
+    };
+    search::for_caption(&mut lib, &mut large, || Ok(g.clone())).unwrap();
+    assert_eq!(large.caption.as_deref(), Some(&g[..]));
     assert!(lib.vectors().has_caption_direction(&g));
     let req = Request {
         caption: Some(g.clone()),

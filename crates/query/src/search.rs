@@ -104,6 +104,23 @@ pub fn caption_direction(embed: &mut EmbedTexts<'_>) -> Result<Vec<f32>, SearchE
 /// At most this many matches are ranked when results are sorted by date.
 pub const DATE_SORT_MAX: usize = 10_000;
 
+/// Prepares `req` for a caption: in a library too large to score exactly, the caption goes
+/// through the sketches with the direction captions share, which `direction` supplies (from
+/// the text tower, computed once by the caller) and which the library records.
+pub fn for_caption(
+    lib: &mut Library,
+    req: &mut Request,
+    direction: impl FnOnce() -> Result<Vec<f32>, SearchError>,
+) -> Result<(), SearchError> {
+    if lib.vector_count() <= req.exact_max {
+        return Ok(());
+    }
+    let d = direction()?;
+    lib.remember_caption_direction(&d)?;
+    req.caption = Some(d);
+    Ok(())
+}
+
 /// A typed query split into what to find and what to avoid: `beach -people -"red car"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ParsedQuery {

@@ -163,7 +163,7 @@ struct Engine {
 
 impl Engine {
     /// The direction every caption shares ([`search::caption_direction`]), computed once.
-    fn caption_direction(&self) -> Result<Vec<f32>, SessionError> {
+    fn caption_direction(&self) -> Result<Vec<f32>, search::SearchError> {
         if let Some(g) = self.caption_gap.get() {
             return Ok(g.clone());
         }
@@ -782,12 +782,7 @@ impl Session {
                 });
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
-            // Only a library too large to score exactly goes through the sketches.
-            if reader.vector_count() > req.exact_max {
-                let direction = eng.caption_direction()?;
-                reader.remember_caption_direction(&direction)?;
-                req.caption = Some(direction);
-            }
+            search::for_caption(&mut reader, &mut req, || eng.caption_direction())?;
             let vector = {
                 let mut recent = lock(&eng.recent);
                 let mut tower = |t: &[&str]| eng.text.embed(t).map_err(search::TowerError::from);
