@@ -425,15 +425,11 @@ fn embedding_blob(v: &[f32]) -> Vec<u8> {
 /// A stored embedding back as f32, at unit length again (f16 rounding moves the length by
 /// ~1e-5), so that a dot product with it stays a cosine.
 fn blob_embedding(b: &[u8]) -> Vec<f32> {
-    let mut v: Vec<f32> = b
-        .chunks_exact(2)
-        .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 && norm.is_finite() {
-        v.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
+    glimpse_clip::embedding::unit(
+        b.chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+    )
 }
 
 /// The SQL function migration 9 converts the stored f32 embeddings with: `(blob, dim)` →

@@ -14,6 +14,7 @@
 //! The sketches are derived from the vectors, saved beside the vector index with the index's
 //! checksum and their own, and rebuilt when either does not match.
 
+use glimpse_clip::embedding::{dot, unit};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -127,13 +128,11 @@ impl Sketches {
         for d in directions.iter().filter(|d| d.len() == self.dim) {
             let mut v = d.clone();
             for b in &basis {
-                let a: f32 = v.iter().zip(b).map(|(x, y)| x * y).sum();
+                let a = dot(&v, b);
                 v.iter_mut().zip(b).for_each(|(x, y)| *x -= a * y);
             }
-            let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 1e-3 {
-                v.iter_mut().for_each(|x| *x /= n);
-                basis.push(v);
+            if v.iter().map(|x| x * x).sum::<f32>().sqrt() > 1e-3 {
+                basis.push(unit(v));
             }
         }
         self.directions = basis;
@@ -143,15 +142,15 @@ impl Sketches {
             // A vector that cannot be read keeps 0 along the directions: it ranks low, and the
             // exact re-scoring of the best candidates never trusts estimates.
             if let Some(v) = vector_of(*id) {
-                for (a, d) in along[slot * m..(slot + 1) * m]
-                    .iter_mut()
-                    .zip(&self.directions)
-                {
-                    *a = v.iter().zip(d).map(|(x, y)| x * y).sum();
-                }
+                along[slot * m..(slot + 1) * m].copy_from_slice(&self.components(&v));
             }
         }
         self.along = along;
+    }
+
+    /// `v`'s components along the directions scored exactly.
+    fn components(&self, v: &[f32]) -> Vec<f32> {
+        self.directions.iter().map(|d| dot(v, d)).collect()
     }
 
     fn rescore(&mut self, vector_of: impl Fn(i64) -> Option<Vec<f32>>) {
@@ -179,6 +178,23 @@ impl Sketches {
         me
     }
 
+    /// Sketches of the vectors `vector_of` gives for `ids`, centred on their mean: read twice
+    /// rather than held all at once (two gigabytes at a million photos).
+    pub fn build_from(
+        dim: usize,
+        ids: &[i64],
+        vector_of: impl Fn(i64) -> Option<Vec<f32>>,
+    ) -> Self {
+        let mut me = Self::new(dim);
+        me.centre_on(ids.iter().filter_map(|id| vector_of(*id)), ids.len());
+        for id in ids {
+            if let Some(v) = vector_of(*id) {
+                me.insert(*id, &v);
+            }
+        }
+        me
+    }
+
     /// The photo ids sketched, slot order.
     pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
         self.ids.iter().copied()
@@ -195,10 +211,10 @@ impl Sketches {
         if wanted.len() != self.directions.len() {
             return false;
         }
-        wanted.iter().zip(&self.directions).all(|(w, d)| {
-            let n = w.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            w.iter().zip(d).map(|(a, b)| a * b).sum::<f32>() / n > 0.999_99
-        })
+        wanted
+            .iter()
+            .zip(&self.directions)
+            .all(|(w, d)| dot(&unit(w.clone()), d) > 0.999_99)
     }
 
     /// Vectors sketched.
@@ -221,6 +237,7 @@ impl Sketches {
         self.bits.len() * 8
             + self.factor.len() * 4
             + self.ones.len() * 4
+            + self.along.len() * 4
             + self.ids.len() * 8
             + self.slots.capacity() * 24
     }
@@ -267,10 +284,7 @@ impl Sketches {
             return;
         }
         let m = self.directions.len();
-        let mut along = vec![0f32; m];
-        for (a, d) in along.iter_mut().zip(&self.directions) {
-            *a = v.iter().zip(d).map(|(x, y)| x * y).sum();
-        }
+        let along = self.components(v);
         let r: Vec<f32> = self
             .rotate(v)
             .iter()
@@ -360,12 +374,12 @@ impl Sketches {
         let mut rest = q.to_vec();
         let mut exact = Vec::with_capacity(self.directions.len());
         for d in &self.directions {
-            let a: f32 = rest.iter().zip(d).map(|(x, y)| x * y).sum();
+            let a = dot(&rest, d);
             rest.iter_mut().zip(d).for_each(|(x, y)| *x -= a * y);
             exact.push(a);
         }
         let r = self.rotate(&rest);
-        let at_centre = r.iter().zip(&self.centre).map(|(a, b)| a * b).sum();
+        let at_centre = dot(&r, &self.centre);
         let sum = r.iter().sum();
         let low = r.iter().copied().fold(f32::INFINITY, f32::min);
         let high = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -659,7 +673,7 @@ fn scan(me: &Sketches, q: &Query, from: usize, to: usize, mut found: impl FnMut(
         } else if m > 1 {
             for (k, e) in est.iter_mut().enumerate() {
                 let along = &me.along[(start + k) * m..(start + k + 1) * m];
-                *e += q.exact.iter().zip(along).map(|(a, x)| a * x).sum::<f32>();
+                *e += dot(&q.exact, along);
             }
         }
         for (k, e) in est.iter().enumerate() {
@@ -777,11 +791,6 @@ mod tests {
         }
     }
 
-    fn unit(v: Vec<f32>) -> Vec<f32> {
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.into_iter().map(|x| x / n).collect()
-    }
-
     /// Vectors in a cone (a shared axis plus a random part), as CLIP photos are.
     fn cone(n: usize, dim: usize, seed: u64) -> Vec<(i64, Vec<f32>)> {
         let mut r = rng(seed);
@@ -798,10 +807,6 @@ mod tests {
                 (i as i64 + 1, x)
             })
             .collect()
-    }
-
-    fn dot(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
     }
 
     #[test]

@@ -242,16 +242,13 @@ impl VectorIndex {
     /// Rebuilds the sketches from the vectors held under `ids` (the catalog's embedding ids:
     /// USearch cannot list its keys). Seconds at a million photos, no graph work.
     pub fn rebuild_sketches(&mut self, ids: &[i64]) {
-        let items: Vec<(i64, Vec<f32>)> = ids
-            .iter()
-            .filter_map(|id| vector_in(&self.index, self.dim, *id).map(|v| (*id, v)))
-            .collect();
-        let fresh = Sketches::build(self.dim, &items);
+        let (index, dim) = (&self.index, self.dim);
+        let fresh = Sketches::build_from(dim, ids, |id| vector_in(index, dim, id));
         let sk = self.sketches.get_mut().unwrap_or_else(|e| e.into_inner());
         let directions = sk.directions().to_vec();
         *sk = fresh;
         if !directions.is_empty() {
-            sk.set_directions(&directions, |id| vector_in(&self.index, self.dim, id));
+            sk.set_directions(&directions, |id| vector_in(index, dim, id));
         }
         self.sketches_stale = false;
         self.sketches_unsaved = true;
@@ -573,7 +570,7 @@ impl VectorIndex {
             .into_iter()
             .filter_map(|(id, _)| {
                 vector_in(&self.index, self.dim, id)
-                    .map(|v| (id, v.iter().zip(query).map(|(a, b)| a * b).sum()))
+                    .map(|v| (id, glimpse_clip::embedding::dot(&v, query)))
             })
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
