@@ -15,7 +15,7 @@
 mod space;
 
 use glimpse_library::sketch::Sketches;
-use space::{dot, percentile, recall, Kind, Space, DIM};
+use space::{dot, recall, Kind, Space, Stats, DIM};
 use std::time::Instant;
 
 fn threads() -> usize {
@@ -54,40 +54,17 @@ fn flat_top<F: Fn(usize) -> f32 + Sync>(n: usize, k: usize, score: F) -> Vec<i64
     all.into_iter().take(k).map(|x| x.1).collect()
 }
 
-struct Line {
-    ms: Vec<f64>,
-    recall: Vec<f64>,
-}
-
-impl Line {
-    fn new() -> Self {
-        Line {
-            ms: Vec::new(),
-            recall: Vec::new(),
-        }
-    }
-    fn print(mut self, what: &str, memory_mb: f64) {
-        self.ms.sort_by(f64::total_cmp);
-        let r = self.recall.iter().sum::<f64>() / self.recall.len().max(1) as f64;
-        let min = self.recall.iter().copied().fold(f64::INFINITY, f64::min);
-        println!(
-            "  {what:<40} p50 {:>7.2} ms  p99 {:>7.2} ms  recall@10 {r:.4} (worst query {min:.1})  memory {memory_mb:.0} MB",
-            percentile(&self.ms, 0.5),
-            percentile(&self.ms, 0.99)
-        );
-    }
+/// Prints one line of figures.
+fn print(mut stats: Stats, what: &str, memory_mb: f64) {
+    let (p50, p99, recall, worst) = stats.summary();
+    println!(
+        "  {what:<40} p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  recall@10 {recall:.4} (worst query {worst:.1})  memory {memory_mb:.0} MB"
+    );
 }
 
 fn main() {
-    let scales: Vec<usize> = std::env::var("GLIMPSE_BENCH_SCALES")
-        .unwrap_or_else(|_| "100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    let queries: usize = std::env::var("GLIMPSE_BENCH_QUERIES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+    let scales = space::scales("100000");
+    let queries = space::env_count("GLIMPSE_BENCH_QUERIES", 200);
     println!(
         "glimpse search candidates: {} cores, {queries} text-like queries per line, recall@10 against exact f32",
         threads()
@@ -129,7 +106,7 @@ fn main() {
             println!("  generated in {:.1} s", t.elapsed().as_secs_f64());
 
             // Exact f32: the ground truth, and its latency.
-            let mut exact = Line::new();
+            let mut exact = Stats::new();
             let mut truth = Vec::new();
             for q in &qs {
                 let t = Instant::now();
@@ -138,7 +115,11 @@ fn main() {
                 exact.recall.push(1.0);
                 truth.push(top);
             }
-            exact.print("exact f32 (every vector)", (n * DIM * 4) as f64 / 1e6);
+            print(
+                exact,
+                "exact f32 (every vector)",
+                (n * DIM * 4) as f64 / 1e6,
+            );
             // How far a text query's best photos are from the rest: the scores the rerank must
             // separate.
             let gaps: Vec<(f32, f32, f32)> = qs
@@ -172,7 +153,7 @@ fn main() {
                 .chunks(DIM)
                 .map(|v| v.iter().fold(0f32, |a, x| a.max(x.abs())).max(1e-9) / 127.0)
                 .collect();
-            let mut i8line = Line::new();
+            let mut i8line = Stats::new();
             for (q, truth) in qs.iter().zip(&truth) {
                 let t = Instant::now();
                 let qm = q.iter().fold(0f32, |a, x| a.max(x.abs()));
@@ -185,7 +166,11 @@ fn main() {
                 i8line.ms.push(t.elapsed().as_secs_f64() * 1e3);
                 i8line.recall.push(recall(&top, truth));
             }
-            i8line.print("exact i8 copy (every vector)", (n * DIM) as f64 / 1e6);
+            print(
+                i8line,
+                "exact i8 copy (every vector)",
+                (n * DIM) as f64 / 1e6,
+            );
             drop(codes);
 
             // One-bit sketches, exhaustive, then the best K re-scored exactly.
@@ -226,28 +211,28 @@ fn main() {
                 "  sketch estimate rms error {:.4}",
                 (err2 / cnt as f64).sqrt()
             );
-            let mut scan_only = Line::new();
+            let mut scan_only = Stats::new();
             for q in &qs {
                 let t = Instant::now();
                 let _ = sk.best(&sk.query(q), 10, threads(), &|_| true);
                 scan_only.ms.push(t.elapsed().as_secs_f64() * 1e3);
             }
             scan_only.recall.push(f64::NAN);
-            scan_only.print("sketch scan alone (K 10)", mem);
-            let mut one_thread = Line::new();
+            print(scan_only, "sketch scan alone (K 10)", mem);
+            let mut one_thread = Stats::new();
             for q in &qs {
                 let t = Instant::now();
                 let _ = sk.best(&sk.query(q), 10, 1, &|_| true);
                 one_thread.ms.push(t.elapsed().as_secs_f64() * 1e3);
             }
             one_thread.recall.push(f64::NAN);
-            one_thread.print("sketch scan alone (K 10), one thread", mem);
+            print(one_thread, "sketch scan alone (K 10), one thread", mem);
             for (with_gap, k) in [50, 100, 200, 400, 800, 1600, 3200]
                 .into_iter()
                 .flat_map(|k| [(false, k), (true, k)])
             {
                 let sk = if with_gap { &skg } else { &sk };
-                let mut line = Line::new();
+                let mut line = Stats::new();
                 for (q, truth) in qs.iter().zip(&truth) {
                     let t = Instant::now();
                     let top = rescore(q, &sk.best(&sk.query(q), k, threads(), &|_| true));
@@ -255,7 +240,11 @@ fn main() {
                     line.recall.push(recall(&top, truth));
                 }
                 let gap = if with_gap { ", gap exact" } else { "" };
-                line.print(&format!("sketch{gap} + exact rerank of best {k}"), mem);
+                print(
+                    line,
+                    &format!("sketch{gap} + exact rerank of best {k}"),
+                    mem,
+                );
             }
             // Photo queries ("more like this"): a stored photo, itself left out, against the
             // same sketches (the caption direction plays no part for them).
@@ -271,7 +260,7 @@ fn main() {
                 })
                 .collect();
             for k in [100, 400, 1600] {
-                let mut line = Line::new();
+                let mut line = Stats::new();
                 for (&p, truth) in picks.iter().zip(&photo_truth) {
                     let q = row(p);
                     let t = Instant::now();
@@ -280,7 +269,8 @@ fn main() {
                     line.ms.push(t.elapsed().as_secs_f64() * 1e3);
                     line.recall.push(recall(&top, truth));
                 }
-                line.print(
+                print(
+                    line,
                     &format!("photo query: sketch + exact rerank of best {k}"),
                     mem,
                 );

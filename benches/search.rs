@@ -27,7 +27,7 @@ use glimpse_library::catalog::Catalog;
 use glimpse_library::pipeline::Outcome;
 use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
-use space::{recall, rss_mb, Kind, Rng, Space, DIM};
+use space::{recall, rss_mb, Kind, Rng, Space, Stats, DIM};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -104,27 +104,10 @@ fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
     (dir, Some(build_s))
 }
 
-struct Stats {
-    ms: Vec<f64>,
-    recall: Vec<f64>,
-}
-
-impl Stats {
-    fn new() -> Self {
-        Stats {
-            ms: Vec::new(),
-            recall: Vec::new(),
-        }
-    }
-    fn line(&mut self, what: &str) {
-        self.ms.sort_by(f64::total_cmp);
-        let r = self.recall.iter().sum::<f64>() / self.recall.len().max(1) as f64;
-        println!(
-            "  {what:<52} p50 {:>7.2} ms  p99 {:>7.2} ms  recall@10 {r:.4}",
-            space::percentile(&self.ms, 0.5),
-            space::percentile(&self.ms, 0.99)
-        );
-    }
+/// Prints one line of figures.
+fn line(stats: &mut Stats, what: &str) {
+    let (p50, p99, recall, _) = stats.summary();
+    println!("  {what:<52} p50 {p50:>7.2} ms  p99 {p99:>7.2} ms  recall@10 {recall:.4}");
 }
 
 /// Exact f32 top 10 of every text query and top 11 of every photo query, from the generator
@@ -156,21 +139,11 @@ fn truths(
 }
 
 fn main() {
-    let scales: Vec<usize> = std::env::var("GLIMPSE_BENCH_SCALES")
-        .unwrap_or_else(|_| "10000,100000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let scales = space::scales("10000,100000");
     // The held-out generator's libraries are built up to this size (its HNSW build is the
     // cost: 100k take ~3 minutes on 2 cores, 1M over half an hour).
-    let zipf_max: usize = std::env::var("GLIMPSE_BENCH_ZIPF_MAX")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
-    let queries: usize = std::env::var("GLIMPSE_BENCH_QUERIES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+    let zipf_max = space::env_count("GLIMPSE_BENCH_ZIPF_MAX", 100_000);
+    let queries = space::env_count("GLIMPSE_BENCH_QUERIES", 200);
     let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     let model = std::env::var("GLIMPSE_BENCH_MODEL")
         .map(PathBuf::from)
@@ -325,13 +298,22 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         ));
     }
     encode_only.recall.push(f64::NAN);
-    end_to_end.line("caption query (tokenize+encode+search+join)");
-    encode_only.line("  of which tokenize+encode");
-    sketch_only.line(&format!(
-        "  sketches + exact re-score of {} alone",
-        glimpse_library::vectors::CAPTION_RERANK
-    ));
-    scan_only.line("  sketch scan alone (best 10 estimates, no re-score)");
+    line(
+        &mut end_to_end,
+        "caption query (tokenize+encode+search+join)",
+    );
+    line(&mut encode_only, "  of which tokenize+encode");
+    line(
+        &mut sketch_only,
+        &format!(
+            "  sketches + exact re-score of {} alone",
+            glimpse_library::vectors::CAPTION_RERANK
+        ),
+    );
+    line(
+        &mut scan_only,
+        "  sketch scan alone (best 10 estimates, no re-score)",
+    );
     // Similar photos: a stored vector (no encode) + search + join, the photo left out; the
     // graph at its default breadth and wider.
     for ef in [64, 128, 256] {
@@ -359,9 +341,10 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
             let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
             similar.recall.push(recall(&got, &truth));
         }
-        similar.line(&format!(
-            "similar photo (stored vector+graph+join), ef {ef}"
-        ));
+        line(
+            &mut similar,
+            &format!("similar photo (stored vector+graph+join), ef {ef}"),
+        );
     }
     lib.vectors()
         .set_expansion_search(glimpse_library::vectors::EXPANSION_SEARCH);
@@ -382,7 +365,7 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
                 &truth[..10],
             ));
         }
-        s.line(&format!("  before: HNSW graph alone at ef {ef}"));
+        line(&mut s, &format!("  before: HNSW graph alone at ef {ef}"));
     }
     lib.vectors()
         .set_expansion_search(glimpse_library::vectors::EXPANSION_SEARCH);

@@ -210,6 +210,51 @@ pub fn recall(got: &[i64], truth: &[i64]) -> f64 {
     hit as f64 / truth.len().max(1) as f64
 }
 
+/// The sizes `GLIMPSE_BENCH_SCALES` names (comma-separated), else `default`.
+pub fn scales(default: &str) -> Vec<usize> {
+    std::env::var("GLIMPSE_BENCH_SCALES")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// A count from the environment variable `name`, else `default`.
+pub fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The latencies (ms) and recalls gathered for one printed line.
+pub struct Stats {
+    pub ms: Vec<f64>,
+    pub recall: Vec<f64>,
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Stats {
+            ms: Vec::new(),
+            recall: Vec::new(),
+        }
+    }
+
+    /// p50 and p99 latency, mean and worst recall.
+    pub fn summary(&mut self) -> (f64, f64, f64, f64) {
+        self.ms.sort_by(f64::total_cmp);
+        let mean = self.recall.iter().sum::<f64>() / self.recall.len().max(1) as f64;
+        let worst = self.recall.iter().copied().fold(f64::INFINITY, f64::min);
+        (
+            percentile(&self.ms, 0.5),
+            percentile(&self.ms, 0.99),
+            mean,
+            worst,
+        )
+    }
+}
+
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
