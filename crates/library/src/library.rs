@@ -193,16 +193,7 @@ impl Library {
                 (v, format!("rebuilt ({why})"), Some(saved))
             }
         };
-        let mut vectors = vectors;
-        if let Some(direction) = caption_direction_of(&catalog, model)? {
-            // Saved with the sketches once, so later opens answer captions at once.
-            if vectors.set_caption_direction(&direction) && vectors.is_mapped() {
-                if let Some(rec) = &seen {
-                    vectors.save_sketches_for(&path, rec)?;
-                }
-            }
-        }
-        Ok(Library {
+        let mut lib = Library {
             dir: dir.to_path_buf(),
             thumbs: Thumbs::new(dir.join("thumbs")),
             save_every: SAVE_EVERY,
@@ -213,7 +204,14 @@ impl Library {
             vectors_origin: origin,
             seen,
             writer: Some(writer),
-        })
+        };
+        // Saved with the sketches once, so later opens answer captions at once.
+        if lib.score_recorded_direction()? && lib.vectors.is_mapped() {
+            if let Some(rec) = lib.seen.clone() {
+                lib.vectors.save_sketches_for(&path, &rec)?;
+            }
+        }
+        Ok(lib)
     }
 
     /// Opens `dir` to search, list or tag it: as the writer when no other process is indexing
@@ -281,10 +279,8 @@ impl Library {
                         // In memory only: the indexer owns the files.
                         v.rebuild_sketches(&self.records.catalog.embedding_ids(self.model_id)?);
                     }
-                    if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
-                        v.set_caption_direction(&d);
-                    }
                     self.vectors = v;
+                    self.score_recorded_direction()?;
                     self.seen = recorded;
                     return Ok(true);
                 }
@@ -297,9 +293,7 @@ impl Library {
         );
         self.seen = self.records.catalog.index_state(self.model_id)?;
         self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
-        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
-            self.vectors.set_caption_direction(&d);
-        }
+        self.score_recorded_direction()?;
         Ok(false)
     }
 
@@ -548,11 +542,20 @@ impl Library {
         Ok(())
     }
 
+    /// Scores the sketches along the caption direction the catalog records for this model, if
+    /// one is and they are not yet; returns whether they changed.
+    fn score_recorded_direction(&mut self) -> Result<bool, LibraryError> {
+        Ok(
+            match caption_direction_of(&self.records.catalog, &self.model)? {
+                Some(d) => self.vectors.set_caption_direction(&d),
+                None => false,
+            },
+        )
+    }
+
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
-        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
-            self.vectors.set_caption_direction(&d);
-        }
+        self.score_recorded_direction()?;
         let saved = self.vectors.save(&self.vectors_path())?;
         self.records
             .catalog
@@ -865,9 +868,7 @@ impl Library {
         let claims = crate::inflight::Claims::open(&self.dir)?;
         let (together, one_by_one) = (claims.reading(false), claims.reading(true));
         // The graph thread's saves carry the caption direction a search recorded meanwhile.
-        if let Some(d) = caption_direction_of(&self.records.catalog, &self.model)? {
-            self.vectors.set_caption_direction(&d);
-        }
+        self.score_recorded_direction()?;
         let (catalog, vectors, model_id) =
             (&mut self.records.catalog, &mut self.vectors, self.model_id);
         let vectors_path = self
