@@ -366,7 +366,69 @@ CREATE TRIGGER vector_uncounted AFTER DELETE ON embeddings BEGIN
        AND root_id = (SELECT root_id FROM photos WHERE id = old.photo_id AND status = 'indexed');
 END;
 "#,
+    r#"
+-- A reader follows every commit, not only the indexer's saves of the vector index: each vector
+-- records the model generation it was written at, and a removed one leaves a tombstone until an
+-- index file that no longer holds it is recorded.
+ALTER TABLE embeddings ADD COLUMN written INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS embeddings_written ON embeddings(model_id, written);
+CREATE TABLE IF NOT EXISTS embeddings_gone (
+    model_id INTEGER NOT NULL,
+    photo_id INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    PRIMARY KEY (model_id, photo_id)
+) WITHOUT ROWID;
+DROP TRIGGER IF EXISTS embeddings_added;
+DROP TRIGGER IF EXISTS embeddings_changed;
+DROP TRIGGER IF EXISTS embeddings_removed;
+CREATE TRIGGER embeddings_added AFTER INSERT ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+    UPDATE embeddings SET written = (SELECT generation FROM models WHERE id = NEW.model_id)
+     WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER embeddings_changed AFTER UPDATE OF vector ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+    UPDATE embeddings SET written = (SELECT generation FROM models WHERE id = NEW.model_id)
+     WHERE rowid = NEW.rowid;
+END;
+CREATE TRIGGER embeddings_removed AFTER DELETE ON embeddings BEGIN
+    UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
+    INSERT INTO embeddings_gone(model_id, photo_id, generation)
+        VALUES (OLD.model_id, OLD.photo_id,
+                COALESCE((SELECT generation FROM models WHERE id = OLD.model_id), 0))
+        ON CONFLICT DO UPDATE SET generation = excluded.generation;
+END;
+-- Recording an index file ends the tombstones it accounts for (in the same statement, so a
+-- reader never sees the record without them or them pruned without the record).
+DROP TRIGGER IF EXISTS index_recorded;
+CREATE TRIGGER index_recorded AFTER INSERT ON index_state BEGIN
+    DELETE FROM embeddings_gone
+     WHERE model_id = NEW.model_id AND generation <= NEW.generation;
+END;
+"#,
 ];
+
+/// What a reader must apply to the vectors it holds to catch up with the catalog
+/// ([`Catalog::follow`]).
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// The model generation these changes bring the reader to.
+    pub generation: i64,
+    /// Vectors written (added or replaced) since, as stored.
+    pub written: Vec<(i64, Vec<f32>)>,
+    /// Photos whose vector was removed since.
+    pub gone: Vec<i64>,
+}
+
+/// What the catalog says about a model's vectors at one instant, for a reader to catch up.
+#[derive(Debug, Clone)]
+pub enum Following {
+    /// The saved index file is no longer the one the reader holds: load this one, then ask
+    /// again from its generation.
+    Reload(Option<(crate::vectors::Saved, i64)>),
+    /// Same file; these are the commits since the reader's generation (`None`: none).
+    Changes(Option<Changes>),
+}
 
 /// A folder's last auto-tag, kept so that photos arriving in the folder later are tagged the
 /// same way without the user running it again.
@@ -1667,6 +1729,102 @@ impl Catalog {
             )
             .ctx("record index state")?;
         Ok(())
+    }
+
+    /// The recorded index file with the model generation it holds.
+    pub fn index_record(
+        &self,
+        model_id: i64,
+    ) -> Result<Option<(crate::vectors::Saved, i64)>, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT vector_count, checksum, generation FROM index_state WHERE model_id = ?1",
+                [model_id],
+                |r| {
+                    Ok((
+                        crate::vectors::Saved {
+                            count: r.get::<_, i64>(0)? as u64,
+                            checksum: r.get(1)?,
+                        },
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .ctx("read index state")
+    }
+
+    /// The model's generation, bumped by every change to its embeddings.
+    pub fn generation(&self, model_id: i64) -> Result<i64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT generation FROM models WHERE id = ?1",
+                [model_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|g| g.unwrap_or(0))
+            .ctx("read model generation")
+    }
+
+    /// How a reader holding the index file `seen` (as recorded, with its generation) and the
+    /// commits up to `generation` catches up, read in one snapshot: the record, the generation
+    /// and the changes agree with one another even while the indexer commits and saves.
+    pub fn follow(
+        &self,
+        model_id: i64,
+        seen: Option<(&crate::vectors::Saved, i64)>,
+        generation: i64,
+    ) -> Result<Following, CatalogError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin reading changes")?;
+        let record = self.index_record(model_id)?;
+        if record.as_ref().map(|(s, g)| (s, *g)) != seen {
+            return Ok(Following::Reload(record));
+        }
+        let now = self.generation(model_id)?;
+        if now == generation {
+            return Ok(Following::Changes(None));
+        }
+        let mut written = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT photo_id, vector FROM embeddings WHERE model_id = ?1 AND written > ?2",
+                )
+                .ctx("read written vectors")?;
+            let rows = stmt
+                .query_map(params![model_id, generation], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        blob_embedding(&r.get::<_, Vec<u8>>(1)?),
+                    ))
+                })
+                .ctx("read written vectors")?;
+            for row in rows {
+                written.push(row.ctx("read written vectors")?);
+            }
+        }
+        let gone = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT photo_id FROM embeddings_gone WHERE model_id = ?1 AND generation > ?2",
+                )
+                .ctx("read removed vectors")?;
+            let rows = stmt
+                .query_map(params![model_id, generation], |r| r.get::<_, i64>(0))
+                .ctx("read removed vectors")?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .ctx("read removed vectors")?
+        };
+        tx.finish().ctx("end reading changes")?;
+        Ok(Following::Changes(Some(Changes {
+            generation: now,
+            written,
+            gone,
+        })))
     }
 
     /// Whether no embedding of the model changed since the vector index was last recorded

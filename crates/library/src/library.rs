@@ -2,7 +2,8 @@
 //! cache, plus the indexing job that keeps them in step with the photo roots on disk.
 
 use crate::catalog::{
-    path_bytes, Catalog, CatalogError, PhotoFilter, PhotoInfo, RootCounts, Stats, TagRule,
+    path_bytes, Catalog, CatalogError, Following, PhotoFilter, PhotoInfo, RootCounts, Stats,
+    TagRule,
 };
 use crate::error::LibraryError;
 use crate::lock::{LockError, WriterLock};
@@ -131,6 +132,11 @@ pub struct Library {
     vectors_origin: String,
     /// The saved index state these vectors correspond to (what a reader compares against).
     seen: Option<Saved>,
+    /// The model generation that file was recorded at (a reader's; -1 when none).
+    seen_generation: i64,
+    /// The model generation the vectors held reflect, the file's plus the commits a reader
+    /// followed since ([`Library::refresh`]).
+    caught_up: i64,
     /// Held by the writer for as long as it is open; `None` for a reader.
     writer: Option<WriterLock>,
 }
@@ -203,6 +209,8 @@ impl Library {
             vectors,
             vectors_origin: origin,
             seen,
+            seen_generation: -1,
+            caught_up: -1,
             writer: Some(writer),
         };
         // Saved with the sketches once, so later opens answer captions at once.
@@ -228,8 +236,8 @@ impl Library {
     }
 
     /// Opens `dir` to answer searches while another handle indexes it: the last saved vector
-    /// index is used as it is (photos committed since then appear after the indexer's next
-    /// save, see [`Library::refresh`]) and nothing is written but the model's row.
+    /// index, plus the photos committed since then (see [`Library::refresh`]); nothing is
+    /// written but the model's row.
     pub fn open_reader(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
         let catalog = Catalog::open(dir)?;
         let model_id = catalog.model_id(model, dim)?;
@@ -243,6 +251,8 @@ impl Library {
             vectors: VectorIndex::new(dim)?,
             vectors_origin: String::new(),
             seen: None,
+            seen_generation: -1,
+            caught_up: -1,
             writer: None,
         };
         lib.vectors_origin = match lib.reload_vectors()? {
@@ -252,15 +262,42 @@ impl Library {
         Ok(lib)
     }
 
-    /// Picks up the vector index the indexer saved since this handle last looked; returns
-    /// whether anything changed. Cheap when nothing did (one catalog row).
+    /// Catches up with the indexer: the vector index it saved since this handle last looked,
+    /// then every batch it committed since that file (held beside the graph and scored exactly,
+    /// so a first index answers from its first batch). Returns whether anything changed.
+    /// Cheap when nothing did (two catalog rows).
     pub fn refresh(&mut self) -> Result<bool, LibraryError> {
-        let recorded = self.records.catalog.index_state(self.model_id)?;
-        if recorded == self.seen {
+        if self.writer.is_some() {
+            // The writer's own vectors are the catalog's: nothing to follow.
             return Ok(false);
         }
-        self.reload_vectors()?;
-        Ok(true)
+        let mut changed = false;
+        // A save between two looks means one more reload; a third look settles any race.
+        for _ in 0..3 {
+            let seen = self.seen.as_ref().map(|s| (s, self.seen_generation));
+            match self
+                .records
+                .catalog
+                .follow(self.model_id, seen, self.caught_up)?
+            {
+                Following::Reload(_) => {
+                    self.reload_vectors()?;
+                    changed = true;
+                }
+                Following::Changes(None) => return Ok(changed),
+                Following::Changes(Some(c)) => {
+                    tracing::debug!(
+                        written = c.written.len(),
+                        gone = c.gone.len(),
+                        "reader: following commits since the saved index"
+                    );
+                    self.vectors.follow(c.written, &c.gone);
+                    self.caught_up = c.generation;
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(changed)
     }
 
     /// Loads the saved index if it is what the catalog recorded, else builds one in memory
@@ -272,8 +309,8 @@ impl Library {
         // The indexer may replace the file between reading its record and opening it: one
         // more look settles that race before falling back to a rebuild.
         for _ in 0..2 {
-            let recorded = self.records.catalog.index_state(self.model_id)?;
-            match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref()) {
+            let recorded = self.records.catalog.index_record(self.model_id)?;
+            match VectorIndex::open(&self.vectors_path(), dim, recorded.as_ref().map(|r| &r.0)) {
                 Ok(mut v) => {
                     if v.sketches_stale() {
                         // In memory only: the indexer owns the files.
@@ -281,7 +318,10 @@ impl Library {
                     }
                     self.vectors = v;
                     self.score_recorded_direction()?;
-                    self.seen = recorded;
+                    let (saved, generation) = recorded.map_or((None, -1), |(s, g)| (Some(s), g));
+                    self.seen = saved;
+                    self.seen_generation = generation;
+                    self.caught_up = generation;
                     return Ok(true);
                 }
                 Err(e) => why = e,
@@ -291,8 +331,15 @@ impl Library {
             ?why,
             "reader: saved vector index unusable; building in memory"
         );
-        self.seen = self.records.catalog.index_state(self.model_id)?;
+        // The record and generation are read before the embeddings: a commit in between is
+        // followed again, which changes nothing.
+        let recorded = self.records.catalog.index_record(self.model_id)?;
+        let generation = self.records.catalog.generation(self.model_id)?;
         self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
+        let (saved, file_generation) = recorded.map_or((None, -1), |(s, g)| (Some(s), g));
+        self.seen = saved;
+        self.seen_generation = file_generation;
+        self.caught_up = generation;
         self.score_recorded_direction()?;
         Ok(false)
     }
@@ -684,7 +731,7 @@ impl Library {
             };
             let opts = ScanOptions {
                 cancel: Some(control.cancel_flag()),
-                ..ScanOptions::default()
+                ..ScanOptions::skipping(&self.dir)
             };
             let scanned = scan::scan_root(&root, &opts, &mut |item| match item {
                 ScanItem::File(f) => see(&f.path, f.size as i64, f.mtime_ns, None),

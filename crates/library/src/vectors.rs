@@ -4,6 +4,7 @@
 //! once) and loaded for writing only when the first vector is added or removed.
 
 use crate::sketch::Sketches;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
@@ -74,6 +75,50 @@ pub struct VectorIndex {
     sketches_stale: bool,
     /// The sketches changed since the file was written.
     sketches_unsaved: bool,
+    /// Commits made after the file this index holds, which a reader follows between the
+    /// indexer's saves ([`VectorIndex::follow`]).
+    recent: Recent,
+}
+
+/// Vectors committed after the graph's file: scored exactly beside it, so a reader answers
+/// from every committed batch, not from the indexer's last save. Small: the indexer saves the
+/// graph every few seconds, and the reader then reloads it and starts a new overlay.
+#[derive(Default)]
+struct Recent {
+    /// Vectors added or replaced since the file, as stored.
+    vectors: HashMap<i64, Vec<f32>>,
+    /// Photos the graph holds that must not be answered: removed since, or replaced above.
+    hidden: HashSet<i64>,
+}
+
+impl Recent {
+    fn is_empty(&self) -> bool {
+        self.vectors.is_empty() && self.hidden.is_empty()
+    }
+
+    /// The graph's answer with hidden photos dropped and the recent vectors that `keep`
+    /// accepts scored exactly, best `k` first.
+    fn merge(
+        &self,
+        mut found: Vec<(i64, f32)>,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(i64) -> bool,
+    ) -> Vec<(i64, f32)> {
+        if self.is_empty() {
+            return found;
+        }
+        found.retain(|(id, _)| !self.hidden.contains(id));
+        found.extend(
+            self.vectors
+                .iter()
+                .filter(|(id, _)| keep(**id))
+                .map(|(id, v)| (*id, glimpse_clip::embedding::dot(v, query))),
+        );
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found.truncate(k);
+        found
+    }
 }
 
 /// How many of a caption's best sketch estimates are scored exactly: with the caption
@@ -119,7 +164,42 @@ impl VectorIndex {
             sketches: RwLock::new(Sketches::new(dim)),
             sketches_stale: false,
             sketches_unsaved: false,
+            recent: Recent::default(),
         })
+    }
+
+    /// Takes in what was committed after the file this index holds: `written` vectors (added
+    /// or replaced) and `gone` photos, in that catalog's order (removals first, so a photo
+    /// removed and added again stays). A reader calls this between the indexer's saves; the
+    /// graph itself is not touched (it may be a read-only map, and inserting would repeat the
+    /// indexer's graph work).
+    pub fn follow(&mut self, written: Vec<(i64, Vec<f32>)>, gone: &[i64]) {
+        for id in gone {
+            self.recent.vectors.remove(id);
+            if self.index.contains(*id as u64) {
+                self.recent.hidden.insert(*id);
+            }
+        }
+        for (id, v) in written {
+            if v.len() != self.dim {
+                tracing::warn!(
+                    id,
+                    got = v.len(),
+                    want = self.dim,
+                    "stored vector of another width skipped"
+                );
+                continue;
+            }
+            if self.index.contains(id as u64) {
+                self.recent.hidden.insert(id);
+            }
+            self.recent.vectors.insert(id, v);
+        }
+    }
+
+    /// Vectors held beside the graph since its file ([`VectorIndex::follow`]).
+    pub fn recent_len(&self) -> usize {
+        self.recent.vectors.len()
     }
 
     /// Loads `path` if it is exactly what the catalog recorded; otherwise says why not.
@@ -274,7 +354,9 @@ impl VectorIndex {
             Sketches::new(self.dim),
         );
         let (stale, unsaved) = (self.sketches_stale, self.sketches_unsaved);
+        let recent = std::mem::take(&mut self.recent);
         *self = fresh;
+        self.recent = recent;
         *self.sketches.get_mut().unwrap_or_else(|e| e.into_inner()) = sketches;
         self.sketches_stale = stale;
         self.sketches_unsaved = unsaved;
@@ -375,9 +457,9 @@ impl VectorIndex {
         self.dim
     }
 
-    /// Number of vectors.
+    /// Number of vectors (the graph's and those committed since its file).
     pub fn len(&self) -> usize {
-        self.index.size()
+        self.index.size() - self.recent.hidden.len() + self.recent.vectors.len()
     }
 
     /// Whether the index is empty.
@@ -387,7 +469,8 @@ impl VectorIndex {
 
     /// Whether a photo has a vector here.
     pub fn contains(&self, id: i64) -> bool {
-        self.index.contains(id as u64)
+        self.recent.vectors.contains_key(&id)
+            || (!self.recent.hidden.contains(&id) && self.index.contains(id as u64))
     }
 
     /// Adds (or replaces) a photo's vector.
@@ -399,6 +482,7 @@ impl VectorIndex {
             });
         }
         self.writable()?;
+        self.forget_recent(&[id]);
         if self.index.contains(id as u64) {
             self.index.remove(id as u64).map_err(ix)?;
         }
@@ -409,6 +493,14 @@ impl VectorIndex {
         self.index.add(id as u64, v).map_err(ix)?;
         self.sketch_added(&[id]);
         Ok(())
+    }
+
+    /// The graph now holds the truth about these photos: the overlay does not.
+    fn forget_recent(&mut self, ids: &[i64]) {
+        for id in ids {
+            self.recent.vectors.remove(id);
+            self.recent.hidden.remove(id);
+        }
     }
 
     /// Brings the sketches up to date with vectors just added to the graph: each is sketched,
@@ -456,6 +548,7 @@ impl VectorIndex {
         }
         self.writable()?;
         for (id, _) in items {
+            self.forget_recent(&[*id]);
             if self.index.contains(*id as u64) {
                 self.index.remove(*id as u64).map_err(ix)?;
             }
@@ -503,6 +596,7 @@ impl VectorIndex {
 
     /// Removes a photo's vector (no error if absent).
     pub fn remove(&mut self, id: i64) -> Result<(), VectorError> {
+        self.forget_recent(&[id]);
         if !self.index.contains(id as u64) {
             return Ok(());
         }
@@ -564,8 +658,15 @@ impl VectorIndex {
                 );
             }
         }
-        let pool = CAPTION_RERANK.max(k.saturating_mul(4)).min(self.len());
-        let candidates = self.caption_estimates(query, pool, keep);
+        let pool = CAPTION_RERANK
+            .max(k.saturating_mul(4))
+            .min(self.index.size());
+        let hidden = &self.recent.hidden;
+        let candidates = if hidden.is_empty() {
+            self.caption_estimates(query, pool, keep)
+        } else {
+            self.caption_estimates(query, pool, &|id| keep(id) && !hidden.contains(&id))
+        };
         let mut scored: Vec<(i64, f32)> = candidates
             .into_iter()
             .filter_map(|(id, _)| {
@@ -575,22 +676,41 @@ impl VectorIndex {
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         scored.truncate(k);
-        Ok(scored)
+        Ok(self.recent.merge(scored, query, k, keep))
     }
 
     /// The `k` nearest photos with cosine similarity, best first.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
-        let m = self.index.search(query, k).map_err(ix)?;
-        Ok(hits(&m.keys, &m.distances))
+        if !self.recent.hidden.is_empty() {
+            return self.search_filtered(query, k, |_| true);
+        }
+        let found = if self.index.size() == 0 {
+            Vec::new()
+        } else {
+            let m = self.index.search(query, k).map_err(ix)?;
+            hits(&m.keys, &m.distances)
+        };
+        Ok(self.recent.merge(found, query, k, &|_| true))
     }
 
     /// The `k` nearest photos by brute force: exact, and faster than the graph while the
     /// library is small.
     pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
-        let m = self.index.exact_search(query, k).map_err(ix)?;
-        Ok(hits(&m.keys, &m.distances))
+        // Hidden photos are dropped from the graph's answer: ask for that many more.
+        let wanted = k
+            .saturating_add(self.recent.hidden.len())
+            .min(self.index.size());
+        let found = if wanted == 0 {
+            Vec::new()
+        } else {
+            let m = self.index.exact_search(query, wanted).map_err(ix)?;
+            hits(&m.keys, &m.distances)
+        };
+        let mut merged = self.recent.merge(found, query, k, &|_| true);
+        merged.truncate(k);
+        Ok(merged)
     }
 
     /// The `k` nearest photos that `keep` accepts (graph search; it may find fewer than `k`
@@ -602,15 +722,30 @@ impl VectorIndex {
         keep: impl Fn(i64) -> bool,
     ) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
-        let m = self
-            .index
-            .filtered_search(query, k, |key| keep(key as i64))
-            .map_err(ix)?;
-        Ok(hits(&m.keys, &m.distances))
+        let hidden = &self.recent.hidden;
+        let found = if self.index.size() == 0 {
+            Vec::new()
+        } else {
+            let m = self
+                .index
+                .filtered_search(query, k, |key| {
+                    let id = key as i64;
+                    !hidden.contains(&id) && keep(id)
+                })
+                .map_err(ix)?;
+            hits(&m.keys, &m.distances)
+        };
+        Ok(self.recent.merge(found, query, k, &keep))
     }
 
     /// A photo's stored vector (as held: f16-rounded), to search by example without re-encoding.
     pub fn get(&self, id: i64) -> Option<Vec<f32>> {
+        if let Some(v) = self.recent.vectors.get(&id) {
+            return Some(v.clone());
+        }
+        if self.recent.hidden.contains(&id) {
+            return None;
+        }
         vector_in(&self.index, self.dim, id)
     }
 
@@ -643,6 +778,13 @@ impl VectorIndex {
     /// Saves to `path` atomically (temp file, fsync, rename, fsync folder) and returns what the
     /// catalog must record.
     pub fn save(&self, path: &Path) -> Result<Saved, VectorError> {
+        if !self.recent.is_empty() {
+            // Only a reader follows commits beside the graph, and a reader never saves: the
+            // file would lack what the overlay holds.
+            return Err(VectorError::Index(
+                "an index following commits beside its graph cannot be saved".into(),
+            ));
+        }
         if let Some((mapped, rec)) = &self.viewed {
             // Unchanged since it was mapped: the file already is this index.
             if mapped == path {
