@@ -58,7 +58,11 @@ pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
         let idle = Some(std::time::Duration::from_secs(1));
         match watcher.next_batch_within(glimpse_library::watch::Debounce::default(), &stop, idle) {
             Some(batch) => {
-                let touched = glimpse_library::watch::roots_touched(&batch, &roots);
+                let touched = glimpse_library::watch::roots_touched(
+                    &batch,
+                    &roots,
+                    &glimpse_library::scan::ScanOptions::skipping(lib.dir()),
+                );
                 if !touched.is_empty() {
                     run_index(cli, &mut lib, &enc, &touched, threads)?;
                 }

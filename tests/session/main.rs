@@ -1207,7 +1207,10 @@ fn folders_that_cannot_be_used_are_refused_with_the_reason() {
     for (p, why) in [
         (PathBuf::from("/no/such/folder"), "there is no such folder"),
         (file.clone(), "it is a file, not a folder"),
-        (s.dir.path().to_path_buf(), "contains Glimpse's own library"),
+        (
+            s.dir.path().join("library/thumbs"),
+            "inside Glimpse's own library",
+        ),
     ] {
         match s.session.add_root(&p) {
             Err(SessionError::Folder { reason, .. }) => assert!(reason.contains(why), "{reason}"),
@@ -1392,4 +1395,111 @@ fn a_window_over_an_up_to_date_library_does_not_open_the_image_model() {
         "{:?}",
         page.hits
     );
+}
+
+#[test]
+fn with_nothing_typed_the_window_lists_every_photo_and_a_removed_one_is_said_in_words() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let files = draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 4, 31);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let all = SearchQuery {
+        limit: 50,
+        ..SearchQuery::default()
+    };
+    let page = s.session.search(&all).unwrap();
+    assert_eq!(page.hits.len(), files.len(), "All photos: {:?}", page.hits);
+    assert!(
+        page.hits.iter().all(|h| h.score.is_none()),
+        "a listing has no scores"
+    );
+    let dates: Vec<i64> = page.hits.iter().map(|h| h.photo.date).collect();
+    assert!(
+        dates.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {dates:?}"
+    );
+    let oldest = s
+        .session
+        .search(&SearchQuery {
+            sort: "oldest".into(),
+            ..all.clone()
+        })
+        .unwrap();
+    let mut reversed: Vec<i64> = oldest.hits.iter().map(|h| h.photo.date).collect();
+    reversed.reverse();
+    assert_eq!(reversed, dates);
+
+    // A photo whose file is deleted leaves the listing, and "more like this" on it (a window
+    // that still shows it) says so in words.
+    let gone = page.hits[0].clone();
+    std::fs::remove_file(&gone.photo.path).unwrap();
+    s.session.reindex().unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let page = s.session.search(&all).unwrap();
+    assert_eq!(page.hits.len(), files.len() - 1);
+    assert!(page.hits.iter().all(|h| h.photo.id != gone.photo.id));
+    let err = s
+        .session
+        .search(&SearchQuery {
+            example_photo_id: Some(gone.photo.id),
+            ..all
+        })
+        .unwrap_err();
+    assert_eq!(err.to_string(), "This photo is no longer in the library.");
+}
+
+#[test]
+fn a_home_folder_holding_the_library_is_a_root_whose_library_is_never_indexed_or_watched() {
+    let s = setup();
+    // The test's folder plays the home folder: it holds the library (`library/`, not even
+    // hidden) and photos in a subfolder.
+    let home = s.dir.path().to_path_buf();
+    draw(&home.join("Pictures"), &[(RED, CIRCLE)], 3, 41);
+    // Pictures inside the library folder are Glimpse's own (previews), never photos.
+    draw(
+        &home.join("library/previews-like"),
+        &[(YELLOW, STAR)],
+        2,
+        43,
+    );
+    let roots = s.session.add_root(&home).unwrap();
+    assert_eq!(roots.len(), 1);
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let all = SearchQuery {
+        limit: 50,
+        ..SearchQuery::default()
+    };
+    let listed = s.session.search(&all).unwrap().hits;
+    assert_eq!(
+        listed.len(),
+        3,
+        "{:?}",
+        listed.iter().map(|h| &h.photo.path).collect::<Vec<_>>()
+    );
+    assert!(listed.iter().all(|h| h.photo.path.contains("/Pictures/")));
+    // The library writes its catalog inside the root, and programs write their caches in
+    // hidden folders all the time: neither starts a job.
+    std::thread::sleep(Duration::from_millis(1500));
+    let jobs = finished(&s.events).len();
+    for i in 0..3 {
+        std::fs::create_dir_all(home.join(".cache/browser")).unwrap();
+        std::fs::write(home.join(format!(".cache/browser/entry-{i}")), b"cache").unwrap();
+        std::fs::write(home.join(format!("library/scratch-{i}")), b"library file").unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        finished(&s.events).len(),
+        jobs,
+        "hidden or library writes started a job"
+    );
+    // A photo put into the home folder is still seen.
+    std::thread::sleep(Duration::from_millis(500));
+    draw(&home.join("Later"), &[(BLUE, SQUARE)], 1, 42);
+    let found = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        s.session.roots().unwrap()[0].indexed == 4
+    });
+    assert!(found, "{:?}", s.session.roots().unwrap());
 }

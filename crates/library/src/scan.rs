@@ -87,6 +87,23 @@ pub struct ScanOptions {
     pub sorted: bool,
     /// Set to stop the walk early; the scan then returns [`ScanError::Cancelled`].
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Folders never entered, named as the walk sees them (canonical): the library's own
+    /// folder, so that a root holding it (a home folder) never indexes previews and never
+    /// watches the catalog being written.
+    pub skip: Vec<PathBuf>,
+}
+
+impl ScanOptions {
+    /// The defaults, never entering the library folder `library` (canonicalised when it
+    /// exists, as roots are).
+    pub fn skipping(library: &Path) -> Self {
+        Self {
+            skip: vec![library
+                .canonicalize()
+                .unwrap_or_else(|_| library.to_path_buf())],
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for ScanOptions {
@@ -96,6 +113,7 @@ impl Default for ScanOptions {
             max_file_bytes: glimpse_clip::decode::MAX_FILE_BYTES,
             sorted: true,
             cancel: None,
+            skip: Vec::new(),
         }
     }
 }
@@ -272,7 +290,10 @@ fn is_pruned_name(name: &OsStr, opts: &ScanOptions) -> bool {
 /// things the scan does. Looks only at names, not at the disk.
 pub fn is_pruned(root: &Path, path: &Path, opts: &ScanOptions) -> bool {
     match path.strip_prefix(root) {
-        Ok(rel) => rel.iter().any(|c| is_pruned_name(c, opts)),
+        Ok(rel) => {
+            rel.iter().any(|c| is_pruned_name(c, opts))
+                || opts.skip.iter().any(|s| path.starts_with(s))
+        }
         Err(_) => true,
     }
 }
@@ -405,7 +426,9 @@ pub fn scan_root(
     }
     let walk = walker.into_iter().filter_entry(|e| {
         e.depth() == 0
-            || !(is_pruned_name(e.file_name(), opts) || (!opts.include_hidden && hidden_attr(e)))
+            || !(is_pruned_name(e.file_name(), opts)
+                || (!opts.include_hidden && hidden_attr(e))
+                || opts.skip.iter().any(|s| e.path() == s))
     });
     for entry in walk {
         if cancelled(opts) {

@@ -2,6 +2,7 @@
 //! storm of 10,000 new files becomes one indexing pass rather than 10,000, and the library
 //! reflects creations, edits, deletions and renames within seconds.
 
+use crate::scan::{is_pruned, ScanOptions};
 use notify::{RecursiveMode, Watcher as _};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -181,8 +182,10 @@ fn absorb(batch: &mut ChangeBatch, ev: notify::Result<notify::Event>) {
     }
 }
 
-/// The roots a batch touches, so only those are rescanned.
-pub fn roots_touched(batch: &ChangeBatch, roots: &[PathBuf]) -> Vec<PathBuf> {
+/// The roots a batch touches, so only those are rescanned. A path the scan with `opts` never
+/// visits (hidden, system, the library folder) touches nothing: a home folder as a root would
+/// otherwise be rescanned whenever a browser writes its cache or the library its catalog.
+pub fn roots_touched(batch: &ChangeBatch, roots: &[PathBuf], opts: &ScanOptions) -> Vec<PathBuf> {
     if batch.rescan {
         return roots.to_vec();
     }
@@ -192,7 +195,7 @@ pub fn roots_touched(batch: &ChangeBatch, roots: &[PathBuf]) -> Vec<PathBuf> {
             batch
                 .paths
                 .iter()
-                .any(|p| p.starts_with(r) || r.starts_with(p))
+                .any(|p| (p.starts_with(r) && !is_pruned(r, p, opts)) || r.starts_with(p))
         })
         .cloned()
         .collect()
@@ -382,7 +385,7 @@ mod tests {
                 >= 200
         );
         assert_eq!(
-            roots_touched(&batch, std::slice::from_ref(&root)),
+            roots_touched(&batch, std::slice::from_ref(&root), &ScanOptions::default()),
             vec![root]
         );
     }
@@ -470,10 +473,13 @@ mod tests {
         let mut batch = ChangeBatch::default();
         batch.paths.insert(PathBuf::from("/photos/b/x/y.jpg"));
         assert_eq!(
-            roots_touched(&batch, &[a.clone(), b.clone()]),
+            roots_touched(&batch, &[a.clone(), b.clone()], &ScanOptions::default()),
             vec![b.clone()]
         );
         batch.rescan = true;
-        assert_eq!(roots_touched(&batch, &[a.clone(), b.clone()]), vec![a, b]);
+        assert_eq!(
+            roots_touched(&batch, &[a.clone(), b.clone()], &ScanOptions::default()),
+            vec![a, b]
+        );
     }
 }

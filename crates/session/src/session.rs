@@ -60,8 +60,9 @@ pub enum SessionError {
         /// Why not.
         reason: String,
     },
-    /// No photo with this id.
-    #[error("no photo with id {0}")]
+    /// No photo with this id: it was removed (its file deleted or its folder taken out)
+    /// after the window showed it.
+    #[error("This photo is no longer in the library.")]
     NoPhoto(i64),
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
@@ -572,8 +573,10 @@ impl Session {
             .library_dir
             .canonicalize()
             .unwrap_or_else(|_| self.cfg.library_dir.clone());
-        if library.starts_with(&real) {
-            return Err(bad("it contains Glimpse's own library folder"));
+        // A folder holding the library (a home folder) is fine: the scan and the watcher
+        // never enter the library folder. One inside it holds only Glimpse's own files.
+        if real.starts_with(&library) {
+            return Err(bad("it is inside Glimpse's own library folder"));
         }
         let reader = lock(&eng.reader);
         if let Some(holder) = reader.records().root_holding(&real)? {
@@ -770,10 +773,8 @@ impl Session {
             let text = q.text.as_deref().unwrap_or("").trim();
             let parsed = search::parse(text);
             if parsed.text.is_empty() && parsed.minus.is_empty() {
-                // Nothing to look for: a filter alone lists its photos by date.
-                if req.filter.is_empty() {
-                    return Ok(SearchPage::default());
-                }
+                // Nothing to look for: the photos the filters pass (all of them with none),
+                // listed by date: the window's "All photos".
                 let page = search::browse(&reader, &req)?;
                 return Ok(SearchPage {
                     hits: page.hits.into_iter().map(hit_view).collect(),
@@ -1072,6 +1073,8 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
     };
     // A drive plugged in or out, a folder put back: what no watch reports.
     let mut looks = watch::RootLooks::default();
+    // What the scan never visits (hidden folders, the library itself) starts no job.
+    let unseen = glimpse_library::scan::ScanOptions::skipping(dir);
     while !stop.load(Ordering::SeqCst) {
         let seen = generation.load(Ordering::SeqCst);
         let roots: Vec<PathBuf> = match catalog.roots() {
@@ -1111,7 +1114,7 @@ fn watch_roots(dir: &Path, engine: &Engine, generation: &AtomicU64, stop: &Atomi
             else {
                 continue;
             };
-            if !watch::roots_touched(&batch, watcher.roots()).is_empty() {
+            if !watch::roots_touched(&batch, watcher.roots(), &unseen).is_empty() {
                 tracing::info!(events = batch.events, "folders changed; indexing");
                 if indexer.send(Cmd::Index).is_err() {
                     return;
