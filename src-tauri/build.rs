@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 18] = [
+const COMMANDS: [&str; 19] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -29,4 +29,5 @@ const COMMANDS: [&str; 18] = [
     "fetch_model",
     "picture_types",
     "stop_auto_tag",
+    "copy_paths",
 ];

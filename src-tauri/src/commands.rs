@@ -16,6 +16,7 @@ use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tauri::State;
+use tauri_plugin_clipboard_manager::ClipboardExt;
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 use tauri_plugin_opener::OpenerExt;
 
@@ -187,7 +188,8 @@ pub async fn tag_folder(
     .await
 }
 
-/// Shows a library photo in the file manager.
+/// Shows a library photo in the file manager; when none answers, says so in words and puts
+/// the photo's path on the clipboard instead (the technical cause goes to the log).
 #[tauri::command]
 pub async fn reveal(
     app: tauri::AppHandle,
@@ -195,12 +197,13 @@ pub async fn reveal(
     id: i64,
 ) -> Result<(), String> {
     let path = run(state, move |s| s.photo_path(id)).await?;
-    app.opener()
-        .reveal_item_in_dir(&path)
-        .map_err(|e| format!("cannot show {} in the file manager: {e}", path.display()))
+    app.opener().reveal_item_in_dir(&path).map_err(|e| {
+        tracing::warn!(path = %path.display(), "reveal in file manager failed: {e}");
+        fallback(&app, &path, "No file manager could show this photo")
+    })
 }
 
-/// Opens a library photo in the default viewer.
+/// Opens a library photo in the default viewer, with the same fallback as [`reveal`].
 #[tauri::command]
 pub async fn open_photo(
     app: tauri::AppHandle,
@@ -210,7 +213,43 @@ pub async fn open_photo(
     let path = run(state, move |s| s.photo_path(id)).await?;
     app.opener()
         .open_path(path.display().to_string(), None::<&str>)
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+        .map_err(|e| {
+            tracing::warn!(path = %path.display(), "open in the default viewer failed: {e}");
+            fallback(&app, &path, "No program could open this photo")
+        })
+}
+
+/// What the page shows when the desktop could not act on `path`: `what` failed, and the path
+/// is on the clipboard (or, if even that failed, in the message).
+fn fallback(app: &tauri::AppHandle, path: &Path, what: &str) -> String {
+    match app.clipboard().write_text(path.display().to_string()) {
+        Ok(()) => format!("{what}; its path is copied, to paste where you need it."),
+        Err(e) => {
+            tracing::warn!("cannot copy to the clipboard: {e}");
+            format!("{what}. It is at {}", path.display())
+        }
+    }
+}
+
+/// Puts the paths of library photos on the clipboard, one per line ("Copy path").
+#[tauri::command]
+pub async fn copy_paths(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+) -> Result<usize, String> {
+    let paths = run(state, move |s| {
+        ids.iter()
+            .map(|id| s.photo_path(*id))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let text: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    app.clipboard().write_text(text.join("\n")).map_err(|e| {
+        tracing::warn!("cannot copy to the clipboard: {e}");
+        "The clipboard could not be written.".to_string()
+    })?;
+    Ok(paths.len())
 }
 
 /// Downloads the default model (first run) and starts the engine.

@@ -53,6 +53,7 @@ fn main() -> anyhow::Result<()> {
         }))
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, protocol::handle)
         // A drop as the OS handed it over: the shell keeps the paths, the page gets tokens
         // (a search by a dropped picture names the token, never a path).
@@ -107,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             commands::fetch_model,
             commands::picture_types,
             commands::stop_auto_tag,
+            commands::copy_paths,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -114,8 +114,9 @@ pub enum DownloadError {
         /// The HTTP status code.
         status: u16,
     },
-    /// No usable connection: refused, DNS failure, TLS failure or timeout.
-    #[error("GET {url} failed: {source}")]
+    /// No usable connection: refused, DNS failure, TLS failure or timeout. Said in words (the
+    /// client's own chain of causes stays in `source`, for logs).
+    #[error("cannot download {url}: {}", unreachable_in_words(source))]
     Transport {
         /// The URL requested.
         url: String,
@@ -295,6 +296,34 @@ fn resolve_location(base: &str, location: &str) -> Option<String> {
     let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
     let dir = if dir.is_empty() { "/" } else { dir };
     Some(format!("{scheme}://{authority}{dir}{location}"))
+}
+
+/// Why a server could not be reached, as a person would say it.
+fn unreachable_in_words(e: &ureq::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e {
+        ureq::Error::HostNotFound => {
+            "the server's name does not resolve (is this computer offline?)".into()
+        }
+        ureq::Error::ConnectionFailed => {
+            "the server refused the connection or cannot be reached".into()
+        }
+        ureq::Error::Timeout(_) => "the server did not answer in time".into(),
+        ureq::Error::Io(io) => match io.kind() {
+            K::ConnectionRefused => "the server refused the connection".into(),
+            K::TimedOut => "the server did not answer in time".into(),
+            K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof => {
+                "the connection broke".into()
+            }
+            // A failed name lookup has no kind of its own.
+            _ => "the server cannot be reached (is this computer offline?)".into(),
+        },
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
+            "a secure connection to the server failed".into()
+        }
+        ureq::Error::StatusCode(code) => format!("the server answered HTTP {code}"),
+        other => format!("the download failed ({other})"),
+    }
 }
 
 /// GETs `url`, following redirects one hop at a time, each checked by [`check_url`]; the
@@ -937,6 +966,14 @@ mod tests {
         let err = download_verified(&url, &dest, Expected::unknown(), &mut nop()).unwrap_err();
         assert!(matches!(err, DownloadError::Transport { .. }), "{err:?}");
         assert!(err.to_string().contains(&url));
+        // In words, not the client's chain of causes.
+        assert!(
+            err.to_string()
+                .ends_with("the server refused the connection")
+                || err.to_string().contains("cannot be reached"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("Io("), "{err}");
         assert!(!dest.exists());
         assert!(listing(dir.path()).is_empty());
     }
