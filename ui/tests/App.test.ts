@@ -397,6 +397,89 @@ describe("App", () => {
     expect(sort.value).toBe("oldest");
   });
 
+  it("the results follow the library: deleted photos leave, the open photo stays by id, nothing flashes", async () => {
+    let shown = hits(22);
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(q.text ? shown : hits(5), false);
+    };
+    const r = await started();
+    await typeSearch(r, "a red circle");
+    expect(r.getAllByTestId("result")).toHaveLength(22);
+    await fireEvent.click(r.getAllByTestId("result")[4]);
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p4.jpg"));
+    const before = shell.calls("search").length;
+    // Photos 0 and 1 were deleted during a rescan; the job ends having removed them.
+    shown = hits(22).slice(2);
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 2 });
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(20));
+    expect(shell.calls("search").length).toBe(before + 1);
+    expect(lastSearch().query).toMatchObject({ text: "a red circle", offset: 0, limit: 200 });
+    const paths = r.getAllByTestId("result").map((c) => c.dataset.path);
+    expect(paths).not.toContain("/photos/p0.jpg");
+    expect(paths[0]).toBe("/photos/p2.jpg");
+    // The lightbox and the selection are still on the same photo, now third; no loading shown.
+    expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p4.jpg");
+    expect(r.getAllByTestId("result")[2].getAttribute("aria-selected")).toBe("true");
+    expect(r.getByTestId("results").hasAttribute("data-loading")).toBe(false);
+    // The open photo itself is deleted: the lightbox closes.
+    shown = shown.filter((h) => h.path !== "/photos/p4.jpg");
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 1 });
+    await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+    expect(r.getAllByTestId("result")).toHaveLength(19);
+    // A job that changed nothing asks nothing.
+    const after = shell.calls("search").length;
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 0 });
+    await new Promise((res) => setTimeout(res, 50));
+    expect(shell.calls("search").length).toBe(after);
+  });
+
+  it("more like this on a photo that is gone says so, offers the way back, not a retry", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      if (q.examplePhotoId === 3) throw "This photo is no longer in the library.";
+      return page(hits(5), false);
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("result-more-like-this")[2]);
+    const gone = await waitFor(() => r.getByTestId("photo-gone"));
+    expect(gone.textContent).toContain("This photo is no longer in the library");
+    expect(within(gone).queryByRole("button", { name: "Try again" })).toBeNull();
+    expect(r.queryByTestId("error")).toBeNull();
+    await fireEvent.click(r.getByTestId("photo-gone-back"));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    expect(lastSearch().query).toMatchObject({ text: "dog" });
+  });
+
+  it("Clear filters puts the sort back to best match; the summary says any other order", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    expect(r.getByTestId("result-summary").textContent).not.toMatch(/first/);
+    await fireEvent.change(r.getByTestId("sort"), { target: { value: "newest" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
+    await waitFor(() => expect(r.getByTestId("result-summary").textContent).toMatch(/for “dog” · newest first/));
+    await fireEvent.click(r.getByTestId("filters-clear"));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ text: "dog", sort: "score" }));
+    expect((r.getByTestId("sort") as HTMLSelectElement).value).toBe("score");
+    await waitFor(() => expect(r.getByTestId("result-summary").textContent).not.toMatch(/first/));
+    expect(r.queryByTestId("filters-clear")).toBeNull();
+  });
+
+  it("a listing that no photo passes says the filters left nothing", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(q.filter?.types?.length ? [] : hits(5).map((h) => ({ ...h, score: null })));
+    };
+    const r = await started();
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    await fireEvent.click(r.getAllByTestId("filter-type")[1]);
+    const empty = await waitFor(() => r.getByTestId("no-results"));
+    expect(empty.textContent).toContain("No photos match these filters");
+    await fireEvent.click(within(empty).getByRole("button", { name: "Clear filters" }));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+  });
+
   it("auto-tag: edit labels, run, report", async () => {
     const r = await started();
     await fireEvent.click(r.getByTestId("autotag"));
