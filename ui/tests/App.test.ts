@@ -96,6 +96,14 @@ function lastSearch() {
   return all[all.length - 1];
 }
 
+/** The searches after the listing of all photos the window opens on. */
+function asked() {
+  const all = shell.calls("search");
+  expect(all[0]?.query).toMatchObject({ offset: 0, filter: { tag: null, folder: null, types: [] } });
+  expect("text" in (all[0].query as SearchQuery)).toBe(false);
+  return all.slice(1);
+}
+
 async function typeSearch(r: Awaited<ReturnType<typeof started>>, text: string) {
   const input = r.getByTestId("search-input") as HTMLInputElement;
   await fireEvent.input(input, { target: { value: text } });
@@ -112,9 +120,20 @@ describe("App", () => {
     vi.useRealTimers();
   });
 
-  it("starts: ready flag, empty state, folders, tags, provider", async () => {
+  it("starts on all photos, newest first, with folders, tags, provider", async () => {
+    shell.commands.search = () => page(hits(5).map((h) => ({ ...h, score: null })));
     const r = await started();
-    expect(r.getByTestId("empty-state").textContent).toMatch(/Describe the photo/);
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    expect(r.getByTestId("result-summary").textContent).toMatch(/5\s*photos\s*in your library, newest first/);
+    // Nothing typed, nothing dropped, no filter: the engine lists every photo.
+    expect(shell.calls("search")).toHaveLength(1);
+    const q = shell.calls("search")[0].query as SearchQuery;
+    expect("text" in q || "exampleDrop" in q || "examplePhotoId" in q).toBe(false);
+    expect(q).toMatchObject({ offset: 0, sort: "score", filter: { folder: null, tag: null, types: [], after: null } });
+    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(0);
+    expect(r.getAllByTestId("month-header").length).toBeGreaterThan(0);
+    const sort = r.getByTestId("sort") as HTMLSelectElement;
+    expect([...sort.options].map((o) => o.value)).toEqual(["newest", "oldest"]);
     expect(r.getByTestId("provider").textContent).toBe("CUDA (fp16)");
     expect(r.getByTestId("status-bar").textContent).toContain("0.3.0");
     const root = r.getByTestId("root");
@@ -123,7 +142,23 @@ describe("App", () => {
     expect(within(root).getByTestId("root-failures").textContent).toContain("truncated image");
     expect(r.getAllByTestId("tag-filter").map((t) => t.dataset.tag)).toEqual(["dog", "beach"]);
     expect(r.getByTestId("progress").textContent).toContain("Up to date");
-    expect(shell.calls("search")).toHaveLength(0);
+  });
+
+  it("oldest first lists the other way; an empty library says it is indexing, then shows what arrives", async () => {
+    let photos: Hit[] = [];
+    shell.commands.status = () =>
+      status({ indexed: 0, pending: 30, indexing: { running: true, paused: false, progress: null, error: null } });
+    shell.commands.search = () => page(photos.map((h) => ({ ...h, score: null })));
+    const r = await started();
+    await waitFor(() => expect(r.getByTestId("empty-indexing").textContent).toMatch(/Indexing your photos/));
+    // The first photos are done: the listing follows without a new answer.
+    photos = hits(2);
+    shell.emit("index-progress", { done: 2, total: 30, failed: 0, encoded: 2, rate: 5, etaSecs: 6, current: "/x/a.jpg" });
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(2));
+    expect(shell.calls("search")).toHaveLength(2);
+    await fireEvent.change(r.getByTestId("sort"), { target: { value: "oldest" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "oldest" }));
+    await waitFor(() => expect(r.getByTestId("result-summary").textContent).toMatch(/in your library, oldest first/));
   });
 
   it("type checkboxes appear once the library holds two types", async () => {
@@ -140,6 +175,7 @@ describe("App", () => {
 
   it("no folders yet: says to add one", async () => {
     shell.commands.roots = () => [];
+    shell.commands.search = () => page([]);
     const r = await started();
     expect(r.getByTestId("empty-state").textContent).toMatch(/Add a folder of photos to start/);
   });
@@ -150,8 +186,8 @@ describe("App", () => {
     const cells = r.getAllByTestId("result");
     expect(cells.map((c) => c.dataset.path)).toEqual(hits(5).map((h) => h.path));
     expect(cells[0].dataset.score).toBe(String(hits(1)[0].score));
-    expect(shell.calls("search")).toHaveLength(1);
-    expect(shell.calls("search")[0].query).toMatchObject({ text: "dog", offset: 0, includeWeak: false });
+    expect(asked()).toHaveLength(1);
+    expect(asked()[0].query).toMatchObject({ text: "dog", offset: 0, includeWeak: false });
   });
 
   it("no results: says so and offers weaker matches", async () => {
@@ -159,8 +195,8 @@ describe("App", () => {
     await typeSearch(r, "nothing");
     expect(r.getByTestId("no-results").textContent).toMatch(/Try other words/);
     await fireEvent.click(r.getByTestId("show-more"));
-    await waitFor(() => expect(shell.calls("search")).toHaveLength(2));
-    expect(shell.calls("search")[1].query).toMatchObject({ text: "nothing", includeWeak: true });
+    await waitFor(() => expect(asked()).toHaveLength(2));
+    expect(asked()[1].query).toMatchObject({ text: "nothing", includeWeak: true });
   });
 
   it("a query longer than the model reads says only its start counted", async () => {
@@ -198,18 +234,20 @@ describe("App", () => {
     shell.drop!({ payload: { type: "drop", paths: ["/tmp/notes.txt", "/tmp/cat.png"], position: { x: 1, y: 1 } } });
     await waitFor(() => expect(r.queryByTestId("drop-overlay")).toBeNull());
     // The webview's own drop event names paths, and is not searched with: the shell's is.
-    expect(shell.calls("search")).toHaveLength(0);
+    expect(asked()).toHaveLength(0);
     shell.emit("picture-dropped", [
       { token: 7, path: "/tmp/notes.txt" },
       { token: 8, path: "/tmp/cat.png" },
     ]);
     await waitFor(() => expect(r.getByTestId("query-image").getAttribute("src")).toBe("data:image/jpeg;base64,QUJD"));
-    expect(shell.calls("search")[0].query).toMatchObject({ exampleDrop: 8 });
-    expect(shell.calls("search")[0].query).not.toHaveProperty("examplePath");
+    expect(asked()[0].query).toMatchObject({ exampleDrop: 8 });
+    expect(asked()[0].query).not.toHaveProperty("examplePath");
     expect(r.getAllByTestId("result")).toHaveLength(3);
     await fireEvent.click(r.getByTestId("query-clear"));
     await waitFor(() => expect(r.queryByTestId("query-card")).toBeNull());
-    expect(r.getByTestId("empty-state")).toBeTruthy();
+    // Back to all photos.
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    expect("exampleDrop" in (lastSearch().query as SearchQuery)).toBe(false);
   });
 
   it("a camera RAW file dropped is searched with; a type this computer cannot read says so", async () => {
@@ -218,21 +256,21 @@ describe("App", () => {
     const r = await started();
     await waitFor(() => expect(shell.calls("picture_types")).toHaveLength(1));
     shell.emit("picture-dropped", [{ token: 1, path: "/media/card/DCIM/IMG_0042.CR2" }]);
-    await waitFor(() => expect(shell.calls("search")).toHaveLength(1));
-    expect(shell.calls("search")[0].query).toMatchObject({ exampleDrop: 1 });
+    await waitFor(() => expect(asked()).toHaveLength(1));
+    expect(asked()[0].query).toMatchObject({ exampleDrop: 1 });
     shell.emit("picture-dropped", [{ token: 2, path: "/tmp/IMG_7.HEIC" }]);
     await waitFor(() =>
       expect(r.getByTestId("error").textContent).toMatch(/“IMG_7\.HEIC” is a HEIC picture, which Glimpse cannot read on this computer/),
     );
     expect(r.getByTestId("error").textContent).not.toMatch(/HEIC,/);
-    expect(shell.calls("search")).toHaveLength(1);
+    expect(asked()).toHaveLength(1);
   });
 
   it("a drop without a picture says what to drop", async () => {
     const r = await started();
     shell.emit("picture-dropped", [{ token: 3, path: "/tmp/report.pdf" }]);
     await waitFor(() => expect(r.getByTestId("error").textContent).toMatch(/“report\.pdf” is not a picture/));
-    expect(shell.calls("search")).toHaveLength(0);
+    expect(asked()).toHaveLength(0);
     await fireEvent.click(r.getByTestId("error-dismiss"));
     expect(r.queryByTestId("error")).toBeNull();
   });
@@ -357,6 +395,89 @@ describe("App", () => {
     expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(4);
     expect(offered()).toEqual(["score", "newest", "oldest"]);
     expect(sort.value).toBe("oldest");
+  });
+
+  it("the results follow the library: deleted photos leave, the open photo stays by id, nothing flashes", async () => {
+    let shown = hits(22);
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(q.text ? shown : hits(5), false);
+    };
+    const r = await started();
+    await typeSearch(r, "a red circle");
+    expect(r.getAllByTestId("result")).toHaveLength(22);
+    await fireEvent.click(r.getAllByTestId("result")[4]);
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p4.jpg"));
+    const before = shell.calls("search").length;
+    // Photos 0 and 1 were deleted during a rescan; the job ends having removed them.
+    shown = hits(22).slice(2);
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 2 });
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(20));
+    expect(shell.calls("search").length).toBe(before + 1);
+    expect(lastSearch().query).toMatchObject({ text: "a red circle", offset: 0, limit: 200 });
+    const paths = r.getAllByTestId("result").map((c) => c.dataset.path);
+    expect(paths).not.toContain("/photos/p0.jpg");
+    expect(paths[0]).toBe("/photos/p2.jpg");
+    // The lightbox and the selection are still on the same photo, now third; no loading shown.
+    expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p4.jpg");
+    expect(r.getAllByTestId("result")[2].getAttribute("aria-selected")).toBe("true");
+    expect(r.getByTestId("results").hasAttribute("data-loading")).toBe(false);
+    // The open photo itself is deleted: the lightbox closes.
+    shown = shown.filter((h) => h.path !== "/photos/p4.jpg");
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 1 });
+    await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+    expect(r.getAllByTestId("result")).toHaveLength(19);
+    // A job that changed nothing asks nothing.
+    const after = shell.calls("search").length;
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 0 });
+    await new Promise((res) => setTimeout(res, 50));
+    expect(shell.calls("search").length).toBe(after);
+  });
+
+  it("more like this on a photo that is gone says so, offers the way back, not a retry", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      if (q.examplePhotoId === 3) throw "This photo is no longer in the library.";
+      return page(hits(5), false);
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("result-more-like-this")[2]);
+    const gone = await waitFor(() => r.getByTestId("photo-gone"));
+    expect(gone.textContent).toContain("This photo is no longer in the library");
+    expect(within(gone).queryByRole("button", { name: "Try again" })).toBeNull();
+    expect(r.queryByTestId("error")).toBeNull();
+    await fireEvent.click(r.getByTestId("photo-gone-back"));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    expect(lastSearch().query).toMatchObject({ text: "dog" });
+  });
+
+  it("Clear filters puts the sort back to best match; the summary says any other order", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    expect(r.getByTestId("result-summary").textContent).not.toMatch(/first/);
+    await fireEvent.change(r.getByTestId("sort"), { target: { value: "newest" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "newest" }));
+    await waitFor(() => expect(r.getByTestId("result-summary").textContent).toMatch(/for “dog” · newest first/));
+    await fireEvent.click(r.getByTestId("filters-clear"));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ text: "dog", sort: "score" }));
+    expect((r.getByTestId("sort") as HTMLSelectElement).value).toBe("score");
+    await waitFor(() => expect(r.getByTestId("result-summary").textContent).not.toMatch(/first/));
+    expect(r.queryByTestId("filters-clear")).toBeNull();
+  });
+
+  it("a listing that no photo passes says the filters left nothing", async () => {
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page(q.filter?.types?.length ? [] : hits(5).map((h) => ({ ...h, score: null })));
+    };
+    const r = await started();
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
+    await fireEvent.click(r.getAllByTestId("filter-type")[1]);
+    const empty = await waitFor(() => r.getByTestId("no-results"));
+    expect(empty.textContent).toContain("No photos match these filters");
+    await fireEvent.click(within(empty).getByRole("button", { name: "Clear filters" }));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(5));
   });
 
   it("auto-tag: edit labels, run, report", async () => {

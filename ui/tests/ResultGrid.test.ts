@@ -98,4 +98,24 @@ describe("ResultGrid", () => {
     const cells = Array.from(el.querySelectorAll<HTMLElement>("[data-testid=result]"));
     expect(cells.some((c) => c.dataset.index === "500" && c.getAttribute("aria-selected") === "true")).toBe(true);
   });
+
+  it("a listing by date shows a header above each month, the cells in order under it", () => {
+    const dec = Date.UTC(2026, 11, 10) / 1000;
+    const nov = Date.UTC(2026, 10, 10) / 1000;
+    const h = hits(9).map((x, i) => ({ ...x, score: null, localDate: i < 7 ? dec : nov, date: i < 7 ? dec : nov }));
+    const { getAllByTestId, queryAllByTestId, rerender } = render(ResultGrid, props(9, { hits: h, months: true }));
+    const headers = getAllByTestId("month-header");
+    expect(headers.map((e) => e.textContent!.trim())).toEqual([
+      new Intl.DateTimeFormat(undefined, { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(dec * 1000)),
+      new Intl.DateTimeFormat(undefined, { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(nov * 1000)),
+    ]);
+    // November starts on a row of its own, below its header.
+    const cells = getAllByTestId("result");
+    expect(cells.map((c) => Number(c.dataset.index))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const rows = cells.map((c) => c.parentElement!);
+    expect(rows[6]).toBe(rows[0]);
+    expect(rows[7]).not.toBe(rows[6]);
+    // A search (no months) has no headers.
+    return rerender(props(9, { hits: h, months: false })).then(() => expect(queryAllByTestId("month-header")).toHaveLength(0));
+  });
 });

@@ -1,6 +1,6 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { AppStatus, IndexFinished, IndexState, Progress, RootInfo } from "../src/lib/api";
-import { Library, type LibraryApi, type LibraryEvents } from "../src/lib/library";
+import { Library, type LibraryApi, type LibraryEvents, type LibraryOptions } from "../src/lib/library";
 import { flush } from "./helpers";
 
 function status(extra: Partial<AppStatus> = {}): AppStatus {
@@ -24,7 +24,7 @@ function root(path: string, extra: Partial<RootInfo> = {}): RootInfo {
   return { path, online: true, photos: 1, indexed: 1, pending: 0, failed: 0, failures: [], autoTags: [], ...extra };
 }
 
-function setup() {
+function setup(extra: LibraryOptions = {}) {
   const handlers: {
     progress?: (p: Progress) => void;
     state?: (s: IndexState) => void;
@@ -50,7 +50,7 @@ function setup() {
   let now = 0;
   const onError = vi.fn();
   const onFinished = vi.fn();
-  const lib = new Library(api, events, { onError, onFinished, refreshEveryMs: 2000, now: () => now });
+  const lib = new Library(api, events, { onError, onFinished, refreshEveryMs: 2000, now: () => now, ...extra });
   return { lib, api, handlers, off, onError, onFinished, tick: (ms: number) => (now += ms) };
 }
 
@@ -190,5 +190,106 @@ describe("Library", () => {
     expect(t.lib.value.indexing.paused).toBe(true);
     await t.lib.resume();
     expect(t.lib.value.indexing.paused).toBe(false);
+  });
+});
+
+describe("Library.onChanged (the results follow the library)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const progress = (encoded: number, done = encoded, failed = 0): Progress => ({
+    done,
+    total: 1000,
+    failed,
+    encoded,
+    rate: 50,
+    etaSecs: 10,
+    current: null,
+  });
+
+  it("while a job runs: the first change at once, then at most every 1.5 s, the last never lost", async () => {
+    vi.useFakeTimers();
+    const onChanged = vi.fn();
+    const t = setup({ onChanged, followEveryMs: 1500, now: () => Date.now() });
+    await t.lib.listen();
+    t.handlers.progress!(progress(1));
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    for (let i = 2; i <= 10; i++) {
+      vi.advanceTimersByTime(100);
+      t.handlers.progress!(progress(i));
+    }
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(599);
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(1);
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    // Nothing moved since: no more calls.
+    vi.advanceTimersByTime(5000);
+    expect(onChanged).toHaveBeenCalledTimes(2);
+  });
+
+  it("only counts that moved are a change (a progress event for the same counts is not)", async () => {
+    vi.useFakeTimers();
+    const onChanged = vi.fn();
+    const t = setup({ onChanged, now: () => Date.now() });
+    await t.lib.listen();
+    t.handlers.progress!(progress(5));
+    vi.advanceTimersByTime(2000);
+    t.handlers.progress!(progress(5)); // the rate or ETA moved, not the photos
+    vi.advanceTimersByTime(2000);
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    t.handlers.progress!(progress(5, 6)); // a file done without encoding (e.g. removed)
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    vi.advanceTimersByTime(2000);
+    t.handlers.progress!(progress(5, 6, 1));
+    expect(onChanged).toHaveBeenCalledTimes(3);
+  });
+
+  it("a job that ended having encoded or removed photos follows at once; one that changed nothing does not", async () => {
+    vi.useFakeTimers();
+    const onChanged = vi.fn();
+    const t = setup({ onChanged, now: () => Date.now() });
+    await t.lib.listen();
+    t.handlers.progress!(progress(1));
+    vi.advanceTimersByTime(100);
+    t.handlers.progress!(progress(2)); // waits for the throttle ...
+    t.handlers.finished!({ error: null, encoded: 0, failed: 0, removed: 50 });
+    expect(onChanged).toHaveBeenCalledTimes(2); // ... and the end does not wait
+    vi.advanceTimersByTime(5000);
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    t.handlers.finished!({ error: null, encoded: 0, failed: 2, removed: 0 });
+    expect(onChanged).toHaveBeenCalledTimes(2);
+  });
+
+  it("a folder added or removed follows at once; stopping listening stops a waiting call", async () => {
+    vi.useFakeTimers();
+    const onChanged = vi.fn();
+    const t = setup({ onChanged, now: () => Date.now() });
+    await t.lib.removeRoot("/a");
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    await t.lib.addRoot("/b");
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    t.api.addPickedFolder.mockResolvedValueOnce(null);
+    await t.lib.pickAndAdd();
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    const stop = await t.lib.listen();
+    t.handlers.progress!(progress(1)); // right after the folder: waits for the throttle
+    expect(onChanged).toHaveBeenCalledTimes(2);
+    stop();
+    vi.advanceTimersByTime(5000);
+    expect(onChanged).toHaveBeenCalledTimes(2);
+  });
+
+  it("follows another Glimpse's indexing by its counts", async () => {
+    const onChanged = vi.fn();
+    const t = setup({ onChanged });
+    await t.lib.loadStatus();
+    t.tick(10_000);
+    await t.lib.follow();
+    expect(onChanged).not.toHaveBeenCalled();
+    t.api.status.mockResolvedValue(status({ indexed: 7 }));
+    t.tick(10_000);
+    await t.lib.follow();
+    expect(onChanged).toHaveBeenCalledTimes(1);
   });
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   SORTS,
   buildQuery,
+  canClearFilters,
+  clearedFilters,
   dateRangeProblem,
   defaultFilters,
   isFiltered,
@@ -105,5 +107,23 @@ describe("typeChoices", () => {
       { id: "gif", label: "GIF", count: 0 },
     ]);
     expect(typeChoices([], [])).toEqual([]);
+  });
+});
+
+describe("Clear filters", () => {
+  it("clears every filter but the tag, and puts the sort back to best match", () => {
+    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", types: ["png"], located: true, tag: "dog", sort: "newest" as const };
+    const cleared = { ...f, ...clearedFilters() };
+    expect(cleared).toEqual({ ...defaultFilters(), tag: "dog" });
+    expect(cleared.sort).toBe("score");
+  });
+  it("is offered when a filter narrows or the order is not the default one", () => {
+    expect(canClearFilters(defaultFilters(), false)).toBe(false);
+    expect(canClearFilters({ ...defaultFilters(), tag: "dog" }, false)).toBe(false);
+    expect(canClearFilters({ ...defaultFilters(), located: true }, false)).toBe(true);
+    expect(canClearFilters({ ...defaultFilters(), sort: "newest" }, false)).toBe(true);
+    // A listing's default order is newest first: choosing it changes nothing to clear.
+    expect(canClearFilters({ ...defaultFilters(), sort: "newest" }, true)).toBe(false);
+    expect(canClearFilters({ ...defaultFilters(), sort: "oldest" }, true)).toBe(true);
   });
 });

@@ -1,7 +1,10 @@
 // The library as the sidebar and status bar see it: app status, photo folders, tags and the
 // indexing job. It listens to the shell's indexing events (progress, state, finished), refreshes
 // folder counts every few seconds while a job runs and once when it ends, and turns command
-// failures into banner messages. The shell's `api`/`events` are injected so it is unit-tested.
+// failures into banner messages. It also says when the photos a search can find changed
+// (`onChanged`: photos indexed or removed, a folder added or gone), at most every
+// `followEveryMs` while a job runs and at once when it ends, so the shown results can follow.
+// The shell's `api`/`events` are injected so it is unit-tested.
 import { writable, get, type Readable } from "svelte/store";
 import type {
   AppStatus,
@@ -36,6 +39,14 @@ export interface LibraryState {
 export interface LibraryOptions {
   onError?: (e: unknown, context: string) => void;
   onFinished?: (r: IndexFinished) => void;
+  /**
+   * The searchable photos changed: a job's counts moved (throttled to `followEveryMs`, the last
+   * change always reported), a job ended having encoded or removed photos, a folder was added or
+   * removed (at once), or another Glimpse indexing this library indexed more.
+   */
+  onChanged?: () => void;
+  /** At most how often `onChanged` is called while a job runs. */
+  followEveryMs?: number;
   /** How often folder counts are refreshed while a job runs. */
   refreshEveryMs?: number;
   /** How often tag counts are, while photos arrive in auto-tagged folders. */
@@ -65,6 +76,12 @@ export class Library implements Readable<LibraryState> {
   private refreshing = false;
   private readonly refreshEveryMs: number;
   private readonly now: () => number;
+  private readonly followEveryMs: number;
+  /** When `onChanged` was last called, and the call waiting for the throttle, if any. */
+  private lastChanged = -Infinity;
+  private changeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The last progress event's counts ("encoded/done/failed"): a change shows photos moved. */
+  private lastCounts: string | null = null;
 
   constructor(
     private readonly api: LibraryApi,
@@ -74,6 +91,35 @@ export class Library implements Readable<LibraryState> {
     this.refreshEveryMs = opts.refreshEveryMs ?? 2000;
     this.tagsEveryMs = opts.tagsEveryMs ?? 10000;
     this.now = opts.now ?? (() => Date.now());
+    this.followEveryMs = opts.followEveryMs ?? 1500;
+  }
+
+  /**
+   * The searchable photos changed. `now`: at once (a job ended, a folder went); otherwise at
+   * most every `followEveryMs`, the first at once and the last one never lost.
+   */
+  private changed(now: boolean): void {
+    if (!this.opts.onChanged) return;
+    const since = this.now() - this.lastChanged;
+    if (now || since >= this.followEveryMs) {
+      this.fireChanged();
+      return;
+    }
+    if (this.changeTimer !== null) return;
+    this.changeTimer = setTimeout(() => this.fireChanged(), this.followEveryMs - since);
+  }
+
+  private fireChanged(): void {
+    this.stopChangeTimer();
+    this.lastChanged = this.now();
+    this.opts.onChanged?.();
+  }
+
+  private stopChangeTimer(): void {
+    if (this.changeTimer !== null) {
+      clearTimeout(this.changeTimer);
+      this.changeTimer = null;
+    }
   }
 
   subscribe(run: (value: LibraryState) => void, invalidate?: () => void) {
@@ -147,13 +193,23 @@ export class Library implements Readable<LibraryState> {
       this.events.indexState((st) => this.onState(st)),
       this.events.indexFinished((r) => this.onFinished(r)),
     ]);
-    return () => offs.forEach((off) => off());
+    return () => {
+      offs.forEach((off) => off());
+      this.stopChangeTimer();
+    };
   }
 
   onProgress(p: Progress): void {
     this.lastEvent = this.now();
     this.state.update((s) => ({ ...s, indexing: { ...s.indexing, running: true, progress: p } }));
     this.maybeRefreshCounts();
+    // Photos were encoded, failed or done (a removed file counts as done): what a search finds
+    // may have changed. A new job starting from zero counts too.
+    const counts = `${p.encoded}/${p.done}/${p.failed}`;
+    if (counts !== this.lastCounts) {
+      this.lastCounts = counts;
+      this.changed(false);
+    }
   }
 
   onState(st: IndexState): void {
@@ -172,6 +228,8 @@ export class Library implements Readable<LibraryState> {
       indexing: { ...s.indexing, running: false, error: r.error },
     }));
     if (r.error) this.fail(r.error, "Indexing stopped");
+    this.lastCounts = null;
+    if (r.encoded > 0 || r.removed > 0) this.changed(true);
     void this.refresh().then(() => this.opts.onFinished?.(r));
   }
 
@@ -200,7 +258,11 @@ export class Library implements Readable<LibraryState> {
 
   /** Follows another Glimpse indexing this library: its job state, folders and new tags. */
   async follow(): Promise<void> {
+    const before = this.value.status;
     await Promise.all([this.loadStatus().catch(() => undefined), this.loadRoots().then(() => this.maybeRefreshTags())]);
+    const after = this.value.status;
+    // No events come from the other one: its counts say when photos arrived or left.
+    if (before && after && (before.indexed !== after.indexed || before.photos !== after.photos)) this.changed(false);
   }
 
   /**
@@ -232,6 +294,7 @@ export class Library implements Readable<LibraryState> {
     if (roots === null) return false;
     this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
     void this.loadStatus().catch(() => undefined);
+    this.changed(true);
     return true;
   }
 
@@ -239,6 +302,8 @@ export class Library implements Readable<LibraryState> {
     try {
       const roots = await this.api.removeRoot(path);
       this.state.update((s) => ({ ...s, roots }));
+      // Its photos left the library: results showing them follow at once.
+      this.changed(true);
       void this.loadStatus().catch(() => undefined);
       void this.loadTags();
       void this.loadFormats();

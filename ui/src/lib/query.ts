@@ -49,9 +49,10 @@ export const SORTS: readonly { id: Sort; label: string }[] = [
 ];
 
 /**
- * The orders the sort menu offers and the one it shows. A listing (filters with nothing typed or
- * dropped) has no scores, so it offers only dates and shows "Best match" as the newest-first
- * order the engine lists by; the chosen sort itself is kept for the next search.
+ * The orders the sort menu offers and the one it shows. A listing (nothing typed or dropped: all
+ * photos, or the filters' photos) has no scores, so it offers only dates and shows "Best match"
+ * as the newest-first order the engine lists by; the chosen sort itself is kept for the next
+ * search (and the summary line says it there, see `orderText` in search.ts).
  */
 export function sortChoices(sort: Sort, listing: boolean): { options: readonly { id: Sort; label: string }[]; shown: Sort } {
   if (!listing) return { options: SORTS, shown: sort };
@@ -116,8 +117,28 @@ export function isFiltered(f: FilterState): boolean {
 }
 
 /**
- * What a search looks for. `browse` is nothing: filters with an empty box list their photos by
- * date (the shell answers a query with no text and no example that way).
+ * The patch "Clear filters" applies: every filter but the tag (which has its own ×) back to none,
+ * and the sort back to the default, so that a date order chosen once does not silently reorder
+ * the next words typed.
+ */
+export function clearedFilters(): Partial<FilterState> {
+  const d = defaultFilters();
+  return { folder: d.folder, after: d.after, before: d.before, types: d.types, located: d.located, sort: d.sort };
+}
+
+/**
+ * Whether "Clear filters" would change anything: a filter other than the tag narrows the results,
+ * or the results are in an order other than the default one (in a listing "Best match" is
+ * newest first, so choosing "Newest first" there changes nothing).
+ */
+export function canClearFilters(f: FilterState, listing: boolean): boolean {
+  return isFiltered({ ...f, tag: null }) || sortChoices(f.sort, listing).shown !== sortChoices("score", listing).shown;
+}
+
+/**
+ * What a search looks for. `browse` is nothing typed or dropped: the filters' photos by date, or
+ * with no filter every photo, newest first (the shell answers a query with no text and no example
+ * that way, and with `score: null`).
  */
 export type Source =
   | { kind: "text"; text: string }
