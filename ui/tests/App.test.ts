@@ -82,6 +82,7 @@ function standardShell(st = status()) {
     resume_indexing: () => ({ running: true, paused: false, progress: null, error: null }),
     reveal: () => null,
     open_photo: () => null,
+    copy_paths: (a) => (a.ids as number[]).length,
   };
 }
 
@@ -340,6 +341,28 @@ describe("App", () => {
       `glimpse://localhost/${encodeURIComponent("/lib/thumbs/2.jpg")}`,
     );
     expect(lastSearch().query).toMatchObject({ examplePhotoId: 3 });
+  });
+
+  it("lightbox: a failed reveal says so inside the lightbox, in the shell's words; Copy path", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.click(r.getAllByTestId("result")[2]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    const words = "No file manager could show this photo; its path is copied, to paste where you need it.";
+    shell.commands.reveal = () => {
+      throw words;
+    };
+    await fireEvent.click(within(lb).getByTestId("reveal"));
+    const notice = await waitFor(() => within(lb).getByTestId("lightbox-notice"));
+    expect(notice.textContent).toBe(words);
+    expect(notice.getAttribute("role")).toBe("alert");
+    expect(r.queryByTestId("error")).toBeNull();
+    await fireEvent.click(within(lb).getByTestId("copy-path"));
+    await waitFor(() => expect(within(lb).getByTestId("lightbox-notice").textContent).toBe("Path copied."));
+    expect(shell.calls("copy_paths")[0]).toEqual({ ids: [3] });
+    // The next photo starts without the last one's message.
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    await waitFor(() => expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-notice")).toBeNull());
   });
 
   it("tags filter and unfilter; filters re-run the query", async () => {

@@ -223,6 +223,8 @@ export const api = {
     invoke<TagReport>("tag_folder", { folder, labels }),
   reveal: (id: number) => invoke<void>("reveal", { id }),
   open: (id: number) => invoke<void>("open_photo", { id }),
+  /** Puts the photos' paths on the clipboard, one per line; answers how many. */
+  copyPaths: (ids: number[]) => invoke<number>("copy_paths", { ids }),
   /** Fetches the default model (progress on `model-progress`). */
   fetchModel: () => invoke<ModelState>("fetch_model"),
   /** Extensions a dropped picture may have: what this build and machine decode. */
