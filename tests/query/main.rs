@@ -7,4 +7,5 @@ mod common;
 
 mod answer;
 mod captions;
+mod dupes;
 mod shapes;
