@@ -76,6 +76,9 @@ pub enum Background {
     Gradient(u8, u8, f32),
     /// A grey level with per-pixel noise of this amplitude.
     Noise(u8, u8),
+    /// A linear gradient between two colours along an angle (degrees); one colour twice is a
+    /// flat colour. Pictures that differ only in their background's hue (the duplicate tests).
+    Colours([u8; 3], [u8; 3], f32),
 }
 
 /// Everything needed to draw a picture again (e.g. as a moved "different shot").
@@ -262,31 +265,37 @@ pub fn render(scene: &Scene) -> image::RgbImage {
         Some(p) => p,
         None => panic!("cannot allocate a {w}x{h} pixmap"),
     };
-    let grey = |g: u8| tiny_skia::Color::from_rgba8(g, g, g, 255);
-    match scene.background {
-        Background::Plain(g) | Background::Noise(g, _) => pixmap.fill(grey(g)),
-        Background::Gradient(a, b, angle) => {
-            let (dx, dy) = (angle.to_radians().cos(), angle.to_radians().sin());
-            let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-            let half = (w.max(h) as f32) / 2.0;
-            let shader = tiny_skia::LinearGradient::new(
-                tiny_skia::Point::from_xy(cx - dx * half, cy - dy * half),
-                tiny_skia::Point::from_xy(cx + dx * half, cy + dy * half),
-                vec![
-                    tiny_skia::GradientStop::new(0.0, grey(a)),
-                    tiny_skia::GradientStop::new(1.0, grey(b)),
-                ],
-                tiny_skia::SpreadMode::Pad,
-                Transform::identity(),
-            );
-            let mut paint = Paint::default();
-            match shader {
-                Some(s) => paint.shader = s,
-                None => paint.set_color(grey(a)),
-            }
-            if let Some(rect) = tiny_skia::Rect::from_xywh(0.0, 0.0, w as f32, h as f32) {
-                pixmap.fill_rect(rect, &paint, Transform::identity(), None);
-            }
+    let grey = |g: u8| [g, g, g];
+    let rgb = |[r, g, b]: [u8; 3]| tiny_skia::Color::from_rgba8(r, g, b, 255);
+    let gradient = match scene.background {
+        Background::Plain(g) | Background::Noise(g, _) => {
+            pixmap.fill(rgb(grey(g)));
+            None
+        }
+        Background::Gradient(a, b, angle) => Some((grey(a), grey(b), angle)),
+        Background::Colours(a, b, angle) => Some((a, b, angle)),
+    };
+    if let Some((a, b, angle)) = gradient {
+        let (dx, dy) = (angle.to_radians().cos(), angle.to_radians().sin());
+        let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+        let half = (w.max(h) as f32) / 2.0;
+        let shader = tiny_skia::LinearGradient::new(
+            tiny_skia::Point::from_xy(cx - dx * half, cy - dy * half),
+            tiny_skia::Point::from_xy(cx + dx * half, cy + dy * half),
+            vec![
+                tiny_skia::GradientStop::new(0.0, rgb(a)),
+                tiny_skia::GradientStop::new(1.0, rgb(b)),
+            ],
+            tiny_skia::SpreadMode::Pad,
+            Transform::identity(),
+        );
+        let mut paint = Paint::default();
+        match shader {
+            Some(s) => paint.shader = s,
+            None => paint.set_color(rgb(a)),
+        }
+        if let Some(rect) = tiny_skia::Rect::from_xywh(0.0, 0.0, w as f32, h as f32) {
+            pixmap.fill_rect(rect, &paint, Transform::identity(), None);
         }
     }
     let short = w.min(h) as f32;

@@ -7,5 +7,6 @@ mod common;
 
 mod answer;
 mod captions;
+mod dupes;
 mod following;
 mod shapes;
