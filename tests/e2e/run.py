@@ -17,7 +17,13 @@ shape model (models/test/shape-clip):
   5. the glimpse: protocol serves a photo inside the folder and refuses the same picture
      outside it, through `..` traversal and through a symlink out, and inside the folder where
      the library does not hold it as a photo (a hidden folder); the page cannot add a folder or
-     search by a file by naming its path.
+     search by a file by naming its path;
+  6. opening Glimpse again brings the open window forward;
+  7. the results on screen follow the library: a folder added after a search brings its
+     matches into the grid without retyping, and deleted files leave it (with nothing typed,
+     the window lists every photo under month headers, checked after step 1);
+  8. a failed "Reveal in file manager" (none runs here) is said inside the lightbox, in
+     words, and Copy path answers there too.
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -362,6 +368,16 @@ def run(args, work, procs):
     check("0 failed" in status, f"nothing failed ({status})")
     check(True, f"folder status: {status}")
 
+    print("1b. all photos, with nothing typed", flush=True)
+    listed = wait_for("the listing of every photo",
+                      lambda: (lambda r: r if len(r) == 16 else None)(results(d)), timeout=60)
+    check(all(s is None or s != s for _, s in listed), "the window opens on all 16 photos, unscored")
+    headers = [d.text(e) for e in d.find_all("month-header")]
+    check(len(headers) >= 1 and all(re.search(r"\b20\d\d\b", h) for h in headers),
+          f"grouped under month headers ({headers})")
+    summary = d.text(d.find("result-summary"))
+    check("newest first" in summary, f"the summary says the order ({summary!r})")
+
     print("2. searching by text", flush=True)
     found = search(d, "red circle")
     check(len(found) >= 3, f"{len(found)} results for 'red circle'")
@@ -520,9 +536,11 @@ def run(args, work, procs):
         const [path, done] = [arguments[0], arguments[arguments.length - 1]];
         const query = { examplePath: path, limit: 10, offset: 0, includeWeak: true, sort: 'score', filter: {} };
         window.__TAURI_INTERNALS__.invoke('search', { query })
-            .then((p) => done('hits ' + p.hits.length), (e) => done('error: ' + e));
+            .then((p) => done(p.hits.every((h) => h.score === null) ? 'listing' : 'scored ' + p.hits.length),
+                  (e) => done('error: ' + e));
     """, str(outside / "query-blue-square.png"))
-    check(by_path == "hits 0", f"a search naming a file reads nothing ({by_path})")
+    # The path is dropped before the engine sees the query, which is then the plain listing.
+    check(by_path == "listing", f"a search naming a file reads nothing ({by_path})")
 
     print("6. opening Glimpse again brings the open window forward", flush=True)
     # Without single-instance handling a second window would open (and find its library in use).
@@ -540,9 +558,62 @@ def run(args, work, procs):
     check(told, "the open window was told and came forward")
     check(d.find_all("search-input") != [], "the open window still answers")
 
+    print("7. the results follow the library", flush=True)
+    d.click(d.find("autotag-close"))
+    before = search(d, "red square", allow_empty=True)
+    check(not any("red-square" in p for p, _ in before),
+          f"no red square yet ({[Path(p).name for p, _ in before][:5]})")
+    arrivals = work / "arrivals"
+    draw_folder(arrivals, [("red", "square"), ("blue", "circle")], 40)
+    d.type(d.find("folder-path-input"), str(arrivals))
+    d.click(d.find("folder-path-add"))
+    answer_add_folder(True)
+    seen_mid_index = []
+
+    def indexing():
+        return d.js("const p = document.querySelector('[data-testid=progress]');"
+                    "return !!p && p.dataset.running === '1';")
+
+    def red_squares():
+        got = [p for p, _ in results(d) if "red-square" in p]
+        if got and not seen_mid_index:
+            seen_mid_index.append(indexing())
+        return got
+    # Typed once, before the folder came: the grid follows without another keystroke.
+    wait_for("red squares to appear in the results on screen", red_squares, timeout=120)
+    check(True, "red squares arrived in the shown results without retyping "
+          f"({'while indexing ran' if seen_mid_index[0] else 'after indexing'})")
+    wait_for("the folder to be indexed", lambda: not indexing(), timeout=180)
+    shown = red_squares()
+    gone = sorted(shown)[:6]
+    for p in gone:
+        os.remove(p)
+    def without_gone():
+        got = [p for p, _ in results(d)]
+        return got if got and not set(gone) & set(got) else None
+    after = wait_for("deleted photos to leave the results", without_gone, timeout=120)
+    check(any("red-square" in p for p in after),
+          f"{len(gone)} deleted photos left the grid, the other red squares stayed")
+
+    print("8. the lightbox says what went wrong where the user looks", flush=True)
+    first = d.find_all("result")[0]
+    d.click(first)
+    lb = d.find("lightbox")
+    d.click(d.find("reveal"))
+    notice = d.text(d.find("lightbox-notice", timeout=30))
+    check("No file manager could show this photo" in notice and "Invalid GUID" not in notice
+          and "ExitStatus" not in notice,
+          f"no file manager here: the lightbox says so in words ({notice!r})")
+    check(d.find_all("error") == [], "and no banner hides behind the lightbox")
+    d.click(d.find("copy-path"))
+    wait_for("the path to be copied",
+             lambda: d.text(d.find("lightbox-notice")) == "Path copied.", timeout=20)
+    check(lb in d.find_all("lightbox"), "Copy path answers in the lightbox")
+    xdotool("key", "Escape")
+    wait_for("the lightbox to close", lambda: d.find_all("lightbox") == [], timeout=10)
+
     if shots:
-        print("7. screenshot of indexing progress", flush=True)
-        d.click(d.find("autotag-close"))
+        print("9. screenshot of indexing progress", flush=True)
         more = work / "more-photos"
         draw_folder(more, [("red", "square"), ("blue", "circle"), ("yellow", "circle")], 60)
         d.type(d.find("folder-path-input"), str(more))
