@@ -9,8 +9,8 @@
 
 use crate::AppState;
 use glimpse_session::views::{
-    AppStatus, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail, RootInfo,
-    SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, FolderAdded, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail,
+    RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -57,7 +57,7 @@ pub async fn roots(state: State<'_, AppState>) -> Result<Vec<RootInfo>, String> 
 pub async fn add_picked_folder(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
-) -> Result<Option<Vec<RootInfo>>, String> {
+) -> Result<Option<FolderAdded>, String> {
     let picked = app
         .dialog()
         .file()
@@ -65,7 +65,7 @@ pub async fn add_picked_folder(
         .blocking_pick_folder()
         .and_then(|p| p.into_path().ok());
     match picked {
-        Some(path) => run(state, move |s| s.add_root(&path)).await.map(Some),
+        Some(path) => run(state, move |s| s.add_folder(&path)).await.map(Some),
         None => Ok(None),
     }
 }
@@ -88,9 +88,17 @@ pub async fn add_typed_folder(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     path: String,
-) -> Result<Option<Vec<RootInfo>>, String> {
+) -> Result<Option<FolderAdded>, String> {
     let typed = PathBuf::from(path);
     let real = run(state.clone(), move |s| s.folder_to_add(&typed)).await?;
+    // Already in the library: nothing to confirm, the window says where it is.
+    let held = real.clone();
+    if run(state.clone(), move |s| s.holder_of(&held))
+        .await?
+        .is_some()
+    {
+        return run(state, move |s| s.add_folder(&real)).await.map(Some);
+    }
     let yes = app
         .dialog()
         .message(format!(
@@ -109,7 +117,7 @@ pub async fn add_typed_folder(
         tracing::info!("adding {} was not confirmed", real.display());
         return Ok(None);
     }
-    run(state, move |s| s.add_root(&real)).await.map(Some)
+    run(state, move |s| s.add_folder(&real)).await.map(Some)
 }
 
 /// Forgets a folder's photos (the files stay).

@@ -368,6 +368,19 @@ def run(args, work, procs):
     check("0 failed" in status, f"nothing failed ({status})")
     check(True, f"folder status: {status}")
 
+    # The same folder again, and a folder inside it: no dialog, said in the panel (not an
+    # error), and nothing added.
+    (photos / "Garden").mkdir()
+    for again, said in [(photos, "is already in your library."),
+                        (photos / "Garden", "inside “photos”: its photos are searchable")]:
+        d.type(d.find("folder-path-input"), str(again))
+        d.click(d.find("folder-path-add"))
+        notice = d.text(d.find("folder-notice", timeout=20))
+        check(said in notice and d.find_all("error") == [] and len(d.find_all("root")) == 1,
+              f"adding {again.name} again says so ({notice!r})")
+        d.click(d.find("folder-notice-dismiss"))
+        wait_for("the notice to go", lambda: d.find_all("folder-notice") == [], timeout=10)
+
     print("1b. all photos, with nothing typed", flush=True)
     listed = wait_for("the listing of every photo",
                       lambda: (lambda r: r if len(r) == 16 else None)(results(d)), timeout=60)

@@ -1221,7 +1221,7 @@ fn folders_that_cannot_be_used_are_refused_with_the_reason() {
 }
 
 #[test]
-fn a_folder_added_above_folders_takes_them_in_and_one_inside_is_refused() {
+fn a_folder_added_above_folders_takes_them_in_and_one_inside_is_said_to_be_there() {
     let s = setup();
     let top = s.dir.path().join("Pictures");
     let phone = top.join("Phone");
@@ -1249,19 +1249,31 @@ fn a_folder_added_above_folders_takes_them_in_and_one_inside_is_refused() {
     let last = jobs.last().unwrap();
     assert_eq!((last.error.as_deref(), last.encoded), (None, 2), "{jobs:?}");
 
-    // A folder inside it is already there: refused, saying where.
-    match s.session.add_root(&phone) {
-        Err(SessionError::Folder { reason, .. }) => {
-            assert!(
-                reason.contains("already in the library") && reason.contains(&real),
-                "{reason}"
-            )
-        }
-        other => panic!("a folder inside a root was accepted: {other:?}"),
-    }
-    assert_eq!(s.session.roots().unwrap().len(), 1);
-    // Adding the root itself again is harmless.
+    // A folder inside it is already there: nothing is added, and the answer says where (not
+    // an error: its photos are searchable).
+    let jobs = finished(&s.events).len();
+    let inside = s.session.add_folder(&phone).unwrap();
+    let phone_real = phone.canonicalize().unwrap().display().to_string();
+    assert_eq!(
+        (inside.folder.as_str(), inside.already_in.as_deref()),
+        (phone_real.as_str(), Some(real.as_str()))
+    );
+    assert_eq!(inside.roots.len(), 1);
+    assert_eq!(
+        s.session.holder_of(&phone).unwrap(),
+        Some(top.canonicalize().unwrap())
+    );
+    // Adding the root itself again says so too, and starts nothing.
+    let again = s.session.add_folder(&top).unwrap();
+    assert_eq!(again.already_in.as_deref(), Some(real.as_str()));
     assert_eq!(s.session.add_root(&top).unwrap().len(), 1);
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    assert_eq!(finished(&s.events).len(), jobs, "nothing was indexed again");
+    // A new folder is added now.
+    let other = s.dir.path().join("Other");
+    draw(&other, &[(RED, CIRCLE)], 1, 4);
+    let added = s.session.add_folder(&other).unwrap();
+    assert_eq!((added.already_in, added.roots.len()), (None, 2));
 }
 
 #[test]

@@ -76,7 +76,11 @@ function standardShell(st = status()) {
       tagged: 20,
       labels: (a.labels as string[]).map((name) => ({ name, count: 10 })),
     }),
-    add_typed_folder: (a) => [ROOT, { ...ROOT, path: a.path as string, indexed: 0, photos: 0, failed: 0, failures: [] }],
+    add_typed_folder: (a) => ({
+      roots: [ROOT, { ...ROOT, path: a.path as string, indexed: 0, photos: 0, failed: 0, failures: [] }],
+      folder: a.path as string,
+      alreadyIn: null,
+    }),
     remove_root: () => [],
     pause_indexing: () => ({ running: true, paused: true, progress: null, error: null }),
     resume_indexing: () => ({ running: true, paused: false, progress: null, error: null }),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { AppStatus, IndexFinished, IndexState, Progress, RootInfo } from "../src/lib/api";
+import type { AppStatus, FolderAdded, IndexFinished, IndexState, Progress, RootInfo } from "../src/lib/api";
 import { Library, type LibraryApi, type LibraryEvents, type LibraryOptions } from "../src/lib/library";
 import { flush } from "./helpers";
 
@@ -36,11 +36,13 @@ function setup(extra: LibraryOptions = {}) {
     roots: vi.fn(async () => [root("/a")]),
     tags: vi.fn(async () => [{ name: "dog", count: 2 }]),
     formats: vi.fn(async () => [{ format: "jpeg", count: 5 }]),
-    addRoot: vi.fn(async (p: string) => [root("/a"), root(p)] as RootInfo[] | null),
+    addRoot: vi.fn(async (p: string) => ({ roots: [root("/a"), root(p)], folder: p, alreadyIn: null }) as FolderAdded | null),
     removeRoot: vi.fn(async () => [] as RootInfo[]),
     pauseIndexing: vi.fn(async () => ({ running: true, paused: true, progress: null, error: null })),
     resumeIndexing: vi.fn(async () => ({ running: true, paused: false, progress: null, error: null })),
-    addPickedFolder: vi.fn(async () => [root("/a"), root("/picked")] as RootInfo[] | null),
+    addPickedFolder: vi.fn(
+      async () => ({ roots: [root("/a"), root("/picked")], folder: "/picked", alreadyIn: null }) as FolderAdded | null,
+    ),
   } satisfies LibraryApi;
   const events: LibraryEvents = {
     indexProgress: async (f) => ((handlers.progress = f), off),
@@ -158,6 +160,28 @@ describe("Library", () => {
     expect(await t.lib.addRoot("/elsewhere")).toBe(false);
     expect(t.lib.value.roots.map((r) => r.path)).toEqual(["/a", "/picked"]);
     expect(t.onError).not.toHaveBeenCalled();
+  });
+
+  it("a folder the library already holds is said, not added, and not an error", async () => {
+    const onChanged = vi.fn();
+    const t = { ...setup({ onChanged }), onChanged };
+    t.api.addRoot.mockResolvedValueOnce({ roots: [root("/a")], folder: "/a/Garden", alreadyIn: "/a" });
+    const changes = t.onChanged.mock.calls.length;
+    expect(await t.lib.addRoot("/a/Garden")).toBe(true);
+    expect(t.lib.value.notice).toEqual({
+      text: "“Garden” is already in your library, inside “a”: its photos are searchable.",
+      folder: "/a/Garden",
+    });
+    expect(t.onChanged.mock.calls.length).toBe(changes);
+    expect(t.onError).not.toHaveBeenCalled();
+    t.lib.dismissNotice();
+    expect(t.lib.value.notice).toBeNull();
+    t.api.addRoot.mockResolvedValueOnce({ roots: [root("/a")], folder: "/a", alreadyIn: "/a" });
+    await t.lib.addRoot("/a");
+    expect(t.lib.value.notice?.text).toBe("“a” is already in your library.");
+    // A folder added next clears it.
+    await t.lib.addRoot("/b");
+    expect(t.lib.value.notice).toBeNull();
   });
 
   it("turns command failures into messages", async () => {

@@ -6,8 +6,8 @@
 
 use crate::serve::{Scope, ServeError};
 use crate::views::{
-    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FormatView, HitView,
-    IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState, PhotoDetail,
+    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FolderAdded, FormatView,
+    HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState, PhotoDetail,
     ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
@@ -578,23 +578,37 @@ impl Session {
         if real.starts_with(&library) {
             return Err(bad("it is inside Glimpse's own library folder"));
         }
-        let reader = lock(&eng.reader);
-        if let Some(holder) = reader.records().root_holding(&real)? {
-            if holder.path != real {
-                return Err(bad(&format!(
-                    "it is already in the library, inside {}",
-                    holder.path.display()
-                )));
-            }
-        }
         Ok(real)
+    }
+
+    /// The library's folder that already holds `path` (itself or one above it), if any: the
+    /// shell then says so instead of asking the user to confirm adding it.
+    pub fn holder_of(&self, path: &Path) -> Result<Option<PathBuf>, SessionError> {
+        let eng = self.engine()?;
+        let real = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let reader = lock(&eng.reader);
+        Ok(reader.records().root_holding(&real)?.map(|r| r.path))
     }
 
     /// Adds a photo folder and indexes it in the background.
     pub fn add_root(&self, path: &Path) -> Result<Vec<RootInfo>, SessionError> {
+        Ok(self.add_folder(path)?.roots)
+    }
+
+    /// Adds a photo folder and indexes it in the background, or says which of the library's
+    /// folders already holds it (then nothing changes: its photos are searchable already).
+    pub fn add_folder(&self, path: &Path) -> Result<FolderAdded, SessionError> {
         let eng = self.engine()?;
         let indexer = eng.indexer()?;
         let real = self.checked_folder(&eng, path)?;
+        let holder = lock(&eng.reader).records().root_holding(&real)?;
+        if let Some(holder) = holder {
+            return Ok(FolderAdded {
+                roots: self.roots()?,
+                folder: real.display().to_string(),
+                already_in: Some(holder.path.display().to_string()),
+            });
+        }
         let takes_in = {
             let reader = lock(&eng.reader);
             let roots = reader.records().roots()?;
@@ -618,7 +632,11 @@ impl Session {
         }
         self.rebuild_scope()?;
         indexer.send(Cmd::Index)?;
-        self.roots()
+        Ok(FolderAdded {
+            roots: self.roots()?,
+            folder: real.display().to_string(),
+            already_in: None,
+        })
     }
 
     /// Removes a folder's photos from the library (never from the disk).

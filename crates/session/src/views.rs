@@ -213,6 +213,20 @@ pub struct RootInfo {
     pub auto_tags: Vec<AutoTagInfo>,
 }
 
+/// What adding a folder did, so the window can say it (nothing added is not an error: the
+/// folder's photos are already searchable).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderAdded {
+    /// The folders of the library now.
+    pub roots: Vec<RootInfo>,
+    /// The folder asked for, as it really is (links resolved).
+    pub folder: String,
+    /// The library's folder that already holds it (itself, or one above it); `None` when it
+    /// was added now.
+    pub already_in: Option<String>,
+}
+
 /// A folder that tags the photos arriving in it, and with which labels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -77,6 +77,15 @@ export interface RootInfo {
   autoTags: AutoTagInfo[];
 }
 
+/** What adding a folder did: nothing is added when the library already holds it. */
+export interface FolderAdded {
+  roots: RootInfo[];
+  /** The folder asked for, links resolved. */
+  folder: string;
+  /** The library's folder that already holds it (itself or one above); null when added now. */
+  alreadyIn: string | null;
+}
+
 /** A folder whose new photos are tagged with its labels as they arrive. */
 export interface AutoTagInfo {
   folder: string;
@@ -203,9 +212,9 @@ export const api = {
   status: () => invoke<AppStatus>("status"),
   roots: () => invoke<RootInfo[]>("roots"),
   /** Opens the native folder dialog and adds the folder chosen; null when cancelled. */
-  addPickedFolder: () => invoke<RootInfo[] | null>("add_picked_folder"),
+  addPickedFolder: () => invoke<FolderAdded | null>("add_picked_folder"),
   /** Adds a pasted folder path once the user says yes in the shell's own dialog; null when they decline. */
-  addRoot: (path: string) => invoke<RootInfo[] | null>("add_typed_folder", { path }),
+  addRoot: (path: string) => invoke<FolderAdded | null>("add_typed_folder", { path }),
   /** Removes a folder's photos from the library (never from the disk). */
   removeRoot: (path: string) => invoke<RootInfo[]>("remove_root", { path }),
   pauseIndexing: () => invoke<IndexState>("pause_indexing"),

@@ -6,8 +6,10 @@
 // `followEveryMs` while a job runs and at once when it ends, so the shown results can follow.
 // The shell's `api`/`events` are injected so it is unit-tested.
 import { writable, get, type Readable } from "svelte/store";
+import { folderAddedNotice, type FolderNotice } from "./folders";
 import type {
   AppStatus,
+  FolderAdded,
   FormatInfo,
   IndexFinished,
   IndexState,
@@ -34,6 +36,8 @@ export interface LibraryState {
   indexing: IndexState;
   /** Whether the roots list has been loaded once (so "no folders" is not shown too early). */
   rootsLoaded: boolean;
+  /** What the last folder added said when the library already held it. */
+  notice: FolderNotice | null;
 }
 
 export interface LibraryOptions {
@@ -67,6 +71,7 @@ export class Library implements Readable<LibraryState> {
     formats: [],
     indexing: IDLE,
     rootsLoaded: false,
+    notice: null,
   });
   private lastRefresh = -Infinity;
   private lastTags = -Infinity;
@@ -290,9 +295,18 @@ export class Library implements Readable<LibraryState> {
     }
   }
 
-  private added(roots: RootInfo[] | null): boolean {
-    if (roots === null) return false;
-    this.state.update((s) => ({ ...s, roots, rootsLoaded: true }));
+  /** The folder notice was read (or its folder shown). */
+  dismissNotice(): void {
+    this.state.update((s) => ({ ...s, notice: null }));
+  }
+
+  private added(added: FolderAdded | null): boolean {
+    if (added === null) return false;
+    const notice = folderAddedNotice(added);
+    const roots = added.roots;
+    this.state.update((s) => ({ ...s, roots, rootsLoaded: true, notice }));
+    // Already held: nothing was added or indexed.
+    if (notice) return true;
     void this.loadStatus().catch(() => undefined);
     this.changed(true);
     return true;

@@ -617,6 +617,14 @@ fn root_info(full: bool) -> RootInfo {
     }
 }
 
+fn folder_added(full: bool) -> FolderAdded {
+    FolderAdded {
+        roots: if full { vec![root_info(true)] } else { vec![] },
+        folder: "/photos/2023 Holiday".into(),
+        already_in: full.then(|| "/photos".into()),
+    }
+}
+
 fn photo(full: bool) -> PhotoDetail {
     PhotoDetail {
         id: 1,
@@ -735,6 +743,7 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     c.view("Failure", &failure(), &failure());
     c.view("AutoTagInfo", &auto_tag(true), &auto_tag(false));
     c.view("RootInfo", &root_info(true), &root_info(false));
+    c.view("FolderAdded", &folder_added(true), &folder_added(false));
     c.view("PhotoDetail", &photo(true), &photo(false));
     c.view("Hit", &hit(true), &hit(false));
     c.view("SearchPage", &search_page(true), &search_page(false));

@@ -1,0 +1,35 @@
+// What the folder panel says about folders: where a failed file is inside its folder (a bare
+// file name is ambiguous across subfolders), and what adding a folder did when the library
+// already held it (which is not an error: its photos are searchable).
+import type { FolderAdded } from "./api";
+import { baseName } from "./drop";
+
+/** `path` relative to the folder `root` ("2023 Holiday/IMG_1.jpg"), or the whole path outside it. */
+export function pathInside(root: string, path: string): string {
+  const r = root.replace(/[\\/]+$/, "");
+  if (path.length > r.length + 1 && path.startsWith(r) && (path[r.length] === "/" || path[r.length] === "\\")) {
+    return path.slice(r.length + 1);
+  }
+  return path;
+}
+
+/** A note for a folder that was already in the library: what to say, and the folder to show. */
+export interface FolderNotice {
+  text: string;
+  /** The folder whose photos "Show its photos" lists (null when there is nothing to show). */
+  folder: string | null;
+}
+
+/** The note for adding a folder, or null when it was added now (the folder list shows it). */
+export function folderAddedNotice(added: FolderAdded): FolderNotice | null {
+  if (added.alreadyIn === null) return null;
+  const name = baseName(added.folder) || added.folder;
+  if (added.alreadyIn === added.folder) {
+    return { text: `“${name}” is already in your library.`, folder: null };
+  }
+  const holder = baseName(added.alreadyIn) || added.alreadyIn;
+  return {
+    text: `“${name}” is already in your library, inside “${holder}”: its photos are searchable.`,
+    folder: added.folder,
+  };
+}
