@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 19] = [
+const COMMANDS: [&str; 20] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -30,4 +30,5 @@ const COMMANDS: [&str; 19] = [
     "picture_types",
     "stop_auto_tag",
     "copy_paths",
+    "folders",
 ];

@@ -9,8 +9,8 @@
 
 use crate::AppState;
 use glimpse_session::views::{
-    AppStatus, FolderAdded, FormatView, IndexState, LabelSuggestion, ModelState, PhotoDetail,
-    RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, FolderAdded, FolderCount, FormatView, IndexState, LabelSuggestion, ModelState,
+    PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -145,6 +145,12 @@ pub async fn resume_indexing(state: State<'_, AppState>) -> Result<IndexState, S
 #[tauri::command]
 pub async fn search(state: State<'_, AppState>, query: SearchQuery) -> Result<SearchPage, String> {
     run(state, move |s| s.search(&query)).await
+}
+
+/// The folder tree below a root.
+#[tauri::command]
+pub async fn folders(state: State<'_, AppState>, root: String) -> Result<Vec<FolderCount>, String> {
+    run(state, move |s| s.folders(Path::new(&root))).await
 }
 
 /// The lightbox's details.

@@ -109,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             commands::picture_types,
             commands::stop_auto_tag,
             commands::copy_paths,
+            commands::folders,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -577,7 +577,8 @@ def run(args, work, procs):
     check(not any("red-square" in p for p, _ in before),
           f"no red square yet ({[Path(p).name for p, _ in before][:5]})")
     arrivals = work / "arrivals"
-    draw_folder(arrivals, [("red", "square"), ("blue", "circle")], 40)
+    draw_folder(arrivals / "Reds", [("red", "square")], 40)
+    draw_folder(arrivals / "Blues" / "Deep", [("blue", "circle")], 40)
     d.type(d.find("folder-path-input"), str(arrivals))
     d.click(d.find("folder-path-add"))
     answer_add_folder(True)
@@ -607,6 +608,28 @@ def run(args, work, procs):
     after = wait_for("deleted photos to leave the results", without_gone, timeout=120)
     check(any("red-square" in p for p in after),
           f"{len(gone)} deleted photos left the grid, the other red squares stayed")
+
+    # The folder tree: the new folder's subfolders with their counts; one lists its photos.
+    search(d, " ")
+    arrivals_root = [e for e in d.find_all("root") if d.attr(e, "data-path") == str(arrivals.resolve())]
+    check(len(arrivals_root) == 1, "the new folder is listed")
+    d.click(d.find_all("root-subfolders-toggle", within=arrivals_root[0])[0])
+    rows = wait_for("its subfolders", lambda: [
+        (d.attr(e, "data-path"), d.text(e).split()) for e in d.find_all("subfolder")] or None, timeout=20)
+    names = [(Path(p).name, words[-1]) for p, words in rows]
+    check(names == [("Blues", "40"), ("Deep", "40"), ("Reds", str(40 - len(gone)))],
+          f"the subfolders with their photos: {names}")
+    deep = [e for e in d.find_all("subfolder") if Path(d.attr(e, "data-path")).name == "Deep"][0]
+    d.click(deep)
+
+    def only_deep():
+        got = results(d)
+        return got if got and all("/Blues/Deep/" in p for p, _ in got) else None
+    shown = wait_for("the subfolder's photos", only_deep, timeout=30)
+    summary = d.text(d.find("result-summary"))
+    # The grid renders the rows near the view; the summary counts them all.
+    check(all("blue-circle" in p for p, _ in shown) and summary.startswith("40 photos"),
+          f"the subfolder lists its own 40 photos ({summary!r}, {len(shown)} drawn)")
 
     print("8. the lightbox says what went wrong where the user looks", flush=True)
     first = d.find_all("result")[0]

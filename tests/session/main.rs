@@ -1249,6 +1249,17 @@ fn a_folder_added_above_folders_takes_them_in_and_one_inside_is_said_to_be_there
     let last = jobs.last().unwrap();
     assert_eq!((last.error.as_deref(), last.encoded), (None, 2), "{jobs:?}");
 
+    // The folder tree below it: each subfolder with its photos (the root's own are its own).
+    let tree: Vec<(String, u64)> = s
+        .session
+        .folders(&top.canonicalize().unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|f| (f.path, f.photos))
+        .collect();
+    let sub = |name: &str| top.canonicalize().unwrap().join(name).display().to_string();
+    assert_eq!(tree, [(sub("Camera"), 3), (sub("Phone"), 3)]);
+    assert!(s.session.folders(&phone).unwrap().is_empty(), "not a root");
     // A folder inside it is already there: nothing is added, and the answer says where (not
     // an error: its photos are searchable).
     let jobs = finished(&s.events).len();

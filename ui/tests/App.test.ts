@@ -87,6 +87,14 @@ function standardShell(st = status()) {
     reveal: () => null,
     open_photo: () => null,
     copy_paths: (a) => (a.ids as number[]).length,
+    folders: (a) =>
+      a.root === ROOT.path
+        ? [
+            { path: `${ROOT.path}/2023 Holiday`, photos: 12 },
+            { path: `${ROOT.path}/Garden`, photos: 7 },
+            { path: `${ROOT.path}/Garden/Roses`, photos: 3 },
+          ]
+        : [],
   };
 }
 
@@ -345,6 +353,23 @@ describe("App", () => {
       `glimpse://localhost/${encodeURIComponent("/lib/thumbs/2.jpg")}`,
     );
     expect(lastSearch().query).toMatchObject({ examplePhotoId: 3 });
+  });
+
+  it("the folder panel opens a root's subfolders with counts; one lists its photos", async () => {
+    const r = await started();
+    await fireEvent.click(await waitFor(() => r.getByTestId("root-subfolders-toggle")));
+    const rows = await waitFor(() => {
+      const got = r.getAllByTestId("subfolder");
+      expect(got).toHaveLength(3);
+      return got;
+    });
+    expect(rows.map((e) => e.textContent?.replace(/\s+/g, " ").trim())).toEqual(["2023 Holiday 12", "Garden 7", "Roses 3"]);
+    expect(shell.calls("folders")[0]).toEqual({ root: ROOT.path });
+    await fireEvent.click(rows[2]);
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { folder: `${ROOT.path}/Garden/Roses` } }));
+    await waitFor(() => expect(r.getAllByTestId("subfolder")[2].classList.contains("shown")).toBe(true));
+    await fireEvent.click(r.getByTestId("root-subfolders-toggle"));
+    expect(r.queryAllByTestId("subfolder")).toHaveLength(0);
   });
 
   it("lightbox: a failed reveal says so inside the lightbox, in the shell's words; Copy path", async () => {

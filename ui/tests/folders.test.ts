@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { folderAddedNotice, pathInside } from "../src/lib/folders";
+import { folderAddedNotice, pathInside, treeRows } from "../src/lib/folders";
 
 describe("pathInside", () => {
   it("names a file by where it is inside its folder", () => {
@@ -28,5 +28,28 @@ describe("folderAddedNotice", () => {
       text: "“Garden” is already in your library, inside “Pictures”: its photos are searchable.",
       folder: "/home/ann/Pictures/Garden",
     });
+  });
+});
+
+describe("treeRows", () => {
+  it("puts parents before children, by name with numbers in order, indented by depth", () => {
+    const root = "/home/ann/Pictures";
+    const rows = treeRows(root, [
+      { path: `${root}/Trips/2023 Holiday`, photos: 4 },
+      { path: `${root}/Garden`, photos: 2 },
+      { path: `${root}/Trips`, photos: 9 },
+      { path: `${root}/Trips/2023 Holiday/Day 10`, photos: 1 },
+      { path: `${root}/Trips/2023 Holiday/Day 9`, photos: 1 },
+    ]);
+    expect(rows.map((r) => [r.name, r.depth, r.photos])).toEqual([
+      ["Garden", 0, 2],
+      ["Trips", 0, 9],
+      ["2023 Holiday", 1, 4],
+      ["Day 9", 2, 1],
+      ["Day 10", 2, 1],
+    ]);
+  });
+  it("ignores the root itself and folders outside it", () => {
+    expect(treeRows("/r", [{ path: "/r", photos: 3 }, { path: "/elsewhere/x", photos: 1 }]).map((r) => r.path)).toEqual([]);
   });
 });

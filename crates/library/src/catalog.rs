@@ -1007,6 +1007,37 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// The folders below a root that hold searchable photos, each with how many its subtree
+    /// holds, by path: the folder tree the window browses by. One pass over the root's paths.
+    pub fn folder_counts(&self, root_id: i64) -> Result<Vec<(PathBuf, u64)>, CatalogError> {
+        let root: PathBuf = self
+            .conn
+            .query_row("SELECT path FROM roots WHERE id = ?1", [root_id], |r| {
+                Ok(bytes_path(&r.get::<_, Vec<u8>>(0)?))
+            })
+            .ctx("read root")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path FROM photos WHERE root_id = ?1 AND status = 'indexed'")
+            .ctx("folder counts")?;
+        let mut counts: std::collections::BTreeMap<PathBuf, u64> = Default::default();
+        let rows = stmt
+            .query_map([root_id], |r| Ok(bytes_path(&r.get::<_, Vec<u8>>(0)?)))
+            .ctx("folder counts")?;
+        for row in rows {
+            let path = row.ctx("folder counts")?;
+            let mut dir = path.parent();
+            while let Some(d) = dir {
+                if d == root || !d.starts_with(&root) {
+                    break;
+                }
+                *counts.entry(d.to_path_buf()).or_default() += 1;
+                dir = d.parent();
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
     /// Photos per format and state, most photos first. Decoded photos count under the format
     /// their bytes are in; the rest (failed, unsupported, pending) under their extension.
     pub(crate) fn format_counts(&self) -> Result<Vec<FormatCount>, CatalogError> {

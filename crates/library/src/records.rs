@@ -59,6 +59,11 @@ impl Records {
         Ok(self.catalog.root_holding(path)?)
     }
 
+    /// The folders below a root holding searchable photos, with their subtree's count, by path.
+    pub fn folder_counts(&self, root_id: i64) -> Result<Vec<(PathBuf, u64)>, LibraryError> {
+        Ok(self.catalog.folder_counts(root_id)?)
+    }
+
     /// Up to `limit` failed or unsupported files under a root with their reasons, by path.
     pub fn root_failures(
         &self,

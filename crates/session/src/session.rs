@@ -6,9 +6,9 @@
 
 use crate::serve::{Scope, ServeError};
 use crate::views::{
-    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FolderAdded, FormatView,
-    HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState, PhotoDetail,
-    ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FolderAdded, FolderCount,
+    FormatView, HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState,
+    PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -545,15 +545,39 @@ impl Session {
         Ok(out)
     }
 
+    /// The folders below the root `root` that hold searchable photos, with their counts, by
+    /// path (the folder tree); empty for a folder that is not a root.
+    pub fn folders(&self, root: &Path) -> Result<Vec<FolderCount>, SessionError> {
+        let eng = self.engine()?;
+        let reader = lock(&eng.reader);
+        let Some(r) = reader
+            .records()
+            .roots()?
+            .into_iter()
+            .find(|r| r.path == root)
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(reader
+            .records()
+            .folder_counts(r.id)?
+            .into_iter()
+            .map(|(p, photos)| FolderCount {
+                path: p.display().to_string(),
+                photos,
+            })
+            .collect())
+    }
+
     /// The folder `path` names, resolved, when it can be added (else why not), without adding
     /// it: the shell asks the user to confirm a typed path with the folder it really is.
     pub fn folder_to_add(&self, path: &Path) -> Result<PathBuf, SessionError> {
         let eng = self.engine()?;
         eng.indexer()?;
-        self.checked_folder(&eng, path)
+        self.checked_folder(path)
     }
 
-    fn checked_folder(&self, eng: &Engine, path: &Path) -> Result<PathBuf, SessionError> {
+    fn checked_folder(&self, path: &Path) -> Result<PathBuf, SessionError> {
         let bad = |reason: &str| SessionError::Folder {
             path: path.display().to_string(),
             reason: reason.to_string(),
@@ -600,7 +624,7 @@ impl Session {
     pub fn add_folder(&self, path: &Path) -> Result<FolderAdded, SessionError> {
         let eng = self.engine()?;
         let indexer = eng.indexer()?;
-        let real = self.checked_folder(&eng, path)?;
+        let real = self.checked_folder(path)?;
         let holder = lock(&eng.reader).records().root_holding(&real)?;
         if let Some(holder) = holder {
             return Ok(FolderAdded {

@@ -213,6 +213,16 @@ pub struct RootInfo {
     pub auto_tags: Vec<AutoTagInfo>,
 }
 
+/// A folder below a root, for the folder tree: its searchable photos, subfolders included.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderCount {
+    /// The folder.
+    pub path: String,
+    /// Searchable photos in it and below it.
+    pub photos: u64,
+}
+
 /// What adding a folder did, so the window can say it (nothing added is not an error: the
 /// folder's photos are already searchable).
 #[derive(Debug, Clone, PartialEq, Serialize)]

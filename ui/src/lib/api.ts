@@ -77,6 +77,12 @@ export interface RootInfo {
   autoTags: AutoTagInfo[];
 }
 
+/** A folder below a root in the folder tree: searchable photos in it and below it. */
+export interface FolderCount {
+  path: string;
+  photos: number;
+}
+
 /** What adding a folder did: nothing is added when the library already holds it. */
 export interface FolderAdded {
   roots: RootInfo[];
@@ -215,6 +221,8 @@ export const api = {
   addPickedFolder: () => invoke<FolderAdded | null>("add_picked_folder"),
   /** Adds a pasted folder path once the user says yes in the shell's own dialog; null when they decline. */
   addRoot: (path: string) => invoke<FolderAdded | null>("add_typed_folder", { path }),
+  /** The folders below a root holding searchable photos, by path (the folder tree). */
+  folders: (root: string) => invoke<FolderCount[]>("folders", { root }),
   /** Removes a folder's photos from the library (never from the disk). */
   removeRoot: (path: string) => invoke<RootInfo[]>("remove_root", { path }),
   pauseIndexing: () => invoke<IndexState>("pause_indexing"),

@@ -1,7 +1,7 @@
 // What the folder panel says about folders: where a failed file is inside its folder (a bare
 // file name is ambiguous across subfolders), and what adding a folder did when the library
 // already held it (which is not an error: its photos are searchable).
-import type { FolderAdded } from "./api";
+import type { FolderAdded, FolderCount } from "./api";
 import { baseName } from "./drop";
 
 /** `path` relative to the folder `root` ("2023 Holiday/IMG_1.jpg"), or the whole path outside it. */
@@ -32,4 +32,35 @@ export function folderAddedNotice(added: FolderAdded): FolderNotice | null {
     text: `“${name}” is already in your library, inside “${holder}”: its photos are searchable.`,
     folder: added.folder,
   };
+}
+
+/** One row of a root's folder tree in the folder panel. */
+export interface TreeRow {
+  path: string;
+  /** The folder's own name. */
+  name: string;
+  /** 0 for a folder directly in the root. */
+  depth: number;
+  photos: number;
+}
+
+/** The rows of a root's folder tree, parents before their children, by name. */
+export function treeRows(root: string, folders: readonly FolderCount[]): TreeRow[] {
+  return folders
+    .map((f) => {
+      const inside = pathInside(root, f.path);
+      const parts = inside.split(/[\\/]/).filter(Boolean);
+      return { path: f.path, name: parts[parts.length - 1] ?? f.path, depth: Math.max(0, parts.length - 1), photos: f.photos, parts };
+    })
+    // Inside the root only: pathInside gives back a path outside it whole.
+    .filter((r) => r.parts.length > 0 && pathInside(root, r.path) !== r.path)
+    .sort((a, b) => {
+      const n = Math.min(a.parts.length, b.parts.length);
+      for (let i = 0; i < n; i++) {
+        const c = a.parts[i].localeCompare(b.parts[i], undefined, { numeric: true, sensitivity: "base" });
+        if (c !== 0) return c;
+      }
+      return a.parts.length - b.parts.length;
+    })
+    .map(({ path, name, depth, photos }) => ({ path, name, depth, photos }));
 }

@@ -617,6 +617,13 @@ fn root_info(full: bool) -> RootInfo {
     }
 }
 
+fn folder_count() -> FolderCount {
+    FolderCount {
+        path: "/photos/2023 Holiday".into(),
+        photos: 12,
+    }
+}
+
 fn folder_added(full: bool) -> FolderAdded {
     FolderAdded {
         roots: if full { vec![root_info(true)] } else { vec![] },
@@ -744,6 +751,7 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     c.view("AutoTagInfo", &auto_tag(true), &auto_tag(false));
     c.view("RootInfo", &root_info(true), &root_info(false));
     c.view("FolderAdded", &folder_added(true), &folder_added(false));
+    c.view("FolderCount", &folder_count(), &folder_count());
     c.view("PhotoDetail", &photo(true), &photo(false));
     c.view("Hit", &hit(true), &hit(false));
     c.view("SearchPage", &search_page(true), &search_page(false));
