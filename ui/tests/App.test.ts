@@ -683,8 +683,10 @@ describe("App", () => {
       });
     const r = await started();
     const fr = r.getByTestId("first-run");
-    expect(within(fr).getByTestId("model-name").textContent).toBe("ViT-B-32__openai");
-    expect(within(fr).getByTestId("model-description").textContent).toContain("about 600 MB");
+    expect(within(fr).getByTestId("model-name").textContent).toBe("OpenAI CLIP ViT-B/32 (English)");
+    expect(within(fr).getByTestId("model-description").textContent).toBe(". The default: fast on any CPU, about 600 MB.");
+    // One sentence each, no doubled stop or dash glued to a word.
+    expect(fr.textContent).not.toMatch(/\.\.|\w—/);
     expect(within(fr).getByTestId("model-dir").textContent).toBe("/data/models/ViT-B-32__openai");
     expect(within(fr).getByTestId("model-problem").textContent).toBe("model.onnx is missing");
     expect(r.getByTestId("provider").textContent).toBe("No model");

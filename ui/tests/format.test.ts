@@ -15,6 +15,7 @@ import {
   percent,
   rootStatusText,
 } from "../src/lib/format";
+import { modelTitle } from "../src/lib/format";
 
 describe("formatEta", () => {
   it("writes seconds, minutes, hours and days", () => {
@@ -144,5 +145,17 @@ describe("autoTagText", () => {
     );
     const many = ["a", "b", "c", "d", "e", "f", "g"];
     expect(autoTagText("/p", { folder: "/p", labels: many })).toBe("Auto-tags new photos: a, b, c, d, e +2 more");
+  });
+});
+
+describe("modelTitle", () => {
+  it("names a model by its description's first sentence, the rest after", () => {
+    expect(modelTitle("ViT-B-32__openai", "OpenAI CLIP ViT-B/32 (English). The default: fast on any CPU, about 600 MB.")).toEqual({
+      title: "OpenAI CLIP ViT-B/32 (English)",
+      rest: "The default: fast on any CPU, about 600 MB.",
+    });
+    expect(modelTitle("x", "One sentence only.")).toEqual({ title: "One sentence only", rest: "" });
+    expect(modelTitle("m", null)).toEqual({ title: "m", rest: "" });
+    expect(modelTitle("m", "  ")).toEqual({ title: "m", rest: "" });
   });
 });

@@ -146,3 +146,16 @@ export function autoTagText(root: string, a: AutoTagInfo): string {
 export function rootStatusText(r: Pick<RootInfo, "indexed" | "pending" | "failed">): string {
   return `${r.indexed} indexed · ${r.pending} pending · ${r.failed} failed`;
 }
+
+/**
+ * A model as people read it: the first sentence of its description ("OpenAI CLIP ViT-B/32
+ * (English)") and the rest ("The default: fast on any CPU, about 600 MB."), else its folder
+ * name (`ViT-B-32__openai`) with nothing more, for a model Glimpse has no words for.
+ */
+export function modelTitle(name: string, description: string | null): { title: string; rest: string } {
+  const d = (description ?? "").trim();
+  const cut = d.search(/\.\s/);
+  if (!d) return { title: name, rest: "" };
+  if (cut < 0) return { title: d.replace(/\.$/, ""), rest: "" };
+  return { title: d.slice(0, cut), rest: d.slice(cut + 1).trim() };
+}
