@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isControl, isEditable, keyAction, type KeyContext } from "../src/lib/keys";
+import { isControl, isEditable, keyAction, nativeMenuAllowed, type KeyContext } from "../src/lib/keys";
 
 const ctx: KeyContext = {
   lightboxOpen: false,
@@ -50,7 +50,48 @@ describe("keyAction", () => {
   });
 });
 
+describe("keyAction: several results", () => {
+  it("Shift+arrows extend the selection; Ctrl/Cmd+A selects all, but not in a field or the lightbox", () => {
+    expect(keyAction({ key: "ArrowRight", shiftKey: true }, ctx)).toEqual({ type: "extend", key: "ArrowRight" });
+    expect(keyAction({ key: "ArrowRight", shiftKey: true, inField: true }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "a", ctrlKey: true }, ctx)).toEqual({ type: "selectAll" });
+    expect(keyAction({ key: "A", metaKey: true }, ctx)).toEqual({ type: "selectAll" });
+    expect(keyAction({ key: "a", ctrlKey: true, inField: true, inSearch: true }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "a", ctrlKey: true }, { ...ctx, lightboxOpen: true })).toEqual({ type: "none" });
+    expect(keyAction({ key: "a", ctrlKey: true }, { ...ctx, resultCount: 0 })).toEqual({ type: "none" });
+  });
+  it("Esc clears the selection before it leaves the example; in the search box it is the box's", () => {
+    const sel = { ...ctx, selectedCount: 2, hasExample: true, hasText: true };
+    expect(keyAction({ key: "Escape" }, sel)).toEqual({ type: "clearSelection" });
+    expect(keyAction({ key: "Escape", inField: true, inSearch: true }, sel)).toEqual({ type: "clearExample" });
+    expect(keyAction({ key: "Escape" }, { ...sel, lightboxOpen: true })).toEqual({ type: "closeLightbox" });
+  });
+  it("the Menu key and Shift+F10 open the menu on the focused result; the open menu takes every key", () => {
+    const on = { ...ctx, hasSelection: true };
+    expect(keyAction({ key: "ContextMenu" }, on)).toEqual({ type: "menu" });
+    expect(keyAction({ key: "F10", shiftKey: true }, on)).toEqual({ type: "menu" });
+    expect(keyAction({ key: "F10" }, on)).toEqual({ type: "none" });
+    expect(keyAction({ key: "ContextMenu" }, ctx)).toEqual({ type: "none" });
+    expect(keyAction({ key: "ContextMenu", inField: true }, on)).toEqual({ type: "none" });
+    expect(keyAction({ key: "ArrowDown" }, { ...on, menuOpen: true })).toEqual({ type: "none" });
+    expect(keyAction({ key: "Escape" }, { ...on, menuOpen: true, selectedCount: 1 })).toEqual({ type: "none" });
+  });
+});
+
 describe("element kinds", () => {
+  it("the web view's menu only in text fields", () => {
+    const text = document.createElement("input");
+    const area = document.createElement("textarea");
+    const check = document.createElement("input");
+    check.type = "checkbox";
+    expect(nativeMenuAllowed(text)).toBe(true);
+    expect(nativeMenuAllowed(area)).toBe(true);
+    expect(nativeMenuAllowed(check)).toBe(false);
+    expect(nativeMenuAllowed(document.createElement("select"))).toBe(false);
+    expect(nativeMenuAllowed(document.createElement("img"))).toBe(false);
+    expect(nativeMenuAllowed(null)).toBe(false);
+  });
+
   it("tells fields from controls", () => {
     const text = document.createElement("input");
     const check = document.createElement("input");

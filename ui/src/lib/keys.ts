@@ -1,7 +1,9 @@
 // Window-wide keyboard shortcuts, decided in one pure function so the rules are tested:
 // Ctrl/Cmd+F focuses the search box; arrows move the grid selection (never while typing in a
-// field); Enter opens the lightbox; in the lightbox Left/Right step and Esc closes; Esc
-// otherwise leaves an example search, then clears the search box.
+// field), Shift+arrows extend it, Ctrl/Cmd+A selects every loaded result; Enter opens the
+// lightbox; the Menu key or Shift+F10 opens Glimpse's menu on the focused result; in the
+// lightbox Left/Right step and Esc closes; Esc otherwise clears the selection, then leaves an
+// example search, then clears the search box. The open context menu takes its own keys.
 import { isMoveKey, type MoveKey } from "./grid";
 
 export interface KeyInput {
@@ -24,14 +26,23 @@ export interface KeyContext {
   dialogOpen: boolean;
   hasExample: boolean;
   hasText: boolean;
+  /** The keyboard is on a result (Enter opens it, the Menu key opens its menu). */
   hasSelection: boolean;
   resultCount: number;
+  /** How many results are selected (Esc clears them first). */
+  selectedCount?: number;
+  /** Glimpse's context menu is open: it handles its own keys. */
+  menuOpen?: boolean;
 }
 
 export type KeyAction =
   | { type: "none" }
   | { type: "focusSearch" }
   | { type: "move"; key: MoveKey }
+  | { type: "extend"; key: MoveKey }
+  | { type: "selectAll" }
+  | { type: "clearSelection" }
+  | { type: "menu" }
   | { type: "open" }
   | { type: "lightboxStep"; delta: -1 | 1 }
   | { type: "closeLightbox" }
@@ -42,9 +53,14 @@ export type KeyAction =
 const NONE: KeyAction = { type: "none" };
 
 export function keyAction(e: KeyInput, ctx: KeyContext): KeyAction {
+  if (ctx.menuOpen) return NONE;
   const mod = Boolean(e.ctrlKey || e.metaKey);
   if (mod && !e.altKey && (e.key === "f" || e.key === "F")) {
     return ctx.dialogOpen ? NONE : { type: "focusSearch" };
+  }
+  // Ctrl/Cmd+A in a field selects its text; elsewhere, every loaded result.
+  if (mod && !e.altKey && !e.shiftKey && (e.key === "a" || e.key === "A")) {
+    return ctx.dialogOpen || ctx.lightboxOpen || e.inField || ctx.resultCount === 0 ? NONE : { type: "selectAll" };
   }
   if (ctx.dialogOpen || mod || e.altKey) return NONE;
 
@@ -56,6 +72,7 @@ export function keyAction(e: KeyInput, ctx: KeyContext): KeyAction {
   }
 
   if (e.key === "Escape") {
+    if (!e.inField && (ctx.selectedCount ?? 0) > 0) return { type: "clearSelection" };
     if (ctx.hasExample) return { type: "clearExample" };
     if (e.inSearch && ctx.hasText) return { type: "clearText" };
     return NONE;
@@ -68,7 +85,11 @@ export function keyAction(e: KeyInput, ctx: KeyContext): KeyAction {
   }
 
   if (e.inControl) return NONE;
-  if (isMoveKey(e.key)) return ctx.resultCount > 0 ? { type: "move", key: e.key } : NONE;
+  if (e.key === "ContextMenu" || (e.key === "F10" && e.shiftKey)) return ctx.hasSelection ? { type: "menu" } : NONE;
+  if (isMoveKey(e.key)) {
+    if (ctx.resultCount === 0) return NONE;
+    return e.shiftKey ? { type: "extend", key: e.key } : { type: "move", key: e.key };
+  }
   if (e.key === "Enter" && ctx.hasSelection) return { type: "open" };
   return NONE;
 }
@@ -81,6 +102,16 @@ export function isControl(target: EventTarget | null): boolean {
   if (tag === "button" || tag === "a" || tag === "summary") return true;
   if (tag === "input") return ["button", "checkbox", "radio", "submit", "reset", "range", "color", "file"].includes(((el as HTMLInputElement).type || "").toLowerCase());
   return false;
+}
+
+/**
+ * Whether the web view's own context menu may open on `target`: only in text fields, where
+ * Cut / Copy / Paste are useful. Elsewhere it offers "Inspect Element" and the glimpse: address
+ * of a thumbnail, so the window shows its own menu (on a result) or none.
+ */
+export function nativeMenuAllowed(target: EventTarget | null): boolean {
+  if (!target || typeof (target as HTMLElement).tagName !== "string") return false;
+  return (target as HTMLElement).tagName.toLowerCase() !== "select" && isEditable(target);
 }
 
 /** Whether an event target is somewhere people type (so arrows and Enter belong to it). */
