@@ -13,6 +13,8 @@ import {
   formatRate,
   formatScore,
   percent,
+  relevance,
+  relevanceScale,
   rootStatusText,
 } from "../src/lib/format";
 import { modelTitle } from "../src/lib/format";
@@ -157,5 +159,44 @@ describe("modelTitle", () => {
     expect(modelTitle("x", "One sentence only.")).toEqual({ title: "One sentence only", rest: "" });
     expect(modelTitle("m", null)).toEqual({ title: "m", rest: "" });
     expect(modelTitle("m", "  ")).toEqual({ title: "m", rest: "" });
+  });
+});
+
+describe("relevance (what a cell and the lightbox say instead of a cosine)", () => {
+  const scored = (...s: (number | null)[]) => s.map((score) => ({ score }));
+
+  it("measures a score between the lowest shown and the best, when nothing weaker is shown", () => {
+    const scale = relevanceScale(scored(0.34, 0.31, 0.3, 0.26))!;
+    expect(scale).toEqual({ best: 0.34, floor: null, base: 0.26, low: 0.26 });
+    expect(relevance(0.34, scale)).toMatchObject({ level: "strong", label: "Strong match", fraction: 1 });
+    expect(relevance(0.31, scale)).toMatchObject({ level: "strong" });
+    expect(relevance(0.28, scale)).toMatchObject({ level: "good", label: "Good match" });
+    // Every result the engine shows without weaker ones is above its floor: none is "weak".
+    expect(relevance(0.26, scale)!.level).toBe("good");
+  });
+
+  it("below the floor is a weak match, and its bar stays shorter than any better one's", () => {
+    const scale = relevanceScale(scored(0.6, 0.55, 0.5, 0.3, 0.2), 0.5)!;
+    expect(scale).toMatchObject({ best: 0.6, floor: 0.5, base: 0.5, low: 0.2 });
+    const good = relevance(0.5, scale)!;
+    const weak = relevance(0.3, scale)!;
+    expect(good.level).toBe("good");
+    expect(weak).toMatchObject({ level: "weak", label: "Weak match" });
+    expect(weak.fraction).toBeLessThan(good.fraction);
+    expect(relevance(0.2, scale)!.fraction).toBeLessThan(weak.fraction);
+  });
+
+  it("nothing above the floor: all weak; one result or equal scores: strong", () => {
+    const none = relevanceScale(scored(0.2, 0.15), Number.POSITIVE_INFINITY)!;
+    expect(relevance(0.2, none)!.level).toBe("weak");
+    expect(relevance(0.15, none)!.level).toBe("weak");
+    expect(relevance(0.3, relevanceScale(scored(0.3))!)).toMatchObject({ level: "strong", fraction: 1 });
+  });
+
+  it("a listing has no scale and no relevance", () => {
+    expect(relevanceScale(scored(null, null))).toBeNull();
+    expect(relevanceScale([])).toBeNull();
+    expect(relevance(null, relevanceScale(scored(0.3)))).toBeNull();
+    expect(relevance(0.3, null)).toBeNull();
   });
 });

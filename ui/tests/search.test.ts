@@ -10,6 +10,7 @@ import {
   isPhotoGoneMessage,
   sameHits,
   sourceOf,
+  weakStart,
   type SearchOptions,
 } from "../src/lib/search";
 import { defaultFilters } from "../src/lib/query";
@@ -293,6 +294,82 @@ describe("SearchController", () => {
     c.setText("cat");
     c.submit();
     expect(s.calls[2].query).toMatchObject({ text: "cat", includeWeak: false });
+  });
+
+  it("knows where the weaker matches start once shown, and Show fewer goes back to the others", async () => {
+    const s = deferredSearch();
+    const c = await listed(s);
+    s.calls.length = 0;
+    c.setText("dog");
+    c.submit();
+    const strong = hits(3);
+    s.calls[0].resolve(page(strong, false, { weakerHidden: true }));
+    await flush();
+    expect(weakStart(c.value)).toBe(-1);
+    c.showWeaker();
+    // The answer without them was complete: no need to ask anything else.
+    expect(s.calls).toHaveLength(2);
+    s.calls[1].resolve(page(hits(8)));
+    await flush();
+    expect(c.value.strongFloor).toBe(strong[2].score);
+    expect(weakStart(c.value)).toBe(3);
+    // In date order weaker and better matches mix: no single line divides them.
+    expect(weakStart({ ...c.value, filters: { ...c.value.filters, sort: "newest" } })).toBe(-1);
+    c.showFewer();
+    expect(s.calls[2].query).toMatchObject({ text: "dog", includeWeak: false, offset: 0 });
+    expect(c.value.includeWeak).toBe(false);
+    s.calls[2].resolve(page(strong, false, { weakerHidden: true }));
+    await flush();
+    expect(c.value.hits).toHaveLength(3);
+    expect(weakStart(c.value)).toBe(-1);
+  });
+
+  it("nothing above the floor: every closest match shown anyway is a weaker one", async () => {
+    const s = deferredSearch();
+    const c = await listed(s);
+    s.calls.length = 0;
+    c.setText("qwxz blorp");
+    c.submit();
+    s.calls[0].resolve(page([], false, { weakerHidden: true }));
+    await flush();
+    c.showWeaker();
+    s.calls[1].resolve(page(hits(4).map((h) => ({ ...h, score: 0.12 }))));
+    await flush();
+    expect(c.value.strongFloor).toBe(Number.POSITIVE_INFINITY);
+    expect(weakStart(c.value)).toBe(0);
+  });
+
+  it("a filter changed while weaker matches are shown: asks quietly where they begin", async () => {
+    const s = deferredSearch();
+    const c = await listed(s);
+    s.calls.length = 0;
+    c.setText("dog");
+    c.submit();
+    s.calls[0].resolve(page(hits(3), false, { weakerHidden: true }));
+    await flush();
+    c.showWeaker();
+    s.calls[1].resolve(page(hits(8)));
+    await flush();
+    c.setFilters({ sort: "newest" });
+    // The order does not move the line: nothing more to ask.
+    expect(s.calls).toHaveLength(3);
+    c.setFilters({ sort: "score", folder: "/trip" });
+    expect(s.calls).toHaveLength(5);
+    expect(s.calls[3].query).toMatchObject({ text: "dog", includeWeak: true, filter: { folder: "/trip" } });
+    expect(s.calls[4].query).toMatchObject({ text: "dog", includeWeak: false, offset: 0, limit: FOLLOW_MAX, sort: "score", filter: { folder: "/trip" } });
+    s.calls[3].resolve(page(hits(5)));
+    await flush();
+    expect(c.value.strongFloor).toBeNull();
+    expect(weakStart(c.value)).toBe(-1);
+    s.calls[4].resolve(page(hits(2)));
+    await flush();
+    expect(weakStart(c.value)).toBe(2);
+    // More than FOLLOW_MAX above the floor: the line stays unknown rather than guessed.
+    c.setFilters({ folder: "/big" });
+    s.calls[6].resolve(page(hits(FOLLOW_MAX), true));
+    s.calls[5].resolve(page(hits(200), true));
+    await flush();
+    expect(c.value.strongFloor).toBeNull();
   });
 
   it("searches by example and clears back to the words", async () => {

@@ -96,9 +96,74 @@ export function formatPixels(width: number | null | undefined, height: number | 
   return `${width} × ${height}${mpText}`;
 }
 
-/** A similarity score as shown on the badge: two decimals. */
+/** A similarity score with two decimals (for tooltips and logs; cells show `relevance`). */
 export function formatScore(score: number | null): string {
   return score != null && Number.isFinite(score) ? score.toFixed(2) : "";
+}
+
+/**
+ * What a result's score is measured against: the best score of the answer, and the lowest score
+ * above the engine's floor (`strongFloor` while weaker matches are shown, else the lowest score
+ * shown, all of which are above it). Raw cosines mean little to people ("0.31" can be a
+ * fine match for words and a poor one for a picture), so cells show where a score sits between
+ * the two instead.
+ */
+export interface RelevanceScale {
+  best: number;
+  /** Scores below this are weaker matches (null: none is known to be). */
+  floor: number | null;
+  /** The bottom of the better matches' range. */
+  base: number;
+  /** The lowest score shown. */
+  low: number;
+}
+
+export type RelevanceLevel = "strong" | "good" | "weak";
+
+export interface Relevance {
+  level: RelevanceLevel;
+  label: string;
+  /** 0..1, the length of the cell's bar: the weaker matches stay below every better one. */
+  fraction: number;
+}
+
+/** The scale of an answer's scores, or null for a listing (no scores). */
+export function relevanceScale(hits: readonly { score: number | null }[], strongFloor: number | null = null): RelevanceScale | null {
+  let best = Number.NEGATIVE_INFINITY;
+  let low = Number.POSITIVE_INFINITY;
+  for (const h of hits) {
+    if (h.score == null || !Number.isFinite(h.score)) continue;
+    if (h.score > best) best = h.score;
+    if (h.score < low) low = h.score;
+  }
+  if (best === Number.NEGATIVE_INFINITY) return null;
+  const floor = strongFloor != null && !Number.isNaN(strongFloor) ? strongFloor : null;
+  // Above the floor the range runs from the lowest better match (or the lowest shown) to the best.
+  const base = floor !== null && Number.isFinite(floor) ? Math.min(floor, best) : low;
+  return { best, floor, base, low };
+}
+
+const LABELS: Record<RelevanceLevel, string> = { strong: "Strong match", good: "Good match", weak: "Weak match" };
+/** The part of the bar weaker matches fill at most; better matches fill more. */
+const WEAK_BAR = 0.3;
+
+/**
+ * How well a score matches, for people: "Weak match" below the floor (what the engine hides
+ * unless asked), else "Strong match" in the top half of the range between the lowest better
+ * match and the best one, "Good match" below it; and a bar length to draw.
+ */
+export function relevance(score: number | null, scale: RelevanceScale | null): Relevance | null {
+  if (score == null || !Number.isFinite(score) || !scale) return null;
+  const clamp = (x: number) => Math.max(0, Math.min(1, x));
+  if (scale.floor !== null && score < scale.floor) {
+    const span = Math.min(scale.floor, scale.best) - scale.low;
+    const t = span > 0 ? clamp((score - scale.low) / span) : 1;
+    return { level: "weak", label: LABELS.weak, fraction: 0.05 + (WEAK_BAR - 0.05) * t };
+  }
+  const span = scale.best - scale.base;
+  const t = span > 0 ? clamp((score - scale.base) / span) : 1;
+  const level: RelevanceLevel = t >= 0.5 ? "strong" : "good";
+  return { level, label: LABELS[level], fraction: WEAK_BAR + 0.1 + (1 - WEAK_BAR - 0.1) * t };
 }
 
 /** "jpeg" → "JPEG". */

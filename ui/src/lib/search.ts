@@ -4,6 +4,9 @@
 // a newer query was sent is dropped (only the latest query's answer is ever shown); further pages
 // load on demand. When the library changes (photos indexed or removed, a folder gone) `follow`
 // asks the shown query again quietly, so the results keep up without a flash or a jump.
+// With weaker matches shown it knows where they start (`strongFloor`, `weakStart`): the engine
+// drops every result scored below its floor unless asked for them, and marks nothing per hit, so
+// the lowest score of the complete answer without them is the line between the two.
 // It is a Svelte store (`$search` in components) with no DOM or Tauri dependency, so it is
 // unit-tested with fake timers and a fake `search` function.
 import { writable, get, type Readable } from "svelte/store";
@@ -37,6 +40,12 @@ export interface SearchState {
   queryPreview: string | null;
   /** The words on screen were longer than the model reads. */
   queryCut: boolean;
+  /**
+   * While weaker matches are included: the lowest score among the matches above the engine's
+   * floor (the answer without weaker matches, complete), so a hit scored below it is a weaker
+   * match; Infinity when nothing was above the floor; null when not known (or not included).
+   */
+  strongFloor: number | null;
   error: string | null;
   /** The source the shown results answer. */
   answered: Source | null;
@@ -170,6 +179,24 @@ export function isBusy(s: Pick<SearchState, "phase" | "loadingMore">): boolean {
   return s.phase === "waiting" || s.phase === "loading" || s.loadingMore;
 }
 
+/** The lowest score of a complete answer without weaker matches: where the weaker ones begin. */
+export function lowestScore(hits: readonly Hit[]): number {
+  let low = Number.POSITIVE_INFINITY;
+  for (const h of hits) if (h.score != null && h.score < low) low = h.score;
+  return low;
+}
+
+/**
+ * Where the weaker matches start in the shown results (the "Weaker matches" divider goes before
+ * it), or -1: none shown, not known, or the results are in date order (then weaker and better
+ * matches are mixed by date and no single line divides them). 0 when every result is weaker.
+ */
+export function weakStart(s: Pick<SearchState, "hits" | "includeWeak" | "strongFloor" | "filters" | "answered">): number {
+  if (!s.includeWeak || s.strongFloor === null || !s.answered || s.answered.kind === "browse") return -1;
+  if (s.filters.sort !== "score") return -1;
+  return s.hits.findIndex((h) => h.score != null && h.score < s.strongFloor!);
+}
+
 interface Running {
   source: Source;
   filters: FilterState;
@@ -191,6 +218,11 @@ interface Quiet {
 
 function keyOf(source: Source, filters: FilterState, includeWeak: boolean): string {
   return JSON.stringify([source, filters, includeWeak]);
+}
+
+/** What the line between better and weaker matches depends on: the query and filters, not the order. */
+function strongKeyOf(source: Source, filters: FilterState): string {
+  return JSON.stringify([source, { ...filters, sort: null }]);
 }
 
 export class SearchController implements Readable<SearchState> {
@@ -215,6 +247,8 @@ export class SearchController implements Readable<SearchState> {
   /** The library changed while a next page was on its way. */
   private followAfterMore = false;
   private readonly onQuietError?: (message: string) => void;
+  /** The lowest score above the floor for a query and filters (`strongKeyOf`), from its last complete answer without weaker matches. */
+  private strong: { key: string; floor: number } | null = null;
 
   constructor(
     private readonly search: SearchFn,
@@ -308,9 +342,16 @@ export class SearchController implements Readable<SearchState> {
     this.setFilters({ tag: this.value.filters.tag === tag ? null : tag });
   }
 
-  /** "Show more (weaker matches)". */
+  /** "Show more (weaker matches)" / "Show the closest anyway". */
   showWeaker(): void {
     this.state.update((s) => ({ ...s, includeWeak: true }));
+    this.runNow();
+  }
+
+  /** "Show fewer": back to the matches above the floor. */
+  showFewer(): void {
+    if (!this.value.includeWeak) return;
+    this.state.update((s) => ({ ...s, includeWeak: false, strongFloor: null }));
     this.runNow();
   }
 
@@ -378,6 +419,7 @@ export class SearchController implements Readable<SearchState> {
         settle();
         if (gen !== this.generation || this.current !== c) return;
         const hasMore = page.hasMore && page.hits.length > 0;
+        this.noteStrong(c, page.hits, hasMore);
         const st = this.value;
         if (!sameHits(st.hits, page.hits) || st.hasMore !== hasMore || st.weakerHidden !== page.weakerHidden) {
           this.state.update((x) => ({ ...x, hits: page.hits, hasMore, weakerHidden: page.weakerHidden }));
@@ -464,6 +506,7 @@ export class SearchController implements Readable<SearchState> {
         weakerHidden: false,
         queryPreview: null,
         queryCut: false,
+        strongFloor: null,
         error: null,
         answered: null,
       }));
@@ -490,6 +533,7 @@ export class SearchController implements Readable<SearchState> {
       (page) => {
         if (gen !== this.generation) return;
         running.answered = true;
+        this.noteStrong(running, page.hits, page.hasMore);
         this.state.update((st) => ({
           ...st,
           phase: "done",
@@ -498,6 +542,7 @@ export class SearchController implements Readable<SearchState> {
           weakerHidden: page.weakerHidden,
           queryPreview: page.queryPreview,
           queryCut: page.queryCut ?? false,
+          strongFloor: this.strongFloorFor(running),
           error: null,
           answered: source,
           answer: st.answer + 1,
@@ -516,6 +561,7 @@ export class SearchController implements Readable<SearchState> {
           weakerHidden: false,
           queryPreview: null,
           queryCut: false,
+          strongFloor: null,
           error: message,
           answered: source,
           answer: st.answer + 1,
@@ -523,6 +569,42 @@ export class SearchController implements Readable<SearchState> {
         // A photo that has left the library is said on screen (`exampleGone`), not as a failure.
         if (!(source.kind === "photo" && isPhotoGoneMessage(message))) this.onError?.(message);
       },
+    );
+    this.probeStrong(running);
+  }
+
+  /** Remembers where the weaker matches begin, from a complete answer without them. */
+  private noteStrong(running: Running, hits: readonly Hit[], hasMore: boolean): void {
+    if (running.includeWeak || running.source.kind === "browse" || hasMore) return;
+    this.strong = { key: strongKeyOf(running.source, running.filters), floor: lowestScore(hits) };
+  }
+
+  private strongFloorFor(running: Running): number | null {
+    if (!running.includeWeak || running.source.kind === "browse") return null;
+    const key = strongKeyOf(running.source, running.filters);
+    return this.strong?.key === key ? this.strong.floor : null;
+  }
+
+  /**
+   * Weaker matches asked for without a complete answer without them for these words and filters
+   * at hand (a filter changed while they were shown, or that answer had further pages): asks for
+   * it quietly, best first, to know where the weaker ones begin. When even FOLLOW_MAX results do
+   * not exhaust it, the line stays unknown (no divider) rather than guessed.
+   */
+  private probeStrong(running: Running): void {
+    if (!running.includeWeak || running.source.kind === "browse") return;
+    const key = strongKeyOf(running.source, running.filters);
+    if (this.strong?.key === key) return;
+    const gen = running.gen;
+    const query = buildQuery(running.source, { ...running.filters, sort: "score" }, { offset: 0, limit: FOLLOW_MAX, includeWeak: false });
+    this.send(query).then(
+      (page) => {
+        if (page.hasMore && page.hits.length > 0) return;
+        this.strong = { key, floor: lowestScore(page.hits) };
+        if (gen !== this.generation || this.current !== running) return;
+        this.state.update((st) => ({ ...st, strongFloor: this.strong!.floor }));
+      },
+      (e) => this.onQuietError?.(errorMessage(e)),
     );
   }
 
@@ -541,6 +623,7 @@ export class SearchController implements Readable<SearchState> {
       (page) => {
         if (gen !== this.generation) return;
         this.moreInFlight = false;
+        this.noteStrong(running, this.value.hits.concat(page.hits), page.hasMore && page.hits.length > 0);
         this.state.update((st) => ({
           ...st,
           loadingMore: false,
@@ -576,6 +659,7 @@ function initialState(): SearchState {
     weakerHidden: false,
     queryPreview: null,
     queryCut: false,
+    strongFloor: null,
     error: null,
     answered: null,
     answer: 0,
