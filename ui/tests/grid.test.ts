@@ -15,6 +15,7 @@ import {
   sectionOf,
   visibleBlocks,
   visibleRows,
+  weakSections,
 } from "../src/lib/grid";
 
 describe("columns and rows", () => {
@@ -238,5 +239,33 @@ describe("sections (month headers)", () => {
     // Below the view: just enough to show it whole.
     const third = l.sections[2];
     expect(revealInLayout(l, 15, 0, 400, 16, 184)).toBe(third.rowsTop + 194 + 184 + 16 - 400);
+  });
+});
+
+describe("the weaker matches' line", () => {
+  const dims = { row: 194, gap: 10, pad: 16, header: 40 };
+
+  it("splits a search where the weaker matches start", () => {
+    expect(weakSections(10, -1)).toBeNull();
+    expect(weakSections(10, 10)).toBeNull();
+    expect(weakSections(10, 7)).toEqual([
+      { start: 0, end: 7, label: null },
+      { start: 7, end: 10, label: "Weaker matches", kind: "weak" },
+    ]);
+    // Nothing better: the line heads the results.
+    expect(weakSections(4, 0)).toEqual([{ start: 0, end: 4, label: "Weaker matches", kind: "weak" }]);
+  });
+
+  it("puts the weaker matches on rows of their own under the line, walkable by keyboard", () => {
+    const l = layoutSections(weakSections(10, 7), 10, 5, dims);
+    expect(l.sections.map((x) => [x.start, x.end, x.kind, x.rows])).toEqual([
+      [0, 7, undefined, 2],
+      [7, 10, "weak", 1],
+    ]);
+    expect(l.sections[1].top).toBe(16 + 2 * 194);
+    expect(l.sections[1].rowsTop).toBe(16 + 2 * 194 + 40);
+    // Down from the second row's first cell goes to the first weaker match, over the line.
+    expect(moveInLayout(l, 5, "ArrowDown")).toBe(7);
+    expect(moveInLayout(l, 7, "ArrowUp")).toBe(5);
   });
 });

@@ -131,6 +131,19 @@ export interface SectionSpec {
   start: number;
   end: number;
   label: string | null;
+  /** A month's header (the default), or the line before the weaker matches. */
+  kind?: "month" | "weak";
+}
+
+/**
+ * The sections of a search whose weaker matches start at `from` (see `weakStart` in search.ts):
+ * the better matches without a header, then the weaker ones under the "Weaker matches" line.
+ * Null (one plain section) when there is no such line.
+ */
+export function weakSections(count: number, from: number): SectionSpec[] | null {
+  if (from < 0 || from >= count) return null;
+  const weak: SectionSpec = { start: from, end: count, label: "Weaker matches", kind: "weak" };
+  return from === 0 ? [weak] : [{ start: 0, end: from, label: null }, weak];
 }
 
 /** A section placed: `top` is its header's y, `rowsTop` its first row's (px, content coordinates). */
@@ -176,7 +189,7 @@ export function layoutSections(groups: readonly SectionSpec[] | null, count: num
     const top = y;
     if (g.label !== null) y += dims.header;
     const rows = Math.ceil(n / cols);
-    sections.push({ start: g.start, end: g.start + n, label: g.label, top, rowsTop: y, rows, firstRow });
+    sections.push({ start: g.start, end: g.start + n, label: g.label, kind: g.kind, top, rowsTop: y, rows, firstRow });
     y += rows * dims.row;
     firstRow += rows;
   }
