@@ -143,7 +143,7 @@ describe("App", () => {
     const q = shell.calls("search")[0].query as SearchQuery;
     expect("text" in q || "exampleDrop" in q || "examplePhotoId" in q).toBe(false);
     expect(q).toMatchObject({ offset: 0, sort: "score", filter: { folder: null, tag: null, types: [], after: null } });
-    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(0);
+    expect(document.querySelectorAll("[data-testid=result] .relevance")).toHaveLength(0);
     expect(r.getAllByTestId("month-header").length).toBeGreaterThan(0);
     const sort = r.getByTestId("sort") as HTMLSelectElement;
     expect([...sort.options].map((o) => o.value)).toEqual(["newest", "oldest"]);
@@ -203,11 +203,19 @@ describe("App", () => {
     expect(asked()[0].query).toMatchObject({ text: "dog", offset: 0, includeWeak: false });
   });
 
-  it("no results: says so and offers weaker matches", async () => {
+  it("no results: says nothing matches well, and offers the closest only quietly", async () => {
     const r = await started();
     await typeSearch(r, "nothing");
-    expect(r.getByTestId("no-results").textContent).toMatch(/Try other words/);
-    await fireEvent.click(r.getByTestId("show-more"));
+    const empty = r.getByTestId("no-results");
+    expect(empty.querySelector("h2")!.textContent).toBe("No photos match “nothing” well");
+    expect(empty.textContent).toMatch(/Try other words/);
+    // What is closest to nonsense is not the answer: no primary "Show more" here.
+    expect(r.queryByTestId("show-more")).toBeNull();
+    expect(empty.querySelector(".btn.primary")).toBeNull();
+    const closest = r.getByTestId("show-closest");
+    expect(closest.textContent).toBe("Show the closest anyway");
+    expect(closest.classList.contains("primary")).toBe(false);
+    await fireEvent.click(closest);
     await waitFor(() => expect(asked()).toHaveLength(2));
     expect(asked()[1].query).toMatchObject({ text: "nothing", includeWeak: true });
   });
@@ -316,7 +324,7 @@ describe("App", () => {
     shell.commands.photo = (a) => ({ ...trip(hits(3)[(a.id as number) - 1]), tags: [] });
     const r = await started();
     await typeSearch(r, "dog");
-    await fireEvent.click(r.getAllByTestId("result")[1]);
+    await fireEvent.dblClick(r.getAllByTestId("result")[1]);
     const folder = await waitFor(() => r.getByTestId("lightbox-folder"));
     expect(folder.textContent!.trim()).toBe("Trip");
     await fireEvent.click(folder);
@@ -336,7 +344,7 @@ describe("App", () => {
   it("lightbox: details, reveal, more like this", async () => {
     const r = await started();
     await typeSearch(r, "dog");
-    await fireEvent.click(r.getAllByTestId("result")[2]);
+    await fireEvent.dblClick(r.getAllByTestId("result")[2]);
     const lb = await waitFor(() => r.getByTestId("lightbox"));
     expect(within(lb).getByTestId("lightbox-size").textContent).toBe("1002 B");
     await waitFor(() => expect(within(lb).getAllByTestId("lightbox-tag").map((t) => t.textContent)).toEqual(["dog"]));
@@ -375,7 +383,7 @@ describe("App", () => {
   it("lightbox: a failed reveal says so inside the lightbox, in the shell's words; Copy path", async () => {
     const r = await started();
     await typeSearch(r, "dog");
-    await fireEvent.click(r.getAllByTestId("result")[2]);
+    await fireEvent.dblClick(r.getAllByTestId("result")[2]);
     const lb = await waitFor(() => r.getByTestId("lightbox"));
     const words = "No file manager could show this photo; its path is copied, to paste where you need it.";
     shell.commands.reveal = () => {
@@ -434,7 +442,7 @@ describe("App", () => {
     expect(lastSearch().query).toMatchObject({ filter: { tag: "dog" }, includeWeak: false });
     expect("text" in (lastSearch().query as SearchQuery)).toBe(false);
     expect(r.getByRole("status").textContent).toMatch(/4\s*photos\s*tagged “dog”, newest first/);
-    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(0);
+    expect(document.querySelectorAll("[data-testid=result] .relevance")).toHaveLength(0);
     // A listing has no scores to rank by: the menu offers dates and shows the order in force.
     const sort = r.getByTestId("sort") as HTMLSelectElement;
     const offered = () => [...sort.options].map((o) => o.value);
@@ -444,7 +452,7 @@ describe("App", () => {
     await waitFor(() => expect(lastSearch().query).toMatchObject({ sort: "oldest", filter: { tag: "dog" } }));
     expect(r.getByRole("status").textContent).toMatch(/tagged “dog”, oldest first/);
     await typeSearch(r, "beach");
-    expect(document.querySelectorAll("[data-testid=result] .score")).toHaveLength(4);
+    expect(document.querySelectorAll("[data-testid=result] .relevance")).toHaveLength(4);
     expect(offered()).toEqual(["score", "newest", "oldest"]);
     expect(sort.value).toBe("oldest");
   });
@@ -458,7 +466,7 @@ describe("App", () => {
     const r = await started();
     await typeSearch(r, "a red circle");
     expect(r.getAllByTestId("result")).toHaveLength(22);
-    await fireEvent.click(r.getAllByTestId("result")[4]);
+    await fireEvent.dblClick(r.getAllByTestId("result")[4]);
     await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p4.jpg"));
     const before = shell.calls("search").length;
     // Photos 0 and 1 were deleted during a rescan; the job ends having removed them.

@@ -8,13 +8,15 @@ vi.mock("@tauri-apps/api/core", async () => (await import("./tauri")).coreMock);
 function props(n: number, extra: Record<string, unknown> = {}) {
   return {
     hits: hits(n),
-    selected: -1,
+    cursor: -1,
     busy: false,
     hasMore: false,
     answer: 1,
     activeTag: null,
-    onselect: vi.fn(),
+    onpick: vi.fn(),
     onopen: vi.fn(),
+    oncontext: vi.fn(),
+    onshowfewer: vi.fn(),
     onmorelike: vi.fn(),
     ontag: vi.fn(),
     onloadmore: vi.fn(),
@@ -74,12 +76,18 @@ describe("ResultGrid", () => {
     expect(getByTestId("results").hasAttribute("data-loading")).toBe(false);
   });
 
-  it("click opens, the hover button asks for similar photos, a tag chip filters", async () => {
+  it("click selects (Ctrl/Cmd toggles, Shift ranges), double click opens, the hover button asks for similar photos, a tag chip filters", async () => {
     const p = props(3);
     p.hits[1].tags = ["dog", "beach"];
     const { getAllByTestId } = render(ResultGrid, p);
     await fireEvent.click(getAllByTestId("result")[2]);
-    expect(p.onselect).toHaveBeenCalledWith(2);
+    expect(p.onpick).toHaveBeenLastCalledWith(2, { toggle: false, range: false });
+    expect(p.onopen).not.toHaveBeenCalled();
+    await fireEvent.click(getAllByTestId("result")[0], { ctrlKey: true });
+    expect(p.onpick).toHaveBeenLastCalledWith(0, { toggle: true, range: false });
+    await fireEvent.click(getAllByTestId("result")[1], { metaKey: true, shiftKey: true });
+    expect(p.onpick).toHaveBeenLastCalledWith(1, { toggle: true, range: true });
+    await fireEvent.dblClick(getAllByTestId("result")[2]);
     expect(p.onopen).toHaveBeenCalledWith(2);
     await fireEvent.click(getAllByTestId("result-more-like-this")[1]);
     expect(p.onmorelike).toHaveBeenCalledWith(p.hits[1]);
@@ -88,12 +96,50 @@ describe("ResultGrid", () => {
     await fireEvent.click(chips[1]);
     expect(p.ontag).toHaveBeenCalledWith("beach");
     expect(p.onopen).toHaveBeenCalledTimes(1);
+    expect(p.onpick).toHaveBeenCalledTimes(3);
+  });
+
+  it("a right-click asks for Glimpse's menu at the pointer, not the web view's", async () => {
+    const p = props(3);
+    const { getAllByTestId } = render(ResultGrid, p);
+    const ev = new MouseEvent("contextmenu", { bubbles: true, cancelable: true, clientX: 40, clientY: 60 });
+    getAllByTestId("result")[1].dispatchEvent(ev);
+    expect(ev.defaultPrevented).toBe(true);
+    expect(p.oncontext).toHaveBeenCalledWith(1, 40, 60);
+  });
+
+  it("marks the selected cells and the keyboard's cell", () => {
+    const p = props(5, { cursor: 3, selection: new Set([2, 4]) });
+    const { getAllByTestId } = render(ResultGrid, p);
+    const cells = getAllByTestId("result");
+    expect(cells.map((c) => c.getAttribute("aria-selected"))).toEqual(["false", "true", "false", "true", "false"]);
+    expect(cells.map((c) => c.dataset.selected ?? "")).toEqual(["", "1", "", "1", ""]);
+    expect(cells[3].classList.contains("focused")).toBe(true);
+    expect(getAllByTestId("results")[0].getAttribute("aria-activedescendant")).toBe("result-3");
+  });
+
+  it("weaker matches sit under a line with Show fewer; cells say how well they match in words", async () => {
+    const p = props(12, { weakFrom: 7, scale: { best: 0.9, floor: 0.8994, base: 0.8994, low: 0.8989 } });
+    const { getAllByTestId, getByTestId } = render(ResultGrid, p);
+    const line = getByTestId("weak-divider");
+    expect(line.textContent).toContain("Weaker matches");
+    // Cells 0-6 on two rows, the line, then the weaker ones on a row of their own.
+    expect(line.style.transform).toBe(`translateY(${16 + 2 * 194}px)`);
+    const cells = getAllByTestId("result");
+    expect(cells[7].parentElement).not.toBe(cells[6].parentElement);
+    expect(cells[0].querySelector(".relevance")!.textContent!.trim()).toBe("Strong match");
+    expect(cells[8].querySelector(".relevance")!.textContent!.trim()).toBe("Weak match");
+    // The raw score stays readable by the end-to-end tests.
+    expect(cells[8].dataset.score).toBe(String(p.hits[8].score));
+    expect(cells[0].textContent).not.toMatch(/0\.9/);
+    await fireEvent.click(getByTestId("show-fewer"));
+    expect(p.onshowfewer).toHaveBeenCalledTimes(1);
   });
 
   it("scrolls a selected item into view", async () => {
     const { getByTestId, rerender } = render(ResultGrid, props(100_000));
     const el = getByTestId("results");
-    await rerender(props(100_000, { selected: 5 * 100 })); // row 100
+    await rerender(props(100_000, { cursor: 5 * 100, selection: new Set([501]) })); // row 100
     expect(el.scrollTop).toBe(16 + 100 * 194 + 184 + 16 - 768);
     const cells = Array.from(el.querySelectorAll<HTMLElement>("[data-testid=result]"));
     expect(cells.some((c) => c.dataset.index === "500" && c.getAttribute("aria-selected") === "true")).toBe(true);
