@@ -230,6 +230,14 @@ describe("App", () => {
     expect(r.queryByTestId("query-cut")).toBeNull();
     await typeSearch(r, "a dog on a sofa, ".repeat(30));
     await waitFor(() => expect(r.getByTestId("query-cut").textContent).toMatch(/first 60 words/));
+    // Nothing matches a long query: the note stays, in the no-results state too.
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      return page([], false, { weakerHidden: true, queryCut: (q.text ?? "").length > 300 });
+    };
+    await typeSearch(r, "a zebra on a sofa, ".repeat(30));
+    await waitFor(() => expect(r.getByTestId("no-results")).toBeTruthy());
+    expect(within(r.getByTestId("no-results")).getByTestId("query-cut").textContent).toMatch(/first 60 words/);
   });
 
   it("no results because of the filters: says the filters left nothing, not 'try other words'", async () => {
@@ -316,6 +324,187 @@ describe("App", () => {
     await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p0.jpg"));
     await fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(r.queryByTestId("lightbox")).toBeNull());
+  });
+
+  it("right-click: Glimpse's own menu instead of the web view's; Copy path, Open, a failure said beside it", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    const cell = r.getAllByTestId("result")[2];
+    const ev = new MouseEvent("contextmenu", { bubbles: true, cancelable: true, clientX: 120, clientY: 90 });
+    cell.dispatchEvent(ev);
+    expect(ev.defaultPrevented).toBe(true);
+    const menu = await waitFor(() => r.getByTestId("context-menu"));
+    expect(within(menu).getAllByRole("menuitem").map((b) => b.textContent)).toEqual([
+      "Open",
+      "Reveal in file manager",
+      "Copy path",
+      "More like this",
+    ]);
+    // The right-clicked photo is selected; the first entry has the keyboard.
+    expect(r.getAllByTestId("result")[2].dataset.selected).toBe("1");
+    expect(document.activeElement).toBe(r.getByTestId("menu-open"));
+    await fireEvent.click(r.getByTestId("menu-copy-path"));
+    expect(r.queryByTestId("context-menu")).toBeNull();
+    await waitFor(() => expect(shell.calls("copy_paths")).toEqual([{ ids: [3] }]));
+    const notice = await waitFor(() => r.getByTestId("action-notice"));
+    expect(notice.textContent).toContain("Path copied.");
+    expect(notice.getAttribute("role")).toBe("status");
+    // Open fails: the shell's words, next to where the user acted, not in the top banner.
+    shell.commands.open_photo = () => {
+      throw "No app could open this photo.";
+    };
+    r.getAllByTestId("result")[1].dispatchEvent(new MouseEvent("contextmenu", { bubbles: true, cancelable: true }));
+    await fireEvent.click(await waitFor(() => r.getByTestId("menu-open")));
+    await waitFor(() => expect(r.getByTestId("action-notice").textContent).toContain("No app could open this photo."));
+    expect(r.getByTestId("action-notice").getAttribute("role")).toBe("alert");
+    expect(shell.calls("open_photo")).toEqual([{ id: 2 }]);
+    expect(r.queryByTestId("error")).toBeNull();
+    // More like this from the menu searches by that photo.
+    r.getAllByTestId("result")[0].dispatchEvent(new MouseEvent("contextmenu", { bubbles: true, cancelable: true }));
+    await fireEvent.click(await waitFor(() => r.getByTestId("menu-more-like-this")));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ examplePhotoId: 1 }));
+  });
+
+  it("the web view's menu is kept out everywhere but text fields", async () => {
+    const r = await started();
+    const outside = new MouseEvent("contextmenu", { bubbles: true, cancelable: true });
+    r.getByTestId("status-bar").dispatchEvent(outside);
+    expect(outside.defaultPrevented).toBe(true);
+    const inField = new MouseEvent("contextmenu", { bubbles: true, cancelable: true });
+    r.getByTestId("search-input").dispatchEvent(inField);
+    expect(inField.defaultPrevented).toBe(false);
+    expect(r.queryByTestId("context-menu")).toBeNull();
+  });
+
+  it("the menu by keyboard: Shift+F10 on the selected cell, arrows, Enter runs, Esc closes", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    const results = r.getByTestId("results");
+    await fireEvent.keyDown(r.getByTestId("search-input"), { key: "ArrowDown" });
+    await fireEvent.keyDown(results, { key: "ArrowRight" });
+    await fireEvent.keyDown(results, { key: "F10", shiftKey: true });
+    const menu = await waitFor(() => r.getByTestId("context-menu"));
+    expect(document.activeElement).toBe(r.getByTestId("menu-open"));
+    await fireEvent.keyDown(document.activeElement!, { key: "ArrowDown" });
+    await waitFor(() => expect(document.activeElement).toBe(r.getByTestId("menu-reveal")));
+    await fireEvent.keyDown(document.activeElement!, { key: "ArrowUp" });
+    await fireEvent.keyDown(document.activeElement!, { key: "ArrowUp" });
+    await waitFor(() => expect(document.activeElement).toBe(r.getByTestId("menu-more-like-this")));
+    // Esc closes the menu only: the selection and the grid stay.
+    await fireEvent.keyDown(menu, { key: "Escape" });
+    await waitFor(() => expect(r.queryByTestId("context-menu")).toBeNull());
+    expect(document.activeElement).toBe(results);
+    expect(r.getAllByTestId("result")[1].dataset.selected).toBe("1");
+    await fireEvent.keyDown(results, { key: "ContextMenu" });
+    await waitFor(() => r.getByTestId("context-menu"));
+    await fireEvent.keyDown(document.activeElement!, { key: "ArrowDown" });
+    await fireEvent.keyDown(document.activeElement!, { key: "ArrowDown" });
+    await waitFor(() => expect(document.activeElement).toBe(r.getByTestId("menu-copy-path")));
+    await fireEvent.keyDown(document.activeElement!, { key: "Enter" });
+    await waitFor(() => expect(shell.calls("copy_paths")).toEqual([{ ids: [2] }]));
+    expect(r.queryByTestId("context-menu")).toBeNull();
+  });
+
+  it("several at once: Ctrl+click two, Copy paths copies both; Shift+click a range; Esc clears", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    const cells = () => r.getAllByTestId("result");
+    const chosen = () => cells().filter((c) => c.dataset.selected === "1").map((c) => Number(c.dataset.index));
+    await fireEvent.click(cells()[1]);
+    expect(chosen()).toEqual([1]);
+    expect(r.queryByTestId("selection-bar")).toBeNull();
+    // A click selects, it does not open.
+    expect(r.queryByTestId("lightbox")).toBeNull();
+    await fireEvent.click(cells()[3], { ctrlKey: true });
+    expect(chosen()).toEqual([1, 3]);
+    expect(cells()[3].getAttribute("aria-selected")).toBe("true");
+    const bar = r.getByTestId("selection-bar");
+    expect(bar.textContent).toMatch(/2\s*selected/);
+    await fireEvent.click(r.getByTestId("selection-copy-paths"));
+    await waitFor(() => expect(shell.calls("copy_paths")).toEqual([{ ids: [2, 4] }]));
+    await waitFor(() => expect(within(r.getByTestId("selection-bar")).getByTestId("action-notice").textContent).toBe("2 paths copied."));
+    // The menu on one of them offers all their paths.
+    cells()[3].dispatchEvent(new MouseEvent("contextmenu", { bubbles: true, cancelable: true }));
+    await fireEvent.click(await waitFor(() => r.getByTestId("menu-copy-paths")));
+    await waitFor(() => expect(shell.calls("copy_paths")[1]).toEqual({ ids: [2, 4] }));
+    expect(chosen()).toEqual([1, 3]);
+    // Shift+click: the range from the last one clicked.
+    await fireEvent.click(cells()[0]);
+    await fireEvent.click(cells()[3], { shiftKey: true });
+    expect(chosen()).toEqual([0, 1, 2, 3]);
+    expect(r.getByTestId("selection-bar").textContent).toMatch(/4\s*selected/);
+    // Shift+arrows extend from the same anchor; Ctrl+A takes all; Esc clears; Clear too.
+    await fireEvent.keyDown(r.getByTestId("results"), { key: "ArrowRight", shiftKey: true });
+    expect(chosen()).toEqual([0, 1, 2, 3, 4]);
+    await fireEvent.keyDown(r.getByTestId("results"), { key: "Escape" });
+    expect(chosen()).toEqual([]);
+    await fireEvent.keyDown(r.getByTestId("results"), { key: "a", ctrlKey: true });
+    expect(chosen()).toEqual([0, 1, 2, 3, 4]);
+    await fireEvent.click(r.getByTestId("selection-clear"));
+    expect(chosen()).toEqual([]);
+    expect(r.queryByTestId("selection-bar")).toBeNull();
+    // Ctrl+A in the search box is the box's own.
+    await fireEvent.keyDown(r.getByTestId("search-input"), { key: "a", ctrlKey: true });
+    expect(chosen()).toEqual([]);
+    // Double click (and Enter) still open the lightbox.
+    await fireEvent.dblClick(cells()[2]);
+    await waitFor(() => expect(r.getByTestId("lightbox-path").textContent).toBe("/photos/p2.jpg"));
+  });
+
+  it("the selection follows the results by id when the library changes", async () => {
+    let shown = hits(8);
+    shell.commands.search = (a) => page((a.query as SearchQuery).text ? shown : hits(5), false);
+    const r = await started();
+    await typeSearch(r, "a red circle");
+    const cells = () => r.getAllByTestId("result");
+    await fireEvent.click(cells()[3]);
+    await fireEvent.click(cells()[5], { ctrlKey: true });
+    await fireEvent.click(cells()[6], { ctrlKey: true });
+    shown = hits(8).filter((h) => h.id !== 1 && h.id !== 6);
+    shell.emit("index-finished", { error: null, encoded: 0, failed: 0, removed: 2 });
+    await waitFor(() => expect(cells()).toHaveLength(6));
+    expect(cells().filter((c) => c.dataset.selected === "1").map((c) => c.dataset.path)).toEqual(["/photos/p3.jpg", "/photos/p6.jpg"]);
+    await fireEvent.click(r.getByTestId("selection-copy-paths"));
+    await waitFor(() => expect(shell.calls("copy_paths")).toEqual([{ ids: [4, 7] }]));
+  });
+
+  it("weaker matches: a line before the first one, Show fewer goes back; relevance in words, not cosines", async () => {
+    const strong = hits(3).map((h, i) => ({ ...h, score: 0.3 - i * 0.01 }));
+    const weak = hits(4, 3).map((h, i) => ({ ...h, score: 0.2 - i * 0.01 }));
+    shell.commands.search = (a) => {
+      const q = a.query as SearchQuery;
+      if (!q.text) return page(hits(5));
+      return q.includeWeak ? page([...strong, ...weak]) : page(strong, false, { weakerHidden: true });
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    expect(r.queryByTestId("weak-divider")).toBeNull();
+    await fireEvent.click(r.getByTestId("show-more"));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(7));
+    const line = r.getByTestId("weak-divider");
+    expect(line.textContent).toContain("Weaker matches");
+    // The line sits after the three better matches: they are on the rows above it.
+    const cells = r.getAllByTestId("result");
+    expect(cells[3].parentElement).not.toBe(cells[2].parentElement);
+    expect(cells.map((c) => c.querySelector(".relevance")!.textContent!.trim())).toEqual([
+      "Strong match",
+      "Strong match",
+      "Good match",
+      "Weak match",
+      "Weak match",
+      "Weak match",
+      "Weak match",
+    ]);
+    expect(cells[0].textContent).not.toMatch(/0\.3/);
+    expect(cells[0].dataset.score).toBe("0.3");
+    await fireEvent.dblClick(cells[4]);
+    await waitFor(() => expect(r.getByTestId("lightbox-match").textContent).toBe("Weak match"));
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await fireEvent.click(r.getByTestId("show-fewer"));
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(3));
+    expect(lastSearch().query).toMatchObject({ text: "dog", includeWeak: false });
+    expect(r.queryByTestId("weak-divider")).toBeNull();
+    expect(r.getByTestId("show-more")).toBeTruthy();
   });
 
   it("lightbox: the photo's folder narrows the results to that folder", async () => {
