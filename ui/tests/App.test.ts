@@ -147,6 +147,9 @@ describe("App", () => {
     expect(r.getAllByTestId("month-header").length).toBeGreaterThan(0);
     const sort = r.getByTestId("sort") as HTMLSelectElement;
     expect([...sort.options].map((o) => o.value)).toEqual(["newest", "oldest"]);
+    // The order sits with the results it orders, not in the filter bar (which then fits one line at 1280 px).
+    expect(r.getByRole("group", { name: "Filters" }).contains(sort)).toBe(false);
+    expect(sort.closest(".summary")).toBeTruthy();
     expect(r.getByTestId("provider").textContent).toBe("CUDA (fp16)");
     expect(r.getByTestId("status-bar").textContent).toContain("0.3.0");
     const root = r.getByTestId("root");
@@ -186,11 +189,22 @@ describe("App", () => {
     await waitFor(() => expect(r.getAllByTestId("filter-type").map((c) => c.dataset.type)).toEqual(["jpeg", "heic"]));
   });
 
-  it("no folders yet: says to add one", async () => {
+  it("no folders yet: says to add one, and the progress card offers nothing to pause", async () => {
     shell.commands.roots = () => [];
+    shell.commands.status = () => status({ photos: 0, indexed: 0, failed: 0, pending: 0 });
     shell.commands.search = () => page([]);
     const r = await started();
     expect(r.getByTestId("empty-state").textContent).toMatch(/Add a folder of photos to start/);
+    const card = r.getByTestId("progress");
+    expect(card.textContent).toContain("No photos yet");
+    expect(card.textContent).not.toContain("Up to date");
+    expect(r.queryByTestId("pause")).toBeNull();
+    // A folder with photos still to read is not empty: it is indexing, and can be paused.
+    shell.commands.roots = () => [{ ...ROOT, photos: 0, indexed: 0, failed: 0, failures: [] }];
+    shell.commands.status = () => status({ photos: 0, indexed: 0, failed: 0, pending: 0 });
+    shell.emit("index-state", { running: true, paused: false, progress: null, error: null });
+    await waitFor(() => expect(r.getByTestId("progress").textContent).toContain("Indexing photos"));
+    expect(r.getByTestId("pause")).toBeTruthy();
   });
 
   it("answers typing with results in rank order, once per pause", async () => {
