@@ -39,7 +39,14 @@ describe("with Object.prototype frozen", () => {
     await waitFor(() => expect(document.body.dataset.ready).toBe("1"));
     await fireEvent.input(r.getByTestId("search-input"), { target: { value: "dog" } });
     await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(3));
+    // A click selects, Ctrl+click adds, a right-click opens Glimpse's menu, a double click the lightbox.
     await fireEvent.click(r.getAllByTestId("result")[0]);
+    await fireEvent.click(r.getAllByTestId("result")[1], { ctrlKey: true });
+    await waitFor(() => expect(r.getByTestId("selection-bar")).toBeTruthy());
+    await fireEvent.contextMenu(r.getAllByTestId("result")[1]);
+    await waitFor(() => expect(r.getByTestId("menu-copy-paths")).toBeTruthy());
+    await fireEvent.keyDown(r.getByTestId("context-menu"), { key: "Escape" });
+    await fireEvent.dblClick(r.getAllByTestId("result")[0]);
     await waitFor(() => expect(r.getByTestId("lightbox")).toBeTruthy());
     expect(Object.isFrozen(Object.prototype)).toBe(true);
   });
