@@ -23,7 +23,9 @@ shape model (models/test/shape-clip):
      matches into the grid without retyping, and deleted files leave it (with nothing typed,
      the window lists every photo under month headers, checked after step 1);
   8. a failed "Reveal in file manager" (none runs here) is said inside the lightbox, in
-     words, and Copy path answers there too.
+     words, and Copy path answers there too; a right-click opens Glimpse's own menu, whose
+     Copy path puts the photo's path on the X clipboard, and Ctrl+click selects a second photo
+     for "Copy paths" (both paths, one per line).
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -236,6 +238,16 @@ def screenshot(out, name):
         subprocess.run(["import", "-display", DISPLAY, "-window", "root", "-crop",
                         "1280x820+0+0", "+repage", str(path)], check=True)
         print(f"  screenshot {path}", flush=True)
+
+
+def clipboard():
+    """The text on the X clipboard, read through GTK (as another program pasting would)."""
+    got = subprocess.run(
+        ["/usr/bin/python3", "-c",
+         "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk, Gdk;"
+         "t = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_text(); print(t or '', end='')"],
+        env={**os.environ, "DISPLAY": DISPLAY}, capture_output=True, text=True, timeout=20)
+    return got.stdout
 
 
 def xdotool(*args):
@@ -460,8 +472,10 @@ def run(args, work, procs):
     d.click(tag[0])
     check(d.find_all("active-tag") != [], "the tag filter is active")
     found = search(d, "red circle", allow_empty=True)
-    if d.find_all("show-more"):
-        d.click(d.find("show-more"))
+    # Nothing matches well: the quiet "Show the closest anyway" (or "Show more" beside results).
+    weaker = d.find_all("show-closest") or d.find_all("show-more")
+    if weaker:
+        d.click(weaker[0])
         found = wait_for("weaker results", lambda: results(d), timeout=30)
     check(len(found) >= 3, f"{len(found)} results with the star tag")
     check(all("yellow-star" in p for p, _ in found),
@@ -633,7 +647,10 @@ def run(args, work, procs):
 
     print("8. the lightbox says what went wrong where the user looks", flush=True)
     first = d.find_all("result")[0]
+    # A click selects; a double click opens the lightbox.
     d.click(first)
+    d.js("arguments[0].dispatchEvent(new MouseEvent('dblclick', {bubbles: true}))",
+         {ELEMENT: first})
     lb = d.find("lightbox")
     d.click(d.find("reveal"))
     notice = d.text(d.find("lightbox-notice", timeout=30))
@@ -647,6 +664,43 @@ def run(args, work, procs):
     check(lb in d.find_all("lightbox"), "Copy path answers in the lightbox")
     xdotool("key", "Escape")
     wait_for("the lightbox to close", lambda: d.find_all("lightbox") == [], timeout=10)
+
+    print("8b. Glimpse's own context menu, and several photos at once", flush=True)
+    cells = d.find_all("result")
+    paths = [d.attr(c, "data-path") for c in cells[:3]]
+    # A real right-click (XTEST, at the cell's place on the screen): Glimpse's menu, not the
+    # web view's.
+    def on_screen(el):
+        r = d.js("const b = arguments[0].getBoundingClientRect();"
+                 "return [window.screenX + b.left + b.width / 2, window.screenY + b.top + b.height / 2];",
+                 {ELEMENT: el})
+        return int(r[0]), int(r[1])
+    xdotool("mousemove", *on_screen(cells[1]))
+    xdotool("click", 3)
+    menu = d.find("context-menu", timeout=10)
+    entries = [t for t in ["menu-open", "menu-reveal", "menu-copy-path", "menu-more-like-this"]
+               if d.find_all(t, within=menu)]
+    check(len(entries) == 4, f"the menu offers Open, Reveal, Copy path, More like this ({entries})")
+    d.click(d.find("menu-copy-path"))
+    said = wait_for("the menu's answer", lambda: d.find_all("action-notice")
+                    and d.text(d.find("action-notice")), timeout=10)
+    check(said == "Path copied." and clipboard() == paths[1],
+          f"Copy path put the photo's path on the clipboard ({said!r})")
+    # Ctrl+click a second cell (real key and button presses), then Copy paths for both.
+    d.click(cells[0])
+    xdotool("mousemove", *on_screen(cells[2]))
+    xdotool("keydown", "ctrl")
+    xdotool("click", 1)
+    xdotool("keyup", "ctrl")
+    bar = d.find("selection-bar", timeout=10)
+    check("2 selected" in d.text(bar), f"two photos selected ({d.text(bar)!r})")
+    d.click(d.find("selection-copy-paths"))
+    wait_for("the paths to be copied", lambda: d.find_all("action-notice")
+             and "2 paths copied" in d.text(d.find("action-notice")), timeout=10)
+    copied = clipboard().splitlines()
+    check(sorted(copied) == sorted([paths[0], paths[2]]),
+          f"Copy paths put both on the clipboard, one per line ({copied})")
+    xdotool("key", "Escape")
 
     if shots:
         print("9. screenshot of indexing progress", flush=True)
