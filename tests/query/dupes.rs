@@ -1,6 +1,6 @@
 //! Duplicates decided on the pixels: every pair of photos is made a CLIP candidate (cosine
 //! threshold below any cosine), so what groups is what the pixel confirmation says. Copies of
-//! a picture must group with it; different pictures of one subject (issue 32: the same shape
+//! a picture must group with it; different pictures of one subject (the same shape
 //! on a differently coloured background, larger, moved, re-coloured) must not.
 
 use crate::common;
@@ -91,7 +91,7 @@ fn colour_and_layout_decide_copies_not_grey_structure_alone() {
 
     // Different pictures of one subject, as pairs (a, b).
     let mut distinct: Vec<(&str, Scene, Scene)> = vec![
-        // Issue 32: a green star on a green-grey gradient, a larger one on an olive gradient
+        // Found by a user: a green star on a green-grey gradient, a larger one on an olive gradient
         // as light.
         (
             "star-olive",
@@ -112,7 +112,7 @@ fn colour_and_layout_decide_copies_not_grey_structure_alone() {
                 0.27,
             ),
         ),
-        // Issue 32: a purple square on grey noise, and on flat red as light as the grey.
+        // Found by a user: a purple square on grey noise, and on flat red as light as the grey.
         (
             "square-red",
             scene(Background::Noise(150, 20), square, purple, 0.45, 0.5, 0.25),

@@ -4,7 +4,7 @@
 //! are and much of what colour they are, two different pictures of one subject can score as
 //! high as a copy, so every candidate pair is confirmed on the pixels: the two previews, reduced
 //! to small CIELAB pictures and aligned over the scales and shifts a slight crop makes, must
-//! agree in lightness structure, in colour overall and in colour everywhere (issue 32: a grey
+//! agree in lightness structure, in colour overall and in colour everywhere (a grey
 //! comparison alone grouped a green star on a green-grey gradient with a larger one on olive).
 
 use glimpse_clip::decode::{self, DecodeOptions};
@@ -36,8 +36,8 @@ pub enum DupeError {
 /// | copies: 50% resize, JPEG q60/q95, PNG↔JPEG, 3% crop, EXIF-rotated, +4 levels (84 pairs) | ≥ 0.997 | ≤ 2.3 | ≤ 8.3 |
 /// | subject moved a tenth of the frame | 0.937 | 5.9 | 67 |
 /// | same shape 23% larger on the same background | 0.961 | 1.7 | 24 |
-/// | issue 32: green star, larger, green-grey vs olive gradient | 0.990 | 31 | 35 |
-/// | issue 32: purple square on grey noise vs on flat red | 0.996 | 45 | 56 |
+/// | green star, larger, green-grey vs olive gradient | 0.990 | 31 | 35 |
+/// | purple square on grey noise vs on flat red | 0.996 | 45 | 56 |
 /// | subject re-coloured (red → blue, as light) | 0.928 | 27 | 127 |
 /// | whole picture re-coloured (red and blue swapped) | 0.376 | 72 | 133 |
 ///
