@@ -652,6 +652,17 @@ def run(args, work, procs):
     d.js("arguments[0].dispatchEvent(new MouseEvent('dblclick', {bubbles: true}))",
          {ELEMENT: first})
     lb = d.find("lightbox")
+    # A small picture opens at its own pixels (not blown up to the stage), and zooms by key.
+    level = wait_for("the zoom level", lambda: d.find_all("zoom-level") and d.text(d.find("zoom-level")),
+                     timeout=20)
+    drawn = d.js("const i = document.querySelector('[data-testid=lightbox] img.photo');"
+                 "return [i.naturalWidth, Math.round(i.getBoundingClientRect().width)];")
+    check(level == "100%" and drawn[0] == drawn[1] and drawn[0] < 400,
+          f"a {drawn[0]} px picture is drawn {drawn[1]} px wide, at {level}")
+    xdotool("key", "plus")
+    wait_for("125 %", lambda: d.text(d.find("zoom-level")) == "125%", timeout=10)
+    xdotool("key", "0")
+    check(d.text(d.find("zoom-level")) == "100%", "+ zooms in, 0 shows the whole picture again")
     d.click(d.find("reveal"))
     notice = d.text(d.find("lightbox-notice", timeout=30))
     check("No file manager could show this photo" in notice and "Invalid GUID" not in notice

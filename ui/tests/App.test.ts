@@ -583,6 +583,32 @@ describe("App", () => {
     expect(r.queryAllByTestId("subfolder")).toHaveLength(0);
   });
 
+  it("lightbox: zoom by keys and buttons, from the picture's own size", async () => {
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.dblClick(r.getAllByTestId("result")[2]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    const img = lb.querySelector("img.photo") as HTMLImageElement;
+    // jsdom lays nothing out: the stage measures 0, so the picture opens at its own pixels.
+    Object.defineProperty(img, "naturalWidth", { value: 1080 });
+    Object.defineProperty(img, "naturalHeight", { value: 8000 });
+    await fireEvent.load(img);
+    const level = () => within(lb).getByTestId("zoom-level").textContent;
+    await waitFor(() => expect(level()).toBe("100%"));
+    expect(img.style.width).toBe("1080px");
+    await fireEvent.keyDown(window, { key: "+" });
+    await waitFor(() => expect(level()).toBe("125%"));
+    expect(img.style.height).toBe("10000px");
+    await fireEvent.click(within(lb).getByTestId("zoom-out"));
+    await fireEvent.click(within(lb).getByTestId("zoom-out"));
+    await waitFor(() => expect(level()).toBe("80%"));
+    await fireEvent.keyDown(window, { key: "1" });
+    await waitFor(() => expect(level()).toBe("100%"));
+    // The next photo opens at its own opening scale again.
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    await waitFor(() => expect(within(r.getByTestId("lightbox")).queryByTestId("zoom-level")).toBeNull());
+  });
+
   it("lightbox: a failed reveal says so inside the lightbox, in the shell's words; Copy path", async () => {
     const r = await started();
     await typeSearch(r, "dog");

@@ -40,6 +40,13 @@ describe("keyAction", () => {
     expect(keyAction({ key: "Escape" }, lb)).toEqual({ type: "closeLightbox" });
     expect(keyAction({ key: "ArrowLeft" }, lb)).toEqual({ type: "lightboxStep", delta: -1 });
     expect(keyAction({ key: "ArrowRight", inControl: true }, lb)).toEqual({ type: "lightboxStep", delta: 1 });
+    // + and - zoom, 0 shows the whole picture, 1 its own pixels; not outside the lightbox.
+    expect(keyAction({ key: "+" }, lb)).toEqual({ type: "lightboxZoom", to: "in" });
+    expect(keyAction({ key: "=" }, lb)).toEqual({ type: "lightboxZoom", to: "in" });
+    expect(keyAction({ key: "-" }, lb)).toEqual({ type: "lightboxZoom", to: "out" });
+    expect(keyAction({ key: "0" }, lb)).toEqual({ type: "lightboxZoom", to: "fit" });
+    expect(keyAction({ key: "1" }, lb)).toEqual({ type: "lightboxZoom", to: "actual" });
+    expect(keyAction({ key: "+" }, ctx).type).not.toBe("lightboxZoom");
     expect(keyAction({ key: "Enter" }, lb)).toEqual({ type: "none" });
   });
   it("Esc leaves an example search first, then clears the box", () => {

@@ -45,6 +45,7 @@ export type KeyAction =
   | { type: "menu" }
   | { type: "open" }
   | { type: "lightboxStep"; delta: -1 | 1 }
+  | { type: "lightboxZoom"; to: "in" | "out" | "fit" | "actual" }
   | { type: "closeLightbox" }
   | { type: "clearExample" }
   | { type: "clearText" }
@@ -68,6 +69,10 @@ export function keyAction(e: KeyInput, ctx: KeyContext): KeyAction {
     if (e.key === "Escape") return { type: "closeLightbox" };
     if (e.key === "ArrowLeft" || e.key === "ArrowUp") return { type: "lightboxStep", delta: -1 };
     if (e.key === "ArrowRight" || e.key === "ArrowDown") return { type: "lightboxStep", delta: 1 };
+    if (e.key === "+" || e.key === "=") return { type: "lightboxZoom", to: "in" };
+    if (e.key === "-" || e.key === "_") return { type: "lightboxZoom", to: "out" };
+    if (e.key === "0") return { type: "lightboxZoom", to: "fit" };
+    if (e.key === "1") return { type: "lightboxZoom", to: "actual" };
     return NONE;
   }
 
