@@ -5,7 +5,7 @@ import { fireEvent, render, waitFor, within } from "@testing-library/svelte";
 import type { AppStatus, Hit, RootInfo, SearchQuery } from "../src/lib/api";
 import App from "../src/App.svelte";
 import { shell } from "./tauri";
-import { hits, page } from "./helpers";
+import { hit, hits, page } from "./helpers";
 
 vi.mock("@tauri-apps/api/core", async () => (await import("./tauri")).coreMock);
 vi.mock("@tauri-apps/api/event", async () => (await import("./tauri")).eventMock);
@@ -581,6 +581,36 @@ describe("App", () => {
     await waitFor(() => expect(r.getAllByTestId("subfolder")[2].classList.contains("shown")).toBe(true));
     await fireEvent.click(r.getByTestId("root-subfolders-toggle"));
     expect(r.queryAllByTestId("subfolder")).toHaveLength(0);
+  });
+
+  it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
+    localStorage.removeItem("glimpse.thumbSize");
+    shell.commands.search = (a) => {
+      const q = a.query as { offset: number };
+      if (q.offset > 0) return { hits: [], hasMore: false, weakerHidden: false, queryPreview: null, queryCut: false };
+      return {
+        hits: [
+          hit(1, { width: 8000, height: 600 }),
+          hit(2, { width: 4000, height: 3000 }),
+        ],
+        hasMore: false,
+        weakerHidden: false,
+        queryPreview: null,
+        queryCut: false,
+      };
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    const imgs = () => r.getAllByTestId("result").map((c) => c.querySelector("img") as HTMLImageElement);
+    await waitFor(() => expect(imgs()).toHaveLength(2));
+    expect(imgs().map((i) => i.classList.contains("whole"))).toEqual([true, false]);
+    const grid = () => r.getByTestId("results").querySelector("[style*=grid-template-columns]") as HTMLElement;
+    expect(grid().style.gridAutoRows).toBe("184px");
+    await fireEvent.click(r.getByTestId("thumb-size-xl"));
+    await waitFor(() => expect(grid().style.gridAutoRows).toBe("340px"));
+    expect(r.getByTestId("thumb-size-xl").getAttribute("aria-pressed")).toBe("true");
+    expect(localStorage.getItem("glimpse.thumbSize")).toBe("xl");
+    localStorage.removeItem("glimpse.thumbSize");
   });
 
   it("lightbox: zoom by keys and buttons, from the picture's own size", async () => {

@@ -16,6 +16,9 @@ import {
   visibleBlocks,
   visibleRows,
   weakSections,
+  THUMB_SIZES,
+  thumbPx,
+  showsWhole,
 } from "../src/lib/grid";
 
 describe("columns and rows", () => {
@@ -267,5 +270,21 @@ describe("the weaker matches' line", () => {
     // Down from the second row's first cell goes to the first weaker match, over the line.
     expect(moveInLayout(l, 5, "ArrowDown")).toBe(7);
     expect(moveInLayout(l, 7, "ArrowUp")).toBe(5);
+  });
+});
+
+describe("thumbnail sizes and shapes", () => {
+  it("offers four sizes, the middle one for anything unknown", () => {
+    expect(THUMB_SIZES.map((s) => s.px)).toEqual([128, 184, 256, 340]);
+    expect(thumbPx("xl")).toBe(340);
+    expect(thumbPx("huge")).toBe(184);
+    expect(thumbPx(null)).toBe(184);
+  });
+  it("shows a panorama or a long screenshot whole, a photo cropped square", () => {
+    expect(showsWhole(8000, 600)).toBe(true);
+    expect(showsWhole(1080, 8000)).toBe(true);
+    expect(showsWhole(4000, 3000)).toBe(false);
+    expect(showsWhole(3000, 4000)).toBe(false);
+    expect(showsWhole(null, 600)).toBe(false);
   });
 });

@@ -344,3 +344,28 @@ export function revealInLayout(
   if (bottom + pad > scrollTop + viewportHeight) return Math.max(0, bottom + pad - viewportHeight);
   return scrollTop;
 }
+
+/** The thumbnail sizes the size control offers (cell side in px), smallest first. */
+export const THUMB_SIZES = [
+  { id: "s", label: "S", px: 128 },
+  { id: "m", label: "M", px: 184 },
+  { id: "l", label: "L", px: 256 },
+  { id: "xl", label: "XL", px: 340 },
+] as const;
+
+export type ThumbSize = (typeof THUMB_SIZES)[number]["id"];
+
+/** The cell side for a size id (the middle one for anything unknown, e.g. a stale setting). */
+export function thumbPx(id: string | null | undefined): number {
+  return (THUMB_SIZES.find((s) => s.id === id) ?? THUMB_SIZES[1]).px;
+}
+
+/**
+ * Whether a cell shows the whole picture (letterboxed) rather than its centre cropped to a
+ * square: a panorama or a long screenshot cropped square shows only background.
+ */
+export function showsWhole(width: number | null | undefined, height: number | null | undefined): boolean {
+  if (!width || !height || width <= 0 || height <= 0) return false;
+  const r = width / height;
+  return r > 2 || r < 0.5;
+}
