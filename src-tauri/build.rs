@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 20] = [
+const COMMANDS: [&str; 22] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -31,4 +31,6 @@ const COMMANDS: [&str; 20] = [
     "stop_auto_tag",
     "copy_paths",
     "folders",
+    "rename_tag",
+    "delete_tag",
 ];

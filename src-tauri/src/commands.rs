@@ -147,6 +147,22 @@ pub async fn search(state: State<'_, AppState>, query: SearchQuery) -> Result<Se
     run(state, move |s| s.search(&query)).await
 }
 
+/// Renames a tag everywhere; the tags in use after.
+#[tauri::command]
+pub async fn rename_tag(
+    state: State<'_, AppState>,
+    old: String,
+    new: String,
+) -> Result<Vec<TagCount>, String> {
+    run(state, move |s| s.rename_tag(&old, &new)).await
+}
+
+/// Takes a tag off every photo; the tags in use after.
+#[tauri::command]
+pub async fn delete_tag(state: State<'_, AppState>, name: String) -> Result<Vec<TagCount>, String> {
+    run(state, move |s| s.delete_tag(&name)).await
+}
+
 /// The folder tree below a root.
 #[tauri::command]
 pub async fn folders(state: State<'_, AppState>, root: String) -> Result<Vec<FolderCount>, String> {

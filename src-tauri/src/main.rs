@@ -110,6 +110,8 @@ fn main() -> anyhow::Result<()> {
             commands::stop_auto_tag,
             commands::copy_paths,
             commands::folders,
+            commands::rename_tag,
+            commands::delete_tag,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

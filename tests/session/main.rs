@@ -1533,3 +1533,43 @@ fn a_home_folder_holding_the_library_is_a_root_whose_library_is_never_indexed_or
     });
     assert!(found, "{:?}", s.session.roots().unwrap());
 }
+
+#[test]
+fn a_tag_is_renamed_or_deleted_on_its_photos_and_in_its_folder_auto_tag() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (YELLOW, STAR)], 3, 71);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let labels = vec!["circle".to_string(), "star".into()];
+    s.session.tag_folder(&photos, &labels).unwrap();
+    let count = |name: &str| {
+        s.session
+            .tags()
+            .unwrap()
+            .into_iter()
+            .find(|t| t.name == name)
+            .map_or(0, |t| t.count)
+    };
+    let circles = count("circle");
+    assert!(circles > 0);
+    let after = s.session.rename_tag("circle", "  round  ").unwrap();
+    assert!(after
+        .iter()
+        .any(|t| t.name == "round" && t.count == circles));
+    assert_eq!(count("circle"), 0);
+    // The folder's auto-tag names it too, so tagging again starts from the new name.
+    let suggested = s.session.default_labels(Some(&photos)).unwrap();
+    assert_eq!(suggested.labels, ["round", "star"]);
+    assert_eq!(
+        s.session.rename_tag("round", " ").unwrap_err().to_string(),
+        "a tag needs a name"
+    );
+    assert!(s.session.rename_tag("nothing", "x").is_err());
+    let left = s.session.delete_tag("star").unwrap();
+    assert!(left.iter().all(|t| t.name != "star"));
+    assert_eq!(
+        s.session.default_labels(Some(&photos)).unwrap().labels,
+        ["round"]
+    );
+}

@@ -583,6 +583,39 @@ describe("App", () => {
     expect(r.queryAllByTestId("subfolder")).toHaveLength(0);
   });
 
+  it("tags can be renamed and deleted from the tag list; the filter follows", async () => {
+    let tagList = [
+      { name: "dog", count: 12 },
+      { name: "beach", count: 5 },
+    ];
+    shell.commands.tags = () => tagList;
+    shell.commands.rename_tag = (a) => {
+      tagList = tagList.map((t) => (t.name === a.old ? { ...t, name: a.new as string } : t));
+      return tagList;
+    };
+    shell.commands.delete_tag = (a) => {
+      tagList = tagList.filter((t) => t.name !== a.name);
+      return tagList;
+    };
+    const r = await started();
+    const tag = (name: string) => r.getAllByTestId("tag-filter").find((e) => e.dataset.tag === name)!;
+    await fireEvent.click(await waitFor(() => tag("dog")));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { tag: "dog" } }));
+    await fireEvent.click(r.getByTestId("tags-edit"));
+    const row = (name: string) => r.getAllByTestId("tag-edit-row").find((e) => e.dataset.tag === name)!;
+    const input = within(row("dog")).getByTestId("tag-rename-input") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "my dog" } });
+    await fireEvent.click(within(row("dog")).getByTestId("tag-rename"));
+    expect(shell.calls("rename_tag")[0]).toEqual({ old: "dog", new: "my dog" });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { tag: "my dog" } }));
+    await fireEvent.click(within(row("beach")).getByTestId("tag-delete"));
+    await fireEvent.click(r.getByTestId("tag-delete-confirm"));
+    expect(shell.calls("delete_tag")[0]).toEqual({ name: "beach" });
+    await waitFor(() => expect(r.getAllByTestId("tag-edit-row").map((e) => e.dataset.tag)).toEqual(["my dog"]));
+    await fireEvent.click(r.getByTestId("tags-edit"));
+    expect(tag("my dog").getAttribute("aria-pressed")).toBe("true");
+  });
+
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
     localStorage.removeItem("glimpse.thumbSize");
     shell.commands.search = (a) => {

@@ -43,6 +43,8 @@ function setup(extra: LibraryOptions = {}) {
     addPickedFolder: vi.fn(
       async () => ({ roots: [root("/a"), root("/picked")], folder: "/picked", alreadyIn: null }) as FolderAdded | null,
     ),
+    renameTag: vi.fn(async (_old: string, name: string) => [{ name, count: 2 }]),
+    deleteTag: vi.fn(async () => [] as { name: string; count: number }[]),
   } satisfies LibraryApi;
   const events: LibraryEvents = {
     indexProgress: async (f) => ((handlers.progress = f), off),
@@ -182,6 +184,24 @@ describe("Library", () => {
     // A folder added next clears it.
     await t.lib.addRoot("/b");
     expect(t.lib.value.notice).toBeNull();
+  });
+
+  it("renames and deletes tags, then the results follow; failures are said", async () => {
+    const onChanged = vi.fn();
+    const t = { ...setup({ onChanged }), onChanged };
+    expect(await t.lib.renameTag("dog", "  my dog ")).toBe(true);
+    expect(t.api.renameTag).toHaveBeenCalledWith("dog", "my dog");
+    expect(t.lib.value.tags).toEqual([{ name: "my dog", count: 2 }]);
+    expect(await t.lib.renameTag("dog", "dog")).toBe(false);
+    expect(await t.lib.renameTag("dog", "  ")).toBe(false);
+    expect(t.api.renameTag).toHaveBeenCalledTimes(1);
+    expect(await t.lib.deleteTag("my dog")).toBe(true);
+    expect(t.lib.value.tags).toEqual([]);
+    await flush();
+    expect(t.onChanged).toHaveBeenCalled();
+    t.api.deleteTag.mockRejectedValueOnce("no");
+    expect(await t.lib.deleteTag("x")).toBe(false);
+    expect(t.onError).toHaveBeenCalledWith("no", "Could not delete “x”");
   });
 
   it("turns command failures into messages", async () => {

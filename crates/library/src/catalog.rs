@@ -2594,6 +2594,142 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Renames a tag everywhere: its photos, and the auto-tags that name it (so photos arriving
+    /// later get the new name). Its meaning is kept: the label keeps its stored vectors. Onto a
+    /// tag that exists, the two merge (a photo with both keeps the higher score). Returns how
+    /// many photos carry the tag now; `None` when there is no tag `old`.
+    pub(crate) fn rename_label(&self, old: &str, new: &str) -> Result<Option<u64>, CatalogError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin renaming a tag")?;
+        let id = |name: &str| -> Result<Option<i64>, CatalogError> {
+            tx.query_row("SELECT id FROM labels WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .ctx("find tag")
+        };
+        let Some(old_id) = id(old)? else {
+            return Ok(None);
+        };
+        let kept = match id(new)? {
+            Some(new_id) if new_id != old_id => {
+                tx.execute(
+                    "INSERT INTO tags(photo_id, label_id, score)
+                     SELECT photo_id, ?2, score FROM tags WHERE label_id = ?1
+                     ON CONFLICT(photo_id, label_id) DO UPDATE SET score = MAX(score, excluded.score)",
+                    params![old_id, new_id],
+                )
+                .ctx("merge tags")?;
+                tx.execute("DELETE FROM labels WHERE id = ?1", [old_id])
+                    .ctx("merge tags")?;
+                new_id
+            }
+            _ => {
+                tx.execute(
+                    "UPDATE labels SET name = ?2 WHERE id = ?1",
+                    params![old_id, new],
+                )
+                .ctx("rename tag")?;
+                old_id
+            }
+        };
+        self.edit_rules(&tx, |labels| {
+            let mut out: Vec<String> = Vec::with_capacity(labels.len());
+            for l in labels {
+                let l = if l == old { new.to_string() } else { l.clone() };
+                if !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+            out
+        })?;
+        let n: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM tags WHERE label_id = ?1",
+                [kept],
+                |r| r.get(0),
+            )
+            .ctx("count tags")?;
+        tx.commit().ctx("commit renaming a tag")?;
+        Ok(Some(n as u64))
+    }
+
+    /// Takes a tag off every photo and out of the auto-tags that name it (an auto-tag left
+    /// with no label ends). Returns how many photos carried it.
+    pub(crate) fn delete_label(&self, name: &str) -> Result<u64, CatalogError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin deleting a tag")?;
+        let n: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id WHERE l.name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ctx("count tags")?;
+        tx.execute("DELETE FROM labels WHERE name = ?1", [name])
+            .ctx("delete tag")?;
+        self.edit_rules(&tx, |labels| {
+            labels.iter().filter(|l| *l != name).cloned().collect()
+        })?;
+        tx.commit().ctx("commit deleting a tag")?;
+        Ok(n as u64)
+    }
+
+    /// Rewrites the label lists of the auto-tags with `edit`; one left empty ends. Any change
+    /// bumps every rule's sequence number (their order kept), so readers of
+    /// [`Catalog::tag_rules_version`] read them again.
+    fn edit_rules(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        edit: impl Fn(&[String]) -> Vec<String>,
+    ) -> Result<(), CatalogError> {
+        let rules: Vec<(Vec<u8>, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT folder, labels FROM tag_rules")
+                .ctx("read auto-tags")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .ctx("read auto-tags")?
+                .collect::<Result<_, _>>()
+                .ctx("read auto-tags")?;
+            rows
+        };
+        let mut changed = false;
+        for (folder, json) in rules {
+            let Ok(labels) = serde_json::from_str::<Vec<String>>(&json) else {
+                continue;
+            };
+            let edited = edit(&labels);
+            if edited == labels {
+                continue;
+            }
+            changed = true;
+            if edited.is_empty() {
+                tx.execute("DELETE FROM tag_rules WHERE folder = ?1", [&folder])
+                    .ctx("end auto-tag")?;
+            } else {
+                let json = serde_json::to_string(&edited).map_err(|e| CatalogError::Sql {
+                    context: "store auto-tag",
+                    source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+                })?;
+                tx.execute(
+                    "UPDATE tag_rules SET labels = ?2 WHERE folder = ?1",
+                    params![folder, json],
+                )
+                .ctx("store auto-tag")?;
+            }
+        }
+        if changed {
+            tx.execute("UPDATE tag_rules SET seq = seq + 1", [])
+                .ctx("store auto-tag")?;
+        }
+        Ok(())
+    }
+
     /// Forgets the auto-tags of `folder` and of the folders inside it (their tags stay).
     pub(crate) fn forget_tag_rules(&self, folder: &Path) -> Result<usize, CatalogError> {
         let (base, lo, hi) = subtree_range(folder);
@@ -2668,6 +2804,76 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_renamed_or_deleted_changes_its_photos_and_the_auto_tags_that_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..3)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
+            .collect();
+        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let (dog, pup, cat_l) = (
+            cat.label_id("dog", false).unwrap(),
+            cat.label_id("puppy", false).unwrap(),
+            cat.label_id("cat", false).unwrap(),
+        );
+        cat.replace_tags(
+            &ids,
+            &[
+                (ids[0], dog, 0.9),
+                (ids[1], dog, 0.4),
+                (ids[1], pup, 0.7),
+                (ids[2], cat_l, 0.8),
+            ],
+        )
+        .unwrap();
+        let rule = |folder: &str, labels: &[&str]| TagRule {
+            folder: dir.path().join(folder),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            threshold: 0.5,
+            min_cosine: 0.2,
+        };
+        cat.set_tag_rule(&rule("p", &["dog", "puppy", "cat"]))
+            .unwrap();
+        cat.set_tag_rule(&rule("q", &["cat"])).unwrap();
+        let version = cat.tag_rules_version().unwrap();
+        let tags = |c: &Catalog| -> Vec<(i64, Vec<(String, f32)>)> {
+            let mut t: Vec<_> = c.tags_of(&ids).unwrap().into_iter().collect();
+            t.sort_by_key(|x| x.0);
+            t
+        };
+
+        // Renamed: the same photos, the new name, in the auto-tag too (rules keep their order).
+        assert_eq!(cat.rename_label("dog", "my dog").unwrap(), Some(2));
+        assert_eq!(tags(&cat)[0].1, [("my dog".to_string(), 0.9)]);
+        let rules = cat.tag_rules().unwrap();
+        assert_eq!(rules[0].labels, ["my dog", "puppy", "cat"]);
+        assert_eq!(rules[1].folder, dir.path().join("q"));
+        assert_ne!(
+            cat.tag_rules_version().unwrap(),
+            version,
+            "readers see the change"
+        );
+        assert_eq!(cat.rename_label("nothing", "x").unwrap(), None);
+
+        // Onto a tag that exists: merged, the higher score kept, named once in the auto-tag.
+        assert_eq!(cat.rename_label("puppy", "my dog").unwrap(), Some(2));
+        assert_eq!(tags(&cat)[1].1, [("my dog".to_string(), 0.7)]);
+        assert_eq!(cat.tag_rules().unwrap()[0].labels, ["my dog", "cat"]);
+        assert!(cat.tag_counts().unwrap().iter().all(|(n, _)| n != "puppy"));
+
+        // Deleted: off every photo; an auto-tag left with no label ends.
+        assert_eq!(cat.delete_label("cat").unwrap(), 1);
+        assert!(!tags(&cat)
+            .iter()
+            .any(|(_, t)| t.iter().any(|(n, _)| n == "cat")));
+        let rules = cat.tag_rules().unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].labels, ["my dog"]);
+        assert_eq!(cat.delete_label("cat").unwrap(), 0);
+    }
 
     #[test]
     fn filter_types_name_stored_formats() {

@@ -59,6 +59,17 @@ impl Records {
         Ok(self.catalog.root_holding(path)?)
     }
 
+    /// Renames a tag on its photos and in the auto-tags that name it (merging into a tag of
+    /// that name); its meaning is kept. How many photos carry it now, `None` if there is none.
+    pub fn rename_tag(&self, old: &str, new: &str) -> Result<Option<u64>, LibraryError> {
+        Ok(self.catalog.rename_label(old, new)?)
+    }
+
+    /// Takes a tag off every photo and out of the auto-tags; how many photos carried it.
+    pub fn delete_tag(&self, name: &str) -> Result<u64, LibraryError> {
+        Ok(self.catalog.delete_label(name)?)
+    }
+
     /// The folders below a root holding searchable photos, with their subtree's count, by path.
     pub fn folder_counts(&self, root_id: i64) -> Result<Vec<(PathBuf, u64)>, LibraryError> {
         Ok(self.catalog.folder_counts(root_id)?)

@@ -60,6 +60,9 @@ pub enum SessionError {
         /// Why not.
         reason: String,
     },
+    /// A tag could not be renamed (no such tag, no new name).
+    #[error("{0}")]
+    Tag(String),
     /// No photo with this id: it was removed (its file deleted or its folder taken out)
     /// after the window showed it.
     #[error("This photo is no longer in the library.")]
@@ -917,6 +920,28 @@ impl Session {
             .into_iter()
             .map(|(name, count)| TagCount { name, count })
             .collect())
+    }
+
+    /// Renames a tag (on its photos and in the auto-tags naming it; onto an existing tag, the
+    /// two merge); answers the tags in use after it.
+    pub fn rename_tag(&self, old: &str, new: &str) -> Result<Vec<TagCount>, SessionError> {
+        let new = new.trim();
+        if new.is_empty() {
+            return Err(SessionError::Tag("a tag needs a name".into()));
+        }
+        let eng = self.engine()?;
+        let renamed = lock(&eng.reader).records().rename_tag(old, new)?;
+        if renamed.is_none() {
+            return Err(SessionError::Tag(format!("there is no tag “{old}”")));
+        }
+        self.tags()
+    }
+
+    /// Takes a tag off every photo and out of the auto-tags; answers the tags in use after it.
+    pub fn delete_tag(&self, name: &str) -> Result<Vec<TagCount>, SessionError> {
+        let eng = self.engine()?;
+        lock(&eng.reader).records().delete_tag(name)?;
+        self.tags()
     }
 
     /// The formats of the searchable photos, most photos first, for the type filter.

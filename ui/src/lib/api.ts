@@ -221,6 +221,10 @@ export const api = {
   addPickedFolder: () => invoke<FolderAdded | null>("add_picked_folder"),
   /** Adds a pasted folder path once the user says yes in the shell's own dialog; null when they decline. */
   addRoot: (path: string) => invoke<FolderAdded | null>("add_typed_folder", { path }),
+  /** Renames a tag on its photos and in the auto-tags (merging into one of that name); the tags after. */
+  renameTag: (old: string, name: string) => invoke<TagCount[]>("rename_tag", { old, new: name }),
+  /** Takes a tag off every photo and out of the auto-tags; the tags after. */
+  deleteTag: (name: string) => invoke<TagCount[]>("delete_tag", { name }),
   /** The folders below a root holding searchable photos, by path (the folder tree). */
   folders: (root: string) => invoke<FolderCount[]>("folders", { root }),
   /** Removes a folder's photos from the library (never from the disk). */

@@ -22,7 +22,17 @@ import type {
 
 export type LibraryApi = Pick<
   typeof realApi,
-  "status" | "roots" | "tags" | "formats" | "addRoot" | "removeRoot" | "pauseIndexing" | "resumeIndexing" | "addPickedFolder"
+  | "status"
+  | "roots"
+  | "tags"
+  | "formats"
+  | "addRoot"
+  | "removeRoot"
+  | "pauseIndexing"
+  | "resumeIndexing"
+  | "addPickedFolder"
+  | "renameTag"
+  | "deleteTag"
 >;
 export type LibraryEvents = Pick<typeof realEvents, "indexProgress" | "indexState" | "indexFinished">;
 
@@ -291,6 +301,34 @@ export class Library implements Readable<LibraryState> {
       return this.added(await this.api.addPickedFolder());
     } catch (e) {
       this.fail(e, "Could not add the folder");
+      return false;
+    }
+  }
+
+  /** Renames a tag everywhere; false when it failed (the banner says why). */
+  async renameTag(old: string, name: string): Promise<boolean> {
+    const to = name.trim();
+    if (!to || to === old) return false;
+    try {
+      const tags = await this.api.renameTag(old, to);
+      this.state.update((s) => ({ ...s, tags }));
+      this.changed(true);
+      return true;
+    } catch (e) {
+      this.fail(e, `Could not rename “${old}”`);
+      return false;
+    }
+  }
+
+  /** Takes a tag off every photo; false when it failed. */
+  async deleteTag(name: string): Promise<boolean> {
+    try {
+      const tags = await this.api.deleteTag(name);
+      this.state.update((s) => ({ ...s, tags }));
+      this.changed(true);
+      return true;
+    } catch (e) {
+      this.fail(e, `Could not delete “${name}”`);
       return false;
     }
   }
