@@ -847,6 +847,11 @@ describe("App", () => {
     expect(r.getAllByTestId("label-chip")).toHaveLength(3);
     await fireEvent.click(r.getByTestId("label-clear-all"));
     expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
+    // "Clear all" can be taken back, until the labels change again.
+    await fireEvent.click(r.getByTestId("label-undo-clear"));
+    expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["dog", "beach", "red bike"]);
+    await fireEvent.click(r.getByTestId("label-clear-all"));
+    expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
     await fireEvent.input(input, { target: { value: "whiteboard" } });
     await fireEvent.keyDown(input, { key: "Enter" });
     expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["whiteboard"]);
