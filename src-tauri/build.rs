@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 22] = [
+const COMMANDS: [&str; 23] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -33,4 +33,5 @@ const COMMANDS: [&str; 22] = [
     "folders",
     "rename_tag",
     "delete_tag",
+    "open_map",
 ];

@@ -249,6 +249,34 @@ pub async fn open_photo(
         })
 }
 
+/// Shows where a library photo was taken on OpenStreetMap in the web browser: the only
+/// address Glimpse ever opens, only when asked, and built here from the photo's own position
+/// (the page names a photo, never a URL).
+#[tauri::command]
+pub async fn open_map(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+) -> Result<(), String> {
+    let detail = run(state, move |s| s.photo(id)).await?;
+    let (Some(lat), Some(lon)) = (detail.latitude, detail.longitude) else {
+        return Err("This photo does not say where it was taken.".into());
+    };
+    let url = map_url(lat, lon);
+    app.opener().open_url(&url, None::<&str>).map_err(|e| {
+        tracing::warn!("opening the map failed: {e}");
+        match app.clipboard().write_text(url.clone()) {
+            Ok(()) => "No web browser could open the map; its address is copied.".to_string(),
+            Err(_) => format!("No web browser could open the map. It is at {url}"),
+        }
+    })
+}
+
+/// The OpenStreetMap page of a position, zoomed to streets.
+fn map_url(lat: f64, lon: f64) -> String {
+    format!("https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=16/{lat:.6}/{lon:.6}")
+}
+
 /// What the page shows when the desktop could not act on `path`: `what` failed, and the path
 /// is on the clipboard (or, if even that failed, in the message).
 fn fallback(app: &tauri::AppHandle, path: &Path, what: &str) -> String {
@@ -286,4 +314,15 @@ pub async fn copy_paths(
 #[tauri::command]
 pub async fn fetch_model(state: State<'_, AppState>) -> Result<ModelState, String> {
     run(state, |s| s.fetch_model()).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_map_address_is_openstreetmap_at_the_photo_s_position() {
+        assert_eq!(
+            super::map_url(35.681236, -139.767125),
+            "https://www.openstreetmap.org/?mlat=35.681236&mlon=-139.767125#map=16/35.681236/-139.767125"
+        );
+    }
 }

@@ -112,6 +112,7 @@ fn main() -> anyhow::Result<()> {
             commands::folders,
             commands::rename_tag,
             commands::delete_tag,
+            commands::open_map,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

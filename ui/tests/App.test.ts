@@ -646,6 +646,25 @@ describe("App", () => {
     localStorage.removeItem("glimpse.thumbSize");
   });
 
+  it("lightbox: a photo's position reads as a place, and the map opens only on click", async () => {
+    const photo = shell.commands.photo;
+    shell.commands.photo = (a) => ({ ...(photo(a) as object), latitude: 35.68123, longitude: -139.7671 });
+    shell.commands.open_map = () => {
+      throw "No web browser could open the map; its address is copied.";
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.dblClick(r.getAllByTestId("result")[0]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    await waitFor(() => expect(within(lb).getByTestId("lightbox-place").textContent).toBe("35.6812° N, 139.7671° W"));
+    expect(shell.calls("open_map")).toHaveLength(0);
+    await fireEvent.click(within(lb).getByTestId("lightbox-open-map"));
+    expect(shell.calls("open_map")[0]).toEqual({ id: 1 });
+    await waitFor(() =>
+      expect(within(lb).getByTestId("lightbox-notice").textContent).toBe("No web browser could open the map; its address is copied."),
+    );
+  });
+
   it("lightbox: zoom by keys and buttons, from the picture's own size", async () => {
     const r = await started();
     await typeSearch(r, "dog");

@@ -17,7 +17,7 @@ import {
   relevanceScale,
   rootStatusText,
 } from "../src/lib/format";
-import { modelTitle } from "../src/lib/format";
+import { formatPlace, modelTitle } from "../src/lib/format";
 
 describe("formatEta", () => {
   it("writes seconds, minutes, hours and days", () => {
@@ -198,5 +198,12 @@ describe("relevance (what a cell and the lightbox say instead of a cosine)", () 
     expect(relevanceScale([])).toBeNull();
     expect(relevance(null, relevanceScale(scored(0.3)))).toBeNull();
     expect(relevance(0.3, null)).toBeNull();
+  });
+});
+
+describe("formatPlace", () => {
+  it("says a position with hemispheres, to about ten metres", () => {
+    expect(formatPlace(35.681236, 139.767125)).toBe("35.6812° N, 139.7671° E");
+    expect(formatPlace(-33.8568, -70.6483)).toBe("33.8568° S, 70.6483° W");
   });
 });

@@ -244,6 +244,8 @@ export const api = {
     invoke<TagReport>("tag_folder", { folder, labels }),
   reveal: (id: number) => invoke<void>("reveal", { id }),
   open: (id: number) => invoke<void>("open_photo", { id }),
+  /** Shows where a photo was taken on OpenStreetMap in the browser (only when asked). */
+  openMap: (id: number) => invoke<void>("open_map", { id }),
   /** Puts the photos' paths on the clipboard, one per line; answers how many. */
   copyPaths: (ids: number[]) => invoke<number>("copy_paths", { ids }),
   /** Fetches the default model (progress on `model-progress`). */

@@ -224,3 +224,9 @@ export function modelTitle(name: string, description: string | null): { title: s
   if (cut < 0) return { title: d.replace(/\.$/, ""), rest: "" };
   return { title: d.slice(0, cut), rest: d.slice(cut + 1).trim() };
 }
+
+/** A photo's position as people read it: "35.6812° N, 139.7671° E" (four decimals: ~10 m). */
+export function formatPlace(latitude: number, longitude: number): string {
+  const part = (v: number, pos: string, neg: string) => `${Math.abs(v).toFixed(4)}° ${v < 0 ? neg : pos}`;
+  return `${part(latitude, "N", "S")}, ${part(longitude, "E", "W")}`;
+}
