@@ -616,6 +616,35 @@ describe("App", () => {
     expect(tag("my dog").getAttribute("aria-pressed")).toBe("true");
   });
 
+  it("settings say the model by name, what runs it and where the library is; Esc closes", async () => {
+    localStorage.removeItem("glimpse.thumbSize");
+    shell.commands.status = () =>
+      status({
+        model: {
+          name: "ViT-B-32__openai",
+          ready: true,
+          dir: "/data/models/ViT-B-32__openai",
+          problem: null,
+          description: "OpenAI CLIP ViT-B/32 (English). The default: fast on any CPU, about 600 MB.",
+        },
+      });
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    const dlg = await waitFor(() => r.getByTestId("settings"));
+    expect(within(dlg).getByTestId("settings-model").textContent).toBe(
+      "OpenAI CLIP ViT-B/32 (English) — The default: fast on any CPU, about 600 MB.",
+    );
+    expect(within(dlg).getByTestId("settings-provider").textContent).toBe("CUDA (fp16)");
+    expect(within(dlg).getByTestId("settings-library").textContent).toBe("/data/library");
+    expect(dlg.textContent).toContain("glimpse index --model NAME");
+    await fireEvent.click(within(dlg).getByTestId("settings-size-l"));
+    expect(localStorage.getItem("glimpse.thumbSize")).toBe("l");
+    expect(r.getByTestId("thumb-size-l").getAttribute("aria-pressed")).toBe("true");
+    await fireEvent.keyDown(window, { key: "Escape" });
+    await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
+    localStorage.removeItem("glimpse.thumbSize");
+  });
+
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
     localStorage.removeItem("glimpse.thumbSize");
     shell.commands.search = (a) => {
