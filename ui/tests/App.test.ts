@@ -766,6 +766,18 @@ describe("App", () => {
     await fireEvent.change(after, { target: { value: "2024-06-01" } });
     await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { after: "2024-06-01" } }));
     expect(after.closest(".date")!.classList.contains("empty")).toBe(false);
+    // Typed in words, read when left (not at every keystroke); what is no day is said, unsearched.
+    const before = r.getByTestId("filter-before") as HTMLInputElement;
+    const asked = shell.calls("search").length;
+    await fireEvent.input(before, { target: { value: "July 2024" } });
+    expect(shell.calls("search")).toHaveLength(asked);
+    await fireEvent.change(before, { target: { value: "July 2024" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { after: "2024-06-01", before: "2024-07-01" } }));
+    expect(before.value).toBe("2024-07-01");
+    const n = shell.calls("search").length;
+    await fireEvent.change(before, { target: { value: "next tuesday" } });
+    expect(r.getByText(/“next tuesday” is not a day Glimpse reads/)).toBeTruthy();
+    expect(shell.calls("search")).toHaveLength(n);
   });
 
   it("a tag with an empty box lists its photos by date, without scores", async () => {

@@ -11,6 +11,7 @@ import {
   toFilter,
   toggleType,
   typeChoices,
+  parseDay,
 } from "../src/lib/query";
 
 describe("filters → Filter", () => {
@@ -125,5 +126,23 @@ describe("Clear filters", () => {
     // A listing's default order is newest first: choosing it changes nothing to clear.
     expect(canClearFilters({ ...defaultFilters(), sort: "newest" }, true)).toBe(false);
     expect(canClearFilters({ ...defaultFilters(), sort: "oldest" }, true)).toBe(true);
+  });
+});
+
+describe("parseDay", () => {
+  it("reads ISO days, months and years, and days with the month in words", () => {
+    expect(parseDay("2024-06-01")).toBe("2024-06-01");
+    expect(parseDay(" 2024/6/1 ")).toBe("2024-06-01");
+    expect(parseDay("2024-06")).toBe("2024-06-01");
+    expect(parseDay("2024")).toBe("2024-01-01");
+    expect(parseDay("1 June 2024")).toBe("2024-06-01");
+    expect(parseDay("June 1, 2024")).toBe("2024-06-01");
+    expect(parseDay("Jun. 2024")).toBe("2024-06-01");
+    expect(parseDay("29 February 2024")).toBe("2024-02-29");
+  });
+  it("refuses what is not a day, and numeric day/month orders", () => {
+    for (const t of ["", "yesterday", "2023-02-29", "2024-13-01", "1/6/2024", "31 June 2024", "Juneteenth 2024", "99999"]) {
+      expect(parseDay(t), t).toBeNull();
+    }
   });
 });

@@ -165,3 +165,49 @@ export function buildQuery(source: Source, filters: FilterState, page: PageOptio
   else if (source.kind === "photo") q.examplePhotoId = source.id;
   return q;
 }
+
+const MONTHS = [
+  "january",
+  "february",
+  "march",
+  "april",
+  "may",
+  "june",
+  "july",
+  "august",
+  "september",
+  "october",
+  "november",
+  "december",
+];
+
+/**
+ * A typed day as the engine takes it ("YYYY-MM-DD"), or null when it is not a date: ISO days
+ * ("2024-06-01", "2024/6/1"), a month ("2024-06", "June 2024": its first day) or a year
+ * ("2024": 1 January), and days with the month in words ("1 June 2024", "June 1, 2024").
+ * Numeric day/month orders ("1/6/2024") are refused: they read differently around the world.
+ */
+export function parseDay(text: string): string | null {
+  const t = text.trim().toLowerCase().replace(/,/g, " ").replace(/\s+/g, " ");
+  if (!t) return null;
+  const day = (y: number, m: number, d: number): string | null => {
+    if (y < 1800 || y > 2200 || m < 1 || m > 12 || d < 1) return null;
+    const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
+    if (d > last) return null;
+    return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+  };
+  let m = t.match(/^(\d{4})[-/.](\d{1,2})(?:[-/.](\d{1,2}))?$/);
+  if (m) return day(+m[1], +m[2], m[3] ? +m[3] : 1);
+  m = t.match(/^(\d{4})$/);
+  if (m) return day(+m[1], 1, 1);
+  // A month's name or its start ("jun", "sept"), at least three letters.
+  const month = (w: string) => (w.length >= 3 ? MONTHS.findIndex((n) => n.startsWith(w)) + 1 : 0);
+  // "1 june 2024" / "june 1 2024" / "june 2024"
+  m = t.match(/^(\d{1,2}) ([a-z]+)\.? (\d{4})$/);
+  if (m && month(m[2]) > 0) return day(+m[3], month(m[2]), +m[1]);
+  m = t.match(/^([a-z]+)\.? (\d{1,2}) (\d{4})$/);
+  if (m && month(m[1]) > 0) return day(+m[3], month(m[1]), +m[2]);
+  m = t.match(/^([a-z]+)\.? (\d{4})$/);
+  if (m && month(m[1]) > 0) return day(+m[2], month(m[1]), 1);
+  return null;
+}
