@@ -423,9 +423,9 @@ pub struct Changes {
 /// What the catalog says about a model's vectors at one instant, for a reader to catch up.
 #[derive(Debug, Clone)]
 pub enum Following {
-    /// The saved index file is no longer the one the reader holds: load this one, then ask
-    /// again from its generation.
-    Reload(Option<(crate::vectors::Saved, i64)>),
+    /// The saved index file is no longer the one the reader holds: load the recorded one,
+    /// then ask again from its generation.
+    Reload,
     /// Same file; these are the commits since the reader's generation (`None`: none).
     Changes(Option<Changes>),
 }
@@ -1813,7 +1813,7 @@ impl Catalog {
             .ctx("begin reading changes")?;
         let record = self.index_record(model_id)?;
         if record.as_ref().map(|(s, g)| (s, *g)) != seen {
-            return Ok(Following::Reload(record));
+            return Ok(Following::Reload);
         }
         let now = self.generation(model_id)?;
         if now == generation {

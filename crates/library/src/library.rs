@@ -280,7 +280,7 @@ impl Library {
                 .catalog
                 .follow(self.model_id, seen, self.caught_up)?
             {
-                Following::Reload(_) => {
+                Following::Reload => {
                     self.reload_vectors()?;
                     changed = true;
                 }
