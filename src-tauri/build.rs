@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 23] = [
+const COMMANDS: [&str; 24] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -34,4 +34,5 @@ const COMMANDS: [&str; 23] = [
     "rename_tag",
     "delete_tag",
     "open_map",
+    "export_photos",
 ];

@@ -9,8 +9,8 @@
 
 use crate::AppState;
 use glimpse_session::views::{
-    AppStatus, FolderAdded, FolderCount, FormatView, IndexState, LabelSuggestion, ModelState,
-    PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, ExportReport, FolderAdded, FolderCount, FormatView, IndexState, LabelSuggestion,
+    ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -145,6 +145,33 @@ pub async fn resume_indexing(state: State<'_, AppState>) -> Result<IndexState, S
 #[tauri::command]
 pub async fn search(state: State<'_, AppState>, query: SearchQuery) -> Result<SearchPage, String> {
     run(state, move |s| s.search(&query)).await
+}
+
+/// Copies library photos to a folder the user picks in the native dialog (their files are
+/// never moved or overwritten); `None` when the dialog was cancelled.
+#[tauri::command]
+pub async fn export_photos(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+) -> Result<Option<ExportReport>, String> {
+    let title = if ids.len() == 1 {
+        "Copy the photo to…".to_string()
+    } else {
+        format!("Copy {} photos to…", ids.len())
+    };
+    let picked = app
+        .dialog()
+        .file()
+        .set_title(title)
+        .blocking_pick_folder()
+        .and_then(|p| p.into_path().ok());
+    match picked {
+        Some(folder) => run(state, move |s| s.export_photos(&ids, &folder))
+            .await
+            .map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Renames a tag everywhere; the tags in use after.

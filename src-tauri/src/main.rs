@@ -113,6 +113,7 @@ fn main() -> anyhow::Result<()> {
             commands::rename_tag,
             commands::delete_tag,
             commands::open_map,
+            commands::export_photos,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -1573,3 +1573,54 @@ fn a_tag_is_renamed_or_deleted_on_its_photos_and_in_its_folder_auto_tag() {
         ["round"]
     );
 }
+
+#[test]
+fn photos_export_to_a_folder_without_overwriting_anything() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let files = draw(&photos, &[(RED, CIRCLE)], 3, 81);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let all = s
+        .session
+        .search(&SearchQuery {
+            limit: 10,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .hits;
+    let out = s.dir.path().join("export");
+    std::fs::create_dir(&out).unwrap();
+    // One name is taken already: the copy goes beside it, the file there stays.
+    let first = Path::new(&all[0].photo.path);
+    let taken = out.join(first.file_name().unwrap());
+    std::fs::write(&taken, b"mine").unwrap();
+    let ids: Vec<i64> = all.iter().map(|h| h.photo.id).chain([987_654]).collect();
+    let report = s.session.export_photos(&ids, &out).unwrap();
+    assert_eq!(report.copied, 3);
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert_eq!(
+        report.failures[0].reason,
+        "This photo is no longer in the library."
+    );
+    assert_eq!(std::fs::read(&taken).unwrap(), b"mine");
+    let stem = first.file_stem().unwrap().to_string_lossy();
+    let beside = out.join(format!("{stem} (2).png"));
+    assert_eq!(
+        std::fs::read(&beside).unwrap(),
+        std::fs::read(first).unwrap()
+    );
+    for f in &files {
+        let copy = out.join(f.file_name().unwrap());
+        assert!(copy.exists() || copy == taken, "{}", copy.display());
+    }
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    // Again: every name is taken now, so each goes beside its namesake.
+    let again = s.session.export_photos(&ids[..1], &out).unwrap();
+    assert_eq!(again.copied, 1);
+    assert!(out.join(format!("{stem} (3).png")).exists());
+    assert!(s
+        .session
+        .export_photos(&ids, &s.dir.path().join("nope"))
+        .is_err());
+}

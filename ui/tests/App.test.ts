@@ -447,6 +447,19 @@ describe("App", () => {
     await fireEvent.click(cells()[3], { shiftKey: true });
     expect(chosen()).toEqual([0, 1, 2, 3]);
     expect(r.getByTestId("selection-bar").textContent).toMatch(/4\s*selected/);
+    // "Copy to folder…": the shell asks where and copies; the bar says what happened.
+    shell.commands.export_photos = (a) => ({
+      folder: "/home/me/Export",
+      copied: (a.ids as number[]).length - 1,
+      failures: [{ path: "/x.jpg", reason: "This photo is no longer in the library." }],
+    });
+    await fireEvent.click(r.getByTestId("selection-export"));
+    expect(shell.calls("export_photos")[0]).toEqual({ ids: [1, 2, 3, 4] });
+    await waitFor(() =>
+      expect(within(r.getByTestId("selection-bar")).getByTestId("action-notice").textContent).toBe(
+        "Copied 3 photos to “Export”. 1 could not be copied: This photo is no longer in the library.",
+      ),
+    );
     // Shift+arrows extend from the same anchor; Ctrl+A takes all; Esc clears; Clear too.
     await fireEvent.keyDown(r.getByTestId("results"), { key: "ArrowRight", shiftKey: true });
     expect(chosen()).toEqual([0, 1, 2, 3, 4]);

@@ -17,7 +17,7 @@ import {
   relevanceScale,
   rootStatusText,
 } from "../src/lib/format";
-import { formatPlace, modelTitle } from "../src/lib/format";
+import { exportedText, formatPlace, modelTitle } from "../src/lib/format";
 
 describe("formatEta", () => {
   it("writes seconds, minutes, hours and days", () => {
@@ -205,5 +205,14 @@ describe("formatPlace", () => {
   it("says a position with hemispheres, to about ten metres", () => {
     expect(formatPlace(35.681236, 139.767125)).toBe("35.6812° N, 139.7671° E");
     expect(formatPlace(-33.8568, -70.6483)).toBe("33.8568° S, 70.6483° W");
+  });
+});
+
+describe("exportedText", () => {
+  it("says how many were copied where, and the first reason one was not", () => {
+    expect(exportedText({ folder: "/home/me/Export", copied: 1, failures: [] })).toBe("Copied 1 photo to “Export”.");
+    expect(
+      exportedText({ folder: "C:\\Users\\me\\Out", copied: 2, failures: [{ path: "a", reason: "disk full" }, { path: "b", reason: "x" }] }),
+    ).toBe("Copied 2 photos to “Out”. 2 could not be copied: disk full");
   });
 });

@@ -6,9 +6,10 @@
 
 use crate::serve::{Scope, ServeError};
 use crate::views::{
-    AppStatus, AutoTagInfo, DroppedFile, Event, Failure, FilterSpec, FolderAdded, FolderCount,
-    FormatView, HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress, ModelState,
-    PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, AutoTagInfo, DroppedFile, Event, ExportReport, Failure, FilterSpec, FolderAdded,
+    FolderCount, FormatView, HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress,
+    ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery, TagCount,
+    TagReportView,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -910,6 +911,46 @@ impl Session {
         Ok(info.path)
     }
 
+    /// Copies library photos into `folder` (a folder the user chose): each keeps its file
+    /// name, and a name already there gets " (2)", " (3)", ... before its extension, so
+    /// nothing is ever overwritten. A photo that cannot be copied is reported, not fatal.
+    pub fn export_photos(&self, ids: &[i64], folder: &Path) -> Result<ExportReport, SessionError> {
+        if !folder.is_dir() {
+            return Err(SessionError::Folder {
+                path: folder.display().to_string(),
+                reason: "there is no such folder".into(),
+            });
+        }
+        let mut copied = 0;
+        let mut failures = Vec::new();
+        for &id in ids {
+            let fail = |path: String, reason: String| Failure { path, reason };
+            let from = match self.photo_path(id) {
+                Ok(p) => p,
+                Err(e) => {
+                    failures.push(fail(format!("photo {id}"), e.to_string()));
+                    continue;
+                }
+            };
+            let Some(name) = from.file_name() else {
+                failures.push(fail(
+                    from.display().to_string(),
+                    "it has no file name".into(),
+                ));
+                continue;
+            };
+            match copy_new(&from, folder, Path::new(name)) {
+                Ok(_) => copied += 1,
+                Err(e) => failures.push(fail(from.display().to_string(), e.to_string())),
+            }
+        }
+        Ok(ExportReport {
+            folder: folder.display().to_string(),
+            copied,
+            failures,
+        })
+    }
+
     /// Tags in use with their photo counts, most used first.
     pub fn tags(&self) -> Result<Vec<TagCount>, SessionError> {
         let eng = self.engine()?;
@@ -1195,6 +1236,49 @@ impl Drop for Session {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Copies `from` into `folder` as `name`, or as "stem (2).ext", "stem (3).ext", ... when
+/// taken: created with `create_new`, so a file that appears meanwhile is not overwritten
+/// either. Returns where it went.
+fn copy_new(from: &Path, folder: &Path, name: &Path) -> std::io::Result<PathBuf> {
+    let stem = name
+        .file_stem()
+        .unwrap_or(name.as_os_str())
+        .to_string_lossy()
+        .into_owned();
+    let ext = name.extension().map(|e| e.to_string_lossy().into_owned());
+    let mut source = std::fs::File::open(from)?;
+    for n in 1..10_000 {
+        let candidate = match (n, &ext) {
+            (1, _) => folder.join(name),
+            (_, Some(e)) => folder.join(format!("{stem} ({n}).{e}")),
+            (_, None) => folder.join(format!("{stem} ({n})")),
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(mut to) => {
+                let copied = std::io::copy(&mut source, &mut to).and_then(|_| to.sync_all());
+                if let Err(e) = copied {
+                    // A half-written copy is not left behind.
+                    let _ = std::fs::remove_file(&candidate);
+                    return Err(e);
+                }
+                if let Ok(meta) = std::fs::metadata(from) {
+                    if let Ok(modified) = meta.modified() {
+                        let _ = to.set_modified(modified);
+                    }
+                }
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("too many files of that name there"))
 }
 
 fn hit_view(h: search::Hit) -> HitView {

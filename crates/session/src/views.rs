@@ -190,6 +190,18 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// What exporting photos (copying them to a folder the user chose) did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportReport {
+    /// The folder they were copied to.
+    pub folder: String,
+    /// Photos copied.
+    pub copied: u64,
+    /// Photos that could not be copied, and why (nothing was overwritten).
+    pub failures: Vec<Failure>,
+}
+
 /// A photo folder with its state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -77,6 +77,13 @@ export interface RootInfo {
   autoTags: AutoTagInfo[];
 }
 
+/** What copying photos to a folder did (nothing is overwritten). */
+export interface ExportReport {
+  folder: string;
+  copied: number;
+  failures: Failure[];
+}
+
 /** A folder below a root in the folder tree: searchable photos in it and below it. */
 export interface FolderCount {
   path: string;
@@ -244,6 +251,8 @@ export const api = {
     invoke<TagReport>("tag_folder", { folder, labels }),
   reveal: (id: number) => invoke<void>("reveal", { id }),
   open: (id: number) => invoke<void>("open_photo", { id }),
+  /** Copies photos to a folder the user picks in the native dialog; null when cancelled. */
+  exportPhotos: (ids: number[]) => invoke<ExportReport | null>("export_photos", { ids }),
   /** Shows where a photo was taken on OpenStreetMap in the browser (only when asked). */
   openMap: (id: number) => invoke<void>("open_map", { id }),
   /** Puts the photos' paths on the clipboard, one per line; answers how many. */

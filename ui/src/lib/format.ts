@@ -230,3 +230,11 @@ export function formatPlace(latitude: number, longitude: number): string {
   const part = (v: number, pos: string, neg: string) => `${Math.abs(v).toFixed(4)}° ${v < 0 ? neg : pos}`;
   return `${part(latitude, "N", "S")}, ${part(longitude, "E", "W")}`;
 }
+
+/** What copying photos to a folder did, in a sentence. */
+export function exportedText(r: { folder: string; copied: number; failures: { path: string; reason: string }[] }): string {
+  const where = r.folder.split(/[\\/]/).filter(Boolean).pop() ?? r.folder;
+  const copied = r.copied === 1 ? "1 photo" : `${formatCount(r.copied)} photos`;
+  const failed = r.failures.length ? ` ${r.failures.length === 1 ? "1 could not be copied" : `${r.failures.length} could not be copied`}: ${r.failures[0].reason}` : "";
+  return `Copied ${copied} to “${where}”.${failed}`;
+}

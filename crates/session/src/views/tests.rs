@@ -617,6 +617,14 @@ fn root_info(full: bool) -> RootInfo {
     }
 }
 
+fn export_report(full: bool) -> ExportReport {
+    ExportReport {
+        folder: "/home/me/Export".into(),
+        copied: 3,
+        failures: if full { vec![failure()] } else { vec![] },
+    }
+}
+
 fn folder_count() -> FolderCount {
     FolderCount {
         path: "/photos/2023 Holiday".into(),
@@ -752,6 +760,7 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     c.view("RootInfo", &root_info(true), &root_info(false));
     c.view("FolderAdded", &folder_added(true), &folder_added(false));
     c.view("FolderCount", &folder_count(), &folder_count());
+    c.view("ExportReport", &export_report(true), &export_report(false));
     c.view("PhotoDetail", &photo(true), &photo(false));
     c.view("Hit", &hit(true), &hit(false));
     c.view("SearchPage", &search_page(true), &search_page(false));
