@@ -642,7 +642,7 @@ def run(args, work, procs):
     shown = wait_for("the subfolder's photos", only_deep, timeout=30)
     summary = d.text(d.find("result-summary"))
     # The grid renders the rows near the view; the summary counts them all.
-    check(all("blue-circle" in p for p, _ in shown) and summary.startswith("40 photos"),
+    check(all("blue-circle" in p for p, _ in shown) and summary.startswith("40 photos in “Deep”"),
           f"the subfolder lists its own 40 photos ({summary!r}, {len(shown)} drawn)")
 
     print("8. the lightbox says what went wrong where the user looks", flush=True)

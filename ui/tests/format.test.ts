@@ -126,9 +126,9 @@ describe("small formats", () => {
       { done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null },
       "en-US",
     );
-    expect(line).toBe("1,234 of 5,000 photos · 42 photos/s · about 1 min 27 s left · 2 failed");
+    expect(line).toBe("1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left · 2 failed in this run");
     const early = formatProgress({ done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
-    expect(early).toBe("0 of 10 photos · starting… · estimating time left…");
+    expect(early).toBe("0 of 10 photos in this run · starting… · estimating time left…");
   });
   it("root status text", () => {
     expect(rootStatusText({ indexed: 12, pending: 0, failed: 1 })).toBe("12 indexed · 0 pending · 1 failed");

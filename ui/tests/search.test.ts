@@ -687,6 +687,13 @@ describe("describeAnswer (the summary line)", () => {
     expect(describeAnswer({ ...base, answered: { kind: "browse" }, filters: { ...defaultFilters(), tag: "dog", sort: "oldest" } })).toBe(
       "tagged “dog”, oldest first",
     );
+    // A folder alone is named; with another filter, the filters are.
+    expect(describeAnswer({ ...base, answered: { kind: "browse" }, filters: { ...defaultFilters(), folder: "/p/Trips/Garden" } })).toBe(
+      "in “Garden”, newest first",
+    );
+    expect(
+      describeAnswer({ ...base, answered: { kind: "browse" }, filters: { ...defaultFilters(), folder: "/p/Garden", types: ["png"] } }),
+    ).toBe("passing the filters, newest first");
     expect(describeAnswer({ ...base, answered: { kind: "browse" }, filters: { ...defaultFilters(), types: ["png"] } })).toBe(
       "passing the filters, newest first",
     );

@@ -179,7 +179,9 @@ export function percent(done: number, total: number | null | undefined): number 
 
 /** The progress line: "1,234 of 5,000 photos · 42 photos/s · about 1 min 27 s left". */
 export function formatProgress(p: Progress, locale?: string): string {
-  const parts = [`${formatCount(p.done, locale)} of ${formatCount(p.total, locale)} photos`];
+  // This run's count, which differs from a folder's (the library's) by what was there before:
+  // said so, or "87 of 195" beside "64 indexed" reads as a contradiction.
+  const parts = [`${formatCount(p.done, locale)} of ${formatCount(p.total, locale)} photos in this run`];
   const rate = formatRate(p.rate);
   parts.push(rate || "starting…");
   if (p.etaSecs != null) {
@@ -188,7 +190,7 @@ export function formatProgress(p: Progress, locale?: string): string {
   } else {
     parts.push("estimating time left…");
   }
-  if (p.failed > 0) parts.push(`${formatCount(p.failed, locale)} failed`);
+  if (p.failed > 0) parts.push(`${formatCount(p.failed, locale)} failed in this run`);
   return parts.join(" · ");
 }
 

@@ -103,7 +103,8 @@ export class Library implements Readable<LibraryState> {
     private readonly events: LibraryEvents,
     private readonly opts: LibraryOptions = {},
   ) {
-    this.refreshEveryMs = opts.refreshEveryMs ?? 2000;
+    // The folder cards follow the progress card closely (kept counts: a cheap query).
+    this.refreshEveryMs = opts.refreshEveryMs ?? 1000;
     this.tagsEveryMs = opts.tagsEveryMs ?? 10000;
     this.now = opts.now ?? (() => Date.now());
     this.followEveryMs = opts.followEveryMs ?? 1500;

@@ -114,11 +114,16 @@ export function describeAnswer(s: Pick<SearchState, "answered" | "filters" | "in
   if (!src) return "";
   const order = orderText(s);
   if (src.kind === "browse") {
+    // A folder alone is named ("in “Garden”"): it is where the user went, not a filter set.
+    const onlyFolder =
+      s.filters.folder && !isFiltered({ ...s.filters, folder: null }) ? (s.filters.folder.split(/[\\/]/).filter(Boolean).pop() ?? null) : null;
     const what = s.filters.tag
       ? `tagged “${s.filters.tag}”`
-      : isFiltered(s.filters)
-        ? "passing the filters"
-        : "in your library";
+      : onlyFolder
+        ? `in “${onlyFolder}”`
+        : isFiltered(s.filters)
+          ? "passing the filters"
+          : "in your library";
     return `${what}, ${order}`;
   }
   const what = src.kind === "file" ? "like the picture you dropped" : src.kind === "photo" ? "like this photo" : `for “${src.text}”`;
