@@ -133,3 +133,47 @@ pub fn peak_rss_of_children_kib() -> u64 {
     assert_eq!(rc, 0, "getrusage failed");
     usage.ru_maxrss as u64
 }
+
+/// What the pipeline hands the catalog for a photo encoded to `vector` (a 640 × 480 JPEG with
+/// the content hash `hash`), for tests that fill a catalog without encoding anything.
+pub fn encoded(
+    photo_id: i64,
+    hash: [u8; 32],
+    vector: Vec<f32>,
+) -> glimpse_library::pipeline::Outcome {
+    glimpse_library::pipeline::Outcome::Encoded {
+        photo_id,
+        hash,
+        vector,
+        width: 640,
+        height: 480,
+        format: "jpeg".into(),
+        metadata: Default::default(),
+        note: None,
+    }
+}
+
+/// Commits photos `photos/{i:06}.jpg` (the root `photos`, added if new) with the vectors
+/// `(i, vector)` as one batch, the way the indexer's commit thread does, without saving any
+/// vector index; returns their ids in order. Photo `i`'s content hash is BLAKE3 of `i`.
+pub fn commit_vectors(
+    cat: &mut glimpse_library::catalog::Catalog,
+    model: i64,
+    photos: &Path,
+    vectors: impl IntoIterator<Item = (u64, Vec<f32>)>,
+) -> Vec<i64> {
+    let root = cat.add_root(photos).unwrap();
+    let vectors: Vec<(u64, Vec<f32>)> = vectors.into_iter().collect();
+    let files: Vec<(PathBuf, i64, i64, Option<String>)> = vectors
+        .iter()
+        .map(|(i, _)| (photos.join(format!("{i:06}.jpg")), 1000, *i as i64, None))
+        .collect();
+    let ids = cat.upsert_files(root.id, &files).unwrap();
+    let outcomes: Vec<_> = ids
+        .iter()
+        .zip(vectors)
+        .map(|(id, (i, v))| encoded(*id, *blake3::hash(&i.to_le_bytes()).as_bytes(), v))
+        .collect();
+    cat.commit_batch(model, &outcomes).unwrap();
+    ids
+}

@@ -57,16 +57,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn encoded(photo_id: i64, seed: u8, vector: Vec<f32>) -> Outcome {
-    Outcome::Encoded {
-        photo_id,
-        hash: content_hash(&[seed; 16]),
-        vector,
-        width: 640,
-        height: 480,
-        format: "jpeg".into(),
-        metadata: Default::default(),
-        note: None,
-    }
+    crate::common::encoded(photo_id, content_hash(&[seed; 16]), vector)
 }
 
 fn failed(photo_id: i64, reason: &str) -> Outcome {

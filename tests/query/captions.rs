@@ -5,8 +5,8 @@
 #[path = "../../benches/space/mod.rs"]
 mod space;
 
+use crate::common;
 use glimpse_library::catalog::Catalog;
-use glimpse_library::pipeline::Outcome;
 use glimpse_library::vectors::sketch_path;
 use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
@@ -19,28 +19,14 @@ fn library(dir: &Path, space: &Space, n: usize) -> PathBuf {
     let photos = dir.join("photos");
     let mut cat = Catalog::open(&libdir).unwrap();
     let model = cat.model_id("synthetic-512", DIM).unwrap();
-    let root = cat.add_root(&photos).unwrap();
     for start in (0..n).step_by(5000) {
         let end = (start + 5000).min(n);
-        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (start..end)
-            .map(|i| (photos.join(format!("{i:06}.jpg")), 1000, i as i64, None))
-            .collect();
-        let ids = cat.upsert_files(root.id, &files).unwrap();
-        let outcomes: Vec<Outcome> = ids
-            .iter()
-            .zip(start..end)
-            .map(|(id, i)| Outcome::Encoded {
-                photo_id: *id,
-                hash: *blake3::hash(&(i as u64).to_le_bytes()).as_bytes(),
-                vector: space.photo(i),
-                width: 640,
-                height: 480,
-                format: "jpeg".into(),
-                metadata: Default::default(),
-                note: None,
-            })
-            .collect();
-        cat.commit_batch(model, &outcomes).unwrap();
+        common::commit_vectors(
+            &mut cat,
+            model,
+            &photos,
+            (start..end).map(|i| (i as u64, space.photo(i))),
+        );
     }
     libdir
 }
@@ -150,20 +136,8 @@ fn missing_torn_or_older_sketches_are_rebuilt_and_answer_the_same() {
         let files = vec![(photos.join("extra.jpg"), 1000, 1, None)];
         let id = cat.upsert_files(root, &files).unwrap()[0];
         // The new photo is the query's exact best.
-        cat.commit_batch(
-            model,
-            &[Outcome::Encoded {
-                photo_id: id,
-                hash: [7; 32],
-                vector: q.clone(),
-                width: 1,
-                height: 1,
-                format: "jpeg".into(),
-                metadata: Default::default(),
-                note: None,
-            }],
-        )
-        .unwrap();
+        cat.commit_batch(model, &[common::encoded(id, [7; 32], q.clone())])
+            .unwrap();
     }
     let lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
     let now = ids(&lib);

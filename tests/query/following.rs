@@ -3,12 +3,12 @@
 //! are found, photos removed since are never answered, on the exact path, the graph and the
 //! caption sketches alike, and the next saved file takes over with the same answers.
 
+use crate::common;
 use glimpse_library::catalog::Catalog;
-use glimpse_library::pipeline::Outcome;
 use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const DIM: usize = 64;
 const MODEL: &str = "synthetic-64";
@@ -33,28 +33,7 @@ fn vector(seed: u64) -> Vec<f32> {
 /// indexer's commit thread does, without saving any vector index; returns their ids.
 fn commit(cat: &mut Catalog, photos: &Path, range: std::ops::Range<u64>) -> Vec<i64> {
     let model = cat.model_id(MODEL, DIM).unwrap();
-    let root = cat.add_root(photos).unwrap();
-    let files: Vec<(PathBuf, i64, i64, Option<String>)> = range
-        .clone()
-        .map(|i| (photos.join(format!("{i:05}.jpg")), 1000, i as i64, None))
-        .collect();
-    let ids = cat.upsert_files(root.id, &files).unwrap();
-    let outcomes: Vec<Outcome> = ids
-        .iter()
-        .zip(range)
-        .map(|(id, i)| Outcome::Encoded {
-            photo_id: *id,
-            hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
-            vector: vector(i),
-            width: 640,
-            height: 480,
-            format: "jpeg".into(),
-            metadata: Default::default(),
-            note: None,
-        })
-        .collect();
-    cat.commit_batch(model, &outcomes).unwrap();
-    ids
+    common::commit_vectors(cat, model, photos, range.map(|i| (i, vector(i))))
 }
 
 /// The best photo for `q` through `search::nearest`, exactly (`exact_max` high) or through
@@ -93,20 +72,9 @@ fn a_reader_answers_from_every_committed_batch_and_never_from_removed_photos() {
     // A photo re-encoded to another vector: the new one answers, the old one does not.
     let changed = first[100];
     let model = cat.model_id(MODEL, DIM).unwrap();
-    cat.commit_batch(
-        model,
-        &[Outcome::Encoded {
-            photo_id: changed,
-            hash: *blake3::hash(b"changed").as_bytes(),
-            vector: vector(5_000),
-            width: 640,
-            height: 480,
-            format: "jpeg".into(),
-            metadata: Default::default(),
-            note: None,
-        }],
-    )
-    .unwrap();
+    let hash = *blake3::hash(b"changed").as_bytes();
+    cat.commit_batch(model, &[common::encoded(changed, hash, vector(5_000))])
+        .unwrap();
 
     assert!(reader.refresh().unwrap(), "the commits are followed");
     assert!(!reader.refresh().unwrap(), "and only once");
