@@ -708,9 +708,8 @@ impl VectorIndex {
             let m = self.index.exact_search(query, wanted).map_err(ix)?;
             hits(&m.keys, &m.distances)
         };
-        let mut merged = self.recent.merge(found, query, k, &|_| true);
-        merged.truncate(k);
-        Ok(merged)
+        // Without an overlay `found` holds at most `k`; with one, the merge keeps the best `k`.
+        Ok(self.recent.merge(found, query, k, &|_| true))
     }
 
     /// The `k` nearest photos that `keep` accepts (graph search; it may find fewer than `k`
