@@ -49,10 +49,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DISPLAY = ":77"
+# Overridable so that two runs (two checkouts) can share a machine.
+DISPLAY = os.environ.get("GLIMPSE_E2E_DISPLAY", ":77")
 SCREEN = (1600, 1000)
-DRIVER_PORT = 4444
-NATIVE_PORT = 4445
+DRIVER_PORT = int(os.environ.get("GLIMPSE_E2E_PORT", "4444"))
+NATIVE_PORT = DRIVER_PORT + 1
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
