@@ -9,8 +9,9 @@
 
 use crate::AppState;
 use glimpse_session::views::{
-    AppStatus, ExportReport, FolderAdded, FolderCount, FormatView, IndexState, LabelSuggestion,
-    ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView,
+    AppStatus, ExportReport, FolderAdded, FolderCount, FormatView, IndexState, IndexThreads,
+    LabelSuggestion, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount,
+    TagReportView,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -188,6 +189,15 @@ pub async fn rename_tag(
 #[tauri::command]
 pub async fn delete_tag(state: State<'_, AppState>, name: String) -> Result<Vec<TagCount>, String> {
     run(state, move |s| s.delete_tag(&name)).await
+}
+
+/// How many cores indexing uses from the next job on (`None`: one per core).
+#[tauri::command]
+pub async fn set_index_threads(
+    state: State<'_, AppState>,
+    threads: Option<usize>,
+) -> Result<IndexThreads, String> {
+    run(state, move |s| s.set_index_threads(threads)).await
 }
 
 /// The folder tree below a root.

@@ -114,6 +114,7 @@ fn main() -> anyhow::Result<()> {
             commands::delete_tag,
             commands::open_map,
             commands::export_photos,
+            commands::set_index_threads,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

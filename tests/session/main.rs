@@ -1624,3 +1624,40 @@ fn photos_export_to_a_folder_without_overwriting_anything() {
         .export_photos(&ids, &s.dir.path().join("nope"))
         .is_err());
 }
+
+#[test]
+fn the_cores_indexing_uses_are_chosen_per_library_and_kept() {
+    let s = setup();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let first = s.session.status().unwrap().threads.unwrap();
+    // The session's default (the tests ask for 2), nothing chosen.
+    assert_eq!((first.using, first.chosen, first.cores), (2, None, cores));
+    let one = s.session.set_index_threads(Some(1)).unwrap();
+    assert_eq!((one.using, one.chosen), (1, Some(1)));
+    assert_eq!(s.session.status().unwrap().threads, Some(one));
+    for bad in [0, cores + 1] {
+        let e = s.session.set_index_threads(Some(bad)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("Indexing can use 1 to {cores} cores on this computer, not {bad}.")
+        );
+    }
+    // Refused values change nothing, and a photo folder still indexes with one core.
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE)], 3, 91);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    assert_eq!(s.session.status().unwrap().indexed, 3);
+    let library = s.dir.path().join("library");
+    s.session.shutdown();
+    drop(s.session);
+
+    // The choice belongs to the library: the next window over it runs one core.
+    let again = Session::new(config(&library, &common::shape_model()), Arc::new(|_| {}));
+    again.start().unwrap();
+    let kept = again.status().unwrap().threads.unwrap();
+    assert_eq!((kept.using, kept.chosen), (1, Some(1)));
+    let back = again.set_index_threads(None).unwrap();
+    assert_eq!((back.using, back.chosen), (2, None));
+    again.shutdown();
+}

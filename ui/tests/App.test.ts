@@ -24,6 +24,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     failed: 1,
     pending: 0,
     indexing: { running: false, paused: false, progress: null, error: null },
+    threads: { using: 4, chosen: null, cores: 4 },
     ...extra,
   };
 }
@@ -548,13 +549,17 @@ describe("App", () => {
     await waitFor(() =>
       expect(lastSearch().query).toMatchObject({ text: "dog", filter: { folder: "/home/me/Pictures/2024/Trip" } }),
     );
-    // The folder menu shows it, named from its root, beside the roots.
+    // The folder menu shows it under its root, with the root's subfolders from its tree.
     const menu = r.getByTestId("filter-folder") as HTMLSelectElement;
     expect(menu.value).toBe("/home/me/Pictures/2024/Trip");
-    expect([...menu.options].map((o) => o.textContent!.trim())).toEqual(["All folders", "Pictures", "Pictures / 2024 / Trip"]);
+    const shown = () => [...menu.options].map((o) => o.textContent!.trim());
+    expect(shown()).toEqual(["All folders", "Pictures", "2023 Holiday (12)", "Garden (7)", "Roses (3)", "2024 / Trip"]);
     await fireEvent.click(r.getByTestId("filters-clear"));
     await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { folder: null } }));
-    expect(menu.options).toHaveLength(2);
+    expect(shown()).toEqual(["All folders", "Pictures", "2023 Holiday (12)", "Garden (7)", "Roses (3)"]);
+    // A subfolder chosen in the menu filters by it.
+    await fireEvent.change(menu, { target: { value: "/home/me/Pictures/Garden" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { folder: "/home/me/Pictures/Garden" } }));
   });
 
   it("lightbox: details, reveal, more like this", async () => {
@@ -656,6 +661,32 @@ describe("App", () => {
     await fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
     localStorage.removeItem("glimpse.thumbSize");
+  });
+
+  it("settings: the cores indexing uses are chosen there and a refusal is said in the dialog", async () => {
+    let threads: { using: number; chosen: number | null; cores: number } = { using: 4, chosen: null, cores: 4 };
+    shell.commands.status = () => status({ threads });
+    shell.commands.set_index_threads = (a) => {
+      if (a.threads === 3) throw "Indexing can use 1 to 2 cores on this computer, not 3.";
+      threads = { using: (a.threads as number | null) ?? 4, chosen: a.threads as number | null, cores: 4 };
+      return threads;
+    };
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    const dlg = await waitFor(() => r.getByTestId("settings"));
+    const select = within(dlg).getByTestId("settings-threads") as HTMLSelectElement;
+    expect(select.value).toBe("");
+    expect([...select.options].map((o) => o.textContent)).toEqual(["All 4 cores (default)", "1 core", "2 cores", "3 cores", "4 cores"]);
+    await fireEvent.change(select, { target: { value: "1" } });
+    await waitFor(() => expect(select.value).toBe("1"));
+    expect(shell.calls("set_index_threads").map((a) => a.threads)).toEqual([1]);
+    expect(within(dlg).queryByTestId("settings-threads-error")).toBeNull();
+    await fireEvent.change(select, { target: { value: "3" } });
+    const said = await waitFor(() => within(dlg).getByTestId("settings-threads-error"));
+    expect(said.textContent).toBe("Indexing can use 1 to 2 cores on this computer, not 3.");
+    await fireEvent.change(select, { target: { value: "" } });
+    await waitFor(() => expect(within(dlg).queryByTestId("settings-threads-error")).toBeNull());
+    expect(threads.chosen).toBeNull();
   });
 
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {

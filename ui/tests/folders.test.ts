@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { folderAddedNotice, pathInside, treeRows } from "../src/lib/folders";
+import { folderAddedNotice, folderOptions, pathInside, treeRows } from "../src/lib/folders";
 
 describe("pathInside", () => {
   it("names a file by where it is inside its folder", () => {
@@ -51,5 +51,41 @@ describe("treeRows", () => {
   });
   it("ignores the root itself and folders outside it", () => {
     expect(treeRows("/r", [{ path: "/r", photos: 3 }, { path: "/elsewhere/x", photos: 1 }]).map((r) => r.path)).toEqual([]);
+  });
+});
+
+describe("folderOptions", () => {
+  const roots = [{ path: "/home/ann/Pictures" }, { path: "/media/disk/Scans" }];
+  const tree = treeRows("/home/ann/Pictures", [
+    { path: "/home/ann/Pictures/Garden", photos: 12 },
+    { path: "/home/ann/Pictures/2023 Holiday", photos: 40 },
+    { path: "/home/ann/Pictures/2023 Holiday/Beach", photos: 9 },
+  ]);
+  const pad = (n: number) => "\u00a0\u00a0\u00a0".repeat(n);
+
+  it("offers each root, and its subfolders indented under it with their counts", () => {
+    expect(folderOptions(roots, { "/home/ann/Pictures": tree }, null).map((o) => [o.value, o.label])).toEqual([
+      ["/home/ann/Pictures", "Pictures"],
+      ["/home/ann/Pictures/2023 Holiday", `${pad(1)}2023 Holiday (40)`],
+      ["/home/ann/Pictures/2023 Holiday/Beach", `${pad(2)}Beach (9)`],
+      ["/home/ann/Pictures/Garden", `${pad(1)}Garden (12)`],
+      ["/media/disk/Scans", "Scans"],
+    ]);
+  });
+  it("offers a chosen folder the trees do not hold yet, under its root", () => {
+    const got = folderOptions(roots, {}, "/media/disk/Scans/1998/May");
+    expect(got.map((o) => [o.value, o.label])).toEqual([
+      ["/home/ann/Pictures", "Pictures"],
+      ["/media/disk/Scans", "Scans"],
+      ["/media/disk/Scans/1998/May", `${pad(1)}1998 / May`],
+    ]);
+    // Once the tree holds it, it is offered once, in its place.
+    const scans = treeRows("/media/disk/Scans", [{ path: "/media/disk/Scans/1998/May", photos: 3 }]);
+    const loaded = folderOptions(roots, { "/media/disk/Scans": scans }, "/media/disk/Scans/1998/May");
+    expect(loaded.filter((o) => o.value === "/media/disk/Scans/1998/May")).toHaveLength(1);
+  });
+  it("offers a chosen root as itself, and a chosen folder outside every root at the end", () => {
+    expect(folderOptions(roots, {}, "/home/ann/Pictures")).toHaveLength(2);
+    expect(folderOptions(roots, {}, "/elsewhere")[2]).toEqual({ value: "/elsewhere", label: "/elsewhere", title: "/elsewhere" });
   });
 });

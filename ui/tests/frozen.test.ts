@@ -28,6 +28,7 @@ describe("with Object.prototype frozen", () => {
         failed: 0,
         pending: 0,
         indexing: { running: false, paused: false, progress: null, error: null },
+        threads: null,
       }),
       roots: () => [{ path: "/p", online: true, photos: 3, indexed: 3, pending: 0, failed: 0, failures: [] }],
       tags: () => [{ name: "dog", count: 1 }],

@@ -16,6 +16,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     failed: 0,
     pending: 5,
     indexing: { running: true, paused: false, progress: null, error: null },
+    threads: null,
     ...extra,
   };
 }

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// The catalog setting that names the model a library was last indexed with.
 pub const MODEL_SETTING: &str = "model";
 
+/// The setting that holds [`Records::index_threads`].
+const INDEX_THREADS_SETTING: &str = "index_threads";
+
 /// An open library folder, read without a model: `glimpse roots`, `glimpse status` and the
 /// window's file gate use it on their own; [`crate::Library::records`] lends the one an open
 /// library holds.
@@ -107,6 +110,23 @@ impl Records {
     /// The execution provider the last indexing job's image encoder ran on, for `status`.
     pub fn provider(&self) -> Result<Option<String>, LibraryError> {
         Ok(self.catalog.setting("provider")?)
+    }
+
+    /// The decoder threads the user chose for indexing this library, if any: someone who works
+    /// while a large folder indexes may give it fewer cores than the machine has. A value that
+    /// is not a count (written by hand, or an older build) reads as no choice.
+    pub fn index_threads(&self) -> Result<Option<usize>, LibraryError> {
+        Ok(self
+            .catalog
+            .setting(INDEX_THREADS_SETTING)?
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0))
+    }
+
+    /// Records the indexing threads chosen in the window (`None`: one per core, the default).
+    pub fn set_index_threads(&self, threads: Option<usize>) -> Result<(), LibraryError> {
+        let value = threads.map_or_else(|| "all".to_string(), |n| n.to_string());
+        Ok(self.catalog.set_setting(INDEX_THREADS_SETTING, &value)?)
     }
 
     /// Photos per format by state (all models), for `status`.

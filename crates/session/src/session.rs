@@ -7,9 +7,9 @@
 use crate::serve::{Scope, ServeError};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, Event, ExportReport, Failure, FilterSpec, FolderAdded,
-    FolderCount, FormatView, HitView, IndexFinished, IndexState, LabelSuggestion, ModelProgress,
-    ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery, TagCount,
-    TagReportView,
+    FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads, LabelSuggestion,
+    ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery,
+    TagCount, TagReportView,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -68,6 +68,9 @@ pub enum SessionError {
     /// after the window showed it.
     #[error("This photo is no longer in the library.")]
     NoPhoto(i64),
+    /// A setting was given a value it cannot take; the message says which values it can.
+    #[error("{0}")]
+    Setting(String),
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
     BadDate(String),
@@ -378,8 +381,13 @@ impl Session {
         };
         let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
         let image = Arc::new(image);
-        let indexer =
-            writer.map(|w| Indexer::spawn(w, image.clone(), self.cfg.threads, self.sink.clone()));
+        let indexer = match writer {
+            Some(w) => {
+                let threads = chosen_threads(w.records().index_threads()?, self.cfg.threads);
+                Some(Indexer::spawn(w, image.clone(), threads, self.sink.clone()))
+            }
+            None => None,
+        };
         let engine = Engine {
             files,
             text,
@@ -482,6 +490,7 @@ impl Session {
             failed: 0,
             pending: 0,
             indexing: IndexState::default(),
+            threads: None,
         };
         if let Ok(eng) = self.engine() {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
@@ -506,9 +515,40 @@ impl Session {
             st.held_by = eng.held_by.clone();
             if let Some(indexer) = &eng.indexer {
                 st.indexing = indexer.state();
+                st.threads = Some(self.threads_view(&eng, indexer)?);
             }
         }
         Ok(st)
+    }
+
+    /// Sets how many cores indexing uses from the next job on (`None`: one per core), for this
+    /// library: kept in its catalog, so the choice outlives the window.
+    pub fn set_index_threads(&self, threads: Option<usize>) -> Result<IndexThreads, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let cores = cores();
+        if let Some(n) = threads.filter(|n| *n == 0 || *n > cores) {
+            return Err(SessionError::Setting(format!(
+                "Indexing can use 1 to {cores} cores on this computer, not {n}."
+            )));
+        }
+        lock(&eng.reader).records().set_index_threads(threads)?;
+        indexer.shared.threads.store(
+            chosen_threads(threads, self.cfg.threads),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        self.threads_view(&eng, indexer)
+    }
+
+    fn threads_view(&self, eng: &Engine, indexer: &Indexer) -> Result<IndexThreads, SessionError> {
+        Ok(IndexThreads {
+            using: indexer
+                .shared
+                .threads
+                .load(std::sync::atomic::Ordering::SeqCst),
+            chosen: lock(&eng.reader).records().index_threads()?,
+            cores: cores(),
+        })
     }
 
     /// The photo folders with their counts and failures.
@@ -1356,6 +1396,8 @@ struct Shared {
     state: Mutex<IndexState>,
     control: Mutex<Option<Arc<Control>>>,
     paused: std::sync::atomic::AtomicBool,
+    /// Decoder threads each new job runs (the settings page changes it).
+    threads: std::sync::atomic::AtomicUsize,
     /// Commands sent and not yet finished.
     busy: std::sync::atomic::AtomicUsize,
 }
@@ -1373,12 +1415,13 @@ impl Indexer {
             state: Mutex::new(IndexState::default()),
             control: Mutex::new(None),
             paused: std::sync::atomic::AtomicBool::new(false),
+            threads: std::sync::atomic::AtomicUsize::new(threads.max(1)),
             busy: std::sync::atomic::AtomicUsize::new(0),
         });
         let sh = shared.clone();
         std::thread::Builder::new()
             .name("glimpse-indexer".into())
-            .spawn(move || indexer_loop(lib, &image, threads, &rx, &sh, &sink))
+            .spawn(move || indexer_loop(lib, &image, &rx, &sh, &sink))
             .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
             .ok();
         Indexer {
@@ -1426,13 +1469,23 @@ impl Indexer {
     }
 }
 
+/// The machine's cores: more decoder threads than this only contend.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The decoder threads a job runs: the library's choice, within the machine's cores, else the
+/// session's default (one per core, or what the embedding program asked for).
+fn chosen_threads(chosen: Option<usize>, default: usize) -> usize {
+    chosen.map_or(default, |n| n.clamp(1, cores())).max(1)
+}
+
 /// How often progress reaches the window.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 fn indexer_loop(
     mut lib: Library,
     image: &LazyImageEncoder,
-    threads: usize,
     rx: &Receiver<Cmd>,
     shared: &Shared,
     sink: &Sink,
@@ -1479,6 +1532,7 @@ fn indexer_loop(
                         continue;
                     }
                 };
+                let threads = shared.threads.load(Ordering::SeqCst);
                 let control = Arc::new(Control::default());
                 if shared.paused.load(Ordering::SeqCst) {
                     control.pause();

@@ -72,6 +72,19 @@ pub struct IndexState {
     pub error: Option<String>,
 }
 
+/// How many cores indexing uses, for the settings page: someone who works while a large
+/// folder indexes may give it fewer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexThreads {
+    /// Decoder threads the next job runs.
+    pub using: usize,
+    /// What the user chose (`None`: one per core, the default).
+    pub chosen: Option<usize>,
+    /// The machine's cores: the most that helps.
+    pub cores: usize,
+}
+
 /// The end of a job.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +192,8 @@ pub struct AppStatus {
     pub pending: u64,
     /// The indexer.
     pub indexing: IndexState,
+    /// The cores indexing uses (`None` while another Glimpse indexes the library).
+    pub threads: Option<IndexThreads>,
 }
 
 /// One failed photo and why.

@@ -55,6 +55,17 @@ export interface AppStatus {
   failed: number;
   pending: number;
   indexing: IndexState;
+  /** The cores indexing uses; null while another Glimpse indexes the library. */
+  threads: IndexThreads | null;
+}
+
+/** How many cores indexing uses (Settings). */
+export interface IndexThreads {
+  /** Decoder threads the next job runs. */
+  using: number;
+  /** What the user chose; null: one per core. */
+  chosen: number | null;
+  cores: number;
 }
 
 /** One failed photo and why. */
@@ -230,6 +241,8 @@ export const api = {
   addRoot: (path: string) => invoke<FolderAdded | null>("add_typed_folder", { path }),
   /** Renames a tag on its photos and in the auto-tags (merging into one of that name); the tags after. */
   renameTag: (old: string, name: string) => invoke<TagCount[]>("rename_tag", { old, new: name }),
+  /** Sets the cores indexing uses from the next job on (null: one per core). */
+  setIndexThreads: (threads: number | null) => invoke<IndexThreads>("set_index_threads", { threads }),
   /** Takes a tag off every photo and out of the auto-tags; the tags after. */
   deleteTag: (name: string) => invoke<TagCount[]>("delete_tag", { name }),
   /** The folders below a root holding searchable photos, by path (the folder tree). */

@@ -64,3 +64,40 @@ export function treeRows(root: string, folders: readonly FolderCount[]): TreeRow
     })
     .map(({ path, name, depth, photos }) => ({ path, name, depth, photos }));
 }
+
+/** One choice of the Folder filter: a root or a folder inside one, indented under it. */
+export interface FolderOption {
+  value: string;
+  /** What the list shows: the name, indented by depth (non-breaking spaces, which a
+   * `<select>` keeps), with the photo count once the tree is known. */
+  label: string;
+  /** The whole path, shown on hover. */
+  title: string;
+}
+
+/** The Folder filter's choices: each root, then its subfolders from its tree (where loaded),
+ * parents before children; a `chosen` folder that is in no loaded tree (picked from a photo's
+ * details before the tree came) is offered after its root so the filter can show it. */
+export function folderOptions(
+  roots: readonly { path: string }[],
+  trees: Readonly<Record<string, readonly TreeRow[] | undefined>>,
+  chosen: string | null,
+): FolderOption[] {
+  const out: FolderOption[] = [];
+  const indent = (depth: number) => "\u00a0\u00a0\u00a0".repeat(depth);
+  for (const r of roots) {
+    const rows = trees[r.path] ?? [];
+    out.push({ value: r.path, label: baseName(r.path) || r.path, title: r.path });
+    for (const row of rows) {
+      out.push({ value: row.path, label: `${indent(row.depth + 1)}${row.name} (${row.photos})`, title: row.path });
+    }
+    if (chosen && !out.some((o) => o.value === chosen) && pathInside(r.path, chosen) !== chosen) {
+      const parts = pathInside(r.path, chosen).split(/[\\/]/).filter(Boolean);
+      out.push({ value: chosen, label: `${indent(1)}${parts.join(" / ")}`, title: chosen });
+    }
+  }
+  if (chosen && !out.some((o) => o.value === chosen)) {
+    out.push({ value: chosen, label: chosen, title: chosen });
+  }
+  return out;
+}

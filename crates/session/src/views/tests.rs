@@ -587,6 +587,11 @@ fn app_status(full: bool) -> AppStatus {
         failed: 1,
         pending: 1,
         indexing: index_state(full),
+        threads: full.then_some(IndexThreads {
+            using: 2,
+            chosen: Some(2),
+            cores: 4,
+        }),
     }
 }
 
@@ -755,6 +760,12 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     );
     c.view("ModelState", &model_state(true), &model_state(false));
     c.view("AppStatus", &app_status(true), &app_status(false));
+    let threads = IndexThreads {
+        using: 4,
+        chosen: None,
+        cores: 4,
+    };
+    c.view("IndexThreads", &threads, &threads);
     c.view("Failure", &failure(), &failure());
     c.view("AutoTagInfo", &auto_tag(true), &auto_tag(false));
     c.view("RootInfo", &root_info(true), &root_info(false));
