@@ -618,6 +618,61 @@ fn a_moved_or_renamed_photo_keeps_its_tags() {
 }
 
 #[test]
+fn a_folder_removed_and_added_back_soon_reuses_its_vectors_and_tags() {
+    let t = tree();
+    let enc = encoder();
+    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
+    let first = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    let indexed = lib.stats().unwrap().indexed as usize;
+    let img3 = t.root.join("y2021/m3/img3.png");
+    let mut catalog = Catalog::open(lib.dir()).unwrap();
+    let dog = catalog.label_id("dog", false).unwrap();
+    let beach = catalog.label_id("beach", false).unwrap();
+    let id3 = id_at(&lib, &img3);
+    catalog
+        .replace_tags(&[id3], &[(id3, dog, 0.75), (id3, beach, 0.25)])
+        .unwrap();
+    let tagged = tags_at(&lib, &img3);
+    let vector = lib.stored_vector(id3).unwrap().unwrap();
+
+    lib.remove_root(&t.root).unwrap();
+    assert_eq!(lib.vector_count(), 0, "nothing of the folder is searchable");
+    assert_eq!(lib.stats().unwrap().indexed, 0);
+    assert!(lib.records().tag_counts().unwrap().is_empty());
+    assert_eq!(
+        catalog.stash_len().unwrap() as usize,
+        first.progress.encoded
+    );
+
+    // Back within the time: every picture is copied from the stash, none decoded or encoded.
+    let again = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(again.progress.encoded, 0, "{again:?}");
+    assert_eq!(lib.stats().unwrap().indexed as usize, indexed);
+    assert_eq!(lib.vector_count(), indexed);
+    assert_eq!(tags_at(&lib, &img3), tagged);
+    let back = id_at(&lib, &img3);
+    assert_eq!(
+        lib.stored_vector(back).unwrap().unwrap(),
+        vector,
+        "the same vector, as stored"
+    );
+    counts_match_the_rows(&lib, &t.lib);
+
+    // Removed again and left longer than the stash keeps it: the next job forgets it, and
+    // the folder added back after that is read afresh.
+    lib.remove_root(&t.root).unwrap();
+    let db = rusqlite::Connection::open(t.lib.join("catalog.sqlite")).unwrap();
+    let month = glimpse_library::catalog::STASH_KEEP_SECS + 3600;
+    db.execute("UPDATE stash SET stashed_at = stashed_at - ?1", [month])
+        .unwrap();
+    index(&mut lib, &enc, &[]);
+    assert_eq!(catalog.stash_len().unwrap(), 0);
+    let afresh = index(&mut lib, &enc, std::slice::from_ref(&t.root));
+    assert_eq!(afresh.progress.encoded, first.progress.encoded);
+    assert!(tags_at(&lib, &img3).is_empty());
+}
+
+#[test]
 fn tags_stay_with_the_picture_while_a_copy_of_it_is_in_the_library() {
     let t = tree();
     let enc = encoder();

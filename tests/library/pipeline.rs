@@ -7,6 +7,7 @@ use crate::common;
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
+use glimpse_library::catalog::Source;
 use glimpse_library::pipeline::{self, Control, Outcome, WorkItem};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -99,7 +100,7 @@ fn every_file_gets_one_outcome_and_known_content_is_reused() {
     let known: HashMap<_, _> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::Encoded { photo_id, hash, .. } => Some((*hash, *photo_id)),
+            Outcome::Encoded { photo_id, hash, .. } => Some((*hash, Source::Photo(*photo_id))),
             _ => None,
         })
         .collect();

@@ -2,7 +2,7 @@
 //! constraints, path bytes, batch atomicity and status counts, and the USearch vector index's
 //! search quality, atomic save, and refusal to trust a stale, torn or garbage file.
 
-use glimpse_library::catalog::{bytes_path, path_bytes, Catalog, CatalogError};
+use glimpse_library::catalog::{bytes_path, path_bytes, Catalog, CatalogError, Source};
 use glimpse_library::pipeline::Outcome;
 use glimpse_library::prepare::content_hash;
 use glimpse_library::vectors::{Saved, Staleness, VectorError, VectorIndex};
@@ -257,7 +257,7 @@ fn a_copy_is_found_by_content_hash_and_reuses_the_vector() {
 
     let hashes = cat.hashes_with_vector(model).unwrap();
     let hash = content_hash(&[7; 16]);
-    assert_eq!(hashes.get(&hash), Some(&ids[0]));
+    assert_eq!(hashes.get(&hash), Some(&Source::Photo(ids[0])));
     assert!(!hashes.contains_key(&content_hash(&[8; 16])));
 
     let added = cat
@@ -266,7 +266,7 @@ fn a_copy_is_found_by_content_hash_and_reuses_the_vector() {
             &[Outcome::Reused {
                 photo_id: ids[1],
                 hash,
-                same_as: ids[0],
+                same_as: Source::Photo(ids[0]),
             }],
         )
         .unwrap();
@@ -776,7 +776,7 @@ fn a_note_on_how_a_picture_came_out_is_kept_copied_with_its_content_and_cleared_
     let copy = Outcome::Reused {
         photo_id: ids[1],
         hash,
-        same_as: ids[0],
+        same_as: Source::Photo(ids[0]),
     };
     cat.commit_batch(model, &[with_note, copy]).unwrap();
     let p = |i: usize| dir.path().join("photos").join(format!("{i}.jpg"));

@@ -39,8 +39,8 @@ pub enum Outcome {
         photo_id: i64,
         /// Content hash.
         hash: ContentHash,
-        /// The photo whose vector is copied.
-        same_as: i64,
+        /// Where the vector is copied from.
+        same_as: Source,
     },
     /// Could not be indexed.
     Failed {
@@ -406,7 +406,48 @@ CREATE TRIGGER index_recorded AFTER INSERT ON index_state BEGIN
      WHERE model_id = NEW.model_id AND generation <= NEW.generation;
 END;
 "#,
+    r#"
+-- The indexed photos of a folder taken out of the library, kept for a while (STASH_KEEP_SECS)
+-- by content: adding the folder back copies each picture's vector, details and tags from here
+-- instead of decoding and encoding it again. Outside the photo tables, so nothing searches,
+-- counts or lists them meanwhile.
+CREATE TABLE IF NOT EXISTS stash (
+    content_hash BLOB NOT NULL,
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    vector BLOB NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    format TEXT,
+    taken_at INTEGER,
+    taken_offset_min INTEGER,
+    camera_make TEXT,
+    camera_model TEXT,
+    gps_lat REAL,
+    gps_lon REAL,
+    metadata_read INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    -- the photo's tags then, as JSON: [[label, score], ...]
+    tags TEXT NOT NULL DEFAULT '[]',
+    stashed_at INTEGER NOT NULL,
+    PRIMARY KEY (content_hash, model_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stash_by_age ON stash(stashed_at);
+"#,
 ];
+
+/// How long the photos of a removed folder stay in the stash: adding the folder back within
+/// this time is a quick pass over its files, not a second first index.
+pub const STASH_KEEP_SECS: i64 = 30 * 24 * 3600;
+
+/// Where the vector of a picture the library has already encoded is copied from, so that the
+/// same bytes are never decoded and encoded twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A photo of the library with the same bytes (by its id).
+    Photo(i64),
+    /// A photo of a folder removed not long ago (the stash, by the same content hash).
+    Stashed,
+}
 
 /// What a reader must apply to the vectors it holds to catch up with the catalog
 /// ([`Catalog::follow`]).
@@ -900,6 +941,25 @@ impl Catalog {
             "SELECT p.id FROM photos p JOIN roots r ON p.root_id = r.id WHERE r.path = ?1",
             &b,
         )?;
+        // Kept a while by content, with their tags: the folder added back (or a copy of its
+        // pictures) is then indexed without decoding anything.
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO stash (content_hash, model_id, vector, width, height,
+                     format, taken_at, taken_offset_min, camera_make, camera_model, gps_lat,
+                     gps_lon, metadata_read, note, tags, stashed_at)
+                 SELECT p.content_hash, e.model_id, e.vector, p.width, p.height, p.format,
+                     p.taken_at, p.taken_offset_min, p.camera_make, p.camera_model, p.gps_lat,
+                     p.gps_lon, p.metadata_read, p.note,
+                     (SELECT json_group_array(json_array(l.name, t.score))
+                        FROM tags t JOIN labels l ON l.id = t.label_id WHERE t.photo_id = p.id),
+                     ?2
+                   FROM photos p JOIN roots r ON p.root_id = r.id
+                   JOIN embeddings e ON e.photo_id = p.id
+                  WHERE r.path = ?1 AND p.status = 'indexed' AND p.content_hash IS NOT NULL",
+                params![&b, now()],
+            )
+            .ctx("stash removed photos")?;
         let removed = self
             .conn
             .execute("DELETE FROM roots WHERE path = ?1", [&b])
@@ -1379,7 +1439,7 @@ impl Catalog {
     pub fn hashes_with_vector(
         &self,
         model_id: i64,
-    ) -> Result<HashMap<ContentHash, i64>, CatalogError> {
+    ) -> Result<HashMap<ContentHash, Source>, CatalogError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -1396,10 +1456,39 @@ impl Catalog {
         for row in rows {
             let (h, id) = row.ctx("hashes")?;
             if let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) {
-                map.insert(h, id);
+                map.insert(h, Source::Photo(id));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT content_hash FROM stash WHERE model_id = ?1")
+            .ctx("stashed hashes")?;
+        let rows = stmt
+            .query_map([model_id], |r| r.get::<_, Vec<u8>>(0))
+            .ctx("stashed hashes")?;
+        for row in rows {
+            if let Ok(h) = <[u8; 32]>::try_from(row.ctx("stashed hashes")?.as_slice()) {
+                // A photo in the library is the fresher source.
+                map.entry(h).or_insert(Source::Stashed);
             }
         }
         Ok(map)
+    }
+
+    /// Forgets the stashed photos of folders removed before `cutoff` (Unix seconds); returns
+    /// how many.
+    pub fn drop_stash_before(&self, cutoff: i64) -> Result<usize, CatalogError> {
+        self.conn
+            .execute("DELETE FROM stash WHERE stashed_at < ?1", [cutoff])
+            .ctx("compact stash")
+    }
+
+    /// Stashed photos, for `status` and tests.
+    pub fn stash_len(&self) -> Result<u64, CatalogError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM stash", [], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .ctx("count stash")
     }
 
     /// Commits one pipeline batch in ONE transaction; returns the vectors to add to the index.
@@ -1457,6 +1546,14 @@ impl Catalog {
                      JOIN photos p ON p.id = e.photo_id WHERE e.photo_id = ?1 AND e.model_id = ?2",
                 )
                 .ctx("reuse vector")?;
+            let mut get_stashed = self
+                .conn
+                .prepare_cached(
+                    "SELECT vector, width, height, format, taken_at, taken_offset_min,
+                     camera_make, camera_model, gps_lat, gps_lon, metadata_read, note
+                     FROM stash WHERE content_hash = ?1 AND model_id = ?2",
+                )
+                .ctx("reuse stashed vector")?;
             let mut landed = self
                 .conn
                 .prepare_cached("DELETE FROM in_flight WHERE photo_id = ?1")
@@ -1509,8 +1606,15 @@ impl Catalog {
                         same_as,
                     } => {
                         // Same bytes, same pixels and metadata: copy them with the vector.
-                        let found: Option<StoredVector> = get
-                            .query_row(params![same_as, model_id], |r| {
+                        let (query, key) = match same_as {
+                            Source::Photo(id) => (&mut get, rusqlite::types::Value::Integer(*id)),
+                            Source::Stashed => (
+                                &mut get_stashed,
+                                rusqlite::types::Value::Blob(hash.to_vec()),
+                            ),
+                        };
+                        let found: Option<StoredVector> = query
+                            .query_row(params![key, model_id], |r| {
                                 Ok(StoredVector {
                                     blob: r.get(0)?,
                                     width: r.get(1)?,
@@ -1559,6 +1663,9 @@ impl Catalog {
                                     note,
                                 ])
                                 .ctx("mark indexed")?;
+                                if *same_as == Source::Stashed {
+                                    self.restore_stashed_tags(*photo_id, hash, model_id)?;
+                                }
                                 added.push((*photo_id, blob_embedding(&blob)));
                             }
                             None => {
@@ -1586,6 +1693,39 @@ impl Catalog {
             }
         }
         Ok(added)
+    }
+
+    /// Gives a photo copied from the stash the tags its picture had when its folder was
+    /// removed (labels deleted since come back: the user had them on this picture).
+    fn restore_stashed_tags(
+        &self,
+        photo_id: i64,
+        hash: &ContentHash,
+        model_id: i64,
+    ) -> Result<(), CatalogError> {
+        let json: String = self
+            .conn
+            .prepare_cached("SELECT tags FROM stash WHERE content_hash = ?1 AND model_id = ?2")
+            .ctx("read stashed tags")?
+            .query_row(params![hash.as_slice(), model_id], |r| r.get(0))
+            .ctx("read stashed tags")?;
+        // Written by the statement in `remove_root`; anything else is skipped, never fatal.
+        let tags: Vec<(String, f64)> = serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!("stashed tags of photo {photo_id} are unreadable: {e}");
+            Vec::new()
+        });
+        for (name, score) in tags {
+            let label = self.label_id(&name, false)?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )
+                .ctx("restore tag")?
+                .execute(params![photo_id, label, score])
+                .ctx("restore tag")?;
+        }
+        Ok(())
     }
 
     /// Deletes photo rows (files gone from an online root); their vectors go with them. Tags

@@ -647,6 +647,12 @@ impl Library {
         let mut gone: Vec<i64> = Vec::new();
         let decoders = decode::decoder_set();
         let mut retried: Vec<String> = Vec::new();
+        // Removed folders' photos kept past their time go now (see `STASH_KEEP_SECS`).
+        let cutoff = unix_now() - crate::catalog::STASH_KEEP_SECS;
+        let expired = self.records.catalog.drop_stash_before(cutoff)?;
+        if expired > 0 {
+            tracing::info!("forgot {expired} photo(s) of folders removed over 30 days ago");
+        }
         // What the last process was reading when it died (nothing, after a clean exit).
         let crashed = crate::inflight::take_crash_mark(&self.dir);
         let (mut suspects, stopped) = self.records.catalog.settle_in_flight(&decoders, crashed)?;
@@ -1249,6 +1255,13 @@ impl Job {
     pub fn join(self) -> Result<Library, LibraryError> {
         self.handle.join().map_err(|_| LibraryError::JobPanicked)
     }
+}
+
+/// Seconds since the Unix epoch (0 on a clock set before it).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! is handed to a commit callback (one catalog transaction per batch). Pause, resume and cancel
 //! act between files; progress is reported as it happens.
 
-use crate::catalog::CatalogError;
 pub use crate::catalog::Outcome;
+use crate::catalog::{CatalogError, Source};
 use crate::prepare::{self, ContentHash, PrepareError, Prepared};
 use crate::thumbs::{Previews, Thumbs};
 use glimpse_clip::encode::ImageEncoder;
@@ -304,7 +304,7 @@ fn encode_stage(
                 pending.push(Outcome::Reused {
                     photo_id: work[i].photo_id,
                     hash,
-                    same_as: seen[&hash],
+                    same_as: Source::Photo(seen[&hash]),
                 })
             }
             Ok(Prepared::Tensor {
@@ -401,7 +401,7 @@ impl Claims<'_> {
 pub fn run<E>(
     work: &[WorkItem],
     encoder: &ImageEncoder,
-    known: &HashMap<ContentHash, i64>,
+    known: &HashMap<ContentHash, Source>,
     thumbs: Option<&Thumbs>,
     threads: usize,
     control: &Control,
@@ -419,7 +419,7 @@ pub fn run<E>(
 pub fn run_claiming<E>(
     work: &[WorkItem],
     encoder: &ImageEncoder,
-    known: &HashMap<ContentHash, i64>,
+    known: &HashMap<ContentHash, Source>,
     thumbs: Option<&Thumbs>,
     threads: usize,
     control: &Control,

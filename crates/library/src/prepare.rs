@@ -3,6 +3,7 @@
 //! in pixels and a thumbnail written from the same decode (unless the file can serve as its own
 //! preview). Runs on the decode pool.
 
+use crate::catalog::Source;
 pub use crate::hash::{content_hash, ContentHash};
 use crate::thumbs::{self, Previews};
 use glimpse_clip::budget::{self, BudgetError};
@@ -20,7 +21,7 @@ pub enum Prepared {
         /// The file's content hash.
         hash: ContentHash,
         /// The photo whose vector to copy.
-        same_as: i64,
+        same_as: Source,
     },
     /// Decoded and preprocessed, ready for the encoder.
     Tensor {
@@ -74,7 +75,7 @@ pub struct Scratch {
 pub fn prepare(
     path: &Path,
     cfg: &PreprocessConfig,
-    known: &HashMap<ContentHash, i64>,
+    known: &HashMap<ContentHash, Source>,
     previews: Option<Previews<'_>>,
 ) -> Result<Prepared, PrepareError> {
     prepare_into(
@@ -93,7 +94,7 @@ pub fn prepare(
 pub fn prepare_into(
     path: &Path,
     cfg: &PreprocessConfig,
-    known: &HashMap<ContentHash, i64>,
+    known: &HashMap<ContentHash, Source>,
     previews: Option<Previews<'_>>,
     buffer: Pixels,
     scratch: &mut Scratch,
@@ -249,9 +250,9 @@ mod tests {
         assert_eq!((width, height, format.as_str()), (1500, 1000, "png"));
         assert_eq!(tensor.len(), cfg.tensor_len());
         assert!(thumbs.exists(&hex::encode(hash)));
-        let known = HashMap::from([(hash, 7)]);
+        let known = HashMap::from([(hash, Source::Photo(7))]);
         match prepare(&p, &cfg, &known, None).unwrap() {
-            Prepared::Known { same_as, .. } => assert_eq!(same_as, 7),
+            Prepared::Known { same_as, .. } => assert_eq!(same_as, Source::Photo(7)),
             other => panic!("{other:?}"),
         }
         std::fs::remove_file(&p).unwrap();
