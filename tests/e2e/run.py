@@ -32,6 +32,7 @@ Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
 Exit status 0 when every check passed; a failed check prints what was seen.
 """
 import argparse
+import concurrent.futures
 import fcntl
 import http.client
 import json
@@ -102,9 +103,11 @@ def draw(path, colour, shape, k):
 
 def draw_folder(folder, classes, per_class, start=0):
     folder.mkdir(parents=True, exist_ok=True)
-    for colour, shape in classes:
-        for k in range(start, start + per_class):
-            draw(folder / f"{colour}-{shape}-{k}.png", colour, shape, k)
+    jobs = [(folder / f"{colour}-{shape}-{k}.png", colour, shape, k)
+            for colour, shape in classes for k in range(start, start + per_class)]
+    # One `convert` per picture: two at a time keep both cores busy.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda j: draw(*j), jobs))
 
 
 # --- WebDriver ----------------------------------------------------------------------------
@@ -645,6 +648,23 @@ def run(args, work, procs):
     # The grid renders the rows near the view; the summary counts them all.
     check(all("blue-circle" in p for p, _ in shown) and summary.startswith("40 photos in “Deep”"),
           f"the subfolder lists its own 40 photos ({summary!r}, {len(shown)} drawn)")
+    # The Folder filter offers the subfolders too, indented under their root.
+    options = wait_for("the Folder filter's subfolders", lambda: (lambda o: o if len(o) >= 5 else None)(
+        [(d.attr(e, "value"), d.text(e).strip()) for e in d.find_all("filter-folder-option")]), timeout=30)
+    check([(Path(v).name, t.split(" (")[0].strip()) for v, t in options
+           if v.startswith(str(arrivals.resolve()))] == [
+              ("arrivals", "arrivals"), ("Blues", "Blues"), ("Deep", "Deep"), ("Reds", "Reds")],
+          f"the Folder filter offers the subfolders ({[t for _, t in options]})")
+    reds = [e for e in d.find_all("filter-folder-option") if Path(d.attr(e, "value")).name == "Reds"][0]
+    d.click(reds)
+
+    def only_reds():
+        got = results(d)
+        return got if got and all("/arrivals/Reds/" in p for p, _ in got) else None
+    wait_for("the photos of the subfolder chosen in the filter", only_reds, timeout=30)
+    summary = d.text(d.find("result-summary"))
+    check(summary.startswith(f"{40 - len(gone)} photos in “Reds”"),
+          f"choosing a subfolder in the Folder filter lists it ({summary!r})")
 
     print("8. the lightbox says what went wrong where the user looks", flush=True)
     first = d.find_all("result")[0]
@@ -724,7 +744,89 @@ def run(args, work, procs):
         wait_for("progress", lambda: d.find_all("progress"), timeout=30)
         time.sleep(1.5)
         screenshot(shots, "indexing")
+    first_index(d, app, work, library)
     print("all end-to-end checks passed", flush=True)
+
+
+def first_index(d, app, work, library):
+    """A new user's first index answers a search from the batches it has committed, while the
+    rest is still to do: the window is closed, its library removed, and a fresh one indexes a
+    folder of 600 pictures; once some are in, indexing is paused (so the job is caught midway
+    whatever the machine's speed) and a search must find the photos already indexed."""
+    print("10. a first index answers from its first batches", flush=True)
+    d.quit()
+    wait_for("the window to close and let the library go", lambda: _lock_free(library), timeout=30)
+    shutil.rmtree(library)
+    first = work / "first"
+    draw_folder(first, [("red", "star"), ("blue", "circle"), ("yellow", "square")], 200)
+    d.start(app, "a new library")
+    wait_for("the window to be ready", lambda: d.js("return document.body.dataset.ready === '1'"))
+    check(d.find_all("root") == [], "the library is new")
+    d.type(d.find("folder-path-input"), str(first))
+    d.click(d.find("folder-path-add"))
+    answer_add_folder(True)
+
+    def partly_done():
+        t = d.js("const e = document.querySelector('[data-testid=progress-text]');"
+                 "return e ? e.textContent : '';") or ""
+        m = re.search(r"([\d,]+) of ([\d,]+) photos in this run", t)
+        if not m:
+            return None
+        done, total = (int(g.replace(",", "")) for g in m.groups())
+        return (done, total) if done > 0 else None
+    done, total = wait_for("the first photos to be indexed", partly_done, timeout=120, every=0.05)
+    d.click(d.find("pause"))
+    wait_for("indexing to pause", lambda: d.js(
+        "return document.querySelector('[data-testid=progress]').dataset.paused === '1';"),
+        timeout=30)
+    done, total = wait_for("the paused count", partly_done, timeout=10)
+    check(done < total == 600, f"paused midway through the first index ({done} of {total})")
+    # Nothing typed: the listing is exactly what the first index has committed.
+    search(d, " ", allow_empty=True)
+
+    seen = []
+
+    def listing_is_the_done():
+        # A batch on its way when the pause came may still land: compared with the count now.
+        now, _ = partly_done()
+        summary = d.text(d.find("result-summary"))
+        seen[:] = [(now, summary)]
+        return (now, summary) if summary.startswith(f"{now} photos") else None
+    try:
+        done, listed = wait_for("the listing of what is indexed", listing_is_the_done, timeout=30)
+    except Failure as e:
+        raise Failure(f"{e}; last seen (done, summary): {seen}") from e
+    check(done < total, f"the window lists what the first index has done ({listed!r}, {done} of {total})")
+    # Words: the batches committed so far answer (which classes they hold depends on the order
+    # the files are read in, so each is asked).
+    answered = []
+    for colour, shape in [("red", "star"), ("blue", "circle"), ("yellow", "square")]:
+        found = search(d, f"{colour} {shape}", allow_empty=True)
+        if found:
+            answered.append((f"{colour}-{shape}", [p for p, _ in found]))
+    check(answered and all(kind in paths[0] and len(paths) <= done for kind, paths in answered),
+          "a search during the first index answers from what is indexed "
+          f"({[(k, len(p), Path(p[0]).name) for k, p in answered]})")
+    check(d.js("return document.querySelector('[data-testid=progress]').dataset.paused === '1';"),
+          "and indexing is still paused")
+    d.click(d.find("resume"))
+    wait_for("the first index to finish", lambda: d.js(
+        "const p = document.querySelector('[data-testid=progress]');"
+        "return !!p && p.dataset.running === '0' && p.dataset.paused === '0';"), timeout=240)
+    counts = wait_for("all 600 indexed", lambda: (lambda t: t if "600 indexed" in t else None)(
+        d.text(d.find("status-counts"))), timeout=60)
+    check("600 photos" in counts, f"then the first index completes ({counts!r})")
+
+
+def _lock_free(library):
+    """Whether no process holds the library's writer lock (the window has exited)."""
+    try:
+        with open(library / "writer.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
 
 
 class DriverLost(Exception):
