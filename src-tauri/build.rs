@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 24] = [
+const COMMANDS: [&str; 26] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -35,4 +35,6 @@ const COMMANDS: [&str; 24] = [
     "delete_tag",
     "open_map",
     "export_photos",
+    "duplicates",
+    "trash_photos",
 ];

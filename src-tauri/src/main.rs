@@ -114,6 +114,8 @@ fn main() -> anyhow::Result<()> {
             commands::delete_tag,
             commands::open_map,
             commands::export_photos,
+            commands::duplicates,
+            commands::trash_photos,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {
