@@ -134,7 +134,13 @@ fn chosen_copies_go_to_the_trash_and_the_rest_stays() {
     let members: BTreeSet<&str> = group
         .photos
         .iter()
-        .map(|m| Path::new(&m.photo.path).file_name().unwrap().to_str().unwrap())
+        .map(|m| {
+            Path::new(&m.photo.path)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(
         members,
@@ -154,7 +160,10 @@ fn chosen_copies_go_to_the_trash_and_the_rest_stays() {
     let report = session.trash_photos(&[keeper, small, q60, q95]).unwrap();
     assert_eq!(report.moved, 0);
     assert_eq!(report.failures.len(), 4, "{report:?}");
-    assert!(report.failures[0].reason.contains("every copy"), "{report:?}");
+    assert!(
+        report.failures[0].reason.contains("every copy"),
+        "{report:?}"
+    );
     // A photo that is not a copy found.
     let olive_id = session
         .search(&SearchQuery {

@@ -24,7 +24,11 @@ fn keep_reason(why: Keep, keeper: &PhotoInfo) -> String {
     match why {
         Keep::Pixels => "most pixels".into(),
         Keep::Lossless => {
-            let format = keeper.format.as_deref().unwrap_or("lossless").to_uppercase();
+            let format = keeper
+                .format
+                .as_deref()
+                .unwrap_or("lossless")
+                .to_uppercase();
             format!("same pixels, saved without loss ({format})")
         }
         Keep::Larger => "same pixels, largest file".into(),
