@@ -799,7 +799,15 @@ def duplicates_step(d, photos, data_home, shots):
     keep_text = d.text(d.find("duplicates-keep"))
     check(kept == ["original.png"] and "Keep" in keep_text and "without loss" in keep_text,
           f"the lossless original is kept, with why ({kept}, {keep_text!r})")
+    small = [m for m in d.find_all("duplicates-member", within=groups[0])
+             if d.attr(m, "data-path").endswith("original-small.jpg")][0]
+    d.click(d.find_all("duplicates-compare-open", within=small)[0])
+    compared = d.text(d.find("duplicates-compare"))
+    check("300 × 240" in compared and "150 × 120" in compared and "PNG" in compared
+          and str(copies[0].resolve()) in compared,
+          "Compare shows the keeper and a copy side by side (dimensions, format, path)")
     screenshot(shots, "duplicates")
+    d.click(d.find("duplicates-compare-close"))
 
     move = d.find("duplicates-move-all")
     check(d.text(move) == "Move 2 others to Trash…", f"the move button counts ({d.text(move)!r})")
