@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 25] = [
+const COMMANDS: [&str; 27] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -36,4 +36,6 @@ const COMMANDS: [&str; 25] = [
     "open_map",
     "export_photos",
     "set_index_threads",
+    "duplicates",
+    "trash_photos",
 ];

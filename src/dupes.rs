@@ -19,7 +19,7 @@ pub struct DupesCmd {
     model: ModelArg,
     #[command(flatten)]
     filters: FilterArgs,
-    /// One JSON object per group: `{"keeper", "photos": [{"path", "score", ...}]}`.
+    /// One JSON object per group: `{"keeper", "why", "photos": [{"path", "score", ...}]}`.
     #[arg(long)]
     json: bool,
 }

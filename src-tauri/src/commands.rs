@@ -9,9 +9,9 @@
 
 use crate::AppState;
 use glimpse_session::views::{
-    AppStatus, ExportReport, FolderAdded, FolderCount, FormatView, IndexState, IndexThreads,
-    LabelSuggestion, ModelState, PhotoDetail, RootInfo, SearchPage, SearchQuery, TagCount,
-    TagReportView,
+    AppStatus, DupeGroup, ExportReport, FilterSpec, FolderAdded, FolderCount, FormatView,
+    IndexState, IndexThreads, LabelSuggestion, ModelState, PhotoDetail, RootInfo, SearchPage,
+    SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -362,4 +362,23 @@ mod tests {
             "https://www.openstreetmap.org/?mlat=35.681236&mlon=-139.767125#map=16/35.681236/-139.767125"
         );
     }
+}
+
+/// Groups of copies among the photos the filter passes (the duplicates view), keeper first.
+#[tauri::command]
+pub async fn duplicates(
+    state: State<'_, AppState>,
+    filter: FilterSpec,
+) -> Result<Vec<DupeGroup>, String> {
+    run(state, move |s| s.duplicates(&filter)).await
+}
+
+/// Moves copies the duplicates view found to the system Trash, once the page's confirmation
+/// was answered; the session refuses anything else.
+#[tauri::command]
+pub async fn trash_photos(
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+) -> Result<TrashReport, String> {
+    run(state, move |s| s.trash_photos(&ids)).await
 }

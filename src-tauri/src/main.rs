@@ -115,6 +115,8 @@ fn main() -> anyhow::Result<()> {
             commands::open_map,
             commands::export_photos,
             commands::set_index_threads,
+            commands::duplicates,
+            commands::trash_photos,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

@@ -25,7 +25,11 @@ shape model (models/test/shape-clip):
   8. a failed "Reveal in file manager" (none runs here) is said inside the lightbox, in
      words, and Copy path answers there too; a right-click opens Glimpse's own menu, whose
      Copy path puts the photo's path on the X clipboard, and Ctrl+click selects a second photo
-     for "Copy paths" (both paths, one per line).
+     for "Copy paths" (both paths, one per line);
+  8c. the Duplicates view groups a picture with its resized and recompressed copies (not with
+     pictures of the same subject), keeps the lossless original and, once confirmed, moves the
+     copies to the system Trash (a folder the test owns: the app's XDG_DATA_HOME), with their
+     .trashinfo files; the other pictures stay on disk and the grid drops the copies.
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -303,7 +307,10 @@ def run(args, work, procs):
     env = {**os.environ, "DISPLAY": DISPLAY, "GLIMPSE_HOME": str(library),
            "GLIMPSE_MODEL": str(ROOT / "models/test/shape-clip"),
            "GDK_BACKEND": "x11", "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
-           "NO_AT_BRIDGE": "1", "RUST_LOG": "info"}
+           "NO_AT_BRIDGE": "1", "RUST_LOG": "info",
+           # The freedesktop Trash (Trash/files, Trash/info) lives here: a folder the test owns.
+           "XDG_DATA_HOME": str(work / "xdg-data")}
+    (work / "xdg-data").mkdir()
     log = open(work / "app-driver.log", "w")
     # A session bus of the run's own: without one, GTK/WebKit autolaunch a bus tied to the X
     # display, which can outlive or vanish under a later run on the same display number.
@@ -734,6 +741,8 @@ def run(args, work, procs):
           f"Copy paths put both on the clipboard, one per line ({copied})")
     xdotool("key", "Escape")
 
+    duplicates_step(d, photos, work / "xdg-data", shots)
+
     if shots:
         print("9. screenshot of indexing progress", flush=True)
         more = work / "more-photos"
@@ -827,6 +836,107 @@ def _lock_free(library):
         return True
     except BlockingIOError:
         return False
+def duplicates_step(d, photos, data_home, shots):
+    """8c: the Duplicates view on real copies, and the move of the copies to the Trash."""
+    print("8c. duplicates: copies grouped, the keeper kept, the others moved to the Trash", flush=True)
+    folder = photos / "Copies"
+    folder.mkdir()
+    original = folder / "original.png"
+
+    def picture(path, background, dx=0):
+        subprocess.run(
+            ["convert", "-size", "300x240", f"gradient:{background}",
+             "-fill", "rgb(200,40,120)", "-draw", f"circle {120 + dx},110 {170 + dx},110",
+             "-fill", "rgb(40,60,200)", "-draw", f"rectangle {180 + dx},140 {250 + dx},200",
+             str(path)], check=True)
+
+    picture(original, "rgb(90,140,90)-rgb(200,220,150)")
+    copies = [folder / "original-small.jpg", folder / "original-resaved.jpg"]
+    subprocess.run(["convert", str(original), "-resize", "50%", "-quality", "90", str(copies[0])], check=True)
+    subprocess.run(["convert", str(original), "-quality", "55", str(copies[1])], check=True)
+    # The same subject, not copies: moved within the frame, and on another background.
+    distinct = [folder / "moved.png", folder / "other-background.png"]
+    picture(distinct[0], "rgb(90,140,90)-rgb(200,220,150)", dx=-60)
+    picture(distinct[1], "rgb(210,180,90)-rgb(120,70,40)")
+    everything = [original, *copies, *distinct]
+
+    # The watcher indexes the new folder inside the library's folder; shown alone by its row.
+    def counted():
+        rows = d.js_async("""
+            const done = arguments[arguments.length - 1];
+            window.__TAURI_INTERNALS__.invoke('folders', {root: arguments[0]})
+                .then((r) => done(r), (e) => done([]));
+        """, str(photos.resolve()))
+        n = [r["photos"] for r in rows if r["path"] == str(folder.resolve())]
+        return n and n[0] == len(everything)
+    wait_for("the copies to be indexed", counted, timeout=120)
+    root = [e for e in d.find_all("root") if d.attr(e, "data-path") == str(photos.resolve())][0]
+    toggle = d.find_all("root-subfolders-toggle", within=root)[0]
+    if d.attr(toggle, "aria-expanded") == "true":
+        d.click(toggle)  # read again: the folder is new
+    d.click(toggle)
+    row = wait_for("the Copies subfolder", lambda: [
+        e for e in d.find_all("subfolder") if d.attr(e, "data-path") == str(folder.resolve())], timeout=20)
+    d.click(row[0])
+    shown = wait_for("the folder's photos", lambda: (lambda r: r if len(r) == len(everything)
+                     and all("/Copies/" in p for p, _ in r) else None)(results(d)), timeout=30)
+    check(True, f"the folder of copies lists its {len(shown)} photos")
+
+    d.click(d.find("open-duplicates"))
+    d.find("duplicates")
+    d.click(d.find("duplicates-find"))
+    wait_for("the search for duplicates to end", lambda: d.find_all("duplicates-group")
+             or d.find_all("duplicates-none") or d.find_all("duplicates-error"), timeout=120)
+    groups = d.find_all("duplicates-group")
+    check(len(groups) == 1, f"one group of copies ({len(groups)}; "
+          f"{d.find_all('duplicates-error') and d.text(d.find('duplicates-error'))})")
+    members = [(d.attr(m, "data-path"), d.attr(m, "data-keep"))
+               for m in d.find_all("duplicates-member", within=groups[0])]
+    names = sorted(Path(p).name for p, _ in members)
+    check(names == sorted(p.name for p in [original, *copies]),
+          f"the picture and its two copies, not the pictures of the same subject ({names})")
+    kept = [Path(p).name for p, k in members if k == "true"]
+    keep_text = d.text(d.find("duplicates-keep"))
+    check(kept == ["original.png"] and "Keep" in keep_text and "without loss" in keep_text,
+          f"the lossless original is kept, with why ({kept}, {keep_text!r})")
+    small = [m for m in d.find_all("duplicates-member", within=groups[0])
+             if d.attr(m, "data-path").endswith("original-small.jpg")][0]
+    d.click(d.find_all("duplicates-compare-open", within=small)[0])
+    compared = d.text(d.find("duplicates-compare"))
+    check("300 × 240" in compared and "150 × 120" in compared and "PNG" in compared
+          and str(copies[0].resolve()) in compared,
+          "Compare shows the keeper and a copy side by side (dimensions, format, path)")
+    screenshot(shots, "duplicates")
+    d.click(d.find("duplicates-compare-close"))
+
+    move = d.find("duplicates-move-all")
+    check(d.text(move) == "Move 2 others to Trash…", f"the move button counts ({d.text(move)!r})")
+    d.click(move)
+    confirm = d.text(d.find("duplicates-confirm"))
+    check("system Trash" in confirm and "restore" in confirm,
+          f"the confirmation says where they go ({confirm!r})")
+    check(all(p.exists() for p in everything), "nothing moved before the yes")
+    d.click(d.find("duplicates-confirm-move"))
+    notice = wait_for("the move's answer", lambda: d.find_all("duplicates-notice")
+                      and d.text(d.find("duplicates-notice")), timeout=60)
+    check(notice == "Moved 2 photos to the Trash.", f"the view says what moved ({notice!r})")
+    trash_files = data_home / "Trash" / "files"
+    trash_info = data_home / "Trash" / "info"
+    in_trash = sorted(p.name for p in trash_files.iterdir()) if trash_files.is_dir() else []
+    check(in_trash == sorted(p.name for p in copies), f"the copies are in the Trash ({in_trash})")
+    infos = sorted(p.name for p in trash_info.iterdir()) if trash_info.is_dir() else []
+    check(infos == sorted(f"{p.name}.trashinfo" for p in copies), f"each with its .trashinfo ({infos})")
+    info = (trash_info / f"{copies[1].name}.trashinfo").read_text()
+    check(info.startswith("[Trash Info]") and f"Path={copies[1].resolve()}" in info,
+          "the .trashinfo says where it came from")
+    check(not any(p.exists() for p in copies), "the copies left their folder")
+    check(all(p.exists() for p in [original, *distinct]), "the keeper and the other pictures stay on disk")
+    check(d.find_all("duplicates-none") != [], "no duplicates are left to show")
+    d.click(d.find("duplicates-close"))
+    after = wait_for("the copies to leave the grid", lambda: (lambda r: r if len(r) == 3 else None)(
+        results(d)), timeout=30)
+    check(sorted(Path(p).name for p, _ in after) == sorted(p.name for p in [original, *distinct]),
+          "the grid no longer shows the trashed copies")
 
 
 class DriverLost(Exception):

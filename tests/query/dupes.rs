@@ -338,6 +338,11 @@ fn colour_and_layout_decide_copies_not_grey_structure_alone() {
         );
     }
     assert_eq!(unrelated_copies, 0, "unrelated pictures judged copies");
+    // Full-size JPEGs have as many pixels as the original: the lossless PNG is kept for that.
+    for g in &groups {
+        assert!(name_of(&g.keeper).ends_with("-original.png"), "{g:?}");
+        assert_eq!(g.why, dupes::Keep::Lossless, "{g:?}");
+    }
     let mut got = got;
     got.sort();
     let mut expected = copy_sets;

@@ -622,6 +622,31 @@ impl Library {
         Ok(ids.len())
     }
 
+    /// Removes the photos among `ids` whose files are no longer on disk (the window moved them
+    /// to the Trash) the way an index job removes a deleted file (tags pass to remaining
+    /// copies, vectors leave tombstones readers follow), without waiting for the next scan; a
+    /// photo whose file is still there stays. Returns how many were removed.
+    pub fn forget_gone(&mut self, ids: &[i64]) -> Result<usize, LibraryError> {
+        self.must_write()?;
+        let infos = self.records.catalog.photo_infos(ids)?;
+        let gone: Vec<i64> = infos
+            .values()
+            .filter(|p| std::fs::symlink_metadata(&p.path).is_err())
+            .map(|p| p.id)
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.records
+            .catalog
+            .delete_photos(&gone, &HashSet::new(), &HashSet::new())?;
+        for id in &gone {
+            self.vectors.remove(*id)?;
+        }
+        self.save_vectors()?;
+        Ok(gone.len())
+    }
+
     /// Brings the library in step with `roots`: adds them, scans, removes what vanished from
     /// online roots, and indexes what is new or changed.
     pub fn index(

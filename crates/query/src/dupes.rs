@@ -92,12 +92,28 @@ pub struct Member {
     pub score: f32,
 }
 
+/// What made the keeper the keeper, so a window can say why it suggests keeping that copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Keep {
+    /// It has more pixels than every other copy.
+    Pixels,
+    /// As many pixels as the next copy, but saved without loss (PNG, TIFF, BMP).
+    Lossless,
+    /// As many pixels and as lossless as the next copy, but a larger file.
+    Larger,
+    /// Nothing tells the best copies apart: the first path wins.
+    Path,
+}
+
 /// Photos that are copies of one another.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Group {
     /// The suggested keeper: most pixels, then lossless over lossy, then largest file, then
     /// first path.
     pub keeper: PathBuf,
+    /// Why it is the keeper.
+    pub why: Keep,
     /// Every member, the keeper first.
     pub photos: Vec<Member>,
 }
@@ -461,6 +477,16 @@ pub fn find(
                     .then(rows[*a].0.path.cmp(&rows[*b].0.path))
             });
             let keeper = g[0];
+            let (best, next) = (key(&g[0]), key(&g[1]));
+            let why = if best.0 != next.0 {
+                Keep::Pixels
+            } else if best.1 != next.1 {
+                Keep::Lossless
+            } else if best.2 != next.2 {
+                Keep::Larger
+            } else {
+                Keep::Path
+            };
             let photos = g
                 .iter()
                 .map(|i| Member {
@@ -474,6 +500,7 @@ pub fn find(
                 .collect();
             Group {
                 keeper: rows[keeper].0.path.clone(),
+                why,
                 photos,
             }
         })

@@ -2,9 +2,11 @@
 //! background indexer with the file watcher beside a reading handle that answers meanwhile;
 //! every command the window has is a method here, testable without a window), `serve` (the
 //! gate for what the page may load) and `views` (the JSON values and event names the page
-//! reads: the only serde for the page). Every failure a command reports is a
+//! reads: the only serde for the page), and `dupes` (groups of copies and moving them to
+//! the Trash). Every failure a command reports is a
 //! [`SessionError`], whose message the window shows as it is.
 
+mod dupes;
 pub mod serve;
 mod session;
 pub mod views;

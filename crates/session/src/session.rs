@@ -6,10 +6,10 @@
 
 use crate::serve::{Scope, ServeError};
 use crate::views::{
-    AppStatus, AutoTagInfo, DroppedFile, Event, ExportReport, Failure, FilterSpec, FolderAdded,
-    FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads, LabelSuggestion,
-    ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage, SearchQuery,
-    TagCount, TagReportView,
+    AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
+    FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
+    LabelSuggestion, ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage,
+    SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -22,6 +22,7 @@ use glimpse_library::lock::{LockError, WriterLock};
 use glimpse_library::pipeline::{Control, Progress};
 use glimpse_library::watch;
 use glimpse_library::{Library, LibraryError, Records, Summary};
+use glimpse_query::dupes::{DupeError, DupeOptions};
 use glimpse_query::search::{self, Request, Sort};
 use glimpse_query::tags::{self, TagOptions};
 use std::collections::VecDeque;
@@ -52,6 +53,9 @@ pub enum SessionError {
     /// Tagging failed.
     #[error(transparent)]
     Tags(#[from] tags::TagError),
+    /// Looking for duplicates failed.
+    #[error("cannot look for duplicates: {0}")]
+    Dupes(#[from] DupeError),
     /// A folder the user named cannot be used. The message is the reason alone: the window
     /// says which folder ("Could not add “~/Photos”: there is no such folder").
     #[error("{reason}")]
@@ -214,6 +218,8 @@ pub struct Session {
     serve_catalog: Mutex<Option<Records>>,
     /// Ends the watcher thread.
     stop: Arc<AtomicBool>,
+    /// The groups of copies the window was last shown: only their photos may go to the Trash.
+    dupes: Mutex<crate::dupes::Found>,
 }
 
 /// What a failed start is blamed on, which decides where the window says so.
@@ -257,6 +263,7 @@ impl Session {
             last_drop: AtomicU64::new(0),
             serve_catalog: Mutex::new(None),
             stop: Arc::new(AtomicBool::new(false)),
+            dupes: Mutex::default(),
         }
     }
 
@@ -991,6 +998,49 @@ impl Session {
         })
     }
 
+    /// Groups of copies among the searchable photos `filter` passes, largest first, each with
+    /// its suggested keeper first and why in words. Found on a reading handle of its own (the
+    /// pixel check reads previews, seconds on a large library), so searches go on meanwhile.
+    pub fn duplicates(&self, filter: &FilterSpec) -> Result<Vec<DupeGroup>, SessionError> {
+        let eng = self.engine()?;
+        let filter = self.filter(filter)?;
+        let dim = lock(&eng.reader).vectors().dim();
+        let lib = Library::open_reader(&self.cfg.library_dir, &eng.files.name, dim)?;
+        let opts = DupeOptions::with_cosine(eng.files.calibration.duplicate_cosine);
+        let groups = glimpse_query::dupes::find(&lib, &filter, &opts)?;
+        let (views, found) = crate::dupes::views(&lib, groups);
+        *lock(&self.dupes) = found;
+        Ok(views)
+    }
+
+    /// Moves photos to the system Trash (the only thing Glimpse does to photo files; they can
+    /// be restored from there) and takes them out of the library. Only copies from the last
+    /// [`Session::duplicates`] answer go, never every copy of a picture, and never a file that
+    /// changed since it was indexed: each photo left is reported with why.
+    pub fn trash_photos(&self, ids: &[i64]) -> Result<TrashReport, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let infos = lock(&eng.reader).records().photo_infos(ids)?;
+        let found = lock(&self.dupes).clone();
+        let (moved, failures) = crate::dupes::move_to_trash(&found, &infos, ids);
+        if !moved.is_empty() {
+            // Like a deleted file, without waiting for the watcher: on the indexer's thread,
+            // between jobs (the one running stops and starts again after).
+            let (tx, rx) = mpsc::channel();
+            indexer.cancel_job();
+            indexer.send(Cmd::Forget(moved.clone(), tx))?;
+            rx.recv()
+                .map_err(|_| SessionError::Indexer("no answer"))?
+                .map_err(SessionError::IndexerFailed)?;
+            indexer.send(Cmd::Index)?;
+            lock(&self.dupes).without(&moved.iter().copied().collect());
+        }
+        Ok(TrashReport {
+            moved: moved.len() as u64,
+            failures,
+        })
+    }
+
     /// Tags in use with their photo counts, most used first.
     pub fn tags(&self) -> Result<Vec<TagCount>, SessionError> {
         let eng = self.engine()?;
@@ -1387,6 +1437,8 @@ enum Cmd {
     Add(PathBuf, Sender<Result<(), LibraryError>>),
     /// Remove a root, answering when done.
     Remove(PathBuf, Sender<Result<usize, LibraryError>>),
+    /// Take photos moved to the Trash out of the library, answering when done.
+    Forget(Vec<i64>, Sender<Result<usize, LibraryError>>),
     /// End the thread.
     Stop,
 }
@@ -1510,7 +1562,7 @@ fn indexer_loop(
                 done(1);
                 break;
             }
-            c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+            c @ (Cmd::Add(..) | Cmd::Remove(..) | Cmd::Forget(..)) => {
                 change_roots(&mut lib, c);
                 done(1);
             }
@@ -1558,7 +1610,7 @@ fn indexer_loop(
                 // channel keeps them (resent to the back of the queue would reorder them).
                 for c in later {
                     match c {
-                        c @ (Cmd::Add(..) | Cmd::Remove(..)) => {
+                        c @ (Cmd::Add(..) | Cmd::Remove(..) | Cmd::Forget(..)) => {
                             change_roots(&mut lib, c);
                             done(1);
                         }
@@ -1574,7 +1626,8 @@ fn indexer_loop(
     }
 }
 
-/// Adds or removes a root on the indexer's thread (between jobs) and answers the session.
+/// Adds or removes a root, or forgets photos moved to the Trash, on the indexer's thread
+/// (between jobs) and answers the session.
 fn change_roots(lib: &mut Library, cmd: Cmd) {
     match cmd {
         Cmd::Add(path, reply) => {
@@ -1584,6 +1637,9 @@ fn change_roots(lib: &mut Library, cmd: Cmd) {
         Cmd::Remove(path, reply) => {
             let real = path.canonicalize().unwrap_or(path);
             let _ = reply.send(lib.remove_root(&real));
+        }
+        Cmd::Forget(ids, reply) => {
+            let _ = reply.send(lib.forget_gone(&ids));
         }
         Cmd::Index | Cmd::Stop => {}
     }

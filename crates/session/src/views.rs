@@ -476,3 +476,34 @@ pub struct LabelSuggestion {
 
 #[cfg(test)]
 mod tests;
+
+/// A photo among copies of one picture, as the duplicates view lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DupeMember {
+    /// The photo (size, pixels, format, date, path: what the side-by-side compare shows).
+    #[serde(flatten)]
+    pub photo: PhotoDetail,
+    /// CLIP cosine to the keeper (1 for the keeper).
+    pub score: f32,
+}
+
+/// Copies of one picture, the suggested keeper first, so the window can offer to move the
+/// others to the Trash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DupeGroup {
+    /// Why the first photo is the one to keep, in words ("most pixels").
+    pub keep_reason: String,
+    /// Every copy, the keeper first.
+    pub photos: Vec<DupeMember>,
+}
+
+/// What moving photos to the system Trash did, so the window can say it (and why some stayed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashReport {
+    /// Photos moved to the Trash (and taken out of the library).
+    pub moved: u64,
+    /// Photos left where they are, and why.
+    pub failures: Vec<Failure>,
+}

@@ -153,6 +153,24 @@ export interface Hit extends PhotoDetail {
   score: number | null;
 }
 
+/** A copy in a group of duplicates: the photo and its similarity to the keeper (1 for it). */
+export interface DupeMember extends PhotoDetail {
+  score: number;
+}
+
+/** Copies of one picture, the suggested keeper first. */
+export interface DupeGroup {
+  /** Why the first photo is the one to keep, in words ("most pixels"). */
+  keepReason: string;
+  photos: DupeMember[];
+}
+
+/** What moving photos to the system Trash did. */
+export interface TrashReport {
+  moved: number;
+  failures: Failure[];
+}
+
 export interface SearchPage {
   hits: Hit[];
   hasMore: boolean;
@@ -274,6 +292,10 @@ export const api = {
   fetchModel: () => invoke<ModelState>("fetch_model"),
   /** Extensions a dropped picture may have: what this build and machine decode. */
   pictureTypes: () => invoke<string[]>("picture_types"),
+  /** Groups of copies among the photos the filter passes, the suggested keeper first. */
+  duplicates: (filter: Filter) => invoke<DupeGroup[]>("duplicates", { filter }),
+  /** Moves copies found by `duplicates` to the system Trash; never every copy of a picture. */
+  trashPhotos: (ids: number[]) => invoke<TrashReport>("trash_photos", { ids }),
 };
 
 /** Events the shell emits. */

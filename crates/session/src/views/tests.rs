@@ -672,6 +672,31 @@ fn hit(full: bool) -> HitView {
     }
 }
 
+fn dupe_member(full: bool) -> DupeMember {
+    DupeMember {
+        photo: photo(full),
+        score: 0.98,
+    }
+}
+
+fn dupe_group(full: bool) -> DupeGroup {
+    DupeGroup {
+        keep_reason: "most pixels".into(),
+        photos: if full {
+            vec![dupe_member(true)]
+        } else {
+            vec![]
+        },
+    }
+}
+
+fn trash_report(full: bool) -> TrashReport {
+    TrashReport {
+        moved: 2,
+        failures: if full { vec![failure()] } else { vec![] },
+    }
+}
+
 fn search_page(full: bool) -> SearchPage {
     SearchPage {
         hits: if full { vec![hit(true)] } else { vec![] },
@@ -760,12 +785,12 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     );
     c.view("ModelState", &model_state(true), &model_state(false));
     c.view("AppStatus", &app_status(true), &app_status(false));
-    let threads = IndexThreads {
-        using: 4,
-        chosen: None,
+    let threads = |chosen| IndexThreads {
+        using: 2,
+        chosen,
         cores: 4,
     };
-    c.view("IndexThreads", &threads, &threads);
+    c.view("IndexThreads", &threads(Some(2)), &threads(None));
     c.view("Failure", &failure(), &failure());
     c.view("AutoTagInfo", &auto_tag(true), &auto_tag(false));
     c.view("RootInfo", &root_info(true), &root_info(false));
@@ -775,6 +800,9 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     c.view("PhotoDetail", &photo(true), &photo(false));
     c.view("Hit", &hit(true), &hit(false));
     c.view("SearchPage", &search_page(true), &search_page(false));
+    c.view("DupeMember", &dupe_member(true), &dupe_member(false));
+    c.view("DupeGroup", &dupe_group(true), &dupe_group(false));
+    c.view("TrashReport", &trash_report(true), &trash_report(false));
     c.view("DroppedFile", &dropped(), &dropped());
     c.view("TagCount", &tag_count(), &tag_count());
     c.view("FormatInfo", &format_view(), &format_view());
