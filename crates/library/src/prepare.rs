@@ -433,9 +433,8 @@ mod tests {
         // A 12 MP JPEG decodes at 1/4 (1000 x 750): its preview is that decode, not the
         // model's 299 x 224. A PNG decodes whole: its preview is shrunk to 720 on the short side.
         let jpeg = dir.path().join("camera.jpg");
-        let bytes =
-            turbojpeg::compress_image(&pattern(4000, 3000), 85, turbojpeg::Subsamp::Sub2x2)
-                .unwrap();
+        let bytes = turbojpeg::compress_image(&pattern(4000, 3000), 85, turbojpeg::Subsamp::Sub2x2)
+            .unwrap();
         std::fs::write(&jpeg, bytes).unwrap();
         let png = dir.path().join("portrait.png");
         pattern(1500, 2000).save(&png).unwrap();
@@ -445,7 +444,12 @@ mod tests {
                 panic!("{}: expected a tensor", path.display())
             };
             let preview = image::open(thumbs.path_for(&hex::encode(hash))).unwrap();
-            assert_eq!((preview.width(), preview.height()), want, "{}", path.display());
+            assert_eq!(
+                (preview.width(), preview.height()),
+                want,
+                "{}",
+                path.display()
+            );
             let Ok(Prepared::Tensor {
                 tensor: without, ..
             }) = prepare(path, &cfg, &HashMap::new(), None)

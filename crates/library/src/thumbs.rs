@@ -205,7 +205,11 @@ mod tests {
         let decoded = RgbImage::from_pixel(1000, 750, image::Rgb([10, 20, 30]));
         let q = t.write("012345", &decoded).unwrap();
         let back = image::open(&q).unwrap();
-        assert_eq!((back.width(), back.height()), (1000, 750), "kept as decoded");
+        assert_eq!(
+            (back.width(), back.height()),
+            (1000, 750),
+            "kept as decoded"
+        );
         let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
         t.write("abcdef", &img).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
