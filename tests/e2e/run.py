@@ -26,10 +26,17 @@ shape model (models/test/shape-clip):
      words, and Copy path answers there too; a right-click opens Glimpse's own menu, whose
      Copy path puts the photo's path on the X clipboard, and Ctrl+click selects a second photo
      for "Copy paths" (both paths, one per line);
-  8c. the Duplicates view groups a picture with its resized and recompressed copies (not with
+  9. the grid's justified rows: an 8000 x 600 panorama and a 600 x 3000 screenshot arriving in
+     the shown folder get a wide and a narrow cell showing them whole (letterboxed), the rows
+     fill the grid's width at M and XL, and a 12 MP photo's preview has twice the pixels of its
+     XL cell's height (sharp on a 2x screen);
+  9b. the Duplicates view groups a picture with its resized and recompressed copies (not with
      pictures of the same subject), keeps the lossless original and, once confirmed, moves the
      copies to the system Trash (a folder the test owns: the app's XDG_DATA_HOME), with their
-     .trashinfo files; the other pictures stay on disk and the grid drops the copies.
+     .trashinfo files; the other pictures stay on disk and the grid drops the copies;
+  11. a first index answers from its first batches: the window is closed, its library removed,
+     and a fresh one indexes 600 pictures, paused once some are in; the listing counts exactly
+     what is done and text queries answer from it, then the rest completes.
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -741,10 +748,74 @@ def run(args, work, procs):
           f"Copy paths put both on the clipboard, one per line ({copied})")
     xdotool("key", "Escape")
 
+    print("9. justified rows: each photo keeps its shape, rows fill the width", flush=True)
+    # Into the folder on screen (still "Deep"): the results follow the library, newest first.
+    deep_dir = arrivals / "Blues" / "Deep"
+    shapes = {"wide-panorama.jpg": (8000, 600), "tall-screenshot.png": (600, 3000),
+              "camera-12mp.jpg": (4000, 3000)}
+    for name, (w, h) in shapes.items():
+        subprocess.run(["convert", "-size", f"{w}x{h}", "gradient:rgb(90,150,230)-rgb(40,120,60)",
+                        "-fill", COLOURS["red"], "-draw", f"circle {w // 2},{h // 2} {w // 2 + min(w, h) // 4},{h // 2}",
+                        str(deep_dir / name)], check=True)
+    wait_for("the new shapes in the grid", lambda: all(
+        any(p.endswith("/" + n) for p, _ in results(d)) for n in shapes), timeout=120)
+    geometry = """
+        const grid = document.querySelector('[data-testid=results]');
+        const cells = [...document.querySelectorAll('[data-testid=result]')];
+        const info = (name) => {
+            const c = cells.find((e) => e.dataset.path.endsWith('/' + name));
+            if (!c) return null;
+            const b = c.getBoundingClientRect();
+            const i = c.querySelector('img');
+            return { w: b.width, h: b.height, fit: i ? getComputedStyle(i).objectFit : null,
+                     nh: i ? i.naturalHeight : 0 };
+        };
+        const rows = [...document.querySelectorAll('[data-testid=result-row]')].map((r) => {
+            const bs = [...r.querySelectorAll('[data-testid=result]')].map((c) => c.getBoundingClientRect());
+            return [Math.min(...bs.map((b) => b.left)), Math.max(...bs.map((b) => b.right)),
+                    Math.round(bs[0].height), bs.length];
+        });
+        const g = grid.getBoundingClientRect();
+        return { pano: info('wide-panorama.jpg'), tall: info('tall-screenshot.png'),
+                 camera: info('camera-12mp.jpg'), rows, left: g.left, width: grid.clientWidth };
+    """
+
+    def justified(size):
+        d.click(d.find(f"thumb-size-{size}"))
+        # Laid out, and the 12 MP photo's preview loaded.
+        g = wait_for(f"the rows at {size}", lambda: (lambda g: g if g["camera"] and g["camera"]["nh"] > 0
+                                                     and g["pano"] and g["tall"] else None)(d.js(geometry)),
+                     timeout=30)
+        pano, tall = g["pano"], g["tall"]
+        check(pano["w"] > 2.5 * pano["h"] and pano["fit"] == "contain",
+              f"{size}: the panorama's cell is wide ({pano['w']:.0f} x {pano['h']:.0f}) and shows it whole")
+        check(tall["h"] > 2 * tall["w"] and tall["fit"] == "contain",
+              f"{size}: the tall screenshot's cell is narrow ({tall['w']:.0f} x {tall['h']:.0f}) and shows it whole")
+        check(g["camera"]["fit"] == "cover" and abs(g["camera"]["w"] / g["camera"]["h"] - 4 / 3) < 0.02,
+              f"{size}: a 4:3 photo fills a 4:3 cell")
+        inner = g["width"] - 32
+        # Every rendered row but the last (which may be a short last row) fills the width.
+        full = g["rows"][:-1]
+        check(len(full) >= 2 and all(abs((r - l) - inner) <= 1.5 and abs(l - (g["left"] + 16)) <= 1.5
+                                     for l, r, _, _ in full),
+              f"{size}: {len(full)} rows fill the grid's {inner} px ({[(round(r - l), n) for l, r, _, n in full]})")
+        return g
+
+    justified("m")
+    screenshot(shots, "grid-justified-m")
+    g = justified("xl")
+    heights = sorted({h for _, _, h, _ in g["rows"]})
+    check(all(h <= 360 for h in heights), f"XL rows are at most 1.2 x 300 px tall ({heights})")
+    cam = g["camera"]
+    check(cam["nh"] >= 2 * cam["h"],
+          f"the 12 MP photo's preview ({cam['nh']} px tall) is sharp in its {cam['h']:.0f} px cell on a 2x screen")
+    screenshot(shots, "grid-justified-xl")
+    d.click(d.find("thumb-size-m"))
+
     duplicates_step(d, photos, work / "xdg-data", shots)
 
     if shots:
-        print("9. screenshot of indexing progress", flush=True)
+        print("10. screenshot of indexing progress", flush=True)
         more = work / "more-photos"
         draw_folder(more, [("red", "square"), ("blue", "circle"), ("yellow", "circle")], 60)
         d.type(d.find("folder-path-input"), str(more))
@@ -762,7 +833,7 @@ def first_index(d, app, work, library):
     rest is still to do: the window is closed, its library removed, and a fresh one indexes a
     folder of 600 pictures; once some are in, indexing is paused (so the job is caught midway
     whatever the machine's speed) and a search must find the photos already indexed."""
-    print("10. a first index answers from its first batches", flush=True)
+    print("11. a first index answers from its first batches", flush=True)
     d.quit()
     wait_for("the window to close and let the library go", lambda: _lock_free(library), timeout=30)
     shutil.rmtree(library)
@@ -837,8 +908,8 @@ def _lock_free(library):
     except BlockingIOError:
         return False
 def duplicates_step(d, photos, data_home, shots):
-    """8c: the Duplicates view on real copies, and the move of the copies to the Trash."""
-    print("8c. duplicates: copies grouped, the keeper kept, the others moved to the Trash", flush=True)
+    """9b: the Duplicates view on real copies, and the move of the copies to the Trash."""
+    print("9b. duplicates: copies grouped, the keeper kept, the others moved to the Trash", flush=True)
     folder = photos / "Copies"
     folder.mkdir()
     original = folder / "original.png"

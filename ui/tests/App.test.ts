@@ -710,10 +710,17 @@ describe("App", () => {
     const imgs = () => r.getAllByTestId("result").map((c) => c.querySelector("img") as HTMLImageElement);
     await waitFor(() => expect(imgs()).toHaveLength(2));
     expect(imgs().map((i) => i.classList.contains("whole"))).toEqual([true, false]);
-    const grid = () => r.getByTestId("results").querySelector("[style*=grid-template-columns]") as HTMLElement;
-    expect(grid().style.gridAutoRows).toBe("184px");
+    // Justified rows of the size's height; the panorama's cell is three times as wide as tall.
+    const rows = () => r.getAllByTestId("result-row");
+    expect(rows().map((e) => e.style.height)).toEqual(["180px"]);
+    const slot = (i: number) => r.getAllByTestId("result")[i].parentElement as HTMLElement;
+    expect([slot(0).style.width, slot(1).style.width]).toEqual(["540px", "240px"]);
     await fireEvent.click(r.getByTestId("thumb-size-xl"));
-    await waitFor(() => expect(grid().style.gridAutoRows).toBe("340px"));
+    // At XL the two no longer fit one 992 px row: the panorama fills a (slightly taller) row,
+    // the other photo starts the last row, at the size's height.
+    await waitFor(() => expect(rows()).toHaveLength(2));
+    expect(rows()[1].style.height).toBe("300px");
+    expect(slot(0).style.width).toBe("992px");
     expect(r.getByTestId("thumb-size-xl").getAttribute("aria-pressed")).toBe("true");
     expect(localStorage.getItem("glimpse.thumbSize")).toBe("xl");
     localStorage.removeItem("glimpse.thumbSize");

@@ -24,33 +24,46 @@ function props(n: number, extra: Record<string, unknown> = {}) {
   };
 }
 
-// Without layout (jsdom) the grid assumes a 1024 × 768 viewport: 5 columns of 184 px cells,
-// 4 rows in view + 2 overscan = 6 rows = 30 cells.
+// Without layout (jsdom) the grid assumes a 1024 × 768 viewport: rows of 992 px (16 px padding)
+// at the default 180 px. The helper's photos are all 640 × 480: four 4:3 cells fill a row when it
+// is stretched to 183 px (a fifth would shrink it to 145), so rows are 183 + 6 px apart. Rows
+// within 2 × 180 px of the view are rendered: 6 rows = 24 cells at the top.
+const ROW = 189;
+const rowOf = (cell: HTMLElement) => cell.closest("[data-testid=result-row]");
 describe("ResultGrid", () => {
   it("renders only a window of 100k hits, in rank order", () => {
     const { getByTestId, getAllByTestId } = render(ResultGrid, props(100_000));
     const cells = getAllByTestId("result");
-    expect(cells).toHaveLength(30);
+    expect(cells).toHaveLength(24);
     expect(cells[0].dataset.path).toBe("/photos/p0.jpg");
     expect(cells[0].dataset.score).toBe("0.9");
-    expect(cells.map((c) => Number(c.dataset.index))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(cells.map((c) => Number(c.dataset.index))).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    // Each cell keeps the photo's shape: 244 × 183 (4:3, in whole pixels), 6 px apart.
+    const slots = cells.slice(0, 4).map((c) => c.parentElement as HTMLElement);
+    expect(slots.map((e) => [e.style.left, e.style.width])).toEqual([
+      ["16px", "244px"],
+      ["266px", "243px"],
+      ["515px", "244px"],
+      ["765px", "243px"],
+    ]);
+    expect(rowOf(cells[0])!.getAttribute("style")).toContain("height: 183px");
     const img = cells[0].querySelector("img")!;
     expect(img.getAttribute("src")).toBe(`glimpse://localhost/${encodeURIComponent("/lib/thumbs/0.jpg")}`);
     expect(img.getAttribute("loading")).toBe("lazy");
-    // The spacer is as tall as all 20,000 rows.
+    // The spacer is as tall as all 25,000 rows, the last one at 180 px (not stretched).
     const spacer = getByTestId("results").firstElementChild as HTMLElement;
-    expect(spacer.style.height).toBe(`${20_000 * 194 - 10 + 32}px`);
+    expect(spacer.style.height).toBe(`${24_999 * ROW + 180 + 32}px`);
   });
 
   it("moves the window when scrolled", async () => {
     const { getByTestId, getAllByTestId } = render(ResultGrid, props(100_000));
     const el = getByTestId("results");
-    Object.defineProperty(el, "scrollTop", { configurable: true, writable: true, value: 16 + 10_000 * 194 });
+    Object.defineProperty(el, "scrollTop", { configurable: true, writable: true, value: 16 + 10_000 * ROW });
     await fireEvent.scroll(el);
     const cells = getAllByTestId("result");
-    expect(cells).toHaveLength(40); // 2 overscan + 4 in view + 2 overscan rows
-    expect(cells[0].dataset.index).toBe(String(9_998 * 5));
-    expect(cells[0].dataset.path).toBe(`/photos/p${9_998 * 5}.jpg`);
+    expect(cells).toHaveLength(32); // 2 rows above, 5 in view (the 5th in part), 1 below
+    expect(cells[0].dataset.index).toBe(String(9_998 * 4));
+    expect(cells[0].dataset.path).toBe(`/photos/p${9_998 * 4}.jpg`);
   });
 
   it("asks for more near the end only while hasMore and not busy", async () => {
@@ -123,10 +136,12 @@ describe("ResultGrid", () => {
     const { getAllByTestId, getByTestId } = render(ResultGrid, p);
     const line = getByTestId("weak-divider");
     expect(line.textContent).toContain("Weaker matches");
-    // Cells 0-6 on two rows, the line, then the weaker ones on a row of their own.
-    expect(line.style.transform).toBe(`translateY(${16 + 2 * 194}px)`);
+    // Cells 0-6 on two rows (four stretched to 183 px, three at 180: the end of the better
+    // matches is not stretched), the line, then the weaker ones on a row of their own.
+    expect(line.style.transform).toBe(`translateY(${16 + 183 + 6 + 180 + 6}px)`);
     const cells = getAllByTestId("result");
-    expect(cells[7].parentElement).not.toBe(cells[6].parentElement);
+    expect(rowOf(cells[7])).not.toBe(rowOf(cells[6]));
+    expect(rowOf(cells[6])).toBe(rowOf(cells[4]));
     expect(cells[0].querySelector(".relevance")!.textContent!.trim()).toBe("Strong match");
     expect(cells[8].querySelector(".relevance")!.textContent!.trim()).toBe("Weak match");
     // The raw score stays readable by the end-to-end tests.
@@ -139,8 +154,8 @@ describe("ResultGrid", () => {
   it("scrolls a selected item into view", async () => {
     const { getByTestId, rerender } = render(ResultGrid, props(100_000));
     const el = getByTestId("results");
-    await rerender(props(100_000, { cursor: 5 * 100, selection: new Set([501]) })); // row 100
-    expect(el.scrollTop).toBe(16 + 100 * 194 + 184 + 16 - 768);
+    await rerender(props(100_000, { cursor: 4 * 125, selection: new Set([501]) })); // row 125
+    expect(el.scrollTop).toBe(16 + 125 * ROW + 183 + 16 - 768);
     const cells = Array.from(el.querySelectorAll<HTMLElement>("[data-testid=result]"));
     expect(cells.some((c) => c.dataset.index === "500" && c.getAttribute("aria-selected") === "true")).toBe(true);
   });
@@ -158,8 +173,9 @@ describe("ResultGrid", () => {
     // November starts on a row of its own, below its header.
     const cells = getAllByTestId("result");
     expect(cells.map((c) => Number(c.dataset.index))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    const rows = cells.map((c) => c.parentElement!);
-    expect(rows[6]).toBe(rows[0]);
+    const rows = cells.map((c) => rowOf(c));
+    expect(rows[3]).toBe(rows[0]);
+    expect(rows[6]).toBe(rows[4]);
     expect(rows[7]).not.toBe(rows[6]);
     // A search (no months) has no headers.
     return rerender(props(9, { hits: h, months: false })).then(() => expect(queryAllByTestId("month-header")).toHaveLength(0));

@@ -335,8 +335,9 @@ impl PreprocessConfig {
         }
     }
 
-    /// Whether the whole resized picture is small enough to be the indexer's preview: its
-    /// long side at most [`PREVIEW_MAX_SIDE`] (every photo, and panoramas up to about 18:1).
+    /// Whether the whole resized picture is small enough to be handed back (a caller's preview
+    /// at the model's size; the indexer makes its larger ones from the decode): its long side
+    /// at most [`PREVIEW_MAX_SIDE`] (every photo, and panoramas up to about 18:1).
     pub(crate) fn resized_is_preview_sized(&self, width: u32, height: u32) -> bool {
         let (tw, th) = self.resize_target(width, height);
         tw.max(th) <= PREVIEW_MAX_SIDE
@@ -354,9 +355,9 @@ impl PreprocessConfig {
         self.crop_normalise(&scratch.resized, out);
     }
 
-    /// Like [`apply`](Self::apply), also returning the resized, uncropped picture: the
-    /// indexer's preview, which then costs no second resize (`None` where that picture would
-    /// be too large: see [`resized_is_preview_sized`](Self::resized_is_preview_sized)).
+    /// Like [`apply`](Self::apply), also returning the resized, uncropped picture, a preview
+    /// at the model's size that costs no second resize (`None` where that picture would be
+    /// too large: see [`resized_is_preview_sized`](Self::resized_is_preview_sized)).
     #[cfg(test)]
     pub(crate) fn apply_with_resized(&self, img: &RgbImage) -> (Vec<f32>, Option<RgbImage>) {
         let mut out = vec![0f32; self.tensor_len()];
@@ -616,7 +617,7 @@ impl PixelsRef<'_> {
 /// output position is exact in f64.
 pub(crate) const MAX_RESIZED_SIDE: u64 = 1 << 44;
 
-/// Longest side of a resized picture that is computed whole as the indexer's preview; beyond
+/// Longest side of a resized picture that is computed whole to be handed back; beyond
 /// it (aspect ratios over about 18:1 for CLIP) only the crop is resized, since the whole
 /// picture would grow with the ratio (a 1 x 5,000,000 strip would be 750 GB).
 pub(crate) const PREVIEW_MAX_SIDE: u64 = 4096;

@@ -133,20 +133,18 @@ pub fn prepare_into(
         file_len,
         d.viewers_see_it_as_decoded(),
     );
-    match previews.filter(|p| p.even_small || !own_preview) {
-        Some(Previews { cache: t, .. }) => {
-            // The preview is the picture as resized for the model (before the crop): no second
-            // resize on the decode pool, whose speed is the indexing speed on a GPU. A strip or
-            // an extreme panorama has no such picture of bounded size: its preview is the whole
-            // decoded picture fitted in the preview box.
-            let resized = cfg.apply_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
-            if let Err(e) = t.write(&hex::encode(hash), resized.unwrap_or(&d.image)) {
-                // A missing preview must not cost the photo its vector.
-                tracing::warn!(path = %path.display(), "thumbnail: {e}");
-            }
+    if let Some(Previews { cache: t, .. }) = previews.filter(|p| p.even_small || !own_preview) {
+        // The preview is the picture as decoded for the model (a JPEG DCT-scaled to at least
+        // twice the model's size on its short side), written as it is or shrunk once to the
+        // preview size: no second decode, and sharp at the grid's largest size on a 2x display
+        // (thumbs::PREVIEW_SHORT_SIDE).
+        if let Err(e) = t.write(&hex::encode(hash), &d.image) {
+            // A missing preview must not cost the photo its vector.
+            tracing::warn!(path = %path.display(), "thumbnail: {e}");
         }
-        None => cfg.crop_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize),
     }
+    // The model's input as without a preview: only the centre crop's pixels are resized.
+    cfg.crop_pixels_reusing(&d.image, &mut tensor, &mut scratch.resize);
     let note = d.note;
     let pixels = d.image.into_raw();
     if pixels.capacity() <= KEEP_PIXELS_MAX {
@@ -420,6 +418,46 @@ mod tests {
                 panic!("{name}: expected a tensor")
             };
             assert_eq!(tensor, without, "{name}");
+        }
+    }
+
+    #[test]
+    fn previews_are_as_sharp_as_the_decode_allows_and_leave_the_model_input_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let thumbs = Thumbs::new(dir.path().join("thumbs"));
+        let cfg = PreprocessConfig::default();
+        let pattern = |w: u32, h: u32| {
+            image::RgbImage::from_fn(w, h, |x, y| {
+                image::Rgb([(x / 7) as u8, (y / 5) as u8, ((x + y) / 11) as u8])
+            })
+        };
+        // A 12 MP JPEG decodes at 1/4 (1000 x 750): its preview is that decode, not the
+        // model's 299 x 224. A PNG decodes whole: its preview is shrunk to 720 on the short side.
+        let jpeg = dir.path().join("camera.jpg");
+        let bytes = turbojpeg::compress_image(&pattern(4000, 3000), 85, turbojpeg::Subsamp::Sub2x2)
+            .unwrap();
+        std::fs::write(&jpeg, bytes).unwrap();
+        let png = dir.path().join("portrait.png");
+        pattern(1500, 2000).save(&png).unwrap();
+        for (path, want) in [(&jpeg, (1000, 750)), (&png, (720, 960))] {
+            let with = prepare(path, &cfg, &HashMap::new(), Some(previews(&thumbs, false)));
+            let Ok(Prepared::Tensor { hash, tensor, .. }) = with else {
+                panic!("{}: expected a tensor", path.display())
+            };
+            let preview = image::open(thumbs.path_for(&hex::encode(hash))).unwrap();
+            assert_eq!(
+                (preview.width(), preview.height()),
+                want,
+                "{}",
+                path.display()
+            );
+            let Ok(Prepared::Tensor {
+                tensor: without, ..
+            }) = prepare(path, &cfg, &HashMap::new(), None)
+            else {
+                panic!("{}: expected a tensor", path.display())
+            };
+            assert_eq!(tensor, without, "{}", path.display());
         }
     }
 

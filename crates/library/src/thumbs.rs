@@ -1,21 +1,35 @@
-//! Small previews for the UI, made from the pixels the encoder already decoded and resized (the
-//! model's input before its centre crop: 224 px on the short side for CLIP), keyed by content
-//! hash so that moved and copied photos share one file and no photo is decoded twice. A photo
-//! that is already preview-sized and in a format the web view shows gets none: the app shows
-//! the file itself (see [`original_is_preview`]), unless its folder is on another drive that
-//! may be unplugged ([`Previews::even_small`]).
+//! Previews for the UI, made from the pixels the indexer already decoded for the model (the
+//! decoder's DCT scaling keeps a JPEG's short side at least twice the model's 224 px: 750 px for
+//! a 12 MP photo), keyed by content hash so that moved and copied photos share one file and no
+//! photo is decoded twice. A photo that is already preview-sized and in a format the web view
+//! shows gets none: the app shows the file itself (see [`original_is_preview`]), unless its
+//! folder is on another drive that may be unplugged ([`Previews::even_small`]). Previews written
+//! by older versions (224 px on the short side) stay valid: the app shows whatever file exists.
 
+use glimpse_clip::preprocess::{pil_resize, Filter};
 use image::RgbImage;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Longest side of a preview, in pixels: pictures handed in larger (panoramas, or callers that
-/// pass a full image) are shrunk to it.
-pub const THUMB_SIZE: u32 = 512;
+/// Shortest side a preview is made at, where the decoded picture has that many pixels: twice
+/// the tallest grid row (the XL size's 300 CSS px, stretched at most 1.2 times to fill a row:
+/// `ui/src/lib/grid.ts` THUMB_SIZES, `ui/src/lib/justify.ts` MAX_STRETCH), so the largest size
+/// is not upscaled on a 2x display.
+pub const PREVIEW_SHORT_SIDE: u32 = 720;
 
-/// Most pixels a photo may have for the app to show the file itself instead of a preview: a
-/// grid cell is 184 CSS px (368 device px on a 2x screen), so up to about 1 MP the original
-/// looks better than the 224-px preview and is cheap for the web view to decode.
+/// Longest side of a preview, in pixels: a panorama's preview is capped here (its letterboxed
+/// cell is at most the window's width), whatever its short side then comes to.
+pub const THUMB_SIZE: u32 = 2048;
+
+/// A decoded picture whose short side is at most this is written as it is: shrinking a 12 MP
+/// photo's 1000 × 750 decode to 960 × 720 would cost a resize pass for a few percent fewer
+/// pixels.
+const AS_DECODED_MAX_SHORT_SIDE: u32 = PREVIEW_SHORT_SIDE * 3 / 2;
+
+/// Most pixels a photo may have for the app to show the file itself instead of a preview: up to
+/// about 1 MP (1152 × 864) a photo has no more pixels than its preview would
+/// ([`PREVIEW_SHORT_SIDE`] on the short side), so the file looks as sharp and is cheap for the
+/// web view to decode.
 pub const ORIGINAL_AS_PREVIEW_MAX_PIXELS: u64 = 1 << 20;
 
 /// Largest file the app may load in place of a preview: a grid page of such photos stays a few
@@ -83,19 +97,22 @@ pub fn on_another_drive(folder: &Path, library: &Path) -> bool {
     }
 }
 
-/// The size a picture of `width` x `height` is shrunk to so it fits a [`THUMB_SIZE`] square
-/// with its aspect ratio kept (a side never under one pixel), or `None` if it fits already.
-/// In u64: a strip of 1 x 5,000,000 pixels gives 1 x 512, whatever its ratio.
-pub fn fit_in_box(width: u32, height: u32) -> Option<(u32, u32)> {
-    let (w, h) = (u64::from(width), u64::from(height));
-    let long = w.max(h);
-    let size = u64::from(THUMB_SIZE);
-    if long <= size {
+/// The size a decoded picture of `width` x `height` is shrunk to for its preview, its aspect
+/// ratio kept (a side never under one pixel): [`PREVIEW_SHORT_SIDE`] on the short side and at
+/// most [`THUMB_SIZE`] on the long one; `None` when it is written as it is (its short side at
+/// most [`AS_DECODED_MAX_SHORT_SIDE`], its long side within [`THUMB_SIZE`]). A strip of
+/// 1 x 5,000,000 pixels gives 1 x 2048, whatever its ratio.
+pub fn preview_size(width: u32, height: u32) -> Option<(u32, u32)> {
+    let (short, long) = (width.min(height), width.max(height));
+    if short <= AS_DECODED_MAX_SHORT_SIDE && long <= THUMB_SIZE {
         return None;
     }
-    // Rounded to nearest; at most `size`, so the casts cannot truncate.
-    let side = |v: u64| ((v * size + long / 2) / long).clamp(1, size) as u32;
-    Some((side(w), side(h)))
+    let by_short = f64::from(PREVIEW_SHORT_SIDE) / f64::from(short.max(1));
+    let by_long = f64::from(THUMB_SIZE) / f64::from(long.max(1));
+    let scale = by_short.min(by_long).min(1.0);
+    // At most the picture's own side (scale <= 1), so the casts cannot overflow.
+    let side = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, v.max(1));
+    Some((side(width), side(height)))
 }
 
 /// Why a preview could not be written.
@@ -149,13 +166,20 @@ impl Thumbs {
         };
         let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
         std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-        let small = match fit_in_box(img.width(), img.height()) {
-            Some((tw, th)) => image::imageops::thumbnail(img, tw, th),
-            None => img.clone(),
+        let shrunk;
+        let small = match preview_size(img.width(), img.height()) {
+            Some((tw, th)) => {
+                // The model's resize (Pillow's bilinear, antialiased): a third of the time of
+                // `image`'s thumbnail on a whole 12 MP picture (a PNG, a HEIC), which no DCT
+                // scaling made smaller.
+                shrunk = pil_resize(img, tw, th, Filter::Bilinear);
+                &shrunk
+            }
+            None => img,
         };
         // libjpeg-turbo: a fifth of the pure-Rust encoder's time, and previews are written on
         // the decode pool, whose speed is the indexing speed on a GPU.
-        let bytes = turbojpeg::compress_image(&small, 85, turbojpeg::Subsamp::Sub2x2)
+        let bytes = turbojpeg::compress_image(small, 85, turbojpeg::Subsamp::Sub2x2)
             .map_err(|e| ThumbError::Encode(e.to_string()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(|e| io(&parent, e))?;
         tmp.write_all(&bytes).map_err(|e| io(&path, e))?;
@@ -169,18 +193,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn preview_is_small_sharded_and_written_once() {
+    fn preview_is_sized_sharded_and_written_once() {
         let dir = tempfile::tempdir().unwrap();
         let t = Thumbs::new(dir.path());
-        let img = RgbImage::from_pixel(1000, 500, image::Rgb([10, 20, 30]));
+        let img = RgbImage::from_pixel(3000, 2000, image::Rgb([10, 20, 30]));
         let p = t.write("abcdef", &img).unwrap();
         assert!(p.ends_with("ab/abcdef.jpg"));
         let back = image::open(&p).unwrap();
-        assert_eq!((back.width(), back.height()), (512, 256));
-        let small = RgbImage::from_pixel(298, 224, image::Rgb([10, 20, 30]));
-        let q = t.write("012345", &small).unwrap();
+        assert_eq!((back.width(), back.height()), (1080, 720));
+        // A 12 MP JPEG as the decoder hands it over (1/4 scale) is written as it is.
+        let decoded = RgbImage::from_pixel(1000, 750, image::Rgb([10, 20, 30]));
+        let q = t.write("012345", &decoded).unwrap();
         let back = image::open(&q).unwrap();
-        assert_eq!((back.width(), back.height()), (298, 224), "kept as resized");
+        assert_eq!(
+            (back.width(), back.height()),
+            (1000, 750),
+            "kept as decoded"
+        );
         let modified = std::fs::metadata(&p).unwrap().modified().unwrap();
         t.write("abcdef", &img).unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), modified);
@@ -190,18 +219,25 @@ mod tests {
 
     #[test]
     fn any_aspect_ratio_fits_the_preview_box() {
-        assert_eq!(fit_in_box(512, 300), None);
-        assert_eq!(fit_in_box(1000, 500), Some((512, 256)));
-        assert_eq!(fit_in_box(4000, 3000), Some((512, 384)));
-        assert_eq!(fit_in_box(1, 5_000_000), Some((1, 512)));
-        assert_eq!(fit_in_box(60_000, 4), Some((512, 1)));
-        assert_eq!(fit_in_box(u32::MAX, u32::MAX - 1), Some((512, 512)));
+        assert_eq!(preview_size(512, 300), None);
+        assert_eq!(preview_size(1000, 750), None);
+        assert_eq!(preview_size(750, 1000), None);
+        assert_eq!(preview_size(1440, 1080), None);
+        assert_eq!(preview_size(1441, 1081), Some((960, 720)));
+        assert_eq!(preview_size(4000, 3000), Some((960, 720)));
+        assert_eq!(preview_size(3000, 4000), Some((720, 960)));
+        // A panorama is capped on its long side, a strip too.
+        assert_eq!(preview_size(8000, 600), Some((2048, 154)));
+        assert_eq!(preview_size(600, 3000), Some((410, 2048)));
+        assert_eq!(preview_size(1, 5_000_000), Some((1, 2048)));
+        assert_eq!(preview_size(60_000, 4), Some((2048, 1)));
+        assert_eq!(preview_size(u32::MAX, u32::MAX - 1), Some((720, 720)));
         // A strip handed in whole makes a preview inside the box.
         let dir = tempfile::tempdir().unwrap();
         let strip = RgbImage::from_pixel(1, 200_000, image::Rgb([9, 99, 199]));
         let p = Thumbs::new(dir.path()).write("5a5a", &strip).unwrap();
         let back = image::open(&p).unwrap();
-        assert_eq!((back.width(), back.height()), (1, 512));
+        assert_eq!((back.width(), back.height()), (1, 2048));
     }
 
     #[test]
