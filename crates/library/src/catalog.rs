@@ -406,7 +406,17 @@ CREATE TRIGGER index_recorded AFTER INSERT ON index_state BEGIN
      WHERE model_id = NEW.model_id AND generation <= NEW.generation;
 END;
 "#,
+    r#"
+-- Who decided a tag: 0 an auto-tag run (it may take it back), 1 the person (set by hand), -1 the
+-- person took it off. Auto-tagging replaces only its own rows, so a hand decision outlives any
+-- re-run; a row at -1 is never shown as a tag, it only keeps auto-tagging from adding it again.
+ALTER TABLE tags ADD COLUMN manual INTEGER NOT NULL DEFAULT 0 CHECK (manual IN (-1, 0, 1));
+"#,
 ];
+
+/// The migration (1-based) that records hand-set and hand-removed tags.
+#[cfg(test)]
+const MANUAL_TAGS_MIGRATION: usize = 11;
 
 /// What a reader must apply to the vectors it holds to catch up with the catalog
 /// ([`Catalog::follow`]).
@@ -1619,8 +1629,8 @@ impl Catalog {
                 .ctx("find copies")?;
             let mut carry = tx
                 .prepare(
-                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score)
-                     SELECT ?2, label_id, score FROM tags WHERE photo_id = ?1",
+                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score, manual)
+                     SELECT ?2, label_id, score, manual FROM tags WHERE photo_id = ?1",
                 )
                 .ctx("carry tags")?;
             let mut del = tx
@@ -2256,7 +2266,7 @@ impl Catalog {
             arg(
                 &mut sql,
                 " AND EXISTS (SELECT 1 FROM tags t JOIN labels l ON l.id = t.label_id
-                   WHERE t.photo_id = p.id AND l.name = ?)",
+                   WHERE t.photo_id = p.id AND t.manual >= 0 AND l.name = ?)",
                 tag.trim().to_lowercase().into(),
             );
         }
@@ -2495,8 +2505,9 @@ impl Catalog {
         done
     }
 
-    /// Replaces the tags of `photos` with `tags` (photo id, label id, score) in one transaction,
-    /// so a re-tag never leaves a folder half old, half new.
+    /// Replaces the auto-tags of `photos` with `tags` (photo id, label id, score) in one
+    /// transaction, so a re-tag never leaves a folder half old, half new. Tags set or taken off
+    /// by hand ([`Catalog::tag_by_hand`]) stay as they are.
     pub fn replace_tags(
         &mut self,
         photos: &[i64],
@@ -2512,9 +2523,10 @@ impl Catalog {
         photos: &[i64],
         tags: &[(i64, i64, f32)],
     ) -> Result<(), CatalogError> {
+        // Only auto-tags' own rows go: a tag set or taken off by hand stays as the person left it.
         let mut clear = self
             .conn
-            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1")
+            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1 AND manual = 0")
             .ctx("clear tags")?;
         for id in photos {
             clear.execute([id]).ctx("clear tags")?;
@@ -2522,7 +2534,9 @@ impl Catalog {
         let mut put = self
             .conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
+                "INSERT INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(photo_id, label_id) DO UPDATE SET score = excluded.score
+                 WHERE manual = 0",
             )
             .ctx("store tag")?;
         for (photo, label, score) in tags {
@@ -2616,9 +2630,15 @@ impl Catalog {
         let kept = match id(new)? {
             Some(new_id) if new_id != old_id => {
                 tx.execute(
-                    "INSERT INTO tags(photo_id, label_id, score)
-                     SELECT photo_id, ?2, score FROM tags WHERE label_id = ?1
-                     ON CONFLICT(photo_id, label_id) DO UPDATE SET score = MAX(score, excluded.score)",
+                    // A hand decision on either name wins over an auto-tag; setting by hand
+                    // wins over taking off.
+                    "INSERT INTO tags(photo_id, label_id, score, manual)
+                     SELECT photo_id, ?2, score, manual FROM tags WHERE label_id = ?1
+                     ON CONFLICT(photo_id, label_id) DO UPDATE SET
+                        score = MAX(score, excluded.score),
+                        manual = CASE WHEN 1 IN (manual, excluded.manual) THEN 1
+                                      WHEN -1 IN (manual, excluded.manual) THEN -1
+                                      ELSE 0 END",
                     params![old_id, new_id],
                 )
                 .ctx("merge tags")?;
@@ -2647,7 +2667,7 @@ impl Catalog {
         })?;
         let n: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM tags WHERE label_id = ?1",
+                "SELECT COUNT(*) FROM tags WHERE label_id = ?1 AND manual >= 0",
                 [kept],
                 |r| r.get(0),
             )
@@ -2665,7 +2685,8 @@ impl Catalog {
             .ctx("begin deleting a tag")?;
         let n: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id WHERE l.name = ?1",
+                "SELECT COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
+                 WHERE l.name = ?1 AND t.manual >= 0",
                 [name],
                 |r| r.get(0),
             )
@@ -2677,6 +2698,54 @@ impl Catalog {
         })?;
         tx.commit().ctx("commit deleting a tag")?;
         Ok(n as u64)
+    }
+
+    /// Sets the tag `name` on `photos` by hand (`on`, creating the tag) or takes it off them
+    /// (`!on`). Either is recorded as the person's decision, which auto-tagging never
+    /// overrides: a tag set by hand stays through every re-run, and one taken off does not come
+    /// back. Ids with no photo are skipped. Returns how many photos changed.
+    pub(crate) fn tag_by_hand(
+        &self,
+        photos: &[i64],
+        name: &str,
+        on: bool,
+    ) -> Result<usize, CatalogError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin tagging by hand")?;
+        let label = if on {
+            Some(self.label_id(name, false)?)
+        } else {
+            tx.query_row(
+                "SELECT id FROM labels WHERE name = ?1",
+                [name.trim().to_lowercase()],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .ctx("find tag")?
+        };
+        let Some(label) = label else {
+            return Ok(0);
+        };
+        let sql = if on {
+            "INSERT INTO tags(photo_id, label_id, score, manual)
+             SELECT id, ?2, 1.0, 1 FROM photos WHERE id = ?1
+             ON CONFLICT(photo_id, label_id) DO UPDATE SET manual = 1, score = 1.0
+             WHERE manual <> 1"
+        } else {
+            // Only a tag the photo shows is taken off; one it never had needs no record.
+            "UPDATE tags SET manual = -1 WHERE photo_id = ?1 AND label_id = ?2 AND manual >= 0"
+        };
+        let mut changed = 0;
+        {
+            let mut stmt = tx.prepare(sql).ctx("tag by hand")?;
+            for id in photos {
+                changed += stmt.execute(params![id, label]).ctx("tag by hand")?;
+            }
+        }
+        tx.commit().ctx("commit tagging by hand")?;
+        Ok(changed)
     }
 
     /// Rewrites the label lists of the auto-tags with `edit`; one left empty ends. Any change
@@ -2766,7 +2835,7 @@ impl Catalog {
             .conn
             .prepare_cached(
                 "SELECT l.name, t.score FROM tags t JOIN labels l ON l.id = t.label_id
-                 WHERE t.photo_id = ?1 ORDER BY t.score DESC, l.name",
+                 WHERE t.photo_id = ?1 AND t.manual >= 0 ORDER BY t.score DESC, l.name",
             )
             .ctx("read tags")?;
         let mut out = std::collections::HashMap::new();
@@ -2789,7 +2858,7 @@ impl Catalog {
             .conn
             .prepare(
                 "SELECT l.name, COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
-                 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
+                 WHERE t.manual >= 0 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
             )
             .ctx("count tags")?;
         let rows = stmt
@@ -2873,6 +2942,132 @@ mod tests {
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].labels, ["my dog"]);
         assert_eq!(cat.delete_label("cat").unwrap(), 0);
+    }
+
+    /// The visible tags of each photo among `ids`, by name (photos without tags: empty).
+    fn names(c: &Catalog, ids: &[i64]) -> Vec<Vec<String>> {
+        let mut all = c.tags_of(ids).unwrap();
+        ids.iter()
+            .map(|id| {
+                let mut n: Vec<String> = all
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t.0)
+                    .collect();
+                n.sort();
+                n
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..3)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
+            .collect();
+        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let dog = cat.label_id("dog", false).unwrap();
+        let run = [(ids[0], dog, 0.9), (ids[1], dog, 0.8)];
+        cat.replace_tags(&ids, &run).unwrap();
+        let count = |c: &Catalog, name: &str| {
+            c.tag_counts()
+                .unwrap()
+                .into_iter()
+                .find(|t| t.0 == name)
+                .map_or(0, |t| t.1)
+        };
+        assert_eq!(count(&cat, "dog"), 2);
+
+        // By hand: a new tag on two photos (names as labels keep them), and "dog" off one.
+        assert_eq!(
+            cat.tag_by_hand(&[ids[1], ids[2], 9_999], " Holiday ", true)
+                .unwrap(),
+            2,
+            "an id with no photo is skipped"
+        );
+        assert_eq!(cat.tag_by_hand(&[ids[1]], "holiday", true).unwrap(), 0);
+        assert_eq!(cat.tag_by_hand(&[ids[0]], "dog", false).unwrap(), 1);
+        assert_eq!(cat.tag_by_hand(&[ids[2]], "dog", false).unwrap(), 0);
+        assert_eq!(cat.tag_by_hand(&ids, "no such tag", false).unwrap(), 0);
+        let expected = vec![
+            vec![],
+            vec!["dog".to_string(), "holiday".to_string()],
+            vec!["holiday".to_string()],
+        ];
+        assert_eq!(names(&cat, &ids), expected);
+        assert_eq!((count(&cat, "dog"), count(&cat, "holiday")), (1, 2));
+
+        // Auto-tagging the same photos again (the same run, and one that finds no dog at all)
+        // neither brings back the dog taken off nor drops the holiday set by hand.
+        cat.replace_tags(&ids, &run).unwrap();
+        assert_eq!(names(&cat, &ids), expected);
+        cat.replace_tags(&ids, &[]).unwrap();
+        assert_eq!(names(&cat, &ids)[0], Vec::<String>::new());
+        assert_eq!(names(&cat, &ids)[2], ["holiday"]);
+        assert_eq!((count(&cat, "dog"), count(&cat, "holiday")), (0, 2));
+        cat.atomically(|c| c.put_tags(&ids, &run)).unwrap();
+        assert_eq!(names(&cat, &ids), expected);
+
+        // Set by hand again, a tag taken off comes back, and then no run takes it away.
+        assert_eq!(cat.tag_by_hand(&[ids[0]], "dog", true).unwrap(), 1);
+        cat.replace_tags(&ids, &[]).unwrap();
+        assert_eq!(names(&cat, &ids)[0], ["dog"]);
+
+        // Renamed and merged, hand decisions go with the tag; deleted, they go with it.
+        cat.tag_by_hand(&[ids[2]], "trip", true).unwrap();
+        cat.tag_by_hand(&[ids[2]], "holiday", false).unwrap();
+        assert_eq!(cat.rename_label("holiday", "vacation").unwrap(), Some(1));
+        assert_eq!(cat.rename_label("trip", "vacation").unwrap(), Some(2));
+        cat.replace_tags(&ids, &run).unwrap();
+        assert_eq!(
+            names(&cat, &ids),
+            [vec!["dog"], vec!["dog", "vacation"], vec!["vacation"]]
+        );
+        assert_eq!(cat.delete_label("vacation").unwrap(), 2);
+        assert_eq!(cat.tag_by_hand(&ids, "vacation", false).unwrap(), 0);
+        assert_eq!(count(&cat, "vacation"), 0);
+    }
+
+    #[test]
+    fn tags_of_a_catalog_from_before_hand_tagging_stay_and_can_be_set_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.sqlite");
+        {
+            let mut conn = Connection::open(&db).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+            register_f16_conversion(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..MANUAL_TAGS_MIGRATION - 1] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.execute_batch(&format!(
+                "PRAGMA user_version = {}",
+                MANUAL_TAGS_MIGRATION - 1
+            ))
+            .unwrap();
+            tx.execute_batch(
+                "INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
+                 INSERT INTO photos(root_id, path, size, mtime_ns, status, updated_at)
+                   VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', 0),
+                          (1, x'2f702f622e6a7067', 1, 1, 'indexed', 0);
+                 INSERT INTO labels(name) VALUES ('dog');
+                 INSERT INTO tags(photo_id, label_id, score) VALUES (1, 1, 0.9), (2, 1, 0.6);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        assert_eq!(cat.integrity_check().unwrap(), "ok");
+        // The old tags are auto-tags: shown, and replaced by the next run.
+        assert_eq!(names(&cat, &[1, 2]), [["dog"], ["dog"]]);
+        assert_eq!(cat.tag_by_hand(&[1], "dog", false).unwrap(), 1);
+        cat.replace_tags(&[1, 2], &[(1, 1, 0.9)]).unwrap();
+        assert_eq!(names(&cat, &[1, 2]), [Vec::<String>::new(), vec![]]);
+        assert!(cat.tag_counts().unwrap().is_empty());
     }
 
     #[test]

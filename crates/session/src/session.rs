@@ -978,6 +978,28 @@ impl Session {
         self.tags()
     }
 
+    /// Puts the tag `name` on these photos by hand ("Tag…" on a selection); re-running a
+    /// folder's auto-tag never takes it off. Answers the tags in use after it.
+    pub fn tag_photos(&self, ids: &[i64], name: &str) -> Result<Vec<TagCount>, SessionError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(SessionError::Tag("a tag needs a name".into()));
+        }
+        let eng = self.engine()?;
+        let n = lock(&eng.reader).records().tag_photos(ids, name)?;
+        tracing::debug!(tag = name, photos = n, "tagged by hand");
+        self.tags()
+    }
+
+    /// Takes the tag `name` off these photos by hand; re-running a folder's auto-tag does not
+    /// put it back. Answers the tags in use after it.
+    pub fn untag_photos(&self, ids: &[i64], name: &str) -> Result<Vec<TagCount>, SessionError> {
+        let eng = self.engine()?;
+        let n = lock(&eng.reader).records().untag_photos(ids, name)?;
+        tracing::debug!(tag = name, photos = n, "tag taken off by hand");
+        self.tags()
+    }
+
     /// Takes a tag off every photo and out of the auto-tags; answers the tags in use after it.
     pub fn delete_tag(&self, name: &str) -> Result<Vec<TagCount>, SessionError> {
         let eng = self.engine()?;
