@@ -1670,6 +1670,47 @@ fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_the_folder_again() {
 }
 
 #[test]
+fn a_photo_is_copied_as_pixels_and_a_selection_revealed_by_folder() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let files = draw(&photos, &[(RED, CIRCLE)], 2, 93);
+    draw(&photos.join("inner"), &[(BLUE, SQUARE)], 1, 94);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let all = s
+        .session
+        .search(&SearchQuery {
+            limit: 10,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .hits;
+    assert_eq!(all.len(), 3);
+    let first = all
+        .iter()
+        .find(|h| Path::new(&h.photo.path) == files[0])
+        .unwrap();
+    let (w, h) = image::image_dimensions(&files[0]).unwrap();
+    let full = s.session.photo_rgba(first.photo.id, 4096).unwrap();
+    assert_eq!((full.width, full.height), (w, h));
+    assert_eq!(full.pixels.len(), (w * h * 4) as usize);
+    let small = s.session.photo_rgba(first.photo.id, 32).unwrap();
+    assert_eq!(small.width.max(small.height), 32);
+    assert!(matches!(
+        s.session.photo_rgba(987_654, 32),
+        Err(SessionError::NoPhoto(_))
+    ));
+    let ids: Vec<i64> = all.iter().map(|h| h.photo.id).collect();
+    let plan = s.session.reveal_plan(&ids).unwrap();
+    assert_eq!((plan.photos, plan.folders, plan.files.len()), (3, 2, 2));
+    assert_eq!(
+        plan.summary().unwrap(),
+        "Showed the 2 folders of the 3 photos."
+    );
+    assert!(s.session.reveal_plan(&[987_654]).is_err());
+}
+
+#[test]
 fn photos_export_to_a_folder_without_overwriting_anything() {
     let s = setup();
     let photos = s.dir.path().join("photos");

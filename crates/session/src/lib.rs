@@ -2,9 +2,12 @@
 //! background indexer with the file watcher beside a reading handle that answers meanwhile;
 //! every command the window has is a method here, testable without a window), `serve` (the
 //! gate for what the page may load) and `views` (the JSON values and event names the page
-//! reads: the only serde for the page). Every failure a command reports is a
+//! reads: the only serde for the page), `picture` (a photo's pixels for "Copy image") and
+//! `reveal` (what "Reveal in file manager" shows for a selection). Every failure a command reports is a
 //! [`SessionError`], whose message the window shows as it is.
 
+pub mod picture;
+pub mod reveal;
 pub mod serve;
 mod session;
 pub mod views;

@@ -4,6 +4,8 @@
 //! that one quits: see [`glimpse_library::lock`]). The desktop shell is a thin layer of commands over
 //! this type, so everything the window can do is testable here without a window.
 
+use crate::picture::{self, Rgba};
+use crate::reveal::RevealPlan;
 use crate::serve::{Scope, ServeError};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, Event, ExportReport, Failure, FilterSpec, FolderAdded,
@@ -68,6 +70,9 @@ pub enum SessionError {
     /// after the window showed it.
     #[error("This photo is no longer in the library.")]
     NoPhoto(i64),
+    /// A photo's picture could not be read for copying.
+    #[error("The picture could not be read: {0}")]
+    Picture(#[source] decode::DecodeError),
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
     BadDate(String),
@@ -909,6 +914,33 @@ impl Session {
             .remove(&id)
             .ok_or(SessionError::NoPhoto(id))?;
         Ok(info.path)
+    }
+
+    /// The pixels of a library photo, upright, its longest side at most `max_side` ("Copy
+    /// image": the shell puts them on the clipboard).
+    pub fn photo_rgba(&self, id: i64, max_side: u32) -> Result<Rgba, SessionError> {
+        let path = self.photo_path(id)?;
+        picture::rgba_of(&path, max_side).map_err(|e| {
+            tracing::warn!(path = %path.display(), "cannot copy the picture: {e}");
+            SessionError::Picture(e)
+        })
+    }
+
+    /// What "Reveal in file manager" shows for these photos (photos no longer in the library
+    /// are left out; none left is [`SessionError::NoPhoto`]).
+    pub fn reveal_plan(&self, ids: &[i64]) -> Result<RevealPlan, SessionError> {
+        let mut paths = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.photo_path(id) {
+                Ok(p) => paths.push(p),
+                Err(SessionError::NoPhoto(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if paths.is_empty() {
+            return Err(SessionError::NoPhoto(ids.first().copied().unwrap_or(0)));
+        }
+        Ok(RevealPlan::new(&paths))
     }
 
     /// Copies library photos into `folder` (a folder the user chose): each keeps its file
