@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 24] = [
+const COMMANDS: [&str; 28] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -35,4 +35,8 @@ const COMMANDS: [&str; 24] = [
     "delete_tag",
     "open_map",
     "export_photos",
+    "tag_photos",
+    "untag_photos",
+    "reveal_photos",
+    "copy_image",
 ];

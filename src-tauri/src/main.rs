@@ -114,6 +114,10 @@ fn main() -> anyhow::Result<()> {
             commands::delete_tag,
             commands::open_map,
             commands::export_photos,
+            commands::tag_photos,
+            commands::untag_photos,
+            commands::reveal_photos,
+            commands::copy_image,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {
