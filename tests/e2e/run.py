@@ -25,7 +25,9 @@ shape model (models/test/shape-clip):
   8. a failed "Reveal in file manager" (none runs here) is said inside the lightbox, in
      words, and Copy path answers there too; a right-click opens Glimpse's own menu, whose
      Copy path puts the photo's path on the X clipboard, and Ctrl+click selects a second photo
-     for "Copy paths" (both paths, one per line).
+     for "Copy paths" (both paths, one per line); two photos tagged "holiday" from the
+     selection bar are counted and found by the tag filter, and one taken off again; "Copy
+     image" puts the picture on the clipboard at its size.
 With --screenshots DIR it also saves screenshots of the whole X screen (the README's).
 
 Usage: run.py --app target/debug/glimpse-app [--screenshots DIR] [--keep]
@@ -249,6 +251,31 @@ def clipboard():
          "t = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_text(); print(t or '', end='')"],
         env={**os.environ, "DISPLAY": DISPLAY}, capture_output=True, text=True, timeout=20)
     return got.stdout
+
+
+def clipboard_image():
+    """The picture on the X clipboard, read through GTK as a program pasting it would: the
+    clipboard's targets and the decoded picture's [width, height] (None when there is none)."""
+    got = subprocess.run(
+        ["/usr/bin/python3", "-c",
+         "import gi, json; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk, Gdk;"
+         "c = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD); ok, targets = c.wait_for_targets();"
+         "p = c.wait_for_image();"
+         "print(json.dumps({'targets': [t.name() for t in targets] if ok else [],"
+         " 'size': [p.get_width(), p.get_height()] if p else None}))"],
+        env={**os.environ, "DISPLAY": DISPLAY}, capture_output=True, text=True, timeout=20)
+    try:
+        return json.loads(got.stdout)
+    except ValueError:
+        return {"targets": [], "size": None, "error": got.stderr[-300:]}
+
+
+def screen_point(d, el):
+    """The middle of an element on the X screen, for real (XTEST) clicks."""
+    r = d.js("const b = arguments[0].getBoundingClientRect();"
+             "return [window.screenX + b.left + b.width / 2, window.screenY + b.top + b.height / 2];",
+             {ELEMENT: el})
+    return int(r[0]), int(r[1])
 
 
 def xdotool(*args):
@@ -714,6 +741,8 @@ def run(args, work, procs):
           f"Copy paths put both on the clipboard, one per line ({copied})")
     xdotool("key", "Escape")
 
+    tag_by_hand_and_copy_image(d, shots)
+
     if shots:
         print("9. screenshot of indexing progress", flush=True)
         more = work / "more-photos"
@@ -725,6 +754,84 @@ def run(args, work, procs):
         time.sleep(1.5)
         screenshot(shots, "indexing")
     print("all end-to-end checks passed", flush=True)
+
+
+def tag_by_hand_and_copy_image(d, shots):
+    """8c. Two photos (Ctrl+click) tagged "holiday" from the selection bar: the tag panel
+    counts 2 and its filter lists exactly them; the tag taken off one (its context menu's
+    "Tag…") leaves 1. "Copy image" in the context menu puts the picture on the X clipboard,
+    at the photo's size."""
+    print("8c. tagging photos by hand, and Copy image", flush=True)
+    cells = d.find_all("result")
+    paths = sorted(d.attr(c, "data-path") for c in cells[:2])
+    d.click(cells[0])
+    xdotool("mousemove", *screen_point(d, cells[1]))
+    xdotool("keydown", "ctrl")
+    xdotool("click", 1)
+    xdotool("keyup", "ctrl")
+    bar = d.find("selection-bar", timeout=10)
+    check("2 selected" in d.text(bar), f"two photos selected ({d.text(bar)!r})")
+    d.click(d.find("selection-tag"))
+    d.type(d.find("tag-input", timeout=10), "Holiday\ue007")
+    said = wait_for("tagging to answer", lambda: d.find_all("tag-notice")
+                    and d.text(d.find("tag-notice")), timeout=20)
+    check(said == "Tagged 2 photos “holiday”.", f"the popover says what it did ({said!r})")
+
+    def holiday():
+        """The tag panel's "holiday" entry and its count, or None."""
+        for e in d.find_all("tag-filter"):
+            if d.attr(e, "data-tag") == "holiday":
+                return e, d.text(e).split()[-1]
+        return None
+    wait_for("the tag panel to count 2 holiday photos", lambda: (holiday() or (0, 0))[1] == "2",
+             timeout=20)
+    screenshot(shots, "tag-selection")
+    xdotool("key", "Escape")
+    wait_for("the popover to close", lambda: d.find_all("tag-popover") == [], timeout=10)
+    d.click(holiday()[0])
+
+    def tagged(n):
+        got = sorted(p for p, _ in results(d))
+        return got if len(got) == n else None
+    shown = wait_for("the holiday filter", lambda: tagged(2), timeout=30)
+    check(shown == paths, f"the tag filter lists exactly the two tagged photos ({shown})")
+
+    # Off one of them, through its own menu ("Tag…" on that photo alone).
+    one = d.find_all("result")[0]
+    gone = d.attr(one, "data-path")
+    d.click(one)
+    xdotool("mousemove", *screen_point(d, one))
+    xdotool("click", 3)
+    d.click(d.find("menu-tag", timeout=10))
+    pop = d.find("tag-popover", timeout=10)
+    chips = [c for c in d.find_all("tag-present", within=pop) if d.attr(c, "data-tag") == "holiday"]
+    check(len(chips) == 1, "the popover lists the photo's holiday tag")
+    d.click(d.find_all("tag-remove", within=chips[0])[0])
+    said = wait_for("untagging to answer", lambda: d.find_all("tag-notice")
+                    and d.text(d.find("tag-notice")), timeout=20)
+    check(said == "Took “holiday” off 1 photo.", f"the popover says so ({said!r})")
+    wait_for("the tag panel to count 1", lambda: (holiday() or (0, 0))[1] == "1", timeout=20)
+    xdotool("key", "Escape")
+    left = wait_for("the filter to follow", lambda: tagged(1), timeout=30)
+    check(left == [p for p in paths if p != gone], f"the filter lists the other one only ({left})")
+
+    # Copy image: the picture itself on the clipboard, as a program pasting it reads it.
+    cell = d.find_all("result")[0]
+    xdotool("mousemove", *screen_point(d, cell))
+    xdotool("click", 3)
+    d.click(d.find("menu-copy-image", timeout=10))
+    said = wait_for("the menu's answer", lambda: d.find_all("action-notice")
+                    and d.text(d.find("action-notice")), timeout=20)
+    check(said.strip() == "Image copied.", f"Copy image says so ({said!r})")
+    want = subprocess.run(["identify", "-format", "%w %h", left[0]], capture_output=True,
+                          text=True, check=True).stdout.split()
+    got = wait_for("a picture on the clipboard", lambda: (lambda c: c if c["size"] else None)(
+        clipboard_image()), timeout=20)
+    check("image/png" in got["targets"] and got["size"] == [int(x) for x in want],
+          f"the clipboard holds the {want[0]}x{want[1]} picture ({got})")
+    # The filter off again, nothing selected, for what follows.
+    d.click(holiday()[0])
+    xdotool("key", "Escape")
 
 
 class DriverLost(Exception):
