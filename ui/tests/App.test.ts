@@ -457,6 +457,8 @@ describe("App", () => {
     await waitFor(() => expect(shell.calls("tag_photos")).toEqual([{ ids: [2, 4], name: "holiday" }]));
     await waitFor(() => expect(present()).toEqual(["holiday:1", "dog:0"]));
     expect(within(pop).getByTestId("tag-notice").textContent).toBe("Tagged 2 photos “holiday”.");
+    // The keyboard is back in the name field, for the next tag.
+    await waitFor(() => expect(document.activeElement).toBe(input));
     // The tag list follows, and the name is suggested next time.
     await waitFor(() => expect(r.getAllByTestId("tag-filter").map((b) => b.dataset.tag)).toContain("holiday"));
     await fireEvent.click(within(pop).getAllByTestId("tag-remove")[1]);
@@ -469,8 +471,10 @@ describe("App", () => {
     await fireEvent.input(input, { target: { value: "x" } });
     await fireEvent.keyDown(input, { key: "Enter" });
     await waitFor(() => expect(within(pop).getByRole("alert").textContent).toContain("a tag needs a name"));
-    await fireEvent.keyDown(input, { key: "Escape" });
+    // Esc closes it wherever the keyboard is, and leaves the selection.
+    await fireEvent.keyDown(document.body, { key: "Escape" });
     await waitFor(() => expect(r.queryByTestId("tag-popover")).toBeNull());
+    expect(r.getByTestId("selection-bar").textContent).toMatch(/2\s*selected/);
     // Reveal on the selection: the bar says what the shell did.
     await fireEvent.click(r.getByTestId("selection-reveal"));
     await waitFor(() => expect(shell.calls("reveal_photos")).toEqual([{ ids: [2, 4] }]));

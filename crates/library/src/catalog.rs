@@ -411,6 +411,9 @@ END;
 -- person took it off. Auto-tagging replaces only its own rows, so a hand decision outlives any
 -- re-run; a row at -1 is never shown as a tag, it only keeps auto-tagging from adding it again.
 ALTER TABLE tags ADD COLUMN manual INTEGER NOT NULL DEFAULT 0 CHECK (manual IN (-1, 0, 1));
+-- A tag first named by hand ("holiday", "mum") is not a label for auto-tagging: it joins the
+-- labels "Auto-tag this folder" suggests only once an auto-tag run names it.
+ALTER TABLE labels ADD COLUMN by_hand INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -2418,12 +2421,14 @@ impl Catalog {
         Ok(rows)
     }
 
-    /// The row id of a label, created on first use (names are stored lower-case).
+    /// The row id of a label an auto-tag run names, created on first use (names are stored
+    /// lower-case); one named by hand before becomes a label the auto-tag suggests.
     pub fn label_id(&self, name: &str, builtin: bool) -> Result<i64, CatalogError> {
         let name = name.trim().to_lowercase();
         self.conn
             .execute(
-                "INSERT INTO labels(name, builtin) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                "INSERT INTO labels(name, builtin) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET by_hand = 0 WHERE by_hand <> 0",
                 params![name, builtin],
             )
             .ctx("add label")?;
@@ -2438,7 +2443,7 @@ impl Catalog {
     pub(crate) fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name FROM labels WHERE builtin = 0 ORDER BY id")
+            .prepare("SELECT name FROM labels WHERE builtin = 0 AND by_hand = 0 ORDER BY id")
             .ctx("list labels")?;
         let rows = stmt
             .query_map([], |r| r.get(0))
@@ -2714,17 +2719,20 @@ impl Catalog {
             .conn
             .unchecked_transaction()
             .ctx("begin tagging by hand")?;
-        let label = if on {
-            Some(self.label_id(name, false)?)
-        } else {
-            tx.query_row(
-                "SELECT id FROM labels WHERE name = ?1",
-                [name.trim().to_lowercase()],
-                |r| r.get::<_, i64>(0),
+        let name = name.trim().to_lowercase();
+        if on {
+            tx.execute(
+                "INSERT INTO labels(name, by_hand) VALUES (?1, 1) ON CONFLICT(name) DO NOTHING",
+                [&name],
             )
+            .ctx("add tag")?;
+        }
+        let label = tx
+            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()
-            .ctx("find tag")?
-        };
+            .ctx("find tag")?;
         let Some(label) = label else {
             return Ok(0);
         };
@@ -3000,6 +3008,8 @@ mod tests {
         ];
         assert_eq!(names(&cat, &ids), expected);
         assert_eq!((count(&cat, "dog"), count(&cat, "holiday")), (1, 2));
+        // A name given by hand is not offered for auto-tagging until a run names it.
+        assert_eq!(cat.user_labels().unwrap(), ["dog"]);
 
         // Auto-tagging the same photos again (the same run, and one that finds no dog at all)
         // neither brings back the dog taken off nor drops the holiday set by hand.
