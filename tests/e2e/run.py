@@ -811,9 +811,15 @@ def tag_by_hand_and_copy_image(d, shots):
                     and d.text(d.find("tag-notice")), timeout=20)
     check(said == "Took “holiday” off 1 photo.", f"the popover says so ({said!r})")
     wait_for("the tag panel to count 1", lambda: (holiday() or (0, 0))[1] == "1", timeout=20)
-    xdotool("key", "Escape")
     left = wait_for("the filter to follow", lambda: tagged(1), timeout=30)
     check(left == [p for p in paths if p != gone], f"the filter lists the other one only ({left})")
+    # The photo left the filtered results; the popover still speaks of it, without the tag.
+    kept = d.find_all("tag-popover")
+    check(kept and d.attr(kept[0], "aria-label") == "Tag this photo"
+          and not d.find_all("tag-present", within=kept[0]),
+          "the popover still shows the photo, now without the tag")
+    xdotool("key", "Escape")
+    wait_for("the popover to close", lambda: d.find_all("tag-popover") == [], timeout=10)
 
     # Copy image: the picture itself on the clipboard, as a program pasting it reads it.
     cell = d.find_all("result")[0]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { suggestTags, tagKey, taggedText, tagsOfSelection, withTag } from "../src/lib/tagging";
+import { refreshTags, suggestTags, tagKey, taggedText, tagsOfSelection, withTag } from "../src/lib/tagging";
 
 describe("tagging by hand", () => {
   it("names are stored trimmed and lower-case", () => {
@@ -45,6 +45,12 @@ describe("tagging by hand", () => {
     expect(on.map((p) => p.tags)).toEqual([["dog"], ["dog"]]);
     expect(on[0]).toBe(photos[0]);
     expect(withTag(on, "dog", false).map((p) => p.tags)).toEqual([[], []]);
+    // The results refresh: a photo that left them (a tag filter) keeps what tagging left it.
+    const fresh = [{ id: 1, tags: ["dog", "park"] }];
+    expect(refreshTags(on, fresh)).toEqual([
+      { id: 1, tags: ["dog", "park"] },
+      { id: 2, tags: ["dog"] },
+    ]);
     expect(taggedText("Holiday", 2, true)).toBe("Tagged 2 photos “holiday”.");
     expect(taggedText("holiday", 1, false)).toBe("Took “holiday” off 1 photo.");
   });

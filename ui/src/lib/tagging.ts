@@ -53,6 +53,15 @@ export function withTag<T extends { tags: readonly string[] }>(photos: readonly 
   });
 }
 
+/**
+ * The photos being tagged, with the tags `fresh` (the refreshed results) shows for them; one no
+ * longer among the results (a tag filter it stopped matching) keeps the tags it had here.
+ */
+export function refreshTags<T extends { id: number; tags: readonly string[] }>(photos: readonly T[], fresh: readonly T[]): T[] {
+  const now = new Map(fresh.map((p) => [p.id, p]));
+  return photos.map((p) => now.get(p.id) ?? p);
+}
+
 /** What the popover says after tagging `n` photos. */
 export function taggedText(name: string, n: number, on: boolean): string {
   const photos = n === 1 ? "1 photo" : `${n} photos`;
