@@ -8,6 +8,7 @@
 //! has said yes to it in a native dialog (which a page cannot answer for them).
 
 use crate::AppState;
+use glimpse_session::picture::COPY_MAX_SIDE;
 use glimpse_session::views::{
     AppStatus, DupeGroup, ExportReport, FilterSpec, FolderAdded, FolderCount, FormatView,
     IndexState, IndexThreads, LabelSuggestion, ModelState, PhotoDetail, RootInfo, SearchPage,
@@ -345,6 +346,67 @@ pub async fn copy_paths(
         "The clipboard could not be written.".to_string()
     })?;
     Ok(paths.len())
+}
+
+/// Puts a tag on photos by hand; the tags in use after.
+#[tauri::command]
+pub async fn tag_photos(
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+    name: String,
+) -> Result<Vec<TagCount>, String> {
+    run(state, move |s| s.tag_photos(&ids, &name)).await
+}
+
+/// Takes a tag off photos by hand; the tags in use after.
+#[tauri::command]
+pub async fn untag_photos(
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+    name: String,
+) -> Result<Vec<TagCount>, String> {
+    run(state, move |s| s.untag_photos(&ids, &name)).await
+}
+
+/// Shows selected photos in the file manager: one photo itself, several folder by folder (a
+/// few at most). Answers what to tell the person, if anything; when no file manager answers,
+/// the folders' paths are copied instead.
+#[tauri::command]
+pub async fn reveal_photos(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    ids: Vec<i64>,
+) -> Result<Option<String>, String> {
+    let plan = run(state, move |s| s.reveal_plan(&ids)).await?;
+    for file in &plan.files {
+        if let Err(e) = app.opener().reveal_item_in_dir(file) {
+            tracing::warn!(path = %file.display(), "reveal in file manager failed: {e}");
+            let folder = file.parent().unwrap_or(file);
+            return Err(fallback(
+                &app,
+                folder,
+                "No file manager could show the folder",
+            ));
+        }
+    }
+    Ok(plan.summary())
+}
+
+/// Puts a library photo's picture on the clipboard ("Copy image"), at most
+/// [`COPY_MAX_SIDE`] pixels on its longest side. Answers whether it was made smaller.
+#[tauri::command]
+pub async fn copy_image(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+) -> Result<bool, String> {
+    let picture = run(state, move |s| s.photo_rgba(id, COPY_MAX_SIDE)).await?;
+    let image = tauri::image::Image::new_owned(picture.pixels, picture.width, picture.height);
+    app.clipboard().write_image(&image).map_err(|e| {
+        tracing::warn!("cannot copy the picture to the clipboard: {e}");
+        "The clipboard could not take the picture.".to_string()
+    })?;
+    Ok(picture.reduced)
 }
 
 /// Downloads the default model (first run) and starts the engine.

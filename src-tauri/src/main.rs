@@ -117,6 +117,10 @@ fn main() -> anyhow::Result<()> {
             commands::set_index_threads,
             commands::duplicates,
             commands::trash_photos,
+            commands::tag_photos,
+            commands::untag_photos,
+            commands::reveal_photos,
+            commands::copy_image,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

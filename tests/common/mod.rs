@@ -111,10 +111,12 @@ pub fn index_folder(
     .unwrap()
 }
 
-/// Undoes schema migrations 8 (notes, files in flight), 7 (the kept auto-tags) and 6 (the kept
-/// counts, their triggers and indexes) on a catalog, so a test can turn it back into what an
-/// earlier Glimpse wrote.
+/// Undoes schema migrations 12 (tags set by hand), 11 (the stash), 8 (notes, files in flight),
+/// 7 (the kept auto-tags) and 6 (the kept counts, their triggers and indexes) on a catalog, so
+/// a test can turn it back into what an earlier Glimpse wrote.
 pub const UNDO_KEPT_COUNTS: &str = "
+    ALTER TABLE tags DROP COLUMN manual; ALTER TABLE labels DROP COLUMN by_hand;
+    DROP TABLE stash;
     DROP TABLE quarantine; DROP TABLE in_flight; DROP INDEX photos_noted;
     ALTER TABLE photos DROP COLUMN note;
     DROP TABLE tag_rules;

@@ -30,7 +30,9 @@ shape model (models/test/shape-clip):
      the shown folder get a wide and a narrow cell showing them whole (letterboxed), the rows
      fill the grid's width at M and XL, and a 12 MP photo's preview has twice the pixels of its
      XL cell's height (sharp on a 2x screen);
-  9b. the Duplicates view groups a picture with its resized and recompressed copies (not with
+  9b. two photos tagged "holiday" from the selection bar are counted and found by the tag
+     filter, and one taken off again; "Copy image" puts the picture on the clipboard at its size;
+  9c. the Duplicates view groups a picture with its resized and recompressed copies (not with
      pictures of the same subject), keeps the lossless original and, once confirmed, moves the
      copies to the system Trash (a folder the test owns: the app's XDG_DATA_HOME), with their
      .trashinfo files; the other pictures stay on disk and the grid drops the copies;
@@ -263,6 +265,31 @@ def clipboard():
          "t = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_text(); print(t or '', end='')"],
         env={**os.environ, "DISPLAY": DISPLAY}, capture_output=True, text=True, timeout=20)
     return got.stdout
+
+
+def clipboard_image():
+    """The picture on the X clipboard, read through GTK as a program pasting it would: the
+    clipboard's targets and the decoded picture's [width, height] (None when there is none)."""
+    got = subprocess.run(
+        ["/usr/bin/python3", "-c",
+         "import gi, json; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk, Gdk;"
+         "c = Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD); ok, targets = c.wait_for_targets();"
+         "p = c.wait_for_image();"
+         "print(json.dumps({'targets': [t.name() for t in targets] if ok else [],"
+         " 'size': [p.get_width(), p.get_height()] if p else None}))"],
+        env={**os.environ, "DISPLAY": DISPLAY}, capture_output=True, text=True, timeout=20)
+    try:
+        return json.loads(got.stdout)
+    except ValueError:
+        return {"targets": [], "size": None, "error": got.stderr[-300:]}
+
+
+def screen_point(d, el):
+    """The middle of an element on the X screen, for real (XTEST) clicks."""
+    r = d.js("const b = arguments[0].getBoundingClientRect();"
+             "return [window.screenX + b.left + b.width / 2, window.screenY + b.top + b.height / 2];",
+             {ELEMENT: el})
+    return int(r[0]), int(r[1])
 
 
 def xdotool(*args):
@@ -812,6 +839,7 @@ def run(args, work, procs):
     screenshot(shots, "grid-justified-xl")
     d.click(d.find("thumb-size-m"))
 
+    tag_by_hand_and_copy_image(d, shots)
     duplicates_step(d, photos, work / "xdg-data", shots)
 
     if shots:
@@ -908,8 +936,8 @@ def _lock_free(library):
     except BlockingIOError:
         return False
 def duplicates_step(d, photos, data_home, shots):
-    """9b: the Duplicates view on real copies, and the move of the copies to the Trash."""
-    print("9b. duplicates: copies grouped, the keeper kept, the others moved to the Trash", flush=True)
+    """9c: the Duplicates view on real copies, and the move of the copies to the Trash."""
+    print("9c. duplicates: copies grouped, the keeper kept, the others moved to the Trash", flush=True)
     folder = photos / "Copies"
     folder.mkdir()
     original = folder / "original.png"
@@ -1008,6 +1036,88 @@ def duplicates_step(d, photos, data_home, shots):
         results(d)), timeout=30)
     check(sorted(Path(p).name for p, _ in after) == sorted(p.name for p in [original, *distinct]),
           "the grid no longer shows the trashed copies")
+def tag_by_hand_and_copy_image(d, shots):
+    """8c. Two photos (Ctrl+click) tagged "holiday" from the selection bar: the tag panel
+    counts 2 and its filter lists exactly them; the tag taken off one (its context menu's
+    "Tag…") leaves 1. "Copy image" in the context menu puts the picture on the X clipboard,
+    at the photo's size."""
+    print("9b. tagging photos by hand, and Copy image", flush=True)
+    cells = d.find_all("result")
+    paths = sorted(d.attr(c, "data-path") for c in cells[:2])
+    d.click(cells[0])
+    xdotool("mousemove", *screen_point(d, cells[1]))
+    xdotool("keydown", "ctrl")
+    xdotool("click", 1)
+    xdotool("keyup", "ctrl")
+    bar = d.find("selection-bar", timeout=10)
+    check("2 selected" in d.text(bar), f"two photos selected ({d.text(bar)!r})")
+    d.click(d.find("selection-tag"))
+    d.type(d.find("tag-input", timeout=10), "Holiday\ue007")
+    said = wait_for("tagging to answer", lambda: d.find_all("tag-notice")
+                    and d.text(d.find("tag-notice")), timeout=20)
+    check(said == "Tagged 2 photos “holiday”.", f"the popover says what it did ({said!r})")
+
+    def holiday():
+        """The tag panel's "holiday" entry and its count, or None."""
+        for e in d.find_all("tag-filter"):
+            if d.attr(e, "data-tag") == "holiday":
+                return e, d.text(e).split()[-1]
+        return None
+    wait_for("the tag panel to count 2 holiday photos", lambda: (holiday() or (0, 0))[1] == "2",
+             timeout=20)
+    screenshot(shots, "tag-selection")
+    xdotool("key", "Escape")
+    wait_for("the popover to close", lambda: d.find_all("tag-popover") == [], timeout=10)
+    d.click(holiday()[0])
+
+    def tagged(n):
+        got = sorted(p for p, _ in results(d))
+        return got if len(got) == n else None
+    shown = wait_for("the holiday filter", lambda: tagged(2), timeout=30)
+    check(shown == paths, f"the tag filter lists exactly the two tagged photos ({shown})")
+
+    # Off one of them, through its own menu ("Tag…" on that photo alone).
+    one = d.find_all("result")[0]
+    gone = d.attr(one, "data-path")
+    d.click(one)
+    xdotool("mousemove", *screen_point(d, one))
+    xdotool("click", 3)
+    d.click(d.find("menu-tag", timeout=10))
+    pop = d.find("tag-popover", timeout=10)
+    chips = [c for c in d.find_all("tag-present", within=pop) if d.attr(c, "data-tag") == "holiday"]
+    check(len(chips) == 1, "the popover lists the photo's holiday tag")
+    d.click(d.find_all("tag-remove", within=chips[0])[0])
+    said = wait_for("untagging to answer", lambda: d.find_all("tag-notice")
+                    and d.text(d.find("tag-notice")), timeout=20)
+    check(said == "Took “holiday” off 1 photo.", f"the popover says so ({said!r})")
+    wait_for("the tag panel to count 1", lambda: (holiday() or (0, 0))[1] == "1", timeout=20)
+    left = wait_for("the filter to follow", lambda: tagged(1), timeout=30)
+    check(left == [p for p in paths if p != gone], f"the filter lists the other one only ({left})")
+    # The photo left the filtered results; the popover still speaks of it, without the tag.
+    kept = d.find_all("tag-popover")
+    check(kept and d.attr(kept[0], "aria-label") == "Tag this photo"
+          and not d.find_all("tag-present", within=kept[0]),
+          "the popover still shows the photo, now without the tag")
+    xdotool("key", "Escape")
+    wait_for("the popover to close", lambda: d.find_all("tag-popover") == [], timeout=10)
+
+    # Copy image: the picture itself on the clipboard, as a program pasting it reads it.
+    cell = d.find_all("result")[0]
+    xdotool("mousemove", *screen_point(d, cell))
+    xdotool("click", 3)
+    d.click(d.find("menu-copy-image", timeout=10))
+    said = wait_for("the menu's answer", lambda: d.find_all("action-notice")
+                    and d.text(d.find("action-notice")), timeout=20)
+    check(said.strip() == "Image copied.", f"Copy image says so ({said!r})")
+    want = subprocess.run(["identify", "-format", "%w %h", left[0]], capture_output=True,
+                          text=True, check=True).stdout.split()
+    got = wait_for("a picture on the clipboard", lambda: (lambda c: c if c["size"] else None)(
+        clipboard_image()), timeout=20)
+    check("image/png" in got["targets"] and got["size"] == [int(x) for x in want],
+          f"the clipboard holds the {want[0]}x{want[1]} picture ({got})")
+    # The filter off again, nothing selected, for what follows.
+    d.click(holiday()[0])
+    xdotool("key", "Escape")
 
 
 class DriverLost(Exception):

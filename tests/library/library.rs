@@ -632,7 +632,27 @@ fn a_folder_removed_and_added_back_soon_reuses_its_vectors_and_tags() {
     catalog
         .replace_tags(&[id3], &[(id3, dog, 0.75), (id3, beach, 0.25)])
         .unwrap();
+    // Hand decisions too: one tag set, one auto-tag taken off.
+    lib.records().tag_photos(&[id3], "holiday").unwrap();
+    lib.records().untag_photos(&[id3], "beach").unwrap();
     let tagged = tags_at(&lib, &img3);
+    assert_eq!(
+        tagged.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(),
+        ["holiday", "dog"],
+        "best score first: a hand tag scores 1"
+    );
+    let decided = |id: i64| -> Vec<(String, i64)> {
+        let db = rusqlite::Connection::open(t.lib.join("catalog.sqlite")).unwrap();
+        let mut q = db
+            .prepare(
+                "SELECT l.name, t.manual FROM tags t JOIN labels l ON l.id = t.label_id
+                 WHERE t.photo_id = ?1 ORDER BY l.name",
+            )
+            .unwrap();
+        let rows = q.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let decisions = decided(id3);
     let vector = lib.stored_vector(id3).unwrap().unwrap();
 
     lib.remove_root(&t.root).unwrap();
@@ -651,6 +671,16 @@ fn a_folder_removed_and_added_back_soon_reuses_its_vectors_and_tags() {
     assert_eq!(lib.vector_count(), indexed);
     assert_eq!(tags_at(&lib, &img3), tagged);
     let back = id_at(&lib, &img3);
+    // Who decided each tag comes back with it: the taken-off one stays off for auto-tagging.
+    assert_eq!(
+        decisions,
+        [
+            ("beach".into(), -1),
+            ("dog".into(), 0),
+            ("holiday".into(), 1)
+        ]
+    );
+    assert_eq!(decided(back), decisions);
     assert_eq!(
         lib.stored_vector(back).unwrap().unwrap(),
         vector,

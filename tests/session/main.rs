@@ -1575,6 +1575,142 @@ fn a_tag_is_renamed_or_deleted_on_its_photos_and_in_its_folder_auto_tag() {
 }
 
 #[test]
+fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_the_folder_again() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (YELLOW, STAR)], 2, 91);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let labels = vec!["circle".to_string(), "star".into()];
+    s.session.tag_folder(&photos, &labels).unwrap();
+    let count = |name: &str| {
+        s.session
+            .tags()
+            .unwrap()
+            .into_iter()
+            .find(|t| t.name == name)
+            .map_or(0, |t| t.count)
+    };
+    let with_tag = |tag: &str| -> Vec<i64> {
+        let mut ids: Vec<i64> = s
+            .session
+            .search(&SearchQuery {
+                limit: 50,
+                filter: FilterSpec {
+                    tag: Some(tag.into()),
+                    ..FilterSpec::default()
+                },
+                ..SearchQuery::default()
+            })
+            .unwrap()
+            .hits
+            .iter()
+            .map(|h| h.photo.id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let circles = with_tag("circle");
+    let stars = with_tag("star");
+    assert_eq!(
+        (circles.len(), stars.len()),
+        (2, 2),
+        "the shapes are told apart"
+    );
+    let mut picked = vec![circles[0], stars[0]];
+    picked.sort();
+
+    // Two photos tagged by hand: the counts and the tag filter find exactly them.
+    let after = s.session.tag_photos(&picked, "  Holiday ").unwrap();
+    assert!(
+        after.iter().any(|t| t.name == "holiday" && t.count == 2),
+        "{after:?}"
+    );
+    assert_eq!(with_tag("holiday"), picked);
+    assert!(s
+        .session
+        .photo(picked[0])
+        .unwrap()
+        .tags
+        .contains(&"holiday".to_string()));
+    assert_eq!(
+        s.session.tag_photos(&picked, " ").unwrap_err().to_string(),
+        "a tag needs a name"
+    );
+    // A star taken off by hand, the holiday off one photo.
+    s.session.untag_photos(&[stars[0]], "star").unwrap();
+    let after = s.session.untag_photos(&[picked[1]], "holiday").unwrap();
+    assert!(
+        after.iter().any(|t| t.name == "holiday" && t.count == 1),
+        "{after:?}"
+    );
+    assert_eq!(with_tag("holiday"), [picked[0]]);
+    assert_eq!(count("star"), 1);
+
+    // The folder auto-tagged again: the hand tag stays, the star taken off stays off.
+    s.session.tag_folder(&photos, &labels).unwrap();
+    assert_eq!(with_tag("holiday"), [picked[0]]);
+    assert_eq!(with_tag("star"), [stars[1]]);
+    assert_eq!(with_tag("circle"), circles);
+    assert!(!s
+        .session
+        .photo(stars[0])
+        .unwrap()
+        .tags
+        .contains(&"star".to_string()));
+
+    // Renamed, the hand tag goes with its name; deleted, it is gone.
+    s.session.rename_tag("holiday", "trip").unwrap();
+    assert_eq!(with_tag("trip"), [picked[0]]);
+    s.session.tag_folder(&photos, &labels).unwrap();
+    assert_eq!(count("trip"), 1);
+    let left = s.session.delete_tag("trip").unwrap();
+    assert!(left.iter().all(|t| t.name != "trip"));
+    assert!(with_tag("trip").is_empty());
+}
+
+#[test]
+fn a_photo_is_copied_as_pixels_and_a_selection_revealed_by_folder() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let files = draw(&photos, &[(RED, CIRCLE)], 2, 93);
+    draw(&photos.join("inner"), &[(BLUE, SQUARE)], 1, 94);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    let all = s
+        .session
+        .search(&SearchQuery {
+            limit: 10,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .hits;
+    assert_eq!(all.len(), 3);
+    let first = all
+        .iter()
+        .find(|h| Path::new(&h.photo.path) == files[0])
+        .unwrap();
+    let (w, h) = image::image_dimensions(&files[0]).unwrap();
+    let full = s.session.photo_rgba(first.photo.id, 4096).unwrap();
+    assert_eq!((full.width, full.height), (w, h));
+    assert_eq!(full.pixels.len(), (w * h * 4) as usize);
+    let small = s.session.photo_rgba(first.photo.id, 32).unwrap();
+    assert_eq!(small.width.max(small.height), 32);
+    assert!(matches!(
+        s.session.photo_rgba(987_654, 32),
+        Err(SessionError::NoPhoto(_))
+    ));
+    let ids: Vec<i64> = all.iter().map(|h| h.photo.id).collect();
+    let plan = s.session.reveal_plan(&ids).unwrap();
+    assert_eq!((plan.photos, plan.folders, plan.files.len()), (3, 2, 2));
+    assert_eq!(
+        plan.summary().unwrap(),
+        "Showed the 2 folders of the 3 photos."
+    );
+    assert!(s.session.reveal_plan(&[987_654]).is_err());
+}
+
+#[test]
 fn photos_export_to_a_folder_without_overwriting_anything() {
     let s = setup();
     let photos = s.dir.path().join("photos");

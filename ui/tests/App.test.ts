@@ -353,6 +353,8 @@ describe("App", () => {
       "Open",
       "Reveal in file manager",
       "Copy path",
+      "Copy image",
+      "Tag…",
       "More like this",
     ]);
     // The right-clicked photo is selected; the first entry has the keyboard.
@@ -418,6 +420,102 @@ describe("App", () => {
     await fireEvent.keyDown(document.activeElement!, { key: "Enter" });
     await waitFor(() => expect(shell.calls("copy_paths")).toEqual([{ ids: [2] }]));
     expect(r.queryByTestId("context-menu")).toBeNull();
+  });
+
+  it("Tag… puts a tag on the selection and takes one off; Reveal and Copy image say what they did", async () => {
+    // A shell that keeps the photos' tags as the engine would.
+    const tagsOf = new Map<number, string[]>([[2, ["dog"]]]);
+    const counts = () => {
+      const c = new Map<string, number>();
+      for (const t of tagsOf.values()) for (const n of t) c.set(n, (c.get(n) ?? 0) + 1);
+      return [...c].map(([name, count]) => ({ name, count }));
+    };
+    shell.commands.search = () => page(hits(5).map((h) => ({ ...h, tags: tagsOf.get(h.id) ?? [] })));
+    shell.commands.tags = counts;
+    shell.commands.tag_photos = (a) => {
+      for (const id of a.ids as number[]) tagsOf.set(id, [...(tagsOf.get(id) ?? []).filter((t) => t !== a.name), a.name as string]);
+      return counts();
+    };
+    shell.commands.untag_photos = (a) => {
+      for (const id of a.ids as number[]) tagsOf.set(id, (tagsOf.get(id) ?? []).filter((t) => t !== a.name));
+      return counts();
+    };
+    shell.commands.reveal_photos = (a) => `Showed the 2 folders of the ${(a.ids as number[]).length} photos.`;
+    shell.commands.copy_image = () => false;
+    const r = await started();
+    await typeSearch(r, "dog");
+    const cells = () => r.getAllByTestId("result");
+    await fireEvent.click(cells()[1]);
+    await fireEvent.click(cells()[3], { ctrlKey: true });
+    await fireEvent.click(r.getByTestId("selection-tag"));
+    const pop = await waitFor(() => r.getByTestId("tag-popover"));
+    const present = () => within(pop).queryAllByTestId("tag-present").map((c) => `${c.dataset.tag}:${c.dataset.all}`);
+    // One of the two is a dog: shown as carried by some.
+    expect(present()).toEqual(["dog:0"]);
+    const input = within(pop).getByTestId("tag-input") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: " Holiday" } });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(shell.calls("tag_photos")).toEqual([{ ids: [2, 4], name: "holiday" }]));
+    await waitFor(() => expect(present()).toEqual(["holiday:1", "dog:0"]));
+    expect(within(pop).getByTestId("tag-notice").textContent).toBe("Tagged 2 photos “holiday”.");
+    // The keyboard is back in the name field, for the next tag.
+    await waitFor(() => expect(document.activeElement).toBe(input));
+    // The tag list follows, and the name is suggested next time.
+    await waitFor(() => expect(r.getAllByTestId("tag-filter").map((b) => b.dataset.tag)).toContain("holiday"));
+    await fireEvent.click(within(pop).getAllByTestId("tag-remove")[1]);
+    await waitFor(() => expect(shell.calls("untag_photos")).toEqual([{ ids: [2, 4], name: "dog" }]));
+    await waitFor(() => expect(present()).toEqual(["holiday:1"]));
+    // A failure is said in the popover.
+    shell.commands.tag_photos = () => {
+      throw "a tag needs a name";
+    };
+    await fireEvent.input(input, { target: { value: "x" } });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(within(pop).getByRole("alert").textContent).toContain("a tag needs a name"));
+    // Esc closes it wherever the keyboard is, and leaves the selection.
+    await fireEvent.keyDown(document.body, { key: "Escape" });
+    await waitFor(() => expect(r.queryByTestId("tag-popover")).toBeNull());
+    expect(r.getByTestId("selection-bar").textContent).toMatch(/2\s*selected/);
+    // Reveal on the selection: the bar says what the shell did.
+    await fireEvent.click(r.getByTestId("selection-reveal"));
+    await waitFor(() => expect(shell.calls("reveal_photos")).toEqual([{ ids: [2, 4] }]));
+    await waitFor(() =>
+      expect(within(r.getByTestId("selection-bar")).getByTestId("action-notice").textContent).toBe("Showed the 2 folders of the 2 photos."),
+    );
+    // Copy image from the menu.
+    cells()[0].dispatchEvent(new MouseEvent("contextmenu", { bubbles: true, cancelable: true }));
+    await fireEvent.click(await waitFor(() => r.getByTestId("menu-copy-image")));
+    await waitFor(() => expect(shell.calls("copy_image")).toEqual([{ id: 1 }]));
+    await waitFor(() => expect(r.getByTestId("action-notice").textContent?.trim()).toBe("Image copied."));
+  });
+
+  it("the lightbox adds a tag to its photo and takes one off", async () => {
+    const tags = ["dog"];
+    shell.commands.photo = (a) => ({ ...hits(10)[(a.id as number) - 1], tags: [...tags] });
+    shell.commands.tag_photos = (a) => {
+      tags.push(a.name as string);
+      return [];
+    };
+    shell.commands.untag_photos = (a) => {
+      tags.splice(tags.indexOf(a.name as string), 1);
+      return [];
+    };
+    const r = await started();
+    await typeSearch(r, "dog");
+    await fireEvent.dblClick(r.getAllByTestId("result")[0]);
+    const box = await waitFor(() => r.getByTestId("lightbox"));
+    const shown = () => within(box).queryAllByTestId("lightbox-tag").map((t) => t.textContent);
+    await waitFor(() => expect(shown()).toEqual(["dog"]));
+    const input = within(box).getByTestId("lightbox-tag-input") as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: "garden" } });
+    await fireEvent.keyDown(input, { key: "Enter" });
+    await waitFor(() => expect(shown()).toEqual(["dog", "garden"]));
+    expect(shell.calls("tag_photos")).toEqual([{ ids: [1], name: "garden" }]);
+    await fireEvent.click(within(box).getAllByTestId("lightbox-untag")[0]);
+    await waitFor(() => expect(shown()).toEqual(["garden"]));
+    expect(shell.calls("untag_photos")).toEqual([{ ids: [1], name: "dog" }]);
+    // Still open: typing a tag did not step or close.
+    expect(r.getByTestId("lightbox")).toBeTruthy();
   });
 
   it("several at once: Ctrl+click two, Copy paths copies both; Shift+click a range; Esc clears", async () => {
@@ -963,6 +1061,10 @@ describe("App", () => {
     expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["dog", "beach", "red bike"]);
     await fireEvent.click(r.getByTestId("label-clear-all"));
     expect(r.queryAllByTestId("label-chip")).toHaveLength(0);
+    // With no labels, tagging says what is missing instead of doing nothing.
+    await fireEvent.click(r.getByTestId("autotag-run"));
+    expect(r.getByRole("alert").textContent).toContain("Add at least one label first");
+    expect(shell.calls("tag_folder")).toHaveLength(0);
     await fireEvent.input(input, { target: { value: "whiteboard" } });
     await fireEvent.keyDown(input, { key: "Enter" });
     expect(r.getAllByTestId("label-chip").map((c) => c.dataset.label)).toEqual(["whiteboard"]);

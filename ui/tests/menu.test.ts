@@ -3,9 +3,25 @@ import { menuItems, menuKey, placeMenu } from "../src/lib/menu";
 
 describe("context menu", () => {
   it("offers the photo's actions, and the selection's paths when several are selected", () => {
-    expect(menuItems(1).map((i) => i.testid)).toEqual(["menu-open", "menu-reveal", "menu-copy-path", "menu-more-like-this"]);
+    expect(menuItems(1).map((i) => i.testid)).toEqual([
+      "menu-open",
+      "menu-reveal",
+      "menu-copy-path",
+      "menu-copy-image",
+      "menu-tag",
+      "menu-more-like-this",
+    ]);
     const many = menuItems(3);
-    expect(many.map((i) => i.label)).toEqual(["Open", "Reveal in file manager", "Copy path", "Copy 3 paths", "More like this"]);
+    expect(many.map((i) => i.label)).toEqual([
+      "Open",
+      "Reveal in file manager",
+      "Copy path",
+      "Copy 3 paths",
+      "Reveal 3 in file manager",
+      "Copy image",
+      "Tag 3 photos…",
+      "More like this",
+    ]);
     expect(many[3]).toMatchObject({ action: "copyPaths", testid: "menu-copy-paths" });
   });
 

@@ -426,12 +426,22 @@ CREATE TABLE IF NOT EXISTS stash (
     gps_lon REAL,
     metadata_read INTEGER NOT NULL DEFAULT 0,
     note TEXT,
-    -- the photo's tags then, as JSON: [[label, score], ...]
+    -- the photo's tag rows then, as JSON: [[label, score, manual], ...] (manual as in `tags`;
+    -- rows stashed before hand tags existed have no third item and count as auto-tags)
     tags TEXT NOT NULL DEFAULT '[]',
     stashed_at INTEGER NOT NULL,
     PRIMARY KEY (content_hash, model_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stash_by_age ON stash(stashed_at);
+"#,
+    r#"
+-- Who decided a tag: 0 an auto-tag run (it may take it back), 1 the person (set by hand), -1 the
+-- person took it off. Auto-tagging replaces only its own rows, so a hand decision outlives any
+-- re-run; a row at -1 is never shown as a tag, it only keeps auto-tagging from adding it again.
+ALTER TABLE tags ADD COLUMN manual INTEGER NOT NULL DEFAULT 0 CHECK (manual IN (-1, 0, 1));
+-- A tag first named by hand ("holiday", "mum") is not a label for auto-tagging: it joins the
+-- labels "Auto-tag this folder" suggests only once an auto-tag run names it.
+ALTER TABLE labels ADD COLUMN by_hand INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -448,6 +458,10 @@ pub enum Source {
     /// A photo of a folder removed not long ago (the stash, by the same content hash).
     Stashed,
 }
+
+/// The migration (1-based) that records hand-set and hand-removed tags.
+#[cfg(test)]
+const MANUAL_TAGS_MIGRATION: usize = 12;
 
 /// What a reader must apply to the vectors it holds to catch up with the catalog
 /// ([`Catalog::follow`]).
@@ -951,7 +965,7 @@ impl Catalog {
                  SELECT p.content_hash, e.model_id, e.vector, p.width, p.height, p.format,
                      p.taken_at, p.taken_offset_min, p.camera_make, p.camera_model, p.gps_lat,
                      p.gps_lon, p.metadata_read, p.note,
-                     (SELECT json_group_array(json_array(l.name, t.score))
+                     (SELECT json_group_array(json_array(l.name, t.score, t.manual))
                         FROM tags t JOIN labels l ON l.id = t.label_id WHERE t.photo_id = p.id),
                      ?2
                    FROM photos p JOIN roots r ON p.root_id = r.id
@@ -1695,8 +1709,11 @@ impl Catalog {
         Ok(added)
     }
 
-    /// Gives a photo copied from the stash the tags its picture had when its folder was
-    /// removed (labels deleted since come back: the user had them on this picture).
+    /// Gives a photo copied from the stash the tag rows its picture had when its folder was
+    /// removed, with who decided each (a tag set or taken off by hand stays a hand decision,
+    /// so auto-tagging neither removes nor re-adds it). A label deleted since comes back: the
+    /// user had it on this picture; one first given by hand comes back as a hand tag, not as a
+    /// label auto-tagging suggests.
     fn restore_stashed_tags(
         &self,
         photo_id: i64,
@@ -1710,19 +1727,31 @@ impl Catalog {
             .query_row(params![hash.as_slice(), model_id], |r| r.get(0))
             .ctx("read stashed tags")?;
         // Written by the statement in `remove_root`; anything else is skipped, never fatal.
-        let tags: Vec<(String, f64)> = serde_json::from_str(&json).unwrap_or_else(|e| {
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap_or_else(|e| {
             tracing::warn!("stashed tags of photo {photo_id} are unreadable: {e}");
             Vec::new()
         });
-        for (name, score) in tags {
-            let label = self.label_id(&name, false)?;
+        for row in rows {
+            let (Some(name), Some(score)) = (row[0].as_str(), row[1].as_f64()) else {
+                continue;
+            };
+            let manual = row[2].as_i64().unwrap_or(0).clamp(-1, 1);
+            let name = name.trim().to_lowercase();
             self.conn
                 .prepare_cached(
-                    "INSERT INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)
+                    "INSERT INTO labels(name, by_hand) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                )
+                .ctx("restore tag")?
+                .execute(params![name, manual != 0])
+                .ctx("restore tag")?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO tags(photo_id, label_id, score, manual)
+                     SELECT ?1, id, ?3, ?4 FROM labels WHERE name = ?2
                      ON CONFLICT DO NOTHING",
                 )
                 .ctx("restore tag")?
-                .execute(params![photo_id, label, score])
+                .execute(params![photo_id, name, score, manual])
                 .ctx("restore tag")?;
         }
         Ok(())
@@ -1759,8 +1788,8 @@ impl Catalog {
                 .ctx("find copies")?;
             let mut carry = tx
                 .prepare(
-                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score)
-                     SELECT ?2, label_id, score FROM tags WHERE photo_id = ?1",
+                    "INSERT OR IGNORE INTO tags(photo_id, label_id, score, manual)
+                     SELECT ?2, label_id, score, manual FROM tags WHERE photo_id = ?1",
                 )
                 .ctx("carry tags")?;
             let mut del = tx
@@ -2396,7 +2425,7 @@ impl Catalog {
             arg(
                 &mut sql,
                 " AND EXISTS (SELECT 1 FROM tags t JOIN labels l ON l.id = t.label_id
-                   WHERE t.photo_id = p.id AND l.name = ?)",
+                   WHERE t.photo_id = p.id AND t.manual >= 0 AND l.name = ?)",
                 tag.trim().to_lowercase().into(),
             );
         }
@@ -2548,12 +2577,14 @@ impl Catalog {
         Ok(rows)
     }
 
-    /// The row id of a label, created on first use (names are stored lower-case).
+    /// The row id of a label an auto-tag run names, created on first use (names are stored
+    /// lower-case); one named by hand before becomes a label the auto-tag suggests.
     pub fn label_id(&self, name: &str, builtin: bool) -> Result<i64, CatalogError> {
         let name = name.trim().to_lowercase();
         self.conn
             .execute(
-                "INSERT INTO labels(name, builtin) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                "INSERT INTO labels(name, builtin) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET by_hand = 0 WHERE by_hand <> 0",
                 params![name, builtin],
             )
             .ctx("add label")?;
@@ -2568,7 +2599,7 @@ impl Catalog {
     pub(crate) fn user_labels(&self) -> Result<Vec<String>, CatalogError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name FROM labels WHERE builtin = 0 ORDER BY id")
+            .prepare("SELECT name FROM labels WHERE builtin = 0 AND by_hand = 0 ORDER BY id")
             .ctx("list labels")?;
         let rows = stmt
             .query_map([], |r| r.get(0))
@@ -2635,8 +2666,9 @@ impl Catalog {
         done
     }
 
-    /// Replaces the tags of `photos` with `tags` (photo id, label id, score) in one transaction,
-    /// so a re-tag never leaves a folder half old, half new.
+    /// Replaces the auto-tags of `photos` with `tags` (photo id, label id, score) in one
+    /// transaction, so a re-tag never leaves a folder half old, half new. Tags set or taken off
+    /// by hand ([`Catalog::tag_by_hand`]) stay as they are.
     pub fn replace_tags(
         &mut self,
         photos: &[i64],
@@ -2652,9 +2684,10 @@ impl Catalog {
         photos: &[i64],
         tags: &[(i64, i64, f32)],
     ) -> Result<(), CatalogError> {
+        // Only auto-tags' own rows go: a tag set or taken off by hand stays as the person left it.
         let mut clear = self
             .conn
-            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1")
+            .prepare_cached("DELETE FROM tags WHERE photo_id = ?1 AND manual = 0")
             .ctx("clear tags")?;
         for id in photos {
             clear.execute([id]).ctx("clear tags")?;
@@ -2662,7 +2695,9 @@ impl Catalog {
         let mut put = self
             .conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)",
+                "INSERT INTO tags(photo_id, label_id, score) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(photo_id, label_id) DO UPDATE SET score = excluded.score
+                 WHERE manual = 0",
             )
             .ctx("store tag")?;
         for (photo, label, score) in tags {
@@ -2756,9 +2791,15 @@ impl Catalog {
         let kept = match id(new)? {
             Some(new_id) if new_id != old_id => {
                 tx.execute(
-                    "INSERT INTO tags(photo_id, label_id, score)
-                     SELECT photo_id, ?2, score FROM tags WHERE label_id = ?1
-                     ON CONFLICT(photo_id, label_id) DO UPDATE SET score = MAX(score, excluded.score)",
+                    // A hand decision on either name wins over an auto-tag; setting by hand
+                    // wins over taking off.
+                    "INSERT INTO tags(photo_id, label_id, score, manual)
+                     SELECT photo_id, ?2, score, manual FROM tags WHERE label_id = ?1
+                     ON CONFLICT(photo_id, label_id) DO UPDATE SET
+                        score = MAX(score, excluded.score),
+                        manual = CASE WHEN 1 IN (manual, excluded.manual) THEN 1
+                                      WHEN -1 IN (manual, excluded.manual) THEN -1
+                                      ELSE 0 END",
                     params![old_id, new_id],
                 )
                 .ctx("merge tags")?;
@@ -2787,7 +2828,7 @@ impl Catalog {
         })?;
         let n: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM tags WHERE label_id = ?1",
+                "SELECT COUNT(*) FROM tags WHERE label_id = ?1 AND manual >= 0",
                 [kept],
                 |r| r.get(0),
             )
@@ -2805,7 +2846,8 @@ impl Catalog {
             .ctx("begin deleting a tag")?;
         let n: i64 = tx
             .query_row(
-                "SELECT COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id WHERE l.name = ?1",
+                "SELECT COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
+                 WHERE l.name = ?1 AND t.manual >= 0",
                 [name],
                 |r| r.get(0),
             )
@@ -2817,6 +2859,57 @@ impl Catalog {
         })?;
         tx.commit().ctx("commit deleting a tag")?;
         Ok(n as u64)
+    }
+
+    /// Sets the tag `name` on `photos` by hand (`on`, creating the tag) or takes it off them
+    /// (`!on`). Either is recorded as the person's decision, which auto-tagging never
+    /// overrides: a tag set by hand stays through every re-run, and one taken off does not come
+    /// back. Ids with no photo are skipped. Returns how many photos changed.
+    pub(crate) fn tag_by_hand(
+        &self,
+        photos: &[i64],
+        name: &str,
+        on: bool,
+    ) -> Result<usize, CatalogError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .ctx("begin tagging by hand")?;
+        let name = name.trim().to_lowercase();
+        if on {
+            tx.execute(
+                "INSERT INTO labels(name, by_hand) VALUES (?1, 1) ON CONFLICT(name) DO NOTHING",
+                [&name],
+            )
+            .ctx("add tag")?;
+        }
+        let label = tx
+            .query_row("SELECT id FROM labels WHERE name = ?1", [&name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .ctx("find tag")?;
+        let Some(label) = label else {
+            return Ok(0);
+        };
+        let sql = if on {
+            "INSERT INTO tags(photo_id, label_id, score, manual)
+             SELECT id, ?2, 1.0, 1 FROM photos WHERE id = ?1
+             ON CONFLICT(photo_id, label_id) DO UPDATE SET manual = 1, score = 1.0
+             WHERE manual <> 1"
+        } else {
+            // Only a tag the photo shows is taken off; one it never had needs no record.
+            "UPDATE tags SET manual = -1 WHERE photo_id = ?1 AND label_id = ?2 AND manual >= 0"
+        };
+        let mut changed = 0;
+        {
+            let mut stmt = tx.prepare(sql).ctx("tag by hand")?;
+            for id in photos {
+                changed += stmt.execute(params![id, label]).ctx("tag by hand")?;
+            }
+        }
+        tx.commit().ctx("commit tagging by hand")?;
+        Ok(changed)
     }
 
     /// Rewrites the label lists of the auto-tags with `edit`; one left empty ends. Any change
@@ -2906,7 +2999,7 @@ impl Catalog {
             .conn
             .prepare_cached(
                 "SELECT l.name, t.score FROM tags t JOIN labels l ON l.id = t.label_id
-                 WHERE t.photo_id = ?1 ORDER BY t.score DESC, l.name",
+                 WHERE t.photo_id = ?1 AND t.manual >= 0 ORDER BY t.score DESC, l.name",
             )
             .ctx("read tags")?;
         let mut out = std::collections::HashMap::new();
@@ -2929,7 +3022,7 @@ impl Catalog {
             .conn
             .prepare(
                 "SELECT l.name, COUNT(*) FROM tags t JOIN labels l ON l.id = t.label_id
-                 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
+                 WHERE t.manual >= 0 GROUP BY l.id ORDER BY COUNT(*) DESC, l.name",
             )
             .ctx("count tags")?;
         let rows = stmt
@@ -3013,6 +3106,134 @@ mod tests {
         assert_eq!(rules.len(), 1);
         assert_eq!(rules[0].labels, ["my dog"]);
         assert_eq!(cat.delete_label("cat").unwrap(), 0);
+    }
+
+    /// The visible tags of each photo among `ids`, by name (photos without tags: empty).
+    fn names(c: &Catalog, ids: &[i64]) -> Vec<Vec<String>> {
+        let mut all = c.tags_of(ids).unwrap();
+        ids.iter()
+            .map(|id| {
+                let mut n: Vec<String> = all
+                    .remove(id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t.0)
+                    .collect();
+                n.sort();
+                n
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..3)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
+            .collect();
+        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let dog = cat.label_id("dog", false).unwrap();
+        let run = [(ids[0], dog, 0.9), (ids[1], dog, 0.8)];
+        cat.replace_tags(&ids, &run).unwrap();
+        let count = |c: &Catalog, name: &str| {
+            c.tag_counts()
+                .unwrap()
+                .into_iter()
+                .find(|t| t.0 == name)
+                .map_or(0, |t| t.1)
+        };
+        assert_eq!(count(&cat, "dog"), 2);
+
+        // By hand: a new tag on two photos (names as labels keep them), and "dog" off one.
+        assert_eq!(
+            cat.tag_by_hand(&[ids[1], ids[2], 9_999], " Holiday ", true)
+                .unwrap(),
+            2,
+            "an id with no photo is skipped"
+        );
+        assert_eq!(cat.tag_by_hand(&[ids[1]], "holiday", true).unwrap(), 0);
+        assert_eq!(cat.tag_by_hand(&[ids[0]], "dog", false).unwrap(), 1);
+        assert_eq!(cat.tag_by_hand(&[ids[2]], "dog", false).unwrap(), 0);
+        assert_eq!(cat.tag_by_hand(&ids, "no such tag", false).unwrap(), 0);
+        let expected = vec![
+            vec![],
+            vec!["dog".to_string(), "holiday".to_string()],
+            vec!["holiday".to_string()],
+        ];
+        assert_eq!(names(&cat, &ids), expected);
+        assert_eq!((count(&cat, "dog"), count(&cat, "holiday")), (1, 2));
+        // A name given by hand is not offered for auto-tagging until a run names it.
+        assert_eq!(cat.user_labels().unwrap(), ["dog"]);
+
+        // Auto-tagging the same photos again (the same run, and one that finds no dog at all)
+        // neither brings back the dog taken off nor drops the holiday set by hand.
+        cat.replace_tags(&ids, &run).unwrap();
+        assert_eq!(names(&cat, &ids), expected);
+        cat.replace_tags(&ids, &[]).unwrap();
+        assert_eq!(names(&cat, &ids)[0], Vec::<String>::new());
+        assert_eq!(names(&cat, &ids)[2], ["holiday"]);
+        assert_eq!((count(&cat, "dog"), count(&cat, "holiday")), (0, 2));
+        cat.atomically(|c| c.put_tags(&ids, &run)).unwrap();
+        assert_eq!(names(&cat, &ids), expected);
+
+        // Set by hand again, a tag taken off comes back, and then no run takes it away.
+        assert_eq!(cat.tag_by_hand(&[ids[0]], "dog", true).unwrap(), 1);
+        cat.replace_tags(&ids, &[]).unwrap();
+        assert_eq!(names(&cat, &ids)[0], ["dog"]);
+
+        // Renamed and merged, hand decisions go with the tag; deleted, they go with it.
+        cat.tag_by_hand(&[ids[2]], "trip", true).unwrap();
+        cat.tag_by_hand(&[ids[2]], "holiday", false).unwrap();
+        assert_eq!(cat.rename_label("holiday", "vacation").unwrap(), Some(1));
+        assert_eq!(cat.rename_label("trip", "vacation").unwrap(), Some(2));
+        cat.replace_tags(&ids, &run).unwrap();
+        assert_eq!(
+            names(&cat, &ids),
+            [vec!["dog"], vec!["dog", "vacation"], vec!["vacation"]]
+        );
+        assert_eq!(cat.delete_label("vacation").unwrap(), 2);
+        assert_eq!(cat.tag_by_hand(&ids, "vacation", false).unwrap(), 0);
+        assert_eq!(count(&cat, "vacation"), 0);
+    }
+
+    #[test]
+    fn tags_of_a_catalog_from_before_hand_tagging_stay_and_can_be_set_by_hand() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.sqlite");
+        {
+            let mut conn = Connection::open(&db).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+            register_f16_conversion(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..MANUAL_TAGS_MIGRATION - 1] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.execute_batch(&format!(
+                "PRAGMA user_version = {}",
+                MANUAL_TAGS_MIGRATION - 1
+            ))
+            .unwrap();
+            tx.execute_batch(
+                "INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
+                 INSERT INTO photos(root_id, path, size, mtime_ns, status, updated_at)
+                   VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', 0),
+                          (1, x'2f702f622e6a7067', 1, 1, 'indexed', 0);
+                 INSERT INTO labels(name) VALUES ('dog');
+                 INSERT INTO tags(photo_id, label_id, score) VALUES (1, 1, 0.9), (2, 1, 0.6);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        assert_eq!(cat.integrity_check().unwrap(), "ok");
+        // The old tags are auto-tags: shown, and replaced by the next run.
+        assert_eq!(names(&cat, &[1, 2]), [["dog"], ["dog"]]);
+        assert_eq!(cat.tag_by_hand(&[1], "dog", false).unwrap(), 1);
+        cat.replace_tags(&[1, 2], &[(1, 1, 0.9)]).unwrap();
+        assert_eq!(names(&cat, &[1, 2]), [Vec::<String>::new(), vec![]]);
+        assert!(cat.tag_counts().unwrap().is_empty());
     }
 
     #[test]

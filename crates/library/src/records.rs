@@ -68,6 +68,18 @@ impl Records {
         Ok(self.catalog.rename_label(old, new)?)
     }
 
+    /// Sets the tag `name` on `photos` by hand (created if new): auto-tagging never takes it
+    /// off again. How many photos gained it (ids with no photo are skipped).
+    pub fn tag_photos(&self, photos: &[i64], name: &str) -> Result<usize, LibraryError> {
+        Ok(self.catalog.tag_by_hand(photos, name, true)?)
+    }
+
+    /// Takes the tag `name` off `photos` by hand: auto-tagging does not put it back. How many
+    /// photos lost it.
+    pub fn untag_photos(&self, photos: &[i64], name: &str) -> Result<usize, LibraryError> {
+        Ok(self.catalog.tag_by_hand(photos, name, false)?)
+    }
+
     /// Takes a tag off every photo and out of the auto-tags; how many photos carried it.
     pub fn delete_tag(&self, name: &str) -> Result<u64, LibraryError> {
         Ok(self.catalog.delete_label(name)?)

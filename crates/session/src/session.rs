@@ -4,6 +4,8 @@
 //! that one quits: see [`glimpse_library::lock`]). The desktop shell is a thin layer of commands over
 //! this type, so everything the window can do is testable here without a window.
 
+use crate::picture::{self, Rgba};
+use crate::reveal::RevealPlan;
 use crate::serve::{Scope, ServeError};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
@@ -75,6 +77,9 @@ pub enum SessionError {
     /// A setting was given a value it cannot take; the message says which values it can.
     #[error("{0}")]
     Setting(String),
+    /// A photo's picture could not be read for copying.
+    #[error("The picture could not be read: {0}")]
+    Picture(#[source] decode::DecodeError),
     /// A date filter is not `YYYY-MM-DD`.
     #[error("not a date (YYYY-MM-DD): {0}")]
     BadDate(String),
@@ -958,6 +963,33 @@ impl Session {
         Ok(info.path)
     }
 
+    /// The pixels of a library photo, upright, its longest side at most `max_side` ("Copy
+    /// image": the shell puts them on the clipboard).
+    pub fn photo_rgba(&self, id: i64, max_side: u32) -> Result<Rgba, SessionError> {
+        let path = self.photo_path(id)?;
+        picture::rgba_of(&path, max_side).map_err(|e| {
+            tracing::warn!(path = %path.display(), "cannot copy the picture: {e}");
+            SessionError::Picture(e)
+        })
+    }
+
+    /// What "Reveal in file manager" shows for these photos (photos no longer in the library
+    /// are left out; none left is [`SessionError::NoPhoto`]).
+    pub fn reveal_plan(&self, ids: &[i64]) -> Result<RevealPlan, SessionError> {
+        let mut paths = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match self.photo_path(id) {
+                Ok(p) => paths.push(p),
+                Err(SessionError::NoPhoto(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if paths.is_empty() {
+            return Err(SessionError::NoPhoto(ids.first().copied().unwrap_or(0)));
+        }
+        Ok(RevealPlan::new(&paths))
+    }
+
     /// Copies library photos into `folder` (a folder the user chose): each keeps its file
     /// name, and a name already there gets " (2)", " (3)", ... before its extension, so
     /// nothing is ever overwritten. A photo that cannot be copied is reported, not fatal.
@@ -1065,6 +1097,28 @@ impl Session {
         if renamed.is_none() {
             return Err(SessionError::Tag(format!("there is no tag “{old}”")));
         }
+        self.tags()
+    }
+
+    /// Puts the tag `name` on these photos by hand ("Tag…" on a selection); re-running a
+    /// folder's auto-tag never takes it off. Answers the tags in use after it.
+    pub fn tag_photos(&self, ids: &[i64], name: &str) -> Result<Vec<TagCount>, SessionError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(SessionError::Tag("a tag needs a name".into()));
+        }
+        let eng = self.engine()?;
+        let n = lock(&eng.reader).records().tag_photos(ids, name)?;
+        tracing::debug!(tag = name, photos = n, "tagged by hand");
+        self.tags()
+    }
+
+    /// Takes the tag `name` off these photos by hand; re-running a folder's auto-tag does not
+    /// put it back. Answers the tags in use after it.
+    pub fn untag_photos(&self, ids: &[i64], name: &str) -> Result<Vec<TagCount>, SessionError> {
+        let eng = self.engine()?;
+        let n = lock(&eng.reader).records().untag_photos(ids, name)?;
+        tracing::debug!(tag = name, photos = n, "tag taken off by hand");
         self.tags()
     }
 

@@ -286,6 +286,14 @@ export const api = {
   exportPhotos: (ids: number[]) => invoke<ExportReport | null>("export_photos", { ids }),
   /** Shows where a photo was taken on OpenStreetMap in the browser (only when asked). */
   openMap: (id: number) => invoke<void>("open_map", { id }),
+  /** Puts a tag on photos by hand (auto-tagging never takes it off); the tags in use after. */
+  tagPhotos: (ids: number[], name: string) => invoke<TagCount[]>("tag_photos", { ids, name }),
+  /** Takes a tag off photos by hand (auto-tagging does not put it back); the tags in use after. */
+  untagPhotos: (ids: number[], name: string) => invoke<TagCount[]>("untag_photos", { ids, name }),
+  /** Shows photos in the file manager (several: folder by folder, a few at most); what to say, if anything. */
+  revealPhotos: (ids: number[]) => invoke<string | null>("reveal_photos", { ids }),
+  /** Puts the photo's picture on the clipboard; answers whether it was made smaller. */
+  copyImage: (id: number) => invoke<boolean>("copy_image", { id }),
   /** Puts the photos' paths on the clipboard, one per line; answers how many. */
   copyPaths: (ids: number[]) => invoke<number>("copy_paths", { ids }),
   /** Fetches the default model (progress on `model-progress`). */

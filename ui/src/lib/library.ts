@@ -334,6 +334,11 @@ export class Library implements Readable<LibraryState> {
     }
   }
 
+  /** Tags were set or taken off by hand: `tags` is the engine's count after. */
+  tagsChanged(tags: TagCount[]): void {
+    this.state.update((s) => ({ ...s, tags }));
+  }
+
   /** The folder notice was read (or its folder shown). */
   dismissNotice(): void {
     this.state.update((s) => ({ ...s, notice: null }));

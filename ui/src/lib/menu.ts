@@ -4,7 +4,7 @@
 // menu itself is components/ContextMenu.svelte, the actions run in App.svelte.
 
 /** What a menu entry does. */
-export type MenuAction = "open" | "reveal" | "copyPath" | "copyPaths" | "moreLike";
+export type MenuAction = "open" | "reveal" | "revealAll" | "copyPath" | "copyPaths" | "copyImage" | "tag" | "moreLike";
 
 export interface MenuItem {
   action: MenuAction;
@@ -14,7 +14,8 @@ export interface MenuItem {
 
 /**
  * The entries for a right-click on one photo while `selected` photos are selected (it among
- * them, or alone): what acts on that photo, and "Copy N paths" when several are selected.
+ * them, or alone): what acts on that photo, and "Copy N paths" and "Reveal N" when several are
+ * selected; "Tag…" tags the selection (or the photo alone).
  */
 export function menuItems(selected: number): MenuItem[] {
   const items: MenuItem[] = [
@@ -22,7 +23,12 @@ export function menuItems(selected: number): MenuItem[] {
     { action: "reveal", label: "Reveal in file manager", testid: "menu-reveal" },
     { action: "copyPath", label: "Copy path", testid: "menu-copy-path" },
   ];
-  if (selected > 1) items.push({ action: "copyPaths", label: `Copy ${selected} paths`, testid: "menu-copy-paths" });
+  if (selected > 1) {
+    items.push({ action: "copyPaths", label: `Copy ${selected} paths`, testid: "menu-copy-paths" });
+    items.push({ action: "revealAll", label: `Reveal ${selected} in file manager`, testid: "menu-reveal-all" });
+  }
+  items.push({ action: "copyImage", label: "Copy image", testid: "menu-copy-image" });
+  items.push({ action: "tag", label: selected > 1 ? `Tag ${selected} photos…` : "Tag…", testid: "menu-tag" });
   items.push({ action: "moreLike", label: "More like this", testid: "menu-more-like-this" });
   return items;
 }
