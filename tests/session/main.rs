@@ -1797,3 +1797,42 @@ fn the_cores_indexing_uses_are_chosen_per_library_and_kept() {
     assert_eq!((back.using, back.chosen), (2, None));
     again.shutdown();
 }
+
+#[test]
+fn a_paused_job_reports_every_photo_it_has_committed() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    draw(
+        &photos,
+        &[(RED, CIRCLE), (BLUE, SQUARE), (YELLOW, STAR)],
+        80,
+        97,
+    );
+    s.session.add_root(&photos).unwrap();
+    let started = std::time::Instant::now();
+    while s
+        .session
+        .status()
+        .unwrap()
+        .indexing
+        .progress
+        .is_none_or(|p| p.done == 0)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "nothing indexed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let paused = s.session.pause().unwrap();
+    assert!(paused.paused);
+    // A batch on its way when the pause came lands; then nothing moves.
+    std::thread::sleep(Duration::from_millis(1500));
+    let st = s.session.status().unwrap();
+    let done = st.indexing.progress.as_ref().map_or(0, |p| p.done);
+    // The count the window shows is what the catalog holds, not the last throttled event's.
+    assert_eq!(done as u64, st.indexed, "{st:?}");
+    s.session.resume().unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    assert_eq!(s.session.status().unwrap().indexed, 240);
+}

@@ -1647,11 +1647,14 @@ fn indexer_loop(
                 publish(true, None, None);
                 let mut last = Instant::now() - PROGRESS_EVERY;
                 let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {
+                    // The state always holds the latest count (what `pause` and `status`
+                    // answer); events are spaced out, except the last of a job and those of
+                    // a batch landing after a pause, which no later event would correct.
+                    let view = ProgressView::from(p);
+                    lock(&shared.state).progress = Some(view.clone());
                     let end = p.done == p.total;
-                    if end || last.elapsed() >= PROGRESS_EVERY {
+                    if end || control.is_paused() || last.elapsed() >= PROGRESS_EVERY {
                         last = Instant::now();
-                        let view = ProgressView::from(p);
-                        lock(&shared.state).progress = Some(view.clone());
                         sink(Event::IndexProgress(view));
                     }
                 });
