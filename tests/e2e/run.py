@@ -776,14 +776,15 @@ def run(args, work, procs):
     xdotool("key", "Escape")
 
     print("9. justified rows: each photo keeps its shape, rows fill the width", flush=True)
-    # Into the folder on screen (still "Deep"): the results follow the library, newest first.
-    deep_dir = arrivals / "Blues" / "Deep"
+    # Into the folder on screen ("Reds", chosen in the Folder filter in step 7): the results
+    # follow the library, newest first.
+    shown_dir = arrivals / "Reds"
     shapes = {"wide-panorama.jpg": (8000, 600), "tall-screenshot.png": (600, 3000),
               "camera-12mp.jpg": (4000, 3000)}
     for name, (w, h) in shapes.items():
         subprocess.run(["convert", "-size", f"{w}x{h}", "gradient:rgb(90,150,230)-rgb(40,120,60)",
                         "-fill", COLOURS["red"], "-draw", f"circle {w // 2},{h // 2} {w // 2 + min(w, h) // 4},{h // 2}",
-                        str(deep_dir / name)], check=True)
+                        str(shown_dir / name)], check=True)
     wait_for("the new shapes in the grid", lambda: all(
         any(p.endswith("/" + n) for p, _ in results(d)) for n in shapes), timeout=120)
     geometry = """
