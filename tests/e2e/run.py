@@ -830,14 +830,14 @@ def run(args, work, procs):
         return g
 
     justified("m")
-    screenshot(shots, "grid-justified-m")
+    screenshot(shots, "grid")
     g = justified("xl")
     heights = sorted({h for _, _, h, _ in g["rows"]})
     check(all(h <= 360 for h in heights), f"XL rows are at most 1.2 x 300 px tall ({heights})")
     cam = g["camera"]
     check(cam["nh"] >= 2 * cam["h"],
           f"the 12 MP photo's preview ({cam['nh']} px tall) is sharp in its {cam['h']:.0f} px cell on a 2x screen")
-    screenshot(shots, "grid-justified-xl")
+    screenshot(shots, "grid-xl")
     d.click(d.find("thumb-size-m"))
 
     tag_by_hand_and_copy_image(d, shots)
