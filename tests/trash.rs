@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::shapes::{self, Background, Scene, Shape};
+use common::shapes::{self, jpeg, Background, Scene};
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::views::{FilterSpec, SearchQuery};
@@ -21,29 +21,9 @@ use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(300);
 
+/// The picture the copies are made of: a star at the centre, radius `r`.
 fn scene(background: Background, r: f32) -> Scene {
-    Scene {
-        width: 260,
-        height: 220,
-        background,
-        shapes: vec![Shape {
-            shape: 3,
-            colour: 1,
-            cx: 0.5,
-            cy: 0.5,
-            r,
-            angle: 10.0,
-        }],
-        noise_seed: 7,
-    }
-}
-
-fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(img)
-        .unwrap();
-    bytes
+    shapes::one_shape(background, 3, 1, 0.5, 0.5, r)
 }
 
 fn names(dir: &Path) -> BTreeSet<String> {

@@ -333,19 +333,48 @@ pub fn render(scene: &Scene) -> image::RgbImage {
     img
 }
 
+/// `img` as JPEG bytes at `quality`: the recompressed copies the duplicate tests make.
+pub fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
+        .encode_image(img)
+        .unwrap_or_else(|e| panic!("cannot encode a JPEG: {e}"));
+    bytes
+}
+
+/// A 260 x 220 picture of one shape on `background`, centred at (cx, cy) with radius `r`
+/// (fractions as in [`Shape`]): the copies and look-alikes the duplicate tests draw.
+pub fn one_shape(
+    background: Background,
+    shape: usize,
+    colour: usize,
+    cx: f32,
+    cy: f32,
+    r: f32,
+) -> Scene {
+    Scene {
+        width: 260,
+        height: 220,
+        background,
+        shapes: vec![Shape {
+            shape,
+            colour,
+            cx,
+            cy,
+            r,
+            angle: 10.0,
+        }],
+        noise_seed: 7,
+    }
+}
+
 /// Saves a picture as PNG, or as JPEG (quality 90) when the name ends in `.jpg`.
 pub fn save(img: &image::RgbImage, path: &Path) {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     }
-    let is_jpeg = path.extension().is_some_and(|e| e == "jpg");
-    let result = if is_jpeg {
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90)
-            .encode_image(img)
-            .map(|_| bytes)
-            .map_err(|e| e.to_string())
-            .and_then(|b| std::fs::write(path, b).map_err(|e| e.to_string()))
+    let result = if path.extension().is_some_and(|e| e == "jpg") {
+        std::fs::write(path, jpeg(img, 90)).map_err(|e| e.to_string())
     } else {
         img.save(path).map_err(|e| e.to_string())
     };

@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::shapes::{self, Background, Scene, Shape};
+use common::shapes::{self, jpeg, one_shape as scene, Background, Scene};
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
@@ -22,32 +22,6 @@ fn index(photos: &Path, library: &Path) -> Library {
     let summary = common::index_folder(&mut lib, &enc, photos);
     assert_eq!(summary.progress.failed, 0, "{summary:?}");
     lib
-}
-
-/// One shape on `background`, centred at (cx, cy) with radius `r` (fractions as in [`Shape`]).
-fn scene(background: Background, shape: usize, colour: usize, cx: f32, cy: f32, r: f32) -> Scene {
-    Scene {
-        width: 260,
-        height: 220,
-        background,
-        shapes: vec![Shape {
-            shape,
-            colour,
-            cx,
-            cy,
-            r,
-            angle: 10.0,
-        }],
-        noise_seed: 7,
-    }
-}
-
-fn jpeg(img: &image::RgbImage, quality: u8) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality)
-        .encode_image(img)
-        .unwrap();
-    bytes
 }
 
 /// A JPEG whose EXIF orientation tag (a minimal big-endian APP1 segment after SOI) says to turn

@@ -1534,6 +1534,16 @@ fn a_home_folder_holding_the_library_is_a_root_whose_library_is_never_indexed_or
     assert!(found, "{:?}", s.session.roots().unwrap());
 }
 
+/// How many photos carry the tag `name` (0 for none).
+fn tag_count(session: &Session, name: &str) -> u64 {
+    session
+        .tags()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == name)
+        .map_or(0, |t| t.count)
+}
+
 #[test]
 fn a_tag_is_renamed_or_deleted_on_its_photos_and_in_its_folder_auto_tag() {
     let s = setup();
@@ -1543,14 +1553,7 @@ fn a_tag_is_renamed_or_deleted_on_its_photos_and_in_its_folder_auto_tag() {
     assert!(s.session.wait_idle(IDLE).unwrap());
     let labels = vec!["circle".to_string(), "star".into()];
     s.session.tag_folder(&photos, &labels).unwrap();
-    let count = |name: &str| {
-        s.session
-            .tags()
-            .unwrap()
-            .into_iter()
-            .find(|t| t.name == name)
-            .map_or(0, |t| t.count)
-    };
+    let count = |name: &str| tag_count(&s.session, name);
     let circles = count("circle");
     assert!(circles > 0);
     let after = s.session.rename_tag("circle", "  round  ").unwrap();
@@ -1583,14 +1586,7 @@ fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_the_folder_again() {
     assert!(s.session.wait_idle(IDLE).unwrap());
     let labels = vec!["circle".to_string(), "star".into()];
     s.session.tag_folder(&photos, &labels).unwrap();
-    let count = |name: &str| {
-        s.session
-            .tags()
-            .unwrap()
-            .into_iter()
-            .find(|t| t.name == name)
-            .map_or(0, |t| t.count)
-    };
+    let count = |name: &str| tag_count(&s.session, name);
     let with_tag = |tag: &str| -> Vec<i64> {
         let mut ids: Vec<i64> = s
             .session
