@@ -2668,7 +2668,7 @@ impl Catalog {
 
     /// Replaces the auto-tags of `photos` with `tags` (photo id, label id, score) in one
     /// transaction, so a re-tag never leaves a folder half old, half new. Tags set or taken off
-    /// by hand ([`Catalog::tag_by_hand`]) stay as they are.
+    /// by hand ([`crate::Records::tag_photos`]) stay as they are.
     pub fn replace_tags(
         &mut self,
         photos: &[i64],

@@ -24,7 +24,7 @@ pub const THUMB_SIZE: u32 = 2048;
 /// A decoded picture whose short side is at most this is written as it is: shrinking a 12 MP
 /// photo's 1000 × 750 decode to 960 × 720 would cost a resize pass for a few percent fewer
 /// pixels.
-const AS_DECODED_MAX_SHORT_SIDE: u32 = PREVIEW_SHORT_SIDE * 3 / 2;
+pub const AS_DECODED_MAX_SHORT_SIDE: u32 = PREVIEW_SHORT_SIDE * 3 / 2;
 
 /// Most pixels a photo may have for the app to show the file itself instead of a preview: up to
 /// about 1 MP (1152 × 864) a photo has no more pixels than its preview would
