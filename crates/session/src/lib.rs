@@ -7,6 +7,7 @@
 //! [`SessionError`], whose message the window shows as it is.
 
 mod dupes;
+mod models;
 pub mod serve;
 mod session;
 pub mod views;
