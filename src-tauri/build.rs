@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 27] = [
+const COMMANDS: [&str; 29] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -38,4 +38,6 @@ const COMMANDS: [&str; 27] = [
     "set_index_threads",
     "duplicates",
     "trash_photos",
+    "models",
+    "set_model",
 ];

@@ -117,6 +117,8 @@ fn main() -> anyhow::Result<()> {
             commands::set_index_threads,
             commands::duplicates,
             commands::trash_photos,
+            commands::models,
+            commands::set_model,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {
