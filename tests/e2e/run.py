@@ -306,11 +306,16 @@ def run(args, work, procs):
 
     env = {**os.environ, "DISPLAY": DISPLAY, "GLIMPSE_HOME": str(library),
            "GLIMPSE_MODEL": str(ROOT / "models/test/shape-clip"),
+           # Settings offers the model folders here (step 8c switches to tiny-clip).
+           "GLIMPSE_MODELS_DIR": str(work / "models"),
            "GDK_BACKEND": "x11", "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
            "NO_AT_BRIDGE": "1", "RUST_LOG": "info",
            # The freedesktop Trash (Trash/files, Trash/info) lives here: a folder the test owns.
            "XDG_DATA_HOME": str(work / "xdg-data")}
     (work / "xdg-data").mkdir()
+    (work / "models").mkdir()
+    for m in ["shape-clip", "tiny-clip"]:
+        os.symlink(ROOT / "models/test" / m, work / "models" / m)
     log = open(work / "app-driver.log", "w")
     # A session bus of the run's own: without one, GTK/WebKit autolaunch a bus tied to the X
     # display, which can outlive or vanish under a later run on the same display number.
@@ -742,6 +747,7 @@ def run(args, work, procs):
     xdotool("key", "Escape")
 
     duplicates_step(d, photos, work / "xdg-data", shots)
+    model_step(d, shots)
 
     if shots:
         print("9. screenshot of indexing progress", flush=True)
@@ -755,6 +761,47 @@ def run(args, work, procs):
         screenshot(shots, "indexing")
     first_index(d, app, work, library)
     print("all end-to-end checks passed", flush=True)
+
+
+def model_step(d, shots):
+    print("8c. another model, chosen in Settings", flush=True)
+    tiny = str((ROOT / "models/test/tiny-clip").resolve())
+    d.click(d.find("open-settings"))
+    d.click(d.find("model-change"))
+    rows = wait_for("the models offered", lambda: {d.attr(c, "data-name"): c for c in d.find_all("model-choice")}
+                    if d.find_all("model-choice") else None, timeout=20)
+    check(tiny in rows and "on this computer" in d.text(rows[tiny]),
+          f"tiny-clip is offered as on this computer ({list(rows)})")
+    d.click(rows[tiny])
+    cost = d.text(d.find("model-cost"))
+    check("read again with this model" in cost, f"the switch says what it costs ({cost!r})")
+    screenshot(shots, "change-model")
+    d.click(d.find("model-confirm"))
+    wait_for("Settings to close", lambda: d.find_all("settings") == [], timeout=60)
+    d.click(d.find("open-settings"))
+    named = d.text(d.find("settings-model"))
+    check("tiny-clip" in named, f"Settings names the new model ({named!r})")
+    xdotool("key", "Escape")
+    wait_for("Settings to close", lambda: d.find_all("settings") == [], timeout=10)
+
+    # The earlier steps' filters go; tiny-clip's weights are random, so its matches may all
+    # wait behind "Show the closest anyway".
+    if d.find_all("filters-clear"):
+        d.click(d.find("filters-clear"))
+    def answered():
+        got = search(d, "red circle", allow_empty=True)
+        weaker = d.find_all("show-closest") or d.find_all("show-more")
+        if not got and weaker:
+            d.click(weaker[0])
+            time.sleep(0.6)
+            got = results(d)
+        return got
+    try:
+        found = wait_for("a search with tiny-clip", answered, timeout=60)
+    except Exception:
+        screenshot(shots, "change-model-search")
+        raise
+    check(len(found) > 0, f"a search answers with tiny-clip ({len(found)} photos)")
 
 
 def first_index(d, app, work, library):

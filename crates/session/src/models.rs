@@ -39,8 +39,11 @@ impl ModelPlaces<'_> {
                     && p.is_dir()
                     && ModelFiles::open(p).is_ok()
             })
+            // A link to a model folder is that folder.
+            .map(|p| p.canonicalize().unwrap_or(p))
             .collect();
         out.sort();
+        out.dedup();
         out
     }
 
