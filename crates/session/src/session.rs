@@ -1718,10 +1718,13 @@ fn indexer_loop(
                 let mut last = Instant::now() - PROGRESS_EVERY;
                 let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {
                     let end = p.done == p.total;
+                    let view = ProgressView::from(p);
+                    // The status keeps every count, events only some: the last counts before a
+                    // pause may fall between two events, and the window's status poll then
+                    // still shows them.
+                    lock(&shared.state).progress = Some(view.clone());
                     if end || last.elapsed() >= PROGRESS_EVERY {
                         last = Instant::now();
-                        let view = ProgressView::from(p);
-                        lock(&shared.state).progress = Some(view.clone());
                         sink(Event::IndexProgress(view));
                     }
                 });
