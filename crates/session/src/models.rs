@@ -3,10 +3,21 @@
 //! folder of its own ([`crate::Session::models`], [`crate::Session::set_model`]).
 
 use crate::views::ModelChoice;
-use crate::SessionError;
 use glimpse_clip::model::{manifest, ModelFiles};
-use glimpse_library::Records;
+use glimpse_library::{LibraryError, Records};
 use std::path::{Path, PathBuf};
+
+/// Why a model cannot be chosen, or the list not read (the session says it as a setting's
+/// refusal or the library's error).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ChoiceError {
+    /// The name is no model Glimpse can use; the message says why, in words.
+    #[error("{0}")]
+    Refused(String),
+    /// The library's counts could not be read.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+}
 
 /// Where the models come from and where they are kept (the session's configuration).
 pub(crate) struct ModelPlaces<'a> {
@@ -53,7 +64,7 @@ impl ModelPlaces<'_> {
         &self,
         current: &str,
         records: &Records,
-    ) -> Result<Vec<ModelChoice>, SessionError> {
+    ) -> Result<Vec<ModelChoice>, ChoiceError> {
         let current_dir = as_folder(current);
         let mut out = Vec::new();
         for m in manifest::models() {
@@ -89,10 +100,10 @@ impl ModelPlaces<'_> {
 
     /// The model `name` names, as the session keeps it: a manifest name as the manifest spells
     /// it, or a model folder's full path; refused in words when it is neither.
-    pub(crate) fn resolve(&self, name: &str) -> Result<String, SessionError> {
+    pub(crate) fn resolve(&self, name: &str) -> Result<String, ChoiceError> {
         let name = name.trim();
         if name.is_empty() {
-            return Err(SessionError::Setting("Choose a model.".into()));
+            return Err(ChoiceError::Refused("Choose a model.".into()));
         }
         if let Some(m) = manifest::find(name) {
             return Ok(m.name.clone());
@@ -100,14 +111,14 @@ impl ModelPlaces<'_> {
         if let Some(dir) = as_folder(name) {
             return match ModelFiles::open(&dir) {
                 Ok(_) => Ok(dir.display().to_string()),
-                Err(e) => Err(SessionError::Setting(format!(
+                Err(e) => Err(ChoiceError::Refused(format!(
                     "The folder “{}” is not a model Glimpse can use: {e}",
                     dir.display()
                 ))),
             };
         }
         let known: Vec<&str> = manifest::models().iter().map(|m| m.name.as_str()).collect();
-        Err(SessionError::Setting(format!(
+        Err(ChoiceError::Refused(format!(
             "Glimpse knows no model called “{name}”. The models it can use are {}.",
             known.join(", ")
         )))

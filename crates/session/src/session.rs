@@ -106,6 +106,16 @@ impl From<LazyEncoderError> for SessionError {
     }
 }
 
+/// A model the window cannot switch to is a setting refused in words.
+impl From<crate::models::ChoiceError> for SessionError {
+    fn from(e: crate::models::ChoiceError) -> Self {
+        match e {
+            crate::models::ChoiceError::Refused(why) => SessionError::Setting(why),
+            crate::models::ChoiceError::Library(e) => SessionError::Library(e),
+        }
+    }
+}
+
 /// Where the session keeps things and how it runs the model.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
