@@ -1729,11 +1729,11 @@ fn indexer_loop(
                 let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {
                     let end = p.done == p.total;
                     let view = ProgressView::from(p);
-                    // The status keeps every count, events only some: the last counts before a
-                    // pause may fall between two events, and the window's status poll then
-                    // still shows them.
+                    // The status keeps every count, events only some; but once paused, the
+                    // batch in flight still lands and no later event would carry its count,
+                    // so each of those is sent (a few at most).
                     lock(&shared.state).progress = Some(view.clone());
-                    if end || last.elapsed() >= PROGRESS_EVERY {
+                    if end || control.is_paused() || last.elapsed() >= PROGRESS_EVERY {
                         last = Instant::now();
                         sink(Event::IndexProgress(view));
                     }
