@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 31] = [
+const COMMANDS: [&str; 33] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -42,4 +42,6 @@ const COMMANDS: [&str; 31] = [
     "untag_photos",
     "reveal_photos",
     "copy_image",
+    "models",
+    "set_model",
 ];

@@ -11,8 +11,8 @@ use crate::AppState;
 use glimpse_session::picture::COPY_MAX_SIDE;
 use glimpse_session::views::{
     AppStatus, DupeGroup, ExportReport, FilterSpec, FolderAdded, FolderCount, FormatView,
-    IndexState, IndexThreads, LabelSuggestion, ModelState, PhotoDetail, RootInfo, SearchPage,
-    SearchQuery, TagCount, TagReportView, TrashReport,
+    IndexState, IndexThreads, LabelSuggestion, ModelChoices, ModelState, PhotoDetail, RootInfo,
+    SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -413,6 +413,18 @@ pub async fn copy_image(
 #[tauri::command]
 pub async fn fetch_model(state: State<'_, AppState>) -> Result<ModelState, String> {
     run(state, |s| s.fetch_model()).await
+}
+
+/// The models Settings offers.
+#[tauri::command]
+pub async fn models(state: State<'_, AppState>) -> Result<ModelChoices, String> {
+    run(state, |s| s.models()).await
+}
+
+/// Switches the window to another model (Settings); not ready: the first-run screen downloads it.
+#[tauri::command]
+pub async fn set_model(state: State<'_, AppState>, name: String) -> Result<ModelState, String> {
+    run(state, move |s| s.set_model(&name)).await
 }
 
 #[cfg(test)]

@@ -121,6 +121,8 @@ fn main() -> anyhow::Result<()> {
             commands::untag_photos,
             commands::reveal_photos,
             commands::copy_image,
+            commands::models,
+            commands::set_model,
         ])
         .build(tauri::generate_context!())?
         .run(|app, event| {

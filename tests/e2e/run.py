@@ -36,6 +36,8 @@ shape model (models/test/shape-clip):
      pictures of the same subject), keeps the lossless original and, once confirmed, moves the
      copies to the system Trash (a folder the test owns: the app's XDG_DATA_HOME), with their
      .trashinfo files; the other pictures stay on disk and the grid drops the copies;
+  9d. Settings switches to another model (the list, what it costs), and the status and a
+     search use it;
   11. a first index answers from its first batches: the window is closed, its library removed,
      and a fresh one indexes 600 pictures, paused once some are in; the listing counts exactly
      what is done and text queries answer from it, then the rest completes.
@@ -340,11 +342,16 @@ def run(args, work, procs):
 
     env = {**os.environ, "DISPLAY": DISPLAY, "GLIMPSE_HOME": str(library),
            "GLIMPSE_MODEL": str(ROOT / "models/test/shape-clip"),
+           # Settings offers the model folders here (step 8c switches to tiny-clip).
+           "GLIMPSE_MODELS_DIR": str(work / "models"),
            "GDK_BACKEND": "x11", "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
            "NO_AT_BRIDGE": "1", "RUST_LOG": "info",
            # The freedesktop Trash (Trash/files, Trash/info) lives here: a folder the test owns.
            "XDG_DATA_HOME": str(work / "xdg-data")}
     (work / "xdg-data").mkdir()
+    (work / "models").mkdir()
+    for m in ["shape-clip", "tiny-clip"]:
+        os.symlink(ROOT / "models/test" / m, work / "models" / m)
     log = open(work / "app-driver.log", "w")
     # A session bus of the run's own: without one, GTK/WebKit autolaunch a bus tied to the X
     # display, which can outlive or vanish under a later run on the same display number.
@@ -842,6 +849,7 @@ def run(args, work, procs):
 
     tag_by_hand_and_copy_image(d, shots)
     duplicates_step(d, photos, work / "xdg-data", shots)
+    model_step(d, shots)
 
     if shots:
         print("10. screenshot of indexing progress", flush=True)
@@ -855,6 +863,49 @@ def run(args, work, procs):
         screenshot(shots, "indexing")
     first_index(d, app, work, library)
     print("all end-to-end checks passed", flush=True)
+
+
+def model_step(d, shots):
+    """9d. Settings switches the window from the shape model to the tiny one: the list, what it
+    costs, then the status names the new model and a search answers with it."""
+    print("9d. another model, chosen in Settings", flush=True)
+    tiny = str((ROOT / "models/test/tiny-clip").resolve())
+    d.click(d.find("open-settings"))
+    d.click(d.find("model-change"))
+    rows = wait_for("the models offered", lambda: {d.attr(c, "data-name"): c for c in d.find_all("model-choice")}
+                    if d.find_all("model-choice") else None, timeout=20)
+    check(tiny in rows and "on this computer" in d.text(rows[tiny]),
+          f"tiny-clip is offered as on this computer ({list(rows)})")
+    d.click(rows[tiny])
+    cost = d.text(d.find("model-cost"))
+    check("read again with this model" in cost, f"the switch says what it costs ({cost!r})")
+    screenshot(shots, "change-model")
+    d.click(d.find("model-confirm"))
+    wait_for("Settings to close", lambda: d.find_all("settings") == [], timeout=60)
+    d.click(d.find("open-settings"))
+    named = d.text(d.find("settings-model"))
+    check("tiny-clip" in named, f"Settings names the new model ({named!r})")
+    xdotool("key", "Escape")
+    wait_for("Settings to close", lambda: d.find_all("settings") == [], timeout=10)
+
+    # The earlier steps' filters go; tiny-clip's weights are random, so its matches may all
+    # wait behind "Show the closest anyway".
+    if d.find_all("filters-clear"):
+        d.click(d.find("filters-clear"))
+    def answered():
+        got = search(d, "red circle", allow_empty=True)
+        weaker = d.find_all("show-closest") or d.find_all("show-more")
+        if not got and weaker:
+            d.click(weaker[0])
+            time.sleep(0.6)
+            got = results(d)
+        return got
+    try:
+        found = wait_for("a search with tiny-clip", answered, timeout=60)
+    except Exception:
+        screenshot(shots, "change-model-search")
+        raise
+    check(len(found) > 0, f"a search answers with tiny-clip ({len(found)} photos)")
 
 
 def first_index(d, app, work, library):
@@ -1037,8 +1088,10 @@ def duplicates_step(d, photos, data_home, shots):
         results(d)), timeout=30)
     check(sorted(Path(p).name for p, _ in after) == sorted(p.name for p in [original, *distinct]),
           "the grid no longer shows the trashed copies")
+
+
 def tag_by_hand_and_copy_image(d, shots):
-    """8c. Two photos (Ctrl+click) tagged "holiday" from the selection bar: the tag panel
+    """9b. Two photos (Ctrl+click) tagged "holiday" from the selection bar: the tag panel
     counts 2 and its filter lists exactly them; the tag taken off one (its context menu's
     "Tag…") leaves 1. "Copy image" in the context menu puts the picture on the X clipboard,
     at the photo's size."""
@@ -1102,22 +1155,31 @@ def tag_by_hand_and_copy_image(d, shots):
     xdotool("key", "Escape")
     wait_for("the popover to close", lambda: d.find_all("tag-popover") == [], timeout=10)
 
-    # Copy image: the picture itself on the clipboard, as a program pasting it reads it.
-    cell = d.find_all("result")[0]
+    # The filter off again, nothing selected.
+    d.click(holiday()[0])
+    xdotool("key", "Escape")
+
+    # Copy image: the picture itself on the clipboard, as a program pasting it reads it. A
+    # drawn square, under the clipboard's size cap (the grid step's 8000 px panorama is not).
+    def a_square():
+        for e in d.find_all("result"):
+            path = d.attr(e, "data-path") or ""
+            if "red-square" in path:
+                return e, path
+        return None
+    cell, path = wait_for("a red square in the grid", a_square, timeout=30)
     xdotool("mousemove", *screen_point(d, cell))
     xdotool("click", 3)
     d.click(d.find("menu-copy-image", timeout=10))
     said = wait_for("the menu's answer", lambda: d.find_all("action-notice")
                     and d.text(d.find("action-notice")), timeout=20)
     check(said.strip() == "Image copied.", f"Copy image says so ({said!r})")
-    want = subprocess.run(["identify", "-format", "%w %h", left[0]], capture_output=True,
+    want = subprocess.run(["identify", "-format", "%w %h", path], capture_output=True,
                           text=True, check=True).stdout.split()
     got = wait_for("a picture on the clipboard", lambda: (lambda c: c if c["size"] else None)(
         clipboard_image()), timeout=20)
     check("image/png" in got["targets"] and got["size"] == [int(x) for x in want],
           f"the clipboard holds the {want[0]}x{want[1]} picture ({got})")
-    # The filter off again, nothing selected, for what follows.
-    d.click(holiday()[0])
     xdotool("key", "Escape")
 
 

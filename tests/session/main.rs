@@ -1832,3 +1832,184 @@ fn a_paused_job_reports_every_photo_it_has_committed() {
     assert!(s.session.wait_idle(IDLE).unwrap());
     assert_eq!(s.session.status().unwrap().indexed, 240);
 }
+
+#[test]
+fn the_model_is_switched_from_the_window_and_switching_back_reads_nothing_again() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    // The models folder holds both test models, as a user's hand-placed folders would be.
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    let (shape, tiny) = (models.join("shape-clip"), models.join("tiny-clip"));
+    copy_dir(&common::shape_model(), &shape);
+    copy_dir(&common::immich_model(), &tiny);
+    let (shape, tiny) = (shape.canonicalize().unwrap(), tiny.canonicalize().unwrap());
+    let mut cfg = config(&library, &shape);
+    cfg.models_dir = models.clone();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink = events.clone();
+    let session = Session::new(cfg, Arc::new(move |e| sink.lock().unwrap().push(e)));
+    session.start().unwrap();
+    let photos = s_draw(dir.path());
+    let n = photos.len() as u64;
+    session.add_root(&dir.path().join("photos")).unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    assert_eq!(session.status().unwrap().indexed, n);
+
+    // The choices: the manifest's models (none downloaded here), then both folders.
+    let choices = session.models().unwrap();
+    assert_eq!(choices.fixed_at_start, Some(shape.display().to_string()));
+    let manifest = glimpse_clip::model::manifest::models();
+    for (c, m) in choices.choices.iter().zip(manifest) {
+        assert_eq!(c.name, m.name);
+        assert!(!c.present && !c.in_use && c.photos_read == 0, "{c:?}");
+        assert_eq!(c.description.as_deref(), Some(m.description.as_str()));
+    }
+    let folder = |choices: &glimpse_session::views::ModelChoices, p: &Path| {
+        let name = p.display().to_string();
+        choices
+            .choices
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+            .unwrap()
+    };
+    let (s, t) = (folder(&choices, &shape), folder(&choices, &tiny));
+    assert!(s.present && s.in_use && s.photos_read == n, "{s:?}");
+    assert!(t.present && !t.in_use && t.photos_read == 0, "{t:?}");
+    assert_eq!(choices.choices.len(), manifest.len() + 2);
+
+    // A name that is no model is refused in words, and nothing changes.
+    let e = session.set_model("No-Such-Model").unwrap_err();
+    assert!(matches!(e, SessionError::Setting(_)), "{e:?}");
+    let said = e.to_string();
+    assert!(
+        said.contains("“No-Such-Model”") && said.contains(&manifest[0].name),
+        "{said}"
+    );
+    let e = session.set_model(&dir.path().join("photos").display().to_string());
+    assert!(e
+        .unwrap_err()
+        .to_string()
+        .contains("is not a model Glimpse can use"));
+    assert_eq!(session.model(), shape.display().to_string());
+    assert_eq!(
+        session.search(&every("red circle")).unwrap().hits.len() as u64,
+        n
+    );
+
+    // Switching to tiny-clip while a job reads a new folder: the old engine's job is cancelled
+    // and its indexer hands over the writer lock; the new model reads every photo.
+    let more = dir.path().join("more");
+    let m = draw(&more, &[(BLUE, STAR), (RED, SQUARE)], 12, 7).len() as u64;
+    let jobs_before = finished(&events).len();
+    session.add_root(&more).unwrap();
+    let state = session.set_model(&tiny.display().to_string()).unwrap();
+    assert!(state.ready);
+    assert_eq!(state.name, tiny.display().to_string());
+    assert!(session.wait_idle(IDLE).unwrap());
+    let status = session.status().unwrap();
+    assert_eq!(status.model.name, tiny.display().to_string());
+    assert_eq!(
+        status.held_by, None,
+        "the old indexer still held the library"
+    );
+    assert!(status.threads.is_some());
+    assert_eq!((status.indexed, status.pending), (n + m, 0));
+    let jobs = finished(&events);
+    let after_switch = jobs[jobs_before..]
+        .iter()
+        .rposition(|f| f.encoded as u64 == n + m);
+    assert!(
+        after_switch.is_some(),
+        "tiny-clip read every photo: {jobs:?}"
+    );
+    assert_eq!(
+        session.search(&every("red circle")).unwrap().hits.len() as u64,
+        n + m
+    );
+    // The library remembers the choice for windows that name no model.
+    let remembered = glimpse_library::remembered_model(&library).unwrap();
+    assert_eq!(remembered, Some(tiny.display().to_string()));
+    // Both models' vectors are kept.
+    let choices = session.models().unwrap();
+    let (s, t) = (folder(&choices, &shape), folder(&choices, &tiny));
+    assert!(
+        !s.in_use && s.photos_read >= n && s.photos_read <= n + m,
+        "{s:?}"
+    );
+    assert!(t.in_use && t.photos_read == n + m, "{t:?}");
+    let shape_had = s.photos_read;
+
+    // Back to shape-clip: its vectors are still in the library, so only the photos it had not
+    // read when the switch cancelled its job are read.
+    let jobs_before = finished(&events).len();
+    session.set_model(&shape.display().to_string()).unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    let jobs = finished(&events);
+    let encoded: usize = jobs[jobs_before..].iter().map(|f| f.encoded).sum();
+    assert_eq!(encoded as u64, n + m - shape_had, "{jobs:?}");
+    let status = session.status().unwrap();
+    assert_eq!(status.model.name, shape.display().to_string());
+    assert_eq!((status.indexed, status.held_by), (n + m, None));
+    let page = session.search(&text("red circle")).unwrap();
+    assert!(page.hits[0].photo.path.contains("red-circle"), "{page:?}");
+    // Choosing the model in use changes nothing.
+    let jobs_before = finished(&events).len();
+    session.set_model(&shape.display().to_string()).unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    assert_eq!(finished(&events).len(), jobs_before);
+    session.shutdown();
+}
+
+#[test]
+fn a_model_to_download_waits_for_the_first_run_screen_which_fetches_that_model() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&dir.path().join("library"), &common::shape_model());
+    cfg.models_dir = dir.path().join("models");
+    // Nothing is served here: a fetch fails at once instead of downloading.
+    cfg.model_base_url = Some("http://127.0.0.1:9".into());
+    let session = Session::new(cfg, Arc::new(|_| {}));
+    session.start().unwrap();
+    let name = &glimpse_clip::model::manifest::models()[1].name;
+    let state = session.set_model(&name.to_lowercase()).unwrap();
+    // The manifest's spelling is kept; not ready, so the window shows the first-run screen.
+    assert_eq!(&state.name, name);
+    assert!(!state.ready && state.problem.is_some(), "{state:?}");
+    assert!(!session.status().unwrap().model.ready);
+    assert!(matches!(
+        session.search(&text("dog")),
+        Err(SessionError::ModelNotReady(_))
+    ));
+    // The first-run screen's download asks for the new model's files.
+    let e = session.fetch_model().unwrap_err().to_string();
+    assert!(e.contains(name.as_str()) || e.contains("127.0.0.1"), "{e}");
+    assert_eq!(session.model_state().name, *name);
+    // Switching back to a model on this computer opens it again.
+    session
+        .set_model(&common::shape_model().display().to_string())
+        .unwrap();
+    assert!(session.status().unwrap().model.ready);
+    session.shutdown();
+}
+
+/// Draws the switch test's photos into `root/photos`.
+fn s_draw(root: &Path) -> Vec<PathBuf> {
+    draw(
+        &root.join("photos"),
+        &[(RED, CIRCLE), (BLUE, SQUARE), (YELLOW, STAR)],
+        2,
+        83,
+    )
+}
+
+/// A text query that lists every photo with a vector, weak matches too.
+fn every(q: &str) -> SearchQuery {
+    SearchQuery {
+        include_weak: true,
+        limit: 1000,
+        ..text(q)
+    }
+}

@@ -752,13 +752,65 @@ describe("App", () => {
     );
     expect(within(dlg).getByTestId("settings-provider").textContent).toBe("CUDA (fp16)");
     expect(within(dlg).getByTestId("settings-library").textContent).toBe("/data/library");
-    expect(dlg.textContent).toContain("glimpse index --model NAME");
+    expect(dlg.textContent).toContain("Another model reads every photo again");
     await fireEvent.click(within(dlg).getByTestId("settings-size-l"));
     expect(localStorage.getItem("glimpse.thumbSize")).toBe("l");
     expect(r.getByTestId("thumb-size-l").getAttribute("aria-pressed")).toBe("true");
     await fireEvent.keyDown(window, { key: "Escape" });
     await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
     localStorage.removeItem("glimpse.thumbSize");
+  });
+
+  it("settings: another model is chosen from a list, its cost confirmed, and the window follows it", async () => {
+    let model: AppStatus["model"] = { name: "ViT-B-32__openai", ready: true, dir: "/m/ViT-B-32__openai", problem: null, description: null };
+    shell.commands.status = () => status({ model });
+    const choices = () => ({
+      choices: [
+        { name: "ViT-B-32__openai", description: "OpenAI CLIP ViT-B/32 (English). Fast.", downloadBytes: null, present: true, inUse: model.name === "ViT-B-32__openai", photosRead: 29 },
+        { name: "ViT-L-14__openai", description: "OpenAI CLIP ViT-L/14 (English). Accurate.", downloadBytes: 1536 * 1024 * 1024, present: false, inUse: false, photosRead: 0 },
+        { name: "/home/me/models/mine", description: null, downloadBytes: null, present: true, inUse: false, photosRead: 9 },
+      ],
+      fixedAtStart: null,
+    });
+    shell.commands.models = choices;
+    shell.commands.set_model = (a) => {
+      if (a.name === "/home/me/models/mine") throw "The folder “/home/me/models/mine” is not a model Glimpse can use: no config.json";
+      model = { name: a.name as string, ready: false, dir: `/m/${a.name}`, problem: "not downloaded", description: "OpenAI CLIP ViT-L/14 (English). Accurate." };
+      return model;
+    };
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    let dlg = await waitFor(() => r.getByTestId("settings"));
+    await fireEvent.click(within(dlg).getByTestId("model-change"));
+    const rows = await waitFor(() => within(dlg).getAllByTestId("model-choice"));
+    expect(rows.map((b) => b.textContent?.replace(/\s+/g, " ").trim())).toEqual([
+      "OpenAI CLIP ViT-B/32 (English) in use",
+      "OpenAI CLIP ViT-L/14 (English) download, 1.5 GB",
+      "mine on this computer",
+    ]);
+    expect((rows[0] as HTMLButtonElement).disabled).toBe(true);
+    // A refusal is said in the dialog, and nothing changes.
+    await fireEvent.click(rows[2]);
+    expect(within(dlg).getByTestId("model-cost").textContent).toContain("20 photos are read again");
+    await fireEvent.click(within(dlg).getByTestId("model-confirm"));
+    const said = await waitFor(() => within(dlg).getByTestId("model-error"));
+    expect(said.textContent).toContain("is not a model Glimpse can use");
+    expect(r.queryByTestId("settings")).not.toBeNull();
+    // The one to download: its size and the photos read again are said before anything changes.
+    await fireEvent.click(within(dlg).getByTestId("model-back"));
+    await fireEvent.click(within(dlg).getAllByTestId("model-choice")[1]);
+    const cost = within(dlg).getByTestId("model-cost").textContent ?? "";
+    expect(cost).toContain("downloads the model (1.5 GB)");
+    expect(cost).toContain("29 photos are read again");
+    expect(shell.calls("set_model").map((a) => a.name)).toEqual(["/home/me/models/mine"]);
+    await fireEvent.click(within(dlg).getByTestId("model-confirm"));
+    await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
+    expect(shell.calls("set_model").map((a) => a.name)).toEqual(["/home/me/models/mine", "ViT-L-14__openai"]);
+    // Not on this computer: the window shows the first-run download for the new model.
+    await waitFor(() => expect(document.body.textContent).toContain("ViT-L/14"));
+    expect(r.queryByTestId("open-settings")).toBeNull();
+    dlg = document.body;
+    expect(dlg.textContent).not.toContain("Change model");
   });
 
   it("settings: the cores indexing uses are chosen there and a refusal is said in the dialog", async () => {

@@ -2042,6 +2042,20 @@ impl Catalog {
             .ctx("read index generation")
     }
 
+    /// Photos of the library's roots that have a vector for the model stored as `name`, from
+    /// the kept counts (no photo row is read); 0 for a model never opened here.
+    pub(crate) fn vectors_of(&self, name: &str) -> Result<u64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(v.n), 0) FROM vector_counts v JOIN models m ON m.id = v.model_id
+                  WHERE m.name = ?1 AND v.root_id IN (SELECT id FROM roots)",
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .ctx("count a model's vectors")
+    }
+
     /// Models that have rows here, with their vector width.
     pub fn models(&self) -> Result<Vec<(String, usize)>, CatalogError> {
         let mut stmt = self

@@ -104,6 +104,12 @@ impl Records {
         Ok(self.catalog.models()?)
     }
 
+    /// How many of the library's photos already have a vector for the model stored as `model`
+    /// (its folder name), so that switching to it can say how many are read again.
+    pub fn vectors_of(&self, model: &str) -> Result<u64, LibraryError> {
+        Ok(self.catalog.vectors_of(model)?)
+    }
+
     /// The vector width the library recorded for `model`, so that it is opened with the width
     /// its vectors have; `None` for a model it has not seen.
     pub fn width_of(&self, model: &str) -> Result<Option<usize>, LibraryError> {

@@ -10,8 +10,8 @@ use crate::serve::{Scope, ServeError};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
     FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
-    LabelSuggestion, ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo, SearchPage,
-    SearchQuery, TagCount, TagReportView, TrashReport,
+    LabelSuggestion, ModelChoices, ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo,
+    SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -31,7 +31,8 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockWriteGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Failures the window shows in its error banner: each says what went wrong and with what.
@@ -110,6 +111,16 @@ impl From<LazyEncoderError> for SessionError {
     }
 }
 
+/// A model the window cannot switch to is a setting refused in words.
+impl From<crate::models::ChoiceError> for SessionError {
+    fn from(e: crate::models::ChoiceError) -> Self {
+        match e {
+            crate::models::ChoiceError::Refused(why) => SessionError::Setting(why),
+            crate::models::ChoiceError::Library(e) => SessionError::Library(e),
+        }
+    }
+}
+
 /// Where the session keeps things and how it runs the model.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -176,6 +187,8 @@ struct Engine {
     recent: Mutex<search::RecentQueries>,
     /// The direction every caption shares, from the text tower (computed at the first caption).
     caption_gap: std::sync::OnceLock<Vec<f32>>,
+    /// Ends this engine's watcher: set when the session closes or switches to another model.
+    watch_stop: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -201,8 +214,11 @@ impl Engine {
 /// The engine for one window.
 pub struct Session {
     cfg: SessionConfig,
-    /// The model in use: the configured one, else the library's (see [`SessionConfig::model`]).
-    model: String,
+    /// The model in use: the configured one, else the library's (see [`SessionConfig::model`]),
+    /// until Settings switches to another ([`Session::set_model`]).
+    model: RwLock<String>,
+    /// The watcher thread of the running engine, joined when the engine is swapped.
+    watcher: Mutex<Option<JoinHandle<()>>>,
     sink: Sink,
     engine: RwLock<Option<Arc<Engine>>>,
     scope: RwLock<Scope>,
@@ -257,7 +273,8 @@ impl Session {
         });
         Session {
             cfg,
-            model,
+            model: RwLock::new(model),
+            watcher: Mutex::default(),
             sink,
             engine: RwLock::new(None),
             scope: RwLock::new(Scope::default()),
@@ -294,13 +311,14 @@ impl Session {
 
     /// Whether the model folder is complete, without downloading anything.
     pub fn model_state(&self) -> ModelState {
-        let dir = if Path::new(&self.model).is_dir() {
-            PathBuf::from(&self.model)
+        let model = self.model();
+        let dir = if Path::new(&model).is_dir() {
+            PathBuf::from(&model)
         } else {
-            self.cfg.models_dir.join(&self.model)
+            self.cfg.models_dir.join(&model)
         };
         let checked = manifest::ensure_model(
-            &self.model,
+            &model,
             &self.cfg.models_dir,
             false,
             self.cfg.model_base_url.as_deref(),
@@ -317,18 +335,33 @@ impl Session {
             (ready, problem) = (false, Some(e));
         }
         ModelState {
-            name: self.model.clone(),
+            description: manifest::find(&model).map(|m| m.description.clone()),
+            name: model,
             ready,
             dir: dir.display().to_string(),
             problem,
-            description: manifest::find(&self.model).map(|m| m.description.clone()),
         }
+    }
+
+    /// The model in use now (a manifest name or a model folder).
+    pub fn model(&self) -> String {
+        self.model.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Loads ONNX Runtime, the model and the library, starts the indexer and catches up with
     /// changes made while the app was closed. Does nothing when already started.
     pub fn start(&self) -> Result<(), SessionError> {
-        let started = self.start_inner();
+        self.start_in(self.engine.write().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// [`Session::start`] with the engine slot already held (a model switch holds it from
+    /// stopping the old engine to starting the new, so no command starts one in between),
+    /// recording why it failed.
+    fn start_in(
+        &self,
+        slot: RwLockWriteGuard<'_, Option<Arc<Engine>>>,
+    ) -> Result<(), SessionError> {
+        let started = self.start_inner(slot);
         *lock(&self.start_error) = started.as_ref().err().map(|e| {
             let blame = match e {
                 SessionError::Library(_) => Blame::Library,
@@ -339,13 +372,16 @@ impl Session {
         started
     }
 
-    fn start_inner(&self) -> Result<(), SessionError> {
-        let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+    fn start_inner(
+        &self,
+        mut slot: RwLockWriteGuard<'_, Option<Arc<Engine>>>,
+    ) -> Result<(), SessionError> {
         if slot.is_some() {
             return Ok(());
         }
+        let model = self.model();
         let dir = manifest::ensure_model(
-            &self.model,
+            &model,
             &self.cfg.models_dir,
             false,
             self.cfg.model_base_url.as_deref(),
@@ -382,7 +418,7 @@ impl Session {
         // While another process indexes the library, the window only reads what it saves.
         let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
             Ok(w) => {
-                w.remember_model(&self.model)?;
+                w.remember_model(&model)?;
                 (Some(w), None)
             }
             Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
@@ -410,6 +446,7 @@ impl Session {
             held_by,
             recent: Mutex::default(),
             caption_gap: std::sync::OnceLock::new(),
+            watch_stop: Arc::new(AtomicBool::new(false)),
         };
         let engine = Arc::new(engine);
         *slot = Some(engine.clone());
@@ -419,15 +456,21 @@ impl Session {
             return Ok(());
         };
         indexer.send(Cmd::Index)?;
+        if self.stop.load(Ordering::SeqCst) {
+            // The window is closing: nothing more to watch.
+            return Ok(());
+        }
         let (dir, generation, stop) = (
             self.cfg.library_dir.clone(),
             self.roots_generation.clone(),
-            self.stop.clone(),
+            engine.watch_stop.clone(),
         );
-        std::thread::Builder::new()
+        let watching = engine.clone();
+        let handle = std::thread::Builder::new()
             .name("glimpse-watch".into())
-            .spawn(move || watch_roots(&dir, &engine, &generation, &stop))
+            .spawn(move || watch_roots(&dir, &watching, &generation, &stop))
             .map_err(SessionError::Watcher)?;
+        *lock(&self.watcher) = Some(handle);
         Ok(())
     }
 
@@ -436,7 +479,7 @@ impl Session {
         let sink = self.sink.clone();
         let mut last = Instant::now() - Duration::from_secs(1);
         manifest::ensure_model(
-            &self.model,
+            &self.model(),
             &self.cfg.models_dir,
             true,
             self.cfg.model_base_url.as_deref(),
@@ -455,6 +498,67 @@ impl Session {
         .map_err(|e| SessionError::ModelNotReady(Box::new(e)))?;
         self.start()?;
         Ok(self.model_state())
+    }
+
+    /// The models Settings offers: what each is, whether it is on this computer (else what it
+    /// downloads), which one is in use and how many photos already have its vectors.
+    pub fn models(&self) -> Result<ModelChoices, SessionError> {
+        let records = Records::open(&self.cfg.library_dir)?;
+        Ok(ModelChoices {
+            choices: self.places().choices(&self.model(), &records)?,
+            fixed_at_start: self.cfg.model.clone(),
+        })
+    }
+
+    fn places(&self) -> crate::models::ModelPlaces<'_> {
+        crate::models::ModelPlaces {
+            models_dir: &self.cfg.models_dir,
+            base_url: self.cfg.model_base_url.as_deref(),
+        }
+    }
+
+    /// Switches the window to another model (a manifest name or a model folder). The running
+    /// engine stops first: its job is cancelled after the batch in flight and the indexer
+    /// thread ends, closing the writing library and its writer lock, and the watcher ends.
+    /// Then the new model starts as the window's first did: when its files are here the
+    /// engine opens and an index job reads every photo the library holds no vector of it for
+    /// (each model's vectors are kept apart, and the old model's stay, so switching back reads
+    /// nothing again); when they must be downloaded, [`Session::model_state`] says not ready
+    /// and [`Session::fetch_model`] fetches this model. The library remembers the model once
+    /// it has opened it, so the choice outlives the window (unless the window was started
+    /// with [`SessionConfig::model`] set, which names the model at every start).
+    pub fn set_model(&self, name: &str) -> Result<ModelState, SessionError> {
+        let chosen = self.places().resolve(name)?;
+        let mut slot = self.engine.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(holder) = slot.as_ref().and_then(|e| e.held_by.clone()) {
+            return Err(SessionError::Setting(format!(
+                "Another Glimpse ({holder}) is indexing this library: change the model there, or \
+                 here once it has quit."
+            )));
+        }
+        if crate::models::same_model(&chosen, &self.model()) && slot.is_some() {
+            drop(slot);
+            return Ok(self.model_state());
+        }
+        if let Some(old) = slot.take() {
+            tracing::info!(from = %self.model(), to = %chosen, "switching the model");
+            old.watch_stop.store(true, Ordering::SeqCst);
+            if let Some(indexer) = &old.indexer {
+                indexer.stop_and_wait();
+            }
+        }
+        if let Some(watcher) = lock(&self.watcher).take() {
+            if watcher.join().is_err() {
+                tracing::warn!("the folder watcher panicked while stopping");
+            }
+        }
+        *self.model.write().unwrap_or_else(|p| p.into_inner()) = chosen;
+        *lock(&self.start_error) = None;
+        match self.start_in(slot) {
+            // The window's first-run screen downloads it.
+            Ok(()) | Err(SessionError::ModelNotReady(_)) => Ok(self.model_state()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A window that only reads because another process was indexing its library becomes the
@@ -1297,6 +1401,9 @@ impl Session {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        if let Some(eng) = &loaded {
+            eng.watch_stop.store(true, Ordering::SeqCst);
+        }
         if let Some(indexer) = loaded.as_ref().and_then(|e| e.indexer.as_ref()) {
             indexer.cancel_job();
             let _ = indexer.send(Cmd::Stop);
@@ -1506,12 +1613,17 @@ struct Shared {
     threads: std::sync::atomic::AtomicUsize,
     /// Commands sent and not yet finished.
     busy: std::sync::atomic::AtomicUsize,
+    /// The engine is being swapped: run no further job, end the thread.
+    stopping: AtomicBool,
 }
 
 /// The background worker that owns the writing library handle.
 struct Indexer {
     tx: Mutex<Sender<Cmd>>,
     shared: Arc<Shared>,
+    /// The thread, joined when the engine is swapped: it owns the writing library, so its end
+    /// is when the library's writer lock is free for the next engine.
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Indexer {
@@ -1523,9 +1635,10 @@ impl Indexer {
             paused: std::sync::atomic::AtomicBool::new(false),
             threads: std::sync::atomic::AtomicUsize::new(threads.max(1)),
             busy: std::sync::atomic::AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
         });
         let sh = shared.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("glimpse-indexer".into())
             .spawn(move || indexer_loop(lib, &image, &rx, &sh, &sink))
             .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
@@ -1533,6 +1646,20 @@ impl Indexer {
         Indexer {
             tx: Mutex::new(tx),
             shared,
+            thread: Mutex::new(thread),
+        }
+    }
+
+    /// Cancels the job in flight, ends the thread after it and waits for it: the writing
+    /// library it owns is closed (its writer lock released) when this returns.
+    fn stop_and_wait(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.cancel_job();
+        let _ = self.send(Cmd::Stop);
+        if let Some(t) = lock(&self.thread).take() {
+            if t.join().is_err() {
+                tracing::warn!("the indexer thread panicked while stopping");
+            }
         }
     }
 
@@ -1611,6 +1738,10 @@ fn indexer_loop(
         sink(Event::IndexState(st));
     };
     while let Ok(cmd) = rx.recv() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            // Commands still queued answer "no answer" when their channels drop.
+            return;
+        }
         match cmd {
             Cmd::Stop => {
                 done(1);
@@ -1644,6 +1775,9 @@ fn indexer_loop(
                     control.pause();
                 }
                 *lock(&shared.control) = Some(control.clone());
+                if shared.stopping.load(Ordering::SeqCst) {
+                    control.cancel();
+                }
                 publish(true, None, None);
                 let mut last = Instant::now() - PROGRESS_EVERY;
                 let result = index_job(&mut lib, image, &roots, threads, &control, &mut |p| {

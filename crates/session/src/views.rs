@@ -163,6 +163,38 @@ pub struct ModelState {
     pub description: Option<String>,
 }
 
+/// One model Settings offers to switch to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelChoice {
+    /// What [`crate::Session::set_model`] takes: a manifest name or a model folder.
+    pub name: String,
+    /// What it is and how big (models Glimpse can download).
+    pub description: Option<String>,
+    /// Bytes to download before it can be used, when the manifest pins every file's size
+    /// (`None`: unknown, or nothing to download).
+    pub download_bytes: Option<u64>,
+    /// Its files are complete on this computer: choosing it downloads nothing.
+    pub present: bool,
+    /// The model this window uses now.
+    pub in_use: bool,
+    /// The library's photos already read with it (kept when the library switched away), which
+    /// switching to it does not read again.
+    pub photos_read: u64,
+}
+
+/// The models Settings offers, and what the next start will use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelChoices {
+    /// The manifest's models, then model folders found in the models folder, then the one in
+    /// use when it is a folder of its own.
+    pub choices: Vec<ModelChoice>,
+    /// The model whoever started the window named (the app: `GLIMPSE_MODEL`): the next start
+    /// uses it again whatever is chosen here. `None`: the library's last choice is used.
+    pub fixed_at_start: Option<String>,
+}
+
 /// The status bar.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

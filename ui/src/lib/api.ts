@@ -39,6 +39,29 @@ export interface ModelState {
   description?: string | null;
 }
 
+/** One model Settings offers to switch to. */
+export interface ModelChoice {
+  /** What `setModel` takes: a model name or a model folder. */
+  name: string;
+  /** What it is and how big (models Glimpse can download). */
+  description: string | null;
+  /** Bytes to download first, when known; null: unknown or nothing to download. */
+  downloadBytes: number | null;
+  /** On this computer: choosing it downloads nothing. */
+  present: boolean;
+  /** The model in use now. */
+  inUse: boolean;
+  /** Photos already read with it (kept from an earlier switch): not read again. */
+  photosRead: number;
+}
+
+/** The models Settings offers. */
+export interface ModelChoices {
+  choices: ModelChoice[];
+  /** The model Glimpse was started with (GLIMPSE_MODEL): the next start uses it again. */
+  fixedAtStart: string | null;
+}
+
 /** The status bar / settings view. */
 export interface AppStatus {
   version: string;
@@ -298,6 +321,10 @@ export const api = {
   copyPaths: (ids: number[]) => invoke<number>("copy_paths", { ids }),
   /** Fetches the default model (progress on `model-progress`). */
   fetchModel: () => invoke<ModelState>("fetch_model"),
+  /** The models Settings offers, the one in use marked. */
+  models: () => invoke<ModelChoices>("models"),
+  /** Switches to another model; not ready afterwards means it must be downloaded first. */
+  setModel: (name: string) => invoke<ModelState>("set_model", { name }),
   /** Extensions a dropped picture may have: what this build and machine decode. */
   pictureTypes: () => invoke<string[]>("picture_types"),
   /** Groups of copies among the photos the filter passes, the suggested keeper first. */

@@ -574,6 +574,20 @@ fn model_state(full: bool) -> ModelState {
     }
 }
 
+fn model_choices(full: bool) -> ModelChoices {
+    ModelChoices {
+        choices: vec![ModelChoice {
+            name: "ViT-B-16__openai".into(),
+            description: full.then(|| "OpenAI CLIP ViT-B/16 (English).".into()),
+            download_bytes: full.then_some(600_000_000),
+            present: full,
+            in_use: !full,
+            photos_read: 12,
+        }],
+        fixed_at_start: full.then(|| "ViT-B-32__openai".into()),
+    }
+}
+
 fn app_status(full: bool) -> AppStatus {
     AppStatus {
         version: "0.1.0".into(),
@@ -785,6 +799,9 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     );
     c.view("ModelState", &model_state(true), &model_state(false));
     c.view("AppStatus", &app_status(true), &app_status(false));
+    c.view("ModelChoices", &model_choices(true), &model_choices(false));
+    let choice = |full| model_choices(full).choices.remove(0);
+    c.view("ModelChoice", &choice(true), &choice(false));
     let threads = |chosen| IndexThreads {
         using: 2,
         chosen,
