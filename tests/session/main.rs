@@ -11,7 +11,7 @@ use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::serve::ServeError;
 use glimpse_session::views::{
-    AutoTagInfo, Event, FilterSpec, IndexFinished, RootInfo, SearchQuery,
+    AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, RootInfo, SearchQuery,
 };
 use glimpse_session::{Session, SessionConfig, SessionError};
 use std::path::{Path, PathBuf};
@@ -1534,6 +1534,17 @@ fn a_home_folder_holding_the_library_is_a_root_whose_library_is_never_indexed_or
     assert!(found, "{:?}", s.session.roots().unwrap());
 }
 
+/// The first `limit` photos of the listing with nothing typed (newest first).
+fn listed(session: &Session, limit: usize) -> Vec<HitView> {
+    session
+        .search(&SearchQuery {
+            limit,
+            ..SearchQuery::default()
+        })
+        .unwrap()
+        .hits
+}
+
 /// How many photos carry the tag `name` (0 for none).
 fn tag_count(session: &Session, name: &str) -> u64 {
     session
@@ -1673,14 +1684,7 @@ fn a_photo_is_copied_as_pixels_and_a_selection_revealed_by_folder() {
     draw(&photos.join("inner"), &[(BLUE, SQUARE)], 1, 94);
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
-    let all = s
-        .session
-        .search(&SearchQuery {
-            limit: 10,
-            ..SearchQuery::default()
-        })
-        .unwrap()
-        .hits;
+    let all = listed(&s.session, 10);
     assert_eq!(all.len(), 3);
     let first = all
         .iter()
@@ -1713,14 +1717,7 @@ fn photos_export_to_a_folder_without_overwriting_anything() {
     let files = draw(&photos, &[(RED, CIRCLE)], 3, 81);
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
-    let all = s
-        .session
-        .search(&SearchQuery {
-            limit: 10,
-            ..SearchQuery::default()
-        })
-        .unwrap()
-        .hits;
+    let all = listed(&s.session, 10);
     let out = s.dir.path().join("export");
     std::fs::create_dir(&out).unwrap();
     // One name is taken already: the copy goes beside it, the file there stays.
