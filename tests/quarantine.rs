@@ -142,17 +142,8 @@ const CHILD: &str = "GLIMPSE_TEST_SESSION_CHILD";
 /// The app's session over `library`, indexing its folders at start (and `root` on the first
 /// start) until it is idle; aborts with the process when it reads [`KILLER`].
 fn run_session(library: &Path, root: &Path) {
-    use glimpse_clip::device::{Device, DeviceOptions};
-    use glimpse_clip::runtime::RuntimeOptions;
-    use glimpse_session::{Session, SessionConfig};
-    let mut cfg = SessionConfig::new(library.to_path_buf());
-    cfg.model = Some(common::shape_model().display().to_string());
-    cfg.runtime = RuntimeOptions {
-        allow_download: false,
-        ..RuntimeOptions::default()
-    };
-    cfg.device = DeviceOptions::new(Device::Cpu);
-    cfg.threads = 2;
+    use glimpse_session::Session;
+    let cfg = common::session_config(library, &common::shape_model());
     let session = Session::new(cfg, std::sync::Arc::new(|_| {}));
     session.start().expect("session starts");
     if session.roots().expect("roots").is_empty() {

@@ -10,10 +10,8 @@
 mod common;
 
 use common::shapes::{self, jpeg, Background, Scene};
-use glimpse_clip::device::{Device, DeviceOptions};
-use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::views::{FilterSpec, SearchQuery};
-use glimpse_session::{Session, SessionConfig};
+use glimpse_session::Session;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -85,14 +83,7 @@ fn chosen_copies_go_to_the_trash_and_the_rest_stays() {
     shapes::save(&shapes::render(&moved), &photos.join("moved.png"));
 
     common::runtime();
-    let mut cfg = SessionConfig::new(dir.path().join("library"));
-    cfg.model = Some(common::shape_model().display().to_string());
-    cfg.runtime = RuntimeOptions {
-        allow_download: false,
-        ..RuntimeOptions::default()
-    };
-    cfg.device = DeviceOptions::new(Device::Cpu);
-    cfg.threads = 2;
+    let cfg = common::session_config(&dir.path().join("library"), &common::shape_model());
     let session = Session::new(cfg, Arc::new(|_| {}));
     session.start().unwrap();
     session.add_root(&photos).unwrap();

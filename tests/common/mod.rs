@@ -8,6 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+/// A window's session over `library` as the tests run it: `model` (a folder or a name), ONNX
+/// Runtime never downloaded, the CPU, two decoder threads.
+pub fn session_config(library: &Path, model: &Path) -> glimpse_session::SessionConfig {
+    let mut cfg = glimpse_session::SessionConfig::new(library.to_path_buf());
+    cfg.model = Some(model.display().to_string());
+    cfg.runtime = RuntimeOptions {
+        allow_download: false,
+        ..RuntimeOptions::default()
+    };
+    cfg.device = glimpse_clip::device::DeviceOptions::new(glimpse_clip::device::Device::Cpu);
+    cfg.threads = 2;
+    cfg
+}
+
 /// Repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,13 +7,11 @@
 mod common;
 
 use common::shapes::{self, Rng, COLOURS, SHAPES};
-use glimpse_clip::device::{Device, DeviceOptions};
-use glimpse_clip::runtime::RuntimeOptions;
 use glimpse_session::serve::ServeError;
 use glimpse_session::views::{
     AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, RootInfo, SearchQuery,
 };
-use glimpse_session::{Session, SessionConfig, SessionError};
+use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,25 +24,13 @@ struct Setup {
     events: Arc<Mutex<Vec<Event>>>,
 }
 
-fn config(library: &Path, model: &Path) -> SessionConfig {
-    let mut cfg = SessionConfig::new(library.to_path_buf());
-    cfg.model = Some(model.display().to_string());
-    cfg.runtime = RuntimeOptions {
-        allow_download: false,
-        ..RuntimeOptions::default()
-    };
-    cfg.device = DeviceOptions::new(Device::Cpu);
-    cfg.threads = 2;
-    cfg
-}
-
 fn setup() -> Setup {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink_events = events.clone();
     let session = Session::new(
-        config(&dir.path().join("library"), &common::shape_model()),
+        common::session_config(&dir.path().join("library"), &common::shape_model()),
         Arc::new(move |e| sink_events.lock().unwrap().push(e)),
     );
     session.start().unwrap();
@@ -792,7 +778,10 @@ fn a_folder_offline_when_the_window_opens_is_served_once_it_is_back() {
     // The drive is unplugged while Glimpse is closed, and plugged in once it runs again.
     let unplugged = s.dir.path().join("unplugged");
     std::fs::rename(&drive, &unplugged).unwrap();
-    let session = Session::new(config(&library, &common::shape_model()), Arc::new(|_| {}));
+    let session = Session::new(
+        common::session_config(&library, &common::shape_model()),
+        Arc::new(|_| {}),
+    );
     session.start().unwrap();
     assert!(session.wait_idle(IDLE).unwrap());
     assert!(!session.roots().unwrap()[0].online);
@@ -1084,7 +1073,7 @@ fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
     draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 2, 61);
     s.session.add_root(&photos).unwrap();
     assert!(s.session.wait_idle(IDLE).unwrap());
-    let mut cfg = config(&s.dir.path().join("library"), &common::shape_model());
+    let mut cfg = common::session_config(&s.dir.path().join("library"), &common::shape_model());
     cfg.model = None;
     let other = Session::new(cfg, Arc::new(|_| {}));
     let want = common::shape_model().canonicalize().unwrap();
@@ -1093,7 +1082,7 @@ fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
     let page = other.search(&text("red circle")).unwrap();
     assert!(page.hits[0].photo.path.contains("red-circle"), "{page:?}");
     // A library nobody has indexed starts from the default model.
-    let mut cfg = config(&s.dir.path().join("new-library"), &common::shape_model());
+    let mut cfg = common::session_config(&s.dir.path().join("new-library"), &common::shape_model());
     cfg.model = None;
     let fresh = Session::new(cfg, Arc::new(|_| {}));
     let state = fresh.model_state();
@@ -1107,7 +1096,8 @@ fn a_window_that_names_no_model_uses_the_one_the_library_was_indexed_with() {
 fn a_missing_model_is_reported_for_the_first_run_screen() {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&dir.path().join("library"), Path::new("ViT-B-32__openai"));
+    let mut cfg =
+        common::session_config(&dir.path().join("library"), Path::new("ViT-B-32__openai"));
     cfg.model = Some(glimpse_clip::model::manifest::DEFAULT_MODEL.to_string());
     cfg.models_dir = dir.path().join("models");
     let session = Session::new(cfg, Arc::new(|_| {}));
@@ -1142,7 +1132,7 @@ fn a_second_window_searches_while_another_glimpse_indexes_and_takes_over_after()
 
     // Two writers would each save a vector index without the other's new photos: the second
     // window reads what the first saves and changes nothing.
-    let cfg = config(&dir.path().join("library"), &common::shape_model());
+    let cfg = common::session_config(&dir.path().join("library"), &common::shape_model());
     let second = Session::new(cfg, Arc::new(|_| {}));
     second.start().unwrap();
     let st = second.status().unwrap();
@@ -1300,7 +1290,7 @@ fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("models").join("placed-by-hand");
     let session = Session::new(
-        config(&dir.path().join("library"), &model),
+        common::session_config(&dir.path().join("library"), &model),
         Arc::new(|_| {}),
     );
     assert!(!session.model_state().ready);
@@ -1328,7 +1318,7 @@ fn a_window_over_an_up_to_date_library_does_not_open_the_image_model() {
     let photos = dir.path().join("photos");
     let library_photos = draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 31);
     {
-        let first = Session::new(config(&library, &model), Arc::new(|_| {}));
+        let first = Session::new(common::session_config(&library, &model), Arc::new(|_| {}));
         first.start().unwrap();
         first.add_root(&photos).unwrap();
         assert!(first.wait_idle(IDLE).unwrap());
@@ -1343,7 +1333,7 @@ fn a_window_over_an_up_to_date_library_does_not_open_the_image_model() {
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink_events = events.clone();
     let session = Session::new(
-        config(&library, &model),
+        common::session_config(&library, &model),
         Arc::new(move |e| sink_events.lock().unwrap().push(e)),
     );
     session.start().unwrap();
@@ -1782,7 +1772,10 @@ fn the_cores_indexing_uses_are_chosen_per_library_and_kept() {
     drop(s.session);
 
     // The choice belongs to the library: the next window over it runs one core.
-    let again = Session::new(config(&library, &common::shape_model()), Arc::new(|_| {}));
+    let again = Session::new(
+        common::session_config(&library, &common::shape_model()),
+        Arc::new(|_| {}),
+    );
     again.start().unwrap();
     let kept = again.status().unwrap().threads.unwrap();
     assert_eq!((kept.using, kept.chosen), (1, Some(1)));
@@ -1842,7 +1835,7 @@ fn the_model_is_switched_from_the_window_and_switching_back_reads_nothing_again(
     copy_dir(&common::shape_model(), &shape);
     copy_dir(&common::immich_model(), &tiny);
     let (shape, tiny) = (shape.canonicalize().unwrap(), tiny.canonicalize().unwrap());
-    let mut cfg = config(&library, &shape);
+    let mut cfg = common::session_config(&library, &shape);
     cfg.models_dir = models.clone();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
     let sink = events.clone();
@@ -1964,7 +1957,7 @@ fn the_model_is_switched_from_the_window_and_switching_back_reads_nothing_again(
 fn a_model_to_download_waits_for_the_first_run_screen_which_fetches_that_model() {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&dir.path().join("library"), &common::shape_model());
+    let mut cfg = common::session_config(&dir.path().join("library"), &common::shape_model());
     cfg.models_dir = dir.path().join("models");
     // Nothing is served here: a fetch fails at once instead of downloading.
     cfg.model_base_url = Some("http://127.0.0.1:9".into());

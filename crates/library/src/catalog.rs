@@ -3052,8 +3052,8 @@ impl Catalog {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_tag_renamed_or_deleted_changes_its_photos_and_the_auto_tags_that_name_it() {
+    /// A catalog in a temporary folder with three photos `p/0.jpg`… under the root `p`.
+    fn three_photos() -> (tempfile::TempDir, Catalog, Vec<i64>) {
         let dir = tempfile::tempdir().unwrap();
         let mut cat = Catalog::open(dir.path()).unwrap();
         let root = cat.add_root(&dir.path().join("p")).unwrap();
@@ -3061,6 +3061,12 @@ mod tests {
             .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
             .collect();
         let ids = cat.upsert_files(root.id, &files).unwrap();
+        (dir, cat, ids)
+    }
+
+    #[test]
+    fn a_tag_renamed_or_deleted_changes_its_photos_and_the_auto_tags_that_name_it() {
+        let (dir, mut cat, ids) = three_photos();
         let (dog, pup, cat_l) = (
             cat.label_id("dog", false).unwrap(),
             cat.label_id("puppy", false).unwrap(),
@@ -3141,13 +3147,7 @@ mod tests {
 
     #[test]
     fn tags_set_or_taken_off_by_hand_outlast_auto_tagging_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cat = Catalog::open(dir.path()).unwrap();
-        let root = cat.add_root(&dir.path().join("p")).unwrap();
-        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..3)
-            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
-            .collect();
-        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let (_dir, mut cat, ids) = three_photos();
         let dog = cat.label_id("dog", false).unwrap();
         let run = [(ids[0], dog, 0.9), (ids[1], dog, 0.8)];
         cat.replace_tags(&ids, &run).unwrap();
