@@ -696,7 +696,9 @@ def run(args, work, procs):
     # The grid renders the rows near the view; the summary counts them all.
     check(all("blue-circle" in p for p, _ in shown) and summary.startswith("40 photos in “Deep”"),
           f"the subfolder lists its own 40 photos ({summary!r}, {len(shown)} drawn)")
-    # The Folder filter offers the subfolders too, indented under their root.
+    # The Folder filter offers the subfolders too, indented under their root, read once the
+    # pointer comes to it.
+    xdotool("mousemove", *screen_point(d, d.find("filter-folder")))
     options = wait_for("the Folder filter's subfolders", lambda: (lambda o: o if len(o) >= 5 else None)(
         [(d.attr(e, "value"), d.text(e).strip()) for e in d.find_all("filter-folder-option")]), timeout=30)
     check([(Path(v).name, t.split(" (")[0].strip()) for v, t in options

@@ -651,6 +651,13 @@ describe("App", () => {
     const menu = r.getByTestId("filter-folder") as HTMLSelectElement;
     expect(menu.value).toBe("/home/me/Pictures/2024/Trip");
     const shown = () => [...menu.options].map((o) => o.textContent!.trim());
+    // Without the list in view only the chosen folder is offered beside the roots; the trees
+    // are read once the pointer comes to the list.
+    expect(shown()).toEqual(["All folders", "Pictures", "2024 / Trip"]);
+    expect(shell.calls("folders")).toHaveLength(0);
+    await fireEvent.pointerEnter(menu);
+    await waitFor(() => expect(shell.calls("folders")).toHaveLength(1));
+    await waitFor(() => expect(shown()).toHaveLength(6));
     expect(shown()).toEqual(["All folders", "Pictures", "2023 Holiday (12)", "Garden (7)", "Roses (3)", "2024 / Trip"]);
     await fireEvent.click(r.getByTestId("filters-clear"));
     await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { folder: null } }));
