@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["glimpse-onnx"],
     &["glimpse-clip"],
+    &["glimpse-ocr"],
     &["glimpse-library"],
     &["glimpse-query"],
     &["glimpse-session"],
@@ -52,6 +53,7 @@ type Transitional = (&'static str, &'static str, &'static str);
 const NO_FRONT_END: &[&str] = &[
     "glimpse-onnx",
     "glimpse-clip",
+    "glimpse-ocr",
     "glimpse-library",
     "glimpse-query",
     "glimpse-session",

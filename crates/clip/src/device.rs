@@ -411,7 +411,7 @@ fn open_on(
 
 /// Opens a graph on the device in `opts`: on a GPU the fp16 copy `half` first (when given and
 /// wanted), then the fp32 graph; then CPU with the fp32 graph. Every step down is reported.
-pub(crate) fn open_session_with(
+pub fn open_session_with(
     env: &ort::environment::Environment,
     path: &Path,
     half: Option<&Path>,
