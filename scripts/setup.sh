@@ -5,6 +5,10 @@
 #     without a usable preview) and libtiff (the TIFF variants scanners and archives write)
 #   - the ONNX Runtime shared library, from PyPI's pinned onnxruntime wheel (sha256-checked),
 #     unpacked into .cache/onnxruntime/ (the engine can fetch it by itself too; CI pins it here)
+#   - the OCR models (PP-OCRv4 detection, orientation, recognition) from PyPI's pinned
+#     rapidocr-onnxruntime wheel (sha256-checked), into .cache/ocr/ppocr-v4/, where the tests
+#     read them (the engine fetches them into the user cache by itself; the pins are in
+#     crates/ocr/src/models.rs, and tests/ocr checks this folder against them)
 #   - with --app: what the desktop app builds and is tested with: WebKitGTK and GTK headers
 #     (Tauri 2), Node's npm packages of ui/, Xvfb, WebKitWebDriver, xdotool, ImageMagick, GTK
 #     for Python (the drag source) and tauri-driver (cargo install, pinned).
@@ -91,6 +95,33 @@ with open(out + ".tmp", "wb") as f:
 os.replace(out + ".tmp", out)
 print(f"setup: {os.path.basename(wheels[0])} -> {out} sha256 {hashlib.sha256(data).hexdigest()}")
 PY
+fi
+OCR_DIR=.cache/ocr/ppocr-v4
+OCR_WHEEL=rapidocr_onnxruntime-1.4.4-py3-none-any.whl
+OCR_WHEEL_SHA256=971d7d5f223a7a808662229df1ef69893809d8457d834e6373d3854bc1782cbf
+if [[ ! -f $OCR_DIR/ch_PP-OCRv4_rec_infer.onnx || ! -f $OCR_DIR/ch_PP-OCRv4_det_infer.onnx ||
+  ! -f $OCR_DIR/ch_ppocr_mobile_v2.0_cls_infer.onnx ]]; then
+  echo "setup: fetching the OCR models (rapidocr-onnxruntime 1.4.4) from PyPI" >&2
+  ocr_tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: \
+    "rapidocr-onnxruntime==1.4.4" -d "$ocr_tmp" >&2
+  mkdir -p "$OCR_DIR"
+  python3 - "$ocr_tmp/$OCR_WHEEL" "$OCR_DIR" "$OCR_WHEEL_SHA256" >&2 <<'PY'
+import hashlib, os, sys, zipfile
+wheel, dst, want = sys.argv[1:]
+got = hashlib.sha256(open(wheel, "rb").read()).hexdigest()
+if got != want:
+    sys.exit(f"{wheel} has sha256 {got}, expected {want}: refusing to use it")
+with zipfile.ZipFile(wheel) as z:
+    for name in ("ch_PP-OCRv4_det_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+                 "ch_PP-OCRv4_rec_infer.onnx"):
+        out = os.path.join(dst, name)
+        with open(out + ".tmp", "wb") as f:
+            f.write(z.read("rapidocr_onnxruntime/models/" + name))
+        os.replace(out + ".tmp", out)
+        print(f"setup: {name} -> {out}")
+PY
+  rm -rf "$ocr_tmp"
 fi
 if ((APP)); then
   if ! tauri-driver --help >/dev/null 2>&1 && ! "$HOME/.cargo/bin/tauri-driver" --help >/dev/null 2>&1; then

@@ -47,6 +47,7 @@ mod read;
 pub mod runtime;
 mod tiff;
 pub mod tokenize;
+pub mod wheel;
 pub mod zeroshot;
 
 pub use download::{DownloadError, DownloadProgress};

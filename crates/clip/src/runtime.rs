@@ -5,16 +5,15 @@
 //! process because ONNX Runtime allows a single environment per process.
 
 use crate::download::{self, DownloadError, DownloadProgress, Expected};
-use sha2::{Digest, Sha256};
+use crate::wheel::{self, WheelError};
 use std::ffi::OsString;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The ONNX Runtime release Glimpse is built and tested against.
 pub const ORT_VERSION: &str = "1.31.1";
 /// Where PyPI serves wheel files; the pinned URL paths below are relative to it.
-pub(crate) const DEFAULT_WHEEL_INDEX: &str = "https://files.pythonhosted.org";
+pub(crate) const DEFAULT_WHEEL_INDEX: &str = crate::wheel::PYPI_FILES;
 /// Environment variable that replaces [`DEFAULT_WHEEL_INDEX`] (a PyPI mirror with the same paths).
 pub(crate) const MIRROR_ENV: &str = "GLIMPSE_ORT_MIRROR";
 /// Environment variable naming the shared library to use, the same one `ort` itself reads.
@@ -550,88 +549,40 @@ pub(crate) fn fetch_library(
     Ok(dest)
 }
 
-/// Copies the library out of the wheel through a temporary file, checking size and sha256
-/// before the rename, so a bad archive never leaves a library in the cache.
+/// Copies the library out of the wheel (checked before the rename, see
+/// [`wheel::extract_member`]), so a bad archive never leaves a library in the cache.
 fn extract_library(
     wheel_path: &Path,
     pin: &WheelPin,
     dest: &Path,
     manual: &str,
 ) -> Result<(), RuntimeError> {
-    let wheel_err = |message: String| RuntimeError::Wheel {
-        wheel: pin.wheel.to_string(),
-        message,
-        manual: manual.to_string(),
+    let member = wheel::Member {
+        path: pin.member,
+        sha256: pin.library_sha256,
+        size: pin.library_size,
     };
-    let expected_sha =
-        download::parse_sha256(pin.library_sha256).map_err(|e| wheel_err(e.to_string()))?;
-    let file = std::fs::File::open(wheel_path).map_err(io_err("cannot open", wheel_path))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| wheel_err(format!("not a zip archive: {e}")))?;
-    let mut entry = archive
-        .by_name(pin.member)
-        .map_err(|e| wheel_err(format!("no `{}` inside: {e}", pin.member)))?;
-    if entry.size() != pin.library_size {
-        return Err(wheel_err(format!(
-            "`{}` is {} bytes, expected {}",
-            pin.member,
-            entry.size(),
-            pin.library_size
-        )));
-    }
-    let dir = dest.parent().unwrap_or_else(|| Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".onnxruntime.")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(io_err("cannot create a temporary file in", dir))?;
-    let tmp_path = tmp.path().to_path_buf();
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match entry.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(wheel_err(format!(
-                    "cannot decompress `{}`: {e}",
-                    pin.member
-                )))
-            }
-        };
-        hasher.update(&buf[..n]);
-        tmp.write_all(&buf[..n])
-            .map_err(io_err("cannot write", &tmp_path))?;
-        size += n as u64;
-    }
-    let digest: [u8; 32] = hasher.finalize().into();
-    if size != pin.library_size || digest != expected_sha {
-        return Err(wheel_err(format!(
-            "`{}` is {size} bytes with sha256 {}, expected {} bytes with sha256 {}",
-            pin.member,
-            hex::encode(digest),
-            pin.library_size,
-            pin.library_sha256
-        )));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp_path, std::fs::Permissions::from_mode(0o755))
-            .map_err(io_err("cannot set permissions of", &tmp_path))?;
-    }
-    tmp.as_file_mut()
-        .sync_all()
-        .map_err(io_err("cannot sync", &tmp_path))?;
-    tmp.persist(dest).map_err(|e| RuntimeError::Io {
-        action: "cannot move the library into place at",
-        path: dest.to_path_buf(),
-        source: e.error,
-    })?;
-    download::sync_dir(dir);
-    Ok(())
+    wheel::extract_member(wheel_path, pin.wheel, &member, dest, true).map_err(|e| match e {
+        WheelError::Io {
+            action,
+            path,
+            source,
+        } => RuntimeError::Io {
+            action,
+            path,
+            source,
+        },
+        WheelError::Unusable { message, .. } => RuntimeError::Wheel {
+            wheel: pin.wheel.to_string(),
+            message,
+            manual: manual.to_string(),
+        },
+        WheelError::Download(e) => RuntimeError::Wheel {
+            wheel: pin.wheel.to_string(),
+            message: e.to_string(),
+            manual: manual.to_string(),
+        },
+    })
 }
 
 /// Extracts the version from `ort::info()` (`... git-branch=rel-1.31.1, ...`).
@@ -754,6 +705,8 @@ pub fn loaded() -> Option<Runtime> {
 mod tests {
     use super::*;
     use crate::download::testserver::{bytes, dead_url, listing, Reply, TestServer};
+    use sha2::{Digest, Sha256};
+    use std::io::Write;
 
     const FAKE_MEMBER: &str = "onnxruntime/capi/libonnxruntime.so.9.9.9";
 
