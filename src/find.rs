@@ -60,6 +60,8 @@ impl FilterArgs {
                 (_, true) => Some(false),
                 _ => None,
             },
+            has_text: None,
+            words: Vec::new(),
         }
     }
 }

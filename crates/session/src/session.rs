@@ -1031,6 +1031,8 @@ impl Session {
             formats: PhotoFilter::formats_named(&f.types),
             tag: f.tag.clone().filter(|t| !t.is_empty()),
             has_location: f.has_location,
+            has_text: None,
+            words: Vec::new(),
         })
     }
 
