@@ -272,4 +272,20 @@ mod tests {
         assert_eq!(records.remembered_model().unwrap(), None);
         assert_eq!(records.provider().unwrap(), None);
     }
+
+    #[test]
+    fn reading_text_is_on_until_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::open(dir.path()).unwrap();
+        assert!(records.read_text().unwrap());
+        records.set_read_text(false).unwrap();
+        assert!(!Records::open(dir.path()).unwrap().read_text().unwrap());
+        records.set_read_text(true).unwrap();
+        assert!(records.read_text().unwrap());
+        // Anything else written by hand reads as on.
+        records.catalog.set_setting("read_text", "maybe").unwrap();
+        assert!(records.read_text().unwrap());
+        assert!(!records.has_text().unwrap());
+        assert!(records.text_lines(1).unwrap().is_empty());
+    }
 }
