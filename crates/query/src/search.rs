@@ -614,12 +614,35 @@ pub const MIN_WORD_SHARE: f64 = 0.5;
 struct WordHit {
     id: i64,
     share: f64,
+    /// The share of the query's characters shown as whole words ("cat", not in "certificate").
+    whole: f64,
     density: f64,
     lines: Vec<LineMatch>,
 }
 
+/// Whether a character joins its neighbours into one word: letters and digits of scripts
+/// written with spaces (CJK text runs its words together, so any span of it is whole).
+fn joins(c: char) -> bool {
+    c.is_alphanumeric() && (c as u32) < 0x2E80
+}
+
+/// Whether the byte range `(a, b)` of `text` is whole words: nothing joins it on either side.
+fn is_whole(text: &str, (a, b): (usize, usize)) -> bool {
+    let Some(inside) = text.get(a..b).filter(|w| !w.is_empty()) else {
+        return false;
+    };
+    let before = text.get(..a).and_then(|t| t.chars().next_back());
+    let after = text.get(b..).and_then(|t| t.chars().next());
+    let open = |outer: Option<char>, inner: Option<char>| match (outer, inner) {
+        (Some(o), Some(i)) => !(joins(o) && joins(i)),
+        _ => true,
+    };
+    open(before, inside.chars().next()) && open(after, inside.chars().next_back())
+}
+
 /// The photos passing `filter` whose text shows the query's `terms`, best first: the larger
-/// share of the query's characters first, then the text most given to them (a sign that says
+/// share of the query's characters first, then of those shown as whole words, then the text
+/// most given to them (a sign that says
 /// "TESCO" before a receipt that mentions it once).
 fn word_ranking(
     lib: &Library,
@@ -651,6 +674,7 @@ fn word_ranking(
             continue;
         };
         let mut matched = vec![false; terms.len()];
+        let mut whole = vec![false; terms.len()];
         let (mut shown, mut all) = (0usize, 0usize);
         let mut lines = Vec::new();
         for (n, row) in rows.into_iter().enumerate() {
@@ -660,6 +684,7 @@ fn word_ranking(
                 let found = glimpse_library::words::find(&row.text, term);
                 if !found.is_empty() {
                     matched[i] = true;
+                    whole[i] |= found.iter().any(|&span| is_whole(&row.text, span));
                     spans.extend(found);
                 }
             }
@@ -682,19 +707,23 @@ fn word_ranking(
                 quad: row.quad,
             });
         }
-        let got: usize = terms
-            .iter()
-            .zip(&matched)
-            .filter(|(_, m)| **m)
-            .map(|(t, _)| t.1)
-            .sum();
-        let share = got as f64 / total as f64;
+        let share_of = |which: &[bool]| -> f64 {
+            let got: usize = terms
+                .iter()
+                .zip(which)
+                .filter(|(_, m)| **m)
+                .map(|(t, _)| t.1)
+                .sum();
+            got as f64 / total as f64
+        };
+        let share = share_of(&matched);
         if lines.is_empty() || share < MIN_WORD_SHARE {
             continue;
         }
         hits.push(WordHit {
             id,
             share,
+            whole: share_of(&whole),
             density: shown as f64 / all.max(1) as f64,
             lines,
         });
@@ -702,6 +731,7 @@ fn word_ranking(
     hits.sort_by(|a, b| {
         b.share
             .total_cmp(&a.share)
+            .then(b.whole.total_cmp(&a.whole))
             .then(b.density.total_cmp(&a.density))
             .then(a.id.cmp(&b.id))
     });
@@ -1181,6 +1211,25 @@ mod tests {
     }
 
     #[test]
+    fn whole_words_are_told_from_parts_of_words() {
+        let text = "Certificate: cat café 東京駅";
+        let at = |t: &str| {
+            let a = text.find(t).unwrap();
+            (a, a + t.len())
+        };
+        assert!(is_whole(text, at("cat ")));
+        assert!(is_whole(text, at("café")));
+        assert!(!is_whole(text, (4, 7)), "cat inside Certificate");
+        assert!(is_whole(text, at("Certificate")));
+        assert!(is_whole(text, at("東京")), "CJK runs its words together");
+        assert!(!is_whole(text, (1, 3)));
+        assert!(
+            !is_whole(text, (0, 99)),
+            "a range outside the text is no word"
+        );
+    }
+
+    #[test]
     fn quoted_phrases_are_terms_a_result_must_show() {
         let p = parse(r#"receipt "Tesco Express" 12.40 -"old" - x"#);
         assert_eq!(p.text, "receipt Tesco Express 12.40 - x");
@@ -1230,6 +1279,8 @@ mod tests {
                 (29, read(&["a long receipt that mentions tesco once"])),
                 (4, read(&["Exit"])),
                 (28, read(&["the"])),
+                (27, read(&["a cat in a hat"])),
+                (26, read(&["Certificate"])),
             ],
         )
         .unwrap();
@@ -1259,6 +1310,10 @@ mod tests {
             [30, 29, 4]
         );
         assert!(page.hits[0].score < Some(0.96));
+        // A whole word before the same letters inside another word, the model aside.
+        let page = nearest(&lib, &q, &words("cat", 10)).unwrap();
+        let ids: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+        assert_eq!(ids[..2], [27, 26], "{ids:?}");
         // A stray short word of a long description does not rank a photo.
         let page = nearest(&lib, &q, &words("dog on the beach", 10)).unwrap();
         assert!(page.hits.iter().all(|h| h.words.is_empty()));
