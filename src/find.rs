@@ -79,7 +79,8 @@ impl FilterArgs {
 /// How results are printed.
 #[derive(Args, Clone, Default)]
 pub struct OutputArgs {
-    /// One JSON object per result (at least `path` and `score`).
+    /// One JSON object per result (at least `path` and `score`; `words`, the lines of its
+    /// text that matched, when it matched by the words in the picture).
     #[arg(long, conflicts_with_all = ["paths", "print0"])]
     json: bool,
     /// Bare paths, one per line, for pipes.
