@@ -42,6 +42,12 @@ pub struct FilterArgs {
     /// Only photos without a GPS position.
     #[arg(long)]
     no_location: bool,
+    /// Only photos in which text was read (see `glimpse status`).
+    #[arg(long, conflicts_with = "no_text")]
+    has_text: bool,
+    /// Only photos in which no text was read.
+    #[arg(long)]
+    no_text: bool,
 }
 
 impl FilterArgs {
@@ -60,6 +66,12 @@ impl FilterArgs {
                 (_, true) => Some(false),
                 _ => None,
             },
+            has_text: match (self.has_text, self.no_text) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            },
+            words: Vec::new(),
         }
     }
 }
@@ -67,7 +79,8 @@ impl FilterArgs {
 /// How results are printed.
 #[derive(Args, Clone, Default)]
 pub struct OutputArgs {
-    /// One JSON object per result (at least `path` and `score`).
+    /// One JSON object per result (at least `path` and `score`; `words`, the lines of its
+    /// text that matched, when it matched by the words in the picture).
     #[arg(long, conflicts_with_all = ["paths", "print0"])]
     json: bool,
     /// Bare paths, one per line, for pipes.
@@ -123,6 +136,7 @@ pub struct QueryArgs {
 #[derive(Args)]
 pub struct SearchCmd {
     /// What to find, e.g. "dog asleep on a red sofa"; `-word` or `-"a phrase"` pushes away.
+    /// Photos whose text shows the words rank among the best; `"quoted text"` must be shown.
     #[arg(allow_hyphen_values = true)]
     query: String,
     /// Combine with an example picture ("this photo + at night").
@@ -218,11 +232,12 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
             };
             writeln!(
                 w,
-                "{}  {}  {}{tags}",
+                "{}  {}  {}{tags}{}",
                 h.score
                     .map_or_else(|| "    -".to_string(), |s| format!("{s:.3}")),
                 glimpse_clip::calendar::format_day(h.photo.local_date),
-                h.photo.path.display()
+                h.photo.path.display(),
+                shown_words(&h.words),
             )?;
         }
     }
@@ -239,6 +254,42 @@ fn print_page(cli: &Cli, page: &Page, paging: &PageArgs, out: &OutputArgs) -> Re
         }
     }
     Ok(())
+}
+
+/// Lines of text the query's words matched, as a result line ends with them: each line in
+/// quotes with the matched words in brackets (`  text: "[TESCO] Express"`), at most three.
+fn shown_words(words: &[search::LineMatch]) -> String {
+    const SHOWN: usize = 3;
+    if words.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = words
+        .iter()
+        .take(SHOWN)
+        .map(|m| {
+            let mut out = String::from("\"");
+            let mut at = 0;
+            for &(a, b) in &m.spans {
+                // Spans are the engine's byte ranges of this text; one that is not is skipped.
+                let (Some(before), Some(word)) = (m.text.get(at..a), m.text.get(a..b)) else {
+                    continue;
+                };
+                out.push_str(before);
+                out.push('[');
+                out.push_str(word);
+                out.push(']');
+                at = b;
+            }
+            out.push_str(m.text.get(at..).unwrap_or_default());
+            out.push('"');
+            out
+        })
+        .collect();
+    let more = match words.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" (+{n} more)"),
+    };
+    format!("  text: {}{more}", lines.join(" "))
 }
 
 /// Writes a path as its bytes (non-UTF-8 names survive the pipe).
@@ -270,6 +321,7 @@ pub(crate) fn search(cli: &Cli, cmd: &SearchCmd) -> Result<ExitCode> {
     }
     let q = search::text_query_vector(&text, &parsed, &examples)?;
     req.include_weak = cmd.weak;
+    req.words = parsed.words();
     if !parsed.text.is_empty() || !parsed.minus.is_empty() {
         req.floor = Some(files.calibration.relevance_floor);
         search::for_caption(&mut lib, &mut req, || {

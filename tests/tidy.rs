@@ -84,7 +84,7 @@ struct ModuleLayer {
 /// The layers inside crates.
 const MODULE_LAYERS: &[ModuleLayer] = &[ModuleLayer {
     krate: "glimpse-library",
-    modules: &["catalog", "vectors", "sketch", "thumbs", "lock"],
+    modules: &["catalog", "vectors", "sketch", "thumbs", "lock", "words"],
     must_not_reach: &[
         "scan", "prepare", "pipeline", "inflight", "library", "autotag", "watch",
     ],

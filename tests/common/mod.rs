@@ -125,10 +125,11 @@ pub fn index_folder(
     .unwrap()
 }
 
-/// Undoes schema migrations 12 (tags set by hand), 11 (the stash), 8 (notes, files in flight),
-/// 7 (the kept auto-tags) and 6 (the kept counts, their triggers and indexes) on a catalog, so
-/// a test can turn it back into what an earlier Glimpse wrote.
+/// Undoes schema migrations 13 (the words in pictures), 12 (tags set by hand), 11 (the stash),
+/// 8 (notes, files in flight), 7 (the kept auto-tags) and 6 (the kept counts, their triggers
+/// and indexes) on a catalog, so a test can turn it back into what an earlier Glimpse wrote.
 pub const UNDO_KEPT_COUNTS: &str = "
+    DROP TABLE text_fts; DROP TABLE text_lines; DROP TABLE text_read;
     ALTER TABLE tags DROP COLUMN manual; ALTER TABLE labels DROP COLUMN by_hand;
     DROP TABLE stash;
     DROP TABLE quarantine; DROP TABLE in_flight; DROP INDEX photos_noted;

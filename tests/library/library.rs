@@ -6,7 +6,7 @@ use crate::common;
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
-use glimpse_library::catalog::Catalog;
+use glimpse_library::catalog::{Catalog, TextLineRow, TextOutcome};
 use glimpse_library::pipeline::Control;
 use glimpse_library::{Library, LibraryError, Summary};
 use std::path::{Path, PathBuf};
@@ -504,6 +504,11 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
     let before = lib.vector_count();
+    // The words read in one of them go where it goes.
+    let img3 = id_at(&lib, &t.root.join("y2021/m3/img3.png"));
+    let read = vec![text_line("EXIT 3")];
+    lib.store_text("reader-1", &[(img3, TextOutcome::Lines(read.clone()))])
+        .unwrap();
     std::fs::create_dir_all(t.root.join("sorted")).unwrap();
     std::fs::rename(
         t.root.join("y2020/m0/img0.png"),
@@ -521,6 +526,14 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     assert_eq!(s.removed, 2);
     assert_eq!(lib.vector_count(), before);
     counts_match_the_rows(&lib, &t.lib);
+    let renamed = id_at(&lib, &t.root.join("y2021/m3/renamed.png"));
+    assert_ne!(renamed, img3);
+    assert_eq!(lib.records().text_lines(renamed).unwrap(), read);
+    let unread = |lib: &Library| -> Vec<i64> {
+        let rows = lib.photos_needing_text("reader-1", 0, 1000).unwrap();
+        rows.into_iter().map(|r| r.0).collect()
+    };
+    assert!(!unread(&lib).contains(&renamed), "not read again");
 
     std::fs::remove_file(t.root.join("sorted/beach.png")).unwrap();
     let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
@@ -534,6 +547,18 @@ fn moved_and_renamed_files_keep_their_vectors_and_deletions_remove_them() {
     let s = index(&mut lib, &enc, std::slice::from_ref(&t.root));
     assert_eq!(s.progress.encoded, 1);
     counts_match_the_rows(&lib, &t.lib);
+    // Edited, it is another picture: its old words go, and it is read again.
+    assert!(lib.records().text_lines(renamed).unwrap().is_empty());
+    assert!(unread(&lib).contains(&renamed));
+}
+
+/// A line of text as the reader would store it.
+fn text_line(text: &str) -> TextLineRow {
+    TextLineRow {
+        text: text.into(),
+        quad: [[4.0, 5.0], [60.0, 5.0], [60.0, 20.0], [4.0, 20.0]],
+        confidence: 0.75,
+    }
 }
 
 /// The catalog id of the photo at `path`.
@@ -654,6 +679,18 @@ fn a_folder_removed_and_added_back_soon_reuses_its_vectors_and_tags() {
     };
     let decisions = decided(id3);
     let vector = lib.stored_vector(id3).unwrap().unwrap();
+    // What the text reader read goes into the stash too, a failure with its reason.
+    let read = vec![text_line("Platform 9"), text_line("Kings Cross")];
+    let img4 = id_at(&lib, &t.root.join("y2020/m0/img4.jpg"));
+    lib.store_text(
+        "reader-1",
+        &[
+            (id3, TextOutcome::Lines(read.clone())),
+            (img4, TextOutcome::Failed("too blurred".into())),
+        ],
+    )
+    .unwrap();
+    let progress = lib.records().text_progress("reader-1").unwrap();
 
     lib.remove_root(&t.root).unwrap();
     assert_eq!(lib.vector_count(), 0, "nothing of the folder is searchable");
@@ -687,6 +724,17 @@ fn a_folder_removed_and_added_back_soon_reuses_its_vectors_and_tags() {
         "the same vector, as stored"
     );
     counts_match_the_rows(&lib, &t.lib);
+    // The text came back: nothing is read again, and the words find the picture.
+    assert_eq!(lib.records().text_lines(back).unwrap(), read);
+    assert_eq!(lib.records().text_progress("reader-1").unwrap(), progress);
+    let unread = lib.photos_needing_text("reader-1", 0, 1000).unwrap();
+    assert!(!unread.iter().any(|r| r.0 == back));
+    assert!(!unread.iter().any(|r| r.1.ends_with("y2020/m0/img4.jpg")));
+    let shows = glimpse_library::catalog::PhotoFilter {
+        words: vec!["kings".into()],
+        ..Default::default()
+    };
+    assert_eq!(lib.filter_ids(&shows).unwrap(), [back]);
 
     // Removed again and left longer than the stash keeps it: the next job forgets it, and
     // the folder added back after that is read afresh.

@@ -10,3 +10,4 @@ mod captions;
 mod dupes;
 mod following;
 mod shapes;
+mod text;

@@ -2003,3 +2003,71 @@ fn every(q: &str) -> SearchQuery {
         ..text(q)
     }
 }
+
+#[test]
+fn words_read_in_pictures_are_shown_with_results_and_filter_them() {
+    let s = setup();
+    let photos = s.dir.path().join("photos");
+    let drawn = draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 11);
+    s.session.add_root(&photos).unwrap();
+    assert!(s.session.wait_idle(IDLE).unwrap());
+    // The text reader's lines for one blue square, stored beside the window's indexer.
+    let library = s.dir.path().join("library");
+    let sign = &drawn[4];
+    let id = glimpse_library::Records::open(&library)
+        .unwrap()
+        .photo_by_path(sign)
+        .unwrap()
+        .unwrap()
+        .id;
+    let line = glimpse_library::catalog::TextLineRow {
+        text: "😀 Tesco Bank".into(),
+        quad: [[3.0, 4.0], [50.0, 4.0], [50.0, 12.0], [3.0, 12.0]],
+        confidence: 0.8,
+    };
+    let stored = glimpse_library::catalog::Catalog::open(&library)
+        .unwrap()
+        .store_text(
+            "reader-1",
+            &[(id, glimpse_library::catalog::TextOutcome::Lines(vec![line]))],
+        )
+        .unwrap();
+    assert_eq!(stored, 1);
+
+    // A word of it finds the picture first, with the line and where the word is in it.
+    let page = s.session.search(&text("red circle tesco bank")).unwrap();
+    assert_eq!(page.hits[0].photo.id, id);
+    let words = &page.hits[0].words;
+    assert_eq!(words.len(), 1);
+    assert_eq!(
+        (words[0].line, words[0].text.as_str()),
+        (0, "😀 Tesco Bank")
+    );
+    assert_eq!(
+        words[0].spans,
+        [[3, 8], [9, 13]],
+        "UTF-16 units: the emoji is two"
+    );
+    assert!(page.hits[1..].iter().all(|h| h.words.is_empty()));
+    // Quoted text and the has-text filter narrow to it.
+    let quoted = s.session.search(&text(r#"a shape "bank""#)).unwrap();
+    assert_eq!(quoted.hits.len(), 1);
+    let with_text = s
+        .session
+        .search(&SearchQuery {
+            filter: FilterSpec {
+                has_text: Some(true),
+                ..FilterSpec::default()
+            },
+            ..SearchQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        with_text
+            .hits
+            .iter()
+            .map(|h| h.photo.id)
+            .collect::<Vec<_>>(),
+        [id]
+    );
+}

@@ -19,6 +19,7 @@ export function hit(i: number, extra: Partial<Hit> = {}): Hit {
     camera: null,
     latitude: null,
     longitude: null,
+    words: [],
     ...extra,
   };
 }

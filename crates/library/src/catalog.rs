@@ -443,6 +443,52 @@ ALTER TABLE tags ADD COLUMN manual INTEGER NOT NULL DEFAULT 0 CHECK (manual IN (
 -- labels "Auto-tag this folder" suggests only once an auto-tag run names it.
 ALTER TABLE labels ADD COLUMN by_hand INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- The words in the pictures. A row in text_read says that the text reader of `version` read the
+-- photo's picture (the content `content_hash`) and found `lines` lines (0: none), or failed
+-- (`error`, then lines = 0): either way it is not read again until the version changes, so a
+-- picture that fails is never retried in a loop. A new content (the file changed) drops it.
+CREATE TABLE text_read (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+    version TEXT NOT NULL,
+    content_hash BLOB,
+    lines INTEGER NOT NULL,
+    error TEXT,
+    read_at INTEGER NOT NULL
+);
+CREATE INDEX text_read_by_version ON text_read(version, photo_id);
+-- The lines found, in reading order: the text, its box (four corners, clockwise from the
+-- top-left of the text, in pixels of the upright picture) and the reader's confidence.
+CREATE TABLE text_lines (
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    line_no INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    x0 REAL NOT NULL, y0 REAL NOT NULL, x1 REAL NOT NULL, y1 REAL NOT NULL,
+    x2 REAL NOT NULL, y2 REAL NOT NULL, x3 REAL NOT NULL, y3 REAL NOT NULL,
+    confidence REAL NOT NULL,
+    UNIQUE (photo_id, line_no)
+);
+-- Every run of three characters of every line, case and (Latin) accents folded: a word, part
+-- of a word or a run of CJK characters finds its lines without reading them all. Kept in step
+-- with text_lines by the triggers below (a photo's deletion cascades through them too).
+CREATE VIRTUAL TABLE text_fts USING fts5(
+    text, content = 'text_lines', content_rowid = 'rowid',
+    tokenize = 'trigram remove_diacritics 1'
+);
+CREATE TRIGGER text_line_added AFTER INSERT ON text_lines BEGIN
+    INSERT INTO text_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER text_line_removed AFTER DELETE ON text_lines BEGIN
+    INSERT INTO text_fts(text_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER text_line_changed AFTER UPDATE OF text ON text_lines BEGIN
+    INSERT INTO text_fts(text_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO text_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+-- A removed folder's text is stashed with its vectors (as JSON, see `Catalog::remove_root`), so
+-- adding the folder back does not read its pictures again.
+ALTER TABLE stash ADD COLUMN text TEXT;
+"#,
 ];
 
 /// How long the photos of a removed folder stay in the stash: adding the folder back within
@@ -462,6 +508,10 @@ pub enum Source {
 /// The migration (1-based) that records hand-set and hand-removed tags.
 #[cfg(test)]
 const MANUAL_TAGS_MIGRATION: usize = 12;
+
+/// The migration (1-based) that stores the words read in pictures.
+#[cfg(test)]
+const TEXT_MIGRATION: usize = 13;
 
 /// What a reader must apply to the vectors it holds to catch up with the catalog
 /// ([`Catalog::follow`]).
@@ -497,6 +547,42 @@ pub struct TagRule {
     pub threshold: f32,
     /// Smallest cosine between photo and label that makes a tag.
     pub min_cosine: f32,
+}
+
+/// One line of text read in a picture, in the catalog's terms: what the text reader hands over
+/// to be stored, and what search and the window read back (storage knows nothing of the reader).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TextLineRow {
+    /// The line as read.
+    pub text: String,
+    /// Its box: four corners (x, y), clockwise from the top left of the text, in pixels of the
+    /// upright picture (what the window outlines).
+    pub quad: [[f32; 2]; 4],
+    /// How sure the reader was, 0 to 1.
+    pub confidence: f32,
+}
+
+/// What reading one picture's text came to; either way the picture is not read again by the
+/// same reader version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextOutcome {
+    /// The lines found, in reading order (none: the picture shows no text).
+    Lines(Vec<TextLineRow>),
+    /// The picture could not be read, and why (for `status`).
+    Failed(String),
+}
+
+/// How far reading the pictures' text has come for one reader version, for progress bars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TextProgress {
+    /// Searchable photos in reachable folders: those the reader is to read.
+    pub total: u64,
+    /// Of those, read by this version (failures included).
+    pub read: u64,
+    /// Of those read, the ones that show text.
+    pub with_text: u64,
+    /// Of those read, the ones that could not be read.
+    pub failed: u64,
 }
 
 /// Paths as stored: the OS bytes on Unix (non-UTF-8 names survive), UTF-8 elsewhere.
@@ -568,6 +654,23 @@ fn register_f16_conversion(conn: &Connection) -> Result<(), CatalogError> {
         },
     )
     .ctx("register the f16 conversion")
+}
+
+/// The SQL function `glimpse_fold(text)`: [`crate::words::fold`], for matching terms too short
+/// for the trigram index by reading the lines.
+fn register_fold(conn: &Connection) -> Result<(), CatalogError> {
+    conn.create_scalar_function(
+        "glimpse_fold",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(ctx
+                .get::<Option<String>>(0)?
+                .map(|t| crate::words::fold(&t)))
+        },
+    )
+    .ctx("register the text folding")
 }
 
 /// Label vectors (few, cached per model) stay f32.
@@ -777,6 +880,7 @@ impl Catalog {
         )
         .ctx("pragmas")?;
         register_f16_conversion(&conn)?;
+        register_fold(&conn)?;
         let mut me = Catalog { conn };
         let from = me.migrate()?;
         if from < F16_MIGRATION && from > 0 {
@@ -955,19 +1059,27 @@ impl Catalog {
             "SELECT p.id FROM photos p JOIN roots r ON p.root_id = r.id WHERE r.path = ?1",
             &b,
         )?;
-        // Kept a while by content, with their tags: the folder added back (or a copy of its
-        // pictures) is then indexed without decoding anything.
+        // Kept a while by content, with their tags and text: the folder added back (or a copy
+        // of its pictures) is then indexed without decoding or reading anything.
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO stash (content_hash, model_id, vector, width, height,
                      format, taken_at, taken_offset_min, camera_make, camera_model, gps_lat,
-                     gps_lon, metadata_read, note, tags, stashed_at)
+                     gps_lon, metadata_read, note, tags, stashed_at, text)
                  SELECT p.content_hash, e.model_id, e.vector, p.width, p.height, p.format,
                      p.taken_at, p.taken_offset_min, p.camera_make, p.camera_model, p.gps_lat,
                      p.gps_lon, p.metadata_read, p.note,
                      (SELECT json_group_array(json_array(l.name, t.score, t.manual))
                         FROM tags t JOIN labels l ON l.id = t.label_id WHERE t.photo_id = p.id),
-                     ?2
+                     ?2,
+                     (SELECT json_object('version', r.version, 'error', r.error, 'lines',
+                         -- json(): a subquery's result is text to json_object, not an array
+                         json((SELECT json_group_array(json_array(x.text, x.confidence, x.x0,
+                                     x.y0, x.x1, x.y1, x.x2, x.y2, x.x3, x.y3)
+                                     ORDER BY x.line_no)
+                            FROM text_lines x WHERE x.photo_id = p.id)))
+                        FROM text_read r
+                       WHERE r.photo_id = p.id AND r.content_hash = p.content_hash)
                    FROM photos p JOIN roots r ON p.root_id = r.id
                    JOIN embeddings e ON e.photo_id = p.id
                   WHERE r.path = ?1 AND p.status = 'indexed' AND p.content_hash IS NOT NULL",
@@ -1610,6 +1722,7 @@ impl Catalog {
                             note,
                         ])
                         .ctx("mark indexed")?;
+                        self.drop_stale_text(*photo_id, Some(hash.as_slice()))?;
                         // As stored, so that what is computed from it now (the graph,
                         // tags on arrival) is what a later read computes.
                         added.push((*photo_id, blob_embedding(&blob)));
@@ -1677,8 +1790,15 @@ impl Catalog {
                                     note,
                                 ])
                                 .ctx("mark indexed")?;
-                                if *same_as == Source::Stashed {
-                                    self.restore_stashed_tags(*photo_id, hash, model_id)?;
+                                self.drop_stale_text(*photo_id, Some(hash.as_slice()))?;
+                                match same_as {
+                                    Source::Stashed => {
+                                        self.restore_stashed_tags(*photo_id, hash, model_id)?;
+                                        self.restore_stashed_text(*photo_id, hash, model_id)?;
+                                    }
+                                    Source::Photo(from) => {
+                                        self.copy_text(*from, *photo_id, hash)?
+                                    }
                                 }
                                 added.push((*photo_id, blob_embedding(&blob)));
                             }
@@ -1702,6 +1822,7 @@ impl Catalog {
                         let status = if *vanished { "missing" } else { "failed" };
                         fail.execute(params![photo_id, status, reason, now()])
                             .ctx("mark failed")?;
+                        self.drop_stale_text(*photo_id, None)?;
                     }
                 }
             }
@@ -2238,6 +2359,11 @@ pub struct PhotoFilter {
     pub tag: Option<String>,
     /// Only photos with (true) or without (false) a GPS position.
     pub has_location: Option<bool>,
+    /// Only photos in which text was read (true), or none was (false: no text, or not read).
+    pub has_text: Option<bool>,
+    /// Only photos whose text shows each of these, anywhere in a line, case and the accents of
+    /// Latin letters aside (a query's "quoted text").
+    pub words: Vec<String>,
 }
 
 use glimpse_clip::formats::RAW_FORMATS;
@@ -2447,6 +2573,33 @@ impl Catalog {
             Some(true) => sql.push_str(" AND p.gps_lat IS NOT NULL AND p.gps_lon IS NOT NULL"),
             Some(false) => sql.push_str(" AND (p.gps_lat IS NULL OR p.gps_lon IS NULL)"),
             None => {}
+        }
+        let with_text =
+            "EXISTS (SELECT 1 FROM text_read t WHERE t.photo_id = p.id AND t.lines > 0)";
+        match filter.has_text {
+            Some(true) => sql.push_str(&format!(" AND {with_text}")),
+            Some(false) => sql.push_str(&format!(" AND NOT {with_text}")),
+            None => {}
+        }
+        for w in &filter.words {
+            use crate::words::{fold, folded_len, fts_string, TRIGRAM};
+            match folded_len(w) {
+                0 => {}
+                // The trigram index finds the lines; each photo is then one lookup.
+                n if n >= TRIGRAM => arg(
+                    &mut sql,
+                    " AND p.id IN (SELECT tl.photo_id FROM text_fts JOIN text_lines tl
+                        ON tl.rowid = text_fts.rowid WHERE text_fts MATCH ?)",
+                    fts_string(w).into(),
+                ),
+                // Too short for it: every line is read.
+                _ => arg(
+                    &mut sql,
+                    " AND p.id IN (SELECT tl.photo_id FROM text_lines tl
+                        WHERE instr(glimpse_fold(tl.text), ?) > 0)",
+                    fold(w).into(),
+                ),
+            }
         }
         (sql, args)
     }
@@ -3048,6 +3201,418 @@ impl Catalog {
     }
 }
 
+/// A stored coordinate or confidence: SQLite keeps no NaN (it would store NULL), so a value
+/// that is not a number is stored as 0.
+fn finite(x: f32) -> f64 {
+    if x.is_finite() {
+        f64::from(x)
+    } else {
+        0.0
+    }
+}
+
+fn text_line_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TextLineRow> {
+    let f = |i: usize| -> rusqlite::Result<f32> { Ok(r.get::<_, f64>(i)? as f32) };
+    Ok(TextLineRow {
+        text: r.get(0)?,
+        quad: [
+            [f(1)?, f(2)?],
+            [f(3)?, f(4)?],
+            [f(5)?, f(6)?],
+            [f(7)?, f(8)?],
+        ],
+        confidence: f(9)?,
+    })
+}
+
+/// The photos whose text the reader is to read: searchable ones (for any model) in reachable
+/// folders (`p` is the photo).
+const TEXT_READABLE_SQL: &str = "p.status = 'indexed' AND p.content_hash IS NOT NULL
+     AND p.root_id IN (SELECT id FROM roots WHERE online = 1)";
+
+/// The text stashed with a removed folder's photo (`stash.text`): the reader's version, why it
+/// failed, and the lines as `[text, confidence, x0, y0, x1, y1, x2, y2, x3, y3]`.
+#[derive(serde::Deserialize)]
+struct StashedText {
+    version: String,
+    error: Option<String>,
+    #[serde(default)]
+    lines: Vec<StashedLine>,
+}
+
+/// One stashed line: `[text, confidence, x0, y0, x1, y1, x2, y2, x3, y3]`.
+type StashedLine = (String, f32, f32, f32, f32, f32, f32, f32, f32, f32);
+
+impl Catalog {
+    /// Up to `limit` photos the text reader of `version` has not read, by id after `after_id`:
+    /// searchable photos in reachable folders (a reader that asks again from the last id it
+    /// got never reads one twice, and a pass that stops resumes where it was).
+    pub(crate) fn photos_needing_text(
+        &self,
+        version: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PathBuf)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT p.id, p.path FROM photos p
+                  WHERE p.id > ?2 AND {TEXT_READABLE_SQL}
+                    AND NOT EXISTS (SELECT 1 FROM text_read t
+                                     WHERE t.photo_id = p.id AND t.version = ?1)
+                  ORDER BY p.id LIMIT ?3"
+            ))
+            .ctx("photos to read text from")?;
+        let rows = stmt
+            .query_map(
+                params![version, after_id, limit.min(i64::MAX as usize) as i64],
+                |r| Ok((r.get::<_, i64>(0)?, bytes_path(&r.get::<_, Vec<u8>>(1)?))),
+            )
+            .ctx("photos to read text from")?
+            .collect::<Result<_, _>>()
+            .ctx("photos to read text from")?;
+        Ok(rows)
+    }
+
+    /// How far the text reader of `version` has come (reads every searchable photo's row: a
+    /// progress display asks every few seconds, not every frame).
+    pub(crate) fn text_progress(&self, version: &str) -> Result<TextProgress, CatalogError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*), COUNT(t.photo_id), COALESCE(SUM(t.lines > 0), 0),
+                        COALESCE(SUM(t.error IS NOT NULL), 0)
+                   FROM photos p LEFT JOIN text_read t ON t.photo_id = p.id AND t.version = ?1
+                  WHERE {TEXT_READABLE_SQL}"
+            ))
+            .ctx("text progress")?
+            .query_row([version], |r| {
+                let n =
+                    |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+                Ok(TextProgress {
+                    total: n(0)?,
+                    read: n(1)?,
+                    with_text: n(2)?,
+                    failed: n(3)?,
+                })
+            })
+            .ctx("text progress")
+    }
+
+    /// Stores what the text reader of `version` made of each photo in one transaction, each
+    /// photo's lines replacing what an earlier read stored. A photo that is no longer searchable
+    /// (deleted, or changed and waiting to be indexed again) is skipped: what was read belongs
+    /// to a picture that is gone. Returns how many photos were stored.
+    pub fn store_text(
+        &mut self,
+        version: &str,
+        reads: &[(i64, TextOutcome)],
+    ) -> Result<usize, CatalogError> {
+        self.atomically(|c| c.put_text(version, reads))
+    }
+
+    /// [`Catalog::store_text`] for use inside [`Catalog::atomically`].
+    pub(crate) fn put_text(
+        &self,
+        version: &str,
+        reads: &[(i64, TextOutcome)],
+    ) -> Result<usize, CatalogError> {
+        let mut stored = 0;
+        for (id, outcome) in reads {
+            let hash: Option<Vec<u8>> = self
+                .conn
+                .prepare_cached(
+                    "SELECT content_hash FROM photos
+                      WHERE id = ?1 AND status = 'indexed' AND content_hash IS NOT NULL",
+                )
+                .ctx("store text")?
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .ctx("store text")?;
+            let Some(hash) = hash else {
+                continue;
+            };
+            self.write_text(*id, version, &hash, outcome, now())?;
+            stored += 1;
+        }
+        Ok(stored)
+    }
+
+    /// Replaces a photo's text with `outcome`, read from the content `hash` by `version`.
+    fn write_text(
+        &self,
+        photo_id: i64,
+        version: &str,
+        hash: &[u8],
+        outcome: &TextOutcome,
+        read_at: i64,
+    ) -> Result<(), CatalogError> {
+        self.conn
+            .prepare_cached("DELETE FROM text_lines WHERE photo_id = ?1")
+            .ctx("replace text")?
+            .execute([photo_id])
+            .ctx("replace text")?;
+        let (lines, error) = match outcome {
+            TextOutcome::Lines(lines) => (lines.as_slice(), None),
+            TextOutcome::Failed(why) => (&[][..], Some(why.as_str())),
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO text_read(photo_id, version, content_hash, lines, error,
+                     read_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .ctx("store text")?
+            .execute(params![
+                photo_id,
+                version,
+                hash,
+                lines.len() as i64,
+                error,
+                read_at
+            ])
+            .ctx("store text")?;
+        let mut put = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO text_lines(photo_id, line_no, text, x0, y0, x1, y1, x2, y2, x3, y3,
+                     confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .ctx("store text line")?;
+        for (i, l) in lines.iter().enumerate() {
+            let [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = l.quad;
+            put.execute(params![
+                photo_id,
+                i as i64,
+                l.text,
+                finite(x0),
+                finite(y0),
+                finite(x1),
+                finite(y1),
+                finite(x2),
+                finite(y2),
+                finite(x3),
+                finite(y3),
+                finite(l.confidence)
+            ])
+            .ctx("store text line")?;
+        }
+        Ok(())
+    }
+
+    /// Drops a photo's text when it was read from another content than `hash` (the file
+    /// changed; `None`: the file can no longer be read), so that the new picture is read.
+    fn drop_stale_text(&self, photo_id: i64, hash: Option<&[u8]>) -> Result<(), CatalogError> {
+        match hash {
+            Some(h) => self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM text_read WHERE photo_id = ?1 AND content_hash IS NOT ?2",
+                )
+                .ctx("drop stale text")?
+                .execute(params![photo_id, h]),
+            None => self
+                .conn
+                .prepare_cached("DELETE FROM text_read WHERE photo_id = ?1")
+                .ctx("drop stale text")?
+                .execute([photo_id]),
+        }
+        .ctx("drop stale text")?;
+        self.conn
+            .prepare_cached(
+                "DELETE FROM text_lines WHERE photo_id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM text_read WHERE photo_id = ?1)",
+            )
+            .ctx("drop stale text")?
+            .execute([photo_id])
+            .ctx("drop stale text")?;
+        Ok(())
+    }
+
+    /// Gives a photo the text another photo with the same bytes has (a moved or copied file),
+    /// unless it has its own: the same picture is not read twice.
+    fn copy_text(&self, from: i64, to: i64, hash: &[u8]) -> Result<(), CatalogError> {
+        if from == to {
+            return Ok(());
+        }
+        let copied = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO text_read(photo_id, version, content_hash, lines, error, read_at)
+                 SELECT ?2, version, content_hash, lines, error, read_at FROM text_read
+                  WHERE photo_id = ?1 AND content_hash = ?3
+                 ON CONFLICT(photo_id) DO NOTHING",
+            )
+            .ctx("copy text")?
+            .execute(params![from, to, hash])
+            .ctx("copy text")?;
+        if copied > 0 {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO text_lines(photo_id, line_no, text, x0, y0, x1, y1, x2, y2, x3,
+                         y3, confidence)
+                     SELECT ?2, line_no, text, x0, y0, x1, y1, x2, y2, x3, y3, confidence
+                       FROM text_lines WHERE photo_id = ?1 ORDER BY line_no",
+                )
+                .ctx("copy text")?
+                .execute(params![from, to])
+                .ctx("copy text")?;
+        }
+        Ok(())
+    }
+
+    /// Gives a photo copied from the stash the text its picture had when its folder was
+    /// removed (unless it has its own). Unreadable stashed text is skipped, never fatal: the
+    /// picture is then read again.
+    fn restore_stashed_text(
+        &self,
+        photo_id: i64,
+        hash: &ContentHash,
+        model_id: i64,
+    ) -> Result<(), CatalogError> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT text FROM stash WHERE content_hash = ?1 AND model_id = ?2")
+            .ctx("read stashed text")?
+            .query_row(params![hash.as_slice(), model_id], |r| r.get(0))
+            .optional()
+            .ctx("read stashed text")?
+            .flatten();
+        let Some(json) = json else {
+            return Ok(());
+        };
+        let has_own: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM text_read WHERE photo_id = ?1)")
+            .ctx("read text")?
+            .query_row([photo_id], |r| r.get(0))
+            .ctx("read text")?;
+        if has_own {
+            return Ok(());
+        }
+        let stashed: StashedText = match serde_json::from_str(&json) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("stashed text of photo {photo_id} is unreadable: {e}");
+                return Ok(());
+            }
+        };
+        let outcome = match stashed.error {
+            Some(why) => TextOutcome::Failed(why),
+            None => TextOutcome::Lines(
+                stashed
+                    .lines
+                    .into_iter()
+                    .map(
+                        |(text, confidence, x0, y0, x1, y1, x2, y2, x3, y3)| TextLineRow {
+                            text,
+                            quad: [[x0, y0], [x1, y1], [x2, y2], [x3, y3]],
+                            confidence,
+                        },
+                    )
+                    .collect(),
+            ),
+        };
+        self.write_text(photo_id, &stashed.version, hash, &outcome, now())
+    }
+
+    /// The lines read in each photo among `ids`, in reading order; photos without any are
+    /// absent.
+    pub(crate) fn text_lines_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<TextLineRow>>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT text, x0, y0, x1, y1, x2, y2, x3, y3, confidence FROM text_lines
+                  WHERE photo_id = ?1 ORDER BY line_no",
+            )
+            .ctx("read text")?;
+        let mut out = HashMap::new();
+        for id in ids {
+            let rows: Vec<TextLineRow> = stmt
+                .query_map([id], text_line_row)
+                .ctx("read text")?
+                .collect::<Result<_, _>>()
+                .ctx("read text")?;
+            if !rows.is_empty() {
+                out.insert(*id, rows);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any photo has a line of text: without, a search has no words to match and runs
+    /// as it did before pictures were read.
+    pub(crate) fn has_text_lines(&self) -> Result<bool, CatalogError> {
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM text_lines)")
+            .ctx("look for text")?
+            .query_row([], |r| r.get(0))
+            .ctx("look for text")
+    }
+
+    /// Up to `limit` photos with a vector for the model that pass `filter` and show one of
+    /// `terms` in their text (case and Latin accents aside), best matches first where the
+    /// trigram index ranks them (terms of at least [`crate::words::TRIGRAM`] characters);
+    /// terms shorter than that are looked for only when no term is longer, by reading the
+    /// lines (a two-character CJK word, "A4").
+    pub(crate) fn photos_with_words(
+        &self,
+        model_id: i64,
+        filter: &PhotoFilter,
+        terms: &[String],
+        limit: usize,
+    ) -> Result<Vec<i64>, CatalogError> {
+        use crate::words::{fold, folded_len, fts_string, TRIGRAM};
+        let (long, short): (Vec<&String>, Vec<&String>) = terms
+            .iter()
+            .filter(|t| folded_len(t) > 0)
+            .partition(|t| folded_len(t) >= TRIGRAM);
+        if long.is_empty() && short.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (filtered, mut args) = Self::filtered_sql(model_id, filter, "1");
+        let passes = format!("EXISTS ({filtered} AND p.id = l.photo_id)");
+        let sql = if !long.is_empty() {
+            let query = long
+                .iter()
+                .map(|t| fts_string(t))
+                .collect::<Vec<_>>()
+                .join(" OR ");
+            args.push(query.into());
+            format!(
+                "SELECT photo_id FROM (
+                     SELECT l.photo_id AS photo_id, f.rank AS rank
+                       FROM text_fts f JOIN text_lines l ON l.rowid = f.rowid
+                      WHERE text_fts MATCH ?{} AND {passes})
+                  GROUP BY photo_id ORDER BY MIN(rank), photo_id LIMIT ?{}",
+                args.len(),
+                args.len() + 1
+            )
+        } else {
+            let mut any = Vec::new();
+            for t in &short {
+                args.push(fold(t).into());
+                any.push(format!("instr(glimpse_fold(l.text), ?{}) > 0", args.len()));
+            }
+            format!(
+                "SELECT l.photo_id FROM text_lines l WHERE ({}) AND {passes}
+                  GROUP BY l.photo_id ORDER BY l.photo_id LIMIT ?{}",
+                any.join(" OR "),
+                args.len() + 1
+            )
+        };
+        args.push((limit.min(i64::MAX as usize) as i64).into());
+        let mut stmt = self.conn.prepare(&sql).ctx("find words")?;
+        let ids = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get(0))
+            .ctx("find words")?
+            .collect::<Result<_, _>>()
+            .ctx("find words")?;
+        Ok(ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3424,6 +3989,375 @@ mod tests {
             .execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
             .unwrap();
         assert!(Catalog::open(dir.path()).is_ok());
+    }
+
+    /// A catalog with `n` indexed photos `p/0.jpg`… (model 1, 4-d vectors, content `i`).
+    fn indexed_photos(n: usize) -> (tempfile::TempDir, Catalog, Vec<i64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        let model = cat.model_id("m", 4).unwrap();
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..n)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i as i64, None))
+            .collect();
+        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let outcomes: Vec<Outcome> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Outcome::Encoded {
+                photo_id: *id,
+                hash: content(i),
+                vector: vec![1.0, i as f32, 0.0, 0.0],
+                width: 10,
+                height: 10,
+                format: "jpeg".into(),
+                metadata: Metadata::default(),
+                note: None,
+            })
+            .collect();
+        cat.commit_batch(model, &outcomes).unwrap();
+        (dir, cat, ids)
+    }
+
+    /// The content hash of [`indexed_photos`]' photo `i`.
+    fn content(i: usize) -> ContentHash {
+        crate::hash::content_hash(&i.to_le_bytes())
+    }
+
+    fn line(text: &str) -> TextLineRow {
+        TextLineRow {
+            text: text.into(),
+            quad: [[1.0, 2.0], [30.0, 2.0], [30.0, 12.0], [1.0, 12.0]],
+            confidence: 0.9,
+        }
+    }
+
+    fn lines(texts: &[&str]) -> TextOutcome {
+        TextOutcome::Lines(texts.iter().map(|t| line(t)).collect())
+    }
+
+    /// The photos (by index into `ids`) whose text shows `term`, through the filter and
+    /// through the ranking's candidates, which must agree.
+    fn showing(cat: &Catalog, ids: &[i64], term: &str) -> Vec<usize> {
+        let filter = PhotoFilter {
+            words: vec![term.to_string()],
+            ..PhotoFilter::default()
+        };
+        let index = |id: i64| ids.iter().position(|i| *i == id).unwrap();
+        let mut by_filter: Vec<usize> = cat
+            .filter_ids(1, &filter)
+            .unwrap()
+            .into_iter()
+            .map(index)
+            .collect();
+        let mut ranked: Vec<usize> = cat
+            .photos_with_words(1, &PhotoFilter::default(), &[term.to_string()], 100)
+            .unwrap()
+            .into_iter()
+            .map(index)
+            .collect();
+        ranked.sort();
+        by_filter.sort();
+        assert_eq!(by_filter, ranked, "filter and ranking disagree on {term:?}");
+        by_filter
+    }
+
+    fn fts_ok(cat: &Catalog) {
+        cat.conn
+            .execute_batch("INSERT INTO text_fts(text_fts, rank) VALUES ('integrity-check', 1)")
+            .expect("the text index matches the lines");
+    }
+
+    #[test]
+    fn words_are_found_by_substring_whatever_their_case_accents_or_script() {
+        let (_dir, mut cat, ids) = indexed_photos(5);
+        let stored = cat
+            .store_text(
+                "ocr-1",
+                &[
+                    (ids[0], lines(&["TESCO Express", "Total 12.40"])),
+                    (ids[1], lines(&["Le CAFÉ de la Gare"])),
+                    (ids[2], lines(&["東京駅 丸の内北口"])),
+                    (ids[3], lines(&[])),
+                    (ids[4], TextOutcome::Failed("decoder gave up".into())),
+                    (9_999, lines(&["no such photo"])),
+                ],
+            )
+            .unwrap();
+        assert_eq!(stored, 5, "an id with no photo is skipped");
+        fts_ok(&cat);
+        // Substrings, any case, with or without accents (a decomposed accent too).
+        assert_eq!(showing(&cat, &ids, "tesco"), [0]);
+        assert_eq!(showing(&cat, &ids, "esc"), [0]);
+        assert_eq!(showing(&cat, &ids, "12.40"), [0]);
+        assert_eq!(showing(&cat, &ids, "cafe"), [1]);
+        assert_eq!(showing(&cat, &ids, "CAFÉ"), [1]);
+        assert_eq!(showing(&cat, &ids, "cafe\u{301} de"), [1]);
+        assert_eq!(showing(&cat, &ids, "GARE"), [1]);
+        // CJK: three characters through the trigram index, two by reading the lines.
+        assert_eq!(showing(&cat, &ids, "丸の内"), [2]);
+        assert_eq!(showing(&cat, &ids, "東京"), [2]);
+        assert_eq!(showing(&cat, &ids, "北口"), [2]);
+        assert_eq!(showing(&cat, &ids, "12"), [0]);
+        assert!(
+            showing(&cat, &ids, "tesco express total").is_empty(),
+            "lines apart"
+        );
+        assert!(showing(&cat, &ids, "大阪").is_empty());
+        // Terms of one search: a long one ranks through the index, short ones then wait.
+        let both = cat
+            .photos_with_words(
+                1,
+                &PhotoFilter::default(),
+                &["gare".into(), "12".into()],
+                10,
+            )
+            .unwrap();
+        assert_eq!(both, [ids[1]]);
+        // Two filters on words: both must be in the picture.
+        let filter = PhotoFilter {
+            words: vec!["tesco".into(), "12".into()],
+            ..PhotoFilter::default()
+        };
+        assert_eq!(cat.filter_ids(1, &filter).unwrap(), [ids[0]]);
+        // Has text: only pictures with lines; without: the rest, failures and empties too.
+        let has = |v: bool| {
+            let f = PhotoFilter {
+                has_text: Some(v),
+                ..PhotoFilter::default()
+            };
+            cat.filter_ids(1, &f).unwrap()
+        };
+        assert_eq!(has(true), ids[..3]);
+        assert_eq!(has(false), ids[3..]);
+        assert_eq!(
+            cat.text_lines_of(&ids).unwrap()[&ids[0]],
+            [line("TESCO Express"), line("Total 12.40")]
+        );
+        assert!(cat.has_text_lines().unwrap());
+        // Every photo was read by this version, failures included; none is read again.
+        let p = cat.text_progress("ocr-1").unwrap();
+        assert_eq!(
+            p,
+            TextProgress {
+                total: 5,
+                read: 5,
+                with_text: 3,
+                failed: 1
+            }
+        );
+        assert!(cat.photos_needing_text("ocr-1", 0, 10).unwrap().is_empty());
+        // A new version reads them all again, by id, from where it stopped.
+        let next = cat.photos_needing_text("ocr-2", 0, 2).unwrap();
+        assert_eq!(next.iter().map(|p| p.0).collect::<Vec<_>>(), ids[..2]);
+        let rest = cat.photos_needing_text("ocr-2", next[1].0, 10).unwrap();
+        assert_eq!(rest.iter().map(|p| p.0).collect::<Vec<_>>(), ids[2..]);
+        assert_eq!(cat.text_progress("ocr-2").unwrap().read, 0);
+    }
+
+    #[test]
+    fn text_written_again_replaces_the_old_and_goes_with_its_photo_or_content() {
+        let (dir, mut cat, ids) = indexed_photos(3);
+        cat.store_text("v1", &[(ids[0], lines(&["old receipt", "old total"]))])
+            .unwrap();
+        cat.store_text("v2", &[(ids[0], lines(&["new sign"]))])
+            .unwrap();
+        fts_ok(&cat);
+        assert!(showing(&cat, &ids, "receipt").is_empty());
+        assert_eq!(showing(&cat, &ids, "sign"), [0]);
+        assert_eq!(cat.text_lines_of(&[ids[0]]).unwrap()[&ids[0]].len(), 1);
+        // A failure replaces the lines too, and keeps its reason.
+        cat.store_text("v3", &[(ids[0], TextOutcome::Failed("too dark".into()))])
+            .unwrap();
+        assert!(showing(&cat, &ids, "sign").is_empty());
+        let why: Option<String> = cat
+            .conn
+            .query_row(
+                "SELECT error FROM text_read WHERE photo_id = ?1",
+                [ids[0]],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(why.as_deref(), Some("too dark"));
+
+        // A line with no number where one is expected is stored, as 0.
+        let mut odd = line("odd box");
+        odd.quad[0][0] = f32::NAN;
+        odd.confidence = f32::INFINITY;
+        cat.store_text("v1", &[(ids[1], TextOutcome::Lines(vec![odd]))])
+            .unwrap();
+        let back = &cat.text_lines_of(&[ids[1]]).unwrap()[&ids[1]][0];
+        assert_eq!((back.quad[0][0], back.confidence), (0.0, 0.0));
+
+        // The same bytes indexed again keep their text; new bytes drop it (to be read again).
+        cat.store_text("v1", &[(ids[2], lines(&["keep me"]))])
+            .unwrap();
+        let reindex = |cat: &mut Catalog, hash: ContentHash| {
+            cat.commit_batch(
+                1,
+                &[Outcome::Encoded {
+                    photo_id: ids[2],
+                    hash,
+                    vector: vec![0.0, 1.0, 0.0, 0.0],
+                    width: 10,
+                    height: 10,
+                    format: "jpeg".into(),
+                    metadata: Metadata::default(),
+                    note: None,
+                }],
+            )
+            .unwrap();
+        };
+        reindex(&mut cat, content(2));
+        assert_eq!(showing(&cat, &ids, "keep me"), [2]);
+        reindex(&mut cat, [7; 32]);
+        assert!(showing(&cat, &ids, "keep me").is_empty());
+        assert_eq!(
+            cat.photos_needing_text("v1", 0, 10).unwrap(),
+            [
+                (ids[0], dir.path().join("p/0.jpg")),
+                (ids[2], dir.path().join("p/2.jpg"))
+            ],
+            "0 was read by another version, 2 must be read again"
+        );
+        fts_ok(&cat);
+
+        // A changed file waiting to be indexed again is not stored to.
+        cat.upsert_files(1, &[(dir.path().join("p/1.jpg"), 2, 99, None)])
+            .unwrap();
+        assert_eq!(
+            cat.store_text("v9", &[(ids[1], lines(&["late"]))]).unwrap(),
+            0
+        );
+
+        // A deleted photo's lines leave the index with it, as do a removed folder's.
+        cat.delete_photos(&[ids[0]], &HashSet::new(), &HashSet::new())
+            .unwrap();
+        fts_ok(&cat);
+        cat.store_text("v1", &[(ids[2], lines(&["folder text"]))])
+            .unwrap();
+        cat.remove_root(&dir.path().join("p")).unwrap();
+        fts_ok(&cat);
+        assert!(!cat.has_text_lines().unwrap());
+        let left: i64 = cat
+            .conn
+            .query_row("SELECT COUNT(*) FROM text_read", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn a_removed_folder_keeps_its_text_in_the_stash_and_copies_keep_theirs() {
+        let (dir, mut cat, ids) = indexed_photos(3);
+        cat.store_text(
+            "v1",
+            &[
+                (ids[0], lines(&["Platform 9", "Kings Cross"])),
+                (ids[1], TextOutcome::Failed("unreadable".into())),
+            ],
+        )
+        .unwrap();
+        // A copy of photo 0 elsewhere (a moved file): its text comes with the vector.
+        let other = cat.add_root(&dir.path().join("q")).unwrap();
+        let copy = cat
+            .upsert_files(other.id, &[(dir.path().join("q/copy.jpg"), 1, 1, None)])
+            .unwrap()[0];
+        cat.commit_batch(
+            1,
+            &[Outcome::Reused {
+                photo_id: copy,
+                hash: content(0),
+                same_as: Source::Photo(ids[0]),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            cat.text_lines_of(&[copy]).unwrap()[&copy],
+            cat.text_lines_of(&[ids[0]]).unwrap()[&ids[0]]
+        );
+
+        cat.remove_root(&dir.path().join("p")).unwrap();
+        cat.remove_root(&dir.path().join("q")).unwrap();
+        assert!(!cat.has_text_lines().unwrap());
+        // Added back: copied from the stash, text, failures and version included.
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..3)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i, None))
+            .collect();
+        let back = cat.upsert_files(root.id, &files).unwrap();
+        let outcomes: Vec<Outcome> = (0..3)
+            .map(|i| Outcome::Reused {
+                photo_id: back[i],
+                hash: content(i),
+                same_as: Source::Stashed,
+            })
+            .collect();
+        cat.commit_batch(1, &outcomes).unwrap();
+        fts_ok(&cat);
+        assert_eq!(showing(&cat, &back, "kings cross"), [0]);
+        let rows = cat.text_lines_of(&back).unwrap();
+        assert_eq!(rows[&back[0]], [line("Platform 9"), line("Kings Cross")]);
+        assert_eq!(
+            cat.text_progress("v1").unwrap(),
+            TextProgress {
+                total: 3,
+                read: 2,
+                with_text: 1,
+                failed: 1
+            }
+        );
+        assert_eq!(
+            cat.photos_needing_text("v1", 0, 10).unwrap(),
+            [(back[2], dir.path().join("p/2.jpg"))],
+            "only the picture never read is read"
+        );
+    }
+
+    #[test]
+    fn a_catalog_from_before_text_gets_its_tables_and_keeps_its_stash() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.sqlite");
+        {
+            let mut conn = Connection::open(&db).unwrap();
+            conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+            register_f16_conversion(&conn).unwrap();
+            let tx = conn.transaction().unwrap();
+            for sql in &MIGRATIONS[..TEXT_MIGRATION - 1] {
+                tx.execute_batch(sql).unwrap();
+            }
+            tx.execute_batch(&format!("PRAGMA user_version = {}", TEXT_MIGRATION - 1))
+                .unwrap();
+            tx.execute_batch(
+                "INSERT INTO models(name, dim) VALUES ('m', 4);
+                 INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
+                 INSERT INTO photos(root_id, path, size, mtime_ns, status, content_hash,
+                     updated_at) VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', x'01', 0);
+                 INSERT INTO embeddings(photo_id, model_id, vector) VALUES (1, 1, x'0000');
+                 INSERT INTO stash(content_hash, model_id, vector, stashed_at)
+                     VALUES (x'02', 1, x'0000', 0);",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        assert_eq!(cat.integrity_check().unwrap(), "ok");
+        let version: i64 = cat
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+        let stashed: (i64, Option<String>) = cat
+            .conn
+            .query_row("SELECT COUNT(*), MAX(text) FROM stash", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(stashed, (1, None), "stashed before text: kept, with none");
+        // The photo indexed before is read, and then found by its words.
+        assert_eq!(cat.photos_needing_text("v1", 0, 10).unwrap().len(), 1);
+        assert_eq!(cat.store_text("v1", &[(1, lines(&["Café"]))]).unwrap(), 1);
+        assert_eq!(showing(&cat, &[1], "cafe"), [0]);
+        fts_ok(&cat);
     }
 
     #[cfg(unix)]

@@ -35,6 +35,7 @@ pub mod sketch;
 pub mod thumbs;
 pub mod vectors;
 pub mod watch;
+pub mod words;
 
 pub use autotag::BUILTIN_LABELS;
 pub use error::LibraryError;

@@ -3,7 +3,7 @@
 
 use crate::catalog::{
     path_bytes, Catalog, CatalogError, Following, PhotoFilter, PhotoInfo, RootCounts, Stats,
-    TagRule,
+    TagRule, TextOutcome,
 };
 use crate::error::LibraryError;
 use crate::lock::{LockError, WriterLock};
@@ -531,6 +531,50 @@ impl Library {
             c.set_tag_rule(rule)?;
             Ok::<_, LibraryError>(())
         })
+    }
+
+    /// Up to `limit` photos the text reader of `version` has still to read, by id after
+    /// `after_id` (0 from the start): searchable photos (for any model) in reachable folders,
+    /// so a pass that asks again from the last id it got, or starts over, reads each once.
+    pub fn photos_needing_text(
+        &self,
+        version: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, PathBuf)>, LibraryError> {
+        Ok(self
+            .records
+            .catalog
+            .photos_needing_text(version, after_id, limit)?)
+    }
+
+    /// Stores what the text reader of `version` made of each photo, in one transaction (a
+    /// crash loses at most this batch), each photo's lines replacing what an earlier read
+    /// stored; a failure is recorded with its reason and not read again by that version.
+    /// Photos deleted or changed since they were read are skipped. Returns how many were
+    /// stored. Only the writer stores.
+    pub fn store_text(
+        &mut self,
+        version: &str,
+        reads: &[(i64, TextOutcome)],
+    ) -> Result<usize, LibraryError> {
+        self.must_write()?;
+        Ok(self.records.catalog.store_text(version, reads)?)
+    }
+
+    /// Up to `limit` photos with a vector for this model that pass `filter` and show one of
+    /// `terms` in their text (case and Latin accents aside), best first where the trigram index
+    /// ranks them: the candidates search ranks by words.
+    pub fn photos_with_words(
+        &self,
+        terms: &[String],
+        filter: &PhotoFilter,
+        limit: usize,
+    ) -> Result<Vec<i64>, LibraryError> {
+        Ok(self
+            .records
+            .catalog
+            .photos_with_words(self.model_id, filter, terms, limit)?)
     }
 
     /// Stops auto-tagging `folder` and the folders under it (their tags stay); returns how

@@ -3,7 +3,7 @@
 //! ends read a library through this (and [`crate::Library`]'s model-bound reads), never through
 //! the catalog's own API, which also serves the indexing job.
 
-use crate::catalog::{Catalog, FormatCount, PhotoInfo, Root, TagRule};
+use crate::catalog::{Catalog, FormatCount, PhotoInfo, Root, TagRule, TextLineRow, TextProgress};
 use crate::error::LibraryError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,9 @@ pub const MODEL_SETTING: &str = "model";
 
 /// The setting that holds [`Records::index_threads`].
 const INDEX_THREADS_SETTING: &str = "index_threads";
+
+/// The setting that holds [`Records::read_text`].
+const READ_TEXT_SETTING: &str = "read_text";
 
 /// An open library folder, read without a model: `glimpse roots`, `glimpse status` and the
 /// window's file gate use it on their own; [`crate::Library::records`] lends the one an open
@@ -147,6 +150,51 @@ impl Records {
         Ok(self.catalog.set_setting(INDEX_THREADS_SETTING, &value)?)
     }
 
+    /// Whether the words in this library's pictures are read (on unless the user turned it
+    /// off: reading costs several times what indexing a picture does). A value that is not
+    /// "on" or "off" (written by hand) reads as on.
+    pub fn read_text(&self) -> Result<bool, LibraryError> {
+        Ok(self.catalog.setting(READ_TEXT_SETTING)?.as_deref() != Some("off"))
+    }
+
+    /// Turns reading the words in pictures on or off for this library (what was read stays
+    /// searchable).
+    pub fn set_read_text(&self, on: bool) -> Result<(), LibraryError> {
+        let value = if on { "on" } else { "off" };
+        Ok(self.catalog.set_setting(READ_TEXT_SETTING, value)?)
+    }
+
+    /// How far the text reader of `version` has come over the searchable photos (reads each
+    /// one's row: ask every few seconds, not every frame).
+    pub fn text_progress(&self, version: &str) -> Result<TextProgress, LibraryError> {
+        Ok(self.catalog.text_progress(version)?)
+    }
+
+    /// The lines of text read in a photo, in reading order, with their boxes (none when it
+    /// shows no text or was not read).
+    pub fn text_lines(&self, photo: i64) -> Result<Vec<TextLineRow>, LibraryError> {
+        Ok(self
+            .catalog
+            .text_lines_of(&[photo])?
+            .remove(&photo)
+            .unwrap_or_default())
+    }
+
+    /// The lines of text of each photo among `ids` (a line's number is its index); photos
+    /// without any are absent.
+    pub fn text_lines_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<TextLineRow>>, LibraryError> {
+        Ok(self.catalog.text_lines_of(ids)?)
+    }
+
+    /// Whether text was read in any photo: until then a search matches no words and quoted
+    /// text only groups words for the model.
+    pub fn has_text(&self) -> Result<bool, LibraryError> {
+        Ok(self.catalog.has_text_lines()?)
+    }
+
     /// Photos per format by state (all models), for `status`.
     pub fn format_counts(&self) -> Result<Vec<FormatCount>, LibraryError> {
         Ok(self.catalog.format_counts()?)
@@ -223,5 +271,21 @@ mod tests {
         assert!(records.roots().unwrap().is_empty());
         assert_eq!(records.remembered_model().unwrap(), None);
         assert_eq!(records.provider().unwrap(), None);
+    }
+
+    #[test]
+    fn reading_text_is_on_until_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::open(dir.path()).unwrap();
+        assert!(records.read_text().unwrap());
+        records.set_read_text(false).unwrap();
+        assert!(!Records::open(dir.path()).unwrap().read_text().unwrap());
+        records.set_read_text(true).unwrap();
+        assert!(records.read_text().unwrap());
+        // Anything else written by hand reads as on.
+        records.catalog.set_setting("read_text", "maybe").unwrap();
+        assert!(records.read_text().unwrap());
+        assert!(!records.has_text().unwrap());
+        assert!(records.text_lines(1).unwrap().is_empty());
     }
 }

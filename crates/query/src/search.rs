@@ -128,6 +128,41 @@ pub struct ParsedQuery {
     pub text: String,
     /// Words or quoted phrases to push away.
     pub minus: Vec<String>,
+    /// The description's words and quoted phrases, one term each (quotes dropped): what the
+    /// words read in pictures are matched against.
+    pub terms: Vec<String>,
+    /// The quoted phrases among `terms`: words a result's picture must show.
+    pub quoted: Vec<String>,
+}
+
+impl ParsedQuery {
+    /// What the query asks of the words in the pictures: its terms rank the photos that show
+    /// them, its quoted phrases must be shown.
+    pub fn words(&self) -> Words {
+        Words {
+            terms: self.terms.clone(),
+            required: self.quoted.clone(),
+        }
+    }
+}
+
+/// What a query asks of the text read in the pictures. Empty (the default) for a search by
+/// example, or a library where no text was read: the search then ranks by the model alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Words {
+    /// Words and phrases: a photo whose text shows them (any case, Latin accents aside, parts
+    /// of words too) ranks among the best matches, however the model ranks it.
+    pub terms: Vec<String>,
+    /// Phrases a result's text must show (the query's `"quoted text"`); in a library where no
+    /// text was read yet they only group words for the model, as before.
+    pub required: Vec<String>,
+}
+
+impl Words {
+    /// Whether the query says anything about words.
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty() && self.required.is_empty()
+    }
 }
 
 /// Splits a typed query into its description and its minus terms (`-word`, `-"a phrase"`);
@@ -150,7 +185,8 @@ pub fn parse(query: &str) -> ParsedQuery {
             }
         }
         let mut term = String::new();
-        if chars.peek() == Some(&'"') {
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
             chars.next();
             for c in chars.by_ref() {
                 if c == '"' {
@@ -174,6 +210,10 @@ pub fn parse(query: &str) -> ParsedQuery {
         if minus {
             out.minus.push(term);
         } else {
+            if quoted {
+                out.quoted.push(term.clone());
+            }
+            out.terms.push(term.clone());
             words.push(term);
         }
     }
@@ -412,6 +452,9 @@ pub struct Request {
     /// Set when the query is a caption: the direction captions share ([`caption_direction`]).
     /// A large library is then searched through its sketches, not the graph.
     pub caption: Option<Vec<f32>>,
+    /// What the query asks of the words in the pictures ([`ParsedQuery::words`]): photos that
+    /// show them are fused into the model's ranking, quoted phrases filter.
+    pub words: Words,
 }
 
 impl Request {
@@ -427,6 +470,7 @@ impl Request {
             exclude: Vec::new(),
             exact_max: EXACT_MAX,
             caption: None,
+            words: Words::default(),
         }
     }
 }
@@ -444,6 +488,25 @@ pub struct Hit {
     pub thumbnail: Option<PathBuf>,
     /// Its tags, best first.
     pub tags: Vec<String>,
+    /// The lines of its text the query's words matched, in reading order (none: it matched by
+    /// the model alone).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<LineMatch>,
+}
+
+/// A line of a photo's text that the query's words matched: what to show, and where to
+/// outline it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LineMatch {
+    /// The line's number in the photo's text (its index in
+    /// [`glimpse_library::Records::text_lines`]).
+    pub line: usize,
+    /// The line as read.
+    pub text: String,
+    /// Where the query's words are in it: byte ranges of `text` (start, end), in order.
+    pub spans: Vec<(usize, usize)>,
+    /// The line's box: four corners (x, y) in pixels of the upright picture.
+    pub quad: [[f32; 2]; 4],
 }
 
 /// One page of results.
@@ -530,7 +593,190 @@ fn rank(scored: &mut [(i64, f32)]) {
     scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
 }
 
-/// The page of photos nearest to `query` (a unit vector) that `req` asks for.
+/// The constant of reciprocal rank fusion: a photo's fused score is the sum over the two
+/// rankings (the model's, the words') of `1 / (RRF_K + rank)`. 60 is the usual choice: the first
+/// few places of either ranking count about alike.
+pub const RRF_K: f64 = 60.0;
+
+/// The model's places that count in the fusion: a photo further down (or not among the
+/// model's candidates at all) counts as if at this place plus one, so the order of a page does
+/// not depend on how deep the page is.
+pub const RRF_DEPTH: usize = 200;
+
+/// At most this many photos are ranked by their words (the trigram index's best).
+pub const WORD_CANDIDATES: usize = 1000;
+
+/// The share of the query's characters a photo's text must show to rank by words: "tesco"
+/// alone, or "dog" and "beach" of "dog on the beach", not a stray "the".
+pub const MIN_WORD_SHARE: f64 = 0.5;
+
+/// A photo ranked by its words, with the lines that matched.
+struct WordHit {
+    id: i64,
+    share: f64,
+    /// The share of the query's characters shown as whole words ("cat", not in "certificate").
+    whole: f64,
+    density: f64,
+    lines: Vec<LineMatch>,
+}
+
+/// Whether a character joins its neighbours into one word: letters and digits of scripts
+/// written with spaces (CJK text runs its words together, so any span of it is whole).
+fn joins(c: char) -> bool {
+    c.is_alphanumeric() && (c as u32) < 0x2E80
+}
+
+/// Whether the byte range `(a, b)` of `text` is whole words: nothing joins it on either side.
+fn is_whole(text: &str, (a, b): (usize, usize)) -> bool {
+    let Some(inside) = text.get(a..b).filter(|w| !w.is_empty()) else {
+        return false;
+    };
+    let before = text.get(..a).and_then(|t| t.chars().next_back());
+    let after = text.get(b..).and_then(|t| t.chars().next());
+    let open = |outer: Option<char>, inner: Option<char>| match (outer, inner) {
+        (Some(o), Some(i)) => !(joins(o) && joins(i)),
+        _ => true,
+    };
+    open(before, inside.chars().next()) && open(after, inside.chars().next_back())
+}
+
+/// The photos passing `filter` whose text shows the query's `terms`, best first: the larger
+/// share of the query's characters first, then of those shown as whole words, then the text
+/// most given to them (a sign that says
+/// "TESCO" before a receipt that mentions it once).
+fn word_ranking(
+    lib: &Library,
+    terms: &[String],
+    filter: &PhotoFilter,
+    exclude: &[i64],
+) -> Result<Vec<WordHit>, SearchError> {
+    use glimpse_library::words::{fold, folded_len};
+    let mut seen = HashSet::new();
+    let terms: Vec<(&String, usize)> = terms
+        .iter()
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .filter(|t| seen.insert(fold(t)))
+        .map(|t| (t, folded_len(t)))
+        .collect();
+    let total: usize = terms.iter().map(|t| t.1).sum();
+    if total == 0 {
+        return Ok(Vec::new());
+    }
+    let owned: Vec<String> = terms.iter().map(|t| t.0.clone()).collect();
+    let ids = lib.photos_with_words(&owned, filter, WORD_CANDIDATES)?;
+    let mut texts = lib.records().text_lines_of(&ids)?;
+    let mut hits = Vec::new();
+    for id in ids {
+        if exclude.contains(&id) {
+            continue;
+        }
+        let Some(rows) = texts.remove(&id) else {
+            continue;
+        };
+        let mut matched = vec![false; terms.len()];
+        let mut whole = vec![false; terms.len()];
+        let (mut shown, mut all) = (0usize, 0usize);
+        let mut lines = Vec::new();
+        for (n, row) in rows.into_iter().enumerate() {
+            all += row.text.len();
+            let mut spans: Vec<(usize, usize)> = Vec::new();
+            for (i, (term, _)) in terms.iter().enumerate() {
+                let found = glimpse_library::words::find(&row.text, term);
+                if !found.is_empty() {
+                    matched[i] = true;
+                    whole[i] |= found.iter().any(|&span| is_whole(&row.text, span));
+                    spans.extend(found);
+                }
+            }
+            if spans.is_empty() {
+                continue;
+            }
+            spans.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+            for (a, b) in spans {
+                match merged.last_mut() {
+                    Some(last) if last.1 >= a => last.1 = last.1.max(b),
+                    _ => merged.push((a, b)),
+                }
+            }
+            shown += merged.iter().map(|(a, b)| b - a).sum::<usize>();
+            lines.push(LineMatch {
+                line: n,
+                text: row.text,
+                spans: merged,
+                quad: row.quad,
+            });
+        }
+        let share_of = |which: &[bool]| -> f64 {
+            let got: usize = terms
+                .iter()
+                .zip(which)
+                .filter(|(_, m)| **m)
+                .map(|(t, _)| t.1)
+                .sum();
+            got as f64 / total as f64
+        };
+        let share = share_of(&matched);
+        if lines.is_empty() || share < MIN_WORD_SHARE {
+            continue;
+        }
+        hits.push(WordHit {
+            id,
+            share,
+            whole: share_of(&whole),
+            density: shown as f64 / all.max(1) as f64,
+            lines,
+        });
+    }
+    hits.sort_by(|a, b| {
+        b.share
+            .total_cmp(&a.share)
+            .then(b.whole.total_cmp(&a.whole))
+            .then(b.density.total_cmp(&a.density))
+            .then(a.id.cmp(&b.id))
+    });
+    Ok(hits)
+}
+
+/// The model's ranking (`clip`, best first, with cosines) and the words' (`words`, best first)
+/// as one, by reciprocal rank fusion; photos the model did not rank are scored against `q` for
+/// their cosine. Ties go to the higher cosine, then the lower id.
+fn fuse(
+    lib: &Library,
+    q: &[f32],
+    clip: Vec<(i64, f32)>,
+    words: &[WordHit],
+) -> Result<Vec<(i64, f32)>, SearchError> {
+    let place = |rank: usize| 1.0 / (RRF_K + rank.min(RRF_DEPTH + 1) as f64);
+    let mut fused: std::collections::HashMap<i64, (f64, f32)> = clip
+        .iter()
+        .enumerate()
+        .map(|(r, (id, s))| (*id, (place(r + 1), *s)))
+        .collect();
+    for (r, w) in words.iter().enumerate() {
+        let entry = match fused.entry(w.id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let Some(v) = lib.stored_vector(w.id)? else {
+                    continue;
+                };
+                e.insert((place(RRF_DEPTH + 1), dot(q, &v)))
+            }
+        };
+        entry.0 += 1.0 / (RRF_K + (r + 1) as f64);
+    }
+    let mut out: Vec<(i64, f64, f32)> = fused.into_iter().map(|(id, (f, s))| (id, f, s)).collect();
+    out.sort_by(|a, b| {
+        b.1.total_cmp(&a.1)
+            .then(b.2.total_cmp(&a.2))
+            .then(a.0.cmp(&b.0))
+    });
+    Ok(out.into_iter().map(|(id, _, s)| (id, s)).collect())
+}
+
+/// The page of photos nearest to `query` (a unit vector) that `req` asks for. Where the
+/// library has read text in its pictures and `req.words` names some, the photos showing them
+/// are fused into the ranking (they are never weak matches), and quoted phrases filter.
 pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, SearchError> {
     let limit = req.limit.max(1);
     // Offsets and limits come from a page (or a caller) and may be anything: saturate, and let
@@ -543,21 +789,43 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
             .saturating_add(req.exclude.len()),
         Sort::Newest | Sort::Oldest => DATE_SORT_MAX.saturating_add(req.exclude.len()),
     };
+    let mut filter = std::borrow::Cow::Borrowed(&req.filter);
+    let mut by_words = Vec::new();
+    if !req.words.is_empty() && lib.records().has_text()? {
+        filter
+            .to_mut()
+            .words
+            .extend(req.words.required.iter().cloned());
+        by_words = word_ranking(lib, &req.words.terms, &filter, &req.exclude)?;
+    }
+    // Fused, the model's first places count whatever the page: ask for them all.
+    let depth = if by_words.is_empty() {
+        need
+    } else {
+        need.max(RRF_DEPTH)
+    };
     let (mut found, exact) = candidates(
         lib,
         query,
-        need,
-        &req.filter,
+        depth,
+        &filter,
         req.exact_max,
         req.caption.as_deref(),
     )?;
-    found.truncate(need);
+    found.truncate(depth);
     rank(&mut found);
     found.retain(|(id, _)| !req.exclude.contains(id));
+    if !by_words.is_empty() {
+        found = fuse(lib, query, found, &by_words)?;
+    }
+    let mut matched: std::collections::HashMap<i64, Vec<LineMatch>> =
+        by_words.into_iter().map(|w| (w.id, w.lines)).collect();
     let floor = req.floor.unwrap_or(f32::NEG_INFINITY);
-    let weak = found.iter().any(|(_, s)| *s < floor);
+    let weak = found
+        .iter()
+        .any(|(id, s)| *s < floor && !matched.contains_key(id));
     if !req.include_weak {
-        found.retain(|(_, s)| *s >= floor);
+        found.retain(|(id, s)| *s >= floor || matched.contains_key(id));
     }
     // Sorting by date needs every match's date; sorting by score only the page's.
     let mut infos = std::collections::HashMap::new();
@@ -587,6 +855,7 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
         lib,
         page,
         &mut infos,
+        &mut matched,
         has_more,
         weak && !req.include_weak,
         exact,
@@ -607,13 +876,22 @@ pub fn browse(lib: &Library, req: &Request) -> Result<Page, SearchError> {
     let has_more = rows.len() > limit;
     let page: Vec<(i64, Option<f32>)> = rows.iter().take(limit).map(|i| (i.id, None)).collect();
     let mut infos = rows.into_iter().take(limit).map(|i| (i.id, i)).collect();
-    join(lib, page, &mut infos, has_more, false, true)
+    join(
+        lib,
+        page,
+        &mut infos,
+        &mut Default::default(),
+        has_more,
+        false,
+        true,
+    )
 }
 
 fn join(
     lib: &Library,
     page: Vec<(i64, Option<f32>)>,
     infos: &mut std::collections::HashMap<i64, PhotoInfo>,
+    matched: &mut std::collections::HashMap<i64, Vec<LineMatch>>,
     has_more: bool,
     weaker_hidden: bool,
     exact: bool,
@@ -640,6 +918,7 @@ fn join(
                 score,
                 thumbnail,
                 tags,
+                words: matched.remove(&id).unwrap_or_default(),
             })
         })
         .collect();
@@ -929,6 +1208,166 @@ mod tests {
         let only = parse("-cat");
         assert_eq!((only.text.as_str(), only.minus.len()), ("", 1));
         assert_eq!(parse(r#""a quoted phrase""#).text, "a quoted phrase");
+    }
+
+    #[test]
+    fn whole_words_are_told_from_parts_of_words() {
+        let text = "Certificate: cat café 東京駅";
+        let at = |t: &str| {
+            let a = text.find(t).unwrap();
+            (a, a + t.len())
+        };
+        assert!(is_whole(text, at("cat ")));
+        assert!(is_whole(text, at("café")));
+        assert!(!is_whole(text, (4, 7)), "cat inside Certificate");
+        assert!(is_whole(text, at("Certificate")));
+        assert!(is_whole(text, at("東京")), "CJK runs its words together");
+        assert!(!is_whole(text, (1, 3)));
+        assert!(
+            !is_whole(text, (0, 99)),
+            "a range outside the text is no word"
+        );
+    }
+
+    #[test]
+    fn quoted_phrases_are_terms_a_result_must_show() {
+        let p = parse(r#"receipt "Tesco Express" 12.40 -"old" - x"#);
+        assert_eq!(p.text, "receipt Tesco Express 12.40 - x");
+        assert_eq!(p.terms, ["receipt", "Tesco Express", "12.40", "x"]);
+        assert_eq!(p.quoted, ["Tesco Express"]);
+        assert_eq!(p.minus, ["old"]);
+        let w = p.words();
+        assert_eq!(w.required, ["Tesco Express"]);
+        assert_eq!(w.terms, p.terms);
+        assert!(parse("-cat").words().is_empty());
+    }
+
+    /// The ids and cosines of a page, in order.
+    fn ranked(page: &Page) -> Vec<(i64, Option<f32>)> {
+        page.hits.iter().map(|h| (h.photo.id, h.score)).collect()
+    }
+
+    #[test]
+    fn photos_showing_the_words_are_fused_to_the_top_and_quotes_filter() {
+        use glimpse_library::catalog::{TextLineRow, TextOutcome};
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = library(dir.path(), 30);
+        let q = unit(vec![1.0, 3.0, 0.5, 0.0]);
+        let words = |text: &str, limit: usize| Request {
+            words: parse(text).words(),
+            ..Request::new(limit)
+        };
+        // No text read anywhere: words change nothing, quotes filter nothing.
+        let plain = nearest(&lib, &q, &Request::new(10)).unwrap();
+        for query in ["tesco", r#""tesco""#] {
+            let page = nearest(&lib, &q, &words(query, 10)).unwrap();
+            assert_eq!(ranked(&page), ranked(&plain), "{query}");
+            assert!(page.hits.iter().all(|h| h.words.is_empty()));
+        }
+        let line = |text: &str| TextLineRow {
+            text: text.into(),
+            quad: [[0.0, 0.0], [9.0, 0.0], [9.0, 3.0], [0.0, 3.0]],
+            confidence: 0.8,
+        };
+        let read = |lines: &[&str]| TextOutcome::Lines(lines.iter().map(|l| line(l)).collect());
+        // Ids are 1..=30; photo i has the vector (1, i-1, 0.5, 0): the model ranks 4 first
+        // and 29, 30 last.
+        lib.store_text(
+            "t",
+            &[
+                (30, read(&["TESCO Express", "Total 12.40"])),
+                (29, read(&["a long receipt that mentions tesco once"])),
+                (4, read(&["Exit"])),
+                (28, read(&["the"])),
+                (27, read(&["a cat in a hat"])),
+                (26, read(&["Certificate"])),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            ranked(&nearest(&lib, &q, &Request::new(10)).unwrap()),
+            ranked(&plain)
+        );
+        let page = nearest(&lib, &q, &words("tesco", 10)).unwrap();
+        let ids: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+        // The sign that says little else first, then the receipt (both last for the model),
+        // then the model's best.
+        assert_eq!(ids[..3], [30, 29, 4], "{ids:?}");
+        let shown = &page.hits[0].words;
+        assert_eq!(shown.len(), 1);
+        assert_eq!((shown[0].line, shown[0].spans.clone()), (0, vec![(0, 5)]));
+        assert_eq!(page.hits[1].words[0].spans, [(29, 34)]);
+        assert!(page.hits[2].words.is_empty());
+        // The cosine stays the model's, and a photo shown by words is never a weak match.
+        let floor = Request {
+            floor: Some(0.9999),
+            ..words("TESCO", 10)
+        };
+        let page = nearest(&lib, &q, &floor).unwrap();
+        assert!(page.weaker_hidden);
+        assert_eq!(
+            ranked(&page).iter().map(|h| h.0).collect::<Vec<_>>(),
+            [30, 29, 4]
+        );
+        assert!(page.hits[0].score < Some(0.96));
+        // A whole word before the same letters inside another word, the model aside.
+        let page = nearest(&lib, &q, &words("cat", 10)).unwrap();
+        let ids: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+        assert_eq!(ids[..2], [27, 26], "{ids:?}");
+        // A stray short word of a long description does not rank a photo.
+        let page = nearest(&lib, &q, &words("dog on the beach", 10)).unwrap();
+        assert!(page.hits.iter().all(|h| h.words.is_empty()));
+        // Quoted: only photos that show it, the model's order among them; a page is stable.
+        // ("tesco" is under half of the words here, so the model alone orders them.)
+        let page = nearest(&lib, &q, &words(r#""tesco" something"#, 10)).unwrap();
+        assert_eq!(
+            ranked(&page).iter().map(|h| h.0).collect::<Vec<_>>(),
+            [29, 30]
+        );
+        let page = nearest(&lib, &q, &words(r#""12.40" tesco"#, 10)).unwrap();
+        assert_eq!(ranked(&page).iter().map(|h| h.0).collect::<Vec<_>>(), [30]);
+        let first = nearest(&lib, &q, &words("tesco", 2)).unwrap();
+        let second = nearest(
+            &lib,
+            &q,
+            &Request {
+                offset: 2,
+                ..words("tesco", 2)
+            },
+        )
+        .unwrap();
+        let all = nearest(&lib, &q, &words("tesco", 4)).unwrap();
+        assert!(first.has_more);
+        assert_eq!(
+            [ranked(&first), ranked(&second)].concat(),
+            ranked(&all),
+            "pages are slices of one ranking"
+        );
+        // Excluded photos stay out, matched or not; sorting by date keeps the word matches.
+        let page = nearest(
+            &lib,
+            &q,
+            &Request {
+                exclude: vec![30],
+                ..words("tesco", 30)
+            },
+        )
+        .unwrap();
+        assert!(page.hits.iter().all(|h| h.photo.id != 30));
+        let dated = nearest(
+            &lib,
+            &q,
+            &Request {
+                sort: Sort::Newest,
+                floor: Some(0.9999),
+                ..words("tesco", 30)
+            },
+        )
+        .unwrap();
+        assert!(dated
+            .hits
+            .iter()
+            .any(|h| h.photo.id == 30 && !h.words.is_empty()));
     }
 
     #[test]

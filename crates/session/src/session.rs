@@ -10,8 +10,8 @@ use crate::serve::{Scope, ServeError};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
     FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
-    LabelSuggestion, ModelChoices, ModelProgress, ModelState, PhotoDetail, ProgressView, RootInfo,
-    SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
+    LabelSuggestion, LineMatchView, ModelChoices, ModelProgress, ModelState, PhotoDetail,
+    ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -985,6 +985,7 @@ impl Session {
                 });
             }
             req.floor = Some(eng.files.calibration.relevance_floor);
+            req.words = parsed.words();
             search::for_caption(&mut reader, &mut req, || eng.caption_direction())?;
             let vector = {
                 let mut recent = lock(&eng.recent);
@@ -1031,6 +1032,8 @@ impl Session {
             formats: PhotoFilter::formats_named(&f.types),
             tag: f.tag.clone().filter(|t| !t.is_empty()),
             has_location: f.has_location,
+            has_text: f.has_text,
+            words: Vec::new(),
         })
     }
 
@@ -1537,6 +1540,7 @@ fn hit_view(h: search::Hit) -> HitView {
     HitView {
         photo: PhotoDetail::new(h.photo, thumbnail, h.tags),
         score: h.score,
+        words: h.words.into_iter().map(LineMatchView::from).collect(),
     }
 }
 

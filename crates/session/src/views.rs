@@ -5,6 +5,7 @@
 
 use glimpse_library::catalog::PhotoInfo;
 use glimpse_library::pipeline::Progress;
+use glimpse_query::search::LineMatch;
 use serde::{Deserialize, Serialize};
 
 /// The names the page listens to (`events` in `api.ts`), so the shell and the session emit the
@@ -322,6 +323,8 @@ pub struct FilterSpec {
     pub types: Vec<String>,
     /// Only photos with (true) or without (false) a GPS position.
     pub has_location: Option<bool>,
+    /// Only photos in which text was read (true), or none (false).
+    pub has_text: Option<bool>,
 }
 
 /// One page of a search: by text, by any image file, or by a library photo.
@@ -375,6 +378,38 @@ pub struct HitView {
     pub photo: PhotoDetail,
     /// Cosine to the query; none in a listing (a filter with nothing to look for).
     pub score: Option<f32>,
+    /// The lines of the photo's text the query's words matched (none: it matched by meaning
+    /// alone), so the window can show the words and outline them.
+    pub words: Vec<LineMatchView>,
+}
+
+/// A line of a photo's text that a query's words matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LineMatchView {
+    /// The line's number in the photo's text.
+    pub line: usize,
+    /// The line as read.
+    pub text: String,
+    /// Where the words are in `text`: [start, end) in UTF-16 code units, as the page's strings
+    /// index.
+    pub spans: Vec<[usize; 2]>,
+    /// The line's box: four corners [x, y] in pixels of the upright picture (its `width` ×
+    /// `height`), clockwise from the top left of the text.
+    pub quad: [[f32; 2]; 4],
+}
+
+impl From<LineMatch> for LineMatchView {
+    fn from(m: LineMatch) -> Self {
+        // Byte offsets of the engine's string as the page's: UTF-16 units before each.
+        let units = |byte: usize| m.text.get(..byte).map_or(0, |s| s.encode_utf16().count());
+        LineMatchView {
+            line: m.line,
+            spans: m.spans.iter().map(|&(a, b)| [units(a), units(b)]).collect(),
+            text: m.text.clone(),
+            quad: m.quad,
+        }
+    }
 }
 
 /// A page of results.

@@ -152,6 +152,8 @@ export interface Filter {
   types?: string[];
   /** Only photos with (true) or without (false) a GPS position; null = either. */
   hasLocation?: boolean | null;
+  /** Only photos in which text was read (true), or none was (false); null = either. */
+  hasText?: boolean | null;
 }
 
 export type Sort = "score" | "newest" | "oldest";
@@ -174,6 +176,21 @@ export interface SearchQuery {
 export interface Hit extends PhotoDetail {
   /** Similarity to the query; null in a listing (filters with nothing to look for). */
   score: number | null;
+  /** The lines of the photo's text the query's words matched; empty when it matched by
+   * meaning alone. */
+  words: LineMatch[];
+}
+
+/** A line of a photo's text that the query's words matched. */
+export interface LineMatch {
+  /** The line's number in the photo's text. */
+  line: number;
+  text: string;
+  /** Where the words are in `text`: [start, end) in UTF-16 code units (`text.slice(start, end)`). */
+  spans: number[][];
+  /** The line's box: four corners [x, y] in pixels of the upright picture (`width` × `height`),
+   * clockwise from the top left of the text. */
+  quad: number[][];
 }
 
 /** A copy in a group of duplicates: the photo and its similarity to the keeper (1 for it). */

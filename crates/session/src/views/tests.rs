@@ -679,10 +679,20 @@ fn photo(full: bool) -> PhotoDetail {
     }
 }
 
+fn line_match(full: bool) -> LineMatchView {
+    LineMatchView {
+        line: 2,
+        text: "TESCO Express".into(),
+        spans: if full { vec![[0, 5]] } else { vec![] },
+        quad: [[1.0, 2.0], [30.0, 2.0], [30.0, 12.0], [1.0, 12.0]],
+    }
+}
+
 fn hit(full: bool) -> HitView {
     HitView {
         photo: photo(full),
         score: full.then_some(0.31),
+        words: if full { vec![line_match(true)] } else { vec![] },
     }
 }
 
@@ -816,6 +826,7 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     c.view("ExportReport", &export_report(true), &export_report(false));
     c.view("PhotoDetail", &photo(true), &photo(false));
     c.view("Hit", &hit(true), &hit(false));
+    c.view("LineMatch", &line_match(true), &line_match(false));
     c.view("SearchPage", &search_page(true), &search_page(false));
     c.view("DupeMember", &dupe_member(true), &dupe_member(false));
     c.view("DupeGroup", &dupe_group(true), &dupe_group(false));
@@ -953,11 +964,33 @@ fn the_engine_reads_the_fields_serde_declares() {
 fn queries_deserialise_from_the_window() {
     let q: SearchQuery = serde_json::from_str(
         r#"{"text":"dog","limit":50,"offset":100,"includeWeak":true,"sort":"newest",
-            "filter":{"after":"2024-01-01","types":["jpg"]}}"#,
+            "filter":{"after":"2024-01-01","types":["jpg"],"hasText":true}}"#,
     )
     .expect("query");
+    assert_eq!(q.filter.has_text, Some(true));
     assert_eq!(q.text.as_deref(), Some("dog"));
     assert_eq!((q.limit, q.offset, q.include_weak), (50, 100, true));
     assert_eq!(q.filter.types, vec!["jpg".to_string()]);
     assert_eq!(q.example_photo_id, None);
+}
+
+#[test]
+fn matched_words_are_spans_of_the_page_s_strings() {
+    let text = "Café 東京 😀 tesco";
+    let spans = [
+        glimpse_library::words::find(text, "東京"),
+        glimpse_library::words::find(text, "TESCO"),
+    ]
+    .concat();
+    assert_eq!(spans, [(6, 12), (18, 23)]);
+    let view = LineMatchView::from(glimpse_query::search::LineMatch {
+        line: 1,
+        text: text.into(),
+        spans,
+        quad: [[0.0, 0.0], [9.0, 0.0], [9.0, 3.0], [0.0, 3.0]],
+    });
+    // In UTF-16 units, as `text.slice(start, end)` takes them: the emoji is two.
+    assert_eq!(view.spans, [[5, 7], [11, 16]]);
+    let units: Vec<u16> = text.encode_utf16().collect();
+    assert_eq!(String::from_utf16_lossy(&units[11..16]), "tesco");
 }
