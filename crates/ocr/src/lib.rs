@@ -1,3 +1,4 @@
+#![allow(dead_code)] // temporary: the pipeline that uses these lands next
 //! Words in photos: one upright picture in, the lines of text in it out, each with its box and
 //! confidence, matching the Python reference (RapidOCR 1.4.4 on PaddleOCR's PP-OCRv4 models).
 //!
@@ -7,7 +8,12 @@
 //! line) → recognition (batched, CTC-decoded with the dictionary stored in the graph) →
 //! [`TextLine`]s in the picture's own pixel coordinates.
 
+mod contour;
+mod geometry;
 pub mod models;
+mod offset;
+mod resize;
+mod warp;
 
 pub use models::{OcrModelError, OcrModelFiles};
 
