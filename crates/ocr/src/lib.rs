@@ -1,4 +1,3 @@
-#![allow(dead_code)] // temporary: the pipeline that uses these lands next
 //! Words in photos: one upright picture in, the lines of text in it out, each with its box and
 //! confidence, matching the Python reference (RapidOCR 1.4.4 on PaddleOCR's PP-OCRv4 models).
 //!
@@ -8,14 +7,19 @@
 //! line) → recognition (batched, CTC-decoded with the dictionary stored in the graph) →
 //! [`TextLine`]s in the picture's own pixel coordinates.
 
+mod classify;
 mod contour;
+mod detect;
 mod geometry;
 pub mod models;
 mod offset;
+mod reader;
+mod recognize;
 mod resize;
 mod warp;
 
 pub use models::{OcrModelError, OcrModelFiles};
+pub use reader::{OcrError, Reader, TextProbe};
 
 /// One line of text found in a picture; what the catalog stores and search matches against.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
