@@ -7,9 +7,19 @@
 //! line) → recognition (batched, CTC-decoded with the dictionary stored in the graph) →
 //! [`TextLine`]s in the picture's own pixel coordinates.
 
+mod classify;
+mod contour;
+mod detect;
+mod geometry;
 pub mod models;
+mod offset;
+mod reader;
+mod recognize;
+mod resize;
+mod warp;
 
 pub use models::{OcrModelError, OcrModelFiles};
+pub use reader::{OcrError, Reader, TextProbe};
 
 /// One line of text found in a picture; what the catalog stores and search matches against.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
