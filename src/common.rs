@@ -28,6 +28,14 @@ pub(crate) fn load_runtime_offline(offline: bool) -> Result<Runtime, runtime::Ru
     runtime::load_with_progress(&runtime_options(offline), &mut bar)
 }
 
+/// The OCR models: the folder `GLIMPSE_OCR_MODELS` names, or the cache, fetched into it
+/// unless offline (with a bar).
+pub(crate) fn load_ocr_models(cli: &Cli) -> Result<glimpse_ocr::OcrModelFiles> {
+    let mut bar = progress::download_bar("OCR models (PP-OCRv4)");
+    glimpse_ocr::models::locate(&runtime_options(cli.offline), &mut bar)
+        .context("the OCR models are not available")
+}
+
 /// A model folder for a name or folder, downloading what is missing unless offline (with a
 /// bar per file unless quiet).
 pub(crate) fn ensure_model(

@@ -10,16 +10,42 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::args::EncoderArgs;
-use crate::common::{library_model, load_runtime_offline, report_image_provider, threads_or_all};
+use crate::common::{
+    library_model, load_ocr_models, load_runtime_offline, report_image_provider, threads_or_all,
+};
 use crate::{progress, Cli};
+use glimpse_ocr::{Reader, OCR_VERSION};
 
 /// `glimpse index`.
 #[derive(Args)]
 pub(crate) struct IndexCmd {
     #[command(flatten)]
     encoder: EncoderArgs,
+    #[command(flatten)]
+    text: TextArgs,
     /// Photo folders (added to the library's roots).
     roots: Vec<PathBuf>,
+}
+
+/// Whether the words in pictures are read after indexing.
+#[derive(Args)]
+pub(crate) struct TextArgs {
+    /// Don't read the words in pictures this time (they are read by a later run).
+    #[arg(long, env = "GLIMPSE_NO_TEXT", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    no_text: bool,
+    /// Read the words in this library's pictures, or not, from now on (remembered; on by
+    /// default: reading text costs several times what indexing a picture does).
+    #[arg(long, value_name = "on|off", value_parser = parse_switch)]
+    read_text: Option<bool>,
+}
+
+fn parse_switch(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected on or off, not {other:?}")),
+    }
 }
 
 /// Indexes the folders given, else the library's roots.
@@ -34,6 +60,7 @@ pub(crate) fn run(cli: &Cli, cmd: &IndexCmd) -> Result<ExitCode> {
     if roots.is_empty() {
         anyhow::bail!("no photo folders: give some, e.g. `glimpse index ~/Pictures`");
     }
+    let mut text = TextPass::new(cli, &cmd.encoder, &cmd.text, &lib)?;
     run_index(
         cli,
         &mut lib,
@@ -41,7 +68,82 @@ pub(crate) fn run(cli: &Cli, cmd: &IndexCmd) -> Result<ExitCode> {
         &roots,
         threads_or_all(cmd.encoder.threads),
     )?;
+    text.run(cli, &mut lib)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The words-in-pictures pass of `index` and `watch`, run after each indexing job; its reader is
+/// opened the first time there is text to read (the OCR models may have to be downloaded).
+pub(crate) struct TextPass {
+    device: glimpse_clip::device::DeviceOptions,
+    reader: Option<Reader>,
+    /// Off for this run (`--no-text`) or for this library.
+    off: bool,
+}
+
+impl TextPass {
+    /// Applies `--read-text` to the library and decides whether this run reads text.
+    pub(crate) fn new(
+        cli: &Cli,
+        encoder: &EncoderArgs,
+        args: &TextArgs,
+        lib: &Library,
+    ) -> Result<Self> {
+        if let Some(on) = args.read_text {
+            lib.records().set_read_text(on)?;
+            if !cli.quiet {
+                let now = if on { "on" } else { "off" };
+                eprintln!("glimpse: reading the words in pictures is {now} for this library");
+            }
+        }
+        Ok(TextPass {
+            device: encoder.device.options(),
+            reader: None,
+            off: args.no_text || !lib.records().read_text()?,
+        })
+    }
+
+    /// Reads the words in the pictures not read yet, with a progress bar, and says what it found.
+    pub(crate) fn run(&mut self, cli: &Cli, lib: &mut Library) -> Result<()> {
+        if self.off || lib.photos_needing_text(OCR_VERSION, 0, 1)?.is_empty() {
+            return Ok(());
+        }
+        let reader = match &mut self.reader {
+            Some(r) => r,
+            None => {
+                let rt =
+                    load_runtime_offline(cli.offline).context("ONNX Runtime is not available")?;
+                let models = load_ocr_models(cli)?;
+                let r = Reader::open(&rt.env, &models, &self.device)
+                    .context("cannot open the OCR models")?;
+                self.reader.insert(r)
+            }
+        };
+        let pb = progress::index_bar(cli.quiet);
+        let summary = lib.read_text(reader, &Control::default(), &mut |p| {
+            pb.set_length(p.total as u64);
+            pb.set_position(p.done as u64);
+            if let Some(c) = &p.current {
+                pb.set_message(format!("reading text: {}", c.to_string_lossy()));
+            }
+        })?;
+        pb.finish_and_clear();
+        if !cli.quiet {
+            let p = &summary.progress;
+            eprintln!(
+                "glimpse: read the text in {} photos: {} show text, {} failed; {:.1} photos/s",
+                p.done, p.with_text, p.failed, p.rate
+            );
+            if summary.stopped_reading > 0 {
+                eprintln!(
+                    "glimpse: {} picture(s) stopped Glimpse twice while their text was read \
+                     and are not read again",
+                    summary.stopped_reading
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The image encoder of an indexing command, opened the first time a scan finds photos to

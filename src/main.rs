@@ -18,6 +18,7 @@ mod roots;
 mod runtime;
 mod status;
 mod tags;
+mod text;
 mod watch;
 
 /// Find photos on your own computer by describing them. Everything runs locally.
@@ -75,6 +76,8 @@ enum Command {
     Dupes(dupes::DupesCmd),
     /// List the downloadable models, or fetch one.
     Models(models::ModelsCmd),
+    /// What pictures say: the lines of text in each, with boxes and confidence (JSON lines).
+    Text(text::TextCmd),
 }
 
 fn main() -> ExitCode {
@@ -113,5 +116,6 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Tags(cmd) => tags::tags(cli, cmd),
         Command::Dupes(cmd) => dupes::run(cli, cmd),
         Command::Models(cmd) => models::run(cli, cmd),
+        Command::Text(cmd) => text::run(cli, cmd),
     }
 }

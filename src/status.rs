@@ -54,6 +54,8 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         (Vec::new(), Vec::new())
     };
     let provider = records.provider()?;
+    let text = records.text_progress(glimpse_ocr::OCR_VERSION)?;
+    let read_text = records.read_text()?;
     let auto_tags: Vec<serde_json::Value> = records
         .tag_rules()?
         .into_iter()
@@ -131,6 +133,13 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         "max_encodes_per_photo": max_encodes,
         "formats": formats,
         "auto_tags": auto_tags,
+        "text": {
+            "on": read_text,
+            "total": text.total,
+            "read": text.read,
+            "with_text": text.with_text,
+            "failed": text.failed,
+        },
     });
     if *json {
         println!("{info}");
@@ -174,6 +183,14 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         for (r, n) in &stats.failures {
             println!("  {n:>6}  {r}");
         }
+        println!(
+            "text: read in {} of {} photos ({} show text, {} could not be read); reading is {}",
+            text.read,
+            text.total,
+            text.with_text,
+            text.failed,
+            if read_text { "on" } else { "off" }
+        );
         if !stats.notes.is_empty() {
             println!(
                 "indexed with a note (a viewer shows them; the picture may not be all there):"

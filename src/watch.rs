@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use crate::args::EncoderArgs;
 use crate::common::threads_or_all;
-use crate::index::{run_index, IndexEncoder};
+use crate::index::{run_index, IndexEncoder, TextArgs, TextPass};
 use crate::Cli;
 
 /// `glimpse watch`.
@@ -16,6 +16,8 @@ use crate::Cli;
 pub(crate) struct WatchCmd {
     #[command(flatten)]
     encoder: EncoderArgs,
+    #[command(flatten)]
+    text: TextArgs,
 }
 
 /// Indexes, then re-indexes the roots a change touches until stopped.
@@ -27,7 +29,9 @@ pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
         anyhow::bail!("no photo folders yet: add some with `glimpse roots add DIR`");
     }
     let threads = threads_or_all(cmd.encoder.threads);
+    let mut text = TextPass::new(cli, &cmd.encoder, &cmd.text, &lib)?;
     run_index(cli, &mut lib, &enc, &roots, threads)?;
+    text.run(cli, &mut lib)?;
     let (mut watcher, offline) = glimpse_library::watch::Watcher::new(&roots)?;
     for r in offline {
         eprintln!(
@@ -51,6 +55,7 @@ pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
             last_look = Some(std::time::Instant::now());
             if looks.changed(&lib.records().roots()?) {
                 run_index(cli, &mut lib, &enc, &roots, threads)?;
+                text.run(cli, &mut lib)?;
                 watcher = glimpse_library::watch::Watcher::new(&roots)?.0;
                 continue;
             }
@@ -65,6 +70,7 @@ pub(crate) fn run(cli: &Cli, cmd: &WatchCmd) -> Result<ExitCode> {
                 );
                 if !touched.is_empty() {
                     run_index(cli, &mut lib, &enc, &touched, threads)?;
+                    text.run(cli, &mut lib)?;
                 }
             }
             None if stop.load(std::sync::atomic::Ordering::Relaxed) => break,

@@ -86,7 +86,7 @@ const MODULE_LAYERS: &[ModuleLayer] = &[ModuleLayer {
     krate: "glimpse-library",
     modules: &["catalog", "vectors", "sketch", "thumbs", "lock", "words"],
     must_not_reach: &[
-        "scan", "prepare", "pipeline", "inflight", "library", "autotag", "watch",
+        "scan", "prepare", "pipeline", "inflight", "library", "autotag", "watch", "ocr",
     ],
     why: "storage never imports the indexing stages: the pipeline hands the store the store's \
           own row types",

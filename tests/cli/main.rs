@@ -3,6 +3,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod text;
 
 use std::path::PathBuf;
 use std::process::Output;

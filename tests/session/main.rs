@@ -9,7 +9,7 @@ mod common;
 use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse_session::serve::ServeError;
 use glimpse_session::views::{
-    AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, RootInfo, SearchQuery,
+    AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, ProgressPhase, RootInfo, SearchQuery,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -2070,4 +2070,109 @@ fn words_read_in_pictures_are_shown_with_results_and_filter_them() {
             .collect::<Vec<_>>(),
         [id]
     );
+}
+
+#[test]
+fn the_words_in_pictures_are_read_after_indexing_and_give_way_to_a_folder_added_meanwhile() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink_events = events.clone();
+    let library = dir.path().join("library");
+    let mut cfg = common::session_config(&library, &common::shape_model());
+    cfg.ocr_models = glimpse_session::OcrModels::Folder(common::ocr_models());
+    let session = Session::new(cfg, Arc::new(move |e| sink_events.lock().unwrap().push(e)));
+    session.start().unwrap();
+    let set = common::fixture("ocr/set");
+    let (first, second) = (dir.path().join("first"), dir.path().join("second"));
+    for (folder, names) in [
+        (
+            &first,
+            &["00-blank.jpg", "12-dark.jpg", "31-light.jpg", "37-dark.jpg"][..],
+        ),
+        (&second, &["38-dark.jpg", "33-dark.jpg"][..]),
+    ] {
+        std::fs::create_dir_all(folder).unwrap();
+        for n in names {
+            std::fs::copy(set.join(n), folder.join(n)).unwrap();
+        }
+    }
+    session.add_root(&first).unwrap();
+
+    // Once the text phase shows, a second folder is added: it is indexed first, and the words
+    // of both folders are read after.
+    let text_phase = |events: &Mutex<Vec<Event>>| {
+        events.lock().unwrap().iter().any(|e| {
+            matches!(e, Event::IndexProgress(p) if p.phase == ProgressPhase::Text)
+                || matches!(e, Event::IndexState(s) if s.progress.as_ref()
+                    .is_some_and(|p| p.phase == ProgressPhase::Text))
+        })
+    };
+    let start = Instant::now();
+    while !text_phase(&events) {
+        assert!(start.elapsed() < IDLE, "no text phase was shown");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    session.add_root(&second).unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+
+    let progress = glimpse_library::Records::open(&library)
+        .unwrap()
+        .text_progress(glimpse_ocr::OCR_VERSION)
+        .unwrap();
+    assert_eq!(
+        (progress.total, progress.read, progress.with_text),
+        (6, 6, 5),
+        "{progress:?}"
+    );
+    let first_hit = |q: &str| {
+        let page = session.search(&text(q)).unwrap();
+        let hit = page.hits.into_iter().next().expect("a result");
+        (
+            hit.photo
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            hit.words.iter().map(|w| w.text.clone()).collect::<Vec<_>>(),
+        )
+    };
+    let (name, words) = first_hit("password");
+    assert_eq!(
+        (name.as_str(), words),
+        ("38-dark.jpg", vec!["password".to_string()])
+    );
+    assert!(["12-dark.jpg", "31-light.jpg"].contains(&first_hit("pharmacy").0.as_str()));
+    // The folder added meanwhile did not wait for the first folder's four pictures to be read.
+    let events_seen = events.lock().unwrap().clone();
+    let second_job = events_seen
+        .iter()
+        .position(|e| matches!(e, Event::IndexFinished(f) if f.encoded == 2))
+        .expect("the second folder's job");
+    let read_before = events_seen[..second_job]
+        .iter()
+        .filter_map(|e| match e {
+            Event::IndexProgress(p) if p.phase == ProgressPhase::Text => Some(p.done),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(
+        read_before < 4,
+        "the pass read {read_before} pictures first"
+    );
+    // The text phase counted what it read and what showed text.
+    let last_text = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::IndexProgress(p) if p.phase == ProgressPhase::Text => Some(p.clone()),
+            _ => None,
+        })
+        .last()
+        .expect("text progress events");
+    assert_eq!(last_text.done, last_text.total, "{last_text:?}");
+    assert!(last_text.with_text >= 1, "{last_text:?}");
 }

@@ -123,11 +123,11 @@ describe("small formats", () => {
   });
   it("progress line with rate and ETA", () => {
     const line = formatProgress(
-      { done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null },
+      { phase: "photos", done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null, withText: 0 },
       "en-US",
     );
     expect(line).toBe("1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left · 2 failed in this run");
-    const early = formatProgress({ done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
+    const early = formatProgress({ phase: "photos", done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null, withText: 0 }, "en-US");
     expect(early).toBe("0 of 10 photos in this run · starting… · estimating time left…");
   });
   it("root status text", () => {

@@ -2254,6 +2254,14 @@ impl Catalog {
         Ok(())
     }
 
+    /// Removes a setting (reading it then gives `None`).
+    pub fn clear_setting(&self, key: &str) -> Result<(), CatalogError> {
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [key])
+            .ctx("remove setting")?;
+        Ok(())
+    }
+
     /// Reads a setting.
     pub fn setting(&self, key: &str) -> Result<Option<String>, CatalogError> {
         self.conn

@@ -27,6 +27,7 @@ mod hash;
 mod inflight;
 mod library;
 pub mod lock;
+pub mod ocr;
 pub mod pipeline;
 pub mod prepare;
 mod records;

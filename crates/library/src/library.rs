@@ -119,7 +119,7 @@ impl Plan {
 pub struct Library {
     dir: PathBuf,
     /// The source of truth (its catalog), read by the front ends through [`Library::records`].
-    records: Records,
+    pub(crate) records: Records,
     /// The preview cache.
     thumbs: Thumbs,
     /// How often a running job saves the vector index ([`SAVE_EVERY`] unless changed): what a
@@ -605,7 +605,7 @@ impl Library {
     }
 
     /// Refuses a change to the vector index from a reader handle.
-    fn must_write(&self) -> Result<(), LibraryError> {
+    pub(crate) fn must_write(&self) -> Result<(), LibraryError> {
         match self.writer {
             Some(_) => Ok(()),
             None => Err(LibraryError::ReadOnly),

@@ -50,7 +50,7 @@ impl Control {
         self.paused.load(Ordering::SeqCst)
     }
     /// Blocks while paused; returns false if cancelled.
-    fn wait_if_paused(&self) -> bool {
+    pub(crate) fn wait_if_paused(&self) -> bool {
         while self.is_paused() && !self.is_cancelled() {
             std::thread::sleep(Duration::from_millis(50));
         }

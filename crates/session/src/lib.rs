@@ -13,8 +13,10 @@ pub mod picture;
 pub mod reveal;
 pub mod serve;
 mod session;
+mod text;
 pub mod views;
 
 pub use session::{
     Session, SessionConfig, SessionError, Sink, DROPS_KEPT, FAILURES_SHOWN, MAX_PAGE,
 };
+pub use text::OcrModels;

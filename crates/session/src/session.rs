@@ -7,6 +7,7 @@
 use crate::picture::{self, Rgba};
 use crate::reveal::RevealPlan;
 use crate::serve::{Scope, ServeError};
+use crate::text::{self, LazyReader, OcrModels};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
     FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
@@ -139,6 +140,9 @@ pub struct SessionConfig {
     pub device: DeviceOptions,
     /// Decoder threads for indexing.
     pub threads: usize,
+    /// Where the OCR models come from (the words in photos are read after each indexing job
+    /// unless the library turned that off).
+    pub ocr_models: OcrModels,
 }
 
 impl SessionConfig {
@@ -152,6 +156,7 @@ impl SessionConfig {
             runtime: RuntimeOptions::default(),
             device: DeviceOptions::new(glimpse_clip::device::Device::Auto),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ocr_models: OcrModels::Locate,
         }
     }
 }
@@ -432,7 +437,19 @@ impl Session {
         let indexer = match writer {
             Some(w) => {
                 let threads = chosen_threads(w.records().index_threads()?, self.cfg.threads);
-                Some(Indexer::spawn(w, image.clone(), threads, self.sink.clone()))
+                let text = LazyReader::new(
+                    rt.env.clone(),
+                    self.cfg.ocr_models.clone(),
+                    self.cfg.runtime.clone(),
+                    self.cfg.device.clone(),
+                );
+                Some(Indexer::spawn(
+                    w,
+                    image.clone(),
+                    text,
+                    threads,
+                    self.sink.clone(),
+                ))
             }
             None => None,
         };
@@ -1604,6 +1621,9 @@ enum Cmd {
     Remove(PathBuf, Sender<Result<usize, LibraryError>>),
     /// Take photos moved to the Trash out of the library, answering when done.
     Forget(Vec<i64>, Sender<Result<usize, LibraryError>>),
+    /// Read the words in the photos not read yet (after each job; it gives way to any other
+    /// command and is asked for again after it).
+    ReadText,
     /// End the thread.
     Stop,
 }
@@ -1619,6 +1639,8 @@ struct Shared {
     busy: std::sync::atomic::AtomicUsize,
     /// The engine is being swapped: run no further job, end the thread.
     stopping: AtomicBool,
+    /// A text pass is running: the next command sent stops it (it is asked for again after).
+    reading_text: AtomicBool,
 }
 
 /// The background worker that owns the writing library handle.
@@ -1631,8 +1653,15 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn spawn(lib: Library, image: Arc<LazyImageEncoder>, threads: usize, sink: Sink) -> Indexer {
+    fn spawn(
+        lib: Library,
+        image: Arc<LazyImageEncoder>,
+        text: LazyReader,
+        threads: usize,
+        sink: Sink,
+    ) -> Indexer {
         let (tx, rx) = mpsc::channel();
+        let again = tx.clone();
         let shared = Arc::new(Shared {
             state: Mutex::new(IndexState::default()),
             control: Mutex::new(None),
@@ -1640,11 +1669,12 @@ impl Indexer {
             threads: std::sync::atomic::AtomicUsize::new(threads.max(1)),
             busy: std::sync::atomic::AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            reading_text: AtomicBool::new(false),
         });
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("glimpse-indexer".into())
-            .spawn(move || indexer_loop(lib, &image, &rx, &sh, &sink))
+            .spawn(move || indexer_loop(lib, &image, text, (&rx, &again), &sh, &sink))
             .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
             .ok();
         Indexer {
@@ -1673,7 +1703,12 @@ impl Indexer {
         lock(&self.tx).send(cmd).map_err(|_| {
             self.shared.busy.fetch_sub(1, Ordering::SeqCst);
             SessionError::Indexer("the indexer thread is gone")
-        })
+        })?;
+        // A text pass gives way to anything asked of the indexer, paused or not.
+        if self.shared.reading_text.load(Ordering::SeqCst) {
+            self.cancel_job();
+        }
+        Ok(())
     }
 
     fn idle(&self) -> bool {
@@ -1723,7 +1758,8 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 fn indexer_loop(
     mut lib: Library,
     image: &LazyImageEncoder,
-    rx: &Receiver<Cmd>,
+    mut text: LazyReader,
+    (rx, again): (&Receiver<Cmd>, &Sender<Cmd>),
     shared: &Shared,
     sink: &Sink,
 ) {
@@ -1741,6 +1777,12 @@ fn indexer_loop(
         *lock(&shared.state) = st.clone();
         sink(Event::IndexState(st));
     };
+    let read_text_later = || {
+        shared.busy.fetch_add(1, Ordering::SeqCst);
+        if again.send(Cmd::ReadText).is_err() {
+            done(1);
+        }
+    };
     while let Ok(cmd) = rx.recv() {
         if shared.stopping.load(Ordering::SeqCst) {
             // Commands still queued answer "no answer" when their channels drop.
@@ -1755,13 +1797,21 @@ fn indexer_loop(
                 change_roots(&mut lib, c);
                 done(1);
             }
+            Cmd::ReadText => {
+                let gave_way = read_text(&mut lib, &mut text, shared, sink, &publish);
+                done(1);
+                if gave_way && !shared.stopping.load(Ordering::SeqCst) {
+                    read_text_later();
+                }
+            }
             Cmd::Index => {
                 // Requests that piled up while a job ran are one job.
                 let mut merged = 1;
                 let mut later = Vec::new();
                 while let Ok(c) = rx.try_recv() {
                     match c {
-                        Cmd::Index => merged += 1,
+                        // A text pass follows this job anyway.
+                        Cmd::Index | Cmd::ReadText => merged += 1,
                         other => later.push(other),
                     }
                 }
@@ -1801,6 +1851,10 @@ fn indexer_loop(
                 publish(false, None, finished.error.clone());
                 sink(Event::IndexFinished(finished));
                 done(merged);
+                // The words in what was indexed are read next, after what else is waiting.
+                if !text.is_off() && !shared.stopping.load(Ordering::SeqCst) {
+                    read_text_later();
+                }
                 // Anything else that arrived meanwhile runs next, in order; the thread's own
                 // channel keeps them (resent to the back of the queue would reorder them).
                 for c in later {
@@ -1813,7 +1867,7 @@ fn indexer_loop(
                             done(1);
                             return;
                         }
-                        Cmd::Index => {}
+                        Cmd::Index | Cmd::ReadText => {}
                     }
                 }
             }
@@ -1836,8 +1890,88 @@ fn change_roots(lib: &mut Library, cmd: Cmd) {
         Cmd::Forget(ids, reply) => {
             let _ = reply.send(lib.forget_gone(&ids));
         }
-        Cmd::Index | Cmd::Stop => {}
+        Cmd::Index | Cmd::ReadText | Cmd::Stop => {}
     }
+}
+
+/// One text pass on the indexer's thread, shown as the job's text phase and steered by the
+/// same pause and cancel. It gives way as soon as another command waits (a folder added, a
+/// new job): returns true then, so that it is asked for again after them.
+fn read_text(
+    lib: &mut Library,
+    text: &mut LazyReader,
+    shared: &Shared,
+    sink: &Sink,
+    publish: &dyn Fn(bool, Option<ProgressView>, Option<String>),
+) -> bool {
+    use std::sync::atomic::Ordering;
+    if text.is_off() {
+        return false;
+    }
+    let wanted = lib.records().read_text().and_then(|on| {
+        Ok(on
+            && !lib
+                .photos_needing_text(glimpse_ocr::OCR_VERSION, 0, 1)?
+                .is_empty())
+    });
+    match wanted {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            publish(false, None, Some(e.to_string()));
+            return false;
+        }
+    }
+    let reader = match text.get() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("{e}");
+            publish(false, None, Some(e));
+            return false;
+        }
+    };
+    let control = Arc::new(Control::default());
+    if shared.paused.load(Ordering::SeqCst) {
+        control.pause();
+    }
+    *lock(&shared.control) = Some(control.clone());
+    shared.reading_text.store(true, Ordering::SeqCst);
+    // A command sent before the flag was up is waiting already.
+    if shared.stopping.load(Ordering::SeqCst) || shared.busy.load(Ordering::SeqCst) > 1 {
+        control.cancel();
+    }
+    let mut last = Instant::now() - PROGRESS_EVERY;
+    let result = lib.read_text(reader, &control, &mut |p| {
+        let view = text::progress_view(p);
+        let first = p.done == 0;
+        lock(&shared.state).progress = Some(view.clone());
+        if first {
+            publish(true, Some(view), None);
+        } else if p.done == p.total || control.is_paused() || last.elapsed() >= PROGRESS_EVERY {
+            last = Instant::now();
+            sink(Event::IndexProgress(view));
+        }
+    });
+    shared.reading_text.store(false, Ordering::SeqCst);
+    *lock(&shared.control) = None;
+    match result {
+        Ok(summary) => {
+            tracing::info!(
+                read = summary.progress.done,
+                with_text = summary.progress.with_text,
+                failed = summary.progress.failed,
+                "text pass ended"
+            );
+            publish(false, None, None);
+        }
+        Err(e) => publish(
+            false,
+            None,
+            Some(format!("reading the words in photos failed: {e}")),
+        ),
+    }
+    // Cancelled only to let another command go first, or to stop.
+    control.is_cancelled() && !shared.stopping.load(Ordering::SeqCst)
 }
 
 /// One index job: the scan, then the image encoder (opened now if photos need it), then the

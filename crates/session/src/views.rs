@@ -29,6 +29,8 @@ pub mod events {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressView {
+    /// What the job is doing: indexing photos, or reading the words in them after.
+    pub phase: ProgressPhase,
     /// Files finished.
     pub done: usize,
     /// Files in the job.
@@ -43,6 +45,20 @@ pub struct ProgressView {
     pub eta_secs: Option<f64>,
     /// The file most recently finished.
     pub current: Option<String>,
+    /// In the text phase, pictures found to show text so far.
+    pub with_text: usize,
+}
+
+/// The two phases of a job the window shows: photos becoming searchable by meaning, then the
+/// words in them being read (slower, and searchable as they are read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProgressPhase {
+    /// Scanning, decoding and encoding photos.
+    #[default]
+    Photos,
+    /// Reading the words in the indexed photos.
+    Text,
 }
 
 impl From<&Progress> for ProgressView {
@@ -55,6 +71,7 @@ impl From<&Progress> for ProgressView {
             rate: p.rate,
             eta_secs: p.eta_secs,
             current: p.current.as_ref().map(|c| c.display().to_string()),
+            ..ProgressView::default()
         }
     }
 }

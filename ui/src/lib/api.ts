@@ -8,6 +8,8 @@ import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
 /** Files done, rate and ETA of the indexing job in flight. */
 export interface Progress {
+  /** Indexing photos, or reading the words in them after. */
+  phase: ProgressPhase;
   done: number;
   total: number;
   failed: number;
@@ -16,7 +18,12 @@ export interface Progress {
   rate: number;
   etaSecs: number | null;
   current: string | null;
+  /** In the text phase, pictures found to show text so far. */
+  withText: number;
 }
+
+/** The phase of a job: photos becoming searchable, then the words in them being read. */
+export type ProgressPhase = "photos" | "text";
 
 /** What the background indexer is doing. */
 export interface IndexState {

@@ -528,6 +528,12 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 
 fn progress(full: bool) -> ProgressView {
     ProgressView {
+        phase: if full {
+            ProgressPhase::Text
+        } else {
+            ProgressPhase::Photos
+        },
+        with_text: 2,
         done: 3,
         total: 10,
         failed: 1,
