@@ -225,6 +225,12 @@ impl Reader {
         }
         self.orient(&mut lines)?;
         let texts = self.recognize(&lines)?;
+        tracing::debug!(
+            width = raw_w,
+            height = raw_h,
+            boxes = kept.len(),
+            "OCR read a picture"
+        );
         let mut out = Vec::new();
         for (q, (text, confidence)) in kept.iter().zip(texts) {
             if confidence < TEXT_SCORE {
