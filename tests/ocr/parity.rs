@@ -142,6 +142,7 @@ fn the_reader_matches_the_python_reference_on_the_rendered_set() {
     let reader = reader();
     let (mut ref_lines, mut same_text, mut extra) = (0usize, 0usize, 0usize);
     let mut ious: Vec<f64> = Vec::new();
+    let mut identical_boxes = 0usize;
     let (mut truth_chars, mut ours_err, mut ref_err) = (0usize, 0usize, 0usize);
     let mut mismatches = Vec::new();
     let mut elapsed = 0.0;
@@ -179,6 +180,13 @@ fn the_reader_matches_the_python_reference_on_the_rendered_set() {
                 Some((i, v)) => {
                     used[i] = true;
                     ious.push(v);
+                    let o = our_quads[i];
+                    if q.iter()
+                        .zip(o)
+                        .all(|(a, b)| (a[0] - b[0]).abs() < 0.5 && (a[1] - b[1]).abs() < 0.5)
+                    {
+                        identical_boxes += 1;
+                    }
                     if ours[i].text == text {
                         same_text += 1;
                     } else {
@@ -228,6 +236,10 @@ fn the_reader_matches_the_python_reference_on_the_rendered_set() {
     );
     println!("  lines only we found: {extra}");
     println!(
+        "  boxes with the same corners: {identical_boxes} of {}",
+        ious.len()
+    );
+    println!(
         "  box IoU of matched lines: min {:.3}, mean {:.4}, below 0.9: {low_iou} of {}",
         ious.first().copied().unwrap_or(0.0),
         mean_iou,
@@ -256,4 +268,30 @@ fn the_reader_matches_the_python_reference_on_the_rendered_set() {
         acc(ours_err) >= acc(ref_err) - 0.01,
         "character accuracy below the reference's"
     );
+}
+
+#[test]
+fn one_reader_serves_several_threads_with_the_same_results() {
+    let reader = reader();
+    let names = ["08-dark.jpg", "11-dark.jpg", "30-upside.jpg", "49-dark.jpg"];
+    let pictures: Vec<image::RgbImage> = names.iter().map(|n| load(n)).collect();
+    let alone: Vec<Vec<TextLine>> = pictures
+        .iter()
+        .map(|p| reader.read(p).expect("read"))
+        .collect();
+    assert!(
+        alone.iter().all(|lines| !lines.is_empty()),
+        "every picture has text"
+    );
+    let together: Vec<Vec<TextLine>> = std::thread::scope(|s| {
+        let handles: Vec<_> = pictures
+            .iter()
+            .map(|p| s.spawn(|| reader.read(p).expect("read")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a reading thread"))
+            .collect()
+    });
+    assert_eq!(alone, together);
 }

@@ -4,7 +4,7 @@
 //! unclip ratio, mapping to picture pixels, clipping, dropping slivers).
 
 use crate::contour::find_contours;
-use crate::geometry::{self, Point, Quad};
+use crate::geometry::{self, Quad};
 use crate::offset::offset_polygon;
 use crate::resize::resize_linear;
 use image::RgbImage;
@@ -121,11 +121,7 @@ pub(crate) fn boxes(
     let contours = find_contours(&mask, map_w, map_h);
     let mut out = Vec::new();
     for contour in contours.iter().take(p.max_candidates) {
-        let pts: Vec<Point> = contour
-            .iter()
-            .map(|q| [f64::from(q[0]), f64::from(q[1])])
-            .collect();
-        let (quad, side) = geometry::mini_box(&pts);
+        let (quad, side) = geometry::mini_box(contour);
         if side < MIN_SIZE {
             continue;
         }
@@ -141,7 +137,7 @@ pub(crate) fn boxes(
         if grown.is_empty() {
             continue;
         }
-        let gpts: Vec<Point> = grown.iter().map(|q| [q[0] as f64, q[1] as f64]).collect();
+        let gpts: Vec<[i32; 2]> = grown.iter().map(|q| [q[0] as i32, q[1] as i32]).collect();
         let (big, side) = geometry::mini_box(&gpts);
         if side < MIN_SIZE + 2.0 {
             continue;

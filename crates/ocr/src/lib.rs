@@ -6,6 +6,11 @@
 //! geometry (expanded, cropped upright with a perspective warp) → orientation (0° or 180° per
 //! line) → recognition (batched, CTC-decoded with the dictionary stored in the graph) →
 //! [`TextLine`]s in the picture's own pixel coordinates.
+//!
+//! [`Reader::read`] runs all of it with the reference's settings; [`Reader::probe`] runs only
+//! the detector on a small copy, a cheap "is there text here" for the indexing pass to gate on.
+//! The image operations are ports of what the reference calls in OpenCV and pyclipper, checked
+//! against their output, since the `image` crate's resampling differs.
 
 mod classify;
 mod contour;
@@ -27,7 +32,8 @@ pub struct TextLine {
     /// The recognised characters.
     pub text: String,
     /// The line's corners in the upright picture's pixels: top-left, top-right, bottom-right,
-    /// bottom-left, in reading order of the line.
+    /// bottom-left as the box lies in the picture (as the reference orders them: a line printed
+    /// upside down starts at the right).
     pub quad: [[f32; 2]; 4],
     /// The recogniser's mean character confidence, 0 to 1.
     pub confidence: f32,

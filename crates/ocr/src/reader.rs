@@ -26,6 +26,10 @@ const MIN_HEIGHT: u32 = 30;
 const WIDTH_HEIGHT_RATIO: u32 = 8;
 /// Short side the detector sees (`limit_side_len`, `limit_type: min`).
 const DET_SIDE: u32 = 736;
+/// Largest detector input, in pixels. The detector enlarges a picture's short side to 736 px,
+/// so a tall strip thinner than about 1:70 (wide ones are letterboxed first) would need tens
+/// of gigabytes, where the reference runs out of memory.
+const MAX_DET_PIXELS: u64 = 40_000_000;
 /// Lines whose mean character confidence is below this are dropped (`text_score`).
 const TEXT_SCORE: f32 = 0.5;
 
@@ -47,6 +51,15 @@ pub enum OcrError {
         path: PathBuf,
         /// What does not fit.
         message: String,
+    },
+    /// The picture is too thin a strip to read: the detector would need more memory than any
+    /// photo warrants.
+    #[error("a {width}x{height} picture is too thin a strip to read text in")]
+    Shape {
+        /// The picture's width.
+        width: u32,
+        /// The picture's height.
+        height: u32,
     },
     /// ONNX Runtime failed while running a graph.
     #[error("OCR {graph} failed: {message}")]
@@ -212,6 +225,12 @@ impl Reader {
         }
         self.orient(&mut lines)?;
         let texts = self.recognize(&lines)?;
+        tracing::debug!(
+            width = raw_w,
+            height = raw_h,
+            boxes = kept.len(),
+            "OCR read a picture"
+        );
         let mut out = Vec::new();
         for (q, (text, confidence)) in kept.iter().zip(texts) {
             if confidence < TEXT_SCORE {
@@ -254,6 +273,12 @@ impl Reader {
     fn detect(&self, img: &RgbImage, size: (u32, u32)) -> Result<Vec<Found>, OcrError> {
         if size.0 == 0 || size.1 == 0 {
             return Ok(Vec::new());
+        }
+        if !fits_detector(size) {
+            return Err(OcrError::Shape {
+                width: img.width(),
+                height: img.height(),
+            });
         }
         let t = detect::tensor(img, size);
         let (dims, pred) = self
@@ -328,6 +353,7 @@ impl Reader {
                 return Err(self.rec.shape_err(&dims, "[lines, steps, classes]"));
             };
             if n as usize != chunk.len()
+                || steps <= 0
                 || classes as usize != self.alphabet.len()
                 || probs.len() != (n * steps * classes) as usize
             {
@@ -345,6 +371,11 @@ impl Reader {
         }
         Ok(out)
     }
+}
+
+/// Whether a detector input of `size` stays within [`MAX_DET_PIXELS`].
+fn fits_detector(size: (u32, u32)) -> bool {
+    u64::from(size.0) * u64::from(size.1) <= MAX_DET_PIXELS
 }
 
 /// The reference's `preprocess`: pictures over 2000 px shrunk, under 30 px enlarged (sides
@@ -421,6 +452,14 @@ mod tests {
         assert!((rw - 4000.0 / 1984.0).abs() < 1e-6 && (rh - 3000.0 / 1504.0).abs() < 1e-6);
         let small = RgbImage::new(640, 480);
         assert!(matches!(limit_size(&small).0, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn only_very_thin_tall_strips_are_refused() {
+        let size = |w, h| detect::input_size(w, h, DET_SIDE, true);
+        assert!(fits_detector(size(2000, 2000)));
+        assert!(fits_detector(size(300, 2000)));
+        assert!(!fits_detector(size(20, 2000)));
     }
 
     #[test]
