@@ -24,6 +24,11 @@ pub const STOPPED_WHILE_READING_TEXT: &str =
 /// Pictures asked of the catalog at a time; each is stored as soon as it is read.
 const BATCH: usize = 32;
 
+/// The long side, in pixels, of the copy the detector first looks at: a picture in which it finds
+/// no text at this size is recorded as showing none, for a few percent of a full read's cost
+/// (`benches/RESULTS.md` has what this gate costs and misses).
+pub const PROBE_SIDE: u32 = 320;
+
 /// JPEGs are decoded DCT-scaled while their short side stays at least twice this: 1500 px, so
 /// a 12 MP photo arrives at 2000 × 1500, the largest side the reader looks at anyway.
 const DECODE_FOR: u32 = 750;
@@ -39,6 +44,9 @@ pub struct TextPassProgress {
     pub with_text: usize,
     /// Of those read, the ones that could not be read.
     pub failed: usize,
+    /// Of those read, the ones the first look ([`PROBE_SIDE`]) found no text in, so they were
+    /// not read in full.
+    pub probed_out: usize,
     /// Pictures read per second since the pass started.
     pub rate: f64,
     /// The picture most recently read.
@@ -117,8 +125,9 @@ impl Library {
                 catalog.set_setting(READING_SETTING, &format!("{id} {attempt}"))?;
                 #[cfg(feature = "fault-injection")]
                 crate::fault::while_reading_text(&path);
-                let outcome = read_picture(reader, &path);
+                let (outcome, probed_out) = read_picture(reader, &path);
                 let p = &mut summary.progress;
+                p.probed_out += usize::from(probed_out);
                 match &outcome {
                     TextOutcome::Lines(lines) if !lines.is_empty() => p.with_text += 1,
                     TextOutcome::Lines(_) => {}
@@ -151,16 +160,22 @@ fn parse_reading(value: &str) -> Option<(i64, u32)> {
     Some((id.parse().ok()?, attempt.parse().ok()?))
 }
 
-/// One picture's text, or why there is none to be had.
-fn read_picture(reader: &Reader, path: &std::path::Path) -> TextOutcome {
+/// One picture's text, or why there is none to be had; and whether the first look alone
+/// decided that it shows none.
+fn read_picture(reader: &Reader, path: &std::path::Path) -> (TextOutcome, bool) {
     let decoded = match decode_file(path, DecodeOptions::for_model(DECODE_FOR)) {
         Ok(d) => d,
-        Err(e) => return TextOutcome::Failed(e.to_string()),
+        Err(e) => return (TextOutcome::Failed(e.to_string()), false),
     };
+    match reader.probe(&decoded.image, PROBE_SIDE) {
+        Ok(probe) if probe.boxes.is_empty() => return (TextOutcome::Lines(Vec::new()), true),
+        Ok(_) => {}
+        Err(e) => return (TextOutcome::Failed(e.to_string()), false),
+    }
     // Boxes are found on the decoded pixels; they are stored in the picture's own pixels.
     let scale_x = decoded.width as f32 / decoded.image.width().max(1) as f32;
     let scale_y = decoded.height as f32 / decoded.image.height().max(1) as f32;
-    match reader.read(&decoded.image) {
+    let outcome = match reader.read(&decoded.image) {
         Ok(lines) => TextOutcome::Lines(
             lines
                 .into_iter()
@@ -168,7 +183,8 @@ fn read_picture(reader: &Reader, path: &std::path::Path) -> TextOutcome {
                 .collect(),
         ),
         Err(e) => TextOutcome::Failed(e.to_string()),
-    }
+    };
+    (outcome, false)
 }
 
 /// A reader's line in the catalog's terms, its box scaled to the full-size picture.
