@@ -9,7 +9,7 @@
 //! GLIMPSE_OCR_MODELS (default `.cache/ocr/ppocr-v4`), GLIMPSE_BENCH_MODEL (default the tiny test
 //! model; the issue's figure is with `target/bench-models/vitb32-random`, a real-size
 //! ViT-B/32), GLIMPSE_BENCH_PHOTOS (photos without text, default 180; one text picture is added
-//! per nine).
+//! per nine), GLIMPSE_BENCH_WIDTH (the pictures' width, default 1152: 1 MP; 4000 makes 12 MP).
 
 mod common;
 
@@ -71,15 +71,19 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(180);
-    let folder = manifest.join("target/bench-data/text-pass");
-    common::jpeg_folder(&folder.join("photos"), photos, 1152, 864);
-    let mut texts = text_pictures(&folder.join("texts"), 1152);
+    let width: u32 = std::env::var("GLIMPSE_BENCH_WIDTH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1152);
+    let height = width * 3 / 4;
+    let folder = manifest.join(format!("target/bench-data/text-pass-{width}"));
+    let mut texts = text_pictures(&folder.join("texts"), width);
     texts.truncate(photos.div_ceil(9));
     // Only the chosen text pictures are in the folder the library indexes.
     let root = folder.join("mixed");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("mixed folder");
-    for p in common::jpeg_folder(&folder.join("photos"), photos, 1152, 864)
+    for p in common::jpeg_folder(&folder.join("photos"), photos, width, height)
         .iter()
         .chain(&texts)
     {
@@ -140,7 +144,7 @@ fn main() {
     println!("# words in pictures beside indexing");
     println!(
         "machine: {cores} cores; model {}; {photos} photos without text + {} with text \
-         (1152 px wide JPEGs)",
+         ({width} px wide JPEGs)",
         model.display(),
         texts.len()
     );

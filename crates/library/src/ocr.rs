@@ -29,9 +29,11 @@ const BATCH: usize = 32;
 /// (`benches/RESULTS.md` has what this gate costs and misses).
 pub const PROBE_SIDE: u32 = 320;
 
-/// JPEGs are decoded DCT-scaled while their short side stays at least twice this: 1500 px, so
-/// a 12 MP photo arrives at 2000 × 1500, the largest side the reader looks at anyway.
-const DECODE_FOR: u32 = 750;
+/// JPEGs are decoded DCT-scaled while their short side stays at least twice this: 736 px, the
+/// short side the reference's detector works at, so a 12 MP photo arrives at 1000 × 750 (the
+/// scale the CLIP pass and the preview use too) instead of 2000 × 1500, a quarter of the pixels
+/// to search for text. Text under about 40 px tall in such a photo is lost to that.
+const DECODE_FOR: u32 = 368;
 
 /// Where the pass stands, for progress bars and the window.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +114,15 @@ impl Library {
                 break;
             };
             after = *last;
+            let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
+            let infos = self.records.photo_infos(&ids)?;
             for (id, path) in batch {
+                // The preview the indexer wrote from the pixels it decoded, for the first look.
+                let preview = infos
+                    .get(&id)
+                    .and_then(|i| i.content_hash.as_deref())
+                    .map(|h| self.thumbs().path_for(h))
+                    .filter(|p| p.is_file());
                 if !control.wait_if_paused() {
                     summary.cancelled = true;
                     break 'pass;
@@ -125,7 +135,7 @@ impl Library {
                 catalog.set_setting(READING_SETTING, &format!("{id} {attempt}"))?;
                 #[cfg(feature = "fault-injection")]
                 crate::fault::while_reading_text(&path);
-                let (outcome, probed_out) = read_picture(reader, &path);
+                let (outcome, probed_out) = read_picture(reader, &path, preview.as_deref());
                 let p = &mut summary.progress;
                 p.probed_out += usize::from(probed_out);
                 match &outcome {
@@ -161,17 +171,33 @@ fn parse_reading(value: &str) -> Option<(i64, u32)> {
 }
 
 /// One picture's text, or why there is none to be had; and whether the first look alone
-/// decided that it shows none.
-fn read_picture(reader: &Reader, path: &std::path::Path) -> (TextOutcome, bool) {
-    let decoded = match decode_file(path, DecodeOptions::for_model(DECODE_FOR)) {
-        Ok(d) => d,
-        Err(e) => return (TextOutcome::Failed(e.to_string()), false),
+/// decided that it shows none. The first look is at `preview` when the indexer wrote one (the
+/// pixels it decoded, a few milliseconds to read back instead of decoding the photo again), else
+/// at the photo; the full read always decodes the photo.
+fn read_picture(
+    reader: &Reader,
+    path: &std::path::Path,
+    preview: Option<&std::path::Path>,
+) -> (TextOutcome, bool) {
+    let decode = || decode_file(path, DecodeOptions::for_model(DECODE_FOR));
+    let mut decoded = None;
+    let probed = match preview.map(|p| decode_file(p, DecodeOptions::full())) {
+        Some(Ok(p)) => reader.probe(&p.image, PROBE_SIDE),
+        // An unreadable preview is not the photo's fault: the photo is looked at instead.
+        _ => match decode() {
+            Ok(d) => reader.probe(&decoded.insert(d).image, PROBE_SIDE),
+            Err(e) => return (TextOutcome::Failed(e.to_string()), false),
+        },
     };
-    match reader.probe(&decoded.image, PROBE_SIDE) {
+    match probed {
         Ok(probe) if probe.boxes.is_empty() => return (TextOutcome::Lines(Vec::new()), true),
         Ok(_) => {}
         Err(e) => return (TextOutcome::Failed(e.to_string()), false),
     }
+    let decoded = match decoded.map_or_else(decode, Ok) {
+        Ok(d) => d,
+        Err(e) => return (TextOutcome::Failed(e.to_string()), false),
+    };
     // Boxes are found on the decoded pixels; they are stored in the picture's own pixels.
     let scale_x = decoded.width as f32 / decoded.image.width().max(1) as f32;
     let scale_y = decoded.height as f32 / decoded.image.height().max(1) as f32;
