@@ -2167,11 +2167,11 @@ fn the_words_in_pictures_are_read_after_indexing_and_give_way_to_a_folder_added_
         .lock()
         .unwrap()
         .iter()
-        .filter_map(|e| match e {
+        .rev()
+        .find_map(|e| match e {
             Event::IndexProgress(p) if p.phase == ProgressPhase::Text => Some(p.clone()),
             _ => None,
         })
-        .last()
         .expect("text progress events");
     assert_eq!(last_text.done, last_text.total, "{last_text:?}");
     assert!(last_text.with_text >= 1, "{last_text:?}");
