@@ -6,7 +6,8 @@
 //! both on the same machine and cores.
 //!
 //! Run: `cargo bench --bench ocr`. Environment: ORT_DYLIB_PATH (required), GLIMPSE_OCR_MODELS
-//! (default `.cache/ocr/ppocr-v4`), GLIMPSE_BENCH_ROUNDS (passes over the set, default 3).
+//! (default `.cache/ocr/ppocr-v4`), GLIMPSE_BENCH_ROUNDS (passes over the set, default 3),
+//! GLIMPSE_BENCH_TIMES (a file to append every timing to, for `benches/ocr_compare.py`).
 
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_clip::runtime::RuntimeOptions;
@@ -67,6 +68,9 @@ fn main() {
             probe_s += t.elapsed().as_secs_f64();
         }
     }
+    if let Some(path) = std::env::var_os("GLIMPSE_BENCH_TIMES") {
+        append_times(&PathBuf::from(path), "rust", &pics, &times);
+    }
     println!(
         "OCR, Rust reader, {} pictures x {rounds} rounds, CPU:",
         pics.len()
@@ -79,6 +83,42 @@ fn main() {
         "  probe (detection at 320 px): {:.1} ms/picture (mean)",
         1000.0 * probe_s / (rounds * pics.len()).max(1) as f64
     );
+    // What such a gate would let through: pictures where the probe finds any box.
+    let (mut text_hits, mut text_n, mut blank_hits, mut blank_n) = (0, 0, 0, 0);
+    for (name, img) in &pics {
+        let found = !reader.probe(img, 320).expect("probe").boxes.is_empty();
+        if name.contains("blank") {
+            blank_n += 1;
+            blank_hits += usize::from(found);
+        } else {
+            text_n += 1;
+            text_hits += usize::from(found);
+        }
+    }
+    println!(
+        "  probe finds a box in {text_hits} of {text_n} pictures with text, {blank_hits} of {blank_n} without"
+    );
+}
+
+/// Appends `impl,picture,seconds` lines to `path`, so runs of both implementations taken in
+/// turns can be compared picture by picture (`benches/ocr_compare.py`).
+fn append_times(
+    path: &std::path::Path,
+    which: &str,
+    pics: &[(String, image::RgbImage)],
+    times: &[Vec<f64>],
+) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open GLIMPSE_BENCH_TIMES");
+    for ((name, _), t) in pics.iter().zip(times) {
+        for s in t {
+            writeln!(f, "{which},{name},{s:.6}").expect("write GLIMPSE_BENCH_TIMES");
+        }
+    }
 }
 
 /// Mean and best-of-rounds milliseconds per picture, with and without text, and throughput.

@@ -1,6 +1,7 @@
 """Times the Python reference (RapidOCR 1.4.4, default settings) on the OCR parity set, as
 `cargo bench --bench ocr` times the Rust reader: pictures decoded first (Pillow, then RGB → BGR
-as RapidOCR's loader does), a warm-up, then GLIMPSE_BENCH_ROUNDS passes (default 3).
+as RapidOCR's loader does), a warm-up, then GLIMPSE_BENCH_ROUNDS passes (default 3); every
+timing is appended to the file GLIMPSE_BENCH_TIMES names, if set (see ocr_compare.py).
 
     python benches/ocr_reference.py
 """
@@ -31,6 +32,11 @@ def main() -> None:
             t = time.perf_counter()
             engine(img)
             t_pic.append(time.perf_counter() - t)
+    if os.environ.get("GLIMPSE_BENCH_TIMES"):
+        with open(os.environ["GLIMPSE_BENCH_TIMES"], "a") as f:
+            for (name, _), t_pic in zip(pics, times):
+                for s in t_pic:
+                    f.write(f"python,{name},{s:.6f}\n")
     print(f"OCR, Python reference, {len(pics)} pictures x {rounds} rounds, CPU:")
     groups = {}
     for blank in (False, True):
