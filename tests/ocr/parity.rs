@@ -3,25 +3,10 @@
 use crate::common;
 use glimpse_clip::device::{Device, DeviceOptions};
 use glimpse_ocr::{OcrModelFiles, Reader, TextLine};
-use std::path::PathBuf;
 use std::time::Instant;
 
-/// The folder holding the three graphs: `GLIMPSE_OCR_MODELS`, else `.cache/ocr/ppocr-v4`.
-fn model_folder() -> PathBuf {
-    std::env::var_os("GLIMPSE_OCR_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::root().join(".cache/ocr/ppocr-v4"))
-}
-
-fn reader() -> Reader {
-    let folder = model_folder();
-    let files = OcrModelFiles::in_folder(&folder).unwrap_or_else(|e| {
-        panic!(
-            "{e}. The OCR tests need the three PP-OCRv4 graphs: run `bash scripts/setup.sh`, or \
-             set GLIMPSE_OCR_MODELS to the `models` folder of an installed \
-             rapidocr-onnxruntime 1.4.4 (pip install rapidocr-onnxruntime==1.4.4)"
-        )
-    });
+pub(crate) fn reader() -> Reader {
+    let files = OcrModelFiles::in_folder(&common::ocr_models()).expect("the OCR graphs");
     Reader::open(
         &common::runtime().env,
         &files,
@@ -30,7 +15,7 @@ fn reader() -> Reader {
     .expect("open the OCR graphs")
 }
 
-fn load(name: &str) -> image::RgbImage {
+pub(crate) fn load(name: &str) -> image::RgbImage {
     let bytes =
         std::fs::read(common::fixture("ocr/set").join(name)).expect("read a fixture picture");
     // libjpeg-turbo, as Pillow decodes it for the reference.
