@@ -347,7 +347,9 @@ def run(args, work, procs):
            "GDK_BACKEND": "x11", "WEBKIT_DISABLE_COMPOSITING_MODE": "1",
            "NO_AT_BRIDGE": "1", "RUST_LOG": "info",
            # The freedesktop Trash (Trash/files, Trash/info) lives here: a folder the test owns.
-           "XDG_DATA_HOME": str(work / "xdg-data")}
+           "XDG_DATA_HOME": str(work / "xdg-data"),
+           # The OCR models scripts/setup.sh fetched: the window reads the words in pictures.
+           "GLIMPSE_OCR_MODELS": str(ROOT / ".cache/ocr/ppocr-v4")}
     (work / "xdg-data").mkdir()
     (work / "models").mkdir()
     for m in ["shape-clip", "tiny-clip"]:
