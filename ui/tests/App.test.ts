@@ -170,7 +170,7 @@ describe("App", () => {
     await waitFor(() => expect(r.getByTestId("empty-indexing").textContent).toMatch(/Indexing your photos/));
     // The first photos are done: the listing follows without a new answer.
     photos = hits(2);
-    shell.emit("index-progress", { done: 2, total: 30, failed: 0, encoded: 2, rate: 5, etaSecs: 6, current: "/x/a.jpg" });
+    shell.emit("index-progress", { phase: "photos", withText: 0, done: 2, total: 30, failed: 0, encoded: 2, rate: 5, etaSecs: 6, current: "/x/a.jpg" });
     await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(2));
     expect(shell.calls("search")).toHaveLength(2);
     await fireEvent.change(r.getByTestId("sort"), { target: { value: "oldest" } });
@@ -1218,13 +1218,39 @@ describe("App", () => {
     await waitFor(() => expect(r.queryAllByTestId("root")).toHaveLength(0));
     expect(shell.calls("remove_root")[0]).toEqual({ path: "/home/me/Pictures" });
 
-    shell.emit("index-progress", { done: 250, total: 1000, failed: 0, encoded: 250, rate: 50, etaSecs: 125, current: "/x/a.jpg" });
+    shell.emit("index-progress", { phase: "photos", withText: 0, done: 250, total: 1000, failed: 0, encoded: 250, rate: 50, etaSecs: 125, current: "/x/a.jpg" });
     await waitFor(() => expect(r.getByTestId("progress").textContent).toContain("50 photos/s"));
     expect(r.getByTestId("progress").textContent).toContain("about 2 min 5 s left");
     await fireEvent.click(r.getByTestId("pause"));
     await waitFor(() => expect(r.getByTestId("resume")).toBeTruthy());
     await fireEvent.click(r.getByTestId("resume"));
     await waitFor(() => expect(r.getByTestId("pause")).toBeTruthy());
+  });
+
+  it("indexing progress shows the pass that reads text, with how many show text; pause holds it", async () => {
+    const r = await started();
+    shell.emit("index-progress", {
+      phase: "text",
+      withText: 14,
+      done: 120,
+      total: 5000,
+      failed: 0,
+      encoded: 0,
+      rate: 2,
+      etaSecs: 2440,
+      current: "/x/receipt.jpg",
+    });
+    const card = r.getByTestId("progress");
+    await waitFor(() => expect(card.textContent).toContain("Reading text in photos…"));
+    expect(r.getByTestId("progress-text").textContent).toBe("120 of 5,000 photos read for text · 14 with text · 2.0 photos/s · about 40 min 40 s left");
+    expect(r.getByTestId("status-bar").textContent).toContain("Reading text 120/5,000");
+    await fireEvent.click(r.getByTestId("pause"));
+    expect(shell.calls("pause_indexing")).toHaveLength(1);
+    await waitFor(() => expect(card.textContent).toContain("Reading text paused"));
+    expect(r.getByTestId("status-bar").textContent).toContain("Reading text paused");
+    await fireEvent.click(r.getByTestId("resume"));
+    expect(shell.calls("resume_indexing")).toHaveLength(1);
+    await waitFor(() => expect(card.textContent).toContain("Reading text in photos…"));
   });
 
   it("command errors show in a dismissible banner", async () => {

@@ -59,7 +59,7 @@ function setup(extra: LibraryOptions = {}) {
   return { lib, api, handlers, off, onError, onFinished, tick: (ms: number) => (now += ms) };
 }
 
-const prog = (done: number): Progress => ({ done, total: 100, failed: 0, encoded: done, rate: 10, etaSecs: 9, current: "/a/x.jpg" });
+const prog = (done: number): Progress => ({ phase: "photos", withText: 0, done, total: 100, failed: 0, encoded: done, rate: 10, etaSecs: 9, current: "/a/x.jpg" });
 
 describe("Library", () => {
   it("follows progress events and refreshes folder counts at most every 2 s", async () => {
@@ -243,6 +243,8 @@ describe("Library.onChanged (the results follow the library)", () => {
     vi.useRealTimers();
   });
   const progress = (encoded: number, done = encoded, failed = 0): Progress => ({
+    phase: "photos",
+    withText: 0,
     done,
     total: 1000,
     failed,

@@ -25,13 +25,27 @@ pub mod events {
     pub const PICTURE_DROPPED: &str = "picture-dropped";
 }
 
+/// Which pass of a job the progress counts: a job reads its photos for the model first, then
+/// the words in them (the slower pass, so the window says which one it is waiting for).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProgressPhase {
+    /// Photos read for the model: `done` and `total` count files.
+    #[default]
+    Photos,
+    /// The words in pictures read: `done` and `total` count pictures whose text was read.
+    Text,
+}
+
 /// Files done, rate and ETA of the job in flight.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressView {
-    /// Files finished.
+    /// The pass these figures count.
+    pub phase: ProgressPhase,
+    /// Files finished (in the text pass: pictures whose text was read).
     pub done: usize,
-    /// Files in the job.
+    /// Files in the job (in the text pass: pictures to read the text of).
     pub total: usize,
     /// Files that failed.
     pub failed: usize,
@@ -43,6 +57,8 @@ pub struct ProgressView {
     pub eta_secs: Option<f64>,
     /// The file most recently finished.
     pub current: Option<String>,
+    /// Pictures found to show text so far (the text pass only).
+    pub with_text: usize,
 }
 
 impl From<&Progress> for ProgressView {
@@ -55,6 +71,7 @@ impl From<&Progress> for ProgressView {
             rate: p.rate,
             eta_secs: p.eta_secs,
             current: p.current.as_ref().map(|c| c.display().to_string()),
+            ..ProgressView::default()
         }
     }
 }

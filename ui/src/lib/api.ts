@@ -6,8 +6,13 @@
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
+/** The pass a job is in: its photos read for the model, then the words in them read. */
+export type ProgressPhase = "photos" | "text";
+
 /** Files done, rate and ETA of the indexing job in flight. */
 export interface Progress {
+  phase: ProgressPhase;
+  /** In the text pass: pictures whose text was read (of `total`). */
   done: number;
   total: number;
   failed: number;
@@ -16,6 +21,8 @@ export interface Progress {
   rate: number;
   etaSecs: number | null;
   current: string | null;
+  /** Pictures found to show text so far (the text pass only). */
+  withText: number;
 }
 
 /** What the background indexer is doing. */

@@ -528,6 +528,11 @@ fn struct_fields<T: for<'de> Deserialize<'de>>() -> &'static [&'static str] {
 
 fn progress(full: bool) -> ProgressView {
     ProgressView {
+        phase: if full {
+            ProgressPhase::Text
+        } else {
+            ProgressPhase::Photos
+        },
         done: 3,
         total: 10,
         failed: 1,
@@ -535,6 +540,7 @@ fn progress(full: bool) -> ProgressView {
         rate: 1.5,
         eta_secs: full.then_some(4.5),
         current: full.then(|| "/photos/a.jpg".into()),
+        with_text: 1,
     }
 }
 
