@@ -1154,6 +1154,7 @@ fn a_second_window_searches_while_another_glimpse_indexes_and_takes_over_after()
         second.add_root(&more).map(|_| ()),
         second.remove_root(&photos).map(|_| ()),
         second.pause().map(|_| ()),
+        second.set_read_text(false).map(|_| ()),
     ] {
         match refused {
             Err(SessionError::Held(h)) => assert_eq!(h, holder),
@@ -1781,6 +1782,32 @@ fn the_cores_indexing_uses_are_chosen_per_library_and_kept() {
     assert_eq!((kept.using, kept.chosen), (1, Some(1)));
     let back = again.set_index_threads(None).unwrap();
     assert_eq!((back.using, back.chosen), (2, None));
+    again.shutdown();
+}
+
+#[test]
+fn reading_text_is_switched_per_library_and_kept() {
+    let s = setup();
+    assert!(s.session.status().unwrap().read_text, "on by default");
+    assert!(!s.session.set_read_text(false).unwrap());
+    assert!(!s.session.status().unwrap().read_text);
+    let library = s.dir.path().join("library");
+    s.session.shutdown();
+    drop(s.session);
+
+    // The choice belongs to the library: the next window over it, and its catalog, say off.
+    assert!(!glimpse_library::Records::open(&library)
+        .unwrap()
+        .read_text()
+        .unwrap());
+    let again = Session::new(
+        common::session_config(&library, &common::shape_model()),
+        Arc::new(|_| {}),
+    );
+    again.start().unwrap();
+    assert!(!again.status().unwrap().read_text);
+    assert!(again.set_read_text(true).unwrap());
+    assert!(again.status().unwrap().read_text);
     again.shutdown();
 }
 

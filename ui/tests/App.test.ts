@@ -25,6 +25,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     pending: 0,
     indexing: { running: false, paused: false, progress: null, error: null },
     threads: { using: 4, chosen: null, cores: 4 },
+    readText: true,
     ...extra,
   };
 }
@@ -844,6 +845,33 @@ describe("App", () => {
     await fireEvent.change(select, { target: { value: "" } });
     await waitFor(() => expect(within(dlg).queryByTestId("settings-threads-error")).toBeNull());
     expect(threads.chosen).toBeNull();
+  });
+
+  it("settings: reading text in photos is switched there, its cost said, and a refusal leaves it as it was", async () => {
+    let readText = true;
+    shell.commands.status = () => status({ readText });
+    shell.commands.set_read_text = (a) => {
+      if (readText === false && a.on === true) throw "Another Glimpse (glimpse, pid 4242) is indexing this library.";
+      readText = a.on as boolean;
+      return readText;
+    };
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    const dlg = await waitFor(() => r.getByTestId("settings"));
+    const on = within(dlg).getByTestId("settings-read-text") as HTMLInputElement;
+    expect(on.checked).toBe(true);
+    expect(on.closest("label")!.textContent).toContain("Read text in photos");
+    const cost = document.getElementById(on.getAttribute("aria-describedby")!)!;
+    expect(cost.textContent).toMatch(/several times what indexing a photo does/);
+    expect(cost.textContent).toMatch(/what was read stays searchable/);
+    await fireEvent.click(on);
+    expect(shell.calls("set_read_text")).toEqual([{ on: false }]);
+    await waitFor(() => expect(readText).toBe(false));
+    expect(on.checked).toBe(false);
+    await fireEvent.click(on);
+    const said = await waitFor(() => within(dlg).getByTestId("settings-read-text-error"));
+    expect(said.textContent).toBe("Another Glimpse (glimpse, pid 4242) is indexing this library.");
+    expect(on.checked).toBe(false);
   });
 
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {

@@ -17,6 +17,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     pending: 5,
     indexing: { running: true, paused: false, progress: null, error: null },
     threads: null,
+    readText: true,
     ...extra,
   };
 }

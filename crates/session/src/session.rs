@@ -607,6 +607,7 @@ impl Session {
             pending: 0,
             indexing: IndexState::default(),
             threads: None,
+            read_text: true,
         };
         if let Ok(eng) = self.engine() {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
@@ -619,6 +620,7 @@ impl Session {
                 st.pending += rc.pending;
                 roots.push(rc.root.path);
             }
+            st.read_text = reader.records().read_text()?;
             drop(reader);
             if *lock(&self.scope_roots) != roots {
                 // Folders another Glimpse added (or removed) while this window only reads. A
@@ -654,6 +656,16 @@ impl Session {
             std::sync::atomic::Ordering::SeqCst,
         );
         self.threads_view(&eng, indexer)
+    }
+
+    /// Turns reading the words in pictures on or off for this library (kept in its catalog, as
+    /// the cores are); what was read stays searchable. Answers the setting now.
+    pub fn set_read_text(&self, on: bool) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        eng.indexer()?;
+        let reader = lock(&eng.reader);
+        reader.records().set_read_text(on)?;
+        Ok(reader.records().read_text()?)
     }
 
     fn threads_view(&self, eng: &Engine, indexer: &Indexer) -> Result<IndexThreads, SessionError> {

@@ -244,6 +244,8 @@ pub struct AppStatus {
     pub indexing: IndexState,
     /// The cores indexing uses (`None` while another Glimpse indexes the library).
     pub threads: Option<IndexThreads>,
+    /// Whether indexing reads the words in this library's pictures (Settings' switch).
+    pub read_text: bool,
 }
 
 /// One failed photo and why.

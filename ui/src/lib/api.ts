@@ -87,6 +87,8 @@ export interface AppStatus {
   indexing: IndexState;
   /** The cores indexing uses; null while another Glimpse indexes the library. */
   threads: IndexThreads | null;
+  /** Whether indexing reads the words in this library's pictures (Settings' switch). */
+  readText: boolean;
 }
 
 /** How many cores indexing uses (Settings). */
@@ -308,6 +310,8 @@ export const api = {
   renameTag: (old: string, name: string) => invoke<TagCount[]>("rename_tag", { old, new: name }),
   /** Sets the cores indexing uses from the next job on (null: one per core). */
   setIndexThreads: (threads: number | null) => invoke<IndexThreads>("set_index_threads", { threads }),
+  /** Turns reading the words in pictures on or off for this library; the setting after. */
+  setReadText: (on: boolean) => invoke<boolean>("set_read_text", { on }),
   /** Takes a tag off every photo and out of the auto-tags; the tags after. */
   deleteTag: (name: string) => invoke<TagCount[]>("delete_tag", { name }),
   /** The folders below a root holding searchable photos, by path (the folder tree). */

@@ -612,6 +612,7 @@ fn app_status(full: bool) -> AppStatus {
             chosen: Some(2),
             cores: 4,
         }),
+        read_text: full,
     }
 }
 
