@@ -874,6 +874,61 @@ describe("App", () => {
     expect(on.checked).toBe(false);
   });
 
+  it("words in photos: a result shows the words it matched, the lightbox outlines and lists them", async () => {
+    const tesco = hit(0, {
+      width: 4000,
+      height: 3000,
+      words: [
+        {
+          line: 2,
+          text: "TESCO 12.40",
+          spans: [[6, 11]],
+          quad: [
+            [400, 300],
+            [1200, 300],
+            [1200, 500],
+            [400, 500],
+          ],
+        },
+      ],
+    });
+    shell.commands.search = () => page([tesco, ...hits(2, 1)]);
+    shell.commands.photo = (a) => ({ ...[tesco, ...hits(2, 1)][(a.id as number) - 1] });
+    const r = await started();
+    await typeSearch(r, "12.40");
+    const cells = r.getAllByTestId("result");
+    const caption = within(cells[0]).getByTestId("result-words");
+    expect(caption.textContent).toBe("TESCO 12.40");
+    expect([...caption.querySelectorAll("mark")].map((m) => m.textContent)).toEqual(["12.40"]);
+    expect(cells[0].getAttribute("aria-label")).toMatch(/shows “12\.40”$/);
+    expect(within(cells[1]).queryByTestId("result-words")).toBeNull();
+
+    await fireEvent.dblClick(cells[0]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    const listed = within(lb).getByTestId("lightbox-words");
+    expect(listed.textContent).toBe("TESCO 12.40");
+    expect(listed.querySelector("mark")!.textContent).toBe("12.40");
+    // The original cannot be shown here: its 720 px preview is, at its own pixels, and the box is
+    // scaled from the original's 4000 × 3000 pixels to it.
+    await fireEvent.error(lb.querySelector("img.photo")!);
+    const preview = await waitFor(() => {
+      const img = lb.querySelector("img.photo") as HTMLImageElement;
+      expect(img.getAttribute("src")).toContain(encodeURIComponent("/lib/thumbs/0.jpg"));
+      return img;
+    });
+    expect(within(lb).queryByTestId("lightbox-boxes")).toBeNull();
+    Object.defineProperty(preview, "naturalWidth", { value: 720 });
+    Object.defineProperty(preview, "naturalHeight", { value: 540 });
+    await fireEvent.load(preview);
+    const boxes = await waitFor(() => within(lb).getByTestId("lightbox-boxes"));
+    expect(boxes.getAttribute("width")).toBe("720");
+    expect(within(lb).getAllByTestId("lightbox-box").map((b) => b.getAttribute("points"))).toEqual(["72,54 216,54 216,90 72,90"]);
+    // A photo that matched by meaning alone has nothing to outline or list.
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    await waitFor(() => expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-words")).toBeNull());
+    expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-boxes")).toBeNull();
+  });
+
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
     localStorage.removeItem("glimpse.thumbSize");
     shell.commands.search = (a) => {
