@@ -929,6 +929,21 @@ describe("App", () => {
     expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-boxes")).toBeNull();
   });
 
+  it("the text filter: photos with text, without, or either; Clear puts it back", async () => {
+    const r = await started();
+    await typeSearch(r, "receipt");
+    const select = r.getByTestId("filter-text") as HTMLSelectElement;
+    expect([...select.options].map((o) => o.textContent)).toEqual(["Any text", "With text", "Without text"]);
+    expect(lastSearch().query).toMatchObject({ filter: { hasText: null } });
+    await fireEvent.change(select, { target: { value: "with" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ text: "receipt", filter: { hasText: true } }));
+    await fireEvent.change(select, { target: { value: "without" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { hasText: false } }));
+    await fireEvent.click(r.getByTestId("filters-clear"));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { hasText: null } }));
+    expect(select.value).toBe("");
+  });
+
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
     localStorage.removeItem("glimpse.thumbSize");
     shell.commands.search = (a) => {
