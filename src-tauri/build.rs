@@ -10,7 +10,7 @@ fn main() {
 }
 
 /// Every command `src/commands.rs` registers.
-const COMMANDS: [&str; 33] = [
+const COMMANDS: [&str; 34] = [
     "status",
     "roots",
     "add_picked_folder",
@@ -36,6 +36,7 @@ const COMMANDS: [&str; 33] = [
     "open_map",
     "export_photos",
     "set_index_threads",
+    "set_read_text",
     "duplicates",
     "trash_photos",
     "tag_photos",

@@ -201,6 +201,12 @@ pub async fn set_index_threads(
     run(state, move |s| s.set_index_threads(threads)).await
 }
 
+/// Whether indexing reads the words in pictures, for this library; the setting after.
+#[tauri::command]
+pub async fn set_read_text(state: State<'_, AppState>, on: bool) -> Result<bool, String> {
+    run(state, move |s| s.set_read_text(on)).await
+}
+
 /// The folder tree below a root.
 #[tauri::command]
 pub async fn folders(state: State<'_, AppState>, root: String) -> Result<Vec<FolderCount>, String> {

@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
             commands::open_map,
             commands::export_photos,
             commands::set_index_threads,
+            commands::set_read_text,
             commands::duplicates,
             commands::trash_photos,
             commands::tag_photos,

@@ -1154,6 +1154,7 @@ fn a_second_window_searches_while_another_glimpse_indexes_and_takes_over_after()
         second.add_root(&more).map(|_| ()),
         second.remove_root(&photos).map(|_| ()),
         second.pause().map(|_| ()),
+        second.set_read_text(false).map(|_| ()),
     ] {
         match refused {
             Err(SessionError::Held(h)) => assert_eq!(h, holder),
@@ -1785,6 +1786,32 @@ fn the_cores_indexing_uses_are_chosen_per_library_and_kept() {
 }
 
 #[test]
+fn reading_text_is_switched_per_library_and_kept() {
+    let s = setup();
+    assert!(s.session.status().unwrap().read_text, "on by default");
+    assert!(!s.session.set_read_text(false).unwrap());
+    assert!(!s.session.status().unwrap().read_text);
+    let library = s.dir.path().join("library");
+    s.session.shutdown();
+    drop(s.session);
+
+    // The choice belongs to the library: the next window over it, and its catalog, say off.
+    assert!(!glimpse_library::Records::open(&library)
+        .unwrap()
+        .read_text()
+        .unwrap());
+    let again = Session::new(
+        common::session_config(&library, &common::shape_model()),
+        Arc::new(|_| {}),
+    );
+    again.start().unwrap();
+    assert!(!again.status().unwrap().read_text);
+    assert!(again.set_read_text(true).unwrap());
+    assert!(again.status().unwrap().read_text);
+    again.shutdown();
+}
+
+#[test]
 fn a_paused_job_reports_every_photo_it_has_committed() {
     let s = setup();
     let photos = s.dir.path().join("photos");
@@ -2175,4 +2202,22 @@ fn the_words_in_pictures_are_read_after_indexing_and_give_way_to_a_folder_added_
         .expect("text progress events");
     assert_eq!(last_text.done, last_text.total, "{last_text:?}");
     assert!(last_text.with_text >= 1, "{last_text:?}");
+
+    // Turned off, a picture that arrives is indexed but not read; turned on, it is read.
+    assert!(!session.set_read_text(false).unwrap());
+    std::fs::copy(set.join("35-light.jpg"), second.join("35-light.jpg")).unwrap();
+    session.reindex().unwrap();
+    assert!(session.wait_idle(IDLE).unwrap());
+    let counts = || {
+        let p = glimpse_library::Records::open(&library)
+            .unwrap()
+            .text_progress(glimpse_ocr::OCR_VERSION)
+            .unwrap();
+        (p.total, p.read)
+    };
+    assert_eq!(counts(), (7, 6), "read while reading was off");
+    assert!(session.set_read_text(true).unwrap());
+    assert!(session.wait_idle(IDLE).unwrap());
+    assert_eq!(counts(), (7, 7), "not read once reading was turned on");
+    assert_eq!(first_hit("禁止吸烟").0, "35-light.jpg");
 }

@@ -25,6 +25,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     pending: 0,
     indexing: { running: false, paused: false, progress: null, error: null },
     threads: { using: 4, chosen: null, cores: 4 },
+    readText: true,
     ...extra,
   };
 }
@@ -170,7 +171,7 @@ describe("App", () => {
     await waitFor(() => expect(r.getByTestId("empty-indexing").textContent).toMatch(/Indexing your photos/));
     // The first photos are done: the listing follows without a new answer.
     photos = hits(2);
-    shell.emit("index-progress", { done: 2, total: 30, failed: 0, encoded: 2, rate: 5, etaSecs: 6, current: "/x/a.jpg" });
+    shell.emit("index-progress", { phase: "photos", withText: 0, done: 2, total: 30, failed: 0, encoded: 2, rate: 5, etaSecs: 6, current: "/x/a.jpg" });
     await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(2));
     expect(shell.calls("search")).toHaveLength(2);
     await fireEvent.change(r.getByTestId("sort"), { target: { value: "oldest" } });
@@ -846,6 +847,103 @@ describe("App", () => {
     expect(threads.chosen).toBeNull();
   });
 
+  it("settings: reading text in photos is switched there, its cost said, and a refusal leaves it as it was", async () => {
+    let readText = true;
+    shell.commands.status = () => status({ readText });
+    shell.commands.set_read_text = (a) => {
+      if (readText === false && a.on === true) throw "Another Glimpse (glimpse, pid 4242) is indexing this library.";
+      readText = a.on as boolean;
+      return readText;
+    };
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    const dlg = await waitFor(() => r.getByTestId("settings"));
+    const on = within(dlg).getByTestId("settings-read-text") as HTMLInputElement;
+    expect(on.checked).toBe(true);
+    expect(on.closest("label")!.textContent).toContain("Read text in photos");
+    const cost = document.getElementById(on.getAttribute("aria-describedby")!)!;
+    expect(cost.textContent).toMatch(/several times what indexing a photo does/);
+    expect(cost.textContent).toMatch(/what was read stays searchable/);
+    await fireEvent.click(on);
+    expect(shell.calls("set_read_text")).toEqual([{ on: false }]);
+    await waitFor(() => expect(readText).toBe(false));
+    expect(on.checked).toBe(false);
+    await fireEvent.click(on);
+    const said = await waitFor(() => within(dlg).getByTestId("settings-read-text-error"));
+    expect(said.textContent).toBe("Another Glimpse (glimpse, pid 4242) is indexing this library.");
+    expect(on.checked).toBe(false);
+  });
+
+  it("words in photos: a result shows the words it matched, the lightbox outlines and lists them", async () => {
+    const tesco = hit(0, {
+      width: 4000,
+      height: 3000,
+      words: [
+        {
+          line: 2,
+          text: "TESCO 12.40",
+          spans: [[6, 11]],
+          quad: [
+            [400, 300],
+            [1200, 300],
+            [1200, 500],
+            [400, 500],
+          ],
+        },
+      ],
+    });
+    shell.commands.search = () => page([tesco, ...hits(2, 1)]);
+    shell.commands.photo = (a) => ({ ...[tesco, ...hits(2, 1)][(a.id as number) - 1] });
+    const r = await started();
+    await typeSearch(r, "12.40");
+    const cells = r.getAllByTestId("result");
+    const caption = within(cells[0]).getByTestId("result-words");
+    expect(caption.textContent).toBe("TESCO 12.40");
+    expect([...caption.querySelectorAll("mark")].map((m) => m.textContent)).toEqual(["12.40"]);
+    expect(cells[0].getAttribute("aria-label")).toMatch(/shows “12\.40”$/);
+    expect(within(cells[1]).queryByTestId("result-words")).toBeNull();
+
+    await fireEvent.dblClick(cells[0]);
+    const lb = await waitFor(() => r.getByTestId("lightbox"));
+    const listed = within(lb).getByTestId("lightbox-words");
+    expect(listed.textContent).toBe("TESCO 12.40");
+    expect(listed.querySelector("mark")!.textContent).toBe("12.40");
+    // The original cannot be shown here: its 720 px preview is, at its own pixels, and the box is
+    // scaled from the original's 4000 × 3000 pixels to it.
+    await fireEvent.error(lb.querySelector("img.photo")!);
+    const preview = await waitFor(() => {
+      const img = lb.querySelector("img.photo") as HTMLImageElement;
+      expect(img.getAttribute("src")).toContain(encodeURIComponent("/lib/thumbs/0.jpg"));
+      return img;
+    });
+    expect(within(lb).queryByTestId("lightbox-boxes")).toBeNull();
+    Object.defineProperty(preview, "naturalWidth", { value: 720 });
+    Object.defineProperty(preview, "naturalHeight", { value: 540 });
+    await fireEvent.load(preview);
+    const boxes = await waitFor(() => within(lb).getByTestId("lightbox-boxes"));
+    expect(boxes.getAttribute("width")).toBe("720");
+    expect(within(lb).getAllByTestId("lightbox-box").map((b) => b.getAttribute("points"))).toEqual(["72,54 216,54 216,90 72,90"]);
+    // A photo that matched by meaning alone has nothing to outline or list.
+    await fireEvent.keyDown(window, { key: "ArrowRight" });
+    await waitFor(() => expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-words")).toBeNull());
+    expect(within(r.getByTestId("lightbox")).queryByTestId("lightbox-boxes")).toBeNull();
+  });
+
+  it("the text filter: photos with text, without, or either; Clear puts it back", async () => {
+    const r = await started();
+    await typeSearch(r, "receipt");
+    const select = r.getByTestId("filter-text") as HTMLSelectElement;
+    expect([...select.options].map((o) => o.textContent)).toEqual(["Any text", "With text", "Without text"]);
+    expect(lastSearch().query).toMatchObject({ filter: { hasText: null } });
+    await fireEvent.change(select, { target: { value: "with" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ text: "receipt", filter: { hasText: true } }));
+    await fireEvent.change(select, { target: { value: "without" } });
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { hasText: false } }));
+    await fireEvent.click(r.getByTestId("filters-clear"));
+    await waitFor(() => expect(lastSearch().query).toMatchObject({ filter: { hasText: null } }));
+    expect(select.value).toBe("");
+  });
+
   it("the size control changes the thumbnails and is kept; a panorama shows whole", async () => {
     localStorage.removeItem("glimpse.thumbSize");
     shell.commands.search = (a) => {
@@ -1218,13 +1316,39 @@ describe("App", () => {
     await waitFor(() => expect(r.queryAllByTestId("root")).toHaveLength(0));
     expect(shell.calls("remove_root")[0]).toEqual({ path: "/home/me/Pictures" });
 
-    shell.emit("index-progress", { done: 250, total: 1000, failed: 0, encoded: 250, rate: 50, etaSecs: 125, current: "/x/a.jpg" });
+    shell.emit("index-progress", { phase: "photos", withText: 0, done: 250, total: 1000, failed: 0, encoded: 250, rate: 50, etaSecs: 125, current: "/x/a.jpg" });
     await waitFor(() => expect(r.getByTestId("progress").textContent).toContain("50 photos/s"));
     expect(r.getByTestId("progress").textContent).toContain("about 2 min 5 s left");
     await fireEvent.click(r.getByTestId("pause"));
     await waitFor(() => expect(r.getByTestId("resume")).toBeTruthy());
     await fireEvent.click(r.getByTestId("resume"));
     await waitFor(() => expect(r.getByTestId("pause")).toBeTruthy());
+  });
+
+  it("indexing progress shows the pass that reads text, with how many show text; pause holds it", async () => {
+    const r = await started();
+    shell.emit("index-progress", {
+      phase: "text",
+      withText: 14,
+      done: 120,
+      total: 5000,
+      failed: 0,
+      encoded: 0,
+      rate: 2,
+      etaSecs: 2440,
+      current: "/x/receipt.jpg",
+    });
+    const card = r.getByTestId("progress");
+    await waitFor(() => expect(card.textContent).toContain("Reading text in photos…"));
+    expect(r.getByTestId("progress-text").textContent).toBe("120 of 5,000 photos read for text · 14 with text · 2.0 photos/s · about 40 min 40 s left");
+    expect(r.getByTestId("status-bar").textContent).toContain("Reading text 120/5,000");
+    await fireEvent.click(r.getByTestId("pause"));
+    expect(shell.calls("pause_indexing")).toHaveLength(1);
+    await waitFor(() => expect(card.textContent).toContain("Reading text paused"));
+    expect(r.getByTestId("status-bar").textContent).toContain("Reading text paused");
+    await fireEvent.click(r.getByTestId("resume"));
+    expect(shell.calls("resume_indexing")).toHaveLength(1);
+    await waitFor(() => expect(card.textContent).toContain("Reading text in photos…"));
   });
 
   it("command errors show in a dismissible banner", async () => {

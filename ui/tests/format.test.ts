@@ -123,12 +123,19 @@ describe("small formats", () => {
   });
   it("progress line with rate and ETA", () => {
     const line = formatProgress(
-      { phase: "photos", done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null, withText: 0 },
+      { phase: "photos", withText: 0, done: 1234, total: 5000, failed: 2, encoded: 1200, rate: 42.1, etaSecs: 87, current: null },
       "en-US",
     );
     expect(line).toBe("1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left · 2 failed in this run");
-    const early = formatProgress({ phase: "photos", done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null, withText: 0 }, "en-US");
+    const early = formatProgress({ phase: "photos", withText: 0, done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
     expect(early).toBe("0 of 10 photos in this run · starting… · estimating time left…");
+  });
+  it("progress line of the text pass: pictures read and how many show text", () => {
+    const text = formatProgress(
+      { phase: "text", withText: 14, done: 120, total: 5000, failed: 0, encoded: 0, rate: 2.5, etaSecs: 1952, current: null },
+      "en-US",
+    );
+    expect(text).toBe("120 of 5,000 photos read for text · 14 with text · 2.5 photos/s · about 32 min 32 s left");
   });
   it("root status text", () => {
     expect(rootStatusText({ indexed: 12, pending: 0, failed: 1 })).toBe("12 indexed · 0 pending · 1 failed");

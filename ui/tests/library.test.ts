@@ -17,6 +17,7 @@ function status(extra: Partial<AppStatus> = {}): AppStatus {
     pending: 5,
     indexing: { running: true, paused: false, progress: null, error: null },
     threads: null,
+    readText: true,
     ...extra,
   };
 }
@@ -59,7 +60,7 @@ function setup(extra: LibraryOptions = {}) {
   return { lib, api, handlers, off, onError, onFinished, tick: (ms: number) => (now += ms) };
 }
 
-const prog = (done: number): Progress => ({ phase: "photos", done, total: 100, failed: 0, encoded: done, rate: 10, etaSecs: 9, current: "/a/x.jpg", withText: 0 });
+const prog = (done: number): Progress => ({ phase: "photos", withText: 0, done, total: 100, failed: 0, encoded: done, rate: 10, etaSecs: 9, current: "/a/x.jpg" });
 
 describe("Library", () => {
   it("follows progress events and refreshes folder counts at most every 2 s", async () => {

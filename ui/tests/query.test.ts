@@ -12,14 +12,26 @@ import {
   toggleType,
   typeChoices,
   parseDay,
+  TEXT_CHOICES,
+  textFromKey,
+  textKey,
 } from "../src/lib/query";
 
 describe("filters → Filter", () => {
   it("turns empty inputs into nulls and keeps types canonical", () => {
-    expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [], hasLocation: null });
+    expect(toFilter(defaultFilters())).toEqual({ folder: null, after: null, before: null, tag: null, types: [], hasLocation: null, hasText: null });
     const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", before: "bad", types: ["tiff", "jpeg", " ", "tiff"], tag: "dog" };
-    expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"], hasLocation: null });
+    expect(toFilter(f)).toEqual({ folder: "/p", after: "2024-01-01", before: null, tag: "dog", types: ["jpeg", "tiff"], hasLocation: null, hasText: null });
     expect(toFilter({ ...defaultFilters(), located: true }).hasLocation).toBe(true);
+  });
+  it("sends the text filter as it is chosen: with, without, or either", () => {
+    expect(TEXT_CHOICES.map((c) => c.label)).toEqual(["Any text", "With text", "Without text"]);
+    for (const c of TEXT_CHOICES) {
+      expect(textKey(c.value)).toBe(c.key);
+      expect(textFromKey(c.key)).toBe(c.value);
+      expect(toFilter({ ...defaultFilters(), hasText: textFromKey(c.key) }).hasText).toBe(c.value);
+    }
+    expect(textFromKey("maybe")).toBeNull();
   });
   it("toggles types in canonical order", () => {
     expect(toggleType([], "png")).toEqual(["png"]);
@@ -37,6 +49,9 @@ describe("filters → Filter", () => {
     expect(isFiltered({ ...defaultFilters(), sort: "newest" })).toBe(false);
     expect(isFiltered({ ...defaultFilters(), types: ["gif"] })).toBe(true);
     expect(isFiltered({ ...defaultFilters(), located: true })).toBe(true);
+    // Without text narrows as much as with it.
+    expect(isFiltered({ ...defaultFilters(), hasText: true })).toBe(true);
+    expect(isFiltered({ ...defaultFilters(), hasText: false })).toBe(true);
   });
 });
 
@@ -50,7 +65,7 @@ describe("buildQuery", () => {
       offset: 200,
       includeWeak: false,
       sort: "newest",
-      filter: { folder: "/photos", after: null, before: null, tag: null, types: [], hasLocation: null },
+      filter: { folder: "/photos", after: null, before: null, tag: null, types: [], hasLocation: null, hasText: null },
     });
     const p = buildQuery({ kind: "file", path: "/tmp/x.jpg", token: 12 }, f, { offset: 0, limit: 50, includeWeak: true });
     // A dropped file goes by the shell's token: its path never reaches the engine from the page.
@@ -113,7 +128,7 @@ describe("typeChoices", () => {
 
 describe("Clear filters", () => {
   it("clears every filter but the tag, and puts the sort back to best match", () => {
-    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", types: ["png"], located: true, tag: "dog", sort: "newest" as const };
+    const f = { ...defaultFilters(), folder: "/p", after: "2024-01-01", types: ["png"], hasText: false, located: true, tag: "dog", sort: "newest" as const };
     const cleared = { ...f, ...clearedFilters() };
     expect(cleared).toEqual({ ...defaultFilters(), tag: "dog" });
     expect(cleared.sort).toBe("score");
@@ -122,6 +137,7 @@ describe("Clear filters", () => {
     expect(canClearFilters(defaultFilters(), false)).toBe(false);
     expect(canClearFilters({ ...defaultFilters(), tag: "dog" }, false)).toBe(false);
     expect(canClearFilters({ ...defaultFilters(), located: true }, false)).toBe(true);
+    expect(canClearFilters({ ...defaultFilters(), hasText: true }, false)).toBe(true);
     expect(canClearFilters({ ...defaultFilters(), sort: "newest" }, false)).toBe(true);
     // A listing's default order is newest first: choosing it changes nothing to clear.
     expect(canClearFilters({ ...defaultFilters(), sort: "newest" }, true)).toBe(false);

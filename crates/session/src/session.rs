@@ -624,6 +624,7 @@ impl Session {
             pending: 0,
             indexing: IndexState::default(),
             threads: None,
+            read_text: true,
         };
         if let Ok(eng) = self.engine() {
             // The folders' kept counts, summed: the full `stats` reads every failure reason.
@@ -636,6 +637,7 @@ impl Session {
                 st.pending += rc.pending;
                 roots.push(rc.root.path);
             }
+            st.read_text = reader.records().read_text()?;
             drop(reader);
             if *lock(&self.scope_roots) != roots {
                 // Folders another Glimpse added (or removed) while this window only reads. A
@@ -671,6 +673,26 @@ impl Session {
             std::sync::atomic::Ordering::SeqCst,
         );
         self.threads_view(&eng, indexer)
+    }
+
+    /// Turns reading the words in pictures on or off for this library (kept in its catalog, as
+    /// the cores are); what was read stays searchable. Answers the setting now.
+    pub fn set_read_text(&self, on: bool) -> Result<bool, SessionError> {
+        let eng = self.engine()?;
+        let indexer = eng.indexer()?;
+        let now = {
+            let reader = lock(&eng.reader);
+            reader.records().set_read_text(on)?;
+            reader.records().read_text()?
+        };
+        // Turned on: the photos not read yet are read now. Turned off: a pass under way stops
+        // after the picture in hand (asked for again, it finds reading off).
+        if now {
+            indexer.send(Cmd::ReadText)?;
+        } else {
+            indexer.stop_reading_text();
+        }
+        Ok(now)
     }
 
     fn threads_view(&self, eng: &Engine, indexer: &Indexer) -> Result<IndexThreads, SessionError> {
@@ -1641,6 +1663,8 @@ struct Shared {
     stopping: AtomicBool,
     /// A text pass is running: the next command sent stops it (it is asked for again after).
     reading_text: AtomicBool,
+    /// A text pass is to run once no command waits (after a job, or asked for).
+    text_wanted: AtomicBool,
 }
 
 /// The background worker that owns the writing library handle.
@@ -1661,7 +1685,6 @@ impl Indexer {
         sink: Sink,
     ) -> Indexer {
         let (tx, rx) = mpsc::channel();
-        let again = tx.clone();
         let shared = Arc::new(Shared {
             state: Mutex::new(IndexState::default()),
             control: Mutex::new(None),
@@ -1670,11 +1693,12 @@ impl Indexer {
             busy: std::sync::atomic::AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             reading_text: AtomicBool::new(false),
+            text_wanted: AtomicBool::new(false),
         });
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("glimpse-indexer".into())
-            .spawn(move || indexer_loop(lib, &image, text, (&rx, &again), &sh, &sink))
+            .spawn(move || indexer_loop(lib, &image, text, &rx, &sh, &sink))
             .map_err(|e| tracing::error!("cannot start the indexer thread: {e}"))
             .ok();
         Indexer {
@@ -1705,14 +1729,16 @@ impl Indexer {
             SessionError::Indexer("the indexer thread is gone")
         })?;
         // A text pass gives way to anything asked of the indexer, paused or not.
-        if self.shared.reading_text.load(Ordering::SeqCst) {
-            self.cancel_job();
-        }
+        self.stop_reading_text();
         Ok(())
     }
 
+    /// Nothing queued, running, or waiting to be read.
     fn idle(&self) -> bool {
-        self.shared.busy.load(std::sync::atomic::Ordering::SeqCst) == 0
+        use std::sync::atomic::Ordering;
+        self.shared.busy.load(Ordering::SeqCst) == 0
+            && !self.shared.text_wanted.load(Ordering::SeqCst)
+            && !self.shared.reading_text.load(Ordering::SeqCst)
     }
 
     fn state(&self) -> IndexState {
@@ -1731,6 +1757,17 @@ impl Indexer {
             } else {
                 c.resume();
             }
+        }
+    }
+
+    /// Stops a text pass under way (nothing else).
+    fn stop_reading_text(&self) {
+        if self
+            .shared
+            .reading_text
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            self.cancel_job();
         }
     }
 
@@ -1759,7 +1796,7 @@ fn indexer_loop(
     mut lib: Library,
     image: &LazyImageEncoder,
     mut text: LazyReader,
-    (rx, again): (&Receiver<Cmd>, &Sender<Cmd>),
+    rx: &Receiver<Cmd>,
     shared: &Shared,
     sink: &Sink,
 ) {
@@ -1777,13 +1814,26 @@ fn indexer_loop(
         *lock(&shared.state) = st.clone();
         sink(Event::IndexState(st));
     };
-    let read_text_later = || {
-        shared.busy.fetch_add(1, Ordering::SeqCst);
-        if again.send(Cmd::ReadText).is_err() {
-            done(1);
-        }
-    };
-    while let Ok(cmd) = rx.recv() {
+    // Whether the words in pictures are to be read once nothing else waits: a text pass runs
+    // only when the queue is empty and gives way to the next command.
+    let want_text = |wanted: bool| shared.text_wanted.store(wanted, Ordering::SeqCst);
+    loop {
+        let cmd = if shared.text_wanted.load(Ordering::SeqCst) {
+            match rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let gave_way = read_text(&mut lib, &mut text, shared, sink, &publish);
+                    want_text(gave_way);
+                    continue;
+                }
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(cmd) => cmd,
+                Err(_) => return,
+            }
+        };
         if shared.stopping.load(Ordering::SeqCst) {
             // Commands still queued answer "no answer" when their channels drop.
             return;
@@ -1798,11 +1848,8 @@ fn indexer_loop(
                 done(1);
             }
             Cmd::ReadText => {
-                let gave_way = read_text(&mut lib, &mut text, shared, sink, &publish);
+                want_text(!text.is_off());
                 done(1);
-                if gave_way && !shared.stopping.load(Ordering::SeqCst) {
-                    read_text_later();
-                }
             }
             Cmd::Index => {
                 // Requests that piled up while a job ran are one job.
@@ -1853,7 +1900,7 @@ fn indexer_loop(
                 done(merged);
                 // The words in what was indexed are read next, after what else is waiting.
                 if !text.is_off() && !shared.stopping.load(Ordering::SeqCst) {
-                    read_text_later();
+                    want_text(true);
                 }
                 // Anything else that arrived meanwhile runs next, in order; the thread's own
                 // channel keeps them (resent to the back of the queue would reorder them).
@@ -1937,7 +1984,7 @@ fn read_text(
     *lock(&shared.control) = Some(control.clone());
     shared.reading_text.store(true, Ordering::SeqCst);
     // A command sent before the flag was up is waiting already.
-    if shared.stopping.load(Ordering::SeqCst) || shared.busy.load(Ordering::SeqCst) > 1 {
+    if shared.stopping.load(Ordering::SeqCst) || shared.busy.load(Ordering::SeqCst) > 0 {
         control.cancel();
     }
     let mut last = Instant::now() - PROGRESS_EVERY;

@@ -25,15 +25,27 @@ pub mod events {
     pub const PICTURE_DROPPED: &str = "picture-dropped";
 }
 
+/// Which pass of a job the progress counts: a job reads its photos for the model first, then
+/// the words in them (the slower pass, so the window says which one it is waiting for).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProgressPhase {
+    /// Photos read for the model: `done` and `total` count files.
+    #[default]
+    Photos,
+    /// The words in pictures read: `done` and `total` count pictures whose text was read.
+    Text,
+}
+
 /// Files done, rate and ETA of the job in flight.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProgressView {
-    /// What the job is doing: indexing photos, or reading the words in them after.
+    /// The pass these figures count.
     pub phase: ProgressPhase,
-    /// Files finished.
+    /// Files finished (in the text pass: pictures whose text was read).
     pub done: usize,
-    /// Files in the job.
+    /// Files in the job (in the text pass: pictures to read the text of).
     pub total: usize,
     /// Files that failed.
     pub failed: usize,
@@ -45,20 +57,8 @@ pub struct ProgressView {
     pub eta_secs: Option<f64>,
     /// The file most recently finished.
     pub current: Option<String>,
-    /// In the text phase, pictures found to show text so far.
+    /// Pictures found to show text so far (the text pass only).
     pub with_text: usize,
-}
-
-/// The two phases of a job the window shows: photos becoming searchable by meaning, then the
-/// words in them being read (slower, and searchable as they are read).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ProgressPhase {
-    /// Scanning, decoding and encoding photos.
-    #[default]
-    Photos,
-    /// Reading the words in the indexed photos.
-    Text,
 }
 
 impl From<&Progress> for ProgressView {
@@ -244,6 +244,8 @@ pub struct AppStatus {
     pub indexing: IndexState,
     /// The cores indexing uses (`None` while another Glimpse indexes the library).
     pub threads: Option<IndexThreads>,
+    /// Whether indexing reads the words in this library's pictures (Settings' switch).
+    pub read_text: bool,
 }
 
 /// One failed photo and why.

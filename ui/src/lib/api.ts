@@ -6,10 +6,13 @@
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
+/** The pass a job is in: its photos read for the model, then the words in them read. */
+export type ProgressPhase = "photos" | "text";
+
 /** Files done, rate and ETA of the indexing job in flight. */
 export interface Progress {
-  /** Indexing photos, or reading the words in them after. */
   phase: ProgressPhase;
+  /** In the text pass: pictures whose text was read (of `total`). */
   done: number;
   total: number;
   failed: number;
@@ -18,12 +21,9 @@ export interface Progress {
   rate: number;
   etaSecs: number | null;
   current: string | null;
-  /** In the text phase, pictures found to show text so far. */
+  /** Pictures found to show text so far (the text pass only). */
   withText: number;
 }
-
-/** The phase of a job: photos becoming searchable, then the words in them being read. */
-export type ProgressPhase = "photos" | "text";
 
 /** What the background indexer is doing. */
 export interface IndexState {
@@ -87,6 +87,8 @@ export interface AppStatus {
   indexing: IndexState;
   /** The cores indexing uses; null while another Glimpse indexes the library. */
   threads: IndexThreads | null;
+  /** Whether indexing reads the words in this library's pictures (Settings' switch). */
+  readText: boolean;
 }
 
 /** How many cores indexing uses (Settings). */
@@ -308,6 +310,8 @@ export const api = {
   renameTag: (old: string, name: string) => invoke<TagCount[]>("rename_tag", { old, new: name }),
   /** Sets the cores indexing uses from the next job on (null: one per core). */
   setIndexThreads: (threads: number | null) => invoke<IndexThreads>("set_index_threads", { threads }),
+  /** Turns reading the words in pictures on or off for this library; the setting after. */
+  setReadText: (on: boolean) => invoke<boolean>("set_read_text", { on }),
   /** Takes a tag off every photo and out of the auto-tags; the tags after. */
   deleteTag: (name: string) => invoke<TagCount[]>("delete_tag", { name }),
   /** The folders below a root holding searchable photos, by path (the folder tree). */

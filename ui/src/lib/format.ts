@@ -177,11 +177,16 @@ export function percent(done: number, total: number | null | undefined): number 
   return Math.max(0, Math.min(100, (done / total) * 100));
 }
 
-/** The progress line: "1,234 of 5,000 photos · 42 photos/s · about 1 min 27 s left". */
+/**
+ * The progress line: "1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left";
+ * in the text pass "120 of 5,000 photos read for text · 14 with text · …".
+ */
 export function formatProgress(p: Progress, locale?: string): string {
   // This run's count, which differs from a folder's (the library's) by what was there before:
   // said so, or "87 of 195" beside "64 indexed" reads as a contradiction.
-  const parts = [`${formatCount(p.done, locale)} of ${formatCount(p.total, locale)} photos in this run`];
+  const of = `${formatCount(p.done, locale)} of ${formatCount(p.total, locale)}`;
+  const parts =
+    p.phase === "text" ? [`${of} photos read for text`, `${formatCount(p.withText, locale)} with text`] : [`${of} photos in this run`];
   const rate = formatRate(p.rate);
   parts.push(rate || "starting…");
   if (p.etaSecs != null) {

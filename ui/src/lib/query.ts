@@ -66,13 +66,32 @@ export interface FilterState {
   before: string;
   types: string[];
   tag: string | null;
+  /** Only photos in which text was read (true), or none was (false); null = either. */
+  hasText: boolean | null;
   /** Only photos with a GPS position. */
   located: boolean;
   sort: Sort;
 }
 
 export function defaultFilters(): FilterState {
-  return { folder: null, after: "", before: "", types: [], tag: null, located: false, sort: "score" };
+  return { folder: null, after: "", before: "", types: [], tag: null, hasText: null, located: false, sort: "score" };
+}
+
+/** The text filter's choices, keyed for a `<select>` ("" for either). */
+export const TEXT_CHOICES: readonly { key: string; value: boolean | null; label: string }[] = [
+  { key: "", value: null, label: "Any text" },
+  { key: "with", value: true, label: "With text" },
+  { key: "without", value: false, label: "Without text" },
+];
+
+/** The text filter a `<select>` key stands for (an unknown key: either). */
+export function textFromKey(key: string): boolean | null {
+  return TEXT_CHOICES.find((c) => c.key === key)?.value ?? null;
+}
+
+/** The `<select>` key of a text filter. */
+export function textKey(value: boolean | null): string {
+  return TEXT_CHOICES.find((c) => c.value === value)?.key ?? "";
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -91,6 +110,7 @@ export function toFilter(f: FilterState): Filter {
     tag: f.tag || null,
     types: canonicalTypes(f.types),
     hasLocation: f.located ? true : null,
+    hasText: f.hasText,
   };
 }
 
@@ -113,7 +133,7 @@ export function dateRangeProblem(after: string, before: string): string | null {
 /** Whether any filter (other than sort) narrows the results. */
 export function isFiltered(f: FilterState): boolean {
   const q = toFilter(f);
-  return Boolean(q.folder || q.after || q.before || q.tag || q.hasLocation || (q.types && q.types.length));
+  return Boolean(q.folder || q.after || q.before || q.tag || q.hasLocation || q.hasText != null || (q.types && q.types.length));
 }
 
 /**
@@ -123,7 +143,7 @@ export function isFiltered(f: FilterState): boolean {
  */
 export function clearedFilters(): Partial<FilterState> {
   const d = defaultFilters();
-  return { folder: d.folder, after: d.after, before: d.before, types: d.types, located: d.located, sort: d.sort };
+  return { folder: d.folder, after: d.after, before: d.before, types: d.types, hasText: d.hasText, located: d.located, sort: d.sort };
 }
 
 /**

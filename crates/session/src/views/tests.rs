@@ -533,7 +533,6 @@ fn progress(full: bool) -> ProgressView {
         } else {
             ProgressPhase::Photos
         },
-        with_text: 2,
         done: 3,
         total: 10,
         failed: 1,
@@ -541,6 +540,7 @@ fn progress(full: bool) -> ProgressView {
         rate: 1.5,
         eta_secs: full.then_some(4.5),
         current: full.then(|| "/photos/a.jpg".into()),
+        with_text: 1,
     }
 }
 
@@ -612,6 +612,7 @@ fn app_status(full: bool) -> AppStatus {
             chosen: Some(2),
             cores: 4,
         }),
+        read_text: full,
     }
 }
 
