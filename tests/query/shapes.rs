@@ -361,7 +361,8 @@ fn tagging_names_the_shape_and_retagging_encodes_nothing() {
     assert_eq!(embedded, 0);
 }
 
-fn glimpse(library: &Path, args: &[&str]) -> std::process::Output {
+/// The `glimpse` binary on `library` with the shape model, offline; fails the test when it does.
+pub(crate) fn glimpse(library: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
         .arg("--library")
         .arg(library)

@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use crate::shapes::glimpse;
 use common::shapes;
 use glimpse_clip::device::Device;
 use glimpse_clip::encode::{ImageEncoder, TextEncoder};
@@ -13,8 +14,7 @@ use glimpse_library::pipeline::Control;
 use glimpse_library::Library;
 use glimpse_query::search::{self, Page, Request};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// What the text reader "found", by picture (folder/file) — every other picture shows none.
@@ -334,23 +334,6 @@ fn quoted_text_must_be_shown_and_every_filter_applies_to_word_matches() {
     )
     .unwrap();
     assert_eq!(listed.hits.len(), 80 - TEXTS.len());
-}
-
-fn glimpse(library: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_glimpse"))
-        .arg("--library")
-        .arg(library)
-        .arg("--offline")
-        .args(args)
-        .env("GLIMPSE_MODEL", common::shape_model())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "glimpse {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 #[test]

@@ -3785,34 +3785,35 @@ mod tests {
         assert_eq!(count(&cat, "vacation"), 0);
     }
 
+    /// A catalog file at `db` as the migrations before `migration` left it, holding `rows`: what
+    /// a library of an earlier version looks like when the next Glimpse opens it.
+    fn catalog_before(db: &Path, migration: usize, rows: &str) {
+        let mut conn = Connection::open(db).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+        register_f16_conversion(&conn).unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &MIGRATIONS[..migration - 1] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {}", migration - 1))
+            .unwrap();
+        tx.execute_batch(rows).unwrap();
+        tx.commit().unwrap();
+    }
+
     #[test]
     fn tags_of_a_catalog_from_before_hand_tagging_stay_and_can_be_set_by_hand() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("catalog.sqlite");
-        {
-            let mut conn = Connection::open(&db).unwrap();
-            conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
-            register_f16_conversion(&conn).unwrap();
-            let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..MANUAL_TAGS_MIGRATION - 1] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.execute_batch(&format!(
-                "PRAGMA user_version = {}",
-                MANUAL_TAGS_MIGRATION - 1
-            ))
-            .unwrap();
-            tx.execute_batch(
-                "INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
-                 INSERT INTO photos(root_id, path, size, mtime_ns, status, updated_at)
-                   VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', 0),
-                          (1, x'2f702f622e6a7067', 1, 1, 'indexed', 0);
-                 INSERT INTO labels(name) VALUES ('dog');
-                 INSERT INTO tags(photo_id, label_id, score) VALUES (1, 1, 0.9), (2, 1, 0.6);",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
+        catalog_before(
+            &dir.path().join("catalog.sqlite"),
+            MANUAL_TAGS_MIGRATION,
+            "INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
+             INSERT INTO photos(root_id, path, size, mtime_ns, status, updated_at)
+               VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', 0),
+                      (1, x'2f702f622e6a7067', 1, 1, 'indexed', 0);
+             INSERT INTO labels(name) VALUES ('dog');
+             INSERT INTO tags(photo_id, label_id, score) VALUES (1, 1, 0.9), (2, 1, 0.6);",
+        );
         let mut cat = Catalog::open(dir.path()).unwrap();
         assert_eq!(cat.integrity_check().unwrap(), "ok");
         // The old tags are auto-tags: shown, and replaced by the next run.
@@ -4324,29 +4325,17 @@ mod tests {
     #[test]
     fn a_catalog_from_before_text_gets_its_tables_and_keeps_its_stash() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("catalog.sqlite");
-        {
-            let mut conn = Connection::open(&db).unwrap();
-            conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
-            register_f16_conversion(&conn).unwrap();
-            let tx = conn.transaction().unwrap();
-            for sql in &MIGRATIONS[..TEXT_MIGRATION - 1] {
-                tx.execute_batch(sql).unwrap();
-            }
-            tx.execute_batch(&format!("PRAGMA user_version = {}", TEXT_MIGRATION - 1))
-                .unwrap();
-            tx.execute_batch(
-                "INSERT INTO models(name, dim) VALUES ('m', 4);
-                 INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
-                 INSERT INTO photos(root_id, path, size, mtime_ns, status, content_hash,
-                     updated_at) VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', x'01', 0);
-                 INSERT INTO embeddings(photo_id, model_id, vector) VALUES (1, 1, x'0000');
-                 INSERT INTO stash(content_hash, model_id, vector, stashed_at)
-                     VALUES (x'02', 1, x'0000', 0);",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
+        catalog_before(
+            &dir.path().join("catalog.sqlite"),
+            TEXT_MIGRATION,
+            "INSERT INTO models(name, dim) VALUES ('m', 4);
+             INSERT INTO roots(path, added_at) VALUES (x'2f70', 0);
+             INSERT INTO photos(root_id, path, size, mtime_ns, status, content_hash,
+                 updated_at) VALUES (1, x'2f702f612e6a7067', 1, 1, 'indexed', x'01', 0);
+             INSERT INTO embeddings(photo_id, model_id, vector) VALUES (1, 1, x'0000');
+             INSERT INTO stash(content_hash, model_id, vector, stashed_at)
+                 VALUES (x'02', 1, x'0000', 0);",
+        );
         let mut cat = Catalog::open(dir.path()).unwrap();
         assert_eq!(cat.integrity_check().unwrap(), "ok");
         let version: i64 = cat
