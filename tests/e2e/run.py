@@ -853,6 +853,7 @@ def run(args, work, procs):
 
     tag_by_hand_and_copy_image(d, shots)
     duplicates_step(d, photos, work / "xdg-data", shots)
+    words_step(d, work, shots)
     model_step(d, shots)
 
     if shots:
@@ -867,6 +868,82 @@ def run(args, work, procs):
         screenshot(shots, "indexing")
     first_index(d, app, work, library)
     print("all end-to-end checks passed", flush=True)
+
+
+def words_step(d, work, shots):
+    print("9e. the words in pictures: found by what they say, outlined in the lightbox", flush=True)
+    # The earlier steps' folder and tag filters go.
+    if d.find_all("filters-clear"):
+        d.click(d.find("filters-clear"))
+    signs = work / "signs"
+    signs.mkdir()
+    # Rendered by tests/fixtures/ocr/make_set.py: a password, a Chinese address, prices, signs.
+    for name in ["38-dark.jpg", "33-dark.jpg", "37-dark.jpg", "31-light.jpg"]:
+        shutil.copy(ROOT / "tests/fixtures/ocr/set" / name, signs / name)
+    d.type(d.find("folder-path-input"), str(signs))
+    d.click(d.find("folder-path-add"))
+    answer_add_folder(True)
+
+    def first_with_words(query, name):
+        got = search(d, query, allow_empty=True)
+        if not got or Path(got[0][0]).name != name:
+            return None
+        words = d.js("const c = document.querySelector('[data-testid=result]');"
+                     "const w = c && c.querySelector('[data-testid=result-words]');"
+                     "return w ? [w.textContent.trim(), "
+                     "[...w.querySelectorAll('mark')].map(m => m.textContent)] : null;")
+        return (got, words) if words else None
+    # The pictures are searchable by meaning first; their words arrive once the text is read.
+    got, words = wait_for("the password's picture first, with its words",
+                          lambda: first_with_words("password", "38-dark.jpg"), timeout=240)
+    check("password" in words[0] and words[1] == ["password"],
+          f"a search for a word finds its picture first and shows the word ({words})")
+    got, words = wait_for("a part of a word", lambda: first_with_words("harbo", "33-dark.jpg"),
+                          timeout=60)
+    check(words[1] == ["harbo"], f"part of a word finds it too, marked ({words})")
+    got, words = wait_for("a Chinese query", lambda: first_with_words("朝阳区", "33-dark.jpg"),
+                          timeout=60)
+    check("朝阳区" in words[0], f"a CJK query finds the Chinese sign ({words})")
+    screenshot(shots, "words")
+
+    # The lightbox outlines the matched line over the photo and lists it.
+    first = d.find_all("result")[0]
+    d.click(first)
+    d.js("arguments[0].dispatchEvent(new MouseEvent('dblclick', {bubbles: true}))",
+         {ELEMENT: first})
+    d.find("lightbox")
+    boxes = wait_for("the outline of the matched line", lambda: d.js(
+        "const b = [...document.querySelectorAll('[data-testid=lightbox-box]')];"
+        "const img = document.querySelector('[data-testid=lightbox] img.photo');"
+        "if (!b.length || !img) return null;"
+        "const i = img.getBoundingClientRect();"
+        "return {img: [i.left, i.top, i.width, i.height], natural: img.naturalWidth,"
+        " boxes: b.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.width, r.height]; })};"), timeout=20)
+    listed = d.text(d.find("lightbox-words"))
+    check("朝阳区" in listed, f"the lightbox lists the matched line ({listed!r})")
+    il, it, iw, ih = boxes["img"]
+    inside = all(il - 2 <= x and it - 2 <= y and x + w <= il + iw + 2 and y + h <= it + ih + 2
+                 and w > 10 and h > 5 for x, y, w, h in boxes["boxes"])
+    check(len(boxes["boxes"]) == 1 and inside,
+          f"one box outlined, on the photo ({boxes['boxes']} in {boxes['img']})")
+    screenshot(shots, "words-lightbox")
+    xdotool("key", "Escape")
+    wait_for("the lightbox to close", lambda: d.find_all("lightbox") == [], timeout=10)
+
+    # The text filter: with text, the signs are among the results; without, none of them.
+    def choose_text(key):
+        d.js("const s = document.querySelector('[data-testid=filter-text]');"
+             "s.value = arguments[0]; s.dispatchEvent(new Event('change', {bubbles: true}));", key)
+    choose_text("with")
+    listed = {Path(p).name for p, _ in wait_for("photos with text", lambda: search(d, " "), timeout=60)}
+    check({"38-dark.jpg", "33-dark.jpg", "37-dark.jpg", "31-light.jpg"} <= listed,
+          f"'With text' lists the signs ({sorted(listed)[:8]})")
+    choose_text("without")
+    listed = {Path(p).name for p, _ in search(d, " ")}
+    check(listed and not listed & {"38-dark.jpg", "33-dark.jpg"}, "'Without text' leaves them out")
+    choose_text("")
+    search(d, " ")
 
 
 def model_step(d, shots):

@@ -293,6 +293,28 @@ describe("Library.onChanged (the results follow the library)", () => {
     expect(onChanged).toHaveBeenCalledTimes(3);
   });
 
+  it("reading text is a change only when a picture shows some", async () => {
+    vi.useFakeTimers();
+    const onChanged = vi.fn();
+    const t = setup({ onChanged, now: () => Date.now() });
+    await t.lib.listen();
+    const reading = (done: number, withText: number): Progress => ({
+      ...progress(0, done),
+      phase: "text",
+      withText,
+    });
+    t.handlers.progress!(reading(1, 0));
+    expect(onChanged).toHaveBeenCalledTimes(1); // the pass began
+    for (let done = 2; done <= 20; done++) {
+      vi.advanceTimersByTime(2000);
+      t.handlers.progress!(reading(done, 0)); // pictures without text
+    }
+    expect(onChanged).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(2000);
+    t.handlers.progress!(reading(21, 1)); // one shows text: word searches may find it now
+    expect(onChanged).toHaveBeenCalledTimes(2);
+  });
+
   it("a job that ended having encoded or removed photos follows at once; one that changed nothing does not", async () => {
     vi.useFakeTimers();
     const onChanged = vi.fn();

@@ -220,8 +220,10 @@ export class Library implements Readable<LibraryState> {
     this.state.update((s) => ({ ...s, indexing: { ...s.indexing, running: true, progress: p } }));
     this.maybeRefreshCounts();
     // Photos were encoded, failed or done (a removed file counts as done): what a search finds
-    // may have changed. A new job starting from zero counts too.
-    const counts = `${p.encoded}/${p.done}/${p.failed}`;
+    // may have changed. A new job starting from zero counts too. Reading text changes answers
+    // only when a picture turns out to show some (a picture without text, most of them, would
+    // only make the grid ask again for the same answer).
+    const counts = p.phase === "text" ? `text/${p.withText}` : `${p.encoded}/${p.done}/${p.failed}`;
     if (counts !== this.lastCounts) {
       this.lastCounts = counts;
       this.changed(false);
