@@ -927,6 +927,9 @@ def words_step(d, work, shots):
                  and w > 10 and h > 5 for x, y, w, h in boxes["boxes"])
     check(len(boxes["boxes"]) == 1 and inside,
           f"one box outlined, on the photo ({boxes['boxes']} in {boxes['img']})")
+    wait_for("the photo to have faded in", lambda: d.js(
+        "const i = document.querySelector('[data-testid=lightbox] img.photo');"
+        "return !!i && getComputedStyle(i).opacity === '1';"), timeout=10)
     screenshot(shots, "words-lightbox")
     xdotool("key", "Escape")
     wait_for("the lightbox to close", lambda: d.find_all("lightbox") == [], timeout=10)
