@@ -1,6 +1,7 @@
 //! The words in pictures through the command line: `glimpse index` reads them after indexing
 //! (resumably, a picture that kills the reader given up after twice), `glimpse status` says how
-//! far it came, the library's switch turns it off, and `glimpse text` prints what a picture says.
+//! far it came, the library's switch turns it off, `glimpse text` prints what a picture says,
+//! and a receipt, a screenshot and signs are found by the words a person remembers.
 
 use super::common;
 use std::path::{Path, PathBuf};
@@ -221,4 +222,38 @@ fn text_prints_each_pictures_lines_with_boxes_or_why_not() {
         "{}",
         lines[2]
     );
+}
+
+#[test]
+fn receipts_screenshots_and_signs_are_found_by_the_words_people_remember() {
+    let tmp = tempfile::tempdir().unwrap();
+    let library = tmp.path().join("library");
+    // Rendered by tests/fixtures/ocr/make_scenes.py: a receipt on a table, a phone screenshot,
+    // a street sign, a Chinese station sign, and three photos without text.
+    let scenes = common::fixture("ocr/scenes");
+    let out = index(reading(&library), &scenes);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("4 show text"), "{stderr}");
+    for (query, picture) in [
+        ("Tesco 12.40", "receipt.jpg"),
+        ("tesco", "receipt.jpg"),
+        ("total 12.40", "receipt.jpg"),
+        ("wifi password", "wifi-screenshot.jpg"),
+        ("sunflower", "wifi-screenshot.jpg"),
+        ("CafeCorner", "wifi-screenshot.jpg"),
+        ("harbour road", "street-sign.jpg"),
+        ("ferry", "street-sign.jpg"),
+        ("东京", "station-sign.jpg"),
+        ("tokyo station", "station-sign.jpg"),
+    ] {
+        let got = found(&library, query);
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some(picture),
+            "{query:?} found {got:?}"
+        );
+    }
+    // Quoted: only what shows the words.
+    assert_eq!(found(&library, r#""ferry terminal""#), ["street-sign.jpg"]);
 }
