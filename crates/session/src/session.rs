@@ -1955,7 +1955,13 @@ fn read_text(
     if text.is_off() {
         return false;
     }
-    match lib.text_to_read() {
+    let wanted = lib.records().read_text().and_then(|on| {
+        Ok(on
+            && !lib
+                .photos_needing_text(glimpse_ocr::OCR_VERSION, 0, 1)?
+                .is_empty())
+    });
+    match wanted {
         Ok(true) => {}
         Ok(false) => return false,
         Err(e) => {
