@@ -314,36 +314,64 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         &mut scan_only,
         "  sketch scan alone (best 10 estimates, no re-score)",
     );
-    // Similar photos: a stored vector (no encode) + search + join, the photo left out; the
-    // graph at its default breadth and wider.
-    for ef in [64, 128, 256] {
+    // Similar photos: a stored vector (no encode) + search + join, the photo left out: the
+    // product's path (the graph's nearest and the best sketch estimates, scored exactly), then
+    // the graph alone as it answered before, at its default breadth and wider.
+    let similar_truth = |id: i64, truth: &[i64]| -> Vec<i64> {
+        truth
+            .iter()
+            .copied()
+            .filter(|t| *t != id)
+            .take(10)
+            .collect()
+    };
+    let mut similar = Stats::new();
+    for (pick, truth) in picks.iter().zip(photo_truth) {
+        let id = *pick as i64 + 1;
+        let t = Instant::now();
+        let Some(v) = lib.vectors().get(id) else {
+            continue;
+        };
+        let req = Request {
+            exclude: vec![id],
+            ..Request::new(10)
+        };
+        let page = search::nearest(&lib, &glimpse_clip::embedding::unit(v), &req).expect("similar");
+        similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
+        let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+        similar.recall.push(recall(&got, &similar_truth(id, truth)));
+    }
+    line(
+        &mut similar,
+        &format!(
+            "similar photo (stored vector+graph {}+sketches {}+join)",
+            glimpse_library::vectors::PHOTO_GRAPH,
+            glimpse_library::vectors::PHOTO_RERANK
+        ),
+    );
+    for ef in [128, 256] {
         lib.vectors().set_expansion_search(ef);
-        let mut similar = Stats::new();
+        let mut graph = Stats::new();
         for (pick, truth) in picks.iter().zip(photo_truth) {
             let id = *pick as i64 + 1;
-            let t = Instant::now();
             let Some(v) = lib.vectors().get(id) else {
                 continue;
             };
-            let req = Request {
-                exclude: vec![id],
-                ..Request::new(10)
-            };
-            let page =
-                search::nearest(&lib, &glimpse_clip::embedding::unit(v), &req).expect("similar");
-            similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
-            let truth: Vec<i64> = truth
+            let q = glimpse_clip::embedding::unit(v);
+            let t = Instant::now();
+            let g = lib.vectors().search(&q, 11).expect("graph");
+            graph.ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let got: Vec<i64> = g
                 .iter()
-                .copied()
-                .filter(|t| *t != id)
+                .map(|h| h.0)
+                .filter(|h| *h != id)
                 .take(10)
                 .collect();
-            let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
-            similar.recall.push(recall(&got, &truth));
+            graph.recall.push(recall(&got, &similar_truth(id, truth)));
         }
         line(
-            &mut similar,
-            &format!("similar photo (stored vector+graph+join), ef {ef}"),
+            &mut graph,
+            &format!("  before: HNSW graph alone at ef {ef} (no join)"),
         );
     }
     lib.vectors()

@@ -3,7 +3,7 @@
 //! torn or older than its vector index opens, rebuilds them and answers the same.
 
 #[path = "../../benches/space/mod.rs"]
-mod space;
+pub(crate) mod space;
 
 use crate::common;
 use glimpse_library::catalog::Catalog;
@@ -14,7 +14,7 @@ use space::{Kind, Space, DIM};
 use std::path::{Path, PathBuf};
 
 /// A library of photos `0..n` of `space` (ids `1..=n`), with its vector index and sketches.
-fn library(dir: &Path, space: &Space, n: usize) -> PathBuf {
+pub(crate) fn library(dir: &Path, space: &Space, n: usize) -> PathBuf {
     let libdir = dir.join("library");
     let photos = dir.join("photos");
     let mut cat = Catalog::open(&libdir).unwrap();

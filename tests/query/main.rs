@@ -9,5 +9,6 @@ mod answer;
 mod captions;
 mod dupes;
 mod following;
+mod photos;
 mod shapes;
 mod text;

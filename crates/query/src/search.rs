@@ -6,8 +6,9 @@
 //! one-bit sketch, with the direction captions share ([`caption_direction`]) scored exactly,
 //! and the best few hundred are re-scored exactly: a caption sits across CLIP's modality gap,
 //! where a graph built on photos loses a third of the true top ten at a million photos. A
-//! photo's query (more like this, a dropped picture) walks the HNSW graph, which finds photo
-//! neighbours well. A filtered search that finds fewer matches than exist falls back to
+//! photo's query (more like this, a dropped picture) re-scores exactly both the HNSW graph's
+//! nearest and the best sketch estimates: in loosely clustered libraries either alone misses
+//! neighbours the other finds. A filtered search that finds fewer matches than exist falls back to
 //! scoring the filtered set, so a selective filter never silently returns fewer results.
 
 use glimpse_clip::decode::{self, DecodeOptions};
@@ -547,7 +548,7 @@ fn candidates(
                 false,
             )
         } else {
-            (v.search(q, need.min(held))?, false)
+            (v.search_photo(q, need.min(held), &|_| true)?, false)
         });
     }
     let allowed = lib.filter_ids(filter)?;
@@ -555,7 +556,7 @@ fn candidates(
         let set: HashSet<i64> = allowed.iter().copied().collect();
         let found = match caption {
             Some(_) => v.search_caption(q, need.min(held), caption, &|id| set.contains(&id))?,
-            None => v.search_filtered(q, need.min(held), |id| set.contains(&id))?,
+            None => v.search_photo(q, need.min(held), &|id| set.contains(&id))?,
         };
         if found.len() >= need {
             return Ok((found, false));

@@ -1,0 +1,87 @@
+//! Photo queries in a large library ("more like this", a dropped picture): the graph's nearest
+//! and the best sketch estimates, scored exactly, find the true ten nearest photos (recall@10
+//! against exact f32 search) on both synthetic generators, for a photo in the library (left
+//! out of its own answer) and for photos the library has never seen.
+
+use crate::captions::library;
+use crate::captions::space::{self, Kind, Space, DIM};
+use glimpse_library::Library;
+use glimpse_query::search::{self, Request};
+
+/// Recall@10 of photo queries on a 20k library: (photos in it, photos not in it); `breadth`
+/// narrows the graph's search.
+fn photo_recall(kind: Kind, breadth: Option<usize>) -> (f64, f64) {
+    let n = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let space = Space::new(kind, n);
+    let libdir = library(dir.path(), &space, n);
+    let lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
+    assert_eq!(lib.vector_count(), n);
+    if let Some(ef) = breadth {
+        lib.vectors().set_expansion_search(ef);
+    }
+    let stored: Vec<usize> = (0..40).map(|i| (i * 7_919 + 13) % n).collect();
+    let mut queries: Vec<Vec<f32>> = stored.iter().map(|&i| space.photo(i)).collect();
+    queries.extend((0..40).map(|i| space.photo(n + i)));
+    let truth = space::exact_truth(&space, n, &queries, 11);
+    let mut sums = [0.0f64; 2];
+    for (j, (q, truth)) in queries.iter().zip(&truth).enumerate() {
+        // A stored photo is asked about as the window asks: its stored vector, itself left out.
+        let (q, exclude) = match stored.get(j) {
+            Some(&i) => {
+                let id = i as i64 + 1;
+                let v = lib.vectors().get(id).expect("stored vector");
+                (glimpse_clip::embedding::unit(v), vec![id])
+            }
+            None => (q.clone(), Vec::new()),
+        };
+        let truth: Vec<i64> = truth
+            .iter()
+            .copied()
+            .filter(|t| !exclude.contains(t))
+            .take(10)
+            .collect();
+        let req = Request {
+            exclude,
+            // 20k photos would be scored exactly; this test is about the graph and sketches.
+            exact_max: 0,
+            ..Request::new(10)
+        };
+        let page = search::nearest(&lib, &q, &req).unwrap();
+        assert!(!page.exact, "searched the graph and sketches, not exactly");
+        let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+        sums[usize::from(j >= stored.len())] += space::recall(&got, &truth);
+    }
+    (sums[0] / stored.len() as f64, sums[1] / 40.0)
+}
+
+#[test]
+fn photo_queries_find_the_true_nearest_on_the_tuned_generator() {
+    let (stored, unseen) = photo_recall(Kind::Even, None);
+    assert!(
+        stored >= 0.99 && unseen >= 0.99,
+        "recall@10 {stored:.4} (photos in the library), {unseen:.4} (photos not in it) on generator 1"
+    );
+}
+
+#[test]
+fn photo_queries_find_the_true_nearest_on_the_held_out_generator() {
+    let (stored, unseen) = photo_recall(Kind::Zipf, None);
+    assert!(
+        stored >= 0.99 && unseen >= 0.99,
+        "recall@10 {stored:.4} (photos in the library), {unseen:.4} (photos not in it) on generator 2"
+    );
+}
+
+/// At 20k photos the graph alone still finds nearly all of the true ten; at a million it finds
+/// 0.60 of them on the held-out generator. A graph searched at breadth 8 instead of 128 stands
+/// in for that here (alone it found 0.91 and 0.79 of the true ten): the sketches' candidates
+/// must make up for it.
+#[test]
+fn the_sketches_make_up_for_a_graph_that_misses_neighbours() {
+    let (stored, unseen) = photo_recall(Kind::Zipf, Some(8));
+    assert!(
+        stored >= 0.99 && unseen >= 0.99,
+        "recall@10 {stored:.4} (photos in the library), {unseen:.4} (photos not in it) with a narrow graph"
+    );
+}
