@@ -729,11 +729,11 @@ impl VectorIndex {
     /// gigabyte-sized file at a million photos.
     fn rescore(&self, ids: &[i64], query: &[f32], k: usize) -> Vec<(i64, f32)> {
         let score = |ids: &[i64]| -> Vec<(i64, f32)> {
-            let mut v = vec![0f32; self.dim];
+            let mut held = HeldVector::new(self.dim);
             ids.iter()
-                .filter_map(|&id| match self.index.get(id as u64, &mut v) {
-                    Ok(n) if n >= 1 => Some((id, glimpse_clip::embedding::dot(&v, query))),
-                    _ => None,
+                .filter_map(|&id| {
+                    held.read(&self.index, id)
+                        .map(|v| (id, glimpse_clip::embedding::dot(v, query)))
                 })
                 .collect()
         };
@@ -936,6 +936,41 @@ impl VectorIndex {
 }
 
 /// A stored vector (f16-rounded) by key.
+/// Buffers for reading the graph's f16 vectors as stored and widening them in bulk: asking the
+/// index for f32 widens one value at a time, which made exact re-scoring cost ~2 µs a vector.
+struct HeldVector {
+    raw: Vec<i16>,
+    bits: Vec<u16>,
+    wide: Vec<f32>,
+}
+
+impl HeldVector {
+    fn new(dim: usize) -> Self {
+        HeldVector {
+            raw: vec![0; dim],
+            bits: vec![0; dim],
+            wide: vec![0.0; dim],
+        }
+    }
+
+    /// Photo `id`'s vector, or `None` when the index does not hold it.
+    fn read(&mut self, index: &Index, id: i64) -> Option<&[f32]> {
+        match index.get(id as u64, usearch::f16::from_mut_i16s(&mut self.raw)) {
+            Ok(n) if n >= 1 => {}
+            _ => return None,
+        }
+        use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
+        // The same 16 bits, as the half crate names them.
+        self.bits
+            .iter_mut()
+            .zip(&self.raw)
+            .for_each(|(b, r)| *b = *r as u16);
+        let halves: &[half::f16] = self.bits.reinterpret_cast();
+        halves.convert_to_f32_slice(&mut self.wide);
+        Some(&self.wide)
+    }
+}
+
 fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
     if !index.contains(id as u64) {
         return None;
@@ -999,6 +1034,26 @@ mod tests {
             Err(VectorError::Dimensions { .. })
         ));
         assert_eq!(idx.len(), 3000, "refused batches change nothing");
+    }
+
+    #[test]
+    fn re_scoring_reads_the_same_values_the_index_widens_itself() {
+        let dim = 48;
+        let mut idx = VectorIndex::new(dim).unwrap();
+        for i in 0..50 {
+            idx.add(i, &unit(i as u64, dim)).unwrap();
+        }
+        let mut held = HeldVector::new(dim);
+        for id in [0, 7, 49] {
+            let wide = vector_in(&idx.index, dim, id).unwrap();
+            assert_eq!(held.read(&idx.index, id).unwrap(), wide.as_slice());
+        }
+        assert!(held.read(&idx.index, 50).is_none(), "an id the index does not hold");
+        let q = unit(7, dim);
+        let best = idx.rescore(&[3, 7, 50, 12], &q, 2);
+        assert_eq!(best.len(), 2);
+        assert_eq!(best[0].0, 7);
+        assert!((best[0].1 - 1.0).abs() < 1e-2, "{best:?}");
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {
