@@ -40,8 +40,10 @@ function setup(extra: LibraryOptions = {}) {
     formats: vi.fn(async () => [{ format: "jpeg", count: 5 }]),
     addRoot: vi.fn(async (p: string) => ({ roots: [root("/a"), root(p)], folder: p, alreadyIn: null }) as FolderAdded | null),
     removeRoot: vi.fn(async () => [] as RootInfo[]),
-    pauseIndexing: vi.fn(async () => ({ running: true, paused: true, progress: null, error: null })),
-    resumeIndexing: vi.fn(async () => ({ running: true, paused: false, progress: null, error: null })),
+    pauseIndexing: vi.fn(async (): Promise<IndexState> => ({ running: true, paused: true, progress: null, error: null })),
+    resumeIndexing: vi.fn(
+      async (): Promise<IndexState> => ({ running: true, paused: false, progress: null, error: null }),
+    ),
     addPickedFolder: vi.fn(
       async () => ({ roots: [root("/a"), root("/picked")], folder: "/picked", alreadyIn: null }) as FolderAdded | null,
     ),
@@ -228,6 +230,33 @@ describe("Library", () => {
     t.tick(6000);
     await t.lib.loadStatus();
     expect(t.lib.value.indexing.running).toBe(false);
+  });
+
+  it("a pause answered after the progress of a batch that landed meanwhile keeps the newer counts", async () => {
+    const t = setup();
+    await t.lib.listen();
+    t.handlers.progress!(prog(6));
+    // The shell took the pause at 6; the batch in flight landed (8) and its event came first.
+    let answer!: (s: IndexState) => void;
+    t.api.pauseIndexing.mockReturnValueOnce(new Promise<IndexState>((r) => (answer = r)));
+    const paused = t.lib.pause();
+    t.handlers.progress!(prog(8));
+    answer({ running: true, paused: true, progress: prog(6), error: null });
+    await paused;
+    expect(t.lib.value.indexing.paused).toBe(true);
+    expect(t.lib.value.indexing.progress?.done).toBe(8);
+    // A newer answer is taken as it is; so is another run's.
+    t.api.resumeIndexing.mockResolvedValueOnce({ running: true, paused: false, progress: prog(9), error: null });
+    await t.lib.resume();
+    expect(t.lib.value.indexing.progress?.done).toBe(9);
+    t.api.pauseIndexing.mockResolvedValueOnce({
+      running: true,
+      paused: true,
+      progress: { ...prog(2), total: 50 },
+      error: null,
+    });
+    await t.lib.pause();
+    expect(t.lib.value.indexing.progress?.done).toBe(2);
   });
 
   it("pause and resume show the shell's answer", async () => {

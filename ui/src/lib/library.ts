@@ -374,10 +374,27 @@ export class Library implements Readable<LibraryState> {
     }
   }
 
+  /**
+   * A pause or resume answer: the state when the shell took the command. A batch that was on
+   * its way lands just after and its progress event can arrive before this answer; no later
+   * event would then correct the older counts while the job is paused, so they never replace
+   * newer ones of the same run.
+   */
+  private onAnswer(st: IndexState): void {
+    const shown = get(this.state).indexing.progress;
+    const older =
+      shown !== null &&
+      st.progress !== null &&
+      shown.phase === st.progress.phase &&
+      shown.total === st.progress.total &&
+      shown.done > st.progress.done;
+    this.onState(older ? { ...st, progress: shown } : st);
+  }
+
   async pause(): Promise<void> {
     try {
       const indexing = await this.api.pauseIndexing();
-      this.onState(indexing);
+      this.onAnswer(indexing);
     } catch (e) {
       this.fail(e, "Could not pause indexing");
     }
@@ -386,7 +403,7 @@ export class Library implements Readable<LibraryState> {
   async resume(): Promise<void> {
     try {
       const indexing = await this.api.resumeIndexing();
-      this.onState(indexing);
+      this.onAnswer(indexing);
     } catch (e) {
       this.fail(e, "Could not resume indexing");
     }
