@@ -14,7 +14,7 @@ use space::{Kind, Space, DIM};
 use std::path::{Path, PathBuf};
 
 /// A library of photos `0..n` of `space` (ids `1..=n`), with its vector index and sketches.
-pub(crate) fn library(dir: &Path, space: &Space, n: usize) -> PathBuf {
+fn library(dir: &Path, space: &Space, n: usize) -> PathBuf {
     let libdir = dir.join("library");
     let photos = dir.join("photos");
     let mut cat = Catalog::open(&libdir).unwrap();
@@ -40,13 +40,24 @@ fn gap(space: &Space) -> Vec<f32> {
     glimpse_clip::embedding::mean_direction(&calib).unwrap()
 }
 
-fn caption_recall(kind: Kind) -> f64 {
-    let n = 20_000;
+/// Photos in the libraries the recall tests search: as many as `Request::exact_max` scores
+/// exactly, so the tests turn that off.
+pub(crate) const LARGE: usize = 20_000;
+
+/// A [`LARGE`] library of `kind`, opened, with its space (the folder lives as long as the
+/// returned `TempDir`).
+pub(crate) fn large_library(kind: Kind) -> (tempfile::TempDir, Space, Library) {
     let dir = tempfile::tempdir().unwrap();
-    let space = Space::new(kind, n);
-    let libdir = library(dir.path(), &space, n);
+    let space = Space::new(kind, LARGE);
+    let libdir = library(dir.path(), &space, LARGE);
     let lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
-    assert_eq!(lib.vector_count(), n);
+    assert_eq!(lib.vector_count(), LARGE);
+    (dir, space, lib)
+}
+
+fn caption_recall(kind: Kind) -> f64 {
+    let (_dir, space, lib) = large_library(kind);
+    let n = LARGE;
     let queries: Vec<Vec<f32>> = (0..60).map(|i| space.query(i)).collect();
     let truth = space::exact_truth(&space, n, &queries, 10);
     let req = Request {

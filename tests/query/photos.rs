@@ -3,20 +3,15 @@
 //! against exact f32 search) on both synthetic generators, for a photo in the library (left
 //! out of its own answer) and for photos the library has never seen.
 
-use crate::captions::library;
-use crate::captions::space::{self, Kind, Space, DIM};
-use glimpse_library::Library;
+use crate::captions::space::{self, Kind};
+use crate::captions::{large_library, LARGE};
 use glimpse_query::search::{self, Request};
 
 /// Recall@10 of photo queries on a 20k library: (photos in it, photos not in it); `breadth`
 /// narrows the graph's search.
 fn photo_recall(kind: Kind, breadth: Option<usize>) -> (f64, f64) {
-    let n = 20_000;
-    let dir = tempfile::tempdir().unwrap();
-    let space = Space::new(kind, n);
-    let libdir = library(dir.path(), &space, n);
-    let lib = Library::open(&libdir, "synthetic-512", DIM).unwrap();
-    assert_eq!(lib.vector_count(), n);
+    let (_dir, space, lib) = large_library(kind);
+    let n = LARGE;
     if let Some(ef) = breadth {
         lib.vectors().set_expansion_search(ef);
     }
