@@ -21,7 +21,8 @@ pub(crate) struct StatusCmd {
     /// Print every stored embedding as a JSON line `{"path", "embedding"}` instead.
     #[arg(long)]
     dump_embeddings: bool,
-    /// Also list every failed or unsupported file with its reason.
+    /// Also list every failed or unsupported file with its reason, and every photo whose text
+    /// could not be read with why.
     #[arg(long)]
     files: bool,
     /// Also check the catalog's integrity and that no photo was encoded twice (reads the
@@ -48,10 +49,14 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
     };
     let roots = records.roots()?;
     let formats = records.format_counts()?;
-    let (failed_files, noted_files) = if *files {
-        (records.failed_files()?, records.noted_files()?)
+    let (failed_files, noted_files, text_failed) = if *files {
+        (
+            records.failed_files()?,
+            records.noted_files()?,
+            records.text_failed_files(glimpse_ocr::OCR_VERSION)?,
+        )
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     let provider = records.provider()?;
     let text = records.text_progress(glimpse_ocr::OCR_VERSION)?;
@@ -155,6 +160,12 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
                 serde_json::json!({"path": p.to_string_lossy(), "note": note})
             );
         }
+        for (p, reason) in &text_failed {
+            println!(
+                "{}",
+                serde_json::json!({"path": p.to_string_lossy(), "text_not_read": reason})
+            );
+        }
     } else {
         match &integrity {
             Some(i) => println!("library: {} (integrity {i})", dir.display()),
@@ -231,6 +242,9 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
         }
         for (p, note) in &noted_files {
             println!("{}: indexed, {note}", p.display());
+        }
+        for (p, reason) in &text_failed {
+            println!("{}: text not read: {reason}", p.display());
         }
         if let Some(n) = max_encodes {
             println!(

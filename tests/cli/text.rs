@@ -129,6 +129,37 @@ fn index_reads_the_words_once_and_gives_up_a_picture_that_kills_the_reader_twice
         (Some(5), Some(1), Some(3)),
         "{t}"
     );
+    // `status --files` names it, with why, in both forms.
+    let out = common::glimpse_on(&library)
+        .args(["status", "--files", "--json"])
+        .output()
+        .expect("run glimpse status --files");
+    let listed: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v.get("text_not_read").is_some())
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0]["path"]
+        .as_str()
+        .is_some_and(|p| p.ends_with("37-dark.jpg")));
+    assert_eq!(
+        listed[0]["text_not_read"].as_str(),
+        Some(glimpse_library::ocr::STOPPED_WHILE_READING_TEXT)
+    );
+    let out = common::glimpse_on(&library)
+        .args(["status", "--files"])
+        .output()
+        .expect("run glimpse status --files");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.ends_with(&format!(
+            "37-dark.jpg: text not read: {}",
+            glimpse_library::ocr::STOPPED_WHILE_READING_TEXT
+        ))),
+        "{text}"
+    );
 
     // Found by their words, in Latin and CJK script, substrings too.
     assert_eq!(

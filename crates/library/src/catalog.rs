@@ -3306,6 +3306,30 @@ impl Catalog {
             .ctx("text progress")
     }
 
+    /// Every searchable photo whose text the reader of `version` could not read, with the
+    /// reason, by path (`status --files`).
+    pub(crate) fn text_failed_files(
+        &self,
+        version: &str,
+    ) -> Result<Vec<(PathBuf, String)>, CatalogError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT p.path, t.error FROM photos p JOIN text_read t ON t.photo_id = p.id
+                  WHERE t.version = ?1 AND t.error IS NOT NULL AND {TEXT_READABLE_SQL}
+                  ORDER BY p.path"
+            ))
+            .ctx("files whose text was not read")?;
+        let rows = stmt
+            .query_map([version], |r| {
+                Ok((bytes_path(&r.get::<_, Vec<u8>>(0)?), r.get::<_, String>(1)?))
+            })
+            .ctx("files whose text was not read")?
+            .collect::<Result<_, _>>()
+            .ctx("files whose text was not read")?;
+        Ok(rows)
+    }
+
     /// Stores what the text reader of `version` made of each photo in one transaction, each
     /// photo's lines replacing what an earlier read stored. A photo that is no longer searchable
     /// (deleted, or changed and waiting to be indexed again) is skipped: what was read belongs

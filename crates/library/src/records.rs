@@ -210,6 +210,12 @@ impl Records {
         Ok(self.catalog.failed_files()?)
     }
 
+    /// Every searchable photo whose text the reader of `version` could not read, with the
+    /// reason, by path: what `status --files` lists beside the files that failed to index.
+    pub fn text_failed_files(&self, version: &str) -> Result<Vec<(PathBuf, String)>, LibraryError> {
+        Ok(self.catalog.text_failed_files(version)?)
+    }
+
     /// Every indexed file that came with a note ("decoded with warnings: ..."), by path.
     pub fn noted_files(&self) -> Result<Vec<(PathBuf, String)>, LibraryError> {
         Ok(self.catalog.noted_files()?)
