@@ -72,6 +72,7 @@ impl FilterArgs {
                 _ => None,
             },
             words: Vec::new(),
+            without_words: Vec::new(),
         }
     }
 }

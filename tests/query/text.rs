@@ -239,6 +239,22 @@ fn quoted_text_must_be_shown_and_every_filter_applies_to_word_matches() {
     let page = search(&lib, r#""tesco express""#, any(), 20);
     assert_eq!(rels(f, &page), ["b/green-star-0.png"]);
     assert!(search(&lib, r#""tesco" "東京""#, any(), 20).hits.is_empty());
+    // Quoted after a minus: no picture that shows it, whatever else matches. Unquoted, a minus
+    // word only pushes away by meaning.
+    let showing: BTreeSet<String> = rels(f, &search(&lib, r#""tesco""#, any(), 100))
+        .into_iter()
+        .collect();
+    assert_eq!(showing.len(), 3, "{showing:?}");
+    let page = search(&lib, r#"star -"tesco""#, any(), 100);
+    let got: BTreeSet<String> = rels(f, &page).into_iter().collect();
+    assert!(got.len() >= 10, "the other stars: {got:?}");
+    assert!(got.is_disjoint(&showing), "{got:?}");
+    let page = search(&lib, "star -tesco", any(), 100);
+    assert!(
+        rels(f, &page).contains(&"b/green-star-0.png".to_string()),
+        "the star that shows it: {:?}",
+        rels(f, &page)
+    );
     // A folder: its own word matches only.
     let in_b = PhotoFilter {
         folder: Some(f.photos.join("b")),

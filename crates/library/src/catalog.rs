@@ -2372,6 +2372,9 @@ pub struct PhotoFilter {
     /// Only photos whose text shows each of these, anywhere in a line, case and the accents of
     /// Latin letters aside (a query's "quoted text").
     pub words: Vec<String>,
+    /// Only photos whose text shows none of these, matched as [`PhotoFilter::words`] are (a
+    /// query's `-"quoted text"`).
+    pub without_words: Vec<String>,
 }
 
 use glimpse_clip::formats::RAW_FORMATS;
@@ -2589,22 +2592,28 @@ impl Catalog {
             Some(false) => sql.push_str(&format!(" AND NOT {with_text}")),
             None => {}
         }
-        for w in &filter.words {
+        let shown = filter.words.iter().map(|w| (w, "IN"));
+        let hidden = filter.without_words.iter().map(|w| (w, "NOT IN"));
+        for (w, op) in shown.chain(hidden) {
             use crate::words::{fold, folded_len, fts_string, TRIGRAM};
             match folded_len(w) {
                 0 => {}
                 // The trigram index finds the lines; each photo is then one lookup.
                 n if n >= TRIGRAM => arg(
                     &mut sql,
-                    " AND p.id IN (SELECT tl.photo_id FROM text_fts JOIN text_lines tl
-                        ON tl.rowid = text_fts.rowid WHERE text_fts MATCH ?)",
+                    &format!(
+                        " AND p.id {op} (SELECT tl.photo_id FROM text_fts JOIN text_lines tl
+                            ON tl.rowid = text_fts.rowid WHERE text_fts MATCH ?)"
+                    ),
                     fts_string(w).into(),
                 ),
                 // Too short for it: every line is read.
                 _ => arg(
                     &mut sql,
-                    " AND p.id IN (SELECT tl.photo_id FROM text_lines tl
-                        WHERE instr(glimpse_fold(tl.text), ?) > 0)",
+                    &format!(
+                        " AND p.id {op} (SELECT tl.photo_id FROM text_lines tl
+                            WHERE instr(glimpse_fold(tl.text), ?) > 0)"
+                    ),
                     fold(w).into(),
                 ),
             }

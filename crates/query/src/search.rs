@@ -134,6 +134,8 @@ pub struct ParsedQuery {
     pub terms: Vec<String>,
     /// The quoted phrases among `terms`: words a result's picture must show.
     pub quoted: Vec<String>,
+    /// The quoted phrases among `minus`: words a result's picture must not show.
+    pub minus_quoted: Vec<String>,
 }
 
 impl ParsedQuery {
@@ -143,6 +145,7 @@ impl ParsedQuery {
         Words {
             terms: self.terms.clone(),
             required: self.quoted.clone(),
+            excluded: self.minus_quoted.clone(),
         }
     }
 }
@@ -157,12 +160,15 @@ pub struct Words {
     /// Phrases a result's text must show (the query's `"quoted text"`); in a library where no
     /// text was read yet they only group words for the model, as before.
     pub required: Vec<String>,
+    /// Phrases a result's text must not show (the query's `-"quoted text"`); they push away
+    /// by meaning as every minus term does, and in a library where no text was read only that.
+    pub excluded: Vec<String>,
 }
 
 impl Words {
     /// Whether the query says anything about words.
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty() && self.required.is_empty()
+        self.terms.is_empty() && self.required.is_empty() && self.excluded.is_empty()
     }
 }
 
@@ -209,6 +215,9 @@ pub fn parse(query: &str) -> ParsedQuery {
             continue;
         }
         if minus {
+            if quoted {
+                out.minus_quoted.push(term.clone());
+            }
             out.minus.push(term);
         } else {
             if quoted {
@@ -793,10 +802,9 @@ pub fn nearest(lib: &Library, query: &[f32], req: &Request) -> Result<Page, Sear
     let mut filter = std::borrow::Cow::Borrowed(&req.filter);
     let mut by_words = Vec::new();
     if !req.words.is_empty() && lib.records().has_text()? {
-        filter
-            .to_mut()
-            .words
-            .extend(req.words.required.iter().cloned());
+        let f = filter.to_mut();
+        f.words.extend(req.words.required.iter().cloned());
+        f.without_words.extend(req.words.excluded.iter().cloned());
         by_words = word_ranking(lib, &req.words.terms, &filter, &req.exclude)?;
     }
     // Fused, the model's first places count whatever the page: ask for them all.
@@ -1240,7 +1248,10 @@ mod tests {
         let w = p.words();
         assert_eq!(w.required, ["Tesco Express"]);
         assert_eq!(w.terms, p.terms);
+        // A quoted minus phrase must not be shown; an unquoted minus word only pushes away.
+        assert_eq!(w.excluded, ["old"]);
         assert!(parse("-cat").words().is_empty());
+        assert_eq!(parse(r#"menu -"draft" -cat"#).words().excluded, ["draft"]);
     }
 
     /// The ids and cosines of a page, in order.

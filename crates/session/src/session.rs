@@ -1073,6 +1073,7 @@ impl Session {
             has_location: f.has_location,
             has_text: f.has_text,
             words: Vec::new(),
+            without_words: Vec::new(),
         })
     }
 
