@@ -936,7 +936,6 @@ impl VectorIndex {
     }
 }
 
-/// A stored vector (f16-rounded) by key.
 /// Buffers for reading the graph's f16 vectors as stored and widening them in bulk: asking the
 /// index for f32 widens one value at a time, which made exact re-scoring cost ~2 µs a vector.
 struct HeldVector {
@@ -972,6 +971,7 @@ impl HeldVector {
     }
 }
 
+/// A stored vector (f16-rounded) by key.
 fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
     if !index.contains(id as u64) {
         return None;
