@@ -936,8 +936,9 @@ impl VectorIndex {
     }
 }
 
-/// Buffers for reading the graph's f16 vectors as stored and widening them in bulk: asking the
-/// index for f32 widens one value at a time, which made exact re-scoring cost ~2 µs a vector.
+/// Buffers for reading the graph's f16 vectors as stored and widening them in bulk, which
+/// re-scores faster than asking the index for f32 (a caption's 400 re-scores at a million
+/// photos: 1.0 → 0.7 ms; most of what is left is the index's own lookup of each key).
 struct HeldVector {
     raw: Vec<i16>,
     bits: Vec<u16>,
