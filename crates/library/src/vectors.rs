@@ -938,7 +938,7 @@ impl VectorIndex {
 
 /// Buffers for reading the graph's f16 vectors as stored and widening them in bulk, which
 /// re-scores faster than asking the index for f32 (a caption's 400 re-scores at a million
-/// photos: 1.0 → 0.7 ms; most of what is left is the index's own lookup of each key).
+/// photos: 1.0 → 0.7 ms; what is left is spent inside the index's `get`).
 struct HeldVector {
     raw: Vec<i16>,
     bits: Vec<u16>,
