@@ -14,7 +14,7 @@ use crate::common::{
     library_model, load_ocr_models, load_runtime_offline, report_image_provider, threads_or_all,
 };
 use crate::{progress, Cli};
-use glimpse_ocr::{Reader, OCR_VERSION};
+use glimpse_ocr::Reader;
 
 /// `glimpse index`.
 #[derive(Args)]
@@ -77,7 +77,7 @@ pub(crate) fn run(cli: &Cli, cmd: &IndexCmd) -> Result<ExitCode> {
 pub(crate) struct TextPass {
     device: glimpse_clip::device::DeviceOptions,
     reader: Option<Reader>,
-    /// Off for this run (`--no-text`) or for this library.
+    /// Off for this run (`--no-text`); the library's own switch is asked at each run.
     off: bool,
 }
 
@@ -99,13 +99,13 @@ impl TextPass {
         Ok(TextPass {
             device: encoder.device.options(),
             reader: None,
-            off: args.no_text || !lib.records().read_text()?,
+            off: args.no_text,
         })
     }
 
     /// Reads the words in the pictures not read yet, with a progress bar, and says what it found.
     pub(crate) fn run(&mut self, cli: &Cli, lib: &mut Library) -> Result<()> {
-        if self.off || lib.photos_needing_text(OCR_VERSION, 0, 1)?.is_empty() {
+        if self.off || !lib.text_to_read()? {
             return Ok(());
         }
         let reader = match &mut self.reader {

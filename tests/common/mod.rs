@@ -27,12 +27,13 @@ pub fn session_config(library: &Path, model: &Path) -> glimpse_session::SessionC
 /// The OCR models `scripts/setup.sh` fetched (or the folder `GLIMPSE_OCR_MODELS` names); the
 /// tests that read text fail, saying how to get them, when they are missing.
 pub fn ocr_models() -> PathBuf {
-    let dir = std::env::var_os("GLIMPSE_OCR_MODELS")
+    use glimpse_ocr::models::{MODELS_ENV, RECOGNIZE_FILE};
+    let dir = std::env::var_os(MODELS_ENV)
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(".cache/ocr/ppocr-v4"));
     assert!(
-        dir.join("ch_PP-OCRv4_rec_infer.onnx").is_file(),
+        dir.join(RECOGNIZE_FILE).is_file(),
         "the OCR models are not in {}: run `bash scripts/setup.sh` (it fetches them from PyPI), \
          or set GLIMPSE_OCR_MODELS to the `models` folder of an installed \
          rapidocr-onnxruntime 1.4.4",

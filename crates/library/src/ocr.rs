@@ -69,6 +69,12 @@ pub struct TextPassSummary {
 }
 
 impl Library {
+    /// Whether a text pass would read anything: reading is on for this library and a searchable
+    /// picture is unread by the current reader. Asked before the OCR models are loaded.
+    pub fn text_to_read(&self) -> Result<bool, LibraryError> {
+        Ok(self.records.read_text()? && !self.photos_needing_text(OCR_VERSION, 0, 1)?.is_empty())
+    }
+
     /// Reads the words in every searchable picture the current text reader has not read yet,
     /// storing each picture's lines as soon as they are read, steered by `control` like an
     /// indexing job. Does nothing when the library's reading of text is off

@@ -1956,13 +1956,7 @@ fn read_text(
     if text.is_off() {
         return false;
     }
-    let wanted = lib.records().read_text().and_then(|on| {
-        Ok(on
-            && !lib
-                .photos_needing_text(glimpse_ocr::OCR_VERSION, 0, 1)?
-                .is_empty())
-    });
-    match wanted {
+    match lib.text_to_read() {
         Ok(true) => {}
         Ok(false) => return false,
         Err(e) => {
