@@ -325,30 +325,43 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
             .take(10)
             .collect()
     };
-    let mut similar = Stats::new();
-    for (pick, truth) in picks.iter().zip(photo_truth) {
-        let id = *pick as i64 + 1;
-        let t = Instant::now();
-        let Some(v) = lib.vectors().get(id) else {
-            continue;
-        };
-        let req = Request {
-            exclude: vec![id],
-            ..Request::new(10)
-        };
-        let page = search::nearest(&lib, &glimpse_clip::embedding::unit(v), &req).expect("similar");
-        similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
-        similar.recall.push(recall(&got, &similar_truth(id, truth)));
-    }
+    let similar_run = || {
+        let mut similar = Stats::new();
+        for (pick, truth) in picks.iter().zip(photo_truth) {
+            let id = *pick as i64 + 1;
+            let t = Instant::now();
+            let Some(v) = lib.vectors().get(id) else {
+                continue;
+            };
+            let req = Request {
+                exclude: vec![id],
+                ..Request::new(10)
+            };
+            let page =
+                search::nearest(&lib, &glimpse_clip::embedding::unit(v), &req).expect("similar");
+            similar.ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let got: Vec<i64> = page.hits.iter().map(|h| h.photo.id).collect();
+            similar.recall.push(recall(&got, &similar_truth(id, truth)));
+        }
+        similar
+    };
     line(
-        &mut similar,
+        &mut similar_run(),
         &format!(
-            "similar photo (stored vector+graph {}+sketches {}+join)",
+            "similar photo (stored vector+graph {}+sketches {}, cut at {} sd+join)",
             glimpse_library::vectors::PHOTO_GRAPH,
-            glimpse_library::vectors::PHOTO_RERANK
+            glimpse_library::vectors::PHOTO_RERANK,
+            glimpse_library::vectors::PHOTO_MARGIN
         ),
     );
+    // The same with every estimate of the pool scored exactly, as before the cut.
+    lib.vectors().set_photo_margin(f32::INFINITY);
+    line(
+        &mut similar_run(),
+        "  before: every estimate of the pool scored",
+    );
+    lib.vectors()
+        .set_photo_margin(glimpse_library::vectors::PHOTO_MARGIN);
     for ef in [128, 256] {
         lib.vectors().set_expansion_search(ef);
         let mut graph = Stats::new();

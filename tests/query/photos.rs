@@ -80,3 +80,47 @@ fn the_sketches_make_up_for_a_graph_that_misses_neighbours() {
         "recall@10 {stored:.4} (photos in the library), {unseen:.4} (photos not in it) with a narrow graph"
     );
 }
+
+/// A photo query scores the sketches' best estimates only down to a margin below its `k`-th
+/// best exact score (`vectors::PHOTO_MARGIN` deviations of its own estimate errors); the
+/// photos it leaves unscored must never belong in the answer. Asked for its best 100, with a
+/// narrow graph, a query at 20k photos needs estimates past the first few hundred: each must
+/// get the same photos as when all of the pool is scored, and cutting at the `k`-th best
+/// itself (no margin) must change answers, or this setting would not test the margin.
+#[test]
+fn stopping_short_of_the_whole_pool_changes_no_answer() {
+    let (_dir, space, lib) = large_library(Kind::Zipf);
+    lib.vectors().set_expansion_search(8);
+    let queries: Vec<Vec<f32>> = (0..60).map(|i| space.photo(LARGE + i)).collect();
+    let answers = |margin: f32| -> Vec<Vec<i64>> {
+        lib.vectors().set_photo_margin(margin);
+        let req = Request {
+            exact_max: 0,
+            ..Request::new(100)
+        };
+        queries
+            .iter()
+            .map(|q| {
+                let page = search::nearest(&lib, q, &req).unwrap();
+                page.hits.iter().map(|h| h.photo.id).collect()
+            })
+            .collect()
+    };
+    let changed = |margin: f32, all: &[Vec<i64>]| {
+        answers(margin)
+            .iter()
+            .zip(all)
+            .filter(|(a, b)| a != b)
+            .count()
+    };
+    let all = answers(f32::INFINITY);
+    assert_eq!(
+        changed(glimpse_library::vectors::PHOTO_MARGIN, &all),
+        0,
+        "answers changed by stopping at the margin"
+    );
+    assert!(
+        changed(0.0, &all) > 0,
+        "no answer needed an estimate below the 100th best: this test cannot see the margin"
+    );
+}
