@@ -128,11 +128,11 @@ impl Recent {
 /// reach 1.000 / 0.9995 on the two synthetic generators (`cargo bench --bench candidates`).
 pub const CAPTION_RERANK: usize = 400;
 
-/// How many of a photo query's best sketch estimates are scored exactly, beside the graph's
-/// [`PHOTO_GRAPH`] nearest ([`VectorIndex::search_photo`]). At a million photos of the held-out
-/// generator, with the graph's 100, recall@10 is 0.988 with 1600 and 0.9915 with 3200, for
-/// 7.0 and 8.7 ms p50 (200 queries; 0.999 on the other generator with either), measured with
-/// `cargo bench --bench search` (`benches/RESULTS.md`).
+/// How many of a photo query's best sketch estimates may be scored exactly, beside the graph's
+/// [`PHOTO_GRAPH`] nearest ([`VectorIndex::search_photo`]; most queries stop far sooner, at
+/// [`PHOTO_MARGIN`]). At a million photos of the held-out generator, with the graph's 100,
+/// recall@10 is 0.988 with 1600 and 0.9915 with 3200 (200 queries; 0.999 on the other
+/// generator with either), measured with `cargo bench --bench search` (`benches/RESULTS.md`).
 pub const PHOTO_RERANK: usize = 3200;
 
 /// How many of the graph's nearest a photo query scores exactly beside the sketches' best.
@@ -1012,7 +1012,7 @@ impl VectorIndex {
 
 /// Buffers for reading the graph's f16 vectors as stored and widening them in bulk, which
 /// re-scores faster than asking the index for f32 (a caption's 400 re-scores at a million
-/// photos: 1.0 → 0.7 ms; what is left is spent inside the index's `get`).
+/// photos: 1.0 → 0.7 ms; what is left is mostly the memory latency of reading each vector).
 struct HeldVector {
     raw: Vec<i16>,
     bits: Vec<u16>,
