@@ -1,13 +1,15 @@
 //! The HNSW vector index (USearch) for one model: derived from the catalog's embeddings, saved
-//! atomically, and checked against the count and checksum the catalog recorded so that a stale
-//! or torn file is rebuilt instead of trusted. An opened file is memory-mapped (searchable at
-//! once) and loaded for writing only when the first vector is added or removed.
+//! atomically, and checked against the count and checksums the catalog recorded so that a
+//! stale or torn file is rebuilt instead of trusted (the graph's structure before it is opened,
+//! the whole file in the background). An opened file is memory-mapped (searchable at once) and
+//! loaded for writing only when the first vector is added or removed.
 
 use crate::sketch::Sketches;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, RwLock};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
 /// Why the index could not be used.
@@ -43,7 +45,8 @@ fn ix(e: impl std::fmt::Display) -> VectorError {
 pub struct Saved {
     /// Vectors in the file.
     pub count: u64,
-    /// sha256 of the file, hex.
+    /// BLAKE3 of the whole file, then (files saved since 2026-12-07) the file's length and
+    /// the BLAKE3 of its graph's structure: `blake3:HEX structure:LEN:blake3:HEX`.
     pub checksum: String,
 }
 
@@ -80,6 +83,29 @@ pub struct VectorIndex {
     recent: Recent,
     /// [`PHOTO_MARGIN`] unless a benchmark set another ([`VectorIndex::set_photo_margin`]).
     photo_margin: std::sync::atomic::AtomicU32,
+    /// The whole file's checksum, checked in the background after an open that checked only
+    /// the graph's structure ([`VectorIndex::verified`]).
+    verifying: Option<Verifying>,
+}
+
+/// A background check of the whole index file against its recorded checksum.
+struct Verifying {
+    /// Set when the index is dropped: the check stops at its next block.
+    cancel: Arc<AtomicBool>,
+    /// [`PENDING`], [`MATCHED`] or [`DIFFERED`].
+    outcome: Arc<AtomicU8>,
+}
+
+const PENDING: u8 = 0;
+const MATCHED: u8 = 1;
+const DIFFERED: u8 = 2;
+
+impl Drop for VectorIndex {
+    fn drop(&mut self) {
+        if let Some(v) = &self.verifying {
+            v.cancel.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Vectors committed after the graph's file: scored exactly beside it, so a reader answers
@@ -193,6 +219,7 @@ impl VectorIndex {
             sketches_unsaved: false,
             recent: Recent::default(),
             photo_margin: std::sync::atomic::AtomicU32::new(PHOTO_MARGIN.to_bits()),
+            verifying: None,
         })
     }
 
@@ -239,14 +266,33 @@ impl VectorIndex {
             return Err(Staleness::Mismatch);
         };
         // USearch does not validate the graph, so a file that differs from what was recorded
-        // (a torn write, a flipped byte) must never reach the loader. The file is hashed as a
-        // stream and then loaded from the path, so memory holds one copy of the index, not two;
-        // saves replace the file by rename, so the path always names a complete file.
+        // (a torn write, a flipped byte) must never reach the loader. Files saved since the
+        // graph's structure was recorded apart are checked on that part (every byte but the
+        // vector rows: a sixth of a million-photo file, and all that a damaged byte could make
+        // USearch read out of bounds with); the rows, which can only misplace a photo, are
+        // checked in the background, and a difference found there makes the next open check
+        // the whole file (and rebuild it). Opening a million photos from a cold disk was
+        // reading 1.2 GB first. The path is then mapped, so memory holds one copy of the
+        // index; saves replace the file by rename, so the path always names a complete file.
         let corrupt = |e: &dyn std::fmt::Display| Staleness::Corrupt(e.to_string());
         let started = std::time::Instant::now();
-        if file_checksum(path).map_err(|e| corrupt(&e))? != rec.checksum {
-            return Err(Staleness::Mismatch);
-        }
+        let (whole, structure) = split_checksum(&rec.checksum);
+        let mut file = std::fs::File::open(path).map_err(|e| corrupt(&e))?;
+        let deferred = match structure {
+            Some((len, sum)) if !unverified_path(path).exists() => {
+                let (got_len, got) = structure_checksum(&mut file).map_err(|e| corrupt(&e))?;
+                if got_len != len || got != sum {
+                    return Err(Staleness::Mismatch);
+                }
+                true
+            }
+            _ => {
+                if file_checksum(path).map_err(|e| corrupt(&e))? != whole {
+                    return Err(Staleness::Mismatch);
+                }
+                false
+            }
+        };
         let hashed = started.elapsed();
         let mut me = Self::new(dim).map_err(|e| corrupt(&e))?;
         match path.to_str() {
@@ -266,7 +312,7 @@ impl VectorIndex {
             None => {
                 // A library folder whose name is not UTF-8: USearch takes &str paths.
                 let bytes = std::fs::read(path).map_err(|e| corrupt(&e))?;
-                if file_checksum_of(&bytes) != rec.checksum {
+                if file_checksum_of(&bytes) != whole {
                     return Err(Staleness::Mismatch);
                 }
                 let meta = Index::metadata_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
@@ -287,6 +333,9 @@ impl VectorIndex {
         );
         if me.index.size() as u64 != rec.count {
             return Err(Staleness::Mismatch);
+        }
+        if deferred && me.viewed.is_some() {
+            me.verifying = Some(verify_in_background(path, file, whole.to_string()));
         }
         me.load_sketches(path, rec);
         if me.viewed.is_none() {
@@ -396,7 +445,7 @@ impl VectorIndex {
     /// Loads (not maps) a verified file, for writing.
     fn open_loaded(path: &Path, dim: usize, rec: &Saved) -> Result<Self, Staleness> {
         let corrupt = |e: &dyn std::fmt::Display| Staleness::Corrupt(e.to_string());
-        if file_checksum(path).map_err(|e| corrupt(&e))? != rec.checksum {
+        if file_checksum(path).map_err(|e| corrupt(&e))? != split_checksum(&rec.checksum).0 {
             return Err(Staleness::Mismatch);
         }
         let me = Self::new(dim).map_err(|e| corrupt(&e))?;
@@ -411,6 +460,21 @@ impl VectorIndex {
             .reserve(me.index.size() + 1024)
             .map_err(|e| corrupt(&e))?;
         Ok(me)
+    }
+
+    /// Whether the file this index was opened from matched its whole recorded checksum:
+    /// `None` while that is still being checked in the background, `Some(false)` when it did
+    /// not (its results may misplace some photos; the next open rebuilds it).
+    pub fn verified(&self) -> Option<bool> {
+        match self
+            .verifying
+            .as_ref()
+            .map(|v| v.outcome.load(Ordering::Relaxed))
+        {
+            None | Some(MATCHED) => Some(true),
+            Some(DIFFERED) => Some(false),
+            Some(_) => None,
+        }
     }
 
     /// Whether the index is still a read-only map of its file (no change made yet).
@@ -806,6 +870,9 @@ impl VectorIndex {
                     held.read(&self.index, id)
                         .map(|v| (id, glimpse_clip::embedding::dot(v, query)))
                 })
+                // A row damaged on disk (found by the background check, after opening) could
+                // hold NaN, which would sort above every score.
+                .filter(|(_, score)| score.is_finite())
                 .collect()
         };
         let threads = std::thread::available_parallelism()
@@ -970,11 +1037,17 @@ impl VectorIndex {
         std::fs::File::open(tmp.path())
             .and_then(|f| f.sync_all())
             .map_err(|e| io(path, e))?;
-        let checksum = file_checksum(tmp.path()).map_err(|e| io(path, e))?;
+        let whole = file_checksum(tmp.path()).map_err(|e| io(path, e))?;
+        let (len, structure) = std::fs::File::open(tmp.path())
+            .and_then(|mut f| structure_checksum(&mut f))
+            .map_err(|e| io(path, e))?;
+        let checksum = format!("{whole}{STRUCTURE}{len}:{structure}");
         tmp.persist(path).map_err(|e| io(path, e.error))?;
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
+        // A fresh file: whatever an earlier one was found to be no longer matters.
+        let _ = std::fs::remove_file(unverified_path(path));
         // After the index file: sketches name the checksum of the file they belong to, so a
         // crash between the two renames leaves sketches that are rebuilt, never trusted.
         if !self.sketches_stale {
@@ -1069,8 +1142,133 @@ fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
     }
 }
 
-/// BLAKE3 of a file as recorded in the catalog ("blake3:<hex>"): memory-mapped and hashed on
-/// every core, because a million-photo index is a gigabyte and opening must stay under a second.
+/// What separates the whole file's checksum from the structure's in a recorded checksum.
+const STRUCTURE: &str = " structure:";
+
+/// A recorded checksum's parts: the whole file's, and the file's length and its structure's
+/// checksum when they were recorded.
+fn split_checksum(checksum: &str) -> (&str, Option<(u64, &str)>) {
+    let Some((whole, rest)) = checksum.split_once(STRUCTURE) else {
+        return (checksum, None);
+    };
+    match rest.split_once(':') {
+        Some((len, sum)) => match len.parse() {
+            Ok(len) => (whole, Some((len, sum))),
+            Err(_) => (whole, None),
+        },
+        None => (whole, None),
+    }
+}
+
+/// Beside an index file whose vector rows the background check found changed: the next open
+/// checks the whole file instead of its structure. Removed when the file is saved again.
+fn unverified_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".unverified");
+    PathBuf::from(name)
+}
+
+/// The file's length and the BLAKE3 ("blake3:<hex>") of its bytes outside the vector rows. In
+/// USearch's layout the file starts with the rows' count and width (two little-endian u32) and
+/// the rows, then the index's head and the graph; a file that does not fit that is hashed
+/// whole, which can only make it differ from what was recorded.
+fn structure_checksum(file: &mut std::fs::File) -> std::io::Result<(u64, String)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut h = blake3::Hasher::new();
+    let mut head = [0u8; 8];
+    file.seek(SeekFrom::Start(0))?;
+    let rows_end = if len >= 8 {
+        file.read_exact(&mut head)?;
+        let count = u64::from(u32::from_le_bytes([head[0], head[1], head[2], head[3]]));
+        let width = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+        count.checked_mul(width).and_then(|b| b.checked_add(8))
+    } else {
+        None
+    };
+    match rows_end {
+        Some(end) if end <= len => {
+            h.update(&head);
+            file.seek(SeekFrom::Start(end))?;
+        }
+        _ => {
+            file.seek(SeekFrom::Start(0))?;
+        }
+    }
+    hash_stream(file, &mut h, None)?;
+    Ok((len, format!("blake3:{}", h.finalize().to_hex())))
+}
+
+/// Feeds the rest of `file` to `h` in large blocks (both cores hash each), stopping early when
+/// `cancel` is set; returns whether it read to the end.
+fn hash_stream(
+    file: &mut std::fs::File,
+    h: &mut blake3::Hasher,
+    cancel: Option<&AtomicBool>,
+) -> std::io::Result<bool> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Ok(false);
+        }
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        match cancel {
+            // In the background: one core, so that searches keep the other.
+            Some(_) => h.update(&buf[..n]),
+            None => h.update_rayon(&buf[..n]),
+        };
+    }
+}
+
+/// Checks the whole of `file` (the one the index was opened from, whatever has since been
+/// renamed over its path) against `whole` on a thread of its own.
+fn verify_in_background(path: &Path, mut file: std::fs::File, whole: String) -> Verifying {
+    use std::io::{Seek, SeekFrom};
+    let cancel = Arc::new(AtomicBool::new(false));
+    let outcome = Arc::new(AtomicU8::new(PENDING));
+    let (stop, result, path) = (cancel.clone(), outcome.clone(), path.to_path_buf());
+    let check = move || {
+        let mut h = blake3::Hasher::new();
+        let done = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| hash_stream(&mut file, &mut h, Some(&stop)));
+        match done {
+            Ok(true) if format!("blake3:{}", h.finalize().to_hex()) == whole => {
+                result.store(MATCHED, Ordering::Relaxed);
+            }
+            Ok(true) => {
+                result.store(DIFFERED, Ordering::Relaxed);
+                tracing::error!(
+                    path = %path.display(),
+                    "the vector index file's rows differ from their checksum: some photos may \
+                     be misplaced in results until the library is opened again, which rebuilds it"
+                );
+                if let Err(e) = std::fs::write(unverified_path(&path), b"") {
+                    tracing::warn!("cannot mark the vector index for a full check: {e}");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot check the vector index file: {e}")
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("glimpse-verify-index".into())
+        .spawn(check)
+    {
+        tracing::warn!("cannot check the vector index file in the background: {e}");
+    }
+    Verifying { cancel, outcome }
+}
+
+/// BLAKE3 of a whole file as recorded in the catalog ("blake3:<hex>"): memory-mapped and hashed
+/// on every core, because a million-photo index is a gigabyte (hashed at every save, and at an
+/// open that cannot rely on the structure's checksum).
 fn file_checksum(path: &Path) -> std::io::Result<String> {
     let mut h = blake3::Hasher::new();
     h.update_mmap_rayon(path)?;
@@ -1144,6 +1342,95 @@ mod tests {
         assert_eq!(best.len(), 2);
         assert_eq!(best[0].0, 7);
         assert!((best[0].1 - 1.0).abs() < 1e-2, "{best:?}");
+    }
+
+    /// Waits for the background check of an opened file.
+    fn verdict(idx: &VectorIndex) -> bool {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(v) = idx.verified() {
+                return v;
+            }
+            assert!(started.elapsed().as_secs() < 60, "the check never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_file_opens_on_its_structure_and_its_rows_are_checked_after() {
+        let dim = 32;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vectors-m.usearch");
+        let mut idx = VectorIndex::new(dim).unwrap();
+        for i in 0..300 {
+            idx.add(i, &unit(i as u64, dim)).unwrap();
+        }
+        let saved = idx.save(&path).unwrap();
+        let (whole, structure) = split_checksum(&saved.checksum);
+        let good = std::fs::read(&path).unwrap();
+        assert_eq!(whole, file_checksum_of(&good));
+        assert_eq!(structure.map(|s| s.0), Some(good.len() as u64));
+        let rows_end = 8 + 300 * dim * 2;
+        assert_eq!(
+            &good[..8],
+            [300u32.to_le_bytes(), 64u32.to_le_bytes()].concat()
+        );
+
+        // Untouched: opened, and the rows then match.
+        let opened = VectorIndex::open(&path, dim, Some(&saved)).unwrap();
+        assert!(verdict(&opened));
+        drop(opened);
+
+        // A byte of one vector's row: opened on the structure, found by the check, and the
+        // next open checks the whole file and refuses it.
+        let mut row = good.clone();
+        row[8 + 100 * dim * 2 + 3] ^= 0x10;
+        std::fs::write(&path, &row).unwrap();
+        let opened = VectorIndex::open(&path, dim, Some(&saved)).unwrap();
+        assert!(!verdict(&opened), "a changed row must be found");
+        assert!(unverified_path(&path).exists());
+        drop(opened);
+        assert!(matches!(
+            VectorIndex::open(&path, dim, Some(&saved)),
+            Err(Staleness::Mismatch)
+        ));
+
+        // A byte of the graph (past the rows) or of the rows' header: refused at once.
+        for at in [good.len() - 5, rows_end + 70, 2] {
+            std::fs::remove_file(unverified_path(&path)).unwrap_or_default();
+            let mut graph = good.clone();
+            graph[at] ^= 0x01;
+            std::fs::write(&path, &graph).unwrap();
+            assert!(
+                matches!(
+                    VectorIndex::open(&path, dim, Some(&saved)),
+                    Err(Staleness::Mismatch)
+                ),
+                "byte {at} of {}",
+                good.len()
+            );
+        }
+
+        // A record from before the structure was kept: the whole file is checked at open.
+        std::fs::write(&path, &row).unwrap();
+        let old = Saved {
+            count: saved.count,
+            checksum: whole.to_string(),
+        };
+        assert!(matches!(
+            VectorIndex::open(&path, dim, Some(&old)),
+            Err(Staleness::Mismatch)
+        ));
+        std::fs::write(&path, &good).unwrap();
+        let opened = VectorIndex::open(&path, dim, Some(&old)).unwrap();
+        assert_eq!(opened.verified(), Some(true));
+
+        // Saving again clears the mark.
+        std::fs::write(unverified_path(&path), b"").unwrap();
+        let mut fresh = VectorIndex::new(dim).unwrap();
+        fresh.add(1, &unit(1, dim)).unwrap();
+        fresh.save(&path).unwrap();
+        assert!(!unverified_path(&path).exists());
     }
 
     fn dot(a: &[f32], b: &[f32]) -> f32 {
