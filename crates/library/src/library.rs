@@ -644,6 +644,21 @@ impl Library {
         )
     }
 
+    /// Rebuilds the vector index from the catalog's embeddings, as an open would, when the
+    /// background check found its file's rows changed since they were saved: changing a
+    /// mapped index loads and checks the whole file, which would refuse it, so every change
+    /// would fail until the library was opened again.
+    fn repair_vectors(&mut self) -> Result<(), LibraryError> {
+        if self.vectors.verified() != Some(false) {
+            return Ok(());
+        }
+        tracing::warn!("vector index file damaged; rebuilding it from the catalog's embeddings");
+        let dim = self.vectors.dim();
+        self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
+        self.vectors_origin = "rebuilt (damaged rows)".to_string();
+        self.save_vectors()
+    }
+
     fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
         self.score_recorded_direction()?;
@@ -658,6 +673,7 @@ impl Library {
     /// Removes a root and its photos from the library (never from the disk).
     pub fn remove_root(&mut self, root: &Path) -> Result<usize, LibraryError> {
         self.must_write()?;
+        self.repair_vectors()?;
         let ids = self.records.catalog.remove_root(root)?;
         for id in &ids {
             self.vectors.remove(*id)?;
@@ -672,6 +688,7 @@ impl Library {
     /// photo whose file is still there stays. Returns how many were removed.
     pub fn forget_gone(&mut self, ids: &[i64]) -> Result<usize, LibraryError> {
         self.must_write()?;
+        self.repair_vectors()?;
         let infos = self.records.catalog.photo_infos(ids)?;
         let gone: Vec<i64> = infos
             .values()
@@ -710,6 +727,7 @@ impl Library {
     /// and hundreds of MB, more on a GPU) only when there are any.
     pub fn plan(&mut self, roots: &[PathBuf], control: &Control) -> Result<Plan, LibraryError> {
         self.must_write()?;
+        self.repair_vectors()?;
         let mut summary = Summary::default();
         let mut work = Vec::new();
         // See `Plan` for these two.
@@ -914,6 +932,7 @@ impl Library {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Summary, LibraryError> {
         self.must_write()?;
+        self.repair_vectors()?;
         if plan.made_by.0 != self.dir || plan.made_by.1 != self.model_id {
             return Err(LibraryError::ForeignPlan {
                 planned: plan.made_by.0.display().to_string(),
