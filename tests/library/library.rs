@@ -1099,15 +1099,32 @@ fn a_vanished_root_is_marked_offline_and_its_photos_are_kept() {
     assert!(lib.records().roots().unwrap()[0].online);
 }
 
-#[test]
-fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
+/// The tree indexed and its library closed: (tree, encoder, vectors, the vector index file).
+fn indexed_tree() -> (Tree, ImageEncoder, usize, PathBuf) {
     let t = tree();
     let enc = encoder();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
     let n = lib.vector_count();
-    drop(lib);
     let file = t.lib.join("vectors-tiny-clip.usearch");
+    (t, enc, n, file)
+}
+
+/// What the background check of the opened index file found, once it has.
+fn checked(lib: &Library) -> bool {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = lib.vectors().verified() {
+            return v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "never checked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
+    let (t, _, n, file) = indexed_tree();
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 3]).unwrap();
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
@@ -1126,31 +1143,16 @@ fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
 
 #[test]
 fn damaged_rows_found_after_opening_are_rebuilt_before_the_next_change() {
-    let t = tree();
-    let enc = encoder();
-    let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
-    index(&mut lib, &enc, std::slice::from_ref(&t.root));
-    let n = lib.vector_count();
-    drop(lib);
+    let (t, enc, n, file) = indexed_tree();
     // One byte in the middle of the vector rows (the file starts with their count and
     // width): the graph's structure still matches, so the library opens.
-    let file = t.lib.join("vectors-tiny-clip.usearch");
     let mut bytes = std::fs::read(&file).unwrap();
     let width = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
     bytes[8 + (n / 2) * width + 1] ^= 0x20;
     std::fs::write(&file, &bytes).unwrap();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert_eq!(lib.vectors_origin(), "loaded");
-    let started = Instant::now();
-    while lib.vectors().verified().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(60), "never checked");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(
-        lib.vectors().verified(),
-        Some(false),
-        "the damaged row is found"
-    );
+    assert!(!checked(&lib), "the damaged row is found");
     // The next change (a new photo) rebuilds from the catalog instead of failing on the
     // damaged file.
     photo(&t.root.join("new-one.png"), 777);
@@ -1160,16 +1162,7 @@ fn damaged_rows_found_after_opening_are_rebuilt_before_the_next_change() {
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert_eq!(lib.vectors_origin(), "loaded");
-    let started = Instant::now();
-    while lib.vectors().verified().is_none() {
-        assert!(started.elapsed() < Duration::from_secs(60), "never checked");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(
-        lib.vectors().verified(),
-        Some(true),
-        "the rebuilt file matches"
-    );
+    assert!(checked(&lib), "the rebuilt file matches");
 }
 
 fn status(lib: &Path) -> serde_json::Value {
