@@ -576,6 +576,12 @@ fn insert(args: &[String]) {
         })
         .collect();
     let (items, held_out) = items.split_at(n);
+    // A search ends on exact vectors, as a library's catalog gives them.
+    let exact: std::collections::HashMap<i64, &Vec<f32>> =
+        items.iter().map(|(id, v)| (*id, v)).collect();
+    let stored = |id: i64| -> Result<Option<Vec<f32>>, glimpse_library::vectors::VectorError> {
+        Ok(exact.get(&id).map(|v| v.to_vec()))
+    };
     // One thread, a quarter of the cores (what indexing could spare beside the decoders) and
     // all of them: usearch's per-vector CPU cost grows with the thread count.
     let mut counts = vec![1, (cores() / 4).max(2), cores()];
@@ -592,7 +598,7 @@ fn insert(args: &[String]) {
         let mut hits = 0;
         for q in items.iter().take(queries) {
             let got = idx.search(&q.1, 10).expect("search");
-            let want = idx.search_exact(&q.1, 10).expect("exact");
+            let want = idx.search_exact(&q.1, 10, &stored).expect("exact");
             hits += got
                 .iter()
                 .filter(|g| want.iter().any(|w| w.0 == g.0))
@@ -620,7 +626,7 @@ fn insert(args: &[String]) {
         let mut hits = 0;
         for q in held_out {
             let got = idx.search(&q.1, 10).expect("search");
-            let want = idx.search_exact(&q.1, 10).expect("exact");
+            let want = idx.search_exact(&q.1, 10, &stored).expect("exact");
             hits += got
                 .iter()
                 .filter(|g| want.iter().any(|w| w.0 == g.0))

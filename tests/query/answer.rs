@@ -390,7 +390,7 @@ fn minus_terms_demote_what_they_name() {
     let err = search::query_vector(&mut *embed, &search::parse("-people"), &[]);
     assert!(matches!(err, Err(SearchError::EmptyQuery)));
     // An example photo combines with words: beach_people's own vector + "beach" - "people".
-    let bp = s.lib.vectors().get(s.ids["beach_people"]).unwrap();
+    let bp = s.lib.stored_vector(s.ids["beach_people"]).unwrap().unwrap();
     let v = search::query_vector(&mut *embed, &search::parse("beach -people"), &[bp]).unwrap();
     let p = search::nearest(
         &s.lib,

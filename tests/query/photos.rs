@@ -25,7 +25,7 @@ fn photo_recall(kind: Kind, breadth: Option<usize>) -> (f64, f64) {
         let (q, exclude) = match stored.get(j) {
             Some(&i) => {
                 let id = i as i64 + 1;
-                let v = lib.vectors().get(id).expect("stored vector");
+                let v = lib.stored_vector(id).unwrap().expect("stored vector");
                 (glimpse_clip::embedding::unit(v), vec![id])
             }
             None => (q.clone(), Vec::new()),

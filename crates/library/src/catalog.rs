@@ -618,7 +618,8 @@ fn now() -> i64 {
 }
 
 /// A photo's embedding as stored: little-endian IEEE half floats (cosine to the original
-/// ≥ 0.9999, half the bytes of f32; the vector index holds f16 too).
+/// ≥ 0.9999, half the bytes of f32). These are the exact vectors every search ends on; the
+/// vector index holds i8 rows.
 fn embedding_blob(v: &[f32]) -> Vec<u8> {
     v.iter()
         .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
@@ -2698,13 +2699,15 @@ impl Catalog {
         model_id: i64,
         photo_id: i64,
     ) -> Result<Option<Vec<f32>>, CatalogError> {
+        // Cached: every search ends on a few dozen of these.
         self.conn
-            .query_row(
-                "SELECT vector FROM embeddings WHERE photo_id = ?1 AND model_id = ?2",
-                params![photo_id, model_id],
-                |r| Ok(blob_embedding(&r.get::<_, Vec<u8>>(0)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT vector FROM embeddings WHERE photo_id = ?1 AND model_id = ?2")
+            .and_then(|mut st| {
+                st.query_row(params![photo_id, model_id], |r| {
+                    Ok(blob_embedding(&r.get::<_, Vec<u8>>(0)?))
+                })
+                .optional()
+            })
             .ctx("read embedding")
     }
 

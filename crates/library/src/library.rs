@@ -191,6 +191,7 @@ impl Library {
                     Err(Staleness::Missing) => "missing".to_string(),
                     Err(Staleness::Mismatch) => "stale".to_string(),
                     Err(Staleness::Corrupt(e)) => format!("corrupt ({e})"),
+                    Err(Staleness::Outdated(e)) => format!("in an older format ({e})"),
                 };
                 tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
                 let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
@@ -413,13 +414,51 @@ impl Library {
         Ok(self.records.catalog.root_counts(self.model_id)?)
     }
 
-    /// A photo's vector for this model: the index's copy, else the catalog's (committed since
-    /// this handle last loaded the index). `None` for a photo without one.
+    /// A photo's vector for this model as the catalog stores it (the index's rows are i8), to
+    /// search by example without re-encoding. `None` for a photo without one.
     pub fn stored_vector(&self, photo_id: i64) -> Result<Option<Vec<f32>>, LibraryError> {
-        match self.vectors.get(photo_id) {
-            Some(v) => Ok(Some(v)),
-            None => Ok(self.records.catalog.embedding(self.model_id, photo_id)?),
+        Ok(self.records.catalog.embedding(self.model_id, photo_id)?)
+    }
+
+    /// The catalog's vectors as a search's last step reads them ([`crate::vectors::Exact`]).
+    fn exact(&self) -> impl Fn(i64) -> Result<Option<Vec<f32>>, VectorError> + '_ {
+        move |id| {
+            self.records
+                .catalog
+                .embedding(self.model_id, id)
+                .map_err(|e| VectorError::Stored(e.to_string()))
         }
+    }
+
+    /// The `k` photos nearest a photo's vector that `keep` accepts, ending on the catalog's
+    /// exact vectors ([`VectorIndex::search_photo`]).
+    pub fn search_photo(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &(dyn Fn(i64) -> bool + Sync),
+    ) -> Result<Vec<(i64, f32)>, LibraryError> {
+        Ok(self.vectors.search_photo(query, k, keep, &self.exact())?)
+    }
+
+    /// The `k` photos nearest a caption's vector that `keep` accepts, ending on the catalog's
+    /// exact vectors ([`VectorIndex::search_caption`]).
+    pub fn search_caption(
+        &self,
+        query: &[f32],
+        k: usize,
+        gap: Option<&[f32]>,
+        keep: &(dyn Fn(i64) -> bool + Sync),
+    ) -> Result<Vec<(i64, f32)>, LibraryError> {
+        Ok(self
+            .vectors
+            .search_caption(query, k, gap, keep, &self.exact())?)
+    }
+
+    /// The `k` nearest photos with every photo scored, ending on the catalog's exact vectors
+    /// ([`VectorIndex::search_exact`]).
+    pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, LibraryError> {
+        Ok(self.vectors.search_exact(query, k, &self.exact())?)
     }
 
     /// A photo with this content hash and a vector for this model, so a file from outside the
@@ -1423,7 +1462,9 @@ mod tests {
         assert!(ran.failed.is_none() && ran.ok);
         assert!(ran.busy > Duration::ZERO && ran.file_written);
         assert_eq!(ran.vectors.len(), 3001, "replaced, not added twice");
-        assert_eq!(ran.vectors.search_exact(&odd, 1).unwrap()[0].0, 5);
+        let held = ran.vectors.get(5).unwrap();
+        let cos: f32 = held.iter().zip(&odd).map(|(a, b)| a * b).sum();
+        assert!(cos > 0.99, "photo 5 holds its later vector (cosine {cos})");
     }
 
     #[test]
@@ -1447,6 +1488,55 @@ mod tests {
             "nothing after the failure was inserted"
         );
         assert!(!ran.file_written);
+    }
+
+    #[test]
+    fn an_index_of_f16_rows_from_before_is_rebuilt_once_and_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let items: Vec<(i64, Vec<f32>)> = {
+            let catalog = Catalog::open(dir.path()).unwrap();
+            let model = catalog.model_id("m", 8).unwrap();
+            let root = catalog.add_root(&dir.path().join("photos")).unwrap();
+            let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..30)
+                .map(|i| (dir.path().join(format!("photos/{i}.jpg")), 100, i, None))
+                .collect();
+            let mut catalog = catalog;
+            let ids = catalog.upsert_files(root.id, &files).unwrap();
+            let outcomes: Vec<Outcome> = ids
+                .iter()
+                .map(|&id| Outcome::Encoded {
+                    photo_id: id,
+                    hash: *blake3::hash(&id.to_le_bytes()).as_bytes(),
+                    vector: unit(id as usize),
+                    width: 10,
+                    height: 10,
+                    format: "jpeg".into(),
+                    metadata: Default::default(),
+                    note: None,
+                })
+                .collect();
+            catalog.commit_batch(model, &outcomes).unwrap();
+            let items = catalog.embeddings(model).unwrap();
+            let path = dir.path().join("vectors-m.usearch");
+            let saved = crate::vectors::save_f16_rows(&path, 8, &items).unwrap();
+            catalog.set_index_state(model, &saved).unwrap();
+            items
+        };
+        let lib = Library::open(dir.path(), "m", 8).unwrap();
+        assert!(
+            lib.vectors_origin()
+                .starts_with("rebuilt (in an older format"),
+            "{}",
+            lib.vectors_origin()
+        );
+        let (id, v) = &items[7];
+        let hit = lib.search_exact(v, 1).unwrap();
+        assert_eq!(hit[0].0, *id);
+        assert!((hit[0].1 - 1.0).abs() < 1e-3, "{hit:?}");
+        drop(lib);
+        let again = Library::open(dir.path(), "m", 8).unwrap();
+        assert_eq!(again.vectors_origin(), "loaded", "rebuilt once, then kept");
+        assert_eq!(again.vector_count(), 30);
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum VectorError {
         /// The vector's width.
         got: usize,
     },
+    /// A search's exact stored vectors could not be read (the catalog failed).
+    #[error("reading a stored vector: {0}")]
+    Stored(String),
     /// Reading or writing the index file failed.
     #[error("vector index file {path}: {source}")]
     Io {
@@ -60,7 +63,14 @@ pub enum Staleness {
     Mismatch,
     /// The file could not be parsed.
     Corrupt(String),
+    /// The file holds its rows in a format this version no longer keeps (f16 rows, before the
+    /// graph's rows became i8): rebuilt once from the catalog.
+    Outdated(String),
 }
+
+/// Where a search reads the exact vectors it ends on (the catalog's, f16): the graph's rows
+/// are i8, close enough to rank a few thousand candidates but not to order the last few.
+pub type Exact<'a> = &'a dyn Fn(i64) -> Result<Option<Vec<f32>>, VectorError>;
 
 /// An HNSW index over L2-normalised vectors, keyed by photo id.
 pub struct VectorIndex {
@@ -149,33 +159,33 @@ impl Recent {
     }
 }
 
-/// How many of a caption's best sketch estimates are scored exactly: with the caption
-/// direction scored exactly, at a million photos 200 reach recall@10 0.9985 / 0.993 and 400
+/// How many of a caption's best sketch estimates are scored on the graph's rows (then the best
+/// on their exact vectors, [`EXACT_EXTRA`]): with the caption direction scored exactly, at a million photos 200 reach recall@10 0.9985 / 0.993 and 400
 /// reach 1.000 / 0.9995 on the two synthetic generators (`cargo bench --bench candidates`).
 pub const CAPTION_RERANK: usize = 400;
 
-/// How many of a photo query's best sketch estimates may be scored exactly, beside the graph's
+/// How many of a photo query's best sketch estimates may be scored on their rows, beside the graph's
 /// [`PHOTO_GRAPH`] nearest ([`VectorIndex::search_photo`]; most queries stop far sooner, at
 /// [`PHOTO_MARGIN`]). At a million photos of the held-out generator, with the graph's 100,
 /// recall@10 is 0.988 with 1600 and 0.9915 with 3200 (200 queries; 0.999 on the other
 /// generator with either), measured with `cargo bench --bench search` (`benches/RESULTS.md`).
 pub const PHOTO_RERANK: usize = 3200;
 
-/// How many of the graph's nearest a photo query scores exactly beside the sketches' best.
+/// How many of the graph's nearest a photo query scores on their rows beside the sketches' best.
 pub const PHOTO_GRAPH: usize = 100;
 
-/// How many of a photo query's best sketch estimates are scored exactly first, with the graph's
-/// nearest: enough to see how far this query's estimates stray from the exact scores.
+/// How many of a photo query's best sketch estimates are scored on their rows first, with the
+/// graph's nearest: enough to see how far this query's estimates stray from the rows' scores.
 pub const PHOTO_FIRST: usize = 400;
 
-/// How far below the current `k`-th best exact score, in standard deviations of this query's
-/// estimate errors (`exact - estimate` over its first [`PHOTO_FIRST`]), an estimate must lie to
-/// be left unscored. At a million photos the true neighbours the graph missed lay at most 2.9
-/// (held-out generator) and 0.8 deviations below it (200 queries each), so 5 kept all of them
-/// while half the queries scored under 650 candidates instead of 3,300.
+/// How far below the current `k`-th best row score, in standard deviations of this query's
+/// estimate errors (`row score - estimate` over its first [`PHOTO_FIRST`]), an estimate must
+/// lie to be left unscored. At a million photos (rows then f16) the true neighbours the graph
+/// missed lay at most 2.9 (held-out generator) and 0.8 deviations below it (200 queries each),
+/// so 5 kept all of them while half the queries scored under 650 candidates instead of 3,300.
 pub const PHOTO_MARGIN: f32 = 5.0;
 
-/// Candidates below which exact re-scoring stays on one thread (a thread costs more to start
+/// Candidates below which re-scoring on the rows stays on one thread (a thread costs more to start
 /// than a few hundred lookups).
 const RESCORE_PER_THREAD: usize = 512;
 
@@ -196,8 +206,12 @@ fn options(dim: usize) -> IndexOptions {
     IndexOptions {
         dimensions: dim,
         metric: MetricKind::Cos,
-        // f16: recall@10 0.9995 on clustered CLIP-like vectors; the default BF16 and i8 are worse.
-        quantization: ScalarKind::F16,
+        // i8 rows, each scaled by its own largest coordinate ([`quantize`]): half the memory
+        // and disk of f16 (a million photos: 0.66 GB against 1.17), and at a million photos
+        // the graph alone finds 0.63 of the true ten against f16's 0.64; searches end on the
+        // catalog's exact vectors ([`Exact`]), which gives back the rest
+        // (`benches/RESULTS.md`).
+        quantization: ScalarKind::I8,
         connectivity: 16,
         expansion_add: 128,
         expansion_search: EXPANSION_SEARCH,
@@ -298,12 +312,7 @@ impl VectorIndex {
         match path.to_str() {
             Some(p) => {
                 let meta = Index::metadata(p).map_err(|e| corrupt(&e))?;
-                if meta.dimensions as usize != dim {
-                    return Err(Staleness::Corrupt(format!(
-                        "file has {} dimensions, model has {dim}",
-                        meta.dimensions
-                    )));
-                }
+                fits(&meta, dim)?;
                 // Mapped, not copied: a million vectors are searchable at once; loading them
                 // into memory (a second or more) waits for the first change.
                 me.index.view(p).map_err(|e| corrupt(&e))?;
@@ -316,12 +325,7 @@ impl VectorIndex {
                     return Err(Staleness::Mismatch);
                 }
                 let meta = Index::metadata_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
-                if meta.dimensions as usize != dim {
-                    return Err(Staleness::Corrupt(format!(
-                        "file has {} dimensions, model has {dim}",
-                        meta.dimensions
-                    )));
-                }
+                fits(&meta, dim)?;
                 me.index.load_from_buffer(&bytes).map_err(|e| corrupt(&e))?;
             }
         }
@@ -528,7 +532,7 @@ impl VectorIndex {
                     if self_contains(&me.index, *id) {
                         let _ = me.index.remove(*id as u64);
                     }
-                    if let Err(e) = me.index.add(*id as u64, v) {
+                    if let Err(e) = me.index.add(*id as u64, &quantize(v)) {
                         if let Ok(mut f) = failed.lock() {
                             f.get_or_insert(ix(e));
                         }
@@ -584,7 +588,7 @@ impl VectorIndex {
             let cap = (self.index.capacity() * 2).max(1024);
             self.index.reserve(cap).map_err(ix)?;
         }
-        self.index.add(id as u64, v).map_err(ix)?;
+        self.index.add(id as u64, &quantize(v)).map_err(ix)?;
         self.sketch_added(&[id]);
         Ok(())
     }
@@ -669,7 +673,7 @@ impl VectorIndex {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((id, v)) = items.get(i) else { break };
-                    if let Err(e) = index.add(*id as u64, v) {
+                    if let Err(e) = index.add(*id as u64, &quantize(v)) {
                         if let Ok(mut f) = failed.lock() {
                             f.get_or_insert(ix(e));
                         }
@@ -719,7 +723,8 @@ impl VectorIndex {
 
     /// The `k` photos nearest a caption's vector `query`, among those `keep` accepts: every
     /// sketch is scored (a caption sits across the modality gap, where the graph loses its
-    /// way), the [`CAPTION_RERANK`] best (or `4k`) are scored exactly. `gap` is the direction
+    /// way), the [`CAPTION_RERANK`] best (or `4k`) are scored on the graph's i8 rows and the
+    /// best of those on their `exact` vectors ([`EXACT_EXTRA`]). `gap` is the direction
     /// captions share, scored exactly: the first search with a new one re-scores the sketches
     /// along it (one pass over the vectors).
     pub fn search_caption(
@@ -728,6 +733,7 @@ impl VectorIndex {
         k: usize,
         gap: Option<&[f32]>,
         keep: &(dyn Fn(i64) -> bool + Sync),
+        exact: Exact<'_>,
     ) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
         if self.sketches_stale {
@@ -762,26 +768,31 @@ impl VectorIndex {
             self.caption_estimates(query, pool, &|id| keep(id) && !hidden.contains(&id))
         };
         let ids: Vec<i64> = candidates.into_iter().map(|(id, _)| id).collect();
-        let scored = self.rescore(&ids, query, k);
+        let ranked = self.rescore(&ids, query);
+        let (scored, _) = finish(query, k, &ranked, exact)?;
         Ok(self.recent.merge(scored, query, k, keep))
     }
 
     /// The `k` photos nearest a photo's vector `query` ("more like this", a dropped picture),
     /// among those `keep` accepts: the [`PHOTO_RERANK`] best sketch estimates (or `4k`) and
-    /// the graph's [`PHOTO_GRAPH`] nearest (or `k`), scored exactly. Either alone misses true
-    /// neighbours in loosely clustered libraries, where a photo's cluster mates are nearly
-    /// equidistant: at a million photos of the held-out generator the graph alone finds 0.64
-    /// of the true ten, together they find 0.99 (`benches/RESULTS.md`).
-    /// While the sketches are being rebuilt, the graph answers alone.
+    /// the graph's [`PHOTO_GRAPH`] nearest (or `k`), scored on the graph's i8 rows, the best of
+    /// those on their `exact` vectors. Either source alone misses true neighbours in loosely
+    /// clustered libraries, where a photo's cluster mates are nearly equidistant: at a million
+    /// photos of the held-out generator the graph alone finds 0.64 of the true ten, together
+    /// they find 0.99 (`benches/RESULTS.md`). While the sketches are being rebuilt, the graph
+    /// answers alone.
     pub fn search_photo(
         &self,
         query: &[f32],
         k: usize,
         keep: &(dyn Fn(i64) -> bool + Sync),
+        exact: Exact<'_>,
     ) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
         if self.index.size() == 0 || self.sketches_stale {
-            return self.search_filtered(query, k, keep);
+            let near = self.graph_filtered(query, k.saturating_add(EXACT_EXTRA), keep)?;
+            let (scored, _) = finish(query, k, &near, exact)?;
+            return Ok(self.recent.merge(scored, query, k, keep));
         }
         let size = self.index.size();
         let hidden = &self.recent.hidden;
@@ -789,10 +800,11 @@ impl VectorIndex {
         let allowed: &(dyn Fn(i64) -> bool + Sync) =
             if hidden.is_empty() { keep } else { &allowed };
         let pool = PHOTO_RERANK.max(k.saturating_mul(4)).min(size);
+        let rows = quantize(query);
         // The graph is walked on one core while the others start on the sketches.
         let walk = || {
             self.index
-                .filtered_search(query, PHOTO_GRAPH.max(k).min(size), |key| {
+                .filtered_search(&rows, PHOTO_GRAPH.max(k).min(size), |key| {
                     allowed(key as i64)
                 })
                 .map_err(ix)
@@ -802,15 +814,16 @@ impl VectorIndex {
         let (estimates, near) = sk.best_beside(&sk.query(query), pool, threads, allowed, walk);
         drop(sk);
         let near = near?;
-        let scored = self.rescore_estimates(query, k, estimates, &near.keys);
+        let ranked = self.rescore_estimates(query, k, estimates, &near.keys);
+        let (scored, _) = finish(query, k, &ranked, exact)?;
         Ok(self.recent.merge(scored, query, k, keep))
     }
 
-    /// The `k` best of the graph's `near` and the sketches' `estimates` (photo id, estimate),
-    /// scored exactly, best first. The graph's and the best [`PHOTO_FIRST`] estimates are
-    /// scored first; the rest only while their estimate is within [`PHOTO_MARGIN`] of this
-    /// query's estimate errors below the `k`-th best so far, since one that far below cannot
-    /// be among the best.
+    /// The graph's `near` and the sketches' `estimates` (photo id, estimate) scored on the
+    /// graph's rows, best first. The graph's and the best [`PHOTO_FIRST`] estimates are scored
+    /// first; the rest only while their estimate is within [`PHOTO_MARGIN`] of this query's
+    /// estimate errors below the `k`-th best so far, since one that far below cannot be among
+    /// the best.
     fn rescore_estimates(
         &self,
         query: &[f32],
@@ -825,15 +838,15 @@ impl VectorIndex {
         ids.extend(near.iter().map(|&key| key as i64));
         ids.sort_unstable();
         ids.dedup();
-        let mut scored = self.exact_scores(&ids, query);
-        let exact: HashMap<i64, f32> = scored.iter().copied().collect();
+        let mut scored = self.row_scores(&ids, query);
+        let held: HashMap<i64, f32> = scored.iter().copied().collect();
         let errors: Vec<f32> = head
             .iter()
-            .filter_map(|(id, est)| exact.get(id).map(|x| x - est))
+            .filter_map(|(id, est)| held.get(id).map(|x| x - est))
             .collect();
         let spread = deviation(&errors);
         let margin = f32::from_bits(self.photo_margin.load(std::sync::atomic::Ordering::Relaxed));
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        sort_best_first(&mut scored);
         // With fewer than `k` scored or no spread measured, every estimate is scored.
         let floor = match (scored.get(k.saturating_sub(1)), spread) {
             (Some(&(_, kth)), Some(sd)) if k > 0 && margin.is_finite() => kth - margin * sd,
@@ -843,35 +856,29 @@ impl VectorIndex {
             .iter()
             .take_while(|(_, est)| *est >= floor)
             .map(|(id, _)| *id)
-            .filter(|id| !exact.contains_key(id))
+            .filter(|id| !held.contains_key(id))
             .collect();
-        scored.extend(self.exact_scores(&rest, query));
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(k);
+        scored.extend(self.row_scores(&rest, query));
+        sort_best_first(&mut scored);
         scored
     }
 
-    /// The `k` of `ids` nearest `query`, scored exactly, best first (ties by id).
-    fn rescore(&self, ids: &[i64], query: &[f32], k: usize) -> Vec<(i64, f32)> {
-        let mut scored = self.exact_scores(ids, query);
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        scored.truncate(k);
+    /// `ids` scored on the graph's rows, best first (ties by id).
+    fn rescore(&self, ids: &[i64], query: &[f32]) -> Vec<(i64, f32)> {
+        let mut scored = self.row_scores(ids, query);
+        sort_best_first(&mut scored);
         scored
     }
 
-    /// `ids` the graph holds, scored exactly from its vectors, in no order; split over the
-    /// cores when there are many, since each is a lookup in a gigabyte-sized file at a million
-    /// photos.
-    fn exact_scores(&self, ids: &[i64], query: &[f32]) -> Vec<(i64, f32)> {
+    /// `ids` the graph holds, scored on its i8 rows, in no order; split over the cores when
+    /// there are many, since each is a lookup in a file of a gigabyte at a million photos.
+    fn row_scores(&self, ids: &[i64], query: &[f32]) -> Vec<(i64, f32)> {
         let score = |ids: &[i64]| -> Vec<(i64, f32)> {
-            let mut held = HeldVector::new(self.dim);
+            let mut held = HeldRow::new(self.dim);
             ids.iter()
-                .filter_map(|&id| {
-                    held.read(&self.index, id)
-                        .map(|v| (id, glimpse_clip::embedding::dot(v, query)))
-                })
+                .filter_map(|&id| held.score(&self.index, id, query).map(|s| (id, s)))
                 // A row damaged on disk (found by the background check, after opening) could
-                // hold NaN, which would sort above every score.
+                // score NaN, which would sort above every score.
                 .filter(|(_, score)| score.is_finite())
                 .collect()
         };
@@ -892,7 +899,8 @@ impl VectorIndex {
         })
     }
 
-    /// The `k` nearest photos with cosine similarity, best first.
+    /// The `k` nearest photos by the graph alone, best first, scored on its i8 rows (within a
+    /// few thousandths of the exact cosine): neighbours for duplicates, and tests.
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
         if !self.recent.hidden.is_empty() {
@@ -901,32 +909,55 @@ impl VectorIndex {
         let found = if self.index.size() == 0 {
             Vec::new()
         } else {
-            let m = self.index.search(query, k).map_err(ix)?;
+            let m = self.index.search(&quantize(query), k).map_err(ix)?;
             hits(&m.keys, &m.distances)
         };
         Ok(self.recent.merge(found, query, k, &|_| true))
     }
 
-    /// The `k` nearest photos by brute force: exact, and faster than the graph while the
-    /// library is small.
-    pub fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>, VectorError> {
+    /// The `k` nearest photos, every photo scored: on the graph's rows, then the best on their
+    /// `exact` vectors, asking the rows for more until the exact scores leave no doubt
+    /// ([`finish`]). Faster than the graph while the library is small.
+    pub fn search_exact(
+        &self,
+        query: &[f32],
+        k: usize,
+        exact: Exact<'_>,
+    ) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
-        // Hidden photos are dropped from the graph's answer: ask for that many more.
-        let wanted = k
-            .saturating_add(self.recent.hidden.len())
-            .min(self.index.size());
-        let found = if wanted == 0 {
-            Vec::new()
-        } else {
-            let m = self.index.exact_search(query, wanted).map_err(ix)?;
-            hits(&m.keys, &m.distances)
+        let size = self.index.size();
+        let hidden = &self.recent.hidden;
+        let rows = quantize(query);
+        // A pass over the rows costs the same whatever it keeps, and in a tight cluster many
+        // rows lie within the margin of the `k`-th best: keep plenty at once rather than pass
+        // again. Hidden photos are dropped from the rows' answer: ask for that many more.
+        let mut wanted = k
+            .saturating_mul(4)
+            .max(k.saturating_add(EXACT_EXTRA))
+            .max(EXACT_ROWS_FIRST)
+            .saturating_add(hidden.len())
+            .min(size);
+        let scored = loop {
+            let ranked = if wanted == 0 {
+                Vec::new()
+            } else {
+                let m = self.index.exact_search(&rows, wanted).map_err(ix)?;
+                let mut found = hits(&m.keys, &m.distances);
+                found.retain(|(id, _)| !hidden.contains(id));
+                found
+            };
+            let (scored, short) = finish(query, k, &ranked, exact)?;
+            if !short || wanted >= size {
+                break scored;
+            }
+            wanted = wanted.saturating_mul(4).min(size);
         };
-        // Without an overlay `found` holds at most `k`; with one, the merge keeps the best `k`.
-        Ok(self.recent.merge(found, query, k, &|_| true))
+        Ok(self.recent.merge(scored, query, k, &|_| true))
     }
 
-    /// The `k` nearest photos that `keep` accepts (graph search; it may find fewer than `k`
-    /// when the filter is very selective, which the caller must check).
+    /// The `k` nearest photos that `keep` accepts (graph search, scored on the graph's rows;
+    /// it may find fewer than `k` when the filter is very selective, which the caller must
+    /// check).
     pub fn search_filtered(
         &self,
         query: &[f32],
@@ -934,23 +965,35 @@ impl VectorIndex {
         keep: impl Fn(i64) -> bool,
     ) -> Result<Vec<(i64, f32)>, VectorError> {
         self.check(query)?;
-        let hidden = &self.recent.hidden;
-        let found = if self.index.size() == 0 {
-            Vec::new()
-        } else {
-            let m = self
-                .index
-                .filtered_search(query, k, |key| {
-                    let id = key as i64;
-                    !hidden.contains(&id) && keep(id)
-                })
-                .map_err(ix)?;
-            hits(&m.keys, &m.distances)
-        };
+        let found = self.graph_filtered(query, k, &keep)?;
         Ok(self.recent.merge(found, query, k, &keep))
     }
 
-    /// A photo's stored vector (as held: f16-rounded), to search by example without re-encoding.
+    /// The graph's `k` nearest that `keep` accepts and the overlay does not hide, scored on
+    /// its rows, best first.
+    fn graph_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        keep: &dyn Fn(i64) -> bool,
+    ) -> Result<Vec<(i64, f32)>, VectorError> {
+        if self.index.size() == 0 || k == 0 {
+            return Ok(Vec::new());
+        }
+        let hidden = &self.recent.hidden;
+        let m = self
+            .index
+            .filtered_search(&quantize(query), k, |key| {
+                let id = key as i64;
+                !hidden.contains(&id) && keep(id)
+            })
+            .map_err(ix)?;
+        Ok(hits(&m.keys, &m.distances))
+    }
+
+    /// A photo's vector as the index holds it: the overlay's exact copy, else the graph's i8
+    /// row (unit length; within a few thousandths of the exact vector's cosines). Searches by
+    /// example read the catalog's exact vector instead.
     pub fn get(&self, id: i64) -> Option<Vec<f32>> {
         if let Some(v) = self.recent.vectors.get(&id) {
             return Some(v.clone());
@@ -1083,40 +1126,149 @@ impl VectorIndex {
     }
 }
 
-/// Buffers for reading the graph's f16 vectors as stored and widening them in bulk, which
-/// re-scores faster than asking the index for f32 (a caption's 400 re-scores at a million
-/// photos: 1.0 → 0.7 ms; what is left is mostly the memory latency of reading each vector).
-struct HeldVector {
-    raw: Vec<i16>,
-    bits: Vec<u16>,
+/// A buffer for reading the graph's i8 rows as stored and scoring them against a query in
+/// bulk, which re-scores faster than asking the index for f32 (what is left is mostly the
+/// memory latency of reading each row).
+struct HeldRow {
+    raw: Vec<i8>,
     wide: Vec<f32>,
 }
 
-impl HeldVector {
+impl HeldRow {
     fn new(dim: usize) -> Self {
-        HeldVector {
+        HeldRow {
             raw: vec![0; dim],
-            bits: vec![0; dim],
             wide: vec![0.0; dim],
         }
     }
 
-    /// Photo `id`'s vector, or `None` when the index does not hold it.
+    /// Photo `id`'s row, widened to unit length, or `None` when the index does not hold it
+    /// (or holds a row of zeros).
     fn read(&mut self, index: &Index, id: i64) -> Option<&[f32]> {
-        match index.get(id as u64, usearch::f16::from_mut_i16s(&mut self.raw)) {
+        match index.get(id as u64, &mut self.raw) {
             Ok(n) if n >= 1 => {}
             _ => return None,
         }
-        use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
-        // The same 16 bits, as the half crate names them.
-        self.bits
+        self.wide
             .iter_mut()
             .zip(&self.raw)
-            .for_each(|(b, r)| *b = *r as u16);
-        let halves: &[half::f16] = self.bits.reinterpret_cast();
-        halves.convert_to_f32_slice(&mut self.wide);
+            .for_each(|(w, r)| *w = f32::from(*r));
+        let norm = glimpse_clip::embedding::dot(&self.wide, &self.wide).sqrt();
+        if norm <= 0.0 {
+            return None;
+        }
+        self.wide.iter_mut().for_each(|w| *w /= norm);
         Some(&self.wide)
     }
+
+    /// The cosine of photo `id`'s row with `query` (a unit vector).
+    fn score(&mut self, index: &Index, id: i64, query: &[f32]) -> Option<f32> {
+        self.read(index, id)
+            .map(|row| glimpse_clip::embedding::dot(row, query))
+    }
+}
+
+/// A vector as the graph stores it: scaled so that its largest coordinate is ±127, then
+/// rounded. Cosine ignores the scale, so every row uses all 255 levels; USearch's own cast
+/// multiplies by 127 as is, which leaves a 512-d unit vector about six levels per standard
+/// deviation (the recall@10 of 0.856 once measured for "i8" was that cast).
+fn quantize(v: &[f32]) -> Vec<i8> {
+    let largest = v
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold(0f32, |m, x| m.max(x.abs()));
+    if largest <= 0.0 {
+        return vec![0; v.len()];
+    }
+    let scale = 127.0 / largest;
+    // `as` saturates, and a NaN coordinate becomes 0.
+    v.iter().map(|x| (x * scale).round() as i8).collect()
+}
+
+/// How many more than the `k` asked for of a search's best on the graph's rows are scored on
+/// their exact vectors first ([`finish`]): at a million photos, the graph's and the sketches'
+/// candidates ranked on i8 rows with the best 30 scored exactly gave recall@10 0.9930, the
+/// same as scoring all 3,300 exactly (`benches/RESULTS.md`).
+pub const EXACT_EXTRA: usize = 20;
+
+/// How many rows [`VectorIndex::search_exact`] keeps from its first pass over every row, at least.
+const EXACT_ROWS_FIRST: usize = 256;
+
+/// How far below the `k`-th best exact score, in standard deviations of this query's row
+/// errors (`exact - row score` over the first `k` + [`EXACT_EXTRA`]), a row score must lie to be
+/// left unscored: the errors are a few thousandths, so this rarely reaches past the first.
+pub const EXACT_MARGIN: f32 = 5.0;
+
+/// The `k` best of `ranked` (photo id, score on the graph's rows, best first) by their `exact`
+/// vectors, best first: the first `k` + [`EXACT_EXTRA`] are scored exactly, then the rest
+/// only while their row score lies within [`EXACT_MARGIN`] deviations of this query's row
+/// errors below the `k`-th best exact score. A photo without an exact vector (removed since)
+/// is left out. Also returns whether `ranked` ran out above that floor, so that more of the
+/// rows might belong (the caller may ask the rows for more).
+fn finish(
+    query: &[f32],
+    k: usize,
+    ranked: &[(i64, f32)],
+    exact: Exact<'_>,
+) -> Result<(Vec<(i64, f32)>, bool), VectorError> {
+    if k == 0 {
+        return Ok((Vec::new(), false));
+    }
+    let score = |id: i64| -> Result<Option<f32>, VectorError> {
+        Ok(exact(id)?
+            .filter(|v| v.len() == query.len())
+            .map(|v| glimpse_clip::embedding::dot(&v, query))
+            .filter(|s| s.is_finite()))
+    };
+    let first = k.saturating_add(EXACT_EXTRA).min(ranked.len());
+    let mut scored = Vec::with_capacity(first);
+    let mut errors = Vec::with_capacity(first);
+    for &(id, row) in &ranked[..first] {
+        if let Some(s) = score(id)? {
+            scored.push((id, s));
+            errors.push(s - row);
+        }
+    }
+    sort_best_first(&mut scored);
+    let floor = match (scored.get(k - 1), deviation(&errors)) {
+        (Some(&(_, kth)), Some(sd)) => kth - EXACT_MARGIN * sd,
+        _ => f32::NEG_INFINITY,
+    };
+    let mut short = true;
+    for &(id, row) in &ranked[first..] {
+        if row < floor {
+            short = false;
+            break;
+        }
+        if let Some(s) = score(id)? {
+            scored.push((id, s));
+        }
+    }
+    sort_best_first(&mut scored);
+    scored.truncate(k);
+    Ok((scored, short))
+}
+
+/// Sorts (photo id, score) best first, ties by id.
+fn sort_best_first(scored: &mut [(i64, f32)]) {
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+}
+
+/// Whether a saved file's head fits this model and this version's rows.
+fn fits(meta: &usearch::ffi::IndexMetadata, dim: usize) -> Result<(), Staleness> {
+    if meta.dimensions as usize != dim {
+        return Err(Staleness::Corrupt(format!(
+            "file has {} dimensions, model has {dim}",
+            meta.dimensions
+        )));
+    }
+    if meta.quantization != ScalarKind::I8 {
+        return Err(Staleness::Outdated(format!(
+            "{:?} rows, this version keeps i8",
+            meta.quantization
+        )));
+    }
+    Ok(())
 }
 
 /// The standard deviation of `xs`, or `None` for fewer than two.
@@ -1130,16 +1282,12 @@ fn deviation(xs: &[f32]) -> Option<f32> {
     Some(var.sqrt() as f32)
 }
 
-/// A stored vector (f16-rounded) by key.
+/// A stored row by key, widened to unit length (the sketches are built from these).
 fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
     if !index.contains(id as u64) {
         return None;
     }
-    let mut v = vec![0f32; dim];
-    match index.get(id as u64, &mut v) {
-        Ok(n) if n >= 1 => Some(v),
-        _ => None,
-    }
+    HeldRow::new(dim).read(index, id).map(<[f32]>::to_vec)
 }
 
 /// What separates the whole file's checksum from the structure's in a recorded checksum.
@@ -1292,6 +1440,28 @@ fn hits(keys: &[u64], distances: &[f32]) -> Vec<(i64, f32)> {
         .collect()
 }
 
+/// Writes `items` as a file of f16 rows, the format before the rows became i8, with the record
+/// a save gives: what opening an older library meets.
+#[cfg(test)]
+pub(crate) fn save_f16_rows(
+    path: &Path,
+    dim: usize,
+    items: &[(i64, Vec<f32>)],
+) -> Result<Saved, VectorError> {
+    let mut old = VectorIndex::new(dim)?;
+    let f16 = IndexOptions {
+        quantization: ScalarKind::F16,
+        ..options(dim)
+    };
+    *old.index = Index::new(&f16).map_err(ix)?;
+    old.index.reserve(items.len() + 1).map_err(ix)?;
+    for (id, v) in items {
+        old.index.add(*id as u64, v).map_err(ix)?;
+    }
+    old.sketches_stale = true;
+    old.save(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1304,8 +1474,9 @@ mod tests {
         let items: Vec<(i64, Vec<f32>)> = (0..3000).map(|i| (i, unit(i as u64, dim))).collect();
         idx.add_many(&items, 4).unwrap();
         assert_eq!(idx.len(), 3000, "id 5 was replaced, not added twice");
+        let stored = stored_in(&items);
         for (id, v) in items.iter().step_by(97) {
-            let hit = idx.search_exact(v, 1).unwrap();
+            let hit = idx.search_exact(v, 1, &stored).unwrap();
             assert_eq!(hit[0].0, *id);
         }
         assert!(idx
@@ -1321,27 +1492,120 @@ mod tests {
         assert_eq!(idx.len(), 3000, "refused batches change nothing");
     }
 
+    /// The exact vectors of `items`, as a library's catalog gives them to a search.
+    fn stored_in(
+        items: &[(i64, Vec<f32>)],
+    ) -> impl Fn(i64) -> Result<Option<Vec<f32>>, VectorError> {
+        let map: HashMap<i64, Vec<f32>> = items.iter().cloned().collect();
+        move |id| Ok(map.get(&id).cloned())
+    }
+
     #[test]
-    fn re_scoring_reads_the_same_values_the_index_widens_itself() {
+    fn re_scoring_reads_the_rows_the_index_widens_itself() {
         let dim = 48;
         let mut idx = VectorIndex::new(dim).unwrap();
         for i in 0..50 {
             idx.add(i, &unit(i as u64, dim)).unwrap();
         }
-        let mut held = HeldVector::new(dim);
+        let mut held = HeldRow::new(dim);
         for id in [0, 7, 49] {
-            let wide = vector_in(&idx.index, dim, id).unwrap();
-            assert_eq!(held.read(&idx.index, id).unwrap(), wide.as_slice());
+            // USearch widens an i8 row by its own scale: the same direction.
+            let mut theirs = vec![0f32; dim];
+            assert_eq!(idx.index.get(id as u64, &mut theirs).unwrap(), 1);
+            let n = dot(&theirs, &theirs).sqrt();
+            let ours = held.read(&idx.index, id).unwrap();
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!((a - b / n).abs() < 1e-6, "{a} against {}", b / n);
+            }
+            assert!(dot(ours, &unit(id as u64, dim)) > 0.999);
         }
         assert!(
             held.read(&idx.index, 50).is_none(),
             "an id the index does not hold"
         );
         let q = unit(7, dim);
-        let best = idx.rescore(&[3, 7, 50, 12], &q, 2);
-        assert_eq!(best.len(), 2);
+        let best = idx.rescore(&[3, 7, 50, 12], &q);
+        assert_eq!(best.len(), 3, "{best:?}");
         assert_eq!(best[0].0, 7);
-        assert!((best[0].1 - 1.0).abs() < 1e-2, "{best:?}");
+        assert!((best[0].1 - 1.0).abs() < 1e-3, "{best:?}");
+    }
+
+    #[test]
+    fn a_row_uses_every_level_whatever_its_scale() {
+        // A unit vector of 512 coordinates, one of them far larger (as CLIP's are).
+        let mut v = unit(3, 512);
+        v[17] = 0.6;
+        let n = dot(&v, &v).sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+        let loss = |row: &[f32], v: &[f32]| 1.0 - dot(row, v) / dot(row, row).sqrt();
+        for (v, plain) in [(unit(11, 512), true), (v, false)] {
+            let row = quantize(&v);
+            assert_eq!(row.iter().map(|r| r.unsigned_abs()).max(), Some(127));
+            let wide: Vec<f32> = row.iter().map(|r| f32::from(*r)).collect();
+            let ours = loss(&wide, &v);
+            assert!(ours < 1e-3, "cosine to the original 1 - {ours}");
+            // USearch's own cast (×127) leaves a 512-d unit vector without a large coordinate
+            // a few levels.
+            let cast: Vec<f32> = v.iter().map(|x| (x * 127.0).round()).collect();
+            let theirs = loss(&cast, &v);
+            assert!(
+                !plain || ours * 10.0 < theirs,
+                "1 - {ours} against the cast's 1 - {theirs}"
+            );
+        }
+        assert_eq!(quantize(&[0.0; 4]), vec![0; 4]);
+        assert_eq!(
+            quantize(&[f32::NAN, 0.5, -1.0, f32::INFINITY]),
+            vec![0, 64, -127, 127]
+        );
+    }
+
+    #[test]
+    fn finishing_orders_by_exact_scores_and_reads_past_the_first_only_when_in_doubt() {
+        let dim = 16;
+        let q = unit(1, dim);
+        // Exact scores 0.9, 0.8, ..., row scores off by up to ±0.03 (rank swaps).
+        let items: Vec<(i64, Vec<f32>)> = (0..60).map(|i| (i, unit(100 + i as u64, dim))).collect();
+        let exact: HashMap<i64, f32> = items.iter().map(|(id, v)| (*id, dot(v, &q))).collect();
+        let mut ranked: Vec<(i64, f32)> = items
+            .iter()
+            .map(|(id, _)| (*id, exact[id] + 0.03 * (((id * 7) % 5) as f32 - 2.0) / 2.0))
+            .collect();
+        sort_best_first(&mut ranked);
+        let asked = std::cell::Cell::new(0);
+        let stored = stored_in(&items);
+        let counted = |id| {
+            asked.set(asked.get() + 1);
+            stored(id)
+        };
+        let (best, short) = finish(&q, 5, &ranked, &counted).unwrap();
+        let mut truth: Vec<(i64, f32)> = exact.iter().map(|(a, b)| (*a, *b)).collect();
+        sort_best_first(&mut truth);
+        assert_eq!(best, truth[..5].to_vec());
+        assert!(!short, "the floor was reached inside the ranking");
+        assert!(asked.get() < 60, "every candidate read ({})", asked.get());
+        // A ranking that ends above the floor says so; one without exact vectors is empty.
+        let (_, short) = finish(&q, 5, &ranked[..25], &stored).unwrap();
+        assert!(short);
+        let none = |_| Ok(None);
+        assert_eq!(finish(&q, 5, &ranked, &none).unwrap().0, vec![]);
+        let failing = |_| Err(VectorError::Stored("disk".into()));
+        assert!(matches!(
+            finish(&q, 5, &ranked, &failing),
+            Err(VectorError::Stored(_))
+        ));
+    }
+
+    #[test]
+    fn a_file_of_f16_rows_is_outdated_not_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vectors-old.usearch");
+        let items: Vec<(i64, Vec<f32>)> = (1..=20).map(|i| (i, unit(i as u64, 32))).collect();
+        let saved = save_f16_rows(&path, 32, &items).unwrap();
+        assert!(matches!(
+            VectorIndex::open(&path, 32, Some(&saved)),
+            Err(Staleness::Outdated(_))
+        ));
     }
 
     /// Waits for the background check of an opened file.
@@ -1370,10 +1634,11 @@ mod tests {
         let good = std::fs::read(&path).unwrap();
         assert_eq!(whole, file_checksum_of(&good));
         assert_eq!(structure.map(|s| s.0), Some(good.len() as u64));
-        let rows_end = 8 + 300 * dim * 2;
+        // One byte a coordinate (i8 rows).
+        let rows_end = 8 + 300 * dim;
         assert_eq!(
             &good[..8],
-            [300u32.to_le_bytes(), 64u32.to_le_bytes()].concat()
+            [300u32.to_le_bytes(), 32u32.to_le_bytes()].concat()
         );
 
         // Untouched: opened, and the rows then match.
@@ -1384,7 +1649,7 @@ mod tests {
         // A byte of one vector's row: opened on the structure, found by the check, and the
         // next open checks the whole file and refuses it.
         let mut row = good.clone();
-        row[8 + 100 * dim * 2 + 3] ^= 0x10;
+        row[8 + 100 * dim + 3] ^= 0x10;
         std::fs::write(&path, &row).unwrap();
         let opened = VectorIndex::open(&path, dim, Some(&saved)).unwrap();
         assert!(!verdict(&opened), "a changed row must be found");
@@ -1475,12 +1740,15 @@ mod tests {
         let items: Vec<(i64, Vec<f32>)> = (1..=3000).map(|i| (i, unit(i as u64, 48))).collect();
         let ix = VectorIndex::build_parallel(48, &items, 4).unwrap();
         assert_eq!(ix.len(), 3000);
+        let stored = stored_in(&items);
         for (id, v) in &items {
             let got = ix.get(*id).unwrap();
             let cos: f32 = got.iter().zip(v).map(|(a, b)| a * b).sum();
             assert!(cos > 0.999, "key {id} holds another vector (cos {cos})");
             // Exact search is independent of the graph: the vector's own key comes first.
-            assert_eq!(ix.search_exact(v, 1).unwrap()[0].0, *id);
+            let hit = ix.search_exact(v, 1, &stored).unwrap();
+            assert_eq!(hit[0].0, *id);
+            assert!((hit[0].1 - 1.0).abs() < 1e-6, "scored on the exact vector");
         }
         let wrong = [(1, vec![0.0; 3])];
         assert!(matches!(

@@ -550,22 +550,22 @@ fn candidates(
         return Ok(if held == 0 {
             (Vec::new(), true)
         } else if held <= exact_max {
-            (v.search_exact(q, need.min(held))?, true)
+            (lib.search_exact(q, need.min(held))?, true)
         } else if caption.is_some() {
             (
-                v.search_caption(q, need.min(held), caption, &|_| true)?,
+                lib.search_caption(q, need.min(held), caption, &|_| true)?,
                 false,
             )
         } else {
-            (v.search_photo(q, need.min(held), &|_| true)?, false)
+            (lib.search_photo(q, need.min(held), &|_| true)?, false)
         });
     }
     let allowed = lib.filter_ids(filter)?;
     if allowed.len() > exact_max && allowed.len() > need && held > 0 {
         let set: HashSet<i64> = allowed.iter().copied().collect();
         let found = match caption {
-            Some(_) => v.search_caption(q, need.min(held), caption, &|id| set.contains(&id))?,
-            None => v.search_photo(q, need.min(held), &|id| set.contains(&id))?,
+            Some(_) => lib.search_caption(q, need.min(held), caption, &|id| set.contains(&id))?,
+            None => lib.search_photo(q, need.min(held), &|id| set.contains(&id))?,
         };
         if found.len() >= need {
             return Ok((found, false));
