@@ -245,6 +245,29 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         lib.vectors().sketch_memory() as f64 / 1e6,
         rss1 - rss0
     );
+    // The library on disk, thumbnails aside (the goal: ~2 KB a photo).
+    let on_disk = |name: &str| {
+        std::fs::read_dir(&libdir)
+            .expect("library folder")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(name))
+            .filter_map(|e| e.metadata().ok())
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
+            .sum::<u64>()
+    };
+    let (cat, idx, sk) = (
+        on_disk("catalog.sqlite"),
+        on_disk("vectors-") - on_disk("vectors-synthetic-512.sketch"),
+        on_disk("vectors-synthetic-512.sketch"),
+    );
+    println!(
+        "  on disk: catalog {:.0} MB, index {:.0} MB, sketches {:.0} MB: {:.2} KB a photo",
+        cat as f64 / 1e6,
+        idx as f64 / 1e6,
+        sk as f64 / 1e6,
+        (cat + idx + sk) as f64 / n as f64 / 1e3
+    );
     // What the window reads every 2 s while indexing (folder panel, status bar) and after
     // each job (type filter): counts the catalog keeps, so they cost the same at any size.
     let reads = 20;
@@ -279,7 +302,6 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         end_to_end.recall.push(recall(&got, truth));
         let t = Instant::now();
         let g = lib
-            .vectors()
             .search_caption(q, 10, Some(&gap), &|_| true)
             .expect("sketches");
         sketch_only.ms.push(t.elapsed().as_secs_f64() * 1e3);
@@ -330,7 +352,7 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         for (pick, truth) in picks.iter().zip(photo_truth) {
             let id = *pick as i64 + 1;
             let t = Instant::now();
-            let Some(v) = lib.vectors().get(id) else {
+            let Some(v) = lib.stored_vector(id).expect("catalog") else {
                 continue;
             };
             let req = Request {
@@ -367,7 +389,7 @@ fn run(base: &Path, n: usize, kind: Kind, queries: usize, text: &TextEncoder, ca
         let mut graph = Stats::new();
         for (pick, truth) in picks.iter().zip(photo_truth) {
             let id = *pick as i64 + 1;
-            let Some(v) = lib.vectors().get(id) else {
+            let Some(v) = lib.stored_vector(id).expect("catalog") else {
                 continue;
             };
             let q = glimpse_clip::embedding::unit(v);
