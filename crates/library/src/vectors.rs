@@ -917,7 +917,7 @@ impl VectorIndex {
 
     /// The `k` nearest photos, every photo scored: on the graph's rows, then the best on their
     /// `exact` vectors, asking the rows for more until the exact scores leave no doubt
-    /// ([`finish`]). Faster than the graph while the library is small.
+    /// (`finish`). Faster than the graph while the library is small.
     pub fn search_exact(
         &self,
         query: &[f32],
@@ -1186,7 +1186,7 @@ fn quantize(v: &[f32]) -> Vec<i8> {
 }
 
 /// How many more than the `k` asked for of a search's best on the graph's rows are scored on
-/// their exact vectors first ([`finish`]): at a million photos, the graph's and the sketches'
+/// their exact vectors first (`finish`): at a million photos, the graph's and the sketches'
 /// candidates ranked on i8 rows with the best 30 scored exactly gave recall@10 0.9930, the
 /// same as scoring all 3,300 exactly (`benches/RESULTS.md`).
 pub const EXACT_EXTRA: usize = 20;
