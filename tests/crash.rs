@@ -179,12 +179,40 @@ fn kill_9_at_random_instants_never_corrupts_or_re_encodes() {
     );
     let s = status(&lib);
     check_invariants(&s, round + 1);
-    assert_eq!(s["indexed"], clean["indexed"]);
-    assert_eq!(s["failed"], clean["failed"]);
+    // A kill that lands while a file from a killed batch is read alone marks that file failed,
+    // by design: the library cannot tell this test's SIGKILL from a crash the file caused. On a
+    // slow or busy machine that happens; every other photo must be as in the clean run.
+    let stopped = s["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["reason"] == glimpse_library::catalog::STOPPED_WHILE_READING)
+        .map(|f| f["count"].as_u64().unwrap_or(0))
+        .sum::<u64>();
+    // Files are read alone one at a time: a kill can mark at most the one being read.
+    assert!(
+        stopped <= kills,
+        "{stopped} files stopped while read alone, {kills} kills: {s}"
+    );
+    let count = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    assert_eq!(
+        count(&s["indexed"]) + stopped,
+        count(&clean["indexed"]),
+        "{s}"
+    );
+    assert_eq!(
+        count(&s["failed"]),
+        count(&clean["failed"]) + stopped,
+        "{s}"
+    );
     let (a, b) = (embeddings(&lib), embeddings(&clean_lib));
-    assert_eq!(a.len(), b.len());
-    for ((pa, va), (pb, vb)) in a.iter().zip(&b) {
-        assert_eq!(pa, pb);
+    assert_eq!(a.len() as u64 + stopped, b.len() as u64);
+    let clean_vectors: std::collections::HashMap<&str, &Vec<f32>> =
+        b.iter().map(|(p, v)| (p.as_str(), v)).collect();
+    for (pa, va) in &a {
+        let vb = clean_vectors
+            .get(pa.as_str())
+            .unwrap_or_else(|| panic!("{pa} not in the clean run"));
         // Batches differ between the two histories; CPU kernels may round differently.
         assert!(common::cosine(va, vb) > 0.99999, "{pa}");
     }
