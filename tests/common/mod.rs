@@ -110,7 +110,7 @@ pub fn glimpse_on(library: &Path) -> Command {
 /// Cosine similarity of two vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len(), "vector lengths differ");
-    // Stored embeddings are f16 and so only nearly unit length: divide by the norms.
+    // Stored embeddings are rounded and so only nearly unit length: divide by the norms.
     let dot =
         |u: &[f32], v: &[f32]| -> f64 { u.iter().zip(v).map(|(x, y)| *x as f64 * *y as f64).sum() };
     dot(a, b) / (dot(a, a) * dot(b, b)).sqrt()

@@ -270,7 +270,7 @@ fn a_copy_is_found_by_content_hash_and_reuses_the_vector() {
             }],
         )
         .unwrap();
-    // As stored (f16), bit for bit.
+    // As stored (packed), bit for bit.
     let stored = cat
         .embeddings(model)
         .unwrap()

@@ -99,7 +99,7 @@ impl<T> Ctx<T> for Result<T, rusqlite::Error> {
     }
 }
 
-/// Bytes a catalog page holds: fifteen f16 embedding rows of a 512-d model.
+/// Bytes a catalog page holds: eighteen packed embedding rows of a 512-d model (fifteen f16).
 const PAGE_SIZE: usize = 16_384;
 
 /// The migration (1-based, as `user_version` counts) that stores embeddings as f16.
@@ -489,6 +489,12 @@ END;
 -- adding the folder back does not read its pictures again.
 ALTER TABLE stash ADD COLUMN text TEXT;
 "#,
+    r#"
+-- photos_by_root_status (root_id, status) answers every lookup by folder photos_by_root did, so
+-- that one only cost ~10 bytes a photo. (Embeddings written from here on are packed, see
+-- `embedding_blob`; the f16 ones already stored are read as they are.)
+DROP INDEX IF EXISTS photos_by_root;
+"#,
 ];
 
 /// How long the photos of a removed folder stay in the stash: adding the folder back within
@@ -617,27 +623,140 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// A photo's embedding as stored: little-endian IEEE half floats (cosine to the original
-/// ≥ 0.9999, half the bytes of f32). These are the exact vectors every search ends on; the
-/// vector index holds i8 rows.
-fn embedding_blob(v: &[f32]) -> Vec<u8> {
-    v.iter()
+/// The widths a packed embedding's codes may take, in bits.
+const PACKED_BITS: std::ops::RangeInclusive<u32> = 8..=16;
+
+/// The bytes before a packed blob's codes: its code width in bits (which is also what tells it
+/// from the f16 blobs of older libraries: those have an even length and no header, packed blobs
+/// an odd length), the dimension (u16) and the scale (f32).
+const PACKED_HEADER: usize = 1 + 2 + 4;
+
+/// A photo's embedding as stored, the exact vector every search ends on (the vector index holds
+/// i8 rows): block floating point, each coordinate a signed multiple of one scale per row, in
+/// the fewest bits whose rounding moves the vector no further than f16 would (so no search
+/// answer can move more than it did on the f16 blobs this replaces). 13 or 14 bits, ~890 bytes
+/// at 512-d against 1,024 for f16, on vectors shaped like CLIP's; up to 16 bits for rows with
+/// outlying coordinates, and f16 itself for the rare row no width serves (a few dimensions).
+pub fn embedding_blob(v: &[f32]) -> Vec<u8> {
+    let f16: Vec<u8> = v
+        .iter()
         .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-        .collect()
+        .collect();
+    let bound = distance(v, &blob_embedding(&f16));
+    // Where to start looking: a width whose step is 2⁻¹⁰ of the row's RMS coordinate roughly
+    // matches f16, so one narrower than that rarely serves and is tried first.
+    let largest = v.iter().fold(0f32, |a, x| a.max(x.abs()));
+    let rms = (v.iter().map(|x| x * x).sum::<f32>() / v.len().max(1) as f32).sqrt();
+    let reach = if rms > 0.0 {
+        largest / rms * 1024.0
+    } else {
+        0.0
+    };
+    let first = ((reach + 1.0).log2().ceil().min(30.0) as u32)
+        .clamp(*PACKED_BITS.start(), *PACKED_BITS.end());
+    (first..=*PACKED_BITS.end())
+        .map(|bits| pack(v, bits))
+        .find(|packed| distance(v, &blob_embedding(packed)) <= bound)
+        .unwrap_or(f16)
 }
 
-/// A stored embedding back as f32, at unit length again (f16 rounding moves the length by
-/// ~1e-5), so that a dot product with it stays a cosine.
-fn blob_embedding(b: &[u8]) -> Vec<f32> {
-    glimpse_clip::embedding::unit(
-        b.chunks_exact(2)
-            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-            .collect(),
-    )
+/// The Euclidean distance between two vectors, in f64.
+fn distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
-/// The SQL function migration 9 converts the stored f32 embeddings with: `(blob, dim)` →
-/// f16 blob. A blob already of f16 size is kept as it is, so the migration can run twice.
+/// `v` packed as `bits`-bit two's complement codes of one scale (the largest |coordinate|
+/// / (2^(bits-1) - 1)), least significant bit first.
+fn pack(v: &[f32], bits: u32) -> Vec<u8> {
+    let dim = u16::try_from(v.len()).unwrap_or(u16::MAX);
+    let v = &v[..usize::from(dim)];
+    let top = ((1u32 << (bits - 1)) - 1) as f32;
+    let largest = v.iter().fold(0f32, |a, x| a.max(x.abs()));
+    let scale = if largest.is_finite() && largest > 0.0 {
+        largest / top
+    } else {
+        0.0
+    };
+    let mask = (1u64 << bits) - 1;
+    let body = (v.len() * bits as usize).div_ceil(8).next_multiple_of(2);
+    let mut out = Vec::with_capacity(PACKED_HEADER + body);
+    out.push(bits as u8);
+    out.extend_from_slice(&dim.to_le_bytes());
+    out.extend_from_slice(&scale.to_le_bytes());
+    let (mut acc, mut held) = (0u64, 0u32);
+    for x in v {
+        let q = if scale > 0.0 {
+            (x / scale).round()
+        } else {
+            0.0
+        };
+        // `as` saturates a stray NaN to 0.
+        acc |= (q.clamp(-top, top) as i64 as u64 & mask) << held;
+        held += bits;
+        while held >= 8 {
+            out.push(acc as u8);
+            acc >>= 8;
+            held -= 8;
+        }
+    }
+    if held > 0 {
+        out.push(acc as u8);
+    }
+    out.resize(PACKED_HEADER + body, 0);
+    out
+}
+
+/// A stored embedding back as f32 at unit length again (rounding moves the length by ~1e-5), so
+/// that a dot product with it stays a cosine. Reads both the packed form and the f16 blobs of
+/// libraries written before it; a blob of neither form gives an empty vector, which every
+/// reader refuses as the wrong dimension.
+pub fn blob_embedding(b: &[u8]) -> Vec<f32> {
+    if b.len().is_multiple_of(2) {
+        return glimpse_clip::embedding::unit(
+            b.chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+        );
+    }
+    let (Some(&bits), Some(dim), Some(scale)) = (
+        b.first(),
+        b.get(1..3).and_then(|d| <[u8; 2]>::try_from(d).ok()),
+        b.get(3..7).and_then(|s| <[u8; 4]>::try_from(s).ok()),
+    ) else {
+        return Vec::new();
+    };
+    let bits = u32::from(bits);
+    let dim = usize::from(u16::from_le_bytes(dim));
+    let scale = f32::from_le_bytes(scale);
+    let codes = &b[PACKED_HEADER..];
+    if !PACKED_BITS.contains(&bits) || codes.len() < (dim * bits as usize).div_ceil(8) {
+        return Vec::new();
+    }
+    let (mask, shift) = ((1u64 << bits) - 1, 64 - bits);
+    let mut v = Vec::with_capacity(dim);
+    let (mut acc, mut held) = (0u64, 0u32);
+    let mut bytes = codes.iter();
+    for _ in 0..dim {
+        while held < bits {
+            acc |= u64::from(*bytes.next().unwrap_or(&0)) << held;
+            held += 8;
+        }
+        // Sign-extends the code.
+        let code = (((acc & mask) << shift) as i64 >> shift) as f32;
+        v.push(code * scale);
+        acc >>= bits;
+        held -= bits;
+    }
+    glimpse_clip::embedding::unit(v)
+}
+
+/// The SQL function migration 9 converts the stored f32 embeddings with: `(blob, dim)` → the
+/// stored form ([`embedding_blob`]; f16 when that migration was written, hence the name). A
+/// blob not of f32 size is kept as it is, so the migration can run twice.
 fn register_f16_conversion(conn: &Connection) -> Result<(), CatalogError> {
     conn.create_scalar_function(
         "glimpse_f32_to_f16",
@@ -3673,6 +3792,188 @@ mod tests {
         (dir, cat, ids)
     }
 
+    /// A unit vector of `dim` Gaussian-like coordinates from `seed`.
+    fn gaussian_unit(dim: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut uniform = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 + 0.5) / (1u64 << 24) as f32
+        };
+        glimpse_clip::embedding::unit(
+            (0..dim)
+                .map(|_| {
+                    let (u, v) = (uniform(), uniform());
+                    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_packed_embedding_moves_no_further_than_f16_would_and_is_smaller() {
+        let f16_error = |v: &[f32]| -> f64 {
+            let blob: Vec<u8> = v
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect();
+            distance(v, &blob_embedding(&blob))
+        };
+        let (mut bytes_512, mut ratio_sum, mut rows) = (0, 0f64, 0f64);
+        for dim in [1, 2, 3, 7, 64, 511, 512, 768, 1024] {
+            for seed in 0..20 {
+                let v = gaussian_unit(dim, seed);
+                let blob = embedding_blob(&v);
+                let back = blob_embedding(&blob);
+                assert_eq!(back.len(), dim);
+                // The distance bounds what a dot product with any unit query can move.
+                let error = distance(&v, &back);
+                assert!(
+                    error <= f16_error(&v),
+                    "dim {dim} seed {seed}: {error} against f16's {}",
+                    f16_error(&v)
+                );
+                if dim >= 64 {
+                    assert_eq!(
+                        blob.len() % 2,
+                        1,
+                        "dim {dim}: a packed blob has an odd length"
+                    );
+                    assert!(blob[0] <= 14, "dim {dim} seed {seed}: {} bits", blob[0]);
+                    assert!(blob.len() < 2 * dim);
+                    ratio_sum += error / f16_error(&v);
+                    rows += 1.0;
+                }
+                if dim == 512 {
+                    bytes_512 += blob.len();
+                }
+            }
+        }
+        assert!(
+            bytes_512 <= 20 * 910,
+            "{} bytes a 512-d row",
+            bytes_512 / 20
+        );
+        // Not so much finer than f16 that bits are wasted.
+        assert!(
+            ratio_sum / rows >= 0.5,
+            "{} times f16's error",
+            ratio_sum / rows
+        );
+        // A row with outlying coordinates takes more bits and is still as exact.
+        let mut v = gaussian_unit(512, 3);
+        v[0] += 0.5;
+        v[1] -= 0.4;
+        let v = glimpse_clip::embedding::unit(v);
+        let blob = embedding_blob(&v);
+        assert!(blob[0] > 14, "{} bits", blob[0]);
+        let error = distance(&v, &blob_embedding(&blob));
+        assert!(
+            error <= f16_error(&v),
+            "{error} against f16's {}",
+            f16_error(&v)
+        );
+        // The largest coordinates keep their sign and size at every width.
+        for bits in PACKED_BITS {
+            let back = blob_embedding(&pack(&v, bits));
+            assert!(
+                (back[0] - v[0]).abs() < 0.01 && (back[1] - v[1]).abs() < 0.01,
+                "{bits}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_catalog_of_f16_embeddings_reads_them_beside_the_packed_ones_it_writes_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cat = Catalog::open(dir.path()).unwrap();
+        let model = cat.model_id("m", 512).unwrap();
+        let root = cat.add_root(&dir.path().join("p")).unwrap();
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..4)
+            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i as i64, None))
+            .collect();
+        let ids = cat.upsert_files(root.id, &files).unwrap();
+        let vectors: Vec<Vec<f32>> = (0..4).map(|i| gaussian_unit(512, 100 + i)).collect();
+        let outcomes: Vec<Outcome> = ids
+            .iter()
+            .zip(&vectors)
+            .enumerate()
+            .map(|(i, (id, v))| Outcome::Encoded {
+                photo_id: *id,
+                hash: content(i),
+                vector: v.clone(),
+                width: 10,
+                height: 10,
+                format: "jpeg".into(),
+                metadata: Metadata::default(),
+                note: None,
+            })
+            .collect();
+        cat.commit_batch(model, &outcomes).unwrap();
+        // Photos 0 and 2 as a library indexed before the packed form left them: f16 blobs.
+        for i in [0, 2] {
+            let f16: Vec<u8> = vectors[i]
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+                .collect();
+            cat.conn
+                .execute(
+                    "UPDATE embeddings SET vector = ?1 WHERE photo_id = ?2",
+                    params![f16, ids[i]],
+                )
+                .unwrap();
+        }
+        let lengths: Vec<i64> = cat
+            .conn
+            .prepare("SELECT length(vector) FROM embeddings ORDER BY photo_id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(lengths[0], 1024);
+        assert_eq!(lengths[2], 1024);
+        assert!(lengths[1] < 1024 && lengths[1] % 2 == 1, "{lengths:?}");
+        assert!(lengths[3] < 1024 && lengths[3] % 2 == 1, "{lengths:?}");
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        let all = cat.embeddings(model).unwrap();
+        assert_eq!(all.len(), 4);
+        for (id, v) in &all {
+            let i = ids.iter().position(|x| x == id).unwrap();
+            assert_eq!(v.len(), 512);
+            assert!(close(v, &vectors[i]) > 0.99999, "photo {i}");
+            assert_eq!(cat.embedding(model, *id).unwrap().as_ref(), Some(v));
+        }
+    }
+
+    #[test]
+    fn stored_blobs_of_either_form_are_read_and_damaged_ones_come_back_empty() {
+        // The f16 blobs of libraries before the packed form.
+        let v = gaussian_unit(512, 9);
+        let f16: Vec<u8> = v
+            .iter()
+            .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+            .collect();
+        let back = blob_embedding(&f16);
+        assert_eq!(back.len(), 512);
+        assert!(back.iter().zip(&v).map(|(a, b)| a * b).sum::<f32>() > 0.9999);
+        // A zero vector stays zero, at its dimension.
+        assert_eq!(blob_embedding(&embedding_blob(&[0.0; 5])), vec![0.0; 5]);
+        assert!(blob_embedding(&embedding_blob(&[])).is_empty());
+        // Damage: a width out of range, a header cut short, codes cut short.
+        let good = embedding_blob(&v);
+        let mut wide = good.clone();
+        wide[0] = 17;
+        assert!(blob_embedding(&wide).is_empty());
+        let mut narrow = good.clone();
+        narrow[0] = 7;
+        assert!(blob_embedding(&narrow).is_empty());
+        assert!(blob_embedding(&good[..5]).is_empty());
+        assert!(blob_embedding(&good[..good.len() - 100]).is_empty());
+        assert!(blob_embedding(&[PACKED_BITS.start().to_owned() as u8]).is_empty());
+    }
+
     #[test]
     fn a_tag_renamed_or_deleted_changes_its_photos_and_the_auto_tags_that_name_it() {
         let (dir, mut cat, ids) = three_photos();
@@ -3872,7 +4173,7 @@ mod tests {
     }
 
     #[test]
-    fn f32_embeddings_of_an_older_catalog_become_f16_and_keep_their_meaning() {
+    fn f32_embeddings_of_an_older_catalog_become_packed_and_keep_their_meaning() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("catalog.sqlite");
         // A catalog as the version before f16 left it: 3,000 photos with 512-d f32 vectors.
@@ -3973,7 +4274,8 @@ mod tests {
         let new = Catalog::open(fresh.path()).unwrap();
         assert_eq!(pragma(&new, "page_size"), PAGE_SIZE.to_string());
         assert_eq!(pragma(&new, "journal_mode"), "wal");
-        // New embeddings are written and read as f16, and deleting still counts.
+        // The converted embeddings are packed (the form written since), and deleting still
+        // counts.
         drop(cat);
         let cat = Catalog::open(dir.path()).unwrap();
         let bytes: i64 = cat
@@ -3982,7 +4284,8 @@ mod tests {
                 r.get(0)
             })
             .unwrap();
-        assert_eq!(bytes, 2 * dim as i64);
+        assert_eq!(bytes, embedding_blob(&vectors[0]).len() as i64);
+        assert!(bytes % 2 == 1 && bytes < 2 * dim as i64, "{bytes} bytes");
         cat.conn
             .execute("DELETE FROM photos WHERE id = 1", [])
             .unwrap();

@@ -68,8 +68,9 @@ pub enum Staleness {
     Outdated(String),
 }
 
-/// Where a search reads the exact vectors it ends on (the catalog's, f16): the graph's rows
-/// are i8, close enough to rank a few thousand candidates but not to order the last few.
+/// Where a search reads the exact vectors it ends on (the catalog's, no less exact than f16):
+/// the graph's rows are i8, close enough to rank a few thousand candidates but not to order the
+/// last few.
 pub type Exact<'a> = &'a dyn Fn(i64) -> Result<Option<Vec<f32>>, VectorError>;
 
 /// An HNSW index over L2-normalised vectors, keyed by photo id.

@@ -55,7 +55,7 @@ pub enum SearchError {
 /// query into its opposite.
 pub const NEGATIVE_WEIGHT: f32 = 0.5;
 
-/// Up to this many candidates, every vector is scored (exact): at 512-d f16 that is a 20 MB
+/// Up to this many candidates, every vector is scored (exact): at 512-d i8 rows that is a 10 MB
 /// scan, about as fast as a graph search and never misses.
 pub const EXACT_MAX: usize = 20_000;
 
