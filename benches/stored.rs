@@ -67,13 +67,7 @@ fn top_k(flat: &[f32], queries: &[Vec<f32>], skip: &[i64], k: usize) -> Vec<Vec<
             .map(|h| h.join().expect("scoring thread"))
             .collect()
     });
-    (0..queries.len())
-        .map(|qi| {
-            let mut all: Vec<(f32, i64)> = parts.iter().flat_map(|p| p[qi].clone()).collect();
-            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            all.into_iter().take(k).map(|x| x.1).collect()
-        })
-        .collect()
+    space::merge_best(&parts, queries.len(), k)
 }
 
 /// `f` applied to every row of `flat`, on all cores.

@@ -196,7 +196,13 @@ pub fn exact_truth(space: &Space, n: usize, queries: &[Vec<f32>], k: usize) -> V
             .map(|h| h.join().expect("truth thread"))
             .collect()
     });
-    (0..queries.len())
+    merge_best(&parts, queries.len(), k)
+}
+
+/// Each query's best `k` ids from the (score, id) piles each thread kept for it, best first
+/// (ties by id).
+pub fn merge_best(parts: &[Vec<Vec<(f32, i64)>>], queries: usize, k: usize) -> Vec<Vec<i64>> {
+    (0..queries)
         .map(|qi| {
             let mut all: Vec<(f32, i64)> = parts.iter().flat_map(|p| p[qi].clone()).collect();
             all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));

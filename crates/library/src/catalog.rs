@@ -3886,31 +3886,9 @@ mod tests {
 
     #[test]
     fn a_catalog_of_f16_embeddings_reads_them_beside_the_packed_ones_it_writes_now() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cat = Catalog::open(dir.path()).unwrap();
-        let model = cat.model_id("m", 512).unwrap();
-        let root = cat.add_root(&dir.path().join("p")).unwrap();
-        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..4)
-            .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i as i64, None))
-            .collect();
-        let ids = cat.upsert_files(root.id, &files).unwrap();
         let vectors: Vec<Vec<f32>> = (0..4).map(|i| gaussian_unit(512, 100 + i)).collect();
-        let outcomes: Vec<Outcome> = ids
-            .iter()
-            .zip(&vectors)
-            .enumerate()
-            .map(|(i, (id, v))| Outcome::Encoded {
-                photo_id: *id,
-                hash: content(i),
-                vector: v.clone(),
-                width: 10,
-                height: 10,
-                format: "jpeg".into(),
-                metadata: Metadata::default(),
-                note: None,
-            })
-            .collect();
-        cat.commit_batch(model, &outcomes).unwrap();
+        let (_dir, cat, ids) = indexed_with(&vectors);
+        let model = cat.model_id("m", 512).unwrap();
         // Photos 0 and 2 as a library indexed before the packed form left them: f16 blobs.
         for i in [0, 2] {
             let f16: Vec<u8> = vectors[i]
@@ -4341,21 +4319,32 @@ mod tests {
 
     /// A catalog with `n` indexed photos `p/0.jpg`… (model 1, 4-d vectors, content `i`).
     fn indexed_photos(n: usize) -> (tempfile::TempDir, Catalog, Vec<i64>) {
+        indexed_with(
+            &(0..n)
+                .map(|i| vec![1.0, i as f32, 0.0, 0.0])
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// A catalog with a photo `p/i.jpg` indexed for each of `vectors` (model 1, "m", content
+    /// `i`).
+    fn indexed_with(vectors: &[Vec<f32>]) -> (tempfile::TempDir, Catalog, Vec<i64>) {
         let dir = tempfile::tempdir().unwrap();
         let mut cat = Catalog::open(dir.path()).unwrap();
-        let model = cat.model_id("m", 4).unwrap();
+        let model = cat.model_id("m", vectors[0].len()).unwrap();
         let root = cat.add_root(&dir.path().join("p")).unwrap();
-        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..n)
+        let files: Vec<(PathBuf, i64, i64, Option<String>)> = (0..vectors.len())
             .map(|i| (dir.path().join(format!("p/{i}.jpg")), 1, i as i64, None))
             .collect();
         let ids = cat.upsert_files(root.id, &files).unwrap();
         let outcomes: Vec<Outcome> = ids
             .iter()
+            .zip(vectors)
             .enumerate()
-            .map(|(i, id)| Outcome::Encoded {
+            .map(|(i, (id, v))| Outcome::Encoded {
                 photo_id: *id,
                 hash: content(i),
-                vector: vec![1.0, i as f32, 0.0, 0.0],
+                vector: v.clone(),
                 width: 10,
                 height: 10,
                 format: "jpeg".into(),
