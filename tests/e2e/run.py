@@ -1246,10 +1246,16 @@ def tag_by_hand_and_copy_image(d, shots):
     # Copy image: the picture itself on the clipboard, as a program pasting it reads it. A
     # drawn square, under the clipboard's size cap (the grid step's 8000 px panorama is not).
     def a_square():
-        for e in d.find_all("result"):
-            path = d.attr(e, "data-path") or ""
-            if "red-square" in path:
-                return e, path
+        try:
+            for e in d.find_all("result"):
+                path = d.attr(e, "data-path") or ""
+                if "red-square" in path:
+                    return e, path
+        except Failure as err:
+            # The grid was drawn again between finding its cells and reading one (the filter
+            # has just gone off): look again.
+            if "stale element reference" not in str(err):
+                raise
         return None
     cell, path = wait_for("a red square in the grid", a_square, timeout=30)
     xdotool("mousemove", *screen_point(d, cell))
