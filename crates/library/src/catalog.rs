@@ -642,6 +642,10 @@ pub fn embedding_blob(v: &[f32]) -> Vec<u8> {
         .iter()
         .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
         .collect();
+    if u16::try_from(v.len()).is_err() {
+        // Wider than the header can say.
+        return f16;
+    }
     let bound = distance(v, &blob_embedding(&f16));
     // Where to start looking: a width whose step is 2⁻¹⁰ of the row's RMS coordinate roughly
     // matches f16, so one narrower than that rarely serves and is tried first.
@@ -670,7 +674,8 @@ fn distance(a: &[f32], b: &[f32]) -> f64 {
 }
 
 /// `v` packed as `bits`-bit two's complement codes of one scale (the largest |coordinate|
-/// / (2^(bits-1) - 1)), least significant bit first.
+/// / (2^(bits-1) - 1)), least significant bit first; at most `u16::MAX` coordinates
+/// ([`embedding_blob`] keeps wider vectors as f16).
 fn pack(v: &[f32], bits: u32) -> Vec<u8> {
     let dim = u16::try_from(v.len()).unwrap_or(u16::MAX);
     let v = &v[..usize::from(dim)];
@@ -3950,6 +3955,10 @@ mod tests {
         assert!(blob_embedding(&good[..5]).is_empty());
         assert!(blob_embedding(&good[..good.len() - 100]).is_empty());
         assert!(blob_embedding(&[PACKED_BITS.start().to_owned() as u8]).is_empty());
+        // Wider than a packed header can say: kept whole, as f16.
+        let wide = vec![0.5f32; 70_000];
+        assert_eq!(embedding_blob(&wide).len(), 140_000);
+        assert_eq!(blob_embedding(&embedding_blob(&wide)).len(), 70_000);
     }
 
     #[test]
