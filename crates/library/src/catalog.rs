@@ -638,10 +638,7 @@ const PACKED_HEADER: usize = 1 + 2 + 4;
 /// at 512-d against 1,024 for f16, on vectors shaped like CLIP's; up to 16 bits for rows with
 /// outlying coordinates, and f16 itself for the rare row no width serves (a few dimensions).
 pub fn embedding_blob(v: &[f32]) -> Vec<u8> {
-    let f16: Vec<u8> = v
-        .iter()
-        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-        .collect();
+    let f16 = f16_blob(v);
     if u16::try_from(v.len()).is_err() {
         // Wider than the header can say.
         return f16;
@@ -659,9 +656,17 @@ pub fn embedding_blob(v: &[f32]) -> Vec<u8> {
     let first = ((reach + 1.0).log2().ceil().min(30.0) as u32)
         .clamp(*PACKED_BITS.start(), *PACKED_BITS.end());
     (first..=*PACKED_BITS.end())
-        .map(|bits| pack(v, bits))
+        .map(|bits| pack(v, largest, bits))
         .find(|packed| distance(v, &blob_embedding(packed)) <= bound)
         .unwrap_or(f16)
+}
+
+/// `v` as the f16 blobs libraries stored before the packed form (and still store where no
+/// packed width serves).
+fn f16_blob(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+        .collect()
 }
 
 /// The Euclidean distance between two vectors, in f64.
@@ -673,14 +678,13 @@ fn distance(a: &[f32], b: &[f32]) -> f64 {
         .sqrt()
 }
 
-/// `v` packed as `bits`-bit two's complement codes of one scale (the largest |coordinate|
-/// / (2^(bits-1) - 1)), least significant bit first; at most `u16::MAX` coordinates
-/// ([`embedding_blob`] keeps wider vectors as f16).
-fn pack(v: &[f32], bits: u32) -> Vec<u8> {
+/// `v` packed as `bits`-bit two's complement codes of one scale (`largest`, its largest
+/// |coordinate|, / (2^(bits-1) - 1)), least significant bit first; at most `u16::MAX`
+/// coordinates ([`embedding_blob`] keeps wider vectors as f16).
+fn pack(v: &[f32], largest: f32, bits: u32) -> Vec<u8> {
     let dim = u16::try_from(v.len()).unwrap_or(u16::MAX);
     let v = &v[..usize::from(dim)];
     let top = ((1u32 << (bits - 1)) - 1) as f32;
-    let largest = v.iter().fold(0f32, |a, x| a.max(x.abs()));
     let scale = if largest.is_finite() && largest > 0.0 {
         largest / top
     } else {
@@ -3818,13 +3822,7 @@ mod tests {
 
     #[test]
     fn a_packed_embedding_moves_no_further_than_f16_would_and_is_smaller() {
-        let f16_error = |v: &[f32]| -> f64 {
-            let blob: Vec<u8> = v
-                .iter()
-                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-                .collect();
-            distance(v, &blob_embedding(&blob))
-        };
+        let f16_error = |v: &[f32]| -> f64 { distance(v, &blob_embedding(&f16_blob(v))) };
         let (mut bytes_512, mut ratio_sum, mut rows) = (0, 0f64, 0f64);
         for dim in [1, 2, 3, 7, 64, 511, 512, 768, 1024] {
             for seed in 0..20 {
@@ -3881,7 +3879,8 @@ mod tests {
         );
         // The largest coordinates keep their sign and size at every width.
         for bits in PACKED_BITS {
-            let back = blob_embedding(&pack(&v, bits));
+            let largest = v.iter().fold(0f32, |a, x| a.max(x.abs()));
+            let back = blob_embedding(&pack(&v, largest, bits));
             assert!(
                 (back[0] - v[0]).abs() < 0.01 && (back[1] - v[1]).abs() < 0.01,
                 "{bits}"
@@ -3896,10 +3895,7 @@ mod tests {
         let model = cat.model_id("m", 512).unwrap();
         // Photos 0 and 2 as a library indexed before the packed form left them: f16 blobs.
         for i in [0, 2] {
-            let f16: Vec<u8> = vectors[i]
-                .iter()
-                .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-                .collect();
+            let f16 = f16_blob(&vectors[i]);
             cat.conn
                 .execute(
                     "UPDATE embeddings SET vector = ?1 WHERE photo_id = ?2",
@@ -3934,11 +3930,7 @@ mod tests {
     fn stored_blobs_of_either_form_are_read_and_damaged_ones_come_back_empty() {
         // The f16 blobs of libraries before the packed form.
         let v = gaussian_unit(512, 9);
-        let f16: Vec<u8> = v
-            .iter()
-            .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
-            .collect();
-        let back = blob_embedding(&f16);
+        let back = blob_embedding(&f16_blob(&v));
         assert_eq!(back.len(), 512);
         assert!(back.iter().zip(&v).map(|(a, b)| a * b).sum::<f32>() > 0.9999);
         // A zero vector stays zero, at its dimension.
