@@ -7,8 +7,9 @@
 //! random rotation (sign flips and Walsh-Hadamard transforms) so that no coordinate dominates,
 //! and kept as the signs of its coordinates plus one correction factor: the RaBitQ estimator
 //! (Gao & Long, SIGMOD 2024), whose error shrinks as 1/√d and does not depend on where the query
-//! lies. The query keeps [`QUERY_BITS`] bits a coordinate, so a score is a handful of
-//! population counts. The best estimates are then re-scored exactly by the caller
+//! lies. The query keeps [`QUERY_BITS`] bits a coordinate, so a score is one table lookup per
+//! four bits of the sketch, taken for 32 sketches at once (the sketches are stored interleaved
+//! for that, as RaBitQ's and Quick ADC's "fast scan" store their codes). The best estimates are then re-scored exactly by the caller
 //! ([`crate::vectors::VectorIndex`]), which holds the full vectors.
 //!
 //! The sketches are derived from the vectors, saved beside the vector index with the index's
@@ -63,16 +64,19 @@ pub struct Sketches {
     dim: usize,
     /// Width after padding to a power of two (the transform's size).
     padded: usize,
-    /// `padded / 64`: words a sketch takes.
-    words: usize,
+    /// `padded / 8`: bytes a sketch takes.
+    bytes: usize,
     /// The centre in rotated space; zero until the first vectors arrive.
     centre: Vec<f32>,
     /// Vectors the centre was taken from (0: not yet taken).
     centred_on: usize,
     ids: Vec<i64>,
     slots: HashMap<i64, usize>,
-    /// `words` sign bits per slot.
-    bits: Vec<u64>,
+    /// The sign bits of each slot (`bytes` a slot, least significant bit first), a block of
+    /// [`BLOCK`] slots at a time, byte-major: byte `b` of slot `s` lies at
+    /// `(s / BLOCK) * BLOCK * bytes + b * BLOCK + s % BLOCK`, so one load holds that byte of
+    /// 32 sketches ([`weigh`]). The last block is padded with zeros.
+    codes: Vec<u8>,
     /// Per slot: |r|² / Σ|rᵢ| (the estimator's scale) and the number of set bits.
     factor: Vec<f32>,
     ones: Vec<u32>,
@@ -82,10 +86,12 @@ pub struct Sketches {
     along: Vec<f32>,
 }
 
-/// A query prepared for scoring against sketches: its rotated coordinates in [`QUERY_BITS`]
-/// bit planes and the constants of the estimator.
+/// A query prepared for scoring against sketches: its rotated coordinates rounded to
+/// [`QUERY_BITS`] bits and summed in tables, and the constants of the estimator.
 pub struct Query {
-    planes: Vec<u64>,
+    /// For each four coordinates, 16 bytes: the sum of their levels over each subset (the
+    /// subset a nibble of a sketch's bits selects).
+    tables: Vec<u8>,
     /// The query's components along the exactly scored directions.
     exact: Vec<f32>,
     /// q·centre, Σqᵢ, the lowest coordinate and the step of the rounding.
@@ -102,12 +108,12 @@ impl Sketches {
         Sketches {
             dim,
             padded,
-            words: padded / 64,
+            bytes: padded / 8,
             centre: vec![0.0; padded],
             centred_on: 0,
             ids: Vec::new(),
             slots: HashMap::new(),
-            bits: Vec::new(),
+            codes: Vec::new(),
             factor: Vec::new(),
             ones: Vec::new(),
             directions: Vec::new(),
@@ -156,7 +162,7 @@ impl Sketches {
     fn rescore(&mut self, vector_of: impl Fn(i64) -> Option<Vec<f32>>) {
         let ids = std::mem::take(&mut self.ids);
         self.slots.clear();
-        self.bits.clear();
+        self.codes.clear();
         self.factor.clear();
         self.ones.clear();
         self.along.clear();
@@ -234,7 +240,7 @@ impl Sketches {
 
     /// Bytes held (for status and benchmarks).
     pub fn memory_usage(&self) -> usize {
-        self.bits.len() * 8
+        self.codes.len()
             + self.factor.len() * 4
             + self.ones.len() * 4
             + self.along.len() * 4
@@ -291,11 +297,11 @@ impl Sketches {
             .zip(&self.centre)
             .map(|(x, c)| x - c)
             .collect();
-        let mut code = vec![0u64; self.words];
+        let mut code = vec![0u8; self.bytes];
         let (mut norm2, mut l1) = (0f32, 0f32);
         for (i, x) in r.iter().enumerate() {
             if *x > 0.0 {
-                code[i / 64] |= 1 << (i % 64);
+                code[i / 8] |= 1 << (i % 8);
             }
             norm2 += x * x;
             l1 += x.abs();
@@ -304,15 +310,16 @@ impl Sketches {
         let ones = code.iter().map(|w| w.count_ones()).sum();
         match self.slots.get(&id) {
             Some(&slot) => {
-                self.bits[slot * self.words..(slot + 1) * self.words].copy_from_slice(&code);
+                self.put_code(slot, &code);
                 self.factor[slot] = factor;
                 self.ones[slot] = ones;
                 self.along[slot * m..(slot + 1) * m].copy_from_slice(&along);
             }
             None => {
-                self.slots.insert(id, self.ids.len());
+                let slot = self.ids.len();
+                self.slots.insert(id, slot);
                 self.ids.push(id);
-                self.bits.extend_from_slice(&code);
+                self.put_code(slot, &code);
                 self.factor.push(factor);
                 self.ones.push(ones);
                 self.along.extend_from_slice(&along);
@@ -330,8 +337,8 @@ impl Sketches {
             let moved = self.ids[last];
             self.ids[slot] = moved;
             self.slots.insert(moved, slot);
-            let w = self.words;
-            self.bits.copy_within(last * w..(last + 1) * w, slot * w);
+            let moved: Vec<u8> = self.code(last).collect();
+            self.put_code(slot, &moved);
             self.factor[slot] = self.factor[last];
             self.ones[slot] = self.ones[last];
             let m = self.directions.len();
@@ -339,9 +346,34 @@ impl Sketches {
         }
         self.along.truncate(last * self.directions.len());
         self.ids.truncate(last);
-        self.bits.truncate(last * self.words);
+        self.put_code(last, &vec![0; self.bytes]);
+        self.codes
+            .truncate(last.div_ceil(BLOCK) * BLOCK * self.bytes);
         self.factor.truncate(last);
         self.ones.truncate(last);
+    }
+
+    /// Where byte 0 of `slot`'s code lies in `codes` (byte `b` lies `b * BLOCK` further).
+    fn code_at(&self, slot: usize) -> usize {
+        slot / BLOCK * BLOCK * self.bytes + slot % BLOCK
+    }
+
+    /// Writes `slot`'s code (`bytes` bytes), growing the codes by a block when it starts one.
+    fn put_code(&mut self, slot: usize, code: &[u8]) {
+        let need = (slot / BLOCK + 1) * BLOCK * self.bytes;
+        if self.codes.len() < need {
+            self.codes.resize(need, 0);
+        }
+        let at = self.code_at(slot);
+        for (b, byte) in code.iter().take(self.bytes).enumerate() {
+            self.codes[at + b * BLOCK] = *byte;
+        }
+    }
+
+    /// `slot`'s code, byte by byte.
+    fn code(&self, slot: usize) -> impl Iterator<Item = u8> + '_ {
+        let at = self.code_at(slot);
+        (0..self.bytes).map(move |b| self.codes[at + b * BLOCK])
     }
 
     /// The rotation: zero-padded, then `ROUNDS` times sign flips and an orthonormal
@@ -389,17 +421,12 @@ impl Sketches {
         } else {
             1.0
         };
-        let mut planes = vec![0u64; QUERY_BITS * self.words];
-        for (i, x) in r.iter().enumerate() {
-            let level = ((x - low) / step).round().clamp(0.0, levels) as u32;
-            for (j, plane) in planes.chunks_mut(self.words).enumerate() {
-                if level >> j & 1 == 1 {
-                    plane[i / 64] |= 1 << (i % 64);
-                }
-            }
-        }
+        let rounded: Vec<u8> = r
+            .iter()
+            .map(|x| ((x - low) / step).round().clamp(0.0, levels) as u8)
+            .collect();
         Query {
-            planes,
+            tables: tables(&rounded),
             exact,
             at_centre,
             sum,
@@ -493,8 +520,7 @@ impl Sketches {
             source,
         };
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        let mut body =
-            Vec::with_capacity(self.len() * (self.words * 8 + 16) + self.padded * 4 + 256);
+        let mut body = Vec::with_capacity(self.len() * (self.bytes + 16) + self.padded * 4 + 256);
         body.extend_from_slice(MAGIC);
         body.extend_from_slice(&VERSION.to_le_bytes());
         for n in [self.dim, self.padded, self.centred_on, self.len()] {
@@ -514,7 +540,8 @@ impl Sketches {
         body.extend(self.ids.iter().flat_map(|x| x.to_le_bytes()));
         body.extend(self.factor.iter().flat_map(|x| x.to_le_bytes()));
         body.extend(self.ones.iter().flat_map(|x| x.to_le_bytes()));
-        body.extend(self.bits.iter().flat_map(|x| x.to_le_bytes()));
+        // Slot by slot, as the file has always held them.
+        body.extend((0..self.len()).flat_map(|slot| self.code(slot)));
         body.extend(self.along.iter().flat_map(|x| x.to_le_bytes()));
         let sum = blake3::hash(&body);
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
@@ -578,7 +605,7 @@ impl Sketches {
         }
         let need = (m * dim + padded)
             .checked_mul(4)
-            .zip(count.checked_mul(8 + 4 + 4 + me.words * 8 + 4 * m))
+            .zip(count.checked_mul(8 + 4 + 4 + me.bytes + 4 * m))
             .and_then(|(a, b)| a.checked_add(b));
         if need != Some(body.len() - at.at) {
             return Err(invalid("wrong length"));
@@ -593,7 +620,16 @@ impl Sketches {
             .collect();
         me.factor = (0..count).filter_map(|_| at.f32()).collect();
         me.ones = (0..count).filter_map(|_| at.u32()).collect();
-        me.bits = (0..count * me.words).filter_map(|_| at.u64()).collect();
+        me.codes = vec![0; count.div_ceil(BLOCK) * BLOCK * me.bytes];
+        for slot in 0..count {
+            let code = at
+                .take(me.bytes)
+                .ok_or_else(|| invalid("truncated codes"))?;
+            let start = me.code_at(slot);
+            for (b, byte) in code.iter().enumerate() {
+                me.codes[start + b * BLOCK] = *byte;
+            }
+        }
         me.along = (0..count * m).filter_map(|_| at.f32()).collect();
         me.slots = me.ids.iter().enumerate().map(|(s, id)| (*id, s)).collect();
         if me.slots.len() != count {
@@ -724,23 +760,30 @@ impl Best {
     }
 }
 
-/// Estimates slots `from..to` against `q`, calling `found(slot, estimate)` for each.
+/// Estimates slots `from..to` against `q`, calling `found(slot, estimate)` for each; `from`
+/// is a multiple of [`BLOCK`].
 fn scan(me: &Sketches, q: &Query, from: usize, to: usize, mut found: impl FnMut(usize, f32)) {
-    let w = me.words;
+    let bytes = me.bytes;
     let m = q.exact.len();
-    let block = (to - from).min(4096);
+    let block = (to - from).min(4096).next_multiple_of(BLOCK);
     let mut weighted = vec![0u32; block];
     let mut est = vec![0f32; block];
     let mut start = from;
     while start < to {
         let end = (start + block).min(to);
         let n = end - start;
-        let (wsum, est) = (&mut weighted[..n], &mut est[..n]);
-        popcounts(&me.bits[start * w..end * w], &q.planes, w, wsum);
+        // Whole blocks of codes: the last one's padding is weighed and not used.
+        let whole = n.next_multiple_of(BLOCK);
+        let codes = me
+            .codes
+            .get(start * bytes..(start + whole) * bytes)
+            .unwrap_or_default();
+        weigh(codes, &q.tables, bytes, &mut weighted[..whole]);
+        let (wsum, est) = (&weighted[..n], &mut est[..n]);
         // Straight loops over the block's columns, which the compiler vectorises.
         let (ones, factor) = (&me.ones[start..end], &me.factor[start..end]);
         for k in 0..n {
-            // Σ over set bits of the query's coordinates, from its bit planes.
+            // Σ over set bits of the query's coordinates, from its levels.
             let s = q.low * ones[k] as f32 + q.step * wsum[k] as f32;
             est[k] = q.at_centre + factor[k] * (2.0 * s - q.sum);
         }
@@ -762,97 +805,116 @@ fn scan(me: &Sketches, q: &Query, from: usize, to: usize, mut found: impl FnMut(
     }
 }
 
-/// For each sketch in `bits` (`words` words each): Σⱼ 2ʲ · popcount(sketch & plane j).
-fn popcounts(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
+/// Slots a block of codes holds: one 256-bit load is one byte of each of 32 sketches.
+const BLOCK: usize = 32;
+const _: () = assert!(SCAN_BLOCK.is_multiple_of(BLOCK), "scans start at a block");
+
+/// Bytes of a code summed in 16-bit lanes before they are added up in 32 bits: each byte adds
+/// at most two table entries of four levels each.
+const LANE_BYTES: usize = 512;
+const _: () = assert!(
+    LANE_BYTES * 2 * 4 * ((1 << QUERY_BITS) - 1) <= u16::MAX as usize,
+    "a lane cannot overflow"
+);
+
+/// A query's levels (one a coordinate, below 2^[`QUERY_BITS`]) as [`Query::tables`]: for each
+/// four coordinates, the sum of their levels over each of the 16 subsets a nibble selects.
+fn tables(levels: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; levels.len().div_ceil(4) * 16];
+    for (four, table) in levels.chunks(4).zip(out.chunks_exact_mut(16)) {
+        for (nibble, entry) in table.iter_mut().enumerate() {
+            *entry = four
+                .iter()
+                .enumerate()
+                .filter(|(t, _)| nibble >> t & 1 == 1)
+                .map(|(_, level)| *level)
+                .sum();
+        }
+    }
+    out
+}
+
+/// For each slot of the whole blocks in `codes` (laid out as [`Sketches::codes`], `bytes` a
+/// slot): the sum of the query's levels over the slot's set bits, read from `tables` a nibble
+/// at a time. The same integers as weighing the popcounts of the query's bit planes, at a
+/// fraction of the instructions.
+fn weigh(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512vpopcntdq")
-            && std::arch::is_x86_feature_detected!("avx512f")
-        {
-            // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { popcounts_avx512(bits, planes, words, out) };
-        }
-        if std::arch::is_x86_feature_detected!("popcnt") {
-            // SAFETY: as above.
-            return unsafe { popcounts_popcnt(bits, planes, words, out) };
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the feature the function is compiled for.
+            return unsafe { weigh_avx2(codes, tables, bytes, out) };
         }
     }
-    popcounts_portable(bits, planes, words, out)
+    weigh_portable(codes, tables, bytes, out)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq,avx512bw,avx512vl,popcnt")]
-fn popcounts_avx512(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
+#[target_feature(enable = "avx2")]
+fn weigh_avx2(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     use std::arch::x86_64::{
-        __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_loadu_si512, _mm512_popcnt_epi64,
-        _mm512_reduce_add_epi64, _mm512_slli_epi64,
+        __m128i, __m256i, _mm256_add_epi16, _mm256_add_epi8, _mm256_and_si256,
+        _mm256_broadcastsi128_si256, _mm256_loadu_si256, _mm256_set1_epi16, _mm256_set1_epi8,
+        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_storeu_si256,
+        _mm_loadu_si128,
     };
-    const _: () = assert!(QUERY_BITS == 4, "the kernel weighs four bit planes");
-    if words != 8 || planes.len() < 32 {
-        return popcounts_portable(bits, planes, words, out);
+    if bytes == 0 || tables.len() < 32 * bytes {
+        return weigh_portable(codes, tables, bytes, out);
     }
-    // A 512-bit sketch is one register: AND with each of the four planes, count, weigh by
-    // shifting, and reduce once.
-    // SAFETY: each load reads 8 u64 inside `planes` / `bits` (lengths checked by the loops).
-    unsafe {
-        let p = planes.as_ptr().cast::<__m512i>();
-        let (p0, p1, p2, p3) = (
-            _mm512_loadu_si512(p),
-            _mm512_loadu_si512(p.add(1)),
-            _mm512_loadu_si512(p.add(2)),
-            _mm512_loadu_si512(p.add(3)),
-        );
-        for (sketch, o) in bits.chunks_exact(8).zip(out.iter_mut()) {
-            let x = _mm512_loadu_si512(sketch.as_ptr().cast::<__m512i>());
-            let c0 = _mm512_popcnt_epi64(_mm512_and_si512(x, p0));
-            let c1 = _mm512_popcnt_epi64(_mm512_and_si512(x, p1));
-            let c2 = _mm512_popcnt_epi64(_mm512_and_si512(x, p2));
-            let c3 = _mm512_popcnt_epi64(_mm512_and_si512(x, p3));
-            let low = _mm512_add_epi64(c0, _mm512_slli_epi64::<1>(c1));
-            let high = _mm512_add_epi64(_mm512_slli_epi64::<2>(c2), _mm512_slli_epi64::<3>(c3));
-            *o = _mm512_reduce_add_epi64(_mm512_add_epi64(low, high)) as u32;
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "popcnt")]
-fn popcounts_popcnt(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
-    popcounts_portable(bits, planes, words, out)
-}
-
-#[inline(always)]
-fn popcounts_portable(bits: &[u64], planes: &[u64], words: usize, out: &mut [u32]) {
-    if words == 8 {
-        // The common case (512-d models), with fixed sizes the compiler can vectorise.
-        let mut p = [[0u64; 8]; QUERY_BITS];
-        for (j, plane) in p.iter_mut().enumerate() {
-            plane.copy_from_slice(&planes[j * 8..(j + 1) * 8]);
-        }
-        for (sketch, o) in bits.chunks_exact(8).zip(out.iter_mut()) {
-            let mut total = 0u32;
-            for (j, plane) in p.iter().enumerate() {
-                let mut c = 0u32;
-                for k in 0..8 {
-                    c += (sketch[k] & plane[k]).count_ones();
-                }
-                total += c << j;
+    let nibble = _mm256_set1_epi8(0x0f);
+    let even = _mm256_set1_epi16(0x00ff);
+    for (block, o) in codes
+        .chunks_exact(BLOCK * bytes)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
+        o.fill(0);
+        for first in (0..bytes).step_by(LANE_BYTES) {
+            // Slots 0, 2, 4, ... in the low byte of each 16-bit lane, 1, 3, 5, ... in the high.
+            let (mut evens, mut odds) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            for b in first..(first + LANE_BYTES).min(bytes) {
+                // SAFETY: `block` holds `bytes` rows of 32 bytes and `tables` 32 bytes a row
+                // (checked above), and `b < bytes`.
+                let (x, low, high) = unsafe {
+                    let t = tables.as_ptr().add(32 * b);
+                    (
+                        _mm256_loadu_si256(block.as_ptr().add(b * BLOCK).cast::<__m256i>()),
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128(t.cast::<__m128i>())),
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128(t.add(16).cast::<__m128i>())),
+                    )
+                };
+                let sums = _mm256_add_epi8(
+                    _mm256_shuffle_epi8(low, _mm256_and_si256(x, nibble)),
+                    _mm256_shuffle_epi8(high, _mm256_and_si256(_mm256_srli_epi16::<4>(x), nibble)),
+                );
+                evens = _mm256_add_epi16(evens, _mm256_and_si256(sums, even));
+                odds = _mm256_add_epi16(odds, _mm256_srli_epi16::<8>(sums));
             }
-            *o = total;
+            let (mut e, mut d) = ([0u16; 16], [0u16; 16]);
+            // SAFETY: each store writes 32 bytes into a 32-byte array.
+            unsafe {
+                _mm256_storeu_si256(e.as_mut_ptr().cast::<__m256i>(), evens);
+                _mm256_storeu_si256(d.as_mut_ptr().cast::<__m256i>(), odds);
+            }
+            for (pair, (e, d)) in o.chunks_exact_mut(2).zip(e.iter().zip(&d)) {
+                pair[0] += u32::from(*e);
+                pair[1] += u32::from(*d);
+            }
         }
-        return;
     }
-    for (sketch, o) in bits.chunks_exact(words).zip(out.iter_mut()) {
-        let mut total = 0u32;
-        for (j, plane) in planes.chunks_exact(words).enumerate() {
-            let c: u32 = sketch
-                .iter()
-                .zip(plane)
-                .map(|(a, b)| (a & b).count_ones())
-                .sum();
-            total += c << j;
+}
+
+fn weigh_portable(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
+    for (block, o) in codes
+        .chunks_exact(BLOCK * bytes.max(1))
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
+        o.fill(0);
+        for (column, table) in block.chunks_exact(BLOCK).zip(tables.chunks_exact(32)) {
+            let (low, high) = table.split_at(16);
+            for (o, &x) in o.iter_mut().zip(column) {
+                *o += u32::from(low[usize::from(x & 15)]) + u32::from(high[usize::from(x >> 4)]);
+            }
         }
-        *o = total;
     }
 }
 
@@ -1100,19 +1162,65 @@ mod tests {
     }
 
     #[test]
-    fn every_popcount_kernel_agrees() {
+    fn every_lookup_kernel_sums_the_query_levels_over_the_set_bits() {
         let mut r = rng(4);
-        let mut word = || {
-            ((r() + 0.5) * u32::MAX as f32) as u64 ^ (((r() + 0.5) * u32::MAX as f32) as u64) << 32
-        };
-        for words in [8, 16, 1] {
-            let bits: Vec<u64> = (0..words * 37).map(|_| word()).collect();
-            let planes: Vec<u64> = (0..words * QUERY_BITS).map(|_| word()).collect();
-            let mut a = vec![0; 37];
-            let mut b = vec![0; 37];
-            popcounts_portable(&bits, &planes, words, &mut a);
-            popcounts(&bits, &planes, words, &mut b);
-            assert_eq!(a, b);
+        let mut byte = || ((r() + 0.5) * 256.0).clamp(0.0, 255.0) as u8;
+        let top = (1u8 << QUERY_BITS) - 1;
+        // 600 bytes (4,800 coordinates) passes a lane's flush; all ones at the top level
+        // sums past what 16 bits hold.
+        for (bytes, full) in [
+            (64, false),
+            (128, false),
+            (8, false),
+            (600, false),
+            (600, true),
+        ] {
+            let slots = 3 * BLOCK;
+            let codes: Vec<u8> = (0..slots * bytes)
+                .map(|_| if full { 255 } else { byte() })
+                .collect();
+            let levels: Vec<u8> = (0..bytes * 8)
+                .map(|_| if full { top } else { byte() % (top + 1) })
+                .collect();
+            let want: Vec<u32> = (0..slots)
+                .map(|s| {
+                    (0..bytes * 8)
+                        .filter(|i| {
+                            let at = s / BLOCK * BLOCK * bytes + i / 8 * BLOCK + s % BLOCK;
+                            codes[at] >> (i % 8) & 1 == 1
+                        })
+                        .map(|i| u32::from(levels[i]))
+                        .sum()
+                })
+                .collect();
+            let t = tables(&levels);
+            let (mut a, mut b) = (vec![0; slots], vec![7; slots]);
+            weigh_portable(&codes, &t, bytes, &mut a);
+            weigh(&codes, &t, bytes, &mut b);
+            assert_eq!(a, want, "{bytes} bytes");
+            assert_eq!(b, want, "{bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn moved_and_removed_codes_score_as_sketched_afresh() {
+        // Over two blocks, so that removals move codes between blocks and empty the last.
+        let items = cone(2 * BLOCK + 5, 96, 8);
+        let mut s = Sketches::build(96, &items);
+        for id in [1, 40, 7, 69, 68, 67, 66, 65, 64, 33] {
+            s.remove(id);
+        }
+        assert_eq!(s.len(), items.len() - 10);
+        assert_eq!(
+            s.codes.len(),
+            2 * BLOCK * s.bytes,
+            "an emptied block is dropped"
+        );
+        let mut fresh = s.clone();
+        fresh.rescore(|id| Some(items[id as usize - 1].1.clone()));
+        assert_eq!(fresh.ids().collect::<Vec<_>>(), s.ids().collect::<Vec<_>>());
+        for q in [&items[3].1, &items[50].1] {
+            assert_eq!(s.estimates(&s.query(q)), fresh.estimates(&fresh.query(q)));
         }
     }
 }
