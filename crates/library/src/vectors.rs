@@ -1146,6 +1146,21 @@ impl HeldRow {
     /// Photo `id`'s row, widened to unit length, or `None` when the index does not hold it
     /// (or holds a row of zeros).
     fn read(&mut self, index: &Index, id: i64) -> Option<&[f32]> {
+        let norm = self.widen(index, id)?;
+        self.wide.iter_mut().for_each(|w| *w /= norm);
+        Some(&self.wide)
+    }
+
+    /// The cosine of photo `id`'s row with `query` (a unit vector): the row's dot product
+    /// divided by its length once, rather than each coordinate divided first.
+    fn score(&mut self, index: &Index, id: i64, query: &[f32]) -> Option<f32> {
+        let norm = self.widen(index, id)?;
+        Some(glimpse_clip::embedding::dot(&self.wide, query) / norm)
+    }
+
+    /// Reads photo `id`'s row into `wide` as it is stored and returns its length, or `None`
+    /// when the index does not hold it (or holds a row of zeros).
+    fn widen(&mut self, index: &Index, id: i64) -> Option<f32> {
         match index.get(id as u64, &mut self.raw) {
             Ok(n) if n >= 1 => {}
             _ => return None,
@@ -1155,17 +1170,7 @@ impl HeldRow {
             .zip(&self.raw)
             .for_each(|(w, r)| *w = f32::from(*r));
         let norm = glimpse_clip::embedding::dot(&self.wide, &self.wide).sqrt();
-        if norm <= 0.0 {
-            return None;
-        }
-        self.wide.iter_mut().for_each(|w| *w /= norm);
-        Some(&self.wide)
-    }
-
-    /// The cosine of photo `id`'s row with `query` (a unit vector).
-    fn score(&mut self, index: &Index, id: i64, query: &[f32]) -> Option<f32> {
-        self.read(index, id)
-            .map(|row| glimpse_clip::embedding::dot(row, query))
+        (norm > 0.0).then_some(norm)
     }
 }
 
@@ -1285,10 +1290,9 @@ fn deviation(xs: &[f32]) -> Option<f32> {
 
 /// A stored row by key, widened to unit length (the sketches are built from these).
 fn vector_in(index: &Index, dim: usize, id: i64) -> Option<Vec<f32>> {
-    if !index.contains(id as u64) {
-        return None;
-    }
-    HeldRow::new(dim).read(index, id).map(<[f32]>::to_vec)
+    let mut held = HeldRow::new(dim);
+    held.read(index, id)?;
+    Some(held.wide)
 }
 
 /// What separates the whole file's checksum from the structure's in a recorded checksum.
