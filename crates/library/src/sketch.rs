@@ -7,9 +7,10 @@
 //! random rotation (sign flips and Walsh-Hadamard transforms) so that no coordinate dominates,
 //! and kept as the signs of its coordinates plus one correction factor: the RaBitQ estimator
 //! (Gao & Long, SIGMOD 2024), whose error shrinks as 1/√d and does not depend on where the query
-//! lies. The query keeps [`QUERY_BITS`] bits a coordinate, so a score is one table lookup per
-//! four bits of the sketch, taken for 32 sketches at once (the sketches are stored interleaved
-//! for that, as RaBitQ's and Quick ADC's "fast scan" store their codes). The best estimates are then re-scored exactly by the caller
+//! lies. The query keeps [`QUERY_BITS`] bits a coordinate. Where AVX2 runs, a score is one
+//! table lookup per four bits of the sketch, taken for 32 sketches at once (the sketches are
+//! stored interleaved for that, as RaBitQ's and Quick ADC's "fast scan" store their codes);
+//! elsewhere it is a handful of population counts of the sketch, stored whole. The best estimates are then re-scored exactly by the caller
 //! ([`crate::vectors::VectorIndex`]), which holds the full vectors.
 //!
 //! The sketches are derived from the vectors, saved beside the vector index with the index's
@@ -72,11 +73,15 @@ pub struct Sketches {
     centred_on: usize,
     ids: Vec<i64>,
     slots: HashMap<i64, usize>,
-    /// The sign bits of each slot (`bytes` a slot, least significant bit first), a block of
-    /// [`BLOCK`] slots at a time, byte-major: byte `b` of slot `s` lies at
-    /// `(s / BLOCK) * BLOCK * bytes + b * BLOCK + s % BLOCK`, so one load holds that byte of
-    /// 32 sketches ([`weigh`]). The last block is padded with zeros.
+    /// The sign bits of each slot (`bytes` a slot, least significant bit first), padded with
+    /// zeros to whole blocks of [`BLOCK`] slots. Interleaved ([`Sketches::interleaved`]), a
+    /// block is byte-major: byte `b` of slot `s` lies at `(s / BLOCK) * BLOCK * bytes + b *
+    /// BLOCK + s % BLOCK`, so one load holds that byte of 32 sketches ([`weigh`]). Otherwise
+    /// slot `s`'s bytes lie whole at `s * bytes` ([`popcounts`]).
     codes: Vec<u8>,
+    /// Whether `codes` is interleaved: where the table kernel has its SIMD instructions,
+    /// whose scalar form is slower than population counts of whole sketches.
+    interleaved: bool,
     /// Per slot: |r|² / Σ|rᵢ| (the estimator's scale) and the number of set bits.
     factor: Vec<f32>,
     ones: Vec<u32>,
@@ -87,11 +92,14 @@ pub struct Sketches {
 }
 
 /// A query prepared for scoring against sketches: its rotated coordinates rounded to
-/// [`QUERY_BITS`] bits and summed in tables, and the constants of the estimator.
+/// [`QUERY_BITS`] bits, summed in tables or split in bit planes, and the constants of the
+/// estimator.
 pub struct Query {
     /// For each four coordinates, 16 bytes: the sum of their levels over each subset (the
-    /// subset a nibble of a sketch's bits selects).
+    /// subset a nibble of a sketch's bits selects). Interleaved sketches are scored with these.
     tables: Vec<u8>,
+    /// Bit `j` of every level, `padded / 64` words a plane. Whole sketches are scored with these.
+    planes: Vec<u64>,
     /// The query's components along the exactly scored directions.
     exact: Vec<f32>,
     /// q·centre, Σqᵢ, the lowest coordinate and the step of the rounding.
@@ -114,6 +122,7 @@ impl Sketches {
             ids: Vec::new(),
             slots: HashMap::new(),
             codes: Vec::new(),
+            interleaved: tables_have_simd(),
             factor: Vec::new(),
             ones: Vec::new(),
             directions: Vec::new(),
@@ -353,9 +362,33 @@ impl Sketches {
         self.ones.truncate(last);
     }
 
-    /// Where byte 0 of `slot`'s code lies in `codes` (byte `b` lies `b * BLOCK` further).
+    /// Where byte 0 of `slot`'s code lies in `codes` (byte `b` lies `b * stride` further).
     fn code_at(&self, slot: usize) -> usize {
-        slot / BLOCK * BLOCK * self.bytes + slot % BLOCK
+        if self.interleaved {
+            slot / BLOCK * BLOCK * self.bytes + slot % BLOCK
+        } else {
+            slot * self.bytes
+        }
+    }
+
+    /// How far apart the bytes of one code lie in `codes`.
+    fn stride(&self) -> usize {
+        if self.interleaved {
+            BLOCK
+        } else {
+            1
+        }
+    }
+
+    /// Lays the codes out again, interleaved or not (tests score both layouts on one machine).
+    #[cfg(test)]
+    fn set_interleaved(&mut self, interleaved: bool) {
+        let codes: Vec<Vec<u8>> = (0..self.len()).map(|s| self.code(s).collect()).collect();
+        self.interleaved = interleaved;
+        self.codes.clear();
+        for (slot, code) in codes.iter().enumerate() {
+            self.put_code(slot, code);
+        }
     }
 
     /// Writes `slot`'s code (`bytes` bytes), growing the codes by a block when it starts one.
@@ -364,16 +397,16 @@ impl Sketches {
         if self.codes.len() < need {
             self.codes.resize(need, 0);
         }
-        let at = self.code_at(slot);
+        let (at, stride) = (self.code_at(slot), self.stride());
         for (b, byte) in code.iter().take(self.bytes).enumerate() {
-            self.codes[at + b * BLOCK] = *byte;
+            self.codes[at + b * stride] = *byte;
         }
     }
 
     /// `slot`'s code, byte by byte.
     fn code(&self, slot: usize) -> impl Iterator<Item = u8> + '_ {
-        let at = self.code_at(slot);
-        (0..self.bytes).map(move |b| self.codes[at + b * BLOCK])
+        let (at, stride) = (self.code_at(slot), self.stride());
+        (0..self.bytes).map(move |b| self.codes[at + b * stride])
     }
 
     /// The rotation: zero-padded, then `ROUNDS` times sign flips and an orthonormal
@@ -425,8 +458,18 @@ impl Sketches {
             .iter()
             .map(|x| ((x - low) / step).round().clamp(0.0, levels) as u8)
             .collect();
+        let words = self.padded / 64;
+        let mut planes = vec![0u64; QUERY_BITS * words];
+        for (i, level) in rounded.iter().enumerate() {
+            for (j, plane) in planes.chunks_mut(words).enumerate() {
+                if level >> j & 1 == 1 {
+                    plane[i / 64] |= 1 << (i % 64);
+                }
+            }
+        }
         Query {
             tables: tables(&rounded),
+            planes,
             exact,
             at_centre,
             sum,
@@ -625,9 +668,9 @@ impl Sketches {
             let code = at
                 .take(me.bytes)
                 .ok_or_else(|| invalid("truncated codes"))?;
-            let start = me.code_at(slot);
+            let (start, stride) = (me.code_at(slot), me.stride());
             for (b, byte) in code.iter().enumerate() {
-                me.codes[start + b * BLOCK] = *byte;
+                me.codes[start + b * stride] = *byte;
             }
         }
         me.along = (0..count * m).filter_map(|_| at.f32()).collect();
@@ -778,7 +821,11 @@ fn scan(me: &Sketches, q: &Query, from: usize, to: usize, mut found: impl FnMut(
             .codes
             .get(start * bytes..(start + whole) * bytes)
             .unwrap_or_default();
-        weigh(codes, &q.tables, bytes, &mut weighted[..whole]);
+        if me.interleaved {
+            weigh(codes, &q.tables, bytes, &mut weighted[..whole]);
+        } else {
+            popcounts(codes, &q.planes, bytes / 8, &mut weighted[..whole]);
+        }
         let (wsum, est) = (&weighted[..n], &mut est[..n]);
         // Straight loops over the block's columns, which the compiler vectorises.
         let (ones, factor) = (&me.ones[start..end], &me.factor[start..end]);
@@ -834,10 +881,21 @@ fn tables(levels: &[u8]) -> Vec<u8> {
     out
 }
 
-/// For each slot of the whole blocks in `codes` (laid out as [`Sketches::codes`], `bytes` a
+/// Whether this CPU runs [`weigh`] with SIMD, so the sketches are kept interleaved for it.
+fn tables_have_simd() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// For each slot of the whole blocks in `codes` (interleaved, as [`Sketches::codes`], `bytes` a
 /// slot): the sum of the query's levels over the slot's set bits, read from `tables` a nibble
-/// at a time. The same integers as weighing the popcounts of the query's bit planes, at a
-/// fraction of the instructions.
+/// at a time. The same integers as [`popcounts`], at a fraction of the instructions.
 fn weigh(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     #[cfg(target_arch = "x86_64")]
     {
@@ -903,6 +961,8 @@ fn weigh_avx2(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     }
 }
 
+/// [`weigh`] without SIMD, for tests and a CPU that lost AVX2 since the sketches were laid
+/// out (a copied process): four times slower than [`popcounts`].
 fn weigh_portable(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     for (block, o) in codes
         .chunks_exact(BLOCK * bytes.max(1))
@@ -915,6 +975,65 @@ fn weigh_portable(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
                 *o += u32::from(low[usize::from(x & 15)]) + u32::from(high[usize::from(x >> 4)]);
             }
         }
+    }
+}
+
+/// For each whole sketch in `codes` (`words` little-endian words each): Σⱼ 2ʲ ·
+/// popcount(sketch & plane j), the sum of the query's levels over its set bits.
+fn popcounts(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU has the feature the function is compiled for.
+            return unsafe { popcounts_popcnt(codes, planes, words, out) };
+        }
+    }
+    popcounts_portable(codes, planes, words, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn popcounts_popcnt(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    popcounts_portable(codes, planes, words, out)
+}
+
+#[inline(always)]
+fn popcounts_portable(codes: &[u8], planes: &[u64], words: usize, out: &mut [u32]) {
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+    if words == 8 {
+        // The common case (512-d models), with fixed sizes the compiler can vectorise.
+        let mut p = [[0u64; 8]; QUERY_BITS];
+        for (j, plane) in p.iter_mut().enumerate() {
+            plane.copy_from_slice(&planes[j * 8..(j + 1) * 8]);
+        }
+        for (sketch, o) in codes.chunks_exact(64).zip(out.iter_mut()) {
+            let mut s = [0u64; 8];
+            for (k, w) in s.iter_mut().enumerate() {
+                *w = word(&sketch[8 * k..8 * k + 8]);
+            }
+            let mut total = 0u32;
+            for (j, plane) in p.iter().enumerate() {
+                let mut c = 0u32;
+                for k in 0..8 {
+                    c += (s[k] & plane[k]).count_ones();
+                }
+                total += c << j;
+            }
+            *o = total;
+        }
+        return;
+    }
+    for (sketch, o) in codes.chunks_exact(8 * words.max(1)).zip(out.iter_mut()) {
+        let mut total = 0u32;
+        for (j, plane) in planes.chunks_exact(words.max(1)).enumerate() {
+            let c: u32 = sketch
+                .chunks_exact(8)
+                .zip(plane)
+                .map(|(a, b)| (word(a) & b).count_ones())
+                .sum();
+            total += c << j;
+        }
+        *o = total;
     }
 }
 
@@ -1141,6 +1260,17 @@ mod tests {
             back.best(&back.query(&q), 10, 1, &|_| true),
             s.best(&s.query(&q), 10, 1, &|_| true)
         );
+        // The file holds each code whole, whichever layout saved it or reads it.
+        let mut flat = s.clone();
+        flat.set_interleaved(!s.interleaved);
+        let other = dir.path().join("flat.sketch");
+        flat.save(&other, "blake3:aa").unwrap();
+        assert_eq!(
+            std::fs::read(&other).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
+        let back = Sketches::open(&other, 128, "blake3:aa").unwrap();
+        assert_eq!(back.estimates(&back.query(&q)), s.estimates(&s.query(&q)));
         assert!(
             Sketches::open(&path, 128, "blake3:bb").is_err(),
             "another index"
@@ -1162,7 +1292,7 @@ mod tests {
     }
 
     #[test]
-    fn every_lookup_kernel_sums_the_query_levels_over_the_set_bits() {
+    fn every_kernel_sums_the_query_levels_over_the_set_bits() {
         let mut r = rng(4);
         let mut byte = || ((r() + 0.5) * 256.0).clamp(0.0, 255.0) as u8;
         let top = (1u8 << QUERY_BITS) - 1;
@@ -1176,51 +1306,79 @@ mod tests {
             (600, true),
         ] {
             let slots = 3 * BLOCK;
-            let codes: Vec<u8> = (0..slots * bytes)
+            // Slot by slot, then interleaved.
+            let whole: Vec<u8> = (0..slots * bytes)
                 .map(|_| if full { 255 } else { byte() })
                 .collect();
+            let mut interleaved = vec![0u8; slots * bytes];
+            for s in 0..slots {
+                for b in 0..bytes {
+                    interleaved[s / BLOCK * BLOCK * bytes + b * BLOCK + s % BLOCK] =
+                        whole[s * bytes + b];
+                }
+            }
             let levels: Vec<u8> = (0..bytes * 8)
                 .map(|_| if full { top } else { byte() % (top + 1) })
                 .collect();
             let want: Vec<u32> = (0..slots)
                 .map(|s| {
                     (0..bytes * 8)
-                        .filter(|i| {
-                            let at = s / BLOCK * BLOCK * bytes + i / 8 * BLOCK + s % BLOCK;
-                            codes[at] >> (i % 8) & 1 == 1
-                        })
+                        .filter(|i| whole[s * bytes + i / 8] >> (i % 8) & 1 == 1)
                         .map(|i| u32::from(levels[i]))
                         .sum()
                 })
                 .collect();
+            let words = bytes / 8;
+            let mut planes = vec![0u64; QUERY_BITS * words];
+            for (i, level) in levels.iter().enumerate() {
+                for j in 0..QUERY_BITS {
+                    if level >> j & 1 == 1 {
+                        planes[j * words + i / 64] |= 1 << (i % 64);
+                    }
+                }
+            }
             let t = tables(&levels);
-            let (mut a, mut b) = (vec![0; slots], vec![7; slots]);
-            weigh_portable(&codes, &t, bytes, &mut a);
-            weigh(&codes, &t, bytes, &mut b);
-            assert_eq!(a, want, "{bytes} bytes");
-            assert_eq!(b, want, "{bytes} bytes");
+            let run = |kernel: &dyn Fn(&mut [u32])| {
+                let mut out = vec![7; slots];
+                kernel(&mut out);
+                out
+            };
+            assert_eq!(run(&|o| weigh_portable(&interleaved, &t, bytes, o)), want);
+            assert_eq!(run(&|o| weigh(&interleaved, &t, bytes, o)), want);
+            assert_eq!(
+                run(&|o| popcounts_portable(&whole, &planes, words, o)),
+                want
+            );
+            assert_eq!(run(&|o| popcounts(&whole, &planes, words, o)), want);
         }
     }
 
     #[test]
-    fn moved_and_removed_codes_score_as_sketched_afresh() {
+    fn both_layouts_estimate_the_same_after_moves_and_removals() {
         // Over two blocks, so that removals move codes between blocks and empty the last.
         let items = cone(2 * BLOCK + 5, 96, 8);
-        let mut s = Sketches::build(96, &items);
-        for id in [1, 40, 7, 69, 68, 67, 66, 65, 64, 33] {
-            s.remove(id);
-        }
-        assert_eq!(s.len(), items.len() - 10);
-        assert_eq!(
-            s.codes.len(),
-            2 * BLOCK * s.bytes,
-            "an emptied block is dropped"
-        );
-        let mut fresh = s.clone();
-        fresh.rescore(|id| Some(items[id as usize - 1].1.clone()));
-        assert_eq!(fresh.ids().collect::<Vec<_>>(), s.ids().collect::<Vec<_>>());
-        for q in [&items[3].1, &items[50].1] {
-            assert_eq!(s.estimates(&s.query(q)), fresh.estimates(&fresh.query(q)));
+        for interleaved in [true, false] {
+            let mut s = Sketches::build(96, &items);
+            s.set_interleaved(interleaved);
+            for id in [1, 40, 7, 69, 68, 67, 66, 65, 64, 33] {
+                s.remove(id);
+            }
+            assert_eq!(s.len(), items.len() - 10);
+            assert_eq!(
+                s.codes.len(),
+                2 * BLOCK * s.bytes,
+                "an emptied block is dropped"
+            );
+            let mut fresh = s.clone();
+            fresh.rescore(|id| Some(items[id as usize - 1].1.clone()));
+            let mut other = s.clone();
+            other.set_interleaved(!interleaved);
+            assert_eq!(fresh.ids().collect::<Vec<_>>(), s.ids().collect::<Vec<_>>());
+            for q in [&items[3].1, &items[50].1] {
+                let estimates = s.estimates(&s.query(q));
+                assert_eq!(estimates, fresh.estimates(&fresh.query(q)));
+                assert_eq!(estimates, other.estimates(&other.query(q)));
+            }
         }
     }
 }
