@@ -10,8 +10,9 @@
 //! lies. The query keeps [`QUERY_BITS`] bits a coordinate. Where AVX2 runs, a score is one
 //! table lookup per four bits of the sketch, taken for 32 sketches at once (the sketches are
 //! stored interleaved for that, as RaBitQ's and Quick ADC's "fast scan" store their codes);
-//! elsewhere it is a handful of population counts of the sketch, stored whole. The best estimates are then re-scored exactly by the caller
-//! ([`crate::vectors::VectorIndex`]), which holds the full vectors.
+//! elsewhere it is a handful of population counts of the sketch, stored whole. The best
+//! estimates are then re-scored exactly by the caller ([`crate::vectors::VectorIndex`]), which
+//! holds the full vectors.
 //!
 //! The sketches are derived from the vectors, saved beside the vector index with the index's
 //! checksum and their own, and rebuilt when either does not match.
@@ -961,8 +962,9 @@ fn weigh_avx2(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     }
 }
 
-/// [`weigh`] without SIMD, for tests and a CPU that lost AVX2 since the sketches were laid
-/// out (a copied process): four times slower than [`popcounts`].
+/// [`weigh`] without SIMD: tests check the tables with it, and it stands in should interleaved
+/// sketches meet a CPU without AVX2 (their layout follows the CPU, so they should not). Three
+/// to four times slower than [`popcounts`] on whole sketches.
 fn weigh_portable(codes: &[u8], tables: &[u8], bytes: usize, out: &mut [u32]) {
     for (block, o) in codes
         .chunks_exact(BLOCK * bytes.max(1))
