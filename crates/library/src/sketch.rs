@@ -669,10 +669,7 @@ impl Sketches {
             let code = at
                 .take(me.bytes)
                 .ok_or_else(|| invalid("truncated codes"))?;
-            let (start, stride) = (me.code_at(slot), me.stride());
-            for (b, byte) in code.iter().enumerate() {
-                me.codes[start + b * stride] = *byte;
-            }
+            me.put_code(slot, code);
         }
         me.along = (0..count * m).filter_map(|_| at.f32()).collect();
         me.slots = me.ids.iter().enumerate().map(|(s, id)| (*id, s)).collect();
