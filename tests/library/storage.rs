@@ -516,7 +516,7 @@ fn saved_library(dir: &Path, n: usize, dim: usize) -> (Catalog, i64, PathBuf, Sa
         .map(|&id| encoded(id, id as u8, random_unit(&mut rng, dim)))
         .collect();
     cat.commit_batch(model, &batch).unwrap();
-    let ix = VectorIndex::rebuild(dim, cat.embeddings(model).unwrap()).unwrap();
+    let mut ix = VectorIndex::rebuild(dim, cat.embeddings(model).unwrap()).unwrap();
     let path = dir.join("vectors-m.usearch");
     let saved = ix.save(&path).unwrap();
     cat.set_index_state(model, &saved).unwrap();
@@ -585,7 +585,7 @@ fn open_or_rebuild(cat: &Catalog, model: i64, path: &Path, dim: usize) -> (Vecto
     match VectorIndex::open(path, dim, recorded.as_ref()) {
         Ok(ix) => (ix, false),
         Err(_) => {
-            let ix = VectorIndex::rebuild(dim, cat.embeddings(model).unwrap()).unwrap();
+            let mut ix = VectorIndex::rebuild(dim, cat.embeddings(model).unwrap()).unwrap();
             let saved = ix.save(path).unwrap();
             cat.set_index_state(model, &saved).unwrap();
             (ix, true)

@@ -36,6 +36,27 @@ fn commit(cat: &mut Catalog, photos: &Path, range: std::ops::Range<u64>) -> Vec<
     common::commit_vectors(cat, model, photos, range.map(|i| (i, vector(i))))
 }
 
+/// Photo `id` encoded again to `vector(seed)` (its file changed), committed as a batch.
+fn re_encode(cat: &mut Catalog, id: i64, seed: u64) {
+    let model = cat.model_id(MODEL, DIM).unwrap();
+    let hash = *blake3::hash(&seed.to_le_bytes()).as_bytes();
+    cat.commit_batch(model, &[common::encoded(id, hash, vector(seed))])
+        .unwrap();
+}
+
+/// What the indexer commits after a save of the 600 photos `first`: photos 600..700 added,
+/// the first 50 removed and photo 100 encoded again to `vector(5_000)`; returns (added,
+/// removed, changed).
+fn commit_after_save(cat: &mut Catalog, photos: &Path, first: &[i64]) -> (Vec<i64>, Vec<i64>, i64) {
+    let added = commit(cat, photos, 600..700);
+    let gone: Vec<i64> = first[..50].to_vec();
+    cat.delete_photos(&gone, &HashSet::new(), &HashSet::new())
+        .unwrap();
+    let changed = first[100];
+    re_encode(cat, changed, 5_000);
+    (added, gone, changed)
+}
+
 /// The best photo for `q` through `search::nearest`, exactly (`exact_max` high) or through
 /// the graph (`exact_max` 0), and through the caption sketches when `caption`.
 fn best(lib: &Library, q: &[f32], graph: bool, caption: bool) -> Vec<i64> {
@@ -64,17 +85,9 @@ fn a_reader_answers_from_every_committed_batch_and_never_from_removed_photos() {
     assert_eq!(reader.vector_count(), 600);
     assert!(!reader.refresh().unwrap(), "nothing changed");
 
-    // The indexer commits a batch and removes photos, and has not saved since.
-    let added = commit(&mut cat, &photos, 600..700);
-    let gone: Vec<i64> = first[..50].to_vec();
-    cat.delete_photos(&gone, &HashSet::new(), &HashSet::new())
-        .unwrap();
-    // A photo re-encoded to another vector: the new one answers, the old one does not.
-    let changed = first[100];
-    let model = cat.model_id(MODEL, DIM).unwrap();
-    let hash = *blake3::hash(b"changed").as_bytes();
-    cat.commit_batch(model, &[common::encoded(changed, hash, vector(5_000))])
-        .unwrap();
+    // The indexer commits a batch and removes photos, and has not saved since. A photo
+    // re-encoded to another vector: the new one answers, the old one does not.
+    let (added, gone, changed) = commit_after_save(&mut cat, &photos, &first);
 
     assert!(reader.refresh().unwrap(), "the commits are followed");
     assert!(!reader.refresh().unwrap(), "and only once");
@@ -107,7 +120,10 @@ fn a_reader_answers_from_every_committed_batch_and_never_from_removed_photos() {
         .collect();
 
     // The indexer's next save: the reader loads that file and holds nothing beside it.
-    drop(Library::open(&libdir, MODEL, DIM).unwrap());
+    Library::open(&libdir, MODEL, DIM)
+        .unwrap()
+        .save_vectors()
+        .unwrap();
     assert!(reader.refresh().unwrap());
     assert_eq!(reader.vectors().recent_len(), 0);
     assert_eq!(reader.vector_count(), 650);
@@ -155,4 +171,130 @@ fn a_reader_opened_during_a_first_index_sees_each_batch() {
         let hits = best(&reader, &vector(batch * 16 + 3), false, false);
         assert_eq!(hits.first(), Some(&ids[3]), "batch {batch} answers at once");
     }
+}
+
+/// The indexer died after committing batches and before its next save of the vector index:
+/// the next open holds those commits (removals, a replaced vector, new photos, a photo removed
+/// and added again) beside the saved file, as a reader does, instead of rebuilding the whole
+/// graph (minutes at a million photos), and its first change takes them into the file. Every
+/// step answers as an index rebuilt from the catalog does.
+#[test]
+fn a_writer_opened_after_commits_without_a_save_holds_them_until_its_next_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (libdir, photos) = (dir.path().join("library"), dir.path().join("photos"));
+    let mut cat = Catalog::open(&libdir).unwrap();
+    let first = commit(&mut cat, &photos, 0..600);
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
+    drop(lib);
+
+    // What the indexer committed after that save before it died.
+    let (added, gone, changed) = commit_after_save(&mut cat, &photos, &first);
+    let model = cat.model_id(MODEL, DIM).unwrap();
+    let again = added[0];
+    cat.delete_photos(&[again], &HashSet::new(), &HashSet::new())
+        .unwrap();
+    let back = commit(&mut cat, &photos, 600..601);
+
+    let queries: Vec<Vec<f32>> = (0..20).map(|j| vector(20_000 + j)).collect();
+    let answers = |lib: &Library| -> Vec<Vec<i64>> {
+        let mut out = Vec::new();
+        for q in &queries {
+            for graph in [false, true] {
+                for caption in [false, true] {
+                    out.push(best(lib, q, graph, caption));
+                }
+            }
+        }
+        out
+    };
+    // Every stored vector is held (as a row of the graph or beside it), nothing else is.
+    let holds_the_catalog = |lib: &Library, cat: &Catalog| {
+        let stored = cat.embeddings(model).unwrap();
+        assert_eq!(lib.vector_count(), stored.len());
+        for (id, v) in &stored {
+            let row = lib
+                .vectors()
+                .get(*id)
+                .unwrap_or_else(|| panic!("photo {id} missing"));
+            assert!(common::cosine(&row, v) > 0.999, "photo {id}'s row");
+        }
+        for id in &gone {
+            assert!(!lib.vectors().contains(*id), "removed photo {id} held");
+        }
+        let row = lib.vectors().get(changed).unwrap();
+        assert!(
+            common::cosine(&row, &vector(100)) < 0.5,
+            "the old vector kept"
+        );
+        assert_eq!(best(lib, &vector(600), true, false).first(), back.first());
+    };
+
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    let held = lib.vectors_origin().to_string();
+    assert!(held.starts_with("loaded, with "), "{held}");
+    assert!(lib.vectors().is_mapped(), "the file is not loaded to open");
+    assert!(lib.vectors().recent_len() > 0);
+    assert_eq!(cat.embeddings(model).unwrap().len(), 600 - 50 + 100);
+    holds_the_catalog(&lib, &cat);
+    let before = answers(&lib);
+    drop(lib);
+    // Nothing was saved: the next open holds the same commits again.
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(lib.vectors_origin(), held);
+    assert_eq!(answers(&lib), before);
+    drop(lib);
+
+    // The first change (a photo whose file is gone) takes them into the graph and saves.
+    let mut lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    let forgotten = first[200];
+    assert_eq!(lib.forget_gone(&[forgotten]).unwrap(), 1);
+    assert_eq!(lib.vectors().recent_len(), 0);
+    assert!(
+        cat.index_is_current(model).unwrap(),
+        "the new file is recorded"
+    );
+    holds_the_catalog(&lib, &cat);
+    let after = answers(&lib);
+    for (was, now) in before.iter().zip(&after) {
+        let was: Vec<i64> = was.iter().copied().filter(|id| *id != forgotten).collect();
+        assert!(now.starts_with(&was), "{was:?} then {now:?}");
+    }
+    drop(lib);
+
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(lib.vectors_origin(), "loaded", "the saved file is trusted");
+    holds_the_catalog(&lib, &cat);
+    assert_eq!(answers(&lib), after);
+    drop(lib);
+
+    std::fs::remove_file(libdir.join(format!("vectors-{MODEL}.usearch"))).unwrap();
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
+    assert_eq!(answers(&lib), after, "the same as an index rebuilt afresh");
+}
+
+/// A vector replaced after the save (the photo's file changed and was encoded again) leaves the
+/// file's ids equal to the catalog's: the open still holds the new vector, not the file's row.
+#[test]
+fn a_vector_replaced_after_the_save_is_held_though_the_ids_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let (libdir, photos) = (dir.path().join("library"), dir.path().join("photos"));
+    let mut cat = Catalog::open(&libdir).unwrap();
+    let ids = commit(&mut cat, &photos, 0..100);
+    drop(Library::open(&libdir, MODEL, DIM).unwrap());
+    re_encode(&mut cat, ids[7], 9_000);
+
+    let lib = Library::open(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(
+        lib.vectors_origin(),
+        "loaded, with 1 written and 0 removed since its last save held beside it"
+    );
+    let row = lib.vectors().get(ids[7]).unwrap();
+    assert!(common::cosine(&row, &vector(9_000)) > 0.999);
+    assert_eq!(
+        best(&lib, &vector(9_000), true, false).first(),
+        Some(&ids[7])
+    );
+    assert!(!best(&lib, &vector(7), true, false).contains(&ids[7]));
 }

@@ -2106,6 +2106,18 @@ impl Catalog {
         Ok(rows)
     }
 
+    /// Embeddings stored for a model: what a vector index brought up to date must hold.
+    pub fn embedding_count(&self, model_id: i64) -> Result<u64, CatalogError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM embeddings WHERE model_id = ?1",
+                [model_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .ctx("count embeddings")
+    }
+
     /// Ids of the photos with an embedding for the model, to check the index file cheaply.
     pub fn embedding_ids(&self, model_id: i64) -> Result<Vec<i64>, CatalogError> {
         let mut stmt = self
@@ -2459,7 +2471,7 @@ impl Catalog {
             pending: status("pending")?,
             missing: status("missing")?,
             unsupported: status("unsupported")?,
-            embeddings: count("SELECT COUNT(*) FROM embeddings WHERE model_id = ?1")?,
+            embeddings: self.embedding_count(model_id)?,
             failures,
             notes,
         })

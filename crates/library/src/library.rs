@@ -157,14 +157,22 @@ impl Library {
         }
         let model_id = catalog.model_id(model, dim)?;
         let path = dir.join(format!("vectors-{}.usearch", sanitize(model)));
-        let recorded = catalog.index_state(model_id)?;
+        let record = catalog.index_record(model_id)?;
+        let recorded = record.as_ref().map(|(saved, _)| saved.clone());
         let current = catalog.index_is_current(model_id)?;
         let opened = VectorIndex::open(&path, dim, recorded.as_ref());
-        // The generation check makes a large library open in O(1) catalog work; a file from
-        // before it existed is compared id by id.
+        // The generation check makes a large library open in O(1) catalog work; a file
+        // recorded before it existed is compared id by id. A file recorded with a generation
+        // that is not the catalog's lacks commits (or has replaced vectors) since its save.
         let matches = |v: &VectorIndex| -> Result<bool, LibraryError> {
             if current {
                 return Ok(true);
+            }
+            if record
+                .as_ref()
+                .is_some_and(|(_, generation)| *generation >= 0)
+            {
+                return Ok(false);
             }
             let ids = catalog.embedding_ids(model_id)?;
             Ok(v.len() == ids.len() && ids.iter().all(|id| v.contains(*id)))
@@ -185,19 +193,20 @@ impl Library {
                 }
                 (v, "loaded".to_string(), recorded)
             }
-            other => {
-                let why = match other {
-                    Ok(_) => "behind the catalog".to_string(),
-                    Err(Staleness::Missing) => "missing".to_string(),
-                    Err(Staleness::Mismatch) => "stale".to_string(),
-                    Err(Staleness::Corrupt(e)) => format!("corrupt ({e})"),
-                    Err(Staleness::Outdated(e)) => format!("in an older format ({e})"),
+            Ok(mut v) => {
+                match hold_commits_since_save(&catalog, model_id, &mut v, record.as_ref())? {
+                    Some(how) => (v, how, recorded),
+                    None => rebuild(&catalog, model_id, dim, &path, "behind the catalog")?,
+                }
+            }
+            Err(stale) => {
+                let why = match stale {
+                    Staleness::Missing => "missing".to_string(),
+                    Staleness::Mismatch => "stale".to_string(),
+                    Staleness::Corrupt(e) => format!("corrupt ({e})"),
+                    Staleness::Outdated(e) => format!("in an older format ({e})"),
                 };
-                tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
-                let v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
-                let saved = v.save(&path)?;
-                catalog.set_index_state(model_id, &saved)?;
-                (v, format!("rebuilt ({why})"), Some(saved))
+                rebuild(&catalog, model_id, dim, &path, &why)?
             }
         };
         let mut lib = Library {
@@ -698,7 +707,10 @@ impl Library {
         self.save_vectors()
     }
 
-    fn save_vectors(&mut self) -> Result<(), LibraryError> {
+    /// Writes the vector index and records it in the catalog, with any commits held beside
+    /// it since its last save: what an indexing job does every few seconds and at its end,
+    /// and what makes the next open load the file as it is.
+    pub fn save_vectors(&mut self) -> Result<(), LibraryError> {
         self.must_write()?;
         self.score_recorded_direction()?;
         let saved = self.vectors.save(&self.vectors_path())?;
@@ -1223,6 +1235,68 @@ impl Library {
 /// again on the next run, once.
 pub fn decoders_key(root_id: i64) -> String {
     format!("decoders.root.{root_id}")
+}
+
+/// Builds the vector index afresh from the catalog's embeddings and records it, for a file
+/// that cannot be trusted (`why`, for `status`): minutes at a million photos.
+fn rebuild(
+    catalog: &Catalog,
+    model_id: i64,
+    dim: usize,
+    path: &Path,
+    why: &str,
+) -> Result<(VectorIndex, String, Option<Saved>), LibraryError> {
+    tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
+    let mut v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
+    let saved = v.save(path)?;
+    catalog.set_index_state(model_id, &saved)?;
+    Ok((v, format!("rebuilt ({why})"), Some(saved)))
+}
+
+/// Holds the commits made after a verified index file's save (the process died between a
+/// commit and the next save) beside its graph, as a reader follows them
+/// ([`VectorIndex::follow`]): the library opens at once and answers with them, and its first
+/// change or save takes them into the graph. Rebuilding the graph instead takes minutes at a
+/// million photos. `None` (the caller rebuilds) when the record predates generations or the
+/// commits do not add up to the catalog's vectors; else how the index was opened.
+fn hold_commits_since_save(
+    catalog: &Catalog,
+    model_id: i64,
+    v: &mut VectorIndex,
+    record: Option<&(Saved, i64)>,
+) -> Result<Option<String>, LibraryError> {
+    let Some((rec, generation)) = record.filter(|(_, generation)| *generation >= 0) else {
+        return Ok(None);
+    };
+    let changes = match catalog.follow(model_id, Some((rec, *generation)), *generation)? {
+        Following::Changes(Some(c)) => c,
+        // The record changed under the writer's lock, or nothing was committed since it (the
+        // file would then have been trusted): neither is a file to follow.
+        _ => return Ok(None),
+    };
+    let (written, gone) = (changes.written.len(), changes.gone.len());
+    if v.sketches_stale() {
+        // In memory, as a reader does: the file's own sketches are saved with the next file.
+        v.rebuild_sketches(&catalog.embedding_ids(model_id)?);
+    }
+    v.follow(changes.written, &changes.gone);
+    let want = catalog.embedding_count(model_id)?;
+    if v.len() as u64 != want {
+        tracing::warn!(
+            held = v.len(),
+            want,
+            "vector index does not match the catalog with its later commits"
+        );
+        return Ok(None);
+    }
+    tracing::info!(
+        written,
+        gone,
+        "vector index behind the catalog; holding the commits since its last save beside it"
+    );
+    Ok(Some(format!(
+        "loaded, with {written} written and {gone} removed since its last save held beside it"
+    )))
 }
 
 /// Threads that insert into the graph during a job: a quarter of the cores, 2 to 8. USearch's

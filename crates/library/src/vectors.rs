@@ -154,8 +154,13 @@ impl Recent {
                 .filter(|(id, _)| keep(**id))
                 .map(|(id, v)| (*id, glimpse_clip::embedding::dot(v, query))),
         );
-        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let order = |a: &(i64, f32), b: &(i64, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if k > 0 && found.len() > k {
+            // Thousands of recent vectors after a crash: select the best `k`, sort only those.
+            found.select_nth_unstable_by(k - 1, order);
+        }
         found.truncate(k);
+        found.sort_by(order);
         found
     }
 }
@@ -240,9 +245,10 @@ impl VectorIndex {
 
     /// Takes in what was committed after the file this index holds: `written` vectors (added
     /// or replaced) and `gone` photos, in that catalog's order (removals first, so a photo
-    /// removed and added again stays). A reader calls this between the indexer's saves; the
-    /// graph itself is not touched (it may be a read-only map, and inserting would repeat the
-    /// indexer's graph work).
+    /// removed and added again stays). A reader calls this between the indexer's saves, and
+    /// a writer whose file is behind the catalog at open (its first change or save then takes
+    /// them into the graph); the graph itself is not touched (it may be a read-only map, and
+    /// inserting would repeat the indexer's graph work).
     pub fn follow(&mut self, written: Vec<(i64, Vec<f32>)>, gone: &[i64]) {
         for id in gone {
             self.recent.vectors.remove(id);
@@ -439,12 +445,29 @@ impl VectorIndex {
         let recent = std::mem::take(&mut self.recent);
         let margin = self.photo_margin.load(std::sync::atomic::Ordering::Relaxed);
         *self = fresh;
-        self.recent = recent;
         self.photo_margin = margin.into();
         *self.sketches.get_mut().unwrap_or_else(|e| e.into_inner()) = sketches;
         self.sketches_stale = stale;
         self.sketches_unsaved = unsaved;
-        Ok(())
+        self.take_in(recent)
+    }
+
+    /// Puts commits held beside the graph ([`VectorIndex::follow`]) into it, removals first:
+    /// a writer that opened a file behind the catalog holds them until its first change or
+    /// save, and the file it then writes must hold them.
+    fn take_in(&mut self, recent: Recent) -> Result<(), VectorError> {
+        if recent.is_empty() {
+            return Ok(());
+        }
+        self.writable()?;
+        for id in &recent.hidden {
+            self.remove(*id)?;
+        }
+        let mut items: Vec<(i64, Vec<f32>)> = recent.vectors.into_iter().collect();
+        // In id order, so that the graph does not depend on the overlay's hash order.
+        items.sort_unstable_by_key(|(id, _)| *id);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        self.add_many(&items, threads)
     }
 
     /// Loads (not maps) a verified file, for writing.
@@ -1041,14 +1064,10 @@ impl VectorIndex {
 
     /// Saves to `path` atomically (temp file, fsync, rename, fsync folder) and returns what the
     /// catalog must record.
-    pub fn save(&self, path: &Path) -> Result<Saved, VectorError> {
-        if !self.recent.is_empty() {
-            // Only a reader follows commits beside the graph, and a reader never saves: the
-            // file would lack what the overlay holds.
-            return Err(VectorError::Index(
-                "an index following commits beside its graph cannot be saved".into(),
-            ));
-        }
+    pub fn save(&mut self, path: &Path) -> Result<Saved, VectorError> {
+        // Commits held beside the graph go into it first: the file must hold them.
+        let recent = std::mem::take(&mut self.recent);
+        self.take_in(recent)?;
         if let Some((mapped, rec)) = &self.viewed {
             // Unchanged since it was mapped: the file already is this index.
             if mapped == path {
