@@ -23,86 +23,12 @@ use glimpse_clip::device::Device;
 use glimpse_clip::encode::TextEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_clip::runtime::RuntimeOptions;
-use glimpse_library::catalog::Catalog;
-use glimpse_library::pipeline::Outcome;
 use glimpse_library::Library;
 use glimpse_query::search::{self, Request};
+use space::cached::library;
 use space::{recall, rss_mb, Kind, Rng, Space, Stats, DIM};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// Bump when a generator changes, so cached libraries are rebuilt.
-const GENERATOR: u32 = 1;
-
-/// Builds (once) a library of `n` synthetic photos: catalog rows and embeddings, and the
-/// vector index built by `Library::open` exactly as after a crash (parallel rebuild).
-fn library(base: &Path, n: usize, space: &Space) -> (PathBuf, Option<f64>) {
-    let tag = match space.kind {
-        Kind::Even => format!("g{GENERATOR}"),
-        Kind::Zipf => format!("z{GENERATOR}"),
-    };
-    let dir = base.join(format!("search-{n}-{tag}"));
-    let done = dir.join("complete");
-    if done.is_file() {
-        return (dir, None);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let photos = dir.join("photos");
-    let libdir = dir.join("library");
-    let t = Instant::now();
-    {
-        let mut cat = Catalog::open(&libdir).expect("catalog");
-        let model = cat.model_id("synthetic-512", DIM).expect("model");
-        let root = cat.add_root(&photos).expect("root");
-        let chunk = 20_000;
-        for start in (0..n).step_by(chunk) {
-            let end = (start + chunk).min(n);
-            let files: Vec<(PathBuf, i64, i64, Option<String>)> = (start..end)
-                .map(|i| {
-                    (
-                        photos.join(format!("{:03}/{i:07}.jpg", i % 997)),
-                        1_000_000 + i as i64,
-                        (1_500_000_000 + i as i64 * 600) * 1_000_000_000,
-                        None,
-                    )
-                })
-                .collect();
-            let ids = cat.upsert_files(root.id, &files).expect("rows");
-            let outcomes: Vec<Outcome> = ids
-                .iter()
-                .enumerate()
-                .map(|(k, id)| {
-                    let i = start + k;
-                    Outcome::Encoded {
-                        photo_id: *id,
-                        hash: *blake3::hash(&(i as u64).to_le_bytes()).as_bytes(),
-                        vector: space.photo(i),
-                        width: 4000,
-                        height: 3000,
-                        format: "jpeg".into(),
-                        metadata: Default::default(),
-                        note: None,
-                    }
-                })
-                .collect();
-            cat.commit_batch(model, &outcomes).expect("embeddings");
-        }
-    }
-    let rows_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let lib = Library::open(&libdir, "synthetic-512", DIM).expect("library");
-    let build_s = t.elapsed().as_secs_f64();
-    assert_eq!(lib.vector_count(), n);
-    println!(
-        "  built: catalog {rows_s:.1} s, vector index {build_s:.1} s ({:.0} vectors/s on {} threads; {})",
-        n as f64 / build_s,
-        std::thread::available_parallelism().map_or(1, |c| c.get()),
-        lib.vectors_origin()
-    );
-    drop(lib);
-    std::fs::write(&done, b"ok").expect("marker");
-    (dir, Some(build_s))
-}
 
 /// Prints one line of figures.
 fn line(stats: &mut Stats, what: &str) {

@@ -4,6 +4,8 @@
 //! and spread, so that a design tuned on one is checked on the other.
 #![allow(dead_code)]
 
+pub mod cached;
+
 pub const DIM: usize = 512;
 
 pub struct Rng(pub u64);
