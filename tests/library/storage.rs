@@ -747,6 +747,37 @@ fn an_opened_index_is_mapped_until_its_first_change() {
         ix.add(30_000, &random_unit(&mut rng, 16)),
         Err(VectorError::Index(_))
     ));
+    // Commits held beside such a map are not saved into it, and stay held for searches.
+    let held = random_unit(&mut rng, 16);
+    ix.follow(vec![(40_000, held.clone())], &[]);
+    assert!(matches!(ix.save(&path), Err(VectorError::Index(_))));
+    assert_eq!(ix.recent_len(), 1);
+    assert_eq!(ix.search(&held, 1).unwrap()[0].0, 40_000);
+}
+
+#[test]
+fn commits_held_beside_a_mapped_file_are_taken_into_the_graph_by_its_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cat, model, path, _) = saved_library(dir.path(), 40, 16);
+    let recorded = cat.index_state(model).unwrap();
+    let mut ix = VectorIndex::open(&path, 16, recorded.as_ref()).unwrap();
+    let stored = cat.embeddings(model).unwrap();
+    let mut rng = Rng(8);
+    let (new, replaced) = (random_unit(&mut rng, 16), random_unit(&mut rng, 16));
+    ix.follow(
+        vec![(50_000, new.clone()), (stored[1].0, replaced.clone())],
+        &[stored[0].0],
+    );
+    assert!(ix.is_mapped(), "held, not yet in the graph");
+    let saved = ix.save(&path).unwrap();
+    assert_eq!(saved.count, 40);
+    assert_eq!(ix.recent_len(), 0);
+    let ix = VectorIndex::open(&path, 16, Some(&saved)).unwrap();
+    assert_eq!(ix.len(), 40);
+    assert!(!ix.contains(stored[0].0), "the removal is in the file");
+    assert_eq!(ix.search(&new, 1).unwrap()[0].0, 50_000);
+    assert_eq!(ix.search(&replaced, 1).unwrap()[0].0, stored[1].0);
+    assert!(dot(&ix.get(stored[1].0).unwrap(), &replaced) > 0.99);
 }
 
 #[test]

@@ -459,7 +459,11 @@ impl VectorIndex {
         if recent.is_empty() {
             return Ok(());
         }
-        self.writable()?;
+        if let Err(e) = self.writable() {
+            // The file stays mapped and unchanged: its searches keep answering with them.
+            self.recent = recent;
+            return Err(e);
+        }
         for id in &recent.hidden {
             self.remove(*id)?;
         }
@@ -1062,8 +1066,8 @@ impl VectorIndex {
         Ok(())
     }
 
-    /// Saves to `path` atomically (temp file, fsync, rename, fsync folder) and returns what the
-    /// catalog must record.
+    /// Saves to `path` atomically (temp file, fsync, rename, fsync folder), with any commits
+    /// held beside the graph taken into it first, and returns what the catalog must record.
     pub fn save(&mut self, path: &Path) -> Result<Saved, VectorError> {
         // Commits held beside the graph go into it first: the file must hold them.
         let recent = std::mem::take(&mut self.recent);
