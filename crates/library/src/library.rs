@@ -145,7 +145,8 @@ impl Library {
     /// Opens `dir` for `model` (a storage key) with `dim`-wide vectors as the library's one
     /// writer (the one that indexes: [`LibraryError::Locked`] while another process is);
     /// a stale, torn or missing vector index is rebuilt from the catalog without re-encoding
-    /// anything.
+    /// anything, and one that only lacks the commits since its last save holds them beside
+    /// it until the first change or save.
     pub fn open(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
         let catalog = Catalog::open(dir)?;
         let writer = WriterLock::acquire(dir)?;
