@@ -6,6 +6,7 @@ use glimpse_library::catalog::{bytes_path, path_bytes, Catalog, CatalogError, So
 use glimpse_library::pipeline::Outcome;
 use glimpse_library::prepare::content_hash;
 use glimpse_library::vectors::{Saved, Staleness, VectorError, VectorIndex};
+use glimpse_library::{Library, RebuildStage, Rebuilding};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -778,6 +779,59 @@ fn commits_held_beside_a_mapped_file_are_taken_into_the_graph_by_its_save() {
     assert_eq!(ix.search(&new, 1).unwrap()[0].0, 50_000);
     assert_eq!(ix.search(&replaced, 1).unwrap()[0].0, stored[1].0);
     assert!(dot(&ix.get(stored[1].0).unwrap(), &replaced) > 0.99);
+}
+
+#[test]
+fn a_rebuild_at_open_tells_how_far_it_has_got_and_a_loaded_open_tells_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cat, _, path, _) = saved_library(dir.path(), 300, 16);
+    drop(cat);
+    std::fs::remove_file(&path).unwrap();
+    let mut told: Vec<Rebuilding> = Vec::new();
+    let lib = Library::open_reporting(dir.path(), "m", 16, &mut |r| told.push(r)).unwrap();
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
+    assert!(
+        told.iter().all(|r| r.why == "missing" && r.total == 300),
+        "{told:?}"
+    );
+    let stages: Vec<RebuildStage> = told.iter().map(|r| r.stage).collect();
+    assert_eq!(stages.first(), Some(&RebuildStage::Reading), "{told:?}");
+    assert_eq!(
+        told.last().map(|r| (r.stage, r.done)),
+        Some((RebuildStage::Saving, 300))
+    );
+    let linked: Vec<usize> = told
+        .iter()
+        .filter(|r| r.stage == RebuildStage::Linking)
+        .map(|r| r.done)
+        .collect();
+    assert_eq!(
+        linked.last(),
+        Some(&300),
+        "the last count is every photo: {told:?}"
+    );
+    assert!(
+        linked.windows(2).all(|w| w[0] < w[1]),
+        "counts only grow: {linked:?}"
+    );
+    assert_eq!(
+        stages.len(),
+        linked.len() + 2,
+        "reading, linking, saving: {stages:?}"
+    );
+    drop(lib);
+    let mut again = 0;
+    let lib = Library::open_reporting(dir.path(), "m", 16, &mut |_| again += 1).unwrap();
+    assert_eq!(lib.vectors_origin(), "loaded");
+    assert_eq!(again, 0, "nothing to rebuild, nothing told");
+    drop(lib);
+    let empty = tempfile::tempdir().unwrap();
+    let lib = Library::open_reporting(empty.path(), "m", 16, &mut |_| again += 1).unwrap();
+    assert_eq!(lib.vectors_origin(), "rebuilt (missing)");
+    assert_eq!(
+        again, 0,
+        "a new library's empty index is no rebuild to announce"
+    );
 }
 
 #[test]

@@ -42,7 +42,7 @@ pub use autotag::BUILTIN_LABELS;
 pub use error::LibraryError;
 pub use hash::{content_hash, ContentHash};
 pub use library::{
-    decoders_key, default_dir, remembered_model, Job, JobEvent, Library, Plan, Summary, TagRow,
-    INSERT_CHUNK, SAVE_EVERY,
+    decoders_key, default_dir, remembered_model, Job, JobEvent, Library, Plan, RebuildStage,
+    Rebuilding, Summary, TagRow, INSERT_CHUNK, SAVE_EVERY,
 };
 pub use records::{Records, MODEL_SETTING};

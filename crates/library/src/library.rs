@@ -148,6 +148,20 @@ impl Library {
     /// anything, and one that only lacks the commits since its last save holds them beside
     /// it until the first change or save.
     pub fn open(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
+        Library::open_reporting(dir, model, dim, &mut |_| {})
+    }
+
+    /// [`Library::open`], telling `rebuilding` how a rebuild of the vector index is going, if
+    /// the open needs one (a library from an older version, a missing or damaged file): at a
+    /// million photos it takes minutes, which the window and the terminal show instead of
+    /// seeming stuck. An open that needs no rebuild, or rebuilds an empty index, tells it
+    /// nothing.
+    pub fn open_reporting(
+        dir: &Path,
+        model: &str,
+        dim: usize,
+        rebuilding: &mut dyn FnMut(Rebuilding),
+    ) -> Result<Self, LibraryError> {
         let catalog = Catalog::open(dir)?;
         let writer = WriterLock::acquire(dir)?;
         if cfg!(debug_assertions) {
@@ -197,7 +211,14 @@ impl Library {
             Ok(mut v) => {
                 match hold_commits_since_save(&catalog, model_id, &mut v, record.as_ref())? {
                     Some(how) => (v, how, recorded),
-                    None => rebuild(&catalog, model_id, dim, &path, "behind the catalog")?,
+                    None => rebuild(
+                        &catalog,
+                        model_id,
+                        dim,
+                        &path,
+                        "behind the catalog",
+                        rebuilding,
+                    )?,
                 }
             }
             Err(stale) => {
@@ -207,7 +228,7 @@ impl Library {
                     Staleness::Corrupt(e) => format!("corrupt ({e})"),
                     Staleness::Outdated(e) => format!("in an older format ({e})"),
                 };
-                rebuild(&catalog, model_id, dim, &path, &why)?
+                rebuild(&catalog, model_id, dim, &path, &why, rebuilding)?
             }
         };
         let mut lib = Library {
@@ -237,7 +258,18 @@ impl Library {
     /// it (so a stale vector index file is repaired once, for every later reader), else as a
     /// reader of what that process last saved.
     pub fn open_for_reading(dir: &Path, model: &str, dim: usize) -> Result<Self, LibraryError> {
-        match Library::open(dir, model, dim) {
+        Library::open_for_reading_reporting(dir, model, dim, &mut |_| {})
+    }
+
+    /// [`Library::open_for_reading`], telling `rebuilding` how a rebuild at open is going (see
+    /// [`Library::open_reporting`]).
+    pub fn open_for_reading_reporting(
+        dir: &Path,
+        model: &str,
+        dim: usize,
+        rebuilding: &mut dyn FnMut(Rebuilding),
+    ) -> Result<Self, LibraryError> {
+        match Library::open_reporting(dir, model, dim, rebuilding) {
             Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
                 tracing::info!("{holder} is indexing this library; reading what it saved");
                 Library::open_reader(dir, model, dim)
@@ -1246,12 +1278,56 @@ fn rebuild(
     dim: usize,
     path: &Path,
     why: &str,
+    rebuilding: &mut dyn FnMut(Rebuilding),
 ) -> Result<(VectorIndex, String, Option<Saved>), LibraryError> {
     tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
-    let mut v = VectorIndex::rebuild(dim, catalog.embeddings(model_id)?)?;
+    let total = usize::try_from(catalog.embedding_count(model_id)?).unwrap_or(usize::MAX);
+    // A new library (or a model new to it) has no index file yet: building an empty one is
+    // not a rebuild a window should announce.
+    let mut tell = |stage, done| {
+        if total == 0 {
+            return;
+        }
+        rebuilding(Rebuilding {
+            why: why.to_string(),
+            stage,
+            done,
+            total,
+        })
+    };
+    tell(RebuildStage::Reading, 0);
+    let items = catalog.embeddings(model_id)?;
+    let mut v =
+        VectorIndex::rebuild_reporting(dim, items, &mut |done| tell(RebuildStage::Linking, done))?;
+    tell(RebuildStage::Saving, total);
     let saved = v.save(path)?;
     catalog.set_index_state(model_id, &saved)?;
     Ok((v, format!("rebuilt ({why})"), Some(saved)))
+}
+
+/// How a rebuild of the vector index at open is going ([`Library::open_reporting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilding {
+    /// Why the saved index could not be used, in `status`'s words ("missing", "in an older
+    /// format (…)"), so the user knows this happens once and why.
+    pub why: String,
+    /// What the rebuild is doing now.
+    pub stage: RebuildStage,
+    /// Photos in the rebuilt graph so far: 0 while reading, `total` once saving.
+    pub done: usize,
+    /// Photos with a vector in the catalog, which the graph will hold.
+    pub total: usize,
+}
+
+/// The steps of a rebuild at open, in order; linking photos into the graph is the long one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RebuildStage {
+    /// Reading every vector from the catalog.
+    Reading,
+    /// Linking the vectors into the graph, `done` of `total`.
+    Linking,
+    /// Writing the new index file, so the next open loads it.
+    Saving,
 }
 
 /// Holds the commits made after a verified index file's save (the process died between a

@@ -195,6 +195,10 @@ pub const PHOTO_MARGIN: f32 = 5.0;
 /// than a few hundred lookups).
 const RESCORE_PER_THREAD: usize = 512;
 
+/// How often a rebuild tells its caller how far it has got: often enough for a bar to move,
+/// seldom enough to cost nothing beside minutes of graph building.
+pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Where the sketches of the index file `path` are kept.
 pub fn sketch_path(path: &Path) -> PathBuf {
     path.with_extension("sketch")
@@ -520,7 +524,17 @@ impl VectorIndex {
         dim: usize,
         vectors: I,
     ) -> Result<Self, VectorError> {
-        let items: Vec<(i64, Vec<f32>)> = vectors.into_iter().collect();
+        Self::rebuild_reporting(dim, vectors.into_iter().collect(), &mut |_| {})
+    }
+
+    /// [`VectorIndex::rebuild`], telling `linked` how many photos are in the graph every
+    /// quarter of a second or so: at a million photos the build takes minutes, which a window
+    /// or a terminal should show rather than seem stuck.
+    pub fn rebuild_reporting(
+        dim: usize,
+        items: Vec<(i64, Vec<f32>)>,
+        linked: &mut dyn FnMut(usize),
+    ) -> Result<Self, VectorError> {
         // Concurrent insertion makes the graph depend on thread timing; below this size one
         // thread takes seconds at most and the rebuilt index is the same on every run.
         let threads = if items.len() < 20_000 {
@@ -528,7 +542,7 @@ impl VectorIndex {
         } else {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         };
-        Self::build_parallel(dim, &items, threads)
+        Self::build_reporting(dim, &items, threads, linked)
     }
 
     /// Builds an index from `items` on `threads` threads (USearch inserts concurrently once
@@ -537,6 +551,18 @@ impl VectorIndex {
         dim: usize,
         items: &[(i64, Vec<f32>)],
         threads: usize,
+    ) -> Result<Self, VectorError> {
+        Self::build_reporting(dim, items, threads, &mut |_| {})
+    }
+
+    /// [`VectorIndex::build_parallel`], telling `linked` the photos inserted so far from the
+    /// calling thread while the others insert (so `linked` need not be `Send`), at most every
+    /// [`REPORT_EVERY`], then once with all of them.
+    fn build_reporting(
+        dim: usize,
+        items: &[(i64, Vec<f32>)],
+        threads: usize,
+        linked: &mut dyn FnMut(usize),
     ) -> Result<Self, VectorError> {
         if let Some((_, v)) = items.iter().find(|(_, v)| v.len() != dim) {
             return Err(VectorError::Dimensions {
@@ -550,23 +576,44 @@ impl VectorIndex {
             .reserve_capacity_and_threads(items.len() + 1024, threads)
             .map_err(ix)?;
         let next = std::sync::atomic::AtomicUsize::new(0);
+        let inserted = std::sync::atomic::AtomicUsize::new(0);
+        let running = std::sync::atomic::AtomicUsize::new(threads);
         let failed: std::sync::Mutex<Option<VectorError>> = std::sync::Mutex::new(None);
+        let reporter = std::thread::current();
         std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((id, v)) = items.get(i) else { break };
-                    // Duplicate ids would be two nodes with one key: keep the last vector.
-                    if self_contains(&me.index, *id) {
-                        let _ = me.index.remove(*id as u64);
-                    }
-                    if let Err(e) = me.index.add(*id as u64, &quantize(v)) {
-                        if let Ok(mut f) = failed.lock() {
-                            f.get_or_insert(ix(e));
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((id, v)) = items.get(i) else { break };
+                        // Duplicate ids would be two nodes with one key: keep the last vector.
+                        if self_contains(&me.index, *id) {
+                            let _ = me.index.remove(*id as u64);
                         }
-                        break;
+                        if let Err(e) = me.index.add(*id as u64, &quantize(v)) {
+                            if let Ok(mut f) = failed.lock() {
+                                f.get_or_insert(ix(e));
+                            }
+                            break;
+                        }
+                        inserted.fetch_add(1, Ordering::Relaxed);
                     }
+                    running.fetch_sub(1, Ordering::AcqRel);
+                    reporter.unpark();
                 });
+            }
+            let mut told = None;
+            while running.load(Ordering::Acquire) > 0 {
+                std::thread::park_timeout(REPORT_EVERY);
+                let now = inserted.load(Ordering::Relaxed);
+                if told != Some(now) {
+                    linked(now);
+                    told = Some(now);
+                }
+            }
+            let all = inserted.load(Ordering::Relaxed);
+            if told != Some(all) {
+                linked(all);
             }
         });
         if let Some(e) = failed.into_inner().ok().flatten() {
@@ -1518,6 +1565,24 @@ mod tests {
             Err(VectorError::Dimensions { .. })
         ));
         assert_eq!(idx.len(), 3000, "refused batches change nothing");
+    }
+
+    #[test]
+    fn a_rebuild_on_many_threads_reports_growing_counts_ending_at_every_vector() {
+        let dim = 16;
+        let items: Vec<(i64, Vec<f32>)> = (0..20_000).map(|i| (i, unit(i as u64, dim))).collect();
+        let mut counts = Vec::new();
+        let idx = VectorIndex::rebuild_reporting(dim, items, &mut |n| counts.push(n)).unwrap();
+        assert_eq!(idx.len(), 20_000);
+        assert_eq!(counts.last(), Some(&20_000), "{counts:?}");
+        assert!(counts.windows(2).all(|w| w[0] < w[1]), "{counts:?}");
+        let mut none = Vec::new();
+        VectorIndex::rebuild_reporting(dim, Vec::new(), &mut |n| none.push(n)).unwrap();
+        assert_eq!(
+            none,
+            vec![0],
+            "an empty build reports once, with nothing in it"
+        );
     }
 
     /// The exact vectors of `items`, as a library's catalog gives them to a search.
