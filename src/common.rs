@@ -91,7 +91,8 @@ pub(crate) fn open_library(cli: &Cli, files: &ModelFiles) -> Result<Library> {
             files.dir.display()
         );
     };
-    Library::open_for_reading(&dir, &files.name, dim)
+    let mut rebuilding = crate::progress::rebuild_bar(cli.quiet);
+    Library::open_for_reading_reporting(&dir, &files.name, dim, &mut rebuilding)
         .with_context(|| format!("cannot open library {}", dir.display()))
 }
 

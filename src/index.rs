@@ -182,7 +182,8 @@ impl IndexEncoder {
             None => self.lazy.get()?.dim(),
         };
         self.lazy.expect_width(dim);
-        let lib = Library::open(&dir, &name, dim)
+        let mut rebuilding = progress::rebuild_bar(cli.quiet);
+        let lib = Library::open_reporting(&dir, &name, dim, &mut rebuilding)
             .with_context(|| format!("cannot open library {}", dir.display()))?;
         lib.remember_model(&self.model)?;
         Ok(lib)

@@ -94,6 +94,45 @@ pub(crate) fn index_bar(quiet: bool) -> indicatif::ProgressBar {
     pb
 }
 
+/// Reports a rebuild of the search index at open (minutes at a million photos): one line on
+/// stderr saying why and that it happens once, then a bar of the photos linked (hidden unless
+/// stderr is a terminal); nothing when `quiet`. Opens that rebuild nothing report nothing.
+pub(crate) fn rebuild_bar(quiet: bool) -> impl FnMut(glimpse_library::Rebuilding) {
+    use glimpse_library::RebuildStage;
+    let mut bar: Option<BarGuard> = None;
+    move |r: glimpse_library::Rebuilding| {
+        if quiet {
+            return;
+        }
+        match r.stage {
+            RebuildStage::Reading => eprintln!(
+                "rebuilding the search index (it was {}) from the vectors of {} photos in the \
+                 catalog; this happens once, and no photo is read again",
+                r.why, r.total
+            ),
+            RebuildStage::Linking => {
+                let guard = bar.get_or_insert_with(|| {
+                    let b = new_bar("linking");
+                    b.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg} [{bar:30}] {pos}/{len} photos, eta {eta}",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    );
+                    BarGuard(b)
+                });
+                guard.0.set_length(r.total as u64);
+                guard.0.set_position(r.done as u64);
+            }
+            RebuildStage::Saving => {
+                if let Some(guard) = bar.take() {
+                    guard.0.finish_and_clear();
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

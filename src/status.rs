@@ -72,7 +72,8 @@ pub(crate) fn run(cli: &Cli, cmd: &StatusCmd) -> Result<ExitCode> {
     drop(records);
     let (stats, vectors, origin, model_name, max_encodes) = match &chosen {
         Some((name, dim)) => {
-            let lib = Library::open_for_reading(&dir, name, *dim)?;
+            let mut rebuilding = crate::progress::rebuild_bar(cli.quiet);
+            let lib = Library::open_for_reading_reporting(&dir, name, *dim, &mut rebuilding)?;
             if *dump_embeddings {
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();

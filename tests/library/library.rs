@@ -1142,6 +1142,31 @@ fn a_torn_vector_file_is_rebuilt_from_the_catalog_without_re_encoding() {
 }
 
 #[test]
+fn the_cli_says_why_it_rebuilds_the_search_index_and_only_when_it_does() {
+    let (t, _, n, file) = indexed_tree();
+    std::fs::remove_file(&file).unwrap();
+    let run = || {
+        let out = common::glimpse_on(&t.lib)
+            .args(["status", "--json"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        let st: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (st, err)
+    };
+    let (st, err) = run();
+    let said = format!(
+        "rebuilding the search index (it was missing) from the vectors of {n} photos in the catalog"
+    );
+    assert!(err.contains(&said), "{err}");
+    assert_eq!(st["vectors_origin"], "rebuilt (missing)", "{st}");
+    let (st, err) = run();
+    assert!(!err.contains("rebuilding"), "{err}");
+    assert_eq!(st["vectors_origin"], "loaded", "{st}");
+}
+
+#[test]
 fn damaged_rows_found_after_opening_are_rebuilt_before_the_next_change() {
     let (t, enc, n, file) = indexed_tree();
     // One byte in the middle of the vector rows (the file starts with their count and
