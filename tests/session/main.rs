@@ -9,7 +9,8 @@ mod common;
 use common::shapes::{self, Rng, COLOURS, SHAPES};
 use glimpse_session::serve::ServeError;
 use glimpse_session::views::{
-    AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, ProgressPhase, RootInfo, SearchQuery,
+    AutoTagInfo, Event, FilterSpec, HitView, IndexFinished, IndexRebuild, ProgressPhase,
+    RebuildStep, RootInfo, SearchQuery,
 };
 use glimpse_session::{Session, SessionError};
 use std::path::{Path, PathBuf};
@@ -1305,6 +1306,87 @@ fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
     let status = session.status().unwrap();
     assert!(status.model.ready, "{status:?}");
     assert_eq!(status.provider.as_deref(), Some("CPU"));
+}
+
+/// The reports of a search index rebuilt while the engine started, in order.
+fn rebuilds(events: &Mutex<Vec<Event>>) -> Vec<IndexRebuild> {
+    events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::IndexRebuild(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_window_whose_search_index_is_lost_says_it_rebuilds_it_while_starting() {
+    common::runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("library");
+    let photos = dir.path().join("photos");
+    draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 47);
+    let model = common::shape_model();
+    let open = || {
+        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+        let sink_events = events.clone();
+        let session = Session::new(
+            common::session_config(&library, &model),
+            Arc::new(move |e| sink_events.lock().unwrap().push(e)),
+        );
+        session.start().unwrap();
+        (session, events)
+    };
+    {
+        let (first, events) = open();
+        first.add_root(&photos).unwrap();
+        assert!(first.wait_idle(IDLE).unwrap());
+        assert!(
+            rebuilds(&events).is_empty(),
+            "a new library has nothing to rebuild"
+        );
+    }
+    let mut lost = 0;
+    for entry in std::fs::read_dir(&library).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "usearch") {
+            std::fs::remove_file(&path).unwrap();
+            lost += 1;
+        }
+    }
+    assert_eq!(
+        lost, 1,
+        "the library keeps one index file for its one model"
+    );
+
+    let (session, events) = open();
+    let told = rebuilds(&events);
+    assert!(
+        told.iter().all(|r| r.why == "missing" && r.total == 6),
+        "{told:?}"
+    );
+    let steps: Vec<RebuildStep> = told.iter().map(|r| r.step).collect();
+    assert_eq!(steps.first(), Some(&RebuildStep::Reading), "{told:?}");
+    assert!(steps.contains(&RebuildStep::Linking), "{told:?}");
+    assert_eq!(
+        told.last().map(|r| (r.step, r.done)),
+        Some((RebuildStep::Saving, 6))
+    );
+    assert!(session.wait_idle(IDLE).unwrap());
+    let page = session.search(&text("red circle")).unwrap();
+    assert!(
+        page.hits[0].photo.path.contains("red-circle"),
+        "{:?}",
+        page.hits
+    );
+    drop(session);
+    let (_again, events) = open();
+    assert!(
+        rebuilds(&events).is_empty(),
+        "the rebuilt index was saved and loads"
+    );
 }
 
 #[test]

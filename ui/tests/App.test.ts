@@ -162,6 +162,23 @@ describe("App", () => {
     expect(r.getByTestId("progress").textContent).toContain("Up to date");
   });
 
+  it("while the engine rebuilds the search index at start, the start screen says how far it has got", async () => {
+    let answer: (st: AppStatus) => void = () => undefined;
+    shell.commands.status = () => new Promise<AppStatus>((resolve) => (answer = resolve));
+    const r = render(App);
+    await waitFor(() => expect(shell.listeners["index-rebuild"]?.length).toBe(1));
+    expect(r.queryByTestId("index-rebuild")).toBeNull();
+    shell.emit("index-rebuild", { why: "missing", step: "reading", done: 0, total: 1000000 });
+    await waitFor(() => expect(r.getByTestId("index-rebuild").textContent).toContain("reading 1,000,000 photos"));
+    shell.emit("index-rebuild", { why: "missing", step: "linking", done: 412000, total: 1000000 });
+    await waitFor(() => expect(r.getByTestId("index-rebuild").textContent).toContain("412,000 of 1,000,000 photos"));
+    expect((document.querySelector(".starting progress") as HTMLProgressElement).value).toBe(412000);
+    answer(status());
+    await waitFor(() => expect(document.body.dataset.ready).toBe("1"));
+    await waitFor(() => expect(r.queryByTestId("index-rebuild")).toBeNull());
+    expect(r.getByTestId("search-input")).toBeTruthy();
+  });
+
   it("oldest first lists the other way; an empty library says it is indexing, then shows what arrives", async () => {
     let photos: Hit[] = [];
     shell.commands.status = () =>

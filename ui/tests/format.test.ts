@@ -11,6 +11,7 @@ import {
   formatPixels,
   formatProgress,
   formatRate,
+  formatRebuild,
   formatScore,
   percent,
   relevance,
@@ -221,5 +222,16 @@ describe("exportedText", () => {
     expect(
       exportedText({ folder: "C:\\Users\\me\\Out", copied: 2, failures: [{ path: "a", reason: "disk full" }, { path: "b", reason: "x" }] }),
     ).toBe("Copied 2 photos to “Out”. 2 could not be copied: disk full");
+  });
+});
+
+describe("formatRebuild", () => {
+  const r = (step: "reading" | "linking" | "saving", done: number) => ({ why: "missing", step, done, total: 1234567 });
+  it("says why and each step, counting the photos linked", () => {
+    expect(formatRebuild(r("reading", 0), "en-US")).toBe(
+      "Rebuilding the search index (it was missing): reading 1,234,567 photos from the catalog…",
+    );
+    expect(formatRebuild(r("linking", 1000), "en-US")).toBe("Rebuilding the search index (it was missing): 1,000 of 1,234,567 photos");
+    expect(formatRebuild(r("saving", 1234567), "en-US")).toBe("Rebuilding the search index (it was missing): saving it…");
   });
 });

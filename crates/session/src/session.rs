@@ -421,7 +421,13 @@ impl Session {
         image.expect_width(dim);
         // The writer opens first: it repairs a stale index file before the reader loads it.
         // While another process indexes the library, the window only reads what it saves.
-        let (writer, held_by) = match Library::open(&self.cfg.library_dir, &files.name, dim) {
+        let sink = self.sink.clone();
+        let mut rebuilding = |r: glimpse_library::Rebuilding| {
+            sink(Event::IndexRebuild(r.into()));
+        };
+        let opened =
+            Library::open_reporting(&self.cfg.library_dir, &files.name, dim, &mut rebuilding);
+        let (writer, held_by) = match opened {
             Ok(w) => {
                 w.remember_model(&model)?;
                 (Some(w), None)

@@ -20,6 +20,9 @@ pub mod events {
     pub const INDEX_FINISHED: &str = "index-finished";
     /// The model download advanced; payload [`ModelProgress`](super::ModelProgress).
     pub const MODEL_PROGRESS: &str = "model-progress";
+    /// The library is rebuilding its search index while it opens; payload
+    /// [`IndexRebuild`](super::IndexRebuild).
+    pub const INDEX_REBUILD: &str = "index-rebuild";
     /// Files dropped onto the window, emitted by the shell; payload a list of
     /// [`DroppedFile`](super::DroppedFile).
     pub const PICTURE_DROPPED: &str = "picture-dropped";
@@ -129,6 +132,50 @@ pub struct ModelProgress {
     pub total: Option<u64>,
 }
 
+/// Which step of a rebuild at open the figures count (see [`IndexRebuild`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RebuildStep {
+    /// Every vector read from the catalog.
+    Reading,
+    /// Vectors linked into the graph: `done` of `total`.
+    Linking,
+    /// The new index file written.
+    Saving,
+}
+
+/// How the rebuild of the search index at open is going: at a million photos (a library from
+/// an older version, a lost index file) it takes minutes, and the window says so instead of
+/// only "Starting Glimpse…".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexRebuild {
+    /// Why the saved index could not be used ("missing", "in an older format (…)").
+    pub why: String,
+    /// The step now.
+    pub step: RebuildStep,
+    /// Photos linked so far.
+    pub done: usize,
+    /// Photos the index will hold.
+    pub total: usize,
+}
+
+impl From<glimpse_library::Rebuilding> for IndexRebuild {
+    fn from(r: glimpse_library::Rebuilding) -> Self {
+        use glimpse_library::RebuildStage;
+        IndexRebuild {
+            why: r.why,
+            step: match r.stage {
+                RebuildStage::Reading => RebuildStep::Reading,
+                RebuildStage::Linking => RebuildStep::Linking,
+                RebuildStage::Saving => RebuildStep::Saving,
+            },
+            done: r.done,
+            total: r.total,
+        }
+    }
+}
+
 /// What the session tells the window without being asked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -140,6 +187,8 @@ pub enum Event {
     IndexFinished(IndexFinished),
     /// The model download advanced.
     ModelProgress(ModelProgress),
+    /// The search index is being rebuilt while the library opens.
+    IndexRebuild(IndexRebuild),
 }
 
 impl Event {
@@ -150,6 +199,7 @@ impl Event {
             Event::IndexState(_) => events::INDEX_STATE,
             Event::IndexFinished(_) => events::INDEX_FINISHED,
             Event::ModelProgress(_) => events::MODEL_PROGRESS,
+            Event::IndexRebuild(_) => events::INDEX_REBUILD,
         }
     }
 
@@ -160,6 +210,7 @@ impl Event {
             Event::IndexState(s) => serde_json::to_value(s),
             Event::IndexFinished(f) => serde_json::to_value(f),
             Event::ModelProgress(m) => serde_json::to_value(m),
+            Event::IndexRebuild(r) => serde_json::to_value(r),
         };
         v.unwrap_or(serde_json::Value::Null)
     }

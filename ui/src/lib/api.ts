@@ -291,6 +291,17 @@ export interface ModelProgress {
   total: number | null;
 }
 
+/** The step of a rebuild of the search index while the library opens. */
+export type RebuildStep = "reading" | "linking" | "saving";
+
+/** How the rebuild of the search index at start-up is going (minutes at a million photos). */
+export interface IndexRebuild {
+  why: string;
+  step: RebuildStep;
+  done: number;
+  total: number;
+}
+
 /** The end of an indexing job. */
 export interface IndexFinished {
   error: string | null;
@@ -371,6 +382,9 @@ export const events = {
     listen<IndexFinished>("index-finished", (e) => f(e.payload)),
   modelProgress: (f: (p: ModelProgress) => void): Promise<UnlistenFn> =>
     listen<ModelProgress>("model-progress", (e) => f(e.payload)),
+  /** The search index being rebuilt while the engine starts (before `status` answers). */
+  indexRebuild: (f: (r: IndexRebuild) => void): Promise<UnlistenFn> =>
+    listen<IndexRebuild>("index-rebuild", (e) => f(e.payload)),
   /** Files dropped onto the window, as the shell received them from the OS. */
   pictureDropped: (f: (files: DroppedFile[]) => void): Promise<UnlistenFn> =>
     listen<DroppedFile[]>("picture-dropped", (e) => f(e.payload)),

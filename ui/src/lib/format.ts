@@ -1,6 +1,6 @@
 // How numbers reach people: ETAs ("2 min 5 s"), indexing rates, file sizes, dates and counts.
 // Kept apart from the components so every wording is unit-tested in one place.
-import type { AutoTagInfo, Progress, RootInfo } from "./api";
+import type { AutoTagInfo, IndexRebuild, Progress, RootInfo } from "./api";
 
 /** "45 s", "2 min 5 s", "1 h 5 min", "2 d 3 h"; "" when unknown. */
 export function formatEta(secs: number | null | undefined): string {
@@ -197,6 +197,22 @@ export function formatProgress(p: Progress, locale?: string): string {
   }
   if (p.failed > 0) parts.push(`${formatCount(p.failed, locale)} failed in this run`);
   return parts.join(" · ");
+}
+
+/**
+ * The start-up screen's line while the search index is rebuilt: "Rebuilding the search index
+ * (it was missing): 412,000 of 1,000,000 photos".
+ */
+export function formatRebuild(r: IndexRebuild, locale?: string): string {
+  const head = `Rebuilding the search index (it was ${r.why})`;
+  switch (r.step) {
+    case "reading":
+      return `${head}: reading ${formatCount(r.total, locale)} photos from the catalog…`;
+    case "linking":
+      return `${head}: ${formatCount(r.done, locale)} of ${formatCount(r.total, locale)} photos`;
+    case "saving":
+      return `${head}: saving it…`;
+  }
 }
 
 /** Labels shown in a folder row before "+N more". */

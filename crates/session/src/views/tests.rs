@@ -570,6 +570,19 @@ fn model_progress(full: bool) -> ModelProgress {
     }
 }
 
+fn index_rebuild(full: bool) -> IndexRebuild {
+    IndexRebuild {
+        why: "in an older format (f16 rows)".into(),
+        step: if full {
+            RebuildStep::Linking
+        } else {
+            RebuildStep::Reading
+        },
+        done: if full { 412_000 } else { 0 },
+        total: 1_000_000,
+    }
+}
+
 fn model_state(full: bool) -> ModelState {
     ModelState {
         name: "clip-vit-b-32".into(),
@@ -783,13 +796,15 @@ fn every_event(full: bool) -> Vec<Event> {
         Event::IndexState(index_state(full)),
         Event::IndexFinished(index_finished(full)),
         Event::ModelProgress(model_progress(full)),
+        Event::IndexRebuild(index_rebuild(full)),
     ];
     for e in &all {
         match e {
             Event::IndexProgress(_)
             | Event::IndexState(_)
             | Event::IndexFinished(_)
-            | Event::ModelProgress(_) => {}
+            | Event::ModelProgress(_)
+            | Event::IndexRebuild(_) => {}
         }
     }
     all
@@ -814,6 +829,7 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
         &model_progress(true),
         &model_progress(false),
     );
+    c.view("IndexRebuild", &index_rebuild(true), &index_rebuild(false));
     c.view("ModelState", &model_state(true), &model_state(false));
     c.view("AppStatus", &app_status(true), &app_status(false));
     c.view("ModelChoices", &model_choices(true), &model_choices(false));
@@ -906,7 +922,8 @@ fn events_are_the_ones_the_page_listens_to_with_the_payloads_it_expects() {
             events::INDEX_PROGRESS,
             events::INDEX_STATE,
             events::INDEX_FINISHED,
-            events::MODEL_PROGRESS
+            events::MODEL_PROGRESS,
+            events::INDEX_REBUILD,
         ]
     );
 }
