@@ -1,7 +1,8 @@
 //! Opening a library after the indexer died between a commit and its next save of the vector
 //! index (a crash, a kill, a power cut; the index is saved every `SAVE_EVERY`): the saved file
-//! lacks the photos committed since. The open adds those commits to it; the alternative it
-//! replaced rebuilt the whole graph from the catalog, minutes at a million photos.
+//! lacks the photos committed since. The open holds those commits beside the graph, scored
+//! exactly, until the writer's next change or save takes them in; the alternative it replaced
+//! rebuilt the whole graph from the catalog, minutes at a million photos.
 //!
 //! Each line copies a cached library of the search benchmark (built by `--bench search` at the
 //! same scale, or here the first time), commits `k` more photos and removes `k / 10` in the
