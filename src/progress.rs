@@ -15,14 +15,18 @@ impl Drop for BarGuard {
     }
 }
 
-fn new_bar(label: &str) -> indicatif::ProgressBar {
+/// Stderr when it is a terminal, else nowhere (a log file gets no redrawn bars).
+fn draw_target() -> indicatif::ProgressDrawTarget {
     use std::io::IsTerminal;
-    let target = if std::io::stderr().is_terminal() {
+    if std::io::stderr().is_terminal() {
         indicatif::ProgressDrawTarget::stderr()
     } else {
         indicatif::ProgressDrawTarget::hidden()
-    };
-    let bar = indicatif::ProgressBar::with_draw_target(None, target);
+    }
+}
+
+fn new_bar(label: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(None, draw_target());
     bar.set_message(label.to_string());
     bar
 }
@@ -112,10 +116,14 @@ pub(crate) fn rebuild_bar(quiet: bool) -> impl FnMut(glimpse_library::Rebuilding
             ),
             RebuildStage::Linking => {
                 let guard = bar.get_or_insert_with(|| {
-                    let b = new_bar("linking");
-                    b.set_style(
+                    // Styled before its first draw, which a default style would leave behind.
+                    let b = indicatif::ProgressBar::with_draw_target(
+                        Some(r.total as u64),
+                        draw_target(),
+                    )
+                    .with_style(
                         indicatif::ProgressStyle::with_template(
-                            "{msg} [{bar:30}] {pos}/{len} photos, eta {eta}",
+                            "linking [{bar:30}] {pos}/{len} photos, eta {eta}",
                         )
                         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                     );
