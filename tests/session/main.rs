@@ -28,18 +28,24 @@ struct Setup {
 fn setup() -> Setup {
     common::runtime();
     let dir = tempfile::tempdir().unwrap();
-    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let sink_events = events.clone();
-    let session = Session::new(
-        common::session_config(&dir.path().join("library"), &common::shape_model()),
-        Arc::new(move |e| sink_events.lock().unwrap().push(e)),
-    );
-    session.start().unwrap();
+    let (session, events) = started(&dir.path().join("library"), &common::shape_model());
     Setup {
         dir,
         session,
         events,
     }
+}
+
+/// A started session on `library` with `model`, and every event it sends the window.
+fn started(library: &Path, model: &Path) -> (Session, Arc<Mutex<Vec<Event>>>) {
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let sink_events = events.clone();
+    let session = Session::new(
+        common::session_config(library, model),
+        Arc::new(move |e| sink_events.lock().unwrap().push(e)),
+    );
+    session.start().unwrap();
+    (session, events)
 }
 
 /// Draws `per_class` pictures of each listed colour x shape into `dir`.
@@ -71,17 +77,17 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// The events of one kind the window heard, in order.
+fn heard<T>(events: &Mutex<Vec<Event>>, pick: impl Fn(&Event) -> Option<T>) -> Vec<T> {
+    events.lock().unwrap().iter().filter_map(pick).collect()
+}
+
 /// The end of every index job the window heard of, in order.
 fn finished(events: &Mutex<Vec<Event>>) -> Vec<IndexFinished> {
-    events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            Event::IndexFinished(f) => Some(f.clone()),
-            _ => None,
-        })
-        .collect()
+    heard(events, |e| match e {
+        Event::IndexFinished(f) => Some(f.clone()),
+        _ => None,
+    })
 }
 
 fn text(q: &str) -> SearchQuery {
@@ -1310,15 +1316,10 @@ fn a_model_put_in_place_after_the_window_opened_is_picked_up() {
 
 /// The reports of a search index rebuilt while the engine started, in order.
 fn rebuilds(events: &Mutex<Vec<Event>>) -> Vec<IndexRebuild> {
-    events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|e| match e {
-            Event::IndexRebuild(r) => Some(r.clone()),
-            _ => None,
-        })
-        .collect()
+    heard(events, |e| match e {
+        Event::IndexRebuild(r) => Some(r.clone()),
+        _ => None,
+    })
 }
 
 #[test]
@@ -1329,16 +1330,7 @@ fn a_window_whose_search_index_is_lost_says_it_rebuilds_it_while_starting() {
     let photos = dir.path().join("photos");
     draw(&photos, &[(RED, CIRCLE), (BLUE, SQUARE)], 3, 47);
     let model = common::shape_model();
-    let open = || {
-        let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-        let sink_events = events.clone();
-        let session = Session::new(
-            common::session_config(&library, &model),
-            Arc::new(move |e| sink_events.lock().unwrap().push(e)),
-        );
-        session.start().unwrap();
-        (session, events)
-    };
+    let open = || started(&library, &model);
     {
         let (first, events) = open();
         first.add_root(&photos).unwrap();
@@ -1413,13 +1405,7 @@ fn a_window_over_an_up_to_date_library_does_not_open_the_image_model() {
 
     // The window opens again: its catch-up job finds nothing to encode, and search by text,
     // by a library photo and by a dropped copy of one answer from the stored vectors.
-    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let sink_events = events.clone();
-    let session = Session::new(
-        common::session_config(&library, &model),
-        Arc::new(move |e| sink_events.lock().unwrap().push(e)),
-    );
-    session.start().unwrap();
+    let (session, events) = started(&library, &model);
     assert!(session.wait_idle(IDLE).unwrap());
     let jobs = finished(&events);
     assert!(
