@@ -85,7 +85,13 @@ pub(crate) fn run(cli: &Cli, cmd: &RootsCmd) -> Result<ExitCode> {
                 }
                 match models.last() {
                     Some((name, dim)) => {
-                        let mut lib = Library::open(&cli.library_dir(), name, *dim)?;
+                        let mut rebuilding = crate::progress::rebuild_bar(cli.quiet);
+                        let mut lib = Library::open_reporting(
+                            &cli.library_dir(),
+                            name,
+                            *dim,
+                            &mut rebuilding,
+                        )?;
                         let n = lib.remove_root(&p)?;
                         println!("{} ({n} photos removed from the library)", p.display());
                     }
