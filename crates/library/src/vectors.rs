@@ -199,6 +199,17 @@ const RESCORE_PER_THREAD: usize = 512;
 /// seldom enough to cost nothing beside minutes of graph building.
 pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// A building thread's end, however it ends: one fewer running, and the reporting thread
+/// woken to see it.
+struct Ended<'a>(&'a std::sync::atomic::AtomicUsize, &'a std::thread::Thread);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.1.unpark();
+    }
+}
+
 /// Where the sketches of the index file `path` are kept.
 pub fn sketch_path(path: &Path) -> PathBuf {
     path.with_extension("sketch")
@@ -583,6 +594,9 @@ impl VectorIndex {
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {
+                    // Counted out and the reporter woken even if this thread panics, so the
+                    // reporter's loop ends and the scope passes the panic on.
+                    let _done = Ended(&running, &reporter);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((id, v)) = items.get(i) else { break };
@@ -598,8 +612,6 @@ impl VectorIndex {
                         }
                         inserted.fetch_add(1, Ordering::Relaxed);
                     }
-                    running.fetch_sub(1, Ordering::AcqRel);
-                    reporter.unpark();
                 });
             }
             let mut told = None;
