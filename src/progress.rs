@@ -25,10 +25,10 @@ fn draw_target() -> indicatif::ProgressDrawTarget {
     }
 }
 
+/// A bar labelled `label`, not drawn yet: its first draw comes once the caller has styled it
+/// (`set_message` would draw the default style at once, and leave that line on the terminal).
 fn new_bar(label: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(None, draw_target());
-    bar.set_message(label.to_string());
-    bar
+    indicatif::ProgressBar::with_draw_target(None, draw_target()).with_message(label.to_string())
 }
 
 fn update_bar(bar: &indicatif::ProgressBar, p: DownloadProgress, styled_for: &mut Option<bool>) {
@@ -116,18 +116,14 @@ pub(crate) fn rebuild_bar(quiet: bool) -> impl FnMut(glimpse_library::Rebuilding
             ),
             RebuildStage::Linking => {
                 let guard = bar.get_or_insert_with(|| {
-                    // Styled before its first draw, which a default style would leave behind.
-                    let b = indicatif::ProgressBar::with_draw_target(
-                        Some(r.total as u64),
-                        draw_target(),
+                    BarGuard(
+                        new_bar("linking").with_style(
+                            indicatif::ProgressStyle::with_template(
+                                "{msg} [{bar:30}] {pos}/{len} photos, eta {eta}",
+                            )
+                            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                        ),
                     )
-                    .with_style(
-                        indicatif::ProgressStyle::with_template(
-                            "linking [{bar:30}] {pos}/{len} photos, eta {eta}",
-                        )
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                    );
-                    BarGuard(b)
                 });
                 guard.0.set_length(r.total as u64);
                 guard.0.set_position(r.done as u64);
