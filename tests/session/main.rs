@@ -1322,6 +1322,15 @@ fn rebuilds(events: &Mutex<Vec<Event>>) -> Vec<IndexRebuild> {
     })
 }
 
+/// The library's vector index files (one a model it has opened).
+fn index_files(library: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(library)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "usearch"))
+        .collect()
+}
+
 #[test]
 fn a_window_whose_search_index_is_lost_says_it_rebuilds_it_while_starting() {
     common::runtime();
@@ -1340,18 +1349,13 @@ fn a_window_whose_search_index_is_lost_says_it_rebuilds_it_while_starting() {
             "a new library has nothing to rebuild"
         );
     }
-    let mut lost = 0;
-    for entry in std::fs::read_dir(&library).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "usearch") {
-            std::fs::remove_file(&path).unwrap();
-            lost += 1;
-        }
-    }
+    let lost = index_files(&library);
     assert_eq!(
-        lost, 1,
-        "the library keeps one index file for its one model"
+        lost.len(),
+        1,
+        "the library keeps one index file for its one model: {lost:?}"
     );
+    std::fs::remove_file(&lost[0]).unwrap();
 
     let (session, events) = open();
     let told = rebuilds(&events);
@@ -1362,9 +1366,16 @@ fn a_window_whose_search_index_is_lost_says_it_rebuilds_it_while_starting() {
     let steps: Vec<RebuildStep> = told.iter().map(|r| r.step).collect();
     assert_eq!(steps.first(), Some(&RebuildStep::Reading), "{told:?}");
     assert!(steps.contains(&RebuildStep::Linking), "{told:?}");
+    let ends: Vec<_> = told
+        .iter()
+        .rev()
+        .take(2)
+        .map(|r| (r.step, r.done))
+        .collect();
     assert_eq!(
-        told.last().map(|r| (r.step, r.done)),
-        Some((RebuildStep::Saving, 6))
+        ends,
+        [(RebuildStep::Done, 6), (RebuildStep::Saving, 6)],
+        "saved, then the end the window stops showing it at: {told:?}"
     );
     assert!(session.wait_idle(IDLE).unwrap());
     let page = session.search(&text("red circle")).unwrap();
@@ -1941,6 +1952,8 @@ fn the_model_is_switched_from_the_window_and_switching_back_reads_nothing_again(
     session.add_root(&dir.path().join("photos")).unwrap();
     assert!(session.wait_idle(IDLE).unwrap());
     assert_eq!(session.status().unwrap().indexed, n);
+    let shape_index = index_files(&library);
+    assert_eq!(shape_index.len(), 1, "{shape_index:?}");
 
     // The choices: the manifest's models (none downloaded here), then both folders.
     let choices = session.models().unwrap();
@@ -2028,9 +2041,23 @@ fn the_model_is_switched_from_the_window_and_switching_back_reads_nothing_again(
     let shape_had = s.photos_read;
 
     // Back to shape-clip: its vectors are still in the library, so only the photos it had not
-    // read when the switch cancelled its job are read.
-    let jobs_before = finished(&events).len();
+    // read when the switch cancelled its job are read. Its index file is lost meanwhile: the
+    // switch rebuilds it from those vectors and says so while Settings waits, then says done.
+    std::fs::remove_file(&shape_index[0]).unwrap();
+    let (jobs_before, told_before) = (finished(&events).len(), rebuilds(&events).len());
     session.set_model(&shape.display().to_string()).unwrap();
+    let told = rebuilds(&events)[told_before..].to_vec();
+    assert_eq!(
+        told.first().map(|r| r.step),
+        Some(RebuildStep::Reading),
+        "{told:?}"
+    );
+    assert_eq!(
+        told.last().map(|r| (r.step, r.done, r.total)),
+        Some((RebuildStep::Done, shape_had as usize, shape_had as usize)),
+        "{told:?}"
+    );
+    assert!(told.iter().all(|r| r.why == "missing"), "{told:?}");
     assert!(session.wait_idle(IDLE).unwrap());
     let jobs = finished(&events);
     let encoded: usize = jobs[jobs_before..].iter().map(|f| f.encoded).sum();

@@ -179,6 +179,53 @@ describe("App", () => {
     expect(r.getByTestId("search-input")).toBeTruthy();
   });
 
+  it("a rebuild after the start (another process let go, a model fetched) is said above the results until it is done", async () => {
+    const r = await started();
+    expect(r.queryByTestId("rebuild-banner")).toBeNull();
+    shell.emit("index-rebuild", { why: "missing", step: "linking", done: 5000, total: 20000 });
+    const banner = await waitFor(() => r.getByTestId("rebuild-banner"));
+    expect(within(banner).getByTestId("index-rebuild").textContent).toContain("5,000 of 20,000 photos");
+    expect((banner.querySelector("progress") as HTMLProgressElement).value).toBe(5000);
+    expect(r.getByTestId("search-input")).toBeTruthy();
+    shell.emit("index-rebuild", { why: "missing", step: "done", done: 20000, total: 20000 });
+    await waitFor(() => expect(r.queryByTestId("rebuild-banner")).toBeNull());
+  });
+
+  it("settings: a model switch that rebuilds the search index says how far it has got while it switches", async () => {
+    const model: AppStatus["model"] = { name: "ViT-B-32__openai", ready: true, dir: "/m/ViT-B-32__openai", problem: null, description: null };
+    shell.commands.status = () => status({ model });
+    shell.commands.models = () => ({
+      choices: [
+        { name: "ViT-B-32__openai", description: "OpenAI CLIP ViT-B/32 (English). Fast.", downloadBytes: null, present: true, inUse: true, photosRead: 29 },
+        { name: "/home/me/models/mine", description: null, downloadBytes: null, present: true, inUse: false, photosRead: 29 },
+      ],
+      fixedAtStart: null,
+    });
+    let switched: (m: AppStatus["model"]) => void = () => undefined;
+    shell.commands.set_model = () => new Promise((resolve) => (switched = resolve));
+    const r = await started();
+    await fireEvent.click(r.getByTestId("open-settings"));
+    const dlg = await waitFor(() => r.getByTestId("settings"));
+    await fireEvent.click(within(dlg).getByTestId("model-change"));
+    const rows = await waitFor(() => within(dlg).getAllByTestId("model-choice"));
+    await fireEvent.click(rows[1]);
+    await fireEvent.click(within(dlg).getByTestId("model-confirm"));
+    await waitFor(() => expect(shell.calls("set_model")).toHaveLength(1));
+    expect(within(dlg).queryByTestId("index-rebuild")).toBeNull();
+    shell.emit("index-rebuild", { why: "missing", step: "reading", done: 0, total: 29 });
+    await waitFor(() => expect(within(dlg).getByTestId("index-rebuild").textContent).toContain("reading 29 photos"));
+    shell.emit("index-rebuild", { why: "missing", step: "linking", done: 12, total: 29 });
+    await waitFor(() => expect(within(dlg).getByTestId("index-rebuild").textContent).toContain("12 of 29 photos"));
+    expect((within(dlg).getByTestId("model-picker").querySelector("progress") as HTMLProgressElement).value).toBe(12);
+    expect((within(dlg).getByTestId("model-confirm") as HTMLButtonElement).disabled).toBe(true);
+    expect(r.queryByTestId("rebuild-banner"), "said once, in the dialog").toBeNull();
+    shell.emit("index-rebuild", { why: "missing", step: "done", done: 29, total: 29 });
+    await waitFor(() => expect(within(dlg).queryByTestId("index-rebuild")).toBeNull());
+    switched({ ...model, name: "/home/me/models/mine", dir: "/home/me/models/mine" });
+    await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
+    expect(r.queryByTestId("rebuild-banner")).toBeNull();
+  });
+
   it("oldest first lists the other way; an empty library says it is indexing, then shows what arrives", async () => {
     let photos: Hit[] = [];
     shell.commands.status = () =>

@@ -226,12 +226,13 @@ describe("exportedText", () => {
 });
 
 describe("formatRebuild", () => {
-  const r = (step: "reading" | "linking" | "saving", done: number) => ({ why: "missing", step, done, total: 1234567 });
+  const r = (step: "reading" | "linking" | "saving" | "done", done: number) => ({ why: "missing", step, done, total: 1234567 });
   it("says why and each step, counting the photos linked", () => {
     expect(formatRebuild(r("reading", 0), "en-US")).toBe(
       "Rebuilding the search index (it was missing): reading 1,234,567 photos from the catalog…",
     );
     expect(formatRebuild(r("linking", 1000), "en-US")).toBe("Rebuilding the search index (it was missing): 1,000 of 1,234,567 photos");
     expect(formatRebuild(r("saving", 1234567), "en-US")).toBe("Rebuilding the search index (it was missing): saving it…");
+    expect(formatRebuild(r("done", 1234567), "en-US")).toBe("The search index is rebuilt.");
   });
 });

@@ -10,9 +10,10 @@ use crate::serve::{Scope, ServeError};
 use crate::text::{self, LazyReader, OcrModels};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
-    FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
-    LabelSuggestion, LineMatchView, ModelChoices, ModelProgress, ModelState, PhotoDetail,
-    ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
+    FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexRebuild, IndexState,
+    IndexThreads, LabelSuggestion, LineMatchView, ModelChoices, ModelProgress, ModelState,
+    PhotoDetail, ProgressView, RebuildStep, RootInfo, SearchPage, SearchQuery, TagCount,
+    TagReportView, TrashReport,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -422,11 +423,21 @@ impl Session {
         // The writer opens first: it repairs a stale index file before the reader loads it.
         // While another process indexes the library, the window only reads what it saves.
         let sink = self.sink.clone();
+        let mut last: Option<IndexRebuild> = None;
         let mut rebuilding = |r: glimpse_library::Rebuilding| {
-            sink(Event::IndexRebuild(r.into()));
+            let view = IndexRebuild::from(r);
+            last = Some(view.clone());
+            sink(Event::IndexRebuild(view));
         };
         let opened =
             Library::open_reporting(&self.cfg.library_dir, &files.name, dim, &mut rebuilding);
+        if let Some(r) = last {
+            sink(Event::IndexRebuild(IndexRebuild {
+                step: RebuildStep::Done,
+                done: r.total,
+                ..r
+            }));
+        }
         let (writer, held_by) = match opened {
             Ok(w) => {
                 w.remember_model(&model)?;

@@ -142,6 +142,9 @@ pub enum RebuildStep {
     Linking,
     /// The new index file written.
     Saving,
+    /// The open has ended, rebuilt or failed (its error is the call's answer): the window
+    /// stops saying it rebuilds, wherever it waited on the open.
+    Done,
 }
 
 /// How the rebuild of the search index at open is going: at a million photos (a library from

@@ -291,10 +291,10 @@ export interface ModelProgress {
   total: number | null;
 }
 
-/** The step of a rebuild of the search index while the library opens. */
-export type RebuildStep = "reading" | "linking" | "saving";
+/** The step of a rebuild of the search index while the library opens; "done" when the open has ended. */
+export type RebuildStep = "reading" | "linking" | "saving" | "done";
 
-/** How the rebuild of the search index at start-up is going (minutes at a million photos). */
+/** How a rebuild of the search index while the library opens is going (minutes at a million photos). */
 export interface IndexRebuild {
   why: string;
   step: RebuildStep;

@@ -200,7 +200,7 @@ export function formatProgress(p: Progress, locale?: string): string {
 }
 
 /**
- * The start-up screen's line while the search index is rebuilt: "Rebuilding the search index
+ * The line shown while the search index is rebuilt (at start, or after a model switch): "Rebuilding the search index
  * (it was missing): 412,000 of 1,000,000 photos".
  */
 export function formatRebuild(r: IndexRebuild, locale?: string): string {
@@ -212,6 +212,8 @@ export function formatRebuild(r: IndexRebuild, locale?: string): string {
       return `${head}: ${formatCount(r.done, locale)} of ${formatCount(r.total, locale)} photos`;
     case "saving":
       return `${head}: saving it…`;
+    case "done":
+      return "The search index is rebuilt.";
   }
 }
 
