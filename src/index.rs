@@ -183,9 +183,11 @@ impl IndexEncoder {
         };
         self.lazy.expect_width(dim);
         let mut rebuilding = progress::rebuild_bar(cli.quiet);
-        let lib = Library::open_reporting(&dir, &name, dim, &mut rebuilding)
+        let mut lib = Library::open_reporting(&dir, &name, dim, &mut rebuilding)
             .with_context(|| format!("cannot open library {}", dir.display()))?;
         lib.remember_model(&self.model)?;
+        // Rows found damaged after the open are rebuilt by the job's next change: said too.
+        lib.watch_rebuilds(progress::rebuild_bar(cli.quiet));
         Ok(lib)
     }
 }

@@ -98,7 +98,7 @@ pub(crate) fn index_bar(quiet: bool) -> indicatif::ProgressBar {
     pb
 }
 
-/// Reports a rebuild of the search index at open (minutes at a million photos): one line on
+/// Reports a rebuild of the search index (minutes at a million photos): one line on
 /// stderr saying why and that it happens once, then a bar of the photos linked (hidden unless
 /// stderr is a terminal); nothing when `quiet`. Opens that rebuild nothing report nothing.
 pub(crate) fn rebuild_bar(quiet: bool) -> impl FnMut(glimpse_library::Rebuilding) {
@@ -128,7 +128,7 @@ pub(crate) fn rebuild_bar(quiet: bool) -> impl FnMut(glimpse_library::Rebuilding
                 guard.0.set_length(r.total as u64);
                 guard.0.set_position(r.done as u64);
             }
-            RebuildStage::Saving => {
+            RebuildStage::Saving | RebuildStage::Done => {
                 if let Some(guard) = bar.take() {
                     guard.0.finish_and_clear();
                 }

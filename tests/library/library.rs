@@ -8,9 +8,10 @@ use glimpse_clip::encode::ImageEncoder;
 use glimpse_clip::model::ModelFiles;
 use glimpse_library::catalog::{Catalog, TextLineRow, TextOutcome};
 use glimpse_library::pipeline::Control;
-use glimpse_library::{Library, LibraryError, Summary};
+use glimpse_library::{Library, LibraryError, RebuildStage, Rebuilding, Summary};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn encoder() -> ImageEncoder {
@@ -1177,12 +1178,30 @@ fn damaged_rows_found_after_opening_are_rebuilt_before_the_next_change() {
     std::fs::write(&file, &bytes).unwrap();
     let mut lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();
     assert_eq!(lib.vectors_origin(), "loaded");
+    let told: Arc<Mutex<Vec<Rebuilding>>> = Arc::default();
+    let heard = told.clone();
+    lib.watch_rebuilds(move |r| heard.lock().unwrap().push(r));
     assert!(!checked(&lib), "the damaged row is found");
+    assert!(told.lock().unwrap().is_empty(), "nothing rebuilt yet");
     // The next change (a new photo) rebuilds from the catalog instead of failing on the
-    // damaged file.
+    // damaged file, and tells the watcher so (a window says why the job waits).
     photo(&t.root.join("new-one.png"), 777);
     index(&mut lib, &enc, std::slice::from_ref(&t.root));
     assert_eq!(lib.vectors_origin(), "rebuilt (damaged rows)");
+    let told = told.lock().unwrap().clone();
+    assert!(
+        told.iter()
+            .all(|r| r.why == "damaged on disk" && r.total == n),
+        "{told:?}"
+    );
+    let stages: Vec<RebuildStage> = told.iter().map(|r| r.stage).collect();
+    assert_eq!(stages.first(), Some(&RebuildStage::Reading), "{told:?}");
+    assert!(stages.contains(&RebuildStage::Linking), "{told:?}");
+    assert_eq!(
+        stages[stages.len() - 2..],
+        [RebuildStage::Saving, RebuildStage::Done],
+        "{told:?}"
+    );
     assert_eq!(lib.vector_count(), n + 1);
     drop(lib);
     let lib = Library::open(&t.lib, "tiny-clip", 512).unwrap();

@@ -796,9 +796,16 @@ fn a_rebuild_at_open_tells_how_far_it_has_got_and_a_loaded_open_tells_nothing() 
     );
     let stages: Vec<RebuildStage> = told.iter().map(|r| r.stage).collect();
     assert_eq!(stages.first(), Some(&RebuildStage::Reading), "{told:?}");
+    let ends: Vec<_> = told
+        .iter()
+        .rev()
+        .take(2)
+        .map(|r| (r.stage, r.done))
+        .collect();
     assert_eq!(
-        told.last().map(|r| (r.stage, r.done)),
-        Some((RebuildStage::Saving, 300))
+        ends,
+        [(RebuildStage::Done, 300), (RebuildStage::Saving, 300)],
+        "saved, then ended: {told:?}"
     );
     let linked: Vec<usize> = told
         .iter()
@@ -816,8 +823,8 @@ fn a_rebuild_at_open_tells_how_far_it_has_got_and_a_loaded_open_tells_nothing() 
     );
     assert_eq!(
         stages.len(),
-        linked.len() + 2,
-        "reading, linking, saving: {stages:?}"
+        linked.len() + 3,
+        "reading, linking, saving, done: {stages:?}"
     );
     drop(lib);
     let mut again = 0;

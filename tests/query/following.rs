@@ -5,10 +5,11 @@
 
 use crate::common;
 use glimpse_library::catalog::Catalog;
-use glimpse_library::Library;
+use glimpse_library::{Library, RebuildStage, Rebuilding};
 use glimpse_query::search::{self, Request};
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 const DIM: usize = 64;
 const MODEL: &str = "synthetic-64";
@@ -151,6 +152,58 @@ fn a_reader_answers_from_every_committed_batch_and_never_from_removed_photos() {
         best(&reader, &vector(600), true, false).first(),
         back.first()
     );
+}
+
+/// The indexer saved a new file that the reader cannot use (lost here; torn or replaced in a
+/// race in life): the reader rebuilds its graph in memory from the catalog inside the search
+/// that followed, and tells its watcher why and how far it has got, as an open would.
+#[test]
+fn a_reader_whose_next_saved_file_is_unusable_rebuilds_in_memory_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (libdir, photos) = (dir.path().join("library"), dir.path().join("photos"));
+    let mut cat = Catalog::open(&libdir).unwrap();
+    commit(&mut cat, &photos, 0..600);
+    drop(Library::open(&libdir, MODEL, DIM).unwrap());
+    let mut reader = Library::open_reader(&libdir, MODEL, DIM).unwrap();
+    assert_eq!(reader.vectors_origin(), "loaded");
+    let told: Arc<Mutex<Vec<Rebuilding>>> = Arc::default();
+    let heard = told.clone();
+    reader.watch_rebuilds(move |r| heard.lock().unwrap().push(r));
+
+    // The indexer commits 100 more and saves; that file is gone before the reader looks.
+    let added = commit(&mut cat, &photos, 600..700);
+    let mut writer = Library::open(&libdir, MODEL, DIM).unwrap();
+    writer.save_vectors().unwrap();
+    drop(writer);
+    let file = std::fs::read_dir(&libdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "usearch"))
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(told.lock().unwrap().is_empty());
+
+    assert!(reader.refresh().unwrap(), "the new save is followed");
+    assert_eq!(reader.vector_count(), 700);
+    let hits = best(&reader, &vector(650), true, false);
+    assert_eq!(hits.first(), Some(&added[50]), "the rebuilt graph answers");
+    let told = told.lock().unwrap().clone();
+    assert!(
+        told.iter().all(|r| r.why == "missing" && r.total == 700),
+        "{told:?}"
+    );
+    let stages: Vec<RebuildStage> = told.iter().map(|r| r.stage).collect();
+    assert_eq!(stages.first(), Some(&RebuildStage::Reading), "{told:?}");
+    assert!(stages.contains(&RebuildStage::Linking), "{told:?}");
+    assert!(
+        !stages.contains(&RebuildStage::Saving),
+        "a reader saves nothing: {told:?}"
+    );
+    assert_eq!(
+        told.last().map(|r| (r.stage, r.done)),
+        Some((RebuildStage::Done, 700))
+    );
+    assert!(!reader.refresh().unwrap(), "and only once");
 }
 
 #[test]

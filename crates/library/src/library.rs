@@ -139,6 +139,8 @@ pub struct Library {
     caught_up: i64,
     /// Held by the writer for as long as it is open; `None` for a reader.
     writer: Option<WriterLock>,
+    /// Told how a rebuild after the open goes ([`Library::watch_rebuilds`]).
+    rebuild_watcher: Option<Box<dyn FnMut(Rebuilding) + Send>>,
 }
 
 impl Library {
@@ -222,12 +224,7 @@ impl Library {
                 }
             }
             Err(stale) => {
-                let why = match stale {
-                    Staleness::Missing => "missing".to_string(),
-                    Staleness::Mismatch => "stale".to_string(),
-                    Staleness::Corrupt(e) => format!("corrupt ({e})"),
-                    Staleness::Outdated(e) => format!("in an older format ({e})"),
-                };
+                let why = staleness_words(&stale);
                 rebuild(&catalog, model_id, dim, &path, &why, rebuilding)?
             }
         };
@@ -244,6 +241,7 @@ impl Library {
             seen_generation: -1,
             caught_up: -1,
             writer: Some(writer),
+            rebuild_watcher: None,
         };
         // Saved with the sketches once, so later opens answer captions at once.
         if lib.score_recorded_direction()? && lib.vectors.is_mapped() {
@@ -252,6 +250,50 @@ impl Library {
             }
         }
         Ok(lib)
+    }
+
+    /// Tells `watcher` how a rebuild of the vector index after the open is going, as an open
+    /// tells its callback ([`Library::open_reporting`]): a reader whose saved file turned out
+    /// unusable, or a writer whose file's rows were found damaged, rebuilds inside a search or
+    /// a job, minutes at a million photos, and the window says why it waits. Each rebuild ends
+    /// with [`RebuildStage::Done`].
+    pub fn watch_rebuilds(&mut self, watcher: impl FnMut(Rebuilding) + Send + 'static) {
+        self.rebuild_watcher = Some(Box::new(watcher));
+    }
+
+    /// Rebuilds the graph from the catalog's embeddings (and saves it, when `saves`), telling
+    /// the watcher of [`Library::watch_rebuilds`], if any, why and how far it has got.
+    fn relink_watched(&mut self, why: &str, saves: bool) -> Result<(), LibraryError> {
+        let mut watcher = self.rebuild_watcher.take();
+        let mut tell = |r: Rebuilding| {
+            if let Some(w) = watcher.as_mut() {
+                w(r);
+            }
+        };
+        let done = self.relink(why, saves, &mut tell);
+        self.rebuild_watcher = watcher;
+        done
+    }
+
+    /// [`Library::relink_watched`] telling `tell`.
+    fn relink(
+        &mut self,
+        why: &str,
+        saves: bool,
+        tell: &mut dyn FnMut(Rebuilding),
+    ) -> Result<(), LibraryError> {
+        let mut telling = Telling::new(&self.records.catalog, self.model_id, why, tell)?;
+        self.vectors = relink(
+            &self.records.catalog,
+            self.model_id,
+            self.vectors.dim(),
+            &mut telling,
+        )?;
+        if saves {
+            telling.tell(RebuildStage::Saving, telling.total);
+            self.save_vectors()?;
+        }
+        Ok(())
     }
 
     /// Opens `dir` to search, list or tag it: as the writer when no other process is indexing
@@ -297,6 +339,7 @@ impl Library {
             seen_generation: -1,
             caught_up: -1,
             writer: None,
+            rebuild_watcher: None,
         };
         lib.vectors_origin = match lib.reload_vectors()? {
             true => "loaded".into(),
@@ -378,7 +421,7 @@ impl Library {
         // followed again, which changes nothing.
         let recorded = self.records.catalog.index_record(self.model_id)?;
         let generation = self.records.catalog.generation(self.model_id)?;
-        self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
+        self.relink_watched(&staleness_words(&why), false)?;
         let (saved, file_generation) = recorded.map_or((None, -1), |(s, g)| (Some(s), g));
         self.seen = saved;
         self.seen_generation = file_generation;
@@ -734,10 +777,8 @@ impl Library {
             return Ok(());
         }
         tracing::warn!("vector index file damaged; rebuilding it from the catalog's embeddings");
-        let dim = self.vectors.dim();
-        self.vectors = VectorIndex::rebuild(dim, self.records.catalog.embeddings(self.model_id)?)?;
         self.vectors_origin = "rebuilt (damaged rows)".to_string();
-        self.save_vectors()
+        self.relink_watched("damaged on disk", true)
     }
 
     /// Writes the vector index and records it in the catalog, with any commits held beside
@@ -1281,31 +1322,94 @@ fn rebuild(
     rebuilding: &mut dyn FnMut(Rebuilding),
 ) -> Result<(VectorIndex, String, Option<Saved>), LibraryError> {
     tracing::info!("vector index {why}; rebuilding from the catalog's embeddings");
-    let total = usize::try_from(catalog.embedding_count(model_id)?).unwrap_or(usize::MAX);
-    // A new library (or a model new to it) has no index file yet: building an empty one is
-    // not a rebuild a window should announce.
-    let mut tell = |stage, done| {
-        if total == 0 {
-            return;
-        }
-        rebuilding(Rebuilding {
-            why: why.to_string(),
-            stage,
-            done,
-            total,
-        })
-    };
-    tell(RebuildStage::Reading, 0);
-    let items = catalog.embeddings(model_id)?;
-    let mut v =
-        VectorIndex::rebuild_reporting(dim, items, &mut |done| tell(RebuildStage::Linking, done))?;
-    tell(RebuildStage::Saving, total);
+    let mut telling = Telling::new(catalog, model_id, why, rebuilding)?;
+    let mut v = relink(catalog, model_id, dim, &mut telling)?;
+    telling.tell(RebuildStage::Saving, telling.total);
     let saved = v.save(path)?;
     catalog.set_index_state(model_id, &saved)?;
     Ok((v, format!("rebuilt ({why})"), Some(saved)))
 }
 
-/// How a rebuild of the vector index at open is going ([`Library::open_reporting`]).
+/// Reads every vector of `model_id` from the catalog and links them into a new graph, telling
+/// `telling` how far it has got.
+fn relink(
+    catalog: &Catalog,
+    model_id: i64,
+    dim: usize,
+    telling: &mut Telling<'_>,
+) -> Result<VectorIndex, LibraryError> {
+    telling.tell(RebuildStage::Reading, 0);
+    let items = catalog.embeddings(model_id)?;
+    Ok(VectorIndex::rebuild_reporting(dim, items, &mut |done| {
+        telling.tell(RebuildStage::Linking, done)
+    })?)
+}
+
+/// Tells a rebuild's watcher each step, and its end however it ends (an error included), so
+/// whoever shows the rebuild stops. A rebuild of an empty index (a new library, a model new
+/// to it) is no rebuild to announce: it tells nothing.
+struct Telling<'a> {
+    why: String,
+    total: usize,
+    /// The last count told, once anything was.
+    told: Option<usize>,
+    to: &'a mut dyn FnMut(Rebuilding),
+}
+
+impl<'a> Telling<'a> {
+    fn new(
+        catalog: &Catalog,
+        model_id: i64,
+        why: &str,
+        to: &'a mut dyn FnMut(Rebuilding),
+    ) -> Result<Self, LibraryError> {
+        Ok(Telling {
+            why: why.to_string(),
+            total: usize::try_from(catalog.embedding_count(model_id)?).unwrap_or(usize::MAX),
+            told: None,
+            to,
+        })
+    }
+
+    fn tell(&mut self, stage: RebuildStage, done: usize) {
+        if self.total == 0 {
+            return;
+        }
+        self.told = Some(done);
+        (self.to)(Rebuilding {
+            why: self.why.clone(),
+            stage,
+            done,
+            total: self.total,
+        });
+    }
+}
+
+impl Drop for Telling<'_> {
+    fn drop(&mut self) {
+        if let Some(done) = self.told {
+            (self.to)(Rebuilding {
+                why: self.why.clone(),
+                stage: RebuildStage::Done,
+                done,
+                total: self.total,
+            });
+        }
+    }
+}
+
+/// A saved index's fault in `status`'s words, which a rebuild also tells its watcher.
+fn staleness_words(stale: &Staleness) -> String {
+    match stale {
+        Staleness::Missing => "missing".to_string(),
+        Staleness::Mismatch => "stale".to_string(),
+        Staleness::Corrupt(e) => format!("corrupt ({e})"),
+        Staleness::Outdated(e) => format!("in an older format ({e})"),
+    }
+}
+
+/// How a rebuild of the vector index is going, at open ([`Library::open_reporting`]) or after
+/// it ([`Library::watch_rebuilds`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rebuilding {
     /// Why the saved index could not be used, in `status`'s words ("missing", "in an older
@@ -1319,7 +1423,7 @@ pub struct Rebuilding {
     pub total: usize,
 }
 
-/// The steps of a rebuild at open, in order; linking photos into the graph is the long one.
+/// The steps of a rebuild, in order; linking photos into the graph is the long one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RebuildStage {
     /// Reading every vector from the catalog.
@@ -1328,6 +1432,9 @@ pub enum RebuildStage {
     Linking,
     /// Writing the new index file, so the next open loads it.
     Saving,
+    /// The rebuild has ended, done or failed (the error is the caller's answer): whoever
+    /// showed it stops.
+    Done,
 }
 
 /// Holds the commits made after a verified index file's save (the process died between a

@@ -10,10 +10,9 @@ use crate::serve::{Scope, ServeError};
 use crate::text::{self, LazyReader, OcrModels};
 use crate::views::{
     AppStatus, AutoTagInfo, DroppedFile, DupeGroup, Event, ExportReport, Failure, FilterSpec,
-    FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexRebuild, IndexState,
-    IndexThreads, LabelSuggestion, LineMatchView, ModelChoices, ModelProgress, ModelState,
-    PhotoDetail, ProgressView, RebuildStep, RootInfo, SearchPage, SearchQuery, TagCount,
-    TagReportView, TrashReport,
+    FolderAdded, FolderCount, FormatView, HitView, IndexFinished, IndexState, IndexThreads,
+    LabelSuggestion, LineMatchView, ModelChoices, ModelProgress, ModelState, PhotoDetail,
+    ProgressView, RootInfo, SearchPage, SearchQuery, TagCount, TagReportView, TrashReport,
 };
 use glimpse_clip::decode::{self, DecodeOptions};
 use glimpse_clip::device::DeviceOptions;
@@ -423,24 +422,20 @@ impl Session {
         // The writer opens first: it repairs a stale index file before the reader loads it.
         // While another process indexes the library, the window only reads what it saves.
         let sink = self.sink.clone();
-        let mut last: Option<IndexRebuild> = None;
-        let mut rebuilding = |r: glimpse_library::Rebuilding| {
-            let view = IndexRebuild::from(r);
-            last = Some(view.clone());
-            sink(Event::IndexRebuild(view));
+        let rebuilding = move |r: glimpse_library::Rebuilding| {
+            sink(Event::IndexRebuild(r.into()));
         };
-        let opened =
-            Library::open_reporting(&self.cfg.library_dir, &files.name, dim, &mut rebuilding);
-        if let Some(r) = last {
-            sink(Event::IndexRebuild(IndexRebuild {
-                step: RebuildStep::Done,
-                done: r.total,
-                ..r
-            }));
-        }
+        let opened = Library::open_reporting(
+            &self.cfg.library_dir,
+            &files.name,
+            dim,
+            &mut rebuilding.clone(),
+        );
         let (writer, held_by) = match opened {
-            Ok(w) => {
+            Ok(mut w) => {
                 w.remember_model(&model)?;
+                // Rows found damaged after the open are rebuilt by the job's next change.
+                w.watch_rebuilds(rebuilding.clone());
                 (Some(w), None)
             }
             Err(LibraryError::Locked(LockError::Busy { holder, .. })) => {
@@ -449,7 +444,10 @@ impl Session {
             }
             Err(e) => return Err(e.into()),
         };
-        let reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
+        let mut reader = Library::open_reader(&self.cfg.library_dir, &files.name, dim)?;
+        // A saved file that turns out unusable when a search follows the indexer is rebuilt
+        // in memory inside that search.
+        reader.watch_rebuilds(rebuilding);
         let image = Arc::new(image);
         let indexer = match writer {
             Some(w) => {

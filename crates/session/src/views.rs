@@ -132,7 +132,7 @@ pub struct ModelProgress {
     pub total: Option<u64>,
 }
 
-/// Which step of a rebuild at open the figures count (see [`IndexRebuild`]).
+/// Which step of a rebuild the figures count (see [`IndexRebuild`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RebuildStep {
@@ -142,8 +142,7 @@ pub enum RebuildStep {
     Linking,
     /// The new index file written.
     Saving,
-    /// The open has ended, rebuilt or failed (its error is the call's answer): the window
-    /// stops saying it rebuilds, wherever it waited on the open.
+    /// The rebuild has ended, done or failed: the window stops saying it rebuilds.
     Done,
 }
 
@@ -172,6 +171,7 @@ impl From<glimpse_library::Rebuilding> for IndexRebuild {
                 RebuildStage::Reading => RebuildStep::Reading,
                 RebuildStage::Linking => RebuildStep::Linking,
                 RebuildStage::Saving => RebuildStep::Saving,
+                RebuildStage::Done => RebuildStep::Done,
             },
             done: r.done,
             total: r.total,
