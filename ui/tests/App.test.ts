@@ -191,7 +191,7 @@ describe("App", () => {
     await waitFor(() => expect(r.queryByTestId("rebuild-banner")).toBeNull());
   });
 
-  it("settings: a model switch that rebuilds the search index says how far it has got while it switches", async () => {
+  it("settings: a model switch that rebuilds the search index says how far it has got, then lists with the new model", async () => {
     const model: AppStatus["model"] = { name: "ViT-B-32__openai", ready: true, dir: "/m/ViT-B-32__openai", problem: null, description: null };
     shell.commands.status = () => status({ model });
     shell.commands.models = () => ({
@@ -203,7 +203,11 @@ describe("App", () => {
     });
     let switched: (m: AppStatus["model"]) => void = () => undefined;
     shell.commands.set_model = () => new Promise((resolve) => (switched = resolve));
+    // The model in use has read nothing yet; the one switched to has read every photo.
+    let listed: Hit[] = [];
+    shell.commands.search = () => page(listed);
     const r = await started();
+    await waitFor(() => expect(r.getByTestId("empty-none")).toBeTruthy());
     await fireEvent.click(r.getByTestId("open-settings"));
     const dlg = await waitFor(() => r.getByTestId("settings"));
     await fireEvent.click(within(dlg).getByTestId("model-change"));
@@ -221,9 +225,12 @@ describe("App", () => {
     expect(r.queryByTestId("rebuild-banner"), "said once, in the dialog").toBeNull();
     shell.emit("index-rebuild", { why: "missing", step: "done", done: 29, total: 29 });
     await waitFor(() => expect(within(dlg).queryByTestId("index-rebuild")).toBeNull());
+    listed = hits(3).map((h) => ({ ...h, score: null }));
     switched({ ...model, name: "/home/me/models/mine", dir: "/home/me/models/mine" });
     await waitFor(() => expect(r.queryByTestId("settings")).toBeNull());
     expect(r.queryByTestId("rebuild-banner")).toBeNull();
+    // No job runs for a model that has read every photo: the listing is asked again at once.
+    await waitFor(() => expect(r.getAllByTestId("result")).toHaveLength(3));
   });
 
   it("oldest first lists the other way; an empty library says it is indexing, then shows what arrives", async () => {
