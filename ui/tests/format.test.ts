@@ -3,6 +3,7 @@ import {
   autoTagText,
   formatBytes,
   formatCount,
+  numberLocale,
   formatDate,
   formatOffset,
   formatPhotoDate,
@@ -222,6 +223,17 @@ describe("exportedText", () => {
     expect(
       exportedText({ folder: "C:\\Users\\me\\Out", copied: 2, failures: [{ path: "a", reason: "disk full" }, { path: "b", reason: "x" }] }),
     ).toBe("Copied 2 photos to “Out”. 2 could not be copied: disk full");
+  });
+});
+
+describe("numberLocale", () => {
+  it("drops the POSIX variant of an unconfigured system, which groups no digits, and keeps any other", () => {
+    expect(numberLocale(undefined, "en-US-u-va-posix")).toBe("en-US");
+    expect(new Intl.NumberFormat(numberLocale(undefined, "en-US-u-va-posix")).format(21061)).toBe("21,061");
+    expect(new Intl.NumberFormat("en-US-u-va-posix").format(21061)).toBe("21061");
+    expect(numberLocale(undefined, "en-US-u-nu-latn-va-posix")).toBe("en-US-u-nu-latn");
+    expect(numberLocale(undefined, "de-DE")).toBe("de-DE");
+    expect(numberLocale("fr-FR", "en-US-u-va-posix")).toBe("fr-FR");
   });
 });
 

@@ -83,9 +83,18 @@ export function formatOffset(minutes: number): string {
   return `UTC${minutes < 0 ? "\u2212" : "+"}${hm}`;
 }
 
+/**
+ * The locale numbers are written in: the one given, else the viewer's, less the POSIX variant a
+ * system without a configured locale reports (LANG=C.UTF-8 makes WebKit's default
+ * "en-US-u-va-posix", which writes 100000 where every other locale groups the digits).
+ */
+export function numberLocale(locale?: string, viewer: string = new Intl.NumberFormat().resolvedOptions().locale): string {
+  return locale ?? viewer.replace(/-va-posix/i, "").replace(/-u$/i, "");
+}
+
 /** "1,234" in the viewer's locale. */
 export function formatCount(n: number, locale?: string): string {
-  return new Intl.NumberFormat(locale).format(n);
+  return new Intl.NumberFormat(numberLocale(locale)).format(n);
 }
 
 /** "4032 × 3024 (12.2 MP)"; "" when unknown. */
