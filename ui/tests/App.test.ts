@@ -1422,6 +1422,23 @@ describe("App", () => {
     await waitFor(() => expect(card.textContent).toContain("Reading text in photos…"));
   });
 
+  it("before the first text pass, the download of the text reader shows in the card and the status bar, in bytes", async () => {
+    const r = await started();
+    const mb = 1024 * 1024;
+    shell.emit("index-progress", { phase: "textModels", withText: 0, done: 6 * mb, total: 15 * mb, failed: 0, encoded: 0, rate: 2 * mb, etaSecs: 4.5, current: null });
+    const card = r.getByTestId("progress");
+    await waitFor(() => expect(card.textContent).toContain("Getting ready to read text…"));
+    expect(r.getByTestId("progress-text").textContent).toBe("Downloading the text reader: 6 MB of 15 MB · 2 MB/s · about 5 s left");
+    expect(card.querySelector("[role=progressbar]")?.getAttribute("aria-valuenow")).toBe("40");
+    expect(r.getByTestId("status-bar").textContent).toContain("Downloading the text reader 6 MB/15 MB");
+    const searches = shell.calls("search").length;
+    shell.emit("index-progress", { phase: "textModels", withText: 0, done: 12 * mb, total: 15 * mb, failed: 0, encoded: 0, rate: 2 * mb, etaSecs: 1.5, current: null });
+    await waitFor(() => expect(r.getByTestId("progress-text").textContent).toContain("12 MB of 15 MB"));
+    // Bytes arriving change no answer: the results are not asked again (the window follows at most every 1.5 s).
+    await new Promise((resolve) => setTimeout(resolve, 1800));
+    expect(shell.calls("search")).toHaveLength(searches);
+  });
+
   it("command errors show in a dismissible banner", async () => {
     shell.commands.search = () => {
       throw "the model is not loaded";

@@ -139,6 +139,16 @@ describe("small formats", () => {
     );
     expect(text).toBe("120 of 5,000 photos read for text · 14 with text · 2.5 photos/s · about 32 min 32 s left");
   });
+  it("progress line of the text reader's download: bytes, not photos", () => {
+    const mb = 1024 * 1024;
+    const line = formatProgress(
+      { phase: "textModels", withText: 0, done: 3.2 * mb, total: 15.1 * mb, failed: 0, encoded: 0, rate: 1.1 * mb, etaSecs: 10.8, current: null },
+      "en-US",
+    );
+    expect(line).toBe("Downloading the text reader: 3.2 MB of 15 MB · 1.1 MB/s · about 11 s left");
+    const unknown = formatProgress({ phase: "textModels", withText: 0, done: 512, total: 0, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
+    expect(unknown).toBe("Downloading the text reader: 512 B");
+  });
   it("root status text", () => {
     expect(rootStatusText({ indexed: 12, pending: 0, failed: 1 })).toBe("12 indexed · 0 pending · 1 failed");
     expect(rootStatusText({ indexed: 12345, pending: 7, failed: 0 })).toBe("12345 indexed · 7 pending · 0 failed");

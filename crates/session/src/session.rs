@@ -1979,7 +1979,20 @@ fn read_text(
             return false;
         }
     }
-    let reader = match text.get() {
+    // The first pass may fetch the models first (~15 MB): the card says so meanwhile.
+    let mut reports = text::FetchReports::new(PROGRESS_EVERY);
+    let mut fetching = |p: glimpse_clip::DownloadProgress| {
+        let Some((first, view)) = reports.report(&p) else {
+            return;
+        };
+        lock(&shared.state).progress = Some(view.clone());
+        if first {
+            publish(true, Some(view), None);
+        } else {
+            sink(Event::IndexProgress(view));
+        }
+    };
+    let reader = match text.get(&mut fetching) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("{e}");

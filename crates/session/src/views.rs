@@ -38,6 +38,10 @@ pub enum ProgressPhase {
     Photos,
     /// The words in pictures read: `done` and `total` count pictures whose text was read.
     Text,
+    /// The models that read the words in pictures fetched, once, before the first text pass
+    /// (about 15 MB): `done` and `total` count bytes (`total` 0 while unknown), `rate` bytes a
+    /// second.
+    TextModels,
 }
 
 /// Files done, rate and ETA of the job in flight.

@@ -6,8 +6,11 @@
 import { invoke, convertFileSrc } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 
-/** The pass a job is in: its photos read for the model, then the words in them read. */
-export type ProgressPhase = "photos" | "text";
+/**
+ * The pass a job is in: its photos read for the model, then the words in them read; "textModels" while the models
+ * that read words are downloaded before the first text pass (then `done` and `total` count bytes, `rate` bytes/s).
+ */
+export type ProgressPhase = "photos" | "text" | "textModels";
 
 /** Files done, rate and ETA of the indexing job in flight. */
 export interface Progress {

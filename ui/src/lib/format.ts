@@ -191,6 +191,15 @@ export function percent(done: number, total: number | null | undefined): number 
  * in the text pass "120 of 5,000 photos read for text · 14 with text · …".
  */
 export function formatProgress(p: Progress, locale?: string): string {
+  if (p.phase === "textModels") {
+    // Bytes, not photos: "Downloading the text reader: 3.2 MB of 15.1 MB · 1.1 MB/s · about 11 s left".
+    const got = p.total > 0 ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : formatBytes(p.done);
+    const parts = [`Downloading the text reader: ${got}`];
+    if (p.rate > 0) parts.push(`${formatBytes(p.rate)}/s`);
+    const eta = formatEta(p.etaSecs);
+    if (eta) parts.push(`about ${eta} left`);
+    return parts.join(" · ");
+  }
   // This run's count, which differs from a folder's (the library's) by what was there before:
   // said so, or "87 of 195" beside "64 indexed" reads as a contradiction.
   const of = `${formatCount(p.done, locale)} of ${formatCount(p.total, locale)}`;

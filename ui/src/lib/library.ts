@@ -223,7 +223,9 @@ export class Library implements Readable<LibraryState> {
     // may have changed. A new job starting from zero counts too. Reading text changes answers
     // only when a picture turns out to show some (a picture without text, most of them, would
     // only make the grid ask again for the same answer).
-    const counts = p.phase === "text" ? `text/${p.withText}` : `${p.encoded}/${p.done}/${p.failed}`;
+    // A download of the text reader's models changes no answer.
+    const counts =
+      p.phase === "text" ? `text/${p.withText}` : p.phase === "textModels" ? "textModels" : `${p.encoded}/${p.done}/${p.failed}`;
     if (counts !== this.lastCounts) {
       this.lastCounts = counts;
       this.changed(false);

@@ -818,6 +818,21 @@ fn every_view_the_page_reads_is_the_shape_api_ts_declares() {
     let mut c = Checker::new(&api);
     // Rust view, as the TypeScript interface the page reads it as.
     c.view("Progress", &progress(true), &progress(false));
+    // Every phase is one the page's union names (the match fails to compile on a new phase).
+    for phase in [
+        ProgressPhase::Photos,
+        ProgressPhase::Text,
+        ProgressPhase::TextModels,
+    ] {
+        match phase {
+            ProgressPhase::Photos | ProgressPhase::Text | ProgressPhase::TextModels => {}
+        }
+        let at = ProgressView {
+            phase,
+            ..progress(true)
+        };
+        c.view("Progress", &at, &progress(false));
+    }
     c.view("IndexState", &index_state(true), &index_state(false));
     c.view(
         "IndexFinished",
