@@ -131,6 +131,8 @@ describe("small formats", () => {
     expect(line).toBe("1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left · 2 failed in this run");
     const early = formatProgress({ phase: "photos", withText: 0, done: 0, total: 10, failed: 0, encoded: 0, rate: 0, etaSecs: null, current: null }, "en-US");
     expect(early).toBe("0 of 10 photos in this run · starting… · estimating time left…");
+    const last = formatProgress({ phase: "photos", withText: 0, done: 9, total: 10, failed: 0, encoded: 9, rate: 9, etaSecs: 0.1, current: null }, "en-US");
+    expect(last).toBe("9 of 10 photos in this run · 9.0 photos/s · less than a second left");
   });
   it("progress line of the text pass: pictures read and how many show text", () => {
     const text = formatProgress(

@@ -186,6 +186,13 @@ export function percent(done: number, total: number | null | undefined): number 
   return Math.max(0, Math.min(100, (done / total) * 100));
 }
 
+/** "about 1 min 27 s left", "less than a second left" (not "about less than…"); "" when unknown. */
+function timeLeft(secs: number | null | undefined): string {
+  const eta = formatEta(secs);
+  if (!eta) return "";
+  return eta === "less than a second" ? `${eta} left` : `about ${eta} left`;
+}
+
 /**
  * The progress line: "1,234 of 5,000 photos in this run · 42 photos/s · about 1 min 27 s left";
  * in the text pass "120 of 5,000 photos read for text · 14 with text · …".
@@ -196,8 +203,8 @@ export function formatProgress(p: Progress, locale?: string): string {
     const got = p.total > 0 ? `${formatBytes(p.done)} of ${formatBytes(p.total)}` : formatBytes(p.done);
     const parts = [`Downloading the text reader: ${got}`];
     if (p.rate > 0) parts.push(`${formatBytes(p.rate)}/s`);
-    const eta = formatEta(p.etaSecs);
-    if (eta) parts.push(`about ${eta} left`);
+    const left = timeLeft(p.etaSecs);
+    if (left) parts.push(left);
     return parts.join(" · ");
   }
   // This run's count, which differs from a folder's (the library's) by what was there before:
@@ -208,8 +215,8 @@ export function formatProgress(p: Progress, locale?: string): string {
   const rate = formatRate(p.rate);
   parts.push(rate || "starting…");
   if (p.etaSecs != null) {
-    const eta = formatEta(p.etaSecs);
-    if (eta) parts.push(`about ${eta} left`);
+    const left = timeLeft(p.etaSecs);
+    if (left) parts.push(left);
   } else {
     parts.push("estimating time left…");
   }
